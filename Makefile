@@ -1,0 +1,113 @@
+# fluo: the media server, the embeddable engine and the benchmark harness.
+#
+#   make          build build/fluo, build/libfluo.a and build/fluo-bench
+#   make run      build and start the server with the embedded defaults
+#   make test     build and run every test (unit, integration, interop,
+#                 sanitizers, fuzz smoke); ends with "N passed, N failed"
+#   make deps     install the Debian and npm packages the build and tests need
+#   make format   apply .clang-format
+#   make SAN=1    the same targets built with ASan+UBSan under build/asan
+
+SAN ?= 0
+ifeq ($(SAN),1)
+B := build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+B := build
+SANFLAGS :=
+endif
+
+CC := gcc
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+	-Wvla -Wimplicit-fallthrough
+CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -I. $(SANFLAGS) -MMD -MP
+LDFLAGS := $(SANFLAGS)
+LDLIBS := -luv -lmbedtls -lmbedx509 -lmbedcrypto -ljansson -lpthread -lm
+
+ENGINE_DIRS := base sdp ice net codec container engine
+engine_src := $(foreach d,$(ENGINE_DIRS),$(wildcard $(d)/*.c))
+rpc_src := $(filter-out rpc/main.c,$(wildcard rpc/*.c))
+bench_src := $(wildcard bench/*.c)
+unit_src := $(wildcard tests/unit/*/test_*.c)
+tool_src := $(wildcard tests/tools/*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+LIBFLUO := $(B)/libfluo.a
+LIBRPC := $(B)/librpc.a
+FLUO := $(B)/fluo
+BENCH := $(B)/fluo-bench
+UNIT_BINS := $(patsubst %.c,$(B)/%,$(unit_src))
+TOOL_BINS := $(patsubst %.c,$(B)/%,$(tool_src))
+
+.PHONY: all run test unit deps format format-check fuzz clean
+.DEFAULT_GOAL := all
+
+all: $(FLUO) $(LIBFLUO) $(BENCH) $(UNIT_BINS) $(TOOL_BINS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# rpc/kmd/*.kmd.json are compiled in: ServerManager.getKmd and the class table use them.
+$(B)/gen/kmd_data.c: $(wildcard rpc/kmd/*.kmd.json) tests/tools/embed.sh
+	@mkdir -p $(@D)
+	sh tests/tools/embed.sh $(wildcard rpc/kmd/*.kmd.json) > $@
+
+$(B)/obj/gen/kmd_data.o: $(B)/gen/kmd_data.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBFLUO): $(call obj,$(engine_src))
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBRPC): $(call obj,$(rpc_src)) $(B)/obj/gen/kmd_data.o
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(FLUO): $(call obj,rpc/main.c) $(LIBRPC) $(LIBFLUO)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BENCH): $(call obj,$(bench_src)) $(LIBRPC) $(LIBFLUO)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: $(B)/obj/tests/%.o $(LIBRPC) $(LIBFLUO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+deps:
+	@sh tests/tools/deps.sh
+
+run: deps $(FLUO)
+	$(FLUO) $(ARGS)
+
+unit: $(UNIT_BINS)
+	@sh tests/tools/run_unit.sh $(B)
+
+test: deps
+	@bash tests/run_all.sh
+
+FUZZ_CC := clang
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -I. -fsanitize=fuzzer,address,undefined
+fuzz_src := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(fuzz_src))
+
+fuzz: $(FUZZ_BINS)
+
+build/fuzz/%: tests/fuzz/%.c $(engine_src) $(rpc_src)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(engine_src) $(rpc_src) $(B)/gen/kmd_data.c $(LDLIBS)
+
+build/fuzz/%: $(B)/gen/kmd_data.c
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,87 @@
+/* Refcounted packet buffers and their pools.
+ *
+ * A pool belongs to one thread (one loop): neither the pool nor its buffers
+ * may be touched from another thread, so the refcount is not atomic. A
+ * buffer is one allocation: header, headroom (for TURN/ChannelData and
+ * similar prefixes), payload, tailroom (SRTP auth tag). A buffer with more
+ * than one reference is read-only. Getting a buffer never calls malloc once
+ * the pool has grown to its working size. */
+#ifndef FL_BASE_BUF_H
+#define FL_BASE_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fl_buf_pool fl_buf_pool;
+
+typedef struct fl_buf {
+    fl_buf_pool *pool;
+    struct fl_buf *next; /* free list link while pooled; caller's queue link otherwise */
+    uint32_t refs;
+    uint32_t cap;        /* bytes in data[] */
+    uint32_t off;        /* start of the payload in data[] */
+    uint32_t len;        /* payload length */
+    uint64_t user;       /* free for the owner of the single reference */
+    uint8_t data[];
+} fl_buf;
+
+typedef struct fl_buf_pool_stats {
+    size_t allocated; /* buffers allocated in total */
+    size_t in_use;    /* buffers handed out and not yet returned */
+    size_t failed;    /* gets refused because the pool was at its maximum */
+} fl_buf_pool_stats;
+
+/* Creates a pool of buffers of `size` payload bytes plus `headroom`.
+ * `prealloc` buffers are allocated now; the pool grows in slabs up to `max`
+ * buffers (0: no limit). */
+int fl_buf_pool_create(fl_buf_pool **out,
+                       size_t size,
+                       size_t headroom,
+                       size_t prealloc,
+                       size_t max);
+
+/* Frees the pool. Every buffer must have been returned (asserted in debug
+ * builds; in release builds outstanding buffers are leaked, not freed). */
+void fl_buf_pool_destroy(fl_buf_pool *pool);
+
+/* A buffer with one reference, len 0, off = headroom; NULL when the pool is
+ * at its maximum or memory is exhausted. */
+fl_buf *fl_buf_pool_get(fl_buf_pool *pool);
+
+void fl_buf_pool_get_stats(const fl_buf_pool *pool, fl_buf_pool_stats *out);
+
+static inline uint8_t *fl_buf_data(fl_buf *b)
+{
+    return b->data + b->off;
+}
+
+static inline size_t fl_buf_headroom(const fl_buf *b)
+{
+    return b->off;
+}
+
+static inline size_t fl_buf_tailroom(const fl_buf *b)
+{
+    return b->cap - b->off - b->len;
+}
+
+static inline fl_buf *fl_buf_ref(fl_buf *b)
+{
+    b->refs++;
+    return b;
+}
+
+/* Drops one reference; the last one returns the buffer to its pool. */
+void fl_buf_unref(fl_buf *b);
+
+/* Grows the payload at the front by n bytes (taken from headroom) and returns
+ * the new start, or NULL when there is not enough headroom. */
+uint8_t *fl_buf_push_head(fl_buf *b, size_t n);
+
+/* Drops n bytes from the front of the payload; FL_ERANGE if n > len. */
+int fl_buf_pull_head(fl_buf *b, size_t n);
+
+/* Sets the payload length; FL_ERANGE if it does not fit. */
+int fl_buf_set_len(fl_buf *b, size_t len);
+
+#endif

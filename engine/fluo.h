@@ -1,0 +1,191 @@
+/* libfluo: the embeddable media engine.
+ *
+ * Threads: the engine runs N worker threads, each with its own libuv loop. A
+ * pipeline lives on one worker; its elements, sockets, timers and media all
+ * run there, so the media path takes no locks. Every function here may be
+ * called from any thread (but calls on one pipeline must come from one thread
+ * at a time); work is posted to the pipeline's worker, in call order, and
+ * completes by callback. Callbacks and events run on the engine's callback
+ * loop when one was configured (fl_engine_config.callback_loop), otherwise on
+ * the worker thread.
+ *
+ * Handles (fl_pipeline, fl_element) are returned at once and stay valid until
+ * the done callback of their release has run; using one after that is a bug.
+ * Releasing a pipeline releases its elements. */
+#ifndef FL_ENGINE_FLUO_H
+#define FL_ENGINE_FLUO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "base/buf.h"
+
+typedef struct fl_engine fl_engine;
+typedef struct fl_pipeline fl_pipeline;
+typedef struct fl_element fl_element;
+
+/* Media types; also used as bit masks (FL_MEDIA_ALL = every type). */
+enum {
+    FL_MEDIA_AUDIO = 1,
+    FL_MEDIA_VIDEO = 2,
+    FL_MEDIA_DATA = 4,
+    FL_MEDIA_ALL = 7,
+};
+
+/* "AUDIO", "VIDEO", "DATA" for one type bit; NULL otherwise. */
+const char *fl_media_type_name(unsigned media);
+
+/* The bit for "AUDIO"/"VIDEO"/"DATA"; 0 for anything else. */
+unsigned fl_media_type_parse(const char *name);
+
+typedef struct fl_engine_config {
+    int workers;               /* worker threads; 0: one per core */
+    uv_loop_t *callback_loop;  /* where callbacks and events run; NULL: on the worker */
+} fl_engine_config;
+
+/* Starts the workers. The callback loop, when given, must outlive the engine. */
+int fl_engine_create(fl_engine **out, const fl_engine_config *cfg);
+
+/* Releases every pipeline still alive, stops and joins the workers and frees
+ * the engine. Must be called from the callback loop's thread when one is set
+ * (pending callbacks are run or dropped before it returns); no callback runs
+ * after it returns. */
+void fl_engine_destroy(fl_engine *engine);
+
+typedef struct fl_engine_stats {
+    uint64_t pipelines;     /* alive now */
+    uint64_t elements;      /* alive now */
+    uint64_t calls_posted;  /* total calls posted to workers */
+    uint64_t media_packets; /* packets forwarded by elements, total */
+    uint64_t media_bytes;
+    int workers;
+} fl_engine_stats;
+
+/* Counters, readable from any thread without blocking. */
+void fl_engine_get_stats(fl_engine *engine, fl_engine_stats *out);
+
+/* Completion of an asynchronous call: status is 0 or a negative FL_E* code. */
+typedef void (*fl_done_fn)(void *arg, int status);
+
+/* Creates a pipeline on the least loaded worker. The handle is usable at once. */
+int fl_pipeline_create(fl_engine *engine, fl_pipeline **out);
+
+/* Releases the pipeline and all its elements; done (may be NULL) runs after. */
+void fl_pipeline_release(fl_pipeline *p, fl_done_fn done, void *arg);
+
+/* Index of the worker the pipeline lives on. */
+int fl_pipeline_worker(const fl_pipeline *p);
+
+/* The pipeline's graph in Graphviz DOT, delivered to cb (text valid during
+ * the call only). */
+typedef void (*fl_text_fn)(void *arg, int status, const char *text);
+void fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
+
+/* Element types. */
+#define FL_ELEMENT_PASSTHROUGH "PassThrough" /* forwards its sinks to its sources */
+#define FL_ELEMENT_APP_SOURCE  "fluo.AppSource" /* media pushed by the embedder */
+#define FL_ELEMENT_APP_SINK    "fluo.AppSink"   /* media handed to the embedder */
+
+/* Creates an element of `type` in the pipeline. FL_ENOTSUP for a type the
+ * engine does not have. `name` is used in DOT output and logs (copied). */
+int fl_element_create(fl_pipeline *p, const char *type, const char *name, fl_element **out);
+
+/* Disconnects and releases the element; done (may be NULL) runs after. */
+void fl_element_release(fl_element *e, fl_done_fn done, void *arg);
+
+fl_pipeline *fl_element_pipeline(const fl_element *e);
+
+/* Connects src's source pads to sink's sink pads for each type in `media`
+ * (a mask). A sink pad has at most one source per media type: a new
+ * connection replaces the old one (which is reported as disconnected).
+ * Descriptions name pads ("default" when NULL). Both elements must be in the
+ * same pipeline (FL_EINVAL otherwise). */
+void fl_element_connect(fl_element *src,
+                        fl_element *sink,
+                        unsigned media,
+                        const char *src_desc,
+                        const char *sink_desc,
+                        fl_done_fn done,
+                        void *arg);
+
+/* Removes the connections between src and sink of the types in `media`.
+ * Succeeds (status 0) when there was nothing to remove. */
+void fl_element_disconnect(fl_element *src,
+                           fl_element *sink,
+                           unsigned media,
+                           const char *src_desc,
+                           const char *sink_desc,
+                           fl_done_fn done,
+                           void *arg);
+
+typedef struct fl_connection {
+    fl_element *source;
+    fl_element *sink;
+    unsigned media; /* one type bit */
+    const char *source_desc;
+    const char *sink_desc;
+} fl_connection;
+
+enum {
+    FL_DIR_SOURCE = 1, /* connections where the element is the source */
+    FL_DIR_SINK = 2,   /* connections where the element is the sink */
+};
+
+/* Lists the element's connections in one direction, filtered by media mask and
+ * by pad description (NULL: any). The array is valid during the call only. */
+typedef void (*fl_connections_fn)(void *arg, int status, const fl_connection *conns, size_t n);
+void fl_element_get_connections(fl_element *e,
+                                int dir,
+                                unsigned media,
+                                const char *desc,
+                                fl_connections_fn cb,
+                                void *arg);
+
+/* Whether media of one type flowed into (dir FL_DIR_SINK) or out of
+ * (FL_DIR_SOURCE) the element within the last second. */
+typedef void (*fl_bool_fn)(void *arg, int status, int value);
+void fl_element_is_flowing(fl_element *e, int dir, unsigned media, fl_bool_fn cb, void *arg);
+
+/* Element events. */
+enum fl_event_type {
+    FL_EVENT_ELEMENT_CONNECTED,    /* conn valid */
+    FL_EVENT_ELEMENT_DISCONNECTED, /* conn valid */
+    FL_EVENT_MEDIA_FLOW_IN,        /* media, flowing */
+    FL_EVENT_MEDIA_FLOW_OUT,       /* media, flowing */
+    FL_EVENT_ERROR,                /* error_type, message */
+};
+
+typedef struct fl_event {
+    enum fl_event_type type;
+    fl_element *element; /* the element that raised it */
+    fl_connection conn;
+    unsigned media;
+    int flowing;
+    int error_code;
+    const char *error_type; /* e.g. "STREAM_ERROR_FAILED" */
+    const char *message;
+} fl_event;
+
+/* Receives the element's events (strings valid during the call only). Set it
+ * right after create, before connecting; NULL stops delivery. Events raised
+ * before a release completes may still arrive until its done callback. */
+typedef void (*fl_event_fn)(void *arg, const fl_event *ev);
+void fl_element_set_event_cb(fl_element *e, fl_event_fn cb, void *arg);
+
+/* FL_ELEMENT_APP_SOURCE: pushes one media packet (copied) into the graph. */
+void fl_element_push(fl_element *e,
+                     unsigned media,
+                     const uint8_t *data,
+                     size_t len,
+                     fl_done_fn done,
+                     void *arg);
+
+/* FL_ELEMENT_APP_SINK: cb receives every packet that reaches the element, on
+ * the pipeline's worker thread, with a borrowed reference (take one with
+ * fl_buf_ref to keep it). Set before media flows. */
+typedef void (*fl_media_fn)(void *arg, unsigned media, fl_buf *buf);
+void fl_element_set_media_cb(fl_element *e, fl_media_fn cb, void *arg);
+
+#endif

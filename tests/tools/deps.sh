@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs what the build and the tests need, only when missing.
+set -e
+PKGS="build-essential pkg-config clang libclang-rt-14-dev libuv1-dev libmbedtls-dev libjansson-dev
+libcmocka-dev nodejs npm openssl procps"
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+# nodejs from another source may ship npm itself
+if command -v npm >/dev/null 2>&1; then
+    missing=$(echo "$missing" | sed 's/ npm\b//; s/ nodejs\b//')
+fi
+if [ -n "$(echo $missing)" ]; then
+    echo "deps: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq $missing >/dev/null
+fi
+if [ -f tests/interop/package.json ]; then
+    if [ ! -d tests/interop/node_modules ] || [ tests/interop/package.json -nt tests/interop/node_modules ]; then
+        echo "deps: npm install in tests/interop"
+        (cd tests/interop && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)
+        touch tests/interop/node_modules
+    fi
+fi
