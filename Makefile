@@ -7,11 +7,15 @@
 #   make deps     install the Debian and npm packages the build and tests need
 #   make format   apply .clang-format
 #   make SAN=1    the same targets built with ASan+UBSan under build/asan
+#   make SAN=thread  the same with TSan under build/tsan
 
 SAN ?= 0
 ifeq ($(SAN),1)
 B := build/asan
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SAN),thread)
+B := build/tsan
+SANFLAGS := -fsanitize=thread
 else
 B := build
 SANFLAGS :=

@@ -47,7 +47,7 @@ int fl__log_enabled(fl_log_tag *tag, int level);
 void fl__log_write(fl_log_tag *tag, int level, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
-#define FL_LOG_TAG(str) static fl_log_tag fl__log_tag = { str, 0, 0 }
+#define FL_LOG_TAG(str) __attribute__((unused)) static fl_log_tag fl__log_tag = { str, 0, 0 }
 
 #define fl_log(level, ...)                                                                         \
     do {                                                                                           \

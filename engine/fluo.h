@@ -41,25 +41,28 @@ const char *fl_media_type_name(unsigned media);
 unsigned fl_media_type_parse(const char *name);
 
 typedef struct fl_engine_config {
-    int workers;               /* worker threads; 0: one per core */
-    uv_loop_t *callback_loop;  /* where callbacks and events run; NULL: on the worker */
+    int workers;              /* worker threads; 0: one per core */
+    uv_loop_t *callback_loop; /* where callbacks and events run; NULL: on the worker */
 } fl_engine_config;
 
-/* Starts the workers. The callback loop, when given, must outlive the engine. */
+/* Starts the workers. The callback loop, when given, must outlive the engine;
+ * the engine keeps one referenced uv_async_t on it until fl_engine_destroy. */
 int fl_engine_create(fl_engine **out, const fl_engine_config *cfg);
 
 /* Releases every pipeline still alive, stops and joins the workers and frees
  * the engine. Must be called from the callback loop's thread when one is set
- * (pending callbacks are run or dropped before it returns); no callback runs
- * after it returns. */
+ * (pending callbacks are run before it returns); no callback runs after it
+ * returns. With a callback loop, its uv_async_t is closed here: run that loop
+ * once more (e.g. uv_run(loop, UV_RUN_NOWAIT)) before uv_loop_close so the
+ * handle's close callback frees it. Never call it from a worker thread. */
 void fl_engine_destroy(fl_engine *engine);
 
 typedef struct fl_engine_stats {
     uint64_t pipelines;     /* alive now */
     uint64_t elements;      /* alive now */
     uint64_t calls_posted;  /* total calls posted to workers */
-    uint64_t media_packets; /* packets forwarded by elements, total */
-    uint64_t media_bytes;
+    uint64_t media_packets; /* packets delivered to sink pads (one per link), total */
+    uint64_t media_bytes;   /* their bytes; both counters are batched per loop iteration */
     int workers;
 } fl_engine_stats;
 
@@ -72,7 +75,9 @@ typedef void (*fl_done_fn)(void *arg, int status);
 /* Creates a pipeline on the least loaded worker. The handle is usable at once. */
 int fl_pipeline_create(fl_engine *engine, fl_pipeline **out);
 
-/* Releases the pipeline and all its elements; done (may be NULL) runs after. */
+/* Releases the pipeline and all its elements; done (may be NULL) runs after.
+ * Handles of elements not released on their own stay valid until then. No
+ * ELEMENT_DISCONNECTED events are raised for the links removed with it. */
 void fl_pipeline_release(fl_pipeline *p, fl_done_fn done, void *arg);
 
 /* Index of the worker the pipeline lives on. */
@@ -84,24 +89,37 @@ typedef void (*fl_text_fn)(void *arg, int status, const char *text);
 void fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
 
 /* Element types. */
-#define FL_ELEMENT_PASSTHROUGH "PassThrough" /* forwards its sinks to its sources */
+#define FL_ELEMENT_PASSTHROUGH "PassThrough"    /* forwards its sinks to its sources */
 #define FL_ELEMENT_APP_SOURCE  "fluo.AppSource" /* media pushed by the embedder */
 #define FL_ELEMENT_APP_SINK    "fluo.AppSink"   /* media handed to the embedder */
 
 /* Creates an element of `type` in the pipeline. FL_ENOTSUP for a type the
- * engine does not have. `name` is used in DOT output and logs (copied). */
+ * engine does not have, FL_ECLOSED when the pipeline's release was posted.
+ * `name` is used in DOT output and logs (copied; NULL: "<type><id>"). */
 int fl_element_create(fl_pipeline *p, const char *type, const char *name, fl_element **out);
 
-/* Disconnects and releases the element; done (may be NULL) runs after. */
+/* Disconnects and releases the element; done (may be NULL) runs after. Each
+ * removed link raises ELEMENT_DISCONNECTED on its source element (the
+ * released one included). Releasing twice, or after its pipeline's release,
+ * completes with FL_ECLOSED. */
 void fl_element_release(fl_element *e, fl_done_fn done, void *arg);
 
 fl_pipeline *fl_element_pipeline(const fl_element *e);
 
+/* The element's name (given at create, or "<type><id>") and type; both are
+ * immutable and readable from any thread while the handle is valid. */
+const char *fl_element_name(const fl_element *e);
+const char *fl_element_type_name(const fl_element *e);
+
 /* Connects src's source pads to sink's sink pads for each type in `media`
  * (a mask). A sink pad has at most one source per media type: a new
  * connection replaces the old one (which is reported as disconnected).
- * Descriptions name pads ("default" when NULL). Both elements must be in the
- * same pipeline (FL_EINVAL otherwise). */
+ * Descriptions name pads ("default" when NULL); pads with other descriptions
+ * are made on first use. Both elements must be in the same pipeline
+ * (FL_EINVAL otherwise). src == sink is allowed (loopback). Connecting a pair
+ * that is already connected succeeds and raises no event. Events
+ * ELEMENT_DISCONNECTED (for a replaced link) and ELEMENT_CONNECTED are raised
+ * on the source element of each link. */
 void fl_element_connect(fl_element *src,
                         fl_element *sink,
                         unsigned media,
@@ -143,8 +161,9 @@ void fl_element_get_connections(fl_element *e,
                                 fl_connections_fn cb,
                                 void *arg);
 
-/* Whether media of one type flowed into (dir FL_DIR_SINK) or out of
- * (FL_DIR_SOURCE) the element within the last second. */
+/* Whether media of one type flows into (dir FL_DIR_SINK) or out of
+ * (FL_DIR_SOURCE) any pad of the element, as last reported by the
+ * MEDIA_FLOW_IN/OUT events. */
 typedef void (*fl_bool_fn)(void *arg, int status, int value);
 void fl_element_is_flowing(fl_element *e, int dir, unsigned media, fl_bool_fn cb, void *arg);
 
@@ -152,8 +171,8 @@ void fl_element_is_flowing(fl_element *e, int dir, unsigned media, fl_bool_fn cb
 enum fl_event_type {
     FL_EVENT_ELEMENT_CONNECTED,    /* conn valid */
     FL_EVENT_ELEMENT_DISCONNECTED, /* conn valid */
-    FL_EVENT_MEDIA_FLOW_IN,        /* media, flowing */
-    FL_EVENT_MEDIA_FLOW_OUT,       /* media, flowing */
+    FL_EVENT_MEDIA_FLOW_IN,        /* media, flowing, desc */
+    FL_EVENT_MEDIA_FLOW_OUT,       /* media, flowing, desc */
     FL_EVENT_ERROR,                /* error_type, message */
 };
 
@@ -166,15 +185,24 @@ typedef struct fl_event {
     int error_code;
     const char *error_type; /* e.g. "STREAM_ERROR_FAILED" */
     const char *message;
+    const char *desc; /* MEDIA_FLOW_*: the pad's description ("default"...) */
 } fl_event;
 
 /* Receives the element's events (strings valid during the call only). Set it
  * right after create, before connecting; NULL stops delivery. Events raised
- * before a release completes may still arrive until its done callback. */
+ * before a release completes may still arrive until its done callback.
+ * MEDIA_FLOW_* FLOWING is raised on a pad's first packet, NOT_FLOWING 1-2 s
+ * after its last one (checked once a second). */
 typedef void (*fl_event_fn)(void *arg, const fl_event *ev);
 void fl_element_set_event_cb(fl_element *e, fl_event_fn cb, void *arg);
 
-/* FL_ELEMENT_APP_SOURCE: pushes one media packet (copied) into the graph. */
+/* Largest packet fl_element_push accepts (FL_EMSGSIZE above). */
+#define FL_ENGINE_PACKET_MAX 2000
+
+/* FL_ELEMENT_APP_SOURCE: pushes one media packet (copied) into the graph, out
+ * of its "default" source pad of that type. done (may be NULL) gets FL_ENOTSUP
+ * for another element type, FL_EINVAL for a media value that is not one type
+ * bit, FL_EMSGSIZE above FL_ENGINE_PACKET_MAX. */
 void fl_element_push(fl_element *e,
                      unsigned media,
                      const uint8_t *data,
@@ -184,7 +212,9 @@ void fl_element_push(fl_element *e,
 
 /* FL_ELEMENT_APP_SINK: cb receives every packet that reaches the element, on
  * the pipeline's worker thread, with a borrowed reference (take one with
- * fl_buf_ref to keep it). Set before media flows. */
+ * fl_buf_ref to keep it; the buffer belongs to the worker's pool, so it must
+ * be unreferenced on that thread, and it is shared: read-only). Set before
+ * media flows. The callback must not block. */
 typedef void (*fl_media_fn)(void *arg, unsigned media, fl_buf *buf);
 void fl_element_set_media_cb(fl_element *e, fl_media_fn cb, void *arg);
 

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
 #include "base/buf.h"
 #include "base/bytes.h"
 #include "base/err.h"
@@ -16,6 +14,8 @@
 #include "base/log.h"
 #include "base/rand.h"
 #include "base/time.h"
+
+#include <cmocka.h>
 
 static void test_strerror(void **state)
 {
@@ -101,8 +101,7 @@ static void test_list(void **state)
     }
     assert_int_equal(fl_list_count(&head), 5);
     int sum = 0;
-    fl_list_foreach_safe(n, tmp, &head)
-    {
+    fl_list_foreach_safe (n, tmp, &head) {
         struct item *x = fl_container_of(n, struct item, node);
         sum += x->v;
         if (x->v % 2 == 0)
@@ -229,10 +228,14 @@ static void test_time(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strerror),      cmocka_unit_test(test_buf_pool_reuses),
-        cmocka_unit_test(test_buf_head_and_len), cmocka_unit_test(test_list),
-        cmocka_unit_test(test_hmap),          cmocka_unit_test(test_bytes),
-        cmocka_unit_test(test_rand_seeded_and_uuid), cmocka_unit_test(test_log_spec),
+        cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_buf_pool_reuses),
+        cmocka_unit_test(test_buf_head_and_len),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_hmap),
+        cmocka_unit_test(test_bytes),
+        cmocka_unit_test(test_rand_seeded_and_uuid),
+        cmocka_unit_test(test_log_spec),
         cmocka_unit_test(test_time),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);

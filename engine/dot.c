@@ -1,0 +1,112 @@
+/* Graphviz DOT of a pipeline: a node per element, an edge per connection. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_int.h"
+
+typedef struct strbuf {
+    char *s;
+    size_t len;
+    size_t cap;
+    int failed;
+} strbuf;
+
+static int sb_reserve(strbuf *sb, size_t more)
+{
+    if (sb->failed)
+        return -1;
+    if (sb->len + more + 1 <= sb->cap)
+        return 0;
+    size_t cap = sb->cap ? sb->cap : 256;
+    while (cap < sb->len + more + 1)
+        cap *= 2;
+    char *s = realloc(sb->s, cap);
+    if (!s) {
+        sb->failed = 1;
+        return -1;
+    }
+    sb->s = s;
+    sb->cap = cap;
+    return 0;
+}
+
+static void sb_printf(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(strbuf *sb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || sb_reserve(sb, (size_t)n) < 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(sb->s + sb->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb->len += (size_t)n;
+}
+
+/* Appends s inside a DOT double-quoted string, escaping quotes, backslashes
+ * and line breaks. */
+static void sb_escaped(strbuf *sb, const char *s)
+{
+    for (; *s; s++) {
+        if (sb_reserve(sb, 2) < 0)
+            return;
+        if (*s == '"' || *s == '\\')
+            sb->s[sb->len++] = '\\';
+        if (*s == '\n' || *s == '\r') {
+            sb->s[sb->len++] = ' ';
+            continue;
+        }
+        sb->s[sb->len++] = *s;
+    }
+    if (!sb->failed)
+        sb->s[sb->len] = '\0';
+}
+
+static void dot_node(strbuf *sb, const fl_element *e)
+{
+    sb_printf(sb, "  e%llu [label=\"", (unsigned long long)e->id);
+    sb_escaped(sb, e->name);
+    sb_printf(sb, "\\n");
+    sb_escaped(sb, e->type->name);
+    sb_printf(sb, "\"];\n");
+}
+
+static void dot_edges(strbuf *sb, const fl_element *e)
+{
+    fl_list_foreach (it, &e->pads) {
+        const fl__pad *src = fl_container_of(it, fl__pad, node);
+        for (size_t i = 0; src->dir == FL_DIR_SOURCE && i < src->nsinks; i++) {
+            const fl__pad *sink = src->sinks[i];
+            sb_printf(sb, "  e%llu -> e%llu [label=\"%s ", (unsigned long long)e->id,
+                      (unsigned long long)sink->element->id, fl_media_type_name(src->media));
+            sb_escaped(sb, src->desc);
+            sb_printf(sb, " -> ");
+            sb_escaped(sb, sink->desc);
+            sb_printf(sb, "\"];\n");
+        }
+    }
+}
+
+char *fl__pipeline_dot_write(fl_pipeline *p)
+{
+    strbuf sb = { 0 };
+    sb_printf(&sb, "digraph pipeline%llu {\n  rankdir=LR;\n  node [shape=box];\n",
+              (unsigned long long)p->id);
+    fl_list_foreach (it, &p->elements) {
+        dot_node(&sb, fl_container_of(it, fl_element, node));
+    }
+    fl_list_foreach (it, &p->elements) {
+        dot_edges(&sb, fl_container_of(it, fl_element, node));
+    }
+    sb_printf(&sb, "}\n");
+    if (sb.failed) {
+        free(sb.s);
+        return NULL;
+    }
+    return sb.s;
+}

@@ -1,0 +1,659 @@
+/* Elements, pads and connections; media forwarding and flow detection. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "engine/engine_int.h"
+
+FL_LOG_TAG("engine");
+
+#define DEFAULT_DESC  "default"
+#define FLOW_IDLE_MS  1000
+#define SINKS_INITIAL 4
+
+void fl__element_ref(fl_element *e)
+{
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+}
+
+void fl__element_unref(fl_element *e)
+{
+    if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free(e->name);
+    free(e);
+}
+
+fl_pipeline *fl_element_pipeline(const fl_element *e)
+{
+    return e->pipeline;
+}
+
+const char *fl_element_name(const fl_element *e)
+{
+    return e->name;
+}
+
+const char *fl_element_type_name(const fl_element *e)
+{
+    return e->type->name;
+}
+
+static const char *desc_or_default(const char *desc)
+{
+    return desc ? desc : DEFAULT_DESC;
+}
+
+/* ---- pads ---- */
+
+static fl__pad *pad_alloc(fl_element *e, int dir, unsigned media, const char *desc)
+{
+    size_t len = strlen(desc) + 1;
+    fl__pad *pad = calloc(1, sizeof(*pad) + len);
+    if (!pad)
+        return NULL;
+    pad->element = e;
+    pad->dir = dir;
+    pad->media = media;
+    fl_list_init(&pad->flow_node);
+    memcpy(pad->desc, desc, len);
+    return pad;
+}
+
+/* Creates the source and sink pads of one media type and description. */
+static int pad_pair_create(fl_element *e, unsigned media, const char *desc)
+{
+    fl__pad *src = pad_alloc(e, FL_DIR_SOURCE, media, desc);
+    fl__pad *sink = pad_alloc(e, FL_DIR_SINK, media, desc);
+    if (!src || !sink) {
+        free(src);
+        free(sink);
+        return FL_ENOMEM;
+    }
+    src->twin = sink;
+    sink->twin = src;
+    fl_list_push_back(&e->pads, &src->node);
+    fl_list_push_back(&e->pads, &sink->node);
+    if (strcmp(desc, DEFAULT_DESC) == 0)
+        e->defaults[fl__media_index(media)] = src;
+    return 0;
+}
+
+static fl__pad *pad_find(fl_element *e, int dir, unsigned media, const char *desc)
+{
+    fl_list_foreach (it, &e->pads) {
+        fl__pad *pad = fl_container_of(it, fl__pad, node);
+        if (pad->dir == dir && pad->media == media && strcmp(pad->desc, desc) == 0)
+            return pad;
+    }
+    return NULL;
+}
+
+static fl__pad *pad_get(fl_element *e, int dir, unsigned media, const char *desc)
+{
+    fl__pad *pad = pad_find(e, dir, media, desc);
+    if (pad || pad_pair_create(e, media, desc) < 0)
+        return pad;
+    return pad_find(e, dir, media, desc);
+}
+
+static void pad_free(fl__pad *pad)
+{
+    fl_list_remove(&pad->node);
+    fl_list_remove(&pad->flow_node);
+    free(pad->sinks);
+    free(pad);
+}
+
+/* ---- events ---- */
+
+static char *copy_str(char **tail, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t len = strlen(s) + 1;
+    char *out = memcpy(*tail, s, len);
+    *tail += len;
+    return out;
+}
+
+static size_t event_strings_size(const fl_event *ev)
+{
+    const char *s[] = { ev->conn.source_desc, ev->conn.sink_desc, ev->error_type, ev->message,
+                        ev->desc };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
+        n += s[i] ? strlen(s[i]) + 1 : 0;
+    return n;
+}
+
+void fl__element_raise(fl_element *e, const fl_event *ev)
+{
+    if (!e->event_cb)
+        return;
+    fl__reply *r = fl__reply_new(FL__REPLY_EVENT, event_strings_size(ev));
+    if (!r) {
+        fl_log(FL_LOG_ERROR, "out of memory: event of %s dropped", e->name);
+        return;
+    }
+    char *tail = (char *)(r + 1);
+    r->cb.event = e->event_cb;
+    r->arg = e->event_arg;
+    r->ev = *ev;
+    r->ev.element = e;
+    r->ev.conn.source_desc = copy_str(&tail, ev->conn.source_desc);
+    r->ev.conn.sink_desc = copy_str(&tail, ev->conn.sink_desc);
+    r->ev.error_type = copy_str(&tail, ev->error_type);
+    r->ev.message = copy_str(&tail, ev->message);
+    r->ev.desc = copy_str(&tail, ev->desc);
+    fl__element_ref(e);
+    r->unref_element = e;
+    fl__reply_deliver(e->engine, r);
+}
+
+static void raise_link(int type, fl__pad *src, fl__pad *sink)
+{
+    fl_event ev = { .type = type, .media = src->media };
+    ev.conn.source = src->element;
+    ev.conn.sink = sink->element;
+    ev.conn.media = src->media;
+    ev.conn.source_desc = src->desc;
+    ev.conn.sink_desc = sink->desc;
+    fl__element_raise(src->element, &ev);
+}
+
+static void raise_flow(fl__pad *pad)
+{
+    fl_event ev = { .media = pad->media, .flowing = pad->flowing, .desc = pad->desc };
+    ev.type = pad->dir == FL_DIR_SINK ? FL_EVENT_MEDIA_FLOW_IN : FL_EVENT_MEDIA_FLOW_OUT;
+    fl__element_raise(pad->element, &ev);
+}
+
+/* ---- links ---- */
+
+static int link_add(fl__pad *src, fl__pad *sink)
+{
+    if (src->nsinks == src->cap) {
+        size_t cap = src->cap ? src->cap * 2 : SINKS_INITIAL;
+        fl__pad **sinks = realloc(src->sinks, cap * sizeof(*sinks));
+        if (!sinks)
+            return FL_ENOMEM;
+        src->sinks = sinks;
+        src->cap = cap;
+    }
+    src->sinks[src->nsinks++] = sink;
+    sink->src = src;
+    return 0;
+}
+
+static void link_remove(fl__pad *src, fl__pad *sink, int events)
+{
+    for (size_t i = 0; i < src->nsinks; i++) {
+        if (src->sinks[i] != sink)
+            continue;
+        memmove(&src->sinks[i], &src->sinks[i + 1], (src->nsinks - i - 1) * sizeof(*src->sinks));
+        src->nsinks--;
+        break;
+    }
+    sink->src = NULL;
+    if (events)
+        raise_link(FL_EVENT_ELEMENT_DISCONNECTED, src, sink);
+}
+
+/* Removes every link of the pad, raising events on the source elements. */
+static void pad_unlink_all(fl__pad *pad, int events)
+{
+    if (pad->dir == FL_DIR_SINK) {
+        if (pad->src)
+            link_remove(pad->src, pad, events);
+        return;
+    }
+    while (pad->nsinks > 0)
+        link_remove(pad, pad->sinks[pad->nsinks - 1], events);
+}
+
+/* Links one media type; replaces the sink pad's previous source. */
+static int connect_one(fl__call *c, unsigned media)
+{
+    const char *sdesc = desc_or_default(c->desc), *kdesc = desc_or_default(c->peer_desc);
+    fl__pad *src = pad_get(c->element, FL_DIR_SOURCE, media, sdesc);
+    fl__pad *sink = pad_get(c->peer, FL_DIR_SINK, media, kdesc);
+    if (!src || !sink)
+        return FL_ENOMEM;
+    if (sink->src == src)
+        return 0;
+    if (sink->src)
+        link_remove(sink->src, sink, 1);
+    int rc = link_add(src, sink);
+    if (rc < 0)
+        return rc;
+    raise_link(FL_EVENT_ELEMENT_CONNECTED, src, sink);
+    fl_log(FL_LOG_DEBUG, "connected %s:%s:%s -> %s:%s", c->element->name, fl_media_type_name(media),
+           sdesc, c->peer->name, kdesc);
+    return 0;
+}
+
+static int check_pair(fl__call *c)
+{
+    if (c->element->pipeline != c->peer->pipeline)
+        return FL_EINVAL;
+    if (c->element->dead || c->peer->dead)
+        return FL_ECLOSED;
+    if (!(c->media & FL_MEDIA_ALL) || (c->media & ~(unsigned)FL_MEDIA_ALL))
+        return FL_EINVAL;
+    return 0;
+}
+
+static void element_connect_run(fl__call *c)
+{
+    int rc = check_pair(c);
+    for (unsigned m = FL_MEDIA_AUDIO; rc == 0 && m <= FL_MEDIA_DATA; m <<= 1) {
+        if (c->media & m)
+            rc = connect_one(c, m);
+    }
+    fl__call_done(c, rc);
+}
+
+static void element_disconnect_run(fl__call *c)
+{
+    int rc = check_pair(c);
+    const char *sdesc = desc_or_default(c->desc), *kdesc = desc_or_default(c->peer_desc);
+    for (unsigned m = FL_MEDIA_AUDIO; rc == 0 && m <= FL_MEDIA_DATA; m <<= 1) {
+        if (!(c->media & m))
+            continue;
+        fl__pad *src = pad_find(c->element, FL_DIR_SOURCE, m, sdesc);
+        fl__pad *sink = pad_find(c->peer, FL_DIR_SINK, m, kdesc);
+        if (src && sink && sink->src == src)
+            link_remove(src, sink, 1);
+    }
+    fl__call_done(c, rc);
+}
+
+static void post_pair_call(fl__call_fn run,
+                           fl_element *src,
+                           fl_element *sink,
+                           unsigned media,
+                           const char *src_desc,
+                           const char *sink_desc,
+                           fl_done_fn done,
+                           void *arg)
+{
+    if (!src || !sink) {
+        fl_log(FL_LOG_ERROR, "connect/disconnect with a NULL element");
+        return;
+    }
+    fl__call *c = fl__call_new(src->worker, run, NULL, src, sink, src_desc, sink_desc, NULL, 0);
+    if (!c) {
+        fl_log(FL_LOG_ERROR, "out of memory: connect/disconnect dropped");
+        return;
+    }
+    c->media = media;
+    c->cb.done = done;
+    c->arg = arg;
+    fl__call_post(c);
+}
+
+void fl_element_connect(fl_element *src,
+                        fl_element *sink,
+                        unsigned media,
+                        const char *src_desc,
+                        const char *sink_desc,
+                        fl_done_fn done,
+                        void *arg)
+{
+    post_pair_call(element_connect_run, src, sink, media, src_desc, sink_desc, done, arg);
+}
+
+void fl_element_disconnect(fl_element *src,
+                           fl_element *sink,
+                           unsigned media,
+                           const char *src_desc,
+                           const char *sink_desc,
+                           fl_done_fn done,
+                           void *arg)
+{
+    post_pair_call(element_disconnect_run, src, sink, media, src_desc, sink_desc, done, arg);
+}
+
+/* ---- create and release ---- */
+
+int fl__element_setup(fl_element *e)
+{
+    for (unsigned m = FL_MEDIA_AUDIO; m <= FL_MEDIA_DATA; m <<= 1) {
+        int rc = pad_pair_create(e, m, DEFAULT_DESC);
+        if (rc < 0)
+            return rc;
+    }
+    fl_list_push_back(&e->pipeline->elements, &e->node);
+    return 0;
+}
+
+void fl__element_teardown(fl_element *e, int events)
+{
+    fl_list_remove(&e->node);
+    if (e->dead)
+        return;
+    fl_list_foreach (it, &e->pads) {
+        pad_unlink_all(fl_container_of(it, fl__pad, node), events);
+    }
+    fl_list *it;
+    while ((it = e->pads.next) != &e->pads)
+        pad_free(fl_container_of(it, fl__pad, node));
+    memset(e->defaults, 0, sizeof(e->defaults));
+    e->dead = 1;
+    e->event_cb = NULL;
+    e->media_cb = NULL;
+    atomic_fetch_sub_explicit(&e->engine->elements, 1, memory_order_relaxed);
+}
+
+static void element_setup_run(fl__call *c)
+{
+    fl_element *e = c->element;
+    int rc = c->pipeline->dead ? FL_ECLOSED : fl__element_setup(e);
+    if (rc < 0) {
+        fl_log(FL_LOG_ERROR, "element %s not set up: %s", e->name, fl_strerror(rc));
+        fl__element_teardown(e, 0);
+        if (!c->pipeline->dead) /* dead, but its pipeline's release still frees it */
+            fl_list_push_back(&c->pipeline->elements, &e->node);
+        return;
+    }
+    fl_log(FL_LOG_DEBUG, "element %s (%s) created", e->name, e->type->name);
+}
+
+static int element_alloc(fl_pipeline *p,
+                         const fl__element_type *type,
+                         const char *name,
+                         fl_element **out)
+{
+    fl_element *e = calloc(1, sizeof(*e));
+    if (!e)
+        return FL_ENOMEM;
+    atomic_init(&e->refs, 1);
+    e->engine = p->engine;
+    e->worker = p->worker;
+    e->pipeline = p;
+    e->type = type;
+    e->id = atomic_fetch_add_explicit(&p->engine->next_id, 1, memory_order_relaxed) + 1;
+    fl_list_init(&e->node);
+    fl_list_init(&e->pads);
+    if (name) {
+        e->name = strdup(name);
+    } else if ((e->name = malloc(32))) {
+        snprintf(e->name, 32, "%s%llu", type->name, (unsigned long long)e->id);
+    }
+    if (!e->name) {
+        free(e);
+        return FL_ENOMEM;
+    }
+    *out = e;
+    return 0;
+}
+
+int fl_element_create(fl_pipeline *p, const char *type, const char *name, fl_element **out)
+{
+    if (!p || !type || !out)
+        return FL_EINVAL;
+    const fl__element_type *t = fl__element_type_find(type);
+    if (!t)
+        return FL_ENOTSUP;
+    uv_mutex_lock(&p->engine->live_lock);
+    int released = p->released;
+    uv_mutex_unlock(&p->engine->live_lock);
+    if (released)
+        return FL_ECLOSED;
+    fl_element *e;
+    int rc = element_alloc(p, t, name, &e);
+    if (rc < 0)
+        return rc;
+    fl__call *c = fl__call_new(p->worker, element_setup_run, p, e, NULL, NULL, NULL, NULL, 0);
+    if (!c) {
+        fl__element_unref(e);
+        return FL_ENOMEM;
+    }
+    atomic_fetch_add_explicit(&p->engine->elements, 1, memory_order_relaxed);
+    if ((rc = fl__call_post(c)) < 0) {
+        atomic_fetch_sub_explicit(&p->engine->elements, 1, memory_order_relaxed);
+        fl__element_unref(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+static void element_release_run(fl__call *c)
+{
+    fl_element *e = c->element;
+    if (e->released) {
+        fl_log(FL_LOG_WARN, "element %s released twice or after its pipeline", e->name);
+        fl__call_done(c, FL_ECLOSED);
+        return;
+    }
+    e->released = 1;
+    fl__element_teardown(e, 1);
+    fl_log(FL_LOG_DEBUG, "element %s released", e->name);
+    fl__reply *r = fl__reply_new(FL__REPLY_DONE, 0);
+    if (!r) {
+        fl_log(FL_LOG_ERROR, "out of memory: element release completion dropped");
+        fl__element_unref(e);
+        return;
+    }
+    r->cb.done = c->cb.done;
+    r->arg = c->arg;
+    r->unref_element = e; /* the caller's reference */
+    fl__reply_deliver(e->engine, r);
+}
+
+/* Posts a call on the element's worker with the common arguments set. */
+/* A call on the element's worker; the caller sets its callback and posts. */
+fl__call *fl__element_call(fl_element *e, fl__call_fn run, const uint8_t *data, size_t len)
+{
+    if (!e) {
+        fl_log(FL_LOG_ERROR, "call on a NULL element");
+        return NULL;
+    }
+    fl__call *c = fl__call_new(e->worker, run, NULL, e, NULL, NULL, NULL, data, len);
+    if (!c)
+        fl_log(FL_LOG_ERROR, "out of memory: call on %s dropped", e->name);
+    return c;
+}
+
+void fl_element_release(fl_element *e, fl_done_fn done, void *arg)
+{
+    fl__call *c = fl__element_call(e, element_release_run, NULL, 0);
+    if (!c)
+        return;
+    c->cb.done = done;
+    c->arg = arg;
+    fl__call_post(c);
+}
+
+/* ---- queries and callbacks ---- */
+
+static int conn_matches(const fl__pad *pad, const fl__call *c)
+{
+    return pad->dir == c->dir && (pad->media & c->media) &&
+           (!c->desc || !strcmp(pad->desc, c->desc));
+}
+
+/* Visits the links selected by the call: fn(ctx, source pad, sink pad). */
+static void conns_visit(fl__call *c, void (*fn)(void *ctx, fl__pad *src, fl__pad *sink), void *ctx)
+{
+    fl_list_foreach (it, &c->element->pads) {
+        fl__pad *pad = fl_container_of(it, fl__pad, node);
+        if (!conn_matches(pad, c))
+            continue;
+        if (pad->dir == FL_DIR_SINK && pad->src)
+            fn(ctx, pad->src, pad);
+        for (size_t i = 0; pad->dir == FL_DIR_SOURCE && i < pad->nsinks; i++)
+            fn(ctx, pad, pad->sinks[i]);
+    }
+}
+
+typedef struct conns_acc {
+    size_t n;
+    size_t bytes; /* of description copies */
+    fl_connection *out;
+    char *tail;
+} conns_acc;
+
+static void conns_count(void *ctx, fl__pad *src, fl__pad *sink)
+{
+    conns_acc *acc = ctx;
+    acc->n++;
+    acc->bytes += strlen(src->desc) + strlen(sink->desc) + 2;
+}
+
+static void conns_fill(void *ctx, fl__pad *src, fl__pad *sink)
+{
+    conns_acc *acc = ctx;
+    fl_connection *conn = &acc->out[acc->n++];
+    conn->source = src->element;
+    conn->sink = sink->element;
+    conn->media = src->media;
+    conn->source_desc = copy_str(&acc->tail, src->desc);
+    conn->sink_desc = copy_str(&acc->tail, sink->desc);
+}
+
+static void element_conns_run(fl__call *c)
+{
+    fl__reply *r = fl__reply_new(FL__REPLY_CONNS, 0);
+    if (!r) {
+        fl_log(FL_LOG_ERROR, "out of memory: connections reply dropped");
+        return;
+    }
+    r->cb.conns = c->cb.conns;
+    r->arg = c->arg;
+    conns_acc acc = { 0 };
+    conns_visit(c, conns_count, &acc);
+    size_t n = acc.n;
+    if (c->element->dead) {
+        r->status = FL_ECLOSED;
+    } else if (n && !(r->conns = malloc(n * sizeof(fl_connection) + acc.bytes))) {
+        r->status = FL_ENOMEM;
+    } else if (n) {
+        acc = (conns_acc){ .out = r->conns, .tail = (char *)(r->conns + n) };
+        conns_visit(c, conns_fill, &acc);
+        r->n = n;
+    }
+    fl__reply_deliver(c->worker->engine, r);
+}
+
+void fl_element_get_connections(fl_element *e,
+                                int dir,
+                                unsigned media,
+                                const char *desc,
+                                fl_connections_fn cb,
+                                void *arg)
+{
+    if (!e || !cb)
+        return;
+    fl__call *c = fl__call_new(e->worker, element_conns_run, NULL, e, NULL, desc, NULL, NULL, 0);
+    if (!c) {
+        fl_log(FL_LOG_ERROR, "out of memory: connections request dropped");
+        return;
+    }
+    c->dir = dir;
+    c->media = media;
+    c->cb.conns = cb;
+    c->arg = arg;
+    fl__call_post(c);
+}
+
+static void element_flowing_run(fl__call *c)
+{
+    fl__reply *r = fl__reply_new(FL__REPLY_BOOL, 0);
+    if (!r) {
+        fl_log(FL_LOG_ERROR, "out of memory: flowing reply dropped");
+        return;
+    }
+    r->cb.boolean = c->cb.boolean;
+    r->arg = c->arg;
+    if (c->element->dead)
+        r->status = FL_ECLOSED;
+    else if (fl__media_index(c->media) < 0 || (c->dir != FL_DIR_SOURCE && c->dir != FL_DIR_SINK))
+        r->status = FL_EINVAL;
+    fl_list_foreach (it, &c->element->pads) {
+        fl__pad *pad = fl_container_of(it, fl__pad, node);
+        if (pad->dir == c->dir && pad->media == c->media && pad->flowing)
+            r->value = 1;
+    }
+    fl__reply_deliver(c->worker->engine, r);
+}
+
+void fl_element_is_flowing(fl_element *e, int dir, unsigned media, fl_bool_fn cb, void *arg)
+{
+    if (!cb)
+        return;
+    fl__call *c = fl__element_call(e, element_flowing_run, NULL, 0);
+    if (!c)
+        return;
+    c->dir = dir;
+    c->media = media;
+    c->cb.boolean = cb;
+    c->arg = arg;
+    fl__call_post(c);
+}
+
+static void element_event_cb_run(fl__call *c)
+{
+    if (c->element->dead)
+        return;
+    c->element->event_cb = c->cb.event;
+    c->element->event_arg = c->arg;
+}
+
+void fl_element_set_event_cb(fl_element *e, fl_event_fn cb, void *arg)
+{
+    fl__call *c = fl__element_call(e, element_event_cb_run, NULL, 0);
+    if (!c)
+        return;
+    c->cb.event = cb;
+    c->arg = arg;
+    fl__call_post(c);
+}
+
+/* ---- media and flow ---- */
+
+static void pad_note_flow(fl__pad *pad, uint64_t now_ms)
+{
+    pad->last_ms = now_ms;
+    if (pad->flowing)
+        return;
+    pad->flowing = 1;
+    fl_list_push_back(&pad->element->worker->flowing, &pad->flow_node);
+    fl__worker_flow_timer_start(pad->element->worker);
+    raise_flow(pad);
+}
+
+void fl__pad_push(fl__pad *src, fl_buf *buf)
+{
+    fl__worker *w = src->element->worker;
+    uint64_t now_ms = uv_now(&w->loop);
+    pad_note_flow(src, now_ms);
+    for (size_t i = 0; i < src->nsinks; i++) {
+        fl__pad *sink = src->sinks[i];
+        fl_element *to = sink->element;
+        if (to->busy)
+            continue; /* a cycle in the graph: it has this packet already */
+        pad_note_flow(sink, now_ms);
+        w->packets++;
+        w->bytes += buf->len;
+        to->busy = 1;
+        to->type->receive(to, sink, fl_buf_ref(buf));
+        to->busy = 0;
+    }
+}
+
+void fl__worker_check_flows(fl__worker *w, uint64_t now_ms)
+{
+    fl_list_foreach_safe (it, tmp, &w->flowing) {
+        fl__pad *pad = fl_container_of(it, fl__pad, flow_node);
+        if (now_ms - pad->last_ms <= FLOW_IDLE_MS)
+            continue;
+        pad->flowing = 0;
+        fl_list_remove(&pad->flow_node);
+        raise_flow(pad);
+    }
+}

@@ -1,0 +1,497 @@
+/* The engine: worker threads and their loops, call posting, callback
+ * delivery, counters. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "engine/engine_int.h"
+
+FL_LOG_TAG("engine");
+
+#define FLOW_TICK_MS 1000
+
+const char *fl_media_type_name(unsigned media)
+{
+    switch (media) {
+    case FL_MEDIA_AUDIO:
+        return "AUDIO";
+    case FL_MEDIA_VIDEO:
+        return "VIDEO";
+    case FL_MEDIA_DATA:
+        return "DATA";
+    default:
+        return NULL;
+    }
+}
+
+unsigned fl_media_type_parse(const char *name)
+{
+    if (!name)
+        return 0;
+    if (strcmp(name, "AUDIO") == 0)
+        return FL_MEDIA_AUDIO;
+    if (strcmp(name, "VIDEO") == 0)
+        return FL_MEDIA_VIDEO;
+    if (strcmp(name, "DATA") == 0)
+        return FL_MEDIA_DATA;
+    return 0;
+}
+
+int fl__media_index(unsigned media)
+{
+    switch (media) {
+    case FL_MEDIA_AUDIO:
+        return 0;
+    case FL_MEDIA_VIDEO:
+        return 1;
+    case FL_MEDIA_DATA:
+        return 2;
+    default:
+        return -1;
+    }
+}
+
+/* Moves every node of `from` to the empty list `to`. */
+static void list_take_all(fl_list *to, fl_list *from)
+{
+    fl_list_init(to);
+    if (fl_list_empty(from))
+        return;
+    to->next = from->next;
+    to->prev = from->prev;
+    to->next->prev = to;
+    to->prev->next = to;
+    fl_list_init(from);
+}
+
+/* ---- calls ---- */
+
+static size_t str_size(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+fl__call *fl__call_new(fl__worker *w,
+                       fl__call_fn run,
+                       fl_pipeline *p,
+                       fl_element *e,
+                       fl_element *peer,
+                       const char *desc,
+                       const char *peer_desc,
+                       const uint8_t *data,
+                       size_t len)
+{
+    size_t dlen = str_size(desc), plen = str_size(peer_desc);
+    fl__call *c = calloc(1, sizeof(*c) + len + dlen + plen);
+    if (!c)
+        return NULL;
+    uint8_t *tail = (uint8_t *)(c + 1);
+    c->worker = w;
+    c->run = run;
+    if (data) {
+        c->data = memcpy(tail, data, len);
+        c->len = len;
+    }
+    if (desc)
+        c->desc = memcpy(tail + len, desc, dlen);
+    if (peer_desc)
+        c->peer_desc = memcpy(tail + len + dlen, peer_desc, plen);
+    if ((c->pipeline = p))
+        fl__pipeline_ref(p);
+    if ((c->element = e))
+        fl__element_ref(e);
+    if ((c->peer = peer))
+        fl__element_ref(peer);
+    return c;
+}
+
+void fl__call_free(fl__call *c)
+{
+    if (c->element)
+        fl__element_unref(c->element);
+    if (c->peer)
+        fl__element_unref(c->peer);
+    if (c->pipeline)
+        fl__pipeline_unref(c->pipeline);
+    free(c);
+}
+
+int fl__call_post(fl__call *c)
+{
+    fl__worker *w = c->worker;
+    uv_mutex_lock(&w->lock);
+    if (w->closed) {
+        uv_mutex_unlock(&w->lock);
+        fl_log(FL_LOG_ERROR, "call posted to stopped worker %d: dropped", w->index);
+        fl__call_free(c);
+        return FL_ECLOSED;
+    }
+    fl_list_push_back(&w->calls, &c->node);
+    uv_mutex_unlock(&w->lock);
+    atomic_fetch_add_explicit(&w->engine->calls_posted, 1, memory_order_relaxed);
+    uv_async_send(&w->async);
+    return 0;
+}
+
+void fl__call_done(fl__call *c, int status)
+{
+    if (!c->cb.done)
+        return;
+    fl__reply *r = fl__reply_new(FL__REPLY_DONE, 0);
+    if (!r) {
+        fl_log(FL_LOG_ERROR, "out of memory: completion dropped");
+        return;
+    }
+    r->cb.done = c->cb.done;
+    r->arg = c->arg;
+    r->status = status;
+    fl__reply_deliver(c->worker->engine, r);
+}
+
+/* ---- replies ---- */
+
+fl__reply *fl__reply_new(enum fl__reply_kind kind, size_t extra)
+{
+    fl__reply *r = calloc(1, sizeof(*r) + extra);
+    if (!r)
+        return NULL;
+    r->kind = kind;
+    fl_list_init(&r->unref_elements);
+    return r;
+}
+
+static void reply_invoke(fl__reply *r)
+{
+    switch (r->kind) {
+    case FL__REPLY_DONE:
+        if (r->cb.done)
+            r->cb.done(r->arg, r->status);
+        break;
+    case FL__REPLY_TEXT:
+        r->cb.text(r->arg, r->status, r->text);
+        break;
+    case FL__REPLY_CONNS:
+        r->cb.conns(r->arg, r->status, r->conns, r->n);
+        break;
+    case FL__REPLY_BOOL:
+        r->cb.boolean(r->arg, r->status, r->value);
+        break;
+    case FL__REPLY_EVENT:
+        r->cb.event(r->arg, &r->ev);
+        break;
+    }
+}
+
+/* Invokes the callback, then drops the references it carried and frees it. */
+static void reply_run(fl__reply *r)
+{
+    reply_invoke(r);
+    fl_list *n;
+    while ((n = fl_list_pop_front(&r->unref_elements)))
+        fl__element_unref(fl_container_of(n, fl_element, node));
+    if (r->unref_element)
+        fl__element_unref(r->unref_element);
+    if (r->unref_pipeline)
+        fl__pipeline_unref(r->unref_pipeline);
+    free(r->text);
+    free(r->conns);
+    free(r);
+}
+
+void fl__reply_deliver(fl_engine *engine, fl__reply *r)
+{
+    if (!engine->cb_loop) {
+        reply_run(r);
+        return;
+    }
+    uv_mutex_lock(&engine->cb_lock);
+    fl_list_push_back(&engine->cb_queue, &r->node);
+    uv_mutex_unlock(&engine->cb_lock);
+    uv_async_send(engine->cb_async);
+}
+
+static void engine_drain_replies(fl_engine *engine)
+{
+    fl_list batch;
+    uv_mutex_lock(&engine->cb_lock);
+    list_take_all(&batch, &engine->cb_queue);
+    uv_mutex_unlock(&engine->cb_lock);
+    fl_list *n;
+    while ((n = fl_list_pop_front(&batch)))
+        reply_run(fl_container_of(n, fl__reply, node));
+}
+
+static void engine_on_replies(uv_async_t *h)
+{
+    engine_drain_replies(h->data);
+}
+
+/* ---- workers ---- */
+
+void fl__worker_flush_stats(fl__worker *w)
+{
+    if (!w->packets)
+        return;
+    atomic_fetch_add_explicit(&w->engine->media_packets, w->packets, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->engine->media_bytes, w->bytes, memory_order_relaxed);
+    w->packets = 0;
+    w->bytes = 0;
+}
+
+static void worker_on_check(uv_check_t *h)
+{
+    fl__worker_flush_stats(h->data);
+}
+
+static void worker_on_flow_timer(uv_timer_t *h)
+{
+    fl__worker *w = h->data;
+    fl__worker_check_flows(w, uv_now(&w->loop));
+    if (fl_list_empty(&w->flowing))
+        uv_timer_stop(h);
+}
+
+void fl__worker_flow_timer_start(fl__worker *w)
+{
+    if (!uv_is_active((uv_handle_t *)&w->flow_timer))
+        uv_timer_start(&w->flow_timer, worker_on_flow_timer, FLOW_TICK_MS, FLOW_TICK_MS);
+}
+
+static void worker_run_batch(fl_list *batch)
+{
+    fl_list *n;
+    while ((n = fl_list_pop_front(batch))) {
+        fl__call *c = fl_container_of(n, fl__call, node);
+        c->run(c);
+        fl__call_free(c);
+    }
+}
+
+static void worker_close_handles(fl__worker *w)
+{
+    uv_close((uv_handle_t *)&w->async, NULL);
+    uv_close((uv_handle_t *)&w->check, NULL);
+    uv_close((uv_handle_t *)&w->flow_timer, NULL);
+}
+
+/* Ends the loop once the calls posted before the stop have run. */
+static void worker_stop(fl__worker *w)
+{
+    if (!fl_list_empty(&w->pipelines))
+        fl_log(FL_LOG_WARN, "worker %d stops with %zu pipelines", w->index,
+               fl_list_count(&w->pipelines));
+    fl__worker_flush_stats(w);
+    worker_close_handles(w);
+}
+
+static void worker_on_async(uv_async_t *h)
+{
+    fl__worker *w = h->data;
+    int closed, again;
+    do {
+        fl_list batch;
+        uv_mutex_lock(&w->lock);
+        list_take_all(&batch, &w->calls);
+        uv_mutex_unlock(&w->lock);
+        worker_run_batch(&batch);
+        uv_mutex_lock(&w->lock);
+        closed = w->closed;
+        again = closed && !fl_list_empty(&w->calls);
+        uv_mutex_unlock(&w->lock);
+    } while (again);
+    if (closed)
+        worker_stop(w);
+}
+
+static void worker_main(void *arg)
+{
+    fl__worker *w = arg;
+    fl_log(FL_LOG_DEBUG, "worker %d running", w->index);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    fl_log(FL_LOG_DEBUG, "worker %d stopped", w->index);
+}
+
+/* Initialises the loop, its handles and the pool; nothing runs yet. */
+static int worker_init(fl_engine *engine, fl__worker *w, int index)
+{
+    w->engine = engine;
+    w->index = index;
+    fl_list_init(&w->calls);
+    fl_list_init(&w->pipelines);
+    fl_list_init(&w->flowing);
+    int rc = fl_buf_pool_create(&w->pool, FL__POOL_SIZE, FL__POOL_HEADROOM, FL__POOL_PREALLOC, 0);
+    if (rc < 0)
+        return rc;
+    if (uv_loop_init(&w->loop) != 0)
+        goto destroy_pool;
+    if (uv_mutex_init(&w->lock) != 0)
+        goto close_loop;
+    uv_async_init(&w->loop, &w->async, worker_on_async);
+    uv_check_init(&w->loop, &w->check);
+    uv_check_start(&w->check, worker_on_check);
+    uv_timer_init(&w->loop, &w->flow_timer);
+    w->async.data = w;
+    w->check.data = w;
+    w->flow_timer.data = w;
+    return 0;
+
+close_loop:
+    uv_loop_close(&w->loop);
+destroy_pool:
+    fl_buf_pool_destroy(w->pool);
+    return FL_ENOMEM;
+}
+
+/* Frees what worker_init made; the loop must have no handles left. */
+static void worker_deinit(fl__worker *w)
+{
+    int rc = uv_loop_close(&w->loop);
+    if (rc != 0)
+        fl_log(FL_LOG_ERROR, "worker %d loop close: %s", w->index, uv_strerror(rc));
+    uv_mutex_destroy(&w->lock);
+    fl_buf_pool_destroy(w->pool);
+}
+
+/* Stops the first n workers (all started) and frees them. */
+static void engine_stop_workers(fl_engine *engine, int n)
+{
+    for (int i = 0; i < n; i++) {
+        fl__worker *w = &engine->workers[i];
+        uv_mutex_lock(&w->lock);
+        w->closed = 1; /* later posts are refused */
+        uv_mutex_unlock(&w->lock);
+        uv_async_send(&w->async);
+    }
+    for (int i = 0; i < n; i++) {
+        uv_thread_join(&engine->workers[i].thread);
+        worker_deinit(&engine->workers[i]);
+    }
+}
+
+static int engine_start_workers(fl_engine *engine)
+{
+    int started = 0, rc = 0;
+    for (; started < engine->nworkers; started++) {
+        fl__worker *w = &engine->workers[started];
+        if ((rc = worker_init(engine, w, started)) < 0)
+            goto stop;
+        if (uv_thread_create(&w->thread, worker_main, w) != 0) {
+            worker_close_handles(w);
+            uv_run(&w->loop, UV_RUN_DEFAULT);
+            worker_deinit(w);
+            rc = FL_ENOMEM;
+            goto stop;
+        }
+    }
+    return 0;
+
+stop:
+    engine_stop_workers(engine, started);
+    return rc;
+}
+
+static int engine_init_callbacks(fl_engine *engine, uv_loop_t *loop)
+{
+    fl_list_init(&engine->cb_queue);
+    if (uv_mutex_init(&engine->cb_lock) != 0)
+        return FL_ENOMEM;
+    if (!loop)
+        return 0;
+    engine->cb_loop = loop;
+    engine->cb_async = malloc(sizeof(*engine->cb_async));
+    if (!engine->cb_async) {
+        uv_mutex_destroy(&engine->cb_lock);
+        return FL_ENOMEM;
+    }
+    uv_async_init(loop, engine->cb_async, engine_on_replies);
+    engine->cb_async->data = engine;
+    return 0;
+}
+
+static void on_handle_closed_free(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void engine_deinit_callbacks(fl_engine *engine)
+{
+    if (engine->cb_async)
+        uv_close((uv_handle_t *)engine->cb_async, on_handle_closed_free);
+    uv_mutex_destroy(&engine->cb_lock);
+}
+
+int fl_engine_create(fl_engine **out, const fl_engine_config *cfg)
+{
+    if (!out)
+        return FL_EINVAL;
+    int n = cfg && cfg->workers > 0 ? cfg->workers : (int)uv_available_parallelism();
+    int rc = FL_ENOMEM;
+    fl_engine *engine = calloc(1, sizeof(*engine));
+    if (!engine)
+        return FL_ENOMEM;
+    engine->nworkers = n;
+    engine->workers = calloc((size_t)n, sizeof(*engine->workers));
+    if (!engine->workers)
+        goto free_engine;
+    fl_list_init(&engine->live);
+    if (uv_mutex_init(&engine->live_lock) != 0)
+        goto free_workers;
+    if ((rc = engine_init_callbacks(engine, cfg ? cfg->callback_loop : NULL)) < 0)
+        goto destroy_live_lock;
+    if ((rc = engine_start_workers(engine)) < 0)
+        goto deinit_callbacks;
+    fl_log(FL_LOG_INFO, "engine started with %d workers", n);
+    *out = engine;
+    return 0;
+
+deinit_callbacks:
+    engine_deinit_callbacks(engine);
+destroy_live_lock:
+    uv_mutex_destroy(&engine->live_lock);
+free_workers:
+    free(engine->workers);
+free_engine:
+    free(engine);
+    return rc;
+}
+
+/* Posts a release for every pipeline the caller has not released. */
+static void engine_release_live(fl_engine *engine)
+{
+    for (;;) {
+        uv_mutex_lock(&engine->live_lock);
+        fl_list *n = engine->live.next;
+        fl_pipeline *p = n != &engine->live ? fl_container_of(n, fl_pipeline, live_node) : NULL;
+        uv_mutex_unlock(&engine->live_lock);
+        if (!p)
+            break;
+        fl_log(FL_LOG_DEBUG, "destroy releases pipeline %llu", (unsigned long long)p->id);
+        fl_pipeline_release(p, NULL, NULL);
+    }
+}
+
+void fl_engine_destroy(fl_engine *engine)
+{
+    if (!engine)
+        return;
+    engine_release_live(engine);
+    engine_stop_workers(engine, engine->nworkers);
+    engine_drain_replies(engine);
+    engine_deinit_callbacks(engine);
+    uv_mutex_destroy(&engine->live_lock);
+    fl_log(FL_LOG_INFO, "engine stopped");
+    free(engine->workers);
+    free(engine);
+}
+
+void fl_engine_get_stats(fl_engine *engine, fl_engine_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->pipelines = atomic_load_explicit(&engine->pipelines, memory_order_relaxed);
+    out->elements = atomic_load_explicit(&engine->elements, memory_order_relaxed);
+    out->calls_posted = atomic_load_explicit(&engine->calls_posted, memory_order_relaxed);
+    out->media_packets = atomic_load_explicit(&engine->media_packets, memory_order_relaxed);
+    out->media_bytes = atomic_load_explicit(&engine->media_bytes, memory_order_relaxed);
+    out->workers = engine->nworkers;
+}

@@ -1,0 +1,269 @@
+/* Private declarations of the engine module.
+ *
+ * Ownership and threads: fl_pipeline and fl_element are at once the caller's
+ * handles and the worker-side objects. Their immutable fields (engine, worker,
+ * pipeline, type, name, id) are set on the caller's thread before the object
+ * is published and may be read from any thread; every other field belongs to
+ * the worker thread. Handles are refcounted with atomics: the caller holds one
+ * reference from create until its release's done callback has run, and each
+ * posted call or queued reply holds one while it exists. */
+#ifndef FL_ENGINE_ENGINE_INT_H
+#define FL_ENGINE_ENGINE_INT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "base/buf.h"
+#include "base/list.h"
+#include "engine/fluo.h"
+
+/* Buffers of the per-worker pool. */
+#define FL__POOL_SIZE     2048
+#define FL__POOL_HEADROOM 128
+#define FL__POOL_PREALLOC 256
+
+/* A media type bit to an index 0..2; -1 when not exactly one valid bit. */
+int fl__media_index(unsigned media);
+
+typedef struct fl__worker fl__worker;
+typedef struct fl__call fl__call;
+typedef struct fl__reply fl__reply;
+typedef struct fl__pad fl__pad;
+
+/* ---- calls: closures run on a worker, in the order they were posted ---- */
+
+typedef void (*fl__call_fn)(fl__call *c);
+
+struct fl__call {
+    fl_list node;
+    fl__call_fn run;
+    fl__worker *worker;
+    fl_pipeline *pipeline; /* referenced while the call lives (may be NULL) */
+    fl_element *element;   /* referenced while the call lives (may be NULL) */
+    fl_element *peer;      /* referenced while the call lives (may be NULL) */
+    unsigned media;
+    int dir;
+    char *desc; /* copies, in the tail of the allocation (may be NULL) */
+    char *peer_desc;
+
+    union {
+        fl_done_fn done;
+        fl_text_fn text;
+        fl_connections_fn conns;
+        fl_bool_fn boolean;
+        fl_event_fn event;
+        fl_media_fn media;
+    } cb;
+
+    void *arg;
+    size_t len;
+    uint8_t *data; /* copy in the tail of the allocation (may be NULL) */
+};
+
+/* Allocates a call whose tail holds copies of desc, peer_desc and len bytes
+ * of data (each may be NULL). Takes references on p, e and peer. */
+fl__call *fl__call_new(fl__worker *w,
+                       fl__call_fn run,
+                       fl_pipeline *p,
+                       fl_element *e,
+                       fl_element *peer,
+                       const char *desc,
+                       const char *peer_desc,
+                       const uint8_t *data,
+                       size_t len);
+
+/* Queues the call on its worker and wakes it; frees the call and returns
+ * FL_ECLOSED when the worker has stopped. */
+int fl__call_post(fl__call *c);
+
+/* Drops the call's references and frees it (on the worker, after run). */
+void fl__call_free(fl__call *c);
+
+/* ---- replies: callbacks delivered on the callback loop or the worker ---- */
+
+enum fl__reply_kind {
+    FL__REPLY_DONE,
+    FL__REPLY_TEXT,
+    FL__REPLY_CONNS,
+    FL__REPLY_BOOL,
+    FL__REPLY_EVENT,
+};
+
+struct fl__reply {
+    fl_list node;
+    enum fl__reply_kind kind;
+
+    union {
+        fl_done_fn done;
+        fl_text_fn text;
+        fl_connections_fn conns;
+        fl_bool_fn boolean;
+        fl_event_fn event;
+    } cb;
+
+    void *arg;
+    int status;
+    int value;
+    char *text;           /* TEXT: owned copy */
+    fl_connection *conns; /* CONNS: n entries; descriptions in the tail */
+    size_t n;
+    fl_event ev;                 /* EVENT: strings in the tail */
+    fl_pipeline *unref_pipeline; /* dropped after the callback ran */
+    fl_element *unref_element;
+    fl_list unref_elements; /* fl_element.node: dropped after the callback */
+};
+
+/* Allocates a zeroed reply with `extra` tail bytes (at reply + 1). */
+fl__reply *fl__reply_new(enum fl__reply_kind kind, size_t extra);
+
+/* Runs the reply at once (no callback loop) or queues it to the callback
+ * loop. Called on a worker thread. */
+void fl__reply_deliver(fl_engine *engine, fl__reply *r);
+
+/* Completes a call with status through its done callback (if any). */
+void fl__call_done(fl__call *c, int status);
+
+/* ---- engine and workers ---- */
+
+struct fl__worker {
+    fl_engine *engine;
+    int index;
+    uv_thread_t thread;
+    uv_loop_t loop;
+    uv_async_t async;
+    uv_check_t check;      /* flushes batched counters once per iteration */
+    uv_timer_t flow_timer; /* runs while some pad is flowing */
+    uv_mutex_t lock;       /* protects calls and closed */
+    fl_list calls;
+    int closed;
+    atomic_int npipelines;
+    /* worker thread only */
+    fl_buf_pool *pool;
+    fl_list pipelines; /* fl_pipeline.node */
+    fl_list flowing;   /* fl__pad.flow_node */
+    uint64_t packets;  /* not yet added to the engine's counters */
+    uint64_t bytes;
+};
+
+struct fl_engine {
+    int nworkers;
+    fl__worker *workers;
+    uv_loop_t *cb_loop;
+    uv_async_t *cb_async; /* freed in its close callback */
+    uv_mutex_t cb_lock;   /* protects cb_queue */
+    fl_list cb_queue;
+    uv_mutex_t live_lock; /* protects live */
+    fl_list live;         /* fl_pipeline.live_node: not yet released */
+    atomic_uint_fast64_t pipelines;
+    atomic_uint_fast64_t elements;
+    atomic_uint_fast64_t calls_posted;
+    atomic_uint_fast64_t media_packets;
+    atomic_uint_fast64_t media_bytes;
+    atomic_uint_fast64_t next_id;
+};
+
+/* Adds the worker's batched counters to the engine's. Worker thread. */
+void fl__worker_flush_stats(fl__worker *w);
+
+/* Starts the worker's flow timer if it is not running. Worker thread. */
+void fl__worker_flow_timer_start(fl__worker *w);
+
+/* ---- pipelines ---- */
+
+struct fl_pipeline {
+    atomic_int refs;
+    int released; /* caller side: release posted */
+    fl_engine *engine;
+    fl__worker *worker;
+    uint64_t id;
+    fl_list live_node; /* in engine->live, under live_lock */
+    /* worker thread only */
+    int dead;
+    fl_list node;     /* in worker->pipelines */
+    fl_list elements; /* fl_element.node */
+};
+
+void fl__pipeline_ref(fl_pipeline *p);
+void fl__pipeline_unref(fl_pipeline *p);
+
+/* ---- elements and pads ---- */
+
+typedef struct fl__element_type {
+    const char *name;
+    /* Receives a packet on a sink pad and consumes the reference. */
+    void (*receive)(fl_element *e, fl__pad *sink, fl_buf *buf);
+} fl__element_type;
+
+/* The type called `name`, NULL when the engine has none. */
+const fl__element_type *fl__element_type_find(const char *name);
+
+struct fl__pad {
+    fl_list node;      /* in element->pads */
+    fl_list flow_node; /* in worker->flowing while flowing */
+    fl_element *element;
+    fl__pad *twin; /* the pad of the other direction, same media and description */
+    int dir;       /* FL_DIR_SOURCE or FL_DIR_SINK */
+    unsigned media;
+    int flowing;
+    uint64_t last_ms; /* uv_now of the last packet; 0: never */
+    fl__pad *src;     /* sink pad: its source, or NULL */
+    fl__pad **sinks;  /* source pad: its sinks */
+    size_t nsinks;
+    size_t cap;
+    char desc[];
+};
+
+struct fl_element {
+    atomic_int refs;
+    fl_engine *engine;
+    fl__worker *worker;
+    fl_pipeline *pipeline;
+    const fl__element_type *type;
+    uint64_t id;
+    char *name;
+    /* worker thread only */
+    int dead;             /* torn down: no pads, no links */
+    int released;         /* the caller's reference was handed to a release reply */
+    int busy;             /* forwarding a packet: re-entry (a cycle) drops it */
+    fl_list node;         /* in pipeline->elements */
+    fl_list pads;         /* fl__pad.node */
+    fl__pad *defaults[3]; /* source pads named "default", by media index */
+    fl_event_fn event_cb;
+    void *event_arg;
+    fl_media_fn media_cb;
+    void *media_arg;
+};
+
+/* A call on the element's worker holding data (may be NULL); the caller sets
+ * its callback and posts it. NULL when e is NULL or memory is short. */
+fl__call *fl__element_call(fl_element *e, fl__call_fn run, const uint8_t *data, size_t len);
+
+void fl__element_ref(fl_element *e);
+void fl__element_unref(fl_element *e);
+
+/* Worker side: creates the default pads and joins the pipeline. */
+int fl__element_setup(fl_element *e);
+
+/* Worker side: removes every link (raising ELEMENT_DISCONNECTED when
+ * `events`), frees the pads and leaves the pipeline's list. */
+void fl__element_teardown(fl_element *e, int events);
+
+/* Pushes a packet out of a source pad to every linked sink: a reference per
+ * sink. Borrows buf. Worker thread. */
+void fl__pad_push(fl__pad *src, fl_buf *buf);
+
+/* Raises an event on the element (copied into a reply). Worker thread. */
+void fl__element_raise(fl_element *e, const fl_event *ev);
+
+/* Raises NOT_FLOWING for pads idle for more than a second. Worker thread. */
+void fl__worker_check_flows(fl__worker *w, uint64_t now_ms);
+
+/* ---- DOT ---- */
+
+/* The pipeline's graph in DOT (malloc'd), or NULL when out of memory. Worker
+ * thread. */
+char *fl__pipeline_dot_write(fl_pipeline *p);
+
+#endif

@@ -1,0 +1,760 @@
+/* Engine API: pipelines, elements, connections, media forwarding, flow
+ * events, DOT, workers, and callbacks on a loop or on the workers. */
+/* cmocka.h needs these headers first */
+// clang-format off
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+// clang-format on
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/time.h"
+#include "engine/fluo.h"
+
+#define WAIT_MS    5000
+#define MAX_EVENTS 512
+#define MAX_CONNS  16
+
+typedef struct rec_event {
+    int type;
+    fl_element *element;
+    fl_element *source;
+    fl_element *sink;
+    unsigned media;
+    int flowing;
+    char source_desc[32];
+    char sink_desc[32];
+    fl_time at;
+} rec_event;
+
+typedef struct T {
+    uv_loop_t loop;
+    int use_loop;
+    fl_engine *engine;
+    atomic_int dones;
+    atomic_int status; /* of the last completion */
+    atomic_int replies;
+    uv_mutex_t lock; /* protects what follows */
+    rec_event ev[MAX_EVENTS];
+    int nev;
+    fl_connection conns[MAX_CONNS];
+    char descs[MAX_CONNS][2][32];
+    size_t nconns;
+    int value;
+    char *text;
+} T;
+
+static T *t_new(int use_loop, int workers)
+{
+    T *t = calloc(1, sizeof(*t));
+    assert_non_null(t);
+    t->use_loop = use_loop;
+    assert_int_equal(uv_loop_init(&t->loop), 0);
+    assert_int_equal(uv_mutex_init(&t->lock), 0);
+    fl_engine_config cfg = { .workers = workers, .callback_loop = use_loop ? &t->loop : NULL };
+    assert_int_equal(fl_engine_create(&t->engine, &cfg), 0);
+    return t;
+}
+
+static void t_free(T *t)
+{
+    fl_engine_destroy(t->engine);
+    uv_run(&t->loop, UV_RUN_NOWAIT);
+    assert_int_equal(uv_loop_close(&t->loop), 0);
+    uv_mutex_destroy(&t->lock);
+    free(t->text);
+    free(t);
+}
+
+static void on_wait_timeout(uv_timer_t *h)
+{
+    *(int *)h->data = 1;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* Runs the callback loop (or sleeps, without one) until *counter >= target. */
+static void wait_for(T *t, atomic_int *counter, int target)
+{
+    if (!t->use_loop) {
+        for (int i = 0; i < WAIT_MS && atomic_load(counter) < target; i++)
+            sleep_ms(1);
+        assert_true(atomic_load(counter) >= target);
+        return;
+    }
+    int timed_out = 0;
+    uv_timer_t timer;
+    uv_timer_init(&t->loop, &timer);
+    timer.data = &timed_out;
+    uv_timer_start(&timer, on_wait_timeout, WAIT_MS, 0);
+    while (atomic_load(counter) < target && !timed_out)
+        uv_run(&t->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&timer, NULL);
+    uv_run(&t->loop, UV_RUN_NOWAIT);
+    assert_true(atomic_load(counter) >= target);
+}
+
+static void on_done(void *arg, int status)
+{
+    T *t = arg;
+    atomic_store(&t->status, status);
+    atomic_fetch_add(&t->dones, 1);
+}
+
+/* Waits for the next completion and returns its status. */
+static int wait_done(T *t, int before)
+{
+    wait_for(t, &t->dones, before + 1);
+    return atomic_load(&t->status);
+}
+
+static int connect_sync(T *t,
+                        fl_element *a,
+                        fl_element *b,
+                        unsigned m,
+                        const char *sd,
+                        const char *kd)
+{
+    int before = atomic_load(&t->dones);
+    fl_element_connect(a, b, m, sd, kd, on_done, t);
+    return wait_done(t, before);
+}
+
+static int disconnect_sync(T *t, fl_element *a, fl_element *b, unsigned m)
+{
+    int before = atomic_load(&t->dones);
+    fl_element_disconnect(a, b, m, NULL, NULL, on_done, t);
+    return wait_done(t, before);
+}
+
+static void release_sync(T *t, fl_element *e)
+{
+    int before = atomic_load(&t->dones);
+    fl_element_release(e, on_done, t);
+    assert_int_equal(wait_done(t, before), 0);
+}
+
+static void pipeline_release_sync(T *t, fl_pipeline *p)
+{
+    int before = atomic_load(&t->dones);
+    fl_pipeline_release(p, on_done, t);
+    assert_int_equal(wait_done(t, before), 0);
+}
+
+static void on_event(void *arg, const fl_event *ev)
+{
+    T *t = arg;
+    uv_mutex_lock(&t->lock);
+    if (t->nev < MAX_EVENTS) {
+        rec_event *r = &t->ev[t->nev++];
+        r->type = ev->type;
+        r->element = ev->element;
+        r->media = ev->media;
+        r->flowing = ev->flowing;
+        r->at = fl_time_now();
+        if (ev->type == FL_EVENT_ELEMENT_CONNECTED || ev->type == FL_EVENT_ELEMENT_DISCONNECTED) {
+            r->source = ev->conn.source;
+            r->sink = ev->conn.sink;
+            r->media = ev->conn.media;
+            snprintf(r->source_desc, sizeof(r->source_desc), "%s", ev->conn.source_desc);
+            snprintf(r->sink_desc, sizeof(r->sink_desc), "%s", ev->conn.sink_desc);
+        }
+    }
+    uv_mutex_unlock(&t->lock);
+}
+
+static void on_conns(void *arg, int status, const fl_connection *conns, size_t n)
+{
+    T *t = arg;
+    uv_mutex_lock(&t->lock);
+    t->nconns = 0;
+    for (size_t i = 0; status == 0 && i < n && i < MAX_CONNS; i++) {
+        t->conns[i] = conns[i];
+        snprintf(t->descs[i][0], 32, "%s", conns[i].source_desc);
+        snprintf(t->descs[i][1], 32, "%s", conns[i].sink_desc);
+        t->nconns++;
+    }
+    uv_mutex_unlock(&t->lock);
+    atomic_store(&t->status, status);
+    atomic_fetch_add(&t->replies, 1);
+}
+
+static size_t conns_sync(T *t, fl_element *e, int dir, unsigned media, const char *desc)
+{
+    int before = atomic_load(&t->replies);
+    fl_element_get_connections(e, dir, media, desc, on_conns, t);
+    wait_for(t, &t->replies, before + 1);
+    assert_int_equal(atomic_load(&t->status), 0);
+    return t->nconns;
+}
+
+static void on_bool(void *arg, int status, int value)
+{
+    T *t = arg;
+    t->value = value;
+    atomic_store(&t->status, status);
+    atomic_fetch_add(&t->replies, 1);
+}
+
+static int flowing_sync(T *t, fl_element *e, int dir, unsigned media)
+{
+    int before = atomic_load(&t->replies);
+    fl_element_is_flowing(e, dir, media, on_bool, t);
+    wait_for(t, &t->replies, before + 1);
+    assert_int_equal(atomic_load(&t->status), 0);
+    return t->value;
+}
+
+static void on_text(void *arg, int status, const char *text)
+{
+    T *t = arg;
+    free(t->text);
+    t->text = status == 0 ? strdup(text) : NULL;
+    atomic_store(&t->status, status);
+    atomic_fetch_add(&t->replies, 1);
+}
+
+static fl_element *mk(T *t, fl_pipeline *p, const char *type, const char *name)
+{
+    fl_element *e;
+    assert_int_equal(fl_element_create(p, type, name, &e), 0);
+    fl_element_set_event_cb(e, on_event, t);
+    return e;
+}
+
+static int count_events(T *t, int type, fl_element *e, unsigned media)
+{
+    int n = 0;
+    uv_mutex_lock(&t->lock);
+    for (int i = 0; i < t->nev; i++)
+        n += t->ev[i].type == type && t->ev[i].element == e && (t->ev[i].media & media);
+    uv_mutex_unlock(&t->lock);
+    return n;
+}
+
+static int find_event(T *t, int type, fl_element *e, unsigned media, int flowing)
+{
+    uv_mutex_lock(&t->lock);
+    int found = -1;
+    for (int i = 0; i < t->nev && found < 0; i++) {
+        const rec_event *r = &t->ev[i];
+        if (r->type == type && r->element == e && r->media == media &&
+            (flowing < 0 || r->flowing == flowing))
+            found = i;
+    }
+    uv_mutex_unlock(&t->lock);
+    return found;
+}
+
+static void expect_stats_zero(T *t)
+{
+    fl_engine_stats st;
+    fl_engine_get_stats(t->engine, &st);
+    assert_int_equal(st.pipelines, 0);
+    assert_int_equal(st.elements, 0);
+}
+
+/* ---- create and release ---- */
+
+static void test_create_release(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 2);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *a = mk(t, p, FL_ELEMENT_PASSTHROUGH, "a");
+    fl_element *b = mk(t, p, FL_ELEMENT_APP_SINK, NULL);
+    fl_element *bad;
+    assert_int_equal(fl_element_create(p, "NoSuchElement", "x", &bad), FL_ENOTSUP);
+    assert_ptr_equal(fl_element_pipeline(a), p);
+    assert_string_equal(fl_element_name(a), "a");
+    assert_string_equal(fl_element_type_name(b), FL_ELEMENT_APP_SINK);
+    assert_non_null(strstr(fl_element_name(b), FL_ELEMENT_APP_SINK));
+    fl_engine_stats st;
+    fl_engine_get_stats(t->engine, &st);
+    assert_int_equal(st.pipelines, 1);
+    assert_int_equal(st.elements, 2);
+    assert_int_equal(st.workers, 2);
+    release_sync(t, a);
+    fl_engine_get_stats(t->engine, &st);
+    assert_int_equal(st.elements, 1);
+    pipeline_release_sync(t, p); /* releases b */
+    expect_stats_zero(t);
+    t_free(t);
+}
+
+static void test_create_release_many(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 2);
+    for (int i = 0; i < 1000; i++) {
+        fl_pipeline *p;
+        assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+        fl_element *e = mk(t, p, FL_ELEMENT_PASSTHROUGH, "e");
+        fl_element_release(e, on_done, t);
+        fl_pipeline_release(p, on_done, t);
+    }
+    wait_for(t, &t->dones, 2000);
+    expect_stats_zero(t);
+    fl_pipeline *ps[1000];
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(fl_pipeline_create(t->engine, &ps[i]), 0);
+        mk(t, ps[i], FL_ELEMENT_APP_SOURCE, NULL);
+    }
+    for (int i = 0; i < 1000; i++)
+        fl_pipeline_release(ps[i], on_done, t);
+    wait_for(t, &t->dones, 3000);
+    expect_stats_zero(t);
+    fl_engine_stats st;
+    fl_engine_get_stats(t->engine, &st);
+    assert_true(st.calls_posted >= 6000);
+    t_free(t);
+}
+
+static void test_pipeline_release_with_links(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *a = mk(t, p, FL_ELEMENT_APP_SOURCE, "a");
+    fl_element *b = mk(t, p, FL_ELEMENT_PASSTHROUGH, "b");
+    fl_element *c = mk(t, p, FL_ELEMENT_APP_SINK, "c");
+    assert_int_equal(connect_sync(t, a, b, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, b, c, FL_MEDIA_ALL, NULL, NULL), 0);
+    pipeline_release_sync(t, p);
+    expect_stats_zero(t);
+    t_free(t);
+}
+
+static void test_destroy_with_live_pipelines(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 2);
+    for (int i = 0; i < 10; i++) {
+        fl_pipeline *p;
+        assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+        fl_element *a = mk(t, p, FL_ELEMENT_APP_SOURCE, "a");
+        fl_element *b = mk(t, p, FL_ELEMENT_APP_SINK, "b");
+        fl_element_connect(a, b, FL_MEDIA_ALL, NULL, NULL, on_done, t);
+        uint8_t pkt[100] = { 0 };
+        fl_element_push(a, FL_MEDIA_VIDEO, pkt, sizeof(pkt), NULL, NULL);
+    }
+    t_free(t); /* releases the pipelines; pending callbacks run */
+}
+
+/* ---- media ---- */
+
+typedef struct sink_rec {
+    int n[3];
+    int bad;
+    int shared; /* packets that were the same buffer as the twin's */
+    size_t bytes;
+    fl_buf *last;
+    struct sink_rec *twin;
+} sink_rec;
+
+static size_t make_packet(uint8_t *out, unsigned media, int seq)
+{
+    size_t len = 20 + (size_t)(seq % 200);
+    out[0] = (uint8_t)media;
+    out[1] = (uint8_t)(seq >> 8);
+    out[2] = (uint8_t)seq;
+    for (size_t i = 3; i < len; i++)
+        out[i] = (uint8_t)(seq * 7 + i);
+    return len;
+}
+
+static int media_idx(unsigned media)
+{
+    return media == FL_MEDIA_AUDIO ? 0 : media == FL_MEDIA_VIDEO ? 1 : 2;
+}
+
+/* Runs on the worker: checks each packet is the next one, byte for byte. */
+static void on_media(void *arg, unsigned media, fl_buf *buf)
+{
+    sink_rec *s = arg;
+    uint8_t want[256];
+    int i = media_idx(media);
+    size_t len = make_packet(want, media, s->n[i]);
+    if (buf->len != len || memcmp(fl_buf_data(buf), want, len) != 0)
+        s->bad++;
+    if (s->twin && s->twin->last == buf)
+        s->shared++;
+    s->last = buf;
+    s->bytes += buf->len;
+    s->n[i]++;
+}
+
+static void push_all(T *t, fl_element *src, unsigned media, int count)
+{
+    uint8_t pkt[256];
+    for (int seq = 0; seq < count; seq++) {
+        size_t len = make_packet(pkt, media, seq);
+        int last = seq == count - 1;
+        fl_element_push(src, media, pkt, len, last ? on_done : NULL, last ? t : NULL);
+    }
+}
+
+static void test_media_fanout(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 2);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
+    fl_element *pt = mk(t, p, FL_ELEMENT_PASSTHROUGH, "pt");
+    fl_element *k1 = mk(t, p, FL_ELEMENT_APP_SINK, "k1");
+    fl_element *k2 = mk(t, p, FL_ELEMENT_APP_SINK, "k2");
+    sink_rec r1 = { 0 }, r2 = { .twin = &r1 };
+    fl_element_set_media_cb(k1, on_media, &r1);
+    fl_element_set_media_cb(k2, on_media, &r2);
+    assert_int_equal(connect_sync(t, src, pt, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, pt, k1, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, pt, k2, FL_MEDIA_ALL, NULL, NULL), 0);
+    unsigned types[] = { FL_MEDIA_AUDIO, FL_MEDIA_VIDEO, FL_MEDIA_DATA };
+    for (int i = 0; i < 3; i++) {
+        int before = atomic_load(&t->dones);
+        push_all(t, src, types[i], 1000);
+        assert_int_equal(wait_done(t, before), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(r1.n[i], 1000);
+        assert_int_equal(r2.n[i], 1000);
+    }
+    assert_int_equal(r1.bad, 0);
+    assert_int_equal(r2.bad, 0);
+    assert_int_equal(r2.shared, 3000); /* one buffer, a reference per sink */
+    assert_int_equal(r1.bytes, r2.bytes);
+    int before = atomic_load(&t->dones);
+    fl_element_push(pt, FL_MEDIA_AUDIO, (const uint8_t *)"x", 1, on_done, t);
+    assert_int_equal(wait_done(t, before), FL_ENOTSUP);
+    fl_element_push(src, FL_MEDIA_ALL, (const uint8_t *)"x", 1, on_done, t);
+    assert_int_equal(wait_done(t, before + 1), FL_EINVAL);
+    static uint8_t big[FL_ENGINE_PACKET_MAX + 1];
+    fl_element_push(src, FL_MEDIA_AUDIO, big, sizeof(big), on_done, t);
+    assert_int_equal(wait_done(t, before + 2), FL_EMSGSIZE);
+    fl_engine_stats st;
+    fl_engine_get_stats(t->engine, &st);
+    assert_int_equal(st.media_packets, 3 * 3000);
+    assert_int_equal(st.media_bytes, 3 * r1.bytes);
+    pipeline_release_sync(t, p);
+    t_free(t);
+}
+
+static void test_media_audio_only(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
+    fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "k");
+    sink_rec r = { 0 };
+    fl_element_set_media_cb(k, on_media, &r);
+    assert_int_equal(connect_sync(t, src, k, FL_MEDIA_AUDIO, NULL, NULL), 0);
+    int before = atomic_load(&t->dones);
+    push_all(t, src, FL_MEDIA_VIDEO, 100);
+    push_all(t, src, FL_MEDIA_AUDIO, 100);
+    push_all(t, src, FL_MEDIA_DATA, 100);
+    wait_for(t, &t->dones, before + 3);
+    assert_int_equal(r.n[0], 100);
+    assert_int_equal(r.n[1], 0);
+    assert_int_equal(r.n[2], 0);
+    assert_int_equal(r.bad, 0);
+    pipeline_release_sync(t, p);
+    t_free(t);
+}
+
+static void test_media_loopback_cycle(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
+    fl_element *pt = mk(t, p, FL_ELEMENT_PASSTHROUGH, "pt");
+    fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "k");
+    sink_rec r = { 0 };
+    fl_element_set_media_cb(k, on_media, &r);
+    assert_int_equal(connect_sync(t, src, pt, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, pt, pt, FL_MEDIA_VIDEO, NULL, NULL), 0); /* replaces src */
+    assert_int_equal(connect_sync(t, pt, k, FL_MEDIA_ALL, NULL, NULL), 0);
+    int before = atomic_load(&t->dones);
+    push_all(t, src, FL_MEDIA_AUDIO, 10);
+    push_all(t, src, FL_MEDIA_VIDEO, 10);
+    wait_for(t, &t->dones, before + 2);
+    assert_int_equal(r.n[0], 10);
+    assert_int_equal(r.n[1], 0); /* pt's video sink is fed by itself only */
+    pipeline_release_sync(t, p);
+    t_free(t);
+}
+
+/* ---- connections ---- */
+
+static void test_connect_replace(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *a = mk(t, p, FL_ELEMENT_PASSTHROUGH, "a");
+    fl_element *b = mk(t, p, FL_ELEMENT_PASSTHROUGH, "b");
+    fl_element *c = mk(t, p, FL_ELEMENT_PASSTHROUGH, "c");
+    assert_int_equal(connect_sync(t, a, c, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(count_events(t, FL_EVENT_ELEMENT_CONNECTED, a, FL_MEDIA_ALL), 3);
+    assert_ptr_equal(t->ev[0].sink, c);
+    assert_ptr_equal(t->ev[0].source, a);
+    assert_string_equal(t->ev[0].source_desc, "default");
+    assert_int_equal(connect_sync(t, b, c, FL_MEDIA_VIDEO, NULL, NULL), 0);
+    int dis = find_event(t, FL_EVENT_ELEMENT_DISCONNECTED, a, FL_MEDIA_VIDEO, -1);
+    int con = find_event(t, FL_EVENT_ELEMENT_CONNECTED, b, FL_MEDIA_VIDEO, -1);
+    assert_true(dis >= 0 && con > dis);
+    assert_ptr_equal(t->ev[dis].sink, c);
+    int nev = t->nev;
+    assert_int_equal(connect_sync(t, b, c, FL_MEDIA_VIDEO, NULL, NULL), 0); /* no-op */
+    assert_int_equal(t->nev, nev);
+    assert_int_equal(conns_sync(t, c, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 3);
+    assert_int_equal(conns_sync(t, c, FL_DIR_SINK, FL_MEDIA_VIDEO, NULL), 1);
+    assert_ptr_equal(t->conns[0].source, b);
+    assert_ptr_equal(t->conns[0].sink, c);
+    assert_int_equal(t->conns[0].media, FL_MEDIA_VIDEO);
+    assert_string_equal(t->descs[0][0], "default");
+    assert_int_equal(conns_sync(t, a, FL_DIR_SOURCE, FL_MEDIA_ALL, NULL), 2);
+    assert_int_equal(conns_sync(t, a, FL_DIR_SOURCE, FL_MEDIA_VIDEO, NULL), 0);
+    assert_int_equal(conns_sync(t, a, FL_DIR_SOURCE, FL_MEDIA_ALL, "default"), 2);
+    assert_int_equal(conns_sync(t, a, FL_DIR_SOURCE, FL_MEDIA_ALL, "other"), 0);
+    assert_int_equal(conns_sync(t, a, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 0);
+    pipeline_release_sync(t, p);
+    t_free(t);
+}
+
+static void test_connect_descs_self_cross(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 2);
+    fl_pipeline *p, *q;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->engine, &q), 0);
+    fl_element *a = mk(t, p, FL_ELEMENT_PASSTHROUGH, "a");
+    fl_element *b = mk(t, p, FL_ELEMENT_PASSTHROUGH, "b");
+    fl_element *d = mk(t, q, FL_ELEMENT_PASSTHROUGH, "d");
+    assert_int_equal(connect_sync(t, a, d, FL_MEDIA_ALL, NULL, NULL), FL_EINVAL);
+    assert_int_equal(connect_sync(t, a, a, FL_MEDIA_AUDIO, NULL, NULL), 0);
+    assert_int_equal(conns_sync(t, a, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 1);
+    assert_ptr_equal(t->conns[0].source, a);
+    assert_ptr_equal(t->conns[0].sink, a);
+    assert_int_equal(connect_sync(t, a, b, FL_MEDIA_VIDEO, "cam", "in"), 0);
+    assert_int_equal(conns_sync(t, a, FL_DIR_SOURCE, FL_MEDIA_ALL, "cam"), 1);
+    assert_string_equal(t->descs[0][0], "cam");
+    assert_string_equal(t->descs[0][1], "in");
+    assert_int_equal(conns_sync(t, b, FL_DIR_SINK, FL_MEDIA_ALL, "in"), 1);
+    assert_int_equal(conns_sync(t, b, FL_DIR_SINK, FL_MEDIA_ALL, "default"), 0);
+    assert_int_equal(connect_sync(t, a, b, 0, NULL, NULL), FL_EINVAL);
+    pipeline_release_sync(t, q);
+    pipeline_release_sync(t, p);
+    t_free(t);
+}
+
+static void test_disconnect_and_release_peer(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *a = mk(t, p, FL_ELEMENT_PASSTHROUGH, "a");
+    fl_element *b = mk(t, p, FL_ELEMENT_PASSTHROUGH, "b");
+    fl_element *c = mk(t, p, FL_ELEMENT_PASSTHROUGH, "c");
+    assert_int_equal(connect_sync(t, a, c, FL_MEDIA_AUDIO | FL_MEDIA_DATA, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, b, c, FL_MEDIA_VIDEO, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, c, b, FL_MEDIA_AUDIO, NULL, NULL), 0);
+    assert_int_equal(disconnect_sync(t, a, c, FL_MEDIA_AUDIO), 0);
+    assert_int_equal(count_events(t, FL_EVENT_ELEMENT_DISCONNECTED, a, FL_MEDIA_AUDIO), 1);
+    assert_int_equal(conns_sync(t, c, FL_DIR_SINK, FL_MEDIA_AUDIO, NULL), 0);
+    assert_int_equal(disconnect_sync(t, a, c, FL_MEDIA_AUDIO), 0); /* nothing left: still 0 */
+    assert_int_equal(count_events(t, FL_EVENT_ELEMENT_DISCONNECTED, a, FL_MEDIA_ALL), 1);
+    release_sync(t, c);
+    assert_int_equal(count_events(t, FL_EVENT_ELEMENT_DISCONNECTED, a, FL_MEDIA_DATA), 1);
+    assert_int_equal(count_events(t, FL_EVENT_ELEMENT_DISCONNECTED, b, FL_MEDIA_VIDEO), 1);
+    assert_int_equal(count_events(t, FL_EVENT_ELEMENT_DISCONNECTED, c, FL_MEDIA_AUDIO), 1);
+    assert_int_equal(conns_sync(t, a, FL_DIR_SOURCE, FL_MEDIA_ALL, NULL), 0);
+    assert_int_equal(conns_sync(t, b, FL_DIR_SOURCE, FL_MEDIA_ALL, NULL), 0);
+    assert_int_equal(conns_sync(t, b, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 0);
+    pipeline_release_sync(t, p);
+    t_free(t);
+}
+
+/* ---- flow, DOT, workers ---- */
+
+typedef struct pusher {
+    T *t;
+    fl_element *src;
+    int left;
+    uv_timer_t timer;
+} pusher;
+
+static void on_push_tick(uv_timer_t *h)
+{
+    pusher *ps = h->data;
+    uint8_t pkt[64] = { 1, 2, 3 };
+    fl_element_push(ps->src, FL_MEDIA_VIDEO, pkt, sizeof(pkt), NULL, NULL);
+    if (--ps->left == 0)
+        uv_timer_stop(h);
+}
+
+static void test_flow_events(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
+    fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "k");
+    assert_int_equal(connect_sync(t, src, k, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(flowing_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO), 0);
+    pusher ps = { .t = t, .src = src, .left = 25 };
+    uv_timer_init(&t->loop, &ps.timer);
+    ps.timer.data = &ps;
+    uv_timer_start(&ps.timer, on_push_tick, 0, 20);
+    while (ps.left > 0)
+        uv_run(&t->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&ps.timer, NULL);
+    fl_time stopped = fl_time_now();
+    assert_int_equal(flowing_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO), 1);
+    assert_int_equal(flowing_sync(t, src, FL_DIR_SOURCE, FL_MEDIA_VIDEO), 1);
+    assert_int_equal(flowing_sync(t, k, FL_DIR_SINK, FL_MEDIA_AUDIO), 0);
+    assert_true(find_event(t, FL_EVENT_MEDIA_FLOW_IN, k, FL_MEDIA_VIDEO, 1) >= 0);
+    assert_true(find_event(t, FL_EVENT_MEDIA_FLOW_OUT, src, FL_MEDIA_VIDEO, 1) >= 0);
+    for (int i = 0; i < 40 && find_event(t, FL_EVENT_MEDIA_FLOW_IN, k, FL_MEDIA_VIDEO, 0) < 0;
+         i++) {
+        sleep_ms(100);
+        uv_run(&t->loop, UV_RUN_NOWAIT);
+    }
+    int in_off = find_event(t, FL_EVENT_MEDIA_FLOW_IN, k, FL_MEDIA_VIDEO, 0);
+    assert_true(in_off >= 0);
+    fl_time idle = t->ev[in_off].at - stopped;
+    assert_true(idle >= 900 * FL_TIME_MS && idle <= 3000 * FL_TIME_MS);
+    assert_true(find_event(t, FL_EVENT_MEDIA_FLOW_OUT, src, FL_MEDIA_VIDEO, 0) >= 0);
+    assert_int_equal(flowing_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO), 0);
+    assert_int_equal(count_events(t, FL_EVENT_MEDIA_FLOW_IN, k, FL_MEDIA_ALL), 2);
+    pipeline_release_sync(t, p);
+    t_free(t);
+}
+
+static int count_substr(const char *s, const char *sub)
+{
+    int n = 0;
+    for (const char *at = s; (at = strstr(at, sub)); at += strlen(sub))
+        n++;
+    return n;
+}
+
+static void test_dot(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "camera \"1\"");
+    fl_element *pt = mk(t, p, FL_ELEMENT_PASSTHROUGH, "relay");
+    fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "recorder");
+    assert_int_equal(connect_sync(t, src, pt, FL_MEDIA_AUDIO | FL_MEDIA_VIDEO, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, pt, k, FL_MEDIA_VIDEO, NULL, "in"), 0);
+    int before = atomic_load(&t->replies);
+    fl_pipeline_get_dot(p, on_text, t);
+    wait_for(t, &t->replies, before + 1);
+    assert_int_equal(atomic_load(&t->status), 0);
+    const char *dot = t->text;
+    assert_non_null(dot);
+    assert_true(strncmp(dot, "digraph", 7) == 0);
+    assert_non_null(strstr(dot, "camera \\\"1\\\""));
+    assert_non_null(strstr(dot, "relay"));
+    assert_non_null(strstr(dot, "recorder"));
+    assert_non_null(strstr(dot, FL_ELEMENT_PASSTHROUGH));
+    assert_int_equal(count_substr(dot, " -> e"), 3);
+    assert_non_null(strstr(dot, "VIDEO default -> in"));
+    assert_non_null(strstr(dot, "AUDIO default -> default"));
+    pipeline_release_sync(t, p);
+    t_free(t);
+}
+
+static void test_two_workers(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 2);
+    fl_pipeline *ps[6];
+    int on[2] = { 0, 0 };
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(fl_pipeline_create(t->engine, &ps[i]), 0);
+        int w = fl_pipeline_worker(ps[i]);
+        assert_true(w == 0 || w == 1);
+        on[w]++;
+    }
+    assert_int_equal(on[0], 3);
+    assert_int_equal(on[1], 3);
+    for (int i = 0; i < 6; i++)
+        pipeline_release_sync(t, ps[i]);
+    t_free(t);
+}
+
+static void test_no_callback_loop(void **state)
+{
+    (void)state;
+    T *t = t_new(0, 2);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
+    fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "k");
+    sink_rec r = { 0 };
+    fl_element_set_media_cb(k, on_media, &r);
+    assert_int_equal(connect_sync(t, src, k, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(count_events(t, FL_EVENT_ELEMENT_CONNECTED, src, FL_MEDIA_ALL), 3);
+    int before = atomic_load(&t->dones);
+    push_all(t, src, FL_MEDIA_AUDIO, 500);
+    assert_int_equal(wait_done(t, before), 0);
+    assert_int_equal(r.n[0], 500);
+    assert_int_equal(r.bad, 0);
+    assert_int_equal(conns_sync(t, k, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 3);
+    assert_int_equal(flowing_sync(t, k, FL_DIR_SINK, FL_MEDIA_AUDIO), 1);
+    before = atomic_load(&t->replies);
+    fl_pipeline_get_dot(p, on_text, t);
+    wait_for(t, &t->replies, before + 1);
+    assert_non_null(strstr(t->text, "src"));
+    release_sync(t, k);
+    pipeline_release_sync(t, p);
+    expect_stats_zero(t);
+    t_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_release),
+        cmocka_unit_test(test_create_release_many),
+        cmocka_unit_test(test_pipeline_release_with_links),
+        cmocka_unit_test(test_destroy_with_live_pipelines),
+        cmocka_unit_test(test_media_fanout),
+        cmocka_unit_test(test_media_audio_only),
+        cmocka_unit_test(test_media_loopback_cycle),
+        cmocka_unit_test(test_connect_replace),
+        cmocka_unit_test(test_connect_descs_self_cross),
+        cmocka_unit_test(test_disconnect_and_release_peer),
+        cmocka_unit_test(test_flow_events),
+        cmocka_unit_test(test_dot),
+        cmocka_unit_test(test_two_workers),
+        cmocka_unit_test(test_no_callback_loop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
