@@ -18,14 +18,14 @@ typedef struct fl_rpc_server fl_rpc_server;
 typedef struct fl_rpc_conn fl_rpc_conn;
 
 typedef struct fl_rpc_server_config {
-    const char *bind_addr;      /* NULL: "::" (dual stack), falling back to 0.0.0.0 */
-    int port;                   /* plain ws:// and http://; 0: off */
-    const char *path;           /* WebSocket path without the slash; NULL: "kurento" */
-    int secure_port;            /* wss:// and https://; 0: off */
-    const char *cert_file;      /* PEM with the certificate chain (and the key if key_file NULL) */
-    const char *key_file;       /* PEM private key; NULL: read it from cert_file */
-    const char *key_password;   /* NULL: none */
-    size_t max_message;         /* largest WebSocket message accepted; 0: 1 MiB */
+    const char *bind_addr;    /* NULL: "::" (dual stack), falling back to 0.0.0.0 */
+    int port;                 /* plain ws:// and http://; 0: off */
+    const char *path;         /* WebSocket path without the slash; NULL: "kurento" */
+    int secure_port;          /* wss:// and https://; 0: off */
+    const char *cert_file;    /* PEM with the certificate chain (and the key if key_file NULL) */
+    const char *key_file;     /* PEM private key; NULL: read it from cert_file */
+    const char *key_password; /* NULL: none */
+    size_t max_message;       /* largest WebSocket message accepted; 0: 1 MiB */
 } fl_rpc_server_config;
 
 typedef struct fl_rpc_server_callbacks {
@@ -64,7 +64,7 @@ typedef struct fl_rpc_server_stats {
     unsigned long connections_total; /* accepted since start (TCP) */
     unsigned long messages_in;
     unsigned long messages_out;
-    unsigned long protocol_errors;   /* connections closed for a protocol violation */
+    unsigned long protocol_errors; /* connections closed for a protocol violation */
 } fl_rpc_server_stats;
 
 void fl_rpc_server_get_stats(const fl_rpc_server *s, fl_rpc_server_stats *out);

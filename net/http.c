@@ -1,0 +1,328 @@
+#include "net/http.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "base/err.h"
+
+static bool is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* field-vchar, SP, HTAB and obs-text */
+static bool is_field_char(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+void fl_http_head_init(fl_http_head *h, fl_http_kind kind)
+{
+    memset(h, 0, offsetof(fl_http_head, buf));
+    h->kind = kind;
+    h->buf[0] = '\0';
+}
+
+/* Parses "HTTP/1.x" at *p, advancing it. */
+static int parse_version(char **p, int *minor)
+{
+    if (strncmp(*p, "HTTP/1.", 7) != 0)
+        return FL_EBADMSG;
+    char d = (*p)[7];
+    if (d < '0' || d > '9')
+        return FL_EBADMSG;
+    *minor = d - '0';
+    *p += 8;
+    return 0;
+}
+
+static int parse_request_line(fl_http_head *h, char *line)
+{
+    char *p = line;
+    while (is_tchar((unsigned char)*p))
+        p++;
+    if (p == line || *p != ' ')
+        return FL_EBADMSG;
+    *p++ = '\0';
+    h->method = line;
+    char *target = p;
+    while ((unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f)
+        p++;
+    if (p == target || *p != ' ')
+        return FL_EBADMSG;
+    *p++ = '\0';
+    h->target = target;
+    int rc = parse_version(&p, &h->version_minor);
+    if (rc != 0)
+        return rc;
+    return *p == '\0' ? 0 : FL_EBADMSG;
+}
+
+static int parse_status_line(fl_http_head *h, char *line)
+{
+    char *p = line;
+    int rc = parse_version(&p, &h->version_minor);
+    if (rc != 0)
+        return rc;
+    if (*p++ != ' ')
+        return FL_EBADMSG;
+    int status = 0;
+    for (int i = 0; i < 3; i++, p++) {
+        if (*p < '0' || *p > '9')
+            return FL_EBADMSG;
+        status = status * 10 + (*p - '0');
+    }
+    if (status < 100)
+        return FL_EBADMSG;
+    h->status = status;
+    if (*p == '\0') {
+        h->reason = p;
+        return 0;
+    }
+    if (*p++ != ' ')
+        return FL_EBADMSG;
+    h->reason = p;
+    for (; *p; p++) {
+        if (!is_field_char((unsigned char)*p))
+            return FL_EBADMSG;
+    }
+    return 0;
+}
+
+static int parse_field_line(fl_http_head *h, char *line)
+{
+    char *p = line;
+    while (is_tchar((unsigned char)*p))
+        p++;
+    if (p == line || *p != ':')
+        return FL_EBADMSG;
+    if (h->header_count == FL_HTTP_MAX_HEADERS)
+        return FL_EMSGSIZE;
+    *p++ = '\0';
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char *value = p;
+    char *end = p;
+    for (; *p; p++) {
+        if (!is_field_char((unsigned char)*p))
+            return FL_EBADMSG;
+        if (*p != ' ' && *p != '\t')
+            end = p + 1;
+    }
+    *end = '\0';
+    h->headers[h->header_count].name = line;
+    h->headers[h->header_count].value = value;
+    h->header_count++;
+    return 0;
+}
+
+/* buf[0..len) is a whole head ending in CRLFCRLF with no bare LF or NUL. */
+static int parse_head(fl_http_head *h)
+{
+    char *line = h->buf;
+    char *limit = h->buf + h->len;
+    bool first = true;
+    while (line < limit) {
+        char *cr = memchr(line, '\r', (size_t)(limit - line));
+        if (!cr || cr + 1 >= limit || cr[1] != '\n')
+            return FL_EBADMSG;
+        *cr = '\0';
+        cr[1] = '\0';
+        if (line == cr)
+            return first ? FL_EBADMSG : 0;
+        int rc;
+        if (first)
+            rc = h->kind == FL_HTTP_REQUEST ? parse_request_line(h, line)
+                                            : parse_status_line(h, line);
+        else
+            rc = parse_field_line(h, line);
+        if (rc != 0)
+            return rc;
+        first = false;
+        line = cr + 2;
+    }
+    return FL_EBADMSG;
+}
+
+int fl_http_head_parse(fl_http_head *h, const uint8_t *data, size_t len, size_t *consumed)
+{
+    *consumed = 0;
+    if (h->done)
+        return FL_ESTATE;
+    size_t old = h->len;
+    size_t take = FL_HTTP_MAX_HEAD - old;
+    if (take > len)
+        take = len;
+    if (take > 0)
+        memcpy(h->buf + old, data, take);
+    h->len += take;
+    for (size_t i = old; i < h->len; i++) {
+        char c = h->buf[i];
+        if (c == '\0' || (c == '\n' && (i == 0 || h->buf[i - 1] != '\r'))) {
+            h->done = true;
+            return FL_EBADMSG;
+        }
+        if (c == '\n' && i >= 3 && memcmp(h->buf + i - 3, "\r\n\r\n", 4) == 0) {
+            h->len = i + 1;
+            h->buf[h->len] = '\0';
+            h->done = true;
+            *consumed = h->len - old;
+            return parse_head(h);
+        }
+    }
+    *consumed = take;
+    if (h->len == FL_HTTP_MAX_HEAD) {
+        h->done = true;
+        return FL_EMSGSIZE;
+    }
+    return FL_EAGAIN;
+}
+
+const char *fl_http_head_get(const fl_http_head *h, const char *name)
+{
+    for (size_t i = 0; i < h->header_count; i++) {
+        if (strcasecmp(h->headers[i].name, name) == 0)
+            return h->headers[i].value;
+    }
+    return NULL;
+}
+
+bool fl_http_token_list_has(const char *list, const char *token)
+{
+    size_t tlen = strlen(token);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        if ((size_t)(end - start) == tlen && tlen > 0 && strncasecmp(start, token, tlen) == 0)
+            return true;
+    }
+    return false;
+}
+
+const char *fl_http_status_reason(int status)
+{
+    switch (status) {
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Content Too Large";
+    case 426:
+        return "Upgrade Required";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
+    }
+}
+
+static bool is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (!is_tchar((unsigned char)*s))
+            return false;
+    }
+    return true;
+}
+
+static bool is_field_value(const char *s)
+{
+    for (; *s; s++) {
+        if (!is_field_char((unsigned char)*s))
+            return false;
+    }
+    return true;
+}
+
+static int write_fields(fl_bytes *out, const fl_http_header *headers, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (!is_token(headers[i].name) || !is_field_value(headers[i].value))
+            return FL_EINVAL;
+        int rc = fl_bytes_printf(out, "%s: %s\r\n", headers[i].name, headers[i].value);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int fl_http_request_write(fl_bytes *out,
+                          const char *method,
+                          const char *target,
+                          const fl_http_header *headers,
+                          size_t count)
+{
+    if (!is_token(method) || !*target)
+        return FL_EINVAL;
+    for (const char *p = target; *p; p++) {
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return FL_EINVAL;
+    }
+    size_t mark = out->len;
+    int rc = fl_bytes_printf(out, "%s %s HTTP/1.1\r\n", method, target);
+    if (rc == 0)
+        rc = write_fields(out, headers, count);
+    if (rc == 0)
+        rc = fl_bytes_append(out, "\r\n", 2);
+    if (rc != 0)
+        out->len = mark;
+    return rc;
+}
+
+int fl_http_response_write(fl_bytes *out,
+                           int status,
+                           const fl_http_header *headers,
+                           size_t count,
+                           const void *body,
+                           size_t body_len)
+{
+    if (status < 100 || status > 999)
+        return FL_EINVAL;
+    size_t mark = out->len;
+    int rc = fl_bytes_printf(out, "HTTP/1.1 %d %s\r\n", status, fl_http_status_reason(status));
+    if (rc == 0)
+        rc = write_fields(out, headers, count);
+    if (rc == 0 && body)
+        rc = fl_bytes_printf(out, "Content-Length: %zu\r\n", body_len);
+    if (rc == 0)
+        rc = fl_bytes_append(out, "\r\n", 2);
+    if (rc == 0 && body)
+        rc = fl_bytes_append(out, body, body_len);
+    if (rc != 0)
+        out->len = mark;
+    return rc;
+}

@@ -1,0 +1,92 @@
+/* HTTP/1.1 message heads (RFC 9112), sans-IO.
+ *
+ * fl_http_head parses the head of one request or response (start line and
+ * header fields, up to the empty line) from bytes fed in any split. The body,
+ * if any, is the caller's business: parsing stops right after the head.
+ * Limits: FL_HTTP_MAX_HEAD bytes for the whole head, FL_HTTP_MAX_HEADERS
+ * fields. Obsolete line folding, bare CR or LF, whitespace before the colon
+ * and control characters are rejected.
+ *
+ * The writers append a request or response head (and body) to an fl_bytes.
+ * Nothing here allocates except the fl_bytes writers. Not thread-safe: one
+ * object belongs to one thread. */
+#ifndef FL_NET_HTTP_H
+#define FL_NET_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/bytes.h"
+
+#define FL_HTTP_MAX_HEAD    8192
+#define FL_HTTP_MAX_HEADERS 64
+
+typedef enum fl_http_kind {
+    FL_HTTP_REQUEST = 0,
+    FL_HTTP_RESPONSE = 1,
+} fl_http_kind;
+
+typedef struct fl_http_header {
+    const char *name;
+    const char *value; /* without leading or trailing whitespace */
+} fl_http_header;
+
+typedef struct fl_http_head {
+    fl_http_kind kind;
+    /* Set once fl_http_head_parse returned 0; the strings point into buf. */
+    const char *method; /* request */
+    const char *target; /* request: as sent ("/kurento?x=1") */
+    int status;         /* response */
+    const char *reason; /* response */
+    int version_minor;  /* HTTP/1.x */
+    size_t header_count;
+    fl_http_header headers[FL_HTTP_MAX_HEADERS];
+    /* private */
+    size_t len;
+    size_t scanned;
+    bool done;
+    char buf[FL_HTTP_MAX_HEAD + 1];
+} fl_http_head;
+
+/* Prepares `h` (caller's memory, about 9 KiB) to parse a request or a
+ * response head. */
+void fl_http_head_init(fl_http_head *h, fl_http_kind kind);
+
+/* Feeds `len` bytes. *consumed says how many were taken (all of them unless
+ * the head ended inside this chunk: the rest is body or another protocol).
+ * Returns 0 when the head is complete, FL_EAGAIN when more bytes are needed,
+ * FL_EMSGSIZE when the head exceeds FL_HTTP_MAX_HEAD bytes or
+ * FL_HTTP_MAX_HEADERS fields, FL_EBADMSG when it is malformed, FL_ESTATE when
+ * called again after 0 or an error. */
+int fl_http_head_parse(fl_http_head *h, const uint8_t *data, size_t len, size_t *consumed);
+
+/* Value of the first field named `name` (case-insensitive), or NULL. */
+const char *fl_http_head_get(const fl_http_head *h, const char *name);
+
+/* True if the comma-separated list `list` (a field value such as
+ * "keep-alive, Upgrade") contains `token`, case-insensitively. */
+bool fl_http_token_list_has(const char *list, const char *token);
+
+/* The standard reason phrase for a status code ("Not Found"), or "Unknown". */
+const char *fl_http_status_reason(int status);
+
+/* Appends "METHOD target HTTP/1.1", the fields and the empty line. FL_EINVAL
+ * if a string contains CR or LF. */
+int fl_http_request_write(fl_bytes *out,
+                          const char *method,
+                          const char *target,
+                          const fl_http_header *headers,
+                          size_t count);
+
+/* Appends "HTTP/1.1 status reason", the fields, Content-Length when `body` is
+ * not NULL, the empty line and the body. FL_EINVAL on a bad status or a
+ * string with CR or LF. */
+int fl_http_response_write(fl_bytes *out,
+                           int status,
+                           const fl_http_header *headers,
+                           size_t count,
+                           const void *body,
+                           size_t body_len);
+
+#endif
