@@ -45,11 +45,7 @@ static int pool_grow(fl_buf_pool *p, size_t n)
     return 0;
 }
 
-int fl_buf_pool_create(fl_buf_pool **out,
-                       size_t size,
-                       size_t headroom,
-                       size_t prealloc,
-                       size_t max)
+int fl_buf_pool_create(fl_buf_pool **out, size_t size, size_t headroom, size_t prealloc, size_t max)
 {
     if (!out || size == 0 || size + headroom > UINT32_MAX / 2 || (max && prealloc > max))
         return FL_EINVAL;
@@ -87,9 +83,9 @@ void fl_buf_pool_destroy(fl_buf_pool *pool)
 fl_buf *fl_buf_pool_get(fl_buf_pool *pool)
 {
     if (!pool->free) {
-        size_t n = pool->stats.allocated < SLAB_MAX ? (pool->stats.allocated ? pool->stats.allocated
-                                                                             : 8)
-                                                    : SLAB_MAX;
+        size_t n = pool->stats.allocated < SLAB_MAX
+                           ? (pool->stats.allocated ? pool->stats.allocated : 8)
+                           : SLAB_MAX;
         if (pool_grow(pool, n) != 0) {
             pool->stats.failed++;
             return NULL;

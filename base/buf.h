@@ -18,10 +18,10 @@ typedef struct fl_buf {
     fl_buf_pool *pool;
     struct fl_buf *next; /* free list link while pooled; caller's queue link otherwise */
     uint32_t refs;
-    uint32_t cap;        /* bytes in data[] */
-    uint32_t off;        /* start of the payload in data[] */
-    uint32_t len;        /* payload length */
-    uint64_t user;       /* free for the owner of the single reference */
+    uint32_t cap;  /* bytes in data[] */
+    uint32_t off;  /* start of the payload in data[] */
+    uint32_t len;  /* payload length */
+    uint64_t user; /* free for the owner of the single reference */
     uint8_t data[];
 } fl_buf;
 

@@ -5,8 +5,8 @@ const char *fl_strerror(int err)
     switch (err) {
     case FL_OK:
         return "success";
-#define FL__ERR_CASE(name, phrase)                                                                 \
-    case FL_##name:                                                                                \
+#define FL__ERR_CASE(name, phrase) \
+    case FL_##name:                \
         return phrase;
         FL_ERR_MAP(FL__ERR_CASE)
 #undef FL__ERR_CASE

@@ -6,24 +6,24 @@
 #define FL_BASE_ERR_H
 
 /* X(name, phrase) */
-#define FL_ERR_MAP(X)                                                                              \
-    X(EINVAL, "invalid argument")                                                                  \
-    X(ENOMEM, "out of memory")                                                                     \
-    X(EAGAIN, "try again")                                                                         \
-    X(ENOENT, "not found")                                                                         \
-    X(EEXIST, "already exists")                                                                    \
-    X(ERANGE, "out of range")                                                                      \
-    X(EMSGSIZE, "message too large")                                                               \
-    X(EPROTO, "protocol error")                                                                    \
-    X(EBADMSG, "malformed message")                                                                \
-    X(ENOTSUP, "not supported")                                                                    \
-    X(EIO, "input/output error")                                                                   \
-    X(ECLOSED, "closed")                                                                           \
-    X(ETIMEDOUT, "timed out")                                                                      \
-    X(EBUSY, "busy")                                                                               \
-    X(EAUTH, "authentication failed")                                                              \
-    X(ESTATE, "invalid state")                                                                     \
-    X(ECANCELED, "canceled")                                                                       \
+#define FL_ERR_MAP(X)                 \
+    X(EINVAL, "invalid argument")     \
+    X(ENOMEM, "out of memory")        \
+    X(EAGAIN, "try again")            \
+    X(ENOENT, "not found")            \
+    X(EEXIST, "already exists")       \
+    X(ERANGE, "out of range")         \
+    X(EMSGSIZE, "message too large")  \
+    X(EPROTO, "protocol error")       \
+    X(EBADMSG, "malformed message")   \
+    X(ENOTSUP, "not supported")       \
+    X(EIO, "input/output error")      \
+    X(ECLOSED, "closed")              \
+    X(ETIMEDOUT, "timed out")         \
+    X(EBUSY, "busy")                  \
+    X(EAUTH, "authentication failed") \
+    X(ESTATE, "invalid state")        \
+    X(ECANCELED, "canceled")          \
     X(ETLS, "TLS error")
 
 enum {

@@ -70,7 +70,7 @@ static inline size_t fl_list_count(const fl_list *head)
 
 #define fl_list_foreach(it, head) for (fl_list *it = (head)->next; it != (head); it = it->next)
 
-#define fl_list_foreach_safe(it, tmp, head)                                                        \
+#define fl_list_foreach_safe(it, tmp, head) \
     for (fl_list *it = (head)->next, *tmp = it->next; it != (head); it = tmp, tmp = it->next)
 
 #endif

@@ -23,7 +23,7 @@ enum fl_log_level {
 
 typedef struct fl_log_tag {
     const char *name;
-    atomic_int level;      /* cached level for this tag */
+    atomic_int level;       /* cached level for this tag */
     atomic_uint generation; /* spec generation the cache was computed for */
 } fl_log_tag;
 
@@ -49,10 +49,10 @@ void fl__log_write(fl_log_tag *tag, int level, const char *fmt, ...)
 
 #define FL_LOG_TAG(str) __attribute__((unused)) static fl_log_tag fl__log_tag = { str, 0, 0 }
 
-#define fl_log(level, ...)                                                                         \
-    do {                                                                                           \
-        if (fl__log_enabled(&fl__log_tag, (level)))                                                \
-            fl__log_write(&fl__log_tag, (level), __VA_ARGS__);                                     \
+#define fl_log(level, ...)                                     \
+    do {                                                       \
+        if (fl__log_enabled(&fl__log_tag, (level)))            \
+            fl__log_write(&fl__log_tag, (level), __VA_ARGS__); \
     } while (0)
 
 #endif

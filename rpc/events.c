@@ -1,0 +1,116 @@
+/* onEvent notifications: shaped as Kurento sends them, delivered once per
+ * subscribing session to the connection that session is associated with now. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/time.h"
+#include "rpc/rpc_int.h"
+
+FL_LOG_TAG("rpc");
+
+void fl__client_send(client *cl, json_t *j);
+
+static json_t *tags_array(const obj *o)
+{
+    json_t *arr = json_array();
+    const char *key;
+    json_t *v;
+    json_object_foreach(o->tags, key, v)
+    {
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:O}", "__module__", "kurento",
+                                             "__type__", "Tag", "key", key, "value", v));
+    }
+    return arr;
+}
+
+json_t *fl__event_base(obj *source, const char *type)
+{
+    char ms[32];
+    snprintf(ms, sizeof(ms), "%lld", (long long)fl_time_wall_ms());
+    json_t *data = json_pack("{s:s, s:s, s:o}", "source", source->id, "timestampMillis", ms, "tags",
+                             source->send_tags ? tags_array(source) : json_array());
+    if (type)
+        json_object_set_new(data, "type", json_string(type));
+    return data;
+}
+
+void fl__event_emit(struct fl_rpc *rpc, obj *o, const char *type, json_t *data)
+{
+    const char *sent[16];
+    size_t nsent = 0;
+    json_t *note = NULL;
+    fl_list_foreach (it, &o->subs) {
+        sub *s = fl_container_of(it, sub, obj_node);
+        if (strcmp(s->type, type) != 0)
+            continue;
+        int dup = 0;
+        for (size_t i = 0; i < nsent; i++)
+            dup |= strcmp(sent[i], s->session) == 0;
+        if (dup)
+            continue;
+        if (nsent < 16)
+            sent[nsent++] = s->session;
+        session *sess = fl__session_get(rpc, s->session, 0);
+        if (!sess || !sess->client)
+            continue;
+        if (!note) {
+            note = json_pack("{s:s, s:s, s:{s:{s:O, s:s, s:s}}}", "jsonrpc", "2.0", "method",
+                             "onEvent", "params", "value", "data", data, "object", o->id, "type",
+                             type);
+        }
+        fl__client_send(sess->client, note);
+        rpc->events_total++;
+    }
+    json_decref(note);
+    json_decref(data);
+}
+
+static json_t *connection_event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char *type)
+{
+    obj *sink = fl__obj_from_element(rpc, ev->conn.sink);
+    json_t *data = fl__event_base(o, type);
+    json_object_set_new(data, "sink", sink ? json_string(sink->id) : json_null());
+    json_object_set_new(data, "mediaType", json_string(fl_media_type_name(ev->conn.media)));
+    json_object_set_new(data, "sourceMediaDescription",
+                        json_string(ev->conn.source_desc ? ev->conn.source_desc : ""));
+    json_object_set_new(data, "sinkMediaDescription",
+                        json_string(ev->conn.sink_desc ? ev->conn.sink_desc : ""));
+    return data;
+}
+
+void fl__engine_event(void *arg, const fl_event *ev)
+{
+    obj *o = arg;
+    struct fl_rpc *rpc = o->rpc;
+    if (o->released)
+        return;
+    const char *type = NULL;
+    json_t *data = NULL;
+    switch (ev->type) {
+    case FL_EVENT_ELEMENT_CONNECTED:
+    case FL_EVENT_ELEMENT_DISCONNECTED:
+        type = ev->type == FL_EVENT_ELEMENT_CONNECTED ? "ElementConnected" : "ElementDisconnected";
+        data = connection_event(rpc, o, ev, type);
+        break;
+    case FL_EVENT_MEDIA_FLOW_IN:
+    case FL_EVENT_MEDIA_FLOW_OUT:
+        type = ev->type == FL_EVENT_MEDIA_FLOW_IN ? "MediaFlowInStateChanged"
+                                                  : "MediaFlowOutStateChanged";
+        data = fl__event_base(o, type);
+        json_object_set_new(data, "state", json_string(ev->flowing ? "FLOWING" : "NOT_FLOWING"));
+        json_object_set_new(data, "padName", json_string(ev->desc ? ev->desc : "default"));
+        json_object_set_new(data, "mediaType", json_string(fl_media_type_name(ev->media)));
+        break;
+    case FL_EVENT_ERROR:
+        type = "Error";
+        data = fl__event_base(o, NULL);
+        json_object_set_new(data, "description", json_string(ev->message ? ev->message : ""));
+        json_object_set_new(data, "errorCode", json_integer(ev->error_code));
+        json_object_set_new(data, "type",
+                            json_string(ev->error_type ? ev->error_type : "UNEXPECTED_ERROR"));
+        break;
+    }
+    if (type)
+        fl__event_emit(rpc, o, type, data);
+}

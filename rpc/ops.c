@@ -1,0 +1,243 @@
+/* create, release and invoke: parameters checked against the kmd, then the
+ * implementation of each operation fluo has. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "rpc/rpc_int.h"
+
+FL_LOG_TAG("rpc");
+
+void fl__obj_register_element(struct fl_rpc *rpc, obj *o);
+
+/* ---- create ---- */
+
+static int check_params(call *c, json_t *defs, json_t *given)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(defs, i, d)
+    {
+        const char *name = json_string_value(json_object_get(d, "name"));
+        const char *type = json_string_value(json_object_get(d, "type"));
+        json_t *v = json_object_get(given, name);
+        if (!v || json_is_null(v)) {
+            if (json_is_true(json_object_get(d, "optional")))
+                continue;
+            fl__call_err(c, KE_MARSHALL_ERROR, "'%s' parameter is required", name);
+            return FL_EINVAL;
+        }
+        struct rpc_err err;
+        if (fl__kmd_check_value(c->rpc, name, type, v, &err) != 0) {
+            fl__call_err_obj(c, &err);
+            return FL_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static void created(call *c, obj *o)
+{
+    session *s = fl__session_get(c->rpc, c->session, 1);
+    if (s)
+        fl__session_hold(s, o);
+    json_t *data = fl__event_base(c->rpc->manager, NULL);
+    json_object_set_new(data, "object", json_string(o->id));
+    fl__event_emit(c->rpc, c->rpc->manager, "ObjectCreated", data);
+    fl__call_ok(c, json_string(o->id));
+}
+
+static void create_pipeline(call *c, const kmd_class *cls)
+{
+    obj *o = fl__obj_new(c->rpc, cls, NULL, NULL);
+    if (!o) {
+        fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
+        return;
+    }
+    int rc = fl_pipeline_create(c->rpc->engine, &o->pipeline);
+    if (rc != 0) {
+        o->pipeline = NULL;
+        fl__obj_release(o, NULL, NULL);
+        fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Cannot create a pipeline: %s", fl_strerror(rc));
+        return;
+    }
+    created(c, o);
+}
+
+static void create_element(call *c, const kmd_class *cls, json_t *ctor, const char *engine_type)
+{
+    obj *pipe = fl__obj_find(c->rpc, json_string_value(json_object_get(ctor, "mediaPipeline")));
+    obj *o = fl__obj_new(c->rpc, cls, pipe, NULL);
+    if (!o) {
+        fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
+        return;
+    }
+    int rc = fl_element_create(pipe->pipeline, engine_type, o->id, &o->element);
+    if (rc != 0) {
+        o->element = NULL;
+        fl__obj_release(o, NULL, NULL);
+        fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Cannot create %s: %s", cls->name,
+                     fl_strerror(rc));
+        return;
+    }
+    fl__obj_register_element(c->rpc, o);
+    fl_element_set_event_cb(o->element, fl__engine_event, o);
+    created(c, o);
+}
+
+void fl__op_create(call *c)
+{
+    json_t *type = json_object_get(c->params, "type");
+    json_t *ctor = json_object_get(c->params, "constructorParams");
+    if (!json_is_string(type)) {
+        fl__call_err(c, KE_MARSHALL_ERROR, "'type' parameter should be a string");
+        return;
+    }
+    if (ctor && !json_is_object(ctor) && !json_is_null(ctor)) {
+        fl__call_err(c, KE_MARSHALL_ERROR, "'constructorParams' parameter should be an object");
+        return;
+    }
+    const char *name = json_string_value(type);
+    const kmd_class *cls = fl__kmd_class(&c->rpc->kmd, name);
+    json_t *cdef = cls ? json_object_get(cls->def, "constructor") : NULL;
+    if (!cls || cls->abstract || !cdef) {
+        fl__call_err(c, KE_MEDIA_OBJECT_NOT_AVAILABLE, "Factory '%.100s' not found", name);
+        return;
+    }
+    if (check_params(c, json_object_get(cdef, "params"), ctor) != 0)
+        return;
+    if (strcmp(cls->name, "MediaPipeline") == 0)
+        create_pipeline(c, cls);
+    else if (strcmp(cls->name, "PassThrough") == 0)
+        create_element(c, cls, ctor, FL_ELEMENT_PASSTHROUGH);
+    else
+        fl__call_err(c, KE_NOT_IMPLEMENTED, "%s is not implemented yet in fluo", cls->name);
+}
+
+/* ---- release ---- */
+
+static void release_done(void *arg)
+{
+    fl__call_ok_plain(arg);
+}
+
+void fl__op_release(call *c)
+{
+    const char *id = json_string_value(json_object_get(c->params, "object"));
+    if (!id) {
+        fl__call_err(c, KE_MARSHALL_ERROR, "'object' parameter should be a string");
+        return;
+    }
+    obj *o = fl__obj_find(c->rpc, id);
+    if (!o) {
+        fl__call_err(c, KE_MEDIA_OBJECT_NOT_FOUND, "Object '%.200s' not found", id);
+        return;
+    }
+    if (o == c->rpc->manager) {
+        fl__call_err(c, KE_MEDIA_OBJECT_OPERATION_NOT_SUPPORTED,
+                     "The ServerManager cannot be released");
+        return;
+    }
+    fl__obj_release(o, release_done, c);
+}
+
+/* ---- invoke ---- */
+
+typedef void (*op_fn)(call *c, obj *o, json_t *p);
+
+struct op {
+    const char *cls;
+    const char *name;
+    op_fn fn;
+};
+
+extern const struct op fl__ops[];
+
+static op_fn find_op(const kmd_class *cls, const char *name)
+{
+    for (; cls; cls = cls->parent) {
+        for (const struct op *op = fl__ops; op->name; op++) {
+            if (strcmp(op->cls, cls->name) == 0 && strcmp(op->name, name) == 0)
+                return op->fn;
+        }
+    }
+    return NULL;
+}
+
+/* The kmd definition of an operation: a method, or a property accessor
+ * (rewritten as a one-parameter list for setters). */
+static json_t *operation_params(const kmd_class *cls, const char *op, int *found)
+{
+    json_t *m = fl__kmd_method(cls, op);
+    *found = m != NULL;
+    if (m)
+        return json_incref(json_object_get(m, "params"));
+    int get = strncmp(op, "get", 3) == 0;
+    int set = strncmp(op, "set", 3) == 0;
+    if (!get && !set)
+        return NULL;
+    json_t *prop = fl__kmd_property_by_accessor(cls, op + 3);
+    if (!prop)
+        return NULL;
+    if (set && (json_is_true(json_object_get(prop, "readOnly")) ||
+                json_is_true(json_object_get(prop, "final"))))
+        return NULL;
+    *found = 1;
+    if (get)
+        return json_array();
+    return json_pack("[{s:O, s:O}]", "name", json_object_get(prop, "name"), "type",
+                     json_object_get(prop, "type"));
+}
+
+void fl__op_invoke(call *c)
+{
+    json_t *object = json_object_get(c->params, "object");
+    json_t *operation = json_object_get(c->params, "operation");
+    json_t *params = json_object_get(c->params, "operationParams");
+    if (!json_is_string(object) || !json_is_string(operation)) {
+        fl__call_err(c, KE_MARSHALL_ERROR, "'%s' parameter should be a string",
+                     json_is_string(object) ? "operation" : "object");
+        return;
+    }
+    if (params && !json_is_object(params) && !json_is_null(params)) {
+        fl__call_err(c, KE_MARSHALL_ERROR, "'operationParams' parameter should be an object");
+        return;
+    }
+    const char *id = json_string_value(object);
+    obj *o = fl__obj_find(c->rpc, id);
+    if (!o) {
+        int newref = strncmp(id, "newref:", 7) == 0;
+        fl__call_err(c,
+                     newref ? KE_MEDIA_OBJECT_NOT_FOUND_TRANSACTION_NO_COMMIT
+                            : KE_MEDIA_OBJECT_NOT_FOUND,
+                     "Object '%.200s' not found", id);
+        return;
+    }
+    session *s = fl__session_get(c->rpc, c->session, 1);
+    if (s)
+        fl__session_hold(s, o);
+    const char *op = json_string_value(operation);
+    int found;
+    json_t *defs = operation_params(o->cls, op, &found);
+    if (!found) {
+        json_decref(defs);
+        fl__call_err(c, KE_MALFORMED_TRANSACTION, "Method '%.100s' with %zu parameters not found",
+                     op, json_is_object(params) ? json_object_size(params) : 0);
+        return;
+    }
+    int rc = check_params(c, defs, params);
+    json_decref(defs);
+    if (rc != 0)
+        return;
+    op_fn fn = find_op(o->cls, op);
+    if (!fn) {
+        fl__call_err(c, KE_NOT_IMPLEMENTED, "%s.%s is not implemented yet in fluo", o->cls->name,
+                     op);
+        return;
+    }
+    c->target = o;
+    fl__obj_ref(o);
+    fn(c, o, json_is_object(params) ? params : NULL);
+}

@@ -1,0 +1,358 @@
+/* Operations of MediaObject, MediaElement and MediaPipeline. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "rpc/rpc_int.h"
+
+FL_LOG_TAG("rpc");
+
+typedef void (*op_fn)(call *c, obj *o, json_t *p);
+
+struct op {
+    const char *cls;
+    const char *name;
+    op_fn fn;
+};
+
+static const char *pstr(json_t *p, const char *key)
+{
+    return json_string_value(json_object_get(p, key));
+}
+
+static json_t *id_or_null(const obj *o)
+{
+    return o ? json_string(o->id) : json_null();
+}
+
+/* ---- MediaObject ---- */
+
+static void get_media_pipeline(call *c, obj *o, json_t *p)
+{
+    (void)p;
+    obj *pipe = o->parent ? o->parent : (o->pipeline ? o : NULL);
+    fl__call_ok(c, id_or_null(pipe));
+}
+
+static void get_parent(call *c, obj *o, json_t *p)
+{
+    (void)p;
+    fl__call_ok(c, id_or_null(o->parent));
+}
+
+static void get_id(call *c, obj *o, json_t *p)
+{
+    (void)p;
+    fl__call_ok(c, json_string(o->id));
+}
+
+static void get_children(call *c, obj *o, json_t *p)
+{
+    (void)p;
+    json_t *arr = json_array();
+    fl_list_foreach (it, &o->children) {
+        json_array_append_new(arr, json_string(fl_container_of(it, obj, child_node)->id));
+    }
+    fl__call_ok(c, arr);
+}
+
+static void get_name(call *c, obj *o, json_t *p)
+{
+    (void)p;
+    fl__call_ok(c, json_string(fl__obj_name(o)));
+}
+
+static void set_name(call *c, obj *o, json_t *p)
+{
+    char *name = strdup(pstr(p, "name"));
+    if (!name) {
+        fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
+        return;
+    }
+    free(o->name);
+    o->name = name;
+    fl__call_ok(c, NULL);
+}
+
+static void get_send_tags(call *c, obj *o, json_t *p)
+{
+    (void)p;
+    fl__call_ok(c, json_boolean(o->send_tags));
+}
+
+static void set_send_tags(call *c, obj *o, json_t *p)
+{
+    o->send_tags = json_is_true(json_object_get(p, "sendTagsInEvents"));
+    fl__call_ok(c, NULL);
+}
+
+static void get_creation_time(call *c, obj *o, json_t *p)
+{
+    (void)p;
+    fl__call_ok(c, json_integer(o->creation_time));
+}
+
+static void add_tag(call *c, obj *o, json_t *p)
+{
+    json_object_set(o->tags, pstr(p, "key"), json_object_get(p, "value"));
+    fl__call_ok(c, NULL);
+}
+
+static void remove_tag(call *c, obj *o, json_t *p)
+{
+    json_object_del(o->tags, pstr(p, "key"));
+    fl__call_ok(c, NULL);
+}
+
+static void get_tag(call *c, obj *o, json_t *p)
+{
+    json_t *v = json_object_get(o->tags, pstr(p, "key"));
+    if (!v) {
+        fl__call_err(c, KE_MEDIA_OBJECT_TAG_KEY_NOT_FOUND, "Tag key '%.100s' not found",
+                     pstr(p, "key"));
+        return;
+    }
+    fl__call_ok(c, json_incref(v));
+}
+
+static void get_tags(call *c, obj *o, json_t *p)
+{
+    (void)p;
+    json_t *arr = json_array();
+    const char *key;
+    json_t *v;
+    json_object_foreach(o->tags, key, v)
+    {
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:O}", "__module__", "kurento",
+                                             "__type__", "Tag", "key", key, "value", v));
+    }
+    fl__call_ok(c, arr);
+}
+
+/* Simple properties kept by the object (their effect belongs to elements
+ * that read them, such as transcoders). */
+static json_t *stored_default(const char *name)
+{
+    if (strcmp(name, "encoderBitrate") == 0)
+        return json_integer(300000);
+    if (strcmp(name, "minEncoderBitrate") == 0 || strcmp(name, "maxEncoderBitrate") == 0)
+        return json_integer(0);
+    return json_false(); /* latencyStats */
+}
+
+static void get_stored(call *c, obj *o, json_t *p)
+{
+    (void)p;
+    char name[64];
+    const char *op = c->method ? json_string_value(json_object_get(c->params, "operation")) : "";
+    snprintf(name, sizeof(name), "%c%s", op[3] - 'A' + 'a', op + 4);
+    json_t *v = json_object_get(o->props, name);
+    fl__call_ok(c, v ? json_incref(v) : stored_default(name));
+}
+
+static void set_stored(call *c, obj *o, json_t *p)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(p, key, v)
+    {
+        json_object_set(o->props, key, v);
+    }
+    fl__call_ok(c, NULL);
+}
+
+/* ---- MediaElement ---- */
+
+static unsigned media_mask(json_t *p)
+{
+    const char *t = pstr(p, "mediaType");
+    return t ? fl_media_type_parse(t) : FL_MEDIA_ALL;
+}
+
+static void engine_done(void *arg, int status)
+{
+    call *c = arg;
+    if (status == FL_EINVAL)
+        fl__call_err(c, KE_CONNECT_ERROR, "Elements are not in the same pipeline");
+    else if (status != 0)
+        fl__call_err(c, KE_UNEXPECTED_ERROR, "%s", fl_strerror(status));
+    else
+        fl__call_ok(c, NULL);
+}
+
+static void connect_or_disconnect(call *c, obj *o, json_t *p, int connect)
+{
+    obj *sink = fl__obj_find(c->rpc, pstr(p, "sink"));
+    if (!sink || !sink->element || !o->element) {
+        fl__call_err(c, KE_MEDIA_OBJECT_NOT_FOUND, "Object '%.200s' not found", pstr(p, "sink"));
+        return;
+    }
+    if (sink->parent != o->parent) {
+        fl__call_err(c, KE_CONNECT_ERROR, "Elements are not in the same pipeline");
+        return;
+    }
+    c->other = sink;
+    fl__obj_ref(sink);
+    if (connect)
+        fl_element_connect(o->element, sink->element, media_mask(p),
+                           pstr(p, "sourceMediaDescription"), pstr(p, "sinkMediaDescription"),
+                           engine_done, c);
+    else
+        fl_element_disconnect(o->element, sink->element, media_mask(p),
+                              pstr(p, "sourceMediaDescription"), pstr(p, "sinkMediaDescription"),
+                              engine_done, c);
+}
+
+static void el_connect(call *c, obj *o, json_t *p)
+{
+    connect_or_disconnect(c, o, p, 1);
+}
+
+static void el_disconnect(call *c, obj *o, json_t *p)
+{
+    connect_or_disconnect(c, o, p, 0);
+}
+
+static void connections_done(void *arg, int status, const fl_connection *conns, size_t n)
+{
+    call *c = arg;
+    if (status != 0) {
+        fl__call_err(c, KE_UNEXPECTED_ERROR, "%s", fl_strerror(status));
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        obj *src = fl__obj_from_element(c->rpc, conns[i].source);
+        obj *sink = fl__obj_from_element(c->rpc, conns[i].sink);
+        if (!src || !sink)
+            continue; /* one end is being released */
+        json_array_append_new(
+                arr,
+                json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "__module__", "kurento",
+                          "__type__", "ElementConnectionData", "source", src->id, "sink", sink->id,
+                          "type", fl_media_type_name(conns[i].media), "sourceDescription",
+                          conns[i].source_desc ? conns[i].source_desc : "", "sinkDescription",
+                          conns[i].sink_desc ? conns[i].sink_desc : ""));
+    }
+    fl__call_ok(c, arr);
+}
+
+static void get_connections(call *c, obj *o, json_t *p, int dir)
+{
+    if (!o->element) {
+        fl__call_ok(c, json_array());
+        return;
+    }
+    fl_element_get_connections(o->element, dir, media_mask(p), pstr(p, "description"),
+                               connections_done, c);
+}
+
+/* Kurento's naming is from the pads' side: an element's "source connections"
+ * are those feeding its sink pads, its "sink connections" those leaving its
+ * source pads. */
+static void el_source_connections(call *c, obj *o, json_t *p)
+{
+    get_connections(c, o, p, FL_DIR_SINK);
+}
+
+static void el_sink_connections(call *c, obj *o, json_t *p)
+{
+    get_connections(c, o, p, FL_DIR_SOURCE);
+}
+
+static void dot_done(void *arg, int status, const char *text)
+{
+    call *c = arg;
+    if (status != 0)
+        fl__call_err(c, KE_UNEXPECTED_ERROR, "%s", fl_strerror(status));
+    else
+        fl__call_ok(c, json_string(text));
+}
+
+static void get_dot(call *c, obj *o, json_t *p)
+{
+    (void)p;
+    obj *pipe = o->pipeline ? o : o->parent;
+    fl_pipeline_get_dot(pipe->pipeline, dot_done, c);
+}
+
+static void flowing_done(void *arg, int status, int value)
+{
+    call *c = arg;
+    if (status != 0)
+        fl__call_err(c, KE_UNEXPECTED_ERROR, "%s", fl_strerror(status));
+    else
+        fl__call_ok(c, json_boolean(value));
+}
+
+static void el_flowing_in(call *c, obj *o, json_t *p)
+{
+    fl_element_is_flowing(o->element, FL_DIR_SINK, media_mask(p), flowing_done, c);
+}
+
+static void el_flowing_out(call *c, obj *o, json_t *p)
+{
+    fl_element_is_flowing(o->element, FL_DIR_SOURCE, media_mask(p), flowing_done, c);
+}
+
+static void el_transcoding(call *c, obj *o, json_t *p)
+{
+    (void)o;
+    (void)p;
+    fl__call_ok(c, json_false()); /* fluo has no transcoder yet: nothing is ever transcoded */
+}
+
+void fl__manager_ops(void);
+extern void fl__sm_get_info(call *c, obj *o, json_t *p);
+extern void fl__sm_get_pipelines(call *c, obj *o, json_t *p);
+extern void fl__sm_get_sessions(call *c, obj *o, json_t *p);
+extern void fl__sm_get_metadata(call *c, obj *o, json_t *p);
+extern void fl__sm_get_kmd(call *c, obj *o, json_t *p);
+extern void fl__sm_get_cpu_count(call *c, obj *o, json_t *p);
+extern void fl__sm_get_used_cpu(call *c, obj *o, json_t *p);
+extern void fl__sm_get_used_memory(call *c, obj *o, json_t *p);
+
+extern const struct op fl__ops[];
+const struct op fl__ops[] = {
+    { "MediaObject", "getMediaPipeline", get_media_pipeline },
+    { "MediaObject", "getParent", get_parent },
+    { "MediaObject", "getId", get_id },
+    { "MediaObject", "getChildren", get_children },
+    { "MediaObject", "getName", get_name },
+    { "MediaObject", "setName", set_name },
+    { "MediaObject", "getSendTagsInEvents", get_send_tags },
+    { "MediaObject", "setSendTagsInEvents", set_send_tags },
+    { "MediaObject", "getCreationTime", get_creation_time },
+    { "MediaObject", "addTag", add_tag },
+    { "MediaObject", "removeTag", remove_tag },
+    { "MediaObject", "getTag", get_tag },
+    { "MediaObject", "getTags", get_tags },
+    { "MediaElement", "connect", el_connect },
+    { "MediaElement", "disconnect", el_disconnect },
+    { "MediaElement", "getSourceConnections", el_source_connections },
+    { "MediaElement", "getSinkConnections", el_sink_connections },
+    { "MediaElement", "getGstreamerDot", get_dot },
+    { "MediaElement", "isMediaFlowingIn", el_flowing_in },
+    { "MediaElement", "isMediaFlowingOut", el_flowing_out },
+    { "MediaElement", "isMediaTranscoding", el_transcoding },
+    { "MediaElement", "getEncoderBitrate", get_stored },
+    { "MediaElement", "setEncoderBitrate", set_stored },
+    { "MediaElement", "getMinEncoderBitrate", get_stored },
+    { "MediaElement", "setMinEncoderBitrate", set_stored },
+    { "MediaElement", "getMaxEncoderBitrate", get_stored },
+    { "MediaElement", "setMaxEncoderBitrate", set_stored },
+    { "MediaPipeline", "getGstreamerDot", get_dot },
+    { "MediaPipeline", "getLatencyStats", get_stored },
+    { "MediaPipeline", "setLatencyStats", set_stored },
+    { "ServerManager", "getInfo", fl__sm_get_info },
+    { "ServerManager", "getPipelines", fl__sm_get_pipelines },
+    { "ServerManager", "getSessions", fl__sm_get_sessions },
+    { "ServerManager", "getMetadata", fl__sm_get_metadata },
+    { "ServerManager", "getKmd", fl__sm_get_kmd },
+    { "ServerManager", "getCpuCount", fl__sm_get_cpu_count },
+    { "ServerManager", "getUsedCpu", fl__sm_get_used_cpu },
+    { "ServerManager", "getUsedMemory", fl__sm_get_used_memory },
+    { NULL, NULL, NULL },
+};

@@ -1,0 +1,63 @@
+/* The Kurento Protocol service: JSON-RPC 2.0 over the control server, the
+ * session and object registry, events, and the fluo daemon's configuration.
+ * Everything here runs on one libuv loop (the main thread); media work goes
+ * to the engine (engine/fluo.h). */
+#ifndef FL_RPC_RPC_H
+#define FL_RPC_RPC_H
+
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "engine/fluo.h"
+
+/* Settings of the daemon. Kurento's keys are used where they exist (see
+ * fl_rpc_config_load_file). */
+typedef struct fl_rpc_config {
+    char *bind_addr;     /* NULL: every interface */
+    int port;            /* mediaServer.net.websocket.port (8888) */
+    char *path;          /* mediaServer.net.websocket.path ("kurento") */
+    int secure_port;     /* mediaServer.net.websocket.secure.port (0: off) */
+    char *cert_file;     /* mediaServer.net.websocket.secure.certificate */
+    char *cert_password; /* mediaServer.net.websocket.secure.password */
+    int gc_period;       /* mediaServer.resources.garbageCollectorPeriod, seconds (240) */
+    size_t max_message;  /* fluo.maxMessageSize, bytes (1 MiB) */
+    int workers;         /* fluo.workers (0: one per core) */
+    char *log_spec;      /* fluo.log ("*:3") */
+    /* Media settings (WebRtcEndpoint.conf.ini keys), kept for the endpoints. */
+    int min_port;             /* KMS_MIN_PORT (40000) */
+    int max_port;             /* KMS_MAX_PORT (65535) */
+    char *stun_address;       /* stunServerAddress / KMS_STUN_IP */
+    int stun_port;            /* stunServerPort / KMS_STUN_PORT */
+    char *turn_url;           /* turnURL / KMS_TURN_URL */
+    char *external_ipv4;      /* externalIPv4 / KMS_EXTERNAL_IPV4 */
+    char *external_ipv6;      /* externalIPv6 / KMS_EXTERNAL_IPV6 */
+    char *network_interfaces; /* networkInterfaces / KMS_NETWORK_INTERFACES */
+} fl_rpc_config;
+
+/* Fills the defaults. */
+void fl_rpc_config_init(fl_rpc_config *cfg);
+
+void fl_rpc_config_deinit(fl_rpc_config *cfg);
+
+/* Applies a JSON config file. On error returns FL_EINVAL/FL_EIO and writes a
+ * message naming the file and the problem into err. */
+int fl_rpc_config_load_file(fl_rpc_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Applies Kurento's KMS_* environment variables. */
+int fl_rpc_config_load_env(fl_rpc_config *cfg, char *err, size_t errlen);
+
+typedef struct fl_rpc fl_rpc;
+
+/* Starts the service on `loop` with the engine (not owned). */
+int fl_rpc_create(fl_rpc **out, uv_loop_t *loop, fl_engine *engine, const fl_rpc_config *cfg);
+
+/* Ports bound (after create). */
+int fl_rpc_port(const fl_rpc *rpc);
+int fl_rpc_secure_port(const fl_rpc *rpc);
+
+/* Releases every object, closes every connection and the listeners; `done`
+ * runs once everything is closed and freed (the engine may be destroyed then). */
+void fl_rpc_shutdown(fl_rpc *rpc, void (*done)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,233 @@
+/* Private to rpc/: the class table, objects, sessions, calls. */
+#ifndef FL_RPC_INT_H
+#define FL_RPC_INT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/hmap.h"
+#include "base/list.h"
+#include "engine/fluo.h"
+#include "rpc/rpc.h"
+#include "rpc/server.h"
+
+/* Kurento error codes (KurentoException.hpp) and JSON-RPC codes. */
+enum {
+    KE_MARSHALL_ERROR = 40001,
+    KE_UNEXPECTED_ERROR = 40003,
+    KE_CONNECT_ERROR = 40004,
+    KE_UNSUPPORTED_MEDIA_TYPE = 40005,
+    KE_NOT_IMPLEMENTED = 40006,
+    KE_INVALID_SESSION = 40007,
+    KE_MALFORMED_TRANSACTION = 40008,
+    KE_NOT_ENOUGH_RESOURCES = 40009,
+    KE_MEDIA_OBJECT_TYPE_NOT_FOUND = 40100,
+    KE_MEDIA_OBJECT_NOT_FOUND = 40101,
+    KE_MEDIA_OBJECT_METHOD_NOT_FOUND = 40105,
+    KE_MEDIA_OBJECT_EVENT_NOT_SUPPORTED = 40106,
+    KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR = 40107,
+    KE_MEDIA_OBJECT_NOT_AVAILABLE = 40108,
+    KE_MEDIA_OBJECT_NOT_FOUND_TRANSACTION_NO_COMMIT = 40109,
+    KE_MEDIA_OBJECT_TAG_KEY_NOT_FOUND = 40110,
+    KE_MEDIA_OBJECT_OPERATION_NOT_SUPPORTED = 40111,
+    KE_SERVER_MANAGER_ERROR_KMD_NOT_FOUND = 40500,
+    JE_PARSE = -32700,
+    JE_INVALID_REQUEST = -32600,
+    JE_METHOD_NOT_FOUND = -32601,
+    JE_INVALID_PARAMS = -32602,
+    JE_INTERNAL = -32603,
+};
+
+/* ---- kmd.c: the classes, types and events of the loaded .kmd.json ---- */
+
+typedef struct kmd_class {
+    const char *name;      /* "WebRtcEndpoint" */
+    const char *qualified; /* "kurento.WebRtcEndpoint" */
+    const char *module;    /* "core" */
+    struct kmd_class *parent;
+    int abstract;
+    json_t *def; /* the class object in the kmd document */
+} kmd_class;
+
+typedef struct kmd {
+    json_t *docs[8];
+    size_t ndocs;
+    kmd_class *classes;
+    size_t nclasses;
+} kmd;
+
+int fl__kmd_load(kmd *k);
+void fl__kmd_unload(kmd *k);
+/* By simple ("PassThrough") or qualified ("kurento.PassThrough") name. */
+const kmd_class *fl__kmd_class(const kmd *k, const char *name);
+int fl__kmd_is_a(const kmd_class *c, const char *ancestor);
+json_t *fl__kmd_method(const kmd_class *c, const char *name);
+/* Finds the property whose accessor is get<Rest>/set<Rest>. */
+json_t *fl__kmd_property_by_accessor(const kmd_class *c, const char *rest);
+int fl__kmd_has_event(const kmd_class *c, const char *event);
+/* The kmd text of a module ("core"), NUL-terminated, or NULL. */
+const char *fl__kmd_text(const char *module);
+json_t *fl__kmd_module_infos(const kmd *k);
+
+/* Checks `value` against a kmd type; on failure fills err (code + message). */
+struct rpc_err {
+    int code;
+    char msg[256];
+};
+struct fl_rpc;
+int fl__kmd_check_value(struct fl_rpc *rpc,
+                        const char *name,
+                        const char *type,
+                        json_t *value,
+                        struct rpc_err *err);
+
+/* ---- registry.c: objects and sessions ---- */
+
+typedef struct obj {
+    int refs; /* registry + calls in flight */
+    char *id;
+    const kmd_class *cls;
+    struct obj *parent; /* pipeline of an element; NULL otherwise */
+    fl_list children;
+    fl_list child_node;
+    char *name;    /* NULL: the id */
+    json_t *tags;  /* object: key -> value, insertion order */
+    json_t *props; /* stored simple properties */
+    int send_tags;
+    int64_t creation_time; /* seconds since the epoch */
+    int released;
+    fl_pipeline *pipeline; /* for MediaPipeline */
+    fl_element *element;   /* for elements */
+    fl_list subs;          /* struct sub, by obj_node */
+    struct fl_rpc *rpc;
+} obj;
+
+typedef struct session {
+    char id[64];
+    struct client *client; /* associated connection, or NULL */
+    int in_use;            /* marked since the last garbage collection */
+    fl_hmap objs;          /* id -> obj, objects this session holds */
+} session;
+
+typedef struct sub {
+    char id[37];
+    char type[64];
+    char session[64];
+    obj *o;
+    fl_list obj_node;
+} sub;
+
+/* ---- protocol.c: connections and calls ---- */
+
+typedef struct client {
+    int refs;
+    fl_rpc_conn *conn; /* NULL once closed */
+    struct fl_rpc *rpc;
+    char session[64]; /* associated session, "" if none */
+    fl_list queue;    /* struct msg waiting */
+    int busy;
+    int pumping;
+    fl_list node;
+    /* A client with no connection (tests, fuzzing) hands its output here. */
+    void (*sink)(void *arg, const char *text);
+    void *sink_arg;
+} client;
+
+/* A client with no socket: every reply and event it gets goes to sink. */
+client *fl__client_detached(struct fl_rpc *rpc,
+                            void (*sink)(void *arg, const char *text),
+                            void *arg);
+/* Queues one message from the client, as a connection would. */
+void fl__client_feed(client *cl, const char *data, size_t len);
+/* Like a closed connection. */
+void fl__client_close(client *cl);
+
+typedef struct call call;
+typedef void (*call_done_fn)(call *c);
+
+struct call {
+    struct fl_rpc *rpc;
+    client *cl; /* may be NULL (transaction inner calls keep the outer) */
+    json_t *id;
+    const char *method;
+    json_t *params; /* owned reference */
+    char session[64];
+    int had_session;
+    json_t *result; /* on success */
+    json_t *error;  /* on failure */
+    call_done_fn done;
+    void *ctx;
+    /* per-operation state */
+    obj *target;
+    obj *other;
+    int pending;
+    int status;
+    json_t *acc;
+};
+
+struct fl_rpc {
+    uv_loop_t *loop;
+    fl_engine *engine;
+    fl_rpc_server *server;
+    fl_rpc_config cfg;
+    kmd kmd;
+    fl_hmap objects;  /* id -> obj */
+    fl_hmap elements; /* "%p" of fl_element -> obj */
+    fl_hmap sessions; /* id -> session */
+    fl_hmap subs;     /* id -> sub */
+    fl_list clients;
+    obj *manager;
+    char server_id[37];
+    uv_timer_t gc_timer;
+    int64_t start_ms;
+    unsigned long calls_total;
+    unsigned long errors_total;
+    unsigned long events_total;
+    int shutting_down;
+    int pending_releases;
+    int shutdown_handles;
+    void (*shutdown_done)(void *arg);
+    void *shutdown_arg;
+};
+
+obj *fl__obj_new(struct fl_rpc *rpc, const kmd_class *cls, obj *parent, const char *id);
+obj *fl__obj_find(struct fl_rpc *rpc, const char *id);
+obj *fl__obj_from_element(struct fl_rpc *rpc, const fl_element *e);
+void fl__obj_ref(obj *o);
+void fl__obj_unref(obj *o);
+/* Releases o and its children: unregisters now, frees after the engine is
+ * done; done(arg) runs then (may be NULL). */
+void fl__obj_release(obj *o, void (*done)(void *arg), void *arg);
+const char *fl__obj_name(const obj *o);
+
+session *fl__session_get(struct fl_rpc *rpc, const char *id, int create);
+void fl__session_hold(session *s, obj *o);
+void fl__session_drop(struct fl_rpc *rpc, session *s);
+void fl__gc_run(struct fl_rpc *rpc);
+
+/* ---- calls ---- */
+void fl__call_ok(call *c, json_t *value); /* steals value; NULL: "value":null */
+void fl__call_ok_plain(call *c);          /* {"sessionId"} only */
+void fl__call_err(call *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void fl__call_err_obj(call *c, const struct rpc_err *e);
+void fl__exec(call *c); /* runs c->method; calls c->done */
+const char *fl__error_type(int code);
+
+/* ---- ops.c: invoke operations and create ---- */
+void fl__op_create(call *c);
+void fl__op_invoke(call *c);
+void fl__op_release(call *c);
+
+/* ---- events.c ---- */
+void fl__event_emit(struct fl_rpc *rpc, obj *o, const char *type, json_t *data);
+json_t *fl__event_base(obj *source, const char *type);
+void fl__engine_event(void *arg, const fl_event *ev);
+
+/* ---- status.c ---- */
+int fl__http_status(void *ctx, const char *path, fl_bytes *body, const char **content_type);
+int64_t fl__used_memory_kb(void);
+int fl__cpu_count(void);
+void fl__used_cpu(call *c, int interval_ms);
+
+#endif

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Everything CI runs: build, unit tests, layering and format checks, interop
+# tests against real peers, the same under ASan+UBSan, and a fuzz smoke run.
+# Ends with one line: "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+passed=0
+failed=0
+failures=()
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+
+step() {
+    local name=$1
+    shift
+    local log
+    log=$(mktemp)
+    local t0=$SECONDS
+    if "$@" >"$log" 2>&1; then
+        passed=$((passed + 1))
+        echo "PASS $name ($((SECONDS - t0)) s)"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "FAIL $name ($((SECONDS - t0)) s)"
+        tail -n 60 "$log" | sed 's/^/    /'
+    fi
+    rm -f "$log"
+}
+
+finish() {
+    echo
+    if [ ${#failures[@]} -gt 0 ]; then
+        echo "failed: ${failures[*]}"
+    fi
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit $?
+}
+
+unit_tests() {
+    local b=$1
+    for t in $(find "$b/tests/unit" -type f -perm -u+x | sort); do
+        step "unit${b#build}:${t#$b/tests/unit/}" "$t"
+    done
+}
+
+interop_tests() {
+    local bin=$1 tag=$2
+    for t in tests/interop/*.test.js; do
+        step "interop$tag:$(basename "$t" .test.js)" env FLUO_BIN="$PWD/$bin" \
+            node --test --test-reporter=spec "$t"
+    done
+}
+
+fuzz_smoke() {
+    local t=$1 name
+    name=$(basename "$t")
+    name=${name#fuzz_}
+    local work
+    work=$(mktemp -d)
+    "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "$work" \
+        "tests/fuzz/corpus/$name"
+    local rc=$?
+    rm -rf "$work"
+    return $rc
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+step build make -j2 all
+[ "$failed" -eq 0 ] || finish
+unit_tests build
+step layers sh tests/tools/check_layers.sh
+step format make -s format-check
+interop_tests build/fluo ""
+
+step build-asan make -j2 SAN=1 all
+if [ -x build/asan/fluo ]; then
+    unit_tests build/asan
+    interop_tests build/asan/fluo "-asan"
+fi
+
+# TSan over the multi-worker tests
+step build-tsan make -j2 SAN=thread build/tsan/tests/unit/engine/test_engine
+[ -x build/tsan/tests/unit/engine/test_engine ] &&
+    step unit-tsan:engine/test_engine build/tsan/tests/unit/engine/test_engine
+
+step build-fuzz make -j2 fuzz
+for t in build/fuzz/fuzz_*; do
+    [ -x "$t" ] && step "fuzz:$(basename "$t")" fuzz_smoke "$t"
+done
+finish

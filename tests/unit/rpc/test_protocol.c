@@ -1,0 +1,484 @@
+/* The Kurento Protocol end to end inside one process: the real engine and
+ * service, with clients that have no socket (their replies and events are
+ * collected), so every answer can be checked exactly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/time.h"
+#include "rpc/rpc_int.h"
+
+#include <cmocka.h>
+
+#define MAX_OUT 256
+
+struct out {
+    json_t *msgs[MAX_OUT];
+    size_t n;
+};
+
+static uv_loop_t loop;
+static fl_engine *engine;
+static fl_rpc *rpc;
+static fl_rpc_config cfg;
+static int next_id;
+
+static void sink(void *arg, const char *text)
+{
+    struct out *o = arg;
+    json_t *j = json_loads(text, 0, NULL);
+    assert_non_null(j);
+    assert_true(o->n < MAX_OUT);
+    o->msgs[o->n++] = j;
+}
+
+static void out_clear(struct out *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        json_decref(o->msgs[i]);
+    o->n = 0;
+}
+
+/* Runs the loop until pred finds something in o, or 5 s pass. */
+static json_t *wait_for(struct out *o, json_t *(*pred)(struct out *o, void *arg), void *arg)
+{
+    fl_time end = fl_time_now() + 5 * FL_TIME_SEC;
+    for (;;) {
+        json_t *j = pred(o, arg);
+        if (j || fl_time_now() > end)
+            return j;
+        uv_run(&loop, UV_RUN_NOWAIT);
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+static json_t *by_id(struct out *o, void *arg)
+{
+    int id = *(int *)arg;
+    for (size_t i = 0; i < o->n; i++) {
+        json_t *jid = json_object_get(o->msgs[i], "id");
+        if (json_is_integer(jid) && json_integer_value(jid) == id)
+            return o->msgs[i];
+    }
+    return NULL;
+}
+
+static json_t *by_event(struct out *o, void *arg)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        json_t *v = json_object_get(json_object_get(o->msgs[i], "params"), "value");
+        const char *t = json_string_value(json_object_get(v, "type"));
+        if (t && strcmp(t, arg) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+/* Sends method+params (params stolen) and waits for the reply. */
+static json_t *rpc_call(client *cl, struct out *o, const char *method, json_t *params)
+{
+    int id = next_id++;
+    json_t *req = json_pack("{s:s, s:i, s:s}", "jsonrpc", "2.0", "id", id, "method", method);
+    if (params)
+        json_object_set_new(req, "params", params);
+    char *text = json_dumps(req, JSON_COMPACT);
+    fl__client_feed(cl, text, strlen(text));
+    free(text);
+    json_decref(req);
+    json_t *r = wait_for(o, by_id, &id);
+    assert_non_null(r);
+    return r;
+}
+
+static json_t *value_of(json_t *resp)
+{
+    json_t *res = json_object_get(resp, "result");
+    assert_non_null(res);
+    return json_object_get(res, "value");
+}
+
+static int error_code(json_t *resp)
+{
+    json_t *e = json_object_get(resp, "error");
+    return e ? (int)json_integer_value(json_object_get(e, "code")) : 0;
+}
+
+static const char *create(client *cl, struct out *o, const char *type, const char *pipe)
+{
+    json_t *p = json_pack("{s:s, s:{}}", "type", type, "properties");
+    if (pipe)
+        json_object_set_new(p, "constructorParams", json_pack("{s:s}", "mediaPipeline", pipe));
+    const char *id = json_string_value(value_of(rpc_call(cl, o, "create", p)));
+    assert_non_null(id);
+    return id;
+}
+
+static json_t *invoke(client *cl, struct out *o, const char *obj_id, const char *op, json_t *p)
+{
+    json_t *params = json_pack("{s:s, s:s}", "object", obj_id, "operation", op);
+    if (p)
+        json_object_set_new(params, "operationParams", p);
+    return rpc_call(cl, o, "invoke", params);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    uv_loop_init(&loop);
+    fl_engine_config ecfg = { .workers = 2, .callback_loop = &loop };
+    if (fl_engine_create(&engine, &ecfg) != 0)
+        return -1;
+    fl_rpc_config_init(&cfg);
+    cfg.port = 0;
+    cfg.bind_addr = strdup("127.0.0.1");
+    cfg.gc_period = 1;
+    return fl_rpc_create(&rpc, &loop, engine, &cfg);
+}
+
+static int stopped;
+
+static void on_stopped(void *arg)
+{
+    (void)arg;
+    stopped = 1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fl_rpc_shutdown(rpc, on_stopped, NULL);
+    while (!stopped)
+        uv_run(&loop, UV_RUN_ONCE);
+    fl_engine_destroy(engine);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    int rc = uv_loop_close(&loop);
+    fl_rpc_config_deinit(&cfg);
+    return rc;
+}
+
+static void test_ping_describe_info(void **state)
+{
+    (void)state;
+    struct out o = { 0 };
+    client *cl = fl__client_detached(rpc, sink, &o);
+    json_t *r = rpc_call(cl, &o, "ping", json_pack("{s:i}", "interval", 5000));
+    assert_string_equal(json_string_value(value_of(r)), "pong");
+    assert_string_equal(json_string_value(json_object_get(r, "jsonrpc")), "2.0");
+    r = rpc_call(cl, &o, "describe", json_pack("{s:s}", "object", "manager_ServerManager"));
+    json_t *res = json_object_get(r, "result");
+    assert_string_equal(json_string_value(json_object_get(res, "type")), "ServerManager");
+    assert_string_equal(json_string_value(json_object_get(res, "qualifiedType")),
+                        "kurento.ServerManager");
+    const char *sid = json_string_value(json_object_get(res, "sessionId"));
+    assert_int_equal(strlen(sid), 36);
+    /* Later requests without sessionId get the connection's session injected. */
+    r = rpc_call(cl, &o, "ping", NULL);
+    assert_string_equal(
+            json_string_value(json_object_get(json_object_get(r, "result"), "sessionId")), sid);
+    r = invoke(cl, &o, "manager_ServerManager", "getInfo", NULL);
+    json_t *info = value_of(r);
+    assert_string_equal(json_string_value(json_object_get(info, "__type__")), "ServerInfo");
+    assert_int_equal(json_array_size(json_object_get(info, "modules")), 3);
+    r = invoke(cl, &o, "manager_ServerManager", "getKmd", json_pack("{s:s}", "moduleName", "core"));
+    assert_non_null(strstr(json_string_value(value_of(r)), "\"MediaPipeline\""));
+    r = invoke(cl, &o, "manager_ServerManager", "getKmd", json_pack("{s:s}", "moduleName", "x"));
+    assert_int_equal(error_code(r), 40500);
+    r = invoke(cl, &o, "manager_ServerManager", "getCpuCount", NULL);
+    assert_true(json_integer_value(value_of(r)) >= 1);
+    r = invoke(cl, &o, "manager_ServerManager", "getUsedMemory", NULL);
+    assert_true(json_integer_value(value_of(r)) > 1000);
+    r = invoke(cl, &o, "manager_ServerManager", "getUsedCpu", json_pack("{s:i}", "interval", 50));
+    assert_true(json_is_real(value_of(r)));
+    out_clear(&o);
+    fl__client_close(cl);
+}
+
+static void test_graph_and_events(void **state)
+{
+    (void)state;
+    struct out o = { 0 };
+    client *cl = fl__client_detached(rpc, sink, &o);
+    char *pipe = strdup(create(cl, &o, "MediaPipeline", NULL));
+    assert_non_null(strstr(pipe, "_kurento.MediaPipeline"));
+    char *a = strdup(create(cl, &o, "PassThrough", pipe));
+    char *b = strdup(create(cl, &o, "kurento.PassThrough", pipe));
+    assert_int_equal(strncmp(a, pipe, strlen(pipe)), 0);
+    json_t *r = rpc_call(cl, &o, "subscribe",
+                         json_pack("{s:s, s:s}", "object", a, "type", "ElementConnected"));
+    assert_int_equal(strlen(json_string_value(value_of(r))), 36);
+    /* A second subscription of the same session: events still come once. */
+    rpc_call(cl, &o, "subscribe", json_pack("{s:s, s:s}", "object", a, "type", "ElementConnected"));
+    r = invoke(cl, &o, a, "connect", json_pack("{s:s, s:s}", "sink", b, "mediaType", "VIDEO"));
+    assert_int_equal(error_code(r), 0);
+    assert_true(json_is_null(value_of(r)));
+    json_t *ev = wait_for(&o, by_event, "ElementConnected");
+    assert_non_null(ev);
+    json_t *data = json_object_get(ev, "data");
+    assert_string_equal(json_string_value(json_object_get(data, "sink")), b);
+    assert_string_equal(json_string_value(json_object_get(data, "mediaType")), "VIDEO");
+    assert_string_equal(json_string_value(json_object_get(data, "source")), a);
+    assert_true(json_is_string(json_object_get(data, "timestampMillis")));
+    size_t events = 0;
+    for (size_t i = 0; i < o.n; i++)
+        events += json_object_get(o.msgs[i], "method") != NULL;
+    assert_int_equal(events, 1);
+
+    r = invoke(cl, &o, a, "getSinkConnections", NULL);
+    json_t *conns = value_of(r);
+    assert_int_equal(json_array_size(conns), 1);
+    json_t *c0 = json_array_get(conns, 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "source")), a);
+    assert_string_equal(json_string_value(json_object_get(c0, "sink")), b);
+    assert_string_equal(json_string_value(json_object_get(c0, "type")), "VIDEO");
+    r = invoke(cl, &o, b, "getSourceConnections", json_pack("{s:s}", "mediaType", "AUDIO"));
+    assert_int_equal(json_array_size(value_of(r)), 0);
+    r = invoke(cl, &o, b, "connect", json_pack("{s:s}", "sink", a)); /* all media types */
+    r = invoke(cl, &o, a, "getSourceConnections", NULL);
+    assert_int_equal(json_array_size(value_of(r)), 3);
+
+    invoke(cl, &o, a, "setName", json_pack("{s:s}", "name", "alpha"));
+    r = invoke(cl, &o, a, "getName", NULL);
+    assert_string_equal(json_string_value(value_of(r)), "alpha");
+    r = invoke(cl, &o, b, "getName", NULL);
+    assert_string_equal(json_string_value(value_of(r)), b);
+    invoke(cl, &o, a, "addTag", json_pack("{s:s, s:s}", "key", "k", "value", "v"));
+    r = invoke(cl, &o, a, "getTag", json_pack("{s:s}", "key", "k"));
+    assert_string_equal(json_string_value(value_of(r)), "v");
+    r = invoke(cl, &o, a, "getTags", NULL);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(value_of(r), 0), "key")),
+                        "k");
+    r = invoke(cl, &o, a, "getTag", json_pack("{s:s}", "key", "nope"));
+    assert_int_equal(error_code(r), 40110);
+    r = invoke(cl, &o, a, "getParent", NULL);
+    assert_string_equal(json_string_value(value_of(r)), pipe);
+    r = invoke(cl, &o, pipe, "getChildren", NULL);
+    assert_int_equal(json_array_size(value_of(r)), 2);
+    r = invoke(cl, &o, pipe, "getGstreamerDot", NULL);
+    assert_non_null(strstr(json_string_value(value_of(r)), "digraph"));
+    assert_non_null(strstr(json_string_value(value_of(r)), strrchr(a, '/') + 1));
+    r = invoke(cl, &o, a, "isMediaFlowingIn", json_pack("{s:s}", "mediaType", "VIDEO"));
+    assert_true(json_is_false(value_of(r)));
+    r = invoke(cl, &o, a, "getEncoderBitrate", NULL);
+    assert_int_equal(json_integer_value(value_of(r)), 300000);
+
+    /* Releasing the pipeline releases the elements. */
+    r = rpc_call(cl, &o, "release", json_pack("{s:s}", "object", pipe));
+    assert_int_equal(error_code(r), 0);
+    r = rpc_call(cl, &o, "describe", json_pack("{s:s}", "object", a));
+    assert_int_equal(error_code(r), 40101);
+    r = invoke(cl, &o, "manager_ServerManager", "getPipelines", NULL);
+    for (size_t i = 0; i < json_array_size(value_of(r)); i++)
+        assert_string_not_equal(json_string_value(json_array_get(value_of(r), i)), pipe);
+    free(pipe);
+    free(a);
+    free(b);
+    out_clear(&o);
+    fl__client_close(cl);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    struct out o = { 0 };
+    client *cl = fl__client_detached(rpc, sink, &o);
+    const char *pipe = create(cl, &o, "MediaPipeline", NULL);
+    char *p = strdup(pipe);
+
+    struct {
+        const char *method;
+        json_t *params;
+        int code;
+    } cases[] = {
+        { "create", json_pack("{s:s}", "type", "Nope"), 40108 },
+        { "create", json_pack("{s:s}", "type", "MediaElement"), 40108 },
+        { "create",
+          json_pack("{s:s, s:{s:s}}", "type", "WebRtcEndpoint", "constructorParams",
+                    "mediaPipeline", p),
+          40006 },
+        { "create", json_pack("{s:i}", "type", 5), 40001 },
+        { "create", json_pack("{s:s}", "type", "PassThrough"), 40001 },
+        { "create",
+          json_pack("{s:s, s:{s:s}}", "type", "PassThrough", "constructorParams", "mediaPipeline",
+                    "zzz"),
+          40101 },
+        { "invoke", json_pack("{s:s, s:s}", "object", "nope", "operation", "getName"), 40101 },
+        { "invoke", json_pack("{s:s, s:s}", "object", "newref:0", "operation", "getName"), 40109 },
+        { "invoke", json_pack("{s:s, s:s}", "object", p, "operation", "frob"), 40008 },
+        { "invoke",
+          json_pack("{s:s, s:s, s:{s:i}}", "object", p, "operation", "setName", "operationParams",
+                    "name", 3),
+          40001 },
+        { "invoke",
+          json_pack("{s:s, s:s, s:s}", "object", p, "operation", "setName", "operationParams", "x"),
+          40001 },
+        { "invoke", json_pack("{s:s, s:s}", "object", p, "operation", "setId"), 40008 },
+        { "subscribe", json_pack("{s:s, s:s}", "object", p, "type", "IceCandidateFound"), 40106 },
+        { "release", json_pack("{s:s}", "object", "nope"), 40101 },
+        { "connect", json_pack("{s:s}", "sessionId", "no-such-session"), 40007 },
+        { "create", NULL, -32602 },
+        { "frobnicate", NULL, -32601 },
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *r = rpc_call(cl, &o, cases[i].method, cases[i].params);
+        if (error_code(r) != cases[i].code)
+            fail_msg("case %zu (%s): got %d, want %d", i, cases[i].method, error_code(r),
+                     cases[i].code);
+        json_t *data = json_object_get(json_object_get(r, "error"), "data");
+        if (cases[i].code > 0)
+            assert_true(json_is_string(json_object_get(data, "type")));
+    }
+
+    struct {
+        const char *text;
+        int code;
+        int id_null;
+    } raw[] = {
+        { "not json", -32700, 1 },
+        { "[1,2]", -32600, 1 },
+        { "\"str\"", -32600, 1 },
+        { "{\"jsonrpc\":\"1.0\",\"id\":900,\"method\":\"ping\"}", -32600, 0 },
+        { "{\"id\":901,\"method\":\"ping\"}", -32600, 0 },
+        { "{\"jsonrpc\":\"2.0\",\"id\":902,\"method\":5}", -32600, 0 },
+        { "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}", -32600, 1 },
+        { "{\"jsonrpc\":\"2.0\",\"id\":903,\"method\":\"ping\",\"params\":[1]}", -32602, 0 },
+    };
+
+    for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+        out_clear(&o);
+        fl__client_feed(cl, raw[i].text, strlen(raw[i].text));
+        uv_run(&loop, UV_RUN_NOWAIT);
+        assert_int_equal(o.n, 1);
+        assert_int_equal(error_code(o.msgs[0]), raw[i].code);
+        assert_int_equal(json_is_null(json_object_get(o.msgs[0], "id")), raw[i].id_null);
+    }
+    /* A notification (no id) gets no reply. */
+    out_clear(&o);
+    const char *note = "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}";
+    fl__client_feed(cl, note, strlen(note));
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(o.n, 0);
+    rpc_call(cl, &o, "release", json_pack("{s:s}", "object", p));
+    free(p);
+    out_clear(&o);
+    fl__client_close(cl);
+}
+
+static void test_order_and_transaction(void **state)
+{
+    (void)state;
+    struct out o = { 0 };
+    client *cl = fl__client_detached(rpc, sink, &o);
+    const char *pipe = create(cl, &o, "MediaPipeline", NULL);
+    char *p = strdup(pipe);
+    out_clear(&o);
+    /* Pipelined requests: answered in order, the connect after the creates. */
+    char text[1024];
+    for (int i = 0; i < 20; i++) {
+        snprintf(text, sizeof(text),
+                 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\",\"params\":{%s}}", 1000 + i,
+                 i % 2 ? "invoke" : "ping",
+                 i % 2 ? "\"object\":\"manager_ServerManager\",\"operation\":\"getUsedCpu\","
+                         "\"operationParams\":{\"interval\":5}"
+                       : "");
+        fl__client_feed(cl, text, strlen(text));
+    }
+    int last = 1019;
+    assert_non_null(wait_for(&o, by_id, &last));
+    assert_int_equal(o.n, 20);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(json_integer_value(json_object_get(o.msgs[i], "id")), 1000 + i);
+
+    json_t *ops = json_array();
+    for (int i = 0; i < 2; i++)
+        json_array_append_new(ops,
+                              json_pack("{s:s, s:i, s:s, s:{s:s, s:{s:s}}}", "jsonrpc", "2.0", "id",
+                                        i, "method", "create", "params", "type", "PassThrough",
+                                        "constructorParams", "mediaPipeline", p));
+    json_array_append_new(ops,
+                          json_pack("{s:s, s:i, s:s, s:{s:s, s:s, s:{s:s}}}", "jsonrpc", "2.0",
+                                    "id", 2, "method", "invoke", "params", "object", "newref:0",
+                                    "operation", "connect", "operationParams", "sink", "newref:1"));
+    json_t *r = rpc_call(cl, &o, "transaction", json_pack("{s:o}", "operations", ops));
+    json_t *v = value_of(r);
+    assert_int_equal(json_array_size(v), 3);
+    assert_int_equal(error_code(json_array_get(v, 2)), 0);
+    const char *first = json_string_value(
+            json_object_get(json_object_get(json_array_get(v, 0), "result"), "value"));
+    r = invoke(cl, &o, first, "getSinkConnections", NULL);
+    assert_int_equal(json_array_size(value_of(r)), 3);
+    /* Stops at the first failure; ids must count from 0. */
+    ops = json_pack("[{s:s, s:i, s:s, s:{s:s}}, {s:s, s:i, s:s}]", "jsonrpc", "2.0", "id", 0,
+                    "method", "describe", "params", "object", "nope", "jsonrpc", "2.0", "id", 1,
+                    "method", "ping");
+    r = rpc_call(cl, &o, "transaction", json_pack("{s:o}", "operations", ops));
+    assert_int_equal(json_array_size(value_of(r)), 1);
+    assert_int_equal(error_code(json_array_get(value_of(r), 0)), 40101);
+    ops = json_pack("[{s:s, s:i, s:s}]", "jsonrpc", "2.0", "id", 7, "method", "ping");
+    r = rpc_call(cl, &o, "transaction", json_pack("{s:o}", "operations", ops));
+    assert_int_equal(error_code(json_array_get(value_of(r), 0)), 40008);
+    rpc_call(cl, &o, "release", json_pack("{s:s}", "object", p));
+    free(p);
+    out_clear(&o);
+    fl__client_close(cl);
+}
+
+static void test_sessions_reconnect_and_gc(void **state)
+{
+    (void)state;
+    struct out o = { 0 }, o2 = { 0 }, o3 = { 0 };
+    client *cl = fl__client_detached(rpc, sink, &o);
+    client *watcher = fl__client_detached(rpc, sink, &o3);
+    rpc_call(watcher, &o3, "subscribe",
+             json_pack("{s:s, s:s}", "object", "manager_ServerManager", "type", "ObjectDestroyed"));
+    char *p = strdup(create(cl, &o, "MediaPipeline", NULL));
+    json_t *r = rpc_call(cl, &o, "ping", NULL);
+    char *sid =
+            strdup(json_string_value(json_object_get(json_object_get(r, "result"), "sessionId")));
+    fl__client_close(cl);
+
+    /* Reconnect within the grace period: same session, same objects. */
+    client *cl2 = fl__client_detached(rpc, sink, &o2);
+    r = rpc_call(cl2, &o2, "connect", json_pack("{s:s}", "sessionId", sid));
+    assert_string_equal(
+            json_string_value(json_object_get(json_object_get(r, "result"), "sessionId")), sid);
+    assert_int_equal(
+            strlen(json_string_value(json_object_get(json_object_get(r, "result"), "serverId"))),
+            36);
+    r = invoke(cl2, &o2, p, "getName", NULL);
+    assert_string_equal(json_string_value(value_of(r)), p);
+    fl__client_close(cl2);
+
+    /* No connection for two garbage-collector periods: the objects go. */
+    json_t *ev = wait_for(&o3, by_event, "ObjectDestroyed");
+    assert_non_null(ev);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "data"), "objectId")),
+                        p);
+    r = rpc_call(watcher, &o3, "describe", json_pack("{s:s}", "object", p));
+    assert_int_equal(error_code(r), 40101);
+    r = rpc_call(watcher, &o3, "connect", json_pack("{s:s}", "sessionId", sid));
+    assert_int_equal(error_code(r), 40007);
+    free(p);
+    free(sid);
+    out_clear(&o);
+    out_clear(&o2);
+    out_clear(&o3);
+    fl__client_close(watcher);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ping_describe_info),
+        cmocka_unit_test(test_graph_and_events),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_order_and_transaction),
+        cmocka_unit_test(test_sessions_reconnect_and_gc),
+    };
+    return cmocka_run_group_tests_name("rpc_protocol", tests, setup, teardown);
+}
