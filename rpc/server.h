@@ -19,7 +19,7 @@ typedef struct fl_rpc_conn fl_rpc_conn;
 
 typedef struct fl_rpc_server_config {
     const char *bind_addr;    /* NULL: "::" (dual stack), falling back to 0.0.0.0 */
-    int port;                 /* plain ws:// and http://; 0: off */
+    int port;                 /* plain ws:// and http://; 0: any free port; < 0: off */
     const char *path;         /* WebSocket path without the slash; NULL: "kurento" */
     int secure_port;          /* wss:// and https://; 0: off */
     const char *cert_file;    /* PEM with the certificate chain (and the key if key_file NULL) */

@@ -1,0 +1,46 @@
+/* fluo-bench's entry point: dispatches to the subcommands. */
+#include "bench/bench.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+
+typedef struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    void (*usage)(FILE *out);
+} subcommand;
+
+static const subcommand subcommands[] = {
+    { "rpc", fl_bench_rpc_run, fl_bench_rpc_usage },
+};
+
+#define SUBCOMMAND_COUNT (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: fluo-bench SUBCOMMAND [OPTIONS]\n\nsubcommands:\n");
+    for (size_t i = 0; i < SUBCOMMAND_COUNT; i++)
+        subcommands[i].usage(out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fl_log_configure("*:warn");
+    for (size_t i = 0; i < SUBCOMMAND_COUNT; i++) {
+        if (strcmp(argv[1], subcommands[i].name) == 0)
+            return subcommands[i].run(argc - 2, argv + 2);
+    }
+    fprintf(stderr, "fluo-bench: unknown subcommand '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

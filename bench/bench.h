@@ -1,0 +1,21 @@
+/* fluo-bench: load generators and micro-benchmarks.
+ *
+ * Each subcommand is a function taking the arguments after its name and
+ * returning the process exit status (0 success, 1 failure, 2 usage). Each
+ * prints its result as one record on its last line of standard output. */
+#ifndef FL_BENCH_H
+#define FL_BENCH_H
+
+#include <stdio.h>
+
+/* `fluo-bench rpc --url ws://127.0.0.1:8888/kurento --clients 200 --calls 100
+ * [--timeout SEC]`: concurrent Kurento Protocol clients on one libuv loop,
+ * each sending --calls JSON-RPC requests one after another (ping, create
+ * MediaPipeline, invoke getName, release). Last line:
+ * `rpc clients=N calls=N ok=N errors=N calls_per_sec=X p50_ms=X p99_ms=X`. */
+int fl_bench_rpc_run(int argc, char **argv);
+
+/* Prints the rpc subcommand's options. */
+void fl_bench_rpc_usage(FILE *out);
+
+#endif
