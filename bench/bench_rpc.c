@@ -79,6 +79,7 @@ struct bench_rpc {
     int clients;
     int calls;
     int timeout_s;
+    bool ping_only; /* --ops ping: the WebSocket + JSON-RPC floor, for reference */
     /* run */
     uv_loop_t *loop;
     struct sockaddr_storage addr;
@@ -102,9 +103,11 @@ static void client_send_next(bench_client *c);
 void fl_bench_rpc_usage(FILE *out)
 {
     fprintf(out, "  rpc --url ws://127.0.0.1:8888/kurento [--clients 200] [--calls 100] "
-                 "[--timeout 120]\n"
+                 "[--timeout 120] [--ops mix|ping]\n"
                  "      concurrent Kurento Protocol clients; prints calls/s and p50/p99 "
-                 "latency\n");
+                 "latency\n"
+                 "      --ops mix: ping, create MediaPipeline, invoke getName, release (default)\n"
+                 "      --ops ping: pings only, the protocol floor to compare the mix with\n");
 }
 
 /* ---- options -------------------------------------------------------------- */
@@ -166,9 +169,13 @@ static int parse_int(const char *s, int min, int max, int *out)
 static int parse_options(bench_rpc *b, int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "url", required_argument, NULL, 'u' },   { "clients", required_argument, NULL, 'c' },
-        { "calls", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 't' },
-        { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
+        { "url", required_argument, NULL, 'u' },
+        { "clients", required_argument, NULL, 'c' },
+        { "calls", required_argument, NULL, 'n' },
+        { "timeout", required_argument, NULL, 't' },
+        { "ops", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     const char *url = "ws://127.0.0.1:8888/kurento";
     b->clients = 200;
@@ -186,6 +193,8 @@ static int parse_options(bench_rpc *b, int argc, char **argv)
             rc = parse_int(optarg, 1, 100000000, &b->calls);
         else if (ch == 't')
             rc = parse_int(optarg, 1, 86400, &b->timeout_s);
+        else if (ch == 'o' && (strcmp(optarg, "mix") == 0 || strcmp(optarg, "ping") == 0))
+            b->ping_only = strcmp(optarg, "ping") == 0;
         else
             rc = FL_EINVAL;
     }
@@ -354,7 +363,7 @@ static void client_send_next(bench_client *c)
         client_finish(c);
         return;
     }
-    enum op op = (enum op)(c->done_calls % OP_COUNT);
+    enum op op = c->b->ping_only ? OP_PING : (enum op)(c->done_calls % OP_COUNT);
     if ((op == OP_INVOKE || op == OP_RELEASE) && !c->pipeline)
         op = OP_PING; /* the create failed: keep the pace with a ping */
     json_t *req = make_request(c, op);
@@ -409,7 +418,7 @@ static void on_response(bench_client *c, const char *text, size_t len)
     }
     json_t *result = json_object_get(msg, "result");
     bool ok = json_object_get(msg, "error") == NULL && result != NULL;
-    enum op op = (enum op)(c->done_calls % OP_COUNT);
+    enum op op = c->b->ping_only ? OP_PING : (enum op)(c->done_calls % OP_COUNT);
     if (ok)
         remember_ids(c, result, op);
     else if (op == OP_CREATE || op == OP_RELEASE)

@@ -11,7 +11,7 @@ FL_LOG_TAG("rpc");
 
 void fl__client_send(client *cl, json_t *j);
 
-static json_t *tags_array(const obj *o)
+json_t *fl__obj_tags_json(const obj *o)
 {
     json_t *arr = json_array();
     const char *key;
@@ -29,7 +29,7 @@ json_t *fl__event_base(obj *source, const char *type)
     char ms[32];
     snprintf(ms, sizeof(ms), "%lld", (long long)fl_time_wall_ms());
     json_t *data = json_pack("{s:s, s:s, s:o}", "source", source->id, "timestampMillis", ms, "tags",
-                             source->send_tags ? tags_array(source) : json_array());
+                             source->send_tags ? fl__obj_tags_json(source) : json_array());
     if (type)
         json_object_set_new(data, "type", json_string(type));
     return data;

@@ -120,15 +120,7 @@ static void get_tag(call *c, obj *o, json_t *p)
 static void get_tags(call *c, obj *o, json_t *p)
 {
     (void)p;
-    json_t *arr = json_array();
-    const char *key;
-    json_t *v;
-    json_object_foreach(o->tags, key, v)
-    {
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:O}", "__module__", "kurento",
-                                             "__type__", "Tag", "key", key, "value", v));
-    }
-    fl__call_ok(c, arr);
+    fl__call_ok(c, fl__obj_tags_json(o));
 }
 
 /* Simple properties kept by the object (their effect belongs to elements

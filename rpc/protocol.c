@@ -314,52 +314,49 @@ typedef struct txn {
 
 static void txn_run(txn *t);
 
+/* The object id a "newref:N" string stands for, NULL if it is not one; *bad
+ * is set when it is a newref that names no object created so far. */
+static json_t *newref_value(json_t *it, json_t *responses, int *bad)
+{
+    if (!json_is_string(it) || strncmp(json_string_value(it), "newref:", 7) != 0)
+        return NULL;
+    char *end;
+    unsigned long n = strtoul(json_string_value(it) + 7, &end, 10);
+    json_t *res = n < json_array_size(responses) && !*end
+                          ? json_object_get(json_array_get(responses, n), "result")
+                          : NULL;
+    json_t *val = json_object_get(res, "value");
+    *bad = !json_is_string(val);
+    return *bad ? NULL : val;
+}
+
+/* Replaces every "newref:N" inside v (recursively) by the id created by
+ * operation N of the transaction. */
 static int substitute_newrefs(json_t *v, json_t *responses, struct rpc_err *err)
 {
+    int bad = 0;
     size_t i;
     const char *key;
-    json_t *it;
+    json_t *it, *val;
     if (json_is_array(v)) {
         json_array_foreach(v, i, it)
         {
-            if (json_is_string(it) && strncmp(json_string_value(it), "newref:", 7) == 0) {
-                char *end;
-                unsigned long n = strtoul(json_string_value(it) + 7, &end, 10);
-                json_t *val =
-                        n < json_array_size(responses) && !*end
-                                ? json_object_get(
-                                          json_object_get(json_array_get(responses, n), "result"),
-                                          "value")
-                                : NULL;
-                if (!json_is_string(val))
-                    goto bad;
+            if ((val = newref_value(it, responses, &bad)))
                 json_array_set(v, i, val);
-            } else if (substitute_newrefs(it, responses, err) != 0) {
-                return FL_EINVAL;
-            }
+            else if (bad || substitute_newrefs(it, responses, err) != 0)
+                goto fail;
         }
     } else if (json_is_object(v)) {
         json_object_foreach(v, key, it)
         {
-            if (json_is_string(it) && strncmp(json_string_value(it), "newref:", 7) == 0) {
-                char *end;
-                unsigned long n = strtoul(json_string_value(it) + 7, &end, 10);
-                json_t *val =
-                        n < json_array_size(responses) && !*end
-                                ? json_object_get(
-                                          json_object_get(json_array_get(responses, n), "result"),
-                                          "value")
-                                : NULL;
-                if (!json_is_string(val))
-                    goto bad;
+            if ((val = newref_value(it, responses, &bad)))
                 json_object_set(v, key, val);
-            } else if (substitute_newrefs(it, responses, err) != 0) {
-                return FL_EINVAL;
-            }
+            else if (bad || substitute_newrefs(it, responses, err) != 0)
+                goto fail;
         }
     }
     return 0;
-bad:
+fail:
     err->code = KE_MEDIA_OBJECT_NOT_FOUND_TRANSACTION_NO_COMMIT;
     snprintf(err->msg, sizeof(err->msg), "newref names no object created in this transaction");
     return FL_EINVAL;

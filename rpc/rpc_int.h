@@ -200,6 +200,8 @@ void fl__obj_unref(obj *o);
  * done; done(arg) runs then (may be NULL). */
 void fl__obj_release(obj *o, void (*done)(void *arg), void *arg);
 const char *fl__obj_name(const obj *o);
+/* The tags as Kurento's Tag[] (with __module__/__type__). */
+json_t *fl__obj_tags_json(const obj *o);
 
 session *fl__session_get(struct fl_rpc *rpc, const char *id, int create);
 void fl__session_hold(session *s, obj *o);
