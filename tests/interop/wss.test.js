@@ -61,7 +61,7 @@ describe('WSS with a configured certificate', () => {
     process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
     const url = `wss://127.0.0.1:${securePort}/kurento`;
     const client = await new Promise((resolve, reject) => {
-      kurentoClient(url, { failAfter: 3, request_timeout: 10000 }, (err, c) => (err ? reject(err) : resolve(c)));
+      kurentoClient(url, { failAfter: 3, request_timeout: 10000, response_timeout: 1000, duplicates_timeout: 1000 }, (err, c) => (err ? reject(err) : resolve(c)));
     });
     try {
       const pipeline = await client.create('MediaPipeline');
