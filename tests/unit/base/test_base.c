@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "base/addr.h"
 #include "base/buf.h"
 #include "base/bytes.h"
 #include "base/err.h"
@@ -225,6 +227,34 @@ static void test_time(void **state)
     assert_true(fl_time_wall_ms() > 1600000000000LL);
 }
 
+static void test_addr(void **state)
+{
+    (void)state;
+    fl_addr a, b;
+    char s[FL_ADDR_STRLEN];
+    assert_int_equal(fl_addr_parse(&a, "192.0.2.7", 5000), 0);
+    assert_string_equal(fl_addr_str(&a, s), "192.0.2.7:5000");
+    assert_int_equal(fl_addr_parse(&b, "2001:db8::1", 443), 0);
+    assert_string_equal(fl_addr_str(&b, s), "[2001:db8::1]:443");
+    assert_false(fl_addr_equal(&a, &b));
+    assert_int_equal(fl_addr_parse(&b, "nope", 1), FL_EINVAL);
+    struct sockaddr_storage ss;
+    size_t n = fl_addr_to_sockaddr(&a, (struct sockaddr *)&ss, sizeof(ss));
+    assert_true(n > 0);
+    assert_int_equal(fl_addr_from_sockaddr(&b, (struct sockaddr *)&ss), 0);
+    assert_true(fl_addr_equal(&a, &b));
+    b.port = 1;
+    assert_false(fl_addr_equal(&a, &b));
+    assert_true(fl_addr_ip_equal(&a, &b));
+    assert_int_equal(fl_addr_parse(&a, "127.0.0.1", 0), 0);
+    assert_true(fl_addr_is_loopback(&a));
+    assert_int_equal(fl_addr_parse(&a, "::1", 0), 0);
+    assert_true(fl_addr_is_loopback(&a));
+    assert_int_equal(fl_addr_parse(&a, "fe80::2", 0), 0);
+    assert_true(fl_addr_is_link_local(&a));
+    assert_int_equal(fl_addr_to_sockaddr(&a, (struct sockaddr *)&ss, 4), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_rand_seeded_and_uuid),
         cmocka_unit_test(test_log_spec),
         cmocka_unit_test(test_time),
+        cmocka_unit_test(test_addr),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
