@@ -9,8 +9,6 @@
 
 FL_LOG_TAG("rpc");
 
-void fl__client_send(client *cl, json_t *j);
-
 json_t *fl__obj_tags_json(const obj *o)
 {
     json_t *arr = json_array();
@@ -37,29 +35,21 @@ json_t *fl__event_base(obj *source, const char *type)
 
 void fl__event_emit(struct fl_rpc *rpc, obj *o, const char *type, json_t *data)
 {
-    const char *sent[16];
-    size_t nsent = 0;
+    uint64_t mark = ++rpc->emit_seq;
     json_t *note = NULL;
     fl_list_foreach (it, &o->subs) {
-        sub *s = fl_container_of(it, sub, obj_node);
-        if (strcmp(s->type, type) != 0)
+        sub *sb = fl_container_of(it, sub, obj_node);
+        if (strcmp(sb->type, type) != 0 || sb->s->emit_mark == mark)
             continue;
-        int dup = 0;
-        for (size_t i = 0; i < nsent; i++)
-            dup |= strcmp(sent[i], s->session) == 0;
-        if (dup)
-            continue;
-        if (nsent < 16)
-            sent[nsent++] = s->session;
-        session *sess = fl__session_get(rpc, s->session, 0);
-        if (!sess || !sess->client)
+        sb->s->emit_mark = mark; /* one copy per session, however many subscriptions */
+        if (!sb->s->client)
             continue;
         if (!note) {
             note = json_pack("{s:s, s:s, s:{s:{s:O, s:s, s:s}}}", "jsonrpc", "2.0", "method",
                              "onEvent", "params", "value", "data", data, "object", o->id, "type",
                              type);
         }
-        fl__client_send(sess->client, note);
+        fl__client_send(sb->s->client, note);
         rpc->events_total++;
     }
     json_decref(note);
@@ -68,7 +58,7 @@ void fl__event_emit(struct fl_rpc *rpc, obj *o, const char *type, json_t *data)
 
 static json_t *connection_event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char *type)
 {
-    obj *sink = fl__obj_from_element(rpc, ev->conn.sink);
+    obj *sink = fl__obj_from_element(rpc, ev->conn.sink, 1);
     json_t *data = fl__event_base(o, type);
     json_object_set_new(data, "sink", sink ? json_string(sink->id) : json_null());
     json_object_set_new(data, "mediaType", json_string(fl_media_type_name(ev->conn.media)));

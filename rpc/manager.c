@@ -15,15 +15,6 @@ FL_LOG_TAG("rpc");
 #define KURENTO_API    "7.3.0"
 #define MAX_CPU_SAMPLE 10000
 
-void fl__sm_get_info(call *c, obj *o, json_t *p);
-void fl__sm_get_pipelines(call *c, obj *o, json_t *p);
-void fl__sm_get_sessions(call *c, obj *o, json_t *p);
-void fl__sm_get_metadata(call *c, obj *o, json_t *p);
-void fl__sm_get_kmd(call *c, obj *o, json_t *p);
-void fl__sm_get_cpu_count(call *c, obj *o, json_t *p);
-void fl__sm_get_used_cpu(call *c, obj *o, json_t *p);
-void fl__sm_get_used_memory(call *c, obj *o, json_t *p);
-
 int64_t fl__used_memory_kb(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -126,6 +117,7 @@ void fl__sm_get_used_memory(call *c, obj *o, json_t *p)
 
 struct cpu_sample {
     uv_timer_t timer;
+    fl_list node; /* in rpc->cpu_samples */
     call *c;
     unsigned long long busy;
     unsigned long long total;
@@ -157,6 +149,7 @@ static void cpu_sample_closed(uv_handle_t *h)
 static void cpu_sample_done(uv_timer_t *t)
 {
     struct cpu_sample *s = t->data;
+    fl_list_remove(&s->node);
     unsigned long long busy, total;
     if (read_cpu(&busy, &total) != 0) {
         fl__call_err(s->c, KE_UNEXPECTED_ERROR, "Cannot read /proc/stat");
@@ -184,9 +177,21 @@ void fl__sm_get_used_cpu(call *c, obj *o, json_t *p)
         return;
     }
     s->c = c;
+    fl_list_push_back(&c->rpc->cpu_samples, &s->node);
     uv_timer_init(c->rpc->loop, &s->timer);
     s->timer.data = s;
     uv_timer_start(&s->timer, cpu_sample_done, (uint64_t)(interval > 0 ? interval : 1), 0);
+}
+
+void fl__sm_cancel_cpu_samples(struct fl_rpc *rpc)
+{
+    fl_list_foreach_safe (it, tmp, &rpc->cpu_samples) {
+        struct cpu_sample *s = fl_container_of(it, struct cpu_sample, node);
+        fl_list_remove(&s->node);
+        uv_timer_stop(&s->timer);
+        uv_close((uv_handle_t *)&s->timer, cpu_sample_closed);
+        fl__call_err(s->c, KE_UNEXPECTED_ERROR, "The server is shutting down");
+    }
 }
 
 static void status_page(struct fl_rpc *rpc, fl_bytes *body)

@@ -10,8 +10,6 @@
 
 FL_LOG_TAG("rpc");
 
-void fl__obj_register_element(struct fl_rpc *rpc, obj *o);
-
 /* ---- create ---- */
 
 static int check_params(call *c, json_t *defs, json_t *given)
@@ -144,16 +142,6 @@ void fl__op_release(call *c)
 }
 
 /* ---- invoke ---- */
-
-typedef void (*op_fn)(call *c, obj *o, json_t *p);
-
-struct op {
-    const char *cls;
-    const char *name;
-    op_fn fn;
-};
-
-extern const struct op fl__ops[];
 
 static op_fn find_op(const kmd_class *cls, const char *name)
 {

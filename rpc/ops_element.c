@@ -9,14 +9,6 @@
 
 FL_LOG_TAG("rpc");
 
-typedef void (*op_fn)(call *c, obj *o, json_t *p);
-
-struct op {
-    const char *cls;
-    const char *name;
-    op_fn fn;
-};
-
 static const char *pstr(json_t *p, const char *key)
 {
     return json_string_value(json_object_get(p, key));
@@ -64,8 +56,18 @@ static void get_name(call *c, obj *o, json_t *p)
     fl__call_ok(c, json_string(fl__obj_name(o)));
 }
 
+static int too_long(call *c, const char *what, const char *text, size_t max)
+{
+    if (strlen(text) <= max)
+        return 0;
+    fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "%s is longer than %zu bytes", what, max);
+    return 1;
+}
+
 static void set_name(call *c, obj *o, json_t *p)
 {
+    if (too_long(c, "name", pstr(p, "name"), FL_MAX_TEXT))
+        return;
     char *name = strdup(pstr(p, "name"));
     if (!name) {
         fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
@@ -96,6 +98,14 @@ static void get_creation_time(call *c, obj *o, json_t *p)
 
 static void add_tag(call *c, obj *o, json_t *p)
 {
+    if (too_long(c, "tag key", pstr(p, "key"), FL_MAX_TEXT) ||
+        too_long(c, "tag value", pstr(p, "value"), FL_MAX_TEXT))
+        return;
+    if (!json_object_get(o->tags, pstr(p, "key")) && json_object_size(o->tags) >= FL_MAX_TAGS) {
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "An object holds at most %d tags",
+                     FL_MAX_TAGS);
+        return;
+    }
     json_object_set(o->tags, pstr(p, "key"), json_object_get(p, "value"));
     fl__call_ok(c, NULL);
 }
@@ -185,6 +195,11 @@ static void connect_or_disconnect(call *c, obj *o, json_t *p, int connect)
         fl__call_err(c, KE_CONNECT_ERROR, "Elements are not in the same pipeline");
         return;
     }
+    const char *src_desc = pstr(p, "sourceMediaDescription");
+    const char *sink_desc = pstr(p, "sinkMediaDescription");
+    if ((src_desc && too_long(c, "sourceMediaDescription", src_desc, FL_MAX_DESCRIPTION)) ||
+        (sink_desc && too_long(c, "sinkMediaDescription", sink_desc, FL_MAX_DESCRIPTION)))
+        return;
     c->other = sink;
     fl__obj_ref(sink);
     if (connect)
@@ -216,8 +231,8 @@ static void connections_done(void *arg, int status, const fl_connection *conns, 
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        obj *src = fl__obj_from_element(c->rpc, conns[i].source);
-        obj *sink = fl__obj_from_element(c->rpc, conns[i].sink);
+        obj *src = fl__obj_from_element(c->rpc, conns[i].source, 0);
+        obj *sink = fl__obj_from_element(c->rpc, conns[i].sink, 0);
         if (!src || !sink)
             continue; /* one end is being released */
         json_array_append_new(
@@ -296,17 +311,6 @@ static void el_transcoding(call *c, obj *o, json_t *p)
     fl__call_ok(c, json_false()); /* fluo has no transcoder yet: nothing is ever transcoded */
 }
 
-void fl__manager_ops(void);
-extern void fl__sm_get_info(call *c, obj *o, json_t *p);
-extern void fl__sm_get_pipelines(call *c, obj *o, json_t *p);
-extern void fl__sm_get_sessions(call *c, obj *o, json_t *p);
-extern void fl__sm_get_metadata(call *c, obj *o, json_t *p);
-extern void fl__sm_get_kmd(call *c, obj *o, json_t *p);
-extern void fl__sm_get_cpu_count(call *c, obj *o, json_t *p);
-extern void fl__sm_get_used_cpu(call *c, obj *o, json_t *p);
-extern void fl__sm_get_used_memory(call *c, obj *o, json_t *p);
-
-extern const struct op fl__ops[];
 const struct op fl__ops[] = {
     { "MediaObject", "getMediaPipeline", get_media_pipeline },
     { "MediaObject", "getParent", get_parent },

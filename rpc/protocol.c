@@ -210,22 +210,27 @@ static void m_subscribe(call *c)
         fl__call_err(c, KE_MEDIA_OBJECT_EVENT_NOT_SUPPORTED, "Event '%.100s' not supported", type);
         return;
     }
-    sub *s = calloc(1, sizeof(*s));
-    if (!s) {
+    session *ss = fl__session_get(c->rpc, c->session, 1);
+    if (ss && ss->nsubs >= FL_MAX_SUBS_PER_SESSION) {
+        fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "A session holds at most %d subscriptions",
+                     FL_MAX_SUBS_PER_SESSION);
+        return;
+    }
+    sub *sb = ss ? calloc(1, sizeof(*sb)) : NULL;
+    if (sb)
+        fl_rand_uuid(fl_rand_system(), sb->id);
+    if (!sb || fl_hmap_put(&c->rpc->subs, sb->id, sb) != 0) {
+        free(sb);
         fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
         return;
     }
-    fl_rand_uuid(fl_rand_system(), s->id);
-    snprintf(s->type, sizeof(s->type), "%s", type);
-    snprintf(s->session, sizeof(s->session), "%s", c->session);
-    s->o = o;
-    if (fl_hmap_put(&c->rpc->subs, s->id, s) != 0) {
-        free(s);
-        fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
-        return;
-    }
-    fl_list_push_back(&o->subs, &s->obj_node);
-    fl__call_ok(c, json_string(s->id));
+    snprintf(sb->type, sizeof(sb->type), "%s", type);
+    sb->s = ss;
+    sb->o = o;
+    fl_list_push_back(&o->subs, &sb->obj_node);
+    fl_list_push_back(&ss->subs, &sb->session_node);
+    ss->nsubs++;
+    fl__call_ok(c, json_string(sb->id));
 }
 
 static void m_unsubscribe(call *c)
@@ -235,10 +240,12 @@ static void m_unsubscribe(call *c)
         fl__call_err(c, KE_MARSHALL_ERROR, "'subscription' parameter should be a string");
         return;
     }
-    sub *s = fl_hmap_del(&c->rpc->subs, id);
-    if (s) {
-        fl_list_remove(&s->obj_node);
-        free(s);
+    sub *sb = fl_hmap_del(&c->rpc->subs, id);
+    if (sb) {
+        fl_list_remove(&sb->obj_node);
+        fl_list_remove(&sb->session_node);
+        sb->s->nsubs--;
+        free(sb);
     }
     fl__call_ok_plain(c);
 }
@@ -266,15 +273,8 @@ static void m_unref(call *c)
     if (!o)
         return;
     session *s = fl__session_get(c->rpc, c->session, 0);
-    if (s && fl_hmap_del(&s->objs, o->id))
-        fl__obj_unref(o);
-    int held = 0;
-    size_t it = 0;
-    session *other;
-    while (fl_hmap_next(&c->rpc->sessions, &it, NULL, (void **)&other))
-        held += fl_hmap_get(&other->objs, o->id) != NULL;
-    if (!held && o != c->rpc->manager)
-        fl__obj_release(o, NULL, NULL);
+    if (s)
+        fl__session_unhold(s, o);
     fl__call_ok_plain(c);
 }
 
@@ -286,12 +286,16 @@ static void m_close_session(call *c)
         return;
     }
     if (json_is_true(json_object_get(c->params, "release"))) {
-        const char *key;
-        obj *o;
-        for (size_t it = 0; fl_hmap_next(&s->objs, &it, &key, (void **)&o);) {
-            if (!o->released && o != c->rpc->manager && !o->parent)
-                fl__obj_release(o, NULL, NULL); /* removes itself from s->objs */
+        size_t n = fl_hmap_len(&s->holds), k = 0;
+        obj **tops = calloc(n ? n : 1, sizeof(*tops));
+        hold *h;
+        for (size_t it = 0; tops && fl_hmap_next(&s->holds, &it, NULL, (void **)&h);) {
+            if (!h->o->parent && h->o != c->rpc->manager)
+                tops[k++] = h->o;
         }
+        for (size_t i = 0; i < k; i++)
+            fl__obj_release(tops[i], NULL, NULL);
+        free(tops);
     }
     fl__session_drop(c->rpc, s);
     c->result = json_null();
@@ -492,6 +496,17 @@ static const struct {
 void fl__exec(call *c)
 {
     c->rpc->calls_total++;
+    if (c->rpc->shutting_down) {
+        fl__call_err(c, KE_UNEXPECTED_ERROR, "The server is shutting down");
+        return;
+    }
+    if (c->bad_session) {
+        fl__call_err(c, KE_INVALID_SESSION,
+                     "Invalid session: sessionId must be a string of at "
+                     "most %d characters",
+                     FL_SESSION_ID_MAX - 1);
+        return;
+    }
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
         if (strcmp(methods[i].name, c->method) != 0)
             continue;
@@ -597,11 +612,14 @@ static void top_done(call *c)
         send_json(cl, resp);
         json_decref(resp);
     }
+    struct fl_rpc *rpc = c->rpc;
     call_free(c);
     cl->busy = 0;
     if (!cl->pumping)
         pump(cl);
     client_unref(cl);
+    rpc->calls_in_flight--;
+    fl__rpc_maybe_finish(rpc);
 }
 
 static void reply_error(client *cl, json_t *id, int code, const char *message)
@@ -658,17 +676,23 @@ static void start(client *cl, const char *data, size_t len)
     c->method = strdup(json_string_value(json_object_get(req, "method")));
     json_t *params = json_object_get(req, "params");
     c->params = json_is_object(params) ? json_incref(params) : NULL;
-    const char *sid = json_string_value(json_object_get(c->params, "sessionId"));
+    json_t *sidv = json_object_get(c->params, "sessionId");
+    const char *sid = json_string_value(sidv);
     if (sid && strlen(sid) < sizeof(c->session)) {
         snprintf(c->session, sizeof(c->session), "%s", sid);
         c->had_session = 1;
+    } else if (sidv) {
+        c->bad_session = 1; /* answered INVALID_SESSION by fl__exec */
     } else if (cl->session[0]) {
+        /* Injected as Kurento does: the connection's session stands for it. */
         snprintf(c->session, sizeof(c->session), "%s", cl->session);
+        c->had_session = 1;
     }
     json_decref(req);
     c->done = top_done;
     cl->busy = 1;
     cl->refs++;
+    cl->rpc->calls_in_flight++;
     fl__exec(c);
 }
 
@@ -678,6 +702,8 @@ static void pump(client *cl)
     cl->refs++;
     while (!cl->busy && !fl_list_empty(&cl->queue)) {
         msg *m = fl_container_of(fl_list_pop_front(&cl->queue), msg, node);
+        cl->queued_msgs--;
+        cl->queued_bytes -= m->len;
         start(cl, m->data, m->len);
         free(m);
     }
@@ -711,6 +737,13 @@ client *fl__client_detached(struct fl_rpc *rpc,
 
 void fl__client_feed(client *cl, const char *data, size_t len)
 {
+    if (cl->queued_msgs >= FL_MAX_QUEUED_MSGS || cl->queued_bytes + len > FL_MAX_QUEUED_BYTES) {
+        fl_log(FL_LOG_WARN, "client %s: too many requests waiting, closing it",
+               cl->conn ? fl_rpc_conn_peer(cl->conn) : "(detached)");
+        if (cl->conn)
+            fl_rpc_conn_close(cl->conn, 1008, "Too many requests waiting");
+        return;
+    }
     msg *m = malloc(sizeof(*m) + len + 1);
     if (!m) {
         if (cl->conn)
@@ -721,6 +754,8 @@ void fl__client_feed(client *cl, const char *data, size_t len)
     memcpy(m->data, data, len);
     m->data[len] = '\0';
     fl_list_push_back(&cl->queue, &m->node);
+    cl->queued_msgs++;
+    cl->queued_bytes += len;
     if (!cl->pumping)
         pump(cl);
 }
@@ -734,6 +769,8 @@ void fl__client_close(client *cl)
         fl_list_remove(it); /* nobody is left to answer */
         free(fl_container_of(it, msg, node));
     }
+    cl->queued_msgs = 0;
+    cl->queued_bytes = 0;
     if (cl->session[0]) {
         session *s = fl__session_get(cl->rpc, cl->session, 0);
         if (s && s->client == cl) {

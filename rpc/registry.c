@@ -1,5 +1,6 @@
-/* Objects and sessions: ids formed as Kurento forms them, ownership by
- * sessions, release (explicit, by pipeline, or by garbage collection). */
+/* Objects and sessions: ids formed as Kurento forms them, holding by sessions
+ * (Kurento's MediaSet refs), release (explicit, with the pipeline, or by the
+ * garbage collector). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,6 @@
 #include "rpc/rpc_int.h"
 
 FL_LOG_TAG("rpc");
-
-void fl__rpc_maybe_finish(struct fl_rpc *rpc);
 
 static void ptr_key(const void *p, char out[32])
 {
@@ -52,6 +51,7 @@ obj *fl__obj_new(struct fl_rpc *rpc, const kmd_class *cls, obj *parent, const ch
     fl_list_init(&o->children);
     fl_list_init(&o->child_node);
     fl_list_init(&o->subs);
+    fl_list_init(&o->holds);
     if (parent)
         fl_list_push_back(&parent->children, &o->child_node);
     return o;
@@ -63,15 +63,13 @@ obj *fl__obj_find(struct fl_rpc *rpc, const char *id)
     return o && !o->released ? o : NULL;
 }
 
-obj *fl__obj_from_element(struct fl_rpc *rpc, const fl_element *e)
+obj *fl__obj_from_element(struct fl_rpc *rpc, const fl_element *e, int any)
 {
     char key[32];
     ptr_key(e, key);
     obj *o = fl_hmap_get(&rpc->elements, key);
-    return o && !o->released ? o : NULL;
+    return o && (any || !o->released) ? o : NULL;
 }
-
-void fl__obj_register_element(struct fl_rpc *rpc, obj *o);
 
 void fl__obj_register_element(struct fl_rpc *rpc, obj *o)
 {
@@ -102,6 +100,26 @@ const char *fl__obj_name(const obj *o)
     return o->name ? o->name : o->id;
 }
 
+static void sub_free(struct fl_rpc *rpc, sub *sb)
+{
+    fl_list_remove(&sb->obj_node);
+    fl_list_remove(&sb->session_node);
+    sb->s->nsubs--;
+    fl_hmap_del(&rpc->subs, sb->id);
+    free(sb);
+}
+
+/* Unlinks a hold from both sides and drops the reference it kept. */
+static void hold_free(hold *h)
+{
+    obj *o = h->o;
+    fl_hmap_del(&h->s->holds, o->id);
+    fl_list_remove(&h->obj_node);
+    o->nholds--;
+    free(h);
+    fl__obj_unref(o);
+}
+
 struct release_ctx {
     obj *o;
     void (*done)(void *arg);
@@ -111,27 +129,18 @@ struct release_ctx {
 /* Unregisters o and its children (depth first) and tells subscribers. */
 static void unregister(struct fl_rpc *rpc, obj *o)
 {
+    if (o->released)
+        return;
     fl_list_foreach_safe (it, tmp, &o->children) {
         unregister(rpc, fl_container_of(it, obj, child_node));
     }
     o->released = 1;
     fl_hmap_del(&rpc->objects, o->id);
-    if (o->element) {
-        char key[32];
-        ptr_key(o->element, key);
-        fl_hmap_del(&rpc->elements, key);
+    fl_list_foreach_safe (n, tmp2, &o->holds) {
+        hold_free(fl_container_of(n, hold, obj_node));
     }
-    size_t it = 0;
-    session *s;
-    while (fl_hmap_next(&rpc->sessions, &it, NULL, (void **)&s)) {
-        if (fl_hmap_del(&s->objs, o->id))
-            fl__obj_unref(o);
-    }
-    fl_list_foreach_safe (n, tmp2, &o->subs) {
-        sub *sb = fl_container_of(n, sub, obj_node);
-        fl_list_remove(&sb->obj_node);
-        fl_hmap_del(&rpc->subs, sb->id);
-        free(sb);
+    fl_list_foreach_safe (n, tmp3, &o->subs) {
+        sub_free(rpc, fl_container_of(n, sub, obj_node));
     }
     if (rpc->manager) {
         json_t *data = fl__event_base(rpc->manager, NULL);
@@ -141,14 +150,20 @@ static void unregister(struct fl_rpc *rpc, obj *o)
 }
 
 /* Drops the tree's registry references once the engine is done with it. */
-static void free_tree(obj *o)
+static void free_tree(struct fl_rpc *rpc, obj *o)
 {
     fl_list_foreach_safe (it, tmp, &o->children) {
         obj *child = fl_container_of(it, obj, child_node);
         fl_list_remove(&child->child_node);
-        free_tree(child);
+        free_tree(rpc, child);
     }
     fl_list_remove(&o->child_node);
+    if (o->element) {
+        char key[32];
+        ptr_key(o->element, key);
+        if (fl_hmap_get(&rpc->elements, key) == o)
+            fl_hmap_del(&rpc->elements, key);
+    }
     fl__obj_unref(o);
 }
 
@@ -158,7 +173,7 @@ static void release_done(void *arg, int status)
     struct fl_rpc *rpc = rc->o->rpc;
     if (status != 0)
         fl_log(FL_LOG_WARN, "engine release of %s: %s", rc->o->id, fl_strerror(status));
-    free_tree(rc->o);
+    free_tree(rpc, rc->o);
     rpc->pending_releases--;
     if (rc->done)
         rc->done(rc->arg);
@@ -170,22 +185,27 @@ void fl__obj_release(obj *o, void (*done)(void *arg), void *arg)
 {
     struct fl_rpc *rpc = o->rpc;
     struct release_ctx *rc = calloc(1, sizeof(*rc));
+    unregister(rpc, o);
+    /* An element released alone leaves its pipeline's tree now: the pipeline's
+     * own release must not free it a second time. */
+    fl_list_remove(&o->child_node);
     if (!rc) {
         fl_log(FL_LOG_ERROR, "out of memory releasing %s", o->id);
+        free_tree(rpc, o);
+        if (done)
+            done(arg);
         return;
     }
     rc->o = o;
     rc->done = done;
     rc->arg = arg;
-    unregister(rpc, o);
     rpc->pending_releases++;
-    if (o->pipeline) {
+    if (o->pipeline)
         fl_pipeline_release(o->pipeline, release_done, rc);
-    } else if (o->element) {
+    else if (o->element)
         fl_element_release(o->element, release_done, rc);
-    } else {
+    else
         release_done(rc, 0);
-    }
 }
 
 session *fl__session_get(struct fl_rpc *rpc, const char *id, int create)
@@ -194,79 +214,118 @@ session *fl__session_get(struct fl_rpc *rpc, const char *id, int create)
     if (s || !create)
         return s;
     s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
-    snprintf(s->id, sizeof(s->id), "%s", id);
-    fl_hmap_init(&s->objs);
+    if (!s || !(s->id = strdup(id)))
+        goto fail;
+    fl_hmap_init(&s->holds);
+    fl_list_init(&s->subs);
     s->in_use = 1;
-    if (fl_hmap_put(&rpc->sessions, s->id, s) != 0) {
-        fl_hmap_deinit(&s->objs);
-        free(s);
-        return NULL;
-    }
+    if (fl_hmap_put(&rpc->sessions, s->id, s) != 0)
+        goto fail;
     return s;
+fail:
+    if (s)
+        free(s->id);
+    free(s);
+    return NULL;
+}
+
+static void hold_one(session *s, obj *o)
+{
+    if (o->released || fl_hmap_get(&s->holds, o->id))
+        return;
+    hold *h = calloc(1, sizeof(*h));
+    if (!h || fl_hmap_put(&s->holds, o->id, h) != 0) {
+        free(h);
+        fl_log(FL_LOG_ERROR, "out of memory: session %s cannot hold %s", s->id, o->id);
+        return;
+    }
+    h->s = s;
+    h->o = o;
+    fl_list_push_back(&o->holds, &h->obj_node);
+    o->nholds++;
+    fl__obj_ref(o);
 }
 
 void fl__session_hold(session *s, obj *o)
 {
-    if (o->released || fl_hmap_get(&s->objs, o->id))
-        return;
-    if (fl_hmap_put(&s->objs, o->id, o) == 0)
-        fl__obj_ref(o);
+    for (; o; o = o->parent)
+        hold_one(s, o);
 }
 
-/* Forgets a session: objects no other session holds are released. */
+void fl__session_unhold(session *s, obj *o)
+{
+    struct fl_rpc *rpc = o->rpc;
+    hold *h = fl_hmap_get(&s->holds, o->id);
+    if (!h)
+        return;
+    fl_list_foreach_safe (n, tmp, &o->subs) {
+        sub *sb = fl_container_of(n, sub, obj_node);
+        if (sb->s == s)
+            sub_free(rpc, sb);
+    }
+    fl__obj_ref(o);
+    hold_free(h);
+    if (o->nholds == 0 && !o->released && o != rpc->manager) {
+        fl_log(FL_LOG_INFO, "no session holds %s: releasing it", o->id);
+        fl__obj_release(o, NULL, NULL);
+    }
+    fl__obj_unref(o);
+}
+
 void fl__session_drop(struct fl_rpc *rpc, session *s)
 {
     fl_hmap_del(&rpc->sessions, s->id);
     if (s->client)
         s->client->session[0] = '\0';
-    size_t n = fl_hmap_len(&s->objs);
+    fl_list_foreach_safe (n, tmp, &s->subs) {
+        sub_free(rpc, fl_container_of(n, sub, session_node));
+    }
+    /* Children first: a pipeline goes only once nothing holds its elements. */
+    size_t n = fl_hmap_len(&s->holds);
     obj **held = calloc(n ? n : 1, sizeof(*held));
     size_t k = 0;
-    const char *key;
-    obj *o;
-    for (size_t it = 0; held && fl_hmap_next(&s->objs, &it, &key, (void **)&o);)
-        held[k++] = o;
-    fl_hmap_deinit(&s->objs);
-    for (size_t i = 0; i < k; i++) {
-        o = held[i];
-        int others = 0;
-        size_t it = 0;
-        session *other;
-        while (fl_hmap_next(&rpc->sessions, &it, NULL, (void **)&other))
-            others += fl_hmap_get(&other->objs, o->id) != NULL;
-        if (!others && !o->released && o != rpc->manager) {
-            fl_log(FL_LOG_INFO, "session %s gone: releasing %s", s->id, o->id);
-            fl__obj_release(o, NULL, NULL);
-        }
-        fl__obj_unref(o);
+    hold *h;
+    for (size_t it = 0; held && fl_hmap_next(&s->holds, &it, NULL, (void **)&h);) {
+        held[k] = h->o;
+        fl__obj_ref(held[k++]);
     }
+    for (size_t pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < k; i++) {
+            if ((held[i]->parent != NULL) == (pass == 0))
+                fl__session_unhold(s, held[i]);
+        }
+    }
+    for (size_t i = 0; i < k; i++)
+        fl__obj_unref(held[i]);
     free(held);
+    for (size_t it = 0; fl_hmap_next(&s->holds, &it, NULL, (void **)&h);)
+        hold_free(h); /* only if the array could not be allocated */
+    fl_hmap_deinit(&s->holds);
+    free(s->id);
     free(s);
 }
 
-/* Kurento's garbage collector: a session is kept while a connection is
- * associated with it or it was used since the last run. */
+/* Kurento's garbage collector, in one pass: a session is kept while a
+ * connection is associated with it or it was used since the last run. */
 void fl__gc_run(struct fl_rpc *rpc)
 {
-    session *doomed[64];
-    size_t n = 0;
-    size_t it = 0;
+    size_t n = fl_hmap_len(&rpc->sessions);
+    session **doomed = calloc(n ? n : 1, sizeof(*doomed));
+    if (!doomed)
+        return;
+    size_t k = 0;
     session *s;
-    while (n < 64 && fl_hmap_next(&rpc->sessions, &it, NULL, (void **)&s)) {
-        if (s->client) {
+    for (size_t it = 0; fl_hmap_next(&rpc->sessions, &it, NULL, (void **)&s);) {
+        if (s->client)
             s->in_use = 1;
-            continue;
-        }
-        if (s->in_use) {
+        else if (s->in_use)
             s->in_use = 0;
-            continue;
-        }
-        doomed[n++] = s;
+        else
+            doomed[k++] = s;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < k; i++) {
+        fl_log(FL_LOG_DEBUG, "session %s unused for a period: dropping it", doomed[i]->id);
         fl__session_drop(rpc, doomed[i]);
-    if (n == 64)
-        fl__gc_run(rpc); /* more to collect */
+    }
+    free(doomed);
 }

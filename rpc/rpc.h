@@ -49,7 +49,8 @@ int fl_rpc_config_load_env(fl_rpc_config *cfg, char *err, size_t errlen);
 
 typedef struct fl_rpc fl_rpc;
 
-/* Starts the service on `loop` with the engine (not owned). */
+/* Starts the service on `loop` with the engine (not owned). The config is
+ * copied by value: its strings stay the caller's and must outlive the service. */
 int fl_rpc_create(fl_rpc **out, uv_loop_t *loop, fl_engine *engine, const fl_rpc_config *cfg);
 
 /* Ports bound (after create). */

@@ -100,22 +100,46 @@ typedef struct obj {
     fl_pipeline *pipeline; /* for MediaPipeline */
     fl_element *element;   /* for elements */
     fl_list subs;          /* struct sub, by obj_node */
+    fl_list holds;         /* struct hold: the sessions holding this object */
+    size_t nholds;
     struct fl_rpc *rpc;
 } obj;
 
+/* Longest session id accepted (Kurento takes any string; ours are UUIDs). */
+#define FL_SESSION_ID_MAX 128
+
+/* Limits that keep one client from growing the server without bound. */
+#define FL_MAX_SUBS_PER_SESSION 10000
+#define FL_MAX_TAGS             256
+#define FL_MAX_TEXT             4096 /* a name, tag key or tag value */
+#define FL_MAX_DESCRIPTION      256  /* a pad description */
+#define FL_MAX_QUEUED_MSGS      256  /* requests waiting behind a running one */
+#define FL_MAX_QUEUED_BYTES     (16u << 20)
+
 typedef struct session {
-    char id[64];
+    char *id;
     struct client *client; /* associated connection, or NULL */
     int in_use;            /* marked since the last garbage collection */
-    fl_hmap objs;          /* id -> obj, objects this session holds */
+    fl_hmap holds;         /* object id -> struct hold */
+    fl_list subs;          /* struct sub, by session_node */
+    size_t nsubs;
+    uint64_t emit_mark; /* last event sent to it (one copy per event) */
 } session;
+
+/* A session holding an object (Kurento's MediaSet ref). */
+typedef struct hold {
+    session *s;
+    struct obj *o;
+    fl_list obj_node;
+} hold;
 
 typedef struct sub {
     char id[37];
     char type[64];
-    char session[64];
+    session *s;
     obj *o;
     fl_list obj_node;
+    fl_list session_node;
 } sub;
 
 /* ---- protocol.c: connections and calls ---- */
@@ -124,8 +148,10 @@ typedef struct client {
     int refs;
     fl_rpc_conn *conn; /* NULL once closed */
     struct fl_rpc *rpc;
-    char session[64]; /* associated session, "" if none */
-    fl_list queue;    /* struct msg waiting */
+    char session[FL_SESSION_ID_MAX]; /* associated session, "" if none */
+    fl_list queue;                   /* struct msg waiting */
+    size_t queued_msgs;
+    size_t queued_bytes;
     int busy;
     int pumping;
     fl_list node;
@@ -152,10 +178,11 @@ struct call {
     json_t *id;
     const char *method;
     json_t *params; /* owned reference */
-    char session[64];
-    int had_session;
-    json_t *result; /* on success */
-    json_t *error;  /* on failure */
+    char session[FL_SESSION_ID_MAX];
+    int had_session; /* given in params or injected from the connection */
+    int bad_session; /* given but unusable */
+    json_t *result;  /* on success */
+    json_t *error;   /* on failure */
     call_done_fn done;
     void *ctx;
     /* per-operation state */
@@ -185,6 +212,9 @@ struct fl_rpc {
     unsigned long errors_total;
     unsigned long events_total;
     int shutting_down;
+    int calls_in_flight;
+    uint64_t emit_seq;
+    fl_list cpu_samples; /* getUsedCpu calls waiting on their timers */
     int pending_releases;
     int shutdown_handles;
     void (*shutdown_done)(void *arg);
@@ -193,7 +223,10 @@ struct fl_rpc {
 
 obj *fl__obj_new(struct fl_rpc *rpc, const kmd_class *cls, obj *parent, const char *id);
 obj *fl__obj_find(struct fl_rpc *rpc, const char *id);
-obj *fl__obj_from_element(struct fl_rpc *rpc, const fl_element *e);
+/* The object of an engine element; with any, also one being released (for
+ * the events its release raises). */
+obj *fl__obj_from_element(struct fl_rpc *rpc, const fl_element *e, int any);
+void fl__obj_register_element(struct fl_rpc *rpc, obj *o);
 void fl__obj_ref(obj *o);
 void fl__obj_unref(obj *o);
 /* Releases o and its children: unregisters now, frees after the engine is
@@ -204,9 +237,18 @@ const char *fl__obj_name(const obj *o);
 json_t *fl__obj_tags_json(const obj *o);
 
 session *fl__session_get(struct fl_rpc *rpc, const char *id, int create);
+/* The session holds o and its ancestors (a pipeline lives while a session
+ * holds one of its elements). */
 void fl__session_hold(session *s, obj *o);
+/* The session lets go of o (and its subscriptions on o); o is released when
+ * no session holds it any more. */
+void fl__session_unhold(session *s, obj *o);
+/* Forgets a session: its subscriptions go, objects no other session holds
+ * are released. */
 void fl__session_drop(struct fl_rpc *rpc, session *s);
 void fl__gc_run(struct fl_rpc *rpc);
+/* Frees the service once shutdown has nothing left in flight. */
+void fl__rpc_maybe_finish(struct fl_rpc *rpc);
 
 /* ---- calls ---- */
 void fl__call_ok(call *c, json_t *value); /* steals value; NULL: "value":null */
@@ -220,16 +262,42 @@ const char *fl__error_type(int code);
 void fl__op_create(call *c);
 void fl__op_invoke(call *c);
 void fl__op_release(call *c);
+void fl__transaction(call *c);
+
+/* An implementation of an operation of a class (ops_element.c holds the table). */
+typedef void (*op_fn)(call *c, obj *o, json_t *p);
+
+struct op {
+    const char *cls;
+    const char *name;
+    op_fn fn;
+};
+extern const struct op fl__ops[];
+
+/* ServerManager operations (manager.c) */
+void fl__sm_get_info(call *c, obj *o, json_t *p);
+void fl__sm_get_pipelines(call *c, obj *o, json_t *p);
+void fl__sm_get_sessions(call *c, obj *o, json_t *p);
+void fl__sm_get_metadata(call *c, obj *o, json_t *p);
+void fl__sm_get_kmd(call *c, obj *o, json_t *p);
+void fl__sm_get_cpu_count(call *c, obj *o, json_t *p);
+void fl__sm_get_used_cpu(call *c, obj *o, json_t *p);
+void fl__sm_get_used_memory(call *c, obj *o, json_t *p);
+/* Answers every getUsedCpu still sampling (at shutdown). */
+void fl__sm_cancel_cpu_samples(struct fl_rpc *rpc);
+
+/* protocol.c */
+void fl__client_send(client *cl, json_t *j);
+void fl__protocol_callbacks(fl_rpc_server_callbacks *cb, struct fl_rpc *rpc);
 
 /* ---- events.c ---- */
 void fl__event_emit(struct fl_rpc *rpc, obj *o, const char *type, json_t *data);
 json_t *fl__event_base(obj *source, const char *type);
 void fl__engine_event(void *arg, const fl_event *ev);
 
-/* ---- status.c ---- */
+/* ---- manager.c: status page, metrics, process figures ---- */
 int fl__http_status(void *ctx, const char *path, fl_bytes *body, const char **content_type);
 int64_t fl__used_memory_kb(void);
 int fl__cpu_count(void);
-void fl__used_cpu(call *c, int interval_ms);
 
 #endif

@@ -517,6 +517,8 @@ static void peer_name(fl_rpc_conn *c)
 static int conn_setup(fl_rpc_conn *c, bool secure)
 {
     uv_tcp_nodelay(&c->tcp, 1);
+    /* A peer that vanishes without a FIN must not keep its session alive forever. */
+    uv_tcp_keepalive(&c->tcp, 1, 60);
     peer_name(c);
     c->head = malloc(sizeof(*c->head));
     if (!c->head)

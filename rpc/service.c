@@ -10,8 +10,6 @@
 
 FL_LOG_TAG("rpc");
 
-void fl__protocol_callbacks(fl_rpc_server_callbacks *cb, struct fl_rpc *rpc);
-
 static void gc_tick(uv_timer_t *t)
 {
     fl__gc_run(t->data);
@@ -20,17 +18,9 @@ static void gc_tick(uv_timer_t *t)
 static void free_registry(struct fl_rpc *rpc)
 {
     session *s;
-    for (size_t it = 0; fl_hmap_next(&rpc->sessions, &it, NULL, (void **)&s);) {
-        obj *o;
-        for (size_t j = 0; fl_hmap_next(&s->objs, &j, NULL, (void **)&o);)
-            fl__obj_unref(o);
-        fl_hmap_deinit(&s->objs);
-        free(s);
-    }
+    for (size_t it = 0; fl_hmap_next(&rpc->sessions, &it, NULL, (void **)&s);)
+        fl__session_drop(rpc, s); /* only the manager is left to hold */
     fl_hmap_deinit(&rpc->sessions);
-    sub *sb;
-    for (size_t it = 0; fl_hmap_next(&rpc->subs, &it, NULL, (void **)&sb);)
-        free(sb);
     fl_hmap_deinit(&rpc->subs);
     if (rpc->manager) {
         fl_hmap_del(&rpc->objects, rpc->manager->id);
@@ -56,6 +46,7 @@ int fl_rpc_create(fl_rpc **out, uv_loop_t *loop, fl_engine *engine, const fl_rpc
     fl_hmap_init(&rpc->sessions);
     fl_hmap_init(&rpc->subs);
     fl_list_init(&rpc->clients);
+    fl_list_init(&rpc->cpu_samples);
     int rc = fl__kmd_load(&rpc->kmd);
     if (rc != 0)
         goto fail;
@@ -138,6 +129,13 @@ void fl_rpc_shutdown(fl_rpc *rpc, void (*done)(void *arg), void *arg)
     rpc->shutdown_done = done;
     rpc->shutdown_arg = arg;
     rpc->shutdown_handles = 3; /* server, timer, and this function */
+    fl__sm_cancel_cpu_samples(rpc);
+    fl_list_foreach_safe(it, tmp, &rpc->clients)
+    {
+        client *cl = fl_container_of(it, client, node);
+        if (!cl->conn)
+            fl__client_close(cl); /* detached ones; the server closes the others */
+    }
     const char *key;
     obj *o;
     obj **tops = calloc(fl_hmap_len(&rpc->objects) + 1, sizeof(*tops));

@@ -148,10 +148,13 @@ static void on_stopped(void *arg)
     stopped = 1;
 }
 
+static int shut_down_in_test;
+
 static int teardown(void **state)
 {
     (void)state;
-    fl_rpc_shutdown(rpc, on_stopped, NULL);
+    if (!shut_down_in_test)
+        fl_rpc_shutdown(rpc, on_stopped, NULL);
     while (!stopped)
         uv_run(&loop, UV_RUN_ONCE);
     fl_engine_destroy(engine);
@@ -471,6 +474,217 @@ static void test_sessions_reconnect_and_gc(void **state)
     fl__client_close(watcher);
 }
 
+static int count_events(struct out *o, const char *type)
+{
+    int n = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        json_t *v = json_object_get(json_object_get(o->msgs[i], "params"), "value");
+        const char *t = json_string_value(json_object_get(v, "type"));
+        n += t && strcmp(t, type) == 0;
+    }
+    return n;
+}
+
+static void settle(void)
+{
+    for (int i = 0; i < 50; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* More than 64 idle sessions must not make the collector drop used ones. */
+static void test_gc_many_sessions(void **state)
+{
+    (void)state;
+    uv_timer_stop(&rpc->gc_timer); /* the collector runs by hand here */
+    struct out o = { 0 };
+    client *cl = fl__client_detached(rpc, sink, &o);
+    char sid[64];
+    for (int i = 0; i < 200; i++) {
+        snprintf(sid, sizeof(sid), "old-%d", i);
+        rpc_call(cl, &o, "describe",
+                 json_pack("{s:s, s:s}", "object", "manager_ServerManager", "sessionId", sid));
+        out_clear(&o);
+    }
+    fl__gc_run(rpc); /* old-*: marked unused */
+    for (int i = 0; i < 40; i++) {
+        snprintf(sid, sizeof(sid), "new-%d", i);
+        json_t *r = rpc_call(cl, &o, "create",
+                             json_pack("{s:s, s:s}", "type", "MediaPipeline", "sessionId", sid));
+        assert_int_equal(error_code(r), 0);
+        out_clear(&o);
+    }
+    fl__client_close(cl); /* no connection holds any of them now */
+    fl__gc_run(rpc);      /* old-* go, new-* were used since the last run */
+    assert_null(fl__session_get(rpc, "old-7", 0));
+    assert_non_null(fl__session_get(rpc, "new-39", 0));
+    client *c2 = fl__client_detached(rpc, sink, &o);
+    json_t *r = invoke(c2, &o, "manager_ServerManager", "getPipelines", NULL);
+    assert_int_equal(json_array_size(value_of(r)), 40);
+    out_clear(&o);
+    fl__client_close(c2);
+    fl__gc_run(rpc);
+    fl__gc_run(rpc);
+    settle();
+    c2 = fl__client_detached(rpc, sink, &o);
+    r = invoke(c2, &o, "manager_ServerManager", "getPipelines", NULL);
+    assert_int_equal(json_array_size(value_of(r)), 0);
+    out_clear(&o);
+    fl__client_close(c2);
+    uv_timer_start(&rpc->gc_timer, rpc->gc_timer.timer_cb, 1000, 1000);
+}
+
+/* A session holding an element holds its pipeline too. */
+static void test_parent_held_by_other_session(void **state)
+{
+    (void)state;
+    struct out oa = { 0 }, ob = { 0 };
+    client *a = fl__client_detached(rpc, sink, &oa);
+    client *b = fl__client_detached(rpc, sink, &ob);
+    char *pipe = strdup(create(a, &oa, "MediaPipeline", NULL));
+    char *el = strdup(create(b, &ob, "PassThrough", pipe));
+    json_t *r = rpc_call(a, &oa, "ping", NULL);
+    const char *sa = json_string_value(json_object_get(json_object_get(r, "result"), "sessionId"));
+    rpc_call(a, &oa, "closeSession", json_pack("{s:s}", "sessionId", sa));
+    r = invoke(b, &ob, el, "getName", NULL);
+    assert_int_equal(error_code(r), 0);
+    r = invoke(b, &ob, pipe, "getChildren", NULL);
+    assert_int_equal(json_array_size(value_of(r)), 1);
+    rpc_call(b, &ob, "release", json_pack("{s:s}", "object", pipe));
+    free(pipe);
+    free(el);
+    out_clear(&oa);
+    out_clear(&ob);
+    fl__client_close(a);
+    fl__client_close(b);
+}
+
+/* Events: once per session whatever the number of sessions and
+ * subscriptions; ElementDisconnected names a released sink; one
+ * ObjectDestroyed per object. */
+static void test_event_delivery(void **state)
+{
+    (void)state;
+
+    enum {
+        N = 20
+    };
+    struct out outs[N];
+    client *cls[N];
+    memset(outs, 0, sizeof(outs));
+    for (int i = 0; i < N; i++) {
+        cls[i] = fl__client_detached(rpc, sink, &outs[i]);
+        for (int k = 0; k < 2; k++)
+            rpc_call(cls[i], &outs[i], "subscribe",
+                     json_pack("{s:s, s:s}", "object", "manager_ServerManager", "type",
+                               "ObjectCreated"));
+        rpc_call(cls[i], &outs[i], "subscribe",
+                 json_pack("{s:s, s:s}", "object", "manager_ServerManager", "type",
+                           "ObjectDestroyed"));
+        out_clear(&outs[i]);
+    }
+    char *pipe = strdup(create(cls[0], &outs[0], "MediaPipeline", NULL));
+    char *a = strdup(create(cls[0], &outs[0], "PassThrough", pipe));
+    char *b = strdup(create(cls[0], &outs[0], "PassThrough", pipe));
+    settle();
+    for (int i = 0; i < N; i++)
+        assert_int_equal(count_events(&outs[i], "ObjectCreated"), 3);
+    rpc_call(cls[0], &outs[0], "subscribe",
+             json_pack("{s:s, s:s}", "object", a, "type", "ElementDisconnected"));
+    invoke(cls[0], &outs[0], a, "connect",
+           json_pack("{s:s, s:s}", "sink", b, "mediaType", "VIDEO"));
+    rpc_call(cls[0], &outs[0], "release", json_pack("{s:s}", "object", b));
+    json_t *ev = wait_for(&outs[0], by_event, "ElementDisconnected");
+    assert_non_null(ev);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "data"), "sink")), b);
+    rpc_call(cls[0], &outs[0], "release", json_pack("{s:s}", "object", a));
+    rpc_call(cls[0], &outs[0], "release", json_pack("{s:s}", "object", pipe));
+    settle();
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(count_events(&outs[i], "ObjectDestroyed"), 3);
+        out_clear(&outs[i]);
+        fl__client_close(cls[i]);
+    }
+    free(pipe);
+    free(a);
+    free(b);
+}
+
+/* Subscriptions go with their session; a reused id does not revive them. */
+static void test_subscriptions_die_with_session(void **state)
+{
+    (void)state;
+    struct out o = { 0 };
+    client *cl = fl__client_detached(rpc, sink, &o);
+    size_t subs_before = fl_hmap_len(&rpc->subs);
+    rpc_call(cl, &o, "subscribe",
+             json_pack("{s:s, s:s, s:s}", "object", "manager_ServerManager", "type",
+                       "ObjectCreated", "sessionId", "s-7"));
+    rpc_call(cl, &o, "closeSession", json_pack("{s:s}", "sessionId", "s-7"));
+    assert_int_equal(fl_hmap_len(&rpc->subs), subs_before);
+    fl__client_close(cl);
+    out_clear(&o);
+    cl = fl__client_detached(rpc, sink, &o);
+    rpc_call(cl, &o, "describe",
+             json_pack("{s:s, s:s}", "object", "manager_ServerManager", "sessionId", "s-7"));
+    char *p = strdup(create(cl, &o, "MediaPipeline", NULL));
+    settle();
+    assert_int_equal(count_events(&o, "ObjectCreated"), 0);
+    rpc_call(cl, &o, "release", json_pack("{s:s}", "object", p));
+    free(p);
+    out_clear(&o);
+    fl__client_close(cl);
+}
+
+/* A long session id is refused, not silently replaced. */
+static void test_session_id_limits(void **state)
+{
+    (void)state;
+    struct out o = { 0 };
+    client *cl = fl__client_detached(rpc, sink, &o);
+    char big[300];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    json_t *r = rpc_call(cl, &o, "ping", json_pack("{s:s}", "sessionId", big));
+    assert_int_equal(error_code(r), 40007);
+    r = rpc_call(cl, &o, "describe",
+                 json_pack("{s:s, s:i}", "object", "manager_ServerManager", "sessionId", 5));
+    assert_int_equal(error_code(r), 40007);
+    out_clear(&o);
+    fl__client_close(cl);
+}
+
+/* Runs last: shutdown while a transaction is between two operations. */
+static void test_shutdown_with_calls_in_flight(void **state)
+{
+    (void)state;
+    struct out o = { 0 };
+    client *cl = fl__client_detached(rpc, sink, &o);
+    const char *txn =
+            "{\"jsonrpc\":\"2.0\",\"id\":77,\"method\":\"transaction\",\"params\":{"
+            "\"operations\":[{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"invoke\",\"params\":"
+            "{\"object\":\"manager_ServerManager\",\"operation\":\"getUsedCpu\","
+            "\"operationParams\":{\"interval\":300}}},{\"jsonrpc\":\"2.0\",\"id\":1,"
+            "\"method\":\"create\",\"params\":{\"type\":\"MediaPipeline\"}}]}}";
+    fl__client_feed(cl, txn, strlen(txn));
+    fl__client_feed(cl, txn, strlen(txn)); /* queued behind the first */
+    stopped = 0;
+    fl_rpc_shutdown(rpc, on_stopped, NULL);
+    while (!stopped)
+        uv_run(&loop, UV_RUN_ONCE);
+    shut_down_in_test = 1;
+    /* The transaction was answered, its second operation refused. */
+    int id = 77;
+    json_t *r = by_id(&o, &id);
+    assert_non_null(r);
+    json_t *v = value_of(r);
+    assert_int_equal(json_array_size(v), 1);
+    assert_int_equal(error_code(json_array_get(v, 0)), 40003);
+    out_clear(&o); /* the shutdown closed the client */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +693,12 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_order_and_transaction),
         cmocka_unit_test(test_sessions_reconnect_and_gc),
+        cmocka_unit_test(test_gc_many_sessions),
+        cmocka_unit_test(test_parent_held_by_other_session),
+        cmocka_unit_test(test_event_delivery),
+        cmocka_unit_test(test_subscriptions_die_with_session),
+        cmocka_unit_test(test_session_id_limits),
+        cmocka_unit_test(test_shutdown_with_calls_in_flight),
     };
     return cmocka_run_group_tests_name("rpc_protocol", tests, setup, teardown);
 }
