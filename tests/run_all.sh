@@ -74,6 +74,12 @@ unit_tests build
 step layers sh tests/tools/check_layers.sh
 step format make -s format-check
 interop_tests build/fluo ""
+# Real networks in namespaces (veth, NAT, loss, coturn): needs root, as CI has.
+if [ "$(id -u)" -eq 0 ]; then
+    for t in tests/net/test_*.sh; do
+        step "net:$(basename "$t" .sh)" bash "$t"
+    done
+fi
 
 step build-asan make -j2 SAN=1 all
 if [ -x build/asan/fluo ]; then
