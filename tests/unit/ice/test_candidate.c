@@ -1,0 +1,226 @@
+/* ice/candidate.c: SDP candidate lines from Chrome and Firefox, priorities,
+ * foundations. */
+/* cmocka.h needs these headers first */
+// clang-format off
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+// clang-format on
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "base/addr.h"
+#include "base/err.h"
+#include "ice/agent.h"
+
+/* Lines as browsers write them; each must come back byte for byte. */
+static const char *const chrome_lines[] = {
+    "candidate:842163049 1 udp 1677729535 192.0.2.7 61764 typ srflx raddr 0.0.0.0 rport 0 "
+    "generation 0 ufrag x network-id 1",
+    "candidate:1467250027 1 udp 2122260223 192.168.0.196 46243 typ host generation 0 ufrag EsAw "
+    "network-id 1 network-cost 10",
+    "candidate:1853887674 1 udp 1518280447 47.61.61.61 36768 typ srflx raddr 192.168.0.196 "
+    "rport 36768 generation 0",
+    "candidate:2157334355 1 udp 33562367 198.51.100.9 50212 typ relay raddr 47.61.61.61 rport "
+    "54761 generation 0 ufrag EsAw network-id 1",
+    "candidate:3289912957 1 tcp 1518280447 192.168.0.196 9 typ host tcptype active generation 0 "
+    "network-id 1",
+    "candidate:3289912958 1 tcp 1518214911 192.168.0.196 50000 typ host tcptype passive "
+    "generation 0",
+    "candidate:3289912959 1 tcp 1518149375 192.168.0.196 50001 typ host tcptype so generation 0",
+    "candidate:2999745851 1 udp 2122197247 2001:db8::1:2 51007 typ host generation 0 ufrag EsAw "
+    "network-id 2",
+    "candidate:1 1 udp 1845501695 198.51.100.20 50000 typ prflx raddr 10.0.0.2 rport 40000",
+};
+
+static void test_chrome_round_trip(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(chrome_lines) / sizeof(chrome_lines[0]); i++) {
+        fl_ice_candidate c;
+        char out[FL_ICE_CAND_STRLEN];
+        const char *l = chrome_lines[i];
+        assert_int_equal(fl_ice_candidate_parse(&c, l, strlen(l)), 0);
+        int n = fl_ice_candidate_write(&c, out, sizeof(out));
+        assert_int_equal(n, (int)strlen(l));
+        assert_string_equal(out, l);
+    }
+}
+
+static void test_fields(void **state)
+{
+    (void)state;
+    fl_ice_candidate c;
+    const char *l = chrome_lines[0];
+    assert_int_equal(fl_ice_candidate_parse(&c, l, strlen(l)), 0);
+    assert_string_equal(c.foundation, "842163049");
+    assert_int_equal(c.component, 1);
+    assert_int_equal(c.transport, FL_ICE_UDP);
+    assert_int_equal(c.priority, 1677729535u);
+    assert_int_equal(c.type, FL_ICE_CAND_SRFLX);
+    fl_addr want;
+    fl_addr_parse(&want, "192.0.2.7", 61764);
+    assert_true(fl_addr_equal(&c.addr, &want));
+    assert_int_equal(c.related.family, 4);
+    assert_int_equal(c.related.port, 0);
+    assert_int_equal(c.generation, 0);
+    assert_string_equal(c.ufrag, "x");
+    assert_int_equal(c.network_id, 1);
+    assert_int_equal(c.network_cost, -1);
+
+    l = chrome_lines[4];
+    assert_int_equal(fl_ice_candidate_parse(&c, l, strlen(l)), 0);
+    assert_int_equal(c.transport, FL_ICE_TCP);
+    assert_int_equal(c.tcptype, FL_ICE_TCPTYPE_ACTIVE);
+    l = chrome_lines[7];
+    assert_int_equal(fl_ice_candidate_parse(&c, l, strlen(l)), 0);
+    assert_int_equal(c.addr.family, 6);
+    assert_int_equal(c.addr.port, 51007);
+}
+
+static void test_firefox_and_prefixes(void **state)
+{
+    (void)state;
+    static const char *const ff[] = {
+        "candidate:0 1 UDP 2122252543 192.168.1.5 53806 typ host",
+        "a=candidate:1 1 UDP 1686052863 203.0.113.4 53806 typ srflx raddr 192.168.1.5 rport "
+        "53806\r\n",
+        "candidate:2 1 TCP 2105524479 192.168.1.5 9 typ host tcptype active",
+        "candidate:3 2 UDP 92217087 198.51.100.1 60000 typ relay raddr 198.51.100.1 rport 60000",
+        "candidate:4 1 udp 2122252543 fe80::1 5000 typ host   x-foo bar",
+    };
+    for (size_t i = 0; i < sizeof(ff) / sizeof(ff[0]); i++) {
+        fl_ice_candidate c, d;
+        char out[FL_ICE_CAND_STRLEN];
+        assert_int_equal(fl_ice_candidate_parse(&c, ff[i], strlen(ff[i])), 0);
+        assert_true(fl_ice_candidate_write(&c, out, sizeof(out)) > 0);
+        assert_int_equal(fl_ice_candidate_parse(&d, out, strlen(out)), 0);
+        assert_memory_equal(&c, &d, sizeof(c));
+    }
+    fl_ice_candidate c;
+    assert_int_equal(fl_ice_candidate_parse(&c, ff[4], strlen(ff[4])), 0);
+    assert_string_equal(c.ext, "x-foo bar");
+    assert_int_equal(c.component, 1);
+}
+
+static void test_rejects(void **state)
+{
+    (void)state;
+
+    static const struct {
+        const char *line;
+        int err;
+    } bad[] = {
+        { "candidate:1 1 udp 2122260223 4b8e3c3d-6f0e-4f7a-9bd0-1c1f3c7b2f4a.local 50000 typ host",
+          FL_ENOTSUP },
+        { "candidate:1 1 udp 2122260223 example.com 50000 typ host", FL_ENOTSUP },
+        { "candidate:1 1 sctp 2122260223 192.0.2.1 50000 typ host", FL_ENOTSUP },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 50000 typ bogus", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 50000 typx host", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 70000 typ host", FL_ERANGE },
+        { "candidate:1 0 udp 2122260223 192.0.2.1 5000 typ host", FL_ERANGE },
+        { "candidate:1 257 udp 2122260223 192.0.2.1 5000 typ host", FL_ERANGE },
+        { "candidate:1 1 udp 4294967295 192.0.2.1 5000 typ host", FL_ERANGE },
+        { "candidate:1 1 udp 99999999999999999999999 192.0.2.1 5000 typ host", FL_ERANGE },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 0 typ host", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host generation", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000", FL_EINVAL },
+        { "candidate:f@o 1 udp 2122260223 192.0.2.1 5000 typ host", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host raddr nothere rport 1", FL_EINVAL },
+        { "candidate:1 1 tcp 2122260223 192.0.2.1 5000 typ host tcptype weird", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 fe80::1%eth0 5000 typ host", FL_EINVAL },
+        { "cand:1 1 udp 2122260223 192.0.2.1 5000 typ host", FL_EINVAL },
+        { "", FL_EINVAL },
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fl_ice_candidate c;
+        int rc = fl_ice_candidate_parse(&c, bad[i].line, strlen(bad[i].line));
+        if (rc != bad[i].err)
+            fail_msg("line %zu: got %d want %d: %s", i, rc, bad[i].err, bad[i].line);
+    }
+}
+
+/* tests/fuzz/corpus/candidate/regress_repeated_ufrag: a repeated attribute
+ * must not leave bytes of the first value behind. */
+static void test_fuzz_regressions(void **state)
+{
+    (void)state;
+    const char *l =
+            "candidate:842163049 1 udp 1677729535 192.0.2.7 61764 typ srflx radd[ 0.0 rport 0 "
+            "generation 0 ufrag xewot nrkration 0 ufrag x -id 1a";
+    fl_ice_candidate c, d;
+    char out[FL_ICE_CAND_STRLEN];
+    assert_int_equal(fl_ice_candidate_parse(&c, l, strlen(l)), 0);
+    assert_string_equal(c.ufrag, "x");
+    int n = fl_ice_candidate_write(&c, out, sizeof(out));
+    assert_true(n > 0);
+    assert_int_equal(fl_ice_candidate_parse(&d, out, (size_t)n), 0);
+    assert_memory_equal(&c, &d, sizeof(c));
+}
+
+static void test_write_small_buffer(void **state)
+{
+    (void)state;
+    fl_ice_candidate c;
+    char out[20];
+    const char *l = chrome_lines[0];
+    assert_int_equal(fl_ice_candidate_parse(&c, l, strlen(l)), 0);
+    assert_int_equal(fl_ice_candidate_write(&c, out, sizeof(out)), FL_EMSGSIZE);
+    assert_string_equal(out, "");
+}
+
+static void test_priorities(void **state)
+{
+    (void)state;
+    assert_int_equal(fl_ice_candidate_type_pref(FL_ICE_CAND_HOST), 126);
+    assert_int_equal(fl_ice_candidate_type_pref(FL_ICE_CAND_PRFLX), 110);
+    assert_int_equal(fl_ice_candidate_type_pref(FL_ICE_CAND_SRFLX), 100);
+    assert_int_equal(fl_ice_candidate_type_pref(FL_ICE_CAND_RELAY), 0);
+    /* Chrome's host candidate above: 126, local pref 65535 - 0x... */
+    assert_int_equal(fl_ice_candidate_priority(126, 65535, 1), 2130706431u);
+    assert_int_equal(fl_ice_candidate_priority(126, 32542, 1), 2122260223u);
+    assert_int_equal(fl_ice_candidate_priority(0, 65535, 2), 16777214u);
+    /* 2^32*MIN(G,D) + 2*MAX(G,D) + (G>D?1:0) */
+    assert_true(fl_ice_candidate_pair_priority(10, 20) == (10ull << 32) + 40);
+    assert_true(fl_ice_candidate_pair_priority(20, 10) == (10ull << 32) + 41);
+    assert_true(fl_ice_candidate_pair_priority(0x7fffffff, 0x7fffffff) ==
+                (0x7fffffffull << 32) + 2ull * 0x7fffffff);
+}
+
+static void test_foundations(void **state)
+{
+    (void)state;
+    fl_addr b1, b2, s1, s2;
+    char f1[FL_ICE_FOUNDATION_MAX], f2[FL_ICE_FOUNDATION_MAX];
+    fl_addr_parse(&b1, "10.0.0.1", 1000);
+    fl_addr_parse(&b2, "10.0.0.1", 2000); /* same IP, other port */
+    fl_addr_parse(&s1, "192.0.2.1", 3478);
+    fl_addr_parse(&s2, "192.0.2.2", 3478);
+    fl_ice_candidate_foundation(f1, FL_ICE_CAND_HOST, &b1, NULL, FL_ICE_UDP);
+    fl_ice_candidate_foundation(f2, FL_ICE_CAND_HOST, &b2, NULL, FL_ICE_UDP);
+    assert_string_equal(f1, f2);
+    fl_ice_candidate_foundation(f2, FL_ICE_CAND_SRFLX, &b1, &s1, FL_ICE_UDP);
+    assert_string_not_equal(f1, f2);
+    fl_ice_candidate_foundation(f1, FL_ICE_CAND_SRFLX, &b1, &s2, FL_ICE_UDP);
+    assert_string_not_equal(f1, f2);
+    fl_ice_candidate_foundation(f1, FL_ICE_CAND_HOST, &b1, NULL, FL_ICE_TCP);
+    fl_ice_candidate_foundation(f2, FL_ICE_CAND_HOST, &b1, NULL, FL_ICE_UDP);
+    assert_string_not_equal(f1, f2);
+    for (const char *p = f1; *p; p++)
+        assert_true(*p >= '0' && *p <= '9');
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chrome_round_trip),    cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_firefox_and_prefixes), cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_fuzz_regressions),     cmocka_unit_test(test_write_small_buffer),
+        cmocka_unit_test(test_priorities),           cmocka_unit_test(test_foundations),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
