@@ -130,8 +130,7 @@ void fl_rpc_shutdown(fl_rpc *rpc, void (*done)(void *arg), void *arg)
     rpc->shutdown_arg = arg;
     rpc->shutdown_handles = 3; /* server, timer, and this function */
     fl__sm_cancel_cpu_samples(rpc);
-    fl_list_foreach_safe(it, tmp, &rpc->clients)
-    {
+    fl_list_foreach_safe (it, tmp, &rpc->clients) {
         client *cl = fl_container_of(it, client, node);
         if (!cl->conn)
             fl__client_close(cl); /* detached ones; the server closes the others */
