@@ -14,6 +14,7 @@ typedef struct subcommand {
 
 static const subcommand subcommands[] = {
     { "rpc", fl_bench_rpc_run, fl_bench_rpc_usage },
+    { "parse", fl_bench_parse_run, fl_bench_parse_usage },
 };
 
 #define SUBCOMMAND_COUNT (sizeof(subcommands) / sizeof(subcommands[0]))

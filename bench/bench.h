@@ -18,4 +18,11 @@ int fl_bench_rpc_run(int argc, char **argv);
 /* Prints the rpc subcommand's options. */
 void fl_bench_rpc_usage(FILE *out);
 
+/* `fluo-bench parse [--iterations N]`: ns per ICE connectivity check
+ * (STUN parse + MESSAGE-INTEGRITY + FINGERPRINT) against the bare HMAC-SHA1
+ * in the same run, and ns per WebSocket frame. Last line:
+ * `parse iterations=N stun_check_ns=X hmac_sha1_ns=X ws_frame_ns=X stun_check_over_hmac=R`. */
+int fl_bench_parse_run(int argc, char **argv);
+void fl_bench_parse_usage(FILE *out);
+
 #endif

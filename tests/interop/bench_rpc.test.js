@@ -46,6 +46,15 @@ describe('fluo-bench rpc', () => {
     assert.match(metrics, /^fluo_pipelines 0$/m);
   });
 
+  it('parse: prints ns per STUN check, per HMAC and per WebSocket frame last', async () => {
+    const r = await run(['parse', '--iterations', '20000']);
+    assert.equal(r.code, 0, r.stderr);
+    const last = r.stdout.trim().split('\n').pop();
+    const m = /^parse iterations=20000 stun_check_ns=([\d.]+) hmac_sha1_ns=([\d.]+) ws_frame_ns=([\d.]+) stun_check_over_hmac=([\d.]+)$/.exec(last);
+    assert.ok(m, `last line: ${last}`);
+    for (const v of m.slice(1)) assert.ok(Number(v) > 0);
+  });
+
   it('says what is wrong with a bad command line', async () => {
     const r = await run(['nope']);
     assert.equal(r.code, 2);
