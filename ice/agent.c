@@ -204,7 +204,7 @@ int fl_ice_agent_set_role(fl_ice_agent *a, fl_ice_role role)
 
 /* ---- local candidates ----------------------------------------------------- */
 
-static void announce(fl_ice_agent *a, int i)
+void fl__ice_announce(fl_ice_agent *a, int i)
 {
     fl_ice_event *ev = fl__ice_ev_slot(a, FL_ICE_EVENT_LOCAL_CANDIDATE, a->locals[i].c.component);
     if (ev) {
@@ -215,9 +215,13 @@ static void announce(fl_ice_agent *a, int i)
 
 int fl__ice_local_add(fl_ice_agent *a, const fl__ice_local *l)
 {
-    if (a->n_locals == FL__ICE_MAX_LOCAL)
+    int i = 0;
+    while (i < a->n_locals && a->locals[i].in_use)
+        i++; /* a slot freed by a closed TCP connection, else a new one */
+    if (i == FL__ICE_MAX_LOCAL)
         return FL_ERANGE;
-    int i = a->n_locals++;
+    if (i == a->n_locals)
+        a->n_locals++;
     a->locals[i] = *l;
     a->locals[i].in_use = 1;
     fl__ice_pair_with_local(a, i);
@@ -230,7 +234,8 @@ static uint16_t auto_local_pref(const fl_ice_agent *a, const fl_addr *addr, int 
     int same = 0;
     for (int i = 0; i < a->n_locals; i++) {
         const fl__ice_local *l = &a->locals[i];
-        if (l->c.type == type && l->base.family == addr->family)
+        if (l->in_use && l->c.type == type && l->c.transport == FL_ICE_UDP &&
+            l->base.family == addr->family)
             same++;
     }
     int pref = 65535 - 2 * same - (addr->family == 4 ? 1 : 0);
@@ -253,7 +258,8 @@ static int add_local(fl_ice_agent *a, fl__ice_local *l, const fl_addr *server)
     if (l->c.component < 1 || l->c.component > FL_ICE_MAX_COMPONENTS || l->socket_id < 0 ||
         (l->c.addr.family != 4 && l->c.addr.family != 6) || l->c.addr.port == 0)
         return FL_EINVAL;
-    if (find_local(a, l->socket_id, &l->c.addr, l->c.type) >= 0)
+    if (find_local(a, l->socket_id, &l->c.addr, l->c.type) >= 0 ||
+        fl__ice_tcp_socket_used(a, l->socket_id))
         return FL_EEXIST;
     if (!l->local_pref)
         l->local_pref = auto_local_pref(a, &l->base, l->c.type);
@@ -264,7 +270,7 @@ static int add_local(fl_ice_agent *a, fl__ice_local *l, const fl_addr *server)
     fl_ice_candidate_foundation(l->c.foundation, l->c.type, &l->base, server, FL_ICE_UDP);
     int i = fl__ice_local_add(a, l);
     if (i >= 0 && a->gather_started)
-        announce(a, i);
+        fl__ice_announce(a, i);
     return i < 0 ? i : 0;
 }
 
@@ -356,7 +362,7 @@ static void gather_plan(fl_ice_agent *a)
     for (int s = 0; s < a->n_servers; s++) {
         for (int l = 0; l < a->n_locals; l++) {
             const fl__ice_local *lc = &a->locals[l];
-            if (!lc->in_use || lc->c.type != FL_ICE_CAND_HOST ||
+            if (!lc->in_use || lc->c.type != FL_ICE_CAND_HOST || lc->c.transport != FL_ICE_UDP ||
                 lc->c.addr.family != a->servers[s].family || a->n_gathers == FL__ICE_MAX_GATHER)
                 continue;
             fl__ice_gather *g = &a->gathers[a->n_gathers++];
@@ -376,8 +382,9 @@ int fl_ice_agent_gather(fl_ice_agent *a, fl_time now)
     a->gather_done = 0;
     for (int i = 0; i < a->n_locals; i++) {
         const fl__ice_local *l = &a->locals[i];
-        if (l->in_use && (l->c.type == FL_ICE_CAND_HOST || l->c.type == FL_ICE_CAND_RELAY))
-            announce(a, i);
+        if (l->in_use && !l->tcp_conn &&
+            (l->c.type == FL_ICE_CAND_HOST || l->c.type == FL_ICE_CAND_RELAY))
+            fl__ice_announce(a, i);
     }
     gather_plan(a);
     if (a->next_pace < now)
@@ -615,7 +622,7 @@ static void respond(fl_ice_agent *a, const req_ctx *r, int error)
 
 /* USERNAME "ours:theirs" and MESSAGE-INTEGRITY with our password (or the
  * previous one during a restart). Returns the password or NULL. */
-static const char *authenticate(const fl_ice_agent *a, const fl_stun_msg *m)
+const char *fl__ice_authenticate(const fl_ice_agent *a, const fl_stun_msg *m)
 {
     const char *user;
     size_t n;
@@ -664,15 +671,18 @@ static int local_for_socket(const fl_ice_agent *a, int socket_id, int family)
 {
     for (int i = 0; i < a->n_locals; i++) {
         const fl__ice_local *l = &a->locals[i];
-        if (l->in_use && l->socket_id == socket_id && l->c.addr.family == family &&
+        if (l->in_use && !l->tcp_closed && l->socket_id == socket_id &&
+            l->c.addr.family == family &&
             (l->c.type == FL_ICE_CAND_HOST || l->c.type == FL_ICE_CAND_RELAY))
             return i;
     }
     return -1;
 }
 
-/* §7.3.1.3: a request from an unknown address is a peer-reflexive candidate. */
-static int learn_prflx(fl_ice_agent *a, uint16_t comp, const req_ctx *r)
+/* §7.3.1.3: a request from an unknown address is a peer-reflexive candidate.
+ * On a TCP connection accepted by a passive candidate, it is an active one
+ * (RFC 6544 §7.2.1). */
+static int learn_prflx(fl_ice_agent *a, const fl__ice_local *l, const req_ctx *r)
 {
     int i = remote_slot(a);
     if (i < 0)
@@ -680,13 +690,16 @@ static int learn_prflx(fl_ice_agent *a, uint16_t comp, const req_ctx *r)
     fl__ice_remote *rc = &a->remotes[i];
     memset(rc, 0, sizeof(*rc));
     rc->in_use = 1;
-    rc->c.component = comp;
-    rc->c.transport = FL_ICE_UDP;
+    rc->c.component = l->c.component;
+    rc->c.transport = l->c.transport;
+    if (l->c.transport == FL_ICE_TCP)
+        rc->c.tcptype = FL_ICE_TCPTYPE_ACTIVE;
     rc->c.type = FL_ICE_CAND_PRFLX;
     rc->c.priority = r->priority;
     rc->c.addr = *r->from;
     rc->c.generation = rc->c.network_id = rc->c.network_cost = -1;
-    fl_ice_candidate_foundation(rc->c.foundation, FL_ICE_CAND_PRFLX, r->from, NULL, FL_ICE_UDP);
+    fl_ice_candidate_foundation(rc->c.foundation, FL_ICE_CAND_PRFLX, r->from, NULL,
+                                (fl_ice_transport)l->c.transport);
     a->stats.prflx_remote++;
     char s[FL_ADDR_STRLEN];
     fl_log(FL_LOG_DEBUG, "peer-reflexive remote candidate %s", fl_addr_str(r->from, s));
@@ -725,7 +738,7 @@ static void request_pair(fl_ice_agent *a, int local, int remote, const req_ctx *
 
 static int handle_request(fl_ice_agent *a, fl_time now, req_ctx *r)
 {
-    r->pwd = authenticate(a, r->m);
+    r->pwd = fl__ice_authenticate(a, r->m);
     if (!r->pwd) {
         a->stats.dropped_unauth++;
         fl_log(FL_LOG_DEBUG, "unauthenticated Binding request dropped");
@@ -746,10 +759,10 @@ static int handle_request(fl_ice_agent *a, fl_time now, req_ctx *r)
     r->use_cand = fl_stun_msg_find(r->m, FL_STUN_ATTR_USE_CANDIDATE) != NULL;
     respond(a, r, 0);
     uint16_t comp = a->locals[local].c.component;
-    int remote = find_remote(a, comp, FL_ICE_UDP, r->from);
+    int remote = find_remote(a, comp, a->locals[local].c.transport, r->from);
     if (remote < 0 && r->pwd == a->prev_pwd)
         return 0; /* an old-generation check on the kept pair: answered only */
-    if (remote < 0 && (remote = learn_prflx(a, comp, r)) < 0)
+    if (remote < 0 && (remote = learn_prflx(a, &a->locals[local], r)) < 0)
         return 0;
     request_pair(a, local, remote, r, now);
     fl__ice_update_state(a, comp, now);
@@ -907,7 +920,7 @@ static void send_keepalive(fl_ice_agent *a, int pi)
     tx->dst = a->remotes[p->remote].c.addr;
 }
 
-static void consent_lost(fl_ice_agent *a, uint16_t comp, fl_time now)
+void fl__ice_consent_lost(fl_ice_agent *a, uint16_t comp, fl_time now)
 {
     fl__ice_comp *c = &a->comps[comp];
     fl_log(FL_LOG_INFO, "component %u: consent lost", (unsigned)comp);
@@ -923,7 +936,7 @@ static void consent_tick(fl_ice_agent *a, fl_time now)
         if (c->selected < 0 || c->consent_lost)
             continue;
         if (now >= c->consent_ok + a->cfg.consent_timeout) {
-            consent_lost(a, comp, now);
+            fl__ice_consent_lost(a, comp, now);
             continue;
         }
         if (a->cfg.lite) {
@@ -1014,7 +1027,7 @@ static fl_ice_state compute_state(const fl_ice_agent *a, uint16_t comp)
         return FL_ICE_STATE_CONNECTED;
     if (fl__ice_comp_all_failed(a, comp))
         return FL_ICE_STATE_FAILED;
-    if (comp_has(a, comp, 0))
+    if (comp_has(a, comp, 0) || fl__ice_tcp_waiting(a, comp))
         return FL_ICE_STATE_CONNECTING;
     if (a->gather_started)
         return FL_ICE_STATE_GATHERING;
@@ -1093,8 +1106,9 @@ void fl_ice_agent_get_stats(const fl_ice_agent *a, fl_ice_stats *out)
     out->pairs = out->local_candidates = out->remote_candidates = 0;
     for (int i = 0; i < a->n_pairs; i++)
         out->pairs += a->pairs[i].in_use;
-    for (int i = 0; i < a->n_locals; i++)
-        out->local_candidates += a->locals[i].in_use;
+    for (int i = 0; i < a->n_locals; i++) /* a TCP connection is no candidate */
+        out->local_candidates += a->locals[i].in_use && !(a->locals[i].tcp_conn &&
+                                                          a->locals[i].c.type == FL_ICE_CAND_HOST);
     for (int i = 0; i < a->n_remotes; i++)
         out->remote_candidates += a->remotes[i].in_use;
 }

@@ -116,6 +116,16 @@ void fl_ice_candidate_foundation(char out[FL_ICE_FOUNDATION_MAX],
                                  const fl_addr *server,
                                  fl_ice_transport transport);
 
+/* RFC 6544 §4.2 local preference of a TCP candidate:
+ * (2^13)*direction-pref + other-pref, with the recommended direction-pref
+ * (host and relayed: active 6, passive 4, so 2; srflx and prflx: so 6,
+ * active 4, passive 2). other_pref is clamped to 0..8191. A host TCP
+ * candidate's local preference is thus at most 57343, below the ~65535 of a
+ * UDP host candidate (RFC 8421), so UDP pairs outrank TCP pairs. */
+uint32_t fl_ice_candidate_tcp_local_pref(fl_ice_cand_type type,
+                                         fl_ice_tcptype tcptype,
+                                         uint32_t other_pref);
+
 /* "host", "srflx", "prflx", "relay". */
 const char *fl_ice_candidate_type_name(fl_ice_cand_type type);
 
@@ -183,6 +193,7 @@ typedef struct fl_ice_stats {
     uint32_t pairs;
     uint32_t local_candidates;
     uint32_t remote_candidates;
+    uint64_t tcp_conns; /* ICE-TCP connections taken on (authenticated check) */
 } fl_ice_stats;
 
 /* Creates an agent. FL_EINVAL for a bad config (no rand, short or non-ice-char
@@ -275,5 +286,68 @@ int fl_ice_agent_selected_pair(const fl_ice_agent *a,
                                int *socket_id);
 
 void fl_ice_agent_get_stats(const fl_ice_agent *a, fl_ice_stats *out);
+
+/* ---- ICE-TCP (RFC 6544), passive side ---------------------------------------
+ *
+ * The agent offers passive host TCP candidates and answers the connections
+ * the peer (an active agent, e.g. a browser) opens to them. It never opens a
+ * connection: remote candidates with tcptype active are never checked by it
+ * (it waits for their connections), and remote passive or so candidates are
+ * stored but ignored. UDP and TCP candidates are never paired together.
+ *
+ * Socket ids. A listener has a socket id like a UDP host base. Each accepted
+ * connection needs an id of its own, chosen by the glue, >= 0, distinct from
+ * every other open connection's and from the ids of hosts, relayed bases and
+ * listeners (FL_EEXIST otherwise). FL_ICE_TCP_CONN_ID(n) is a convention for
+ * that: the glue's connection counter with a flag bit that host ids never
+ * use. Transmits for a connection (checks, answers, consent) carry its id
+ * and the peer's address; the glue frames them (RFC 4571) and writes them on
+ * that connection. A selected pair on a connection reports its id in
+ * FL_ICE_EVENT_SELECTED_PAIR: media goes on that connection, framed too.
+ *
+ * The glue calls, on the agent's thread:
+ *   on a STUN frame:   fl_ice_agent_handle_tcp_input(a, now, listener, conn, &peer, buf, len)
+ *   on close/error:    fl_ice_agent_tcp_closed(a, now, conn)
+ * The first authenticated Binding request on a connection registers it with
+ * the agent (so a shared listener may route by USERNAME before that); other
+ * input on an unknown connection is dropped. */
+
+#define FL_ICE_TCP_CONN_FLAG  0x40000000
+#define FL_ICE_TCP_CONN_ID(n) ((int)(FL_ICE_TCP_CONN_FLAG | ((unsigned)(n)&0x3fffffffu)))
+
+/* Adds a passive TCP host candidate for a listening socket: `listener`'s
+ * component, socket_id (the listener's, >= 0), addr (bound, not a wildcard)
+ * and local_pref, here the RFC 6544 other-pref (1..8191; 0: computed, IPv6
+ * first). Priority: fl_ice_candidate_priority(126, tcp_local_pref, comp).
+ * Announced by gather (or at once after it) like a UDP host candidate, as
+ * "candidate:F C tcp PRIO IP PORT typ host tcptype passive". FL_EINVAL for
+ * bad arguments (other-pref over 8191 included), FL_EEXIST for a socket id
+ * or address in use, FL_ERANGE when full. Lite agents may offer it too. */
+int fl_ice_agent_add_tcp_passive(fl_ice_agent *a, const fl_ice_host *listener);
+
+/* One STUN message (one RFC 4571 frame, header removed) received on
+ * connection `conn_socket_id`, accepted by listener `listener_socket_id`,
+ * from the peer `from`. A valid check is handled as on UDP: an unknown
+ * source becomes a peer-reflexive remote candidate (tcp, tcptype active),
+ * the pair (local passive, remote active) is bound to the connection, the
+ * answer and the triggered check go back on it, and USE-CANDIDATE
+ * nominates as usual. Returns as fl_ice_agent_handle_input; FL_ENOENT for an
+ * unknown listener, or input other than a Binding request on an unknown
+ * connection; FL_EEXIST when conn_socket_id is taken (see above); FL_ERANGE
+ * when the agent has no room for another connection. Once registered, the
+ * connection's input may equally go through fl_ice_agent_handle_input. */
+int fl_ice_agent_handle_tcp_input(fl_ice_agent *a,
+                                  fl_time now,
+                                  int listener_socket_id,
+                                  int conn_socket_id,
+                                  const fl_addr *from,
+                                  const uint8_t *buf,
+                                  size_t len);
+
+/* The connection closed (by the peer, an error or an idle timer). Its pairs
+ * fail; when it carried a component's selected pair, that component goes
+ * FAILED as on consent loss (RFC 7675) until an ICE restart. The socket id
+ * may then be reused. FL_ENOENT when the connection is unknown. */
+int fl_ice_agent_tcp_closed(fl_ice_agent *a, fl_time now, int conn_socket_id);
 
 #endif

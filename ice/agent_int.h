@@ -1,4 +1,4 @@
-/* Private to ice/agent.c, ice/checklist.c and ice/candidate.c. */
+/* Private to ice/agent.c, ice/agent_tcp.c, ice/checklist.c and ice/candidate.c. */
 #ifndef FL_ICE_AGENT_INT_H
 #define FL_ICE_AGENT_INT_H
 
@@ -28,12 +28,18 @@ enum fl__ice_pair_state {
     FL__PAIR_FAILED,
 };
 
+/* A local candidate on a base. ICE-TCP: the passive candidate is a local on
+ * the listener's socket id (never paired itself); each connection accepted
+ * on it is a hidden local (tcp_conn, a copy of the passive candidate on the
+ * connection's socket id) to which that connection's pairs are bound. */
 typedef struct fl__ice_local {
     fl_ice_candidate c;
     fl_addr base;
     int socket_id;
-    uint16_t local_pref;
+    uint16_t local_pref; /* 16-bit local preference (TCP: RFC 6544 §4.2) */
     uint8_t in_use;
+    uint8_t tcp_conn;   /* bound to a TCP connection, not announced */
+    uint8_t tcp_closed; /* that connection closed: its pairs failed */
 } fl__ice_local;
 
 typedef struct fl__ice_remote {
@@ -128,6 +134,9 @@ struct fl_ice_agent {
 int fl__ice_is_ice_char(int ch);
 
 /* agent.c */
+void fl__ice_announce(fl_ice_agent *a, int local);
+const char *fl__ice_authenticate(const fl_ice_agent *a, const fl_stun_msg *m);
+void fl__ice_consent_lost(fl_ice_agent *a, uint16_t comp, fl_time now);
 fl_ice_transmit *fl__ice_tx_slot(fl_ice_agent *a);
 fl_ice_event *fl__ice_ev_slot(fl_ice_agent *a, fl_ice_event_type type, uint16_t comp);
 void fl__ice_update_state(fl_ice_agent *a, uint16_t comp, fl_time now);
@@ -149,5 +158,10 @@ void fl__ice_on_check_success(fl_ice_agent *a, int pair, const fl_stun_msg *m, f
 void fl__ice_on_check_error(fl_ice_agent *a, int pair, const fl_stun_msg *m, fl_time now);
 void fl__ice_select(fl_ice_agent *a, int pair, fl_time now);
 int fl__ice_comp_all_failed(const fl_ice_agent *a, uint16_t comp);
+void fl__ice_pair_failed(fl_ice_agent *a, int pair);
+
+/* agent_tcp.c */
+int fl__ice_tcp_socket_used(const fl_ice_agent *a, int socket_id);
+int fl__ice_tcp_waiting(const fl_ice_agent *a, uint16_t comp);
 
 #endif

@@ -51,6 +51,23 @@ uint32_t fl_ice_candidate_priority(uint32_t type_pref, uint32_t local_pref, uint
     return ((type_pref & 0x7f) << 24) + ((local_pref & 0xffff) << 8) + (256u - component);
 }
 
+uint32_t fl_ice_candidate_tcp_local_pref(fl_ice_cand_type type,
+                                         fl_ice_tcptype tcptype,
+                                         uint32_t other_pref)
+{
+    /* RFC 6544 §4.2: host, relayed and UDP-tunneled candidates prefer
+     * active, then passive, then so; reflexive (NAT-assisted) ones the
+     * reverse order, as simultaneous open works best through a NAT. */
+    static const uint32_t direct[] = { 0, 6, 4, 2 }; /* by fl_ice_tcptype */
+    static const uint32_t natted[] = { 0, 4, 2, 6 };
+    uint32_t t = (unsigned)tcptype <= FL_ICE_TCPTYPE_SO ? (uint32_t)tcptype : 0;
+    int nat = type == FL_ICE_CAND_SRFLX || type == FL_ICE_CAND_PRFLX;
+    uint32_t dir = nat ? natted[t] : direct[t];
+    if (other_pref > 8191)
+        other_pref = 8191;
+    return (dir << 13) + other_pref;
+}
+
 uint64_t fl_ice_candidate_pair_priority(uint32_t g, uint32_t d)
 {
     uint64_t lo = g < d ? g : d;

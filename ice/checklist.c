@@ -39,6 +39,8 @@ static int pairable(const fl_ice_agent *a, int local, int remote)
         return 0;
     if (l->c.type != FL_ICE_CAND_HOST && l->c.type != FL_ICE_CAND_RELAY)
         return 0; /* srflx pairs are pruned to their base (§6.1.2.4) */
+    /* UDP only: TCP pairs exist only on a connection the peer opened to a
+     * passive candidate, made when its first check arrives (agent_tcp.c). */
     return l->c.component == r->c.component && l->c.addr.family == r->c.addr.family &&
            r->c.transport == FL_ICE_UDP && l->c.transport == FL_ICE_UDP && r->c.addr.port != 0;
 }
@@ -205,8 +207,9 @@ static void send_check(fl_ice_agent *a, int idx, fl_time now)
 {
     fl__ice_pair *p = &a->pairs[idx];
     fl_time rto = check_rto(a);
+    int reliable = a->locals[p->local].c.transport == FL_ICE_TCP; /* Ti, no retransmits */
     fl_stun_txn_init(&p->txn, a->rand);
-    fl_stun_txn_start_ex(&p->txn, now, rto, (unsigned)a->cfg.max_check_retransmits, 0, 0);
+    fl_stun_txn_start_ex(&p->txn, now, rto, (unsigned)a->cfg.max_check_retransmits, 0, reliable);
     p->state = FL__PAIR_IN_PROGRESS;
     p->triggered = 0;
     p->sent_role = (uint8_t)a->role;
@@ -306,7 +309,7 @@ void fl__ice_checklist_tick(fl_ice_agent *a, fl_time now)
     a->next_pace = now + a->cfg.ta;
 }
 
-static void pair_failed(fl_ice_agent *a, int idx)
+void fl__ice_pair_failed(fl_ice_agent *a, int idx)
 {
     fl__ice_pair *p = &a->pairs[idx];
     fl__ice_comp *c = &a->comps[pair_comp(a, p)];
@@ -328,7 +331,7 @@ void fl__ice_checklist_timers(fl_ice_agent *a, fl_time now)
         while ((act = fl_stun_txn_handle_timeout(&p->txn, now)) != FL_STUN_TXN_WAIT) {
             if (act == FL_STUN_TXN_TIMED_OUT) {
                 fl_log(FL_LOG_DEBUG, "pair %d: check timed out", i);
-                pair_failed(a, i);
+                fl__ice_pair_failed(a, i);
                 break;
             }
             a->stats.retransmits++;
@@ -385,7 +388,8 @@ static int mapped_local(fl_ice_agent *a, int local, const fl_addr *mapped)
     const fl__ice_local *l = &a->locals[local];
     for (int i = 0; i < a->n_locals; i++) {
         const fl__ice_local *o = &a->locals[i];
-        if (o->in_use && o->socket_id == l->socket_id && fl_addr_equal(&o->c.addr, mapped))
+        if (o->in_use && !o->tcp_closed && o->socket_id == l->socket_id &&
+            fl_addr_equal(&o->c.addr, mapped))
             return i;
     }
     fl__ice_local n = *l;
@@ -394,7 +398,8 @@ static int mapped_local(fl_ice_agent *a, int local, const fl_addr *mapped)
     n.c.related = l->c.addr;
     n.c.priority = fl_ice_candidate_priority(fl_ice_candidate_type_pref(FL_ICE_CAND_PRFLX),
                                              l->local_pref, l->c.component);
-    fl_ice_candidate_foundation(n.c.foundation, FL_ICE_CAND_PRFLX, &l->base, NULL, FL_ICE_UDP);
+    fl_ice_candidate_foundation(n.c.foundation, FL_ICE_CAND_PRFLX, &l->base, NULL,
+                                (fl_ice_transport)l->c.transport);
     int i = fl__ice_local_add(a, &n);
     if (i >= 0)
         a->stats.prflx_local++;
@@ -415,7 +420,7 @@ void fl__ice_on_check_success(fl_ice_agent *a, int idx, const fl_stun_msg *m, fl
     fl__ice_pair *p = &a->pairs[idx];
     fl_addr mapped;
     if (fl_stun_msg_get_xor_addr(m, FL_STUN_ATTR_XOR_MAPPED_ADDRESS, &mapped) != 0) {
-        pair_failed(a, idx);
+        fl__ice_pair_failed(a, idx);
         return;
     }
     fl_stun_txn_finish(&p->txn);
@@ -466,7 +471,7 @@ void fl__ice_on_check_error(fl_ice_agent *a, int idx, const fl_stun_msg *m, fl_t
         return;
     }
     fl_log(FL_LOG_DEBUG, "pair %d: error response %d", idx, code);
-    pair_failed(a, idx);
+    fl__ice_pair_failed(a, idx);
     fl__ice_update_state(a, pair_comp(a, p), now);
 }
 
@@ -521,6 +526,8 @@ void fl__ice_select(fl_ice_agent *a, int idx, fl_time now)
 int fl__ice_comp_all_failed(const fl_ice_agent *a, uint16_t comp)
 {
     int any = 0;
+    if (fl__ice_tcp_waiting(a, comp))
+        return 0; /* the peer may still connect to a passive candidate */
     for (int i = 0; i < a->n_pairs; i++) {
         const fl__ice_pair *p = &a->pairs[i];
         if (!p->in_use || pair_comp(a, p) != comp)
