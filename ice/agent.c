@@ -274,6 +274,16 @@ static int add_local(fl_ice_agent *a, fl__ice_local *l, const fl_addr *server)
     return i < 0 ? i : 0;
 }
 
+fl_addr fl_ice_host_announced(const fl_ice_host *h)
+{
+    if (!h->advertised.family)
+        return h->addr;
+    fl_addr a = h->advertised;
+    if (!a.port)
+        a.port = h->addr.port;
+    return a;
+}
+
 int fl_ice_agent_add_host(fl_ice_agent *a, const fl_ice_host *h)
 {
     fl__ice_local l;
@@ -282,7 +292,7 @@ int fl_ice_agent_add_host(fl_ice_agent *a, const fl_ice_host *h)
     memset(&l, 0, sizeof(l));
     l.c.type = FL_ICE_CAND_HOST;
     l.c.component = h->component;
-    l.c.addr = h->addr;
+    l.c.addr = fl_ice_host_announced(h);
     l.base = h->addr;
     l.socket_id = h->socket_id;
     l.local_pref = h->local_pref;

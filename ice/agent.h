@@ -150,7 +150,14 @@ typedef struct fl_ice_host {
     int socket_id;       /* opaque to the agent, >= 0 */
     fl_addr addr;        /* bound address (not a wildcard) */
     uint16_t local_pref; /* 0: computed (RFC 8421: IPv6 first, interleaved) */
+    /* What the host candidate announces instead of `addr`, for a host behind
+     * a 1:1 NAT (Kurento's externalIPv4/externalIPv6). family 0: addr itself;
+     * port 0: addr's port. Checks still come in on the bound socket. */
+    fl_addr advertised;
 } fl_ice_host;
+
+/* The address a host candidate announces for h (see fl_ice_host.advertised). */
+fl_addr fl_ice_host_announced(const fl_ice_host *h);
 
 typedef struct fl_ice_transmit {
     int socket_id;

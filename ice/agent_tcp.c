@@ -84,7 +84,7 @@ static int listener_exists(const fl_ice_agent *a, const fl_ice_host *h)
     if (socket_used(a, h->socket_id))
         return 1;
     for (int i = 0; i < a->n_locals; i++) {
-        if (is_listener(&a->locals[i]) && fl_addr_equal(&a->locals[i].c.addr, &h->addr))
+        if (is_listener(&a->locals[i]) && fl_addr_equal(&a->locals[i].base, &h->addr))
             return 1;
     }
     return 0;
@@ -104,7 +104,7 @@ int fl_ice_agent_add_tcp_passive(fl_ice_agent *a, const fl_ice_host *h)
     l.c.transport = FL_ICE_TCP;
     l.c.tcptype = FL_ICE_TCPTYPE_PASSIVE;
     l.c.type = FL_ICE_CAND_HOST;
-    l.c.addr = h->addr;
+    l.c.addr = fl_ice_host_announced(h);
     l.c.generation = l.c.network_id = l.c.network_cost = -1;
     l.base = h->addr;
     l.socket_id = h->socket_id;
