@@ -87,10 +87,14 @@ if [ -x build/asan/fluo ]; then
     interop_tests build/asan/fluo "-asan"
 fi
 
-# TSan over the multi-worker tests
-step build-tsan make -j2 SAN=thread build/tsan/tests/unit/engine/test_engine
-[ -x build/tsan/tests/unit/engine/test_engine ] &&
-    step unit-tsan:engine/test_engine build/tsan/tests/unit/engine/test_engine
+# TSan over the multi-worker tests (the engine's workers, and the RPC
+# thread talking to them)
+TSAN_TESTS="engine/test_engine rpc/test_protocol"
+step build-tsan make -j2 SAN=thread $(for t in $TSAN_TESTS; do echo "build/tsan/tests/unit/$t"; done)
+for t in $TSAN_TESTS; do
+    [ -x "build/tsan/tests/unit/$t" ] && step "unit-tsan:$t" env TSAN_OPTIONS=halt_on_error=1 \
+        "build/tsan/tests/unit/$t"
+done
 
 step build-fuzz make -j2 fuzz
 for t in build/fuzz/fuzz_*; do
