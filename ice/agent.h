@@ -131,13 +131,18 @@ const char *fl_ice_candidate_type_name(fl_ice_cand_type type);
 
 typedef struct fl_ice_agent_config {
     fl_ice_role role;
-    int lite;                   /* 1: ICE lite (host candidates, answers checks, controlled) */
-    fl_rand *rand;              /* required; borrowed for the agent's life */
-    const char *ufrag;          /* NULL: 8 random ice-chars */
-    const char *pwd;            /* NULL: 24 random ice-chars */
-    fl_time ta;                 /* pacing; 0: 50 ms */
-    fl_time rto;                /* initial check RTO; 0: 500 ms */
-    int max_check_retransmits;  /* 0: 7 (RFC 8489 Rc) */
+    int lite;                  /* 1: ICE lite (host candidates, answers checks, controlled) */
+    fl_rand *rand;             /* required; borrowed for the agent's life */
+    const char *ufrag;         /* NULL: 8 random ice-chars */
+    const char *pwd;           /* NULL: 24 random ice-chars */
+    fl_time ta;                /* pacing; 0: 50 ms */
+    fl_time rto;               /* initial check RTO; 0: 500 ms */
+    int max_check_retransmits; /* 0: 7 (RFC 8489 Rc) */
+    /* Cap on a check's doubling retransmission interval, so a lossy path
+     * still gets a try every second while connecting (20% loss each way
+     * connects within 5 s); 0: 1 s; < 0: no cap (RFC 8489's plain doubling,
+     * which waits 4 s and then 8 s between the last tries). */
+    fl_time max_check_interval;
     fl_time nomination_delay;   /* controlling: wait this long for a better pair; 0: 1 s */
     fl_time consent_interval;   /* 0: 5 s, randomised ±20% */
     fl_time consent_timeout;    /* 0: 30 s */

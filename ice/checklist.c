@@ -210,6 +210,8 @@ static void send_check(fl_ice_agent *a, int idx, fl_time now)
     int reliable = a->locals[p->local].c.transport == FL_ICE_TCP; /* Ti, no retransmits */
     fl_stun_txn_init(&p->txn, a->rand);
     fl_stun_txn_start_ex(&p->txn, now, rto, (unsigned)a->cfg.max_check_retransmits, 0, reliable);
+    if (a->cfg.max_check_interval > 0)
+        p->txn.max_interval = a->cfg.max_check_interval;
     p->state = FL__PAIR_IN_PROGRESS;
     p->triggered = 0;
     p->sent_role = (uint8_t)a->role;

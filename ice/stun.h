@@ -307,6 +307,7 @@ typedef struct fl_stun_txn {
     unsigned rm;
     int reliable;
     int done;
+    fl_time max_interval; /* cap on the doubling interval; 0 (set by start): none */
 } fl_stun_txn;
 
 /* Fills a fresh transaction id from `r`. */

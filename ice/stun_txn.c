@@ -32,6 +32,7 @@ void fl_stun_txn_start_ex(fl_stun_txn *t,
     t->sent = 1;
     t->done = 0;
     t->interval = t->rto;
+    t->max_interval = 0;
     if (t->reliable) {
         t->next = now + FL_STUN_TI_DEFAULT;
     } else if (t->rc == 1) {
@@ -67,6 +68,8 @@ int fl_stun_txn_handle_timeout(fl_stun_txn *t, fl_time now)
         t->next += (fl_time)t->rm * t->rto;
     } else {
         t->interval *= 2;
+        if (t->max_interval > 0 && t->interval > t->max_interval)
+            t->interval = t->max_interval;
         t->next += t->interval;
     }
     return FL_STUN_TXN_RETRANSMIT;
