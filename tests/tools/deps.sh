@@ -2,7 +2,7 @@
 # Installs what the build and the tests need, only when missing.
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev libuv1-dev libmbedtls-dev libjansson-dev
-libcmocka-dev nodejs npm openssl procps iproute2 iptables coturn python3"
+libcmocka-dev libsrtp2-dev nodejs npm openssl procps iproute2 iptables coturn python3"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
