@@ -119,7 +119,7 @@ static void apply_defaults(fl_ice_agent_config *c)
     if (c->max_check_retransmits <= 0)
         c->max_check_retransmits = FL_STUN_RC_DEFAULT;
     if (c->max_check_interval == 0)
-        c->max_check_interval = FL_TIME_SEC;
+        c->max_check_interval = 500 * FL_TIME_MS;
     if (c->nomination_delay <= 0)
         c->nomination_delay = FL_TIME_SEC;
     if (c->consent_interval <= 0)

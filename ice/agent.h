@@ -139,8 +139,8 @@ typedef struct fl_ice_agent_config {
     fl_time rto;               /* initial check RTO; 0: 500 ms */
     int max_check_retransmits; /* 0: 7 (RFC 8489 Rc) */
     /* Cap on a check's doubling retransmission interval, so a lossy path
-     * still gets a try every second while connecting (20% loss each way
-     * connects within 5 s); 0: 1 s; < 0: no cap (RFC 8489's plain doubling,
+     * still gets a try every half second while connecting (20% loss each
+     * way connects within 5 s); 0: 500 ms; < 0: no cap (RFC 8489's plain doubling,
      * which waits 4 s and then 8 s between the last tries). */
     fl_time max_check_interval;
     fl_time nomination_delay;   /* controlling: wait this long for a better pair; 0: 1 s */
