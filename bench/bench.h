@@ -25,4 +25,13 @@ void fl_bench_rpc_usage(FILE *out);
 int fl_bench_parse_run(int argc, char **argv);
 void fl_bench_parse_usage(FILE *out);
 
+/* `fluo-bench srtp [--packets N] [--size 1200]`: ns per RTP packet for egress
+ * copy + SRTP protect + unprotect through net/srtp on pooled buffers, against
+ * bare libsrtp2 srtp_protect + srtp_unprotect on an array in the same run, for
+ * AES-CM-80 and AES-GCM. Last line: `srtp size=N packets=N cm80_fluo_ns=X
+ * cm80_libsrtp_ns=X gcm_fluo_ns=X gcm_libsrtp_ns=X overhead_ratio=R`
+ * (fluo total / libsrtp total). */
+int fl_bench_srtp_run(int argc, char **argv);
+void fl_bench_srtp_usage(FILE *out);
+
 #endif
