@@ -193,7 +193,10 @@ static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flag
     if (depth > 0)
         return 0;
     free(d->peer_der);
+    d->peer_der = NULL;
     d->peer_der_len = 0;
+    if (!crt->raw.p || crt->raw.len == 0)
+        return MBEDTLS_ERR_X509_FATAL_ERROR; /* an empty certificate fails at once */
     d->peer_der = malloc(crt->raw.len);
     if (!d->peer_der)
         return MBEDTLS_ERR_X509_ALLOC_FAILED;
