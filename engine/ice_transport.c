@@ -10,6 +10,7 @@
 #include "engine/netif.h"
 #include "engine/tcp_media.h"
 #include "engine/udp.h"
+#include "net/rtp.h"
 
 FL_LOG_TAG("ice");
 
@@ -42,7 +43,7 @@ static void pump(fl__ice_transport *t);
 
 static int is_stun(const fl_buf *b)
 {
-    return b->len >= 20 && b->data[b->off] < 4; /* RFC 7983: 0..3 is STUN */
+    return b->len >= 20 && fl_demux_classify(b->data[b->off]) == FL_DEMUX_STUN;
 }
 
 static fl_time now(void)

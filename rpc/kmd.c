@@ -296,7 +296,6 @@ int fl__kmd_check_value(struct fl_rpc *rpc,
 
 json_t *fl__kmd_module_infos(const kmd *k)
 {
-    static const char *implemented[] = { "MediaPipeline", "PassThrough" };
     json_t *mods = json_array();
     for (size_t d = 0; d < k->ndocs; d++) {
         json_t *doc = k->docs[d];
@@ -306,10 +305,8 @@ json_t *fl__kmd_module_infos(const kmd *k)
         json_array_foreach(json_object_get(doc, "remoteClasses"), i, c)
         {
             const char *n = json_string_value(json_object_get(c, "name"));
-            for (size_t j = 0; j < sizeof(implemented) / sizeof(implemented[0]); j++) {
-                if (n && strcmp(n, implemented[j]) == 0)
-                    json_array_append_new(factories, json_string(n));
-            }
+            if (n && fl__factory_engine_type(n))
+                json_array_append_new(factories, json_string(n));
         }
         json_array_append_new(mods, json_pack("{s:s, s:s, s:O?, s:O?, s:s, s:o}", "__module__",
                                               QUALIFIER, "__type__", "ModuleInfo", "name",

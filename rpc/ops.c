@@ -106,12 +106,32 @@ void fl__op_create(call *c)
     }
     if (check_params(c, json_object_get(cdef, "params"), ctor) != 0)
         return;
-    if (strcmp(cls->name, "MediaPipeline") == 0)
-        create_pipeline(c, cls);
-    else if (strcmp(cls->name, "PassThrough") == 0)
-        create_element(c, cls, ctor, FL_ELEMENT_PASSTHROUGH);
-    else
+    const char *engine_type = fl__factory_engine_type(cls->name);
+    if (!engine_type)
         fl__call_err(c, KE_NOT_IMPLEMENTED, "%s is not implemented yet in fluo", cls->name);
+    else if (!*engine_type)
+        create_pipeline(c, cls);
+    else
+        create_element(c, cls, ctor, engine_type);
+}
+
+/* The classes fluo can create: the Kurento name and the engine element type
+ * ("" for the pipeline itself). ServerManager.getInfo lists these. */
+static const struct {
+    const char *name;
+    const char *engine_type;
+} factories[] = {
+    { "MediaPipeline", "" },
+    { "PassThrough", FL_ELEMENT_PASSTHROUGH },
+};
+
+const char *fl__factory_engine_type(const char *name)
+{
+    for (size_t i = 0; i < sizeof(factories) / sizeof(factories[0]); i++) {
+        if (strcmp(factories[i].name, name) == 0)
+            return factories[i].engine_type;
+    }
+    return NULL;
 }
 
 /* ---- release ---- */

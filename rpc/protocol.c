@@ -250,9 +250,15 @@ static void m_unsubscribe(call *c)
     fl__call_ok_plain(c);
 }
 
+/* The existing session the request names (given or injected), or NULL. */
+static session *named_session(call *c)
+{
+    return c->had_session ? fl__session_get(c->rpc, c->session, 0) : NULL;
+}
+
 static void m_keepalive(call *c)
 {
-    session *s = c->had_session ? fl__session_get(c->rpc, c->session, 0) : NULL;
+    session *s = named_session(c);
     if (!s) {
         fl__call_err(c, KE_INVALID_SESSION, "Invalid session");
         return;
@@ -280,7 +286,7 @@ static void m_unref(call *c)
 
 static void m_close_session(call *c)
 {
-    session *s = c->had_session ? fl__session_get(c->rpc, c->session, 0) : NULL;
+    session *s = named_session(c);
     if (!s) {
         fl__call_err(c, KE_INVALID_SESSION, "Invalid session");
         return;
@@ -587,7 +593,6 @@ static void call_free(call *c)
         fl__obj_unref(c->target);
     if (c->other)
         fl__obj_unref(c->other);
-    json_decref(c->acc);
     json_decref(c->id);
     json_decref(c->params);
     json_decref(c->result);

@@ -188,9 +188,6 @@ struct call {
     /* per-operation state */
     obj *target;
     obj *other;
-    int pending;
-    int status;
-    json_t *acc;
 };
 
 struct fl_rpc {
@@ -263,6 +260,9 @@ void fl__op_create(call *c);
 void fl__op_invoke(call *c);
 void fl__op_release(call *c);
 void fl__transaction(call *c);
+/* The engine type behind a class fluo can create ("" for MediaPipeline), or
+ * NULL when it cannot create it yet. */
+const char *fl__factory_engine_type(const char *name);
 
 /* An implementation of an operation of a class (ops_element.c holds the table). */
 typedef void (*op_fn)(call *c, obj *o, json_t *p);
