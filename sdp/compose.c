@@ -1,0 +1,140 @@
+/* Writing our own descriptions (answers and offers) from their structured
+ * view, in the order and shape Chromium writes them, which its
+ * setRemoteDescription accepts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "sdp/sdp.h"
+#include "sdp/sdp_int.h"
+
+static const char *const setup_names[] = { "", "actpass", "active", "passive", "holdconn" };
+static const char *const dir_names[] = { "sendrecv", "sendonly", "recvonly", "inactive" };
+
+static void write_codec(fl__sdp_str *s, const fl_sdp_codec *c)
+{
+    if (c->channels)
+        fl__sdp_str_add(s, "a=rtpmap:%u %s/%u/%u\r\n", c->pt, c->name, (unsigned)c->clock_rate,
+                        c->channels);
+    else
+        fl__sdp_str_add(s, "a=rtpmap:%u %s/%u\r\n", c->pt, c->name, (unsigned)c->clock_rate);
+    if (c->fb & FL_SDP_FB_REMB)
+        fl__sdp_str_add(s, "a=rtcp-fb:%u goog-remb\r\n", c->pt);
+    if (c->fb & FL_SDP_FB_TWCC)
+        fl__sdp_str_add(s, "a=rtcp-fb:%u transport-cc\r\n", c->pt);
+    if (c->fb & FL_SDP_FB_FIR)
+        fl__sdp_str_add(s, "a=rtcp-fb:%u ccm fir\r\n", c->pt);
+    if (c->fb & FL_SDP_FB_NACK)
+        fl__sdp_str_add(s, "a=rtcp-fb:%u nack\r\n", c->pt);
+    if (c->fb & FL_SDP_FB_PLI)
+        fl__sdp_str_add(s, "a=rtcp-fb:%u nack pli\r\n", c->pt);
+    if (c->fmtp[0])
+        fl__sdp_str_add(s, "a=fmtp:%u %s\r\n", c->pt, c->fmtp);
+}
+
+static void write_ssrcs(fl__sdp_str *s, const fl_sdp_media *m)
+{
+    for (size_t i = 0; i < m->nssrcs; i++) {
+        const fl_sdp_ssrc *x = &m->ssrcs[i];
+        if (x->rtx_ssrc)
+            fl__sdp_str_add(s, "a=ssrc-group:FID %u %u\r\n", (unsigned)x->ssrc,
+                            (unsigned)x->rtx_ssrc);
+    }
+    for (size_t i = 0; i < m->nssrcs; i++) {
+        const fl_sdp_ssrc *x = &m->ssrcs[i];
+        uint32_t both[2] = { x->ssrc, x->rtx_ssrc };
+        for (int k = 0; k < 2 && both[k]; k++) {
+            if (x->cname[0])
+                fl__sdp_str_add(s, "a=ssrc:%u cname:%s\r\n", (unsigned)both[k], x->cname);
+            if (x->msid[0])
+                fl__sdp_str_add(s, "a=ssrc:%u msid:%s\r\n", (unsigned)both[k], x->msid);
+        }
+    }
+}
+
+/* ICE, DTLS, mid, extensions, direction, msid, RTCP. */
+static void write_attrs(fl__sdp_str *s, const fl_sdp_media *m, int ice_lite)
+{
+    fl__sdp_str_add(s, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", m->ice_ufrag, m->ice_pwd);
+    if (!ice_lite)
+        fl__sdp_str_add(s, "a=ice-options:trickle\r\n");
+    fl__sdp_str_add(s, "a=fingerprint:%s\r\n", m->fingerprint);
+    if (m->setup != FL_SDP_SETUP_NONE && (unsigned)m->setup <= FL_SDP_SETUP_HOLDCONN)
+        fl__sdp_str_add(s, "a=setup:%s\r\n", setup_names[m->setup]);
+    if (m->mid[0])
+        fl__sdp_str_add(s, "a=mid:%s\r\n", m->mid);
+    for (unsigned id = 1; id < 256; id++) {
+        for (int e = 0; e < FL_SDP_EXT_COUNT; e++) {
+            if (m->ext_ids[e] == id) {
+                fl__sdp_str_add(s, "a=extmap:%u %s\r\n", id, fl_sdp_ext_uri((fl_sdp_ext)e));
+                break;
+            }
+        }
+    }
+    fl__sdp_str_add(s, "a=%s\r\n", dir_names[(unsigned)m->dir <= 3 ? m->dir : 0]);
+    if (m->nssrcs && m->ssrcs[0].msid[0])
+        fl__sdp_str_add(s, "a=msid:%s\r\n", m->ssrcs[0].msid);
+    if (m->rtcp_mux)
+        fl__sdp_str_add(s, "a=rtcp-mux\r\n");
+    if (m->rtcp_rsize)
+        fl__sdp_str_add(s, "a=rtcp-rsize\r\n");
+}
+
+static void write_media(fl__sdp_str *s,
+                        const fl_sdp_media *m,
+                        const char *ipv,
+                        const char *addr,
+                        int ice_lite)
+{
+    if (m->rejected) {
+        fl__sdp_str_add(s, "m=%s 0 %s %s\r\nc=IN %s %s\r\n", m->kind_name, m->proto,
+                        m->fmt[0] ? m->fmt : "0", ipv, addr);
+        if (m->mid[0])
+            fl__sdp_str_add(s, "a=mid:%s\r\n", m->mid);
+        return;
+    }
+    fl__sdp_str_add(s, "m=%s %u %s", m->kind_name, m->port, m->proto);
+    for (size_t i = 0; i < m->ncodecs; i++)
+        fl__sdp_str_add(s, " %u", m->codecs[i].pt);
+    if (m->ncodecs == 0)
+        fl__sdp_str_add(s, " %s", m->fmt[0] ? m->fmt : "0");
+    fl__sdp_str_add(s, "\r\nc=IN %s %s\r\n", ipv, addr);
+    if (m->bandwidth_as_kbps)
+        fl__sdp_str_add(s, "b=AS:%u\r\n", (unsigned)m->bandwidth_as_kbps);
+    fl__sdp_str_add(s, "a=rtcp:9 IN %s %s\r\n", ipv, addr);
+    for (size_t i = 0; i < m->ncandidates; i++)
+        fl__sdp_str_add(s, "a=%s\r\n", m->candidates[i]);
+    if (m->end_of_candidates)
+        fl__sdp_str_add(s, "a=end-of-candidates\r\n");
+    write_attrs(s, m, ice_lite);
+    for (size_t i = 0; i < m->ncodecs; i++)
+        write_codec(s, &m->codecs[i]);
+    write_ssrcs(s, m);
+}
+
+char *fl__sdp_desc_write(const fl_sdp_desc *d, const char *address)
+{
+    const char *addr = address ? address : "0.0.0.0";
+    const char *ipv = strchr(addr, ':') ? "IP6" : "IP4";
+    fl__sdp_str s = { 0 };
+    fl__sdp_str_add(&s, "v=0\r\no=- %llu %llu IN %s %s\r\ns=-\r\nt=0 0\r\n",
+                    (unsigned long long)d->session_id, (unsigned long long)d->session_version, ipv,
+                    addr);
+    if (d->ice_lite)
+        fl__sdp_str_add(&s, "a=ice-lite\r\n");
+    if (d->nbundle) {
+        fl__sdp_str_add(&s, "a=group:BUNDLE");
+        for (size_t i = 0; i < d->nbundle; i++)
+            fl__sdp_str_add(&s, " %s", d->bundle[i]);
+        fl__sdp_str_add(&s, "\r\n");
+    }
+    fl__sdp_str_add(&s, "a=msid-semantic: WMS\r\n");
+    for (size_t i = 0; i < d->nmedia; i++)
+        write_media(&s, &d->media[i], ipv, addr, d->ice_lite);
+    if (s.failed) {
+        free(s.p);
+        return NULL;
+    }
+    return s.p;
+}

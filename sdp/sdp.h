@@ -1,0 +1,259 @@
+/* SDP (RFC 8866) parse and write, and offer/answer (RFC 3264) for WebRTC:
+ * BUNDLE (RFC 8843), rtcp-mux, rtcp-rsize, msid, ssrc/ssrc-group:FID, ICE and
+ * DTLS attributes, extmap, rtcp-fb, directions; codec negotiation by name
+ * and fmtp (never by payload number), answers keeping the offerer's payload
+ * numbers. Sans-IO and allocation-light: nothing here is on the media path.
+ *
+ *     fl_sdp *s;
+ *     fl_sdp_parse(&s, text, len, err, sizeof err);   // exact, unknown lines kept
+ *     char *again = fl_sdp_write(s);                  // == text (CRLF endings)
+ *     fl_sdp_desc *d = calloc(1, sizeof *d);
+ *     fl_sdp_describe(s, d, err, sizeof err);          // structured view
+ *
+ * An answer or an offer of our own is produced as text plus its structured
+ * view; the negotiated figures (codecs, extension ids, directions, ssrcs,
+ * ICE/DTLS parameters of both sides) are read from the two descs. */
+#ifndef FL_SDP_SDP_H
+#define FL_SDP_SDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FL_SDP_MAX_MEDIA      16
+#define FL_SDP_MAX_CODECS     32
+#define FL_SDP_MAX_SSRCS      8
+#define FL_SDP_MAX_CANDIDATES 32
+#define FL_SDP_MAX_LEN        65536 /* longest SDP text accepted */
+
+/* Media kinds; the same bits as the engine's FL_MEDIA_AUDIO/VIDEO. */
+typedef enum fl_sdp_kind {
+    FL_SDP_KIND_AUDIO = 1,
+    FL_SDP_KIND_VIDEO = 2,
+    FL_SDP_KIND_APPLICATION = 4,
+    FL_SDP_KIND_OTHER = 8, /* any other m= media: always rejected */
+} fl_sdp_kind;
+
+typedef enum fl_sdp_dir {
+    FL_SDP_DIR_SENDRECV = 0,
+    FL_SDP_DIR_SENDONLY,
+    FL_SDP_DIR_RECVONLY,
+    FL_SDP_DIR_INACTIVE,
+} fl_sdp_dir;
+
+typedef enum fl_sdp_setup {
+    FL_SDP_SETUP_NONE = 0, /* absent */
+    FL_SDP_SETUP_ACTPASS,
+    FL_SDP_SETUP_ACTIVE, /* DTLS client */
+    FL_SDP_SETUP_PASSIVE,
+    FL_SDP_SETUP_HOLDCONN,
+} fl_sdp_setup;
+
+/* a=rtcp-fb values, as bits. */
+enum {
+    FL_SDP_FB_NACK = 1,  /* nack */
+    FL_SDP_FB_PLI = 2,   /* nack pli */
+    FL_SDP_FB_FIR = 4,   /* ccm fir */
+    FL_SDP_FB_REMB = 8,  /* goog-remb */
+    FL_SDP_FB_TWCC = 16, /* transport-cc */
+};
+
+/* The header extensions fluo knows (a=extmap URIs). */
+typedef enum fl_sdp_ext {
+    FL_SDP_EXT_ABS_SEND_TIME = 0, /* http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time */
+    FL_SDP_EXT_TWCC, /* http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01 */
+    FL_SDP_EXT_MID,  /* urn:ietf:params:rtp-hdrext:sdes:mid */
+    FL_SDP_EXT_RID,  /* urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id */
+    FL_SDP_EXT_RRID, /* urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id */
+    FL_SDP_EXT_AUDIO_LEVEL, /* urn:ietf:params:rtp-hdrext:ssrc-audio-level */
+    FL_SDP_EXT_TOFFSET,     /* urn:ietf:params:rtp-hdrext:toffset */
+    FL_SDP_EXT_COUNT
+} fl_sdp_ext;
+
+/* The URI of a known extension. */
+const char *fl_sdp_ext_uri(fl_sdp_ext ext);
+
+typedef struct fl_sdp_codec {
+    uint8_t pt;
+    char name[32];       /* as written: "VP8", "H264", "opus", "PCMU", "rtx", ... */
+    uint32_t clock_rate; /* Hz */
+    uint8_t channels;    /* 0 when absent (1 for audio) */
+    char fmtp[256];      /* the a=fmtp parameters, "" when none */
+    unsigned fb;         /* FL_SDP_FB_* bits from a=rtcp-fb:<pt> and a=rtcp-fb:* */
+    int rtx_pt;          /* the payload type of its RTX (a=fmtp apt=<pt>); -1 none */
+} fl_sdp_codec;
+
+typedef struct fl_sdp_ssrc {
+    uint32_t ssrc;
+    uint32_t rtx_ssrc; /* from a=ssrc-group:FID <ssrc> <rtx>; 0 none */
+    char cname[64];    /* "" when absent */
+    char msid[160];    /* a=ssrc:<ssrc> msid:<stream> <track>, or the media's a=msid */
+} fl_sdp_ssrc;
+
+/* One m= section. */
+typedef struct fl_sdp_media {
+    fl_sdp_kind kind;
+    char kind_name[32]; /* as written: "audio", "video", "application", ... */
+    char proto[48];     /* "UDP/TLS/RTP/SAVPF", ... */
+    uint16_t port;      /* 0: rejected (or bundle-only) */
+    int rejected;       /* port 0 and not a=bundle-only */
+    char mid[32];       /* "" when absent */
+    fl_sdp_dir dir;     /* sendrecv when no attribute */
+    int rtcp_mux, rtcp_rsize;
+    /* Codecs in the order of the m= line (RTX entries included, named "rtx"). */
+    size_t ncodecs;
+    fl_sdp_codec codecs[FL_SDP_MAX_CODECS];
+    /* Negotiated extension ids, by fl_sdp_ext; 0 when absent. */
+    uint8_t ext_ids[FL_SDP_EXT_COUNT];
+    size_t nssrcs;
+    fl_sdp_ssrc ssrcs[FL_SDP_MAX_SSRCS];
+    /* ICE and DTLS: the media's own, or the session's when the media has
+     * none ("" / NONE when neither). */
+    char ice_ufrag[64];
+    char ice_pwd[256];
+    char fingerprint[160]; /* "sha-256 AB:CD:..." (the a=fingerprint value) */
+    fl_sdp_setup setup;
+    /* a=candidate values (without "a=" and "candidate:" kept: the whole
+     * "candidate:..." string as a browser's addIceCandidate takes it). */
+    size_t ncandidates;
+    char candidates[FL_SDP_MAX_CANDIDATES][256];
+    int end_of_candidates;
+    uint32_t bandwidth_as_kbps; /* b=AS; 0 when absent */
+    /* The m= line's formats as written ("111 63 9 0 8", "webrtc-datachannel"),
+     * cut at a space when longer; a rejected section is answered with them. */
+    char fmt[256];
+} fl_sdp_media;
+
+typedef struct fl_sdp_desc {
+    uint64_t session_id; /* o= */
+    uint64_t session_version;
+    int ice_lite;
+    /* a=group:BUNDLE mids (the first group only), in order. */
+    size_t nbundle;
+    char bundle[FL_SDP_MAX_MEDIA][32];
+    size_t nmedia;
+    fl_sdp_media media[FL_SDP_MAX_MEDIA];
+} fl_sdp_desc;
+
+/* ---- text ---- */
+
+typedef struct fl_sdp fl_sdp;
+
+/* Parses SDP text (CRLF or LF line endings). Keeps every line, unknown
+ * ones included, so fl_sdp_write gives the same lines back (with CRLF).
+ * FL_EBADMSG with a reason in err ("line 3: m= line needs 4 fields") for
+ * text that is not SDP: no v=0 first, a line not "<letter>=<value>", a
+ * malformed o=/c=/m= line, more than FL_SDP_MAX_MEDIA sections, text longer
+ * than FL_SDP_MAX_LEN, a NUL byte. err may be NULL. */
+int fl_sdp_parse(fl_sdp **out, const char *text, size_t len, char *err, size_t errlen);
+
+/* The text (malloc'd, NUL-terminated, CRLF line endings); NULL when out of
+ * memory. */
+char *fl_sdp_write(const fl_sdp *s);
+
+void fl_sdp_destroy(fl_sdp *s);
+
+/* Fills the structured view of s. FL_EBADMSG (reason in err) for an SDP
+ * whose attributes contradict themselves in a way that matters here (an
+ * a=rtpmap for a payload type not on the m= line is ignored, not an error;
+ * a missing c= is not an error). */
+int fl_sdp_describe(const fl_sdp *s, fl_sdp_desc *out, char *err, size_t errlen);
+
+/* ---- offer/answer ---- */
+
+/* What one side brings to a negotiation. Codec lists are "name/rate" or
+ * "name/rate/channels" strings, NULL-terminated, in preference order
+ * (Kurento's SdpEndpoint audioCodecs/videoCodecs); NULL: the defaults
+ * "opus/48000/2", "PCMU/8000", "PCMA/8000" and "VP8/90000", "H264/90000".
+ * H.264 is matched as RFC 6184 says: same packetization-mode (absent = 0)
+ * and same profile_idc + profile-iop constraint of profile-level-id (level
+ * may differ; absent = 42e01f, constrained baseline). RTX is kept for a kept codec when
+ * the offer has it (apt), with the offerer's numbers. An entry may carry
+ * format parameters after a ';' ("H264/90000;packetization-mode=1;
+ * profile-level-id=42e01f"): it then takes the offered formats
+ * fl_sdp_codec_match finds equal to it; an entry without parameters takes
+ * every offered format of that name, rate and channels. */
+typedef struct fl_sdp_local {
+    const char *ice_ufrag, *ice_pwd; /* required */
+    const char *fingerprint;         /* "sha-256 AB:..", required */
+    int ice_lite;
+    const char *const *audio_codecs; /* NULL: defaults */
+    const char *const *video_codecs;
+    unsigned fb; /* rtcp-fb offered/accepted for video (audio: TWCC only);
+                    0: NACK|PLI|FIR|REMB */
+    /* extensions offered/accepted, bit (1 << fl_sdp_ext); 0: abs-send-time,
+     * mid, audio-level, toffset. */
+    unsigned exts;
+    const char *cname;     /* a=ssrc cname; required */
+    const char *stream_id; /* a=msid stream; required */
+    /* Our sending SSRCs (and RTX SSRC, 0: none) per kind index (0 audio,
+     * 1 video); written as a=ssrc lines on sections where we send. */
+    uint32_t ssrc[2], rtx_ssrc[2];
+    uint64_t session_id; /* o= */
+    uint64_t session_version;
+    const char *address; /* o= and c= address; NULL: "0.0.0.0" (IN IP4) */
+    /* Candidate values to include ("candidate:..."), in the first (bundled)
+     * section only; may be 0. end_of_candidates adds a=end-of-candidates. */
+    size_t ncandidates;
+    const char *const *candidates;
+    int end_of_candidates;
+} fl_sdp_local;
+
+/* Answers an offer (RFC 3264, RFC 8843 BUNDLE, RFC 8829's answer rules):
+ * each audio/video section gets the codecs both sides have, in the
+ * offerer's order and with the offerer's payload numbers, with the rtcp-fb
+ * and extensions both have (the offer's ids), direction answered from
+ * `want` for that kind (FL_SDP_DIR_SENDRECV: mirror the offer; SENDONLY:
+ * we only send, so sendonly when the offer can receive, else inactive;
+ * RECVONLY likewise), setup active when the offer says actpass or passive
+ * (passive when it says active), rtcp-mux and rtcp-rsize when offered, all
+ * accepted sections in one BUNDLE group when the offer has one.
+ * Application sections, other kinds and sections with no common codec are
+ * rejected (port 0, kept in place). FL_EBADMSG (reason in err) when the
+ * offer has no ICE credentials or no fingerprint on an accepted section,
+ * FL_ENOTSUP when nothing could be accepted. The text is malloc'd. */
+int fl_sdp_answer(const fl_sdp_desc *offer,
+                  const fl_sdp_local *local,
+                  fl_sdp_dir want_audio,
+                  fl_sdp_dir want_video,
+                  fl_sdp_desc *answer,
+                  char **text,
+                  char *err,
+                  size_t errlen);
+
+/* An offer of our own: one audio section when `audio`, one video section
+ * when `video` (mids "0", "1" in that order), with the directions given,
+ * every configured codec (payload numbers from 96 for dynamic ones, RTX for
+ * video codecs), setup actpass, BUNDLE, rtcp-mux, rtcp-rsize. */
+int fl_sdp_offer(const fl_sdp_local *local,
+                 int audio,
+                 fl_sdp_dir audio_dir,
+                 int video,
+                 fl_sdp_dir video_dir,
+                 fl_sdp_desc *offer,
+                 char **text);
+
+/* Checks an answer against the offer we made (same sections in the same
+ * order, kinds matching, codecs a subset of ours by payload number, ICE and
+ * fingerprint present on accepted sections) and rewrites `offer`'s view to
+ * the negotiated one: codecs the answer kept (in the answer's order),
+ * extension ids the answer kept, our direction as the answer implies, our
+ * setup (active/passive: the DTLS role the answer leaves us), the answer's
+ * BUNDLE group, and rejected sections. FL_EBADMSG (reason in err)
+ * otherwise, leaving `offer` unchanged. */
+int fl_sdp_process_answer(fl_sdp_desc *offer, const fl_sdp_desc *answer, char *err, size_t errlen);
+
+/* Whether two codecs are the same format (name case-insensitive, clock
+ * rate, channels, and for H.264 the RFC 6184 rules above: the profile is
+ * what profile_idc and the profile-iop flags name together, so 42e01f and
+ * 42c01f are both constrained baseline, 42001f baseline; VP9 profile-id and
+ * AV1 profile must be equal too, absent = 0). */
+int fl_sdp_codec_match(const fl_sdp_codec *a, const fl_sdp_codec *b);
+
+/* The section's first codec that is not RTX/red/ulpfec/CN/telephone-event
+ * (what the other side will send and we will send), or NULL. */
+const fl_sdp_codec *fl_sdp_media_main_codec(const fl_sdp_media *m);
+
+/* Our direction flips: what the remote's `dir` means for us. */
+fl_sdp_dir fl_sdp_dir_reverse(fl_sdp_dir dir);
+
+#endif
