@@ -59,6 +59,7 @@ struct fl_dtls {
     size_t peer_der_len;
     uint8_t *rbuf;
     uint64_t dropped;
+    struct hello_asm *hello; /* server: a fragmented ClientHello being put together */
 };
 
 static void log_mbedtls(int level, const char *what, int ret)
@@ -342,6 +343,7 @@ void fl_dtls_destroy(fl_dtls *d)
 {
     if (!d)
         return;
+    free(d->hello);
     mbedtls_ssl_free(&d->ssl);
     mbedtls_ssl_config_free(&d->conf);
     queue_clear(&d->tx);
@@ -543,6 +545,131 @@ static bool looks_like_dtls(const uint8_t *p, size_t len)
     return p[1] == 0xfe;
 }
 
+/* ---- fragmented ClientHello -----------------------------------------------
+ *
+ * mbedTLS 2.28's DTLS server refuses a ClientHello split into handshake
+ * fragments (RFC 6347 4.2.3), and browsers split theirs once it outgrows
+ * one datagram (a post-quantum key share does that). The fragments are put
+ * back together here and mbedTLS gets one unfragmented record. */
+
+#define REC_HDR        13
+#define HS_HDR         12
+#define HELLO_BODY_MAX 8192
+
+struct hello_asm {
+    uint16_t msg_seq;
+    size_t msg_len; /* 0: nothing collected */
+    size_t got;     /* bytes covered (fragments do not overlap in practice) */
+    uint8_t rec[REC_HDR];
+    uint8_t have[HELLO_BODY_MAX / 8];
+    uint8_t body[HELLO_BODY_MAX];
+    uint8_t out[2048 + REC_HDR + HS_HDR + HELLO_BODY_MAX]; /* rewritten datagram */
+};
+
+static uint32_t get24(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+
+static void put24(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 16);
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)v;
+}
+
+/* Whether the record is a fragment of a ClientHello (not a whole one). */
+static bool is_hello_fragment(const uint8_t *r, size_t rlen)
+{
+    if (rlen < REC_HDR + HS_HDR || r[0] != 22 || r[3] != 0 || r[4] != 0 || r[REC_HDR] != 1)
+        return false;
+    const uint8_t *h = r + REC_HDR;
+    uint32_t msg_len = get24(h + 1), off = get24(h + 6), flen = get24(h + 9);
+    return (off != 0 || flen != msg_len) && (size_t)REC_HDR + HS_HDR + flen <= rlen;
+}
+
+/* Adds one fragment; true when the message is complete. */
+static bool hello_add(struct hello_asm *a, const uint8_t *r)
+{
+    const uint8_t *h = r + REC_HDR;
+    uint32_t msg_len = get24(h + 1), off = get24(h + 6), flen = get24(h + 9);
+    uint16_t seq = (uint16_t)(h[4] << 8 | h[5]);
+    if (msg_len == 0 || msg_len > HELLO_BODY_MAX || off + flen > msg_len)
+        return false;
+    if (a->msg_len != msg_len || a->msg_seq != seq) { /* a new message */
+        a->msg_len = msg_len;
+        a->msg_seq = seq;
+        a->got = 0;
+        memset(a->have, 0, sizeof(a->have));
+        memcpy(a->rec, r, REC_HDR);
+    }
+    if (off == 0)
+        memcpy(a->rec, r, REC_HDR);
+    for (uint32_t i = off; i < off + flen; i++) {
+        if (!(a->have[i / 8] & (1u << (i % 8)))) {
+            a->have[i / 8] |= (uint8_t)(1u << (i % 8));
+            a->got++;
+        }
+    }
+    memcpy(a->body + off, h + HS_HDR, flen);
+    return a->got == a->msg_len;
+}
+
+/* The datagram as mbedTLS should see it: fragments of a ClientHello taken
+ * out, and the whole message in their place once every byte is in. Returns
+ * data itself when there is nothing to do. */
+static const uint8_t *hello_reassemble(fl_dtls *d, const uint8_t *data, size_t *len)
+{
+    bool any = false;
+    for (size_t off = 0; off + REC_HDR <= *len;) {
+        size_t rlen = REC_HDR + (size_t)(data[off + 11] << 8 | data[off + 12]);
+        if (off + rlen > *len)
+            break;
+        any = any || is_hello_fragment(data + off, rlen);
+        off += rlen;
+    }
+    if (!any)
+        return data;
+    if (!d->hello && !(d->hello = calloc(1, sizeof(*d->hello))))
+        return data;
+    struct hello_asm *a = d->hello;
+    size_t out = 0;
+    for (size_t off = 0; off + REC_HDR <= *len;) {
+        size_t rlen = REC_HDR + (size_t)(data[off + 11] << 8 | data[off + 12]);
+        if (off + rlen > *len)
+            break;
+        const uint8_t *r = data + off;
+        off += rlen;
+        if (!is_hello_fragment(r, rlen)) {
+            if (out + rlen <= 2048) {
+                memcpy(a->out + out, r, rlen);
+                out += rlen;
+            }
+            continue;
+        }
+        if (!hello_add(a, r))
+            continue;
+        uint8_t *o = a->out + out;
+        memcpy(o, a->rec, REC_HDR);
+        o[11] = (uint8_t)((HS_HDR + a->msg_len) >> 8);
+        o[12] = (uint8_t)(HS_HDR + a->msg_len);
+        o[REC_HDR] = 1;
+        put24(o + REC_HDR + 1, (uint32_t)a->msg_len);
+        o[REC_HDR + 4] = (uint8_t)(a->msg_seq >> 8);
+        o[REC_HDR + 5] = (uint8_t)a->msg_seq;
+        put24(o + REC_HDR + 6, 0);
+        put24(o + REC_HDR + 9, (uint32_t)a->msg_len);
+        memcpy(o + REC_HDR + HS_HDR, a->body, a->msg_len);
+        out += REC_HDR + HS_HDR + a->msg_len;
+        a->msg_len = 0; /* a retransmission starts over */
+        fl_log(FL_LOG_DEBUG, "put a fragmented ClientHello together (%zu bytes)",
+               (size_t)(get24(o + REC_HDR + 1)));
+        break; /* the rest of the datagram is later flights' */
+    }
+    *len = out;
+    return a->out;
+}
+
 int fl_dtls_handle_input(fl_dtls *d, fl_time now, const uint8_t *data, size_t len)
 {
     if (d->state == FL_DTLS_STATE_NEW && d->role == FL_DTLS_ROLE_SERVER)
@@ -555,6 +682,11 @@ int fl_dtls_handle_input(fl_dtls *d, fl_time now, const uint8_t *data, size_t le
         d->dropped++;
         fl_log(FL_LOG_TRACE, "dropped a %zu-byte datagram that is not DTLS", len);
         return 0;
+    }
+    if (d->role == FL_DTLS_ROLE_SERVER && !d->hs_done) {
+        data = hello_reassemble(d, data, &len);
+        if (len == 0)
+            return 0; /* only part of a ClientHello so far */
     }
     d->in = data;
     d->in_len = len;

@@ -397,6 +397,60 @@ static void test_mtu_500(void **state)
     free_pair(&p);
 }
 
+/* Writes one record holding bytes [off, off+n) of the ClientHello in
+ * `hello` (a whole one) as a handshake fragment. */
+static size_t hello_fragment(const uint8_t *hello,
+                             size_t off,
+                             size_t n,
+                             uint8_t rec_seq,
+                             uint8_t *out)
+{
+    memcpy(out, hello, 25);
+    out[10] = rec_seq;
+    out[11] = (uint8_t)((12 + n) >> 8);
+    out[12] = (uint8_t)(12 + n);
+    out[19] = (uint8_t)(off >> 16);
+    out[20] = (uint8_t)(off >> 8);
+    out[21] = (uint8_t)off;
+    out[22] = (uint8_t)(n >> 16);
+    out[23] = (uint8_t)(n >> 8);
+    out[24] = (uint8_t)n;
+    memcpy(out + 25, hello + 25 + off, n);
+    return 25 + n;
+}
+
+/* A ClientHello split into handshake fragments, arriving out of order in
+ * separate datagrams (browsers split theirs once a large key share outgrows
+ * one datagram; mbedTLS alone refuses that): the server puts it together. */
+static void test_fragmented_client_hello(void **state)
+{
+    (void)state;
+    pair p;
+    make_pair(&p, NULL, 0, 0, fl_cert_fingerprint(cert_b), fl_cert_fingerprint(cert_a));
+    fl_dtls_start(p.c.d, p.now);
+    fl_bytes hello;
+    assert_int_equal(fl_dtls_poll_transmit(p.c.d, &hello), 0);
+    assert_true(hello.len > 60 && hello.data[13] == 1);
+    size_t body = hello.len - 25, cut = body / 3;
+    uint8_t a[2048], b[2048];
+    size_t alen = hello_fragment(hello.data, 0, cut, hello.data[10], a);
+    size_t blen = hello_fragment(hello.data, cut, body - cut, (uint8_t)(hello.data[10] + 1), b);
+    assert_int_equal(fl_dtls_handle_input(p.s.d, p.now, b, blen), 0);
+    fl_bytes none;
+    assert_int_equal(fl_dtls_poll_transmit(p.s.d, &none), FL_EAGAIN); /* half a hello */
+    assert_int_equal(fl_dtls_handle_input(p.s.d, p.now, a, alen), 0);
+    fl_bytes reply;
+    assert_int_equal(fl_dtls_poll_transmit(p.s.d, &reply), 0); /* HelloVerifyRequest */
+    assert_int_equal(fl_dtls_handle_input(p.c.d, p.now, reply.data, reply.len), 0);
+    fl_bytes_deinit(&reply);
+    fl_bytes_deinit(&hello);
+    run(&p, 10 * FL_TIME_SEC);
+    assert_true(p.c.connected);
+    assert_true(p.s.connected);
+    assert_same_keys(&p, FL_DTLS_SRTP_AES128_CM_SHA1_80);
+    free_pair(&p);
+}
+
 static void test_garbage(void **state)
 {
     (void)state;
@@ -550,12 +604,19 @@ static void test_load_rsa_files(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handshake_sha1_80), cmocka_unit_test(test_handshake_sha1_32),
-        cmocka_unit_test(test_gcm_not_supported), cmocka_unit_test(test_wrong_fingerprint),
-        cmocka_unit_test(test_fingerprint_later), cmocka_unit_test(test_drop_first_flight),
-        cmocka_unit_test(test_random_loss),       cmocka_unit_test(test_timeout),
-        cmocka_unit_test(test_mtu_500),           cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_fingerprint_text),  cmocka_unit_test(test_cert_copy_and_pem),
+        cmocka_unit_test(test_handshake_sha1_80),
+        cmocka_unit_test(test_handshake_sha1_32),
+        cmocka_unit_test(test_gcm_not_supported),
+        cmocka_unit_test(test_wrong_fingerprint),
+        cmocka_unit_test(test_fingerprint_later),
+        cmocka_unit_test(test_drop_first_flight),
+        cmocka_unit_test(test_random_loss),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_mtu_500),
+        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_fragmented_client_hello),
+        cmocka_unit_test(test_fingerprint_text),
+        cmocka_unit_test(test_cert_copy_and_pem),
         cmocka_unit_test(test_load_rsa_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
