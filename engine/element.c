@@ -5,6 +5,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "engine/engine_int.h"
 
 FL_LOG_TAG("engine");
@@ -121,8 +122,15 @@ static char *copy_str(char **tail, const char *s)
 
 static size_t event_strings_size(const fl_event *ev)
 {
-    const char *s[] = { ev->conn.source_desc, ev->conn.sink_desc, ev->error_type, ev->message,
-                        ev->desc };
+    const char *s[] = { ev->conn.source_desc,
+                        ev->conn.sink_desc,
+                        ev->error_type,
+                        ev->message,
+                        ev->desc,
+                        ev->text,
+                        ev->text2,
+                        ev->old_state,
+                        ev->new_state };
     size_t n = 0;
     for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
         n += s[i] ? strlen(s[i]) + 1 : 0;
@@ -148,6 +156,10 @@ void fl__element_raise(fl_element *e, const fl_event *ev)
     r->ev.error_type = copy_str(&tail, ev->error_type);
     r->ev.message = copy_str(&tail, ev->message);
     r->ev.desc = copy_str(&tail, ev->desc);
+    r->ev.text = copy_str(&tail, ev->text);
+    r->ev.text2 = copy_str(&tail, ev->text2);
+    r->ev.old_state = copy_str(&tail, ev->old_state);
+    r->ev.new_state = copy_str(&tail, ev->new_state);
     fl__element_ref(e);
     r->unref_element = e;
     fl__reply_deliver(e->engine, r);
@@ -230,6 +242,10 @@ static int connect_one(fl__call *c, unsigned media)
     if (rc < 0)
         return rc;
     raise_link(FL_EVENT_ELEMENT_CONNECTED, src, sink);
+    if (sink->element->type->linked)
+        sink->element->type->linked(sink->element, sink);
+    if (media == FL_MEDIA_VIDEO)
+        fl__pad_request_key_frame(sink);
     fl_log(FL_LOG_DEBUG, "connected %s:%s:%s -> %s:%s", c->element->name, fl_media_type_name(media),
            sdesc, c->peer->name, kdesc);
     return 0;
@@ -327,7 +343,7 @@ int fl__element_setup(fl_element *e)
             return rc;
     }
     fl_list_push_back(&e->pipeline->elements, &e->node);
-    return 0;
+    return e->type->init ? e->type->init(e) : 0;
 }
 
 void fl__element_teardown(fl_element *e, int events)
@@ -338,6 +354,8 @@ void fl__element_teardown(fl_element *e, int events)
     fl_list_foreach (it, &e->pads) {
         pad_unlink_all(fl_container_of(it, fl__pad, node), events);
     }
+    if (e->type->fini)
+        e->type->fini(e);
     fl_list *it;
     while ((it = e->pads.next) != &e->pads)
         pad_free(fl_container_of(it, fl__pad, node));
@@ -656,4 +674,149 @@ void fl__worker_check_flows(fl__worker *w, uint64_t now_ms)
         fl_list_remove(&pad->flow_node);
         raise_flow(pad);
     }
+}
+
+/* ---- key frames and caps, upstream through PassThroughs ---- */
+
+/* The source pad that produces what reaches `sink`, skipping elements that
+ * only forward (no caps hook of their own). */
+static fl__pad *pad_producer(fl__pad *sink)
+{
+    fl__pad *src = sink ? sink->src : NULL;
+    for (int hops = 0; src && hops < 64; hops++) {
+        const fl__element_type *t = src->element->type;
+        if (t->caps || t->key_frame || strcmp(t->name, FL_ELEMENT_PASSTHROUGH) != 0)
+            return src;
+        src = src->twin->src;
+    }
+    return NULL;
+}
+
+void fl__pad_request_key_frame(fl__pad *sink)
+{
+    fl__pad *src = pad_producer(sink);
+    if (src && src->element->type->key_frame)
+        src->element->type->key_frame(src->element, src->media);
+}
+
+const fl_sdp_codec *fl__pad_caps(fl__pad *sink)
+{
+    fl__pad *src = pad_producer(sink);
+    if (!src || !src->element->type->caps)
+        return NULL;
+    return src->element->type->caps(src->element, src->media);
+}
+
+/* ---- properties and stats ---- */
+
+static void element_set_property_run(fl__call *c)
+{
+    fl_element *e = c->element;
+    int rc = FL_ENOTSUP;
+    if (e->dead)
+        rc = FL_ECLOSED;
+    else if (e->type->set_property)
+        rc = e->type->set_property(e, c->desc, c->peer_desc ? c->peer_desc : "");
+    fl__call_done(c, rc);
+}
+
+void fl_element_set_property(fl_element *e,
+                             const char *name,
+                             const char *value,
+                             fl_done_fn done,
+                             void *arg)
+{
+    if (!e || !name)
+        return;
+    fl__call *c = fl__call_new(e->worker, element_set_property_run, NULL, e, NULL, name,
+                               value ? value : "", NULL, 0);
+    if (!c) {
+        fl_log(FL_LOG_ERROR, "out of memory: set_property dropped");
+        return;
+    }
+    c->cb.done = done;
+    c->arg = arg;
+    fl__call_post(c);
+}
+
+void fl__call_text(fl__call *c, int status, const char *text)
+{
+    fl__reply *r = fl__reply_new(FL__REPLY_TEXT, 0);
+    if (!r) {
+        fl_log(FL_LOG_ERROR, "out of memory: text reply dropped");
+        return;
+    }
+    r->cb.text = c->cb.text;
+    r->arg = c->arg;
+    r->status = status;
+    if (text && !(r->text = strdup(text)))
+        r->status = FL_ENOMEM;
+    fl__reply_deliver(c->worker->engine, r);
+}
+
+static void element_get_property_run(fl__call *c)
+{
+    fl_element *e = c->element;
+    char value[1024] = "";
+    int rc = FL_ENOTSUP;
+    if (e->dead)
+        rc = FL_ECLOSED;
+    else if (e->type->get_property)
+        rc = e->type->get_property(e, c->desc, value, sizeof(value));
+    fl__call_text(c, rc, rc < 0 ? NULL : value);
+}
+
+void fl_element_get_property(fl_element *e, const char *name, fl_text_fn cb, void *arg)
+{
+    if (!e || !name || !cb)
+        return;
+    fl__call *c =
+            fl__call_new(e->worker, element_get_property_run, NULL, e, NULL, name, NULL, NULL, 0);
+    if (!c) {
+        fl_log(FL_LOG_ERROR, "out of memory: get_property dropped");
+        return;
+    }
+    c->cb.text = cb;
+    c->arg = arg;
+    fl__call_post(c);
+}
+
+static void element_stats_run(fl__call *c)
+{
+    fl_element *e = c->element;
+    if (e->dead) {
+        fl__call_text(c, FL_ECLOSED, NULL);
+        return;
+    }
+    fl__json j = { 0 };
+    fl__json_open(&j, NULL);
+    if (e->type->stats) {
+        e->type->stats(e, c->media, &j);
+    } else {
+        char id[64];
+        snprintf(id, sizeof(id), "%s_element", e->name);
+        fl__json_open(&j, id);
+        fl__json_str(&j, "id", id);
+        fl__json_str(&j, "type", "element");
+        fl__json_int(&j, "timestampMillis", fl_time_wall_ms());
+        fl__json_key(&j, "inputLatency");
+        fl__json_raw(&j, "[]");
+        fl__json_close(&j);
+    }
+    fl__json_close(&j);
+    fl__call_text(c, j.oom ? FL_ENOMEM : 0, j.oom ? NULL : j.buf);
+    free(j.buf);
+}
+
+void fl_element_get_stats(fl_element *e, unsigned media, fl_text_fn cb, void *arg)
+{
+    if (!cb)
+        return;
+    fl__call *c = fl__element_call(e, element_stats_run, NULL, 0);
+    if (!c)
+        return;
+    c->media = media;
+    c->cb.text = cb;
+    c->arg = arg;
+    fl__call_post(c);
 }

@@ -29,9 +29,9 @@ static void app_sink_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
 }
 
 static const fl__element_type types[] = {
-    { FL_ELEMENT_PASSTHROUGH, passthrough_receive },
-    { FL_ELEMENT_APP_SOURCE, app_source_receive },
-    { FL_ELEMENT_APP_SINK, app_sink_receive },
+    { .name = FL_ELEMENT_PASSTHROUGH, .receive = passthrough_receive },
+    { .name = FL_ELEMENT_APP_SOURCE, .receive = app_source_receive },
+    { .name = FL_ELEMENT_APP_SINK, .receive = app_sink_receive },
 };
 
 const fl__element_type *fl__element_type_find(const char *name)
@@ -40,6 +40,8 @@ const fl__element_type *fl__element_type_find(const char *name)
         if (strcmp(types[i].name, name) == 0)
             return &types[i];
     }
+    if (strcmp(fl__webrtc_type.name, name) == 0)
+        return &fl__webrtc_type;
     return NULL;
 }
 

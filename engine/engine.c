@@ -351,6 +351,8 @@ static void worker_deinit(fl__worker *w)
         fl_log(FL_LOG_ERROR, "worker %d loop close: %s", w->index, uv_strerror(rc));
     uv_mutex_destroy(&w->lock);
     fl_buf_pool_destroy(w->pool);
+    if (w->cert)
+        fl_cert_destroy(w->cert);
 }
 
 /* Stops the first n workers (all started) and frees them. */

@@ -18,6 +18,8 @@
 #include "base/buf.h"
 #include "base/list.h"
 #include "engine/fluo.h"
+#include "net/cert.h"
+#include "sdp/sdp.h"
 
 /* Buffers of the per-worker pool. */
 #define FL__POOL_SIZE     2048
@@ -31,6 +33,7 @@ typedef struct fl__worker fl__worker;
 typedef struct fl__call fl__call;
 typedef struct fl__reply fl__reply;
 typedef struct fl__pad fl__pad;
+typedef struct fl__json fl__json;
 
 /* ---- calls: closures run on a worker, in the order they were posted ---- */
 
@@ -125,6 +128,10 @@ void fl__reply_deliver(fl_engine *engine, fl__reply *r);
 /* Completes a call with status through its done callback (if any). */
 void fl__call_done(fl__call *c, int status);
 
+/* Completes a call through its text callback with a copy of text (may be
+ * NULL). */
+void fl__call_text(fl__call *c, int status, const char *text);
+
 /* ---- engine and workers ---- */
 
 struct fl__worker {
@@ -143,6 +150,7 @@ struct fl__worker {
     fl_buf_pool *pool;
     fl_list pipelines; /* fl_pipeline.node */
     fl_list flowing;   /* fl__pad.flow_node */
+    fl_cert *cert;     /* DTLS certificate, made on first use */
     uint64_t packets;  /* not yet added to the engine's counters */
     uint64_t bytes;
 };
@@ -194,7 +202,22 @@ typedef struct fl__element_type {
     const char *name;
     /* Receives a packet on a sink pad and consumes the reference. */
     void (*receive)(fl_element *e, fl__pad *sink, fl_buf *buf);
+    /* The rest may be NULL. Worker thread. */
+    int (*init)(fl_element *e);  /* after the default pads exist */
+    void (*fini)(fl_element *e); /* at teardown, links already removed */
+    /* A sink downstream wants a key frame of this media. */
+    void (*key_frame)(fl_element *e, unsigned media);
+    /* The format its source pads carry for this media; NULL unknown. */
+    const fl_sdp_codec *(*caps)(fl_element *e, unsigned media);
+    int (*set_property)(fl_element *e, const char *name, const char *value);
+    int (*get_property)(fl_element *e, const char *name, char *out, size_t cap);
+    /* Adds its statistics to the JSON object being written (see stats.c). */
+    void (*stats)(fl_element *e, unsigned media, fl__json *j);
+    /* A link into one of its sink pads was made. */
+    void (*linked)(fl_element *e, fl__pad *sink);
 } fl__element_type;
+
+extern const fl__element_type fl__webrtc_type; /* engine/webrtc.c */
 
 /* The type called `name`, NULL when the engine has none. */
 const fl__element_type *fl__element_type_find(const char *name);
@@ -234,7 +257,32 @@ struct fl_element {
     void *event_arg;
     fl_media_fn media_cb;
     void *media_arg;
+    void *impl; /* the type's own state */
 };
+
+/* Asks upstream of a sink pad for a key frame: the element that produces
+ * the media (through PassThroughs) gets its key_frame call. */
+void fl__pad_request_key_frame(fl__pad *sink);
+
+/* The format reaching a sink pad, as its producer reports it; NULL when
+ * unknown or not linked. */
+const fl_sdp_codec *fl__pad_caps(fl__pad *sink);
+
+/* A small JSON writer into a growing buffer (stats). */
+struct fl__json {
+    char *buf;
+    size_t len, cap;
+    int oom;
+    int need_comma;
+};
+
+void fl__json_raw(fl__json *j, const char *s);
+void fl__json_key(fl__json *j, const char *key); /* ,"key": */
+void fl__json_str(fl__json *j, const char *key, const char *v);
+void fl__json_int(fl__json *j, const char *key, int64_t v);
+void fl__json_num(fl__json *j, const char *key, double v);
+void fl__json_open(fl__json *j, const char *key); /* ,"key":{ (key NULL: {) */
+void fl__json_close(fl__json *j);                 /* } */
 
 /* A call on the element's worker holding data (may be NULL); the caller sets
  * its callback and posts it. NULL when e is NULL or memory is short. */

@@ -92,6 +92,7 @@ void fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
 #define FL_ELEMENT_PASSTHROUGH "PassThrough"    /* forwards its sinks to its sources */
 #define FL_ELEMENT_APP_SOURCE  "fluo.AppSource" /* media pushed by the embedder */
 #define FL_ELEMENT_APP_SINK    "fluo.AppSink"   /* media handed to the embedder */
+#define FL_ELEMENT_WEBRTC      "WebRtcEndpoint" /* a browser peer: ICE, DTLS-SRTP, RTP */
 
 /* Creates an element of `type` in the pipeline. FL_ENOTSUP for a type the
  * engine does not have, FL_ECLOSED when the pipeline's release was posted.
@@ -174,6 +175,16 @@ enum fl_event_type {
     FL_EVENT_MEDIA_FLOW_IN,        /* media, flowing, desc */
     FL_EVENT_MEDIA_FLOW_OUT,       /* media, flowing, desc */
     FL_EVENT_ERROR,                /* error_type, message */
+    /* WebRtcEndpoint */
+    FL_EVENT_ICE_CANDIDATE,       /* text: "candidate:...", text2: sdpMid, index: sdpMLineIndex */
+    FL_EVENT_ICE_GATHERING_DONE,  /* - */
+    FL_EVENT_ICE_COMPONENT_STATE, /* text2: stream id, index: component, new_state */
+    FL_EVENT_ICE_PAIR_SELECTED,   /* text: local candidate, text2: remote, desc: stream id,
+                                     index: component */
+    FL_EVENT_CONNECTION_STATE,    /* old_state, new_state: "DISCONNECTED"/"CONNECTED" */
+    FL_EVENT_MEDIA_STATE,         /* old_state, new_state: "DISCONNECTED"/"CONNECTED" */
+    FL_EVENT_MEDIA_TRANSCODING, /* media, text: bin name, new_state: "TRANSCODING"/"NOT_TRANSCODING"
+                                 */
 };
 
 typedef struct fl_event {
@@ -186,6 +197,9 @@ typedef struct fl_event {
     const char *error_type; /* e.g. "STREAM_ERROR_FAILED" */
     const char *message;
     const char *desc; /* MEDIA_FLOW_*: the pad's description ("default"...) */
+    const char *text, *text2;
+    const char *old_state, *new_state;
+    int index;
 } fl_event;
 
 /* Receives the element's events (strings valid during the call only). Set it
@@ -217,5 +231,63 @@ void fl_element_push(fl_element *e,
  * media flows. The callback must not block. */
 typedef void (*fl_media_fn)(void *arg, unsigned media, fl_buf *buf);
 void fl_element_set_media_cb(fl_element *e, fl_media_fn cb, void *arg);
+
+/* ---- properties ---- */
+
+/* Sets a property of the element by its Kurento name (value as text: numbers
+ * in decimal, booleans "true"/"false"). WebRtcEndpoint: stunServerAddress,
+ * stunServerPort, turnUrl, externalIPv4, externalIPv6, networkInterfaces,
+ * iceTcp, minPort, maxPort (media port range), recvonly, sendonly (the
+ * create parameters), audioCodecs, videoCodecs (comma-separated
+ * "name/rate[/channels]"), minVideoRecvBandwidth, maxVideoRecvBandwidth,
+ * minVideoSendBandwidth, maxVideoSendBandwidth, maxAudioRecvBandwidth
+ * (kbps). done gets FL_ENOTSUP for a name the element does not have,
+ * FL_EINVAL for a bad value, FL_ESTATE for one that can no longer change
+ * (ICE settings once candidates were gathered). */
+void fl_element_set_property(fl_element *e,
+                             const char *name,
+                             const char *value,
+                             fl_done_fn done,
+                             void *arg);
+
+/* The property's value as text (cb's text), FL_ENOTSUP when unknown. */
+void fl_element_get_property(fl_element *e, const char *name, fl_text_fn cb, void *arg);
+
+/* ---- WebRtcEndpoint ---- */
+
+enum fl_sdp_op {
+    FL_SDP_PROCESS_OFFER,  /* sdp: the remote offer; text: our answer */
+    FL_SDP_GENERATE_OFFER, /* sdp: NULL; text: our offer */
+    FL_SDP_PROCESS_ANSWER, /* sdp: the remote answer; text: the local description */
+    FL_SDP_GET_LOCAL,      /* text: the local description ("" before any) */
+    FL_SDP_GET_REMOTE,     /* text: the remote description ("" before any) */
+};
+
+/* Runs one SDP step. On failure status is negative and text says why in
+ * words (FL_EBADMSG: the SDP is malformed or lacks ICE/DTLS attributes;
+ * FL_ESTATE: out of order, e.g. an answer with no offer made; FL_ENOTSUP:
+ * no media could be accepted). */
+void fl_webrtc_sdp(fl_element *e, enum fl_sdp_op op, const char *sdp, fl_text_fn cb, void *arg);
+
+/* Starts ICE gathering; candidates come as FL_EVENT_ICE_CANDIDATE events,
+ * then FL_EVENT_ICE_GATHERING_DONE. Called before any SDP step, gathering
+ * starts as soon as the ICE transport exists. */
+void fl_webrtc_gather_candidates(fl_element *e, fl_done_fn done, void *arg);
+
+/* A remote candidate ("candidate:..." as a browser gives it; "" ends them).
+ * Queued when no remote description exists yet. FL_EINVAL for a candidate
+ * that does not parse. */
+void fl_webrtc_add_ice_candidate(fl_element *e,
+                                 const char *candidate,
+                                 const char *mid,
+                                 int mline_index,
+                                 fl_done_fn done,
+                                 void *arg);
+
+/* The element's statistics as a JSON object keyed by stats id, each entry
+ * shaped as Kurento's RTC*Stats / EndpointStats with a "type" field
+ * ("inboundrtp", "outboundrtp", "endpoint", "candidatepair", ...); media
+ * selects AUDIO or VIDEO entries (FL_MEDIA_ALL: both). */
+void fl_element_get_stats(fl_element *e, unsigned media, fl_text_fn cb, void *arg);
 
 #endif

@@ -100,6 +100,9 @@ void fl__engine_event(void *arg, const fl_event *ev)
         json_object_set_new(data, "type",
                             json_string(ev->error_type ? ev->error_type : "UNEXPECTED_ERROR"));
         break;
+    default:
+        data = fl__webrtc_event(rpc, o, ev, &type);
+        break;
     }
     if (type)
         fl__event_emit(rpc, o, type, data);

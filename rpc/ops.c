@@ -82,6 +82,8 @@ static void create_element(call *c, const kmd_class *cls, json_t *ctor, const ch
     }
     fl__obj_register_element(c->rpc, o);
     fl_element_set_event_cb(o->element, fl__engine_event, o);
+    if (strcmp(engine_type, FL_ELEMENT_WEBRTC) == 0)
+        fl__webrtc_configure(c->rpc, o->element, ctor);
     created(c, o);
 }
 
@@ -123,6 +125,7 @@ static const struct {
 } factories[] = {
     { "MediaPipeline", "" },
     { "PassThrough", FL_ELEMENT_PASSTHROUGH },
+    { "WebRtcEndpoint", FL_ELEMENT_WEBRTC },
 };
 
 const char *fl__factory_engine_type(const char *name)
@@ -165,10 +168,13 @@ void fl__op_release(call *c)
 
 static op_fn find_op(const kmd_class *cls, const char *name)
 {
+    const struct op *tables[] = { fl__ops_webrtc, fl__ops };
     for (; cls; cls = cls->parent) {
-        for (const struct op *op = fl__ops; op->name; op++) {
-            if (strcmp(op->cls, cls->name) == 0 && strcmp(op->name, name) == 0)
-                return op->fn;
+        for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+            for (const struct op *op = tables[t]; op->name; op++) {
+                if (strcmp(op->cls, cls->name) == 0 && strcmp(op->name, name) == 0)
+                    return op->fn;
+            }
         }
     }
     return NULL;

@@ -31,6 +31,14 @@ enum {
     KE_MEDIA_OBJECT_NOT_FOUND_TRANSACTION_NO_COMMIT = 40109,
     KE_MEDIA_OBJECT_TAG_KEY_NOT_FOUND = 40110,
     KE_MEDIA_OBJECT_OPERATION_NOT_SUPPORTED = 40111,
+    KE_SDP_PARSE_ERROR = 40201,
+    KE_SDP_END_POINT_GENERATE_OFFER_ERROR = 40204,
+    KE_SDP_END_POINT_PROCESS_OFFER_ERROR = 40205,
+    KE_SDP_END_POINT_PROCESS_ANSWER_ERROR = 40206,
+    KE_SDP_END_POINT_ALREADY_NEGOTIATED = 40208,
+    KE_SDP_END_POINT_NOT_OFFER_GENERATED = 40209,
+    KE_ICE_GATHER_CANDIDATES_ERROR = 40400,
+    KE_ICE_ADD_CANDIDATE_ERROR = 40401,
     KE_SERVER_MANAGER_ERROR_KMD_NOT_FOUND = 40500,
     JE_PARSE = -32700,
     JE_INVALID_REQUEST = -32600,
@@ -273,6 +281,14 @@ struct op {
     op_fn fn;
 };
 extern const struct op fl__ops[];
+extern const struct op fl__ops_webrtc[]; /* rpc/ops_webrtc.c */
+
+/* Sets the server's media settings (config) on a new WebRtcEndpoint and its
+ * constructor parameters. */
+void fl__webrtc_configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor);
+
+/* Kurento's onEvent data for the WebRtcEndpoint events; NULL for others. */
+json_t *fl__webrtc_event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char **type);
 
 /* ServerManager operations (manager.c) */
 void fl__sm_get_info(call *c, obj *o, json_t *p);

@@ -52,6 +52,19 @@ interop_tests() {
     done
 }
 
+# WebRTC with headless Chromium (tests/interop/browser): the Kurento
+# tutorials against the server, one at a time (2 cores).
+browser_tests() {
+    local bin=$1 tag=$2
+    shift 2
+    for name in "$@"; do
+        step "browser$tag:$name" env FLUO_BIN="$PWD/$bin" \
+            node --test --test-reporter=spec "tests/interop/browser/$name.test.js"
+    done
+}
+BROWSER_TESTS=$(cd tests/interop/browser && ls *.test.js | sed 's/\.test\.js$//')
+BROWSER_TESTS_ASAN="hello_world one2many generate_offer"
+
 fuzz_smoke() {
     local t=$1 name
     name=$(basename "$t")
@@ -74,6 +87,7 @@ unit_tests build
 step layers sh tests/tools/check_layers.sh
 step format make -s format-check
 interop_tests build/fluo ""
+browser_tests build/fluo "" $BROWSER_TESTS
 # Real networks in namespaces (veth, NAT, loss, coturn): needs root, as CI has.
 if [ "$(id -u)" -eq 0 ]; then
     for t in tests/net/test_*.sh; do
@@ -85,6 +99,7 @@ step build-asan make -j2 SAN=1 all
 if [ -x build/asan/fluo ]; then
     unit_tests build/asan
     interop_tests build/asan/fluo "-asan"
+    browser_tests build/asan/fluo "-asan" $BROWSER_TESTS_ASAN
 fi
 
 # TSan over the multi-worker tests (the engine's workers, and the RPC

@@ -299,8 +299,8 @@ describe('kurento-client 7.3.0 against fluo', () => {
     assert.match(edot, /^\s*digraph\b/);
   });
 
-  it('not implemented classes: create WebRtcEndpoint -> 40006', async () => {
-    await assert.rejects(pipeline.create('WebRtcEndpoint'), (e) => {
+  it('not implemented classes: create PlayerEndpoint -> 40006', async () => {
+    await assert.rejects(pipeline.create('PlayerEndpoint', { uri: 'file:///tmp/none.webm' }), (e) => {
       assert.equal(e.code, 40006);
       assert.equal(e.data && e.data.type, 'NOT_IMPLEMENTED');
       return true;
@@ -464,12 +464,11 @@ describe('sessions and garbage collection (raw JSON-RPC, --gc-period 1)', () => 
     await c.close();
   });
 
-  it('create WebRtcEndpoint -> 40006 NOT_IMPLEMENTED; create Nope -> 40108', async () => {
+  it('create RecorderEndpoint -> 40006 NOT_IMPLEMENTED; create Nope -> 40108', async () => {
     const c = await RpcClient.connect(srv.url);
     const p = await c.create('MediaPipeline');
-    for (const type of ['WebRtcEndpoint', 'kurento.WebRtcEndpoint', 'RecorderEndpoint']) {
-      const cp = { mediaPipeline: p };
-      if (type === 'RecorderEndpoint') cp.uri = 'file:///tmp/fluo-interop.webm';
+    for (const type of ['RecorderEndpoint', 'kurento.RecorderEndpoint']) {
+      const cp = { mediaPipeline: p, uri: 'file:///tmp/fluo-interop.webm' };
       const res = await c.request('create', { type, constructorParams: cp, properties: {} });
       assert.ok(res.error, `${type}: ${res.__raw}`);
       assert.equal(res.error.code, 40006, `${type}: ${res.__raw}`);

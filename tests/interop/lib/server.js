@@ -53,7 +53,9 @@ async function startServer(opts = {}) {
   let lastErr;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = opts.port || (await freePort());
-    const args = ['--port', String(port), ...(opts.args || [])];
+    // FLUO_LOG: a --log spec for debugging a test run (e.g. "webrtc:5,ice:5,*:3")
+    const logArgs = process.env.FLUO_LOG ? ['--log', process.env.FLUO_LOG] : [];
+    const args = ['--port', String(port), ...logArgs, ...(opts.args || [])];
     const env = { ...process.env, ...(opts.env || {}) };
     if (isAsan(bin) && !env.ASAN_OPTIONS) env.ASAN_OPTIONS = 'detect_leaks=1:abort_on_error=0';
     if (isAsan(bin) && !env.UBSAN_OPTIONS) env.UBSAN_OPTIONS = 'print_stacktrace=1';

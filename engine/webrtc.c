@@ -1,0 +1,1322 @@
+/* WebRtcEndpoint: a browser peer. SDP offer/answer (sdp/), ICE on the
+ * worker's sockets (engine/ice_transport), DTLS-SRTP and RTP/RTCP
+ * (net/transport). Media from the browser leaves through the element's
+ * source pads; media reaching its sink pads is rewritten to this leg's own
+ * SSRC, sequence numbers and timestamps while it is copied into a send
+ * buffer (the one copy), protected in place there, and queued for sendmmsg.
+ * RTCP ends here: each leg writes its own SR/RR and REMB; PLI/FIR from the
+ * browser go upstream to whoever produces the media, throttled. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/addr.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/rand.h"
+#include "base/time.h"
+#include "engine/engine_int.h"
+#include "engine/ice_transport.h"
+#include "net/rtcp.h"
+#include "net/rtp.h"
+#include "net/transport.h"
+#include "sdp/sdp.h"
+
+FL_LOG_TAG("webrtc");
+
+#define RTCP_INTERVAL    (1000 * FL_TIME_MS)
+#define PLI_MIN_INTERVAL (500 * FL_TIME_MS)
+#define MAX_QUEUED_CANDS 64
+#define MAX_CODEC_PREFS  16
+#define SRTP_TAILROOM    16
+#define DEFAULT_REMB_BPS 10000000ull /* maxVideoRecvBandwidth 0: unlimited */
+#define CERT_LIFETIME_S  (30 * 24 * 3600)
+
+enum { SDP_NONE, SDP_OFFER_SENT, SDP_DONE };
+
+typedef struct wr_stream {
+    int present; /* an accepted section of this kind */
+    int send, recv;
+    int mline;
+    char mid[32];
+    fl_sdp_codec codec; /* the negotiated main codec */
+    uint32_t ssrc;      /* ours */
+    /* egress: rewriting the upstream's numbering into ours */
+    int started, have_src;
+    uint32_t src_ssrc;
+    uint16_t seq_delta, last_seq;
+    uint32_t ts_delta, last_ts;
+    fl_time last_time;
+    uint32_t packets, octets;
+    int codec_error;     /* the Error event about a format mismatch was raised */
+    int transcoding_said; /* NOT_TRANSCODING was raised */
+    /* ingress */
+    uint32_t remote_ssrc; /* latest SSRC seen from the browser */
+    fl_time last_pli;
+    int pli_wanted;
+    uint64_t pli_sent, pli_recv, fir_recv, nack_recv, remb_recv;
+} wr_stream;
+
+typedef struct webrtc {
+    fl_element *e; /* NULL once torn down */
+    fl__worker *w;
+    uv_timer_t timer;
+    int pending_closes;
+    /* settings (Kurento property names in set_property) */
+    char stun_addr[256];
+    int stun_port;
+    char turn_url[512];
+    char ext4[64], ext6[64];
+    char ifaces[256];
+    int ice_tcp;
+    int min_port, max_port;
+    int recvonly, sendonly;
+    char audio_codecs[512], video_codecs[512];
+    int min_vrecv, max_vrecv, min_vsend, max_vsend, max_arecv;
+    /* ICE and DTLS */
+    fl__ice_transport *ice;
+    fl_transport *tr;
+    int dtls_client, dtls_started;
+    int gather_wanted, gathering;
+    char *queued[MAX_QUEUED_CANDS];
+    size_t nqueued;
+    int remote_set; /* remote credentials given to the agent */
+    /* SDP */
+    int sdp_state;
+    fl_sdp_desc *local, *remote;
+    char *local_sdp, *remote_sdp;
+    char cname[24], stream_id[40];
+    uint32_t ssrc[2];
+    int connected, media_connected;
+    wr_stream st[2]; /* audio, video */
+    uint8_t pt_kind[128]; /* payload type -> FL_MEDIA_AUDIO/VIDEO; 0: not forwarded */
+    fl_time next_rtcp;
+} webrtc;
+
+static webrtc *impl(fl_element *e)
+{
+    return e->impl;
+}
+
+static int kind_index(unsigned media)
+{
+    return media == FL_MEDIA_AUDIO ? 0 : media == FL_MEDIA_VIDEO ? 1 : -1;
+}
+
+static void raise_simple(webrtc *wr, const fl_event *ev)
+{
+    if (wr->e)
+        fl__element_raise(wr->e, ev);
+}
+
+static void raise_error(webrtc *wr, const char *type, const char *message)
+{
+    fl_log(FL_LOG_WARN, "%s: %s", wr->e ? wr->e->name : "webrtc", message);
+    fl_event ev = { .type = FL_EVENT_ERROR, .error_type = type, .message = message };
+    raise_simple(wr, &ev);
+}
+
+/* ---- sending ---- */
+
+static void flush_tx(webrtc *wr)
+{
+    fl_buf *b;
+    while (wr->tr && fl_transport_poll_transmit(wr->tr, &b) == 0) {
+        if (wr->ice)
+            fl__ice_transport_send(wr->ice, b);
+        else
+            fl_buf_unref(b);
+    }
+}
+
+static void schedule(webrtc *wr);
+
+static void send_rtcp_buf(webrtc *wr, fl_buf *b)
+{
+    if (fl_transport_send_rtcp(wr->tr, fl_time_now(), b) < 0)
+        fl_buf_unref(b);
+}
+
+static void send_pli(webrtc *wr, wr_stream *st, fl_time now)
+{
+    if (!wr->connected || !st->remote_ssrc) {
+        st->pli_wanted = 1;
+        return;
+    }
+    if (st->last_pli && now - st->last_pli < PLI_MIN_INTERVAL) {
+        st->pli_wanted = 1; /* sent by the timer when the interval is over */
+        return;
+    }
+    fl_buf *b = fl_buf_pool_get(wr->w->pool);
+    if (!b)
+        return;
+    fl_rtcp_fb fb = { .fmt = 1, .type = 206, .sender_ssrc = st->ssrc, .media_ssrc = st->remote_ssrc };
+    size_t n = 0;
+    if (fl_rtcp_fb_write(fl_buf_data(b), fl_buf_tailroom(b) - SRTP_TAILROOM, &fb, &n) < 0) {
+        fl_buf_unref(b);
+        return;
+    }
+    fl_buf_set_len(b, n);
+    send_rtcp_buf(wr, b);
+    st->last_pli = now;
+    st->pli_wanted = 0;
+    st->pli_sent++;
+    flush_tx(wr);
+}
+
+/* SR for each stream we send on (else one RR), REMB for video we receive,
+ * and key frame requests that were held back by the throttle. */
+static void send_reports(webrtc *wr, fl_time now)
+{
+    int sent_sr = 0;
+    for (int i = 0; i < 2; i++) {
+        wr_stream *st = &wr->st[i];
+        if (!st->present || !st->send || !st->started)
+            continue;
+        fl_buf *b = fl_buf_pool_get(wr->w->pool);
+        if (!b)
+            return;
+        uint32_t ts = st->last_ts +
+                      (uint32_t)((now - st->last_time) * (int64_t)st->codec.clock_rate / FL_TIME_SEC);
+        if (fl_transport_write_sr(wr->tr, now, st->ssrc, ts, st->packets, st->octets, b) < 0) {
+            fl_buf_unref(b);
+            continue;
+        }
+        send_rtcp_buf(wr, b);
+        sent_sr = 1;
+    }
+    wr_stream *v = &wr->st[1];
+    int remb = v->present && v->recv && v->remote_ssrc;
+    if (!sent_sr || remb) {
+        fl_buf *b = fl_buf_pool_get(wr->w->pool);
+        if (!b)
+            return;
+        uint32_t own = wr->st[1].present ? wr->st[1].ssrc : wr->st[0].ssrc;
+        if (fl_transport_write_rr(wr->tr, now, own, b) < 0) {
+            fl_buf_unref(b);
+            return;
+        }
+        if (remb) {
+            fl_rtcp_remb r = { .sender_ssrc = own, .num_ssrcs = 1 };
+            r.ssrcs[0] = v->remote_ssrc;
+            uint64_t bps = wr->max_vrecv > 0 ? (uint64_t)wr->max_vrecv * 1000 : DEFAULT_REMB_BPS;
+            fl_rtcp_remb_set_bitrate(&r, bps);
+            size_t n = 0;
+            size_t room = fl_buf_tailroom(b) - SRTP_TAILROOM;
+            if (fl_rtcp_remb_write(fl_buf_data(b) + b->len, room, &r, &n) == 0)
+                fl_buf_set_len(b, b->len + n);
+        }
+        send_rtcp_buf(wr, b);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (wr->st[i].pli_wanted)
+            send_pli(wr, &wr->st[i], now);
+    }
+    flush_tx(wr);
+}
+
+/* ---- what the browser sends ---- */
+
+static void on_rtcp(webrtc *wr, fl_buf *b)
+{
+    fl_rtcp_iter it;
+    fl_rtcp_pkt p;
+    fl_rtcp_iter_init(&it, fl_buf_data(b), b->len);
+    while (fl_rtcp_iter_next(&it, &p) == 0) {
+        fl_rtcp_fb fb;
+        if (fl_rtcp_fb_parse(&p, &fb) < 0)
+            continue;
+        for (int i = 0; i < 2; i++) {
+            wr_stream *st = &wr->st[i];
+            if (!st->present)
+                continue;
+            int key = 0;
+            if (fb.type == 206 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
+                st->pli_recv++;
+                key = 1;
+            } else if (fb.type == 206 && fb.fmt == 4) {
+                for (size_t k = 0; k < fl_rtcp_fir_count(&fb); k++) {
+                    fl_rtcp_fir_entry fe;
+                    fl_rtcp_fir_get(&fb, k, &fe);
+                    if (fe.ssrc == st->ssrc) {
+                        st->fir_recv++;
+                        key = 1;
+                    }
+                }
+            } else if (fb.type == 206 && fb.fmt == 15) {
+                fl_rtcp_remb r;
+                if (fl_rtcp_remb_parse(&fb, &r) == 0)
+                    st->remb_recv = fl_rtcp_remb_bitrate(&r);
+            } else if (fb.type == 205 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
+                st->nack_recv++;
+            }
+            if (key && wr->e && wr->e->defaults[i])
+                fl__pad_request_key_frame(wr->e->defaults[i]->twin);
+        }
+    }
+}
+
+static void set_connection(webrtc *wr, int connected)
+{
+    if (wr->connected == connected)
+        return;
+    wr->connected = connected;
+    fl_event ev = { .type = FL_EVENT_CONNECTION_STATE,
+                    .old_state = connected ? "DISCONNECTED" : "CONNECTED",
+                    .new_state = connected ? "CONNECTED" : "DISCONNECTED" };
+    raise_simple(wr, &ev);
+}
+
+static void set_media_state(webrtc *wr, int connected)
+{
+    if (wr->media_connected == connected)
+        return;
+    wr->media_connected = connected;
+    fl_event ev = { .type = FL_EVENT_MEDIA_STATE,
+                    .old_state = connected ? "DISCONNECTED" : "CONNECTED",
+                    .new_state = connected ? "CONNECTED" : "DISCONNECTED" };
+    raise_simple(wr, &ev);
+}
+
+static void on_transport_event(webrtc *wr, fl_transport_event *ev)
+{
+    switch (ev->type) {
+    case FL_TRANSPORT_EVENT_CONNECTED:
+        fl_log(FL_LOG_INFO, "%s: DTLS connected (%s)", wr->e ? wr->e->name : "?",
+               fl_dtls_srtp_profile_name(ev->profile));
+        set_connection(wr, 1);
+        /* what reaches us from upstream starts with a key frame */
+        if (wr->e && wr->st[1].send && wr->e->defaults[1])
+            fl__pad_request_key_frame(wr->e->defaults[1]->twin);
+        break;
+    case FL_TRANSPORT_EVENT_FAILED: {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "DTLS handshake with the browser failed: %s",
+                 ev->reason ? ev->reason : fl_strerror(ev->err));
+        raise_error(wr, "DTLS_FAILED", msg);
+        break;
+    }
+    case FL_TRANSPORT_EVENT_CLOSED:
+        set_connection(wr, 0);
+        set_media_state(wr, 0);
+        break;
+    case FL_TRANSPORT_EVENT_RTP: {
+        unsigned kind = wr->pt_kind[ev->rtp.payload_type & 127];
+        int i = kind_index(kind);
+        fl_log(FL_LOG_TRACE, "rtp pt %u ssrc %u seq %u kind %u", ev->rtp.payload_type,
+               (unsigned)ev->rtp.ssrc, ev->rtp.seq, kind);
+        if (i < 0 || !wr->e || !wr->e->defaults[i])
+            break;
+        wr_stream *st = &wr->st[i];
+        st->remote_ssrc = ev->rtp.ssrc;
+        if (st->pli_wanted)
+            send_pli(wr, st, fl_time_now());
+        fl__pad_push(wr->e->defaults[i], ev->buf);
+        break;
+    }
+    case FL_TRANSPORT_EVENT_RTCP:
+        set_media_state(wr, 1);
+        on_rtcp(wr, ev->buf);
+        break;
+    }
+}
+
+/* Runs the transport: datagrams out, events up, next deadline. */
+static void pump(webrtc *wr)
+{
+    if (!wr->tr)
+        return;
+    flush_tx(wr);
+    fl_transport_event ev;
+    while (wr->tr && fl_transport_poll_event(wr->tr, &ev) == 0) {
+        on_transport_event(wr, &ev);
+        fl_transport_event_release(&ev);
+    }
+    flush_tx(wr);
+    schedule(wr);
+}
+
+static void on_timer(uv_timer_t *h)
+{
+    webrtc *wr = h->data;
+    if (!wr->tr)
+        return;
+    fl_time now = fl_time_now();
+    fl_transport_handle_timeout(wr->tr, now);
+    for (int i = 0; i < 2; i++) {
+        wr_stream *st = &wr->st[i];
+        if (st->pli_wanted && wr->connected && now - st->last_pli >= PLI_MIN_INTERVAL)
+            send_pli(wr, st, now);
+    }
+    if (wr->connected && now >= wr->next_rtcp) {
+        send_reports(wr, now);
+        /* RFC 3550 6.3.5: randomised between 0.5 and 1.5 intervals */
+        wr->next_rtcp = now + RTCP_INTERVAL / 2 + fl_rand_u32(fl_rand_system()) % RTCP_INTERVAL;
+    }
+    pump(wr);
+}
+
+static void schedule(webrtc *wr)
+{
+    if (!wr->tr || !wr->e)
+        return;
+    fl_time now = fl_time_now();
+    fl_time at = fl_transport_poll_timeout(wr->tr);
+    if (wr->connected && wr->next_rtcp < at)
+        at = wr->next_rtcp;
+    for (int i = 0; i < 2; i++) {
+        const wr_stream *st = &wr->st[i];
+        if (wr->connected && st->pli_wanted && st->remote_ssrc &&
+            st->last_pli + PLI_MIN_INTERVAL < at)
+            at = st->last_pli + PLI_MIN_INTERVAL;
+    }
+    if (at == FL_TIME_NEVER)
+        return;
+    /* at least 1 ms: a 0 ms timer re-armed from its own callback would run
+     * again before the loop polls any socket */
+    uint64_t ms = at > now ? (uint64_t)((at - now + FL_TIME_MS - 1) / FL_TIME_MS) : 1;
+    uv_timer_start(&wr->timer, on_timer, ms, 0);
+}
+
+/* ---- ICE ---- */
+
+static const char *ice_state_name(fl_ice_state s)
+{
+    static const char *names[] = { "DISCONNECTED", "GATHERING", "CONNECTING",
+                                   "CONNECTED",    "READY",     "FAILED" };
+    return (unsigned)s < 6 ? names[s] : "FAILED";
+}
+
+static const char *first_mid(webrtc *wr, int *mline)
+{
+    for (int i = 0; i < 2; i++) {
+        if (wr->st[i].present) {
+            *mline = wr->st[i].mline;
+            return wr->st[i].mid;
+        }
+    }
+    *mline = 0;
+    return "0";
+}
+
+static void start_dtls(webrtc *wr)
+{
+    if (!wr->tr || wr->dtls_started)
+        return;
+    wr->dtls_started = 1;
+    if (fl_transport_start(wr->tr, fl_time_now()) < 0)
+        fl_log(FL_LOG_WARN, "DTLS did not start");
+    pump(wr);
+}
+
+static void on_ice_event(void *arg, const fl_ice_event *iev)
+{
+    webrtc *wr = arg;
+    char local[300], remote[300];
+    int mline;
+    fl_event ev = { 0 };
+    switch (iev->type) {
+    case FL_ICE_EVENT_LOCAL_CANDIDATE:
+        if (fl_ice_candidate_write(&iev->candidate, local, sizeof(local)) < 0)
+            return;
+        ev.type = FL_EVENT_ICE_CANDIDATE;
+        ev.text = local;
+        ev.text2 = first_mid(wr, &mline);
+        ev.index = mline;
+        break;
+    case FL_ICE_EVENT_GATHERING_DONE:
+        ev.type = FL_EVENT_ICE_GATHERING_DONE;
+        break;
+    case FL_ICE_EVENT_STATE:
+        ev.type = FL_EVENT_ICE_COMPONENT_STATE;
+        ev.text2 = "1";
+        ev.index = iev->component;
+        ev.new_state = ice_state_name(iev->state);
+        break;
+    case FL_ICE_EVENT_SELECTED_PAIR:
+        if (fl_ice_candidate_write(&iev->candidate, local, sizeof(local)) < 0 ||
+            fl_ice_candidate_write(&iev->remote, remote, sizeof(remote)) < 0)
+            return;
+        ev.type = FL_EVENT_ICE_PAIR_SELECTED;
+        ev.text = local;
+        ev.text2 = remote;
+        ev.desc = "1";
+        ev.index = iev->component;
+        raise_simple(wr, &ev);
+        if (wr->dtls_client)
+            start_dtls(wr);
+        return;
+    default:
+        return;
+    }
+    raise_simple(wr, &ev);
+}
+
+static void on_ice_data(void *arg, fl_buf *buf, const fl_addr *from)
+{
+    webrtc *wr = arg;
+    (void)from;
+    if (!wr->tr) {
+        fl_buf_unref(buf);
+        return;
+    }
+    int rc = fl_transport_handle_input(wr->tr, fl_time_now(), buf);
+    if (rc < 0)
+        fl_log(FL_LOG_TRACE, "datagram dropped: %s", fl_strerror(rc));
+    pump(wr);
+}
+
+static int ensure_ice(webrtc *wr, fl_ice_role role)
+{
+    if (wr->ice)
+        return 0;
+    fl__ice_transport_config cfg = {
+        .role = role,
+        .network_interfaces = wr->ifaces,
+        .loopback = 1,
+        .min_port = (uint16_t)wr->min_port,
+        .max_port = (uint16_t)wr->max_port,
+        .ice_tcp = wr->ice_tcp,
+    };
+    if (wr->stun_addr[0] && wr->stun_port > 0 &&
+        fl_addr_parse(&cfg.stun_server, wr->stun_addr, (uint16_t)wr->stun_port) < 0)
+        fl_log(FL_LOG_WARN, "stunServerAddress %s is not an IP address: not used", wr->stun_addr);
+    if (wr->ext4[0])
+        fl_addr_parse(&cfg.external_v4, wr->ext4, 0);
+    if (wr->ext6[0])
+        fl_addr_parse(&cfg.external_v6, wr->ext6, 0);
+    fl__ice_transport_callbacks cbs = { .on_event = on_ice_event, .on_data = on_ice_data };
+    int rc = fl__ice_transport_create(&wr->ice, &wr->w->loop, wr->w->pool, &cfg, &cbs, wr);
+    if (rc < 0)
+        return rc;
+    if (wr->gather_wanted && !wr->gathering) {
+        wr->gathering = 1;
+        fl__ice_transport_gather(wr->ice);
+    }
+    return 0;
+}
+
+static void add_remote_candidate(webrtc *wr, const char *cand)
+{
+    int rc = fl__ice_transport_add_remote_candidate(wr->ice, cand);
+    if (rc < 0)
+        fl_log(FL_LOG_DEBUG, "remote candidate not used (%s): %s", fl_strerror(rc), cand);
+}
+
+/* ---- negotiation ---- */
+
+static fl_cert *worker_cert(fl__worker *w)
+{
+    if (!w->cert) {
+        int64_t now_s = fl_time_wall_ms() / 1000;
+        if (fl_cert_generate(&w->cert, "fluo", now_s - 24 * 3600, CERT_LIFETIME_S, NULL) < 0)
+            return NULL;
+    }
+    return w->cert;
+}
+
+/* Splits "a,b,c" into entries of list (pointing into buf, which is
+ * modified); NULL-terminated; NULL when s is empty (the defaults). */
+static const char *const *split_codecs(char *buf, const char **list)
+{
+    if (!buf[0])
+        return NULL;
+    size_t n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok && n < MAX_CODEC_PREFS - 1;
+         tok = strtok_r(NULL, ", ", &save))
+        list[n++] = tok;
+    list[n] = NULL;
+    return n ? list : NULL;
+}
+
+typedef struct local_parts {
+    fl_sdp_local local;
+    char ab[512], vb[512];
+    const char *al[MAX_CODEC_PREFS], *vl[MAX_CODEC_PREFS];
+} local_parts;
+
+static int make_local(webrtc *wr, local_parts *lp)
+{
+    fl_cert *cert = worker_cert(wr->w);
+    if (!cert)
+        return FL_ETLS;
+    fl_ice_agent *agent = fl__ice_transport_agent(wr->ice);
+    memset(lp, 0, sizeof(*lp));
+    snprintf(lp->ab, sizeof(lp->ab), "%s", wr->audio_codecs);
+    snprintf(lp->vb, sizeof(lp->vb), "%s", wr->video_codecs);
+    fl_sdp_local *l = &lp->local;
+    l->ice_ufrag = fl_ice_agent_local_ufrag(agent);
+    l->ice_pwd = fl_ice_agent_local_pwd(agent);
+    l->fingerprint = fl_cert_fingerprint(cert);
+    l->audio_codecs = split_codecs(lp->ab, lp->al);
+    l->video_codecs = split_codecs(lp->vb, lp->vl);
+    l->cname = wr->cname;
+    l->stream_id = wr->stream_id;
+    l->ssrc[0] = wr->ssrc[0];
+    l->ssrc[1] = wr->ssrc[1];
+    fl_rand_fill(fl_rand_system(), &l->session_id, sizeof(l->session_id));
+    l->session_id &= 0x3fffffffffffffffull;
+    l->session_version = 2;
+    return 0;
+}
+
+static fl_sdp_dir wanted_dir(webrtc *wr)
+{
+    return wr->recvonly ? FL_SDP_DIR_RECVONLY
+           : wr->sendonly ? FL_SDP_DIR_SENDONLY
+                          : FL_SDP_DIR_SENDRECV;
+}
+
+static int parse_desc(const char *text, fl_sdp_desc **out, char **copy, char *err, size_t errlen)
+{
+    fl_sdp *s = NULL;
+    int rc = fl_sdp_parse(&s, text, strlen(text), err, errlen);
+    if (rc < 0)
+        return rc;
+    fl_sdp_desc *d = calloc(1, sizeof(*d));
+    if (!d) {
+        fl_sdp_destroy(s);
+        return FL_ENOMEM;
+    }
+    if ((rc = fl_sdp_describe(s, d, err, errlen)) < 0) {
+        free(d);
+        fl_sdp_destroy(s);
+        return rc;
+    }
+    *copy = fl_sdp_write(s);
+    fl_sdp_destroy(s);
+    if (!*copy) {
+        free(d);
+        return FL_ENOMEM;
+    }
+    *out = d;
+    return 0;
+}
+
+/* Sets up streams, ICE remote side and the DTLS transport from the local
+ * (negotiated) and remote descriptions. */
+static int apply(webrtc *wr, char *err, size_t errlen)
+{
+    const fl_sdp_desc *l = wr->local, *r = wr->remote;
+    const fl_sdp_media *rm0 = NULL;
+    memset(wr->pt_kind, 0, sizeof(wr->pt_kind));
+    for (size_t i = 0; i < l->nmedia && i < r->nmedia; i++) {
+        const fl_sdp_media *lm = &l->media[i], *rm = &r->media[i];
+        if (lm->rejected || rm->rejected || lm->port == 0)
+            continue;
+        if (!rm0)
+            rm0 = rm;
+        int k = lm->kind == FL_SDP_KIND_AUDIO ? 0 : lm->kind == FL_SDP_KIND_VIDEO ? 1 : -1;
+        const fl_sdp_codec *c = fl_sdp_media_main_codec(lm);
+        if (k < 0 || !c || wr->st[k].present)
+            continue;
+        wr_stream *st = &wr->st[k];
+        st->present = 1;
+        st->mline = (int)i;
+        snprintf(st->mid, sizeof(st->mid), "%s", lm->mid);
+        st->codec = *c;
+        st->send = lm->dir == FL_SDP_DIR_SENDRECV || lm->dir == FL_SDP_DIR_SENDONLY;
+        st->recv = lm->dir == FL_SDP_DIR_SENDRECV || lm->dir == FL_SDP_DIR_RECVONLY;
+        st->ssrc = wr->ssrc[k];
+        wr->pt_kind[c->pt & 127] = k == 0 ? FL_MEDIA_AUDIO : FL_MEDIA_VIDEO;
+    }
+    if (!rm0) {
+        snprintf(err, errlen, "no media section was accepted");
+        return FL_ENOTSUP;
+    }
+    int rc = fl__ice_transport_set_remote_credentials(wr->ice, rm0->ice_ufrag, rm0->ice_pwd);
+    if (rc < 0) {
+        snprintf(err, errlen, "the remote ICE credentials were refused");
+        return rc;
+    }
+    wr->remote_set = 1;
+    for (size_t i = 0; i < r->nmedia; i++) {
+        for (size_t c = 0; c < r->media[i].ncandidates; c++)
+            add_remote_candidate(wr, r->media[i].candidates[c]);
+        if (r->media[i].end_of_candidates)
+            add_remote_candidate(wr, "");
+    }
+    for (size_t i = 0; i < wr->nqueued; i++) {
+        add_remote_candidate(wr, wr->queued[i]);
+        free(wr->queued[i]);
+    }
+    wr->nqueued = 0;
+
+    /* our a=setup says who starts DTLS */
+    fl_sdp_setup ours = FL_SDP_SETUP_NONE;
+    for (size_t i = 0; i < l->nmedia; i++) {
+        if (!l->media[i].rejected && l->media[i].setup != FL_SDP_SETUP_NONE) {
+            ours = l->media[i].setup;
+            break;
+        }
+    }
+    if (ours == FL_SDP_SETUP_ACTPASS) /* we offered: the answer decided */
+        ours = rm0->setup == FL_SDP_SETUP_ACTIVE ? FL_SDP_SETUP_PASSIVE : FL_SDP_SETUP_ACTIVE;
+    wr->dtls_client = ours == FL_SDP_SETUP_ACTIVE;
+    fl_transport_config tc = {
+        .cert = worker_cert(wr->w),
+        .role = wr->dtls_client ? FL_DTLS_ROLE_CLIENT : FL_DTLS_ROLE_SERVER,
+        .remote_fingerprint = rm0->fingerprint,
+        .pool = wr->w->pool,
+    };
+    for (int k = 0; k < 2; k++) {
+        if (wr->st[k].present && tc.n_clock_rates < FL_TRANSPORT_MAX_CLOCK_RATES) {
+            tc.clock_rates[tc.n_clock_rates].payload_type = wr->st[k].codec.pt;
+            tc.clock_rates[tc.n_clock_rates++].rate = wr->st[k].codec.clock_rate;
+        }
+    }
+    if ((rc = fl_transport_create(&wr->tr, &tc)) < 0) {
+        snprintf(err, errlen, "the DTLS transport could not be made: %s", fl_strerror(rc));
+        return rc;
+    }
+    if (!wr->dtls_client)
+        start_dtls(wr);
+    return 0;
+}
+
+/* Forgets a failed negotiation step so it can be tried again; after a
+ * failed answer the offer we made stays. */
+static void sdp_reset(webrtc *wr, int keep_local)
+{
+    free(wr->remote);
+    free(wr->remote_sdp);
+    wr->remote = NULL;
+    wr->remote_sdp = NULL;
+    memset(wr->st, 0, sizeof(wr->st));
+    if (wr->tr) {
+        fl_transport_destroy(wr->tr);
+        wr->tr = NULL;
+        wr->dtls_started = 0;
+    }
+    if (keep_local)
+        return;
+    free(wr->local);
+    free(wr->local_sdp);
+    wr->local = NULL;
+    wr->local_sdp = NULL;
+    wr->sdp_state = SDP_NONE;
+}
+
+static int process_offer(webrtc *wr, const char *text, char **out, char *err, size_t errlen)
+{
+    if (wr->sdp_state != SDP_NONE) {
+        snprintf(err, errlen, "a session was negotiated already: renegotiation is not supported");
+        return FL_ESTATE;
+    }
+    int rc = parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
+    if (rc < 0)
+        return rc;
+    if ((rc = ensure_ice(wr, FL_ICE_ROLE_CONTROLLED)) < 0) {
+        snprintf(err, errlen, "no media socket could be opened: %s", fl_strerror(rc));
+        return rc;
+    }
+    local_parts lp;
+    if ((rc = make_local(wr, &lp)) < 0) {
+        snprintf(err, errlen, "no DTLS certificate");
+        return rc;
+    }
+    if (!(wr->local = calloc(1, sizeof(*wr->local))))
+        return FL_ENOMEM;
+    fl_sdp_dir want = wanted_dir(wr);
+    rc = fl_sdp_answer(wr->remote, &lp.local, want, want, wr->local, &wr->local_sdp, err, errlen);
+    if (rc < 0)
+        return rc;
+    if ((rc = apply(wr, err, errlen)) < 0)
+        return rc;
+    wr->sdp_state = SDP_DONE;
+    *out = wr->local_sdp;
+    return 0;
+}
+
+/* Our direction for one kind when offering: what the endpoint allows,
+ * narrowed by OfferOptions.offerToReceive<Kind> false (we only send). */
+static fl_sdp_dir offer_dir(webrtc *wr, int receive)
+{
+    fl_sdp_dir d = wanted_dir(wr);
+    if (receive)
+        return d;
+    return d == FL_SDP_DIR_RECVONLY ? FL_SDP_DIR_INACTIVE : FL_SDP_DIR_SENDONLY;
+}
+
+/* options: "audio=0|1,video=0|1", OfferOptions' offerToReceiveAudio/Video;
+ * NULL: both 1. Both kinds are always offered. */
+static int generate_offer(webrtc *wr, const char *options, char **out, char *err, size_t errlen)
+{
+    if (wr->sdp_state != SDP_NONE) {
+        snprintf(err, errlen, "an offer or answer was made already: renegotiation is not supported");
+        return FL_ESTATE;
+    }
+    int recv_audio = !(options && strstr(options, "audio=0"));
+    int recv_video = !(options && strstr(options, "video=0"));
+    int rc = ensure_ice(wr, FL_ICE_ROLE_CONTROLLING);
+    if (rc < 0) {
+        snprintf(err, errlen, "no media socket could be opened: %s", fl_strerror(rc));
+        return rc;
+    }
+    local_parts lp;
+    if ((rc = make_local(wr, &lp)) < 0) {
+        snprintf(err, errlen, "no DTLS certificate");
+        return rc;
+    }
+    if (!(wr->local = calloc(1, sizeof(*wr->local))))
+        return FL_ENOMEM;
+    rc = fl_sdp_offer(&lp.local, 1, offer_dir(wr, recv_audio), 1, offer_dir(wr, recv_video),
+                      wr->local, &wr->local_sdp);
+    if (rc < 0) {
+        snprintf(err, errlen, "no offer could be made: %s", fl_strerror(rc));
+        return rc;
+    }
+    wr->sdp_state = SDP_OFFER_SENT;
+    *out = wr->local_sdp;
+    return 0;
+}
+
+static int process_answer(webrtc *wr, const char *text, char **out, char *err, size_t errlen)
+{
+    if (wr->sdp_state != SDP_OFFER_SENT) {
+        snprintf(err, errlen, "processAnswer needs an offer made by generateOffer first");
+        return FL_ESTATE;
+    }
+    int rc = parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
+    if (rc < 0)
+        return rc;
+    if ((rc = fl_sdp_process_answer(wr->local, wr->remote, err, errlen)) < 0)
+        return rc;
+    if ((rc = apply(wr, err, errlen)) < 0)
+        return rc;
+    wr->sdp_state = SDP_DONE;
+    *out = wr->local_sdp;
+    return 0;
+}
+
+static void webrtc_sdp_run(fl__call *c)
+{
+    fl_element *e = c->element;
+    webrtc *wr = e->dead ? NULL : impl(e);
+    char err[256] = "";
+    const char *out = NULL;
+    char *made = NULL;
+    int rc;
+    const char *sdp = c->desc;
+    if (!wr) {
+        fl__call_text(c, FL_ECLOSED, "the endpoint was released");
+        return;
+    }
+    switch (c->dir) {
+    case FL_SDP_PROCESS_OFFER:
+        rc = sdp ? process_offer(wr, sdp, &made, err, sizeof(err)) : FL_EINVAL;
+        break;
+    case FL_SDP_GENERATE_OFFER:
+        rc = generate_offer(wr, sdp, &made, err, sizeof(err));
+        break;
+    case FL_SDP_PROCESS_ANSWER:
+        rc = sdp ? process_answer(wr, sdp, &made, err, sizeof(err)) : FL_EINVAL;
+        break;
+    case FL_SDP_GET_LOCAL:
+        rc = 0;
+        out = wr->local_sdp ? wr->local_sdp : "";
+        break;
+    case FL_SDP_GET_REMOTE:
+        rc = 0;
+        out = wr->remote_sdp ? wr->remote_sdp : "";
+        break;
+    default:
+        rc = FL_EINVAL;
+    }
+    if (made)
+        out = made;
+    if (rc < 0 && !err[0])
+        snprintf(err, sizeof(err), "%s", fl_strerror(rc));
+    if (rc < 0 && c->dir != FL_SDP_GET_LOCAL && c->dir != FL_SDP_GET_REMOTE)
+        sdp_reset(wr, c->dir == FL_SDP_PROCESS_ANSWER);
+    fl__call_text(c, rc, rc < 0 ? err : out);
+}
+
+void fl_webrtc_sdp(fl_element *e, enum fl_sdp_op op, const char *sdp, fl_text_fn cb, void *arg)
+{
+    if (!e || !cb)
+        return;
+    if (e->type != &fl__webrtc_type) {
+        cb(arg, FL_ENOTSUP, "not a WebRtcEndpoint");
+        return;
+    }
+    if (sdp && strlen(sdp) > FL_SDP_MAX_LEN) {
+        cb(arg, FL_EBADMSG, "the SDP is longer than 64 KiB");
+        return;
+    }
+    fl__call *c = fl__call_new(e->worker, webrtc_sdp_run, NULL, e, NULL, sdp, NULL, NULL, 0);
+    if (!c) {
+        cb(arg, FL_ENOMEM, "out of memory");
+        return;
+    }
+    c->dir = (int)op;
+    c->cb.text = cb;
+    c->arg = arg;
+    fl__call_post(c);
+}
+
+static void webrtc_gather_run(fl__call *c)
+{
+    fl_element *e = c->element;
+    webrtc *wr = e->dead ? NULL : impl(e);
+    int rc = 0;
+    if (!wr) {
+        rc = FL_ECLOSED;
+    } else if (!wr->gather_wanted) {
+        wr->gather_wanted = 1;
+        if (wr->ice && !wr->gathering) {
+            wr->gathering = 1;
+            rc = fl__ice_transport_gather(wr->ice);
+        }
+    }
+    fl__call_done(c, rc);
+}
+
+void fl_webrtc_gather_candidates(fl_element *e, fl_done_fn done, void *arg)
+{
+    fl__call *c = fl__element_call(e, webrtc_gather_run, NULL, 0);
+    if (!c)
+        return;
+    c->cb.done = done;
+    c->arg = arg;
+    fl__call_post(c);
+}
+
+static void webrtc_add_candidate_run(fl__call *c)
+{
+    fl_element *e = c->element;
+    webrtc *wr = e->dead ? NULL : impl(e);
+    const char *cand = c->desc ? c->desc : "";
+    int rc = 0;
+    if (!wr) {
+        rc = FL_ECLOSED;
+    } else if (cand[0]) {
+        fl_ice_candidate parsed;
+        rc = fl_ice_candidate_parse(&parsed, cand, strlen(cand));
+        if (rc == FL_ENOTSUP) /* an mDNS name: the peer-reflexive path finds it */
+            rc = 0;
+        else if (rc < 0)
+            rc = FL_EINVAL;
+    }
+    if (rc == 0 && wr) {
+        if (wr->remote_set) {
+            add_remote_candidate(wr, cand);
+        } else if (wr->nqueued < MAX_QUEUED_CANDS) {
+            if (!(wr->queued[wr->nqueued] = strdup(cand)))
+                rc = FL_ENOMEM;
+            else
+                wr->nqueued++;
+        } else {
+            rc = FL_EBUSY;
+        }
+    }
+    fl__call_done(c, rc);
+}
+
+void fl_webrtc_add_ice_candidate(fl_element *e,
+                                 const char *candidate,
+                                 const char *mid,
+                                 int mline_index,
+                                 fl_done_fn done,
+                                 void *arg)
+{
+    (void)mid; /* one BUNDLE transport: every candidate is for it */
+    (void)mline_index;
+    fl__call *c = fl__call_new(e->worker, webrtc_add_candidate_run, NULL, e, NULL,
+                               candidate ? candidate : "", NULL, NULL, 0);
+    if (!c)
+        return;
+    c->cb.done = done;
+    c->arg = arg;
+    fl__call_post(c);
+}
+
+/* ---- media from the pipeline ---- */
+
+static void webrtc_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
+{
+    webrtc *wr = impl(e);
+    int i = kind_index(sink->media);
+    fl_rtp_view v;
+    if (!wr || i < 0 || !wr->tr || !wr->connected || !wr->st[i].send)
+        goto drop;
+    wr_stream *st = &wr->st[i];
+    if (fl_rtp_parse(&v, fl_buf_data(buf), buf->len) < 0)
+        goto drop;
+    const fl_sdp_codec *in = fl__pad_caps(sink);
+    if (in && !fl_sdp_codec_match(in, &st->codec)) {
+        if (!st->codec_error) {
+            char msg[256];
+            snprintf(msg, sizeof(msg),
+                     "%s media arrives as %s/%u but this endpoint negotiated %s/%u with its peer; "
+                     "converting between formats is not supported yet, so it is not sent",
+                     fl_media_type_name(sink->media), in->name, in->clock_rate, st->codec.name,
+                     st->codec.clock_rate);
+            raise_error(wr, "MEDIA_FORMAT_MISMATCH", msg);
+            st->codec_error = 1;
+        }
+        goto drop;
+    }
+    if (in && v.payload_type != in->pt)
+        goto drop; /* RTX, FEC, comfort noise: this leg has its own */
+    if (!st->transcoding_said) {
+        st->transcoding_said = 1;
+        fl_event ev = { .type = FL_EVENT_MEDIA_TRANSCODING,
+                        .media = sink->media,
+                        .text = e->name,
+                        .new_state = "NOT_TRANSCODING" };
+        fl__element_raise(e, &ev);
+    }
+    fl_time now = fl_time_now();
+    if (!st->have_src || v.ssrc != st->src_ssrc) {
+        if (st->started) { /* a new source continues our numbering */
+            int64_t ticks = (now - st->last_time) * (int64_t)st->codec.clock_rate / FL_TIME_SEC;
+            st->seq_delta = (uint16_t)(st->last_seq + 1 - v.seq);
+            st->ts_delta = st->last_ts + (uint32_t)(ticks > 0 ? ticks : 1) - v.timestamp;
+        }
+        st->have_src = 1;
+        st->src_ssrc = v.ssrc;
+    }
+    uint16_t seq = (uint16_t)(v.seq + st->seq_delta);
+    uint32_t ts = v.timestamp + st->ts_delta;
+    if (!st->started || fl_rtp_seq_lt(st->last_seq, seq)) {
+        st->last_seq = seq;
+        st->last_ts = ts;
+        st->last_time = now;
+    }
+    st->started = 1;
+    fl_buf *out = fl_buf_pool_get(wr->w->pool);
+    if (!out)
+        goto drop;
+    fl_rtp_header h = { .marker = v.marker,
+                        .payload_type = st->codec.pt,
+                        .seq = seq,
+                        .timestamp = ts,
+                        .ssrc = st->ssrc };
+    size_t n = 0;
+    if (fl_rtp_write(fl_buf_data(out), fl_buf_tailroom(out) - SRTP_TAILROOM, &h, v.payload,
+                     v.payload_len, 0, &n) < 0) {
+        fl_buf_unref(out);
+        goto drop;
+    }
+    fl_buf_set_len(out, n);
+    if (fl_transport_send_rtp(wr->tr, now, out) < 0) {
+        fl_buf_unref(out);
+        goto drop;
+    }
+    st->packets++;
+    st->octets += (uint32_t)v.payload_len;
+    flush_tx(wr);
+drop:
+    fl_buf_unref(buf);
+}
+
+static void webrtc_linked(fl_element *e, fl__pad *sink)
+{
+    webrtc *wr = impl(e);
+    int i = kind_index(sink->media);
+    if (wr && i >= 0) { /* a new source: say again if it does not fit */
+        wr->st[i].codec_error = 0;
+        wr->st[i].transcoding_said = 0;
+    }
+}
+
+static void webrtc_key_frame(fl_element *e, unsigned media)
+{
+    webrtc *wr = impl(e);
+    int i = kind_index(media);
+    if (!wr || i != 1 || !wr->st[i].recv)
+        return;
+    send_pli(wr, &wr->st[i], fl_time_now());
+    schedule(wr);
+}
+
+static const fl_sdp_codec *webrtc_caps(fl_element *e, unsigned media)
+{
+    webrtc *wr = impl(e);
+    int i = kind_index(media);
+    if (!wr || i < 0 || !wr->st[i].present || !wr->st[i].recv)
+        return NULL;
+    return &wr->st[i].codec;
+}
+
+/* ---- properties ---- */
+
+typedef struct prop {
+    const char *name;
+    size_t off;
+    int kind; /* 's': string of size len, 'i': int, 'b': boolean */
+    size_t len;
+    int ice; /* fixed once the ICE transport exists */
+} prop;
+
+#define PS(n, f, ice) { n, offsetof(webrtc, f), 's', sizeof(((webrtc *)0)->f), ice }
+#define PI(n, f, ice) { n, offsetof(webrtc, f), 'i', 0, ice }
+#define PB(n, f, ice) { n, offsetof(webrtc, f), 'b', 0, ice }
+
+static const prop props[] = {
+    PS("stunServerAddress", stun_addr, 1),
+    PI("stunServerPort", stun_port, 1),
+    PS("turnUrl", turn_url, 1),
+    PS("externalIPv4", ext4, 1),
+    PS("externalIPv6", ext6, 1),
+    PS("networkInterfaces", ifaces, 1),
+    PB("iceTcp", ice_tcp, 1),
+    PI("minPort", min_port, 1),
+    PI("maxPort", max_port, 1),
+    PB("recvonly", recvonly, 1),
+    PB("sendonly", sendonly, 1),
+    PS("audioCodecs", audio_codecs, 1),
+    PS("videoCodecs", video_codecs, 1),
+    PI("minVideoRecvBandwidth", min_vrecv, 0),
+    PI("maxVideoRecvBandwidth", max_vrecv, 0),
+    PI("minVideoSendBandwidth", min_vsend, 0),
+    PI("maxVideoSendBandwidth", max_vsend, 0),
+    PI("maxAudioRecvBandwidth", max_arecv, 0),
+};
+
+static const prop *prop_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
+        if (strcmp(props[i].name, name) == 0)
+            return &props[i];
+    }
+    return NULL;
+}
+
+static int webrtc_set_property(fl_element *e, const char *name, const char *value)
+{
+    webrtc *wr = impl(e);
+    const prop *p = prop_find(name);
+    if (!wr || !p)
+        return FL_ENOTSUP;
+    if (p->ice && wr->ice)
+        return FL_ESTATE;
+    char *field = (char *)wr + p->off;
+    if (p->kind == 's') {
+        if (strlen(value) >= p->len)
+            return FL_EINVAL;
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    }
+    if (p->kind == 'b') {
+        if (strcmp(value, "true") && strcmp(value, "false"))
+            return FL_EINVAL;
+        *(int *)field = strcmp(value, "true") == 0;
+        return 0;
+    }
+    char *end;
+    long v = strtol(value, &end, 10);
+    if (!value[0] || *end || v < 0 || v > 0x7fffffff)
+        return FL_EINVAL;
+    *(int *)field = (int)v;
+    return 0;
+}
+
+static int webrtc_get_property(fl_element *e, const char *name, char *out, size_t cap)
+{
+    webrtc *wr = impl(e);
+    const prop *p = prop_find(name);
+    if (wr && strcmp(name, "mediaState") == 0) {
+        snprintf(out, cap, "%s", wr->media_connected ? "CONNECTED" : "DISCONNECTED");
+        return 0;
+    }
+    if (wr && strcmp(name, "connectionState") == 0) {
+        snprintf(out, cap, "%s", wr->connected ? "CONNECTED" : "DISCONNECTED");
+        return 0;
+    }
+    if (!wr || !p)
+        return FL_ENOTSUP;
+    const char *field = (const char *)wr + p->off;
+    if (p->kind == 's')
+        snprintf(out, cap, "%s", field);
+    else if (p->kind == 'b')
+        snprintf(out, cap, "%s", *(const int *)field ? "true" : "false");
+    else
+        snprintf(out, cap, "%d", *(const int *)field);
+    return 0;
+}
+
+/* ---- stats ---- */
+
+static void stats_common(fl__json *j, const char *id, const char *type)
+{
+    fl__json_open(j, id);
+    fl__json_str(j, "id", id);
+    fl__json_str(j, "type", type);
+    fl__json_int(j, "timestampMillis", fl_time_wall_ms());
+}
+
+static void webrtc_stats(fl_element *e, unsigned media, fl__json *j)
+{
+    webrtc *wr = impl(e);
+    char id[64], ssrc[16];
+    snprintf(id, sizeof(id), "%s_endpoint", e->name);
+    stats_common(j, id, "endpoint");
+    fl__json_key(j, "inputLatency");
+    fl__json_raw(j, "[]");
+    fl__json_key(j, "E2ELatency");
+    fl__json_raw(j, "[]");
+    fl__json_close(j);
+    if (!wr || !wr->tr)
+        return;
+    fl_transport_stats *ts = malloc(sizeof(*ts));
+    if (!ts) {
+        j->oom = 1;
+        return;
+    }
+    fl_transport_get_stats(wr->tr, ts);
+    for (size_t k = 0; k < ts->n_inbound; k++) {
+        const fl_transport_inbound_stats *in = &ts->inbound[k];
+        unsigned kind = wr->pt_kind[in->payload_type & 127];
+        int i = kind_index(kind);
+        if (i < 0 || !(media & kind))
+            continue;
+        const wr_stream *st = &wr->st[i];
+        snprintf(id, sizeof(id), "RTCInboundRTPStreamStats_%u", (unsigned)in->ssrc);
+        snprintf(ssrc, sizeof(ssrc), "%u", (unsigned)in->ssrc);
+        stats_common(j, id, "inboundrtp");
+        fl__json_str(j, "ssrc", ssrc);
+        fl__json_str(j, "associateStatsId", "");
+        fl__json_key(j, "isRemote");
+        fl__json_raw(j, "false");
+        fl__json_str(j, "mediaTrackId", st->mid);
+        fl__json_str(j, "transportId", "transport");
+        fl__json_str(j, "codecId", st->codec.name);
+        fl__json_int(j, "firCount", 0);
+        fl__json_int(j, "pliCount", (int64_t)st->pli_sent);
+        fl__json_int(j, "nackCount", 0);
+        fl__json_int(j, "sliCount", 0);
+        fl__json_int(j, "remb",
+                     i == 1 ? (int64_t)(wr->max_vrecv > 0 ? (uint64_t)wr->max_vrecv * 1000
+                                                           : DEFAULT_REMB_BPS)
+                            : 0);
+        fl__json_int(j, "packetsLost", in->packets_lost);
+        fl__json_num(j, "fractionLost", in->fraction_lost / 256.0);
+        fl__json_int(j, "packetsReceived", (int64_t)in->packets);
+        fl__json_int(j, "bytesReceived", (int64_t)in->bytes);
+        fl__json_num(j, "jitter", in->jitter_s);
+        fl__json_close(j);
+    }
+    for (size_t k = 0; k < ts->n_outbound; k++) {
+        const fl_transport_outbound_stats *out = &ts->outbound[k];
+        int i = out->ssrc == wr->st[0].ssrc ? 0 : out->ssrc == wr->st[1].ssrc ? 1 : -1;
+        unsigned kind = i == 0 ? FL_MEDIA_AUDIO : FL_MEDIA_VIDEO;
+        if (i < 0 || !(media & kind))
+            continue;
+        const wr_stream *st = &wr->st[i];
+        snprintf(id, sizeof(id), "RTCOutboundRTPStreamStats_%u", (unsigned)out->ssrc);
+        snprintf(ssrc, sizeof(ssrc), "%u", (unsigned)out->ssrc);
+        stats_common(j, id, "outboundrtp");
+        fl__json_str(j, "ssrc", ssrc);
+        fl__json_str(j, "associateStatsId", "");
+        fl__json_key(j, "isRemote");
+        fl__json_raw(j, "false");
+        fl__json_str(j, "mediaTrackId", st->mid);
+        fl__json_str(j, "transportId", "transport");
+        fl__json_str(j, "codecId", st->codec.name);
+        fl__json_int(j, "firCount", (int64_t)st->fir_recv);
+        fl__json_int(j, "pliCount", (int64_t)st->pli_recv);
+        fl__json_int(j, "nackCount", (int64_t)st->nack_recv);
+        fl__json_int(j, "sliCount", 0);
+        fl__json_int(j, "remb", (int64_t)st->remb_recv);
+        fl__json_int(j, "packetsLost", out->remote_packets_lost);
+        fl__json_num(j, "fractionLost", out->remote_fraction_lost / 256.0);
+        fl__json_int(j, "packetsSent", (int64_t)out->packets);
+        fl__json_int(j, "bytesSent", (int64_t)out->bytes);
+        fl__json_num(j, "targetBitrate", (double)st->remb_recv);
+        fl__json_num(j, "roundTripTime", out->rtt_us >= 0 ? out->rtt_us / 1e6 : 0.0);
+        fl__json_close(j);
+    }
+    free(ts);
+}
+
+/* ---- life ---- */
+
+static void wr_free(webrtc *wr)
+{
+    for (size_t i = 0; i < wr->nqueued; i++)
+        free(wr->queued[i]);
+    if (wr->tr)
+        fl_transport_destroy(wr->tr);
+    free(wr->local);
+    free(wr->remote);
+    free(wr->local_sdp);
+    free(wr->remote_sdp);
+    free(wr);
+}
+
+static void on_part_closed(webrtc *wr)
+{
+    if (--wr->pending_closes == 0)
+        wr_free(wr);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    on_part_closed(h->data);
+}
+
+static void on_ice_closed(void *arg)
+{
+    on_part_closed(arg);
+}
+
+static int webrtc_init(fl_element *e)
+{
+    webrtc *wr = calloc(1, sizeof(*wr));
+    if (!wr)
+        return FL_ENOMEM;
+    wr->e = e;
+    wr->w = e->worker;
+    uv_timer_init(&wr->w->loop, &wr->timer);
+    wr->timer.data = wr;
+    fl_rand *r = fl_rand_system();
+    char uuid[37];
+    fl_rand_uuid(r, uuid);
+    snprintf(wr->stream_id, sizeof(wr->stream_id), "%s", uuid);
+    for (size_t i = 0; i < 16; i++)
+        wr->cname[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[fl_rand_u32(r) % 36];
+    do {
+        wr->ssrc[0] = fl_rand_u32(r);
+        wr->ssrc[1] = fl_rand_u32(r);
+    } while (!wr->ssrc[0] || !wr->ssrc[1] || wr->ssrc[0] == wr->ssrc[1]);
+    e->impl = wr;
+    return 0;
+}
+
+static void webrtc_fini(fl_element *e)
+{
+    webrtc *wr = impl(e);
+    if (!wr)
+        return;
+    e->impl = NULL;
+    wr->e = NULL;
+    if (wr->tr && wr->connected) {
+        fl_transport_close(wr->tr);
+        flush_tx(wr);
+    }
+    wr->pending_closes = 1;
+    uv_timer_stop(&wr->timer);
+    uv_close((uv_handle_t *)&wr->timer, on_timer_closed);
+    if (wr->ice) {
+        wr->pending_closes++;
+        fl__ice_transport_close(wr->ice, on_ice_closed, wr);
+        wr->ice = NULL;
+    }
+}
+
+const fl__element_type fl__webrtc_type = {
+    .name = FL_ELEMENT_WEBRTC,
+    .receive = webrtc_receive,
+    .init = webrtc_init,
+    .fini = webrtc_fini,
+    .key_frame = webrtc_key_frame,
+    .caps = webrtc_caps,
+    .set_property = webrtc_set_property,
+    .get_property = webrtc_get_property,
+    .stats = webrtc_stats,
+    .linked = webrtc_linked,
+};

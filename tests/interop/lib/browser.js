@@ -1,0 +1,608 @@
+'use strict';
+// Headless Chromium as the browser side of WebRTC tests: Debian's
+// /usr/bin/chromium driven by the npm playwright-core (which never downloads
+// a browser of its own), fake camera + microphone, one page per peer, pages
+// served from a Node http server on 127.0.0.1 (a secure context, so
+// getUserMedia works).
+//
+//   const { launchBrowser } = require('./lib/browser');
+//   const b = await launchBrowser();
+//   const peer = await b.newPeer({ audio: true, video: true, direction: 'sendrecv',
+//                                  videoCodec: 'VP8', iceServers: [], iceTransportPolicy: 'all' });
+//   peer.onIceCandidate((c) => ...);          // {candidate, sdpMid, sdpMLineIndex}, trickled
+//   const offer = await peer.createOffer();   // SDP after setLocalDescription
+//   await peer.setRemoteDescription('answer', sdpAnswer);
+//   await peer.addIceCandidate({ candidate, sdpMid, sdpMLineIndex });
+//   const s = await peer.waitFor((s) => s.inVideo && s.inVideo.framesDecoded > 100, 20000);
+//   await peer.screenshot('build/screenshots/x.png');
+//   await peer.close(); await b.close();
+//
+// When the other side offers: `await peer.setRemoteDescription('offer', sdp)`
+// then `await peer.createAnswer()`.
+//
+// peer.stats() summary (see summarize() in the page below):
+//   { connectionState, iceConnectionState, iceGatheringState, signalingState,
+//     inVideo, inAudio, outVideo, outAudio   (first entry of each kind or null)
+//     inVideos, inAudios, outVideos, outAudios (all entries),
+//     pair: {localType, remoteType, localAddress, localPort, remoteAddress,
+//            remotePort, protocol, localRelayProtocol, state} or null,
+//     transport: {dtlsState, dtlsRole, tlsVersion, srtpCipher, dtlsCipher,
+//                 iceRole} or null,
+//     timeline: {connectedAt, iceConnectedAt, firstFrameAt, ...} (Date.now() ms) }
+//   inVideo:  {framesDecoded, frameWidth, frameHeight, packetsReceived, bytesReceived,
+//              packetsLost, mimeType, ssrc, ...}
+//   inAudio:  {packetsReceived, bytesReceived, packetsLost, totalSamplesReceived,
+//              audioLevel, mimeType, ...}
+//   outVideo: {frameWidth, frameHeight, framesEncoded, packetsSent, bytesSent, mimeType, ...}
+//   outAudio: {packetsSent, bytesSent, mimeType, ...}
+//
+// Env: FLUO_CHROMIUM (binary, default /usr/bin/chromium),
+// FLUO_BROWSER_VERBOSE=1 (copy the pages' console to stderr).
+
+const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const CHROMIUM = process.env.FLUO_CHROMIUM || '/usr/bin/chromium';
+
+const CHROMIUM_ARGS = [
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--allow-loopback-in-peer-connection',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  // Keep timers and rendering of background pages at full speed: several
+  // peers run in pages of which only one is "visible".
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+// Served at /. Everything runs in this page; Node calls window.fluo.* through
+// page.evaluate and receives candidates through the exposed __fluoIce.
+const PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>fluo peer</title>
+<style>body{margin:0;background:#000}video{display:block;width:640px;height:480px;background:#000}</style>
+</head><body>
+<video id="remote" autoplay muted playsinline width="640" height="480"></video>
+<script>
+'use strict';
+(() => {
+  const timeline = {};
+  const events = [];
+  let pc = null;
+  let cfg = null;
+  let local = null;
+  const remote = new MediaStream();
+  const mark = (k) => { if (timeline[k] === undefined) timeline[k] = Date.now(); };
+  const log = (type, data) => events.push({ type, data, t: Date.now() });
+
+  function prefer(kind, codec) {
+    if (!codec) return null;
+    const caps = RTCRtpReceiver.getCapabilities(kind);
+    if (!caps) return null;
+    const want = kind + '/' + codec.toLowerCase();
+    let main = caps.codecs.filter((c) => c.mimeType.toLowerCase() === want);
+    if (!main.length) throw new Error('codec ' + codec + ' not supported for receiving ' + kind);
+    if (codec.toLowerCase() === 'h264') {
+      // Constrained baseline, packetization-mode=1 first (what everybody speaks).
+      const score = (c) => {
+        const f = c.sdpFmtpLine || '';
+        return (/profile-level-id=42e0/.test(f) ? 2 : 0) + (/packetization-mode=1/.test(f) ? 1 : 0);
+      };
+      main = main.slice().sort((a, b) => score(b) - score(a));
+    }
+    const rtx = caps.codecs.filter((c) => /\\/rtx$/i.test(c.mimeType));
+    return main.concat(rtx);
+  }
+
+  async function init(c) {
+    cfg = c;
+    pc = new RTCPeerConnection({
+      iceServers: c.iceServers || [],
+      iceTransportPolicy: c.iceTransportPolicy || 'all',
+      bundlePolicy: c.bundlePolicy || 'balanced',
+    });
+    pc.onicecandidate = (e) => {
+      if (e.candidate && e.candidate.candidate) {
+        window.__fluoIce({ candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid,
+                           sdpMLineIndex: e.candidate.sdpMLineIndex });
+      } else if (!e.candidate) {
+        mark('gatheringDoneAt');
+        window.__fluoIce(null);
+      }
+    };
+    pc.onconnectionstatechange = () => {
+      log('connectionState', pc.connectionState);
+      if (pc.connectionState === 'connected') mark('connectedAt');
+      if (pc.connectionState === 'failed') mark('failedAt');
+    };
+    pc.oniceconnectionstatechange = () => {
+      log('iceConnectionState', pc.iceConnectionState);
+      if (pc.iceConnectionState === 'connected' || pc.iceConnectionState === 'completed') mark('iceConnectedAt');
+    };
+    pc.ontrack = (e) => {
+      log('track', e.track.kind);
+      mark(e.track.kind + 'TrackAt');
+      remote.addTrack(e.track);
+      const v = document.getElementById('remote');
+      if (v.srcObject !== remote) v.srcObject = remote;
+      v.play().catch(() => {});
+    };
+    const dir = c.direction || 'sendrecv';
+    if (dir !== 'recvonly' && (c.audio || c.video)) {
+      local = await navigator.mediaDevices.getUserMedia({
+        audio: !!c.audio,
+        video: c.video ? (typeof c.video === 'object' ? c.video : { width: 640, height: 480 }) : false,
+      });
+    }
+    return { sendCodecs: RTCRtpSender.getCapabilities('video').codecs.map((x) => x.mimeType + ' ' + (x.sdpFmtpLine || '')) };
+  }
+
+  // The offerer's transceivers, in a fixed order: audio first, then video
+  // (as kurento-utils). An answerer gets its transceivers from the offer.
+  function addTransceivers() {
+    const dir = cfg.direction || 'sendrecv';
+    for (const kind of ['audio', 'video']) {
+      if (!cfg[kind]) continue;
+      const track = local && local.getTracks().find((t) => t.kind === kind);
+      const tr = track
+        ? pc.addTransceiver(track, { direction: dir, streams: [local] })
+        : pc.addTransceiver(kind, { direction: dir });
+      const pref = prefer(kind, kind === 'video' ? cfg.videoCodec : cfg.audioCodec);
+      if (pref) tr.setCodecPreferences(pref);
+    }
+  }
+
+  async function createOffer() {
+    if (!pc.getTransceivers().length) addTransceivers();
+    const o = await pc.createOffer();
+    await pc.setLocalDescription(o);
+    return pc.localDescription.sdp;
+  }
+
+  async function createAnswer() {
+    // An answerer's transceivers come from the offer: apply the preferences
+    // and direction to them now.
+    for (const tr of pc.getTransceivers()) {
+      const kind = tr.receiver.track.kind;
+      const pref = prefer(kind, kind === 'video' ? cfg.videoCodec : cfg.audioCodec);
+      if (pref) tr.setCodecPreferences(pref);
+      const track = local && local.getTracks().find((t) => t.kind === kind);
+      if (track && !tr.sender.track) {
+        await tr.sender.replaceTrack(track);
+        tr.sender.setStreams(local);
+      }
+      if (cfg.direction) tr.direction = cfg.direction;
+    }
+    const a = await pc.createAnswer();
+    await pc.setLocalDescription(a);
+    return pc.localDescription.sdp;
+  }
+
+  async function setRemote(type, sdp) {
+    await pc.setRemoteDescription({ type, sdp });
+  }
+
+  async function addIce(c) {
+    await pc.addIceCandidate(c);
+  }
+
+  function pick(o, keys) {
+    const r = {};
+    for (const k of keys) if (o[k] !== undefined) r[k] = o[k];
+    return r;
+  }
+
+  async function stats() {
+    const rep = await pc.getStats();
+    const all = new Map();
+    rep.forEach((s) => all.set(s.id, s));
+    const mime = (s) => { const c = s.codecId && all.get(s.codecId); return c ? c.mimeType : undefined; };
+    const out = {
+      connectionState: pc.connectionState,
+      iceConnectionState: pc.iceConnectionState,
+      iceGatheringState: pc.iceGatheringState,
+      signalingState: pc.signalingState,
+      inVideos: [], inAudios: [], outVideos: [], outAudios: [],
+      pair: null, transport: null,
+      timeline: Object.assign({}, timeline),
+    };
+    const common = ['ssrc', 'mid', 'trackIdentifier'];
+    for (const s of all.values()) {
+      const kind = s.kind || s.mediaType;
+      if (s.type === 'inbound-rtp' && kind === 'video') {
+        out.inVideos.push(Object.assign(pick(s, common.concat(['framesDecoded', 'framesReceived', 'framesDropped',
+          'frameWidth', 'frameHeight', 'framesPerSecond', 'packetsReceived', 'bytesReceived', 'packetsLost',
+          'keyFramesDecoded', 'nackCount', 'pliCount', 'firCount', 'jitter', 'decoderImplementation'])),
+          { mimeType: mime(s) }));
+      } else if (s.type === 'inbound-rtp' && kind === 'audio') {
+        out.inAudios.push(Object.assign(pick(s, common.concat(['packetsReceived', 'bytesReceived', 'packetsLost',
+          'totalSamplesReceived', 'audioLevel', 'totalAudioEnergy', 'concealedSamples', 'jitter'])),
+          { mimeType: mime(s) }));
+      } else if (s.type === 'outbound-rtp' && kind === 'video') {
+        out.outVideos.push(Object.assign(pick(s, common.concat(['frameWidth', 'frameHeight', 'framesEncoded',
+          'framesSent', 'framesPerSecond', 'packetsSent', 'bytesSent', 'keyFramesEncoded', 'nackCount',
+          'pliCount', 'firCount', 'encoderImplementation', 'qualityLimitationReason', 'rid'])),
+          { mimeType: mime(s) }));
+      } else if (s.type === 'outbound-rtp' && kind === 'audio') {
+        out.outAudios.push(Object.assign(pick(s, common.concat(['packetsSent', 'bytesSent'])), { mimeType: mime(s) }));
+      } else if (s.type === 'transport') {
+        out.transport = pick(s, ['dtlsState', 'dtlsRole', 'tlsVersion', 'srtpCipher', 'dtlsCipher', 'iceRole',
+          'iceState', 'selectedCandidatePairChanges']);
+        const p = s.selectedCandidatePairId && all.get(s.selectedCandidatePairId);
+        if (p) {
+          const l = all.get(p.localCandidateId) || {};
+          const r = all.get(p.remoteCandidateId) || {};
+          out.pair = {
+            state: p.state, nominated: p.nominated,
+            localType: l.candidateType, remoteType: r.candidateType,
+            localAddress: l.address, localPort: l.port, remoteAddress: r.address, remotePort: r.port,
+            protocol: l.protocol, localRelayProtocol: l.relayProtocol,
+            bytesSent: p.bytesSent, bytesReceived: p.bytesReceived,
+          };
+        }
+      }
+    }
+    // Stable order: by ssrc.
+    for (const k of ['inVideos', 'inAudios', 'outVideos', 'outAudios']) out[k].sort((a, b) => a.ssrc - b.ssrc);
+    out.inVideo = out.inVideos[0] || null;
+    out.inAudio = out.inAudios[0] || null;
+    out.outVideo = out.outVideos[0] || null;
+    out.outAudio = out.outAudios[0] || null;
+    return out;
+  }
+
+  // The first decoded frame, timed closely: polls getStats every 20 ms from
+  // the moment the connection is up.
+  function watchFirstFrame() {
+    const iv = setInterval(async () => {
+      if (!pc || pc.signalingState === 'closed') { clearInterval(iv); return; }
+      if (timeline.iceConnectedAt === undefined && timeline.connectedAt === undefined) return;
+      try {
+        const rep = await pc.getStats();
+        rep.forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'video' && s.framesDecoded > 0) mark('firstFrameAt');
+        });
+        if (timeline.firstFrameAt !== undefined) clearInterval(iv);
+      } catch (e) { clearInterval(iv); }
+    }, 20);
+  }
+
+  function close() {
+    if (local) for (const t of local.getTracks()) t.stop();
+    if (pc) pc.close();
+  }
+
+  window.fluo = {
+    init: async (c) => { const r = await init(c); watchFirstFrame(); return r; },
+    createOffer, createAnswer, setRemote, addIce, stats, close,
+    events: () => events.slice(),
+    caps: () => ({
+      sendVideo: RTCRtpSender.getCapabilities('video').codecs.map((x) => x.mimeType + ' ' + (x.sdpFmtpLine || '')),
+      recvVideo: RTCRtpReceiver.getCapabilities('video').codecs.map((x) => x.mimeType + ' ' + (x.sdpFmtpLine || '')),
+    }),
+  };
+})();
+</script></body></html>`;
+
+function withTimeout(p, ms, what) {
+  let t;
+  return Promise.race([
+    p,
+    new Promise((_, reject) => {
+      t = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}
+
+function startPageServer() {
+  const srv = http.createServer((req, res) => {
+    if (req.url === '/' || req.url.startsWith('/?') || req.url.startsWith('/peer')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(PAGE);
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  return new Promise((resolve, reject) => {
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => resolve(srv));
+  });
+}
+
+class Peer {
+  constructor(page, name, opts) {
+    this.page = page;
+    this.name = name;
+    this.opts = opts;
+    this.candidates = []; // every local candidate trickled so far
+    this.gatheringDone = false;
+    this._iceCbs = [];
+    this._doneWaiters = [];
+    this.closed = false;
+    this.opTimeoutMs = opts.opTimeoutMs || 15000;
+  }
+
+  _onIce(c) {
+    if (c === null) {
+      this.gatheringDone = true;
+      for (const w of this._doneWaiters) w();
+      this._doneWaiters = [];
+      return;
+    }
+    this.candidates.push(c);
+    for (const cb of this._iceCbs) cb(c);
+  }
+
+  // cb({candidate, sdpMid, sdpMLineIndex}) for every local candidate, those
+  // already gathered first.
+  onIceCandidate(cb) {
+    for (const c of this.candidates) cb(c);
+    this._iceCbs.push(cb);
+  }
+
+  // Resolves once the browser signalled the end of gathering.
+  waitGatheringDone(timeoutMs = 15000) {
+    if (this.gatheringDone) return Promise.resolve();
+    return withTimeout(new Promise((r) => this._doneWaiters.push(r)), timeoutMs, `${this.name}: ICE gathering`);
+  }
+
+  _call(fn, arg, what) {
+    return withTimeout(this.page.evaluate(fn, arg), this.opTimeoutMs, `${this.name}: ${what}`);
+  }
+
+  createOffer() {
+    return this._call(() => window.fluo.createOffer(), undefined, 'createOffer');
+  }
+
+  createAnswer() {
+    return this._call(() => window.fluo.createAnswer(), undefined, 'createAnswer');
+  }
+
+  setRemoteDescription(type, sdp) {
+    return this._call(([t, s]) => window.fluo.setRemote(t, s), [type, sdp], `setRemoteDescription(${type})`);
+  }
+
+  addIceCandidate(c) {
+    const cand = { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex };
+    return this._call((x) => window.fluo.addIce(x), cand, 'addIceCandidate');
+  }
+
+  stats() {
+    return this._call(() => window.fluo.stats(), undefined, 'stats');
+  }
+
+  events() {
+    return this._call(() => window.fluo.events(), undefined, 'events');
+  }
+
+  capabilities() {
+    return this._call(() => window.fluo.caps(), undefined, 'capabilities');
+  }
+
+  // Polls stats() until pred(stats) is truthy; resolves with those stats.
+  // Rejects after timeoutMs with the last stats in the message.
+  async waitFor(pred, timeoutMs = 20000, { intervalMs = 200, what = 'condition' } = {}) {
+    const end = Date.now() + timeoutMs;
+    let last = null;
+    for (;;) {
+      last = await this.stats();
+      if (pred(last)) return last;
+      if (Date.now() >= end) break;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+    const brief = { ...last };
+    delete brief.inVideos;
+    delete brief.inAudios;
+    delete brief.outVideos;
+    delete brief.outAudios;
+    throw new Error(`${this.name}: ${what} not met within ${timeoutMs} ms; last stats: ${JSON.stringify(brief)}`);
+  }
+
+  // PNG of the remote <video> element.
+  async screenshot(file) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    return withTimeout(this.page.locator('#remote').screenshot({ path: file }), 15000, `${this.name}: screenshot`);
+  }
+
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await withTimeout(this.page.evaluate(() => window.fluo.close()), 5000, 'close');
+    } catch (_) {
+      /* page gone */
+    }
+    try {
+      await this.page.context().close();
+    } catch (_) {
+      /* browser gone */
+    }
+  }
+}
+
+// opts: { executablePath, args (extra), headless (default true), mdns (default
+// false: host candidates show real addresses even on pages that never called
+// getUserMedia, e.g. recvonly peers) }
+async function launchBrowser(opts = {}) {
+  // Required lazily so that a missing module fails the test that needs it.
+  const { chromium } = require('playwright-core');
+  const executablePath = opts.executablePath || CHROMIUM;
+  if (!fs.existsSync(executablePath)) throw new Error(`${executablePath} not found (install: sh tests/tools/deps.sh)`);
+  const args = [...CHROMIUM_ARGS, ...(opts.args || [])];
+  if (!opts.mdns) args.push('--disable-features=WebRtcHideLocalIpsWithMdns');
+  const server = await startPageServer();
+  let browser;
+  try {
+    browser = await chromium.launch({
+      executablePath,
+      headless: opts.headless !== false,
+      args,
+      timeout: 30000,
+    });
+  } catch (e) {
+    server.close();
+    throw e;
+  }
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const peers = [];
+  let n = 0;
+  return {
+    browser,
+    base,
+    peers,
+    version: browser.version(),
+    // opts: { name, audio (true), video (true), direction ('sendrecv'),
+    //         videoCodec (null: all), audioCodec, iceServers, iceTransportPolicy }
+    async newPeer(popts = {}) {
+      const o = { audio: true, video: true, direction: 'sendrecv', ...popts };
+      const name = o.name || `peer${n++}`;
+      const context = await browser.newContext({ viewport: { width: 660, height: 500 } });
+      const page = await context.newPage();
+      const peer = new Peer(page, name, o);
+      peers.push(peer);
+      if (process.env.FLUO_BROWSER_VERBOSE) {
+        page.on('console', (m) => process.stderr.write(`[${name}] ${m.type()}: ${m.text()}\n`));
+      }
+      page.on('pageerror', (e) => process.stderr.write(`[${name}] page error: ${e.message}\n`));
+      await page.exposeFunction('__fluoIce', (c) => peer._onIce(c));
+      await page.goto(`${base}/peer/${encodeURIComponent(name)}`);
+      const cfg = {
+        audio: o.audio,
+        video: o.video,
+        direction: o.direction,
+        videoCodec: o.videoCodec || null,
+        audioCodec: o.audioCodec || null,
+        iceServers: o.iceServers || [],
+        iceTransportPolicy: o.iceTransportPolicy || 'all',
+        bundlePolicy: o.bundlePolicy,
+      };
+      await withTimeout(
+        page.evaluate((c) => window.fluo.init(c), cfg),
+        15000,
+        `${name}: init`,
+      );
+      return peer;
+    },
+    async close() {
+      for (const p of peers) await p.close();
+      try {
+        await withTimeout(browser.close(), 10000, 'browser.close');
+      } catch (_) {
+        /* killed below by playwright on exit */
+      }
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+// Connects two harness peers to each other (a offers, b answers), passing
+// candidates in Node. Used by the harness self-test.
+async function connectPeers(a, b) {
+  a.onIceCandidate((c) => b.addIceCandidate(c).catch(() => {}));
+  b.onIceCandidate((c) => a.addIceCandidate(c).catch(() => {}));
+  const offer = await a.createOffer();
+  await b.setRemoteDescription('offer', offer);
+  const answer = await b.createAnswer();
+  await a.setRemoteDescription('answer', answer);
+  return { offer, answer };
+}
+
+// Polls until `receiver` decodes video at the resolution `sender` encodes it
+// (both read close together); resolves [senderStats, receiverStats], rejects
+// with both sizes after timeoutMs.
+async function waitSameResolution(sender, receiver, timeoutMs = 5000) {
+  const end = Date.now() + timeoutMs;
+  let s, r;
+  for (;;) {
+    [s, r] = await Promise.all([sender.stats(), receiver.stats()]);
+    const o = s.outVideo;
+    const i = r.inVideo;
+    if (o && i && o.frameWidth && o.frameWidth === i.frameWidth && o.frameHeight === i.frameHeight) return [s, r];
+    if (Date.now() >= end) {
+      throw new Error(
+        `${receiver.name} decodes ${i && i.frameWidth}x${i && i.frameHeight}, ` +
+          `${sender.name} sends ${o && o.frameWidth}x${o && o.frameHeight} (for ${timeoutMs} ms)`,
+      );
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+// Minimal PNG reader (8-bit RGB/RGBA, non-interlaced, as Chromium writes):
+// returns { width, height, mean, variance, distinct } over the luma.
+function pngStats(file) {
+  const zlib = require('node:zlib');
+  const buf = fs.readFileSync(file);
+  if (buf.readUInt32BE(0) !== 0x89504e47) throw new Error(`${file}: not a PNG`);
+  let off = 8;
+  let width, height, depth, ctype, interlace;
+  const idat = [];
+  while (off < buf.length) {
+    const len = buf.readUInt32BE(off);
+    const type = buf.toString('ascii', off + 4, off + 8);
+    const data = buf.subarray(off + 8, off + 8 + len);
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      depth = data[8];
+      ctype = data[9];
+      interlace = data[12];
+    } else if (type === 'IDAT') idat.push(data);
+    else if (type === 'IEND') break;
+    off += 12 + len;
+  }
+  const bpp = { 2: 3, 6: 4 }[ctype];
+  if (depth !== 8 || !bpp || interlace) throw new Error(`${file}: unsupported PNG (depth ${depth}, type ${ctype})`);
+  const raw = zlib.inflateSync(Buffer.concat(idat));
+  const stride = width * bpp;
+  const prev = Buffer.alloc(stride);
+  const cur = Buffer.alloc(stride);
+  let sum = 0;
+  let sum2 = 0;
+  const seen = new Set();
+  for (let y = 0; y < height; y++) {
+    const f = raw[y * (stride + 1)];
+    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let x = 0; x < stride; x++) {
+      const a = x >= bpp ? cur[x - bpp] : 0;
+      const b = prev[x];
+      const c = x >= bpp ? prev[x - bpp] : 0;
+      let v = line[x];
+      if (f === 1) v += a;
+      else if (f === 2) v += b;
+      else if (f === 3) v += (a + b) >> 1;
+      else if (f === 4) {
+        const p = a + b - c;
+        const pa = Math.abs(p - a);
+        const pb = Math.abs(p - b);
+        const pc = Math.abs(p - c);
+        v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+      cur[x] = v & 0xff;
+    }
+    for (let x = 0; x < width; x++) {
+      const r = cur[x * bpp];
+      const g = cur[x * bpp + 1];
+      const bl = cur[x * bpp + 2];
+      const l = (r * 299 + g * 587 + bl * 114) / 1000;
+      sum += l;
+      sum2 += l * l;
+      seen.add((r << 16) | (g << 8) | bl);
+    }
+    cur.copy(prev);
+  }
+  const n = width * height;
+  const mean = sum / n;
+  return { width, height, mean, variance: sum2 / n - mean * mean, distinct: seen.size };
+}
+
+module.exports = { launchBrowser, connectPeers, waitSameResolution, pngStats, CHROMIUM, CHROMIUM_ARGS };
