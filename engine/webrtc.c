@@ -34,7 +34,11 @@ FL_LOG_TAG("webrtc");
 #define DEFAULT_REMB_BPS 10000000ull /* maxVideoRecvBandwidth 0: unlimited */
 #define CERT_LIFETIME_S  (30 * 24 * 3600)
 
-enum { SDP_NONE, SDP_OFFER_SENT, SDP_DONE };
+enum {
+    SDP_NONE,
+    SDP_OFFER_SENT,
+    SDP_DONE
+};
 
 typedef struct wr_stream {
     int present; /* an accepted section of this kind */
@@ -50,7 +54,7 @@ typedef struct wr_stream {
     uint32_t ts_delta, last_ts;
     fl_time last_time;
     uint32_t packets, octets;
-    int codec_error;     /* the Error event about a format mismatch was raised */
+    int codec_error;      /* the Error event about a format mismatch was raised */
     int transcoding_said; /* NOT_TRANSCODING was raised */
     /* ingress */
     uint32_t remote_ssrc; /* latest SSRC seen from the browser */
@@ -90,10 +94,27 @@ typedef struct webrtc {
     char cname[24], stream_id[40];
     uint32_t ssrc[2];
     int connected, media_connected;
-    wr_stream st[2]; /* audio, video */
+    wr_stream st[2];      /* audio, video */
     uint8_t pt_kind[128]; /* payload type -> FL_MEDIA_AUDIO/VIDEO; 0: not forwarded */
     fl_time next_rtcp;
+    /* FLUO_CAPTURE_DIR: the first decrypted packets from the browser are
+     * written there, one file each (test fixtures, debugging) */
+    const char *capture_dir;
+    unsigned captured_rtp[2], captured_rtcp;
 } webrtc;
+
+#define CAPTURE_MAX 40
+
+static void capture(webrtc *wr, const char *what, unsigned n, const fl_buf *b)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s-%03u.bin", wr->capture_dir, what, n);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return;
+    fwrite(b->data + b->off, 1, b->len, f);
+    fclose(f);
+}
 
 static webrtc *impl(fl_element *e)
 {
@@ -152,7 +173,9 @@ static void send_pli(webrtc *wr, wr_stream *st, fl_time now)
     fl_buf *b = fl_buf_pool_get(wr->w->pool);
     if (!b)
         return;
-    fl_rtcp_fb fb = { .fmt = 1, .type = 206, .sender_ssrc = st->ssrc, .media_ssrc = st->remote_ssrc };
+    fl_rtcp_fb fb = {
+        .fmt = 1, .type = 206, .sender_ssrc = st->ssrc, .media_ssrc = st->remote_ssrc
+    };
     size_t n = 0;
     if (fl_rtcp_fb_write(fl_buf_data(b), fl_buf_tailroom(b) - SRTP_TAILROOM, &fb, &n) < 0) {
         fl_buf_unref(b);
@@ -178,8 +201,8 @@ static void send_reports(webrtc *wr, fl_time now)
         fl_buf *b = fl_buf_pool_get(wr->w->pool);
         if (!b)
             return;
-        uint32_t ts = st->last_ts +
-                      (uint32_t)((now - st->last_time) * (int64_t)st->codec.clock_rate / FL_TIME_SEC);
+        uint32_t ts = st->last_ts + (uint32_t)((now - st->last_time) *
+                                               (int64_t)st->codec.clock_rate / FL_TIME_SEC);
         if (fl_transport_write_sr(wr->tr, now, st->ssrc, ts, st->packets, st->octets, b) < 0) {
             fl_buf_unref(b);
             continue;
@@ -224,7 +247,7 @@ static void on_rtcp(webrtc *wr, fl_buf *b)
     fl_rtcp_iter it;
     fl_rtcp_pkt p;
     fl_rtcp_iter_init(&it, fl_buf_data(b), b->len);
-    while (fl_rtcp_iter_next(&it, &p) == 0) {
+    while (fl_rtcp_iter_next(&it, &p) > 0) {
         fl_rtcp_fb fb;
         if (fl_rtcp_fb_parse(&p, &fb) < 0)
             continue;
@@ -311,6 +334,8 @@ static void on_transport_event(webrtc *wr, fl_transport_event *ev)
             break;
         wr_stream *st = &wr->st[i];
         st->remote_ssrc = ev->rtp.ssrc;
+        if (wr->capture_dir && wr->captured_rtp[i] < CAPTURE_MAX)
+            capture(wr, i ? "rtp-video" : "rtp-audio", wr->captured_rtp[i]++, ev->buf);
         if (st->pli_wanted)
             send_pli(wr, st, fl_time_now());
         fl__pad_push(wr->e->defaults[i], ev->buf);
@@ -318,6 +343,8 @@ static void on_transport_event(webrtc *wr, fl_transport_event *ev)
     }
     case FL_TRANSPORT_EVENT_RTCP:
         set_media_state(wr, 1);
+        if (wr->capture_dir && wr->captured_rtcp < CAPTURE_MAX)
+            capture(wr, "rtcp", wr->captured_rtcp++, ev->buf);
         on_rtcp(wr, ev->buf);
         break;
     }
@@ -564,7 +591,7 @@ static int make_local(webrtc *wr, local_parts *lp)
 
 static fl_sdp_dir wanted_dir(webrtc *wr)
 {
-    return wr->recvonly ? FL_SDP_DIR_RECVONLY
+    return wr->recvonly   ? FL_SDP_DIR_RECVONLY
            : wr->sendonly ? FL_SDP_DIR_SENDONLY
                           : FL_SDP_DIR_SENDRECV;
 }
@@ -745,7 +772,8 @@ static fl_sdp_dir offer_dir(webrtc *wr, int receive)
 static int generate_offer(webrtc *wr, const char *options, char **out, char *err, size_t errlen)
 {
     if (wr->sdp_state != SDP_NONE) {
-        snprintf(err, errlen, "an offer or answer was made already: renegotiation is not supported");
+        snprintf(err, errlen,
+                 "an offer or answer was made already: renegotiation is not supported");
         return FL_ESTATE;
     }
     int recv_audio = !(options && strstr(options, "audio=0"));
@@ -1052,9 +1080,18 @@ typedef struct prop {
     int ice; /* fixed once the ICE transport exists */
 } prop;
 
-#define PS(n, f, ice) { n, offsetof(webrtc, f), 's', sizeof(((webrtc *)0)->f), ice }
-#define PI(n, f, ice) { n, offsetof(webrtc, f), 'i', 0, ice }
-#define PB(n, f, ice) { n, offsetof(webrtc, f), 'b', 0, ice }
+#define PS(n, f, ice)                                              \
+    {                                                              \
+        n, offsetof(webrtc, f), 's', sizeof(((webrtc *)0)->f), ice \
+    }
+#define PI(n, f, ice)                       \
+    {                                       \
+        n, offsetof(webrtc, f), 'i', 0, ice \
+    }
+#define PB(n, f, ice)                       \
+    {                                       \
+        n, offsetof(webrtc, f), 'b', 0, ice \
+    }
 
 static const prop props[] = {
     PS("stunServerAddress", stun_addr, 1),
@@ -1191,7 +1228,7 @@ static void webrtc_stats(fl_element *e, unsigned media, fl__json *j)
         fl__json_int(j, "sliCount", 0);
         fl__json_int(j, "remb",
                      i == 1 ? (int64_t)(wr->max_vrecv > 0 ? (uint64_t)wr->max_vrecv * 1000
-                                                           : DEFAULT_REMB_BPS)
+                                                          : DEFAULT_REMB_BPS)
                             : 0);
         fl__json_int(j, "packetsLost", in->packets_lost);
         fl__json_num(j, "fractionLost", in->fraction_lost / 256.0);
@@ -1271,6 +1308,7 @@ static int webrtc_init(fl_element *e)
         return FL_ENOMEM;
     wr->e = e;
     wr->w = e->worker;
+    wr->capture_dir = getenv("FLUO_CAPTURE_DIR");
     uv_timer_init(&wr->w->loop, &wr->timer);
     wr->timer.data = wr;
     fl_rand *r = fl_rand_system();
