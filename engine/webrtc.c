@@ -857,7 +857,8 @@ static void webrtc_sdp_run(fl__call *c)
         out = made;
     if (rc < 0 && !err[0])
         snprintf(err, sizeof(err), "%s", fl_strerror(rc));
-    if (rc < 0 && c->dir != FL_SDP_GET_LOCAL && c->dir != FL_SDP_GET_REMOTE)
+    /* a step refused for its order changed nothing; a failed one is undone */
+    if (rc < 0 && rc != FL_ESTATE && c->dir != FL_SDP_GET_LOCAL && c->dir != FL_SDP_GET_REMOTE)
         sdp_reset(wr, c->dir == FL_SDP_PROCESS_ANSWER);
     fl__call_text(c, rc, rc < 0 ? err : out);
 }

@@ -389,8 +389,8 @@ json_t *fl__webrtc_event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const c
                             json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "__module__", "kurento",
                                       "__type__", "IceCandidatePair", "streamId",
                                       ev->desc ? ev->desc : "1", "componentId", ev->index,
-                                      "localCandidate", ev->text ? ev->text : "",
-                                      "remoteCandidate", ev->text2 ? ev->text2 : ""));
+                                      "localCandidate", ev->text ? ev->text : "", "remoteCandidate",
+                                      ev->text2 ? ev->text2 : ""));
         break;
     case FL_EVENT_CONNECTION_STATE:
     case FL_EVENT_MEDIA_STATE:

@@ -79,8 +79,14 @@ class Signalling {
 
   _add(c) {
     if (!this.processOfferIssued) this.addedBeforeProcessOffer++;
-    const p = this.endpoint.addIceCandidate(iceCandidate(c));
-    p.catch((e) => this.errors.push(new Error(`${this.name}: addIceCandidate(${c.candidate}): ${e.message}`)));
+    // The callback form: without one, kurento-client 7.3 prints the error
+    // and resolves the promise, so a refused candidate would go unnoticed.
+    const p = new Promise((resolve) => {
+      this.endpoint.addIceCandidate(iceCandidate(c), (err) => {
+        if (err) this.errors.push(new Error(`${this.name}: addIceCandidate(${c.candidate}): ${err.message}`));
+        resolve();
+      });
+    });
     this.addPromises.push(p);
   }
 
