@@ -10,6 +10,7 @@
 #include "engine/netif.h"
 #include "engine/tcp_media.h"
 #include "engine/udp.h"
+#include "ice/turn.h"
 #include "net/rtp.h"
 
 FL_LOG_TAG("ice");
@@ -17,6 +18,25 @@ FL_LOG_TAG("ice");
 #define MAX_ADDRS     16
 #define TCP_LISTENER0 1000 /* socket ids of listeners: TCP_LISTENER0 + index */
 #define CONN_BITS     20   /* connection ids: listener index above these bits */
+#define RELAY_SOCKET  2000 /* socket id of the relayed base */
+
+enum relay_state {
+    RELAY_NONE = 0, /* no TURN server, or not started yet */
+    RELAY_ALLOCATING,
+    RELAY_READY,
+    RELAY_FAILED,
+};
+
+/* The TURN client and the UDP socket it talks to the server on. */
+typedef struct relay {
+    fl_turn_client *c; /* NULL: no TURN server */
+    size_t udp;        /* index in udp[] of the socket to the server */
+    fl_addr server;
+    int state; /* enum relay_state */
+    /* IPs of remote candidates added before the Allocate: permitted then */
+    fl_addr early[FL_TURN_MAX_PEERS];
+    size_t n_early;
+} relay;
 
 struct fl__ice_transport {
     uv_loop_t *loop;
@@ -35,11 +55,15 @@ struct fl__ice_transport {
     int closing;
     int pending_closes;
     fl_ice_transmit tx; /* scratch for the agent's transmits */
+    relay turn;
+    int gather_held; /* the agent's gathering done waits for the allocation */
     void (*on_closed)(void *arg);
     void *closed_arg;
 };
 
 static void pump(fl__ice_transport *t);
+static void relay_input(fl__ice_transport *t, fl_buf *b, const fl_addr *from);
+static int relay_send(fl__ice_transport *t, const fl_addr *to, const uint8_t *data, size_t len);
 
 static int is_stun(const fl_buf *b)
 {
@@ -61,7 +85,9 @@ static void on_udp(fl__udp *u, fl__udp_packet *pkts, size_t n, void *arg)
         sid = t->udp[i] == u ? (int)i : sid;
     for (size_t i = 0; i < n; i++) {
         fl_buf *b = pkts[i].buf;
-        if (is_stun(b)) {
+        if (t->turn.c && sid == (int)t->turn.udp && fl_addr_equal(&pkts[i].from, &t->turn.server)) {
+            relay_input(t, b, &pkts[i].from);
+        } else if (is_stun(b)) {
             fl_ice_agent_handle_input(t->agent, now(), sid, &pkts[i].from, fl_buf_data(b), b->len);
             fl_buf_unref(b);
         } else if (t->cbs.on_data && !t->closing) {
@@ -118,6 +144,11 @@ static void on_conn(fl__tcp_media *m, uint64_t conn, const fl_addr *peer, int op
 
 static int send_on(fl__ice_transport *t, int sid, const fl_addr *to, fl_buf *b)
 {
+    if (sid == RELAY_SOCKET) {
+        int rc = relay_send(t, to, fl_buf_data(b), b->len);
+        fl_buf_unref(b);
+        return rc;
+    }
     if (sid & FL_ICE_TCP_CONN_FLAG) {
         unsigned v = (unsigned)sid & 0x3fffffffu;
         size_t li = v >> CONN_BITS;
@@ -138,6 +169,10 @@ static void flush_transmits(fl__ice_transport *t)
 {
     fl_ice_transmit *tx = &t->tx;
     while (fl_ice_agent_poll_transmit(t->agent, tx) == 0) {
+        if (tx->socket_id == RELAY_SOCKET) {
+            relay_send(t, &tx->dst, tx->data, tx->len);
+            continue;
+        }
         fl_buf *b = fl_buf_pool_get(t->pool);
         if (!b || fl_buf_headroom(b) < 2 || fl_buf_tailroom(b) < tx->len) {
             fl_buf_unref(b);
@@ -150,6 +185,12 @@ static void flush_transmits(fl__ice_transport *t)
     }
 }
 
+static void emit(fl__ice_transport *t, const fl_ice_event *ev)
+{
+    if (t->cbs.on_event && !t->closing)
+        t->cbs.on_event(t->arg, ev);
+}
+
 static void flush_events(fl__ice_transport *t)
 {
     fl_ice_event ev;
@@ -158,29 +199,247 @@ static void flush_events(fl__ice_transport *t)
             t->selected = 1;
             t->selected_socket = ev.socket_id;
             t->selected_peer = ev.remote.addr;
+            if (ev.socket_id == RELAY_SOCKET && t->turn.state == RELAY_READY &&
+                fl_turn_client_bind_channel(t->turn.c, now(), &ev.remote.addr, NULL) != 0)
+                fl_log(FL_LOG_DEBUG, "no TURN channel for the selected pair: Send indications");
         } else if (ev.type == FL_ICE_EVENT_STATE && ev.state == FL_ICE_STATE_FAILED) {
             t->selected = 0;
+        } else if (ev.type == FL_ICE_EVENT_GATHERING_DONE && t->turn.state == RELAY_ALLOCATING) {
+            t->gather_held = 1; /* announced once the relayed candidate is */
+            continue;
         }
-        if (t->cbs.on_event && !t->closing)
-            t->cbs.on_event(t->arg, &ev);
+        emit(t, &ev);
     }
+    if (t->gather_held && t->turn.state != RELAY_ALLOCATING) {
+        t->gather_held = 0;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = FL_ICE_EVENT_GATHERING_DONE;
+        emit(t, &ev);
+    }
+}
+
+/* ---- TURN (RFC 8656) over one of the UDP sockets ---- */
+
+static const char *server_str(const fl__ice_transport *t)
+{
+    static char s[FL_ADDR_STRLEN]; /* log lines only, on this loop's thread */
+    return fl_addr_str(&t->turn.server, s);
+}
+
+/* What the TURN client has for the server goes out on its UDP socket. */
+static void relay_flush(fl__ice_transport *t)
+{
+    fl_turn_transmit tx;
+    while (fl_turn_client_poll_transmit(t->turn.c, &tx) == 0) {
+        fl_buf *b = fl_buf_pool_get(t->pool);
+        if (!b || fl_buf_tailroom(b) < tx.len) {
+            fl_buf_unref(b);
+            fl_log(FL_LOG_DEBUG, "no buffer for a TURN request: dropped");
+            continue;
+        }
+        memcpy(fl_buf_data(b), tx.data, tx.len);
+        b->len = (uint32_t)tx.len;
+        fl__udp_send(t->udp[t->turn.udp], &tx.to, b);
+    }
+}
+
+/* A datagram for `to` from the relayed address: framed (ChannelData when a
+ * channel is bound, else a Send indication) into a pool buffer. */
+static int relay_send(fl__ice_transport *t, const fl_addr *to, const uint8_t *data, size_t len)
+{
+    if (t->turn.state != RELAY_READY)
+        return FL_ESTATE;
+    fl_buf *b = fl_buf_pool_get(t->pool);
+    if (!b)
+        return FL_ENOMEM;
+    size_t n;
+    int rc = fl_turn_client_wrap(t->turn.c, to, data, len, fl_buf_data(b), fl_buf_tailroom(b), &n);
+    if (rc != 0) {
+        fl_buf_unref(b);
+        fl_log(FL_LOG_TRACE, "not relayed (%s)", fl_strerror(rc));
+        return rc;
+    }
+    b->len = (uint32_t)n;
+    return fl__udp_send(t->udp[t->turn.udp], &t->turn.server, b);
+}
+
+static void relay_failed(fl__ice_transport *t, const char *what, int err, int code)
+{
+    t->turn.state = RELAY_FAILED;
+    fl_log(FL_LOG_WARN, "TURN server %s: %s failed: %s (STUN error %d); no relayed candidate",
+           server_str(t), what, fl_strerror(err), code);
+}
+
+static void relay_allocated(fl__ice_transport *t, const fl_turn_event *ev)
+{
+    char r[FL_ADDR_STRLEN], m[FL_ADDR_STRLEN];
+    fl_log(FL_LOG_INFO, "TURN server %s: relayed %s (mapped %s, lifetime %u s)", server_str(t),
+           fl_addr_str(&ev->relayed, r), fl_addr_str(&ev->mapped, m), (unsigned)ev->lifetime);
+    t->turn.state = RELAY_READY;
+    int rc = fl_ice_agent_add_relayed(t->agent, 1, RELAY_SOCKET, &ev->relayed, &ev->mapped,
+                                      &t->turn.server);
+    if (rc != 0)
+        relay_failed(t, "adding the relayed candidate", rc, 0);
+}
+
+/* Relayed peer data in b (whose reference this takes): STUN to the agent
+ * on the relayed socket, the rest up as if it came from the peer. The
+ * payload is in b itself, so it goes up without a copy. */
+static void relay_data(fl__ice_transport *t, fl_buf *b, const fl_turn_event *ev)
+{
+    if (!b || ev->data < b->data || ev->data + ev->len > b->data + b->cap) {
+        fl_log(FL_LOG_DEBUG, "relayed data outside its datagram: dropped");
+        return;
+    }
+    b->off = (uint32_t)(ev->data - b->data);
+    b->len = (uint32_t)ev->len;
+    if (is_stun(b)) {
+        fl_ice_agent_handle_input(t->agent, now(), RELAY_SOCKET, &ev->peer, ev->data, ev->len);
+        fl_buf_unref(b);
+    } else if (t->cbs.on_data && !t->closing) {
+        t->cbs.on_data(t->arg, b, &ev->peer);
+    } else {
+        fl_buf_unref(b);
+    }
+}
+
+/* The client's events; `b` (may be NULL) is the datagram just given to it,
+ * whose reference goes with its DATA event or is dropped here. */
+static void relay_events(fl__ice_transport *t, fl_buf *b)
+{
+    fl_turn_event ev;
+    char p[FL_ADDR_STRLEN];
+    while (fl_turn_client_poll_event(t->turn.c, &ev) == 0) {
+        switch (ev.type) {
+        case FL_TURN_EVENT_ALLOCATED:
+            relay_allocated(t, &ev);
+            break;
+        case FL_TURN_EVENT_DATA:
+            relay_data(t, b, &ev);
+            b = NULL;
+            break;
+        case FL_TURN_EVENT_ERROR:
+            if (ev.fatal && t->turn.state != RELAY_FAILED)
+                relay_failed(t, t->turn.state == RELAY_READY ? "the allocation" : "Allocate",
+                             ev.err, ev.stun_code);
+            else
+                fl_log(FL_LOG_DEBUG, "TURN request %#x for %s: %s (%d)", (unsigned)ev.method,
+                       fl_addr_str(&ev.peer, p), fl_strerror(ev.err), ev.stun_code);
+            break;
+        case FL_TURN_EVENT_DEALLOCATED:
+            t->turn.state = RELAY_FAILED;
+            break;
+        default: /* PERMISSION, CHANNEL_BOUND */
+            fl_log(FL_LOG_DEBUG, "TURN %s for %s",
+                   ev.type == FL_TURN_EVENT_PERMISSION ? "permission" : "channel",
+                   fl_addr_str(&ev.peer, p));
+            break;
+        }
+    }
+    if (b)
+        fl_buf_unref(b);
+}
+
+static void relay_input(fl__ice_transport *t, fl_buf *b, const fl_addr *from)
+{
+    int rc = fl_turn_client_handle_input(t->turn.c, now(), from, fl_buf_data(b), b->len);
+    if (rc != 0)
+        fl_log(FL_LOG_DEBUG, "from the TURN server: %s", fl_strerror(rc));
+    relay_events(t, b);
+}
+
+/* A permission for a remote candidate's IP, so its checks come through. */
+static void relay_permit(fl__ice_transport *t, const char *line)
+{
+    fl_ice_candidate c;
+    if (!t->turn.c || t->turn.state == RELAY_FAILED ||
+        fl_ice_candidate_parse(&c, line, strlen(line)) != 0 || c.transport != FL_ICE_UDP ||
+        c.addr.family != t->turn.server.family)
+        return;
+    if (t->turn.state == RELAY_NONE) { /* the client takes them once allocating */
+        for (size_t i = 0; i < t->turn.n_early; i++) {
+            if (fl_addr_ip_equal(&t->turn.early[i], &c.addr))
+                return;
+        }
+        if (t->turn.n_early < FL_TURN_MAX_PEERS)
+            t->turn.early[t->turn.n_early++] = c.addr;
+        return;
+    }
+    int rc = fl_turn_client_create_permission(t->turn.c, now(), &c.addr);
+    if (rc != 0)
+        fl_log(FL_LOG_DEBUG, "no TURN permission for a remote candidate: %s", fl_strerror(rc));
+}
+
+/* The client for cfg->turn_url on the first UDP socket of the server's
+ * family; a URL that cannot be used is logged and ignored. */
+static int relay_open(fl__ice_transport *t, const char *url)
+{
+    fl_turn_url u;
+    int rc = fl_turn_url_parse(&u, url);
+    if (rc != 0) {
+        fl_log(FL_LOG_WARN, "turnUrl is malformed (%s): not used", fl_strerror(rc));
+        return 0;
+    }
+    if (u.transport != FL_TURN_UDP || u.secure) {
+        fl_log(FL_LOG_WARN, "TURN server %s:%u: only UDP is supported (not TCP or TLS): not used",
+               u.host, (unsigned)u.port);
+        return 0;
+    }
+    if (fl_addr_parse(&t->turn.server, u.host, u.port) != 0) {
+        fl_log(FL_LOG_WARN, "TURN server %s is not an IP address: not used", u.host);
+        return 0;
+    }
+    size_t i = 0;
+    while (i < t->n_udp && fl__udp_local(t->udp[i])->family != t->turn.server.family)
+        i++;
+    if (i == t->n_udp) {
+        fl_log(FL_LOG_WARN, "TURN server %s: no local IPv%d address to reach it: not used",
+               server_str(t), t->turn.server.family);
+        return 0;
+    }
+    t->turn.udp = i;
+    fl_turn_config tc = { .server = t->turn.server,
+                          .transport = FL_TURN_UDP,
+                          .username = u.username[0] ? u.username : NULL,
+                          .password = u.password,
+                          .rand = fl_rand_system(),
+                          .software = "fluo" };
+    rc = fl_turn_client_create(&t->turn.c, &tc);
+    explicit_bzero(u.password, sizeof(u.password));
+    if (rc != 0)
+        fl_log(FL_LOG_WARN, "TURN server %s: no client (%s): not used", server_str(t),
+               fl_strerror(rc));
+    return 0;
 }
 
 static void on_timer(uv_timer_t *h)
 {
     fl__ice_transport *t = h->data;
-    fl_ice_agent_handle_timeout(t->agent, now());
+    fl_time n = now();
+    fl_ice_agent_handle_timeout(t->agent, n);
+    if (t->turn.c && fl_turn_client_poll_timeout(t->turn.c) <= n) {
+        fl_turn_client_handle_timeout(t->turn.c, n);
+        relay_events(t, NULL);
+    }
     pump(t);
 }
 
-/* Sends what the agent has to send, reports its events, re-arms its timer. */
+/* Sends what the agent and the TURN client have to send, reports the
+ * agent's events, re-arms the timer at the earliest deadline of both. */
 static void pump(fl__ice_transport *t)
 {
     if (t->closing)
         return;
+    if (t->turn.c)
+        relay_flush(t); /* permissions before the checks they let through */
     flush_transmits(t);
     flush_events(t);
     fl_time next = fl_ice_agent_poll_timeout(t->agent);
+    if (t->turn.c) {
+        relay_flush(t); /* channel binds for a selected relayed pair */
+        fl_time tn = fl_turn_client_poll_timeout(t->turn.c);
+        next = tn < next ? tn : next;
+    }
     if (next == FL_TIME_NEVER) {
         uv_timer_stop(&t->timer);
         return;
@@ -248,6 +507,7 @@ static void closed_one(void *arg)
         return;
     void (*cb)(void *) = t->on_closed;
     void *cb_arg = t->closed_arg;
+    fl_turn_client_destroy(t->turn.c);
     fl_ice_agent_destroy(t->agent);
     free(t);
     if (cb)
@@ -261,6 +521,11 @@ static void timer_closed(uv_handle_t *h)
 
 void fl__ice_transport_close(fl__ice_transport *t, void (*on_closed)(void *arg), void *arg)
 {
+    if (!t->closing && t->turn.state == RELAY_READY &&
+        fl_turn_client_deallocate(t->turn.c, now()) == 0) {
+        relay_flush(t); /* a goodbye to the server, not waited for */
+        fl__udp_flush(t->udp[t->turn.udp]);
+    }
     t->closing = 1;
     t->on_closed = on_closed;
     t->closed_arg = arg;
@@ -295,6 +560,8 @@ int fl__ice_transport_create(fl__ice_transport **out,
         rc = open_sockets(t, cfg);
     if (rc == 0 && cfg->stun_server.family)
         rc = fl_ice_agent_add_stun_server(t->agent, &cfg->stun_server);
+    if (rc == 0 && cfg->turn_url && cfg->turn_url[0] && !cfg->lite)
+        rc = relay_open(t, cfg->turn_url);
     if (rc != 0) {
         fl__ice_transport_close(t, NULL, NULL); /* frees once the handles close */
         return rc;
@@ -311,6 +578,15 @@ fl_ice_agent *fl__ice_transport_agent(fl__ice_transport *t)
 int fl__ice_transport_gather(fl__ice_transport *t)
 {
     int rc = fl_ice_agent_gather(t->agent, now());
+    if (rc == 0 && t->turn.c && t->turn.state == RELAY_NONE) {
+        int trc = fl_turn_client_allocate(t->turn.c, now());
+        if (trc == 0) {
+            t->turn.state = RELAY_ALLOCATING;
+            for (size_t i = 0; i < t->turn.n_early; i++)
+                fl_turn_client_create_permission(t->turn.c, now(), &t->turn.early[i]);
+        } else
+            relay_failed(t, "Allocate", trc, 0);
+    }
     pump(t);
     return rc;
 }
@@ -327,6 +603,8 @@ int fl__ice_transport_set_remote_credentials(fl__ice_transport *t,
 int fl__ice_transport_add_remote_candidate(fl__ice_transport *t, const char *line)
 {
     int rc = fl_ice_agent_add_remote_candidate(t->agent, now(), line);
+    if (rc == 0)
+        relay_permit(t, line);
     pump(t);
     return rc;
 }

@@ -25,6 +25,11 @@ typedef struct fl__ice_transport_config {
     fl_addr external_v6;
     fl_addr stun_server; /* family 0: none */
     int ice_tcp;         /* passive ICE-TCP candidates too */
+    /* Kurento's turnUrl "user:password@IP:port?transport=udp" (see
+     * fl_turn_url_parse): a relayed candidate is allocated there over the
+     * first UDP socket of the server's family. NULL or "": none. The host
+     * must be an IP address; transport=tcp is not supported yet (logged). */
+    const char *turn_url;
 } fl__ice_transport_config;
 
 typedef struct fl__ice_transport_callbacks {
@@ -49,7 +54,9 @@ int fl__ice_transport_create(fl__ice_transport **out,
 fl_ice_agent *fl__ice_transport_agent(fl__ice_transport *t);
 
 /* Starts gathering: host candidates come out as events, then server-
- * reflexive ones, then gathering done. */
+ * reflexive ones and the relayed one (when a TURN server is configured),
+ * then gathering done (after the relayed candidate, or after the TURN
+ * allocation failed). */
 int fl__ice_transport_gather(fl__ice_transport *t);
 
 int fl__ice_transport_set_remote_credentials(fl__ice_transport *t,
@@ -66,7 +73,8 @@ int fl__ice_transport_send(fl__ice_transport *t, fl_buf *buf);
 /* Number of sockets opened (UDP and TCP listeners). */
 size_t fl__ice_transport_sockets(const fl__ice_transport *t);
 
-/* Closes every socket and the timer; no callback runs after this call;
+/* Releases the TURN allocation (best effort, not waited for), closes
+ * every socket and the timer; no callback runs after this call;
  * on_closed (may be NULL) runs once everything is freed. */
 void fl__ice_transport_close(fl__ice_transport *t, void (*on_closed)(void *arg), void *arg);
 
