@@ -26,7 +26,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 	-Wvla -Wimplicit-fallthrough
 CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -I. $(SANFLAGS) -MMD -MP
 LDFLAGS := $(SANFLAGS)
-LDLIBS := -luv -lsrtp2 -lmbedtls -lmbedx509 -lmbedcrypto -ljansson -lpthread -lm
+LDLIBS := -luv -lsrtp2 -lmbedtls -lmbedx509 -lmbedcrypto -ljansson -lvpx -lopus -lpthread -lm
 
 ENGINE_DIRS := base sdp ice net codec container engine
 engine_src := $(foreach d,$(ENGINE_DIRS),$(wildcard $(d)/*.c))

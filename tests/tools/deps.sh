@@ -5,7 +5,7 @@ set -e
 # playwright-core in tests/interop, which never downloads a browser of its own).
 PKGS="build-essential pkg-config clang libclang-rt-14-dev libuv1-dev libmbedtls-dev libjansson-dev
 libcmocka-dev libsrtp2-dev nodejs npm openssl procps iproute2 iptables coturn python3
-chromium"
+chromium janus libvpx-dev libopus-dev"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
