@@ -25,6 +25,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: fluo-bench SUBCOMMAND [OPTIONS]\n\nsubcommands:\n");
     for (size_t i = 0; i < SUBCOMMAND_COUNT; i++)
         subcommands[i].usage(out);
+    fl_bench_webrtc_usage(out);
 }
 
 int main(int argc, char **argv)
@@ -38,6 +39,8 @@ int main(int argc, char **argv)
         return 0;
     }
     fl_log_configure("*:warn");
+    if (!strcmp(argv[1], "echo") || !strcmp(argv[1], "one2many") || !strcmp(argv[1], "room"))
+        return fl_bench_webrtc_run(argv[1], argc - 1, argv + 1, argv[0]);
     for (size_t i = 0; i < SUBCOMMAND_COUNT; i++) {
         if (strcmp(argv[1], subcommands[i].name) == 0)
             return subcommands[i].run(argc - 2, argv + 2);

@@ -34,4 +34,10 @@ void fl_bench_parse_usage(FILE *out);
 int fl_bench_srtp_run(int argc, char **argv);
 void fl_bench_srtp_usage(FILE *out);
 
+/* `fluo-bench echo|one2many|room --server fluo|janus|floor --sessions N
+ * --seconds S`: WebRTC load (bench/bench_webrtc.c). argv[0] is the scenario;
+ * prog is fluo-bench's own path (fluo is looked for beside it). */
+int fl_bench_webrtc_run(const char *scenario, int argc, char **argv, const char *prog);
+void fl_bench_webrtc_usage(FILE *out);
+
 #endif

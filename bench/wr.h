@@ -1,0 +1,169 @@
+/* The WebRTC load harness of fluo-bench (private to bench/).
+ *
+ * One process, one libuv loop, one UDP socket: hundreds of client peer
+ * connections built from fluo's own sans-IO modules (ICE controlling or
+ * controlled, DTLS-SRTP, RTP/RTCP) publish pre-encoded VP8 and Opus clips in
+ * real time and receive what the server sends back. A server driver
+ * (fluo through the Kurento Protocol, Janus through its HTTP API, or the
+ * bare floor reflector) does the signalling. */
+#ifndef FL_BENCH_WR_H
+#define FL_BENCH_WR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <uv.h>
+
+#include "base/addr.h"
+#include "base/buf.h"
+#include "base/rand.h"
+#include "base/time.h"
+#include "codec/codec.h"
+#include "ice/agent.h"
+#include "net/cert.h"
+#include "net/rtp.h"
+#include "net/transport.h"
+#include "sdp/sdp.h"
+
+#define WR_MAX_RX 8          /* received streams tracked per peer */
+#define WR_TRAILER_MAGIC 0x464c554fu /* "FLUO": ends every payload we send */
+#define WR_TRAILER_LEN 12    /* magic + send time (µs, fl_time) */
+
+typedef struct wr_bench wr_bench;
+
+typedef struct wr_tx {
+    int on;
+    const fl_clip *clip;
+    uint8_t pt;
+    uint32_t ssrc;
+    uint16_t seq;
+    size_t pos;        /* next packet of the clip */
+    fl_time t_base;    /* when clip position 0 is (was) due */
+    uint32_t ts_base;  /* RTP timestamp of clip position 0 */
+    uint32_t last_ts;
+    int restart;       /* a key frame was asked for: start over at a frame edge */
+    uint64_t packets, octets;
+} wr_tx;
+
+typedef struct wr_rx {
+    uint32_t ssrc;
+    int started;
+    fl_rtp_unwrapper uw;
+    uint64_t first, highest, received;
+    uint64_t win_expected0, win_received0; /* at the window's start */
+} wr_rx;
+
+typedef struct wr_peer {
+    wr_bench *b;
+    int id;
+    fl_ice_agent *ice;
+    fl_transport *tr;
+    fl_sdp_desc *local;
+    int offerer;
+    int dtls_client, dtls_started, connected, failed;
+    fl_addr selected;
+    int have_selected;
+    wr_tx tx[2]; /* audio, video */
+    wr_rx rx[WR_MAX_RX];
+    size_t nrx;
+    uint64_t rx_packets, rx_unknown;
+    fl_time next_timeout;
+    char cand[256]; /* our host candidate line */
+} wr_peer;
+
+/* Server drivers: signalling only. Each call blocks until the peer has the
+ * server's answer (or offer, answered). */
+typedef struct wr_server {
+    const char *name;
+    int (*start)(wr_bench *b);
+    /* the peer's media comes back to it */
+    int (*echo)(wr_bench *b, wr_peer *p);
+    /* a publisher; *handle identifies it for view() */
+    int (*publish)(wr_bench *b, wr_peer *p, void **handle);
+    /* a receive-only peer fed by a publisher */
+    int (*view)(wr_bench *b, wr_peer *p, void *publisher);
+    void (*stop)(wr_bench *b);
+    void *state;
+} wr_server;
+
+struct wr_bench {
+    uv_loop_t loop;
+    int fd; /* the client's UDP socket */
+    uv_poll_t poll;
+    uv_timer_t tick;
+    fl_addr local;
+    char client_ip[64];
+    fl_buf_pool *pool;
+    fl_cert *cert;
+    fl_rand rand;
+    fl_clip *video, *audio;
+    wr_peer **peers;
+    size_t npeers, cap;
+    /* source address -> peer (open addressing, IPv4 only) */
+    uint64_t *keys;
+    wr_peer **vals;
+    size_t tcap;
+    /* options */
+    const char *scenario;
+    const char *server_name;
+    int sessions;
+    int seconds;
+    const char *fluo_bin;
+    int workers;
+    int verbose;
+    /* the server */
+    wr_server *server;
+    pid_t pid;
+    /* measurement */
+    int measuring;
+    uint64_t win_rx;
+    double *lat_ms;
+    size_t nlat, lat_cap;
+    uint64_t lat_seen;
+    /* batched sends */
+    struct mmsghdr *msgs;
+    struct iovec *iovs;
+    struct sockaddr_storage *dsts;
+    fl_buf **bufs;
+    size_t nsend;
+};
+
+/* ---- client (bench/wr_client.c) ---- */
+
+int wr_bench_init(wr_bench *b, const char *client_ip);
+void wr_bench_deinit(wr_bench *b);
+
+/* A new peer; its ICE agent is controlling when it will offer. */
+int wr_peer_create(wr_bench *b, int offerer, wr_peer **out);
+
+/* Our offer (malloc'd): audio+video with the given direction. */
+char *wr_peer_offer(wr_peer *p, fl_sdp_dir dir);
+/* Takes the server's answer to our offer. */
+int wr_peer_set_answer(wr_peer *p, const char *sdp);
+/* Answers the server's offer (malloc'd), receive-only. */
+char *wr_peer_answer(wr_peer *p, const char *offer);
+/* A server candidate learnt out of band ("candidate:..."). */
+void wr_peer_add_candidate(wr_peer *p, const char *cand);
+
+/* Runs the loop until every peer is connected (or timeout_s passed);
+ * returns how many are connected. */
+size_t wr_bench_wait_connected(wr_bench *b, int timeout_s);
+/* Runs the loop for `seconds`. */
+void wr_bench_run(wr_bench *b, double seconds);
+
+/* Window bookkeeping: start, then figures at the end. */
+void wr_bench_window_start(wr_bench *b);
+void wr_bench_window_end(wr_bench *b, uint64_t *expected, uint64_t *received);
+
+/* ---- servers ---- */
+
+extern wr_server fl_wr_server_fluo;  /* bench/wr_fluo.c */
+extern wr_server fl_wr_server_floor; /* bench/wr_floor.c */
+extern wr_server fl_wr_server_janus; /* bench/wr_janus.c */
+
+/* /proc figures of a process: CPU time (user+sys) in µs, RSS in kB. */
+int wr_proc_cpu_us(pid_t pid, uint64_t *out);
+int wr_proc_rss_kb(pid_t pid, uint64_t *out);
+
+#endif

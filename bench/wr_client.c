@@ -1,0 +1,838 @@
+/* The harness's client peers: ICE + DTLS-SRTP + RTP on one UDP socket,
+ * batched with recvmmsg/sendmmsg, media paced from pre-encoded clips. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "bench/wr.h"
+#include "net/rtcp.h"
+
+FL_LOG_TAG("bench");
+
+#define BATCH     64
+#define TICK_MS   1
+#define POOL_SIZE 1600
+#define LAT_CAP   200000
+
+/* ---- address table ---- */
+
+static uint64_t addr_key(const fl_addr *a)
+{
+    uint32_t ip;
+    memcpy(&ip, a->ip, 4);
+    return ((uint64_t)ip << 16 | a->port) + 1; /* 0: empty slot */
+}
+
+static size_t slot_of(const wr_bench *b, uint64_t k)
+{
+    uint64_t h = k * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 20) & (b->tcap - 1);
+}
+
+static wr_peer *table_get(const wr_bench *b, const fl_addr *a)
+{
+    if (a->family != 4 || !b->tcap)
+        return NULL;
+    uint64_t k = addr_key(a);
+    for (size_t i = slot_of(b, k);; i = (i + 1) & (b->tcap - 1)) {
+        if (b->keys[i] == k)
+            return b->vals[i];
+        if (!b->keys[i])
+            return NULL;
+    }
+}
+
+static void table_put(wr_bench *b, const fl_addr *a, wr_peer *p)
+{
+    if (a->family != 4)
+        return;
+    if ((b->npeers + 1) * 8 > b->tcap) { /* a few addresses per peer */
+        size_t cap = b->tcap ? b->tcap * 2 : 1024;
+        uint64_t *keys = calloc(cap, sizeof(*keys));
+        wr_peer **vals = calloc(cap, sizeof(*vals));
+        if (!keys || !vals) {
+            free(keys);
+            free(vals);
+            return;
+        }
+        uint64_t *ok = b->keys;
+        wr_peer **ov = b->vals;
+        size_t ocap = b->tcap;
+        b->keys = keys;
+        b->vals = vals;
+        b->tcap = cap;
+        for (size_t i = 0; i < ocap; i++) {
+            if (!ok[i])
+                continue;
+            size_t j = slot_of(b, ok[i]);
+            while (b->keys[j])
+                j = (j + 1) & (cap - 1);
+            b->keys[j] = ok[i];
+            b->vals[j] = ov[i];
+        }
+        free(ok);
+        free(ov);
+    }
+    uint64_t k = addr_key(a);
+    size_t i = slot_of(b, k);
+    while (b->keys[i] && b->keys[i] != k)
+        i = (i + 1) & (b->tcap - 1);
+    b->keys[i] = k;
+    b->vals[i] = p;
+}
+
+/* ---- sending ---- */
+
+static void flush_sends(wr_bench *b)
+{
+    size_t off = 0;
+    while (off < b->nsend) {
+        int n = sendmmsg(b->fd, b->msgs + off, (unsigned)(b->nsend - off), 0);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            break; /* full socket buffer: what is left is lost, as on a network */
+        }
+        off += (size_t)n;
+    }
+    for (size_t i = 0; i < b->nsend; i++)
+        fl_buf_unref(b->bufs[i]);
+    b->nsend = 0;
+}
+
+/* Queues a datagram (takes the reference). */
+static void queue_send(wr_bench *b, fl_buf *buf, const fl_addr *to)
+{
+    if (b->nsend == BATCH)
+        flush_sends(b);
+    size_t i = b->nsend++;
+    b->bufs[i] = buf;
+    b->iovs[i].iov_base = fl_buf_data(buf);
+    b->iovs[i].iov_len = buf->len;
+    socklen_t sl = (socklen_t)fl_addr_to_sockaddr(to, (struct sockaddr *)&b->dsts[i],
+                                                  sizeof(b->dsts[i]));
+    memset(&b->msgs[i], 0, sizeof(b->msgs[i]));
+    b->msgs[i].msg_hdr.msg_name = &b->dsts[i];
+    b->msgs[i].msg_hdr.msg_namelen = sl;
+    b->msgs[i].msg_hdr.msg_iov = &b->iovs[i];
+    b->msgs[i].msg_hdr.msg_iovlen = 1;
+}
+
+static void send_bytes(wr_bench *b, const uint8_t *data, size_t len, const fl_addr *to)
+{
+    fl_buf *buf = fl_buf_pool_get(b->pool);
+    if (!buf || len > fl_buf_tailroom(buf)) {
+        if (buf)
+            fl_buf_unref(buf);
+        return;
+    }
+    memcpy(fl_buf_data(buf), data, len);
+    fl_buf_set_len(buf, len);
+    queue_send(b, buf, to);
+}
+
+static void peer_pump(wr_peer *p, fl_time now);
+
+static void start_dtls(wr_peer *p, fl_time now)
+{
+    if (p->dtls_started || !p->tr)
+        return;
+    p->dtls_started = 1;
+    fl_transport_start(p->tr, now);
+}
+
+static void peer_flush_ice(wr_peer *p, fl_time now)
+{
+    fl_ice_transmit tx;
+    while (fl_ice_agent_poll_transmit(p->ice, &tx) == 0)
+        send_bytes(p->b, tx.data, tx.len, &tx.dst);
+    fl_ice_event ev;
+    while (fl_ice_agent_poll_event(p->ice, &ev) == 0) {
+        if (ev.type == FL_ICE_EVENT_LOCAL_CANDIDATE && !p->cand[0]) {
+            fl_ice_candidate_write(&ev.candidate, p->cand, sizeof(p->cand));
+        } else if (ev.type == FL_ICE_EVENT_SELECTED_PAIR) {
+            p->selected = ev.remote.addr;
+            p->have_selected = 1;
+            table_put(p->b, &ev.remote.addr, p);
+            if (p->dtls_client)
+                start_dtls(p, now);
+        } else if (ev.type == FL_ICE_EVENT_STATE && ev.state == FL_ICE_STATE_FAILED) {
+            p->failed = 1;
+        }
+    }
+}
+
+static void peer_flush_tr(wr_peer *p)
+{
+    fl_buf *buf;
+    while (p->tr && fl_transport_poll_transmit(p->tr, &buf) == 0) {
+        if (p->have_selected)
+            queue_send(p->b, buf, &p->selected);
+        else
+            fl_buf_unref(buf);
+    }
+}
+
+static void send_media(wr_peer *p, wr_tx *t, fl_time now)
+{
+    const fl_clip *c = t->clip;
+    while (t->on && c && c->n) {
+        if (t->restart && t->pos > 0 && c->pkts[t->pos - 1].marker) {
+            /* a key frame asked for: start the clip over at this frame edge */
+            t->ts_base = t->last_ts + c->clock_rate / 30;
+            t->t_base = now;
+            t->pos = 0;
+            t->restart = 0;
+        }
+        const fl_clip_packet *k = &c->pkts[t->pos];
+        if (t->t_base + (fl_time)k->send_us > now)
+            break;
+        fl_buf *buf = fl_buf_pool_get(p->b->pool);
+        if (!buf)
+            break;
+        uint32_t ts = t->ts_base + k->ts;
+        fl_rtp_header h = {
+            .marker = k->marker, .payload_type = t->pt, .seq = t->seq, .timestamp = ts, .ssrc = t->ssrc
+        };
+        uint8_t payload[POOL_SIZE];
+        size_t plen = k->len + WR_TRAILER_LEN;
+        size_t n = 0;
+        if (plen > sizeof(payload)) {
+            fl_buf_unref(buf);
+            break;
+        }
+        memcpy(payload, k->payload, k->len);
+        uint32_t magic = WR_TRAILER_MAGIC;
+        int64_t sent = now;
+        memcpy(payload + k->len, &magic, 4);
+        memcpy(payload + k->len + 4, &sent, 8);
+        if (fl_rtp_write(fl_buf_data(buf), fl_buf_tailroom(buf) - 16, &h, payload, plen, 0, &n) < 0 ||
+            fl_buf_set_len(buf, n) < 0 || fl_transport_send_rtp(p->tr, now, buf) < 0) {
+            fl_buf_unref(buf);
+            break;
+        }
+        t->seq++;
+        t->last_ts = ts;
+        t->packets++;
+        t->octets += plen;
+        if (++t->pos == c->n) {
+            t->pos = 0;
+            t->t_base += (fl_time)c->duration_us;
+            t->ts_base += c->duration_ts;
+        }
+    }
+}
+
+static void send_reports(wr_peer *p, fl_time now)
+{
+    for (int i = 0; i < 2; i++) {
+        wr_tx *t = &p->tx[i];
+        fl_buf *buf = fl_buf_pool_get(p->b->pool);
+        if (!buf)
+            return;
+        int rc = t->on ? fl_transport_write_sr(p->tr, now, t->ssrc, t->last_ts, (uint32_t)t->packets,
+                                               (uint32_t)t->octets, buf)
+                       : fl_transport_write_rr(p->tr, now, t->ssrc, buf);
+        if (rc < 0 || fl_transport_send_rtcp(p->tr, now, buf) < 0)
+            fl_buf_unref(buf);
+        if (!t->on)
+            break; /* one RR is enough */
+    }
+}
+
+/* ---- receiving ---- */
+
+static void on_rtp(wr_peer *p, const fl_rtp_view *v, fl_time now)
+{
+    wr_bench *b = p->b;
+    p->rx_packets++;
+    if (b->measuring)
+        b->win_rx++;
+    wr_rx *r = NULL;
+    for (size_t i = 0; i < p->nrx; i++) {
+        if (p->rx[i].ssrc == v->ssrc)
+            r = &p->rx[i];
+    }
+    if (!r && p->nrx < WR_MAX_RX) {
+        r = &p->rx[p->nrx++];
+        memset(r, 0, sizeof(*r));
+        r->ssrc = v->ssrc;
+        fl_rtp_unwrapper_init(&r->uw);
+    }
+    if (!r) {
+        p->rx_unknown++;
+        return;
+    }
+    uint64_t s = fl_rtp_seq_unwrap(&r->uw, v->seq);
+    if (!r->started) {
+        r->started = 1;
+        r->first = s;
+        r->highest = s;
+    } else if (s > r->highest) {
+        r->highest = s;
+    }
+    r->received++;
+    if (v->payload_len >= WR_TRAILER_LEN && b->measuring) {
+        const uint8_t *t = v->payload + v->payload_len - WR_TRAILER_LEN;
+        uint32_t magic;
+        int64_t sent;
+        memcpy(&magic, t, 4);
+        memcpy(&sent, t + 4, 8);
+        if (magic == WR_TRAILER_MAGIC && sent <= now) {
+            double ms = (double)(now - sent) / 1000.0;
+            b->lat_seen++;
+            if (b->nlat < b->lat_cap)
+                b->lat_ms[b->nlat++] = ms;
+            else {
+                uint64_t j = fl_rand_u32(&b->rand) % b->lat_seen;
+                if (j < b->lat_cap)
+                    b->lat_ms[j] = ms;
+            }
+        }
+    }
+}
+
+static void on_rtcp(wr_peer *p, fl_buf *buf)
+{
+    fl_rtcp_iter it;
+    fl_rtcp_pkt pk;
+    fl_rtcp_iter_init(&it, fl_buf_data(buf), buf->len);
+    while (fl_rtcp_iter_next(&it, &pk) > 0) {
+        fl_rtcp_fb fb;
+        if (pk.type != FL_RTCP_PSFB || fl_rtcp_fb_parse(&pk, &fb) < 0)
+            continue;
+        if (fb.fmt == 1 || fb.fmt == 4)
+            p->tx[1].restart = 1;
+    }
+}
+
+static void peer_pump(wr_peer *p, fl_time now)
+{
+    peer_flush_ice(p, now);
+    fl_transport_event ev;
+    while (p->tr && fl_transport_poll_event(p->tr, &ev) == 0) {
+        switch (ev.type) {
+        case FL_TRANSPORT_EVENT_CONNECTED:
+            p->connected = 1;
+            for (int i = 0; i < 2; i++)
+                p->tx[i].t_base = now;
+            break;
+        case FL_TRANSPORT_EVENT_FAILED:
+            p->failed = 1;
+            fl_log(FL_LOG_WARN, "peer %d: DTLS failed: %s", p->id, ev.reason ? ev.reason : "?");
+            break;
+        case FL_TRANSPORT_EVENT_RTP:
+            on_rtp(p, &ev.rtp, now);
+            break;
+        case FL_TRANSPORT_EVENT_RTCP:
+            on_rtcp(p, ev.buf);
+            break;
+        default:
+            break;
+        }
+        fl_transport_event_release(&ev);
+    }
+    peer_flush_tr(p);
+}
+
+/* A STUN request from an address we do not know yet: find the peer by the
+ * USERNAME's first part (our ufrag). */
+static wr_peer *peer_by_username(wr_bench *b, const uint8_t *d, size_t len)
+{
+    for (size_t off = 20; off + 4 <= len;) {
+        uint16_t type = (uint16_t)(d[off] << 8 | d[off + 1]);
+        uint16_t alen = (uint16_t)(d[off + 2] << 8 | d[off + 3]);
+        if (off + 4 + alen > len)
+            return NULL;
+        if (type == 0x0006) {
+            const char *u = (const char *)d + off + 4;
+            const char *colon = memchr(u, ':', alen);
+            size_t ul = colon ? (size_t)(colon - u) : alen;
+            for (size_t i = 0; i < b->npeers; i++) {
+                const char *mine = fl_ice_agent_local_ufrag(b->peers[i]->ice);
+                if (strlen(mine) == ul && memcmp(mine, u, ul) == 0)
+                    return b->peers[i];
+            }
+            return NULL;
+        }
+        off += 4 + ((alen + 3u) & ~3u);
+    }
+    return NULL;
+}
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    wr_bench *b = h->data;
+    if (status < 0)
+        return;
+    struct mmsghdr msgs[BATCH];
+    struct iovec iov[BATCH];
+    struct sockaddr_storage from[BATCH];
+    fl_buf *bufs[BATCH];
+    for (int round = 0; round < 16; round++) {
+        size_t n = 0;
+        for (; n < BATCH; n++) {
+            if (!(bufs[n] = fl_buf_pool_get(b->pool)))
+                break;
+            iov[n].iov_base = fl_buf_data(bufs[n]);
+            iov[n].iov_len = fl_buf_tailroom(bufs[n]);
+            memset(&msgs[n], 0, sizeof(msgs[n]));
+            msgs[n].msg_hdr.msg_name = &from[n];
+            msgs[n].msg_hdr.msg_namelen = sizeof(from[n]);
+            msgs[n].msg_hdr.msg_iov = &iov[n];
+            msgs[n].msg_hdr.msg_iovlen = 1;
+        }
+        int got = n ? recvmmsg(b->fd, msgs, (unsigned)n, MSG_DONTWAIT, NULL) : 0;
+        fl_time now = fl_time_now();
+        for (int i = 0; i < (got > 0 ? got : 0); i++) {
+            fl_buf *buf = bufs[i];
+            bufs[i] = NULL;
+            fl_buf_set_len(buf, msgs[i].msg_len);
+            fl_addr src;
+            fl_addr_from_sockaddr(&src, (struct sockaddr *)&from[i]);
+            const uint8_t *d = fl_buf_data(buf);
+            int stun = buf->len >= 20 && d[0] < 2;
+            wr_peer *p = table_get(b, &src);
+            if (!p && stun && (p = peer_by_username(b, d, buf->len)))
+                table_put(b, &src, p);
+            if (!p) {
+                fl_buf_unref(buf);
+                continue;
+            }
+            if (stun) {
+                fl_ice_agent_handle_input(p->ice, now, 0, &src, d, buf->len);
+                fl_buf_unref(buf);
+            } else if (p->tr) {
+                fl_transport_handle_input(p->tr, now, buf);
+            } else {
+                fl_buf_unref(buf);
+            }
+            peer_pump(p, now);
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (bufs[i])
+                fl_buf_unref(bufs[i]);
+        }
+        if (got < (int)n || got <= 0)
+            break;
+    }
+    flush_sends(b);
+}
+
+static fl_time last_reports;
+
+static void on_tick(uv_timer_t *h)
+{
+    wr_bench *b = h->data;
+    fl_time now = fl_time_now();
+    int reports = now - last_reports >= FL_TIME_SEC;
+    if (reports)
+        last_reports = now;
+    for (size_t i = 0; i < b->npeers; i++) {
+        wr_peer *p = b->peers[i];
+        if (now >= p->next_timeout) {
+            fl_ice_agent_handle_timeout(p->ice, now);
+            if (p->tr)
+                fl_transport_handle_timeout(p->tr, now);
+            p->next_timeout = now + 10 * FL_TIME_MS;
+        }
+        if (p->connected) {
+            send_media(p, &p->tx[0], now);
+            send_media(p, &p->tx[1], now);
+            if (reports)
+                send_reports(p, now);
+        }
+        peer_pump(p, now);
+    }
+    flush_sends(b);
+}
+
+/* ---- setup ---- */
+
+int wr_bench_init(wr_bench *b, const char *client_ip)
+{
+    if (client_ip != b->client_ip)
+        snprintf(b->client_ip, sizeof(b->client_ip), "%s", client_ip);
+    if (fl_addr_parse(&b->local, client_ip, 0) < 0 || b->local.family != 4) {
+        fprintf(stderr, "fluo-bench: the client address must be IPv4: %s\n", client_ip);
+        return FL_EINVAL;
+    }
+    b->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_storage ss;
+    socklen_t sl = (socklen_t)fl_addr_to_sockaddr(&b->local, (struct sockaddr *)&ss, sizeof(ss));
+    int sz = 16 << 20;
+    setsockopt(b->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz));
+    setsockopt(b->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
+    if (b->fd < 0 || bind(b->fd, (struct sockaddr *)&ss, sl) < 0) {
+        fprintf(stderr, "fluo-bench: cannot bind %s: %s\n", client_ip, strerror(errno));
+        return FL_EIO;
+    }
+    sl = sizeof(ss);
+    getsockname(b->fd, (struct sockaddr *)&ss, &sl);
+    fl_addr_from_sockaddr(&b->local, (struct sockaddr *)&ss);
+    if (fl_buf_pool_create(&b->pool, POOL_SIZE, 64, 1024, 0) < 0)
+        return FL_ENOMEM;
+    int64_t now_s = fl_time_wall_ms() / 1000;
+    if (fl_cert_generate(&b->cert, "fluo-bench", now_s - 3600, 7 * 24 * 3600, &b->rand) < 0)
+        return FL_ETLS;
+    b->msgs = calloc(BATCH, sizeof(*b->msgs));
+    b->iovs = calloc(BATCH, sizeof(*b->iovs));
+    b->dsts = calloc(BATCH, sizeof(*b->dsts));
+    b->bufs = calloc(BATCH, sizeof(*b->bufs));
+    b->lat_cap = LAT_CAP;
+    b->lat_ms = malloc(LAT_CAP * sizeof(double));
+    if (!b->msgs || !b->iovs || !b->dsts || !b->bufs || !b->lat_ms)
+        return FL_ENOMEM;
+    uv_loop_init(&b->loop);
+    uv_poll_init(&b->loop, &b->poll, b->fd);
+    b->poll.data = b;
+    uv_poll_start(&b->poll, UV_READABLE, on_readable);
+    uv_timer_init(&b->loop, &b->tick);
+    b->tick.data = b;
+    uv_timer_start(&b->tick, on_tick, TICK_MS, TICK_MS);
+    return 0;
+}
+
+static void peer_destroy(wr_peer *p)
+{
+    if (p->tr)
+        fl_transport_destroy(p->tr);
+    fl_ice_agent_destroy(p->ice);
+    free(p->local);
+    free(p);
+}
+
+void wr_bench_deinit(wr_bench *b)
+{
+    if (b->npeers) {
+        flush_sends(b);
+        for (size_t i = 0; i < b->npeers; i++)
+            peer_destroy(b->peers[i]);
+    }
+    free(b->peers);
+    free(b->keys);
+    free(b->vals);
+    if (b->fd > 0) {
+        uv_poll_stop(&b->poll);
+        uv_close((uv_handle_t *)&b->poll, NULL);
+        uv_close((uv_handle_t *)&b->tick, NULL);
+        uv_run(&b->loop, UV_RUN_NOWAIT);
+        uv_loop_close(&b->loop);
+        close(b->fd);
+    }
+    if (b->pool)
+        fl_buf_pool_destroy(b->pool);
+    if (b->cert)
+        fl_cert_destroy(b->cert);
+    free(b->msgs);
+    free(b->iovs);
+    free(b->dsts);
+    free(b->bufs);
+    free(b->lat_ms);
+}
+
+int wr_peer_create(wr_bench *b, int offerer, wr_peer **out)
+{
+    wr_peer *p = calloc(1, sizeof(*p));
+    if (!p)
+        return FL_ENOMEM;
+    p->b = b;
+    p->offerer = offerer;
+    fl_ice_agent_config ac = { .role = offerer ? FL_ICE_ROLE_CONTROLLING : FL_ICE_ROLE_CONTROLLED,
+                               .rand = &b->rand,
+                               .nomination_delay = 50 * FL_TIME_MS };
+    int rc = fl_ice_agent_create(&p->ice, &ac);
+    fl_ice_host host = { .component = 1, .socket_id = 0, .addr = b->local };
+    if (rc == 0)
+        rc = fl_ice_agent_add_host(p->ice, &host);
+    if (rc == 0)
+        rc = fl_ice_agent_gather(p->ice, fl_time_now());
+    if (rc < 0) {
+        if (p->ice)
+            fl_ice_agent_destroy(p->ice);
+        free(p);
+        return rc;
+    }
+    peer_flush_ice(p, fl_time_now());
+    if (b->npeers == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        wr_peer **v = realloc(b->peers, cap * sizeof(*v));
+        if (!v) {
+            peer_destroy(p);
+            return FL_ENOMEM;
+        }
+        b->peers = v;
+        b->cap = cap;
+    }
+    p->id = (int)b->npeers;
+    b->peers[b->npeers++] = p;
+    for (int i = 0; i < 2; i++) {
+        do
+            p->tx[i].ssrc = fl_rand_u32(&b->rand);
+        while (!p->tx[i].ssrc);
+        p->tx[i].seq = (uint16_t)fl_rand_u32(&b->rand);
+    }
+    *out = p;
+    return 0;
+}
+
+static void fill_local(wr_peer *p, fl_sdp_local *l, const char **cands)
+{
+    memset(l, 0, sizeof(*l));
+    l->ice_ufrag = fl_ice_agent_local_ufrag(p->ice);
+    l->ice_pwd = fl_ice_agent_local_pwd(p->ice);
+    l->fingerprint = fl_cert_fingerprint(p->b->cert);
+    static const char *const audio[] = { "opus/48000/2", NULL };
+    static const char *const video[] = { "VP8/90000", NULL };
+    l->audio_codecs = audio;
+    l->video_codecs = video;
+    l->cname = "fluobench";
+    l->stream_id = "fluobench";
+    l->ssrc[0] = p->tx[0].ssrc;
+    l->ssrc[1] = p->tx[1].ssrc;
+    l->session_id = fl_rand_u32(&p->b->rand);
+    l->session_version = 1;
+    l->address = p->b->client_ip;
+    cands[0] = p->cand;
+    l->candidates = cands;
+    l->ncandidates = p->cand[0] ? 1 : 0;
+    l->end_of_candidates = 1;
+}
+
+/* From the negotiated local view and the remote one: ICE, DTLS, media. */
+static int apply(wr_peer *p, const fl_sdp_desc *remote)
+{
+    const fl_sdp_desc *l = p->local;
+    const fl_sdp_media *rm0 = NULL;
+    fl_sdp_setup ours = FL_SDP_SETUP_NONE;
+    for (size_t i = 0; i < l->nmedia && i < remote->nmedia; i++) {
+        const fl_sdp_media *lm = &l->media[i];
+        if (lm->rejected || remote->media[i].rejected)
+            continue;
+        if (!rm0) {
+            rm0 = &remote->media[i];
+            ours = lm->setup;
+        }
+        const fl_sdp_codec *c = fl_sdp_media_main_codec(lm);
+        int k = lm->kind == FL_SDP_KIND_AUDIO ? 0 : lm->kind == FL_SDP_KIND_VIDEO ? 1 : -1;
+        if (k < 0 || !c)
+            continue;
+        wr_tx *t = &p->tx[k];
+        t->pt = c->pt;
+        t->clip = k ? p->b->video : p->b->audio;
+        t->on = lm->dir == FL_SDP_DIR_SENDRECV || lm->dir == FL_SDP_DIR_SENDONLY;
+    }
+    if (!rm0)
+        return FL_ENOTSUP;
+    if (ours == FL_SDP_SETUP_ACTPASS)
+        ours = rm0->setup == FL_SDP_SETUP_ACTIVE ? FL_SDP_SETUP_PASSIVE : FL_SDP_SETUP_ACTIVE;
+    p->dtls_client = ours == FL_SDP_SETUP_ACTIVE;
+    fl_time now = fl_time_now();
+    int rc = fl_ice_agent_set_remote_credentials(p->ice, rm0->ice_ufrag, rm0->ice_pwd);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < remote->nmedia; i++) {
+        for (size_t c = 0; c < remote->media[i].ncandidates; c++)
+            wr_peer_add_candidate(p, remote->media[i].candidates[c]);
+    }
+    fl_transport_config tc = {
+        .cert = p->b->cert,
+        .role = p->dtls_client ? FL_DTLS_ROLE_CLIENT : FL_DTLS_ROLE_SERVER,
+        .remote_fingerprint = rm0->fingerprint,
+        .pool = p->b->pool,
+        .rand = &p->b->rand,
+    };
+    if ((rc = fl_transport_create(&p->tr, &tc)) < 0)
+        return rc;
+    if (!p->dtls_client)
+        start_dtls(p, now);
+    peer_pump(p, now);
+    return 0;
+}
+
+char *wr_peer_offer(wr_peer *p, fl_sdp_dir dir)
+{
+    fl_sdp_local l;
+    const char *cands[1];
+    fill_local(p, &l, cands);
+    char *text = NULL;
+    if (!(p->local = calloc(1, sizeof(*p->local))))
+        return NULL;
+    if (fl_sdp_offer(&l, 1, dir, 1, dir, p->local, &text) < 0)
+        return NULL;
+    return text;
+}
+
+static int parse(const char *text, fl_sdp_desc *d)
+{
+    fl_sdp *s;
+    char err[200];
+    int rc = fl_sdp_parse(&s, text, strlen(text), err, sizeof(err));
+    if (rc == 0) {
+        rc = fl_sdp_describe(s, d, err, sizeof(err));
+        fl_sdp_destroy(s);
+    }
+    if (rc < 0)
+        fprintf(stderr, "fluo-bench: the server's SDP: %s\n", err);
+    return rc;
+}
+
+int wr_peer_set_answer(wr_peer *p, const char *sdp)
+{
+    fl_sdp_desc *r = calloc(1, sizeof(*r));
+    char err[200];
+    int rc = r ? parse(sdp, r) : FL_ENOMEM;
+    if (rc == 0 && (rc = fl_sdp_process_answer(p->local, r, err, sizeof(err))) < 0)
+        fprintf(stderr, "fluo-bench: the server's answer: %s\n", err);
+    if (rc == 0)
+        rc = apply(p, r);
+    free(r);
+    return rc;
+}
+
+char *wr_peer_answer(wr_peer *p, const char *offer)
+{
+    fl_sdp_desc *r = calloc(1, sizeof(*r));
+    char err[200];
+    char *text = NULL;
+    fl_sdp_local l;
+    const char *cands[1];
+    fill_local(p, &l, cands);
+    int rc = r ? parse(offer, r) : FL_ENOMEM;
+    if (rc == 0 && !(p->local = calloc(1, sizeof(*p->local))))
+        rc = FL_ENOMEM;
+    if (rc == 0 && (rc = fl_sdp_answer(r, &l, FL_SDP_DIR_RECVONLY, FL_SDP_DIR_RECVONLY, p->local,
+                                       &text, err, sizeof(err))) < 0)
+        fprintf(stderr, "fluo-bench: answering the server's offer: %s\n", err);
+    if (rc == 0)
+        rc = apply(p, r);
+    free(r);
+    if (rc < 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+void wr_peer_add_candidate(wr_peer *p, const char *cand)
+{
+    fl_ice_candidate c;
+    if (fl_ice_candidate_parse(&c, cand, strlen(cand)) < 0 || c.transport != FL_ICE_UDP ||
+        c.addr.family != 4)
+        return;
+    if (fl_ice_agent_add_remote(p->ice, fl_time_now(), &c) == 0)
+        table_put(p->b, &c.addr, p);
+}
+
+size_t wr_bench_wait_connected(wr_bench *b, int timeout_s)
+{
+    fl_time end = fl_time_now() + (fl_time)timeout_s * FL_TIME_SEC;
+    for (;;) {
+        size_t n = 0, failed = 0;
+        for (size_t i = 0; i < b->npeers; i++) {
+            n += b->peers[i]->connected;
+            failed += b->peers[i]->failed;
+        }
+        if (n + failed == b->npeers || fl_time_now() > end)
+            return n;
+        uv_run(&b->loop, UV_RUN_ONCE);
+    }
+}
+
+static void on_stop(uv_timer_t *h)
+{
+    uv_stop(h->loop);
+}
+
+void wr_bench_run(wr_bench *b, double seconds)
+{
+    uv_timer_t t;
+    uv_timer_init(&b->loop, &t);
+    uv_timer_start(&t, on_stop, (uint64_t)(seconds * 1000), 0);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&b->loop, UV_RUN_NOWAIT);
+}
+
+void wr_bench_window_start(wr_bench *b)
+{
+    b->measuring = 1;
+    b->win_rx = 0;
+    b->nlat = 0;
+    b->lat_seen = 0;
+    for (size_t i = 0; i < b->npeers; i++) {
+        wr_peer *p = b->peers[i];
+        for (size_t k = 0; k < p->nrx; k++) {
+            wr_rx *r = &p->rx[k];
+            r->win_expected0 = r->started ? r->highest - r->first + 1 : 0;
+            r->win_received0 = r->received;
+        }
+    }
+}
+
+void wr_bench_window_end(wr_bench *b, uint64_t *expected, uint64_t *received)
+{
+    b->measuring = 0;
+    *expected = *received = 0;
+    for (size_t i = 0; i < b->npeers; i++) {
+        wr_peer *p = b->peers[i];
+        for (size_t k = 0; k < p->nrx; k++) {
+            wr_rx *r = &p->rx[k];
+            uint64_t e = r->started ? r->highest - r->first + 1 : 0;
+            *expected += e - r->win_expected0;
+            *received += r->received - r->win_received0;
+        }
+    }
+}
+
+/* ---- /proc ---- */
+
+int wr_proc_cpu_us(pid_t pid, uint64_t *out)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return FL_EIO;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return FL_EIO;
+    unsigned long long ut = 0, st = 0;
+    /* fields after the name: state(3) ... utime(14) stime(15) */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return FL_EIO;
+    long hz = sysconf(_SC_CLK_TCK);
+    *out = (uint64_t)(ut + st) * 1000000ull / (uint64_t)hz;
+    return 0;
+}
+
+int wr_proc_rss_kb(pid_t pid, uint64_t *out)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return FL_EIO;
+    int rc = FL_EIO;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long kb;
+        if (sscanf(line, "VmRSS: %llu kB", &kb) == 1) {
+            *out = kb;
+            rc = 0;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
