@@ -4,6 +4,7 @@
 #   make run      build and start the server with the embedded defaults
 #   make test     build and run every test (unit, integration, interop,
 #                 sanitizers, fuzz smoke); ends with "N passed, N failed"
+#   make bench    WebRTC load against fluo, janus and the floor: bench/results.md
 #   make deps     install the Debian and npm packages the build and tests need
 #   make format   apply .clang-format
 #   make SAN=1    the same targets built with ASan+UBSan under build/asan
@@ -44,7 +45,7 @@ BENCH := $(B)/fluo-bench
 UNIT_BINS := $(patsubst %.c,$(B)/%,$(unit_src))
 TOOL_BINS := $(patsubst %.c,$(B)/%,$(tool_src))
 
-.PHONY: all run test unit deps format format-check fuzz clean
+.PHONY: all run test bench unit deps format format-check fuzz clean
 .DEFAULT_GOAL := all
 
 all: $(FLUO) $(LIBFLUO) $(BENCH) $(UNIT_BINS) $(TOOL_BINS)
@@ -91,6 +92,9 @@ unit: $(UNIT_BINS)
 
 test: deps
 	@bash tests/run_all.sh
+
+bench: deps $(FLUO) $(BENCH)
+	@bash bench/run.sh
 
 FUZZ_CC := clang
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -I. -fsanitize=fuzzer,address,undefined

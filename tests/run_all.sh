@@ -88,6 +88,14 @@ step layers sh tests/tools/check_layers.sh
 step format make -s format-check
 interop_tests build/fluo ""
 browser_tests build/fluo "" $BROWSER_TESTS
+# WebRTC load smoke: a few sessions for a few seconds, every scenario against
+# fluo and the floor (fluo-bench fails unless every peer connected and media
+# came back); `make bench` is the real measurement.
+for sc in echo one2many room; do
+    for srv in fluo floor; do
+        step "bench-smoke:$sc-$srv" build/fluo-bench "$sc" --server "$srv" --sessions 3 --seconds 2
+    done
+done
 # Real networks in namespaces (veth, NAT, loss, coturn): needs root, as CI has.
 if [ "$(id -u)" -eq 0 ]; then
     for t in tests/net/test_*.sh; do
