@@ -26,9 +26,9 @@
 #include "net/transport.h"
 #include "sdp/sdp.h"
 
-#define WR_MAX_RX 8          /* received streams tracked per peer */
+#define WR_MAX_RX        8           /* received streams tracked per peer */
 #define WR_TRAILER_MAGIC 0x464c554fu /* "FLUO": ends every payload we send */
-#define WR_TRAILER_LEN 12    /* magic + send time (µs, fl_time) */
+#define WR_TRAILER_LEN   12          /* magic + send time (µs, fl_time) */
 
 typedef struct wr_bench wr_bench;
 
@@ -38,11 +38,11 @@ typedef struct wr_tx {
     uint8_t pt;
     uint32_t ssrc;
     uint16_t seq;
-    size_t pos;        /* next packet of the clip */
-    fl_time t_base;    /* when clip position 0 is (was) due */
-    uint32_t ts_base;  /* RTP timestamp of clip position 0 */
+    size_t pos;       /* next packet of the clip */
+    fl_time t_base;   /* when clip position 0 is (was) due */
+    uint32_t ts_base; /* RTP timestamp of clip position 0 */
     uint32_t last_ts;
-    int restart;       /* a key frame was asked for: start over at a frame edge */
+    int restart; /* a key frame was asked for: start over at a frame edge */
     uint64_t packets, octets;
 } wr_tx;
 

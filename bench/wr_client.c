@@ -116,8 +116,8 @@ static void queue_send(wr_bench *b, fl_buf *buf, const fl_addr *to)
     b->bufs[i] = buf;
     b->iovs[i].iov_base = fl_buf_data(buf);
     b->iovs[i].iov_len = buf->len;
-    socklen_t sl = (socklen_t)fl_addr_to_sockaddr(to, (struct sockaddr *)&b->dsts[i],
-                                                  sizeof(b->dsts[i]));
+    socklen_t sl =
+            (socklen_t)fl_addr_to_sockaddr(to, (struct sockaddr *)&b->dsts[i], sizeof(b->dsts[i]));
     memset(&b->msgs[i], 0, sizeof(b->msgs[i]));
     b->msgs[i].msg_hdr.msg_name = &b->dsts[i];
     b->msgs[i].msg_hdr.msg_namelen = sl;
@@ -198,9 +198,11 @@ static void send_media(wr_peer *p, wr_tx *t, fl_time now)
         if (!buf)
             break;
         uint32_t ts = t->ts_base + k->ts;
-        fl_rtp_header h = {
-            .marker = k->marker, .payload_type = t->pt, .seq = t->seq, .timestamp = ts, .ssrc = t->ssrc
-        };
+        fl_rtp_header h = { .marker = k->marker,
+                            .payload_type = t->pt,
+                            .seq = t->seq,
+                            .timestamp = ts,
+                            .ssrc = t->ssrc };
         uint8_t payload[POOL_SIZE];
         size_t plen = k->len + WR_TRAILER_LEN;
         size_t n = 0;
@@ -213,7 +215,8 @@ static void send_media(wr_peer *p, wr_tx *t, fl_time now)
         int64_t sent = now;
         memcpy(payload + k->len, &magic, 4);
         memcpy(payload + k->len + 4, &sent, 8);
-        if (fl_rtp_write(fl_buf_data(buf), fl_buf_tailroom(buf) - 16, &h, payload, plen, 0, &n) < 0 ||
+        if (fl_rtp_write(fl_buf_data(buf), fl_buf_tailroom(buf) - 16, &h, payload, plen, 0, &n) <
+                    0 ||
             fl_buf_set_len(buf, n) < 0 || fl_transport_send_rtp(p->tr, now, buf) < 0) {
             fl_buf_unref(buf);
             break;
@@ -237,8 +240,8 @@ static void send_reports(wr_peer *p, fl_time now)
         fl_buf *buf = fl_buf_pool_get(p->b->pool);
         if (!buf)
             return;
-        int rc = t->on ? fl_transport_write_sr(p->tr, now, t->ssrc, t->last_ts, (uint32_t)t->packets,
-                                               (uint32_t)t->octets, buf)
+        int rc = t->on ? fl_transport_write_sr(p->tr, now, t->ssrc, t->last_ts,
+                                               (uint32_t)t->packets, (uint32_t)t->octets, buf)
                        : fl_transport_write_rr(p->tr, now, t->ssrc, buf);
         if (rc < 0 || fl_transport_send_rtcp(p->tr, now, buf) < 0)
             fl_buf_unref(buf);

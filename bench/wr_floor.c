@@ -20,9 +20,9 @@
 #include "base/rand.h"
 #include "bench/wr.h"
 
-#define FBATCH   64
-#define MSG_MAX  65536
-#define FL_POOL  1600
+#define FBATCH  64
+#define MSG_MAX 65536
+#define FL_POOL 1600
 
 typedef struct fsess fsess;
 
@@ -35,8 +35,8 @@ struct fsess {
     fl_transport *tr;
     fl_addr peer;
     int have_peer, dtls_client, dtls_started, connected;
-    fsess *pub;        /* viewer: its publisher */
-    fsess **viewers;   /* publisher: its viewers */
+    fsess *pub;      /* viewer: its publisher */
+    fsess **viewers; /* publisher: its viewers */
     size_t nviewers, cap;
     int echo;
     /* queued sends */
@@ -304,7 +304,7 @@ static void handle_request(char *msg, size_t len, char *out, size_t cap)
         .candidates = cands,
         .end_of_candidates = 1,
     };
-    fl_sdp_dir want = s->echo ? FL_SDP_DIR_SENDRECV
+    fl_sdp_dir want = s->echo  ? FL_SDP_DIR_SENDRECV
                       : s->pub ? FL_SDP_DIR_SENDONLY
                                : FL_SDP_DIR_RECVONLY;
     if (fl_sdp_answer(r, &loc, want, want, l, &answer, err, sizeof(err)) < 0)
