@@ -12,7 +12,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { sanitizerFindings } = require('../lib/server');
-const { startFluoAndBrowser, Signalling, withTimeout, statsOfType, within, sleep, releaseAtEnd } = require('../lib/kurento');
+const { startFluoAndBrowser, Signalling, withTimeout, statsOfType, sleep, releaseAtEnd } = require('../lib/kurento');
 
 describe('loopback-stats with Chromium', { timeout: 90000 }, () => {
   let env;
@@ -97,24 +97,49 @@ describe('loopback-stats with Chromium', { timeout: 90000 }, () => {
       assert.ok(typeof l.avg === 'number' && l.avg >= 0);
     }
 
-    // Counters against the browser's, read together; matched by SSRC.
-    async function compare(mediaType, label) {
-      const [srv, br] = await Promise.all([webRtc.getStats(mediaType), peer.stats()]);
+    // Counters against the browser's, matched by SSRC. The counters move
+    // while the two are read (about 150 packets/s), so the browser's figure
+    // is read between two reads of the server's and must fall within 5 % of
+    // the range they span.
+    function pick(srv, br, mediaType) {
       const out = mediaType === 'VIDEO' ? br.outVideo : br.outAudio;
       const inn = mediaType === 'VIDEO' ? br.inVideo : br.inAudio;
       const sIn = statsOfType(srv, 'inboundrtp').find((s) => s.ssrc === String(out.ssrc));
       const sOut = statsOfType(srv, 'outboundrtp').find((s) => s.ssrc === String(inn.ssrc));
-      assert.ok(sIn, `${label}: server inboundrtp for the browser's SSRC ${out.ssrc}; got ${JSON.stringify(statsOfType(srv, 'inboundrtp'))}`);
-      assert.ok(sOut, `${label}: server outboundrtp for the SSRC the browser receives ${inn.ssrc}; got ${JSON.stringify(statsOfType(srv, 'outboundrtp'))}`);
-      const pairs = [
-        ['server inbound packetsReceived', sIn.packetsReceived, 'browser packetsSent', out.packetsSent],
-        ['server inbound bytesReceived', sIn.bytesReceived, 'browser bytesSent', out.bytesSent],
-        ['server outbound packetsSent', sOut.packetsSent, 'browser packetsReceived', inn.packetsReceived],
-        ['server outbound bytesSent', sOut.bytesSent, 'browser bytesReceived', inn.bytesReceived],
-      ];
-      for (const [a, x, b, y] of pairs) {
-        assert.ok(x > 0 && y > 0, `${label}: ${a}=${x}, ${b}=${y}`);
-        assert.ok(within(x, y, 0.05), `${label}: ${a}=${x} vs ${b}=${y} differ by more than 5 %`);
+      return { out, inn, sIn, sOut };
+    }
+    // One reading: the browser's figures between two reads of the server's.
+    async function reading(mediaType) {
+      const srv1 = await webRtc.getStats(mediaType);
+      const br = await peer.stats();
+      const srv2 = await webRtc.getStats(mediaType);
+      return { a: pick(srv1, br, mediaType), b: pick(srv2, br, mediaType) };
+    }
+    const KEYS = [
+      ['server inbound packetsReceived', 'sIn', 'packetsReceived', 'browser packetsSent', 'out', 'packetsSent'],
+      ['server inbound bytesReceived', 'sIn', 'bytesReceived', 'browser bytesSent', 'out', 'bytesSent'],
+      ['server outbound packetsSent', 'sOut', 'packetsSent', 'browser packetsReceived', 'inn', 'packetsReceived'],
+      ['server outbound bytesSent', 'sOut', 'bytesSent', 'browser bytesReceived', 'inn', 'bytesReceived'],
+    ];
+    // The figures over 3 s of steady media: what the server counted must be
+    // within 5 % of what the browser counted over the same span. (Totals
+    // since the start differ by about one key frame: the browser counts
+    // video it sends in the instant its DTLS is up, before fluo's side is.)
+    async function compare(mediaType, label) {
+      const r1 = await reading(mediaType);
+      await sleep(3000);
+      const r2 = await reading(mediaType);
+      for (const r of [r1, r2]) {
+        assert.ok(r.a.sIn && r.b.sIn, `${label}: server inboundrtp for the browser's SSRC ${r.a.out.ssrc}`);
+        assert.ok(r.a.sOut && r.b.sOut, `${label}: server outboundrtp for the SSRC the browser receives ${r.a.inn.ssrc}`);
+      }
+      for (const [what, entry, key, bname, bentry, bkey] of KEYS) {
+        const y = r2.a[bentry][bkey] - r1.a[bentry][bkey];
+        const lo = (r2.a[entry][key] - r1.b[entry][key]) * 0.95;
+        const hi = (r2.b[entry][key] - r1.a[entry][key]) * 1.05;
+        assert.ok(y > 0 && hi > 0, `${label}: ${what} and ${bname} grow (${y})`);
+        assert.ok(y >= lo && y <= hi, `${label}: over 3 s ${bname} grew ${y}, ${what} between ${lo / 0.95} and ${hi / 1.05}`);
+        t.diagnostic(`${label}: ${bname} +${y}, ${what} +${r2.a[entry][key] - r1.a[entry][key]}..${r2.b[entry][key] - r1.b[entry][key]}`);
       }
     }
     await compare('VIDEO', 'video');
