@@ -727,6 +727,24 @@ static void sdp_reset(webrtc *wr, int keep_local)
     wr->sdp_state = SDP_NONE;
 }
 
+/* Our side of a negotiation: the ICE transport in `role`, what we bring to
+ * the SDP (into lp) and room for the local description. */
+static int begin_local(webrtc *wr, fl_ice_role role, local_parts *lp, char *err, size_t errlen)
+{
+    int rc = ensure_ice(wr, role);
+    if (rc < 0) {
+        snprintf(err, errlen, "no media socket could be opened: %s", fl_strerror(rc));
+        return rc;
+    }
+    if ((rc = make_local(wr, lp)) < 0) {
+        snprintf(err, errlen, "no DTLS certificate");
+        return rc;
+    }
+    if (!(wr->local = calloc(1, sizeof(*wr->local))))
+        return FL_ENOMEM;
+    return 0;
+}
+
 static int process_offer(webrtc *wr, const char *text, char **out, char *err, size_t errlen)
 {
     if (wr->sdp_state != SDP_NONE) {
@@ -736,17 +754,9 @@ static int process_offer(webrtc *wr, const char *text, char **out, char *err, si
     int rc = parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
     if (rc < 0)
         return rc;
-    if ((rc = ensure_ice(wr, FL_ICE_ROLE_CONTROLLED)) < 0) {
-        snprintf(err, errlen, "no media socket could be opened: %s", fl_strerror(rc));
-        return rc;
-    }
     local_parts lp;
-    if ((rc = make_local(wr, &lp)) < 0) {
-        snprintf(err, errlen, "no DTLS certificate");
+    if ((rc = begin_local(wr, FL_ICE_ROLE_CONTROLLED, &lp, err, errlen)) < 0)
         return rc;
-    }
-    if (!(wr->local = calloc(1, sizeof(*wr->local))))
-        return FL_ENOMEM;
     fl_sdp_dir want = wanted_dir(wr);
     rc = fl_sdp_answer(wr->remote, &lp.local, want, want, wr->local, &wr->local_sdp, err, errlen);
     if (rc < 0)
@@ -779,18 +789,10 @@ static int generate_offer(webrtc *wr, const char *options, char **out, char *err
     }
     int recv_audio = !(options && strstr(options, "audio=0"));
     int recv_video = !(options && strstr(options, "video=0"));
-    int rc = ensure_ice(wr, FL_ICE_ROLE_CONTROLLING);
-    if (rc < 0) {
-        snprintf(err, errlen, "no media socket could be opened: %s", fl_strerror(rc));
-        return rc;
-    }
     local_parts lp;
-    if ((rc = make_local(wr, &lp)) < 0) {
-        snprintf(err, errlen, "no DTLS certificate");
+    int rc = begin_local(wr, FL_ICE_ROLE_CONTROLLING, &lp, err, errlen);
+    if (rc < 0)
         return rc;
-    }
-    if (!(wr->local = calloc(1, sizeof(*wr->local))))
-        return FL_ENOMEM;
     rc = fl_sdp_offer(&lp.local, 1, offer_dir(wr, recv_audio), 1, offer_dir(wr, recv_video),
                       wr->local, &wr->local_sdp);
     if (rc < 0) {
@@ -1188,10 +1190,41 @@ static void stats_common(fl__json *j, const char *id, const char *type)
     fl__json_int(j, "timestampMillis", fl_time_wall_ms());
 }
 
+/* Opens one RTCRTPStreamStats entry ("inboundrtp"/"outboundrtp") with the
+ * fields both directions share; the caller adds its own and closes it. */
+static void stats_rtp_open(fl__json *j,
+                           const char *type,
+                           uint32_t ssrc,
+                           const wr_stream *st,
+                           const int64_t counts[5] /* fir, pli, nack, remb, lost */,
+                           uint8_t fraction_lost)
+{
+    char id[64], num[16];
+    snprintf(id, sizeof(id), "%s_%u",
+             type[0] == 'i' ? "RTCInboundRTPStreamStats" : "RTCOutboundRTPStreamStats",
+             (unsigned)ssrc);
+    snprintf(num, sizeof(num), "%u", (unsigned)ssrc);
+    stats_common(j, id, type);
+    fl__json_str(j, "ssrc", num);
+    fl__json_str(j, "associateStatsId", "");
+    fl__json_key(j, "isRemote");
+    fl__json_raw(j, "false");
+    fl__json_str(j, "mediaTrackId", st->mid);
+    fl__json_str(j, "transportId", "transport");
+    fl__json_str(j, "codecId", st->codec.name);
+    fl__json_int(j, "firCount", counts[0]);
+    fl__json_int(j, "pliCount", counts[1]);
+    fl__json_int(j, "nackCount", counts[2]);
+    fl__json_int(j, "sliCount", 0);
+    fl__json_int(j, "remb", counts[3]);
+    fl__json_int(j, "packetsLost", counts[4]);
+    fl__json_num(j, "fractionLost", fraction_lost / 256.0);
+}
+
 static void webrtc_stats(fl_element *e, unsigned media, fl__json *j)
 {
     webrtc *wr = impl(e);
-    char id[64], ssrc[16];
+    char id[64];
     snprintf(id, sizeof(id), "%s_endpoint", e->name);
     stats_common(j, id, "endpoint");
     fl__json_key(j, "inputLatency");
@@ -1214,26 +1247,11 @@ static void webrtc_stats(fl_element *e, unsigned media, fl__json *j)
         if (i < 0 || !(media & kind))
             continue;
         const wr_stream *st = &wr->st[i];
-        snprintf(id, sizeof(id), "RTCInboundRTPStreamStats_%u", (unsigned)in->ssrc);
-        snprintf(ssrc, sizeof(ssrc), "%u", (unsigned)in->ssrc);
-        stats_common(j, id, "inboundrtp");
-        fl__json_str(j, "ssrc", ssrc);
-        fl__json_str(j, "associateStatsId", "");
-        fl__json_key(j, "isRemote");
-        fl__json_raw(j, "false");
-        fl__json_str(j, "mediaTrackId", st->mid);
-        fl__json_str(j, "transportId", "transport");
-        fl__json_str(j, "codecId", st->codec.name);
-        fl__json_int(j, "firCount", 0);
-        fl__json_int(j, "pliCount", (int64_t)st->pli_sent);
-        fl__json_int(j, "nackCount", 0);
-        fl__json_int(j, "sliCount", 0);
-        fl__json_int(j, "remb",
-                     i == 1 ? (int64_t)(wr->max_vrecv > 0 ? (uint64_t)wr->max_vrecv * 1000
-                                                          : DEFAULT_REMB_BPS)
-                            : 0);
-        fl__json_int(j, "packetsLost", in->packets_lost);
-        fl__json_num(j, "fractionLost", in->fraction_lost / 256.0);
+        int64_t remb = i == 1 ? (int64_t)(wr->max_vrecv > 0 ? (uint64_t)wr->max_vrecv * 1000
+                                                            : DEFAULT_REMB_BPS)
+                              : 0;
+        const int64_t counts[5] = { 0, (int64_t)st->pli_sent, 0, remb, in->packets_lost };
+        stats_rtp_open(j, "inboundrtp", in->ssrc, st, counts, in->fraction_lost);
         fl__json_int(j, "packetsReceived", (int64_t)in->packets);
         fl__json_int(j, "bytesReceived", (int64_t)in->bytes);
         fl__json_num(j, "jitter", in->jitter_s);
@@ -1246,23 +1264,10 @@ static void webrtc_stats(fl_element *e, unsigned media, fl__json *j)
         if (i < 0 || !(media & kind))
             continue;
         const wr_stream *st = &wr->st[i];
-        snprintf(id, sizeof(id), "RTCOutboundRTPStreamStats_%u", (unsigned)out->ssrc);
-        snprintf(ssrc, sizeof(ssrc), "%u", (unsigned)out->ssrc);
-        stats_common(j, id, "outboundrtp");
-        fl__json_str(j, "ssrc", ssrc);
-        fl__json_str(j, "associateStatsId", "");
-        fl__json_key(j, "isRemote");
-        fl__json_raw(j, "false");
-        fl__json_str(j, "mediaTrackId", st->mid);
-        fl__json_str(j, "transportId", "transport");
-        fl__json_str(j, "codecId", st->codec.name);
-        fl__json_int(j, "firCount", (int64_t)st->fir_recv);
-        fl__json_int(j, "pliCount", (int64_t)st->pli_recv);
-        fl__json_int(j, "nackCount", (int64_t)st->nack_recv);
-        fl__json_int(j, "sliCount", 0);
-        fl__json_int(j, "remb", (int64_t)st->remb_recv);
-        fl__json_int(j, "packetsLost", out->remote_packets_lost);
-        fl__json_num(j, "fractionLost", out->remote_fraction_lost / 256.0);
+        const int64_t counts[5] = { (int64_t)st->fir_recv, (int64_t)st->pli_recv,
+                                    (int64_t)st->nack_recv, (int64_t)st->remb_recv,
+                                    out->remote_packets_lost };
+        stats_rtp_open(j, "outboundrtp", out->ssrc, st, counts, out->remote_fraction_lost);
         fl__json_int(j, "packetsSent", (int64_t)out->packets);
         fl__json_int(j, "bytesSent", (int64_t)out->bytes);
         fl__json_num(j, "targetBitrate", (double)st->remb_recv);
