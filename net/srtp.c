@@ -1,4 +1,5 @@
-/* net/srtp: the libsrtp2 wrapper. The only file that includes <srtp2/srtp.h>. */
+/* net/srtp: the libsrtp2 wrapper. With net/srtp_crypto, the only files that
+ * include <srtp2/...>. */
 #include "net/srtp.h"
 
 #include <limits.h>
@@ -9,6 +10,7 @@
 #include <srtp2/srtp.h>
 
 #include "base/log.h"
+#include "net/srtp_crypto.h"
 
 FL_LOG_TAG("srtp");
 
@@ -48,7 +50,10 @@ static void init_libsrtp(void)
         return;
     }
     srtp_install_log_handler(srtp_log_handler, NULL);
-    fl_log(FL_LOG_DEBUG, "%s initialised", srtp_get_version_string());
+    /* without it, libsrtp2's own back end (slower) stays: not fatal */
+    int crypto = fl__srtp_crypto_install();
+    fl_log(FL_LOG_DEBUG, "%s initialised, AES-CM and HMAC-SHA1 on %s", srtp_get_version_string(),
+           crypto == 0 ? "mbedTLS" : "the library's own back end");
     init_result = 0;
 }
 
