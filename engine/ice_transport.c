@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/rand.h"
 #include "base/time.h"
+#include "engine/deadline.h"
 #include "engine/netif.h"
 #include "engine/tcp_media.h"
 #include "engine/udp.h"
@@ -48,7 +49,7 @@ struct fl__ice_transport {
     size_t n_udp;
     fl__tcp_media *tcp[MAX_ADDRS];
     size_t n_tcp;
-    uv_timer_t timer;
+    fl__deadline timer;
     int selected;          /* a pair is selected */
     int selected_socket;   /* its socket id */
     fl_addr selected_peer; /* its remote address */
@@ -440,13 +441,9 @@ static void pump(fl__ice_transport *t)
         fl_time tn = fl_turn_client_poll_timeout(t->turn.c);
         next = tn < next ? tn : next;
     }
-    if (next == FL_TIME_NEVER) {
-        uv_timer_stop(&t->timer);
-        return;
-    }
-    fl_time delay = next - now();
-    uint64_t ms = delay <= 0 ? 0 : (uint64_t)((delay + 999) / 1000);
-    uv_timer_start(&t->timer, on_timer, ms, 0);
+    /* only moves the timer earlier; one left armed (also when nothing is
+     * due any more) fires, finds little to do and arms the next deadline */
+    fl__deadline_arm(&t->timer, next, now());
 }
 
 /* ---- setup ---- */
@@ -534,8 +531,7 @@ void fl__ice_transport_close(fl__ice_transport *t, void (*on_closed)(void *arg),
         fl__udp_close(t->udp[i], closed_one, t);
     for (size_t i = 0; i < t->n_tcp; i++)
         fl__tcp_media_close(t->tcp[i], closed_one, t);
-    uv_timer_stop(&t->timer);
-    uv_close((uv_handle_t *)&t->timer, timer_closed);
+    fl__deadline_close(&t->timer, timer_closed);
 }
 
 int fl__ice_transport_create(fl__ice_transport **out,
@@ -552,8 +548,7 @@ int fl__ice_transport_create(fl__ice_transport **out,
     t->pool = pool;
     t->cbs = *cbs;
     t->arg = arg;
-    uv_timer_init(loop, &t->timer);
-    t->timer.data = t;
+    fl__deadline_init(&t->timer, loop, on_timer, t, 0);
     fl_ice_agent_config ac = { .role = cfg->role, .lite = cfg->lite, .rand = fl_rand_system() };
     int rc = fl_ice_agent_create(&t->agent, &ac);
     if (rc == 0)

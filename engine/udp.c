@@ -15,6 +15,7 @@
 FL_LOG_TAG("udp");
 
 #define READ_ROUNDS 8 /* recvmmsg calls per readable event, for fairness */
+#define READ_MIN    4 /* buffers taken for a read, at least */
 #define SCRATCH     2048
 #define CTL_SPACE   CMSG_SPACE(sizeof(struct in6_pktinfo))
 
@@ -45,6 +46,7 @@ struct fl__udp {
     int pending_closes;
     int wildcard; /* bound to 0.0.0.0 or ::: local address from PKTINFO */
     int blocked;  /* the kernel refused a send: waiting for UV_WRITABLE */
+    int rwant;    /* buffers to take for the next read (READ_MIN..BATCH) */
     fl_addr local;
     fl__udp_recv_fn on_recv;
     void *arg;
@@ -256,27 +258,35 @@ static void read_local(fl__udp *u, struct msghdr *h, fl_addr *local)
     }
 }
 
+/* The parts of the receive slots that never change; once, at create. */
+static void init_slots(fl__udp *u)
+{
+    for (size_t i = 0; i < FL__UDP_BATCH; i++) {
+        struct msghdr *h = &u->rmsg[i].msg_hdr;
+        memset(h, 0, sizeof *h);
+        h->msg_name = &u->rname[i];
+        h->msg_iov = &u->riov[i];
+        h->msg_iovlen = 1;
+        h->msg_control = u->wildcard ? u->rctl[i].bytes : NULL;
+    }
+}
+
+/* What recvmmsg writes back, reset before each read. */
 static void prepare_slot(fl__udp *u, size_t i, void *data, size_t len)
 {
     struct msghdr *h = &u->rmsg[i].msg_hdr;
     u->riov[i].iov_base = data;
     u->riov[i].iov_len = len;
-    memset(h, 0, sizeof *h);
-    h->msg_name = &u->rname[i];
     h->msg_namelen = sizeof u->rname[i];
-    h->msg_iov = &u->riov[i];
-    h->msg_iovlen = 1;
-    if (u->wildcard) {
-        h->msg_control = u->rctl[i].bytes;
-        h->msg_controllen = sizeof u->rctl[i].bytes;
-    }
+    h->msg_controllen = u->wildcard ? sizeof u->rctl[i].bytes : 0;
+    h->msg_flags = 0;
 }
 
-/* Takes up to a batch of buffers from the pool; the count. */
-static size_t fill_slots(fl__udp *u)
+/* Takes up to `want` buffers from the pool; the count. */
+static size_t fill_slots(fl__udp *u, size_t want)
 {
     size_t k = 0;
-    for (; k < FL__UDP_BATCH; k++) {
+    for (; k < want; k++) {
         fl_buf *b = fl_buf_pool_get(u->pool);
         if (!b)
             break;
@@ -310,13 +320,26 @@ static int discard_batch(fl__udp *u)
     return r == FL__UDP_BATCH;
 }
 
+/* Buffers for the read after one that returned r of k: about twice what
+ * came, since most reads on a session's socket return a few datagrams and
+ * buffers taken for nothing go straight back; the whole batch after a read
+ * that filled every slot. */
+static int next_want(int r, size_t k)
+{
+    if ((size_t)r == k)
+        return FL__UDP_BATCH;
+    int want = 2 * r;
+    return want < READ_MIN ? READ_MIN : want > FL__UDP_BATCH ? FL__UDP_BATCH : want;
+}
+
 /* One recvmmsg and the callback; 1 when more datagrams may be waiting. */
 static int read_batch(fl__udp *u)
 {
-    size_t k = fill_slots(u);
+    size_t k = fill_slots(u, (size_t)u->rwant);
     if (k == 0)
         return discard_batch(u);
     int r = recv_batch(u, k);
+    u->rwant = next_want(r, k);
     size_t m = 0;
     for (size_t i = 0; i < k; i++) {
         fl_buf *b = u->rbuf[i];
@@ -440,6 +463,8 @@ int fl__udp_create(fl__udp **out,
     u->arg = arg;
     u->local = cfg->local;
     u->wildcard = is_wildcard(&cfg->local);
+    u->rwant = READ_MIN;
+    init_slots(u);
     rc = socket_open(u, cfg);
     if (rc < 0)
         goto free_u;

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "base/rand.h"
 #include "base/time.h"
+#include "engine/deadline.h"
 #include "engine/engine_int.h"
 #include "engine/ice_transport.h"
 #include "net/rtcp.h"
@@ -54,8 +55,11 @@ typedef struct wr_stream {
     uint32_t ts_delta, last_ts;
     fl_time last_time;
     uint32_t packets, octets;
-    int codec_error;      /* the Error event about a format mismatch was raised */
-    int transcoding_said; /* NOT_TRANSCODING was raised */
+    int codec_error;  /* the Error event about a format mismatch was raised */
+    int caps_checked; /* checked_caps/caps_fit hold: the source's format was compared */
+    const fl_sdp_codec *checked_caps; /* the source's format last compared with ours */
+    int caps_fit;                     /* ... and whether it fits */
+    int transcoding_said;             /* NOT_TRANSCODING was raised */
     /* ingress */
     uint32_t remote_ssrc; /* latest SSRC seen from the browser */
     fl_time last_pli;
@@ -66,7 +70,7 @@ typedef struct wr_stream {
 typedef struct webrtc {
     fl_element *e; /* NULL once torn down */
     fl__worker *w;
-    uv_timer_t timer;
+    fl__deadline timer;
     int pending_closes;
     /* settings (Kurento property names in set_property) */
     char stun_addr[256];
@@ -399,12 +403,9 @@ static void schedule(webrtc *wr)
             st->last_pli + PLI_MIN_INTERVAL < at)
             at = st->last_pli + PLI_MIN_INTERVAL;
     }
-    if (at == FL_TIME_NEVER)
-        return;
-    /* at least 1 ms: a 0 ms timer re-armed from its own callback would run
-     * again before the loop polls any socket */
-    uint64_t ms = at > now ? (uint64_t)((at - now + FL_TIME_MS - 1) / FL_TIME_MS) : 1;
-    uv_timer_start(&wr->timer, on_timer, ms, 0);
+    /* only moves the timer earlier: a timer left armed for an earlier time
+     * fires, finds little to do and arms the next deadline */
+    fl__deadline_arm(&wr->timer, at, now);
 }
 
 /* ---- ICE ---- */
@@ -727,6 +728,17 @@ static void sdp_reset(webrtc *wr, int keep_local)
     wr->sdp_state = SDP_NONE;
 }
 
+/* The session is set up: only the texts stay (the descriptors' readers),
+ * the parsed descriptions (about 330 kB each) go. */
+static void negotiated(webrtc *wr)
+{
+    free(wr->local);
+    free(wr->remote);
+    wr->local = NULL;
+    wr->remote = NULL;
+    wr->sdp_state = SDP_DONE;
+}
+
 /* Our side of a negotiation: the ICE transport in `role`, what we bring to
  * the SDP (into lp) and room for the local description. */
 static int begin_local(webrtc *wr, fl_ice_role role, local_parts *lp, char *err, size_t errlen)
@@ -763,7 +775,7 @@ static int process_offer(webrtc *wr, const char *text, char **out, char *err, si
         return rc;
     if ((rc = apply(wr, err, errlen)) < 0)
         return rc;
-    wr->sdp_state = SDP_DONE;
+    negotiated(wr);
     *out = wr->local_sdp;
     return 0;
 }
@@ -817,7 +829,7 @@ static int process_answer(webrtc *wr, const char *text, char **out, char *err, s
         return rc;
     if ((rc = apply(wr, err, errlen)) < 0)
         return rc;
-    wr->sdp_state = SDP_DONE;
+    negotiated(wr);
     *out = wr->local_sdp;
     return 0;
 }
@@ -978,7 +990,12 @@ static void webrtc_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     if (fl_rtp_parse(&v, fl_buf_data(buf), buf->len) < 0)
         goto drop;
     const fl_sdp_codec *in = fl__pad_caps(sink);
-    if (in && !fl_sdp_codec_match(in, &st->codec)) {
+    if (!st->caps_checked || in != st->checked_caps) { /* a new source, or its SDP done */
+        st->caps_checked = 1;
+        st->checked_caps = in;
+        st->caps_fit = !in || fl_sdp_codec_match(in, &st->codec);
+    }
+    if (!st->caps_fit) {
         if (!st->codec_error) {
             char msg[256];
             snprintf(msg, sizeof(msg),
@@ -1052,6 +1069,7 @@ static void webrtc_linked(fl_element *e, fl__pad *sink)
     if (wr && i >= 0) { /* a new source: say again if it does not fit */
         wr->st[i].codec_error = 0;
         wr->st[i].transcoding_said = 0;
+        wr->st[i].caps_checked = 0;
     }
 }
 
@@ -1316,8 +1334,9 @@ static int webrtc_init(fl_element *e)
     wr->e = e;
     wr->w = e->worker;
     wr->capture_dir = getenv("FLUO_CAPTURE_DIR");
-    uv_timer_init(&wr->w->loop, &wr->timer);
-    wr->timer.data = wr;
+    /* at least 1 ms: a 0 ms timer re-armed from its own callback would run
+     * again before the loop polls any socket */
+    fl__deadline_init(&wr->timer, &wr->w->loop, on_timer, wr, 1);
     fl_rand *r = fl_rand_system();
     char uuid[37];
     fl_rand_uuid(r, uuid);
@@ -1344,8 +1363,7 @@ static void webrtc_fini(fl_element *e)
         flush_tx(wr);
     }
     wr->pending_closes = 1;
-    uv_timer_stop(&wr->timer);
-    uv_close((uv_handle_t *)&wr->timer, on_timer_closed);
+    fl__deadline_close(&wr->timer, on_timer_closed);
     if (wr->ice) {
         wr->pending_closes++;
         fl__ice_transport_close(wr->ice, on_ice_closed, wr);

@@ -57,7 +57,8 @@ struct fl_transport {
     /* transmit queue, linked through fl_buf.next */
     fl_buf *txq_head, *txq_tail;
     size_t txq_len, txq_max;
-    fl_transport_event evq[FL_TRANSPORT_EVENT_QUEUE];
+    /* the event ring last: it is drained after each datagram and restarts
+     * at slot 0, so one slot stays warm */
     size_t evq_head, evq_len;
     fl_transport_clock_rate rates[FL_TRANSPORT_MAX_CLOCK_RATES];
     size_t n_rates;
@@ -66,7 +67,8 @@ struct fl_transport {
     size_t n_in;
     out_ssrc out_ssrcs[FL_TRANSPORT_MAX_SSRCS];
     size_t n_out;
-    fl_transport_stats st; /* counters; the rest is filled by get_stats */
+    fl_transport_stats st; /* counters first; the rest is filled by get_stats */
+    fl_transport_event evq[FL_TRANSPORT_EVENT_QUEUE];
 };
 
 /* ---- queues ---- */
@@ -565,7 +567,8 @@ int fl_transport_poll_event(fl_transport *t, fl_transport_event *out)
         return FL_EAGAIN;
     *out = t->evq[t->evq_head];
     t->evq_head = (t->evq_head + 1) % FL_TRANSPORT_EVENT_QUEUE;
-    t->evq_len--;
+    if (--t->evq_len == 0)
+        t->evq_head = 0;
     return 0;
 }
 
