@@ -14,11 +14,11 @@
  * AES-GCM stays on the library's back end. */
 #include "net/srtp_crypto.h"
 
+#include <mbedtls/aes.h>
+#include <mbedtls/md.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <mbedtls/aes.h>
-#include <mbedtls/md.h>
 #include <srtp2/auth.h>
 #include <srtp2/cipher.h>
 #include <srtp2/srtp.h>

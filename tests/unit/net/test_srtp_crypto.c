@@ -3,15 +3,14 @@
  * from scratch (key derivation 4.3, AES-CM 4.1.1, HMAC-SHA1 4.2.1) with
  * mbedTLS's own CTR mode and one-shot HMAC, for payload lengths around and
  * between AES block boundaries and for rollover counters past zero. */
+#include <mbedtls/aes.h>
+#include <mbedtls/md.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <mbedtls/aes.h>
-#include <mbedtls/md.h>
 
 #include "base/buf.h"
 #include "net/srtp.h"
@@ -62,7 +61,7 @@ static size_t reference_protect(const uint8_t *rtp, size_t len, uint32_t roc, ui
     uint8_t iv[16] = { 0 };
     memcpy(iv, k_s, 14);
     for (int i = 0; i < 4; i++) {
-        iv[4 + i] ^= rtp[8 + i];               /* SSRC */
+        iv[4 + i] ^= rtp[8 + i];                     /* SSRC */
         iv[8 + i] ^= (uint8_t)(roc >> (24 - 8 * i)); /* ROC */
     }
     iv[12] ^= rtp[2]; /* SEQ */
@@ -104,8 +103,8 @@ static fl_srtp *session(fl_srtp_direction dir)
 
 static void fill(uint8_t *p, uint16_t seq, size_t len)
 {
-    static const uint8_t header[12] = { 0x80, 0x60, 0, 0, 0x00, 0x01, 0x5f, 0x90,
-                                        0xde, 0xad, 0xbe, 0xef };
+    static const uint8_t header[12] = { 0x80, 0x60, 0,    0,    0x00, 0x01,
+                                        0x5f, 0x90, 0xde, 0xad, 0xbe, 0xef };
     memcpy(p, header, 12);
     p[2] = (uint8_t)(seq >> 8);
     p[3] = (uint8_t)seq;
