@@ -8,34 +8,11 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/wire.h"
 
 FL_LOG_TAG("stun");
 
 /* ---- Byte helpers ------------------------------------------------------- */
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((unsigned)p[0] << 8 | (unsigned)p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 static size_t pad4(size_t n)
 {
@@ -153,7 +130,7 @@ static size_t stun_hmac(int sha256,
     hmac h;
     uint8_t head[4];
     memcpy(head, buf, 2);
-    wr16(head + 2, (uint16_t)hdrlen);
+    fl_put_be16(head + 2, (uint16_t)hdrlen);
     hmac_start(&h, sha256, key, keylen);
     hash_update(&h, head, sizeof head);
     hash_update(&h, buf + 4, end - 4);
@@ -218,9 +195,9 @@ int fl_stun_is_message(const uint8_t *buf, size_t len)
     if (!buf || len < FL_STUN_HEADER_SIZE || (buf[0] & 0xC0) != 0) {
         return 0;
     }
-    size_t hdrlen = rd16(buf + 2);
+    size_t hdrlen = fl_get_be16(buf + 2);
     return (hdrlen & 3) == 0 && hdrlen + FL_STUN_HEADER_SIZE == len &&
-           rd32(buf + 4) == FL_STUN_MAGIC_COOKIE;
+           fl_get_be32(buf + 4) == FL_STUN_MAGIC_COOKIE;
 }
 
 size_t fl_stun_msg_size(const uint8_t *buf, size_t len)
@@ -228,7 +205,7 @@ size_t fl_stun_msg_size(const uint8_t *buf, size_t len)
     if (!buf || len < 4) {
         return 0;
     }
-    return FL_STUN_HEADER_SIZE + (size_t)rd16(buf + 2);
+    return FL_STUN_HEADER_SIZE + (size_t)fl_get_be16(buf + 2);
 }
 
 enum {
@@ -256,7 +233,7 @@ static int check_fingerprint(fl_stun_msg *m, size_t off, uint16_t len, const uin
         fl_log(FL_LOG_DEBUG, "FINGERPRINT not last or of length %u", (unsigned)len);
         return FL_EBADMSG;
     }
-    if ((crc32(m->buf, off) ^ FL_STUN_FINGERPRINT_XOR) != rd32(value)) {
+    if ((crc32(m->buf, off) ^ FL_STUN_FINGERPRINT_XOR) != fl_get_be32(value)) {
         fl_log(FL_LOG_DEBUG, "FINGERPRINT mismatch");
         return FL_EBADMSG;
     }
@@ -318,8 +295,8 @@ static int parse_attrs(fl_stun_msg *m)
             fl_log(FL_LOG_DEBUG, "truncated attribute header at %zu", off);
             return FL_EBADMSG;
         }
-        uint16_t type = rd16(m->buf + off);
-        uint16_t len = rd16(m->buf + off + 2);
+        uint16_t type = fl_get_be16(m->buf + off);
+        uint16_t len = fl_get_be16(m->buf + off + 2);
         if (pad4(len) > m->len - off - FL_STUN_ATTR_HDR_SIZE) {
             fl_log(FL_LOG_DEBUG, "attribute 0x%04x of length %u overruns the message",
                    (unsigned)type, (unsigned)len);
@@ -343,18 +320,18 @@ int fl_stun_msg_parse(fl_stun_msg *m, const uint8_t *buf, size_t len)
         fl_log(FL_LOG_DEBUG, "not a STUN header (%zu bytes)", len);
         return FL_EBADMSG;
     }
-    size_t hdrlen = rd16(buf + 2);
+    size_t hdrlen = fl_get_be16(buf + 2);
     if ((hdrlen & 3) != 0 || hdrlen + FL_STUN_HEADER_SIZE != len) {
         fl_log(FL_LOG_DEBUG, "length field %zu for %zu bytes", hdrlen, len);
         return FL_EBADMSG;
     }
-    if (rd32(buf + 4) != FL_STUN_MAGIC_COOKIE) {
+    if (fl_get_be32(buf + 4) != FL_STUN_MAGIC_COOKIE) {
         fl_log(FL_LOG_DEBUG, "no magic cookie (RFC 3489 message)");
         return FL_ENOTSUP;
     }
     m->buf = buf;
     m->len = len;
-    m->type = rd16(buf);
+    m->type = fl_get_be16(buf);
     m->cls = (uint8_t)(((m->type >> 4) & 1) | ((m->type >> 7) & 2));
     m->method =
             (uint16_t)((m->type & 0x000F) | ((m->type >> 1) & 0x0070) | ((m->type >> 2) & 0x0F80));
@@ -393,7 +370,7 @@ static int addr_header(const fl_stun_attr *a, fl_addr *out)
                (unsigned)a->len);
         return FL_EBADMSG;
     }
-    out->port = rd16(a->value + 2);
+    out->port = fl_get_be16(a->value + 2);
     return 0;
 }
 
@@ -413,7 +390,7 @@ int fl_stun_attr_get_addr(const fl_stun_attr *a, fl_addr *out)
 /* The 16 bytes an address is XORed with: magic cookie, transaction id. */
 static void xor_pad(const uint8_t *txn_id, uint8_t pad[16])
 {
-    wr32(pad, FL_STUN_MAGIC_COOKIE);
+    fl_put_be32(pad, FL_STUN_MAGIC_COOKIE);
     memcpy(pad + 4, txn_id, FL_STUN_TXN_ID_SIZE);
 }
 
@@ -457,7 +434,7 @@ int fl_stun_msg_get_u32(const fl_stun_msg *m, uint16_t type, uint32_t *out)
     if (a->len != 4) {
         return FL_EBADMSG;
     }
-    *out = rd32(a->value);
+    *out = fl_get_be32(a->value);
     return 0;
 }
 
@@ -470,7 +447,7 @@ int fl_stun_msg_get_u64(const fl_stun_msg *m, uint16_t type, uint64_t *out)
     if (a->len != 8) {
         return FL_EBADMSG;
     }
-    *out = (uint64_t)rd32(a->value) << 32 | rd32(a->value + 4);
+    *out = (uint64_t)fl_get_be32(a->value) << 32 | fl_get_be32(a->value + 4);
     return 0;
 }
 
@@ -521,7 +498,7 @@ int fl_stun_msg_get_unknown_attrs(const fl_stun_msg *m, uint16_t *types, size_t 
     }
     size_t count = a->len / 2u;
     for (size_t i = 0; i < count && i < cap; i++) {
-        types[i] = rd16(a->value + 2 * i);
+        types[i] = fl_get_be16(a->value + 2 * i);
     }
     *n = count;
     return 0;
@@ -530,7 +507,7 @@ int fl_stun_msg_get_unknown_attrs(const fl_stun_msg *m, uint16_t *types, size_t 
 static int check_mi(const fl_stun_msg *m, size_t off, int sha256, const uint8_t *key, size_t keylen)
 {
     uint8_t mac[HMAC_MAX_OUT];
-    size_t len = rd16(m->buf + off + 2);
+    size_t len = fl_get_be16(m->buf + off + 2);
     size_t hdrlen = off + FL_STUN_ATTR_HDR_SIZE + len - FL_STUN_HEADER_SIZE;
     stun_hmac(sha256, key, keylen, m->buf, off, hdrlen, mac);
     int ok = equal_ct(mac, m->buf + off + FL_STUN_ATTR_HDR_SIZE, len);
@@ -659,9 +636,9 @@ int fl_stun_writer_init(fl_stun_writer *w,
     }
     uint16_t type = (uint16_t)((method & 0x000F) | ((method & 0x0070) << 1) |
                                ((method & 0x0F80) << 2) | ((cls & 1u) << 4) | ((cls & 2u) << 7));
-    wr16(buf, type);
-    wr16(buf + 2, 0);
-    wr32(buf + 4, FL_STUN_MAGIC_COOKIE);
+    fl_put_be16(buf, type);
+    fl_put_be16(buf + 2, 0);
+    fl_put_be32(buf + 4, FL_STUN_MAGIC_COOKIE);
     memcpy(buf + 8, txn_id, FL_STUN_TXN_ID_SIZE);
     w->len = FL_STUN_HEADER_SIZE;
     return 0;
@@ -684,11 +661,11 @@ static uint8_t *reserve(fl_stun_writer *w, uint16_t type, size_t len)
         return NULL;
     }
     uint8_t *p = w->buf + w->len;
-    wr16(p, type);
-    wr16(p + 2, (uint16_t)len);
+    fl_put_be16(p, type);
+    fl_put_be16(p + 2, (uint16_t)len);
     memset(p + FL_STUN_ATTR_HDR_SIZE + len, w->pad_byte, pad4(len) - len);
     w->len += total;
-    wr16(w->buf + 2, (uint16_t)(w->len - FL_STUN_HEADER_SIZE));
+    fl_put_be16(w->buf + 2, (uint16_t)(w->len - FL_STUN_HEADER_SIZE));
     return p + FL_STUN_ATTR_HDR_SIZE;
 }
 
@@ -710,15 +687,15 @@ int fl_stun_writer_add(fl_stun_writer *w, uint16_t type, const void *value, size
 int fl_stun_writer_add_u32(fl_stun_writer *w, uint16_t type, uint32_t v)
 {
     uint8_t b[4];
-    wr32(b, v);
+    fl_put_be32(b, v);
     return fl_stun_writer_add(w, type, b, sizeof b);
 }
 
 int fl_stun_writer_add_u64(fl_stun_writer *w, uint16_t type, uint64_t v)
 {
     uint8_t b[8];
-    wr32(b, (uint32_t)(v >> 32));
-    wr32(b + 4, (uint32_t)v);
+    fl_put_be32(b, (uint32_t)(v >> 32));
+    fl_put_be32(b + 4, (uint32_t)v);
     return fl_stun_writer_add(w, type, b, sizeof b);
 }
 
@@ -748,7 +725,7 @@ static int add_address(fl_stun_writer *w, uint16_t type, const fl_addr *a, int x
     }
     p[0] = 0;
     p[1] = a->family == 4 ? 0x01 : 0x02;
-    wr16(p + 2, port);
+    fl_put_be16(p + 2, port);
     for (size_t i = 0; i < n; i++) {
         p[4 + i] = (uint8_t)(a->ip[i] ^ pad[i]);
     }
@@ -798,7 +775,7 @@ int fl_stun_writer_add_unknown_attrs(fl_stun_writer *w, const uint16_t *types, s
         return w->err;
     }
     for (size_t i = 0; i < n; i++) {
-        wr16(p + 2 * i, types[i]);
+        fl_put_be16(p + 2 * i, types[i]);
     }
     return 0;
 }
@@ -839,7 +816,7 @@ int fl_stun_writer_add_fingerprint(fl_stun_writer *w)
     if (!p) {
         return w->err;
     }
-    wr32(p, crc32(w->buf, start) ^ FL_STUN_FINGERPRINT_XOR);
+    fl_put_be32(p, crc32(w->buf, start) ^ FL_STUN_FINGERPRINT_XOR);
     w->sealed = 1;
     return 0;
 }

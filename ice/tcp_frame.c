@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/wire.h"
 
 void fl_tcp_frame_decoder_init(fl_tcp_frame_decoder *d, uint8_t *scratch, size_t max)
 {
@@ -21,11 +22,6 @@ int fl_tcp_frame_decoder_handle_input(fl_tcp_frame_decoder *d, const uint8_t *da
     return 0;
 }
 
-static size_t read_be16(const uint8_t *p)
-{
-    return (size_t)p[0] << 8 | p[1];
-}
-
 static void consume(fl_tcp_frame_decoder *d, size_t n)
 {
     d->in += n;
@@ -40,7 +36,7 @@ static int take_whole(fl_tcp_frame_decoder *d, const uint8_t **frame, size_t *le
 {
     if (d->hdr_have != 0 || d->in_len < FL_TCP_FRAME_HEADER)
         return 0;
-    size_t n = read_be16(d->in);
+    size_t n = fl_get_be16(d->in);
     if (n == 0 || n > d->max || d->in_len - FL_TCP_FRAME_HEADER < n)
         return 0;
     *frame = d->in + FL_TCP_FRAME_HEADER;
@@ -58,7 +54,7 @@ static int take_header_byte(fl_tcp_frame_decoder *d)
     consume(d, 1);
     if (d->hdr_have < FL_TCP_FRAME_HEADER)
         return 0;
-    d->need = read_be16(d->hdr);
+    d->need = fl_get_be16(d->hdr);
     d->have = 0;
     if (d->need == 0) {
         d->hdr_have = 0;

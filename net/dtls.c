@@ -11,6 +11,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/wire.h"
 
 FL_LOG_TAG("dtls");
 
@@ -566,25 +567,13 @@ struct hello_asm {
     uint8_t out[2048 + REC_HDR + HS_HDR + HELLO_BODY_MAX]; /* rewritten datagram */
 };
 
-static uint32_t get24(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static void put24(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 16);
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)v;
-}
-
 /* Whether the record is a fragment of a ClientHello (not a whole one). */
 static bool is_hello_fragment(const uint8_t *r, size_t rlen)
 {
     if (rlen < REC_HDR + HS_HDR || r[0] != 22 || r[3] != 0 || r[4] != 0 || r[REC_HDR] != 1)
         return false;
     const uint8_t *h = r + REC_HDR;
-    uint32_t msg_len = get24(h + 1), off = get24(h + 6), flen = get24(h + 9);
+    uint32_t msg_len = fl_get_be24(h + 1), off = fl_get_be24(h + 6), flen = fl_get_be24(h + 9);
     return (off != 0 || flen != msg_len) && (size_t)REC_HDR + HS_HDR + flen <= rlen;
 }
 
@@ -592,7 +581,7 @@ static bool is_hello_fragment(const uint8_t *r, size_t rlen)
 static bool hello_add(struct hello_asm *a, const uint8_t *r)
 {
     const uint8_t *h = r + REC_HDR;
-    uint32_t msg_len = get24(h + 1), off = get24(h + 6), flen = get24(h + 9);
+    uint32_t msg_len = fl_get_be24(h + 1), off = fl_get_be24(h + 6), flen = fl_get_be24(h + 9);
     uint16_t seq = (uint16_t)(h[4] << 8 | h[5]);
     if (msg_len == 0 || msg_len > HELLO_BODY_MAX || off + flen > msg_len)
         return false;
@@ -654,16 +643,16 @@ static const uint8_t *hello_reassemble(fl_dtls *d, const uint8_t *data, size_t *
         o[11] = (uint8_t)((HS_HDR + a->msg_len) >> 8);
         o[12] = (uint8_t)(HS_HDR + a->msg_len);
         o[REC_HDR] = 1;
-        put24(o + REC_HDR + 1, (uint32_t)a->msg_len);
+        fl_put_be24(o + REC_HDR + 1, (uint32_t)a->msg_len);
         o[REC_HDR + 4] = (uint8_t)(a->msg_seq >> 8);
         o[REC_HDR + 5] = (uint8_t)a->msg_seq;
-        put24(o + REC_HDR + 6, 0);
-        put24(o + REC_HDR + 9, (uint32_t)a->msg_len);
+        fl_put_be24(o + REC_HDR + 6, 0);
+        fl_put_be24(o + REC_HDR + 9, (uint32_t)a->msg_len);
         memcpy(o + REC_HDR + HS_HDR, a->body, a->msg_len);
         out += REC_HDR + HS_HDR + a->msg_len;
         a->msg_len = 0; /* a retransmission starts over */
         fl_log(FL_LOG_DEBUG, "put a fragmented ClientHello together (%zu bytes)",
-               (size_t)(get24(o + REC_HDR + 1)));
+               (size_t)(fl_get_be24(o + REC_HDR + 1)));
         break; /* the rest of the datagram is later flights' */
     }
     *len = out;

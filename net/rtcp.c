@@ -4,50 +4,15 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/wire.h"
 #include "net/rtp.h"
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t rd24(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr24(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 16);
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* Writes the 4-byte header; len is the whole packet, a multiple of 4. */
 static void wr_hdr(uint8_t *p, int padding, uint8_t count, uint8_t type, size_t len)
 {
     p[0] = (uint8_t)(0x80 | (padding ? 0x20 : 0) | (count & 0x1f));
     p[1] = type;
-    wr16(p + 2, (uint16_t)(len / 4 - 1));
+    fl_put_be16(p + 2, (uint16_t)(len / 4 - 1));
 }
 
 int fl_rtcp_pkt_parse(fl_rtcp_pkt *p, const uint8_t *data, size_t len)
@@ -57,7 +22,7 @@ int fl_rtcp_pkt_parse(fl_rtcp_pkt *p, const uint8_t *data, size_t len)
         return FL_EBADMSG;
     if (data[0] >> 6 != 2)
         return FL_EBADMSG;
-    size_t plen = ((size_t)rd16(data + 2) + 1) * 4;
+    size_t plen = ((size_t)fl_get_be16(data + 2) + 1) * 4;
     if (plen > len)
         return FL_EBADMSG;
     p->data = data;
@@ -120,14 +85,14 @@ int fl_rtcp_compound_check(const uint8_t *data, size_t len, int *reduced)
 
 static void rb_parse(const uint8_t *b, fl_rtcp_report_block *rb)
 {
-    rb->ssrc = rd32(b);
+    rb->ssrc = fl_get_be32(b);
     rb->fraction_lost = b[4];
-    uint32_t cl = rd24(b + 5);
+    uint32_t cl = fl_get_be24(b + 5);
     rb->cumulative_lost = (cl & 0x800000u) ? (int32_t)cl - 0x1000000 : (int32_t)cl;
-    rb->ext_highest_seq = rd32(b + 8);
-    rb->jitter = rd32(b + 12);
-    rb->lsr = rd32(b + 16);
-    rb->dlsr = rd32(b + 20);
+    rb->ext_highest_seq = fl_get_be32(b + 8);
+    rb->jitter = fl_get_be32(b + 12);
+    rb->lsr = fl_get_be32(b + 16);
+    rb->dlsr = fl_get_be32(b + 20);
 }
 
 static void rb_write(uint8_t *b, const fl_rtcp_report_block *rb)
@@ -137,13 +102,13 @@ static void rb_write(uint8_t *b, const fl_rtcp_report_block *rb)
         cl = 0x7fffff;
     if (cl < -0x800000)
         cl = -0x800000;
-    wr32(b, rb->ssrc);
+    fl_put_be32(b, rb->ssrc);
     b[4] = rb->fraction_lost;
-    wr24(b + 5, (uint32_t)cl & 0xffffffu);
-    wr32(b + 8, rb->ext_highest_seq);
-    wr32(b + 12, rb->jitter);
-    wr32(b + 16, rb->lsr);
-    wr32(b + 20, rb->dlsr);
+    fl_put_be24(b + 5, (uint32_t)cl & 0xffffffu);
+    fl_put_be32(b + 8, rb->ext_highest_seq);
+    fl_put_be32(b + 12, rb->jitter);
+    fl_put_be32(b + 16, rb->lsr);
+    fl_put_be32(b + 20, rb->dlsr);
 }
 
 static int reports_parse(const fl_rtcp_pkt *p,
@@ -168,11 +133,11 @@ int fl_rtcp_sr_parse(const fl_rtcp_pkt *p, fl_rtcp_sr *sr)
 {
     if (p->type != FL_RTCP_SR || p->body_len < 24)
         return FL_EBADMSG;
-    sr->ssrc = rd32(p->body);
-    sr->ntp = (uint64_t)rd32(p->body + 4) << 32 | rd32(p->body + 8);
-    sr->rtp_ts = rd32(p->body + 12);
-    sr->packet_count = rd32(p->body + 16);
-    sr->octet_count = rd32(p->body + 20);
+    sr->ssrc = fl_get_be32(p->body);
+    sr->ntp = (uint64_t)fl_get_be32(p->body + 4) << 32 | fl_get_be32(p->body + 8);
+    sr->rtp_ts = fl_get_be32(p->body + 12);
+    sr->packet_count = fl_get_be32(p->body + 16);
+    sr->octet_count = fl_get_be32(p->body + 20);
     return reports_parse(p, 24, sr->reports, &sr->num_reports, &sr->ext, &sr->ext_len);
 }
 
@@ -206,12 +171,12 @@ int fl_rtcp_sr_write(uint8_t *out, size_t cap, const fl_rtcp_sr *sr, size_t *out
                           sr->ext_len, out_len);
     if (r < 0)
         return r;
-    wr32(out + 4, sr->ssrc);
-    wr32(out + 8, (uint32_t)(sr->ntp >> 32));
-    wr32(out + 12, (uint32_t)sr->ntp);
-    wr32(out + 16, sr->rtp_ts);
-    wr32(out + 20, sr->packet_count);
-    wr32(out + 24, sr->octet_count);
+    fl_put_be32(out + 4, sr->ssrc);
+    fl_put_be32(out + 8, (uint32_t)(sr->ntp >> 32));
+    fl_put_be32(out + 12, (uint32_t)sr->ntp);
+    fl_put_be32(out + 16, sr->rtp_ts);
+    fl_put_be32(out + 20, sr->packet_count);
+    fl_put_be32(out + 24, sr->octet_count);
     return 0;
 }
 
@@ -219,7 +184,7 @@ int fl_rtcp_rr_parse(const fl_rtcp_pkt *p, fl_rtcp_rr *rr)
 {
     if (p->type != FL_RTCP_RR || p->body_len < 4)
         return FL_EBADMSG;
-    rr->ssrc = rd32(p->body);
+    rr->ssrc = fl_get_be32(p->body);
     return reports_parse(p, 4, rr->reports, &rr->num_reports, &rr->ext, &rr->ext_len);
 }
 
@@ -229,7 +194,7 @@ int fl_rtcp_rr_write(uint8_t *out, size_t cap, const fl_rtcp_rr *rr, size_t *out
                           rr->ext_len, out_len);
     if (r < 0)
         return r;
-    wr32(out + 4, rr->ssrc);
+    fl_put_be32(out + 4, rr->ssrc);
     return 0;
 }
 
@@ -240,7 +205,7 @@ static int sdes_chunk_parse(const uint8_t *b, size_t len, size_t *off, fl_rtcp_s
     size_t o = *off;
     if (len - o < 4)
         return FL_EBADMSG;
-    c->ssrc = rd32(b + o);
+    c->ssrc = fl_get_be32(b + o);
     o += 4;
     c->num_items = 0;
     for (;;) {
@@ -303,7 +268,7 @@ int fl_rtcp_sdes_write(uint8_t *out, size_t cap, const fl_rtcp_sdes *s, size_t *
     size_t o = 4;
     for (size_t i = 0; i < s->num_chunks; i++) {
         const fl_rtcp_sdes_chunk *c = &s->chunks[i];
-        wr32(out + o, c->ssrc);
+        fl_put_be32(out + o, c->ssrc);
         o += 4;
         for (size_t j = 0; j < c->num_items; j++) {
             out[o] = c->items[j].type;
@@ -340,7 +305,7 @@ int fl_rtcp_bye_parse(const fl_rtcp_pkt *p, fl_rtcp_bye *b)
         return FL_EBADMSG;
     b->num_ssrcs = p->count;
     for (size_t i = 0; i < p->count; i++)
-        b->ssrcs[i] = rd32(p->body + 4 * i);
+        b->ssrcs[i] = fl_get_be32(p->body + 4 * i);
     b->reason = NULL;
     b->reason_len = 0;
     size_t off = 4u * p->count;
@@ -364,7 +329,7 @@ int fl_rtcp_bye_write(uint8_t *out, size_t cap, const fl_rtcp_bye *b, size_t *ou
         return FL_EMSGSIZE;
     wr_hdr(out, 0, (uint8_t)b->num_ssrcs, FL_RTCP_BYE, len);
     for (size_t i = 0; i < b->num_ssrcs; i++)
-        wr32(out + 4 + 4 * i, b->ssrcs[i]);
+        fl_put_be32(out + 4 + 4 * i, b->ssrcs[i]);
     if (rl) {
         uint8_t *r = out + 4 + 4 * b->num_ssrcs;
         memset(r, 0, rl);
@@ -381,7 +346,7 @@ int fl_rtcp_app_parse(const fl_rtcp_pkt *p, fl_rtcp_app *a)
     if (p->type != FL_RTCP_APP || p->body_len < 8)
         return FL_EBADMSG;
     a->subtype = p->count;
-    a->ssrc = rd32(p->body);
+    a->ssrc = fl_get_be32(p->body);
     memcpy(a->name, p->body + 4, 4);
     a->data = p->body + 8;
     a->len = p->body_len - 8;
@@ -398,7 +363,7 @@ int fl_rtcp_app_write(uint8_t *out, size_t cap, const fl_rtcp_app *a, size_t *ou
         return FL_EMSGSIZE;
     int pad = dl != a->len;
     wr_hdr(out, pad, a->subtype, FL_RTCP_APP, len);
-    wr32(out + 4, a->ssrc);
+    fl_put_be32(out + 4, a->ssrc);
     memcpy(out + 8, a->name, 4);
     if (a->len)
         memcpy(out + 12, a->data, a->len);
@@ -418,8 +383,8 @@ int fl_rtcp_fb_parse(const fl_rtcp_pkt *p, fl_rtcp_fb *fb)
         return FL_EBADMSG;
     fb->fmt = p->count;
     fb->type = p->type;
-    fb->sender_ssrc = rd32(p->body);
-    fb->media_ssrc = rd32(p->body + 4);
+    fb->sender_ssrc = fl_get_be32(p->body);
+    fb->media_ssrc = fl_get_be32(p->body + 4);
     fb->fci = p->body + 8;
     fb->fci_len = p->body_len - 8;
     return 0;
@@ -433,8 +398,8 @@ int fl_rtcp_fb_write(uint8_t *out, size_t cap, const fl_rtcp_fb *fb, size_t *out
     if (len > cap || len / 4 - 1 > 0xffff)
         return FL_EMSGSIZE;
     wr_hdr(out, 0, fb->fmt, fb->type, len);
-    wr32(out + 4, fb->sender_ssrc);
-    wr32(out + 8, fb->media_ssrc);
+    fl_put_be32(out + 4, fb->sender_ssrc);
+    fl_put_be32(out + 8, fb->media_ssrc);
     if (fb->fci_len)
         memcpy(out + 12, fb->fci, fb->fci_len);
     *out_len = len;
@@ -448,8 +413,8 @@ size_t fl_rtcp_nack_count(const fl_rtcp_fb *fb)
 
 void fl_rtcp_nack_item(const fl_rtcp_fb *fb, size_t i, uint16_t *pid, uint16_t *blp)
 {
-    *pid = rd16(fb->fci + 4 * i);
-    *blp = rd16(fb->fci + 4 * i + 2);
+    *pid = fl_get_be16(fb->fci + 4 * i);
+    *blp = fl_get_be16(fb->fci + 4 * i + 2);
 }
 
 size_t fl_rtcp_nack_expand(const fl_rtcp_fb *fb, uint16_t *seqs, size_t cap)
@@ -500,13 +465,13 @@ int fl_rtcp_nack_write(uint8_t *out,
         }
         if (cap - o < 4 || o / 4 > 0xffff)
             return FL_EMSGSIZE;
-        wr16(out + o, pid);
-        wr16(out + o + 2, blp);
+        fl_put_be16(out + o, pid);
+        fl_put_be16(out + o + 2, blp);
         o += 4;
     }
     wr_hdr(out, 0, FL_RTCP_FMT_NACK, FL_RTCP_RTPFB, o);
-    wr32(out + 4, sender_ssrc);
-    wr32(out + 8, media_ssrc);
+    fl_put_be32(out + 4, sender_ssrc);
+    fl_put_be32(out + 8, media_ssrc);
     *out_len = o;
     return 0;
 }
@@ -518,7 +483,7 @@ size_t fl_rtcp_fir_count(const fl_rtcp_fb *fb)
 
 void fl_rtcp_fir_get(const fl_rtcp_fb *fb, size_t i, fl_rtcp_fir_entry *e)
 {
-    e->ssrc = rd32(fb->fci + 8 * i);
+    e->ssrc = fl_get_be32(fb->fci + 8 * i);
     e->seq = fb->fci[8 * i + 4];
 }
 
@@ -535,11 +500,11 @@ int fl_rtcp_fir_write(uint8_t *out,
     if (len > cap)
         return FL_EMSGSIZE;
     wr_hdr(out, 0, FL_RTCP_FMT_FIR, FL_RTCP_PSFB, len);
-    wr32(out + 4, sender_ssrc);
-    wr32(out + 8, 0); /* RFC 5104: media source SSRC unused, 0 */
+    fl_put_be32(out + 4, sender_ssrc);
+    fl_put_be32(out + 8, 0); /* RFC 5104: media source SSRC unused, 0 */
     for (size_t i = 0; i < n; i++) {
         uint8_t *e = out + 12 + 8 * i;
-        wr32(e, entries[i].ssrc);
+        fl_put_be32(e, entries[i].ssrc);
         e[4] = entries[i].seq;
         e[5] = e[6] = e[7] = 0;
     }
@@ -559,10 +524,10 @@ int fl_rtcp_remb_parse(const fl_rtcp_fb *fb, fl_rtcp_remb *r)
         return FL_EBADMSG;
     r->sender_ssrc = fb->sender_ssrc;
     r->exp = (uint8_t)(fb->fci[5] >> 2);
-    r->mantissa = rd24(fb->fci + 5) & 0x3ffffu;
+    r->mantissa = fl_get_be24(fb->fci + 5) & 0x3ffffu;
     r->num_ssrcs = n;
     for (size_t i = 0; i < n; i++)
-        r->ssrcs[i] = rd32(fb->fci + 8 + 4 * i);
+        r->ssrcs[i] = fl_get_be32(fb->fci + 8 + 4 * i);
     return 0;
 }
 
@@ -590,13 +555,13 @@ int fl_rtcp_remb_write(uint8_t *out, size_t cap, const fl_rtcp_remb *r, size_t *
     if (len > cap)
         return FL_EMSGSIZE;
     wr_hdr(out, 0, FL_RTCP_FMT_AFB, FL_RTCP_PSFB, len);
-    wr32(out + 4, r->sender_ssrc);
-    wr32(out + 8, 0);
+    fl_put_be32(out + 4, r->sender_ssrc);
+    fl_put_be32(out + 8, 0);
     memcpy(out + 12, "REMB", 4);
     out[16] = (uint8_t)r->num_ssrcs;
-    wr24(out + 17, (uint32_t)r->exp << 18 | r->mantissa);
+    fl_put_be24(out + 17, (uint32_t)r->exp << 18 | r->mantissa);
     for (size_t i = 0; i < r->num_ssrcs; i++)
-        wr32(out + 20 + 4 * i, r->ssrcs[i]);
+        fl_put_be32(out + 20 + 4 * i, r->ssrcs[i]);
     *out_len = len;
     return 0;
 }
@@ -615,7 +580,7 @@ static int twcc_chunks(const uint8_t *b,
     while (k < count) {
         if (len - o < 2)
             return FL_EBADMSG;
-        uint16_t c = rd16(b + o);
+        uint16_t c = fl_get_be16(b + o);
         o += 2;
         if (!(c & 0x8000)) { /* run length: 2-bit symbol, 13-bit length */
             uint8_t sym = (uint8_t)((c >> 13) & 3);
@@ -652,9 +617,9 @@ int fl_rtcp_twcc_parse(const fl_rtcp_fb *fb,
     size_t len = fb->fci_len;
     t->sender_ssrc = fb->sender_ssrc;
     t->media_ssrc = fb->media_ssrc;
-    t->base_seq = rd16(b);
-    t->status_count = rd16(b + 2);
-    uint32_t ref = rd24(b + 4);
+    t->base_seq = fl_get_be16(b);
+    t->status_count = fl_get_be16(b + 2);
+    uint32_t ref = fl_get_be24(b + 4);
     t->ref_time = (ref & 0x800000u) ? (int32_t)ref - 0x1000000 : (int32_t)ref;
     t->fb_count = b[7];
     size_t count = t->status_count;
@@ -680,7 +645,7 @@ int fl_rtcp_twcc_parse(const fl_rtcp_fb *fb,
         } else if (p->symbol == FL_RTCP_TWCC_LARGE_DELTA) {
             if (len - o < 2)
                 return FL_EBADMSG;
-            p->delta = (int16_t)rd16(b + o);
+            p->delta = (int16_t)fl_get_be16(b + o);
             o += 2;
         }
         t_us += (int64_t)p->delta * FL_RTCP_TWCC_DELTA_US;
@@ -711,7 +676,7 @@ static void enc_put(twcc_enc *e, uint16_t c)
         e->err = FL_EMSGSIZE;
         return;
     }
-    wr16(e->out + e->o, c);
+    fl_put_be16(e->out + e->o, c);
     e->o += 2;
 }
 
@@ -820,7 +785,7 @@ int fl_rtcp_twcc_write(uint8_t *out,
                 return FL_EINVAL;
             if (cap - o < 2)
                 return FL_EMSGSIZE;
-            wr16(out + o, (uint16_t)(int16_t)d);
+            fl_put_be16(out + o, (uint16_t)(int16_t)d);
             o += 2;
         }
     }
@@ -833,11 +798,11 @@ int fl_rtcp_twcc_write(uint8_t *out,
         out[len - 1] = (uint8_t)(len - o);
     }
     wr_hdr(out, pad, FL_RTCP_FMT_TWCC, FL_RTCP_RTPFB, len);
-    wr32(out + 4, t->sender_ssrc);
-    wr32(out + 8, t->media_ssrc);
-    wr16(out + 12, t->base_seq);
-    wr16(out + 14, (uint16_t)n);
-    wr24(out + 16, (uint32_t)t->ref_time & 0xffffffu);
+    fl_put_be32(out + 4, t->sender_ssrc);
+    fl_put_be32(out + 8, t->media_ssrc);
+    fl_put_be16(out + 12, t->base_seq);
+    fl_put_be16(out + 14, (uint16_t)n);
+    fl_put_be24(out + 16, (uint32_t)t->ref_time & 0xffffffu);
     out[19] = t->fb_count;
     *out_len = len;
     return 0;

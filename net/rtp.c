@@ -5,30 +5,7 @@
 #include <string.h>
 
 #include "base/err.h"
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
+#include "base/wire.h"
 
 int fl_rtp_parse(fl_rtp_view *v, const uint8_t *data, size_t len)
 {
@@ -45,9 +22,9 @@ int fl_rtp_parse(fl_rtp_view *v, const uint8_t *data, size_t len)
     v->csrc_count = (uint8_t)(data[0] & 0x0f);
     v->marker = (uint8_t)(data[1] >> 7);
     v->payload_type = (uint8_t)(data[1] & 0x7f);
-    v->seq = rd16(data + 2);
-    v->timestamp = rd32(data + 4);
-    v->ssrc = rd32(data + 8);
+    v->seq = fl_get_be16(data + 2);
+    v->timestamp = fl_get_be32(data + 4);
+    v->ssrc = fl_get_be32(data + 8);
     size_t off = FL_RTP_HEADER_MIN + 4u * v->csrc_count;
     if (off > len)
         return FL_EBADMSG;
@@ -55,8 +32,8 @@ int fl_rtp_parse(fl_rtp_view *v, const uint8_t *data, size_t len)
     if (v->extension) {
         if (len - off < 4)
             return FL_EBADMSG;
-        v->ext_profile = rd16(data + off);
-        v->ext_len = 4u * rd16(data + off + 2);
+        v->ext_profile = fl_get_be16(data + off);
+        v->ext_len = 4u * fl_get_be16(data + off + 2);
         off += 4;
         if (len - off < v->ext_len)
             return FL_EBADMSG;
@@ -79,7 +56,7 @@ uint32_t fl_rtp_view_csrc(const fl_rtp_view *v, size_t i)
 {
     if (i >= v->csrc_count)
         return 0;
-    return rd32(v->csrcs + 4 * i);
+    return fl_get_be32(v->csrcs + 4 * i);
 }
 
 int fl_rtp_ext_iter_init(fl_rtp_ext_iter *it, const fl_rtp_view *v)
@@ -163,7 +140,7 @@ int fl_rtp_ext_get_twcc_seq(const fl_rtp_ext *e, uint16_t *seq)
 {
     if (e->len != 2)
         return FL_EBADMSG;
-    *seq = rd16(e->data);
+    *seq = fl_get_be16(e->data);
     return 0;
 }
 
@@ -187,17 +164,17 @@ int fl_rtp_ext_get_audio_level(const fl_rtp_ext *e, int *voice, uint8_t *level)
 
 void fl_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc)
 {
-    wr32(pkt + 8, ssrc);
+    fl_put_be32(pkt + 8, ssrc);
 }
 
 void fl_rtp_set_seq(uint8_t *pkt, uint16_t seq)
 {
-    wr16(pkt + 2, seq);
+    fl_put_be16(pkt + 2, seq);
 }
 
 void fl_rtp_set_timestamp(uint8_t *pkt, uint32_t ts)
 {
-    wr32(pkt + 4, ts);
+    fl_put_be32(pkt + 4, ts);
 }
 
 void fl_rtp_set_marker(uint8_t *pkt, int marker)
@@ -231,8 +208,8 @@ static int ext_block_size(const fl_rtp_header *h, int *two_byte, size_t *size)
 
 static void ext_block_write(uint8_t *p, const fl_rtp_header *h, int two, size_t size)
 {
-    wr16(p, (uint16_t)(two ? FL_RTP_EXT_TWO_BYTE : FL_RTP_EXT_ONE_BYTE));
-    wr16(p + 2, (uint16_t)(size / 4));
+    fl_put_be16(p, (uint16_t)(two ? FL_RTP_EXT_TWO_BYTE : FL_RTP_EXT_ONE_BYTE));
+    fl_put_be16(p + 2, (uint16_t)(size / 4));
     uint8_t *q = p + 4;
     for (size_t i = 0; i < h->num_exts; i++) {
         const fl_rtp_ext *e = &h->exts[i];
@@ -273,11 +250,11 @@ int fl_rtp_write(uint8_t *out,
         return FL_EMSGSIZE;
     out[0] = (uint8_t)(0x80 | (pad_len ? 0x20 : 0) | (h->num_exts ? 0x10 : 0) | h->csrc_count);
     out[1] = (uint8_t)((h->marker ? 0x80 : 0) | h->payload_type);
-    wr16(out + 2, h->seq);
-    wr32(out + 4, h->timestamp);
-    wr32(out + 8, h->ssrc);
+    fl_put_be16(out + 2, h->seq);
+    fl_put_be32(out + 4, h->timestamp);
+    fl_put_be32(out + 8, h->ssrc);
     for (size_t i = 0; i < h->csrc_count; i++)
-        wr32(out + 12 + 4 * i, h->csrcs[i]);
+        fl_put_be32(out + 12 + 4 * i, h->csrcs[i]);
     if (h->num_exts)
         ext_block_write(out + 12 + 4u * h->csrc_count, h, two, ext);
     if (payload_len)
