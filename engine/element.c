@@ -197,6 +197,7 @@ static int link_add(fl__pad *src, fl__pad *sink)
     }
     src->sinks[src->nsinks++] = sink;
     sink->src = src;
+    src->element->worker->links_changed++;
     return 0;
 }
 
@@ -210,6 +211,7 @@ static void link_remove(fl__pad *src, fl__pad *sink, int events)
         break;
     }
     sink->src = NULL;
+    src->element->worker->links_changed++;
     if (events)
         raise_link(FL_EVENT_ELEMENT_DISCONNECTED, src, sink);
 }

@@ -148,10 +148,11 @@ struct fl__worker {
     atomic_int npipelines;
     /* worker thread only */
     fl_buf_pool *pool;
-    fl_list pipelines; /* fl_pipeline.node */
-    fl_list flowing;   /* fl__pad.flow_node */
-    fl_cert *cert;     /* DTLS certificate, made on first use */
-    uint64_t packets;  /* not yet added to the engine's counters */
+    fl_list pipelines;      /* fl_pipeline.node */
+    fl_list flowing;        /* fl__pad.flow_node */
+    fl_cert *cert;          /* DTLS certificate, made on first use */
+    uint64_t links_changed; /* bumped by every link made or removed */
+    uint64_t packets;       /* not yet added to the engine's counters */
     uint64_t bytes;
 };
 

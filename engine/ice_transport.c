@@ -548,7 +548,9 @@ int fl__ice_transport_create(fl__ice_transport **out,
     t->pool = pool;
     t->cbs = *cbs;
     t->arg = arg;
-    fl__deadline_init(&t->timer, loop, on_timer, t, 0);
+    /* at least 1 ms, as the endpoint's: a due deadline the agent does not
+     * clear must not re-run in the same timers pass without polling */
+    fl__deadline_init(&t->timer, loop, on_timer, t, 1);
     fl_ice_agent_config ac = { .role = cfg->role, .lite = cfg->lite, .rand = fl_rand_system() };
     int rc = fl_ice_agent_create(&t->agent, &ac);
     if (rc == 0)

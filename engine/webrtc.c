@@ -59,6 +59,7 @@ typedef struct wr_stream {
     int caps_checked; /* checked_caps/caps_fit hold: the source's format was compared */
     const fl_sdp_codec *checked_caps; /* the source's format last compared with ours */
     int caps_fit;                     /* ... and whether it fits */
+    uint64_t caps_links;              /* the worker's links_changed then */
     int transcoding_said;             /* NOT_TRANSCODING was raised */
     /* ingress */
     uint32_t remote_ssrc; /* latest SSRC seen from the browser */
@@ -990,9 +991,11 @@ static void webrtc_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     if (fl_rtp_parse(&v, fl_buf_data(buf), buf->len) < 0)
         goto drop;
     const fl_sdp_codec *in = fl__pad_caps(sink);
-    if (!st->caps_checked || in != st->checked_caps) { /* a new source, or its SDP done */
+    /* compared again for a new source anywhere upstream, or its SDP done */
+    if (!st->caps_checked || in != st->checked_caps || st->caps_links != wr->w->links_changed) {
         st->caps_checked = 1;
         st->checked_caps = in;
+        st->caps_links = wr->w->links_changed;
         st->caps_fit = !in || fl_sdp_codec_match(in, &st->codec);
     }
     if (!st->caps_fit) {

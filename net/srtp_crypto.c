@@ -16,6 +16,7 @@
 
 #include <mbedtls/aes.h>
 #include <mbedtls/md.h>
+#include <mbedtls/platform_util.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,7 @@ static srtp_err_status_t icm_crypt(void *state, uint8_t *buf, unsigned int *len)
             return srtp_err_status_cipher_fail;
         xor_block(buf, ks);
     }
+    mbedtls_platform_zeroize(ks, sizeof ks);
     if (n > 0) {
         if (next_block(s, s->stream) != 0)
             return srtp_err_status_cipher_fail;
@@ -210,6 +212,7 @@ static srtp_err_status_t hmac_alloc(srtp_auth_t **out, int key_len, int out_len)
     }
     mbedtls_md_init(md);
     if (mbedtls_md_setup(md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA1), 1) != 0) {
+        mbedtls_md_free(md);
         free(a);
         free(md);
         return srtp_err_status_alloc_fail;
@@ -268,6 +271,7 @@ static srtp_err_status_t hmac_compute(void *state,
         mbedtls_md_hmac_finish(state, full) != 0)
         return srtp_err_status_auth_fail;
     memcpy(tag, full, (size_t)tag_len);
+    mbedtls_platform_zeroize(full, sizeof full);
     return srtp_err_status_ok;
 }
 

@@ -57,8 +57,6 @@ struct fl_transport {
     /* transmit queue, linked through fl_buf.next */
     fl_buf *txq_head, *txq_tail;
     size_t txq_len, txq_max;
-    /* the event ring last: it is drained after each datagram and restarts
-     * at slot 0, so one slot stays warm */
     size_t evq_head, evq_len;
     fl_transport_clock_rate rates[FL_TRANSPORT_MAX_CLOCK_RATES];
     size_t n_rates;
@@ -68,6 +66,8 @@ struct fl_transport {
     out_ssrc out_ssrcs[FL_TRANSPORT_MAX_SSRCS];
     size_t n_out;
     fl_transport_stats st; /* counters first; the rest is filled by get_stats */
+    /* the event ring last: it is drained after each datagram and restarts
+     * at slot 0, so one slot stays warm */
     fl_transport_event evq[FL_TRANSPORT_EVENT_QUEUE];
 };
 

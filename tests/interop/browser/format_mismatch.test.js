@@ -7,6 +7,9 @@
 //      both legs) still arrives; isMediaFlowingIn/Out answer.
 //   2. match: the same with VP8 on both legs: the viewer decodes, and B raises
 //      MediaTranscodingStateChanged NOT_TRANSCODING for AUDIO and VIDEO.
+//   3. a new source behind a PassThrough: H264 presenter -> A -> P -> B (VP8
+//      viewer) raises the Error; A is released and a VP8 presenter's C is
+//      connected to P: B compares again and the viewer decodes.
 // Peers are set up in the one2many order (browser offers; viewer:
 // processOffer -> presenter.connect(viewer) -> gatherCandidates).
 
@@ -33,24 +36,31 @@ describe('video format mismatch between connected WebRtcEndpoints with Chromium'
     assert.deepEqual(sanitizerFindings(r.stderr), []);
   });
 
-  // Presenter (sendonly, presenterCodec) -> A -> B <- viewer (recvonly, viewerCodec).
-  async function setUp(t, presenterCodec, viewerCodec) {
-    const b = env.browser;
-    const presenter = await b.newPeer({ name: `presenter-${presenterCodec}`, direction: 'sendonly', videoCodec: presenterCodec });
+  // A sendonly browser presenter with only `codec`, sending into a new
+  // WebRtcEndpoint of the pipeline.
+  async function addPresenter(t, pipeline, codec) {
+    const presenter = await env.browser.newPeer({ name: `presenter-${codec}`, direction: 'sendonly', videoCodec: codec });
     t.after(() => presenter.close());
     const psig = new Signalling(presenter);
     const pOffer = await presenter.createOffer();
-    assert.deepEqual([...new Set(videoCodecs(pOffer))], [presenterCodec], 'the presenter offers only its codec');
-
-    const pipeline = await env.client.create('MediaPipeline');
-    const releasePipeline = releaseAtEnd(t, pipeline);
-    const a = await pipeline.create('WebRtcEndpoint');
-    const recA = recordEvents(a, EVENTS);
-    const pAnswer = await browserOffers(psig, a, pOffer);
-    assert.deepEqual([...new Set(videoCodecs(pAnswer))], [presenterCodec], "the presenter's answer");
+    assert.deepEqual([...new Set(videoCodecs(pOffer))], [codec], 'the presenter offers only its codec');
+    const ep = await pipeline.create('WebRtcEndpoint');
+    const rec = recordEvents(ep, EVENTS);
+    const pAnswer = await browserOffers(psig, ep, pOffer);
+    assert.deepEqual([...new Set(videoCodecs(pAnswer))], [codec], "the presenter's answer");
     await presenter.waitFor((s) => s.connectionState === 'connected' && s.outVideo && s.outVideo.framesEncoded > 0, 20000, {
       what: 'presenter connected and sending',
     });
+    return { presenter, psig, ep, rec };
+  }
+
+  // Presenter (sendonly, presenterCodec) -> A [-> PassThrough P] -> B <- viewer
+  // (recvonly, viewerCodec).
+  async function setUp(t, presenterCodec, viewerCodec, { via } = {}) {
+    const b = env.browser;
+    const pipeline = await env.client.create('MediaPipeline');
+    const releasePipeline = releaseAtEnd(t, pipeline);
+    const { presenter, psig, ep: a, rec: recA } = await addPresenter(t, pipeline, presenterCodec);
 
     const viewer = await b.newPeer({ name: `viewer-${viewerCodec}`, direction: 'recvonly', videoCodec: viewerCodec });
     t.after(() => viewer.close());
@@ -63,12 +73,17 @@ describe('video format mismatch between connected WebRtcEndpoints with Chromium'
     vsig.markProcessOffer();
     const vAnswer = await bEp.processOffer(vOffer);
     assert.deepEqual([...new Set(videoCodecs(vAnswer))], [viewerCodec], "the viewer's answer");
-    const connectP = a.connect(bEp);
+    let pass = null;
+    if (via) {
+      pass = await pipeline.create('PassThrough');
+      await withTimeout(pass.connect(bEp), 10000, 'P.connect(B)');
+    }
+    const connectP = a.connect(pass || bEp);
     const gatherP = bEp.gatherCandidates();
     await withTimeout(connectP, 10000, 'A.connect(B)');
     await vsig.applyRemote('answer', vAnswer);
     await withTimeout(gatherP, 10000, 'gatherCandidates');
-    return { presenter, psig, viewer, vsig, a, bEp, recA, recB, releasePipeline };
+    return { pipeline, presenter, psig, viewer, vsig, a, bEp, pass, recA, recB, releasePipeline };
   }
 
   it('H264 presenter -> VP8 viewer: Error on B, no video decoded, audio arrives', { timeout: 60000 }, async (t) => {
@@ -161,6 +176,29 @@ describe('video format mismatch between connected WebRtcEndpoints with Chromium'
 
     await s.vsig.check();
     await s.psig.check();
+    await s.releasePipeline();
+  });
+  it('a new source behind a PassThrough is compared again: H264 then VP8 presenter -> P -> VP8 viewer', { timeout: 90000 }, async (t) => {
+    const s = await setUp(t, 'H264', 'VP8', { via: true });
+    const err = await s.recB.wait('Error', () => true, 15000);
+    assert.match(err.description, /H264/, `Error.description names the incoming codec: ${err.description}`);
+    let st = await s.viewer.stats();
+    assert.ok(st.inVideo === null || !st.inVideo.framesDecoded, `no video decoded from the H264 source: ${JSON.stringify(st.inVideo)}`);
+
+    // The H264 source goes; a VP8 one takes its place upstream of P. B is
+    // not linked anew itself: what reaches it changed two hops up.
+    await s.a.release();
+    const c = await addPresenter(t, s.pipeline, 'VP8');
+    await withTimeout(c.ep.connect(s.pass), 10000, 'C.connect(P)');
+    st = await s.viewer.waitFor((x) => x.inVideo && x.inVideo.framesDecoded > 50, 20000, {
+      what: 'viewer decodes 50 frames from the VP8 source',
+    });
+    assert.equal(st.inVideo.mimeType, 'video/VP8');
+    await waitSameResolution(c.presenter, s.viewer);
+    assert.equal(s.recB.by.Error.length, 1, `one Error, for the H264 source only: ${JSON.stringify(s.recB.by.Error)}`);
+
+    await s.vsig.check();
+    await c.psig.check();
     await s.releasePipeline();
   });
 });
