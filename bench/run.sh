@@ -10,9 +10,9 @@ SECONDS_PER_RUN=${BENCH_SECONDS:-8}
 OUT=bench/results.md
 LOG=build/bench.log
 declare -A STEPS=(
-    [echo]="10 25 50 100 200"
-    [one2many]="10 50 100 200 400"
-    [room]="3 5 8 12"
+    [echo]="10 25 50 100 200 400"
+    [one2many]="10 50 100 200 400 800"
+    [room]="3 5 8 12 16"
 )
 SERVERS=${BENCH_SERVERS:-"fluo janus floor"}
 : >"$LOG"
