@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <uv.h>
@@ -54,6 +55,28 @@ typedef struct wr_rx {
     uint64_t win_expected0, win_received0; /* at the window's start */
 } wr_rx;
 
+/* ---- datagrams in (wr_udp.c) ---- */
+
+#define WR_DGRAM_BATCH 64
+#define WR_DGRAM_MIN   4
+
+/* Room for one recvmmsg. */
+typedef struct wr_dgrams {
+    struct mmsghdr msgs[WR_DGRAM_BATCH];
+    struct iovec iov[WR_DGRAM_BATCH];
+    struct sockaddr_storage from[WR_DGRAM_BATCH];
+    fl_buf *bufs[WR_DGRAM_BATCH];
+} wr_dgrams;
+
+/* Reads up to `want` (at most WR_DGRAM_BATCH) datagrams from fd without
+ * blocking into buffers from pool: bufs[0..n) hold them (length set, the
+ * caller owns each), from[0..n) their senders; n is returned. */
+size_t wr_dgrams_read(wr_dgrams *d, int fd, fl_buf_pool *pool, size_t want);
+
+/* How many to read next on a socket whose last read got `got` of `want`:
+ * about twice what came, the whole batch after a full read. */
+size_t wr_dgrams_next_want(size_t got, size_t want);
+
 typedef struct wr_peer {
     wr_bench *b;
     int id;
@@ -91,6 +114,7 @@ struct wr_bench {
     uv_loop_t loop;
     int fd; /* the client's UDP socket */
     uv_poll_t poll;
+    wr_dgrams dgrams; /* what a read of fd lands in */
     uv_timer_t tick;
     fl_addr local;
     char client_ip[64];

@@ -376,42 +376,25 @@ static void on_readable(uv_poll_t *h, int status, int events)
     wr_bench *b = h->data;
     if (status < 0)
         return;
-    struct mmsghdr msgs[BATCH];
-    struct iovec iov[BATCH];
-    struct sockaddr_storage from[BATCH];
-    fl_buf *bufs[BATCH];
+    wr_dgrams *d = &b->dgrams;
     for (int round = 0; round < 16; round++) {
-        size_t n = 0;
-        for (; n < BATCH; n++) {
-            if (!(bufs[n] = fl_buf_pool_get(b->pool)))
-                break;
-            iov[n].iov_base = fl_buf_data(bufs[n]);
-            iov[n].iov_len = fl_buf_tailroom(bufs[n]);
-            memset(&msgs[n], 0, sizeof(msgs[n]));
-            msgs[n].msg_hdr.msg_name = &from[n];
-            msgs[n].msg_hdr.msg_namelen = sizeof(from[n]);
-            msgs[n].msg_hdr.msg_iov = &iov[n];
-            msgs[n].msg_hdr.msg_iovlen = 1;
-        }
-        int got = n ? recvmmsg(b->fd, msgs, (unsigned)n, MSG_DONTWAIT, NULL) : 0;
+        size_t got = wr_dgrams_read(d, b->fd, b->pool, WR_DGRAM_BATCH);
         fl_time now = fl_time_now();
-        for (int i = 0; i < (got > 0 ? got : 0); i++) {
-            fl_buf *buf = bufs[i];
-            bufs[i] = NULL;
-            fl_buf_set_len(buf, msgs[i].msg_len);
+        for (size_t i = 0; i < got; i++) {
+            fl_buf *buf = d->bufs[i];
             fl_addr src;
-            fl_addr_from_sockaddr(&src, (struct sockaddr *)&from[i]);
-            const uint8_t *d = fl_buf_data(buf);
-            int stun = buf->len >= 20 && d[0] < 2;
+            fl_addr_from_sockaddr(&src, (struct sockaddr *)&d->from[i]);
+            const uint8_t *data = fl_buf_data(buf);
+            int stun = buf->len >= 20 && data[0] < 2;
             wr_peer *p = table_get(b, &src);
-            if (!p && stun && (p = peer_by_username(b, d, buf->len)))
+            if (!p && stun && (p = peer_by_username(b, data, buf->len)))
                 table_put(b, &src, p);
             if (!p) {
                 fl_buf_unref(buf);
                 continue;
             }
             if (stun) {
-                fl_ice_agent_handle_input(p->ice, now, 0, &src, d, buf->len);
+                fl_ice_agent_handle_input(p->ice, now, 0, &src, data, buf->len);
                 fl_buf_unref(buf);
             } else if (p->tr) {
                 fl_transport_handle_input(p->tr, now, buf);
@@ -420,11 +403,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
             }
             peer_pump(p, now);
         }
-        for (size_t i = 0; i < n; i++) {
-            if (bufs[i])
-                fl_buf_unref(bufs[i]);
-        }
-        if (got < (int)n || got <= 0)
+        if (got < WR_DGRAM_BATCH)
             break;
     }
     flush_sends(b);

@@ -39,6 +39,7 @@ struct fsess {
     fsess **viewers; /* publisher: its viewers */
     size_t nviewers, cap;
     int echo;
+    size_t rwant; /* datagrams to read next (wr_dgrams_next_want) */
     /* queued sends */
     struct mmsghdr msgs[FBATCH];
     struct iovec iov[FBATCH];
@@ -183,33 +184,18 @@ static void on_udp(uv_poll_t *h, int status, int events)
     fsess *s = h->data;
     if (status < 0)
         return;
-    struct mmsghdr msgs[FBATCH];
-    struct iovec iov[FBATCH];
-    struct sockaddr_storage from[FBATCH];
-    fl_buf *bufs[FBATCH];
-    size_t n = 0;
-    for (; n < FBATCH; n++) {
-        if (!(bufs[n] = fl_buf_pool_get(F.pool)))
-            break;
-        iov[n].iov_base = fl_buf_data(bufs[n]);
-        iov[n].iov_len = fl_buf_tailroom(bufs[n]);
-        memset(&msgs[n], 0, sizeof(msgs[n]));
-        msgs[n].msg_hdr.msg_name = &from[n];
-        msgs[n].msg_hdr.msg_namelen = sizeof(from[n]);
-        msgs[n].msg_hdr.msg_iov = &iov[n];
-        msgs[n].msg_hdr.msg_iovlen = 1;
-    }
-    int got = n ? recvmmsg(s->fd, msgs, (unsigned)n, MSG_DONTWAIT, NULL) : 0;
+    static wr_dgrams d; /* one loop, one read at a time */
+    size_t want = s->rwant ? s->rwant : WR_DGRAM_MIN;
+    size_t got = wr_dgrams_read(&d, s->fd, F.pool, want);
+    s->rwant = wr_dgrams_next_want(got, want);
     fl_time now = fl_time_now();
-    for (int i = 0; i < (got > 0 ? got : 0); i++) {
-        fl_buf *b = bufs[i];
-        bufs[i] = NULL;
-        fl_buf_set_len(b, msgs[i].msg_len);
-        const uint8_t *d = fl_buf_data(b);
-        if (b->len >= 20 && d[0] < 2) {
+    for (size_t i = 0; i < got; i++) {
+        fl_buf *b = d.bufs[i];
+        const uint8_t *data = fl_buf_data(b);
+        if (b->len >= 20 && data[0] < 2) {
             fl_addr src;
-            fl_addr_from_sockaddr(&src, (struct sockaddr *)&from[i]);
-            fl_ice_agent_handle_input(s->ice, now, 0, &src, d, b->len);
+            fl_addr_from_sockaddr(&src, (struct sockaddr *)&d.from[i]);
+            fl_ice_agent_handle_input(s->ice, now, 0, &src, data, b->len);
             fl_buf_unref(b);
         } else if (s->tr) {
             fl_transport_handle_input(s->tr, now, b);
@@ -217,10 +203,6 @@ static void on_udp(uv_poll_t *h, int status, int events)
             fl_buf_unref(b);
         }
         sess_pump(s, now);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (bufs[i])
-            fl_buf_unref(bufs[i]);
     }
     flush_dirty();
 }
