@@ -874,11 +874,7 @@ int fl_bench_janus_subscribe(fl_bench_janus *j, uint64_t feed, char **offer, voi
         return rc;
     rc = plugin_data(ev, "videoroom subscribe", &data);
     if (rc < 0 && json_integer_value(json_object_get(data, "error_code")) == 428) {
-        fprintf(stderr,
-                "janus: feed %" PRIu64 " is not up yet: VideoRoom takes subscribers "
-                "only once the publisher's ICE and DTLS are done\n",
-                feed);
-        rc = FL_EAGAIN;
+        rc = FL_EAGAIN; /* VideoRoom takes subscribers only once the feed is up */
     }
     if (rc == 0)
         rc = event_sdp(ev, "videoroom subscribe", "offer", offer);

@@ -46,10 +46,15 @@ static int janus_publish(wr_bench *b, wr_peer *p, void **handle)
 
 static int janus_view(wr_bench *b, wr_peer *p, void *publisher)
 {
-    (void)b;
     char *offer = NULL, *answer = NULL;
     void *sub = NULL;
     int rc = fl_bench_janus_subscribe(janus, (uint64_t)(uintptr_t)publisher, &offer, &sub);
+    /* the client's DTLS can be done before Janus has marked the feed up:
+     * let media run and ask again, for up to 5 s */
+    for (int tries = 0; rc == FL_EAGAIN && tries < 50; tries++) {
+        wr_bench_run(b, 0.1);
+        rc = fl_bench_janus_subscribe(janus, (uint64_t)(uintptr_t)publisher, &offer, &sub);
+    }
     if (rc == 0 && !(answer = wr_peer_answer(p, offer)))
         rc = FL_EPROTO;
     if (rc == 0)
