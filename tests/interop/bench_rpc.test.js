@@ -55,13 +55,15 @@ describe('fluo-bench rpc', () => {
     for (const v of m.slice(1)) assert.ok(Number(v) > 0);
   });
 
-  it('srtp: prints fluo and bare libsrtp2 ns per packet and the ratio last', async () => {
+  it('srtp: prints fluo, bare libsrtp2 and libsrtp2 built-in back end ns per packet and the ratios last', async () => {
     const r = await run(['srtp', '--packets', '2000']);
     assert.equal(r.code, 0, r.stderr);
     const last = r.stdout.trim().split('\n').pop();
-    const m = /^srtp size=1200 packets=2000 cm80_fluo_ns=([\d.]+) cm80_libsrtp_ns=([\d.]+) gcm_fluo_ns=([\d.]+) gcm_libsrtp_ns=([\d.]+) overhead_ratio=([\d.]+)$/.exec(last);
+    const m = /^srtp size=1200 packets=2000 cm80_fluo_ns=([\d.]+) cm80_libsrtp_ns=([\d.]+) gcm_fluo_ns=([\d.]+) gcm_libsrtp_ns=([\d.]+) overhead_ratio=([\d.]+) cm80_builtin_ns=([\d.]+) cm80_vs_builtin=([\d.]+)$/.exec(last);
     assert.ok(m, `last line: ${last}`);
     for (const v of m.slice(1)) assert.ok(Number(v) > 0);
+    // cm80_vs_builtin is cm80_fluo_ns / cm80_builtin_ns
+    assert.ok(Math.abs(Number(m[7]) - Number(m[1]) / Number(m[6])) < 0.002, last);
   });
 
   it('says what is wrong with a bad command line', async () => {
