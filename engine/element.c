@@ -701,6 +701,30 @@ void fl__pad_request_key_frame(fl__pad *sink)
         src->element->type->key_frame(src->element, src->media);
 }
 
+static void element_key_frame_run(fl__call *c)
+{
+    fl_element *e = c->element;
+    int rc = FL_ECLOSED;
+    if (!e->dead) {
+        fl__pad *src = e->defaults[fl__media_index(FL_MEDIA_VIDEO)];
+        fl__pad *sink = src ? src->twin : NULL;
+        rc = pad_producer(sink) ? 0 : FL_ENOENT;
+        if (rc == 0)
+            fl__pad_request_key_frame(sink);
+    }
+    fl__call_done(c, rc);
+}
+
+void fl_element_request_key_frame(fl_element *e, fl_done_fn done, void *arg)
+{
+    fl__call *c = fl__element_call(e, element_key_frame_run, NULL, 0);
+    if (!c)
+        return;
+    c->cb.done = done;
+    c->arg = arg;
+    fl__call_post(c);
+}
+
 const fl_sdp_codec *fl__pad_caps(fl__pad *sink)
 {
     fl__pad *src = pad_producer(sink);

@@ -290,4 +290,9 @@ void fl_webrtc_add_ice_candidate(fl_element *e,
  * selects AUDIO or VIDEO entries (FL_MEDIA_ALL: both). */
 void fl_element_get_stats(fl_element *e, unsigned media, fl_text_fn cb, void *arg);
 
+/* Asks the producer of the video flowing into e (through PassThroughs) for
+ * a key frame: a WebRtcEndpoint producer sends its peer a PLI (at most one
+ * per 500 ms). done gets FL_ENOENT when no video is connected into e. */
+void fl_element_request_key_frame(fl_element *e, fl_done_fn done, void *arg);
+
 #endif

@@ -137,6 +137,27 @@ static void add_ice_candidate(call *c, obj *o, json_t *p)
                                 add_candidate_done, c);
 }
 
+/* ---- key frames ---- */
+
+static void key_frame_done(void *arg, int status)
+{
+    call *c = arg;
+    if (status == 0)
+        fl__call_ok(c, NULL);
+    else if (status == FL_ENOENT)
+        fl__call_err(c, KE_MEDIA_OBJECT_OPERATION_NOT_SUPPORTED,
+                     "requestKeyframe is for video consumers: no video is connected into "
+                     "this endpoint");
+    else
+        fl__call_err(c, KE_UNEXPECTED_ERROR, "requestKeyframe: %s", fl_strerror(status));
+}
+
+static void request_key_frame(call *c, obj *o, json_t *p)
+{
+    (void)p;
+    fl_element_request_key_frame(o->element, key_frame_done, c);
+}
+
 /* ---- properties kept by the element ---- */
 
 /* "getStunServerAddress" -> "stunServerAddress". */
@@ -302,6 +323,7 @@ const struct op fl__ops_webrtc[] = {
     { "BaseRtpEndpoint", "setMaxVideoSendBandwidth", set_prop },
     { "BaseRtpEndpoint", "getMediaState", get_prop },
     { "BaseRtpEndpoint", "getConnectionState", get_prop },
+    { "BaseRtpEndpoint", "requestKeyframe", request_key_frame },
     { "WebRtcEndpoint", "gatherCandidates", gather_candidates },
     { "WebRtcEndpoint", "addIceCandidate", add_ice_candidate },
     { "WebRtcEndpoint", "getNetworkInterfaces", get_prop },

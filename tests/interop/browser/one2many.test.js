@@ -10,13 +10,15 @@
 //     presenter.connect(viewer) -> gatherCandidates; answer sent once
 //     connect returned; leaving: viewer.release(); the end: pipeline.release().
 // A viewer that joins late must decode within 1 s of its connection being up
-// (the server has to get a key frame from the presenter for it).
+// (the server has to get a key frame from the presenter for it). Then
+// requestKeyframe on a viewer makes the presenter encode a key frame (PLI),
+// and on the presenter's own endpoint (no video into it) answers 40111.
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { sanitizerFindings } = require('../lib/server');
 const { waitSameResolution } = require('../lib/browser');
-const { startFluoAndBrowser, Signalling, browserOffers, withTimeout, sleep, releaseAtEnd } = require('../lib/kurento');
+const { call, startFluoAndBrowser, Signalling, browserOffers, withTimeout, sleep, releaseAtEnd } = require('../lib/kurento');
 
 describe('one2many-call with Chromium', { timeout: 120000 }, () => {
   let env;
@@ -110,6 +112,26 @@ describe('one2many-call with Chromium', { timeout: 120000 }, () => {
         `viewer still decoding after another left: ${before[i].inVideo.framesDecoded} -> ${afterSt[i].inVideo.framesDecoded}`,
       );
     }
+
+    // requestKeyframe on a viewer's endpoint: the presenter's browser gets a
+    // PLI and encodes a key frame. Steady state first: no PLI for 1.5 s.
+    const quiet = (await presenter.stats()).outVideo;
+    await sleep(1500);
+    const p0 = (await presenter.stats()).outVideo;
+    assert.equal(p0.pliCount, quiet.pliCount, `no PLI reaches the presenter while nothing asks: ${quiet.pliCount} -> ${p0.pliCount}`);
+    await call(viewers[0].ep, 'requestKeyframe');
+    const p1 = await presenter.waitFor(
+      (s) => s.outVideo.pliCount > p0.pliCount && s.outVideo.keyFramesEncoded > p0.keyFramesEncoded,
+      3000,
+      { what: 'a PLI at the presenter and a new key frame after requestKeyframe' },
+    );
+    t.diagnostic(`requestKeyframe: presenter pliCount ${p0.pliCount} -> ${p1.outVideo.pliCount}, keyFramesEncoded ${p0.keyFramesEncoded} -> ${p1.outVideo.keyFramesEncoded}`);
+    // The presenter's own endpoint has no video flowing into it.
+    await assert.rejects(call(presenterEp, 'requestKeyframe'), (e) => {
+      assert.equal(e.code, 40111, `code: ${JSON.stringify(e)}`);
+      assert.match(e.message, /video consumers/);
+      return true;
+    });
 
     await releasePipeline();
   });

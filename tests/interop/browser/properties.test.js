@@ -17,21 +17,11 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { sanitizerFindings, REPO } = require('../lib/server');
-const { startFluoAndBrowser, Signalling, browserOffers, iceCandidate, statsOfType, releaseAtEnd } = require('../lib/kurento');
+const { call, startFluoAndBrowser, Signalling, browserOffers, iceCandidate, statsOfType, releaseAtEnd } = require('../lib/kurento');
 
 const OFFER = fs.readFileSync(path.join(REPO, 'tests', 'data', 'sdp', 'chromium_offer.sdp'), 'utf8');
 const directions = (sdp) => [...sdp.matchAll(/^a=(sendrecv|sendonly|recvonly|inactive)\r?$/gm)].map((m) => m[1]);
 const kinds = (sdp) => [...sdp.matchAll(/^m=(\w+) /gm)].map((m) => m[1]);
-
-// Calls obj.method(...args) in the callback form and resolves/rejects with
-// what the callback gets: with no callback, kurento-client 7.3 hands the
-// error to its own noop callback (console.trace) and the promise resolves
-// undefined, so a failure would go unseen.
-function call(obj, method, ...args) {
-  return new Promise((resolve, reject) => {
-    obj[method](...args, (err, result) => (err ? reject(err) : resolve(result)));
-  });
-}
 
 // Asserts that `p` rejects with the Kurento error `code`; returns the error.
 async function rejectsWith(p, code, what) {

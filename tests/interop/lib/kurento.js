@@ -245,7 +245,18 @@ async function startFluoAndBrowser(opts = {}) {
   return env;
 }
 
+// Calls obj.method(...args) in the callback form and resolves/rejects with
+// what the callback gets: with no callback, kurento-client 7.3 hands the
+// error to its own noop callback (console.trace) and the promise resolves
+// undefined, so a failure would go unseen.
+function call(obj, method, ...args) {
+  return new Promise((resolve, reject) => {
+    obj[method](...args, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
 module.exports = {
+  call,
   startFluoAndBrowser,
   kurentoClient,
   CLIENT_OPTIONS,
