@@ -4,37 +4,25 @@
 // (RTCRtpTransceiver.setCodecPreferences leaves only that codec, plus rtx,
 // in the offer): VP8, then H264 (Debian's Chromium encodes it with OpenH264).
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sanitizerFindings } = require('../lib/server');
 const { waitSameResolution } = require('../lib/browser');
-const { startFluoAndBrowser, Signalling, browserOffers, releaseAtEnd } = require('../lib/kurento');
+const { fluoAndBrowserPerSuite, Signalling, browserOffers, releaseAtEnd } = require('../lib/kurento');
 
 const videoCodecs = (sdp) => [...sdp.matchAll(/^a=rtpmap:\d+ ([\w-]+)\/90000/gm)].map((m) => m[1]).filter((c) => c !== 'rtx');
 
 describe('hello-world per video codec with Chromium', { timeout: 120000 }, () => {
-  let env;
-
-  before(async () => {
-    env = await startFluoAndBrowser();
-  });
-
-  after(async () => {
-    if (!env) return;
-    const r = await env.close();
-    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(sanitizerFindings(r.stderr), []);
-  });
+  const suite = fluoAndBrowserPerSuite();
 
   for (const codec of ['VP8', 'H264']) {
     it(`${codec}: loopback decodes in the browser`, { timeout: 50000 }, async (t) => {
-      const peer = await env.browser.newPeer({ name: `codec-${codec}`, videoCodec: codec });
+      const peer = await suite.env.browser.newPeer({ name: `codec-${codec}`, videoCodec: codec });
       t.after(() => peer.close());
       const sig = new Signalling(peer);
       const offer = await peer.createOffer();
       assert.deepEqual([...new Set(videoCodecs(offer))], [codec], 'the offer carries only the preferred codec');
 
-      const pipeline = await env.client.create('MediaPipeline');
+      const pipeline = await suite.env.client.create('MediaPipeline');
       const releasePipeline = releaseAtEnd(t, pipeline);
       const webRtc = await pipeline.create('WebRtcEndpoint');
       const answer = await browserOffers(sig, webRtc, offer, { before: () => [webRtc.connect(webRtc)] });

@@ -13,33 +13,21 @@
 // Peers are set up in the one2many order (browser offers; viewer:
 // processOffer -> presenter.connect(viewer) -> gatherCandidates).
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sanitizerFindings } = require('../lib/server');
 const { waitSameResolution } = require('../lib/browser');
-const { startFluoAndBrowser, Signalling, browserOffers, recordEvents, withTimeout, sleep, idOf, releaseAtEnd } = require('../lib/kurento');
+const { fluoAndBrowserPerSuite, Signalling, browserOffers, recordEvents, withTimeout, sleep, idOf, releaseAtEnd } = require('../lib/kurento');
 
 const videoCodecs = (sdp) => [...sdp.matchAll(/^a=rtpmap:\d+ ([\w-]+)\/90000/gm)].map((m) => m[1]).filter((c) => c !== 'rtx');
 const EVENTS = ['Error', 'MediaTranscodingStateChanged', 'MediaFlowInStateChanged', 'MediaFlowOutStateChanged'];
 
 describe('video format mismatch between connected WebRtcEndpoints with Chromium', { timeout: 150000 }, () => {
-  let env;
-
-  before(async () => {
-    env = await startFluoAndBrowser();
-  });
-
-  after(async () => {
-    if (!env) return;
-    const r = await env.close();
-    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(sanitizerFindings(r.stderr), []);
-  });
+  const suite = fluoAndBrowserPerSuite();
 
   // A sendonly browser presenter with only `codec`, sending into a new
   // WebRtcEndpoint of the pipeline.
   async function addPresenter(t, pipeline, codec) {
-    const presenter = await env.browser.newPeer({ name: `presenter-${codec}`, direction: 'sendonly', videoCodec: codec });
+    const presenter = await suite.env.browser.newPeer({ name: `presenter-${codec}`, direction: 'sendonly', videoCodec: codec });
     t.after(() => presenter.close());
     const psig = new Signalling(presenter);
     const pOffer = await presenter.createOffer();
@@ -57,8 +45,8 @@ describe('video format mismatch between connected WebRtcEndpoints with Chromium'
   // Presenter (sendonly, presenterCodec) -> A [-> PassThrough P] -> B <- viewer
   // (recvonly, viewerCodec).
   async function setUp(t, presenterCodec, viewerCodec, { via } = {}) {
-    const b = env.browser;
-    const pipeline = await env.client.create('MediaPipeline');
+    const b = suite.env.browser;
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const { presenter, psig, ep: a, rec: recA } = await addPresenter(t, pipeline, presenterCodec);
 

@@ -9,28 +9,16 @@
 // with OfferOptions{offerToReceiveAudio:false, offerToReceiveVideo:false}
 // (the offer itself is sendonly).
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sanitizerFindings } = require('../lib/server');
 const { waitSameResolution } = require('../lib/browser');
-const { startFluoAndBrowser, Signalling, browserOffers, withTimeout, kurentoClient, releaseAtEnd } = require('../lib/kurento');
+const { fluoAndBrowserPerSuite, Signalling, browserOffers, withTimeout, kurentoClient, releaseAtEnd } = require('../lib/kurento');
 
 const directions = (sdp) => [...sdp.matchAll(/^a=(sendrecv|sendonly|recvonly|inactive)\r?$/gm)].map((m) => m[1]);
 const kinds = (sdp) => [...sdp.matchAll(/^m=(\w+) /gm)].map((m) => m[1]);
 
 describe('generateOffer/processAnswer with Chromium answering', { timeout: 120000 }, () => {
-  let env;
-
-  before(async () => {
-    env = await startFluoAndBrowser();
-  });
-
-  after(async () => {
-    if (!env) return;
-    const r = await env.close();
-    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(sanitizerFindings(r.stderr), []);
-  });
+  const suite = fluoAndBrowserPerSuite();
 
   const cases = [
     { name: 'generateOffer()', options: undefined, offered: 'sendrecv' },
@@ -43,12 +31,12 @@ describe('generateOffer/processAnswer with Chromium answering', { timeout: 12000
 
   for (const c of cases) {
     it(`${c.name}: a recvonly browser decodes the presenter`, { timeout: 50000 }, async (t) => {
-      const b = env.browser;
+      const b = suite.env.browser;
       const presenter = await b.newPeer({ name: 'presenter', direction: 'sendonly' });
       t.after(() => presenter.close());
       const psig = new Signalling(presenter);
       const pOffer = await presenter.createOffer();
-      const pipeline = await env.client.create('MediaPipeline');
+      const pipeline = await suite.env.client.create('MediaPipeline');
       const releasePipeline = releaseAtEnd(t, pipeline);
       const presenterEp = await pipeline.create('WebRtcEndpoint');
       await browserOffers(psig, presenterEp, pOffer);

@@ -13,32 +13,20 @@
 // one leaving, which releases its own incoming ones and its outgoingMedia;
 // the empty room releases the pipeline.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sanitizerFindings } = require('../lib/server');
 const { waitSameResolution } = require('../lib/browser');
-const { startFluoAndBrowser, Signalling, withTimeout, sleep, releaseAtEnd } = require('../lib/kurento');
+const { fluoAndBrowserPerSuite, Signalling, withTimeout, sleep, releaseAtEnd } = require('../lib/kurento');
 
 // The tutorial's constraints: 320 px wide, 15 fps.
 const VIDEO = { width: 320, height: 240, frameRate: 15 };
 
 describe('group-call with Chromium (4 participants)', { timeout: 180000 }, () => {
-  let env;
-
-  before(async () => {
-    env = await startFluoAndBrowser();
-  });
-
-  after(async () => {
-    if (!env) return;
-    const r = await env.close();
-    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(sanitizerFindings(r.stderr), []);
-  });
+  const suite = fluoAndBrowserPerSuite();
 
   it('every participant decodes the other three', { timeout: 160000 }, async (t) => {
-    const b = env.browser;
-    const pipeline = await env.client.create('MediaPipeline');
+    const b = suite.env.browser;
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const room = new Map(); // name -> participant
 

@@ -7,11 +7,10 @@
 // tutorial's other listeners) -> connect(self) -> processOffer ->
 // gatherCandidates, the last three issued back-to-back.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sanitizerFindings } = require('../lib/server');
 const { waitSameResolution } = require('../lib/browser');
-const { startFluoAndBrowser, Signalling, recordEvents, browserOffers, idOf, releaseAtEnd } = require('../lib/kurento');
+const { fluoAndBrowserPerSuite, Signalling, recordEvents, browserOffers, idOf, releaseAtEnd } = require('../lib/kurento');
 
 const EVENTS = [
   'Error',
@@ -26,28 +25,17 @@ const EVENTS = [
 ];
 
 describe('hello-world (WebRtcEndpoint loopback) with Chromium', { timeout: 90000 }, () => {
-  let env;
-
-  before(async () => {
-    env = await startFluoAndBrowser();
-  });
-
-  after(async () => {
-    if (!env) return;
-    const r = await env.close();
-    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(sanitizerFindings(r.stderr), []);
-  });
+  const suite = fluoAndBrowserPerSuite();
 
   it('loops audio and video back to the browser, with Kurento events', { timeout: 60000 }, async (t) => {
-    const peer = await env.browser.newPeer({ name: 'hello', audio: true, video: true, direction: 'sendrecv' });
+    const peer = await suite.env.browser.newPeer({ name: 'hello', audio: true, video: true, direction: 'sendrecv' });
     const sig = new Signalling(peer);
     const offer = await peer.createOffer();
     // The browser trickles from setLocalDescription on; the app queues until
     // the endpoint exists (so some go before processOffer).
     await sig.waitBrowserCandidates(1);
 
-    const pipeline = await env.client.create('MediaPipeline');
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const webRtc = await pipeline.create('WebRtcEndpoint');
     assert.match(webRtc.id, /_kurento\.WebRtcEndpoint$/);

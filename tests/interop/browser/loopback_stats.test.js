@@ -9,32 +9,20 @@
 // The endpoint's inbound counts must match what the browser sent (and its
 // outbound what the browser received) within 5 %.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sanitizerFindings } = require('../lib/server');
-const { startFluoAndBrowser, Signalling, withTimeout, statsOfType, sleep, releaseAtEnd } = require('../lib/kurento');
+const { fluoAndBrowserPerSuite, Signalling, withTimeout, statsOfType, sleep, releaseAtEnd } = require('../lib/kurento');
 
 describe('loopback-stats with Chromium', { timeout: 90000 }, () => {
-  let env;
-
-  before(async () => {
-    env = await startFluoAndBrowser();
-  });
-
-  after(async () => {
-    if (!env) return;
-    const r = await env.close();
-    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(sanitizerFindings(r.stderr), []);
-  });
+  const suite = fluoAndBrowserPerSuite();
 
   it('getStats: inboundrtp/outboundrtp agree with the browser', { timeout: 70000 }, async (t) => {
-    const peer = await env.browser.newPeer({ name: 'stats' });
+    const peer = await suite.env.browser.newPeer({ name: 'stats' });
     t.after(() => peer.close());
     const sig = new Signalling(peer);
     const offer = await peer.createOffer();
 
-    const pipeline = await env.client.create('MediaPipeline');
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     await pipeline.setLatencyStats(true);
     assert.equal(await pipeline.getLatencyStats(), true);

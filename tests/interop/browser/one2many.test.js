@@ -14,33 +14,21 @@
 // requestKeyframe on a viewer makes the presenter encode a key frame (PLI),
 // and on the presenter's own endpoint (no video into it) answers 40111.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sanitizerFindings } = require('../lib/server');
 const { waitSameResolution } = require('../lib/browser');
-const { call, startFluoAndBrowser, Signalling, browserOffers, withTimeout, sleep, releaseAtEnd } = require('../lib/kurento');
+const { fluoAndBrowserPerSuite, call, Signalling, browserOffers, withTimeout, sleep, releaseAtEnd } = require('../lib/kurento');
 
 describe('one2many-call with Chromium', { timeout: 120000 }, () => {
-  let env;
-
-  before(async () => {
-    env = await startFluoAndBrowser();
-  });
-
-  after(async () => {
-    if (!env) return;
-    const r = await env.close();
-    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(sanitizerFindings(r.stderr), []);
-  });
+  const suite = fluoAndBrowserPerSuite();
 
   it('one presenter, three viewers joining at 0, 3 and 6 s', { timeout: 100000 }, async (t) => {
-    const b = env.browser;
+    const b = suite.env.browser;
     const presenter = await b.newPeer({ name: 'presenter', direction: 'sendonly' });
     const psig = new Signalling(presenter);
     const pOffer = await presenter.createOffer();
 
-    const pipeline = await env.client.create('MediaPipeline');
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const presenterEp = await pipeline.create('WebRtcEndpoint');
     const pAnswer = await browserOffers(psig, presenterEp, pOffer);

@@ -10,28 +10,16 @@
 // stays so when the encoder scales down), so each decoding the other's shape
 // shows the cross wiring (a loopback would not).
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sanitizerFindings } = require('../lib/server');
 const { waitSameResolution } = require('../lib/browser');
-const { startFluoAndBrowser, Signalling, withTimeout, releaseAtEnd } = require('../lib/kurento');
+const { fluoAndBrowserPerSuite, Signalling, withTimeout, releaseAtEnd } = require('../lib/kurento');
 
 describe('one2one-call with Chromium', { timeout: 90000 }, () => {
-  let env;
-
-  before(async () => {
-    env = await startFluoAndBrowser();
-  });
-
-  after(async () => {
-    if (!env) return;
-    const r = await env.close();
-    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(sanitizerFindings(r.stderr), []);
-  });
+  const suite = fluoAndBrowserPerSuite();
 
   it('caller and callee see each other', { timeout: 60000 }, async (t) => {
-    const b = env.browser;
+    const b = suite.env.browser;
     const caller = await b.newPeer({ name: 'caller', video: { width: 640, height: 480 } });
     const callee = await b.newPeer({ name: 'callee', video: { width: 320, height: 180 } });
     const csig = new Signalling(caller);
@@ -41,7 +29,7 @@ describe('one2one-call with Chromium', { timeout: 90000 }, () => {
     const callerOffer = await caller.createOffer();
     const calleeOffer = await callee.createOffer();
 
-    const pipeline = await env.client.create('MediaPipeline');
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const callerEp = await pipeline.create('WebRtcEndpoint');
     csig.attach(callerEp);

@@ -9,37 +9,26 @@
 //      of two recvonly viewers (one2many order for the viewers, with
 //      P.connect(viewer) in place of presenter.connect(viewer)); both decode.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { sanitizerFindings, REPO } = require('../lib/server');
+const { REPO } = require('../lib/server');
 const { waitSameResolution, pngStats } = require('../lib/browser');
-const { startFluoAndBrowser, Signalling, browserOffers, recordEvents, withTimeout, releaseAtEnd } = require('../lib/kurento');
+const { fluoAndBrowserPerSuite, Signalling, browserOffers, recordEvents, withTimeout, releaseAtEnd } = require('../lib/kurento');
 
 const SHOTS = path.join(REPO, 'build', 'screenshots');
 
 describe('PassThrough in the media path with Chromium', { timeout: 150000 }, () => {
-  let env;
-
-  before(async () => {
-    env = await startFluoAndBrowser();
-  });
-
-  after(async () => {
-    if (!env) return;
-    const r = await env.close();
-    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(sanitizerFindings(r.stderr), []);
-  });
+  const suite = fluoAndBrowserPerSuite();
 
   it('loopback A -> PassThrough -> A: the browser decodes itself; screenshot', { timeout: 60000 }, async (t) => {
-    const peer = await env.browser.newPeer({ name: 'pt-loop' });
+    const peer = await suite.env.browser.newPeer({ name: 'pt-loop' });
     t.after(() => peer.close());
     const sig = new Signalling(peer);
     const offer = await peer.createOffer();
 
-    const pipeline = await env.client.create('MediaPipeline');
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const webRtc = await pipeline.create('WebRtcEndpoint');
     const pass = await pipeline.create('PassThrough');
@@ -76,13 +65,13 @@ describe('PassThrough in the media path with Chromium', { timeout: 150000 }, () 
   });
 
   it('presenter -> A -> PassThrough -> B, C (two recvonly viewers)', { timeout: 60000 }, async (t) => {
-    const b = env.browser;
+    const b = suite.env.browser;
     const presenter = await b.newPeer({ name: 'pt-presenter', direction: 'sendonly' });
     t.after(() => presenter.close());
     const psig = new Signalling(presenter);
     const pOffer = await presenter.createOffer();
 
-    const pipeline = await env.client.create('MediaPipeline');
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const presenterEp = await pipeline.create('WebRtcEndpoint');
     const pass = await pipeline.create('PassThrough');

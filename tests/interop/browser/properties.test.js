@@ -12,12 +12,12 @@
 //     40201 and the server goes on serving (a fresh endpoint loops media);
 //   - create({recvonly:true}) / ({sendonly:true}) answer recvonly / sendonly.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { sanitizerFindings, REPO } = require('../lib/server');
-const { call, startFluoAndBrowser, Signalling, browserOffers, iceCandidate, statsOfType, releaseAtEnd } = require('../lib/kurento');
+const { REPO } = require('../lib/server');
+const { fluoAndBrowserPerSuite, call, Signalling, browserOffers, iceCandidate, statsOfType, releaseAtEnd } = require('../lib/kurento');
 
 const OFFER = fs.readFileSync(path.join(REPO, 'tests', 'data', 'sdp', 'chromium_offer.sdp'), 'utf8');
 const directions = (sdp) => [...sdp.matchAll(/^a=(sendrecv|sendonly|recvonly|inactive)\r?$/gm)].map((m) => m[1]);
@@ -37,21 +37,10 @@ async function rejectsWith(p, code, what) {
 }
 
 describe('WebRtcEndpoint properties and SDP accessors with Chromium', { timeout: 150000 }, () => {
-  let env;
-
-  before(async () => {
-    env = await startFluoAndBrowser();
-  });
-
-  after(async () => {
-    if (!env) return;
-    const r = await env.close();
-    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(sanitizerFindings(r.stderr), []);
-  });
+  const suite = fluoAndBrowserPerSuite();
 
   it('ICE and bandwidth properties round-trip before processOffer; ICE ones fixed after (40107)', { timeout: 30000 }, async (t) => {
-    const pipeline = await env.client.create('MediaPipeline');
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const ep = await pipeline.create('WebRtcEndpoint');
 
@@ -83,12 +72,12 @@ describe('WebRtcEndpoint properties and SDP accessors with Chromium', { timeout:
   });
 
   it('hello-world: states, session descriptors, 40208, addIceCandidate, getStats(AUDIO)', { timeout: 60000 }, async (t) => {
-    const peer = await env.browser.newPeer({ name: 'props' });
+    const peer = await suite.env.browser.newPeer({ name: 'props' });
     t.after(() => peer.close());
     const sig = new Signalling(peer);
     const offer = await peer.createOffer();
 
-    const pipeline = await env.client.create('MediaPipeline');
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const webRtc = await pipeline.create('WebRtcEndpoint');
     assert.equal(await webRtc.getMediaState(), 'DISCONNECTED', 'getMediaState before processOffer');
@@ -180,7 +169,7 @@ describe('WebRtcEndpoint properties and SDP accessors with Chromium', { timeout:
   });
 
   it('processAnswer without generateOffer -> 40209; processOffer("hello") -> 40201, the server goes on', { timeout: 60000 }, async (t) => {
-    const pipeline = await env.client.create('MediaPipeline');
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const ep1 = await pipeline.create('WebRtcEndpoint');
     const e1 = await rejectsWith(call(ep1, 'processAnswer', OFFER.replace(/a=setup:actpass/g, 'a=setup:active')), 40209, 'processAnswer without generateOffer');
@@ -190,7 +179,7 @@ describe('WebRtcEndpoint properties and SDP accessors with Chromium', { timeout:
     t.diagnostic(`40201: ${e2.message}`);
 
     // A fresh endpoint (same pipeline) still loops media.
-    const peer = await env.browser.newPeer({ name: 'after-garbage' });
+    const peer = await suite.env.browser.newPeer({ name: 'after-garbage' });
     t.after(() => peer.close());
     const sig = new Signalling(peer);
     const offer = await peer.createOffer();
@@ -205,7 +194,7 @@ describe('WebRtcEndpoint properties and SDP accessors with Chromium', { timeout:
 
   for (const dir of ['recvonly', 'sendonly']) {
     it(`create WebRtcEndpoint {${dir}: true}: the answer is ${dir}`, { timeout: 20000 }, async (t) => {
-      const pipeline = await env.client.create('MediaPipeline');
+      const pipeline = await suite.env.client.create('MediaPipeline');
       const releasePipeline = releaseAtEnd(t, pipeline);
       const ep = await pipeline.create('WebRtcEndpoint', { [dir]: true });
       const answer = await call(ep, 'processOffer', OFFER);

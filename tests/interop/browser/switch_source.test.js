@@ -6,28 +6,16 @@
 // burst of "lost" packets from a sequence jump, and the Kurento events of
 // the replaced link.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sanitizerFindings } = require('../lib/server');
-const { startFluoAndBrowser, Signalling, browserOffers, recordEvents, withTimeout, sleep, releaseAtEnd } = require('../lib/kurento');
+const { fluoAndBrowserPerSuite, Signalling, browserOffers, recordEvents, withTimeout, sleep, releaseAtEnd } = require('../lib/kurento');
 
 describe('a viewer switched from one presenter to another', { timeout: 120000 }, () => {
-  let env;
-
-  before(async () => {
-    env = await startFluoAndBrowser();
-  });
-
-  after(async () => {
-    if (!env) return;
-    const r = await env.close();
-    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(sanitizerFindings(r.stderr), []);
-  });
+  const suite = fluoAndBrowserPerSuite();
 
   it('keeps one continuous stream', { timeout: 90000 }, async (t) => {
-    const b = env.browser;
-    const pipeline = await env.client.create('MediaPipeline');
+    const b = suite.env.browser;
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
 
     async function presenter(name) {

@@ -255,8 +255,29 @@ function call(obj, method, ...args) {
   });
 }
 
+// Starts fluo and Chromium before the tests of the describe block it is
+// called in and closes them after, asserting a clean exit with no sanitizer
+// findings. suite.env is startFluoAndBrowser's environment.
+function fluoAndBrowserPerSuite(opts = {}) {
+  const { before, after } = require('node:test');
+  const assert = require('node:assert/strict');
+  const { sanitizerFindings } = require('./server');
+  const suite = { env: null };
+  before(async () => {
+    suite.env = await startFluoAndBrowser(opts);
+  });
+  after(async () => {
+    if (!suite.env) return;
+    const r = await suite.env.close();
+    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
+    assert.deepEqual(sanitizerFindings(r.stderr), []);
+  });
+  return suite;
+}
+
 module.exports = {
   call,
+  fluoAndBrowserPerSuite,
   startFluoAndBrowser,
   kurentoClient,
   CLIENT_OPTIONS,
