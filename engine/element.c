@@ -479,14 +479,19 @@ fl__call *fl__element_call(fl_element *e, fl__call_fn run, const uint8_t *data, 
     return c;
 }
 
-void fl_element_release(fl_element *e, fl_done_fn done, void *arg)
+void fl__element_post_done(fl_element *e, fl__call_fn run, fl_done_fn done, void *arg)
 {
-    fl__call *c = fl__element_call(e, element_release_run, NULL, 0);
+    fl__call *c = fl__element_call(e, run, NULL, 0);
     if (!c)
         return;
     c->cb.done = done;
     c->arg = arg;
     fl__call_post(c);
+}
+
+void fl_element_release(fl_element *e, fl_done_fn done, void *arg)
+{
+    fl__element_post_done(e, element_release_run, done, arg);
 }
 
 /* ---- queries and callbacks ---- */
@@ -717,12 +722,7 @@ static void element_key_frame_run(fl__call *c)
 
 void fl_element_request_key_frame(fl_element *e, fl_done_fn done, void *arg)
 {
-    fl__call *c = fl__element_call(e, element_key_frame_run, NULL, 0);
-    if (!c)
-        return;
-    c->cb.done = done;
-    c->arg = arg;
-    fl__call_post(c);
+    fl__element_post_done(e, element_key_frame_run, done, arg);
 }
 
 const fl_sdp_codec *fl__pad_caps(fl__pad *sink)

@@ -288,6 +288,9 @@ void fl__json_close(fl__json *j);                 /* } */
 /* A call on the element's worker holding data (may be NULL); the caller sets
  * its callback and posts it. NULL when e is NULL or memory is short. */
 fl__call *fl__element_call(fl_element *e, fl__call_fn run, const uint8_t *data, size_t len);
+/* fl__element_call + done/arg + post: run on e's worker, done with its
+ * status on the callback loop. */
+void fl__element_post_done(fl_element *e, fl__call_fn run, fl_done_fn done, void *arg);
 
 void fl__element_ref(fl_element *e);
 void fl__element_unref(fl_element *e);

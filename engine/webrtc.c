@@ -921,12 +921,7 @@ static void webrtc_gather_run(fl__call *c)
 
 void fl_webrtc_gather_candidates(fl_element *e, fl_done_fn done, void *arg)
 {
-    fl__call *c = fl__element_call(e, webrtc_gather_run, NULL, 0);
-    if (!c)
-        return;
-    c->cb.done = done;
-    c->arg = arg;
-    fl__call_post(c);
+    fl__element_post_done(e, webrtc_gather_run, done, arg);
 }
 
 static void webrtc_add_candidate_run(fl__call *c)
