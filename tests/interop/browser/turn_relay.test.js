@@ -6,34 +6,18 @@
 // 'relay'. The selected pair's local candidate must be a relay one, and
 // media must loop back through it.
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sanitizerFindings } = require('../lib/server');
 const { waitSameResolution } = require('../lib/browser');
-const { startCoturn } = require('../lib/coturn');
-const { startFluoAndBrowser, Signalling, browserOffers, releaseAtEnd } = require('../lib/kurento');
+const { fluoAndBrowserPerSuite, Signalling, browserOffers, releaseAtEnd } = require('../lib/kurento');
 
 describe('hello-world through TURN (coturn) with Chromium', { timeout: 90000 }, () => {
-  let env;
-  let turn;
-
-  before(async () => {
-    turn = await startCoturn();
-    env = await startFluoAndBrowser();
-  });
-
-  after(async () => {
-    if (turn) await turn.stop();
-    if (!env) return;
-    const r = await env.close();
-    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(sanitizerFindings(r.stderr), []);
-  });
+  const suite = fluoAndBrowserPerSuite({ coturn: true });
 
   it('relay-only browser loops media back through coturn', { timeout: 60000 }, async (t) => {
-    const peer = await env.browser.newPeer({
+    const peer = await suite.env.browser.newPeer({
       name: 'relay',
-      iceServers: [turn.iceServer],
+      iceServers: [suite.turn.iceServer],
       iceTransportPolicy: 'relay',
     });
     t.after(() => peer.close());
@@ -44,7 +28,7 @@ describe('hello-world through TURN (coturn) with Chromium', { timeout: 90000 }, 
     await sig.waitBrowserCandidates(1, 10000);
     for (const c of sig.fromBrowser) assert.match(c.candidate, / typ relay /, 'relay policy: relay candidates only');
 
-    const pipeline = await env.client.create('MediaPipeline');
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const webRtc = await pipeline.create('WebRtcEndpoint');
     await browserOffers(sig, webRtc, offer, { before: () => [webRtc.connect(webRtc)] });

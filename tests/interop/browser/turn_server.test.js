@@ -17,12 +17,11 @@
 // the relayed address come through coturn and fluo learns the browser's
 // real ports from them (peer-reflexive, on the relayed socket).
 
-const { describe, it, before, after } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { sanitizerFindings, freePort } = require('../lib/server');
+const { freePort } = require('../lib/server');
 const { waitSameResolution } = require('../lib/browser');
-const { startCoturn } = require('../lib/coturn');
-const { startFluoAndBrowser, Signalling, recordEvents, releaseAtEnd } = require('../lib/kurento');
+const { fluoAndBrowserPerSuite, Signalling, recordEvents, releaseAtEnd } = require('../lib/kurento');
 
 const EVENTS = ['Error', 'IceGatheringDone', 'IceComponentStateChanged', 'NewCandidatePairSelected'];
 
@@ -37,24 +36,10 @@ function withTimeout(p, ms, what) {
 }
 
 describe('WebRtcEndpoint with a TURN server (coturn) and Chromium', { timeout: 90000 }, () => {
-  let env;
-  let turn;
-
-  before(async () => {
-    turn = await startCoturn();
-    env = await startFluoAndBrowser();
-  });
-
-  after(async () => {
-    if (turn) await turn.stop();
-    if (!env) return;
-    const r = await env.close();
-    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-    assert.deepEqual(sanitizerFindings(r.stderr), []);
-  });
+  const suite = fluoAndBrowserPerSuite({ coturn: true });
 
   it('gathers a relayed candidate and loops media back through it', { timeout: 60000 }, async (t) => {
-    const peer = await env.browser.newPeer({ name: 'turn', audio: true, video: true, direction: 'sendrecv' });
+    const peer = await suite.env.browser.newPeer({ name: 'turn', audio: true, video: true, direction: 'sendrecv' });
     t.after(() => peer.close());
     const sig = new Signalling(peer);
     // Only fluo's relayed candidates reach the browser.
@@ -71,11 +56,11 @@ describe('WebRtcEndpoint with a TURN server (coturn) and Chromium', { timeout: 9
     const offer = await peer.createOffer();
     await sig.waitBrowserCandidates(1);
 
-    const pipeline = await env.client.create('MediaPipeline');
+    const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const webRtc = await pipeline.create('WebRtcEndpoint');
-    await webRtc.setTurnUrl(`${turn.user}:${turn.password}@127.0.0.1:${turn.port}`);
-    assert.equal(await webRtc.getTurnUrl(), `${turn.user}:${turn.password}@127.0.0.1:${turn.port}`);
+    await webRtc.setTurnUrl(`${suite.turn.user}:${suite.turn.password}@127.0.0.1:${suite.turn.port}`);
+    assert.equal(await webRtc.getTurnUrl(), `${suite.turn.user}:${suite.turn.password}@127.0.0.1:${suite.turn.port}`);
 
     // The Node hello-world order (lib/kurento.js browserOffers), with the
     // answer's candidates (if any) stripped before the browser sees it.
@@ -98,7 +83,7 @@ describe('WebRtcEndpoint with a TURN server (coturn) and Chromium', { timeout: 9
     assert.ok(relays.length >= 1, `a relayed candidate; got ${JSON.stringify(sig.serverCandidates.map((c) => c.candidate))}`);
     for (const c of relays) {
       assert.match(c.candidate, / udp \d+ 127\.0\.0\.1 \d+ typ relay raddr \S+ rport \d+/i);
-      assert.notEqual(Number(c.candidate.split(' ')[5]), turn.port, 'the relayed port, not the server\'s');
+      assert.notEqual(Number(c.candidate.split(' ')[5]), suite.turn.port, 'the relayed port, not the server\'s');
     }
     assert.ok(withheld.length >= 1, 'host candidates were withheld from the browser');
 

@@ -255,18 +255,21 @@ function call(obj, method, ...args) {
   });
 }
 
-// Starts fluo and Chromium before the tests of the describe block it is
-// called in and closes them after, asserting a clean exit with no sanitizer
-// findings. suite.env is startFluoAndBrowser's environment.
+// Starts fluo and Chromium (and coturn first with opts.coturn) before the
+// tests of the describe block it is called in and closes them after,
+// asserting a clean exit with no sanitizer findings. suite.env is
+// startFluoAndBrowser's environment, suite.turn startCoturn's.
 function fluoAndBrowserPerSuite(opts = {}) {
   const { before, after } = require('node:test');
   const assert = require('node:assert/strict');
   const { sanitizerFindings } = require('./server');
-  const suite = { env: null };
+  const suite = { env: null, turn: null };
   before(async () => {
+    if (opts.coturn) suite.turn = await require('./coturn').startCoturn();
     suite.env = await startFluoAndBrowser(opts);
   });
   after(async () => {
+    if (suite.turn) await suite.turn.stop();
     if (!suite.env) return;
     const r = await suite.env.close();
     assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);

@@ -25,99 +25,12 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "engine/ice_transport.h"
+#include "tests/unit/common/coturn.h"
 
 #include <cmocka.h>
 
 #define DEADLINE (10 * FL_TIME_SEC)
 #define COUNT    50
-
-static pid_t coturn_pid = -1;
-static uint16_t coturn_port;
-
-/* A port free for both UDP and TCP right now. */
-static uint16_t free_port(void)
-{
-    for (int tries = 0; tries < 50; tries++) {
-        struct sockaddr_in sa = { .sin_family = AF_INET,
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t sl = sizeof sa;
-        int u = socket(AF_INET, SOCK_DGRAM, 0);
-        int t = socket(AF_INET, SOCK_STREAM, 0);
-        int ok = u >= 0 && t >= 0 && bind(u, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-                 getsockname(u, (struct sockaddr *)&sa, &sl) == 0 &&
-                 bind(t, (struct sockaddr *)&sa, sizeof sa) == 0;
-        close(t);
-        close(u);
-        if (ok)
-            return ntohs(sa.sin_port);
-    }
-    fail_msg("no free port");
-    return 0;
-}
-
-static int tcp_connect(uint16_t port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET,
-                              .sin_port = htons(port),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int start_coturn(void **state)
-{
-    (void)state;
-    if (access("/usr/bin/turnserver", X_OK) != 0)
-        return 0;
-    char port[16], pidfile[64], db[64];
-    coturn_port = free_port();
-    snprintf(port, sizeof port, "%u", coturn_port);
-    snprintf(pidfile, sizeof pidfile, "/tmp/fluo-coturn-it-%d.pid", (int)getpid());
-    snprintf(db, sizeof db, "/tmp/fluo-coturn-it-%d.db", (int)getpid());
-    coturn_pid = fork();
-    if (coturn_pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (!getenv("FLUO_COTURN_LOG")) {
-            dup2(null, 1);
-            dup2(null, 2);
-        }
-        execl("/usr/bin/turnserver", "turnserver", "-n", "--user", "u:p", "--realm", "fluo",
-              "--lt-cred-mech", "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1",
-              "--allow-loopback-peers", "--no-tls", "--no-dtls", "--no-cli", "--listening-port",
-              port, "--pidfile", pidfile, "--userdb", db, "--log-file", "stdout", (char *)NULL);
-        _exit(127);
-    }
-    fl_time end = fl_time_now() + DEADLINE;
-    while (fl_time_now() < end) {
-        int fd = tcp_connect(coturn_port);
-        if (fd >= 0) {
-            close(fd);
-            return 0;
-        }
-        usleep(20000);
-    }
-    return -1;
-}
-
-static int stop_coturn(void **state)
-{
-    (void)state;
-    if (coturn_pid > 0) {
-        kill(coturn_pid, SIGTERM);
-        waitpid(coturn_pid, NULL, 0);
-        coturn_pid = -1;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/fluo-coturn-it-%d.pid", (int)getpid());
-    unlink(path);
-    snprintf(path, sizeof path, "/tmp/fluo-coturn-it-%d.db", (int)getpid());
-    unlink(path);
-    return 0;
-}
 
 struct peer {
     fl__ice_transport *t;
