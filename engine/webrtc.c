@@ -99,7 +99,10 @@ typedef struct webrtc {
     char cname[24], stream_id[40];
     uint32_t ssrc[2];
     int connected, media_connected;
-    wr_stream st[2];      /* audio, video */
+    /* ICE as the read-only properties report it */
+    const char *ice_state;                  /* NULL before the first state change */
+    char pair_local[300], pair_remote[300]; /* the selected pair; "" before */
+    wr_stream st[2];                        /* audio, video */
     uint8_t pt_kind[128]; /* payload type -> FL_MEDIA_AUDIO/VIDEO; 0: not forwarded */
     fl_time next_rtcp;
     /* FLUO_CAPTURE_DIR: the first decrypted packets from the browser are
@@ -463,11 +466,14 @@ static void on_ice_event(void *arg, const fl_ice_event *iev)
         ev.text2 = "1";
         ev.index = iev->component;
         ev.new_state = ice_state_name(iev->state);
+        wr->ice_state = ev.new_state;
         break;
     case FL_ICE_EVENT_SELECTED_PAIR:
         if (fl_ice_candidate_write(&iev->candidate, local, sizeof(local)) < 0 ||
             fl_ice_candidate_write(&iev->remote, remote, sizeof(remote)) < 0)
             return;
+        snprintf(wr->pair_local, sizeof(wr->pair_local), "%s", local);
+        snprintf(wr->pair_remote, sizeof(wr->pair_remote), "%s", remote);
         ev.type = FL_EVENT_ICE_PAIR_SELECTED;
         ev.text = local;
         ev.text2 = remote;
@@ -1182,6 +1188,38 @@ static int webrtc_get_property(fl_element *e, const char *name, char *out, size_
     }
     if (wr && strcmp(name, "connectionState") == 0) {
         snprintf(out, cap, "%s", wr->connected ? "CONNECTED" : "DISCONNECTED");
+        return 0;
+    }
+    /* Kurento's IceCandidatePair[] and IceConnection[] as JSON text: one
+     * stream ("1"), one component (rtcp-mux) */
+    if (wr && strcmp(name, "ICECandidatePairs") == 0) {
+        if (wr->pair_local[0])
+            snprintf(out, cap,
+                     "[{\"streamId\":\"1\",\"componentId\":1,\"localCandidate\":\"%s\","
+                     "\"remoteCandidate\":\"%s\"}]",
+                     wr->pair_local, wr->pair_remote);
+        else
+            snprintf(out, cap, "[]");
+        return 0;
+    }
+    if (wr && strcmp(name, "IceConnectionState") == 0) {
+        if (wr->ice_state)
+            snprintf(out, cap, "[{\"streamId\":\"1\",\"componentId\":1,\"state\":\"%s\"}]",
+                     wr->ice_state);
+        else
+            snprintf(out, cap, "[]");
+        return 0;
+    }
+    if (wr && strcmp(name, "DtlsConnectionState") == 0) {
+        static const char *names[] = { "NEW", "CONNECTING", "CONNECTED", "CLOSED", "FAILED" };
+        unsigned st = wr->tr ? (unsigned)fl_transport_get_state(wr->tr) : 0;
+        if (wr->tr)
+            snprintf(out, cap,
+                     "[{\"streamId\":\"1\",\"componentId\":\"1\",\"connectionId\":\"1\","
+                     "\"state\":\"%s\"}]",
+                     st < 5 ? names[st] : "FAILED");
+        else
+            snprintf(out, cap, "[]");
         return 0;
     }
     if (!wr || !p)

@@ -160,16 +160,8 @@ static void request_key_frame(call *c, obj *o, json_t *p)
 
 /* ---- properties kept by the element ---- */
 
-/* "getStunServerAddress" -> "stunServerAddress". */
-static const char *prop_name(call *c, char *out, size_t cap)
-{
-    const char *op = json_string_value(json_object_get(c->params, "operation"));
-    snprintf(out, cap, "%c%s", op[3] - 'A' + 'a', op + 4);
-    return out;
-}
-
-/* The kmd type of the property ("int", "boolean", "String", ...). */
-static const char *prop_type(obj *o, const char *name)
+/* The kmd definition of the property `name` of o's class, or NULL. */
+static json_t *prop_def(obj *o, const char *name)
 {
     for (const kmd_class *cls = o->cls; cls; cls = cls->parent) {
         json_t *props = json_object_get(cls->def, "properties");
@@ -178,15 +170,35 @@ static const char *prop_type(obj *o, const char *name)
         json_array_foreach(props, i, d)
         {
             if (strcmp(json_string_value(json_object_get(d, "name")), name) == 0)
-                return json_string_value(json_object_get(d, "type"));
+                return d;
         }
     }
-    return "String";
+    return NULL;
+}
+
+/* "getStunServerAddress" -> "stunServerAddress"; a property whose kmd name
+ * starts with a capital keeps it ("getICECandidatePairs" ->
+ * "ICECandidatePairs", "getIceConnectionState" -> "IceConnectionState"). */
+static const char *prop_name(call *c, obj *o, char *out, size_t cap)
+{
+    const char *op = json_string_value(json_object_get(c->params, "operation"));
+    snprintf(out, cap, "%s", op + 3);
+    if (!prop_def(o, out))
+        snprintf(out, cap, "%c%s", op[3] - 'A' + 'a', op + 4);
+    return out;
+}
+
+/* The kmd type of the property ("int", "boolean", "String",
+ * "IceCandidatePair[]", ...). */
+static const char *prop_type(obj *o, const char *name)
+{
+    const char *t = json_string_value(json_object_get(prop_def(o, name), "type"));
+    return t ? t : "String";
 }
 
 typedef struct prop_req {
     call *c;
-    char type[16];
+    char type[64];
 } prop_req;
 
 static void get_prop_done(void *arg, int status, const char *text)
@@ -199,6 +211,8 @@ static void get_prop_done(void *arg, int status, const char *text)
             v = json_integer(strtoll(text, NULL, 10));
         else if (strcmp(r->type, "boolean") == 0)
             v = json_boolean(strcmp(text, "true") == 0);
+        else if (strstr(r->type, "[]")) /* lists come as JSON text */
+            v = json_loads(text, 0, NULL);
         else
             v = json_string(text);
     }
@@ -219,7 +233,7 @@ static void get_prop(call *c, obj *o, json_t *p)
         return;
     }
     r->c = c;
-    prop_name(c, name, sizeof(name));
+    prop_name(c, o, name, sizeof(name));
     snprintf(r->type, sizeof(r->type), "%s", prop_type(o, name));
     fl_element_get_property(o->element, name, get_prop_done, r);
 }
@@ -242,7 +256,7 @@ static void set_prop_done(void *arg, int status)
 static void set_prop(call *c, obj *o, json_t *p)
 {
     char name[64], num[32];
-    prop_name(c, name, sizeof(name));
+    prop_name(c, o, name, sizeof(name));
     json_t *v = json_object_get(p, name);
     const char *text = "";
     if (json_is_string(v)) {
@@ -340,6 +354,9 @@ const struct op fl__ops_webrtc[] = {
     { "WebRtcEndpoint", "setExternalIPv4", set_prop },
     { "WebRtcEndpoint", "getExternalIPv6", get_prop },
     { "WebRtcEndpoint", "setExternalIPv6", set_prop },
+    { "WebRtcEndpoint", "getICECandidatePairs", get_prop },
+    { "WebRtcEndpoint", "getIceConnectionState", get_prop },
+    { "WebRtcEndpoint", "getDtlsConnectionState", get_prop },
     { NULL, NULL, NULL },
 };
 

@@ -4,6 +4,8 @@
 //   - ICE/bandwidth properties round-trip before processOffer; the ICE ones
 //     are fixed once processOffer ran (40107);
 //   - hello-world shape: getMediaState/getConnectionState DISCONNECTED before,
+//     ICECandidatePairs/IceConnectionState/DtlsConnectionState empty before,
+//     the selected pair and the ICE and DTLS states after,
 //     CONNECTED once media flows; getLocalSessionDescriptor is the answer,
 //     getRemoteSessionDescriptor the browser's offer; a second processOffer
 //     -> 40208; addIceCandidate: malformed -> 40401, valid -> ok;
@@ -84,6 +86,9 @@ describe('WebRtcEndpoint properties and SDP accessors with Chromium', { timeout:
     assert.equal(await webRtc.getConnectionState(), 'DISCONNECTED', 'getConnectionState before processOffer');
     assert.equal(await webRtc.getLocalSessionDescriptor(), '', 'no local SDP before negotiation');
     assert.equal(await webRtc.getRemoteSessionDescriptor(), '', 'no remote SDP before negotiation');
+    assert.deepEqual(await call(webRtc, 'getICECandidatePairs'), [], 'no candidate pair before negotiation');
+    assert.deepEqual(await call(webRtc, 'getIceConnectionState'), [], 'no ICE state before negotiation');
+    assert.deepEqual(await call(webRtc, 'getDtlsConnectionState'), [], 'no DTLS state before negotiation');
 
     const answer = await browserOffers(sig, webRtc, offer, { before: () => [webRtc.connect(webRtc)] });
     assert.equal(await webRtc.getLocalSessionDescriptor(), answer, 'getLocalSessionDescriptor is the answer processOffer returned');
@@ -100,6 +105,26 @@ describe('WebRtcEndpoint properties and SDP accessors with Chromium', { timeout:
       await new Promise((r) => setTimeout(r, 100));
     } while (Date.now() < end);
     assert.deepEqual(states, ['CONNECTED', 'CONNECTED'], '[getMediaState, getConnectionState] once media flows');
+
+    // The read-only ICE properties: the selected pair, local side one of the
+    // candidates the endpoint signalled, remote side one of the browser's;
+    // the component's state.
+    const pairs = await call(webRtc, 'getICECandidatePairs');
+    const ice = await call(webRtc, 'getIceConnectionState');
+    t.diagnostic(`ICECandidatePairs ${JSON.stringify(pairs)} IceConnectionState ${JSON.stringify(ice)}`);
+    assert.equal(pairs.length, 1, 'one selected pair');
+    assert.equal(pairs[0].streamId, '1');
+    assert.equal(pairs[0].componentId, 1);
+    const hostPort = (c) => c.split(' ').slice(4, 6).join(' ');
+    const ours = sig.serverCandidates.map((c) => hostPort(c.candidate));
+    assert.ok(ours.includes(hostPort(pairs[0].localCandidate)), `localCandidate ${pairs[0].localCandidate} is one of ours: ${ours}`);
+    assert.match(pairs[0].remoteCandidate, /^candidate:\S+ 1 udp \d+ \S+ \d+ typ \w+/i);
+    assert.equal(ice.length, 1, 'one component');
+    assert.equal(ice[0].streamId, '1');
+    assert.equal(ice[0].componentId, 1);
+    assert.ok(['CONNECTED', 'READY'].includes(ice[0].state), `state ${ice[0].state}`);
+    const dtls = await call(webRtc, 'getDtlsConnectionState');
+    assert.deepEqual(dtls, [{ streamId: '1', componentId: '1', connectionId: '1', state: 'CONNECTED' }], `DtlsConnectionState ${JSON.stringify(dtls)}`);
 
     // addIceCandidate: malformed -> 40401; well-formed -> ok.
     await rejectsWith(
