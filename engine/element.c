@@ -63,9 +63,13 @@ static fl__pad *pad_alloc(fl_element *e, int dir, unsigned media, const char *de
     return pad;
 }
 
-/* Creates the source and sink pads of one media type and description. */
+/* Creates the source and sink pads of one media type and description;
+ * FL_ERANGE past FL_ELEMENT_MAX_PAD_PAIRS (each description a client names makes
+ * one, and they live as long as the element). */
 static int pad_pair_create(fl_element *e, unsigned media, const char *desc)
 {
+    if (e->npairs >= FL_ELEMENT_MAX_PAD_PAIRS)
+        return FL_ERANGE;
     fl__pad *src = pad_alloc(e, FL_DIR_SOURCE, media, desc);
     fl__pad *sink = pad_alloc(e, FL_DIR_SINK, media, desc);
     if (!src || !sink) {
@@ -75,6 +79,7 @@ static int pad_pair_create(fl_element *e, unsigned media, const char *desc)
     }
     src->twin = sink;
     sink->twin = src;
+    e->npairs++;
     fl_list_push_back(&e->pads, &src->node);
     fl_list_push_back(&e->pads, &sink->node);
     if (strcmp(desc, DEFAULT_DESC) == 0)
@@ -92,10 +97,11 @@ static fl__pad *pad_find(fl_element *e, int dir, unsigned media, const char *des
     return NULL;
 }
 
-static fl__pad *pad_get(fl_element *e, int dir, unsigned media, const char *desc)
+/* The pad, made with its twin if new; NULL with *rc set when it cannot be. */
+static fl__pad *pad_get(fl_element *e, int dir, unsigned media, const char *desc, int *rc)
 {
     fl__pad *pad = pad_find(e, dir, media, desc);
-    if (pad || pad_pair_create(e, media, desc) < 0)
+    if (pad || (*rc = pad_pair_create(e, media, desc)) < 0)
         return pad;
     return pad_find(e, dir, media, desc);
 }
@@ -232,16 +238,16 @@ static void pad_unlink_all(fl__pad *pad, int events)
 static int connect_one(fl__call *c, unsigned media)
 {
     const char *sdesc = desc_or_default(c->desc), *kdesc = desc_or_default(c->peer_desc);
-    fl__pad *src = pad_get(c->element, FL_DIR_SOURCE, media, sdesc);
-    fl__pad *sink = pad_get(c->peer, FL_DIR_SINK, media, kdesc);
+    int rc = FL_ENOMEM;
+    fl__pad *src = pad_get(c->element, FL_DIR_SOURCE, media, sdesc, &rc);
+    fl__pad *sink = src ? pad_get(c->peer, FL_DIR_SINK, media, kdesc, &rc) : NULL;
     if (!src || !sink)
-        return FL_ENOMEM;
+        return rc;
     if (sink->src == src)
         return 0;
     if (sink->src)
         link_remove(sink->src, sink, 1);
-    int rc = link_add(src, sink);
-    if (rc < 0)
+    if ((rc = link_add(src, sink)) < 0)
         return rc;
     raise_link(FL_EVENT_ELEMENT_CONNECTED, src, sink);
     if (sink->element->type->linked)

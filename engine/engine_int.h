@@ -253,6 +253,7 @@ struct fl_element {
     int busy;             /* forwarding a packet: re-entry (a cycle) drops it */
     fl_list node;         /* in pipeline->elements */
     fl_list pads;         /* fl__pad.node */
+    unsigned npairs;      /* source/sink pad pairs, at most FL_ELEMENT_MAX_PAD_PAIRS */
     fl__pad *defaults[3]; /* source pads named "default", by media index */
     fl_event_fn event_cb;
     void *event_arg;

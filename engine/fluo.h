@@ -94,6 +94,10 @@ void fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
 #define FL_ELEMENT_APP_SINK    "fluo.AppSink"   /* media handed to the embedder */
 #define FL_ELEMENT_WEBRTC      "WebRtcEndpoint" /* a browser peer: ICE, DTLS-SRTP, RTP */
 
+/* Source/sink pad pairs an element holds at most (each media type and pad
+ * description a connect names makes one); a connect past it: FL_ERANGE. */
+#define FL_ELEMENT_MAX_PAD_PAIRS 64
+
 /* Creates an element of `type` in the pipeline. FL_ENOTSUP for a type the
  * engine does not have, FL_ECLOSED when the pipeline's release was posted.
  * `name` is used in DOT output and logs (copied; NULL: "<type><id>"). */

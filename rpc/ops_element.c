@@ -178,6 +178,11 @@ static void engine_done(void *arg, int status)
     call *c = arg;
     if (status == FL_EINVAL)
         fl__call_err(c, KE_CONNECT_ERROR, "Elements are not in the same pipeline");
+    else if (status == FL_ERANGE)
+        fl__call_err(c, KE_CONNECT_ERROR,
+                     "Too many media descriptions on one element: at most %d pads of each "
+                     "direction (media types times descriptions)",
+                     FL_ELEMENT_MAX_PAD_PAIRS);
     else if (status != 0)
         fl__call_err(c, KE_UNEXPECTED_ERROR, "%s", fl_strerror(status));
     else

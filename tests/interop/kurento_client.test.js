@@ -299,6 +299,33 @@ describe('kurento-client 7.3.0 against fluo', () => {
     assert.match(edot, /^\s*digraph\b/);
   });
 
+  it('pads per element are capped: a connect naming one description too many -> 40004, the element still works', async () => {
+    const x = await pipeline.create('PassThrough');
+    const y = await pipeline.create('PassThrough');
+    const connect = (desc) =>
+      new Promise((resolve, reject) => x.connect(y, 'VIDEO', desc, 'default', (err) => (err ? reject(err) : resolve())));
+    // three default pairs (audio, video, data) exist; each new description adds one
+    let made = 0;
+    let refused = null;
+    for (let i = 0; i < 70 && !refused; i++) {
+      try {
+        await connect(`d${i}`);
+        made++;
+      } catch (e) {
+        refused = e;
+      }
+    }
+    assert.equal(made, 61, 'descriptions accepted before the cap');
+    assert.ok(refused, 'a connect past the cap is refused');
+    assert.equal(refused.code, 40004, JSON.stringify(refused));
+    assert.match(refused.message, /Too many media descriptions.*at most 64/);
+    await connect('d0'); // an existing description still connects
+    await x.connect(y); // and so do the default pads
+    assert.equal(typeof (await manager.getInfo()).version, 'string', 'the server still answers');
+    await x.release();
+    await y.release();
+  });
+
   it('not implemented classes: create PlayerEndpoint -> 40006', async () => {
     await assert.rejects(pipeline.create('PlayerEndpoint', { uri: 'file:///tmp/none.webm' }), (e) => {
       assert.equal(e.code, 40006);
