@@ -1,5 +1,6 @@
 #include "engine/ice_transport.h"
 
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,8 @@ FL_LOG_TAG("ice");
 #define RELAY_SOCKET  2000 /* socket id of the relayed base */
 
 enum relay_state {
-    RELAY_NONE = 0, /* no TURN server, or not started yet */
+    RELAY_NONE = 0,  /* no TURN server, or not started yet */
+    RELAY_RESOLVING, /* the server's host name is being resolved */
     RELAY_ALLOCATING,
     RELAY_READY,
     RELAY_FAILED,
@@ -37,6 +39,11 @@ typedef struct relay {
     /* IPs of remote candidates added before the Allocate: permitted then */
     fl_addr early[FL_TURN_MAX_PEERS];
     size_t n_early;
+    /* RELAY_RESOLVING: the request, the URL (wiped after), and whether
+     * gathering was asked for meanwhile */
+    uv_getaddrinfo_t resolve;
+    fl_turn_url url;
+    int gather_wanted;
 } relay;
 
 struct fl__ice_transport {
@@ -63,6 +70,10 @@ struct fl__ice_transport {
 };
 
 static void pump(fl__ice_transport *t);
+static void closed_one(void *arg);
+static void relay_client(fl__ice_transport *t, const fl_turn_url *u);
+static void relay_allocate(fl__ice_transport *t);
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
 static void relay_input(fl__ice_transport *t, fl_buf *b, const fl_addr *from);
 static int relay_send(fl__ice_transport *t, const fl_addr *to, const uint8_t *data, size_t len);
 
@@ -192,6 +203,12 @@ static void emit(fl__ice_transport *t, const fl_ice_event *ev)
         t->cbs.on_event(t->arg, ev);
 }
 
+/* The relayed candidate may still come: gathering done waits for it. */
+static int relay_pending(const fl__ice_transport *t)
+{
+    return t->turn.state == RELAY_RESOLVING || t->turn.state == RELAY_ALLOCATING;
+}
+
 static void flush_events(fl__ice_transport *t)
 {
     fl_ice_event ev;
@@ -205,13 +222,13 @@ static void flush_events(fl__ice_transport *t)
                 fl_log(FL_LOG_DEBUG, "no TURN channel for the selected pair: Send indications");
         } else if (ev.type == FL_ICE_EVENT_STATE && ev.state == FL_ICE_STATE_FAILED) {
             t->selected = 0;
-        } else if (ev.type == FL_ICE_EVENT_GATHERING_DONE && t->turn.state == RELAY_ALLOCATING) {
+        } else if (ev.type == FL_ICE_EVENT_GATHERING_DONE && relay_pending(t)) {
             t->gather_held = 1; /* announced once the relayed candidate is */
             continue;
         }
         emit(t, &ev);
     }
-    if (t->gather_held && t->turn.state != RELAY_ALLOCATING) {
+    if (t->gather_held && !relay_pending(t)) {
         t->gather_held = 0;
         memset(&ev, 0, sizeof(ev));
         ev.type = FL_ICE_EVENT_GATHERING_DONE;
@@ -353,11 +370,12 @@ static void relay_input(fl__ice_transport *t, fl_buf *b, const fl_addr *from)
 static void relay_permit(fl__ice_transport *t, const char *line)
 {
     fl_ice_candidate c;
-    if (!t->turn.c || t->turn.state == RELAY_FAILED ||
+    int resolving = t->turn.state == RELAY_RESOLVING;
+    if ((!t->turn.c && !resolving) || t->turn.state == RELAY_FAILED ||
         fl_ice_candidate_parse(&c, line, strlen(line)) != 0 || c.transport != FL_ICE_UDP ||
-        c.addr.family != t->turn.server.family)
+        (!resolving && c.addr.family != t->turn.server.family))
         return;
-    if (t->turn.state == RELAY_NONE) { /* the client takes them once allocating */
+    if (t->turn.state == RELAY_NONE || resolving) { /* taken once allocating */
         for (size_t i = 0; i < t->turn.n_early; i++) {
             if (fl_addr_ip_equal(&t->turn.early[i], &c.addr))
                 return;
@@ -387,30 +405,97 @@ static int relay_open(fl__ice_transport *t, const char *url)
         return 0;
     }
     if (fl_addr_parse(&t->turn.server, u.host, u.port) != 0) {
-        fl_log(FL_LOG_WARN, "TURN server %s is not an IP address: not used", u.host);
+        /* a host name: resolved on libuv's thread pool, the client made then */
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
+        t->turn.url = u;
+        explicit_bzero(u.password, sizeof(u.password));
+        t->turn.resolve.data = t;
+        rc = uv_getaddrinfo(t->loop, &t->turn.resolve, on_resolved, t->turn.url.host, NULL, &hints);
+        if (rc != 0) {
+            fl_log(FL_LOG_WARN, "TURN server %s: cannot resolve (%s): not used", u.host,
+                   uv_strerror(rc));
+            explicit_bzero(&t->turn.url, sizeof(t->turn.url));
+            return 0;
+        }
+        t->turn.state = RELAY_RESOLVING;
         return 0;
     }
+    relay_client(t, &u);
+    explicit_bzero(u.password, sizeof(u.password));
+    return 0;
+}
+
+/* The TURN client for t->turn.server, on the first UDP socket of its
+ * family; logged and left out when there is none. */
+static void relay_client(fl__ice_transport *t, const fl_turn_url *u)
+{
     size_t i = 0;
     while (i < t->n_udp && fl__udp_local(t->udp[i])->family != t->turn.server.family)
         i++;
     if (i == t->n_udp) {
         fl_log(FL_LOG_WARN, "TURN server %s: no local IPv%d address to reach it: not used",
                server_str(t), t->turn.server.family);
-        return 0;
+        return;
     }
     t->turn.udp = i;
     fl_turn_config tc = { .server = t->turn.server,
                           .transport = FL_TURN_UDP,
-                          .username = u.username[0] ? u.username : NULL,
-                          .password = u.password,
+                          .username = u->username[0] ? u->username : NULL,
+                          .password = u->password,
                           .rand = fl_rand_system(),
                           .software = "fluo" };
-    rc = fl_turn_client_create(&t->turn.c, &tc);
-    explicit_bzero(u.password, sizeof(u.password));
+    int rc = fl_turn_client_create(&t->turn.c, &tc);
     if (rc != 0)
         fl_log(FL_LOG_WARN, "TURN server %s: no client (%s): not used", server_str(t),
                fl_strerror(rc));
+}
+
+/* Whether one of our UDP sockets has the family of a. */
+static int have_family(const fl__ice_transport *t, const fl_addr *a)
+{
+    for (size_t i = 0; i < t->n_udp; i++) {
+        if (fl__udp_local(t->udp[i])->family == a->family)
+            return 1;
+    }
     return 0;
+}
+
+/* The server's host name resolved: the first address we can reach is the
+ * server; the Allocate goes out if gathering was asked for meanwhile. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    fl__ice_transport *t = req->data;
+    if (t->closing) {
+        explicit_bzero(&t->turn.url, sizeof(t->turn.url));
+        uv_freeaddrinfo(res);
+        closed_one(t);
+        return;
+    }
+    int found = 0;
+    for (int family = 4; family <= 6 && !found; family += 2) { /* IPv4 first */
+        for (struct addrinfo *ai = status == 0 ? res : NULL; ai && !found; ai = ai->ai_next) {
+            fl_addr a;
+            if (fl_addr_from_sockaddr(&a, ai->ai_addr) == 0 && a.family == family &&
+                have_family(t, &a)) {
+                a.port = t->turn.url.port;
+                t->turn.server = a;
+                found = 1;
+            }
+        }
+    }
+    uv_freeaddrinfo(res);
+    t->turn.state = RELAY_NONE;
+    if (found) {
+        relay_client(t, &t->turn.url);
+    } else {
+        fl_log(FL_LOG_WARN, "TURN server %s: %s: not used", t->turn.url.host,
+               status != 0 ? uv_strerror(status) : "no address of a family we have");
+        t->turn.state = RELAY_FAILED;
+    }
+    explicit_bzero(&t->turn.url, sizeof(t->turn.url));
+    if (t->turn.c && t->turn.gather_wanted)
+        relay_allocate(t);
+    pump(t);
 }
 
 static void on_timer(uv_timer_t *h)
@@ -527,6 +612,10 @@ void fl__ice_transport_close(fl__ice_transport *t, void (*on_closed)(void *arg),
     t->on_closed = on_closed;
     t->closed_arg = arg;
     t->pending_closes = 1 + (int)t->n_udp + (int)t->n_tcp;
+    if (t->turn.state == RELAY_RESOLVING) { /* its callback comes, cancelled or not */
+        t->pending_closes++;
+        uv_cancel((uv_req_t *)&t->turn.resolve);
+    }
     for (size_t i = 0; i < t->n_udp; i++)
         fl__udp_close(t->udp[i], closed_one, t);
     for (size_t i = 0; i < t->n_tcp; i++)
@@ -567,6 +656,19 @@ int fl__ice_transport_create(fl__ice_transport **out,
     return 0;
 }
 
+/* The Allocate, and permissions for the remote candidates known so far. */
+static void relay_allocate(fl__ice_transport *t)
+{
+    int rc = fl_turn_client_allocate(t->turn.c, now());
+    if (rc != 0) {
+        relay_failed(t, "Allocate", rc, 0);
+        return;
+    }
+    t->turn.state = RELAY_ALLOCATING;
+    for (size_t i = 0; i < t->turn.n_early; i++)
+        fl_turn_client_create_permission(t->turn.c, now(), &t->turn.early[i]);
+}
+
 fl_ice_agent *fl__ice_transport_agent(fl__ice_transport *t)
 {
     return t->agent;
@@ -575,15 +677,10 @@ fl_ice_agent *fl__ice_transport_agent(fl__ice_transport *t)
 int fl__ice_transport_gather(fl__ice_transport *t)
 {
     int rc = fl_ice_agent_gather(t->agent, now());
-    if (rc == 0 && t->turn.c && t->turn.state == RELAY_NONE) {
-        int trc = fl_turn_client_allocate(t->turn.c, now());
-        if (trc == 0) {
-            t->turn.state = RELAY_ALLOCATING;
-            for (size_t i = 0; i < t->turn.n_early; i++)
-                fl_turn_client_create_permission(t->turn.c, now(), &t->turn.early[i]);
-        } else
-            relay_failed(t, "Allocate", trc, 0);
-    }
+    if (rc == 0 && t->turn.state == RELAY_RESOLVING)
+        t->turn.gather_wanted = 1;
+    else if (rc == 0 && t->turn.c && t->turn.state == RELAY_NONE)
+        relay_allocate(t);
     pump(t);
     return rc;
 }

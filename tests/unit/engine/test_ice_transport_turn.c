@@ -109,15 +109,29 @@ static void run_until(uv_loop_t *loop, int *flag_a, int *flag_b, int want)
         uv_run(loop, UV_RUN_NOWAIT), uv_sleep(1);
 }
 
+static fl__ice_transport_config config(fl_ice_role role)
+{
+    fl__ice_transport_config c = { .role = role, .network_interfaces = "lo", .loopback = 1 };
+    return c;
+}
+
 static void turn_url(char *out, size_t cap, const char *password)
 {
     snprintf(out, cap, "u:%s@127.0.0.1:%u", password, (unsigned)coturn_port);
 }
 
-static fl__ice_transport_config config(fl_ice_role role)
+/* Gathers with turnUrl `url` until gathering is done; the caller closes. */
+static void gather_with(uv_loop_t *loop, fl_buf_pool **pool, const char *url, struct peer *a)
 {
-    fl__ice_transport_config c = { .role = role, .network_interfaces = "lo", .loopback = 1 };
-    return c;
+    uv_loop_init(loop);
+    assert_int_equal(fl_buf_pool_create(pool, 1500, 64, 64, 0), 0);
+    fl__ice_transport_config c = config(FL_ICE_ROLE_CONTROLLED);
+    c.turn_url = url;
+    fl__ice_transport_callbacks cbs = { .on_event = on_event, .on_data = on_data };
+    assert_int_equal(fl__ice_transport_create(&a->t, loop, *pool, &c, &cbs, a), 0);
+    fl__ice_transport_gather(a->t);
+    run_until(loop, &a->gathered, &a->gathered, 1);
+    assert_true(a->gathered);
 }
 
 static void close_all(uv_loop_t *loop, fl_buf_pool *pool, struct peer *a, struct peer *b)
@@ -165,6 +179,59 @@ static void test_gather_relayed(void **state)
     char line[FL_ICE_CAND_STRLEN];
     assert_true(fl_ice_candidate_write(&a.relay, line, sizeof line) > 0);
     assert_non_null(strstr(line, " typ relay "));
+    close_all(&loop, pool, &a, NULL);
+}
+
+/* turnUrl with a host name ("localhost"): resolved off the loop, the
+ * Allocate goes to its IPv4 address, the relayed candidate comes before
+ * gathering done. */
+static void test_gather_relayed_host_name(void **state)
+{
+    (void)state;
+    if (coturn_pid < 0)
+        skip();
+    uv_loop_t loop;
+    fl_buf_pool *pool;
+    char url[128];
+    snprintf(url, sizeof url, "u:p@localhost:%u", (unsigned)coturn_port);
+    struct peer a = { 0 };
+    gather_with(&loop, &pool, url, &a);
+    assert_int_equal(a.relay_candidates, 1);
+    assert_int_equal(a.candidates_after_done, 0);
+    char s[FL_ADDR_STRLEN];
+    assert_string_equal(fl_addr_ip_str(&a.relay.addr, s), "127.0.0.1");
+    close_all(&loop, pool, &a, NULL);
+}
+
+/* A host name that does not resolve (an empty label: refused by the
+ * resolver without a DNS query): gathering still ends, host candidates
+ * only. */
+static void test_gather_host_name_unresolved(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    fl_buf_pool *pool;
+    struct peer a = { 0 };
+    gather_with(&loop, &pool, "u:p@no-such-host..invalid:3478", &a);
+    assert_int_equal(a.relay_candidates, 0);
+    close_all(&loop, pool, &a, NULL);
+}
+
+/* Closed while its TURN server's name is being resolved: the close waits
+ * for the resolution's callback and frees everything. */
+static void test_close_while_resolving(void **state)
+{
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fl_buf_pool *pool;
+    assert_int_equal(fl_buf_pool_create(&pool, 1500, 64, 64, 0), 0);
+    fl__ice_transport_config c = config(FL_ICE_ROLE_CONTROLLED);
+    c.turn_url = "u:p@localhost:3478";
+    fl__ice_transport_callbacks cbs = { .on_event = on_event, .on_data = on_data };
+    struct peer a = { 0 };
+    assert_int_equal(fl__ice_transport_create(&a.t, &loop, pool, &c, &cbs, &a), 0);
+    fl__ice_transport_gather(a.t);
     close_all(&loop, pool, &a, NULL);
 }
 
@@ -262,6 +329,9 @@ int main(void)
         fl_log_configure(getenv("FLUO_LOG"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gather_relayed),
+        cmocka_unit_test(test_gather_relayed_host_name),
+        cmocka_unit_test(test_gather_host_name_unresolved),
+        cmocka_unit_test(test_close_while_resolving),
         cmocka_unit_test(test_gather_turn_refused),
         cmocka_unit_test(test_connect_through_relay),
     };
