@@ -20,10 +20,12 @@
 #include "base/buf.h"
 #include "base/rand.h"
 
-#define FL__UDP_BATCH         32 /* datagrams per recvmmsg/sendmmsg */
-#define FL__UDP_MIN_PORT      40000
-#define FL__UDP_MAX_PORT      65535
-#define FL__UDP_QUEUE_DEFAULT 1024
+#define FL__UDP_BATCH    32 /* datagrams per recvmmsg/sendmmsg */
+#define FL__UDP_MIN_PORT 40000
+#define FL__UDP_MAX_PORT 65535
+/* packets a socket holds while the kernel refuses more (a full queue is
+ * flushed at once, not dropped): 256 is seconds of video per peer */
+#define FL__UDP_QUEUE_DEFAULT 256
 
 typedef struct fl__udp fl__udp;
 
