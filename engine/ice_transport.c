@@ -425,13 +425,20 @@ static int relay_open(fl__ice_transport *t, const char *url)
     return 0;
 }
 
+/* The index of our first UDP socket of `family` (4 or 6); n_udp if none. */
+static size_t udp_of_family(const fl__ice_transport *t, int family)
+{
+    size_t i = 0;
+    while (i < t->n_udp && fl__udp_local(t->udp[i])->family != family)
+        i++;
+    return i;
+}
+
 /* The TURN client for t->turn.server, on the first UDP socket of its
  * family; logged and left out when there is none. */
 static void relay_client(fl__ice_transport *t, const fl_turn_url *u)
 {
-    size_t i = 0;
-    while (i < t->n_udp && fl__udp_local(t->udp[i])->family != t->turn.server.family)
-        i++;
+    size_t i = udp_of_family(t, t->turn.server.family);
     if (i == t->n_udp) {
         fl_log(FL_LOG_WARN, "TURN server %s: no local IPv%d address to reach it: not used",
                server_str(t), t->turn.server.family);
@@ -450,16 +457,6 @@ static void relay_client(fl__ice_transport *t, const fl_turn_url *u)
                fl_strerror(rc));
 }
 
-/* Whether one of our UDP sockets has the family of a. */
-static int have_family(const fl__ice_transport *t, const fl_addr *a)
-{
-    for (size_t i = 0; i < t->n_udp; i++) {
-        if (fl__udp_local(t->udp[i])->family == a->family)
-            return 1;
-    }
-    return 0;
-}
-
 /* The server's host name resolved: the first address we can reach is the
  * server; the Allocate goes out if gathering was asked for meanwhile. */
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -476,7 +473,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         for (struct addrinfo *ai = status == 0 ? res : NULL; ai && !found; ai = ai->ai_next) {
             fl_addr a;
             if (fl_addr_from_sockaddr(&a, ai->ai_addr) == 0 && a.family == family &&
-                have_family(t, &a)) {
+                udp_of_family(t, family) < t->n_udp) {
                 a.port = t->turn.url.port;
                 t->turn.server = a;
                 found = 1;

@@ -55,12 +55,13 @@ typedef struct wr_stream {
     uint32_t ts_delta, last_ts;
     fl_time last_time;
     uint32_t packets, octets;
-    int codec_error;  /* the Error event about a format mismatch was raised */
-    int caps_checked; /* checked_caps/caps_fit hold: the source's format was compared */
-    const fl_sdp_codec *checked_caps; /* the source's format last compared with ours */
-    int caps_fit;                     /* ... and whether it fits */
-    uint64_t caps_links;              /* the worker's links_changed then */
-    int transcoding_said;             /* NOT_TRANSCODING was raised */
+    int codec_error; /* the Error event about a format mismatch was raised */
+    /* the source's format last compared with ours, the worker's
+     * links_changed then (0 before any: a link always bumps it), the verdict */
+    const fl_sdp_codec *checked_caps;
+    uint64_t caps_links;
+    int caps_fit;
+    int transcoding_said; /* NOT_TRANSCODING was raised */
     /* ingress */
     uint32_t remote_ssrc; /* latest SSRC seen from the browser */
     fl_time last_pli;
@@ -993,8 +994,7 @@ static void webrtc_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
         goto drop;
     const fl_sdp_codec *in = fl__pad_caps(sink);
     /* compared again for a new source anywhere upstream, or its SDP done */
-    if (!st->caps_checked || in != st->checked_caps || st->caps_links != wr->w->links_changed) {
-        st->caps_checked = 1;
+    if (in != st->checked_caps || st->caps_links != wr->w->links_changed) {
         st->checked_caps = in;
         st->caps_links = wr->w->links_changed;
         st->caps_fit = !in || fl_sdp_codec_match(in, &st->codec);
@@ -1073,7 +1073,6 @@ static void webrtc_linked(fl_element *e, fl__pad *sink)
     if (wr && i >= 0) { /* a new source: say again if it does not fit */
         wr->st[i].codec_error = 0;
         wr->st[i].transcoding_said = 0;
-        wr->st[i].caps_checked = 0;
     }
 }
 
