@@ -20,6 +20,7 @@
 #include "engine/deadline.h"
 #include "engine/engine_int.h"
 #include "engine/ice_transport.h"
+#include "engine/webrtc_int.h"
 #include "net/rtcp.h"
 #include "net/rtp.h"
 #include "net/transport.h"
@@ -27,393 +28,20 @@
 
 FL_LOG_TAG("webrtc");
 
-#define RTCP_INTERVAL    (1000 * FL_TIME_MS)
-#define PLI_MIN_INTERVAL (500 * FL_TIME_MS)
-#define MAX_QUEUED_CANDS 64
-#define MAX_CODEC_PREFS  16
-#define SRTP_TAILROOM    16
-#define DEFAULT_REMB_BPS 10000000ull /* maxVideoRecvBandwidth 0: unlimited */
-#define CERT_LIFETIME_S  (30 * 24 * 3600)
-
-enum {
-    SDP_NONE,
-    SDP_OFFER_SENT,
-    SDP_DONE
-};
-
-typedef struct wr_stream {
-    int present; /* an accepted section of this kind */
-    int send, recv;
-    int mline;
-    char mid[32];
-    fl_sdp_codec codec; /* the negotiated main codec */
-    uint32_t ssrc;      /* ours */
-    /* egress: rewriting the upstream's numbering into ours */
-    int started, have_src;
-    uint32_t src_ssrc;
-    uint16_t seq_delta, last_seq;
-    uint32_t ts_delta, last_ts;
-    fl_time last_time;
-    uint32_t packets, octets;
-    int codec_error; /* the Error event about a format mismatch was raised */
-    /* the source's format last compared with ours, the worker's
-     * links_changed then (0 before any: a link always bumps it), the verdict */
-    const fl_sdp_codec *checked_caps;
-    uint64_t caps_links;
-    int caps_fit;
-    int transcoding_said; /* NOT_TRANSCODING was raised */
-    /* ingress */
-    uint32_t remote_ssrc; /* latest SSRC seen from the browser */
-    fl_time last_pli;
-    int pli_wanted;
-    uint64_t pli_sent, pli_recv, fir_recv, nack_recv, remb_recv;
-} wr_stream;
-
-typedef struct webrtc {
-    fl_element *e; /* NULL once torn down */
-    fl__worker *w;
-    fl__deadline timer;
-    int pending_closes;
-    /* settings (Kurento property names in set_property) */
-    char stun_addr[256];
-    int stun_port;
-    char turn_url[512];
-    char ext4[64], ext6[64];
-    char ifaces[256];
-    int ice_tcp;
-    int min_port, max_port;
-    int recvonly, sendonly;
-    char audio_codecs[512], video_codecs[512];
-    int min_vrecv, max_vrecv, min_vsend, max_vsend, max_arecv;
-    /* ICE and DTLS */
-    fl__ice_transport *ice;
-    fl_transport *tr;
-    int dtls_client, dtls_started;
-    int gather_wanted, gathering;
-    char *queued[MAX_QUEUED_CANDS];
-    size_t nqueued;
-    int remote_set; /* remote credentials given to the agent */
-    /* SDP */
-    int sdp_state;
-    fl_sdp_desc *local, *remote;
-    char *local_sdp, *remote_sdp;
-    char cname[24], stream_id[40];
-    uint32_t ssrc[2];
-    int connected, media_connected;
-    /* ICE as the read-only properties report it */
-    const char *ice_state;                  /* NULL before the first state change */
-    char pair_local[300], pair_remote[300]; /* the selected pair; "" before */
-    wr_stream st[2];                        /* audio, video */
-    uint8_t pt_kind[128]; /* payload type -> FL_MEDIA_AUDIO/VIDEO; 0: not forwarded */
-    fl_time next_rtcp;
-    /* FLUO_CAPTURE_DIR: the first decrypted packets from the browser are
-     * written there, one file each (test fixtures, debugging) */
-    const char *capture_dir;
-    unsigned captured_rtp[2], captured_rtcp;
-} webrtc;
-
-#define CAPTURE_MAX 40
-
-static void capture(webrtc *wr, const char *what, unsigned n, const fl_buf *b)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s-%03u.bin", wr->capture_dir, what, n);
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return;
-    fwrite(b->data + b->off, 1, b->len, f);
-    fclose(f);
-}
-
-static webrtc *impl(fl_element *e)
-{
-    return e->impl;
-}
-
-static int kind_index(unsigned media)
-{
-    return media == FL_MEDIA_AUDIO ? 0 : media == FL_MEDIA_VIDEO ? 1 : -1;
-}
-
-static void raise_simple(webrtc *wr, const fl_event *ev)
+void fl__wr_raise(webrtc *wr, const fl_event *ev)
 {
     if (wr->e)
         fl__element_raise(wr->e, ev);
 }
 
-static void raise_error(webrtc *wr, const char *type, const char *message)
+void fl__wr_raise_error(webrtc *wr, const char *type, const char *message)
 {
     fl_log(FL_LOG_WARN, "%s: %s", wr->e ? wr->e->name : "webrtc", message);
     fl_event ev = { .type = FL_EVENT_ERROR, .error_type = type, .message = message };
-    raise_simple(wr, &ev);
+    fl__wr_raise(wr, &ev);
 }
 
 /* ---- sending ---- */
-
-static void flush_tx(webrtc *wr)
-{
-    fl_buf *b;
-    while (wr->tr && fl_transport_poll_transmit(wr->tr, &b) == 0) {
-        if (wr->ice)
-            fl__ice_transport_send(wr->ice, b);
-        else
-            fl_buf_unref(b);
-    }
-}
-
-static void schedule(webrtc *wr);
-
-static void send_rtcp_buf(webrtc *wr, fl_buf *b)
-{
-    if (fl_transport_send_rtcp(wr->tr, fl_time_now(), b) < 0)
-        fl_buf_unref(b);
-}
-
-static void send_pli(webrtc *wr, wr_stream *st, fl_time now)
-{
-    if (!wr->connected || !st->remote_ssrc) {
-        st->pli_wanted = 1;
-        return;
-    }
-    if (st->last_pli && now - st->last_pli < PLI_MIN_INTERVAL) {
-        st->pli_wanted = 1; /* sent by the timer when the interval is over */
-        return;
-    }
-    fl_buf *b = fl_buf_pool_get(wr->w->pool);
-    if (!b)
-        return;
-    fl_rtcp_fb fb = {
-        .fmt = 1, .type = 206, .sender_ssrc = st->ssrc, .media_ssrc = st->remote_ssrc
-    };
-    size_t n = 0;
-    if (fl_rtcp_fb_write(fl_buf_data(b), fl_buf_tailroom(b) - SRTP_TAILROOM, &fb, &n) < 0) {
-        fl_buf_unref(b);
-        return;
-    }
-    fl_buf_set_len(b, n);
-    send_rtcp_buf(wr, b);
-    st->last_pli = now;
-    st->pli_wanted = 0;
-    st->pli_sent++;
-    flush_tx(wr);
-}
-
-/* SR for each stream we send on (else one RR), REMB for video we receive,
- * and key frame requests that were held back by the throttle. */
-static void send_reports(webrtc *wr, fl_time now)
-{
-    int sent_sr = 0;
-    for (int i = 0; i < 2; i++) {
-        wr_stream *st = &wr->st[i];
-        if (!st->present || !st->send || !st->started)
-            continue;
-        fl_buf *b = fl_buf_pool_get(wr->w->pool);
-        if (!b)
-            return;
-        uint32_t ts = st->last_ts + (uint32_t)((now - st->last_time) *
-                                               (int64_t)st->codec.clock_rate / FL_TIME_SEC);
-        if (fl_transport_write_sr(wr->tr, now, st->ssrc, ts, st->packets, st->octets, b) < 0) {
-            fl_buf_unref(b);
-            continue;
-        }
-        send_rtcp_buf(wr, b);
-        sent_sr = 1;
-    }
-    wr_stream *v = &wr->st[1];
-    int remb = v->present && v->recv && v->remote_ssrc;
-    if (!sent_sr || remb) {
-        fl_buf *b = fl_buf_pool_get(wr->w->pool);
-        if (!b)
-            return;
-        uint32_t own = wr->st[1].present ? wr->st[1].ssrc : wr->st[0].ssrc;
-        if (fl_transport_write_rr(wr->tr, now, own, b) < 0) {
-            fl_buf_unref(b);
-            return;
-        }
-        if (remb) {
-            fl_rtcp_remb r = { .sender_ssrc = own, .num_ssrcs = 1 };
-            r.ssrcs[0] = v->remote_ssrc;
-            uint64_t bps = wr->max_vrecv > 0 ? (uint64_t)wr->max_vrecv * 1000 : DEFAULT_REMB_BPS;
-            fl_rtcp_remb_set_bitrate(&r, bps);
-            size_t n = 0;
-            size_t room = fl_buf_tailroom(b) - SRTP_TAILROOM;
-            if (fl_rtcp_remb_write(fl_buf_data(b) + b->len, room, &r, &n) == 0)
-                fl_buf_set_len(b, b->len + n);
-        }
-        send_rtcp_buf(wr, b);
-    }
-    for (int i = 0; i < 2; i++) {
-        if (wr->st[i].pli_wanted)
-            send_pli(wr, &wr->st[i], now);
-    }
-    flush_tx(wr);
-}
-
-/* ---- what the browser sends ---- */
-
-static void on_rtcp(webrtc *wr, fl_buf *b)
-{
-    fl_rtcp_iter it;
-    fl_rtcp_pkt p;
-    fl_rtcp_iter_init(&it, fl_buf_data(b), b->len);
-    while (fl_rtcp_iter_next(&it, &p) > 0) {
-        fl_rtcp_fb fb;
-        if (fl_rtcp_fb_parse(&p, &fb) < 0)
-            continue;
-        for (int i = 0; i < 2; i++) {
-            wr_stream *st = &wr->st[i];
-            if (!st->present)
-                continue;
-            int key = 0;
-            if (fb.type == 206 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
-                st->pli_recv++;
-                key = 1;
-            } else if (fb.type == 206 && fb.fmt == 4) {
-                for (size_t k = 0; k < fl_rtcp_fir_count(&fb); k++) {
-                    fl_rtcp_fir_entry fe;
-                    fl_rtcp_fir_get(&fb, k, &fe);
-                    if (fe.ssrc == st->ssrc) {
-                        st->fir_recv++;
-                        key = 1;
-                    }
-                }
-            } else if (fb.type == 206 && fb.fmt == 15) {
-                fl_rtcp_remb r;
-                if (fl_rtcp_remb_parse(&fb, &r) == 0)
-                    st->remb_recv = fl_rtcp_remb_bitrate(&r);
-            } else if (fb.type == 205 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
-                st->nack_recv++;
-            }
-            if (key && wr->e && wr->e->defaults[i])
-                fl__pad_request_key_frame(wr->e->defaults[i]->twin);
-        }
-    }
-}
-
-static void set_connection(webrtc *wr, int connected)
-{
-    if (wr->connected == connected)
-        return;
-    wr->connected = connected;
-    fl_event ev = { .type = FL_EVENT_CONNECTION_STATE,
-                    .old_state = connected ? "DISCONNECTED" : "CONNECTED",
-                    .new_state = connected ? "CONNECTED" : "DISCONNECTED" };
-    raise_simple(wr, &ev);
-}
-
-static void set_media_state(webrtc *wr, int connected)
-{
-    if (wr->media_connected == connected)
-        return;
-    wr->media_connected = connected;
-    fl_event ev = { .type = FL_EVENT_MEDIA_STATE,
-                    .old_state = connected ? "DISCONNECTED" : "CONNECTED",
-                    .new_state = connected ? "CONNECTED" : "DISCONNECTED" };
-    raise_simple(wr, &ev);
-}
-
-static void on_transport_event(webrtc *wr, fl_transport_event *ev)
-{
-    switch (ev->type) {
-    case FL_TRANSPORT_EVENT_CONNECTED:
-        fl_log(FL_LOG_INFO, "%s: DTLS connected (%s)", wr->e ? wr->e->name : "?",
-               fl_dtls_srtp_profile_name(ev->profile));
-        set_connection(wr, 1);
-        /* what reaches us from upstream starts with a key frame */
-        if (wr->e && wr->st[1].send && wr->e->defaults[1])
-            fl__pad_request_key_frame(wr->e->defaults[1]->twin);
-        break;
-    case FL_TRANSPORT_EVENT_FAILED: {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "DTLS handshake with the browser failed: %s",
-                 ev->reason ? ev->reason : fl_strerror(ev->err));
-        raise_error(wr, "DTLS_FAILED", msg);
-        break;
-    }
-    case FL_TRANSPORT_EVENT_CLOSED:
-        set_connection(wr, 0);
-        set_media_state(wr, 0);
-        break;
-    case FL_TRANSPORT_EVENT_RTP: {
-        unsigned kind = wr->pt_kind[ev->rtp.payload_type & 127];
-        int i = kind_index(kind);
-        fl_log(FL_LOG_TRACE, "rtp pt %u ssrc %u seq %u kind %u", ev->rtp.payload_type,
-               (unsigned)ev->rtp.ssrc, ev->rtp.seq, kind);
-        if (i < 0 || !wr->e || !wr->e->defaults[i])
-            break;
-        wr_stream *st = &wr->st[i];
-        st->remote_ssrc = ev->rtp.ssrc;
-        if (wr->capture_dir && wr->captured_rtp[i] < CAPTURE_MAX)
-            capture(wr, i ? "rtp-video" : "rtp-audio", wr->captured_rtp[i]++, ev->buf);
-        if (st->pli_wanted)
-            send_pli(wr, st, fl_time_now());
-        fl__pad_push(wr->e->defaults[i], ev->buf);
-        break;
-    }
-    case FL_TRANSPORT_EVENT_RTCP:
-        set_media_state(wr, 1);
-        if (wr->capture_dir && wr->captured_rtcp < CAPTURE_MAX)
-            capture(wr, "rtcp", wr->captured_rtcp++, ev->buf);
-        on_rtcp(wr, ev->buf);
-        break;
-    }
-}
-
-/* Runs the transport: datagrams out, events up, next deadline. */
-static void pump(webrtc *wr)
-{
-    if (!wr->tr)
-        return;
-    flush_tx(wr);
-    fl_transport_event ev;
-    while (wr->tr && fl_transport_poll_event(wr->tr, &ev) == 0) {
-        on_transport_event(wr, &ev);
-        fl_transport_event_release(&ev);
-    }
-    flush_tx(wr);
-    schedule(wr);
-}
-
-static void on_timer(uv_timer_t *h)
-{
-    webrtc *wr = h->data;
-    if (!wr->tr)
-        return;
-    fl_time now = fl_time_now();
-    fl_transport_handle_timeout(wr->tr, now);
-    for (int i = 0; i < 2; i++) {
-        wr_stream *st = &wr->st[i];
-        if (st->pli_wanted && wr->connected && now - st->last_pli >= PLI_MIN_INTERVAL)
-            send_pli(wr, st, now);
-    }
-    if (wr->connected && now >= wr->next_rtcp) {
-        send_reports(wr, now);
-        /* RFC 3550 6.3.5: randomised between 0.5 and 1.5 intervals */
-        wr->next_rtcp = now + RTCP_INTERVAL / 2 + fl_rand_u32(fl_rand_system()) % RTCP_INTERVAL;
-    }
-    pump(wr);
-}
-
-static void schedule(webrtc *wr)
-{
-    if (!wr->tr || !wr->e)
-        return;
-    fl_time now = fl_time_now();
-    fl_time at = fl_transport_poll_timeout(wr->tr);
-    if (wr->connected && wr->next_rtcp < at)
-        at = wr->next_rtcp;
-    for (int i = 0; i < 2; i++) {
-        const wr_stream *st = &wr->st[i];
-        if (wr->connected && st->pli_wanted && st->remote_ssrc &&
-            st->last_pli + PLI_MIN_INTERVAL < at)
-            at = st->last_pli + PLI_MIN_INTERVAL;
-    }
-    /* only moves the timer earlier: a timer left armed for an earlier time
-     * fires, finds little to do and arms the next deadline */
-    fl__deadline_arm(&wr->timer, at, now);
-}
-
-/* ---- ICE ---- */
 
 static const char *ice_state_name(fl_ice_state s)
 {
@@ -441,7 +69,7 @@ static void start_dtls(webrtc *wr)
     wr->dtls_started = 1;
     if (fl_transport_start(wr->tr, fl_time_now()) < 0)
         fl_log(FL_LOG_WARN, "DTLS did not start");
-    pump(wr);
+    fl__wr_pump(wr);
 }
 
 static void on_ice_event(void *arg, const fl_ice_event *iev)
@@ -480,14 +108,14 @@ static void on_ice_event(void *arg, const fl_ice_event *iev)
         ev.text2 = remote;
         ev.desc = "1";
         ev.index = iev->component;
-        raise_simple(wr, &ev);
+        fl__wr_raise(wr, &ev);
         if (wr->dtls_client)
             start_dtls(wr);
         return;
     default:
         return;
     }
-    raise_simple(wr, &ev);
+    fl__wr_raise(wr, &ev);
 }
 
 static void on_ice_data(void *arg, fl_buf *buf, const fl_addr *from)
@@ -501,7 +129,7 @@ static void on_ice_data(void *arg, fl_buf *buf, const fl_addr *from)
     int rc = fl_transport_handle_input(wr->tr, fl_time_now(), buf);
     if (rc < 0)
         fl_log(FL_LOG_TRACE, "datagram dropped: %s", fl_strerror(rc));
-    pump(wr);
+    fl__wr_pump(wr);
 }
 
 static int ensure_ice(webrtc *wr, fl_ice_role role)
@@ -845,7 +473,7 @@ static int process_answer(webrtc *wr, const char *text, char **out, char *err, s
 static void webrtc_sdp_run(fl__call *c)
 {
     fl_element *e = c->element;
-    webrtc *wr = e->dead ? NULL : impl(e);
+    webrtc *wr = e->dead ? NULL : fl__wr_impl(e);
     char err[256] = "";
     const char *out = NULL;
     char *made = NULL;
@@ -912,7 +540,7 @@ void fl_webrtc_sdp(fl_element *e, enum fl_sdp_op op, const char *sdp, fl_text_fn
 static void webrtc_gather_run(fl__call *c)
 {
     fl_element *e = c->element;
-    webrtc *wr = e->dead ? NULL : impl(e);
+    webrtc *wr = e->dead ? NULL : fl__wr_impl(e);
     int rc = 0;
     if (!wr) {
         rc = FL_ECLOSED;
@@ -934,7 +562,7 @@ void fl_webrtc_gather_candidates(fl_element *e, fl_done_fn done, void *arg)
 static void webrtc_add_candidate_run(fl__call *c)
 {
     fl_element *e = c->element;
-    webrtc *wr = e->dead ? NULL : impl(e);
+    webrtc *wr = e->dead ? NULL : fl__wr_impl(e);
     const char *cand = c->desc ? c->desc : "";
     int rc = 0;
     if (!wr) {
@@ -981,121 +609,6 @@ void fl_webrtc_add_ice_candidate(fl_element *e,
 }
 
 /* ---- media from the pipeline ---- */
-
-static void webrtc_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
-{
-    webrtc *wr = impl(e);
-    int i = kind_index(sink->media);
-    fl_rtp_view v;
-    if (!wr || i < 0 || !wr->tr || !wr->connected || !wr->st[i].send)
-        goto drop;
-    wr_stream *st = &wr->st[i];
-    if (fl_rtp_parse(&v, fl_buf_data(buf), buf->len) < 0)
-        goto drop;
-    const fl_sdp_codec *in = fl__pad_caps(sink);
-    /* compared again for a new source anywhere upstream, or its SDP done */
-    if (in != st->checked_caps || st->caps_links != wr->w->links_changed) {
-        st->checked_caps = in;
-        st->caps_links = wr->w->links_changed;
-        st->caps_fit = !in || fl_sdp_codec_match(in, &st->codec);
-    }
-    if (!st->caps_fit) {
-        if (!st->codec_error) {
-            char msg[256];
-            snprintf(msg, sizeof(msg),
-                     "%s media arrives as %s/%u but this endpoint negotiated %s/%u with its peer; "
-                     "converting between formats is not supported yet, so it is not sent",
-                     fl_media_type_name(sink->media), in->name, in->clock_rate, st->codec.name,
-                     st->codec.clock_rate);
-            raise_error(wr, "MEDIA_FORMAT_MISMATCH", msg);
-            st->codec_error = 1;
-        }
-        goto drop;
-    }
-    if (in && v.payload_type != in->pt)
-        goto drop; /* RTX, FEC, comfort noise: this leg has its own */
-    if (!st->transcoding_said) {
-        st->transcoding_said = 1;
-        fl_event ev = { .type = FL_EVENT_MEDIA_TRANSCODING,
-                        .media = sink->media,
-                        .text = e->name,
-                        .new_state = "NOT_TRANSCODING" };
-        fl__element_raise(e, &ev);
-    }
-    fl_time now = fl_time_now();
-    if (!st->have_src || v.ssrc != st->src_ssrc) {
-        if (st->started) { /* a new source continues our numbering */
-            int64_t ticks = (now - st->last_time) * (int64_t)st->codec.clock_rate / FL_TIME_SEC;
-            st->seq_delta = (uint16_t)(st->last_seq + 1 - v.seq);
-            st->ts_delta = st->last_ts + (uint32_t)(ticks > 0 ? ticks : 1) - v.timestamp;
-        }
-        st->have_src = 1;
-        st->src_ssrc = v.ssrc;
-    }
-    uint16_t seq = (uint16_t)(v.seq + st->seq_delta);
-    uint32_t ts = v.timestamp + st->ts_delta;
-    if (!st->started || fl_rtp_seq_lt(st->last_seq, seq)) {
-        st->last_seq = seq;
-        st->last_ts = ts;
-        st->last_time = now;
-    }
-    st->started = 1;
-    fl_buf *out = fl_buf_pool_get(wr->w->pool);
-    if (!out)
-        goto drop;
-    fl_rtp_header h = { .marker = v.marker,
-                        .payload_type = st->codec.pt,
-                        .seq = seq,
-                        .timestamp = ts,
-                        .ssrc = st->ssrc };
-    size_t n = 0;
-    if (fl_rtp_write(fl_buf_data(out), fl_buf_tailroom(out) - SRTP_TAILROOM, &h, v.payload,
-                     v.payload_len, 0, &n) < 0) {
-        fl_buf_unref(out);
-        goto drop;
-    }
-    fl_buf_set_len(out, n);
-    if (fl_transport_send_rtp(wr->tr, now, out) < 0) {
-        fl_buf_unref(out);
-        goto drop;
-    }
-    st->packets++;
-    st->octets += (uint32_t)v.payload_len;
-    flush_tx(wr);
-drop:
-    fl_buf_unref(buf);
-}
-
-static void webrtc_linked(fl_element *e, fl__pad *sink)
-{
-    webrtc *wr = impl(e);
-    int i = kind_index(sink->media);
-    if (wr && i >= 0) { /* a new source: say again if it does not fit */
-        wr->st[i].codec_error = 0;
-        wr->st[i].transcoding_said = 0;
-    }
-}
-
-static void webrtc_key_frame(fl_element *e, unsigned media)
-{
-    webrtc *wr = impl(e);
-    int i = kind_index(media);
-    if (!wr || i != 1 || !wr->st[i].recv)
-        return;
-    send_pli(wr, &wr->st[i], fl_time_now());
-    schedule(wr);
-}
-
-static const fl_sdp_codec *webrtc_caps(fl_element *e, unsigned media)
-{
-    webrtc *wr = impl(e);
-    int i = kind_index(media);
-    if (!wr || i < 0 || !wr->st[i].present || !wr->st[i].recv)
-        return NULL;
-    return &wr->st[i].codec;
-}
-
-/* ---- properties ---- */
 
 typedef struct prop {
     const char *name;
@@ -1150,7 +663,7 @@ static const prop *prop_find(const char *name)
 
 static int webrtc_set_property(fl_element *e, const char *name, const char *value)
 {
-    webrtc *wr = impl(e);
+    webrtc *wr = fl__wr_impl(e);
     const prop *p = prop_find(name);
     if (!wr || !p)
         return FL_ENOTSUP;
@@ -1179,7 +692,7 @@ static int webrtc_set_property(fl_element *e, const char *name, const char *valu
 
 static int webrtc_get_property(fl_element *e, const char *name, char *out, size_t cap)
 {
-    webrtc *wr = impl(e);
+    webrtc *wr = fl__wr_impl(e);
     const prop *p = prop_find(name);
     if (wr && strcmp(name, "mediaState") == 0) {
         snprintf(out, cap, "%s", wr->media_connected ? "CONNECTED" : "DISCONNECTED");
@@ -1233,105 +746,6 @@ static int webrtc_get_property(fl_element *e, const char *name, char *out, size_
     return 0;
 }
 
-/* ---- stats ---- */
-
-static void stats_common(fl__json *j, const char *id, const char *type)
-{
-    fl__json_open(j, id);
-    fl__json_str(j, "id", id);
-    fl__json_str(j, "type", type);
-    fl__json_int(j, "timestampMillis", fl_time_wall_ms());
-}
-
-/* Opens one RTCRTPStreamStats entry ("inboundrtp"/"outboundrtp") with the
- * fields both directions share; the caller adds its own and closes it. */
-static void stats_rtp_open(fl__json *j,
-                           const char *type,
-                           uint32_t ssrc,
-                           const wr_stream *st,
-                           const int64_t counts[5] /* fir, pli, nack, remb, lost */,
-                           uint8_t fraction_lost)
-{
-    char id[64], num[16];
-    snprintf(id, sizeof(id), "%s_%u",
-             type[0] == 'i' ? "RTCInboundRTPStreamStats" : "RTCOutboundRTPStreamStats",
-             (unsigned)ssrc);
-    snprintf(num, sizeof(num), "%u", (unsigned)ssrc);
-    stats_common(j, id, type);
-    fl__json_str(j, "ssrc", num);
-    fl__json_str(j, "associateStatsId", "");
-    fl__json_key(j, "isRemote");
-    fl__json_raw(j, "false");
-    fl__json_str(j, "mediaTrackId", st->mid);
-    fl__json_str(j, "transportId", "transport");
-    fl__json_str(j, "codecId", st->codec.name);
-    fl__json_int(j, "firCount", counts[0]);
-    fl__json_int(j, "pliCount", counts[1]);
-    fl__json_int(j, "nackCount", counts[2]);
-    fl__json_int(j, "sliCount", 0);
-    fl__json_int(j, "remb", counts[3]);
-    fl__json_int(j, "packetsLost", counts[4]);
-    fl__json_num(j, "fractionLost", fraction_lost / 256.0);
-}
-
-static void webrtc_stats(fl_element *e, unsigned media, fl__json *j)
-{
-    webrtc *wr = impl(e);
-    char id[64];
-    snprintf(id, sizeof(id), "%s_endpoint", e->name);
-    stats_common(j, id, "endpoint");
-    fl__json_key(j, "inputLatency");
-    fl__json_raw(j, "[]");
-    fl__json_key(j, "E2ELatency");
-    fl__json_raw(j, "[]");
-    fl__json_close(j);
-    if (!wr || !wr->tr)
-        return;
-    fl_transport_stats *ts = malloc(sizeof(*ts));
-    if (!ts) {
-        j->oom = 1;
-        return;
-    }
-    fl_transport_get_stats(wr->tr, ts);
-    for (size_t k = 0; k < ts->n_inbound; k++) {
-        const fl_transport_inbound_stats *in = &ts->inbound[k];
-        unsigned kind = wr->pt_kind[in->payload_type & 127];
-        int i = kind_index(kind);
-        if (i < 0 || !(media & kind))
-            continue;
-        const wr_stream *st = &wr->st[i];
-        int64_t remb = i == 1 ? (int64_t)(wr->max_vrecv > 0 ? (uint64_t)wr->max_vrecv * 1000
-                                                            : DEFAULT_REMB_BPS)
-                              : 0;
-        const int64_t counts[5] = { 0, (int64_t)st->pli_sent, 0, remb, in->packets_lost };
-        stats_rtp_open(j, "inboundrtp", in->ssrc, st, counts, in->fraction_lost);
-        fl__json_int(j, "packetsReceived", (int64_t)in->packets);
-        fl__json_int(j, "bytesReceived", (int64_t)in->bytes);
-        fl__json_num(j, "jitter", in->jitter_s);
-        fl__json_close(j);
-    }
-    for (size_t k = 0; k < ts->n_outbound; k++) {
-        const fl_transport_outbound_stats *out = &ts->outbound[k];
-        int i = out->ssrc == wr->st[0].ssrc ? 0 : out->ssrc == wr->st[1].ssrc ? 1 : -1;
-        unsigned kind = i == 0 ? FL_MEDIA_AUDIO : FL_MEDIA_VIDEO;
-        if (i < 0 || !(media & kind))
-            continue;
-        const wr_stream *st = &wr->st[i];
-        const int64_t counts[5] = { (int64_t)st->fir_recv, (int64_t)st->pli_recv,
-                                    (int64_t)st->nack_recv, (int64_t)st->remb_recv,
-                                    out->remote_packets_lost };
-        stats_rtp_open(j, "outboundrtp", out->ssrc, st, counts, out->remote_fraction_lost);
-        fl__json_int(j, "packetsSent", (int64_t)out->packets);
-        fl__json_int(j, "bytesSent", (int64_t)out->bytes);
-        fl__json_num(j, "targetBitrate", (double)st->remb_recv);
-        fl__json_num(j, "roundTripTime", out->rtt_us >= 0 ? out->rtt_us / 1e6 : 0.0);
-        fl__json_close(j);
-    }
-    free(ts);
-}
-
-/* ---- life ---- */
-
 static void wr_free(webrtc *wr)
 {
     for (size_t i = 0; i < wr->nqueued; i++)
@@ -1371,7 +785,7 @@ static int webrtc_init(fl_element *e)
     wr->capture_dir = getenv("FLUO_CAPTURE_DIR");
     /* at least 1 ms: a 0 ms timer re-armed from its own callback would run
      * again before the loop polls any socket */
-    fl__deadline_init(&wr->timer, &wr->w->loop, on_timer, wr, 1);
+    fl__deadline_init(&wr->timer, &wr->w->loop, fl__wr_on_timer, wr, 1);
     fl_rand *r = fl_rand_system();
     char uuid[37];
     fl_rand_uuid(r, uuid);
@@ -1388,14 +802,14 @@ static int webrtc_init(fl_element *e)
 
 static void webrtc_fini(fl_element *e)
 {
-    webrtc *wr = impl(e);
+    webrtc *wr = fl__wr_impl(e);
     if (!wr)
         return;
     e->impl = NULL;
     wr->e = NULL;
     if (wr->tr && wr->connected) {
         fl_transport_close(wr->tr);
-        flush_tx(wr);
+        fl__wr_flush_tx(wr);
     }
     wr->pending_closes = 1;
     fl__deadline_close(&wr->timer, on_timer_closed);
@@ -1408,13 +822,13 @@ static void webrtc_fini(fl_element *e)
 
 const fl__element_type fl__webrtc_type = {
     .name = FL_ELEMENT_WEBRTC,
-    .receive = webrtc_receive,
+    .receive = fl__wr_receive,
     .init = webrtc_init,
     .fini = webrtc_fini,
-    .key_frame = webrtc_key_frame,
-    .caps = webrtc_caps,
+    .key_frame = fl__wr_key_frame,
+    .caps = fl__wr_caps,
     .set_property = webrtc_set_property,
     .get_property = webrtc_get_property,
-    .stats = webrtc_stats,
-    .linked = webrtc_linked,
+    .stats = fl__wr_stats,
+    .linked = fl__wr_linked,
 };
