@@ -103,4 +103,21 @@ int fl_vp8_desc_parse(fl_vp8_desc *out, const uint8_t *payload, size_t len);
  * carries no PictureID. */
 int fl_vp8_desc_set_picture_id(uint8_t *payload, size_t len, int picture_id);
 
+/* Video payload formats known by the packet path. */
+typedef enum fl_codec_kind {
+    FL_CODEC_OTHER = 0,
+    FL_CODEC_VP8,
+    FL_CODEC_VP9,
+    FL_CODEC_H264,
+} fl_codec_kind;
+
+/* The kind for an SDP encoding name ("VP8", "vp9", "H264"; others OTHER). */
+fl_codec_kind fl_codec_kind_of(const char *name);
+
+/* 1 when this RTP payload begins a key frame: VP8 S=1, PID=0 and the
+ * payload header's P bit clear; VP9 B set and P clear; H.264 an IDR slice
+ * or an SPS (single NAL, inside STAP-A, or the first FU-A fragment). 0
+ * otherwise, and for anything malformed. */
+int fl_codec_key_frame_start(fl_codec_kind kind, const uint8_t *payload, size_t len);
+
 #endif

@@ -293,6 +293,45 @@ static void test_desc_picture_id_rewrite(void **state)
     assert_memory_equal(copy + 4, p->payload + 4, p->len - 4);
 }
 
+/* Key-frame starts per payload format, from hand-made payloads. */
+static void test_key_frame_start(void **state)
+{
+    (void)state;
+    assert_int_equal(fl_codec_kind_of("vp8"), FL_CODEC_VP8);
+    assert_int_equal(fl_codec_kind_of("VP9"), FL_CODEC_VP9);
+    assert_int_equal(fl_codec_kind_of("H264"), FL_CODEC_H264);
+    assert_int_equal(fl_codec_kind_of("opus"), FL_CODEC_OTHER);
+    assert_int_equal(fl_codec_kind_of(NULL), FL_CODEC_OTHER);
+    /* VP8: S=1 PID=0, then the payload header's P bit (0 = key frame) */
+    const uint8_t vp8_key[] = { 0x10, 0x00, 0x9d, 0x01 };
+    const uint8_t vp8_delta[] = { 0x10, 0x01, 0x9d, 0x01 };
+    const uint8_t vp8_cont[] = { 0x00, 0x00, 0x9d, 0x01 };
+    const uint8_t vp8_ext[] = { 0x90, 0x80, 0x80, 0x05, 0x00, 0x9d };
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_VP8, vp8_key, sizeof(vp8_key)), 1);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_VP8, vp8_delta, sizeof(vp8_delta)), 0);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_VP8, vp8_cont, sizeof(vp8_cont)), 0);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_VP8, vp8_ext, sizeof(vp8_ext)), 1);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_VP8, vp8_key, 1), 0);
+    /* VP9: B set, P clear */
+    const uint8_t vp9_key[] = { 0x08, 0x00 }, vp9_delta[] = { 0x48, 0x00 }, vp9_mid[] = { 0x00 };
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_VP9, vp9_key, sizeof(vp9_key)), 1);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_VP9, vp9_delta, sizeof(vp9_delta)), 0);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_VP9, vp9_mid, sizeof(vp9_mid)), 0);
+    /* H.264: IDR, SPS in STAP-A, FU-A start of an IDR, a P slice */
+    const uint8_t idr[] = { 0x65, 0x88 }, p_slice[] = { 0x41, 0x9a };
+    const uint8_t stap[] = { 0x18, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce };
+    const uint8_t stap_bad[] = { 0x18, 0x00, 0x09, 0x67, 0x42 };
+    const uint8_t fu_start[] = { 0x7c, 0x85, 0x88 }, fu_mid[] = { 0x7c, 0x05, 0x88 };
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_H264, idr, sizeof(idr)), 1);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_H264, p_slice, sizeof(p_slice)), 0);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_H264, stap, sizeof(stap)), 1);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_H264, stap_bad, sizeof(stap_bad)), 0);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_H264, fu_start, sizeof(fu_start)), 1);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_H264, fu_mid, sizeof(fu_mid)), 0);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_H264, idr, 0), 0);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_OTHER, idr, sizeof(idr)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_vp8_clip_odd),
         cmocka_unit_test(test_opus_clip),
         cmocka_unit_test(test_desc_parse),
+        cmocka_unit_test(test_key_frame_start),
     };
     return cmocka_run_group_tests(tests, setup_vp8, teardown_vp8);
 }
