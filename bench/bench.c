@@ -26,6 +26,7 @@ static void usage(FILE *out)
     for (size_t i = 0; i < SUBCOMMAND_COUNT; i++)
         subcommands[i].usage(out);
     fl_bench_webrtc_usage(out);
+    fl_bench_join_usage(out);
 }
 
 int main(int argc, char **argv)
@@ -41,6 +42,8 @@ int main(int argc, char **argv)
     fl_log_configure("*:warn");
     if (!strcmp(argv[1], "echo") || !strcmp(argv[1], "one2many") || !strcmp(argv[1], "room"))
         return fl_bench_webrtc_run(argv[1], argc - 1, argv + 1, argv[0]);
+    if (!strcmp(argv[1], "join"))
+        return fl_bench_join_run(argc - 1, argv + 1, argv[0]);
     for (size_t i = 0; i < SUBCOMMAND_COUNT; i++) {
         if (strcmp(argv[1], subcommands[i].name) == 0)
             return subcommands[i].run(argc - 2, argv + 2);

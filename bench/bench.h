@@ -40,4 +40,13 @@ void fl_bench_srtp_usage(FILE *out);
 int fl_bench_webrtc_run(const char *scenario, int argc, char **argv, const char *prog);
 void fl_bench_webrtc_usage(FILE *out);
 
+/* `fluo-bench join --server fluo [--joins N] [--seconds S] [--gop S]`: time
+ * from a joining viewer's processOffer to its first complete VP8 key frame,
+ * over N viewers joining a running broadcast (bench/bench_join.c). prog is
+ * fluo-bench's own path. Last line: `join server=NAME joins=N ok=N
+ * p50_ms=X p95_ms=X dtls_p50_ms=X key_after_dtls_p50_ms=X
+ * key_after_dtls_p95_ms=X`. */
+int fl_bench_join_run(int argc, char **argv, const char *prog);
+void fl_bench_join_usage(FILE *out);
+
 #endif

@@ -24,20 +24,6 @@ void fl_bench_webrtc_usage(FILE *out)
                  "        p50_ms=X p99_ms=X rss_kb_per_session=X\n");
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, size_t n, double p)
-{
-    if (!n)
-        return 0;
-    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
-
 static int setup_scenario(wr_bench *b)
 {
     wr_server *s = b->server;
@@ -172,12 +158,12 @@ int fl_bench_webrtc_run(const char *scenario, int argc, char **argv, const char 
     double loss = expected ? 100.0 * (double)(expected > received ? expected - received : 0) /
                                      (double)expected
                            : 100.0;
-    qsort(b->lat_ms, b->nlat, sizeof(double), cmp_double);
+    wr_sort(b->lat_ms, b->nlat);
     printf("%s server=%s sessions=%d fwd_pps=%.0f cpu_us_per_pkt=%.3f loss_pct=%.2f p50_ms=%.2f "
            "p99_ms=%.2f rss_kb_per_session=%.0f\n",
            scenario, b->server_name, b->sessions, (double)fwd / secs,
-           fwd ? (double)(cpu1 - cpu0) / (double)fwd : 0.0, loss, pct(b->lat_ms, b->nlat, 0.5),
-           pct(b->lat_ms, b->nlat, 0.99),
+           fwd ? (double)(cpu1 - cpu0) / (double)fwd : 0.0, loss,
+           wr_percentile(b->lat_ms, b->nlat, 0.5), wr_percentile(b->lat_ms, b->nlat, 0.99),
            rss1 > rss0 ? (double)(rss1 - rss0) / (double)b->sessions : 0.0);
     fflush(stdout);
     status = up == b->npeers && fwd > 0 ? 0 : 1;

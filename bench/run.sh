@@ -2,7 +2,9 @@
 # make bench: every scenario against fluo, janus and floor, raising the number
 # of sessions until loss passes 1% (or the last step), and bench/results.md.
 # Each run is one `fluo-bench SCENARIO --server S --sessions N --seconds T`;
-# its last line is the record kept here.
+# its last line is the record kept here. Then `fluo-bench join --server fluo`
+# (time to first picture for viewers joining a broadcast), its phase lines and
+# record.
 set -u
 cd "$(dirname "$0")/.."
 BIN=build/fluo-bench
@@ -33,6 +35,20 @@ for sc in echo one2many room; do
     done
 done
 
+join_out=""
+join_rec=""
+case " $SERVERS " in
+*" fluo "*)
+    join_out=$(timeout 300 "$BIN" join --server fluo --joins "${BENCH_JOINS:-50}" 2>>"$LOG")
+    echo "$join_out" | tee -a "$LOG"
+    join_rec=$(echo "$join_out" | tail -1)
+    case $join_rec in
+    "join server="*) ;;
+    *) echo "join fluo: no record" | tee -a "$LOG"; join_rec="" ;;
+    esac
+    ;;
+esac
+
 field() { echo "$1" | sed "s/.* $2=\([^ ]*\).*/\1/"; }
 
 {
@@ -54,6 +70,24 @@ field() { echo "$1" | sed "s/.* $2=\([^ ]*\).*/\1/"; }
                 "$(field "$r" p99_ms) | $(field "$r" rss_kb_per_session) |"
         done
     done
+    if [ -n "$join_rec" ]; then
+        echo
+        echo "## join"
+        echo
+        echo "Viewers joining a running broadcast one after another (every 200-300 ms, kept),"
+        echo "each measured from its processOffer to the first complete VP8 key frame its"
+        echo "client decrypted; the publisher sends a key frame every 4 s and on PLI/FIR."
+        echo
+        echo "| server | joins | ok | p50 ms | p95 ms | DTLS p50 ms | key frame after DTLS p50 ms | p95 ms |"
+        echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+        echo "| $(field "$join_rec" server) | $(field "$join_rec" joins) | $(field "$join_rec" ok) |" \
+            "$(field "$join_rec" p50_ms) | $(field "$join_rec" p95_ms) | $(field "$join_rec" dtls_p50_ms) |" \
+            "$(field "$join_rec" key_after_dtls_p50_ms) | $(field "$join_rec" key_after_dtls_p95_ms) |"
+        echo
+        echo '```'
+        echo "$join_out"
+        echo '```'
+    fi
     echo
     # Ratios at the largest N every server ran with loss at most 1%.
     for ref in janus floor; do

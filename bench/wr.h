@@ -45,6 +45,7 @@ typedef struct wr_tx {
     uint32_t last_ts;
     int restart; /* a key frame was asked for: start over at a frame edge */
     uint64_t packets, octets;
+    uint64_t key_frames, restarts; /* clip starts sent; those on request */
 } wr_tx;
 
 typedef struct wr_rx {
@@ -77,6 +78,30 @@ size_t wr_dgrams_read(wr_dgrams *d, int fd, fl_buf_pool *pool, size_t want);
  * about twice what came, the whole batch after a full read. */
 size_t wr_dgrams_next_want(size_t got, size_t want);
 
+#define WR_KEY_MAX_PKTS 256 /* longest key frame the join scenario assembles */
+
+/* The first complete VP8 key frame a viewer receives (the join scenario):
+ * every packet from the one that starts it to the marker, by sequence. */
+typedef struct wr_key {
+    int active;
+    uint32_t ts;
+    uint64_t first; /* unwrapped sequence number of its first packet */
+    int last;       /* offset of the marker packet; -1 not seen yet */
+    uint64_t have[WR_KEY_MAX_PKTS / 64];
+} wr_key;
+
+/* When a joining viewer reached each step (fl_time; 0: not yet). */
+typedef struct wr_join_times {
+    fl_time offer;             /* processOffer sent */
+    fl_time answer;            /* its answer received */
+    fl_time signalled;         /* the last call of the join (addIceCandidate) answered */
+    fl_time ice;               /* the client's ICE agent selected a pair */
+    fl_time dtls;              /* DTLS-SRTP connected */
+    fl_time video;             /* first video RTP packet */
+    fl_time key;               /* a complete key frame */
+    uint64_t video_before_key; /* video packets received until it was complete */
+} wr_join_times;
+
 typedef struct wr_peer {
     wr_bench *b;
     int id;
@@ -93,6 +118,12 @@ typedef struct wr_peer {
     uint64_t rx_packets, rx_unknown;
     fl_time next_timeout;
     char cand[256]; /* our host candidate line */
+    int trickle;    /* our offer carries no candidate: it goes by addIceCandidate */
+    uint64_t pli_recv, fir_recv;
+    /* the join scenario */
+    int watch_key; /* look for the first complete VP8 key frame */
+    wr_key key;
+    wr_join_times t;
 } wr_peer;
 
 /* Server drivers: signalling only. Each call blocks until the peer has the
@@ -106,6 +137,11 @@ typedef struct wr_server {
     int (*publish)(wr_bench *b, wr_peer *p, void **handle);
     /* a receive-only peer fed by a publisher */
     int (*view)(wr_bench *b, wr_peer *p, void *publisher);
+    /* a viewer joining a running broadcast, with the calls of the server's
+     * tutorial and the client's candidate trickled; the loop keeps running
+     * while it waits for the server, and p->t.offer .. p->t.signalled are
+     * set. NULL: the server has no such driver. */
+    int (*join)(wr_bench *b, wr_peer *p, void *publisher);
     void (*stop)(wr_bench *b);
     void *state;
 } wr_server;
@@ -175,6 +211,11 @@ void wr_peer_add_candidate(wr_peer *p, const char *cand);
 size_t wr_bench_wait_connected(wr_bench *b, int timeout_s);
 /* Runs the loop for `seconds`. */
 void wr_bench_run(wr_bench *b, double seconds);
+
+/* Sorts v[0..n) ascending. */
+void wr_sort(double *v, size_t n);
+/* The p-quantile (0..1, nearest rank) of sorted[0..n); 0 when n is 0. */
+double wr_percentile(const double *sorted, size_t n, double p);
 
 /* Window bookkeeping: start, then figures at the end. */
 void wr_bench_window_start(wr_bench *b);

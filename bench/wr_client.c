@@ -12,6 +12,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "bench/wr.h"
+#include "codec/codec.h"
 #include "net/rtcp.h"
 
 FL_LOG_TAG("bench");
@@ -160,6 +161,8 @@ static void peer_flush_ice(wr_peer *p, fl_time now)
         } else if (ev.type == FL_ICE_EVENT_SELECTED_PAIR) {
             p->selected = ev.remote.addr;
             p->have_selected = 1;
+            if (!p->t.ice)
+                p->t.ice = now;
             table_put(p->b, &ev.remote.addr, p);
             if (p->dtls_client)
                 start_dtls(p, now);
@@ -190,6 +193,7 @@ static void send_media(wr_peer *p, wr_tx *t, fl_time now)
             t->t_base = now;
             t->pos = 0;
             t->restart = 0;
+            t->restarts++;
         }
         const fl_clip_packet *k = &c->pkts[t->pos];
         if (t->t_base + (fl_time)k->send_us > now)
@@ -221,6 +225,8 @@ static void send_media(wr_peer *p, wr_tx *t, fl_time now)
             fl_buf_unref(buf);
             break;
         }
+        if (t->pos == 0)
+            t->key_frames++;
         t->seq++;
         t->last_ts = ts;
         t->packets++;
@@ -252,6 +258,39 @@ static void send_reports(wr_peer *p, fl_time now)
 
 /* ---- receiving ---- */
 
+/* The join scenario's key frame: assembled by sequence number from the
+ * packet that starts it (S=1, partition 0, P=0) to the one with the marker
+ * bit; complete once every packet in between came, in any order. */
+static void watch_key(wr_peer *p, const fl_rtp_view *v, uint64_t seq, fl_time now)
+{
+    wr_key *k = &p->key;
+    if (!p->t.video)
+        p->t.video = now;
+    p->t.video_before_key++;
+    fl_vp8_desc d;
+    if (fl_vp8_desc_parse(&d, v->payload, v->payload_len) == 0 && d.keyframe) {
+        memset(k, 0, sizeof(*k));
+        k->active = 1;
+        k->ts = v->timestamp;
+        k->first = seq;
+        k->last = -1;
+    }
+    if (!k->active || v->timestamp != k->ts || seq < k->first || seq - k->first >= WR_KEY_MAX_PKTS)
+        return;
+    size_t off = (size_t)(seq - k->first);
+    k->have[off / 64] |= 1ull << (off % 64);
+    if (v->marker)
+        k->last = (int)off;
+    if (k->last < 0)
+        return;
+    for (size_t i = 0; i <= (size_t)k->last; i++) {
+        if (!(k->have[i / 64] >> (i % 64) & 1))
+            return;
+    }
+    p->t.key = now;
+    k->active = 0;
+}
+
 static void on_rtp(wr_peer *p, const fl_rtp_view *v, fl_time now)
 {
     wr_bench *b = p->b;
@@ -282,6 +321,8 @@ static void on_rtp(wr_peer *p, const fl_rtp_view *v, fl_time now)
         r->highest = s;
     }
     r->received++;
+    if (p->watch_key && !p->t.key && v->payload_type == p->tx[1].pt)
+        watch_key(p, v, s, now);
     if (v->payload_len >= WR_TRAILER_LEN && b->measuring) {
         const uint8_t *t = v->payload + v->payload_len - WR_TRAILER_LEN;
         uint32_t magic;
@@ -311,6 +352,10 @@ static void on_rtcp(wr_peer *p, fl_buf *buf)
         fl_rtcp_fb fb;
         if (pk.type != FL_RTCP_PSFB || fl_rtcp_fb_parse(&pk, &fb) < 0)
             continue;
+        if (fb.fmt == 1)
+            p->pli_recv++;
+        else if (fb.fmt == 4)
+            p->fir_recv++;
         if (fb.fmt == 1 || fb.fmt == 4)
             p->tx[1].restart = 1;
     }
@@ -324,6 +369,7 @@ static void peer_pump(wr_peer *p, fl_time now)
         switch (ev.type) {
         case FL_TRANSPORT_EVENT_CONNECTED:
             p->connected = 1;
+            p->t.dtls = now;
             for (int i = 0; i < 2; i++)
                 p->tx[i].t_base = now;
             break;
@@ -343,6 +389,15 @@ static void peer_pump(wr_peer *p, fl_time now)
         fl_transport_event_release(&ev);
     }
     peer_flush_tr(p);
+    if (p->connected)
+        return; /* the 10 ms tick is enough for consent and reports */
+    /* while connecting, ICE and DTLS timers run on their own deadlines (a
+     * triggered check, the nomination, a flight) rather than the tick's */
+    fl_time at = fl_ice_agent_poll_timeout(p->ice);
+    if (p->tr && fl_transport_poll_timeout(p->tr) < at)
+        at = fl_transport_poll_timeout(p->tr);
+    if (at < p->next_timeout)
+        p->next_timeout = at;
 }
 
 /* A STUN request from an address we do not know yet: find the peer by the
@@ -435,6 +490,27 @@ static void on_tick(uv_timer_t *h)
         peer_pump(p, now);
     }
     flush_sends(b);
+}
+
+/* ---- figures ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void wr_sort(double *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+}
+
+double wr_percentile(const double *sorted, size_t n, double p)
+{
+    if (!n)
+        return 0;
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return sorted[i < n ? i : n - 1];
 }
 
 /* ---- setup ---- */
@@ -585,8 +661,8 @@ static void fill_local(wr_peer *p, fl_sdp_local *l, const char **cands)
     l->address = p->b->client_ip;
     cands[0] = p->cand;
     l->candidates = cands;
-    l->ncandidates = p->cand[0] ? 1 : 0;
-    l->end_of_candidates = 1;
+    l->ncandidates = p->cand[0] && !p->trickle ? 1 : 0;
+    l->end_of_candidates = !p->trickle;
 }
 
 /* From the negotiated local view and the remote one: ICE, DTLS, media. */

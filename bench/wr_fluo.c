@@ -1,10 +1,12 @@
 /* The fluo server driver: starts build/fluo and drives it through the
  * Kurento Protocol (JSON-RPC over a blocking WebSocket), in the calls the
- * tutorials make: hello-world for echo, one2many's presenter and viewers,
- * group-call's outgoing and incoming endpoints. */
+ * tutorials make: hello-world for echo, one2many's presenter and viewers
+ * (and a viewer joining a running broadcast), group-call's outgoing and
+ * incoming endpoints. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,9 @@ typedef struct fluo_state {
     char session[64];
     char pipeline[160]; /* shared pipeline (one2many, room) */
     char cfg_path[64];
+    wr_bench *pump;    /* set: the client's loop runs while a reply is awaited */
+    char **publishers; /* the handles publish() gave out, freed by stop() */
+    size_t npublishers;
 } fluo_state;
 
 static fluo_state fluo;
@@ -58,6 +63,21 @@ static int ws_flush(void)
             return rc;
     }
     return 0;
+}
+
+/* Runs the client's loop (outside uv_run: the caller is not in a callback)
+ * until the control connection is readable. */
+static void pump_until_readable(wr_bench *b)
+{
+    struct pollfd pf[2] = { { .fd = fluo.fd, .events = POLLIN },
+                            { .fd = b->fd, .events = POLLIN } };
+    for (;;) {
+        uv_run(&b->loop, UV_RUN_NOWAIT);
+        pf[0].revents = pf[1].revents = 0;
+        int n = poll(pf, 2, 1); /* the client's tick is 1 ms */
+        if ((n < 0 && errno != EINTR) || pf[0].revents)
+            return;
+    }
 }
 
 /* One JSON-RPC call; returns the result's "value" (new reference; JSON null
@@ -104,6 +124,8 @@ static json_t *rpc(const char *method, json_t *params)
             json_decref(msg);
             return v;
         }
+        if (fluo.pump)
+            pump_until_readable(fluo.pump);
         ssize_t n = read(fluo.fd, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
             continue;
@@ -297,8 +319,13 @@ static int fluo_publish(wr_bench *b, wr_peer *p, void **handle)
     char ep[320];
     if (shared_pipeline() < 0 || create("WebRtcEndpoint", fluo.pipeline, ep, sizeof(ep)) < 0)
         return FL_EIO;
-    if (!(*handle = strdup(ep)))
+    char **v = realloc(fluo.publishers, (fluo.npublishers + 1) * sizeof(*v));
+    if (!v)
         return FL_ENOMEM;
+    fluo.publishers = v;
+    if (!(*handle = v[fluo.npublishers] = strdup(ep)))
+        return FL_ENOMEM;
+    fluo.npublishers++;
     return negotiate(p, ep, FL_SDP_DIR_SENDONLY);
 }
 
@@ -312,6 +339,49 @@ static int fluo_view(wr_bench *b, wr_peer *p, void *publisher)
     if (rc == 0)
         rc = invoke_void((const char *)publisher, "connect", json_pack("{s:s}", "sink", ep));
     return rc;
+}
+
+/* The viewer of Kurento's one2many tutorial (server.js startViewer): create
+ * the endpoint, processOffer, presenter.connect(viewer), the answer to the
+ * browser, gatherCandidates, and the browser's candidate by addIceCandidate
+ * (its offer carries none, as kurento-utils trickles them). The server's
+ * candidates are not needed: its checks reach the client, which learns them
+ * as peer-reflexive. */
+static int fluo_join(wr_bench *b, wr_peer *p, void *publisher)
+{
+    char ep[320];
+    json_t *answer = NULL;
+    char *offer = NULL;
+    int rc = FL_EIO;
+    fluo.pump = b;
+    p->trickle = 1;
+    if (create("WebRtcEndpoint", fluo.pipeline, ep, sizeof(ep)) < 0)
+        goto out;
+    if (!(offer = wr_peer_offer(p, FL_SDP_DIR_RECVONLY))) {
+        rc = FL_ENOMEM;
+        goto out;
+    }
+    p->t.offer = fl_time_now();
+    answer = invoke(ep, "processOffer", json_pack("{s:s}", "offer", offer));
+    if (!json_is_string(answer))
+        goto out;
+    p->t.answer = fl_time_now();
+    if (invoke_void((const char *)publisher, "connect", json_pack("{s:s}", "sink", ep)) < 0 ||
+        (rc = wr_peer_set_answer(p, json_string_value(answer))) < 0)
+        goto out;
+    const char *mid = p->local->nmedia ? p->local->media[0].mid : "";
+    json_t *cand =
+            json_pack("{s:s, s:s, s:s, s:s, s:i}", "__module__", "kurento", "__type__",
+                      "IceCandidate", "candidate", p->cand, "sdpMid", mid, "sdpMLineIndex", 0);
+    if ((rc = invoke_void(ep, "gatherCandidates", NULL)) < 0 ||
+        (rc = invoke_void(ep, "addIceCandidate", json_pack("{s:o}", "candidate", cand))) < 0)
+        goto out;
+    p->t.signalled = fl_time_now();
+out:
+    fluo.pump = NULL;
+    json_decref(answer);
+    free(offer);
+    return rc < 0 ? rc : 0;
 }
 
 static void fluo_stop(wr_bench *b)
@@ -332,6 +402,9 @@ static void fluo_stop(wr_bench *b)
     }
     if (fluo.cfg_path[0])
         unlink(fluo.cfg_path);
+    for (size_t i = 0; i < fluo.npublishers; i++)
+        free(fluo.publishers[i]);
+    free(fluo.publishers);
     memset(&fluo, 0, sizeof(fluo));
 }
 
@@ -341,5 +414,6 @@ wr_server fl_wr_server_fluo = {
     .echo = fluo_echo,
     .publish = fluo_publish,
     .view = fluo_view,
+    .join = fluo_join,
     .stop = fluo_stop,
 };

@@ -96,6 +96,8 @@ for sc in echo one2many room; do
         step "bench-smoke:$sc-$srv" build/fluo-bench "$sc" --server "$srv" --sessions 3 --seconds 2
     done
 done
+# Viewers joining a broadcast: fails unless each gets a complete key frame within 5 s.
+step "bench-smoke:join-fluo" build/fluo-bench join --server fluo --joins 5
 # Real networks in namespaces (veth, NAT, loss, coturn): needs root, as CI has.
 if [ "$(id -u)" -eq 0 ]; then
     for t in tests/net/test_*.sh; do
