@@ -252,8 +252,11 @@ static int connect_one(fl__call *c, unsigned media)
     raise_link(FL_EVENT_ELEMENT_CONNECTED, src, sink);
     if (sink->element->type->linked)
         sink->element->type->linked(sink->element, sink);
-    if (media == FL_MEDIA_VIDEO)
-        fl__pad_request_key_frame(sink);
+    /* a sink that cannot receive yet asks once it can (a key frame sent
+     * before would be lost to it) */
+    const fl__element_type *st = sink->element->type;
+    if (media == FL_MEDIA_VIDEO && (!st->receiving || st->receiving(sink->element, media)))
+        fl__pad_request_key_frame(sink, 1);
     fl_log(FL_LOG_DEBUG, "connected %s:%s:%s -> %s:%s", c->element->name, fl_media_type_name(media),
            sdesc, c->peer->name, kdesc);
     return 0;
@@ -705,11 +708,36 @@ static fl__pad *pad_producer(fl__pad *sink)
     return NULL;
 }
 
-void fl__pad_request_key_frame(fl__pad *sink)
+void fl__pad_request_key_frame(fl__pad *sink, int join)
 {
     fl__pad *src = pad_producer(sink);
     if (src && src->element->type->key_frame)
-        src->element->type->key_frame(src->element, src->media);
+        src->element->type->key_frame(src->element, src->media, join);
+}
+
+/* `budget` bounds the walk (a cycle of PassThroughs, a huge fan-out). */
+static uint64_t downstream_bitrate(fl__pad *src, unsigned *budget)
+{
+    uint64_t least = 0;
+    for (size_t i = 0; src && i < src->nsinks && *budget; i++) {
+        --*budget;
+        fl__pad *sink = src->sinks[i];
+        const fl__element_type *t = sink->element->type;
+        uint64_t b = 0;
+        if (t->bitrate)
+            b = t->bitrate(sink->element, sink->media);
+        else if (strcmp(t->name, FL_ELEMENT_PASSTHROUGH) == 0)
+            b = downstream_bitrate(sink->twin, budget);
+        if (b && (!least || b < least))
+            least = b;
+    }
+    return least;
+}
+
+uint64_t fl__pad_downstream_bitrate(fl__pad *src)
+{
+    unsigned budget = 4096;
+    return downstream_bitrate(src, &budget);
 }
 
 static void element_key_frame_run(fl__call *c)
@@ -721,7 +749,7 @@ static void element_key_frame_run(fl__call *c)
         fl__pad *sink = src ? src->twin : NULL;
         rc = pad_producer(sink) ? 0 : FL_ENOENT;
         if (rc == 0)
-            fl__pad_request_key_frame(sink);
+            fl__pad_request_key_frame(sink, 0);
     }
     fl__call_done(c, rc);
 }

@@ -206,8 +206,9 @@ typedef struct fl__element_type {
     /* The rest may be NULL. Worker thread. */
     int (*init)(fl_element *e);  /* after the default pads exist */
     void (*fini)(fl_element *e); /* at teardown, links already removed */
-    /* A sink downstream wants a key frame of this media. */
-    void (*key_frame)(fl_element *e, unsigned media);
+    /* A sink downstream wants a key frame of this media: `join` for a sink
+     * that starts receiving (never held back by a throttle), 0 to repair. */
+    void (*key_frame)(fl_element *e, unsigned media, int join);
     /* The format its source pads carry for this media; NULL unknown. */
     const fl_sdp_codec *(*caps)(fl_element *e, unsigned media);
     int (*set_property)(fl_element *e, const char *name, const char *value);
@@ -216,6 +217,12 @@ typedef struct fl__element_type {
     void (*stats)(fl_element *e, unsigned media, fl__json *j);
     /* A link into one of its sink pads was made. */
     void (*linked)(fl_element *e, fl__pad *sink);
+    /* What it can take of the media reaching its sinks, bit/s (its peer's
+     * REMB within its own bounds); 0 when it has no limit to give. */
+    uint64_t (*bitrate)(fl_element *e, unsigned media);
+    /* 0 while it cannot take this media yet (it then asks for a key frame
+     * itself once it can); NULL: always can. */
+    int (*receiving)(fl_element *e, unsigned media);
 } fl__element_type;
 
 extern const fl__element_type fl__webrtc_type; /* engine/webrtc.c */
@@ -263,8 +270,14 @@ struct fl_element {
 };
 
 /* Asks upstream of a sink pad for a key frame: the element that produces
- * the media (through PassThroughs) gets its key_frame call. */
-void fl__pad_request_key_frame(fl__pad *sink);
+ * the media (through PassThroughs) gets its key_frame call. `join`: the
+ * sink starts receiving (see the hook). */
+void fl__pad_request_key_frame(fl__pad *sink, int join);
+
+/* The least of what the sinks fed by a source pad can take (through
+ * PassThroughs), bit/s; 0 when none gives a limit. Bitrate feedback
+ * flows backwards this way (REMB aggregation). */
+uint64_t fl__pad_downstream_bitrate(fl__pad *src);
 
 /* The format reaching a sink pad, as its producer reports it; NULL when
  * unknown or not linked. */

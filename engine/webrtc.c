@@ -221,6 +221,14 @@ static int make_local(webrtc *wr, local_parts *lp)
     l->stream_id = wr->stream_id;
     l->ssrc[0] = wr->ssrc[0];
     l->ssrc[1] = wr->ssrc[1];
+    l->rtx_ssrc[0] = wr->rtx_ssrc[0];
+    l->rtx_ssrc[1] = wr->rtx_ssrc[1];
+    /* NACK/RTX, PLI/FIR, REMB and transport-cc; abs-send-time for our
+     * receive-side estimate and the peer's, transport-wide sequence
+     * numbers for the feedback a browser sender runs its estimator on */
+    l->fb = FL_SDP_FB_NACK | FL_SDP_FB_PLI | FL_SDP_FB_FIR | FL_SDP_FB_REMB | FL_SDP_FB_TWCC;
+    l->exts = 1u << FL_SDP_EXT_ABS_SEND_TIME | 1u << FL_SDP_EXT_TWCC | 1u << FL_SDP_EXT_MID |
+              1u << FL_SDP_EXT_AUDIO_LEVEL | 1u << FL_SDP_EXT_TOFFSET;
     fl_rand_fill(fl_rand_system(), &l->session_id, sizeof(l->session_id));
     l->session_id &= 0x3fffffffffffffffull;
     l->session_version = 2;
@@ -267,6 +275,7 @@ static int apply(webrtc *wr, char *err, size_t errlen)
     const fl_sdp_desc *l = wr->local, *r = wr->remote;
     const fl_sdp_media *rm0 = NULL;
     memset(wr->pt_kind, 0, sizeof(wr->pt_kind));
+    memset(wr->pt_rtx, 0, sizeof(wr->pt_rtx));
     for (size_t i = 0; i < l->nmedia && i < r->nmedia; i++) {
         const fl_sdp_media *lm = &l->media[i], *rm = &r->media[i];
         if (lm->rejected || rm->rejected || lm->port == 0)
@@ -286,6 +295,10 @@ static int apply(webrtc *wr, char *err, size_t errlen)
         st->recv = lm->dir == FL_SDP_DIR_SENDRECV || lm->dir == FL_SDP_DIR_RECVONLY;
         st->ssrc = wr->ssrc[k];
         wr->pt_kind[c->pt & 127] = k == 0 ? FL_MEDIA_AUDIO : FL_MEDIA_VIDEO;
+        if (c->rtx_pt >= 0 && c->rtx_pt < 128 && !wr->pt_kind[c->rtx_pt]) {
+            wr->pt_kind[c->rtx_pt] = wr->pt_kind[c->pt & 127];
+            wr->pt_rtx[c->rtx_pt] = 1;
+        }
     }
     if (!rm0) {
         snprintf(err, errlen, "no media section was accepted");
@@ -336,6 +349,10 @@ static int apply(webrtc *wr, char *err, size_t errlen)
         snprintf(err, errlen, "the DTLS transport could not be made: %s", fl_strerror(rc));
         return rc;
     }
+    if ((rc = fl__wr_media_setup(wr, l, r)) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return rc;
+    }
     if (!wr->dtls_client)
         start_dtls(wr);
     return 0;
@@ -349,6 +366,7 @@ static void sdp_reset(webrtc *wr, int keep_local)
     free(wr->remote_sdp);
     wr->remote = NULL;
     wr->remote_sdp = NULL;
+    fl__wr_media_reset(wr);
     memset(wr->st, 0, sizeof(wr->st));
     if (wr->tr) {
         fl_transport_destroy(wr->tr);
@@ -748,6 +766,7 @@ static int webrtc_get_property(fl_element *e, const char *name, char *out, size_
 
 static void wr_free(webrtc *wr)
 {
+    fl__wr_media_reset(wr);
     for (size_t i = 0; i < wr->nqueued; i++)
         free(wr->queued[i]);
     if (wr->tr)
@@ -795,7 +814,12 @@ static int webrtc_init(fl_element *e)
     do {
         wr->ssrc[0] = fl_rand_u32(r);
         wr->ssrc[1] = fl_rand_u32(r);
-    } while (!wr->ssrc[0] || !wr->ssrc[1] || wr->ssrc[0] == wr->ssrc[1]);
+        wr->rtx_ssrc[0] = fl_rand_u32(r);
+        wr->rtx_ssrc[1] = fl_rand_u32(r);
+    } while (!wr->ssrc[0] || !wr->ssrc[1] || !wr->rtx_ssrc[0] || !wr->rtx_ssrc[1] ||
+             wr->ssrc[0] == wr->ssrc[1] || wr->rtx_ssrc[0] == wr->rtx_ssrc[1] ||
+             wr->rtx_ssrc[0] == wr->ssrc[0] || wr->rtx_ssrc[0] == wr->ssrc[1] ||
+             wr->rtx_ssrc[1] == wr->ssrc[0] || wr->rtx_ssrc[1] == wr->ssrc[1]);
     e->impl = wr;
     return 0;
 }
@@ -831,4 +855,6 @@ const fl__element_type fl__webrtc_type = {
     .get_property = webrtc_get_property,
     .stats = fl__wr_stats,
     .linked = fl__wr_linked,
+    .bitrate = fl__wr_bitrate,
+    .receiving = fl__wr_receiving,
 };

@@ -10,14 +10,24 @@
 
 #include "base/buf.h"
 #include "base/time.h"
+#include "codec/codec.h"
 #include "engine/deadline.h"
 #include "engine/engine_int.h"
 #include "engine/ice_transport.h"
+#include "net/bwe.h"
+#include "net/nack.h"
+#include "net/rtcp.h"
 #include "net/transport.h"
+#include "net/twcc.h"
 #include "sdp/sdp.h"
 
 #define RTCP_INTERVAL    (1000 * FL_TIME_MS)
 #define PLI_MIN_INTERVAL (500 * FL_TIME_MS)
+/* a key frame asked for is awaited this long before another request */
+#define KEY_FRAME_WAIT   (300 * FL_TIME_MS)
+#define REMB_INTERVAL    (1000 * FL_TIME_MS)
+#define REMB_CHECK       (100 * FL_TIME_MS)
+#define REMB_MIN_BPS     30000ull /* Kurento's floor for minVideoRecvBandwidth */
 #define MAX_QUEUED_CANDS 64
 #define MAX_CODEC_PREFS  16
 #define SRTP_TAILROOM    16
@@ -36,6 +46,7 @@ typedef struct wr_stream {
     int mline;
     char mid[32];
     fl_sdp_codec codec; /* the negotiated main codec */
+    unsigned fb;        /* FL_SDP_FB_* both descriptions agreed for it */
     uint32_t ssrc;      /* ours */
     /* egress: rewriting the upstream's numbering into ours */
     int started, have_src;
@@ -51,10 +62,21 @@ typedef struct wr_stream {
     uint64_t caps_links;
     int caps_fit;
     int transcoding_said; /* NOT_TRANSCODING was raised */
+    /* egress: retransmissions (net/nack), abs-send-time stamped */
+    fl_nack_history *hist; /* NULL: the peer did not negotiate nack */
+    int rtx_pt;            /* negotiated RTX payload type, -1: plain resends */
+    uint32_t rtx_ssrc;
+    uint16_t rtx_seq;
+    uint64_t rtx_sent, resent_plain, nack_unanswered;
     /* ingress */
     uint32_t remote_ssrc; /* latest SSRC seen from the browser */
+    fl_codec_kind kind;   /* for key-frame starts */
+    fl_nack_gen *nack;    /* NULL: no nack negotiated */
+    uint64_t nacks_sent, nack_seqs_sent, rtx_recv, rtx_bad;
     fl_time last_pli;
-    int pli_wanted;
+    fl_time key_asked; /* a PLI went out and no key frame came since; 0: none */
+    int pli_wanted, pli_join;
+    uint64_t key_frames;
     uint64_t pli_sent, pli_recv, fir_recv, nack_recv, remb_recv;
 } wr_stream;
 
@@ -87,13 +109,23 @@ typedef struct webrtc {
     fl_sdp_desc *local, *remote;
     char *local_sdp, *remote_sdp;
     char cname[24], stream_id[40];
-    uint32_t ssrc[2];
+    uint32_t ssrc[2], rtx_ssrc[2];
     int connected, media_connected;
+    /* congestion control: header extension ids (0: not negotiated), the
+     * transport-cc feedback we send, our receive-side estimate (net/bwe)
+     * and the REMB we tell the browser */
+    uint8_t ast_id, twcc_id;
+    fl_twcc_rx *twcc;
+    uint64_t twcc_packets;
+    fl_bwe *bwe;
+    uint64_t remb_sent_bps, rembs_sent;
+    fl_time remb_sent_at, next_remb_check;
     /* ICE as the read-only properties report it */
     const char *ice_state;                  /* NULL before the first state change */
     char pair_local[300], pair_remote[300]; /* the selected pair; "" before */
     wr_stream st[2];                        /* audio, video */
     uint8_t pt_kind[128]; /* payload type -> FL_MEDIA_AUDIO/VIDEO; 0: not forwarded */
+    uint8_t pt_rtx[128];  /* 1: the browser's RTX payload type for that kind */
     fl_time next_rtcp;
     /* FLUO_CAPTURE_DIR: the first decrypted packets from the browser are
      * written there, one file each (test fixtures, debugging) */
@@ -124,8 +156,40 @@ void fl__wr_schedule(webrtc *wr);
 void fl__wr_on_timer(uv_timer_t *h);
 void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf);
 void fl__wr_linked(fl_element *e, fl__pad *sink);
-void fl__wr_key_frame(fl_element *e, unsigned media);
+int fl__wr_receiving(fl_element *e, unsigned media);
+void fl__wr_key_frame(fl_element *e, unsigned media, int join);
 const fl_sdp_codec *fl__wr_caps(fl_element *e, unsigned media);
 void fl__wr_stats(fl_element *e, unsigned media, fl__json *j);
+
+/* engine/webrtc_feedback.c */
+uint64_t fl__wr_bitrate(fl_element *e, unsigned media);
+/* A key frame wanted from the browser on st (see key_due there). */
+void fl__wr_ask_key_frame(webrtc *wr, wr_stream *st, fl_time now, int join);
+/* An RTP packet from the browser on st: noted for feedback, an RTX packet
+ * turned back into its original in place (ev->rtp parsed again). 0: drop
+ * it (a padding probe, a bad retransmission), 1: forward it. */
+int fl__wr_media_in(webrtc *wr, wr_stream *st, fl_transport_event *ev);
+/* Sends the feedback that is due (NACK, transport-cc, REMB, PLI). */
+void fl__wr_feedback(webrtc *wr, fl_time now);
+fl_time fl__wr_feedback_deadline(const webrtc *wr);
+/* With each report interval's transport statistics (loss, RTT). */
+void fl__wr_feedback_reports(webrtc *wr, const fl_transport_stats *ts);
+/* The browser's NACK for what we sent on st. */
+void fl__wr_answer_nack(webrtc *wr, wr_stream *st, const fl_rtcp_fb *fb, fl_time now);
+
+/* abs-send-time (6.18 fixed-point seconds, 24 bits) for `now`. */
+static inline void fl__wr_abs_send_time(fl_time now, uint8_t out[3])
+{
+    uint32_t v = (uint32_t)(((uint64_t)now << 18) / (uint64_t)FL_TIME_SEC) & 0xffffffu;
+    out[0] = (uint8_t)(v >> 16);
+    out[1] = (uint8_t)(v >> 8);
+    out[2] = (uint8_t)v;
+}
+
+/* After negotiation: NACK, RTX, transport-cc and the estimator as the
+ * local and remote descriptions agreed them. FL_ENOMEM. */
+int fl__wr_media_setup(webrtc *wr, const fl_sdp_desc *l, const fl_sdp_desc *r);
+/* Frees what media_setup made (a failed negotiation, teardown). */
+void fl__wr_media_reset(webrtc *wr);
 
 #endif

@@ -56,37 +56,8 @@ static void send_rtcp_buf(webrtc *wr, fl_buf *b)
         fl_buf_unref(b);
 }
 
-static void send_pli(webrtc *wr, wr_stream *st, fl_time now)
-{
-    if (!wr->connected || !st->remote_ssrc) {
-        st->pli_wanted = 1;
-        return;
-    }
-    if (st->last_pli && now - st->last_pli < PLI_MIN_INTERVAL) {
-        st->pli_wanted = 1; /* sent by the timer when the interval is over */
-        return;
-    }
-    fl_buf *b = fl_buf_pool_get(wr->w->pool);
-    if (!b)
-        return;
-    fl_rtcp_fb fb = {
-        .fmt = 1, .type = 206, .sender_ssrc = st->ssrc, .media_ssrc = st->remote_ssrc
-    };
-    size_t n = 0;
-    if (fl_rtcp_fb_write(fl_buf_data(b), fl_buf_tailroom(b) - SRTP_TAILROOM, &fb, &n) < 0) {
-        fl_buf_unref(b);
-        return;
-    }
-    fl_buf_set_len(b, n);
-    send_rtcp_buf(wr, b);
-    st->last_pli = now;
-    st->pli_wanted = 0;
-    st->pli_sent++;
-    fl__wr_flush_tx(wr);
-}
-
-/* SR for each stream we send on (else one RR), REMB for video we receive,
- * and key frame requests that were held back by the throttle. */
+/* SR for each stream we send on, else one RR; the loss and RTT they
+ * carry go to the feedback loops. */
 static void send_reports(webrtc *wr, fl_time now)
 {
     int sent_sr = 0;
@@ -106,32 +77,21 @@ static void send_reports(webrtc *wr, fl_time now)
         send_rtcp_buf(wr, b);
         sent_sr = 1;
     }
-    wr_stream *v = &wr->st[1];
-    int remb = v->present && v->recv && v->remote_ssrc;
-    if (!sent_sr || remb) {
+    if (!sent_sr) {
         fl_buf *b = fl_buf_pool_get(wr->w->pool);
         if (!b)
             return;
         uint32_t own = wr->st[1].present ? wr->st[1].ssrc : wr->st[0].ssrc;
-        if (fl_transport_write_rr(wr->tr, now, own, b) < 0) {
+        if (fl_transport_write_rr(wr->tr, now, own, b) < 0)
             fl_buf_unref(b);
-            return;
-        }
-        if (remb) {
-            fl_rtcp_remb r = { .sender_ssrc = own, .num_ssrcs = 1 };
-            r.ssrcs[0] = v->remote_ssrc;
-            uint64_t bps = wr->max_vrecv > 0 ? (uint64_t)wr->max_vrecv * 1000 : DEFAULT_REMB_BPS;
-            fl_rtcp_remb_set_bitrate(&r, bps);
-            size_t n = 0;
-            size_t room = fl_buf_tailroom(b) - SRTP_TAILROOM;
-            if (fl_rtcp_remb_write(fl_buf_data(b) + b->len, room, &r, &n) == 0)
-                fl_buf_set_len(b, b->len + n);
-        }
-        send_rtcp_buf(wr, b);
+        else
+            send_rtcp_buf(wr, b);
     }
-    for (int i = 0; i < 2; i++) {
-        if (wr->st[i].pli_wanted)
-            send_pli(wr, &wr->st[i], now);
+    fl_transport_stats *ts = malloc(sizeof(*ts));
+    if (ts) {
+        fl_transport_get_stats(wr->tr, ts);
+        fl__wr_feedback_reports(wr, ts);
+        free(ts);
     }
     fl__wr_flush_tx(wr);
 }
@@ -169,10 +129,10 @@ static void on_rtcp(webrtc *wr, fl_buf *b)
                 if (fl_rtcp_remb_parse(&fb, &r) == 0)
                     st->remb_recv = fl_rtcp_remb_bitrate(&r);
             } else if (fb.type == 205 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
-                st->nack_recv++;
+                fl__wr_answer_nack(wr, st, &fb, fl_time_now());
             }
             if (key && wr->e && wr->e->defaults[i])
-                fl__pad_request_key_frame(wr->e->defaults[i]->twin);
+                fl__pad_request_key_frame(wr->e->defaults[i]->twin, 0);
         }
     }
 }
@@ -206,9 +166,10 @@ static void on_transport_event(webrtc *wr, fl_transport_event *ev)
         fl_log(FL_LOG_INFO, "%s: DTLS connected (%s)", wr->e ? wr->e->name : "?",
                fl_dtls_srtp_profile_name(ev->profile));
         set_connection(wr, 1);
-        /* what reaches us from upstream starts with a key frame */
+        /* what reaches us from upstream starts with a key frame, asked for
+         * now that it can be received */
         if (wr->e && wr->st[1].send && wr->e->defaults[1])
-            fl__pad_request_key_frame(wr->e->defaults[1]->twin);
+            fl__pad_request_key_frame(wr->e->defaults[1]->twin, 1);
         break;
     case FL_TRANSPORT_EVENT_FAILED: {
         char msg[256];
@@ -229,11 +190,10 @@ static void on_transport_event(webrtc *wr, fl_transport_event *ev)
         if (i < 0 || !wr->e || !wr->e->defaults[i])
             break;
         wr_stream *st = &wr->st[i];
-        st->remote_ssrc = ev->rtp.ssrc;
         if (wr->capture_dir && wr->captured_rtp[i] < CAPTURE_MAX)
             capture(wr, i ? "rtp-video" : "rtp-audio", wr->captured_rtp[i]++, ev->buf);
-        if (st->pli_wanted)
-            send_pli(wr, st, fl_time_now());
+        if (!fl__wr_media_in(wr, st, ev))
+            break;
         fl__pad_push(wr->e->defaults[i], ev->buf);
         break;
     }
@@ -257,6 +217,7 @@ void fl__wr_pump(webrtc *wr)
         on_transport_event(wr, &ev);
         fl_transport_event_release(&ev);
     }
+    fl__wr_feedback(wr, fl_time_now());
     fl__wr_flush_tx(wr);
     fl__wr_schedule(wr);
 }
@@ -268,11 +229,6 @@ void fl__wr_on_timer(uv_timer_t *h)
         return;
     fl_time now = fl_time_now();
     fl_transport_handle_timeout(wr->tr, now);
-    for (int i = 0; i < 2; i++) {
-        wr_stream *st = &wr->st[i];
-        if (st->pli_wanted && wr->connected && now - st->last_pli >= PLI_MIN_INTERVAL)
-            send_pli(wr, st, now);
-    }
     if (wr->connected && now >= wr->next_rtcp) {
         send_reports(wr, now);
         /* RFC 3550 6.3.5: randomised between 0.5 and 1.5 intervals */
@@ -289,18 +245,15 @@ void fl__wr_schedule(webrtc *wr)
     fl_time at = fl_transport_poll_timeout(wr->tr);
     if (wr->connected && wr->next_rtcp < at)
         at = wr->next_rtcp;
-    for (int i = 0; i < 2; i++) {
-        const wr_stream *st = &wr->st[i];
-        if (wr->connected && st->pli_wanted && st->remote_ssrc &&
-            st->last_pli + PLI_MIN_INTERVAL < at)
-            at = st->last_pli + PLI_MIN_INTERVAL;
-    }
+    fl_time fb = fl__wr_feedback_deadline(wr);
+    if (fb < at)
+        at = fb;
     /* only moves the timer earlier: a timer left armed for an earlier time
      * fires, finds little to do and arms the next deadline */
     fl__deadline_arm(&wr->timer, at, now);
 }
 
-/* ---- ICE ---- */
+/* ---- media from the pipeline ---- */
 
 void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
 {
@@ -363,11 +316,16 @@ void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     fl_buf *out = fl_buf_pool_get(wr->w->pool);
     if (!out)
         goto drop;
+    uint8_t abs[3];
+    fl_rtp_ext x = { .id = wr->ast_id, .data = abs, .len = sizeof(abs) };
+    fl__wr_abs_send_time(now, abs);
     fl_rtp_header h = { .marker = v.marker,
                         .payload_type = st->codec.pt,
                         .seq = seq,
                         .timestamp = ts,
-                        .ssrc = st->ssrc };
+                        .ssrc = st->ssrc,
+                        .exts = wr->ast_id ? &x : NULL,
+                        .num_exts = wr->ast_id ? 1 : 0 };
     size_t n = 0;
     if (fl_rtp_write(fl_buf_data(out), fl_buf_tailroom(out) - SRTP_TAILROOM, &h, v.payload,
                      v.payload_len, 0, &n) < 0) {
@@ -381,6 +339,9 @@ void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     }
     st->packets++;
     st->octets += (uint32_t)v.payload_len;
+    if (st->hist) /* the upstream buffer itself, for retransmissions */
+        fl_nack_history_put(st->hist, now, seq, ts, v.marker, buf,
+                            (size_t)(v.payload - fl_buf_data(buf)), v.payload_len);
     fl__wr_flush_tx(wr);
 drop:
     fl_buf_unref(buf);
@@ -396,13 +357,20 @@ void fl__wr_linked(fl_element *e, fl__pad *sink)
     }
 }
 
-void fl__wr_key_frame(fl_element *e, unsigned media)
+int fl__wr_receiving(fl_element *e, unsigned media)
+{
+    webrtc *wr = fl__wr_impl(e);
+    int i = fl__wr_kind_index(media);
+    return wr && i >= 0 && wr->connected && wr->st[i].send;
+}
+
+void fl__wr_key_frame(fl_element *e, unsigned media, int join)
 {
     webrtc *wr = fl__wr_impl(e);
     int i = fl__wr_kind_index(media);
     if (!wr || i != 1 || !wr->st[i].recv)
         return;
-    send_pli(wr, &wr->st[i], fl_time_now());
+    fl__wr_ask_key_frame(wr, &wr->st[i], fl_time_now(), join);
     fl__wr_schedule(wr);
 }
 
@@ -414,8 +382,6 @@ const fl_sdp_codec *fl__wr_caps(fl_element *e, unsigned media)
         return NULL;
     return &wr->st[i].codec;
 }
-
-/* ---- properties ---- */
 
 /* ---- stats ---- */
 
@@ -481,17 +447,22 @@ void fl__wr_stats(fl_element *e, unsigned media, fl__json *j)
         const fl_transport_inbound_stats *in = &ts->inbound[k];
         unsigned kind = wr->pt_kind[in->payload_type & 127];
         int i = fl__wr_kind_index(kind);
-        if (i < 0 || !(media & kind))
-            continue;
+        if (i < 0 || !(media & kind) || wr->pt_rtx[in->payload_type & 127])
+            continue; /* the RTX stream counts in its media stream's figures */
         const wr_stream *st = &wr->st[i];
-        int64_t remb = i == 1 ? (int64_t)(wr->max_vrecv > 0 ? (uint64_t)wr->max_vrecv * 1000
-                                                            : DEFAULT_REMB_BPS)
-                              : 0;
-        const int64_t counts[5] = { 0, (int64_t)st->pli_sent, 0, remb, in->packets_lost };
+        int64_t remb = i == 1 ? (int64_t)wr->remb_sent_bps : 0;
+        const int64_t counts[5] = { 0, (int64_t)st->pli_sent, (int64_t)st->nacks_sent, remb,
+                                    in->packets_lost };
         stats_rtp_open(j, "inboundrtp", in->ssrc, st, counts, in->fraction_lost);
         fl__json_int(j, "packetsReceived", (int64_t)in->packets);
         fl__json_int(j, "bytesReceived", (int64_t)in->bytes);
         fl__json_num(j, "jitter", in->jitter_s);
+        /* beyond Kurento's fields: repair and estimation */
+        fl__json_int(j, "nackSeqsSent", (int64_t)st->nack_seqs_sent);
+        fl__json_int(j, "retransmittedPacketsReceived", (int64_t)st->rtx_recv);
+        fl__json_int(j, "keyFramesReceived", (int64_t)st->key_frames);
+        if (i == 1 && wr->bwe)
+            fl__json_int(j, "receiveEstimate", (int64_t)fl_bwe_estimate(wr->bwe));
         fl__json_close(j);
     }
     for (size_t k = 0; k < ts->n_outbound; k++) {
@@ -507,8 +478,14 @@ void fl__wr_stats(fl_element *e, unsigned media, fl__json *j)
         stats_rtp_open(j, "outboundrtp", out->ssrc, st, counts, out->remote_fraction_lost);
         fl__json_int(j, "packetsSent", (int64_t)out->packets);
         fl__json_int(j, "bytesSent", (int64_t)out->bytes);
-        fl__json_num(j, "targetBitrate", (double)st->remb_recv);
+        fl__json_num(j, "targetBitrate", (double)fl__wr_bitrate(e, kind));
         fl__json_num(j, "roundTripTime", out->rtt_us >= 0 ? out->rtt_us / 1e6 : 0.0);
+        fl__json_int(j, "retransmittedPacketsSent", (int64_t)(st->rtx_sent + st->resent_plain));
+        if (st->hist) {
+            fl_nack_history_stats hs;
+            fl_nack_history_get_stats(st->hist, &hs);
+            fl__json_int(j, "nackUnanswered", (int64_t)(hs.missing + hs.too_old));
+        }
         fl__json_close(j);
     }
     free(ts);

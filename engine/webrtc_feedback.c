@@ -1,0 +1,462 @@
+/* WebRtcEndpoint's feedback loops, both ways.
+ *
+ * From the browser that publishes: every packet is noted for transport-cc
+ * feedback (net/twcc) and our receive-side estimate (net/bwe, on
+ * abs-send-time); gaps become NACKs (net/nack, retried within a budget);
+ * RTX packets are turned back into the originals and forwarded; key-frame
+ * starts are seen, so requests are coalesced until one arrives. The REMB
+ * the browser is told is the least of what every viewer downstream can
+ * take (their browsers' REMB within their endpoints' send bounds, through
+ * PassThroughs) and, when the browser does not run its own estimator on
+ * our transport-cc feedback, our receive-side estimate; bounded by this
+ * endpoint's min/maxVideoRecvBandwidth. Sent every second, and at once
+ * when it falls by more than 3%.
+ *
+ * Towards a browser that views: what is sent is kept by reference
+ * (net/nack's history, the upstream buffers themselves) and its NACKs are
+ * answered with RTX (RFC 4588) or plain retransmissions. */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "base/rand.h"
+#include "base/time.h"
+#include "engine/engine_int.h"
+#include "engine/webrtc_int.h"
+#include "net/bwe.h"
+#include "net/nack.h"
+#include "net/rtcp.h"
+#include "net/rtp.h"
+#include "net/transport.h"
+#include "net/twcc.h"
+
+FL_LOG_TAG("webrtc");
+
+#define NACK_BATCH   64  /* sequence numbers per NACK we send */
+#define RESEND_BATCH 128 /* sequence numbers answered per NACK received */
+
+static fl_buf *pool_buf(webrtc *wr, size_t *room)
+{
+    fl_buf *b = fl_buf_pool_get(wr->w->pool);
+    if (b)
+        *room = fl_buf_tailroom(b) - SRTP_TAILROOM;
+    return b;
+}
+
+static void send_rtcp(webrtc *wr, fl_time now, fl_buf *b, size_t len)
+{
+    fl_buf_set_len(b, len);
+    if (fl_transport_send_rtcp(wr->tr, now, b) < 0)
+        fl_buf_unref(b);
+}
+
+/* ---- key frames ---- */
+
+static void send_pli(webrtc *wr, wr_stream *st, fl_time now)
+{
+    size_t room, n = 0;
+    fl_buf *b = pool_buf(wr, &room);
+    if (!b)
+        return;
+    fl_rtcp_fb fb = { .fmt = FL_RTCP_FMT_PLI,
+                      .type = FL_RTCP_PSFB,
+                      .sender_ssrc = st->ssrc,
+                      .media_ssrc = st->remote_ssrc };
+    if (fl_rtcp_fb_write(fl_buf_data(b), room, &fb, &n) < 0) {
+        fl_buf_unref(b);
+        return;
+    }
+    send_rtcp(wr, now, b, n);
+    st->last_pli = now;
+    /* a key frame is awaited; without a way to see one, the throttle alone */
+    st->key_asked = st->kind != FL_CODEC_OTHER ? now : 0;
+    st->pli_wanted = 0;
+    st->pli_join = 0;
+    st->pli_sent++;
+}
+
+/* When a wanted key-frame request may go: a join goes at once, a repair
+ * after the throttle; either waits while a requested key frame is on its
+ * way (coalesced, and asked again if it does not come). */
+static fl_time key_due(const wr_stream *st)
+{
+    if (!st->pli_wanted)
+        return FL_TIME_NEVER;
+    fl_time at = 0;
+    if (st->key_asked)
+        at = st->key_asked + KEY_FRAME_WAIT;
+    if (!st->pli_join && st->last_pli && st->last_pli + PLI_MIN_INTERVAL > at)
+        at = st->last_pli + PLI_MIN_INTERVAL;
+    return at;
+}
+
+void fl__wr_ask_key_frame(webrtc *wr, wr_stream *st, fl_time now, int join)
+{
+    st->pli_wanted = 1;
+    st->pli_join |= join;
+    if (wr->connected && st->remote_ssrc && key_due(st) <= now) {
+        send_pli(wr, st, now);
+        fl__wr_flush_tx(wr);
+    }
+}
+
+/* ---- what the browser sends ---- */
+
+/* Transport-wide: feedback and the estimator see every packet, padding
+ * and retransmissions included. */
+static void note_arrival(webrtc *wr, const fl_rtp_view *v, fl_time arrival, size_t size)
+{
+    fl_rtp_ext x;
+    uint16_t seq;
+    uint32_t abs;
+    if (wr->twcc && fl_rtp_ext_find(v, wr->twcc_id, &x) == 0 &&
+        fl_rtp_ext_get_twcc_seq(&x, &seq) == 0) {
+        fl_twcc_rx_on_packet(wr->twcc, arrival, seq);
+        wr->twcc_packets++;
+    }
+    if (wr->bwe && fl_rtp_ext_find(v, wr->ast_id, &x) == 0 &&
+        fl_rtp_ext_get_abs_send_time(&x, &abs) == 0)
+        fl_bwe_on_packet(wr->bwe, arrival, abs, size);
+}
+
+int fl__wr_media_in(webrtc *wr, wr_stream *st, fl_transport_event *ev)
+{
+    fl_time arrival = ev->arrival ? ev->arrival : fl_time_now();
+    note_arrival(wr, &ev->rtp, arrival, ev->buf->len);
+    if (wr->pt_rtx[ev->rtp.payload_type & 127]) {
+        uint16_t osn;
+        /* padding-only probes, or RTX before any media: nothing to forward */
+        if (!st->remote_ssrc ||
+            fl_nack_rtx_unwrap(ev->buf, &ev->rtp, st->remote_ssrc, st->codec.pt, &osn) < 0 ||
+            fl_rtp_parse(&ev->rtp, fl_buf_data(ev->buf), ev->buf->len) < 0) {
+            st->rtx_bad++;
+            return 0;
+        }
+        st->rtx_recv++;
+        if (st->nack)
+            fl_nack_gen_on_packet(st->nack, arrival, osn, 1);
+    } else {
+        st->remote_ssrc = ev->rtp.ssrc;
+        if (st->nack)
+            fl_nack_gen_on_packet(st->nack, arrival, ev->rtp.seq, 0);
+    }
+    if (st->kind != FL_CODEC_OTHER &&
+        fl_codec_key_frame_start(st->kind, ev->rtp.payload, ev->rtp.payload_len)) {
+        /* every request made so far is answered by this one */
+        st->key_frames++;
+        st->key_asked = 0;
+        st->pli_wanted = 0;
+        st->pli_join = 0;
+    }
+    return 1;
+}
+
+/* ---- what we send back ---- */
+
+static void send_nacks(webrtc *wr, wr_stream *st, fl_time now)
+{
+    uint16_t seqs[NACK_BATCH];
+    size_t n;
+    while ((n = fl_nack_gen_poll(st->nack, now, seqs, NACK_BATCH)) > 0) {
+        size_t room, len = 0;
+        fl_buf *b = pool_buf(wr, &room);
+        if (!b)
+            return;
+        if (fl_rtcp_nack_write(fl_buf_data(b), room, st->ssrc, st->remote_ssrc, seqs, n, &len) <
+            0) {
+            fl_buf_unref(b);
+            return;
+        }
+        send_rtcp(wr, now, b, len);
+        st->nacks_sent++;
+        st->nack_seqs_sent += n;
+        if (n < NACK_BATCH)
+            return;
+    }
+}
+
+static void send_twcc(webrtc *wr, fl_time now)
+{
+    uint32_t media = wr->st[1].remote_ssrc ? wr->st[1].remote_ssrc : wr->st[0].remote_ssrc;
+    for (;;) {
+        size_t room, len = 0;
+        fl_buf *b = pool_buf(wr, &room);
+        if (!b)
+            return;
+        if (fl_twcc_rx_poll_feedback(wr->twcc, now, media, fl_buf_data(b), room, &len) < 0) {
+            fl_buf_unref(b);
+            return;
+        }
+        send_rtcp(wr, now, b, len);
+    }
+}
+
+/* What the browser that publishes here is told, bit/s. */
+static uint64_t remb_target(webrtc *wr)
+{
+    uint64_t t = 0;
+    /* a browser running its own estimator on our transport-cc feedback
+     * has the better view of its uplink; otherwise ours stands for it */
+    if (wr->bwe && !wr->twcc_packets)
+        t = fl_bwe_estimate(wr->bwe);
+    fl__pad *src = wr->e ? wr->e->defaults[1] : NULL;
+    uint64_t down = src ? fl__pad_downstream_bitrate(src) : 0;
+    if (down && (!t || down < t))
+        t = down;
+    uint64_t max = wr->max_vrecv > 0 ? (uint64_t)wr->max_vrecv * 1000 : DEFAULT_REMB_BPS;
+    uint64_t min = (uint64_t)wr->min_vrecv * 1000;
+    if (!t || t > max)
+        t = max;
+    if (min < REMB_MIN_BPS)
+        min = REMB_MIN_BPS;
+    return t < min ? min : t;
+}
+
+static void send_remb(webrtc *wr, fl_time now)
+{
+    wr_stream *v = &wr->st[1];
+    if (!v->present || !v->recv || !v->remote_ssrc || !(v->fb & FL_SDP_FB_REMB))
+        return;
+    uint64_t bps = remb_target(wr);
+    /* every second, and at once on a fall of more than 3% */
+    if (now - wr->remb_sent_at < REMB_INTERVAL && bps * 100 >= wr->remb_sent_bps * 97)
+        return;
+    size_t room, len = 0;
+    fl_buf *b = pool_buf(wr, &room);
+    if (!b)
+        return;
+    fl_rtcp_remb r = { .sender_ssrc = v->ssrc, .num_ssrcs = 1 };
+    r.ssrcs[0] = v->remote_ssrc;
+    fl_rtcp_remb_set_bitrate(&r, bps);
+    if (fl_rtcp_remb_write(fl_buf_data(b), room, &r, &len) < 0) {
+        fl_buf_unref(b);
+        return;
+    }
+    send_rtcp(wr, now, b, len);
+    wr->remb_sent_bps = fl_rtcp_remb_bitrate(&r);
+    wr->remb_sent_at = now;
+    wr->rembs_sent++;
+}
+
+void fl__wr_feedback(webrtc *wr, fl_time now)
+{
+    if (!wr->tr || !wr->connected)
+        return;
+    for (int i = 0; i < 2; i++) {
+        wr_stream *st = &wr->st[i];
+        if (st->nack && st->remote_ssrc && fl_nack_gen_poll_timeout(st->nack) <= now)
+            send_nacks(wr, st, now);
+        if (st->pli_wanted && st->remote_ssrc && key_due(st) <= now)
+            send_pli(wr, st, now);
+    }
+    if (wr->twcc && fl_twcc_rx_poll_timeout(wr->twcc) <= now)
+        send_twcc(wr, now);
+    if (wr->bwe && fl_bwe_poll_timeout(wr->bwe) <= now)
+        fl_bwe_handle_timeout(wr->bwe, now);
+    if (now >= wr->next_remb_check) {
+        send_remb(wr, now);
+        wr->next_remb_check = now + REMB_CHECK;
+    }
+    fl__wr_flush_tx(wr);
+}
+
+fl_time fl__wr_feedback_deadline(const webrtc *wr)
+{
+    if (!wr->tr || !wr->connected)
+        return FL_TIME_NEVER;
+    fl_time at = wr->st[1].present && wr->st[1].recv ? wr->next_remb_check : FL_TIME_NEVER;
+    for (int i = 0; i < 2; i++) {
+        const wr_stream *st = &wr->st[i];
+        fl_time t =
+                st->nack && st->remote_ssrc ? fl_nack_gen_poll_timeout(st->nack) : FL_TIME_NEVER;
+        if (t < at)
+            at = t;
+        t = st->remote_ssrc ? key_due(st) : FL_TIME_NEVER;
+        if (t < at)
+            at = t;
+    }
+    fl_time t = wr->twcc ? fl_twcc_rx_poll_timeout(wr->twcc) : FL_TIME_NEVER;
+    if (t < at)
+        at = t;
+    t = wr->bwe ? fl_bwe_poll_timeout(wr->bwe) : FL_TIME_NEVER;
+    return t < at ? t : at;
+}
+
+/* Once per report interval: the loss the estimator bounds itself by, the
+ * RTT the NACK and resend timers follow. */
+void fl__wr_feedback_reports(webrtc *wr, const fl_transport_stats *ts)
+{
+    for (size_t k = 0; wr->bwe && k < ts->n_inbound; k++) {
+        if (ts->inbound[k].ssrc == wr->st[1].remote_ssrc)
+            fl_bwe_on_loss(wr->bwe, fl_time_now(), ts->inbound[k].fraction_lost);
+    }
+    if (ts->rtt_us < 0)
+        return;
+    if (wr->bwe)
+        fl_bwe_set_rtt(wr->bwe, ts->rtt_us);
+    for (int i = 0; i < 2; i++) {
+        if (wr->st[i].nack)
+            fl_nack_gen_set_rtt(wr->st[i].nack, ts->rtt_us);
+        if (wr->st[i].hist)
+            fl_nack_history_set_rtt(wr->st[i].hist, ts->rtt_us);
+    }
+}
+
+/* ---- answering the viewer's NACKs ---- */
+
+static void resend(webrtc *wr, wr_stream *st, fl_time now, const fl_nack_history_entry *e)
+{
+    size_t room, len = 0;
+    fl_buf *b = pool_buf(wr, &room);
+    if (!b)
+        return;
+    uint8_t abs[3];
+    fl_rtp_ext x = { .id = wr->ast_id, .data = abs, .len = sizeof(abs) };
+    fl__wr_abs_send_time(now, abs);
+    int rtx = st->rtx_pt >= 0;
+    fl_rtp_header h = { .marker = e->marker,
+                        .payload_type = rtx ? (uint8_t)st->rtx_pt : st->codec.pt,
+                        .seq = rtx ? st->rtx_seq++ : e->seq,
+                        .timestamp = e->timestamp,
+                        .ssrc = rtx ? st->rtx_ssrc : st->ssrc,
+                        .exts = wr->ast_id ? &x : NULL,
+                        .num_exts = wr->ast_id ? 1 : 0 };
+    if (fl_nack_rtx_write(fl_buf_data(b), room, &h, e, rtx, &len) < 0) {
+        fl_buf_unref(b);
+        return;
+    }
+    fl_buf_set_len(b, len);
+    if (fl_transport_send_rtp(wr->tr, now, b) < 0) {
+        fl_buf_unref(b);
+        return;
+    }
+    if (rtx)
+        st->rtx_sent++;
+    else
+        st->resent_plain++;
+}
+
+void fl__wr_answer_nack(webrtc *wr, wr_stream *st, const fl_rtcp_fb *fb, fl_time now)
+{
+    st->nack_recv++;
+    if (!st->hist || !wr->connected)
+        return;
+    uint16_t seqs[RESEND_BATCH];
+    size_t n = fl_rtcp_nack_expand(fb, seqs, RESEND_BATCH);
+    for (size_t i = 0; i < n && i < RESEND_BATCH; i++) {
+        const fl_nack_history_entry *e = fl_nack_history_resend(st->hist, now, seqs[i]);
+        if (e)
+            resend(wr, st, now, e);
+    }
+    fl__wr_flush_tx(wr);
+}
+
+/* ---- what the endpoint can take, for the publisher upstream ---- */
+
+uint64_t fl__wr_bitrate(fl_element *e, unsigned media)
+{
+    webrtc *wr = fl__wr_impl(e);
+    if (!wr || media != FL_MEDIA_VIDEO || !wr->st[1].present || !wr->st[1].send || !wr->connected)
+        return 0;
+    uint64_t b = wr->st[1].remb_recv;
+    uint64_t max = (uint64_t)wr->max_vsend * 1000, min = (uint64_t)wr->min_vsend * 1000;
+    if (max && (!b || b > max))
+        b = max;
+    if (b && min && b < min)
+        b = min;
+    return b;
+}
+
+/* ---- set-up ---- */
+
+static const fl_sdp_codec *codec_by_pt(const fl_sdp_media *m, int pt)
+{
+    for (size_t i = 0; pt >= 0 && i < m->ncodecs; i++) {
+        if (m->codecs[i].pt == pt)
+            return &m->codecs[i];
+    }
+    return NULL;
+}
+
+/* An extension both descriptions name with the same id; 0 otherwise. */
+static uint8_t ext_agreed(const fl_sdp_media *lm, const fl_sdp_media *rm, fl_sdp_ext x)
+{
+    return lm->ext_ids[x] && lm->ext_ids[x] == rm->ext_ids[x] ? lm->ext_ids[x] : 0;
+}
+
+static int stream_setup(webrtc *wr, int k, const fl_sdp_media *lm, const fl_sdp_media *rm)
+{
+    wr_stream *st = &wr->st[k];
+    const fl_sdp_codec *rc = codec_by_pt(rm, st->codec.pt);
+    const fl_sdp_codec *rtx = codec_by_pt(rm, st->codec.rtx_pt);
+    st->fb = st->codec.fb & (rc ? rc->fb : 0);
+    st->rtx_pt = rtx && strcasecmp(rtx->name, "rtx") == 0 ? st->codec.rtx_pt : -1;
+    st->rtx_ssrc = wr->rtx_ssrc[k];
+    st->rtx_seq = (uint16_t)fl_rand_u32(fl_rand_system());
+    st->kind = fl_codec_kind_of(st->codec.name);
+    if (!wr->ast_id)
+        wr->ast_id = ext_agreed(lm, rm, FL_SDP_EXT_ABS_SEND_TIME);
+    if (!wr->twcc_id && (st->fb & FL_SDP_FB_TWCC))
+        wr->twcc_id = ext_agreed(lm, rm, FL_SDP_EXT_TWCC);
+    if (!(st->fb & FL_SDP_FB_NACK))
+        return 0;
+    if (st->recv && fl_nack_gen_create(&st->nack, NULL) < 0)
+        return FL_ENOMEM;
+    if (st->send && fl_nack_history_create(&st->hist, NULL) < 0)
+        return FL_ENOMEM;
+    return 0;
+}
+
+int fl__wr_media_setup(webrtc *wr, const fl_sdp_desc *l, const fl_sdp_desc *r)
+{
+    int recv_video = 0, rc;
+    for (int k = 0; k < 2; k++) {
+        wr_stream *st = &wr->st[k];
+        if (!st->present || (size_t)st->mline >= l->nmedia || (size_t)st->mline >= r->nmedia)
+            continue;
+        if ((rc = stream_setup(wr, k, &l->media[st->mline], &r->media[st->mline])) < 0)
+            return rc;
+        recv_video |= k == 1 && st->recv;
+    }
+    if (wr->twcc_id) {
+        fl_twcc_rx_config tc = { .sender_ssrc = wr->ssrc[1] };
+        if (fl_twcc_rx_create(&wr->twcc, &tc) < 0)
+            return FL_ENOMEM;
+    }
+    if (wr->ast_id && recv_video) {
+        fl_bwe_config bc = { .min_bps = REMB_MIN_BPS };
+        if (wr->min_vrecv > 0 && (uint64_t)wr->min_vrecv * 1000 > bc.min_bps)
+            bc.min_bps = (uint64_t)wr->min_vrecv * 1000;
+        if (wr->max_vrecv > 0)
+            bc.max_bps = (uint64_t)wr->max_vrecv * 1000;
+        if (bc.max_bps && bc.max_bps < bc.min_bps)
+            bc.max_bps = bc.min_bps;
+        if (fl_bwe_create(&wr->bwe, &bc) < 0)
+            return FL_ENOMEM;
+    }
+    return 0;
+}
+
+void fl__wr_media_reset(webrtc *wr)
+{
+    for (int k = 0; k < 2; k++) {
+        wr_stream *st = &wr->st[k];
+        if (st->nack)
+            fl_nack_gen_destroy(st->nack);
+        if (st->hist)
+            fl_nack_history_destroy(st->hist);
+        st->nack = NULL;
+        st->hist = NULL;
+    }
+    if (wr->twcc)
+        fl_twcc_rx_destroy(wr->twcc);
+    if (wr->bwe)
+        fl_bwe_destroy(wr->bwe);
+    wr->twcc = NULL;
+    wr->bwe = NULL;
+    wr->ast_id = wr->twcc_id = 0;
+    wr->twcc_packets = 0;
+}
