@@ -679,10 +679,52 @@ static const prop *prop_find(const char *name)
     return NULL;
 }
 
+/* Kurento's RembParams as "name=value,..." (the rpc side flattens the
+ * object). Those that fit fluo's rate control (net/bwe, GCC) are taken:
+ * rembOnConnect (the REMB and the estimate before anything is known),
+ * upLosses (the loss, /256, above which the estimate is cut) and
+ * decrementFactor (the cut); the others tune Kurento's own loss-based
+ * ramp, which fluo does not run: FL_ENOTSUP, nothing changed. */
+static int set_remb_params(webrtc *wr, const char *value)
+{
+    int on_connect = wr->remb_on_connect, up = wr->remb_up_losses;
+    double dec = wr->remb_decrement;
+    char buf[512];
+    if (strlen(value) >= sizeof(buf))
+        return FL_EINVAL;
+    snprintf(buf, sizeof(buf), "%s", value);
+    for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '='), *end;
+        if (!eq)
+            return FL_EINVAL;
+        *eq = 0;
+        double v = strtod(eq + 1, &end);
+        if (!eq[1] || *end || v < 0)
+            return FL_EINVAL;
+        if (strcmp(kv, "rembOnConnect") == 0 && v <= 0x7fffffff)
+            on_connect = (int)v;
+        else if (strcmp(kv, "upLosses") == 0 && v <= 255)
+            up = (int)v;
+        else if (strcmp(kv, "decrementFactor") == 0 && v > 0 && v < 1)
+            dec = v;
+        else if (strcmp(kv, "rembOnConnect") == 0 || strcmp(kv, "upLosses") == 0 ||
+                 strcmp(kv, "decrementFactor") == 0)
+            return FL_EINVAL;
+        else
+            return FL_ENOTSUP;
+    }
+    wr->remb_on_connect = on_connect;
+    wr->remb_up_losses = up;
+    wr->remb_decrement = dec;
+    return 0;
+}
+
 static int webrtc_set_property(fl_element *e, const char *name, const char *value)
 {
     webrtc *wr = fl__wr_impl(e);
     const prop *p = prop_find(name);
+    if (wr && strcmp(name, "rembParams") == 0)
+        return set_remb_params(wr, value);
     if (!wr || !p)
         return FL_ENOTSUP;
     if (p->ice && wr->ice)
@@ -712,6 +754,17 @@ static int webrtc_get_property(fl_element *e, const char *name, char *out, size_
 {
     webrtc *wr = fl__wr_impl(e);
     const prop *p = prop_find(name);
+    if (wr && strcmp(name, "rembParams") == 0) { /* what applies, as JSON */
+        int n = snprintf(out, cap, "{\"upLosses\":%d",
+                         wr->remb_up_losses ? wr->remb_up_losses : 26);
+        if (wr->remb_on_connect > 0 && n > 0 && (size_t)n < cap)
+            n += snprintf(out + n, cap - (size_t)n, ",\"rembOnConnect\":%d", wr->remb_on_connect);
+        if (wr->remb_decrement > 0 && n > 0 && (size_t)n < cap)
+            n += snprintf(out + n, cap - (size_t)n, ",\"decrementFactor\":%g", wr->remb_decrement);
+        if (n > 0 && (size_t)n < cap)
+            snprintf(out + n, cap - (size_t)n, "}");
+        return 0;
+    }
     if (wr && strcmp(name, "mediaState") == 0) {
         snprintf(out, cap, "%s", wr->media_connected ? "CONNECTED" : "DISCONNECTED");
         return 0;

@@ -208,6 +208,8 @@ static uint64_t remb_target(webrtc *wr)
         t = down;
     uint64_t max = wr->max_vrecv > 0 ? (uint64_t)wr->max_vrecv * 1000 : DEFAULT_REMB_BPS;
     uint64_t min = (uint64_t)wr->min_vrecv * 1000;
+    if (!t && wr->remb_on_connect > 0) /* nothing known yet: RembParams' start */
+        t = (uint64_t)wr->remb_on_connect;
     if (!t || t > max)
         t = max;
     if (min < REMB_MIN_BPS)
@@ -427,7 +429,10 @@ int fl__wr_media_setup(webrtc *wr, const fl_sdp_desc *l, const fl_sdp_desc *r)
             return FL_ENOMEM;
     }
     if (wr->ast_id && recv_video) {
-        fl_bwe_config bc = { .min_bps = REMB_MIN_BPS };
+        fl_bwe_config bc = { .min_bps = REMB_MIN_BPS,
+                             .start_bps = (uint64_t)wr->remb_on_connect,
+                             .loss_high = (uint8_t)wr->remb_up_losses,
+                             .decrease = wr->remb_decrement };
         if (wr->min_vrecv > 0 && (uint64_t)wr->min_vrecv * 1000 > bc.min_bps)
             bc.min_bps = (uint64_t)wr->min_vrecv * 1000;
         if (wr->max_vrecv > 0)

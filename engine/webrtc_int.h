@@ -96,6 +96,9 @@ typedef struct webrtc {
     int recvonly, sendonly;
     char audio_codecs[512], video_codecs[512];
     int min_vrecv, max_vrecv, min_vsend, max_vsend, max_arecv;
+    /* RembParams that apply (webrtc.c set_remb_params); 0: unset */
+    int remb_on_connect, remb_up_losses;
+    double remb_decrement;
     /* ICE and DTLS */
     fl__ice_transport *ice;
     fl_transport *tr;

@@ -148,6 +148,8 @@ struct fl_bwe {
 
     /* loss */
     double loss_bound; /* HUGE_VAL: none */
+    double loss_high;  /* ratio */
+    double decrease;   /* 0: 1 - loss/2 */
     uint8_t fraction_lost;
 
     uint64_t packets, overuses;
@@ -563,6 +565,8 @@ int fl_bwe_create(fl_bwe **out, const fl_bwe_config *cfg)
     b->capacity_kbps = -1;
     b->capacity_dev = CAPACITY_DEV_MIN;
     b->loss_bound = HUGE_VAL;
+    b->loss_high = cfg && cfg->loss_high ? cfg->loss_high / 256.0 : LOSS_HIGH;
+    b->decrease = cfg && cfg->decrease > 0 && cfg->decrease < 1 ? cfg->decrease : 0;
     b->threshold = THRESHOLD_START;
     b->incoming_bps = -1;
     filter_reset(b);
@@ -605,8 +609,9 @@ void fl_bwe_on_loss(fl_bwe *b, fl_time now, uint8_t fraction_lost)
 {
     double loss = fraction_lost / 256.0;
     b->fraction_lost = fraction_lost;
-    if (loss > LOSS_HIGH) {
-        b->loss_bound = fmax(b->estimate * (1 - 0.5 * loss), b->min_bps);
+    if (loss > b->loss_high) {
+        double f = b->decrease ? b->decrease : 1 - 0.5 * loss;
+        b->loss_bound = fmax(b->estimate * f, b->min_bps);
         b->estimate = b->loss_bound;
         b->startup = 0;
         b->last_change = now;

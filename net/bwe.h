@@ -38,6 +38,10 @@ typedef struct fl_bwe_config {
     uint64_t start_bps; /* the first estimate; 0: 300 kbit/s */
     uint64_t min_bps;   /* 0: 30 kbit/s */
     uint64_t max_bps;   /* 0: 30 Mbit/s */
+    /* The loss bound: above loss_high (/256; 0: 26, about 10%) the
+     * estimate is lowered to estimate x decrease (0: 1 - loss/2). */
+    uint8_t loss_high;
+    double decrease;
 } fl_bwe_config;
 
 typedef enum fl_bwe_usage {

@@ -211,8 +211,8 @@ static void get_prop_done(void *arg, int status, const char *text)
             v = json_integer(strtoll(text, NULL, 10));
         else if (strcmp(r->type, "boolean") == 0)
             v = json_boolean(strcmp(text, "true") == 0);
-        else if (strstr(r->type, "[]")) /* lists come as JSON text */
-            v = json_loads(text, 0, NULL);
+        else if (strstr(r->type, "[]") || strcmp(r->type, "RembParams") == 0)
+            v = json_loads(text, 0, NULL); /* lists and records come as JSON text */
         else
             v = json_string(text);
     }
@@ -249,17 +249,51 @@ static void set_prop_done(void *arg, int status)
                      "processOffer or generateOffer)");
     else if (status == FL_EINVAL)
         fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "Invalid value");
+    else if (status == FL_ENOTSUP &&
+             json_object_get(json_object_get(c->params, "operationParams"), "rembParams"))
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
+                     "Not supported: of RembParams, fluo's rate control (GCC) takes "
+                     "rembOnConnect, upLosses and decrementFactor only");
     else
         fl__call_err(c, KE_UNEXPECTED_ERROR, "%s", fl_strerror(status));
 }
 
+/* A complex value (RembParams) as "name=value,..." of its numbers; the
+ * __module__/__type__ tags kurento-client adds are skipped. 0, or -1 when
+ * a member is not a number or it does not fit. */
+static int flatten(json_t *v, char *out, size_t cap)
+{
+    const char *k;
+    json_t *m;
+    size_t n = 0;
+    out[0] = 0;
+    json_object_foreach(v, k, m)
+    {
+        if (k[0] == '_' && k[1] == '_')
+            continue;
+        if (!json_is_number(m))
+            return -1;
+        int w = snprintf(out + n, cap - n, "%s%s=%.17g", n ? "," : "", k, json_number_value(m));
+        if (w < 0 || (size_t)w >= cap - n)
+            return -1;
+        n += (size_t)w;
+    }
+    return 0;
+}
+
 static void set_prop(call *c, obj *o, json_t *p)
 {
-    char name[64], num[32];
+    char name[64], num[32], flat[512];
     prop_name(c, o, name, sizeof(name));
     json_t *v = json_object_get(p, name);
     const char *text = "";
-    if (json_is_string(v)) {
+    if (json_is_object(v)) {
+        if (flatten(v, flat, sizeof(flat)) < 0) {
+            fl__call_err(c, KE_MARSHALL_ERROR, "'%s' takes numbers only", name);
+            return;
+        }
+        text = flat;
+    } else if (json_is_string(v)) {
         text = json_string_value(v);
     } else if (json_is_boolean(v)) {
         text = json_is_true(v) ? "true" : "false";
@@ -335,6 +369,8 @@ const struct op fl__ops_webrtc[] = {
     { "BaseRtpEndpoint", "setMinVideoSendBandwidth", set_prop },
     { "BaseRtpEndpoint", "getMaxVideoSendBandwidth", get_prop },
     { "BaseRtpEndpoint", "setMaxVideoSendBandwidth", set_prop },
+    { "BaseRtpEndpoint", "getRembParams", get_prop },
+    { "BaseRtpEndpoint", "setRembParams", set_prop },
     { "BaseRtpEndpoint", "getMediaState", get_prop },
     { "BaseRtpEndpoint", "getConnectionState", get_prop },
     { "BaseRtpEndpoint", "requestKeyframe", request_key_frame },

@@ -326,6 +326,28 @@ describe('kurento-client 7.3.0 against fluo', () => {
     await y.release();
   });
 
+  it('BaseRtpEndpoint rembParams: rembOnConnect, upLosses, decrementFactor taken; the others refused', async () => {
+    const ep = await pipeline.create('WebRtcEndpoint');
+    const RembParams = kurentoClient.getComplexType('RembParams');
+    const call = (method, ...args) =>
+      new Promise((resolve, reject) => ep[method](...args, (err, v) => (err ? reject(err) : resolve(v))));
+    const before = await call('getRembParams');
+    assert.equal(before.upLosses, 26, `default loss threshold: ${JSON.stringify(before)}`);
+    await call('setRembParams', RembParams({ rembOnConnect: 500000, upLosses: 20, decrementFactor: 0.7 }));
+    const after = await call('getRembParams');
+    assert.equal(after.rembOnConnect, 500000);
+    assert.equal(after.upLosses, 20);
+    assert.equal(after.decrementFactor, 0.7);
+    await assert.rejects(call('setRembParams', RembParams({ exponentialFactor: 0.1 })), (e) => {
+      assert.equal(e.code, 40107, JSON.stringify(e));
+      assert.match(e.message, /rembOnConnect, upLosses and decrementFactor only/);
+      return true;
+    });
+    await assert.rejects(call('setRembParams', RembParams({ upLosses: 300 })), (e) => e.code === 40107);
+    assert.equal((await call('getRembParams')).upLosses, 20, 'a refused set changes nothing');
+    await ep.release();
+  });
+
   it('not implemented classes: create PlayerEndpoint -> 40006', async () => {
     await assert.rejects(pipeline.create('PlayerEndpoint', { uri: 'file:///tmp/none.webm' }), (e) => {
       assert.equal(e.code, 40006);

@@ -265,6 +265,24 @@ static void test_loss_bound(void **state)
     fl_bwe_destroy(b);
 }
 
+/* RembParams' upLosses and decrementFactor: the threshold and the cut. */
+static void test_loss_config(void **state)
+{
+    (void)state;
+    fl_bwe *b;
+    fl_bwe_config cfg = { .loss_high = 12, .decrease = 0.5 };
+    assert_int_equal(fl_bwe_create(&b, &cfg), 0);
+    fl_time send = 5 * FL_TIME_SEC, arrival = CLOCK_BASE, gap = gap_at(1 * MBPS);
+    feed(b, &send, &arrival, gap, gap, 3 * 104);
+    double e = (double)fl_bwe_estimate(b);
+    fl_bwe_on_loss(b, arrival, 10); /* under 12/256: held */
+    assert_true((double)fl_bwe_estimate(b) == e);
+    fl_bwe_on_loss(b, arrival, 13); /* 5%, over 12/256: halved */
+    uint64_t bound = fl_bwe_estimate(b);
+    assert_true(bound <= e * 0.5 + 1 && bound >= e * 0.5 - 1);
+    fl_bwe_destroy(b);
+}
+
 static void test_stream_timeout(void **state)
 {
     (void)state;
@@ -637,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_reordered),
         cmocka_unit_test(test_clamps),
         cmocka_unit_test(test_loss_bound),
+        cmocka_unit_test(test_loss_config),
         cmocka_unit_test(test_stream_timeout),
         cmocka_unit_test(test_sim_variable_capacity),
         cmocka_unit_test(test_sim_ramp_up),
