@@ -105,9 +105,7 @@ void fl__wr_ask_key_frame(webrtc *wr, wr_stream *st, fl_time now, int join)
 
 /* ---- what the browser sends ---- */
 
-/* Transport-wide: feedback and the estimator see every packet, padding
- * and retransmissions included. */
-static void note_arrival(webrtc *wr, const fl_rtp_view *v, fl_time arrival, size_t size)
+void fl__wr_note_arrival(webrtc *wr, const fl_rtp_view *v, fl_time arrival, size_t size)
 {
     fl_rtp_ext x;
     uint16_t seq;
@@ -125,7 +123,6 @@ static void note_arrival(webrtc *wr, const fl_rtp_view *v, fl_time arrival, size
 int fl__wr_media_in(webrtc *wr, wr_stream *st, fl_transport_event *ev)
 {
     fl_time arrival = ev->arrival ? ev->arrival : fl_time_now();
-    note_arrival(wr, &ev->rtp, arrival, ev->buf->len);
     if (wr->pt_rtx[ev->rtp.payload_type & 127]) {
         uint16_t osn;
         /* padding-only probes, or RTX before any media: nothing to forward */
@@ -405,9 +402,12 @@ static int stream_setup(webrtc *wr, int k, const fl_sdp_media *lm, const fl_sdp_
         wr->twcc_id = ext_agreed(lm, rm, FL_SDP_EXT_TWCC);
     if (!(st->fb & FL_SDP_FB_NACK))
         return 0;
+    /* 512 packets: about 3 s of 1.7 Mbit/s video, 0.5 s at 8 Mbit/s; the
+     * buffers are the upstream's, shared by every viewer's history */
+    fl_nack_history_config hc = { .capacity = 512 };
     if (st->recv && fl_nack_gen_create(&st->nack, NULL) < 0)
         return FL_ENOMEM;
-    if (st->send && fl_nack_history_create(&st->hist, NULL) < 0)
+    if (st->send && fl_nack_history_create(&st->hist, &hc) < 0)
         return FL_ENOMEM;
     return 0;
 }

@@ -168,7 +168,10 @@ void fl__wr_stats(fl_element *e, unsigned media, fl__json *j);
 uint64_t fl__wr_bitrate(fl_element *e, unsigned media);
 /* A key frame wanted from the browser on st (see key_due there). */
 void fl__wr_ask_key_frame(webrtc *wr, wr_stream *st, fl_time now, int join);
-/* An RTP packet from the browser on st: noted for feedback, an RTX packet
+/* Transport-wide: transport-cc feedback and the estimator see every RTP
+ * packet from the browser, padding and retransmissions included. */
+void fl__wr_note_arrival(webrtc *wr, const fl_rtp_view *v, fl_time arrival, size_t size);
+/* An RTP packet from the browser on st (after note_arrival): an RTX packet
  * turned back into its original in place (ev->rtp parsed again). 0: drop
  * it (a padding probe, a bad retransmission), 1: forward it. */
 int fl__wr_media_in(webrtc *wr, wr_stream *st, fl_transport_event *ev);

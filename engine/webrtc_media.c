@@ -187,6 +187,7 @@ static void on_transport_event(webrtc *wr, fl_transport_event *ev)
         int i = fl__wr_kind_index(kind);
         fl_log(FL_LOG_TRACE, "rtp pt %u ssrc %u seq %u kind %u", ev->rtp.payload_type,
                (unsigned)ev->rtp.ssrc, ev->rtp.seq, kind);
+        fl__wr_note_arrival(wr, &ev->rtp, ev->arrival ? ev->arrival : fl_time_now(), ev->buf->len);
         if (i < 0 || !wr->e || !wr->e->defaults[i])
             break;
         wr_stream *st = &wr->st[i];
