@@ -286,8 +286,30 @@ fl_time fl__wr_feedback_deadline(const webrtc *wr)
 
 /* Once per report interval: the loss the estimator bounds itself by, the
  * RTT the NACK and resend timers follow. */
+/* Transport-cc feedback takes about 5% of what arrives, every 50 to 250 ms
+ * (about 80 bytes on the wire each): the sooner it comes, the sooner the
+ * browser's estimator reacts and the faster it ramps (its response time
+ * is the feedback's round trip). */
+static void twcc_pace(webrtc *wr, const fl_transport_stats *ts, fl_time now)
+{
+    if (wr->twcc_rate_at && now > wr->twcc_rate_at && ts->bytes_received >= wr->twcc_rate_bytes) {
+        double bps = (double)(ts->bytes_received - wr->twcc_rate_bytes) * 8 * FL_TIME_SEC /
+                     (double)(now - wr->twcc_rate_at);
+        double interval = bps > 0 ? 80 * 8 / (0.05 * bps) * FL_TIME_SEC : TWCC_MAX_INTERVAL;
+        if (interval < TWCC_MIN_INTERVAL)
+            interval = TWCC_MIN_INTERVAL;
+        if (interval > TWCC_MAX_INTERVAL)
+            interval = TWCC_MAX_INTERVAL;
+        fl_twcc_rx_set_interval(wr->twcc, (fl_time)interval);
+    }
+    wr->twcc_rate_at = now;
+    wr->twcc_rate_bytes = ts->bytes_received;
+}
+
 void fl__wr_feedback_reports(webrtc *wr, const fl_transport_stats *ts)
 {
+    if (wr->twcc)
+        twcc_pace(wr, ts, fl_time_now());
     for (size_t k = 0; wr->bwe && k < ts->n_inbound; k++) {
         if (ts->inbound[k].ssrc == wr->st[1].remote_ssrc)
             fl_bwe_on_loss(wr->bwe, fl_time_now(), ts->inbound[k].fraction_lost);

@@ -24,15 +24,17 @@
 #define RTCP_INTERVAL    (1000 * FL_TIME_MS)
 #define PLI_MIN_INTERVAL (500 * FL_TIME_MS)
 /* a key frame asked for is awaited this long before another request */
-#define KEY_FRAME_WAIT   (300 * FL_TIME_MS)
-#define REMB_INTERVAL    (1000 * FL_TIME_MS)
-#define REMB_CHECK       (100 * FL_TIME_MS)
-#define REMB_MIN_BPS     30000ull /* Kurento's floor for minVideoRecvBandwidth */
-#define MAX_QUEUED_CANDS 64
-#define MAX_CODEC_PREFS  16
-#define SRTP_TAILROOM    16
-#define DEFAULT_REMB_BPS 10000000ull /* maxVideoRecvBandwidth 0: unlimited */
-#define CERT_LIFETIME_S  (30 * 24 * 3600)
+#define KEY_FRAME_WAIT    (300 * FL_TIME_MS)
+#define REMB_INTERVAL     (1000 * FL_TIME_MS)
+#define REMB_CHECK        (100 * FL_TIME_MS)
+#define REMB_MIN_BPS      30000ull /* Kurento's floor for minVideoRecvBandwidth */
+#define TWCC_MIN_INTERVAL (50 * FL_TIME_MS)
+#define TWCC_MAX_INTERVAL (250 * FL_TIME_MS)
+#define MAX_QUEUED_CANDS  64
+#define MAX_CODEC_PREFS   16
+#define SRTP_TAILROOM     16
+#define DEFAULT_REMB_BPS  10000000ull /* maxVideoRecvBandwidth 0: unlimited */
+#define CERT_LIFETIME_S   (30 * 24 * 3600)
 
 enum {
     SDP_NONE,
@@ -120,6 +122,8 @@ typedef struct webrtc {
     uint8_t ast_id, twcc_id;
     fl_twcc_rx *twcc;
     uint64_t twcc_packets;
+    fl_time twcc_rate_at; /* the last report's time and bytes received */
+    uint64_t twcc_rate_bytes;
     fl_bwe *bwe;
     uint64_t remb_sent_bps, rembs_sent;
     fl_time remb_sent_at, next_remb_check;

@@ -283,6 +283,12 @@ fl_time fl_twcc_rx_poll_timeout(const fl_twcc_rx *r)
     return due;
 }
 
+void fl_twcc_rx_set_interval(fl_twcc_rx *r, fl_time interval)
+{
+    if (interval > 0)
+        r->interval = interval;
+}
+
 void fl_twcc_rx_get_stats(const fl_twcc_rx *r, fl_twcc_rx_stats *out)
 {
     *out = r->st;

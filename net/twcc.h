@@ -60,6 +60,9 @@ int fl_twcc_rx_poll_feedback(fl_twcc_rx *r,
 /* When a feedback is next due; FL_TIME_NEVER with nothing recorded. */
 fl_time fl_twcc_rx_poll_timeout(const fl_twcc_rx *r);
 
+/* Changes the feedback interval (> 0), from the next feedback on. */
+void fl_twcc_rx_set_interval(fl_twcc_rx *r, fl_time interval);
+
 void fl_twcc_rx_get_stats(const fl_twcc_rx *r, fl_twcc_rx_stats *out);
 
 #endif

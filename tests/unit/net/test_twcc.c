@@ -431,6 +431,12 @@ static void test_timeout(void **state)
     assert_int_equal(c.nfb, 1);
     assert_int_equal(c.fbs[0].t.fb_count, 2);
     assert_int_equal(fl_twcc_rx_poll_timeout(c.r), FL_TIME_NEVER);
+
+    /* A new interval counts from the last feedback; 0 is ignored. */
+    fl_twcc_rx_set_interval(c.r, 50 * FL_TIME_MS);
+    fl_twcc_rx_set_interval(c.r, 0);
+    feed(t + 510 * FL_TIME_MS, 5);
+    assert_int_equal(fl_twcc_rx_poll_timeout(c.r), t + 550 * FL_TIME_MS);
     ctx_done();
 }
 
