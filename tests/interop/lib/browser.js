@@ -29,12 +29,26 @@
 //     transport: {dtlsState, dtlsRole, tlsVersion, srtpCipher, dtlsCipher,
 //                 iceRole} or null,
 //     timeline: {connectedAt, iceConnectedAt, firstFrameAt, ...} (Date.now() ms) }
-//   inVideo:  {framesDecoded, frameWidth, frameHeight, packetsReceived, bytesReceived,
-//              packetsLost, mimeType, ssrc, ...}
+//   inVideo:  {framesDecoded, frameWidth, frameHeight, framesPerSecond, packetsReceived,
+//              bytesReceived, packetsLost, nackCount, pliCount, freezeCount,
+//              totalFreezesDuration, retransmittedPacketsReceived, mimeType, ssrc, ...}
 //   inAudio:  {packetsReceived, bytesReceived, packetsLost, totalSamplesReceived,
 //              audioLevel, mimeType, ...}
-//   outVideo: {frameWidth, frameHeight, framesEncoded, packetsSent, bytesSent, mimeType, ...}
+//   outVideo: {frameWidth, frameHeight, framesEncoded, packetsSent, bytesSent,
+//              headerBytesSent, nackCount, retransmittedPacketsSent, targetBitrate,
+//              qualityLimitationReason, mimeType, ...}
 //   outAudio: {packetsSent, bytesSent, mimeType, ...}
+//   pair also has availableOutgoingBitrate, availableIncomingBitrate,
+//   currentRoundTripTime.
+//
+// Sampling in the page (timed there, not by round trips to Node):
+// `await peer.startSampling(250)` then `await peer.takeSamples()` gives the
+// stats() summaries since the last call (without the per-kind arrays), each
+// with t = the page's Date.now().
+//
+// In a network namespace (tests/interop/net): launchBrowser({ namespace,
+// fakeVideoFile }) runs Chromium through `ip netns exec` and serves the page
+// from memory at http://localhost:<port> (see launchBrowser).
 //
 // Env: FLUO_CHROMIUM (binary, default /usr/bin/chromium),
 // FLUO_BROWSER_VERBOSE=1 (copy the pages' console to stderr).
@@ -160,10 +174,31 @@ const PAGE = `<!doctype html>
     }
   }
 
+  // cfg.degradationPreference ('maintain-resolution', ...) on the video
+  // sender, through RTCRtpSender.setParameters; the outcome is in
+  // senderParams().
+  let degradation = null;
+  async function applySenderParams() {
+    if (!cfg.degradationPreference || degradation) return;
+    for (const tr of pc.getTransceivers()) {
+      const sd = tr.sender;
+      if (!sd.track || sd.track.kind !== 'video') continue;
+      try {
+        const p = sd.getParameters();
+        p.degradationPreference = cfg.degradationPreference;
+        await sd.setParameters(p);
+        degradation = { wanted: cfg.degradationPreference, readBack: sd.getParameters().degradationPreference };
+      } catch (e) {
+        degradation = { wanted: cfg.degradationPreference, error: String(e) };
+      }
+    }
+  }
+
   async function createOffer() {
     if (!pc.getTransceivers().length) addTransceivers();
     const o = await pc.createOffer();
     await pc.setLocalDescription(o);
+    await applySenderParams();
     return pc.localDescription.sdp;
   }
 
@@ -183,6 +218,7 @@ const PAGE = `<!doctype html>
     }
     const a = await pc.createAnswer();
     await pc.setLocalDescription(a);
+    await applySenderParams();
     return pc.localDescription.sdp;
   }
 
@@ -220,7 +256,10 @@ const PAGE = `<!doctype html>
       if (s.type === 'inbound-rtp' && kind === 'video') {
         out.inVideos.push(Object.assign(pick(s, common.concat(['framesDecoded', 'framesReceived', 'framesDropped',
           'frameWidth', 'frameHeight', 'framesPerSecond', 'packetsReceived', 'bytesReceived', 'packetsLost',
-          'keyFramesDecoded', 'nackCount', 'pliCount', 'firCount', 'jitter', 'decoderImplementation'])),
+          'keyFramesDecoded', 'nackCount', 'pliCount', 'firCount', 'jitter', 'decoderImplementation',
+          'freezeCount', 'totalFreezesDuration', 'pauseCount', 'totalPausesDuration', 'headerBytesReceived',
+          'retransmittedPacketsReceived', 'retransmittedBytesReceived', 'rtxSsrc', 'jitterBufferDelay',
+          'jitterBufferEmittedCount'])),
           { mimeType: mime(s) }));
       } else if (s.type === 'inbound-rtp' && kind === 'audio') {
         out.inAudios.push(Object.assign(pick(s, common.concat(['packetsReceived', 'bytesReceived', 'packetsLost',
@@ -229,10 +268,13 @@ const PAGE = `<!doctype html>
       } else if (s.type === 'outbound-rtp' && kind === 'video') {
         out.outVideos.push(Object.assign(pick(s, common.concat(['frameWidth', 'frameHeight', 'framesEncoded',
           'framesSent', 'framesPerSecond', 'packetsSent', 'bytesSent', 'keyFramesEncoded', 'nackCount',
-          'pliCount', 'firCount', 'encoderImplementation', 'qualityLimitationReason', 'rid'])),
+          'pliCount', 'firCount', 'encoderImplementation', 'qualityLimitationReason', 'rid',
+          'headerBytesSent', 'retransmittedPacketsSent', 'retransmittedBytesSent', 'targetBitrate',
+          'qualityLimitationResolutionChanges', 'totalPacketSendDelay', 'rtxSsrc'])),
           { mimeType: mime(s) }));
       } else if (s.type === 'outbound-rtp' && kind === 'audio') {
-        out.outAudios.push(Object.assign(pick(s, common.concat(['packetsSent', 'bytesSent'])), { mimeType: mime(s) }));
+        out.outAudios.push(Object.assign(pick(s, common.concat(['packetsSent', 'bytesSent', 'headerBytesSent',
+          'targetBitrate'])), { mimeType: mime(s) }));
       } else if (s.type === 'transport') {
         out.transport = pick(s, ['dtlsState', 'dtlsRole', 'tlsVersion', 'srtpCipher', 'dtlsCipher', 'iceRole',
           'iceState', 'selectedCandidatePairChanges']);
@@ -246,6 +288,9 @@ const PAGE = `<!doctype html>
             localAddress: l.address, localPort: l.port, remoteAddress: r.address, remotePort: r.port,
             protocol: l.protocol, localRelayProtocol: l.relayProtocol,
             bytesSent: p.bytesSent, bytesReceived: p.bytesReceived,
+            availableOutgoingBitrate: p.availableOutgoingBitrate,
+            availableIncomingBitrate: p.availableIncomingBitrate,
+            currentRoundTripTime: p.currentRoundTripTime,
           };
         }
       }
@@ -275,7 +320,31 @@ const PAGE = `<!doctype html>
     }, 20);
   }
 
+  // stats() every ms milliseconds into a buffer (the per-kind arrays
+  // left out), taken by takeSamples(): timed by the page, not by the
+  // round trips to Node.
+  let sampler = null;
+  let samples = [];
+  function startSampling(ms) {
+    if (sampler) clearInterval(sampler);
+    let busy = false;
+    sampler = setInterval(async () => {
+      if (busy || !pc || pc.signalingState === 'closed') return;
+      busy = true;
+      try {
+        const s = await stats();
+        delete s.inVideos; delete s.inAudios; delete s.outVideos; delete s.outAudios;
+        s.t = Date.now();
+        samples.push(s);
+      } catch (e) { /* closed */ }
+      busy = false;
+    }, ms);
+  }
+  function stopSampling() { if (sampler) clearInterval(sampler); sampler = null; }
+  function takeSamples() { const r = samples; samples = []; return r; }
+
   function close() {
+    stopSampling();
     if (local) for (const t of local.getTracks()) t.stop();
     if (pc) pc.close();
   }
@@ -283,6 +352,10 @@ const PAGE = `<!doctype html>
   window.fluo = {
     init: async (c) => { const r = await init(c); watchFirstFrame(); return r; },
     createOffer, createAnswer, setRemote, addIce, stats, close,
+    startSampling, stopSampling, takeSamples,
+    senderParams: () => degradation,
+    localSdp: () => pc && pc.localDescription && pc.localDescription.sdp,
+    remoteSdp: () => pc && pc.remoteDescription && pc.remoteDescription.sdp,
     events: () => events.slice(),
     caps: () => ({
       sendVideo: RTCRtpSender.getCapabilities('video').codecs.map((x) => x.mimeType + ' ' + (x.sdpFmtpLine || '')),
@@ -388,6 +461,35 @@ class Peer {
     return this._call(() => window.fluo.caps(), undefined, 'capabilities');
   }
 
+  // Samples stats() every ms in the page (see takeSamples).
+  startSampling(ms = 250) {
+    return this._call((x) => window.fluo.startSampling(x), ms, 'startSampling');
+  }
+
+  stopSampling() {
+    return this._call(() => window.fluo.stopSampling(), undefined, 'stopSampling');
+  }
+
+  // The samples taken since the last call: stats() summaries (without the
+  // per-kind arrays) with t = the page's Date.now().
+  takeSamples() {
+    return this._call(() => window.fluo.takeSamples(), undefined, 'takeSamples');
+  }
+
+  // { wanted, readBack } or { wanted, error } for the degradationPreference
+  // option; null without it.
+  senderParams() {
+    return this._call(() => window.fluo.senderParams(), undefined, 'senderParams');
+  }
+
+  localSdp() {
+    return this._call(() => window.fluo.localSdp(), undefined, 'localSdp');
+  }
+
+  remoteSdp() {
+    return this._call(() => window.fluo.remoteSdp(), undefined, 'remoteSdp');
+  }
+
   // Polls stats() until pred(stats) is truthy; resolves with those stats.
   // Rejects after timeoutMs with the last stats in the message.
   async waitFor(pred, timeoutMs = 20000, { intervalMs = 200, what = 'condition' } = {}) {
@@ -431,15 +533,41 @@ class Peer {
 
 // opts: { executablePath, args (extra), headless (default true), mdns (default
 // false: host candidates show real addresses even on pages that never called
-// getUserMedia, e.g. recvonly peers) }
+// getUserMedia, e.g. recvonly peers),
+//   namespace: a network namespace (ip netns) to run Chromium in, through a
+//     generated wrapper script `exec ip netns exec NS chromium "$@"`
+//     (playwright talks to it over a pipe, so that works across namespaces);
+//     implies routePage and drops --allow-loopback-in-peer-connection (the
+//     peers gather the namespace's own addresses),
+//   routePage: serve the harness page from memory with page routing at
+//     http://localhost:<port> (still a secure context) instead of the http
+//     server on 127.0.0.1, which another namespace cannot reach,
+//   fakeVideoFile / fakeAudioFile: a Y4M / WAV file for the fake camera /
+//     microphone (--use-file-for-fake-{video,audio}-capture),
+//   extraArgs: more Chromium flags (as args) }
 async function launchBrowser(opts = {}) {
   // Required lazily so that a missing module fails the test that needs it.
   const { chromium } = require('playwright-core');
-  const executablePath = opts.executablePath || CHROMIUM;
-  if (!fs.existsSync(executablePath)) throw new Error(`${executablePath} not found (install: sh tests/tools/deps.sh)`);
-  const args = [...CHROMIUM_ARGS, ...(opts.args || [])];
+  const binary = opts.executablePath || CHROMIUM;
+  if (!fs.existsSync(binary)) throw new Error(`${binary} not found (install: sh tests/tools/deps.sh)`);
+  let args = [...CHROMIUM_ARGS, ...(opts.args || []), ...(opts.extraArgs || [])];
   if (!opts.mdns) args.push('--disable-features=WebRtcHideLocalIpsWithMdns');
-  const server = await startPageServer();
+  if (opts.fakeVideoFile) args.push(`--use-file-for-fake-video-capture=${path.resolve(opts.fakeVideoFile)}`);
+  if (opts.fakeAudioFile) args.push(`--use-file-for-fake-audio-capture=${path.resolve(opts.fakeAudioFile)}`);
+  let executablePath = binary;
+  let wrapDir = null;
+  if (opts.namespace) {
+    if (!/^[A-Za-z0-9_.-]+$/.test(opts.namespace)) throw new Error(`bad namespace name ${opts.namespace}`);
+    args = args.filter((a) => a !== '--allow-loopback-in-peer-connection');
+    wrapDir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'fluo-chromium-'));
+    executablePath = path.join(wrapDir, 'chromium');
+    fs.writeFileSync(executablePath, `#!/bin/sh\nexec ip netns exec ${opts.namespace} ${binary} "$@"\n`, { mode: 0o755 });
+  }
+  const routePage = opts.routePage !== undefined ? !!opts.routePage : !!opts.namespace;
+  const server = routePage ? null : await startPageServer();
+  const cleanupFiles = () => {
+    if (wrapDir) fs.rmSync(wrapDir, { recursive: true, force: true });
+  };
   let browser;
   try {
     browser = await chromium.launch({
@@ -449,23 +577,34 @@ async function launchBrowser(opts = {}) {
       timeout: 30000,
     });
   } catch (e) {
-    server.close();
+    if (server) server.close();
+    cleanupFiles();
     throw e;
   }
-  const base = `http://127.0.0.1:${server.address().port}`;
+  const base = server
+    ? `http://127.0.0.1:${server.address().port}`
+    : `http://localhost:${20000 + Math.floor(Math.random() * 40000)}`;
   const peers = [];
   let n = 0;
   return {
     browser,
     base,
     peers,
+    namespace: opts.namespace || null,
     version: browser.version(),
     // opts: { name, audio (true), video (true), direction ('sendrecv'),
-    //         videoCodec (null: all), audioCodec, iceServers, iceTransportPolicy }
+    //         videoCodec (null: all), audioCodec, iceServers, iceTransportPolicy,
+    //         degradationPreference (set on the video sender after
+    //         setLocalDescription; see peer.senderParams()) }
     async newPeer(popts = {}) {
       const o = { audio: true, video: true, direction: 'sendrecv', ...popts };
       const name = o.name || `peer${n++}`;
       const context = await browser.newContext({ viewport: { width: 660, height: 500 } });
+      if (!server) {
+        await context.route(`${base}/**`, (route) =>
+          route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', headers: { 'cache-control': 'no-store' }, body: PAGE }),
+        );
+      }
       const page = await context.newPage();
       const peer = new Peer(page, name, o);
       peers.push(peer);
@@ -484,6 +623,7 @@ async function launchBrowser(opts = {}) {
         iceServers: o.iceServers || [],
         iceTransportPolicy: o.iceTransportPolicy || 'all',
         bundlePolicy: o.bundlePolicy,
+        degradationPreference: o.degradationPreference || null,
       };
       await withTimeout(
         page.evaluate((c) => window.fluo.init(c), cfg),
@@ -499,7 +639,8 @@ async function launchBrowser(opts = {}) {
       } catch (_) {
         /* killed below by playwright on exit */
       }
-      await new Promise((r) => server.close(r));
+      if (server) await new Promise((r) => server.close(r));
+      cleanupFiles();
     },
   };
 }
