@@ -559,7 +559,9 @@ async function launchBrowser(opts = {}) {
   if (opts.namespace) {
     if (!/^[A-Za-z0-9_.-]+$/.test(opts.namespace)) throw new Error(`bad namespace name ${opts.namespace}`);
     args = args.filter((a) => a !== '--allow-loopback-in-peer-connection');
-    wrapDir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'fluo-chromium-'));
+    // named after the namespace: lib/netlab.js deletes it with the
+    // namespace if this process dies without closing the browser
+    wrapDir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), `fluo-chromium-${opts.namespace}-`));
     executablePath = path.join(wrapDir, 'chromium');
     fs.writeFileSync(executablePath, `#!/bin/sh\nexec ip netns exec ${opts.namespace} ${binary} "$@"\n`, { mode: 0o755 });
   }

@@ -46,6 +46,9 @@
 // namespaces of crashed runs (fq<pid>-* whose pid is gone).
 
 const { execFileSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 
 const ROLES = ['srv', 'pub', 'v1', 'v2'];
 const SUBNET = { srv: 1, pub: 2, v1: 3, v2: 4 };
@@ -97,6 +100,11 @@ function deleteNamespace(ns) {
     run('sleep', ['0.1'], { allowFail: true });
   }
   run('ip', ['netns', 'del', ns], { allowFail: true });
+  // lib/browser.js's wrapper scripts for Chromium in this namespace
+  const tmp = os.tmpdir();
+  for (const d of fs.readdirSync(tmp)) {
+    if (d.startsWith(`fluo-chromium-${ns}-`)) fs.rmSync(path.join(tmp, d), { recursive: true, force: true });
+  }
 }
 
 // Deletes the namespaces of earlier runs whose owner process is gone.
