@@ -132,9 +132,13 @@ int fl__wr_media_in(webrtc *wr, wr_stream *st, fl_transport_event *ev)
             st->rtx_bad++;
             return 0;
         }
+        /* forwarded only when it fills a gap: browsers also probe the
+         * link with retransmissions of packets that did arrive */
+        if (st->nack && !fl_nack_gen_on_packet(st->nack, arrival, osn, 1)) {
+            st->rtx_unneeded++;
+            return 0;
+        }
         st->rtx_recv++;
-        if (st->nack)
-            fl_nack_gen_on_packet(st->nack, arrival, osn, 1);
     } else {
         st->remote_ssrc = ev->rtp.ssrc;
         if (st->nack)

@@ -461,6 +461,7 @@ void fl__wr_stats(fl_element *e, unsigned media, fl__json *j)
         /* beyond Kurento's fields: repair and estimation */
         fl__json_int(j, "nackSeqsSent", (int64_t)st->nack_seqs_sent);
         fl__json_int(j, "retransmittedPacketsReceived", (int64_t)st->rtx_recv);
+        fl__json_int(j, "retransmissionsUnneeded", (int64_t)st->rtx_unneeded);
         fl__json_int(j, "keyFramesReceived", (int64_t)st->key_frames);
         if (i == 1 && wr->bwe)
             fl__json_int(j, "receiveEstimate", (int64_t)fl_bwe_estimate(wr->bwe));

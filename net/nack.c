@@ -202,35 +202,36 @@ static void gen_open_gap(fl_nack_gen *g, fl_time now, uint16_t seq)
         g->next = now;
 }
 
-void fl_nack_gen_on_packet(fl_nack_gen *g, fl_time now, uint16_t seq, int recovered)
+int fl_nack_gen_on_packet(fl_nack_gen *g, fl_time now, uint16_t seq, int recovered)
 {
     if (!g->started) {
         if (recovered)
-            return;
+            return 0;
         g->started = 1;
         g->highest = seq;
-        return;
+        return 0;
     }
     uint16_t ahead = (uint16_t)(seq - g->highest);
     if (recovered || ahead == 0 || ahead >= SEQ_HALF) {
         uint16_t behind = (uint16_t)(g->highest - seq);
         if (!recovered && behind > g->max_reorder) {
             gen_reset(g, seq);
-            return;
+            return 0;
         }
         size_t i = gen_find(g, seq);
         if (i == g->count)
-            return; /* a duplicate, or not missing */
+            return 0; /* a duplicate, or not missing */
         if (recovered || gen_at(g, i)->requests)
             g->stats.recovered++;
         gen_remove(g, i);
-        return;
+        return 1;
     }
     if (ahead > g->max_reorder) {
         gen_reset(g, seq);
-        return;
+        return 0;
     }
     gen_open_gap(g, now, seq);
+    return 0;
 }
 
 /* What poll does with e at now; sets e->hopeless when no request can help

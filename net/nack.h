@@ -61,8 +61,11 @@ int fl_nack_gen_create(fl_nack_gen **out, const fl_nack_gen_config *cfg);
 void fl_nack_gen_destroy(fl_nack_gen *g);
 
 /* A packet arrived. `recovered` is 1 for a retransmission (the OSN of an
- * RTX packet): it only clears its entry and never opens gaps. */
-void fl_nack_gen_on_packet(fl_nack_gen *g, fl_time now, uint16_t seq, int recovered);
+ * RTX packet): it only clears its entry and never opens gaps. Returns 1
+ * when seq was missing (its entry is cleared now), 0 otherwise (in order,
+ * a duplicate, or a retransmission nobody waits for, such as a sender's
+ * probe made of old packets). */
+int fl_nack_gen_on_packet(fl_nack_gen *g, fl_time now, uint16_t seq, int recovered);
 
 /* The round-trip time, for the retry interval (clamped to [20 ms, 500 ms]). */
 void fl_nack_gen_set_rtt(fl_nack_gen *g, fl_time rtt);

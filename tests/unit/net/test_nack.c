@@ -95,6 +95,15 @@ static void test_gen_gap_retries(void **state)
     assert_int_equal(fl_nack_gen_poll_timeout(g), T0 + 700 * MS);
     fl_nack_gen_set_rtt(g, 30 * MS);
     assert_int_equal(fl_nack_gen_poll_timeout(g), T0 + 230 * MS);
+
+    /* What on_packet says: 1 only for a packet that filled a gap; a
+     * retransmission nobody waits for (a probe of old packets) is 0. */
+    assert_int_equal(fl_nack_gen_on_packet(g, T0 + 230 * MS, 8, 0), 0);
+    assert_int_equal(fl_nack_gen_on_packet(g, T0 + 230 * MS, 5, 1), 0);
+    assert_int_equal(fl_nack_gen_on_packet(g, T0 + 230 * MS, 6, 1), 1);
+    assert_int_equal(fl_nack_gen_on_packet(g, T0 + 230 * MS, 6, 1), 0);
+    assert_int_equal(fl_nack_gen_on_packet(g, T0 + 231 * MS, 10, 0), 0);
+    assert_int_equal(fl_nack_gen_on_packet(g, T0 + 232 * MS, 9, 0), 1);
     fl_nack_gen_destroy(g);
     fl_nack_gen_destroy(NULL);
 }
