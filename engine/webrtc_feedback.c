@@ -175,7 +175,16 @@ static void send_nacks(webrtc *wr, wr_stream *st, fl_time now)
         st->nacks_sent++;
         st->nack_seqs_sent += n;
         if (n < NACK_BATCH)
-            return;
+            break;
+    }
+    /* packets given up break what every viewer decodes until the next key
+     * frame: ask for one now rather than wait for each viewer to notice */
+    fl_nack_gen_stats ns;
+    fl_nack_gen_get_stats(st->nack, &ns);
+    if (ns.given_up > st->nack_given_up) {
+        st->nack_given_up = ns.given_up;
+        if (st->kind != FL_CODEC_OTHER)
+            fl__wr_ask_key_frame(wr, st, now, 0);
     }
 }
 
@@ -373,7 +382,8 @@ void fl__wr_answer_nack(webrtc *wr, wr_stream *st, const fl_rtcp_fb *fb, fl_time
     size_t n = fl_rtcp_nack_expand(fb, seqs, RESEND_BATCH);
     for (size_t i = 0; i < n && i < RESEND_BATCH; i++) {
         const fl_nack_history_entry *e = fl_nack_history_resend(st->hist, now, seqs[i]);
-        if (e)
+        /* asked again: the resend was lost too, so this one goes twice */
+        for (int k = 0; e && k < (e->requests > 1 ? 2 : 1); k++)
             resend(wr, st, now, e);
     }
     fl__wr_flush_tx(wr);

@@ -75,6 +75,7 @@ typedef struct wr_stream {
     fl_codec_kind kind;   /* for key-frame starts */
     fl_nack_gen *nack;    /* NULL: no nack negotiated */
     uint64_t nacks_sent, nack_seqs_sent, rtx_recv, rtx_bad, rtx_unneeded;
+    uint64_t nack_given_up; /* of net/nack's count, what we acted on */
     fl_time last_pli;
     fl_time key_asked; /* a PLI went out and no key frame came since; 0: none */
     int pli_wanted, pli_join;

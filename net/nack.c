@@ -63,6 +63,8 @@ struct fl_nack_gen {
     unsigned max_retries;
     fl_time max_age;
     fl_time interval;
+    int rtt_given;    /* set_rtt was called: the measured response is not used */
+    fl_time response; /* smoothed request-to-retransmission time; 0: none yet */
     uint16_t max_reorder;
     uint16_t highest;
     int started;
@@ -202,6 +204,8 @@ static void gen_open_gap(fl_nack_gen *g, fl_time now, uint16_t seq)
         g->next = now;
 }
 
+static void gen_measure(fl_nack_gen *g, fl_time sample);
+
 int fl_nack_gen_on_packet(fl_nack_gen *g, fl_time now, uint16_t seq, int recovered)
 {
     if (!g->started) {
@@ -221,8 +225,11 @@ int fl_nack_gen_on_packet(fl_nack_gen *g, fl_time now, uint16_t seq, int recover
         size_t i = gen_find(g, seq);
         if (i == g->count)
             return 0; /* a duplicate, or not missing */
-        if (recovered || gen_at(g, i)->requests)
+        const struct missing *e = gen_at(g, i);
+        if (recovered || e->requests)
             g->stats.recovered++;
+        if (recovered && e->requests == 1)
+            gen_measure(g, now - e->last);
         gen_remove(g, i);
         return 1;
     }
@@ -266,15 +273,33 @@ static fl_time gen_entry_next(const fl_nack_gen *g, const struct missing *e)
     return due;
 }
 
-void fl_nack_gen_set_rtt(fl_nack_gen *g, fl_time rtt)
+static void gen_set_interval(fl_nack_gen *g, fl_time interval)
 {
-    g->interval = clamp_time(rtt, GEN_MIN_RTT, GEN_MAX_RTT);
+    g->interval = clamp_time(interval, GEN_MIN_RTT, GEN_MAX_RTT);
     g->next = FL_TIME_NEVER;
     for (size_t i = 0; i < g->count; i++) {
         fl_time t = gen_entry_next(g, gen_at(g, i));
         if (t < g->next)
             g->next = t;
     }
+}
+
+void fl_nack_gen_set_rtt(fl_nack_gen *g, fl_time rtt)
+{
+    g->rtt_given = 1;
+    gen_set_interval(g, rtt);
+}
+
+/* A retransmission answered the only request for it after `sample`: with
+ * no RTT given (a sender we only receive from has none to report), the
+ * retry interval follows 1.5 times the smoothed response time. */
+static void gen_measure(fl_nack_gen *g, fl_time sample)
+{
+    if (sample <= 0)
+        return;
+    g->response = g->response ? g->response + (sample - g->response) / 8 : sample;
+    if (!g->rtt_given)
+        gen_set_interval(g, g->response + g->response / 2);
 }
 
 size_t fl_nack_gen_poll(fl_nack_gen *g, fl_time now, uint16_t *seqs, size_t cap)
@@ -313,6 +338,7 @@ void fl_nack_gen_get_stats(const fl_nack_gen *g, fl_nack_gen_stats *out)
 {
     *out = g->stats;
     out->missing = g->count;
+    out->response = g->response;
 }
 
 /* ---- sending side ---- */
@@ -414,6 +440,8 @@ const fl_nack_history_entry *fl_nack_history_resend(fl_nack_history *h, fl_time 
         return NULL;
     }
     e->resent = now;
+    if (e->requests < UINT8_MAX)
+        e->requests++;
     h->stats.resent++;
     return e;
 }

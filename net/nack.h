@@ -55,6 +55,7 @@ typedef struct fl_nack_gen_stats {
                            room in max_missing, a reset) */
     uint64_t resets;    /* jumps past max_reorder */
     size_t missing;     /* tracked now */
+    fl_time response;   /* smoothed request-to-retransmission time; 0: none */
 } fl_nack_gen_stats;
 
 int fl_nack_gen_create(fl_nack_gen **out, const fl_nack_gen_config *cfg);
@@ -67,7 +68,10 @@ void fl_nack_gen_destroy(fl_nack_gen *g);
  * probe made of old packets). */
 int fl_nack_gen_on_packet(fl_nack_gen *g, fl_time now, uint16_t seq, int recovered);
 
-/* The round-trip time, for the retry interval (clamped to [20 ms, 500 ms]). */
+/* The round-trip time, for the retry interval (clamped to [20 ms, 500 ms]).
+ * Until it is given, the interval follows 1.5 times the smoothed time from
+ * a request to the retransmission that answers it (a sender we only
+ * receive from reports no RTT). */
 void fl_nack_gen_set_rtt(fl_nack_gen *g, fl_time rtt);
 
 /* Fills seqs (wrap-aware increasing order) with the entries due at `now`
@@ -101,7 +105,8 @@ typedef struct fl_nack_history_entry {
     uint16_t payload_off;
     uint16_t payload_len;
     fl_time sent;
-    fl_time resent; /* 0: never */
+    fl_time resent;   /* 0: never */
+    uint8_t requests; /* resends answered so far, this one included */
 } fl_nack_history_entry;
 
 typedef struct fl_nack_history_stats {
@@ -130,7 +135,8 @@ void fl_nack_history_put(fl_nack_history *h,
                          size_t payload_len);
 
 /* The packet sent as `seq`, when it may be resent now (held, not too old,
- * not resent within the interval): its `resent` is set to now. NULL
+ * not resent within the interval): its `resent` is set to now and its
+ * `requests` counted (more than 1: the earlier resends were lost). NULL
  * otherwise (counted). The entry stays valid until the next put. */
 const fl_nack_history_entry *fl_nack_history_resend(fl_nack_history *h, fl_time now, uint16_t seq);
 

@@ -46,6 +46,39 @@ static size_t pool_in_use(const fl_buf_pool *pool)
 
 /* ---- receiving side ---- */
 
+/* No RTT given: the retry interval follows 1.5 x the measured time from a
+ * request to the retransmission answering it; a given RTT wins. */
+static void test_gen_measured_response(void **state)
+{
+    (void)state;
+    fl_nack_gen *g = make_gen(NULL);
+    uint16_t seqs[16];
+    fl_nack_gen_on_packet(g, T0, 1, 0);
+    fl_nack_gen_on_packet(g, T0, 3, 0);
+    assert_int_equal(fl_nack_gen_poll(g, T0, seqs, 16), 1);
+    assert_int_equal(fl_nack_gen_poll_timeout(g), T0 + 100 * MS); /* the default */
+    assert_int_equal(fl_nack_gen_on_packet(g, T0 + 40 * MS, 2, 1), 1);
+    fl_nack_gen_stats st;
+    fl_nack_gen_get_stats(g, &st);
+    assert_int_equal(st.response, 40 * MS);
+    fl_nack_gen_on_packet(g, T0 + 50 * MS, 5, 0);
+    assert_int_equal(fl_nack_gen_poll(g, T0 + 50 * MS, seqs, 16), 1);
+    assert_int_equal(fl_nack_gen_poll_timeout(g), T0 + 110 * MS); /* 60 ms */
+    /* a second sample smooths (1/8) */
+    assert_int_equal(fl_nack_gen_on_packet(g, T0 + 58 * MS, 4, 1), 1);
+    fl_nack_gen_get_stats(g, &st);
+    assert_int_equal(st.response, 36 * MS);
+    /* an RTT given wins over what is measured */
+    fl_nack_gen_set_rtt(g, 80 * MS);
+    fl_nack_gen_on_packet(g, T0 + 60 * MS, 7, 0);
+    assert_int_equal(fl_nack_gen_poll(g, T0 + 60 * MS, seqs, 16), 1);
+    assert_int_equal(fl_nack_gen_on_packet(g, T0 + 61 * MS, 6, 1), 1);
+    fl_nack_gen_on_packet(g, T0 + 70 * MS, 9, 0);
+    assert_int_equal(fl_nack_gen_poll(g, T0 + 70 * MS, seqs, 16), 1);
+    assert_int_equal(fl_nack_gen_poll_timeout(g), T0 + 150 * MS);
+    fl_nack_gen_destroy(g);
+}
+
 static void test_gen_gap_retries(void **state)
 {
     (void)state;
@@ -364,11 +397,14 @@ static void test_history(void **state)
     assert_int_equal(e->payload_len, 20);
     assert_int_equal(e->sent, T0 + MS);
     assert_int_equal(e->resent, T0 + 10 * MS);
+    assert_int_equal(e->requests, 1);
     assert_int_equal(fl_buf_data(e->buf)[e->payload_off], (uint8_t)101);
 
     /* Throttled within the default 10 ms; the RTT, clamped at 5 ms, shortens it. */
     assert_null(fl_nack_history_resend(h, T0 + 19 * MS, 101));
-    assert_non_null(fl_nack_history_resend(h, T0 + 20 * MS, 101));
+    e = fl_nack_history_resend(h, T0 + 20 * MS, 101);
+    assert_non_null(e);
+    assert_int_equal(e->requests, 2); /* asked again: the first resend was lost */
     fl_nack_history_set_rtt(h, 1 * MS);
     assert_null(fl_nack_history_resend(h, T0 + 24 * MS, 101));
     assert_non_null(fl_nack_history_resend(h, T0 + 25 * MS, 101));
@@ -1060,13 +1096,13 @@ static void test_sim_loss_20(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gen_gap_retries), cmocka_unit_test(test_gen_age_limit),
-        cmocka_unit_test(test_gen_wrap),        cmocka_unit_test(test_gen_reorder),
-        cmocka_unit_test(test_gen_jump_resets), cmocka_unit_test(test_gen_rtx_only_clears),
-        cmocka_unit_test(test_history),         cmocka_unit_test(test_rtx_round_trip),
-        cmocka_unit_test(test_rtx_plain),       cmocka_unit_test(test_rtx_unwrap_padding),
-        cmocka_unit_test(test_rtx_refuses),     cmocka_unit_test(test_sim_loss_5),
-        cmocka_unit_test(test_sim_loss_20),
+        cmocka_unit_test(test_gen_gap_retries),     cmocka_unit_test(test_gen_measured_response),
+        cmocka_unit_test(test_gen_age_limit),       cmocka_unit_test(test_gen_wrap),
+        cmocka_unit_test(test_gen_reorder),         cmocka_unit_test(test_gen_jump_resets),
+        cmocka_unit_test(test_gen_rtx_only_clears), cmocka_unit_test(test_history),
+        cmocka_unit_test(test_rtx_round_trip),      cmocka_unit_test(test_rtx_plain),
+        cmocka_unit_test(test_rtx_unwrap_padding),  cmocka_unit_test(test_rtx_refuses),
+        cmocka_unit_test(test_sim_loss_5),          cmocka_unit_test(test_sim_loss_20),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
