@@ -105,14 +105,11 @@ if [ "$(id -u)" -eq 0 ]; then
     done
     # Media quality through fluo over a lab of namespaces (tests/interop/net:
     # browsers in their own namespaces, tbf rate limits and random loss in a
-    # router; about 4 minutes). Off until congestion control, NACK/RTX and
-    # the fast join land: FLUO_NET_TESTS=1 turns it on.
-    if [ "${FLUO_NET_TESTS:-0}" = 1 ]; then
-        for t in tests/interop/net/*.test.js; do
-            step "net:$(basename "$t" .test.js)" env FLUO_BIN="$PWD/build/fluo" \
-                tests/interop/net/run.sh "$t"
-        done
-    fi
+    # router; about 4 minutes).
+    for t in tests/interop/net/*.test.js; do
+        step "net:$(basename "$t" .test.js)" env FLUO_BIN="$PWD/build/fluo" \
+            tests/interop/net/run.sh "$t"
+    done
 fi
 
 step build-asan make -j2 SAN=1 all

