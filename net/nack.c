@@ -346,6 +346,9 @@ void fl_nack_gen_get_stats(const fl_nack_gen *g, fl_nack_gen_stats *out)
 struct fl_nack_history {
     fl_nack_history_entry *slots;
     size_t mask;
+    /* what may still be held: [oldest, newest]; older ones were released */
+    uint16_t oldest, newest;
+    int any;
     fl_time max_age;
     fl_time interval;
     fl_nack_history_stats stats;
@@ -395,6 +398,34 @@ void fl_nack_history_destroy(fl_nack_history *h)
     free(h);
 }
 
+/* Releases the packets past max_age from the oldest end, so the pool gets
+ * its buffers back after about max_age rather than `capacity` packets
+ * later. Amortized one step per put. */
+static void hist_prune(fl_nack_history *h, fl_time now)
+{
+    if ((size_t)(uint16_t)(h->newest - h->oldest) > h->mask) {
+        /* a jump past the ring (a new source): one sweep of every slot */
+        for (size_t i = 0; i <= h->mask; i++) {
+            fl_nack_history_entry *e = &h->slots[i];
+            if (e->buf && now - e->sent > h->max_age) {
+                fl_buf_unref(e->buf);
+                e->buf = NULL;
+            }
+        }
+        h->oldest = (uint16_t)(h->newest - h->mask);
+    }
+    while (h->oldest != h->newest) {
+        fl_nack_history_entry *e = &h->slots[h->oldest & h->mask];
+        if (e->buf && e->seq == h->oldest) {
+            if (now - e->sent <= h->max_age)
+                return;
+            fl_buf_unref(e->buf);
+            e->buf = NULL;
+        }
+        h->oldest++;
+    }
+}
+
 void fl_nack_history_put(fl_nack_history *h,
                          fl_time now,
                          uint16_t seq,
@@ -422,6 +453,13 @@ void fl_nack_history_put(fl_nack_history *h,
         .sent = now,
     };
     h->stats.stored++;
+    if (!h->any) {
+        h->any = 1;
+        h->oldest = h->newest = seq;
+    } else if ((uint16_t)(seq - h->newest) < SEQ_HALF) {
+        h->newest = seq;
+    }
+    hist_prune(h, now);
 }
 
 const fl_nack_history_entry *fl_nack_history_resend(fl_nack_history *h, fl_time now, uint16_t seq)

@@ -373,6 +373,39 @@ static void history_put(fl_nack_history *h, fl_time now, fl_buf *b)
     fl_nack_history_put(h, now, v.seq, v.timestamp, v.marker, b, v.header_len, v.payload_len);
 }
 
+/* Packets past max_age go back to the pool as new ones are put, not only
+ * when their slot is reused; gaps in the numbering are stepped over. */
+static void test_history_prune(void **state)
+{
+    (void)state;
+    fl_buf_pool *pool;
+    assert_int_equal(fl_buf_pool_create(&pool, BUF_SIZE, HEADROOM, 8, 0), 0);
+    fl_nack_history_config c = { .capacity = 64, .max_age = 100 * MS };
+    fl_nack_history *h = NULL;
+    assert_int_equal(fl_nack_history_create(&h, &c), 0);
+    for (uint16_t s = 0; s < 10; s++) {
+        if (s == 4)
+            continue; /* never sent */
+        fl_buf *b = make_packet(pool, s);
+        history_put(h, T0 + s * MS, b);
+        fl_buf_unref(b);
+    }
+    assert_int_equal(pool_in_use(pool), 9);
+    fl_buf *b = make_packet(pool, 10);
+    history_put(h, T0 + 106 * MS, b); /* 0..5 are past 100 ms now */
+    fl_buf_unref(b);
+    assert_int_equal(pool_in_use(pool), 5); /* 6..10 */
+    assert_null(fl_nack_history_resend(h, T0 + 106 * MS, 5));
+    assert_non_null(fl_nack_history_resend(h, T0 + 106 * MS, 6));
+    b = make_packet(pool, 200); /* a jump: everything older is past its age */
+    history_put(h, T0 + 300 * MS, b);
+    fl_buf_unref(b);
+    assert_int_equal(pool_in_use(pool), 1);
+    fl_nack_history_destroy(h);
+    assert_int_equal(pool_in_use(pool), 0);
+    fl_buf_pool_destroy(pool);
+}
+
 static void test_history(void **state)
 {
     (void)state;
@@ -1100,9 +1133,10 @@ int main(void)
         cmocka_unit_test(test_gen_age_limit),       cmocka_unit_test(test_gen_wrap),
         cmocka_unit_test(test_gen_reorder),         cmocka_unit_test(test_gen_jump_resets),
         cmocka_unit_test(test_gen_rtx_only_clears), cmocka_unit_test(test_history),
-        cmocka_unit_test(test_rtx_round_trip),      cmocka_unit_test(test_rtx_plain),
-        cmocka_unit_test(test_rtx_unwrap_padding),  cmocka_unit_test(test_rtx_refuses),
-        cmocka_unit_test(test_sim_loss_5),          cmocka_unit_test(test_sim_loss_20),
+        cmocka_unit_test(test_history_prune),       cmocka_unit_test(test_rtx_round_trip),
+        cmocka_unit_test(test_rtx_plain),           cmocka_unit_test(test_rtx_unwrap_padding),
+        cmocka_unit_test(test_rtx_refuses),         cmocka_unit_test(test_sim_loss_5),
+        cmocka_unit_test(test_sim_loss_20),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
