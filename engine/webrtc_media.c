@@ -137,26 +137,26 @@ static void on_rtcp(webrtc *wr, fl_buf *b)
     }
 }
 
-static void set_connection(webrtc *wr, int connected)
+/* ConnectionStateChanged / MediaStateChanged when *state changes. */
+static void set_state(webrtc *wr, int *state, enum fl_event_type type, int connected)
 {
-    if (wr->connected == connected)
+    if (*state == connected)
         return;
-    wr->connected = connected;
-    fl_event ev = { .type = FL_EVENT_CONNECTION_STATE,
+    *state = connected;
+    fl_event ev = { .type = type,
                     .old_state = connected ? "DISCONNECTED" : "CONNECTED",
                     .new_state = connected ? "CONNECTED" : "DISCONNECTED" };
     fl__wr_raise(wr, &ev);
 }
 
+static void set_connection(webrtc *wr, int connected)
+{
+    set_state(wr, &wr->connected, FL_EVENT_CONNECTION_STATE, connected);
+}
+
 static void set_media_state(webrtc *wr, int connected)
 {
-    if (wr->media_connected == connected)
-        return;
-    wr->media_connected = connected;
-    fl_event ev = { .type = FL_EVENT_MEDIA_STATE,
-                    .old_state = connected ? "DISCONNECTED" : "CONNECTED",
-                    .new_state = connected ? "CONNECTED" : "DISCONNECTED" };
-    fl__wr_raise(wr, &ev);
+    set_state(wr, &wr->media_connected, FL_EVENT_MEDIA_STATE, connected);
 }
 
 static void on_transport_event(webrtc *wr, fl_transport_event *ev)

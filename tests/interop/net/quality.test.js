@@ -21,7 +21,8 @@
 //     then 15 s clean. The presenter's availableOutgoingBitrate < 500 kbit/s
 //     within 2 s, its video send rate < 500 kbit/s within 3 s; the viewer
 //     loses < 10 % of the packets over the 20 s and never freezes > 1 s after
-//     the first 3 s; once lifted, the estimate > 1.5 Mbit/s within 10 s.
+//     the first 3 s; once lifted, the estimate at least doubles within 20 s
+//     and fluo's REMB stays above 1.5 Mbit/s (the time to 1.5 Mbit/s is printed).
 //   slow: two viewers, v2 behind a 300 kbit/s tbf on its downlink (after 8 s
 //     clean, for 20 s): the presenter's send rate < 400 kbit/s within 10 s,
 //     and v2 decodes frames in every second after the first 5 s.
