@@ -327,8 +327,13 @@ int fl_ice_candidate_parse(fl_ice_candidate *out, const char *s, size_t len)
         c.related.port = rport;
     if (c.transport == FL_ICE_UDP && (c.addr.port == 0 || c.tcptype))
         return FL_EINVAL;
-    if (c.transport == FL_ICE_TCP && !c.tcptype)
-        c.tcptype = FL_ICE_TCPTYPE_PASSIVE; /* RFC 6544 requires it; be lenient */
+    if (c.transport == FL_ICE_TCP && !c.tcptype) {
+        /* RFC 6544 requires it; be lenient, but the line written back with
+         * it must still parse */
+        if (n + 2 > MAX_TOKENS)
+            return FL_ERANGE;
+        c.tcptype = FL_ICE_TCPTYPE_PASSIVE;
+    }
     *out = c;
     return 0;
 }

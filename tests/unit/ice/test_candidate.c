@@ -162,6 +162,30 @@ static void test_fuzz_regressions(void **state)
     assert_memory_equal(&c, &d, sizeof(c));
 }
 
+/* tests/fuzz/corpus/candidate/regress_tcp_no_tcptype: a TCP candidate
+ * without tcptype is written back with "tcptype passive"; one whose tokens
+ * leave no room for it is refused rather than written as a line that does
+ * not parse. */
+static void test_fuzz_regression_tcptype(void **state)
+{
+    (void)state;
+    char l[600] = "candidate:2957 1 tcp 151 192.168.0.6 8 typ host";
+    fl_ice_candidate c, d;
+    char out[FL_ICE_CAND_STRLEN];
+    for (int i = 0; i < 19; i++)
+        strcat(l, " x n");
+    assert_int_equal(fl_ice_candidate_parse(&c, l, strlen(l)), 0); /* 46 tokens */
+    int n = fl_ice_candidate_write(&c, out, sizeof(out));
+    assert_true(n > 0);
+    assert_non_null(strstr(out, " tcptype passive"));
+    assert_int_equal(fl_ice_candidate_parse(&d, out, (size_t)n), 0);
+    assert_memory_equal(&c, &d, sizeof(c));
+    strcat(l, " x n"); /* 48: no room for the two tcptype tokens */
+    assert_int_equal(fl_ice_candidate_parse(&c, l, strlen(l)), FL_ERANGE);
+    strcat(l, " tcptype passive"); /* given: room is not needed, but 50 tokens */
+    assert_int_equal(fl_ice_candidate_parse(&c, l, strlen(l)), FL_ERANGE);
+}
+
 static void test_write_small_buffer(void **state)
 {
     (void)state;
@@ -219,8 +243,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chrome_round_trip),    cmocka_unit_test(test_fields),
         cmocka_unit_test(test_firefox_and_prefixes), cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_fuzz_regressions),     cmocka_unit_test(test_write_small_buffer),
-        cmocka_unit_test(test_priorities),           cmocka_unit_test(test_foundations),
+        cmocka_unit_test(test_fuzz_regressions),     cmocka_unit_test(test_fuzz_regression_tcptype),
+        cmocka_unit_test(test_write_small_buffer),   cmocka_unit_test(test_priorities),
+        cmocka_unit_test(test_foundations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
