@@ -687,8 +687,17 @@ static const prop *prop_find(const char *name)
  * ramp, which fluo does not run: FL_ENOTSUP, nothing changed. */
 static int set_remb_params(webrtc *wr, const char *value)
 {
-    int on_connect = wr->remb_on_connect, up = wr->remb_up_losses;
-    double dec = wr->remb_decrement;
+    /* name, lowest and highest value taken (the ends exclusive for the
+     * factor), and the value as it will be stored */
+    static const struct {
+        const char *name;
+        double lo, hi;
+        int open;
+    } fields[3] = { { "rembOnConnect", 0, 0x7fffffff, 0 },
+                    { "upLosses", 0, 255, 0 },
+                    { "decrementFactor", 0, 1, 1 } };
+
+    double v[3] = { wr->remb_on_connect, wr->remb_up_losses, wr->remb_decrement };
     char buf[512];
     if (strlen(value) >= sizeof(buf))
         return FL_EINVAL;
@@ -698,24 +707,20 @@ static int set_remb_params(webrtc *wr, const char *value)
         if (!eq)
             return FL_EINVAL;
         *eq = 0;
-        double v = strtod(eq + 1, &end);
-        if (!eq[1] || *end || v < 0)
-            return FL_EINVAL;
-        if (strcmp(kv, "rembOnConnect") == 0 && v <= 0x7fffffff)
-            on_connect = (int)v;
-        else if (strcmp(kv, "upLosses") == 0 && v <= 255)
-            up = (int)v;
-        else if (strcmp(kv, "decrementFactor") == 0 && v > 0 && v < 1)
-            dec = v;
-        else if (strcmp(kv, "rembOnConnect") == 0 || strcmp(kv, "upLosses") == 0 ||
-                 strcmp(kv, "decrementFactor") == 0)
-            return FL_EINVAL;
-        else
+        double x = strtod(eq + 1, &end);
+        size_t f = 0;
+        while (f < 3 && strcmp(kv, fields[f].name) != 0)
+            f++;
+        if (f == 3)
             return FL_ENOTSUP;
+        if (!eq[1] || *end || x < fields[f].lo || x > fields[f].hi ||
+            (fields[f].open && (x == fields[f].lo || x == fields[f].hi)))
+            return FL_EINVAL;
+        v[f] = x;
     }
-    wr->remb_on_connect = on_connect;
-    wr->remb_up_losses = up;
-    wr->remb_decrement = dec;
+    wr->remb_on_connect = (int)v[0];
+    wr->remb_up_losses = (int)v[1];
+    wr->remb_decrement = v[2];
     return 0;
 }
 

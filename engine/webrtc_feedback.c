@@ -128,10 +128,8 @@ int fl__wr_media_in(webrtc *wr, wr_stream *st, fl_transport_event *ev)
         /* padding-only probes, or RTX before any media: nothing to forward */
         if (!st->remote_ssrc ||
             fl_nack_rtx_unwrap(ev->buf, &ev->rtp, st->remote_ssrc, st->codec.pt, &osn) < 0 ||
-            fl_rtp_parse(&ev->rtp, fl_buf_data(ev->buf), ev->buf->len) < 0) {
-            st->rtx_bad++;
+            fl_rtp_parse(&ev->rtp, fl_buf_data(ev->buf), ev->buf->len) < 0)
             return 0;
-        }
         /* forwarded only when it fills a gap: browsers also probe the
          * link with retransmissions of packets that did arrive */
         if (st->nack && !fl_nack_gen_on_packet(st->nack, arrival, osn, 1)) {
@@ -250,7 +248,6 @@ static void send_remb(webrtc *wr, fl_time now)
     send_rtcp(wr, now, b, len);
     wr->remb_sent_bps = fl_rtcp_remb_bitrate(&r);
     wr->remb_sent_at = now;
-    wr->rembs_sent++;
 }
 
 void fl__wr_feedback(webrtc *wr, fl_time now)

@@ -74,7 +74,7 @@ typedef struct wr_stream {
     uint32_t remote_ssrc; /* latest SSRC seen from the browser */
     fl_codec_kind kind;   /* for key-frame starts */
     fl_nack_gen *nack;    /* NULL: no nack negotiated */
-    uint64_t nacks_sent, nack_seqs_sent, rtx_recv, rtx_bad, rtx_unneeded;
+    uint64_t nacks_sent, nack_seqs_sent, rtx_recv, rtx_unneeded;
     uint64_t nack_given_up; /* of net/nack's count, what we acted on */
     fl_time last_pli;
     fl_time key_asked; /* a PLI went out and no key frame came since; 0: none */
@@ -126,7 +126,7 @@ typedef struct webrtc {
     fl_time twcc_rate_at; /* the last report's time and bytes received */
     uint64_t twcc_rate_bytes;
     fl_bwe *bwe;
-    uint64_t remb_sent_bps, rembs_sent;
+    uint64_t remb_sent_bps;
     fl_time remb_sent_at, next_remb_check;
     /* ICE as the read-only properties report it */
     const char *ice_state;                  /* NULL before the first state change */
