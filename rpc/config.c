@@ -9,10 +9,16 @@
  *   "BaseRtpEndpoint": { "minPort": 40000, "maxPort": 65535 },
  *   "WebRtcEndpoint": { "stunServerAddress": "", "stunServerPort": 3478, "turnURL": "",
  *                       "externalIPv4": "", "externalIPv6": "", "networkInterfaces": "" },
- *   "fluo": { "workers": 0, "maxMessageSize": 1048576, "log": "*:3", "bindAddress": "::" }
+ *   "fluo": { "workers": 0, "maxMessageSize": 1048576, "log": "*:3", "bindAddress": "::",
+ *             "accessToken": "", "isolatedSessions": false, "maxConnections": 10000,
+ *             "messageTimeout": 30, "stalledReaderTimeout": 30, "maxQueuedOutput": 16777216,
+ *             "limits": { "objectsPerSession": 10000, "endpointsPerSession": 1000,
+ *                         "pipelinesPerSession": 1000, "objects": 100000, "endpoints": 5000,
+ *                         "pipelines": 10000, "sessions": 10000, "fdReserve": 64 } }
  * }
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +39,20 @@ void fl_rpc_config_init(fl_rpc_config *cfg)
     cfg->min_port = 40000;
     cfg->max_port = 65535;
     cfg->stun_port = 3478;
+    cfg->max_connections = 10000;
+    cfg->message_timeout = 30;
+    cfg->reader_timeout = 30;
+    cfg->max_queued_output = 16u << 20;
+    cfg->limits = (fl_rpc_limits){
+        .objects_per_session = 10000,
+        .endpoints_per_session = 1000,
+        .pipelines_per_session = 1000,
+        .objects = 100000,
+        .endpoints = 5000,
+        .pipelines = 10000,
+        .sessions = 10000,
+        .fd_reserve = 64,
+    };
 }
 
 void fl_rpc_config_deinit(fl_rpc_config *cfg)
@@ -47,6 +67,7 @@ void fl_rpc_config_deinit(fl_rpc_config *cfg)
     free(cfg->external_ipv4);
     free(cfg->external_ipv6);
     free(cfg->network_interfaces);
+    free(cfg->access_token);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -71,6 +92,19 @@ static int get_int(json_t *root, const char *path, int lo, int hi, int *out, cha
         return FL_EINVAL;
     }
     *out = (int)json_integer_value(v);
+    return 0;
+}
+
+static int get_bool(json_t *root, const char *path, int *out, char *err, size_t n)
+{
+    json_t *v = at(root, path);
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v)) {
+        snprintf(err, n, "%s must be true or false", path);
+        return FL_EINVAL;
+    }
+    *out = json_is_true(v);
     return 0;
 }
 
@@ -123,6 +157,35 @@ static int apply(fl_rpc_config *cfg, json_t *root, char *err, size_t n)
     rc = rc ? rc : get_int(root, "fluo.maxMessageSize", 1024, 64 << 20, &max_msg, err, n);
     rc = rc ? rc : get_str(root, "fluo.log", &cfg->log_spec, err, n);
     rc = rc ? rc : get_str(root, "fluo.bindAddress", &cfg->bind_addr, err, n);
+    rc = rc ? rc : get_str(root, "fluo.accessToken", &cfg->access_token, err, n);
+    rc = rc ? rc : get_bool(root, "fluo.isolatedSessions", &cfg->isolated, err, n);
+    rc = rc ? rc : get_int(root, "fluo.maxConnections", 1, 1 << 20, &cfg->max_connections, err, n);
+    rc = rc ? rc : get_int(root, "fluo.messageTimeout", 1, 3600, &cfg->message_timeout, err, n);
+    rc = rc ? rc
+            : get_int(root, "fluo.stalledReaderTimeout", 1, 3600, &cfg->reader_timeout, err, n);
+    int max_out = (int)cfg->max_queued_output;
+    rc = rc ? rc : get_int(root, "fluo.maxQueuedOutput", 65536, 1 << 30, &max_out, err, n);
+    cfg->max_queued_output = (size_t)max_out;
+
+    static const struct {
+        const char *key;
+        size_t off;
+        int min;
+    } limits[] = {
+        { "fluo.limits.objectsPerSession", offsetof(fl_rpc_limits, objects_per_session), 1 },
+        { "fluo.limits.endpointsPerSession", offsetof(fl_rpc_limits, endpoints_per_session), 1 },
+        { "fluo.limits.pipelinesPerSession", offsetof(fl_rpc_limits, pipelines_per_session), 1 },
+        { "fluo.limits.objects", offsetof(fl_rpc_limits, objects), 1 },
+        { "fluo.limits.endpoints", offsetof(fl_rpc_limits, endpoints), 1 },
+        { "fluo.limits.pipelines", offsetof(fl_rpc_limits, pipelines), 1 },
+        { "fluo.limits.sessions", offsetof(fl_rpc_limits, sessions), 1 },
+        { "fluo.limits.fdReserve", offsetof(fl_rpc_limits, fd_reserve), 0 },
+    };
+
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]) && rc == 0; i++) {
+        int *field = (int *)((char *)&cfg->limits + limits[i].off);
+        rc = get_int(root, limits[i].key, limits[i].min, 1 << 24, field, err, n);
+    }
     cfg->max_message = (size_t)max_msg;
     if (rc == 0 && cfg->min_port > cfg->max_port) {
         snprintf(err, n, "BaseRtpEndpoint.minPort is above maxPort");
@@ -192,6 +255,7 @@ int fl_rpc_config_load_env(fl_rpc_config *cfg, char *err, size_t errlen)
     rc = rc ? rc : env_str("KMS_EXTERNAL_IPV4", &cfg->external_ipv4);
     rc = rc ? rc : env_str("KMS_EXTERNAL_IPV6", &cfg->external_ipv6);
     rc = rc ? rc : env_str("KMS_NETWORK_INTERFACES", &cfg->network_interfaces);
+    rc = rc ? rc : env_str("FLUO_ACCESS_TOKEN", &cfg->access_token);
     if (rc == 0 && cfg->min_port > cfg->max_port) {
         snprintf(err, errlen, "KMS_MIN_PORT is above KMS_MAX_PORT");
         rc = FL_EINVAL;

@@ -11,6 +11,19 @@
 
 #include "engine/fluo.h"
 
+/* Caps on what clients may create (fluo.limits.*); each refusal is
+ * answered with NOT_ENOUGH_RESOURCES naming the limit. */
+typedef struct fl_rpc_limits {
+    int objects_per_session;   /* objectsPerSession (10000) */
+    int endpoints_per_session; /* endpointsPerSession (1000) */
+    int pipelines_per_session; /* pipelinesPerSession (1000) */
+    int objects;               /* objects: server-wide (100000) */
+    int endpoints;             /* endpoints: server-wide (5000) */
+    int pipelines;             /* pipelines: server-wide (10000) */
+    int sessions;              /* sessions: server-wide (10000) */
+    int fd_reserve;            /* fdReserve: descriptors kept free below RLIMIT_NOFILE (64) */
+} fl_rpc_limits;
+
 /* Settings of the daemon. Kurento's keys are used where they exist (see
  * fl_rpc_config_load_file). */
 typedef struct fl_rpc_config {
@@ -33,6 +46,14 @@ typedef struct fl_rpc_config {
     char *external_ipv4;      /* externalIPv4 / KMS_EXTERNAL_IPV4 */
     char *external_ipv6;      /* externalIPv6 / KMS_EXTERNAL_IPV6 */
     char *network_interfaces; /* networkInterfaces / KMS_NETWORK_INTERFACES */
+    /* Access and protection of the control port (fluo.*). */
+    char *access_token;       /* fluo.accessToken / FLUO_ACCESS_TOKEN (NULL: none asked) */
+    int isolated;             /* fluo.isolatedSessions: a session sees only its objects */
+    int max_connections;      /* fluo.maxConnections (10000) */
+    int message_timeout;      /* fluo.messageTimeout: s an unfinished message may take (30) */
+    int reader_timeout;       /* fluo.stalledReaderTimeout: s output may wait unread (30) */
+    size_t max_queued_output; /* fluo.maxQueuedOutput: bytes per connection (16 MiB) */
+    fl_rpc_limits limits;     /* fluo.limits.* */
 } fl_rpc_config;
 
 /* Fills the defaults. */

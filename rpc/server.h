@@ -26,6 +26,13 @@ typedef struct fl_rpc_server_config {
     const char *key_file;     /* PEM private key; NULL: read it from cert_file */
     const char *key_password; /* NULL: none */
     size_t max_message;       /* largest WebSocket message accepted; 0: 1 MiB */
+    const char *access_token; /* NULL: none; else asked on the upgrade (?access_token= or
+                                 Authorization: Bearer), 401 without it */
+    int max_connections;      /* 0: 10000; beyond it new sockets are refused (logged, counted) */
+    int message_timeout_ms;   /* 0: 30 s for an unfinished WebSocket message or HTTP request */
+    int reader_timeout_ms;    /* 0: 30 s that queued output may wait on a peer not reading */
+    size_t max_queued_output; /* 0: 16 MiB of output queued per connection */
+    int fd_reserve;           /* descriptors kept free below RLIMIT_NOFILE before accepting */
 } fl_rpc_server_config;
 
 typedef struct fl_rpc_server_callbacks {
@@ -71,6 +78,11 @@ void fl_rpc_server_get_stats(const fl_rpc_server *s, fl_rpc_server_stats *out);
 
 /* Queues one text message. FL_ECLOSED when the connection is closing. */
 int fl_rpc_conn_send(fl_rpc_conn *conn, const char *text, size_t len);
+
+/* Stops (pause != 0) or resumes reading from the connection: the service
+ * pauses a client with too many requests waiting and resumes it as answers go
+ * out, so nothing read is ever dropped. */
+void fl_rpc_conn_pause_reading(fl_rpc_conn *conn, int pause);
 
 /* Starts the closing handshake with a status code and reason; on_close
  * follows. */
