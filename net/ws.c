@@ -273,6 +273,11 @@ size_t fl_ws_pending(const fl_ws *ws)
     return ws->out.len;
 }
 
+bool fl_ws_input_held(const fl_ws *ws)
+{
+    return ws->state != FL_WS_CLOSED && (ws->in.len > ws->in_off || ws->in_message);
+}
+
 int fl_ws_poll_transmit(fl_ws *ws, fl_bytes *out)
 {
     if (ws->out.len == 0)

@@ -134,6 +134,12 @@ int fl_ws_poll_transmit(fl_ws *ws, fl_bytes *out);
 /* Bytes queued for sending. */
 size_t fl_ws_pending(const fl_ws *ws);
 
+/* True while input is held that fl_ws_poll_event has not reported: part of a
+ * frame, the first fragments of a message, or (if polling stopped early)
+ * whole frames. After polling up to FL_EAGAIN it means a message the peer
+ * has not finished. False once FL_WS_CLOSED. */
+bool fl_ws_input_held(const fl_ws *ws);
+
 fl_ws_state fl_ws_get_state(const fl_ws *ws);
 
 /* Queue one unfragmented message. FL_ECLOSED once a close was sent or

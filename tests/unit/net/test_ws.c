@@ -347,6 +347,39 @@ static void test_byte_by_byte(void **state)
     fl_ws_destroy(server);
 }
 
+/* fl_ws_input_held: a partial frame, then a first fragment, are held; a
+ * finished message or a lone control frame is not. */
+static void test_input_held(void **state)
+{
+    (void)state;
+    uint8_t stream[64];
+    size_t first = masked_frame(stream, 0x01, "ab", 2);
+    size_t ping = masked_frame(stream + first, 0x89, "", 0);
+    size_t last = masked_frame(stream + first + ping, 0x80, "c", 1);
+    fl_ws *server = make(FL_WS_SERVER, 0);
+    fl_ws_event ev;
+    assert_false(fl_ws_input_held(server));
+    feed(server, stream, 3); /* part of the first frame */
+    assert_int_equal(next(server, &ev), FL_EAGAIN);
+    assert_true(fl_ws_input_held(server));
+    feed(server, stream + 3, first - 3 + ping); /* first fragment and a ping */
+    assert_int_equal(next(server, &ev), 0);
+    assert_int_equal(ev.type, FL_WS_EVENT_PING);
+    assert_int_equal(next(server, &ev), FL_EAGAIN);
+    assert_true(fl_ws_input_held(server));
+    feed(server, stream + first + ping, last);
+    assert_true(fl_ws_input_held(server)); /* not polled yet */
+    assert_int_equal(next(server, &ev), 0);
+    assert_string_equal((const char *)ev.data, "abc");
+    assert_int_equal(next(server, &ev), FL_EAGAIN);
+    assert_false(fl_ws_input_held(server));
+    feed(server, stream + first, ping); /* a control frame alone */
+    assert_int_equal(next(server, &ev), 0);
+    assert_int_equal(next(server, &ev), FL_EAGAIN);
+    assert_false(fl_ws_input_held(server));
+    fl_ws_destroy(server);
+}
+
 #define SPLIT_MESSAGES 40
 
 /* Client-to-server stream: whole text and binary messages, and messages in
@@ -780,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_rfc_examples_parse),
         cmocka_unit_test(test_rfc_examples_write),
         cmocka_unit_test(test_byte_by_byte),
+        cmocka_unit_test(test_input_held),
         cmocka_unit_test(test_random_splits),
         cmocka_unit_test(test_frame_errors),
         cmocka_unit_test(test_size_limit),
