@@ -57,9 +57,10 @@ struct fl__ice_transport {
     fl__tcp_media *tcp[MAX_ADDRS];
     size_t n_tcp;
     fl__deadline timer;
-    int selected;          /* a pair is selected */
-    int selected_socket;   /* its socket id */
-    fl_addr selected_peer; /* its remote address */
+    int selected;                 /* a pair is selected */
+    int selected_socket;          /* its socket id */
+    fl_addr selected_peer;        /* its remote address */
+    uint64_t dropped_unvalidated; /* datagrams from sources no ICE check validated */
     int closing;
     int pending_closes;
     fl_ice_transmit tx; /* scratch for the agent's transmits */
@@ -87,6 +88,30 @@ static fl_time now(void)
     return fl_time_now();
 }
 
+/* Hands a non-STUN datagram up when its source has passed an ICE check on
+ * that socket (the selected pair first, without a scan); drops and counts
+ * it otherwise. Takes b's reference. */
+static void deliver(fl__ice_transport *t, int socket_id, fl_buf *b, const fl_addr *from)
+{
+    int ok = (t->selected && socket_id == t->selected_socket &&
+              fl_addr_equal(from, &t->selected_peer)) ||
+             fl_ice_agent_peer_validated(t->agent, socket_id, from);
+    if (!ok) {
+        if (t->dropped_unvalidated++ == 0) {
+            char s[FL_ADDR_STRLEN];
+            fl_log(FL_LOG_INFO,
+                   "datagram from %s, which has passed no ICE check: dropped (and "
+                   "every other such; see the endpoint's stats)",
+                   fl_addr_str(from, s));
+        }
+        fl_buf_unref(b);
+    } else if (t->cbs.on_data && !t->closing) {
+        t->cbs.on_data(t->arg, b, from);
+    } else {
+        fl_buf_unref(b);
+    }
+}
+
 /* ---- input ---- */
 
 static void on_udp(fl__udp *u, fl__udp_packet *pkts, size_t n, void *arg)
@@ -102,10 +127,8 @@ static void on_udp(fl__udp *u, fl__udp_packet *pkts, size_t n, void *arg)
         } else if (is_stun(b)) {
             fl_ice_agent_handle_input(t->agent, now(), sid, &pkts[i].from, fl_buf_data(b), b->len);
             fl_buf_unref(b);
-        } else if (t->cbs.on_data && !t->closing) {
-            t->cbs.on_data(t->arg, b, &pkts[i].from);
         } else {
-            fl_buf_unref(b);
+            deliver(t, sid, b, &pkts[i].from);
         }
     }
     pump(t);
@@ -134,10 +157,8 @@ static void on_frame(fl__tcp_media *m, uint64_t conn, const fl_addr *peer, fl_bu
         fl_ice_agent_handle_tcp_input(t->agent, now(), TCP_LISTENER0 + li, conn_socket(li, conn),
                                       peer, fl_buf_data(b), b->len);
         fl_buf_unref(b);
-    } else if (t->cbs.on_data && !t->closing) {
-        t->cbs.on_data(t->arg, b, peer);
     } else {
-        fl_buf_unref(b);
+        deliver(t, conn_socket(li, conn), b, peer);
     }
     pump(t);
 }
@@ -314,10 +335,8 @@ static void relay_data(fl__ice_transport *t, fl_buf *b, const fl_turn_event *ev)
     if (is_stun(b)) {
         fl_ice_agent_handle_input(t->agent, now(), RELAY_SOCKET, &ev->peer, ev->data, ev->len);
         fl_buf_unref(b);
-    } else if (t->cbs.on_data && !t->closing) {
-        t->cbs.on_data(t->arg, b, &ev->peer);
     } else {
-        fl_buf_unref(b);
+        deliver(t, RELAY_SOCKET, b, &ev->peer);
     }
 }
 
@@ -707,6 +726,11 @@ int fl__ice_transport_send(fl__ice_transport *t, fl_buf *buf)
         return FL_ESTATE;
     }
     return send_on(t, t->selected_socket, &t->selected_peer, buf);
+}
+
+uint64_t fl__ice_transport_dropped_unvalidated(const fl__ice_transport *t)
+{
+    return t->dropped_unvalidated;
 }
 
 size_t fl__ice_transport_sockets(const fl__ice_transport *t)

@@ -70,6 +70,10 @@ int fl__ice_transport_add_remote_candidate(fl__ice_transport *t, const char *lin
  * FL_ESTATE when no pair is selected yet. */
 int fl__ice_transport_send(fl__ice_transport *t, fl_buf *buf);
 
+/* Datagrams (DTLS, RTP, RTCP) dropped because their source had passed no
+ * ICE connectivity check (fl_ice_agent_peer_validated). */
+uint64_t fl__ice_transport_dropped_unvalidated(const fl__ice_transport *t);
+
 /* Number of sockets opened (UDP and TCP listeners). */
 size_t fl__ice_transport_sockets(const fl__ice_transport *t);
 

@@ -435,6 +435,10 @@ void fl__wr_stats(fl_element *e, unsigned media, fl__json *j)
     fl__json_raw(j, "[]");
     fl__json_key(j, "E2ELatency");
     fl__json_raw(j, "[]");
+    /* beyond Kurento's fields: datagrams from sources no ICE check validated */
+    if (wr && wr->ice)
+        fl__json_int(j, "unvalidatedPacketsDropped",
+                     (int64_t)fl__ice_transport_dropped_unvalidated(wr->ice));
     fl__json_close(j);
     if (!wr || !wr->tr)
         return;

@@ -725,6 +725,7 @@ static void request_pair(fl_ice_agent *a, int local, int remote, const req_ctx *
     if (p < 0 && (p = fl__ice_pair_add(a, local, remote, FL__PAIR_WAITING)) < 0)
         return;
     fl__ice_pair *pr = &a->pairs[p];
+    pr->peer_checked = 1;
     uint16_t comp = a->locals[local].c.component;
     if (a->cfg.lite) { /* a lite agent's pairs are valid once checked by the peer */
         pr->state = FL__PAIR_SUCCEEDED;
@@ -1084,6 +1085,20 @@ int fl_ice_agent_selected_pair(const fl_ice_agent *a,
         *remote = a->remotes[p->remote].c;
     if (socket_id)
         *socket_id = a->locals[p->local].socket_id;
+    return 0;
+}
+
+int fl_ice_agent_peer_validated(const fl_ice_agent *a, int socket_id, const fl_addr *from)
+{
+    for (int i = 0; a && from && i < a->n_pairs; i++) {
+        const fl__ice_pair *p = &a->pairs[i];
+        if (!p->in_use || !(p->valid || p->state == FL__PAIR_SUCCEEDED || p->peer_checked))
+            continue;
+        const fl__ice_local *l = &a->locals[p->local];
+        if (l->socket_id == socket_id && !l->tcp_closed &&
+            fl_addr_equal(&a->remotes[p->remote].c.addr, from))
+            return 1;
+    }
     return 0;
 }
 

@@ -297,6 +297,15 @@ int fl_ice_agent_selected_pair(const fl_ice_agent *a,
                                fl_ice_candidate *remote,
                                int *socket_id);
 
+/* Whether `from`, on socket `socket_id`, has passed a connectivity check:
+ * a pair with that remote address on that base either succeeded (our check
+ * was answered) or carried an authenticated check from the peer (it holds
+ * the credentials and receives at that address). Only such a peer may feed
+ * DTLS, RTP or RTCP into the endpoint (RFC 8445 §7.3 asks for the checks;
+ * anything else on a candidate's port is an attacker's or a stray). A scan
+ * of the pairs: call it when the address is not the selected pair's. */
+int fl_ice_agent_peer_validated(const fl_ice_agent *a, int socket_id, const fl_addr *from);
+
 void fl_ice_agent_get_stats(const fl_ice_agent *a, fl_ice_stats *out);
 
 /* ---- ICE-TCP (RFC 6544), passive side ---------------------------------------

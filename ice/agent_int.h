@@ -59,6 +59,7 @@ typedef struct fl__ice_pair {
     uint8_t sent_role;           /* role in the request in flight (for 487) */
     uint8_t stale;               /* the previous selected pair during a restart */
     uint8_t has_old_txn;
+    uint8_t peer_checked; /* an authenticated check from the peer arrived on it */
     int local;
     int remote;
     int vpair; /* the valid pair this check produced, or -1 */

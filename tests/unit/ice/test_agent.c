@@ -214,6 +214,8 @@ static void test_unauthenticated_dropped(void **state)
     assert_int_equal(st.dropped_malformed, 1);
     assert_int_equal(st.prflx_remote, 0);
     assert_int_equal(st.remote_candidates, 0);
+    /* its DTLS or media would not be let in */
+    assert_false(fl_ice_agent_peer_validated(f.a, 0, &from));
     /* a response nobody asked for */
     f.tx.socket_id = 0;
     f.tx.dst = from;
@@ -244,6 +246,12 @@ static void test_prflx_learned(void **state)
     fl_ice_stats st;
     fl_ice_agent_get_stats(f.a, &st);
     assert_int_equal(st.prflx_remote, 1);
+    /* an authenticated check validates its source on that socket only */
+    assert_true(fl_ice_agent_peer_validated(f.a, 0, &from));
+    assert_false(fl_ice_agent_peer_validated(f.a, 1, &from));
+    fl_addr other = from;
+    other.port = 7001;
+    assert_false(fl_ice_agent_peer_validated(f.a, 0, &other));
     /* the triggered check goes to the learnt address */
     f.remote = from;
     fl_ice_agent_handle_timeout(f.a, T0);
@@ -354,7 +362,10 @@ static void test_regular_nomination(void **state)
     (void)state;
     fx f;
     fx_init(&f, FL_ICE_ROLE_CONTROLLING, 0, 1);
+    /* a signalled candidate is not validated until a check succeeds */
+    assert_false(fl_ice_agent_peer_validated(f.a, 0, &f.remote));
     reach_ready_controlling(&f);
+    assert_true(fl_ice_agent_peer_validated(f.a, 0, &f.remote));
     fx_free(&f);
 }
 
