@@ -4,7 +4,16 @@
  * A connection goes HTTP head -> either one HTTP answer or the WebSocket
  * phase -> teardown. Teardown is graceful (queued bytes are written, then a
  * TCP shutdown, then we read until the peer's EOF or LINGER_MS) or immediate
- * (the peer is gone). Handles are freed only in their close callbacks. */
+ * (the peer is gone). Handles are freed only in their close callbacks.
+ *
+ * Memory per connection is bounded: a request head or an unfinished message
+ * has message_timeout to finish, output waiting for a peer that does not read
+ * has reader_timeout to go out and may not pass max_queued_output, and
+ * sockets over max_connections or within fd_reserve of the descriptor limit
+ * are closed as soon as accepted (rpc/server_guard.c). Each connection's
+ * timer runs the clock of its phase: the request head; in the open WebSocket
+ * phase the earlier of the unfinished message and the unwritten output
+ * (conn_arm); the closing handshake; the teardown. */
 #include "rpc/server.h"
 
 #include <arpa/inet.h>
@@ -13,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "base/err.h"
 #include "base/list.h"
@@ -20,17 +30,20 @@
 #include "net/http.h"
 #include "net/tls.h"
 #include "net/ws.h"
+#include "rpc/server_int.h"
 
 FL_LOG_TAG("ws");
 
-#define HANDSHAKE_TIMEOUT_MS 10000
-#define CLOSE_TIMEOUT_MS     5000
-#define LINGER_MS            2000
-#define DEFAULT_MAX_MESSAGE  (1024 * 1024)
-#define READ_BUF_SIZE        65536
-#define MAX_WRITE_QUEUE      (64u * 1024 * 1024)
-#define LISTEN_BACKLOG       511
-#define MAX_LISTENERS        4
+#define CLOSE_TIMEOUT_MS        5000
+#define LINGER_MS               2000
+#define TICK_MS                 1000
+#define DEFAULT_MAX_MESSAGE     (1024 * 1024)
+#define DEFAULT_MAX_CONNECTIONS 10000
+#define DEFAULT_TIMEOUT_MS      30000
+#define DEFAULT_MAX_QUEUED      (16u * 1024 * 1024)
+#define READ_BUF_SIZE           65536
+#define LISTEN_BACKLOG          511
+#define MAX_LISTENERS           4
 
 typedef struct listener {
     uv_tcp_t tcp;
@@ -66,6 +79,12 @@ struct fl_rpc_conn {
     bool shutdown_done; /* lingering until EOF */
     bool destroying;    /* uv_close called */
     bool broken;        /* a write failed: the timer tears down */
+    bool reading;       /* uv_read_start in force */
+    bool paused;        /* fl_rpc_conn_pause_reading: no reads, no messages delivered */
+    fl_list resumed;    /* in srv->resumed: input held while paused waits for on_idle */
+    uint64_t msg_since; /* loop ms since a message is unfinished; 0: none (or paused) */
+    uint64_t out_since; /* loop ms since output waits unwritten; 0: none */
+    uint64_t due;       /* what the timer is set to in the open phase; 0: stopped */
     char peer[64];
 };
 
@@ -74,13 +93,27 @@ struct fl_rpc_server {
     fl_rpc_server_callbacks cb;
     char *path;
     size_t max_message;
+    char *access_token; /* NULL: none */
+    unsigned long max_connections;
+    uint64_t message_timeout_ms;
+    uint64_t reader_timeout_ms;
+    size_t max_queued_output;
+    int fd_reserve;
     listener listeners[MAX_LISTENERS];
     int listener_count;
-    int listeners_open;
+    int handles_open; /* listeners, idle and tick not closed yet */
     int port;
     int secure_port;
     fl_tls_config *tls_cfg;
     fl_list conns;
+    fl_list resumed; /* connections resumed with input held, for on_idle */
+    uv_idle_t idle;  /* runs while `resumed` is not empty */
+    uv_timer_t tick; /* every TICK_MS: descriptor count, held-back warnings */
+    fl__fd_budget fds;
+    fl__rate_log refused_log;
+    fl__rate_log timeout_log;
+    fl__rate_log reader_log;
+    fl__rate_log auth_log;
     fl_rpc_server_stats stats;
     bool closing;
     void (*done)(void *arg);
@@ -92,18 +125,39 @@ struct fl_rpc_server {
 static void conn_destroy(fl_rpc_conn *c);
 static void conn_finish(fl_rpc_conn *c);
 static void conn_flush(fl_rpc_conn *c);
+static void conn_arm(fl_rpc_conn *c);
+static void conn_reading(fl_rpc_conn *c, bool on);
 static void on_timer(uv_timer_t *t);
+static void on_tick(uv_timer_t *t);
+
+/* The loop's time in ms, never 0 (0 means "not set" in the clocks). */
+static uint64_t loop_now(const fl_rpc_server *s)
+{
+    uint64_t now = uv_now(s->loop);
+    return now ? now : 1;
+}
+
+/* "30 s" or "250 ms". */
+static const char *duration(uint64_t ms, char *buf, size_t cap)
+{
+    if (ms % 1000 == 0)
+        snprintf(buf, cap, "%llu s", (unsigned long long)(ms / 1000));
+    else
+        snprintf(buf, cap, "%llu ms", (unsigned long long)ms);
+    return buf;
+}
 
 /* ---- server lifetime ------------------------------------------------------ */
 
 static void server_maybe_free(fl_rpc_server *s)
 {
-    if (!s->closing || s->listeners_open > 0 || !fl_list_empty(&s->conns))
+    if (!s->closing || s->handles_open > 0 || !fl_list_empty(&s->conns))
         return;
     void (*done)(void *) = s->done;
     void *arg = s->done_arg;
     fl_tls_config_destroy(s->tls_cfg);
     fl_bytes_deinit(&s->plain);
+    free(s->access_token);
     free(s->path);
     free(s);
     if (done)
@@ -113,8 +167,15 @@ static void server_maybe_free(fl_rpc_server *s)
 static void listener_closed(uv_handle_t *h)
 {
     listener *l = h->data;
-    l->srv->listeners_open--;
+    l->srv->handles_open--;
     server_maybe_free(l->srv);
+}
+
+static void server_handle_closed(uv_handle_t *h)
+{
+    fl_rpc_server *s = h->data;
+    s->handles_open--;
+    server_maybe_free(s);
 }
 
 /* ---- connection teardown -------------------------------------------------- */
@@ -136,6 +197,10 @@ static void conn_handle_closed(uv_handle_t *h)
         return;
     fl_rpc_server *s = c->srv;
     fl_list_remove(&c->link);
+    s->stats.tcp_connections--;
+    s->fds.delta--;
+    if (c->paused)
+        s->stats.reading_paused--;
     fl_ws_destroy(c->ws);
     fl_tls_destroy(c->tls);
     free(c->head);
@@ -151,6 +216,7 @@ static void conn_destroy(fl_rpc_conn *c)
     notify_close(c);
     c->tearing = true;
     c->destroying = true;
+    fl_list_remove(&c->resumed);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 }
@@ -169,7 +235,8 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 }
 
 /* Graceful: what is queued (our close frame, an HTTP answer, TLS
- * close_notify) is written, then FIN, then we wait for the peer's EOF. */
+ * close_notify) is written, then FIN, then we wait for the peer's EOF. A
+ * peer that does not read gets CLOSE_TIMEOUT_MS for the writes to finish. */
 static void conn_finish(fl_rpc_conn *c)
 {
     if (c->tearing)
@@ -181,7 +248,8 @@ static void conn_finish(fl_rpc_conn *c)
         fl_tls_close(c->tls);
         conn_flush(c);
     }
-    uv_timer_stop(&c->timer);
+    conn_reading(c, true); /* to see the EOF, even if paused */
+    uv_timer_start(&c->timer, on_timer, CLOSE_TIMEOUT_MS, 0);
     c->shutting = true;
     c->shutdown_req.data = c;
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
@@ -189,6 +257,21 @@ static void conn_finish(fl_rpc_conn *c)
 }
 
 /* ---- output --------------------------------------------------------------- */
+
+static size_t conn_queued(const fl_rpc_conn *c)
+{
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+}
+
+/* Starts or stops the stalled-reader clock as output waits or has gone. */
+static void out_clock(fl_rpc_conn *c)
+{
+    bool waiting = conn_queued(c) > 0;
+    if (waiting == (c->out_since != 0))
+        return;
+    c->out_since = waiting ? loop_now(c->srv) : 0;
+    conn_arm(c);
+}
 
 static void on_write(uv_write_t *req, int status)
 {
@@ -199,7 +282,10 @@ static void on_write(uv_write_t *req, int status)
     if (status < 0 && !c->tearing) {
         fl_log(FL_LOG_DEBUG, "%s: write failed: %s", c->peer, uv_strerror(status));
         conn_destroy(c);
+        return;
     }
+    if (!c->destroying)
+        out_clock(c);
 }
 
 /* A failure while the user may be inside a call of ours: tear down from the
@@ -212,11 +298,13 @@ static void conn_break_later(fl_rpc_conn *c)
     uv_timer_start(&c->timer, on_timer, 0, 0);
 }
 
-/* Takes ownership of b's memory. */
+/* Takes ownership of b's memory. Messages are held to max_queued_output by
+ * fl_rpc_conn_send; pongs, close frames and TLS records come on top, so the
+ * hard stop here is twice that. */
 static void conn_write_raw(fl_rpc_conn *c, fl_bytes *b)
 {
     if (c->shutting || c->destroying || c->broken ||
-        uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > MAX_WRITE_QUEUE) {
+        conn_queued(c) > 2 * c->srv->max_queued_output) {
         fl_bytes_deinit(b);
         if (!c->shutting && !c->destroying)
             conn_break_later(c);
@@ -238,7 +326,9 @@ static void conn_write_raw(fl_rpc_conn *c, fl_bytes *b)
         fl_bytes_deinit(&w->bytes);
         free(w);
         conn_break_later(c);
+        return;
     }
+    out_clock(c);
 }
 
 /* Sends plaintext (through TLS on the secure port); takes ownership. */
@@ -271,14 +361,127 @@ static void conn_flush(fl_rpc_conn *c)
 
 /* ---- timers --------------------------------------------------------------- */
 
+static bool ws_open(const fl_rpc_conn *c)
+{
+    return c->phase == PHASE_WS && !c->tearing && !c->broken &&
+           fl_ws_get_state(c->ws) == FL_WS_OPEN;
+}
+
+/* In the open WebSocket phase: the timer goes off at the earlier of the
+ * unfinished message's and the unwritten output's deadlines, or not at all.
+ * Other phases set the timer themselves. */
+static void conn_arm(fl_rpc_conn *c)
+{
+    if (!ws_open(c))
+        return;
+    fl_rpc_server *s = c->srv;
+    uint64_t due = 0;
+    if (c->msg_since)
+        due = c->msg_since + s->message_timeout_ms;
+    if (c->out_since && (!due || c->out_since + s->reader_timeout_ms < due))
+        due = c->out_since + s->reader_timeout_ms;
+    if (due == c->due)
+        return;
+    c->due = due;
+    if (!due) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    uint64_t now = loop_now(s);
+    uv_timer_start(&c->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
+/* After input was parsed: a message is unfinished if input is held once
+ * every complete one was delivered. Its clock starts with the first bytes
+ * after the last complete message, and stops while the connection is paused
+ * (what is held then is ours to deliver, not the peer's to finish). */
+static void message_clock(fl_rpc_conn *c, bool delivered)
+{
+    if (!ws_open(c))
+        return;
+    if (c->paused || !fl_ws_input_held(c->ws))
+        c->msg_since = 0;
+    else if (delivered || !c->msg_since)
+        c->msg_since = loop_now(c->srv);
+    conn_arm(c);
+}
+
+/* Starts the closing handshake; the timer waits CLOSE_TIMEOUT_MS for the
+ * peer's close. A paused connection reads again to see it. */
+static void conn_close_with(fl_rpc_conn *c, int code, const char *reason)
+{
+    fl_ws_send_close(c->ws, code, reason);
+    conn_flush(c);
+    c->due = 0;
+    if (c->paused)
+        fl_rpc_conn_pause_reading(c, 0);
+    if (!c->broken)
+        uv_timer_start(&c->timer, on_timer, CLOSE_TIMEOUT_MS, 0);
+}
+
+static void warn_limited(fl_rpc_server *s, fl__rate_log *r, const char *what, const char *line)
+{
+    unsigned long held = 0;
+    if (!fl__rate_log_allow(r, loop_now(s), &held))
+        return;
+    if (held)
+        fl_log(FL_LOG_WARN, "%s (and %lu more %s in the last seconds)", line, held, what);
+    else
+        fl_log(FL_LOG_WARN, "%s", line);
+}
+
+static void http_error(fl_rpc_conn *c, int status);
+
+static void request_timeout(fl_rpc_conn *c)
+{
+    fl_rpc_server *s = c->srv;
+    char d[32];
+    char line[160];
+    s->stats.request_timeouts++;
+    snprintf(line, sizeof(line), "%s: HTTP request not finished in %s: 408", c->peer,
+             duration(s->message_timeout_ms, d, sizeof(d)));
+    warn_limited(s, &s->timeout_log, "timeouts", line);
+    http_error(c, 408);
+}
+
+/* The open phase's timer: which clock ran out? */
+static void open_timeout(fl_rpc_conn *c)
+{
+    fl_rpc_server *s = c->srv;
+    uint64_t now = loop_now(s);
+    char d[32];
+    char line[160];
+    c->due = 0;
+    if (c->out_since && now >= c->out_since + s->reader_timeout_ms) {
+        s->stats.stalled_readers++;
+        snprintf(line, sizeof(line), "%s: %zu bytes of output not read in %s: dropped", c->peer,
+                 conn_queued(c), duration(s->reader_timeout_ms, d, sizeof(d)));
+        warn_limited(s, &s->reader_log, "slow readers", line);
+        conn_destroy(c); /* a close frame would wait behind what it does not read */
+        return;
+    }
+    if (c->msg_since && now >= c->msg_since + s->message_timeout_ms) {
+        s->stats.message_timeouts++;
+        char reason[64];
+        snprintf(reason, sizeof(reason), "message not finished in %s",
+                 duration(s->message_timeout_ms, d, sizeof(d)));
+        snprintf(line, sizeof(line), "%s: %s: closed (1008)", c->peer, reason);
+        warn_limited(s, &s->timeout_log, "timeouts", line);
+        conn_close_with(c, FL_WS_CLOSE_POLICY, reason);
+        return;
+    }
+    conn_arm(c);
+}
+
 static void on_timer(uv_timer_t *t)
 {
     fl_rpc_conn *c = t->data;
     if (c->tearing || c->broken) {
         conn_destroy(c);
     } else if (c->phase == PHASE_HTTP) {
-        fl_log(FL_LOG_DEBUG, "%s: no complete request within %d ms", c->peer, HANDSHAKE_TIMEOUT_MS);
-        conn_destroy(c);
+        request_timeout(c);
+    } else if (fl_ws_get_state(c->ws) == FL_WS_OPEN) {
+        open_timeout(c);
     } else {
         fl_log(FL_LOG_DEBUG, "%s: no close reply within %d ms", c->peer, CLOSE_TIMEOUT_MS);
         conn_finish(c);
@@ -299,13 +502,21 @@ static void target_path(const char *target, char *out, size_t cap, bool keep_sla
     out[n] = '\0';
 }
 
-static void http_answer(fl_rpc_conn *c, int status, const char *ctype, const fl_bytes *body)
+/* Answers and closes; `extra` (may be NULL) is one more header field. */
+static void http_answer(fl_rpc_conn *c,
+                        int status,
+                        const char *ctype,
+                        const fl_bytes *body,
+                        const fl_http_header *extra)
 {
     fl_bytes out;
     fl_bytes_init(&out);
-    fl_http_header h[2] = { { "Content-Type", ctype }, { "Connection", "close" } };
+    fl_http_header h[3] = { { "Content-Type", ctype }, { "Connection", "close" } };
+    size_t n = 2;
+    if (extra)
+        h[n++] = *extra;
     const void *data = body->data ? (const void *)body->data : (const void *)"";
-    if (fl_http_response_write(&out, status, h, 2, data, body->len) == 0)
+    if (fl_http_response_write(&out, status, h, n, data, body->len) == 0)
         conn_send_plain(c, &out);
     fl_bytes_deinit(&out);
     conn_finish(c);
@@ -316,7 +527,27 @@ static void http_error(fl_rpc_conn *c, int status)
     fl_bytes body;
     fl_bytes_init(&body);
     fl_bytes_printf(&body, "%d %s\n", status, fl_http_status_reason(status));
-    http_answer(c, status, "text/plain", &body);
+    http_answer(c, status, "text/plain", &body, NULL);
+    fl_bytes_deinit(&body);
+}
+
+/* No access token, or a wrong one. The target is not logged: its query may
+ * hold a token. */
+static void http_unauthorized(fl_rpc_conn *c)
+{
+    fl_rpc_server *s = c->srv;
+    s->stats.auth_failures++;
+    char path[128];
+    char line[256];
+    target_path(c->head->target, path, sizeof(path), true);
+    snprintf(line, sizeof(line), "%s: %s %s without the access token: 401", c->peer,
+             c->head->method, path);
+    warn_limited(s, &s->auth_log, "refusals", line);
+    fl_bytes body;
+    fl_bytes_init(&body);
+    fl_bytes_append_str(&body, "401 Unauthorized: an access token is required\n");
+    fl_http_header auth = { "WWW-Authenticate", "Bearer realm=\"fluo\"" };
+    http_answer(c, 401, "text/plain", &body, &auth);
     fl_bytes_deinit(&body);
 }
 
@@ -333,7 +564,7 @@ static void http_get(fl_rpc_conn *c)
     if (status == 404 && body.len == 0)
         fl_bytes_append_str(&body, "404 Not Found\n");
     fl_log(FL_LOG_DEBUG, "%s: GET %s -> %d", c->peer, path, status);
-    http_answer(c, status, ctype ? ctype : "text/plain", &body);
+    http_answer(c, status, ctype ? ctype : "text/plain", &body, NULL);
     fl_bytes_deinit(&body);
 }
 
@@ -376,7 +607,9 @@ static void http_request(fl_rpc_conn *c)
 {
     uv_timer_stop(&c->timer);
     const char *upgrade = fl_http_head_get(c->head, "Upgrade");
-    if (upgrade) {
+    if (!fl__server_token_ok(c->srv->access_token, c->head)) {
+        http_unauthorized(c);
+    } else if (upgrade) {
         ws_upgrade(c);
     } else if (strcmp(c->head->method, "GET") != 0) {
         http_error(c, 405);
@@ -389,14 +622,17 @@ static void http_request(fl_rpc_conn *c)
 
 /* ---- input ---------------------------------------------------------------- */
 
+/* Delivers what the parser has, until it needs more input or the
+ * connection is paused or closing. */
 static void ws_events(fl_rpc_conn *c)
 {
     fl_rpc_server *s = c->srv;
-    while (!c->tearing) {
+    bool delivered = false;
+    while (!c->tearing && !c->paused) {
         fl_ws_event ev;
         int rc = fl_ws_poll_event(c->ws, &ev);
         if (rc == FL_EAGAIN)
-            return;
+            break;
         if (rc != 0) {
             fl_log(FL_LOG_WARN, "%s: %s", c->peer, fl_strerror(rc));
             conn_destroy(c);
@@ -406,6 +642,7 @@ static void ws_events(fl_rpc_conn *c)
             if (!c->opened || fl_ws_get_state(c->ws) != FL_WS_OPEN)
                 continue;
             s->stats.messages_in++;
+            delivered = true;
             if (s->cb.on_message)
                 s->cb.on_message(s->cb.ctx, c, (const char *)ev.data, ev.len);
         } else if (ev.type == FL_WS_EVENT_CLOSE) {
@@ -416,6 +653,7 @@ static void ws_events(fl_rpc_conn *c)
             conn_finish(c);
         }
     }
+    message_clock(c, delivered);
 }
 
 static void conn_input(fl_rpc_conn *c, const uint8_t *data, size_t len)
@@ -529,10 +767,59 @@ static int conn_setup(fl_rpc_conn *c, bool secure)
         if (rc != 0)
             return rc;
     }
-    uv_timer_start(&c->timer, on_timer, HANDSHAKE_TIMEOUT_MS, 0);
+    uv_timer_start(&c->timer, on_timer, c->srv->message_timeout_ms, 0);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
         return FL_EIO;
+    c->reading = true;
     return 0;
+}
+
+/* NULL if the socket just accepted may stay, else why not. */
+static const char *conn_admit(fl_rpc_server *s)
+{
+    if (s->stats.tcp_connections > s->max_connections) {
+        s->stats.refused_max++;
+        return "too many connections";
+    }
+    if (!fl__fd_budget_allows(&s->fds, loop_now(s), s->fd_reserve)) {
+        s->stats.refused_fd++;
+        return "too near the file descriptor limit";
+    }
+    return NULL;
+}
+
+/* Closes a socket over a cap at once. On the plain port it first gets a 503
+ * (written if the socket takes it now; what the client already sent is read
+ * away so that the close is a FIN, not a reset). */
+static void conn_refuse(fl_rpc_conn *c, bool secure, const char *why)
+{
+    fl_rpc_server *s = c->srv;
+    peer_name(c);
+    char line[256];
+    snprintf(line, sizeof(line),
+             "%s: connection refused, %s (%lu held, max %lu; %ld of %ld descriptors in use, %d "
+             "kept free)",
+             c->peer, why, s->stats.tcp_connections - 1, s->max_connections,
+             s->fds.counted + s->fds.delta, s->fds.limit, s->fd_reserve);
+    warn_limited(s, &s->refused_log, "refused", line);
+    uv_os_fd_t fd;
+    if (!secure && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+        char sink[4096];
+        for (int i = 0; i < 4 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+            ;
+        fl_bytes body, out;
+        fl_bytes_init(&body);
+        fl_bytes_init(&out);
+        fl_bytes_printf(&body, "503 Service Unavailable: %s\n", why);
+        fl_http_header h[2] = { { "Content-Type", "text/plain" }, { "Connection", "close" } };
+        if (body.data && fl_http_response_write(&out, 503, h, 2, body.data, body.len) == 0) {
+            uv_buf_t buf = uv_buf_init((char *)out.data, (unsigned)out.len);
+            uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+        }
+        fl_bytes_deinit(&body);
+        fl_bytes_deinit(&out);
+    }
+    conn_destroy(c);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -540,7 +827,9 @@ static void on_connection(uv_stream_t *server, int status)
     listener *l = server->data;
     fl_rpc_server *s = l->srv;
     if (status < 0) {
-        fl_log(FL_LOG_WARN, "accept: %s", uv_strerror(status));
+        char line[128];
+        snprintf(line, sizeof(line), "accept: %s", uv_strerror(status));
+        warn_limited(s, &s->refused_log, "refused", line);
         return;
     }
     fl_rpc_conn *c = calloc(1, sizeof(*c));
@@ -554,11 +843,19 @@ static void on_connection(uv_stream_t *server, int status)
     c->tcp.data = c;
     c->timer.data = c;
     c->handles = 2;
+    fl_list_init(&c->resumed);
     fl_list_push_back(&s->conns, &c->link);
+    s->stats.tcp_connections++;
+    s->fds.delta++;
     int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
     if (rc != 0) {
         fl_log(FL_LOG_WARN, "accept: %s", uv_strerror(rc));
         conn_destroy(c);
+        return;
+    }
+    const char *why = conn_admit(s);
+    if (why) {
+        conn_refuse(c, l->secure, why);
         return;
     }
     s->stats.connections_total++;
@@ -603,7 +900,7 @@ static int listen_on(fl_rpc_server *s, const char *addr, int port, bool secure)
     l->secure = secure;
     uv_tcp_init(s->loop, &l->tcp);
     l->tcp.data = l;
-    s->listeners_open++;
+    s->handles_open++;
     rc = uv_tcp_bind(&l->tcp, (struct sockaddr *)&ss, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&l->tcp, LISTEN_BACKLOG, on_connection);
@@ -648,6 +945,19 @@ static int server_init(fl_rpc_server *s, const fl_rpc_server_config *cfg)
     if (!s->path)
         return FL_ENOMEM;
     s->max_message = cfg->max_message ? cfg->max_message : DEFAULT_MAX_MESSAGE;
+    if (cfg->access_token && *cfg->access_token) {
+        s->access_token = strdup(cfg->access_token);
+        if (!s->access_token)
+            return FL_ENOMEM;
+    }
+    s->max_connections = cfg->max_connections > 0 ? (unsigned long)cfg->max_connections
+                                                  : DEFAULT_MAX_CONNECTIONS;
+    s->message_timeout_ms =
+            cfg->message_timeout_ms > 0 ? (uint64_t)cfg->message_timeout_ms : DEFAULT_TIMEOUT_MS;
+    s->reader_timeout_ms =
+            cfg->reader_timeout_ms > 0 ? (uint64_t)cfg->reader_timeout_ms : DEFAULT_TIMEOUT_MS;
+    s->max_queued_output = cfg->max_queued_output ? cfg->max_queued_output : DEFAULT_MAX_QUEUED;
+    s->fd_reserve = cfg->fd_reserve > 0 ? cfg->fd_reserve : 0;
     if (cfg->secure_port > 0) {
         int rc = fl_tls_config_create_server(&s->tls_cfg, cfg->cert_file, cfg->key_file,
                                              cfg->key_password, NULL);
@@ -682,7 +992,16 @@ int fl_rpc_server_create(fl_rpc_server **out,
     s->loop = loop;
     s->cb = *cb;
     fl_list_init(&s->conns);
+    fl_list_init(&s->resumed);
     fl_bytes_init(&s->plain);
+    uv_idle_init(loop, &s->idle);
+    uv_timer_init(loop, &s->tick);
+    s->idle.data = s;
+    s->tick.data = s;
+    s->handles_open = 2;
+    uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
+    uv_unref((uv_handle_t *)&s->tick);
+    fl__fd_budget_init(&s->fds, loop_now(s));
     int rc = server_init(s, cfg);
     if (rc != 0) {
         /* Listeners already open close on the next loop turn; then s is freed. */
@@ -691,6 +1010,55 @@ int fl_rpc_server_create(fl_rpc_server **out,
     }
     *out = s;
     return 0;
+}
+
+/* ---- loop-wide work ------------------------------------------------------- */
+
+/* Connections resumed since the last turn: deliver what they hold, then read
+ * again. Those resumed meanwhile wait for the next turn. */
+static void on_idle(uv_idle_t *h)
+{
+    fl_rpc_server *s = h->data;
+    fl_list batch;
+    fl_list_init(&batch);
+    if (!fl_list_empty(&s->resumed)) {
+        fl_list_insert_before(s->resumed.next, &batch);
+        fl_list_remove(&s->resumed);
+    }
+    fl_list *it;
+    while ((it = fl_list_pop_front(&batch)) != NULL) {
+        fl_rpc_conn *c = fl_container_of(it, fl_rpc_conn, resumed);
+        if (c->tearing || c->paused)
+            continue;
+        ws_events(c);
+        if (c->destroying)
+            continue;
+        conn_flush(c);
+        if (!c->tearing && !c->paused)
+            conn_reading(c, true);
+    }
+    if (fl_list_empty(&s->resumed))
+        uv_idle_stop(h);
+}
+
+static void tick_flush(fl__rate_log *r, uint64_t now, const char *what)
+{
+    unsigned long held = fl__rate_log_flush(r, now);
+    if (held)
+        fl_log(FL_LOG_WARN, "%lu more %s in the last seconds", held, what);
+}
+
+/* Keeps the descriptor count fresh (and its warning), and says the warnings
+ * held back. */
+static void on_tick(uv_timer_t *t)
+{
+    fl_rpc_server *s = t->data;
+    uint64_t now = loop_now(s);
+    fl__fd_budget_used(&s->fds, now, s->fd_reserve);
+    tick_flush(&s->refused_log, now, "connections refused");
+    tick_flush(&s->timeout_log, now, "timeouts");
+    tick_flush(&s->reader_log, now, "slow readers");
+    tick_flush(&s->auth_log, now, "requests without the access token");
 }
 
 int fl_rpc_server_port(const fl_rpc_server *s)
@@ -734,6 +1102,8 @@ void fl_rpc_server_close(fl_rpc_server *s, void (*done)(void *arg), void *arg)
         if (!uv_is_closing(h))
             uv_close(h, listener_closed);
     }
+    uv_close((uv_handle_t *)&s->idle, server_handle_closed);
+    uv_close((uv_handle_t *)&s->tick, server_handle_closed);
     fl_list_foreach_safe (it, tmp, &s->conns) {
         conn_going_away(fl_container_of(it, fl_rpc_conn, link));
     }
@@ -743,14 +1113,36 @@ void fl_rpc_server_close(fl_rpc_server *s, void (*done)(void *arg), void *arg)
 void fl_rpc_server_get_stats(const fl_rpc_server *s, fl_rpc_server_stats *out)
 {
     *out = s->stats;
+    out->fds = s->fds.counted + s->fds.delta;
+    out->fd_limit = s->fds.limit;
 }
 
 /* ---- connection API ------------------------------------------------------- */
+
+/* The peer does not read what it asked for: close (the close frame waits
+ * behind the rest; the close and teardown timeouts bound how long). */
+static void conn_overflow(fl_rpc_conn *c, size_t queued, size_t len)
+{
+    fl_rpc_server *s = c->srv;
+    s->stats.output_overflows++;
+    char reason[64];
+    char line[256];
+    snprintf(reason, sizeof(reason), "output queue over %zu bytes", s->max_queued_output);
+    snprintf(line, sizeof(line), "%s: %s (%zu waiting, %zu more): the peer is not reading; closed",
+             c->peer, reason, queued, len);
+    warn_limited(s, &s->reader_log, "slow readers", line);
+    conn_close_with(c, FL_WS_CLOSE_POLICY, reason);
+}
 
 int fl_rpc_conn_send(fl_rpc_conn *conn, const char *text, size_t len)
 {
     if (conn->tearing || conn->broken || !conn->ws || fl_ws_get_state(conn->ws) != FL_WS_OPEN)
         return FL_ECLOSED;
+    size_t queued = conn_queued(conn) + fl_ws_pending(conn->ws);
+    if (queued > 0 && queued + len > conn->srv->max_queued_output) {
+        conn_overflow(conn, queued, len);
+        return FL_ECLOSED;
+    }
     int rc = fl_ws_send_text(conn->ws, text, len);
     if (rc != 0)
         return rc;
@@ -765,10 +1157,41 @@ void fl_rpc_conn_close(fl_rpc_conn *conn, int code, const char *reason)
         return;
     if (!fl_ws_close_code_valid(code))
         code = FL_WS_CLOSE_NORMAL;
-    fl_ws_send_close(conn->ws, code, reason);
-    conn_flush(conn);
-    if (!conn->broken)
-        uv_timer_start(&conn->timer, on_timer, CLOSE_TIMEOUT_MS, 0);
+    conn_close_with(conn, code, reason);
+}
+
+static void conn_reading(fl_rpc_conn *c, bool on)
+{
+    if (on == c->reading || c->destroying)
+        return;
+    int rc = on ? uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)
+                : uv_read_stop((uv_stream_t *)&c->tcp);
+    if (rc != 0) {
+        fl_log(FL_LOG_DEBUG, "%s: read %s: %s", c->peer, on ? "start" : "stop", uv_strerror(rc));
+        conn_break_later(c);
+        return;
+    }
+    c->reading = on;
+}
+
+void fl_rpc_conn_pause_reading(fl_rpc_conn *conn, int pause)
+{
+    fl_rpc_server *s = conn->srv;
+    if (conn->tearing || (pause != 0) == conn->paused)
+        return;
+    if (pause && (!conn->ws || fl_ws_get_state(conn->ws) != FL_WS_OPEN))
+        return; /* closing: keep reading for the peer's close */
+    conn->paused = pause != 0;
+    if (conn->paused) {
+        s->stats.reading_paused++;
+        conn_reading(conn, false);
+        message_clock(conn, false);
+        return;
+    }
+    s->stats.reading_paused--;
+    fl_list_remove(&conn->resumed);
+    fl_list_push_back(&s->resumed, &conn->resumed);
+    uv_idle_start(&s->idle, on_idle);
 }
 
 void fl_rpc_conn_set_user(fl_rpc_conn *conn, void *user)

@@ -26,13 +26,19 @@ typedef struct fl_rpc_server_config {
     const char *key_file;     /* PEM private key; NULL: read it from cert_file */
     const char *key_password; /* NULL: none */
     size_t max_message;       /* largest WebSocket message accepted; 0: 1 MiB */
-    const char *access_token; /* NULL: none; else asked on the upgrade (?access_token= or
-                                 Authorization: Bearer), 401 without it */
-    int max_connections;      /* 0: 10000; beyond it new sockets are refused (logged, counted) */
-    int message_timeout_ms;   /* 0: 30 s for an unfinished WebSocket message or HTTP request */
-    int reader_timeout_ms;    /* 0: 30 s that queued output may wait on a peer not reading */
-    size_t max_queued_output; /* 0: 16 MiB of output queued per connection */
-    int fd_reserve;           /* descriptors kept free below RLIMIT_NOFILE before accepting */
+    const char *access_token; /* NULL or "": none; else every request (the upgrade and the
+                                 HTTP pages) needs ?access_token=TOKEN in its query or
+                                 Authorization: Bearer TOKEN, or gets 401 */
+    int max_connections;      /* 0: 10000 TCP connections at once (any phase); beyond it a
+                                 new socket gets 503 and is closed (logged, counted) */
+    int message_timeout_ms;   /* 0: 30 s for an unfinished HTTP request or WebSocket message
+                                 (then 408, or close 1008) */
+    int reader_timeout_ms;    /* 0: 30 s that output may stay unwritten because the peer does
+                                 not read (then the connection is dropped) */
+    size_t max_queued_output; /* 0: 16 MiB of output waiting per connection; a message that
+                                 would go over closes it with 1008 */
+    int fd_reserve;           /* descriptors kept free below RLIMIT_NOFILE: a socket accepted
+                                 within them is closed at once (logged, counted) */
 } fl_rpc_server_config;
 
 typedef struct fl_rpc_server_callbacks {
@@ -68,20 +74,38 @@ void fl_rpc_server_close(fl_rpc_server *s, void (*done)(void *arg), void *arg);
 
 typedef struct fl_rpc_server_stats {
     unsigned long connections;       /* open WebSocket connections */
-    unsigned long connections_total; /* accepted since start (TCP) */
+    unsigned long connections_total; /* accepted and kept since start (TCP) */
     unsigned long messages_in;
     unsigned long messages_out;
-    unsigned long protocol_errors; /* connections closed for a protocol violation */
+    unsigned long protocol_errors;  /* connections closed for a protocol violation */
+    unsigned long tcp_connections;  /* TCP connections held now, in any phase */
+    unsigned long reading_paused;   /* connections paused by fl_rpc_conn_pause_reading now */
+    unsigned long refused_max;      /* sockets refused: max_connections reached */
+    unsigned long refused_fd;       /* sockets refused: within fd_reserve of the fd limit */
+    unsigned long request_timeouts; /* HTTP requests (or upgrades) not finished in time */
+    unsigned long message_timeouts; /* WebSocket messages not finished in time */
+    unsigned long stalled_readers;  /* dropped: output unwritten for reader_timeout */
+    unsigned long output_overflows; /* closed: output over max_queued_output */
+    unsigned long auth_failures;    /* requests answered 401 (no or wrong access token) */
+    long fds;                       /* descriptors in use (counted at most 10 s ago) */
+    long fd_limit;                  /* RLIMIT_NOFILE; 0: none */
 } fl_rpc_server_stats;
 
 void fl_rpc_server_get_stats(const fl_rpc_server *s, fl_rpc_server_stats *out);
 
-/* Queues one text message. FL_ECLOSED when the connection is closing. */
+/* Queues one text message. FL_ECLOSED when the connection is closing, or
+ * when the message would take the output waiting for the peer over
+ * max_queued_output: the connection is then closed (1008). */
 int fl_rpc_conn_send(fl_rpc_conn *conn, const char *text, size_t len);
 
 /* Stops (pause != 0) or resumes reading from the connection: the service
  * pauses a client with too many requests waiting and resumes it as answers go
- * out, so nothing read is ever dropped. */
+ * out, so nothing read is ever dropped. While paused no on_message runs, even
+ * for messages already read (they wait, in order); the unfinished-message
+ * clock stops. Resuming delivers them from the loop (on a later turn, never
+ * inside this call), then reading starts again. Closing a connection
+ * (fl_rpc_conn_close) resumes reading, to see the peer's close. May be called
+ * from on_message. */
 void fl_rpc_conn_pause_reading(fl_rpc_conn *conn, int pause);
 
 /* Starts the closing handshake with a status code and reason; on_close

@@ -1,6 +1,7 @@
 /* rpc/server: the control server on a private loop, driven by plain
  * non-blocking sockets in the same thread (the loop runs between reads). */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +35,8 @@ typedef struct ctx {
     char last_path[64];
     fl_rpc_conn *conn;
     bool done;
+    int flood_sent; /* messages queued by "flood" before fl_rpc_conn_send failed */
+    int flood_err;
 } ctx;
 
 typedef struct client {
@@ -75,13 +79,27 @@ static void on_message(void *arg, fl_rpc_conn *conn, const char *data, size_t le
         fl_rpc_server_close(t->srv, NULL, NULL);
         return;
     }
+    if (strcmp(data, "pause") == 0)
+        fl_rpc_conn_pause_reading(conn, 1);
+    if (strncmp(data, "flood", 5) == 0) {
+        /* "flood N": up to N messages of 8 KiB, until the server refuses one. */
+        static char big[8192];
+        memset(big, 'x', sizeof(big));
+        int n = atoi(data + 6);
+        for (t->flood_sent = 0; t->flood_sent < n; t->flood_sent++) {
+            t->flood_err = fl_rpc_conn_send(conn, big, sizeof(big));
+            if (t->flood_err != 0)
+                return;
+        }
+        return;
+    }
     assert_int_equal(fl_rpc_conn_send(conn, data, len), 0);
 }
 
 static void on_close(void *arg, fl_rpc_conn *conn)
 {
     ctx *t = arg;
-    assert_ptr_equal(conn, t->conn);
+    assert_ptr_equal(fl_rpc_conn_get_user(conn), t);
     t->closes++;
 }
 
@@ -102,10 +120,17 @@ static void server_done(void *arg)
     ((ctx *)arg)->done = true;
 }
 
-static void start(const char *bind_addr, int secure_port)
+static void start_with(const fl_rpc_server_config *cfg)
 {
     memset(&T, 0, sizeof(T));
     assert_int_equal(uv_loop_init(&loop), 0);
+    fl_rpc_server_callbacks cb = { &T, on_open, on_message, on_close, on_http };
+    assert_int_equal(fl_rpc_server_create(&T.srv, &loop, cfg, &cb), 0);
+    assert_true(fl_rpc_server_port(T.srv) > 0);
+}
+
+static void start(const char *bind_addr, int secure_port)
+{
     fl_rpc_server_config cfg = {
         .bind_addr = bind_addr,
         .port = 0,
@@ -113,9 +138,7 @@ static void start(const char *bind_addr, int secure_port)
         .cert_file = secure_port ? cert : NULL,
         .max_message = 4096,
     };
-    fl_rpc_server_callbacks cb = { &T, on_open, on_message, on_close, on_http };
-    assert_int_equal(fl_rpc_server_create(&T.srv, &loop, &cfg, &cb), 0);
-    assert_true(fl_rpc_server_port(T.srv) > 0);
+    start_with(&cfg);
 }
 
 static void run_for(int ms)
@@ -597,6 +620,363 @@ static void test_bad_config(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* ---- limits and flow control ---------------------------------------------- */
+
+/* Sends "GET target" with the WebSocket upgrade fields (if `upgrade`) and
+ * `extra` (complete header lines, may be ""). */
+static void client_request(client *c, const char *target, bool upgrade, const char *extra)
+{
+    char req[1024];
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n%s%s\r\n", target,
+             upgrade ? "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n"
+                     : "",
+             extra);
+    client_send(c, req, strlen(req));
+}
+
+/* The status of the answer to such a request (then the connection ends
+ * unless it is 101). */
+static int client_status(int port, const char *target, bool upgrade, const char *extra)
+{
+    client c;
+    client_connect(&c, port, NULL);
+    client_request(&c, target, upgrade, extra);
+    fl_http_head *h = malloc(sizeof(*h));
+    int status = client_read_head(&c, h);
+    if (status == 401)
+        assert_string_equal(fl_http_head_get(h, "WWW-Authenticate"), "Bearer realm=\"fluo\"");
+    free(h);
+    if (status != 101)
+        client_wait_eof(&c);
+    client_free(&c);
+    return status;
+}
+
+static void send_text(client *c, const char *text)
+{
+    fl_ws_send_text(c->ws, text, strlen(text));
+    client_send_ws(c);
+}
+
+static void expect_text(client *c, const char *text)
+{
+    fl_ws_event ev;
+    client_next(c, &ev);
+    assert_int_equal(ev.type, FL_WS_EVENT_TEXT);
+    assert_string_equal((const char *)ev.data, text);
+}
+
+/* Paused: messages already read wait (the clock of an unfinished one
+ * stops); resumed from outside a callback: delivered on a later loop turn,
+ * in order, then the socket is read again. */
+static void pause_resume(bool tls)
+{
+    int port = tls ? free_port() : 0;
+    fl_rpc_server_config cfg = {
+        .bind_addr = "127.0.0.1",
+        .secure_port = port,
+        .cert_file = tls ? cert : NULL,
+        .message_timeout_ms = 150,
+    };
+    start_with(&cfg);
+    fl_tls_config *tcfg = NULL;
+    if (tls)
+        assert_int_equal(fl_tls_config_create_client(&tcfg, NULL, &rnd), 0);
+    client c;
+    client_connect(&c, tls ? port : fl_rpc_server_port(T.srv), tcfg);
+    client_flush_tls(&c);
+    client_upgrade(&c, "/kurento");
+    fl_ws_send_text(c.ws, "pause", 5); /* one segment: the rest is read with it */
+    fl_ws_send_text(c.ws, "a", 1);
+    fl_ws_send_text(c.ws, "b", 1);
+    client_send_ws(&c);
+    expect_text(&c, "pause");
+    send_text(&c, "c");
+    const uint8_t half[] = { 0x81, 0x85, 1, 2, 3, 4, 'h' }; /* "h" of five bytes */
+    client_send(&c, half, sizeof(half));
+    run_for(400); /* over the message timeout: no clock runs while paused */
+    assert_int_equal(T.messages, 1);
+    fl_rpc_server_stats st;
+    fl_rpc_server_get_stats(T.srv, &st);
+    assert_int_equal(st.reading_paused, 1);
+    assert_int_equal(st.message_timeouts, 0);
+    fl_rpc_conn_pause_reading(T.conn, 0);
+    assert_int_equal(T.messages, 1); /* not inside the call */
+    expect_text(&c, "a");
+    expect_text(&c, "b");
+    expect_text(&c, "c");
+    assert_int_equal(T.messages, 4);
+    /* Now the half frame is the peer's to finish. */
+    expect_close(&c, 1008, "message not finished in 150 ms");
+    fl_rpc_server_get_stats(T.srv, &st);
+    assert_int_equal(st.reading_paused, 0);
+    assert_int_equal(st.message_timeouts, 1);
+    assert_int_equal(T.closes, 1);
+    client_free(&c);
+    fl_tls_config_destroy(tcfg);
+    stop();
+}
+
+static void test_pause_reading(void **state)
+{
+    (void)state;
+    pause_resume(false);
+}
+
+static void test_pause_reading_tls(void **state)
+{
+    (void)state;
+    pause_resume(true);
+}
+
+/* A paused connection that is closed reads again, for the peer's close. */
+static void test_pause_then_close(void **state)
+{
+    (void)state;
+    start("127.0.0.1", 0);
+    client c;
+    client_connect(&c, fl_rpc_server_port(T.srv), NULL);
+    client_upgrade(&c, "/kurento");
+    send_text(&c, "pause");
+    expect_text(&c, "pause");
+    fl_rpc_conn_close(T.conn, 1000, "bye");
+    expect_close(&c, 1000, "bye"); /* replies and waits for EOF: the server read it */
+    fl_rpc_server_stats st;
+    fl_rpc_server_get_stats(T.srv, &st);
+    assert_int_equal(st.reading_paused, 0);
+    client_free(&c);
+    stop();
+}
+
+/* An HTTP request not finished in time gets 408, idle or half sent. */
+static void test_request_timeout(void **state)
+{
+    (void)state;
+    fl_rpc_server_config cfg = { .bind_addr = "127.0.0.1", .message_timeout_ms = 100 };
+    start_with(&cfg);
+    fl_http_head *h = malloc(sizeof(*h));
+    client c;
+    client_connect(&c, fl_rpc_server_port(T.srv), NULL);
+    client_send(&c, "GET / HT", 8);
+    assert_int_equal(client_read_head(&c, h), 408);
+    client_wait_eof(&c);
+    client_free(&c);
+    client_connect(&c, fl_rpc_server_port(T.srv), NULL);
+    assert_int_equal(client_read_head(&c, h), 408);
+    client_wait_eof(&c);
+    client_free(&c);
+    run_for(20);
+    fl_rpc_server_stats st;
+    fl_rpc_server_get_stats(T.srv, &st);
+    assert_int_equal(st.request_timeouts, 2);
+    assert_int_equal(st.tcp_connections, 0);
+    free(h);
+    stop();
+}
+
+/* Fragments: the first one alone is an unfinished message. */
+static void test_message_timeout(void **state)
+{
+    (void)state;
+    fl_rpc_server_config cfg = { .bind_addr = "127.0.0.1", .message_timeout_ms = 200 };
+    start_with(&cfg);
+    client c;
+    client_connect(&c, fl_rpc_server_port(T.srv), NULL);
+    client_upgrade(&c, "/kurento");
+    run_for(300); /* idle between messages is fine */
+    send_text(&c, "ok");
+    expect_text(&c, "ok");
+    const uint8_t first[] = { 0x01, 0x82, 1, 2, 3, 4, 'a' ^ 1, 'b' ^ 2 }; /* no FIN */
+    client_send(&c, first, sizeof(first));
+    fl_time t0 = fl_time_now();
+    expect_close(&c, 1008, "message not finished in 200 ms");
+    assert_true(fl_time_now() - t0 >= 150 * FL_TIME_MS);
+    assert_int_equal(T.messages, 1);
+    client_free(&c);
+    stop();
+}
+
+static void test_max_connections(void **state)
+{
+    (void)state;
+    fl_rpc_server_config cfg = { .bind_addr = "127.0.0.1", .max_connections = 2 };
+    start_with(&cfg);
+    int port = fl_rpc_server_port(T.srv);
+    client a, b, over;
+    client_connect(&a, port, NULL);
+    client_upgrade(&a, "/kurento");
+    client_connect(&b, port, NULL);
+    client_upgrade(&b, "/kurento");
+    client_connect(&over, port, NULL);
+    client_request(&over, "/kurento", true, "");
+    fl_http_head *h = malloc(sizeof(*h));
+    assert_int_equal(client_read_head(&over, h), 503);
+    free(h);
+    client_wait_eof(&over);
+    client_free(&over);
+    send_text(&a, "still here");
+    expect_text(&a, "still here");
+    fl_rpc_server_stats st;
+    fl_rpc_server_get_stats(T.srv, &st);
+    assert_int_equal(st.refused_max, 1);
+    assert_int_equal(st.connections, 2);
+    /* A place freed is taken again. */
+    client_free(&b);
+    run_for(20);
+    assert_int_equal(client_status(port, "/", false, ""), 200);
+    client_free(&a);
+    stop();
+}
+
+static void test_access_token(void **state)
+{
+    (void)state;
+    fl_rpc_server_config cfg = { .bind_addr = "127.0.0.1", .access_token = "a+b/c=" };
+    start_with(&cfg);
+    int port = fl_rpc_server_port(T.srv);
+    assert_int_equal(client_status(port, "/kurento", true, ""), 401);
+    assert_int_equal(client_status(port, "/kurento?access_token=a+b/c", true, ""), 401);
+    assert_int_equal(client_status(port, "/kurento?access_token=a+b/c==", true, ""), 401);
+    assert_int_equal(client_status(port, "/kurento?access_token=a+b%2Fc%3", true, ""), 401);
+    assert_int_equal(client_status(port, "/kurento", true, "Authorization: Bearer a+b/c\r\n"), 401);
+    assert_int_equal(client_status(port, "/kurento", true, "Authorization: Basic a+b/c=\r\n"), 401);
+    assert_int_equal(client_status(port, "/", false, ""), 401);
+    assert_int_equal(client_status(port, "/metrics", false, ""), 401);
+    assert_int_equal(T.https, 0);
+    assert_int_equal(client_status(port, "/?access_token=a+b/c=", false, ""), 200);
+    assert_int_equal(client_status(port, "/", false, "Authorization: bearer a+b/c=\r\n"), 200);
+    assert_int_equal(client_status(port, "/kurento?x=1&access_token=a+b%2Fc%3D", true, ""), 101);
+    assert_int_equal(client_status(port, "/kurento", true, "Authorization: Bearer a+b/c=\r\n"),
+                     101);
+    run_for(20);
+    fl_rpc_server_stats st;
+    fl_rpc_server_get_stats(T.srv, &st);
+    assert_int_equal(st.auth_failures, 8);
+    assert_int_equal(T.opens, 2);
+    stop();
+}
+
+/* A peer that does not read: the message that would pass the cap is refused
+ * and the connection closed with 1008 behind what is queued. */
+static void test_output_cap(void **state)
+{
+    (void)state;
+    fl_rpc_server_config cfg = { .bind_addr = "127.0.0.1", .max_queued_output = 65536 };
+    start_with(&cfg);
+    client c;
+    client_connect(&c, fl_rpc_server_port(T.srv), NULL);
+    client_upgrade(&c, "/kurento");
+    send_text(&c, "flood 8000"); /* 64 MiB if nothing stopped it */
+    run_for(50);
+    assert_int_equal(T.flood_err, FL_ECLOSED);
+    assert_true(T.flood_sent < 4000); /* kernel buffers, then 64 KiB */
+    fl_rpc_server_stats st;
+    fl_rpc_server_get_stats(T.srv, &st);
+    assert_int_equal(st.output_overflows, 1);
+    fl_ws_event ev;
+    int texts = 0;
+    for (;;) {
+        client_next(&c, &ev);
+        if (ev.type != FL_WS_EVENT_TEXT)
+            break;
+        texts++;
+    }
+    assert_int_equal(texts, T.flood_sent);
+    assert_int_equal(ev.type, FL_WS_EVENT_CLOSE);
+    assert_int_equal(ev.code, 1008);
+    assert_string_equal(ev.reason, "output queue over 65536 bytes");
+    client_send_ws(&c);
+    client_wait_eof(&c);
+    client_free(&c);
+    assert_int_equal(T.closes, 1);
+    stop();
+}
+
+/* Output that stays unwritten past reader_timeout: dropped. */
+static void test_stalled_reader(void **state)
+{
+    (void)state;
+    fl_rpc_server_config cfg = {
+        .bind_addr = "127.0.0.1",
+        .reader_timeout_ms = 200,
+        .max_queued_output = 64u << 20,
+    };
+    start_with(&cfg);
+    client c;
+    client_connect(&c, fl_rpc_server_port(T.srv), NULL);
+    client_upgrade(&c, "/kurento");
+    send_text(&c, "flood 3000"); /* 24 MiB: more than the socket buffers hold */
+    run_for(20);
+    assert_int_equal(T.flood_sent, 3000);
+    assert_int_equal(T.closes, 0);
+    run_for(400);
+    assert_int_equal(T.closes, 1);
+    fl_rpc_server_stats st;
+    fl_rpc_server_get_stats(T.srv, &st);
+    assert_int_equal(st.stalled_readers, 1);
+    client_free(&c);
+    stop();
+}
+
+static long open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    long n = 0;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n - 3; /* ".", ".." and the directory's own */
+}
+
+/* Within fd_reserve of RLIMIT_NOFILE new sockets are closed at once; those
+ * held keep working. */
+static void test_fd_budget(void **state)
+{
+    (void)state;
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    long base = open_fds();
+    struct rlimit low = { (rlim_t)(base + 20), old.rlim_max };
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    fl_rpc_server_config cfg = { .bind_addr = "127.0.0.1", .fd_reserve = 8 };
+    start_with(&cfg);
+    int port = fl_rpc_server_port(T.srv);
+    client held;
+    client_connect(&held, port, NULL);
+    client_upgrade(&held, "/kurento");
+    client more[6];
+    int refused = -1;
+    for (int i = 0; i < 6 && refused < 0; i++) {
+        run_for(120); /* near the limit the count is at most 100 ms old */
+        client_connect(&more[i], port, NULL);
+        client_request(&more[i], "/", false, "");
+        fl_http_head *h = malloc(sizeof(*h));
+        int status = client_read_head(&more[i], h);
+        free(h);
+        client_wait_eof(&more[i]);
+        if (status == 503)
+            refused = i;
+        else
+            assert_int_equal(status, 200);
+        /* keep the socket: it holds a descriptor */
+    }
+    assert_true(refused >= 1); /* 2 descriptors a client in this process */
+    fl_rpc_server_stats st;
+    fl_rpc_server_get_stats(T.srv, &st);
+    assert_int_equal(st.refused_fd, 1);
+    assert_int_equal(st.fd_limit, (long)low.rlim_cur);
+    send_text(&held, "served");
+    expect_text(&held, "served");
+    for (int i = 0; i <= refused; i++)
+        client_free(&more[i]);
+    client_free(&held);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    stop();
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -634,6 +1014,16 @@ int main(void)
         cmocka_unit_test(test_close_from_callback),
         cmocka_unit_test(test_wss),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_pause_reading),
+        cmocka_unit_test(test_pause_reading_tls),
+        cmocka_unit_test(test_pause_then_close),
+        cmocka_unit_test(test_request_timeout),
+        cmocka_unit_test(test_message_timeout),
+        cmocka_unit_test(test_max_connections),
+        cmocka_unit_test(test_access_token),
+        cmocka_unit_test(test_output_cap),
+        cmocka_unit_test(test_stalled_reader),
+        cmocka_unit_test(test_fd_budget),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
