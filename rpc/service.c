@@ -64,6 +64,12 @@ int fl_rpc_create(fl_rpc **out, uv_loop_t *loop, fl_engine *engine, const fl_rpc
         .cert_file = cfg->cert_file,
         .key_password = cfg->cert_password,
         .max_message = cfg->max_message,
+        .access_token = cfg->access_token,
+        .max_connections = cfg->max_connections,
+        .message_timeout_ms = cfg->message_timeout * 1000,
+        .reader_timeout_ms = cfg->reader_timeout * 1000,
+        .max_queued_output = cfg->max_queued_output,
+        .fd_reserve = cfg->limits.fd_reserve,
     };
     fl_rpc_server_callbacks cb;
     memset(&cb, 0, sizeof(cb));
