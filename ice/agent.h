@@ -89,8 +89,10 @@ typedef struct fl_ice_candidate {
 
 /* Parses one candidate attribute: "candidate:..." with or without a leading
  * "a=", or the bare value. Not NUL-terminated input is fine. FL_ENOTSUP for
- * mDNS (".local") or other hostnames, FL_EINVAL / FL_ERANGE for malformed
- * fields. `out` is fully written on success only. */
+ * an mDNS name ("<uuid>.local", which the agent cannot resolve); FL_EINVAL /
+ * FL_ERANGE for malformed fields and for what no check can use: another
+ * host name, a transport other than UDP or TCP, an unspecified, multicast
+ * or broadcast address. `out` is fully written on success only. */
 int fl_ice_candidate_parse(fl_ice_candidate *out, const char *s, size_t len);
 
 /* Writes "candidate:..." (no "a=", no CRLF) NUL-terminated. Returns the length

@@ -155,6 +155,29 @@ static int tok_uint(const token *t, uint64_t max, uint64_t *out)
     return 0;
 }
 
+/* An mDNS host name as browsers make them (RFC 8828 §5.1: a UUID and
+ * ".local"): labels of letters, digits and hyphens. */
+static int is_mdns_name(const token *t)
+{
+    if (t->n <= 6 || strncasecmp(t->p + t->n - 6, ".local", 6) != 0 || t->p[t->n - 7] == '.')
+        return 0;
+    for (size_t i = 0; i < t->n - 6; i++) {
+        char ch = t->p[i];
+        int dot = ch == '.';
+        if (dot && (i == 0 || t->p[i - 1] == '.'))
+            return 0;
+        if (!dot && ch != '-' && !(ch >= '0' && ch <= '9') && !(ch >= 'a' && ch <= 'z') &&
+            !(ch >= 'A' && ch <= 'Z'))
+            return 0;
+    }
+    return 1;
+}
+
+/* An IP literal; FL_ENOTSUP for an mDNS name (resolving it is the caller's
+ * business: the agent has no resolver), FL_EINVAL for anything else. Other
+ * host names are refused rather than resolved (RFC 8839 §5.1 lets an agent
+ * ignore them; no browser sends one), and so are scoped IPv6 literals,
+ * usable on their host only. */
 static int tok_addr(const token *t, fl_addr *out)
 {
     char ip[FL_ADDR_STRLEN];
@@ -164,16 +187,25 @@ static int tok_addr(const token *t, fl_addr *out)
     ip[t->n] = '\0';
     if (fl_addr_parse(out, ip, 0) == 0)
         return 0;
-    if (t->n > 6 && strncasecmp(t->p + t->n - 6, ".local", 6) == 0) {
-        fl_log(FL_LOG_DEBUG, "mDNS candidate hostname rejected: no resolver in the agent");
+    if (is_mdns_name(t)) {
+        fl_log(FL_LOG_DEBUG, "mDNS candidate name not resolved: no resolver in the agent");
         return FL_ENOTSUP;
     }
-    for (size_t i = 0; i < t->n; i++) {
-        if (t->p[i] == '%')
-            return FL_EINVAL; /* scoped IPv6 literals are not usable remotely */
-    }
-    fl_log(FL_LOG_DEBUG, "candidate with a hostname rejected (FQDN not supported)");
-    return FL_ENOTSUP;
+    return FL_EINVAL;
+}
+
+/* A candidate's own address must be one a check can be sent to: not the
+ * unspecified address, multicast or the IPv4 broadcast address (a related
+ * address may be 0.0.0.0: browsers hide the base so). */
+static int addr_unicast(const fl_addr *a)
+{
+    static const uint8_t zero[16];
+    size_t n = a->family == 4 ? 4 : 16;
+    if (memcmp(a->ip, zero, n) == 0)
+        return 0;
+    if (a->family == 4)
+        return (a->ip[0] & 0xf0) != 0xe0 && memcmp(a->ip, "\xff\xff\xff\xff", 4) != 0;
+    return a->ip[0] != 0xff;
 }
 
 static int tok_port(const token *t, uint16_t *out)
@@ -291,12 +323,14 @@ static int parse_fixed(fl_ice_candidate *c, const token *t)
     else if (tok_eq(&t[2], "tcp"))
         c->transport = FL_ICE_TCP;
     else
-        return FL_ENOTSUP;
+        return FL_EINVAL; /* no other transport is defined for ICE in WebRTC */
     if ((rc = tok_uint(&t[3], 0x7fffffff, &v)) || v == 0)
         return rc ? rc : FL_ERANGE;
     c->priority = (uint32_t)v;
     if ((rc = tok_addr(&t[4], &c->addr)))
         return rc;
+    if (!addr_unicast(&c->addr))
+        return FL_EINVAL;
     if ((rc = tok_port(&t[5], &c->addr.port)))
         return rc;
     if (!tok_eq(&t[6], "typ"))

@@ -1,5 +1,5 @@
-/* ice/candidate.c: SDP candidate lines from Chrome and Firefox, priorities,
- * foundations. */
+/* ice/candidate.c: SDP candidate lines from Chrome and Firefox, what is
+ * refused, priorities, foundations. */
 /* cmocka.h needs these headers first */
 // clang-format off
 #include <setjmp.h>
@@ -116,8 +116,21 @@ static void test_rejects(void **state)
     } bad[] = {
         { "candidate:1 1 udp 2122260223 4b8e3c3d-6f0e-4f7a-9bd0-1c1f3c7b2f4a.local 50000 typ host",
           FL_ENOTSUP },
-        { "candidate:1 1 udp 2122260223 example.com 50000 typ host", FL_ENOTSUP },
-        { "candidate:1 1 sctp 2122260223 192.0.2.1 50000 typ host", FL_ENOTSUP },
+        { "candidate:1 1 udp 2122260223 Fluo-Test.local 50000 typ host", FL_ENOTSUP },
+        /* not usable: refused, so that addIceCandidate says so */
+        { "candidate:1 1 udp 2122260223 example.com 50000 typ host", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 999.1.1.1 50000 typ host", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 bad_name!.local 50000 typ host", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 .local 50000 typ host", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 a..local 50000 typ host", FL_EINVAL },
+        { "candidate:1 1 sctp 2122260223 192.0.2.1 50000 typ host", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 0.0.0.0 50000 typ host", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 :: 50000 typ host", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 224.0.0.251 5353 typ host", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 239.255.255.250 1900 typ host", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 255.255.255.255 5000 typ host", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 ff02::fb 5353 typ host", FL_EINVAL },
+        { "candidate:1 1 tcp 2122260223 0.0.0.0 9 typ host tcptype active", FL_EINVAL },
         { "candidate:1 1 udp 2122260223 192.0.2.1 50000 typ bogus", FL_EINVAL },
         { "candidate:1 1 udp 2122260223 192.0.2.1 50000 typx host", FL_EINVAL },
         { "candidate:1 1 udp 2122260223 192.0.2.1 70000 typ host", FL_ERANGE },
@@ -141,6 +154,30 @@ static void test_rejects(void **state)
         int rc = fl_ice_candidate_parse(&c, bad[i].line, strlen(bad[i].line));
         if (rc != bad[i].err)
             fail_msg("line %zu: got %d want %d: %s", i, rc, bad[i].err, bad[i].line);
+    }
+}
+
+/* Addresses at the edges of what is refused still parse: a hidden base
+ * (raddr 0.0.0.0), link-local, loopback, the highest unicast IPv4 below
+ * broadcast, a TCP active candidate's discard port. */
+static void test_usable_addresses(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "candidate:1 1 udp 1677729535 192.0.2.7 61764 typ srflx raddr 0.0.0.0 rport 0",
+        "candidate:1 1 udp 1677729535 192.0.2.7 61764 typ srflx raddr :: rport 0",
+        "candidate:1 1 udp 2122260223 fe80::1 5000 typ host",
+        "candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host",
+        "candidate:1 1 udp 2122260223 ::1 5000 typ host",
+        "candidate:1 1 udp 2122260223 223.255.255.255 5000 typ host",
+        "candidate:1 1 udp 2122260223 255.255.255.254 5000 typ host",
+        "candidate:1 1 udp 2122260223 fe00::1 5000 typ host",
+        "candidate:1 1 tcp 1518280447 192.168.0.196 9 typ host tcptype active",
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        fl_ice_candidate c;
+        if (fl_ice_candidate_parse(&c, ok[i], strlen(ok[i])) != 0)
+            fail_msg("refused: %s", ok[i]);
     }
 }
 
@@ -241,10 +278,15 @@ static void test_foundations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_chrome_round_trip),    cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_firefox_and_prefixes), cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_fuzz_regressions),     cmocka_unit_test(test_fuzz_regression_tcptype),
-        cmocka_unit_test(test_write_small_buffer),   cmocka_unit_test(test_priorities),
+        cmocka_unit_test(test_chrome_round_trip),
+        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_firefox_and_prefixes),
+        cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_usable_addresses),
+        cmocka_unit_test(test_fuzz_regressions),
+        cmocka_unit_test(test_fuzz_regression_tcptype),
+        cmocka_unit_test(test_write_small_buffer),
+        cmocka_unit_test(test_priorities),
         cmocka_unit_test(test_foundations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
