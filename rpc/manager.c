@@ -243,6 +243,29 @@ static void metrics_page(struct fl_rpc *rpc, fl_bytes *b)
            (double)ws.connections_total);
     metric(b, "fluo_websocket_protocol_errors_total", "counter",
            "Connections closed for a protocol violation.", (double)ws.protocol_errors);
+    metric(b, "fluo_websocket_tcp_connections", "gauge",
+           "TCP connections to the control port held, in any phase.", (double)ws.tcp_connections);
+    metric(b, "fluo_websocket_paused_connections", "gauge",
+           "Connections not read for now (too many requests waiting).", (double)ws.reading_paused);
+    metric(b, "fluo_websocket_refused_max_connections_total", "counter",
+           "Sockets closed at once: fluo.maxConnections reached.", (double)ws.refused_max);
+    metric(b, "fluo_websocket_refused_fd_reserve_total", "counter",
+           "Sockets closed at once: within fluo.limits.fdReserve of RLIMIT_NOFILE.",
+           (double)ws.refused_fd);
+    metric(b, "fluo_websocket_request_timeouts_total", "counter",
+           "HTTP requests or upgrades not finished in fluo.messageTimeout.",
+           (double)ws.request_timeouts);
+    metric(b, "fluo_websocket_message_timeouts_total", "counter",
+           "WebSocket messages not finished in fluo.messageTimeout.", (double)ws.message_timeouts);
+    metric(b, "fluo_websocket_stalled_readers_total", "counter",
+           "Connections dropped: output unread for fluo.stalledReaderTimeout.",
+           (double)ws.stalled_readers);
+    metric(b, "fluo_websocket_output_overflows_total", "counter",
+           "Connections closed: output over fluo.maxQueuedOutput.", (double)ws.output_overflows);
+    metric(b, "fluo_websocket_auth_failures_total", "counter",
+           "Requests answered 401 (no or wrong access token).", (double)ws.auth_failures);
+    metric(b, "process_open_fds", "gauge", "Open file descriptors.", (double)ws.fds);
+    metric(b, "process_max_fds", "gauge", "RLIMIT_NOFILE (0: none).", (double)ws.fd_limit);
     metric(b, "fluo_rpc_calls_total", "counter", "JSON-RPC calls executed.",
            (double)rpc->calls_total);
     metric(b, "fluo_rpc_errors_total", "counter", "JSON-RPC calls answered with an error.",
