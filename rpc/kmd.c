@@ -212,27 +212,119 @@ static int check_scalar(const char *name, const char *type, json_t *v, struct rp
     return 1; /* not a scalar type */
 }
 
-static int check_complex(const char *name, json_t *t, json_t *v, struct rpc_err *err)
+static int check_enum(const char *name, json_t *t, json_t *v, struct rpc_err *err)
+{
+    size_t i;
+    json_t *val;
+    if (json_is_string(v)) {
+        json_array_foreach(json_object_get(t, "values"), i, val)
+        {
+            if (strcmp(json_string_value(val), json_string_value(v)) == 0)
+                return 0;
+        }
+    }
+    char what[160];
+    snprintf(what, sizeof(what), "a %s", json_string_value(json_object_get(t, "name")) ?: "value");
+    return check_fail(err, KE_MARSHALL_ERROR, name, what);
+}
+
+/* Whether the REGISTER type `t` is `want` or extends it. */
+static int type_is_a(const kmd *k, json_t *t, json_t *want)
+{
+    for (int depth = 0; t && depth < 16; depth++) {
+        if (t == want)
+            return 1;
+        const char *ext = json_string_value(json_object_get(t, "extends"));
+        t = ext ? complex_type(k, ext) : NULL;
+    }
+    return 0;
+}
+
+/* The type a record names in its "__type__" (kurento-client and the Java
+ * client send it): `t` itself or one that extends it. NULL with err set when
+ * it names anything else; `t` when absent. */
+static json_t *record_type(const kmd *k,
+                           const char *name,
+                           json_t *t,
+                           json_t *v,
+                           struct rpc_err *err)
+{
+    const char *tname = json_string_value(json_object_get(t, "name"));
+    json_t *tag = json_object_get(v, "__type__");
+    json_t *module = json_object_get(v, "__module__");
+    char what[200];
+    if (module && !json_is_string(module)) {
+        snprintf(what, sizeof(what), "of type %s ('__module__' a string)", tname);
+        check_fail(err, KE_MARSHALL_ERROR, name, what);
+        return NULL;
+    }
+    if (!tag)
+        return t;
+    json_t *named = json_is_string(tag) ? complex_type(k, json_string_value(tag)) : NULL;
+    if (named && type_is_a(k, named, t))
+        return named;
+    snprintf(what, sizeof(what), "of type %s, not of %s type '%.80s'", tname,
+             named ? "the" : "the unknown", json_is_string(tag) ? json_string_value(tag) : "?");
+    check_fail(err, KE_MARSHALL_ERROR, name, what);
+    return NULL;
+}
+
+/* Each member a REGISTER type (and what it extends) defines: present when
+ * not optional, of its type. Members it does not define are ignored, as
+ * Kurento does. */
+static int check_members(struct fl_rpc *rpc,
+                         const char *name,
+                         json_t *t,
+                         json_t *v,
+                         struct rpc_err *err)
+{
+    for (int depth = 0; t && depth < 16; depth++) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(t, "properties"), i, p)
+        {
+            const char *pname = json_string_value(json_object_get(p, "name"));
+            const char *ptype = json_string_value(json_object_get(p, "type"));
+            if (!pname || !ptype)
+                continue;
+            char full[128];
+            snprintf(full, sizeof(full), "%.60s.%.60s", name, pname);
+            json_t *m = json_object_get(v, pname);
+            if (!m || json_is_null(m)) {
+                if (json_is_true(json_object_get(p, "optional")))
+                    continue;
+                err->code = KE_MARSHALL_ERROR;
+                snprintf(err->msg, sizeof(err->msg), "'%s' parameter is required", full);
+                return FL_EINVAL;
+            }
+            if (fl__kmd_check_value(rpc, full, ptype, m, err) != 0)
+                return FL_EINVAL;
+        }
+        const char *ext = json_string_value(json_object_get(t, "extends"));
+        t = ext ? complex_type(&rpc->kmd, ext) : NULL;
+    }
+    return 0;
+}
+
+static int check_complex(struct fl_rpc *rpc,
+                         const char *name,
+                         json_t *t,
+                         json_t *v,
+                         struct rpc_err *err)
 {
     const char *format = json_string_value(json_object_get(t, "typeFormat"));
-    if (format && strcmp(format, "ENUM") == 0) {
-        size_t i;
-        json_t *val;
-        if (json_is_string(v)) {
-            json_array_foreach(json_object_get(t, "values"), i, val)
-            {
-                if (strcmp(json_string_value(val), json_string_value(v)) == 0)
-                    return 0;
-            }
-        }
+    if (format && strcmp(format, "ENUM") == 0)
+        return check_enum(name, t, v, err);
+    if (!json_is_object(v)) {
         char what[160];
-        snprintf(what, sizeof(what), "a %s",
-                 json_string_value(json_object_get(t, "name")) ?: "value");
+        snprintf(what, sizeof(what), "an object of type %s",
+                 json_string_value(json_object_get(t, "name")) ?: "?");
         return check_fail(err, KE_MARSHALL_ERROR, name, what);
     }
-    if (!json_is_object(v))
-        return check_fail(err, KE_MARSHALL_ERROR, name, "an object");
-    return 0;
+    json_t *actual = record_type(&rpc->kmd, name, t, v, err);
+    if (!actual)
+        return FL_EINVAL;
+    return check_members(rpc, name, actual, v, err);
 }
 
 int fl__kmd_check_value(struct fl_rpc *rpc,
@@ -271,7 +363,7 @@ int fl__kmd_check_value(struct fl_rpc *rpc,
         return rc;
     json_t *t = complex_type(&rpc->kmd, type);
     if (t)
-        return check_complex(name, t, v, err);
+        return check_complex(rpc, name, t, v, err);
     const kmd_class *cls = fl__kmd_class(&rpc->kmd, type);
     if (!cls)
         return check_fail(err, KE_MARSHALL_ERROR, name, "of a known type");

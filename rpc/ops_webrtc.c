@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "base/addr.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "rpc/rpc_int.h"
@@ -96,25 +98,13 @@ static void get_remote_sdp(call *c, obj *o, json_t *p)
 
 /* ---- ICE ---- */
 
-static void ice_done(void *arg, int status, int code)
+static void gather_done(void *arg, int status)
 {
     call *c = arg;
     if (status == 0)
         fl__call_ok(c, NULL);
-    else if (status == FL_EINVAL)
-        fl__call_err(c, code, "The candidate is malformed");
     else
-        fl__call_err(c, code, "%s", fl_strerror(status));
-}
-
-static void gather_done(void *arg, int status)
-{
-    ice_done(arg, status, KE_ICE_GATHER_CANDIDATES_ERROR);
-}
-
-static void add_candidate_done(void *arg, int status)
-{
-    ice_done(arg, status, KE_ICE_ADD_CANDIDATE_ERROR);
+        fl__call_err(c, KE_ICE_GATHER_CANDIDATES_ERROR, "%s", fl_strerror(status));
 }
 
 static void gather_candidates(call *c, obj *o, json_t *p)
@@ -123,18 +113,254 @@ static void gather_candidates(call *c, obj *o, json_t *p)
     fl_webrtc_gather_candidates(o->element, gather_done, c);
 }
 
-static void add_ice_candidate(call *c, obj *o, json_t *p)
+/* The first problem of a candidate line the engine refused, in words
+ * (RFC 8839 §5.1: foundation component transport priority address port
+ * "typ" type, then name/value pairs). Only the answer's wording comes from
+ * here: ice/candidate.c is what decides. */
+static const char *cand_tok(const char **s, size_t *n)
 {
-    json_t *cand = json_object_get(p, "candidate");
-    const char *line = pstr(cand, "candidate");
-    json_t *idx = json_object_get(cand, "sdpMLineIndex");
-    if (!line) {
-        fl__call_err(c, KE_MARSHALL_ERROR, "'candidate' parameter should be a string");
+    const char *p = *s;
+    while (*p == ' ')
+        p++;
+    const char *t = p;
+    while (*p && *p != ' ')
+        p++;
+    *n = (size_t)(p - t);
+    *s = p;
+    return t;
+}
+
+static int tok_is(const char *t, size_t n, const char *word)
+{
+    return n == strlen(word) && strncasecmp(t, word, n) == 0;
+}
+
+static long long tok_num(const char *t, size_t n)
+{
+    long long v = 0;
+    if (n == 0 || n > 12)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] < '0' || t[i] > '9')
+            return -1;
+        v = v * 10 + (t[i] - '0');
+    }
+    return v;
+}
+
+/* "" for a usable IP literal, else what is wrong with it. */
+static const char *address_problem(const char *t, size_t n)
+{
+    char ip[FL_ADDR_STRLEN];
+    fl_addr a;
+    if (n == 0 || n >= sizeof(ip))
+        return "the address is missing or too long";
+    memcpy(ip, t, n);
+    ip[n] = 0;
+    if (fl_addr_parse(&a, ip, 0) != 0) {
+        static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz"
+                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.";
+        int mdns = n > 6 && strcasecmp(ip + n - 6, ".local") == 0;
+        if (mdns && strspn(ip, name_chars) == n && ip[0] != '.' && !strstr(ip, ".."))
+            return "";
+        if (mdns)
+            return "the address is not a valid mDNS .local name";
+        if (strchr(ip, '%'))
+            return "a scoped IPv6 address is usable on its host only";
+        if (strspn(ip, "0123456789.") == n || strchr(ip, ':'))
+            return "the address is not a valid IP address";
+        return "the address is a host name, which fluo does not resolve (only IP addresses "
+               "and mDNS .local names are taken)";
+    }
+    static const uint8_t zero[16];
+    if (memcmp(a.ip, zero, a.family == 4 ? 4 : 16) == 0)
+        return "the address is the unspecified address";
+    if ((a.family == 4 && (a.ip[0] & 0xf0) == 0xe0) || (a.family == 6 && a.ip[0] == 0xff))
+        return "the address is a multicast address";
+    if (a.family == 4 && memcmp(a.ip, "\xff\xff\xff\xff", 4) == 0)
+        return "the address is the broadcast address";
+    return "";
+}
+
+static const char *candidate_problem(const char *line)
+{
+    static const char *const fixed[] = {
+        "the foundation is missing or not 1 to 32 ice-chars",
+        "the component is not 1 to 256",
+        "the transport is not UDP or TCP",
+        "the priority is not 1 to 2^31-1",
+        NULL,
+        "the port is not 1 to 65535",
+        "'typ' is missing",
+        "the type is not host, srflx, prflx or relay",
+    };
+    const char *s = line;
+    size_t n;
+    if (strncmp(s, "a=", 2) == 0)
+        s += 2;
+    if (strncasecmp(s, "candidate:", 10) != 0)
+        return "it does not start with 'candidate:'";
+    s += 10;
+    int udp = 0;
+    for (int i = 0; i < 8; i++) {
+        const char *t = cand_tok(&s, &n);
+        long long v = tok_num(t, n);
+        int ok = 1;
+        if (i == 0)
+            ok = n >= 1 && n <= 32 &&
+                 strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                           "0123456789+/") >= n;
+        else if (i == 1 && (tok_is(t, n, "udp") || tok_is(t, n, "tcp")))
+            return "the foundation or the component is missing";
+        else if (i == 1)
+            ok = v >= 1 && v <= 256;
+        else if (i == 2)
+            ok = (udp = tok_is(t, n, "udp")) || tok_is(t, n, "tcp");
+        else if (i == 3)
+            ok = v >= 1 && v <= 0x7fffffff;
+        else if (i == 4 && address_problem(t, n)[0])
+            return address_problem(t, n);
+        else if (i == 5)
+            ok = v >= (udp ? 1 : 0) && v <= 65535;
+        else if (i == 6)
+            ok = tok_is(t, n, "typ");
+        else if (i == 7)
+            ok = tok_is(t, n, "host") || tok_is(t, n, "srflx") || tok_is(t, n, "prflx") ||
+                 tok_is(t, n, "relay");
+        if (!ok)
+            return fixed[i];
+    }
+    return "an attribute after the type is malformed (raddr, rport, tcptype, generation, "
+           "network-id, network-cost, ufrag or an extension without its value)";
+}
+
+/* Of a session description: how many m-sections, how many carry an a=mid,
+ * and the index of the one whose a=mid is `mid` (-1: none). */
+typedef struct sdp_sections {
+    int count;
+    int mids;
+    int found;
+} sdp_sections;
+
+static sdp_sections sdp_scan(const char *sdp, const char *mid)
+{
+    sdp_sections r = { 0, 0, -1 };
+    size_t ml = strlen(mid);
+    for (const char *l = sdp; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+        if (strncmp(l, "m=", 2) == 0) {
+            r.count++;
+        } else if (r.count > 0 && strncmp(l, "a=mid:", 6) == 0) {
+            r.mids++;
+            const char *v = l + 6;
+            if (r.found < 0 && strncmp(v, mid, ml) == 0 &&
+                (v[ml] == '\r' || v[ml] == '\n' || !v[ml]))
+                r.found = r.count - 1;
+        }
+    }
+    return r;
+}
+
+typedef struct cand_req {
+    call *c;
+    obj *o;
+    char *line;
+    char *mid;
+    int index;
+} cand_req;
+
+static void cand_req_free(cand_req *r)
+{
+    free(r->line);
+    free(r->mid);
+    free(r);
+}
+
+static void add_candidate_done(void *arg, int status)
+{
+    cand_req *r = arg;
+    call *c = r->c;
+    if (status == FL_EINVAL) {
+        fl__call_err(c, KE_ICE_ADD_CANDIDATE_ERROR, "Invalid ICE candidate '%.200s': %s", r->line,
+                     candidate_problem(r->line));
+    } else if (status != 0) {
+        fl__call_err(c, KE_ICE_ADD_CANDIDATE_ERROR, "%s", fl_strerror(status));
+    } else {
+        const char *s = r->line, *t = NULL;
+        size_t n = 0;
+        for (int i = 0; i < 5; i++)
+            t = cand_tok(&s, &n);
+        static unsigned long mdns_seen; /* the RPC thread's: warnings rate-limited */
+        if (r->line[0] && n > 6 && strncasecmp(t + n - 6, ".local", 6) == 0 &&
+            (mdns_seen++ < 20 || mdns_seen % 1000 == 0))
+            fl_log(FL_LOG_WARN,
+                   "%s: ICE candidate with the mDNS name %.*s taken but not resolved (fluo has "
+                   "no mDNS resolver): the peer's address is learnt from its checks instead "
+                   "(%lu such candidates so far)",
+                   r->o->id, (int)n, t, mdns_seen);
+        fl__call_ok(c, NULL);
+    }
+    cand_req_free(r);
+}
+
+/* With the local description known (our offer or answer), the candidate's
+ * sdpMid must name one of its m-sections, or (no sdpMid, or a description
+ * without mids) its sdpMLineIndex be one: W3C addIceCandidate, the mid
+ * first. Before any description there is nothing to check against. */
+static void cand_sdp_done(void *arg, int status, const char *sdp)
+{
+    cand_req *r = arg;
+    if (r->o->released) {
+        fl__call_err(r->c, KE_ICE_ADD_CANDIDATE_ERROR, "The endpoint was released");
+        cand_req_free(r);
         return;
     }
-    fl_webrtc_add_ice_candidate(o->element, line, pstr(cand, "sdpMid"),
-                                json_is_integer(idx) ? (int)json_integer_value(idx) : 0,
-                                add_candidate_done, c);
+    if (status == 0 && sdp && sdp[0]) {
+        sdp_sections m = sdp_scan(sdp, r->mid);
+        if (r->mid[0] && m.mids > 0 && m.found < 0) {
+            fl__call_err(r->c, KE_ICE_ADD_CANDIDATE_ERROR,
+                         "'sdpMid' '%.64s' names no media section of the session", r->mid);
+            cand_req_free(r);
+            return;
+        }
+        if ((!r->mid[0] || m.mids == 0) && r->index >= m.count) {
+            fl__call_err(r->c, KE_ICE_ADD_CANDIDATE_ERROR,
+                         "'sdpMLineIndex' %d names no m-line: the session has %d", r->index,
+                         m.count);
+            cand_req_free(r);
+            return;
+        }
+    }
+    fl_webrtc_add_ice_candidate(r->o->element, r->line, r->mid, r->index, add_candidate_done, r);
+}
+
+static void add_ice_candidate(call *c, obj *o, json_t *p)
+{
+    /* the kmd check made sure of the IceCandidate's members and types */
+    json_t *cand = json_object_get(p, "candidate");
+    const char *line = pstr(cand, "candidate");
+    int index = (int)json_integer_value(json_object_get(cand, "sdpMLineIndex"));
+    if (index < 0) {
+        fl__call_err(c, KE_ICE_ADD_CANDIDATE_ERROR, "'sdpMLineIndex' %d names no m-line", index);
+        return;
+    }
+    /* RFC 8840's end-of-candidates attribute, as some clients pass it on,
+     * means what the empty candidate means */
+    if (strcmp(line, "end-of-candidates") == 0 || strcmp(line, "a=end-of-candidates") == 0)
+        line = "";
+    cand_req *r = calloc(1, sizeof(*r));
+    if (!r || !(r->line = strdup(line)) || !(r->mid = strdup(pstr(cand, "sdpMid")))) {
+        if (r)
+            cand_req_free(r);
+        fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
+        return;
+    }
+    r->c = c;
+    r->o = o;
+    r->index = index;
+    if (line[0])
+        fl_webrtc_sdp(o->element, FL_SDP_GET_LOCAL, NULL, cand_sdp_done, r);
+    else
+        cand_sdp_done(r, 0, NULL);
 }
 
 /* ---- key frames ---- */
@@ -248,7 +474,10 @@ static void set_prop_done(void *arg, int status)
                      "This setting cannot change once ICE has started (set it before "
                      "processOffer or generateOffer)");
     else if (status == FL_EINVAL)
-        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "Invalid value");
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "Invalid value for '%s'",
+                     json_object_iter_key(
+                             json_object_iter(json_object_get(c->params, "operationParams")))
+                             ?: "?");
     else if (status == FL_ENOTSUP &&
              json_object_get(json_object_get(c->params, "operationParams"), "rembParams"))
         fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
@@ -298,6 +527,12 @@ static void set_prop(call *c, obj *o, json_t *p)
     } else if (json_is_boolean(v)) {
         text = json_is_true(v) ? "true" : "false";
     } else if (json_is_integer(v)) {
+        if (strcmp(name, "stunServerPort") == 0 &&
+            (json_integer_value(v) < 0 || json_integer_value(v) > 65535)) {
+            fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
+                         "'%s' parameter should be a port number (0 to 65535)", name);
+            return;
+        }
         snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
         text = num;
     }
