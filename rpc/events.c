@@ -33,13 +33,21 @@ json_t *fl__event_base(obj *source, const char *type)
     return data;
 }
 
-void fl__event_emit(struct fl_rpc *rpc, obj *o, const char *type, json_t *data)
+/* Whether session s may hear about `subject` (isolated sessions). */
+static int hears_of(const session *s, const obj *subject)
+{
+    return !subject || subject->creator == s || fl_hmap_get(&s->holds, subject->id) != NULL;
+}
+
+static void emit(struct fl_rpc *rpc, obj *o, const char *type, json_t *data, const obj *subject)
 {
     uint64_t mark = ++rpc->emit_seq;
     json_t *note = NULL;
     fl_list_foreach (it, &o->subs) {
         sub *sb = fl_container_of(it, sub, obj_node);
         if (strcmp(sb->type, type) != 0 || sb->s->emit_mark == mark)
+            continue;
+        if (!hears_of(sb->s, subject))
             continue;
         sb->s->emit_mark = mark; /* one copy per session, however many subscriptions */
         if (!sb->s->client)
@@ -54,6 +62,16 @@ void fl__event_emit(struct fl_rpc *rpc, obj *o, const char *type, json_t *data)
     }
     json_decref(note);
     json_decref(data);
+}
+
+void fl__event_emit(struct fl_rpc *rpc, obj *o, const char *type, json_t *data)
+{
+    emit(rpc, o, type, data, NULL);
+}
+
+void fl__event_emit_about(struct fl_rpc *rpc, const obj *subject, const char *type, json_t *data)
+{
+    emit(rpc, rpc->manager, type, data, rpc->cfg.isolated ? subject : NULL);
 }
 
 static json_t *connection_event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char *type)

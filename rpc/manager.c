@@ -36,19 +36,9 @@ int fl__cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
-static size_t count_pipelines(struct fl_rpc *rpc, json_t *ids)
+static size_t count_pipelines(struct fl_rpc *rpc)
 {
-    size_t n = 0;
-    const char *key;
-    obj *o;
-    for (size_t it = 0; fl_hmap_next(&rpc->objects, &it, &key, (void **)&o);) {
-        if (o->pipeline && !o->released) {
-            n++;
-            if (ids)
-                json_array_append_new(ids, json_string(o->id));
-        }
-    }
-    return n;
+    return (size_t)rpc->npipelines;
 }
 
 void fl__sm_get_info(call *c, obj *o, json_t *p)
@@ -62,12 +52,18 @@ void fl__sm_get_info(call *c, obj *o, json_t *p)
     fl__call_ok(c, info);
 }
 
+/* With isolated sessions, only the caller's pipelines and session. */
 void fl__sm_get_pipelines(call *c, obj *o, json_t *p)
 {
     (void)o;
     (void)p;
     json_t *ids = json_array();
-    count_pipelines(c->rpc, ids);
+    const char *key;
+    obj *pipe;
+    for (size_t it = 0; fl_hmap_next(&c->rpc->objects, &it, &key, (void **)&pipe);) {
+        if (pipe->pipeline && !pipe->released && fl__call_sees(c, pipe))
+            json_array_append_new(ids, json_string(pipe->id));
+    }
     fl__call_ok(c, ids);
 }
 
@@ -77,8 +73,10 @@ void fl__sm_get_sessions(call *c, obj *o, json_t *p)
     (void)p;
     json_t *ids = json_array();
     const char *key;
-    for (size_t it = 0; fl_hmap_next(&c->rpc->sessions, &it, &key, NULL);)
-        json_array_append_new(ids, json_string(key));
+    for (size_t it = 0; fl_hmap_next(&c->rpc->sessions, &it, &key, NULL);) {
+        if (!c->rpc->cfg.isolated || strcmp(key, c->session) == 0)
+            json_array_append_new(ids, json_string(key));
+    }
     fl__call_ok(c, ids);
 }
 
@@ -214,9 +212,9 @@ static void status_page(struct fl_rpc *rpc, fl_bytes *body)
             "<tr><td>workers</td><td>%d</td></tr>\n"
             "<tr><td>memory</td><td>%lld KiB</td></tr>\n"
             "</table>\n<p>Kurento Protocol at ws://HOST:%d/%s</p>\n</body></html>\n",
-            FLUO_VERSION, KURENTO_API, up, count_pipelines(rpc, NULL),
-            (unsigned long long)es.elements, fl_hmap_len(&rpc->sessions), ws.connections,
-            es.workers, (long long)fl__used_memory_kb(), rpc->cfg.port, rpc->cfg.path);
+            FLUO_VERSION, KURENTO_API, up, count_pipelines(rpc), (unsigned long long)es.elements,
+            fl_hmap_len(&rpc->sessions), ws.connections, es.workers,
+            (long long)fl__used_memory_kb(), rpc->cfg.port, rpc->cfg.path);
 }
 
 static void metric(fl_bytes *b, const char *name, const char *type, const char *help, double v)
@@ -232,8 +230,7 @@ static void metrics_page(struct fl_rpc *rpc, fl_bytes *b)
     fl_engine_get_stats(rpc->engine, &es);
     metric(b, "fluo_uptime_seconds", "gauge", "Seconds since the server started.",
            (double)(fl_time_wall_ms() - rpc->start_ms) / 1000.0);
-    metric(b, "fluo_pipelines", "gauge", "Media pipelines alive.",
-           (double)count_pipelines(rpc, NULL));
+    metric(b, "fluo_pipelines", "gauge", "Media pipelines alive.", (double)count_pipelines(rpc));
     metric(b, "fluo_elements", "gauge", "Media elements alive.", (double)es.elements);
     metric(b, "fluo_sessions", "gauge", "Kurento sessions known.",
            (double)fl_hmap_len(&rpc->sessions));
@@ -278,6 +275,10 @@ static void metrics_page(struct fl_rpc *rpc, fl_bytes *b)
            (double)es.media_bytes);
     metric(b, "fluo_resident_memory_bytes", "gauge", "Resident memory of the process.",
            (double)fl__used_memory_kb() * 1024.0);
+    metric(b, "fluo_rpc_read_pauses_total", "counter",
+           "Times reading from a connection paused while its requests waited.",
+           (double)rpc->read_pauses);
+    fl__limits_metrics(rpc, b);
 }
 
 int fl__http_status(void *ctx, const char *path, fl_bytes *body, const char **content_type)

@@ -12,6 +12,33 @@ FL_LOG_TAG("rpc");
 
 /* ---- create ---- */
 
+/* With isolated sessions, an object a parameter names (a class type, or a
+ * list of one) must be one the session sees: otherwise it is answered as
+ * missing, before its type is checked. */
+static int check_visible(call *c, const char *name, const char *type, json_t *v)
+{
+    if (!c->rpc->cfg.isolated)
+        return 0;
+    char base[128];
+    size_t tl = strlen(type);
+    int list = tl > 2 && strcmp(type + tl - 2, "[]") == 0;
+    snprintf(base, sizeof(base), "%.*s", (int)(list ? tl - 2 : tl), type);
+    if (!fl__kmd_class(&c->rpc->kmd, base) || (list && !json_is_array(v)))
+        return 0;
+    size_t n = list ? json_array_size(v) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *id = json_string_value(list ? json_array_get(v, i) : v);
+        obj *o = id ? fl__obj_find(c->rpc, id) : NULL;
+        if (o && !fl__call_sees(c, o)) {
+            fl_log(FL_LOG_DEBUG, "session %s: '%s' names %s, which it does not hold", c->session,
+                   name, id);
+            fl__call_err(c, KE_MEDIA_OBJECT_NOT_FOUND, "Object '%.200s' not found", id);
+            return FL_EINVAL;
+        }
+    }
+    return 0;
+}
+
 static int check_params(call *c, json_t *defs, json_t *given)
 {
     size_t i;
@@ -27,6 +54,8 @@ static int check_params(call *c, json_t *defs, json_t *given)
             fl__call_err(c, KE_MARSHALL_ERROR, "'%s' parameter is required", name);
             return FL_EINVAL;
         }
+        if (check_visible(c, name, type, v) != 0)
+            return FL_EINVAL;
         struct rpc_err err;
         if (fl__kmd_check_value(c->rpc, name, type, v, &err) != 0) {
             fl__call_err_obj(c, &err);
@@ -43,7 +72,7 @@ static void created(call *c, obj *o)
         fl__session_hold(s, o);
     json_t *data = fl__event_base(c->rpc->manager, NULL);
     json_object_set_new(data, "object", json_string(o->id));
-    fl__event_emit(c->rpc, c->rpc->manager, "ObjectCreated", data);
+    fl__event_emit_about(c->rpc, o, "ObjectCreated", data);
     fl__call_ok(c, json_string(o->id));
 }
 
@@ -54,6 +83,7 @@ static void create_pipeline(call *c, const kmd_class *cls)
         fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
         return;
     }
+    fl__obj_account(o, fl__session_get(c->rpc, c->session, 0));
     int rc = fl_pipeline_create(c->rpc->engine, &o->pipeline);
     if (rc != 0) {
         o->pipeline = NULL;
@@ -72,6 +102,7 @@ static void create_element(call *c, const kmd_class *cls, json_t *ctor, const ch
         fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
         return;
     }
+    fl__obj_account(o, fl__session_get(c->rpc, c->session, 0));
     int rc = fl_element_create(pipe->pipeline, engine_type, o->id, &o->element);
     if (rc != 0) {
         o->element = NULL;
@@ -111,6 +142,8 @@ void fl__op_create(call *c)
     const char *engine_type = fl__factory_engine_type(cls->name);
     if (!engine_type)
         fl__call_err(c, KE_NOT_IMPLEMENTED, "%s is not implemented yet in fluo", cls->name);
+    else if (fl__limits_check_create(c, cls) != 0)
+        return;
     else if (!*engine_type)
         create_pipeline(c, cls);
     else
@@ -151,7 +184,7 @@ void fl__op_release(call *c)
         fl__call_err(c, KE_MARSHALL_ERROR, "'object' parameter should be a string");
         return;
     }
-    obj *o = fl__obj_find(c->rpc, id);
+    obj *o = fl__call_find(c, id);
     if (!o) {
         fl__call_err(c, KE_MEDIA_OBJECT_NOT_FOUND, "Object '%.200s' not found", id);
         return;
@@ -220,7 +253,7 @@ void fl__op_invoke(call *c)
         return;
     }
     const char *id = json_string_value(object);
-    obj *o = fl__obj_find(c->rpc, id);
+    obj *o = fl__call_find(c, id);
     if (!o) {
         int newref = strncmp(id, "newref:", 7) == 0;
         fl__call_err(c,

@@ -45,7 +45,9 @@ static void get_children(call *c, obj *o, json_t *p)
     (void)p;
     json_t *arr = json_array();
     fl_list_foreach (it, &o->children) {
-        json_array_append_new(arr, json_string(fl_container_of(it, obj, child_node)->id));
+        obj *child = fl_container_of(it, obj, child_node);
+        if (fl__call_sees(c, child))
+            json_array_append_new(arr, json_string(child->id));
     }
     fl__call_ok(c, arr);
 }
@@ -191,7 +193,7 @@ static void engine_done(void *arg, int status)
 
 static void connect_or_disconnect(call *c, obj *o, json_t *p, int connect)
 {
-    obj *sink = fl__obj_find(c->rpc, pstr(p, "sink"));
+    obj *sink = fl__call_find(c, pstr(p, "sink"));
     if (!sink || !sink->element || !o->element) {
         fl__call_err(c, KE_MEDIA_OBJECT_NOT_FOUND, "Object '%.200s' not found", pstr(p, "sink"));
         return;

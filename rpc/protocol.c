@@ -19,7 +19,7 @@ typedef struct msg {
     char data[];
 } msg;
 
-static void pump(client *cl);
+static void serve(client *cl);
 static void call_free(call *c);
 
 const char *fl__error_type(int code)
@@ -136,13 +136,25 @@ void fl__call_err_obj(call *c, const struct rpc_err *e)
     fl__call_err(c, e->code, "%s", e->msg);
 }
 
+/* Answers a call whose new session could not be made. */
+static void session_refused(call *c)
+{
+    if (fl__limits_sessions_full(c->rpc, 0))
+        fl__limits_session_refused(c);
+    else
+        fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
+}
+
+/* The call's session, made if new; answers the call on failure. */
 static int ensure_session(call *c)
 {
     if (!c->session[0])
         fl_rand_uuid(fl_rand_system(), c->session);
     session *s = fl__session_get(c->rpc, c->session, 1);
-    if (!s)
+    if (!s) {
+        session_refused(c);
         return FL_ENOMEM;
+    }
     s->in_use = 1;
     return 0;
 }
@@ -166,7 +178,7 @@ static void m_connect(call *c)
     } else {
         fl_rand_uuid(fl_rand_system(), c->session);
         if (!fl__session_get(c->rpc, c->session, 1)) {
-            fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
+            session_refused(c);
             return;
         }
     }
@@ -182,7 +194,7 @@ static obj *param_object(call *c, const char *key)
         return NULL;
     }
     const char *id = json_string_value(v);
-    obj *o = fl__obj_find(c->rpc, id);
+    obj *o = fl__call_find(c, id);
     if (!o) {
         if (strncmp(id, "newref:", 7) == 0)
             fl__call_err(c, KE_MEDIA_OBJECT_NOT_FOUND_TRANSACTION_NO_COMMIT,
@@ -256,8 +268,18 @@ static void m_unsubscribe(call *c)
         fl__call_err(c, KE_MARSHALL_ERROR, "'subscription' parameter should be a string");
         return;
     }
-    sub *sb = fl_hmap_del(&c->rpc->subs, id);
+    json_t *object = json_object_get(c->params, "object");
+    if (c->rpc->cfg.isolated && json_is_string(object) &&
+        !fl__call_find(c, json_string_value(object))) {
+        fl__call_err(c, KE_MEDIA_OBJECT_NOT_FOUND, "Object '%.200s' not found",
+                     json_string_value(object));
+        return;
+    }
+    sub *sb = fl_hmap_get(&c->rpc->subs, id);
+    if (sb && c->rpc->cfg.isolated && strcmp(sb->s->id, c->session) != 0)
+        sb = NULL; /* another session's: as if it did not exist */
     if (sb) {
+        fl_hmap_del(&c->rpc->subs, id);
         fl_list_remove(&sb->obj_node);
         fl_list_remove(&sb->session_node);
         sb->s->nsubs--;
@@ -515,6 +537,16 @@ static const struct {
     { "closeSession", m_close_session, 1, 0 },
 };
 
+/* With isolated sessions, a session associated with an open connection
+ * belongs to that connection: no other one may name it. */
+static int session_taken(const call *c)
+{
+    if (!c->rpc->cfg.isolated || !c->had_session || !c->cl)
+        return 0;
+    session *s = fl__session_get(c->rpc, c->session, 0);
+    return s && s->client && s->client != c->cl;
+}
+
 void fl__exec(call *c)
 {
     c->rpc->calls_total++;
@@ -529,6 +561,15 @@ void fl__exec(call *c)
                      FL_SESSION_ID_MAX - 1);
         return;
     }
+    if (session_taken(c)) {
+        fl_log(FL_LOG_INFO, "client %s named session %s, held by another connection: refused",
+               c->cl->conn ? fl_rpc_conn_peer(c->cl->conn) : "(detached)", c->session);
+        fl__call_err(c, KE_INVALID_SESSION,
+                     "Invalid session: session '%s' is in use by another connection "
+                     "(isolated sessions)",
+                     c->session);
+        return;
+    }
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
         if (strcmp(methods[i].name, c->method) != 0)
             continue;
@@ -536,10 +577,8 @@ void fl__exec(call *c)
             fl__call_err(c, JE_INVALID_PARAMS, "'params' is required");
             return;
         }
-        if (methods[i].needs_session && ensure_session(c) != 0) {
-            fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
+        if (methods[i].needs_session && ensure_session(c) != 0)
             return;
-        }
         methods[i].fn(c);
         return;
     }
@@ -573,8 +612,10 @@ static void send_json(client *cl, json_t *j)
         fl_log(FL_LOG_ERROR, "cannot serialise a response");
         return;
     }
+    size_t len = strlen(text);
+    cl->out_bytes += len;
     if (cl->conn)
-        fl_rpc_conn_send(cl->conn, text, strlen(text));
+        fl_rpc_conn_send(cl->conn, text, len);
     else
         cl->sink(cl->sink_arg, text);
     free(text);
@@ -636,8 +677,7 @@ static void top_done(call *c)
     struct fl_rpc *rpc = c->rpc;
     call_free(c);
     cl->busy = 0;
-    if (!cl->pumping)
-        pump(cl);
+    serve(cl);
     client_unref(cl);
     rpc->calls_in_flight--;
     fl__rpc_maybe_finish(rpc);
@@ -717,19 +757,103 @@ static void start(client *cl, const char *data, size_t len)
     fl__exec(c);
 }
 
-static void pump(client *cl)
+/* ---- the request pump ----
+ *
+ * A client's requests run one at a time in arrival order. Each client gets a
+ * slice per loop turn (FL_SLICE_MSGS requests or FL_SLICE_BYTES of answers);
+ * one that has used its slice waits in rpc->ready, served round-robin from an
+ * idle handle, so the loop polls every socket between two slices. Reading
+ * from a connection pauses while too many of its requests wait. */
+
+static int slice_left(const client *cl)
 {
+    return cl->slice_msgs < FL_SLICE_MSGS && cl->out_bytes - cl->slice_out < FL_SLICE_BYTES;
+}
+
+static void pump_turn(uv_idle_t *h);
+
+/* Puts a client whose slice is used up in line for the next turns. */
+static void schedule(client *cl)
+{
+    struct fl_rpc *rpc = cl->rpc;
+    if (cl->ready || cl->busy || fl_list_empty(&cl->queue) || rpc->shutting_down)
+        return;
+    cl->ready = 1;
+    cl->refs++;
+    fl_list_push_back(&rpc->ready, &cl->ready_node);
+    if (!uv_is_active((uv_handle_t *)&rpc->pump))
+        uv_idle_start(&rpc->pump, pump_turn);
+}
+
+static void maybe_resume(client *cl)
+{
+    if (!cl->paused || cl->queued_msgs > FL_QUEUE_LOW_MSGS || cl->queued_bytes > FL_QUEUE_LOW_BYTES)
+        return;
+    cl->paused = 0;
+    if (cl->conn) {
+        fl_log(FL_LOG_DEBUG, "client %s: %zu requests waiting: reading again",
+               fl_rpc_conn_peer(cl->conn), cl->queued_msgs);
+        fl_rpc_conn_pause_reading(cl->conn, 0);
+    }
+}
+
+/* Runs the client's waiting requests while its slice lasts. */
+static void serve(client *cl)
+{
+    if (cl->pumping || cl->ready)
+        return; /* running them already, or waiting for its turn */
     cl->pumping = 1;
     cl->refs++;
-    while (!cl->busy && !fl_list_empty(&cl->queue)) {
+    while (!cl->busy && !fl_list_empty(&cl->queue) && slice_left(cl)) {
         msg *m = fl_container_of(fl_list_pop_front(&cl->queue), msg, node);
         cl->queued_msgs--;
-        cl->queued_bytes -= m->len;
+        cl->queued_bytes -= sizeof(*m) + m->len + 1;
+        cl->slice_msgs++;
         start(cl, m->data, m->len);
         free(m);
     }
+    maybe_resume(cl); /* what it delivers now waits for the next slice */
     cl->pumping = 0;
+    schedule(cl);
     client_unref(cl);
+}
+
+static void pump_turn(uv_idle_t *h)
+{
+    struct fl_rpc *rpc = h->data;
+    size_t n = fl_list_count(&rpc->ready);
+    for (size_t i = 0; i < n && !fl_list_empty(&rpc->ready); i++) {
+        client *cl = fl_container_of(fl_list_pop_front(&rpc->ready), client, ready_node);
+        cl->ready = 0;
+        cl->slice_msgs = 0;
+        cl->slice_out = cl->out_bytes;
+        serve(cl); /* back in line at the end if its slice ran out again */
+        client_unref(cl);
+    }
+    if (fl_list_empty(&rpc->ready))
+        uv_idle_stop(h);
+}
+
+void fl__rpc_aux_init(struct fl_rpc *rpc)
+{
+    fl_list_init(&rpc->ready);
+    uv_idle_init(rpc->loop, &rpc->pump);
+    rpc->pump.data = rpc;
+    uv_timer_init(rpc->loop, &rpc->trim_timer);
+    rpc->trim_timer.data = rpc;
+    uv_unref((uv_handle_t *)&rpc->trim_timer);
+}
+
+void fl__rpc_aux_close(struct fl_rpc *rpc, uv_close_cb closed)
+{
+    fl_list_foreach_safe (it, tmp, &rpc->ready) {
+        client *cl = fl_container_of(it, client, ready_node);
+        fl_list_remove(it);
+        cl->ready = 0;
+        client_unref(cl);
+    }
+    uv_close((uv_handle_t *)&rpc->pump, closed);
+    uv_close((uv_handle_t *)&rpc->trim_timer, closed);
 }
 
 static client *client_new(struct fl_rpc *rpc)
@@ -740,6 +864,7 @@ static client *client_new(struct fl_rpc *rpc)
     cl->refs = 1;
     cl->rpc = rpc;
     fl_list_init(&cl->queue);
+    fl_list_init(&cl->ready_node);
     fl_list_push_back(&rpc->clients, &cl->node);
     return cl;
 }
@@ -756,16 +881,28 @@ client *fl__client_detached(struct fl_rpc *rpc,
     return cl;
 }
 
+/* Requests waiting may pass the high mark by what the connection had read
+ * when reading paused (one read, one message); beyond this bound it did not
+ * pause. */
+static size_t queue_cap(const struct fl_rpc *rpc)
+{
+    size_t max_message = rpc->cfg.max_message ? rpc->cfg.max_message : (size_t)1 << 20;
+    return FL_QUEUE_HIGH_BYTES + 2 * max_message + ((size_t)1 << 20);
+}
+
 void fl__client_feed(client *cl, const char *data, size_t len)
 {
-    if (cl->queued_msgs >= FL_MAX_QUEUED_MSGS || cl->queued_bytes + len > FL_MAX_QUEUED_BYTES) {
-        fl_log(FL_LOG_WARN, "client %s: too many requests waiting, closing it",
-               cl->conn ? fl_rpc_conn_peer(cl->conn) : "(detached)");
+    size_t cost = sizeof(msg) + len + 1;
+    if (cl->queued_bytes + cost > queue_cap(cl->rpc)) {
+        fl_log(FL_LOG_ERROR,
+               "client %s: %zu bytes of requests waiting although reading paused: "
+               "closing it",
+               cl->conn ? fl_rpc_conn_peer(cl->conn) : "(detached)", cl->queued_bytes);
         if (cl->conn)
             fl_rpc_conn_close(cl->conn, 1008, "Too many requests waiting");
         return;
     }
-    msg *m = malloc(sizeof(*m) + len + 1);
+    msg *m = malloc(cost);
     if (!m) {
         if (cl->conn)
             fl_rpc_conn_close(cl->conn, 1011, "out of memory");
@@ -776,9 +913,16 @@ void fl__client_feed(client *cl, const char *data, size_t len)
     m->data[len] = '\0';
     fl_list_push_back(&cl->queue, &m->node);
     cl->queued_msgs++;
-    cl->queued_bytes += len;
-    if (!cl->pumping)
-        pump(cl);
+    cl->queued_bytes += cost;
+    if (cl->conn && !cl->paused &&
+        (cl->queued_msgs >= FL_QUEUE_HIGH_MSGS || cl->queued_bytes >= FL_QUEUE_HIGH_BYTES)) {
+        cl->paused = 1;
+        cl->rpc->read_pauses++;
+        fl_log(FL_LOG_DEBUG, "client %s: %zu requests waiting: reading paused",
+               fl_rpc_conn_peer(cl->conn), cl->queued_msgs);
+        fl_rpc_conn_pause_reading(cl->conn, 1);
+    }
+    serve(cl);
 }
 
 void fl__client_close(client *cl)
@@ -792,6 +936,11 @@ void fl__client_close(client *cl)
     }
     cl->queued_msgs = 0;
     cl->queued_bytes = 0;
+    if (cl->ready) {
+        fl_list_remove(&cl->ready_node);
+        cl->ready = 0;
+        cl->refs--; /* the line's; the caller's reference is dropped below */
+    }
     if (cl->session[0]) {
         session *s = fl__session_get(cl->rpc, cl->session, 0);
         if (s && s->client == cl) {

@@ -52,6 +52,7 @@ obj *fl__obj_new(struct fl_rpc *rpc, const kmd_class *cls, obj *parent, const ch
     fl_list_init(&o->child_node);
     fl_list_init(&o->subs);
     fl_list_init(&o->holds);
+    fl_list_init(&o->creator_node);
     if (parent)
         fl_list_push_back(&parent->children, &o->child_node);
     return o;
@@ -100,6 +101,63 @@ const char *fl__obj_name(const obj *o)
     return o->name ? o->name : o->id;
 }
 
+static int is_pipeline(const obj *o)
+{
+    return fl__kmd_is_a(o->cls, "MediaPipeline");
+}
+
+void fl__obj_account(obj *o, session *creator)
+{
+    struct fl_rpc *rpc = o->rpc;
+    o->counted = 1;
+    o->endpoint = fl__limits_is_endpoint(o->cls);
+    rpc->nobjects++;
+    rpc->nendpoints += o->endpoint;
+    rpc->npipelines += is_pipeline(o);
+    if (!creator)
+        return;
+    o->creator = creator;
+    fl_list_push_back(&creator->created, &o->creator_node);
+    creator->nobjects++;
+    creator->nendpoints += o->endpoint;
+    creator->npipelines += is_pipeline(o);
+}
+
+/* Gives back what the object counted against the limits. */
+static void unaccount(obj *o)
+{
+    struct fl_rpc *rpc = o->rpc;
+    if (!o->counted)
+        return;
+    o->counted = 0;
+    rpc->nobjects--;
+    rpc->nendpoints -= o->endpoint;
+    rpc->npipelines -= is_pipeline(o);
+    session *s = o->creator;
+    if (!s)
+        return;
+    s->nobjects--;
+    s->nendpoints -= o->endpoint;
+    s->npipelines -= is_pipeline(o);
+    fl_list_remove(&o->creator_node);
+    o->creator = NULL;
+}
+
+int fl__call_sees(const call *c, const obj *o)
+{
+    struct fl_rpc *rpc = c->rpc;
+    if (!rpc->cfg.isolated || o == rpc->manager)
+        return 1;
+    session *s = fl__session_get(rpc, c->session, 0);
+    return s && fl_hmap_get(&s->holds, o->id) != NULL;
+}
+
+obj *fl__call_find(const call *c, const char *id)
+{
+    obj *o = id ? fl__obj_find(c->rpc, id) : NULL;
+    return o && fl__call_sees(c, o) ? o : NULL;
+}
+
 static void sub_free(struct fl_rpc *rpc, sub *sb)
 {
     fl_list_remove(&sb->obj_node);
@@ -136,17 +194,19 @@ static void unregister(struct fl_rpc *rpc, obj *o)
     }
     o->released = 1;
     fl_hmap_del(&rpc->objects, o->id);
+    if (rpc->manager) {
+        /* While its holders are known: isolated sessions hear of their own. */
+        json_t *data = fl__event_base(rpc->manager, NULL);
+        json_object_set_new(data, "objectId", json_string(o->id));
+        fl__event_emit_about(rpc, o, "ObjectDestroyed", data);
+    }
     fl_list_foreach_safe (n, tmp2, &o->holds) {
         hold_free(fl_container_of(n, hold, obj_node));
     }
     fl_list_foreach_safe (n, tmp3, &o->subs) {
         sub_free(rpc, fl_container_of(n, sub, obj_node));
     }
-    if (rpc->manager) {
-        json_t *data = fl__event_base(rpc->manager, NULL);
-        json_object_set_new(data, "objectId", json_string(o->id));
-        fl__event_emit(rpc, rpc->manager, "ObjectDestroyed", data);
-    }
+    unaccount(o);
 }
 
 /* Drops the tree's registry references once the engine is done with it. */
@@ -158,6 +218,7 @@ static void free_tree(struct fl_rpc *rpc, obj *o)
         free_tree(rpc, child);
     }
     fl_list_remove(&o->child_node);
+    rpc->frees_since_trim++;
     if (o->element) {
         char key[32];
         ptr_key(o->element, key);
@@ -178,6 +239,7 @@ static void release_done(void *arg, int status)
     if (rc->done)
         rc->done(rc->arg);
     free(rc);
+    fl__limits_trim_later(rpc);
     fl__rpc_maybe_finish(rpc);
 }
 
@@ -211,13 +273,14 @@ void fl__obj_release(obj *o, void (*done)(void *arg), void *arg)
 session *fl__session_get(struct fl_rpc *rpc, const char *id, int create)
 {
     session *s = fl_hmap_get(&rpc->sessions, id);
-    if (s || !create)
+    if (s || !create || fl__limits_sessions_full(rpc, 1))
         return s;
     s = calloc(1, sizeof(*s));
     if (!s || !(s->id = strdup(id)))
         goto fail;
     fl_hmap_init(&s->holds);
     fl_list_init(&s->subs);
+    fl_list_init(&s->created);
     s->in_use = 1;
     if (fl_hmap_put(&rpc->sessions, s->id, s) != 0)
         goto fail;
@@ -301,6 +364,12 @@ void fl__session_drop(struct fl_rpc *rpc, session *s)
     for (size_t it = 0; fl_hmap_next(&s->holds, &it, NULL, (void **)&h);)
         hold_free(h); /* only if the array could not be allocated */
     fl_hmap_deinit(&s->holds);
+    /* What it created and other sessions still hold counts for nobody now. */
+    fl_list_foreach_safe (node, tmp2, &s->created) {
+        obj *o = fl_container_of(node, obj, creator_node);
+        fl_list_remove(&o->creator_node);
+        o->creator = NULL;
+    }
     free(s->id);
     free(s);
 }

@@ -110,6 +110,10 @@ typedef struct obj {
     fl_list subs;          /* struct sub, by obj_node */
     fl_list holds;         /* struct hold: the sessions holding this object */
     size_t nholds;
+    struct session *creator; /* counts it against its limits; NULL once dropped */
+    fl_list creator_node;    /* in creator->created */
+    int counted;             /* in the server-wide counts (a created object) */
+    int endpoint;            /* an Endpoint: holds network sockets */
     struct fl_rpc *rpc;
 } obj;
 
@@ -121,8 +125,16 @@ typedef struct obj {
 #define FL_MAX_TAGS             256
 #define FL_MAX_TEXT             4096 /* a name, tag key or tag value */
 #define FL_MAX_DESCRIPTION      256  /* a pad description */
-#define FL_MAX_QUEUED_MSGS      256  /* requests waiting behind a running one */
-#define FL_MAX_QUEUED_BYTES     (16u << 20)
+/* Requests waiting behind a running one: reading from the connection pauses
+ * at the high marks and resumes below the low ones (bytes count each
+ * message's size and overhead). */
+#define FL_QUEUE_HIGH_MSGS  256
+#define FL_QUEUE_LOW_MSGS   64
+#define FL_QUEUE_HIGH_BYTES (4u << 20)
+#define FL_QUEUE_LOW_BYTES  (1u << 20)
+/* One client's slice of a loop turn: requests started, bytes answered. */
+#define FL_SLICE_MSGS  32
+#define FL_SLICE_BYTES (256u << 10)
 
 typedef struct session {
     char *id;
@@ -131,6 +143,10 @@ typedef struct session {
     fl_hmap holds;         /* object id -> struct hold */
     fl_list subs;          /* struct sub, by session_node */
     size_t nsubs;
+    fl_list created; /* obj it created that are alive, by creator_node */
+    int nobjects;    /* counted against fluo.limits.*PerSession */
+    int nendpoints;
+    int npipelines;
     uint64_t emit_mark; /* last event sent to it (one copy per event) */
 } session;
 
@@ -162,6 +178,12 @@ typedef struct client {
     size_t queued_bytes;
     int busy;
     int pumping;
+    int paused; /* reading from the connection is stopped */
+    int ready;  /* in rpc->ready, waiting for its slice (holds a ref) */
+    fl_list ready_node;
+    size_t out_bytes;    /* sent to it so far */
+    unsigned slice_msgs; /* requests started in its current slice */
+    size_t slice_out;    /* out_bytes when the slice began */
     fl_list node;
     /* A client with no connection (tests, fuzzing) hands its output here. */
     void (*sink)(void *arg, const char *text);
@@ -198,6 +220,31 @@ struct call {
     obj *other;
 };
 
+/* What a create or a new session can run into (fluo.limits.*); the metrics
+ * count refusals per limit. */
+enum fl__limit {
+    FL_LIMIT_OBJECTS_PER_SESSION,
+    FL_LIMIT_ENDPOINTS_PER_SESSION,
+    FL_LIMIT_PIPELINES_PER_SESSION,
+    FL_LIMIT_OBJECTS,
+    FL_LIMIT_ENDPOINTS,
+    FL_LIMIT_PIPELINES,
+    FL_LIMIT_SESSIONS,
+    FL_LIMIT_FD_RESERVE,
+    FL_LIMIT_COUNT
+};
+
+/* The process's file descriptors as last counted (limits.c). */
+struct fl__fd_budget {
+    int limit;                /* RLIMIT_NOFILE (soft); 0: not read yet */
+    int open;                 /* open descriptors at the last count */
+    int64_t counted_ms;       /* when (monotonic ms) */
+    int endpoints_then;       /* rpc->nendpoints then */
+    int near;                 /* near the limit at the last count */
+    unsigned long near_total; /* times it came near */
+    unsigned long counts;     /* times /proc/self/fd was read */
+};
+
 struct fl_rpc {
     uv_loop_t *loop;
     fl_engine *engine;
@@ -221,6 +268,23 @@ struct fl_rpc {
     uint64_t emit_seq;
     fl_list cpu_samples; /* getUsedCpu calls waiting on their timers */
     int pending_releases;
+    /* The request pump: clients with requests waiting get a slice each per
+     * loop turn, round-robin (protocol.c). */
+    uv_idle_t pump;
+    fl_list ready;             /* client, by ready_node */
+    unsigned long read_pauses; /* times a connection's reading was paused */
+    /* Created objects alive, and the limits' refusals (limits.c). */
+    int nobjects;
+    int nendpoints;
+    int npipelines;
+    unsigned long limit_refusals[FL_LIMIT_COUNT];
+    int64_t limit_logged_ms[FL_LIMIT_COUNT];       /* a refusal's log line, at most */
+    unsigned long limit_logged_at[FL_LIMIT_COUNT]; /* one per limit per 10 s */
+    struct fl__fd_budget fds;
+    /* Memory freed by releases is handed back to the system once they settle. */
+    uv_timer_t trim_timer;
+    unsigned frees_since_trim;
+    unsigned long trims;
     int shutdown_handles;
     void (*shutdown_done)(void *arg);
     void *shutdown_arg;
@@ -241,6 +305,12 @@ const char *fl__obj_name(const obj *o);
 /* The tags as Kurento's Tag[] (with __module__/__type__). */
 json_t *fl__obj_tags_json(const obj *o);
 
+/* Counts a created object against its creator's limits and the server's
+ * (until it is released). */
+void fl__obj_account(obj *o, struct session *creator);
+
+/* NULL if absent or released; with create, NULL also when out of memory or
+ * at fluo.limits.sessions (fl__limits_sessions_full tells). */
 session *fl__session_get(struct fl_rpc *rpc, const char *id, int create);
 /* The session holds o and its ancestors (a pipeline lives while a session
  * holds one of its elements). */
@@ -254,6 +324,35 @@ void fl__session_drop(struct fl_rpc *rpc, session *s);
 void fl__gc_run(struct fl_rpc *rpc);
 /* Frees the service once shutdown has nothing left in flight. */
 void fl__rpc_maybe_finish(struct fl_rpc *rpc);
+
+/* ---- limits.c: fluo.limits.*, the fd budget, memory given back ---- */
+
+/* An element that holds network sockets (every *Endpoint class). */
+int fl__limits_is_endpoint(const kmd_class *cls);
+/* Checks the limits a new object of cls created by the call's session would
+ * pass; on refusal answers the call (NOT_ENOUGH_RESOURCES naming the limit)
+ * and returns FL_ERANGE. */
+int fl__limits_check_create(call *c, const kmd_class *cls);
+/* At fluo.limits.sessions; counts a refusal when count_refusal. */
+int fl__limits_sessions_full(struct fl_rpc *rpc, int count_refusal);
+/* Answers the call with the sessions limit's error. */
+void fl__limits_session_refused(call *c);
+/* Before taking sockets: FL_ERANGE with err filled when no more than
+ * fluo.limits.fdReserve descriptors are left below RLIMIT_NOFILE. Counts
+ * /proc/self/fd only when the last count is old or an estimate says the
+ * limit is near. */
+int fl__limits_fd_check(struct fl_rpc *rpc, struct rpc_err *err);
+/* Hands freed memory back to the system a moment after releases settle. */
+void fl__limits_trim_later(struct fl_rpc *rpc);
+void fl__limits_metrics(struct fl_rpc *rpc, fl_bytes *b);
+
+/* ---- isolated sessions (fluo.isolatedSessions) ---- */
+
+/* Whether the call's session may see o: always, unless the server isolates
+ * sessions; then only objects its session holds, and the ServerManager. */
+int fl__call_sees(const call *c, const obj *o);
+/* fl__obj_find limited to what the call's session sees. */
+obj *fl__call_find(const call *c, const char *id);
 
 /* ---- calls ---- */
 void fl__call_ok(call *c, json_t *value); /* steals value; NULL: "value":null */
@@ -304,10 +403,20 @@ void fl__sm_cancel_cpu_samples(struct fl_rpc *rpc);
 
 /* protocol.c */
 void fl__client_send(client *cl, json_t *j);
+/* The service's handles besides the garbage collector's timer (the request
+ * pump, the memory trim timer): fl_rpc_create inits them once nothing can
+ * fail any more, fl_rpc_shutdown closes them; `closed` runs for each. */
+#define FL_RPC_AUX_HANDLES 2
+void fl__rpc_aux_init(struct fl_rpc *rpc);
+void fl__rpc_aux_close(struct fl_rpc *rpc, uv_close_cb closed);
 void fl__protocol_callbacks(fl_rpc_server_callbacks *cb, struct fl_rpc *rpc);
 
 /* ---- events.c ---- */
 void fl__event_emit(struct fl_rpc *rpc, obj *o, const char *type, json_t *data);
+/* An event of the ServerManager about `subject` (ObjectCreated,
+ * ObjectDestroyed): with isolated sessions, only sessions holding or having
+ * created the subject get it. */
+void fl__event_emit_about(struct fl_rpc *rpc, const obj *subject, const char *type, json_t *data);
 json_t *fl__event_base(obj *source, const char *type);
 void fl__engine_event(void *arg, const fl_event *ev);
 

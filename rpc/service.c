@@ -82,6 +82,7 @@ int fl_rpc_create(fl_rpc **out, uv_loop_t *loop, fl_engine *engine, const fl_rpc
     uint64_t period = (uint64_t)cfg->gc_period * 1000;
     uv_timer_start(&rpc->gc_timer, gc_tick, period, period);
     uv_unref((uv_handle_t *)&rpc->gc_timer);
+    fl__rpc_aux_init(rpc);
     *out = rpc;
     return 0;
 fail:
@@ -134,7 +135,7 @@ void fl_rpc_shutdown(fl_rpc *rpc, void (*done)(void *arg), void *arg)
     rpc->shutting_down = 1;
     rpc->shutdown_done = done;
     rpc->shutdown_arg = arg;
-    rpc->shutdown_handles = 3; /* server, timer, and this function */
+    rpc->shutdown_handles = 3 + FL_RPC_AUX_HANDLES; /* server, timers, and this function */
     fl__sm_cancel_cpu_samples(rpc);
     fl_list_foreach_safe (it, tmp, &rpc->clients) {
         client *cl = fl_container_of(it, client, node);
@@ -155,6 +156,7 @@ void fl_rpc_shutdown(fl_rpc *rpc, void (*done)(void *arg), void *arg)
     fl_rpc_server_close(rpc->server, server_closed, rpc);
     uv_timer_stop(&rpc->gc_timer);
     uv_close((uv_handle_t *)&rpc->gc_timer, gc_closed);
+    fl__rpc_aux_close(rpc, gc_closed);
     rpc->shutdown_handles--;
     fl__rpc_maybe_finish(rpc);
 }

@@ -656,6 +656,51 @@ static void test_session_id_limits(void **state)
     fl__client_close(cl);
 }
 
+/* Requests pipelined by one client run in order, a slice per loop turn:
+ * another client's request fed meanwhile is answered at once. */
+static void test_slices(void **state)
+{
+    (void)state;
+    struct out ox = { 0 }, oy = { 0 };
+    client *x = fl__client_detached(rpc, sink, &ox);
+    client *y = fl__client_detached(rpc, sink, &oy);
+    char text[256];
+    for (int i = 0; i < 200; i++) {
+        snprintf(text, sizeof(text), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"ping\"}",
+                 5000 + i);
+        fl__client_feed(x, text, strlen(text));
+    }
+    assert_int_equal(ox.n, FL_SLICE_MSGS); /* the rest waits for the next turns */
+    assert_int_equal(x->queued_msgs, 200 - FL_SLICE_MSGS);
+    const char *ping = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}";
+    fl__client_feed(y, ping, strlen(ping));
+    assert_int_equal(oy.n, 1);
+    assert_int_equal(ox.n, FL_SLICE_MSGS);
+    int last = 5199;
+    assert_non_null(wait_for(&ox, by_id, &last));
+    assert_int_equal(ox.n, 200);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(json_integer_value(json_object_get(ox.msgs[i], "id")), 5000 + i);
+    out_clear(&ox);
+    /* Large answers end a slice sooner: getKmd("core") is about 100 kB. */
+    for (int i = 0; i < 8; i++) {
+        snprintf(text, sizeof(text),
+                 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"invoke\",\"params\":{"
+                 "\"object\":\"manager_ServerManager\",\"operation\":\"getKmd\","
+                 "\"operationParams\":{\"moduleName\":\"core\"}}}",
+                 6000 + i);
+        fl__client_feed(x, text, strlen(text));
+    }
+    assert_true(ox.n >= 1 && ox.n < 8);
+    last = 6007;
+    assert_non_null(wait_for(&ox, by_id, &last));
+    assert_int_equal(ox.n, 8);
+    out_clear(&ox);
+    out_clear(&oy);
+    fl__client_close(x);
+    fl__client_close(y);
+}
+
 /* Runs last: shutdown while a transaction is between two operations. */
 static void test_shutdown_with_calls_in_flight(void **state)
 {
@@ -698,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_event_delivery),
         cmocka_unit_test(test_subscriptions_die_with_session),
         cmocka_unit_test(test_session_id_limits),
+        cmocka_unit_test(test_slices),
         cmocka_unit_test(test_shutdown_with_calls_in_flight),
     };
     return cmocka_run_group_tests_name("rpc_protocol", tests, setup, teardown);
