@@ -467,7 +467,9 @@ static void open_timeout(fl_rpc_conn *c)
                  duration(s->message_timeout_ms, d, sizeof(d)));
         snprintf(line, sizeof(line), "%s: %s: closed (1008)", c->peer, reason);
         warn_limited(s, &s->timeout_log, "timeouts", line);
-        conn_close_with(c, FL_WS_CLOSE_POLICY, reason);
+        /* No reply is awaited: behind part of a frame it could not be parsed. */
+        fl_ws_send_close(c->ws, FL_WS_CLOSE_POLICY, reason);
+        conn_finish(c);
         return;
     }
     conn_arm(c);
@@ -781,7 +783,7 @@ static const char *conn_admit(fl_rpc_server *s)
         s->stats.refused_max++;
         return "too many connections";
     }
-    if (!fl__fd_budget_allows(&s->fds, loop_now(s), s->fd_reserve)) {
+    if (!fl__fd_budget_allows(&s->fds, loop_now(s))) {
         s->stats.refused_fd++;
         return "too near the file descriptor limit";
     }
@@ -974,6 +976,7 @@ static int server_init(fl_rpc_server *s, const fl_rpc_server_config *cfg)
         if (s->secure_port < 0)
             return s->secure_port;
     }
+    fl__fd_budget_init(&s->fds, s->fd_reserve, loop_now(s));
     return 0;
 }
 
@@ -1001,7 +1004,6 @@ int fl_rpc_server_create(fl_rpc_server **out,
     s->handles_open = 2;
     uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
     uv_unref((uv_handle_t *)&s->tick);
-    fl__fd_budget_init(&s->fds, loop_now(s));
     int rc = server_init(s, cfg);
     if (rc != 0) {
         /* Listeners already open close on the next loop turn; then s is freed. */
@@ -1054,7 +1056,7 @@ static void on_tick(uv_timer_t *t)
 {
     fl_rpc_server *s = t->data;
     uint64_t now = loop_now(s);
-    fl__fd_budget_used(&s->fds, now, s->fd_reserve);
+    fl__fd_budget_used(&s->fds, now);
     tick_flush(&s->refused_log, now, "connections refused");
     tick_flush(&s->timeout_log, now, "timeouts");
     tick_flush(&s->reader_log, now, "slow readers");

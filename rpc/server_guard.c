@@ -50,31 +50,44 @@ static void fd_recount(fl__fd_budget *b, uint64_t now)
     }
     b->counted = n;
     b->delta = 0;
-    if (b->limit <= 0)
+}
+
+/* Once past 90% of what may be used; again after going under 80%. */
+static void fd_warn(fl__fd_budget *b, long used)
+{
+    long usable = b->limit - b->reserve;
+    if (b->limit <= 0 || usable <= 0)
         return;
-    if (!b->warned && n * 10 >= b->limit * 9) {
-        fl_log(FL_LOG_WARN, "%ld of %ld file descriptors in use (over 90%% of RLIMIT_NOFILE)", n,
-               b->limit);
+    if (!b->warned && used * 10 >= usable * 9) {
+        fl_log(FL_LOG_WARN,
+               "%ld of %ld file descriptors in use: connections are refused past %ld "
+               "(fdReserve %d)",
+               used, b->limit, usable, b->reserve);
         b->warned = true;
-    } else if (b->warned && n * 10 < b->limit * 8) {
-        fl_log(FL_LOG_INFO, "%ld of %ld file descriptors in use (under 80%% again)", n, b->limit);
+    } else if (b->warned && used * 10 < usable * 8) {
+        fl_log(FL_LOG_INFO, "%ld of %ld file descriptors in use (under 80%% of %ld again)", used,
+               b->limit, usable);
         b->warned = false;
     }
 }
 
-void fl__fd_budget_init(fl__fd_budget *b, uint64_t now)
+void fl__fd_budget_init(fl__fd_budget *b, int reserve, uint64_t now)
 {
     memset(b, 0, sizeof(*b));
+    b->reserve = reserve;
     fd_recount(b, now);
+    fd_warn(b, b->counted);
 }
 
-long fl__fd_budget_used(fl__fd_budget *b, uint64_t now, int reserve)
+long fl__fd_budget_used(fl__fd_budget *b, uint64_t now)
 {
     long used = b->counted + b->delta;
-    if (b->no_proc)
+    if (b->no_proc) {
+        fd_warn(b, used);
         return used;
+    }
     uint64_t every = FD_RECOUNT_FAR_MS;
-    if (b->limit > 0 && used + 2L * reserve + 16 >= b->limit)
+    if (b->limit > 0 && used + 2L * b->reserve + 16 >= b->limit)
         every = FD_RECOUNT_NEAR_MS;
     else if (b->limit > 0 && used * 2 >= b->limit)
         every = FD_RECOUNT_HALF_MS;
@@ -82,13 +95,14 @@ long fl__fd_budget_used(fl__fd_budget *b, uint64_t now, int reserve)
         fd_recount(b, now);
         used = b->counted + b->delta;
     }
+    fd_warn(b, used);
     return used;
 }
 
-bool fl__fd_budget_allows(fl__fd_budget *b, uint64_t now, int reserve)
+bool fl__fd_budget_allows(fl__fd_budget *b, uint64_t now)
 {
-    long used = fl__fd_budget_used(b, now, reserve);
-    return b->limit <= 0 || b->limit - used >= reserve;
+    long used = fl__fd_budget_used(b, now);
+    return b->limit <= 0 || b->limit - used >= b->reserve;
 }
 
 /* ---- rate-limited warnings ------------------------------------------------ */

@@ -19,23 +19,25 @@
  * estimate comes within twice the reserve of it. */
 typedef struct fl__fd_budget {
     long limit;          /* RLIMIT_NOFILE (soft); 0: none or unknown */
+    int reserve;         /* kept free: sockets are refused within it */
     long counted;        /* in use at the last count */
     long delta;          /* the server's opens minus its closes since */
     uint64_t counted_at; /* loop ms of the last count; 0: never */
-    bool warned;         /* the 90% warning is out; under 80% re-arms it */
+    bool warned;         /* the warning at 90% of limit - reserve is out; 80% re-arms it */
     bool no_proc;        /* /proc/self/fd unreadable: the estimate only */
 } fl__fd_budget;
 
 /* Counts now. */
-void fl__fd_budget_init(fl__fd_budget *b, uint64_t now);
+void fl__fd_budget_init(fl__fd_budget *b, int reserve, uint64_t now);
 
 /* Descriptors in use (counted again if due, see above); logs a warning once
- * when they pass 90% of the limit. */
-long fl__fd_budget_used(fl__fd_budget *b, uint64_t now, int reserve);
+ * when they pass 90% of what may be used (the limit less the reserve), before
+ * sockets are refused. */
+long fl__fd_budget_used(fl__fd_budget *b, uint64_t now);
 
 /* True when at least `reserve` descriptors stay free below the limit with
  * those in use now (a socket just accepted is already counted). */
-bool fl__fd_budget_allows(fl__fd_budget *b, uint64_t now, int reserve);
+bool fl__fd_budget_allows(fl__fd_budget *b, uint64_t now);
 
 /* A warning kept to one line a second: the lines held back are counted and
  * said in the next one, or by fl__rate_log_flush. */
