@@ -53,6 +53,11 @@ static void sdp_done(void *arg, int status, const char *text)
 
 static void sdp_op(call *c, obj *o, enum fl_sdp_op op, const char *sdp)
 {
+    struct rpc_err err;
+    if (op != FL_SDP_PROCESS_ANSWER && fl__limits_fd_check(c->rpc, &err) != 0) {
+        fl__call_err_obj(c, &err); /* an offer takes the endpoint's sockets */
+        return;
+    }
     sdp_req *r = malloc(sizeof(*r));
     if (!r) {
         fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");

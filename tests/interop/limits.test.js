@@ -196,8 +196,9 @@ describe('fd reserve', () => {
     fs.rmSync(config, { force: true });
   });
 
-  it('endpoints are refused once no more than fdReserve descriptors are left; others are served', async () => {
+  it('endpoints and offers are refused once no more than fdReserve descriptors are left; others are served', async () => {
     const pipe = await c.create('MediaPipeline');
+    const spare = await c.create('WebRtcEndpoint', { mediaPipeline: pipe }); // no sockets yet
     let err = null;
     let made = 0;
     for (let i = 0; i < 200 && !err; i++) {
@@ -212,6 +213,9 @@ describe('fd reserve', () => {
     assert.ok(err, 'an endpoint was refused');
     assertLimit(err, `fluo.limits.fdReserve (${reserve})`);
     assert.ok(made >= 5, `${made} endpoints with sockets fitted before the reserve`);
+    // The offer of an endpoint made earlier would take sockets: refused too,
+    // with the limit's name rather than an I/O error.
+    assertLimit(await refusal(c.invoke(spare, 'generateOffer')), `fluo.limits.fdReserve (${reserve})`);
     const open = fs.readdirSync(`/proc/${srv.pid}/fd`).length;
     assert.ok(limit - open <= reserve + 8, `${open} of ${limit} descriptors open at the refusal`);
     // No sockets, no refusal; other clients are served.
