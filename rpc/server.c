@@ -198,7 +198,6 @@ static void conn_handle_closed(uv_handle_t *h)
     fl_rpc_server *s = c->srv;
     fl_list_remove(&c->link);
     s->stats.tcp_connections--;
-    s->fds.delta--;
     if (c->paused)
         s->stats.reading_paused--;
     fl_ws_destroy(c->ws);
@@ -217,6 +216,7 @@ static void conn_destroy(fl_rpc_conn *c)
     c->tearing = true;
     c->destroying = true;
     fl_list_remove(&c->resumed);
+    c->srv->fds.delta--; /* uv_close closes the socket now */
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 }
@@ -790,9 +790,32 @@ static const char *conn_admit(fl_rpc_server *s)
     return NULL;
 }
 
-/* Closes a socket over a cap at once. On the plain port it first gets a 503
- * (written if the socket takes it now; what the client already sent is read
- * away so that the close is a FIN, not a reset). */
+/* A 503 written only if the socket takes it at once. What the client has
+ * already sent is read away first, so that the close is a FIN, not a reset
+ * that could overtake the answer. */
+static void refuse_answer(fl_rpc_conn *c, const char *why)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+        return;
+    char sink[4096];
+    int reads = 0;
+    while (reads++ < 4 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0) {
+    }
+    fl_bytes body, out;
+    fl_bytes_init(&body);
+    fl_bytes_init(&out);
+    fl_bytes_printf(&body, "503 Service Unavailable: %s\n", why);
+    fl_http_header h[2] = { { "Content-Type", "text/plain" }, { "Connection", "close" } };
+    if (body.data && fl_http_response_write(&out, 503, h, 2, body.data, body.len) == 0) {
+        uv_buf_t buf = uv_buf_init((char *)out.data, (unsigned)out.len);
+        uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    }
+    fl_bytes_deinit(&body);
+    fl_bytes_deinit(&out);
+}
+
+/* Closes a socket over a cap at once, with a 503 on the plain port. */
 static void conn_refuse(fl_rpc_conn *c, bool secure, const char *why)
 {
     fl_rpc_server *s = c->srv;
@@ -804,23 +827,8 @@ static void conn_refuse(fl_rpc_conn *c, bool secure, const char *why)
              c->peer, why, s->stats.tcp_connections - 1, s->max_connections,
              s->fds.counted + s->fds.delta, s->fds.limit, s->fd_reserve);
     warn_limited(s, &s->refused_log, "refused", line);
-    uv_os_fd_t fd;
-    if (!secure && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
-        char sink[4096];
-        for (int i = 0; i < 4 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
-            ;
-        fl_bytes body, out;
-        fl_bytes_init(&body);
-        fl_bytes_init(&out);
-        fl_bytes_printf(&body, "503 Service Unavailable: %s\n", why);
-        fl_http_header h[2] = { { "Content-Type", "text/plain" }, { "Connection", "close" } };
-        if (body.data && fl_http_response_write(&out, 503, h, 2, body.data, body.len) == 0) {
-            uv_buf_t buf = uv_buf_init((char *)out.data, (unsigned)out.len);
-            uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
-        }
-        fl_bytes_deinit(&body);
-        fl_bytes_deinit(&out);
-    }
+    if (!secure)
+        refuse_answer(c, why);
     conn_destroy(c);
 }
 
@@ -1193,7 +1201,8 @@ void fl_rpc_conn_pause_reading(fl_rpc_conn *conn, int pause)
     s->stats.reading_paused--;
     fl_list_remove(&conn->resumed);
     fl_list_push_back(&s->resumed, &conn->resumed);
-    uv_idle_start(&s->idle, on_idle);
+    if (!s->closing)
+        uv_idle_start(&s->idle, on_idle);
 }
 
 void fl_rpc_conn_set_user(fl_rpc_conn *conn, void *user)
