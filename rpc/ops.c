@@ -96,6 +96,8 @@ static void create_pipeline(call *c, const kmd_class *cls)
 
 static void create_element(call *c, const kmd_class *cls, json_t *ctor, const char *engine_type)
 {
+    if (strcmp(engine_type, FL_ELEMENT_WEBRTC) == 0 && fl__webrtc_check_ctor(c, ctor) != 0)
+        return;
     obj *pipe = fl__obj_find(c->rpc, json_string_value(json_object_get(ctor, "mediaPipeline")));
     obj *o = fl__obj_new(c->rpc, cls, pipe, NULL);
     if (!o) {
@@ -128,6 +130,11 @@ void fl__op_create(call *c)
     }
     if (ctor && !json_is_object(ctor) && !json_is_null(ctor)) {
         fl__call_err(c, KE_MARSHALL_ERROR, "'constructorParams' parameter should be an object");
+        return;
+    }
+    json_t *props = json_object_get(c->params, "properties"); /* not used, as in Kurento */
+    if (props && !json_is_object(props) && !json_is_null(props)) {
+        fl__call_err(c, KE_MARSHALL_ERROR, "'properties' parameter should be an object");
         return;
     }
     const char *name = json_string_value(type);

@@ -652,6 +652,18 @@ static void set_int(fl_element *e, const char *name, int value)
         fl_element_set_property(e, name, num, NULL, NULL);
 }
 
+int fl__webrtc_check_ctor(call *c, json_t *ctor)
+{
+    if (json_is_true(json_object_get(ctor, "recvonly")) &&
+        json_is_true(json_object_get(ctor, "sendonly"))) {
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
+                     "'recvonly' and 'sendonly' parameters cannot both be true: the endpoint "
+                     "would neither send nor receive");
+        return FL_EINVAL;
+    }
+    return 0;
+}
+
 void fl__webrtc_configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
 {
     const fl_rpc_config *cfg = &rpc->cfg;

@@ -382,6 +382,10 @@ struct op {
 extern const struct op fl__ops[];
 extern const struct op fl__ops_webrtc[]; /* rpc/ops_webrtc.c */
 
+/* The WebRtcEndpoint constructor's rules the kmd states in words only
+ * (recvonly and sendonly exclusive): answers c and returns FL_EINVAL when
+ * one is broken. */
+int fl__webrtc_check_ctor(call *c, json_t *ctor);
 /* Sets the server's media settings (config) on a new WebRtcEndpoint and its
  * constructor parameters. */
 void fl__webrtc_configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor);
