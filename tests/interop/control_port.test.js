@@ -127,7 +127,7 @@ describe('unfinished messages and a client that does not read', () => {
       'timeouts',
       { messageTimeout: 2, stalledReaderTimeout: 2, maxQueuedOutput: 1 << 20 },
       // A small quarantine, or ASan's freed memory would hide what RSS shows.
-      { env: { ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:quarantine_size_mb=16' } },
+      { env: { ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || 'detect_leaks=1:abort_on_error=0'}:quarantine_size_mb=16` } },
     );
   });
   after(() => stopClean(srv));
