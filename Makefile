@@ -5,6 +5,14 @@
 #   make test     build and run every test (unit, integration, interop,
 #                 sanitizers, fuzz smoke); ends with "N passed, N failed"
 #   make bench    WebRTC load against fluo, janus and the floor: bench/results.md
+#   make fuzz     build the libFuzzer targets (clang) in build/fuzz
+#   make fuzz-run FUZZ_SECONDS=N [FUZZ_TARGETS="sdp rpc"] [FUZZ_MERGE=1]
+#                 a campaign: every target N s (default 60) on one core from
+#                 its corpus; a table of executions, exec/s, corpus, findings
+#   make soak SOAK_SECONDS=N [SOAK_SESSIONS=8]
+#                 fluo under sessions with media joining and leaving for N s
+#                 (default 3600); RSS and fds before, every minute and after;
+#                 fails on a failed session, an fd leak or RSS growth
 #   make deps     install the Debian and npm packages the build and tests need
 #   make format   apply .clang-format
 #   make SAN=1    the same targets built with ASan+UBSan under build/asan
@@ -45,7 +53,7 @@ BENCH := $(B)/fluo-bench
 UNIT_BINS := $(patsubst %.c,$(B)/%,$(unit_src))
 TOOL_BINS := $(patsubst %.c,$(B)/%,$(tool_src))
 
-.PHONY: all run test bench unit deps format format-check fuzz clean
+.PHONY: all run test bench unit deps format format-check fuzz fuzz-run soak clean
 .DEFAULT_GOAL := all
 
 all: $(FLUO) $(LIBFLUO) $(BENCH) $(UNIT_BINS) $(TOOL_BINS)
@@ -108,6 +116,16 @@ build/fuzz/%: tests/fuzz/%.c $(engine_src) $(rpc_src)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(engine_src) $(rpc_src) $(B)/gen/kmd_data.c $(LDLIBS)
 
 build/fuzz/%: $(B)/gen/kmd_data.c
+
+FUZZ_SECONDS ?= 60
+fuzz-run: $(FUZZ_BINS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" FUZZ_MERGE=$(FUZZ_MERGE) \
+		bash tests/tools/fuzz_campaign.sh
+
+SOAK_SECONDS ?= 3600
+SOAK_SESSIONS ?= 8
+soak: $(FLUO) $(BENCH)
+	$(BENCH) churn --fluo-bin $(FLUO) --sessions $(SOAK_SESSIONS) --seconds $(SOAK_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

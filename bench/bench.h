@@ -49,4 +49,13 @@ void fl_bench_webrtc_usage(FILE *out);
 int fl_bench_join_run(int argc, char **argv, const char *prog);
 void fl_bench_join_usage(FILE *out);
 
+/* `fluo-bench churn --server fluo [--sessions N] [--seconds S]`: a soak of
+ * one fluo under sessions joining and leaving with media, with its RSS and
+ * open fds before, during and after (bench/bench_churn.c). prog is
+ * fluo-bench's own path. Last line: `churn server=NAME sessions=N seconds=S
+ * joined=N failed=N rss_start_kb=X rss_end_kb=X fds_start=N fds_end=N
+ * rss_load_first_kb=X rss_load_last_kb=X`. */
+int fl_bench_churn_run(int argc, char **argv, const char *prog);
+void fl_bench_churn_usage(FILE *out);
+
 #endif

@@ -124,6 +124,8 @@ typedef struct wr_peer {
     int watch_key; /* look for the first complete VP8 key frame */
     wr_key key;
     wr_join_times t;
+    /* the churn scenario: what the server driver releases when it leaves */
+    char srv_obj[320];
 } wr_peer;
 
 /* Server drivers: signalling only. Each call blocks until the peer has the
@@ -142,6 +144,10 @@ typedef struct wr_server {
      * while it waits for the server, and p->t.offer .. p->t.signalled are
      * set. NULL: the server has no such driver. */
     int (*join)(wr_bench *b, wr_peer *p, void *publisher);
+    /* the peer leaves: what the server made for it is released (echo: its
+     * pipeline; a viewer: its endpoint; a publisher: the shared pipeline).
+     * NULL: the server has no such driver. */
+    int (*leave)(wr_bench *b, wr_peer *p);
     void (*stop)(wr_bench *b);
     void *state;
 } wr_server;
@@ -160,6 +166,7 @@ struct wr_bench {
     fl_clip *video, *audio;
     wr_peer **peers;
     size_t npeers, cap;
+    int peer_seq; /* ids given out */
     /* source address -> peer (open addressing, IPv4 only) */
     uint64_t *keys;
     wr_peer **vals;
@@ -172,6 +179,7 @@ struct wr_bench {
     const char *fluo_bin;
     int workers;
     int verbose;
+    int pump_calls; /* the client's loop runs during every signalling call */
     /* the server */
     wr_server *server;
     pid_t pid;
@@ -206,6 +214,10 @@ char *wr_peer_answer(wr_peer *p, const char *offer);
 /* A server candidate learnt out of band ("candidate:..."). */
 void wr_peer_add_candidate(wr_peer *p, const char *cand);
 
+/* Removes a peer (the churn scenario): its packets in flight are dropped
+ * from then on, and its memory freed. */
+void wr_peer_remove(wr_bench *b, wr_peer *p);
+
 /* Runs the loop until every peer is connected (or timeout_s passed);
  * returns how many are connected. */
 size_t wr_bench_wait_connected(wr_bench *b, int timeout_s);
@@ -230,5 +242,7 @@ extern wr_server fl_wr_server_janus; /* bench/wr_janus.c */
 /* /proc figures of a process: CPU time (user+sys) in µs, RSS in kB. */
 int wr_proc_cpu_us(pid_t pid, uint64_t *out);
 int wr_proc_rss_kb(pid_t pid, uint64_t *out);
+/* Open file descriptors of a process (entries of /proc/PID/fd). */
+int wr_proc_fds(pid_t pid, uint64_t *out);
 
 #endif

@@ -1,5 +1,6 @@
 /* The harness's client peers: ICE + DTLS-SRTP + RTP on one UDP socket,
  * batched with recvmmsg/sendmmsg, media paced from pre-encoded clips. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -630,7 +631,7 @@ int wr_peer_create(wr_bench *b, int offerer, wr_peer **out)
         b->peers = v;
         b->cap = cap;
     }
-    p->id = (int)b->npeers;
+    p->id = b->peer_seq++;
     b->peers[b->npeers++] = p;
     for (int i = 0; i < 2; i++) {
         do
@@ -640,6 +641,44 @@ int wr_peer_create(wr_bench *b, int offerer, wr_peer **out)
     }
     *out = p;
     return 0;
+}
+
+void wr_peer_remove(wr_bench *b, wr_peer *p)
+{
+    size_t i = 0;
+    while (i < b->npeers && b->peers[i] != p)
+        i++;
+    if (i == b->npeers)
+        return;
+    b->peers[i] = b->peers[--b->npeers];
+    /* the address table again without p's addresses (open addressing has
+     * no deletion) */
+    uint64_t *ok = b->keys;
+    wr_peer **ov = b->vals;
+    size_t ocap = b->tcap;
+    b->keys = calloc(ocap, sizeof(*b->keys));
+    b->vals = calloc(ocap, sizeof(*b->vals));
+    if (!b->keys || !b->vals) {
+        free(b->keys);
+        free(b->vals);
+        b->keys = NULL;
+        b->vals = NULL;
+        ocap = 0;
+    }
+    b->tcap = b->keys ? ocap : 0;
+    for (size_t k = 0; k < ocap; k++) {
+        if (!ok[k] || ov[k] == p)
+            continue;
+        size_t j = slot_of(b, ok[k]);
+        while (b->keys[j])
+            j = (j + 1) & (b->tcap - 1);
+        b->keys[j] = ok[k];
+        b->vals[j] = ov[k];
+    }
+    free(ok);
+    free(ov);
+    flush_sends(b);
+    peer_destroy(p);
 }
 
 static void fill_local(wr_peer *p, fl_sdp_local *l, const char **cands)
@@ -872,6 +911,22 @@ int wr_proc_cpu_us(pid_t pid, uint64_t *out)
         return FL_EIO;
     long hz = sysconf(_SC_CLK_TCK);
     *out = (uint64_t)(ut + st) * 1000000ull / (uint64_t)hz;
+    return 0;
+}
+
+int wr_proc_fds(pid_t pid, uint64_t *out)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return FL_EIO;
+    uint64_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    *out = n;
     return 0;
 }
 

@@ -33,6 +33,7 @@ typedef struct fluo_state {
     char pipeline[160]; /* shared pipeline (one2many, room) */
     char cfg_path[64];
     wr_bench *pump;    /* set: the client's loop runs while a reply is awaited */
+    wr_bench *b;       /* its pump_calls set: the loop runs during every call */
     char **publishers; /* the handles publish() gave out, freed by stop() */
     size_t npublishers;
 } fluo_state;
@@ -124,8 +125,8 @@ static json_t *rpc(const char *method, json_t *params)
             json_decref(msg);
             return v;
         }
-        if (fluo.pump)
-            pump_until_readable(fluo.pump);
+        if (fluo.pump || (fluo.b && fluo.b->pump_calls))
+            pump_until_readable(fluo.pump ? fluo.pump : fluo.b);
         ssize_t n = read(fluo.fd, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
             continue;
@@ -257,6 +258,7 @@ static int free_port(void)
 
 static int fluo_start(wr_bench *b)
 {
+    fluo.b = b;
     fluo.port = free_port();
     snprintf(fluo.cfg_path, sizeof(fluo.cfg_path), "/tmp/fluo-bench-XXXXXX");
     int cfd = mkstemp(fluo.cfg_path);
@@ -303,6 +305,7 @@ static int fluo_echo(wr_bench *b, wr_peer *p)
         create("WebRtcEndpoint", pipe, ep, sizeof(ep)) < 0 ||
         invoke_void(ep, "connect", json_pack("{s:s}", "sink", ep)) < 0)
         return FL_EIO;
+    snprintf(p->srv_obj, sizeof(p->srv_obj), "%s", pipe);
     return negotiate(p, ep, FL_SDP_DIR_SENDRECV);
 }
 
@@ -326,6 +329,7 @@ static int fluo_publish(wr_bench *b, wr_peer *p, void **handle)
     if (!(*handle = v[fluo.npublishers] = strdup(ep)))
         return FL_ENOMEM;
     fluo.npublishers++;
+    snprintf(p->srv_obj, sizeof(p->srv_obj), "%s", fluo.pipeline);
     return negotiate(p, ep, FL_SDP_DIR_SENDONLY);
 }
 
@@ -357,6 +361,7 @@ static int fluo_join(wr_bench *b, wr_peer *p, void *publisher)
     p->trickle = 1;
     if (create("WebRtcEndpoint", fluo.pipeline, ep, sizeof(ep)) < 0)
         goto out;
+    snprintf(p->srv_obj, sizeof(p->srv_obj), "%s", ep);
     if (!(offer = wr_peer_offer(p, FL_SDP_DIR_RECVONLY))) {
         rc = FL_ENOMEM;
         goto out;
@@ -382,6 +387,21 @@ out:
     json_decref(answer);
     free(offer);
     return rc < 0 ? rc : 0;
+}
+
+/* Releases what was made for the peer (see wr_server.leave). */
+static int fluo_leave(wr_bench *b, wr_peer *p)
+{
+    (void)b;
+    if (!p->srv_obj[0])
+        return 0;
+    json_t *v = rpc("release", json_pack("{s:s}", "object", p->srv_obj));
+    if (strcmp(p->srv_obj, fluo.pipeline) == 0)
+        fluo.pipeline[0] = '\0'; /* the next publisher makes a new one */
+    p->srv_obj[0] = '\0';
+    int rc = v ? 0 : FL_EIO;
+    json_decref(v);
+    return rc;
 }
 
 static void fluo_stop(wr_bench *b)
@@ -415,5 +435,6 @@ wr_server fl_wr_server_fluo = {
     .publish = fluo_publish,
     .view = fluo_view,
     .join = fluo_join,
+    .leave = fluo_leave,
     .stop = fluo_stop,
 };
