@@ -135,3 +135,30 @@ void fl__log_write(fl_log_tag *tag, int level, const char *fmt, ...)
             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
             fl_log_level_name(level), tag->name, line);
 }
+
+static uint64_t rate_every(const fl_log_rate *r)
+{
+    return r->every_ms ? r->every_ms : 1000;
+}
+
+bool fl_log_rate_allow(fl_log_rate *r, uint64_t now_ms, unsigned long *held)
+{
+    if (r->last != 0 && now_ms - r->last < rate_every(r)) {
+        r->held++;
+        return false;
+    }
+    *held = r->held;
+    r->held = 0;
+    r->last = now_ms;
+    return true;
+}
+
+unsigned long fl_log_rate_flush(fl_log_rate *r, uint64_t now_ms)
+{
+    if (r->held == 0 || now_ms - r->last < rate_every(r))
+        return 0;
+    unsigned long n = r->held;
+    r->held = 0;
+    r->last = now_ms;
+    return n;
+}

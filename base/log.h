@@ -11,6 +11,8 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 enum fl_log_level {
     FL_LOG_NONE = 0,
@@ -42,6 +44,23 @@ int fl_log_level_of(const char *tag);
 
 /* Name of a level ("ERROR" ...). */
 const char *fl_log_level_name(int level);
+
+/* A warning kept to one line per every_ms (0: a second), for input that
+ * may repeat at will (an attacker's, a broken client's): the lines held back
+ * are counted and said by the next one, or by fl_log_rate_flush. The caller
+ * gives the time (any millisecond clock, > 0) and owns the thread. */
+typedef struct fl_log_rate {
+    uint64_t every_ms;
+    uint64_t last; /* ms of the last line; 0: none yet */
+    unsigned long held;
+} fl_log_rate;
+
+/* True if a line may go out now; *held gets the lines held back before it. */
+bool fl_log_rate_allow(fl_log_rate *r, uint64_t now_ms, unsigned long *held);
+
+/* The lines held back and not said yet, once the interval has passed since
+ * the last line (and the count restarts); 0 otherwise. */
+unsigned long fl_log_rate_flush(fl_log_rate *r, uint64_t now_ms);
 
 int fl__log_enabled(fl_log_tag *tag, int level);
 void fl__log_write(fl_log_tag *tag, int level, const char *fmt, ...)

@@ -272,11 +272,7 @@ static json_t *record_type(const kmd *k,
 /* Each member a REGISTER type (and what it extends) defines: present when
  * not optional, of its type. Members it does not define are ignored, as
  * Kurento does. */
-static int check_members(struct fl_rpc *rpc,
-                         const char *name,
-                         json_t *t,
-                         json_t *v,
-                         struct rpc_err *err)
+static int check_members(const call *c, const char *name, json_t *t, json_t *v, struct rpc_err *err)
 {
     for (int depth = 0; t && depth < 16; depth++) {
         size_t i;
@@ -297,20 +293,16 @@ static int check_members(struct fl_rpc *rpc,
                 snprintf(err->msg, sizeof(err->msg), "'%s' parameter is required", full);
                 return FL_EINVAL;
             }
-            if (fl__kmd_check_value(rpc, full, ptype, m, err) != 0)
+            if (fl__kmd_check_value(c, full, ptype, m, err) != 0)
                 return FL_EINVAL;
         }
         const char *ext = json_string_value(json_object_get(t, "extends"));
-        t = ext ? complex_type(&rpc->kmd, ext) : NULL;
+        t = ext ? complex_type(&c->rpc->kmd, ext) : NULL;
     }
     return 0;
 }
 
-static int check_complex(struct fl_rpc *rpc,
-                         const char *name,
-                         json_t *t,
-                         json_t *v,
-                         struct rpc_err *err)
+static int check_complex(const call *c, const char *name, json_t *t, json_t *v, struct rpc_err *err)
 {
     const char *format = json_string_value(json_object_get(t, "typeFormat"));
     if (format && strcmp(format, "ENUM") == 0)
@@ -321,13 +313,13 @@ static int check_complex(struct fl_rpc *rpc,
                  json_string_value(json_object_get(t, "name")) ?: "?");
         return check_fail(err, KE_MARSHALL_ERROR, name, what);
     }
-    json_t *actual = record_type(&rpc->kmd, name, t, v, err);
+    json_t *actual = record_type(&c->rpc->kmd, name, t, v, err);
     if (!actual)
         return FL_EINVAL;
-    return check_members(rpc, name, actual, v, err);
+    return check_members(c, name, actual, v, err);
 }
 
-int fl__kmd_check_value(struct fl_rpc *rpc,
+int fl__kmd_check_value(const call *c,
                         const char *name,
                         const char *type,
                         json_t *v,
@@ -346,13 +338,13 @@ int fl__kmd_check_value(struct fl_rpc *rpc,
         if (is_list) {
             json_array_foreach(v, i, it)
             {
-                if (fl__kmd_check_value(rpc, name, inner, it, err) != 0)
+                if (fl__kmd_check_value(c, name, inner, it, err) != 0)
                     return FL_EINVAL;
             }
         } else {
             json_object_foreach(v, key, it)
             {
-                if (fl__kmd_check_value(rpc, name, inner, it, err) != 0)
+                if (fl__kmd_check_value(c, name, inner, it, err) != 0)
                     return FL_EINVAL;
             }
         }
@@ -361,10 +353,10 @@ int fl__kmd_check_value(struct fl_rpc *rpc,
     int rc = check_scalar(name, type, v, err);
     if (rc <= 0)
         return rc;
-    json_t *t = complex_type(&rpc->kmd, type);
+    json_t *t = complex_type(&c->rpc->kmd, type);
     if (t)
-        return check_complex(rpc, name, t, v, err);
-    const kmd_class *cls = fl__kmd_class(&rpc->kmd, type);
+        return check_complex(c, name, t, v, err);
+    const kmd_class *cls = fl__kmd_class(&c->rpc->kmd, type);
     if (!cls)
         return check_fail(err, KE_MARSHALL_ERROR, name, "of a known type");
     if (!json_is_string(v)) {
@@ -372,8 +364,9 @@ int fl__kmd_check_value(struct fl_rpc *rpc,
         snprintf(what, sizeof(what), "the id of a %s", cls->name);
         return check_fail(err, KE_MARSHALL_ERROR, name, what);
     }
-    obj *o = fl__obj_find(rpc, json_string_value(v));
-    if (!o) {
+    /* with isolated sessions, another session's object is as missing */
+    obj *o = fl__obj_find(c->rpc, json_string_value(v));
+    if (!o || !fl__call_sees(c, o)) {
         err->code = KE_MEDIA_OBJECT_NOT_FOUND;
         snprintf(err->msg, sizeof(err->msg), "Object '%.200s' not found", json_string_value(v));
         return FL_EINVAL;

@@ -1,16 +1,13 @@
 /* fluo.limits.*: what a session and the whole server may create, the file
  * descriptors kept in reserve, and memory handed back after big releases. */
-#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 
 #include "base/err.h"
 #include "base/log.h"
-#include "base/time.h"
 #include "rpc/rpc_int.h"
 
 FL_LOG_TAG("rpc");
@@ -18,10 +15,6 @@ FL_LOG_TAG("rpc");
 /* An endpoint takes a few sockets once it negotiates (UDP per interface and
  * family, ICE-TCP listeners, TURN): the estimate between two counts. */
 #define FDS_PER_ENDPOINT 8
-/* The descriptors are counted again after this long, or sooner when the
- * estimate comes within FD_MARGIN of the reserve. */
-#define FD_RECOUNT_MS 1000
-#define FD_MARGIN     256
 /* Releases that make a trim worth it, and how long they must have settled. */
 #define TRIM_AFTER_FREES 32
 #define TRIM_DELAY_MS    200
@@ -50,17 +43,16 @@ static void note_refusal(struct fl_rpc *rpc,
                          const char *sid,
                          const char *what)
 {
-    unsigned long n = ++rpc->limit_refusals[which];
-    int64_t now_ms = fl_time_now() / FL_TIME_MS;
-    if (rpc->limit_logged_at[which] && now_ms - rpc->limit_logged_ms[which] < LOG_EVERY_MS) {
+    rpc->limit_refusals[which]++;
+    fl_log_rate *r = &rpc->limit_log[which];
+    r->every_ms = LOG_EVERY_MS;
+    unsigned long held;
+    if (!fl_log_rate_allow(r, uv_now(rpc->loop), &held)) {
         fl_log(FL_LOG_DEBUG, "session %s: %s", sid, what);
         return;
     }
-    unsigned long held = rpc->limit_logged_at[which] ? n - rpc->limit_logged_at[which] - 1 : 0;
     fl_log(FL_LOG_WARN, "session %s: %s (%lu more refusals at this limit since the last line)", sid,
            what, held);
-    rpc->limit_logged_ms[which] = now_ms;
-    rpc->limit_logged_at[which] = n;
 }
 
 static void refuse(call *c, enum fl__limit which, int value, const char *scope)
@@ -95,7 +87,7 @@ int fl__limits_check_create(call *c, const kmd_class *cls)
         refuse(c, FL_LIMIT_OBJECTS, l->objects, server);
     else if (endpoint) {
         struct rpc_err err;
-        if (fl__limits_fd_check(rpc, &err) == 0)
+        if (fl__limits_fd_check(rpc, 0, &err) == 0)
             return 0;
         fl__call_err_obj(c, &err);
     } else {
@@ -126,63 +118,19 @@ void fl__limits_session_refused(call *c)
 
 /* ---- file descriptors ---- */
 
-static int count_open_fds(void)
+int fl__limits_fd_check(struct fl_rpc *rpc, int sockets, struct rpc_err *err)
 {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1; /* the directory's own descriptor */
-}
-
-static void fd_recount(struct fl_rpc *rpc, int64_t now_ms)
-{
-    struct fl__fd_budget *b = &rpc->fds;
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-        b->limit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1u << 30) ? 1 << 30
-                                                                            : (int)rl.rlim_cur;
-    int n = count_open_fds();
-    if (n >= 0)
-        b->open = n;
-    b->counted_ms = now_ms;
-    b->endpoints_then = rpc->nendpoints;
-    b->counts++;
-    int reserve = rpc->cfg.limits.fd_reserve;
-    int left = b->limit - b->open;
-    int near = left <= reserve + FD_MARGIN || left <= b->limit / 10;
-    if (near && !b->near) {
-        b->near_total++;
-        fl_log(FL_LOG_WARN, "near the file descriptor limit: %d of %d open, %d kept in reserve",
-               b->open, b->limit, reserve);
-    } else if (!near && b->near) {
-        fl_log(FL_LOG_INFO, "file descriptors back to %d of %d open", b->open, b->limit);
-    }
-    b->near = near;
-}
-
-int fl__limits_fd_check(struct fl_rpc *rpc, struct rpc_err *err)
-{
-    struct fl__fd_budget *b = &rpc->fds;
-    int reserve = rpc->cfg.limits.fd_reserve;
-    int64_t now_ms = fl_time_now() / FL_TIME_MS;
-    int grown = rpc->nendpoints - b->endpoints_then;
-    int estimate = b->open + (grown > 0 ? grown : 0) * FDS_PER_ENDPOINT;
-    if (b->limit == 0 || now_ms - b->counted_ms >= FD_RECOUNT_MS ||
-        b->limit - estimate <= reserve + FD_MARGIN)
-        fd_recount(rpc, now_ms);
-    int left = b->limit - b->open;
-    if (left > reserve)
+    fl__fd_budget *b = &rpc->fds;
+    if (fl__fd_budget_allows(b, uv_now(rpc->loop), 1)) {
+        if (sockets)
+            fl__fd_budget_adjust(b, FDS_PER_ENDPOINT);
         return 0;
+    }
     err->code = KE_NOT_ENOUGH_RESOURCES;
     snprintf(err->msg, sizeof(err->msg),
-             "Limit reached: fluo.limits.fdReserve (%d): %d of the %d file descriptors "
+             "Limit reached: fluo.limits.fdReserve (%d): %ld of the %ld file descriptors "
              "(RLIMIT_NOFILE) are open, no sockets can be taken",
-             reserve, b->open, b->limit);
+             b->reserve, b->counted + b->delta, b->limit);
     note_refusal(rpc, FL_LIMIT_FD_RESERVE, "-", err->msg);
     return FL_ERANGE;
 }
@@ -217,9 +165,6 @@ void fl__limits_trim_later(struct fl_rpc *rpc)
 
 void fl__limits_metrics(struct fl_rpc *rpc, fl_bytes *b)
 {
-    int64_t now_ms = fl_time_now() / FL_TIME_MS;
-    if (rpc->fds.limit == 0 || now_ms - rpc->fds.counted_ms >= FD_RECOUNT_MS)
-        fd_recount(rpc, now_ms);
     fl_bytes_printf(b, "# HELP fluo_limit_refusals_total Requests refused at a fluo.limits.* "
                        "limit.\n# TYPE fluo_limit_refusals_total counter\n");
     for (int i = 0; i < FL_LIMIT_COUNT; i++)
@@ -234,10 +179,9 @@ void fl__limits_metrics(struct fl_rpc *rpc, fl_bytes *b)
           (double)rpc->nobjects },
         { "fluo_endpoints", "gauge", "Endpoints (elements with sockets) alive.",
           (double)rpc->nendpoints },
-        { "fluo_open_fds", "gauge", "Open file descriptors.", (double)rpc->fds.open },
-        { "fluo_fd_limit", "gauge", "RLIMIT_NOFILE (soft).", (double)rpc->fds.limit },
         { "fluo_fd_near_limit_total", "counter",
-          "Times the open descriptors came near RLIMIT_NOFILE.", (double)rpc->fds.near_total },
+          "Times the open descriptors passed 90% of RLIMIT_NOFILE less fdReserve.",
+          (double)rpc->fds.near_total },
         { "fluo_memory_trims_total", "counter",
           "Times freed memory was handed back to the system after releases.", (double)rpc->trims },
     };

@@ -12,33 +12,6 @@ FL_LOG_TAG("rpc");
 
 /* ---- create ---- */
 
-/* With isolated sessions, an object a parameter names (a class type, or a
- * list of one) must be one the session sees: otherwise it is answered as
- * missing, before its type is checked. */
-static int check_visible(call *c, const char *name, const char *type, json_t *v)
-{
-    if (!c->rpc->cfg.isolated)
-        return 0;
-    char base[128];
-    size_t tl = strlen(type);
-    int list = tl > 2 && strcmp(type + tl - 2, "[]") == 0;
-    snprintf(base, sizeof(base), "%.*s", (int)(list ? tl - 2 : tl), type);
-    if (!fl__kmd_class(&c->rpc->kmd, base) || (list && !json_is_array(v)))
-        return 0;
-    size_t n = list ? json_array_size(v) : 1;
-    for (size_t i = 0; i < n; i++) {
-        const char *id = json_string_value(list ? json_array_get(v, i) : v);
-        obj *o = id ? fl__obj_find(c->rpc, id) : NULL;
-        if (o && !fl__call_sees(c, o)) {
-            fl_log(FL_LOG_DEBUG, "session %s: '%s' names %s, which it does not hold", c->session,
-                   name, id);
-            fl__call_err(c, KE_MEDIA_OBJECT_NOT_FOUND, "Object '%.200s' not found", id);
-            return FL_EINVAL;
-        }
-    }
-    return 0;
-}
-
 static int check_params(call *c, json_t *defs, json_t *given)
 {
     size_t i;
@@ -54,10 +27,8 @@ static int check_params(call *c, json_t *defs, json_t *given)
             fl__call_err(c, KE_MARSHALL_ERROR, "'%s' parameter is required", name);
             return FL_EINVAL;
         }
-        if (check_visible(c, name, type, v) != 0)
-            return FL_EINVAL;
         struct rpc_err err;
-        if (fl__kmd_check_value(c->rpc, name, type, v, &err) != 0) {
+        if (fl__kmd_check_value(c, name, type, v, &err) != 0) {
             fl__call_err_obj(c, &err);
             return FL_EINVAL;
         }

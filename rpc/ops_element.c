@@ -242,6 +242,8 @@ static void connections_done(void *arg, int status, const fl_connection *conns, 
         obj *sink = fl__obj_from_element(c->rpc, conns[i].sink, 0);
         if (!src || !sink)
             continue; /* one end is being released */
+        if (!fl__call_sees(c, src) || !fl__call_sees(c, sink))
+            continue; /* another session's (isolated sessions) */
         json_array_append_new(
                 arr,
                 json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "__module__", "kurento",

@@ -54,7 +54,8 @@ static void sdp_done(void *arg, int status, const char *text)
 static void sdp_op(call *c, obj *o, enum fl_sdp_op op, const char *sdp)
 {
     struct rpc_err err;
-    if (op != FL_SDP_PROCESS_ANSWER && fl__limits_fd_check(c->rpc, &err) != 0) {
+    if ((op == FL_SDP_GENERATE_OFFER || op == FL_SDP_PROCESS_OFFER) &&
+        fl__limits_fd_check(c->rpc, 1, &err) != 0) {
         fl__call_err_obj(c, &err); /* an offer takes the endpoint's sockets */
         return;
     }
@@ -294,14 +295,14 @@ static void add_candidate_done(void *arg, int status)
         size_t n = 0;
         for (int i = 0; i < 5; i++)
             t = cand_tok(&s, &n);
-        static unsigned long mdns_seen; /* the RPC thread's: warnings rate-limited */
+        unsigned long held;
         if (r->line[0] && n > 6 && strncasecmp(t + n - 6, ".local", 6) == 0 &&
-            (mdns_seen++ < 20 || mdns_seen % 1000 == 0))
+            fl_log_rate_allow(&c->rpc->mdns_log, uv_now(c->rpc->loop), &held))
             fl_log(FL_LOG_WARN,
                    "%s: ICE candidate with the mDNS name %.*s taken but not resolved (fluo has "
                    "no mDNS resolver): the peer's address is learnt from its checks instead "
-                   "(%lu such candidates so far)",
-                   r->o->id, (int)n, t, mdns_seen);
+                   "(%lu more such candidates since the last line)",
+                   r->o->id, (int)n, t, held);
         fl__call_ok(c, NULL);
     }
     cand_req_free(r);

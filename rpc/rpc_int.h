@@ -8,6 +8,7 @@
 
 #include "base/hmap.h"
 #include "base/list.h"
+#include "base/log.h"
 #include "engine/fluo.h"
 #include "rpc/rpc.h"
 #include "rpc/server.h"
@@ -84,7 +85,10 @@ struct rpc_err {
     char msg[256];
 };
 struct fl_rpc;
-int fl__kmd_check_value(struct fl_rpc *rpc,
+struct call;
+/* An object id must name an object the call's session sees (isolated
+ * sessions), else MEDIA_OBJECT_NOT_FOUND. */
+int fl__kmd_check_value(const struct call *c,
                         const char *name,
                         const char *type,
                         json_t *value,
@@ -234,17 +238,6 @@ enum fl__limit {
     FL_LIMIT_COUNT
 };
 
-/* The process's file descriptors as last counted (limits.c). */
-struct fl__fd_budget {
-    int limit;                /* RLIMIT_NOFILE (soft); 0: not read yet */
-    int open;                 /* open descriptors at the last count */
-    int64_t counted_ms;       /* when (monotonic ms) */
-    int endpoints_then;       /* rpc->nendpoints then */
-    int near;                 /* near the limit at the last count */
-    unsigned long near_total; /* times it came near */
-    unsigned long counts;     /* times /proc/self/fd was read */
-};
-
 struct fl_rpc {
     uv_loop_t *loop;
     fl_engine *engine;
@@ -278,9 +271,9 @@ struct fl_rpc {
     int nendpoints;
     int npipelines;
     unsigned long limit_refusals[FL_LIMIT_COUNT];
-    int64_t limit_logged_ms[FL_LIMIT_COUNT];       /* a refusal's log line, at most */
-    unsigned long limit_logged_at[FL_LIMIT_COUNT]; /* one per limit per 10 s */
-    struct fl__fd_budget fds;
+    fl_log_rate limit_log[FL_LIMIT_COUNT]; /* a refusal's log line, one per limit per 10 s */
+    fl_log_rate mdns_log;                  /* the unresolved mDNS candidate warning */
+    fl__fd_budget fds;                     /* the daemon's, shared with the control server */
     /* Memory freed by releases is handed back to the system once they settle. */
     uv_timer_t trim_timer;
     unsigned frees_since_trim;
@@ -337,11 +330,11 @@ int fl__limits_check_create(call *c, const kmd_class *cls);
 int fl__limits_sessions_full(struct fl_rpc *rpc, int count_refusal);
 /* Answers the call with the sessions limit's error. */
 void fl__limits_session_refused(call *c);
-/* Before taking sockets: FL_ERANGE with err filled when no more than
- * fluo.limits.fdReserve descriptors are left below RLIMIT_NOFILE. Counts
- * /proc/self/fd only when the last count is old or an estimate says the
- * limit is near. */
-int fl__limits_fd_check(struct fl_rpc *rpc, struct rpc_err *err);
+/* Before an endpoint is created (sockets 0) or takes its sockets (1): 0 when
+ * more than fluo.limits.fdReserve descriptors are left below RLIMIT_NOFILE
+ * (then the sockets about to open count in the estimate until the next
+ * count), else FL_ERANGE with err filled (NOT_ENOUGH_RESOURCES naming it). */
+int fl__limits_fd_check(struct fl_rpc *rpc, int sockets, struct rpc_err *err);
 /* Hands freed memory back to the system a moment after releases settle. */
 void fl__limits_trim_later(struct fl_rpc *rpc);
 void fl__limits_metrics(struct fl_rpc *rpc, fl_bytes *b);

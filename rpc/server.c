@@ -98,7 +98,6 @@ struct fl_rpc_server {
     uint64_t message_timeout_ms;
     uint64_t reader_timeout_ms;
     size_t max_queued_output;
-    int fd_reserve;
     listener listeners[MAX_LISTENERS];
     int listener_count;
     int handles_open; /* listeners, idle and tick not closed yet */
@@ -106,14 +105,15 @@ struct fl_rpc_server {
     int secure_port;
     fl_tls_config *tls_cfg;
     fl_list conns;
-    fl_list resumed; /* connections resumed with input held, for on_idle */
-    uv_idle_t idle;  /* runs while `resumed` is not empty */
-    uv_timer_t tick; /* every TICK_MS: descriptor count, held-back warnings */
-    fl__fd_budget fds;
-    fl__rate_log refused_log;
-    fl__rate_log timeout_log;
-    fl__rate_log reader_log;
-    fl__rate_log auth_log;
+    fl_list resumed;       /* connections resumed with input held, for on_idle */
+    uv_idle_t idle;        /* runs while `resumed` is not empty */
+    uv_timer_t tick;       /* every TICK_MS: descriptor count, held-back warnings */
+    fl__fd_budget own_fds; /* when the config shares none */
+    fl__fd_budget *fds;
+    fl_log_rate refused_log;
+    fl_log_rate timeout_log;
+    fl_log_rate reader_log;
+    fl_log_rate auth_log;
     fl_rpc_server_stats stats;
     bool closing;
     void (*done)(void *arg);
@@ -216,7 +216,7 @@ static void conn_destroy(fl_rpc_conn *c)
     c->tearing = true;
     c->destroying = true;
     fl_list_remove(&c->resumed);
-    c->srv->fds.delta--; /* uv_close closes the socket now */
+    fl__fd_budget_adjust(c->srv->fds, -1); /* uv_close closes the socket now */
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 }
@@ -419,10 +419,10 @@ static void conn_close_with(fl_rpc_conn *c, int code, const char *reason)
         uv_timer_start(&c->timer, on_timer, CLOSE_TIMEOUT_MS, 0);
 }
 
-static void warn_limited(fl_rpc_server *s, fl__rate_log *r, const char *what, const char *line)
+static void warn_limited(fl_rpc_server *s, fl_log_rate *r, const char *what, const char *line)
 {
     unsigned long held = 0;
-    if (!fl__rate_log_allow(r, loop_now(s), &held))
+    if (!fl_log_rate_allow(r, loop_now(s), &held))
         return;
     if (held)
         fl_log(FL_LOG_WARN, "%s (and %lu more %s in the last seconds)", line, held, what);
@@ -783,7 +783,7 @@ static const char *conn_admit(fl_rpc_server *s)
         s->stats.refused_max++;
         return "too many connections";
     }
-    if (!fl__fd_budget_allows(&s->fds, loop_now(s))) {
+    if (!fl__fd_budget_allows(s->fds, loop_now(s), 0)) {
         s->stats.refused_fd++;
         return "too near the file descriptor limit";
     }
@@ -825,7 +825,7 @@ static void conn_refuse(fl_rpc_conn *c, bool secure, const char *why)
              "%s: connection refused, %s (%lu held, max %lu; %ld of %ld descriptors in use, %d "
              "kept free)",
              c->peer, why, s->stats.tcp_connections - 1, s->max_connections,
-             s->fds.counted + s->fds.delta, s->fds.limit, s->fd_reserve);
+             s->fds->counted + s->fds->delta, s->fds->limit, s->fds->reserve);
     warn_limited(s, &s->refused_log, "refused", line);
     if (!secure)
         refuse_answer(c, why);
@@ -856,7 +856,7 @@ static void on_connection(uv_stream_t *server, int status)
     fl_list_init(&c->resumed);
     fl_list_push_back(&s->conns, &c->link);
     s->stats.tcp_connections++;
-    s->fds.delta++;
+    fl__fd_budget_adjust(s->fds, 1);
     int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
     if (rc != 0) {
         fl_log(FL_LOG_WARN, "accept: %s", uv_strerror(rc));
@@ -967,7 +967,11 @@ static int server_init(fl_rpc_server *s, const fl_rpc_server_config *cfg)
     s->reader_timeout_ms =
             cfg->reader_timeout_ms > 0 ? (uint64_t)cfg->reader_timeout_ms : DEFAULT_TIMEOUT_MS;
     s->max_queued_output = cfg->max_queued_output ? cfg->max_queued_output : DEFAULT_MAX_QUEUED;
-    s->fd_reserve = cfg->fd_reserve > 0 ? cfg->fd_reserve : 0;
+    s->fds = cfg->fd_budget;
+    if (!s->fds) {
+        s->fds = &s->own_fds;
+        fl__fd_budget_init(s->fds, cfg->fd_reserve, loop_now(s));
+    }
     if (cfg->secure_port > 0) {
         int rc = fl_tls_config_create_server(&s->tls_cfg, cfg->cert_file, cfg->key_file,
                                              cfg->key_password, NULL);
@@ -984,7 +988,6 @@ static int server_init(fl_rpc_server *s, const fl_rpc_server_config *cfg)
         if (s->secure_port < 0)
             return s->secure_port;
     }
-    fl__fd_budget_init(&s->fds, s->fd_reserve, loop_now(s));
     return 0;
 }
 
@@ -1051,9 +1054,9 @@ static void on_idle(uv_idle_t *h)
         uv_idle_stop(h);
 }
 
-static void tick_flush(fl__rate_log *r, uint64_t now, const char *what)
+static void tick_flush(fl_log_rate *r, uint64_t now, const char *what)
 {
-    unsigned long held = fl__rate_log_flush(r, now);
+    unsigned long held = fl_log_rate_flush(r, now);
     if (held)
         fl_log(FL_LOG_WARN, "%lu more %s in the last seconds", held, what);
 }
@@ -1064,7 +1067,7 @@ static void on_tick(uv_timer_t *t)
 {
     fl_rpc_server *s = t->data;
     uint64_t now = loop_now(s);
-    fl__fd_budget_used(&s->fds, now);
+    fl__fd_budget_used(s->fds, now);
     tick_flush(&s->refused_log, now, "connections refused");
     tick_flush(&s->timeout_log, now, "timeouts");
     tick_flush(&s->reader_log, now, "slow readers");
@@ -1123,8 +1126,8 @@ void fl_rpc_server_close(fl_rpc_server *s, void (*done)(void *arg), void *arg)
 void fl_rpc_server_get_stats(const fl_rpc_server *s, fl_rpc_server_stats *out)
 {
     *out = s->stats;
-    out->fds = s->fds.counted + s->fds.delta;
-    out->fd_limit = s->fds.limit;
+    out->fds = s->fds->counted + s->fds->delta;
+    out->fd_limit = s->fds->limit;
 }
 
 /* ---- connection API ------------------------------------------------------- */

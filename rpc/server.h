@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "base/bytes.h"
+#include "rpc/fd_budget.h"
 
 typedef struct fl_rpc_server fl_rpc_server;
 typedef struct fl_rpc_conn fl_rpc_conn;
@@ -39,6 +40,8 @@ typedef struct fl_rpc_server_config {
                                  would go over closes it with 1008 */
     int fd_reserve;           /* descriptors kept free below RLIMIT_NOFILE: a socket accepted
                                  within them is closed at once (logged, counted) */
+    fl__fd_budget *fd_budget; /* the daemon's budget, shared (its reserve counts, not
+                                 fd_reserve); NULL: the server keeps its own */
 } fl_rpc_server_config;
 
 typedef struct fl_rpc_server_callbacks {

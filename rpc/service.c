@@ -56,6 +56,7 @@ int fl_rpc_create(fl_rpc **out, uv_loop_t *loop, fl_engine *engine, const fl_rpc
         rc = FL_ENOMEM;
         goto fail;
     }
+    fl__fd_budget_init(&rpc->fds, cfg->limits.fd_reserve, uv_now(loop));
     fl_rpc_server_config scfg = {
         .bind_addr = cfg->bind_addr,
         .port = cfg->port,
@@ -69,7 +70,7 @@ int fl_rpc_create(fl_rpc **out, uv_loop_t *loop, fl_engine *engine, const fl_rpc
         .message_timeout_ms = cfg->message_timeout * 1000,
         .reader_timeout_ms = cfg->reader_timeout * 1000,
         .max_queued_output = cfg->max_queued_output,
-        .fd_reserve = cfg->limits.fd_reserve,
+        .fd_budget = &rpc->fds,
     };
     fl_rpc_server_callbacks cb;
     memset(&cb, 0, sizeof(cb));

@@ -351,7 +351,7 @@ describe('file descriptor budget', () => {
     assert.ok(fds <= 128 - 16 + 2, `descriptors in use: ${fds}`);
     await sleep(200);
     assert.match(srv.stderr, /connection refused, too near the file descriptor limit/);
-    assert.match(srv.stderr, /file descriptors in use: connections are refused past 112/);
+    assert.match(srv.stderr, /file descriptors in use: connections and endpoints are refused past 112/);
     assert.ok(srv.running);
     assert.equal(await first.call('ping').then(() => 'pong'), 'pong');
     // More attempts while full: refused again, the log stays short.

@@ -197,6 +197,27 @@ static void capture(void *ctx, int level, const char *tag, const char *line)
 
 FL_LOG_TAG("ice");
 
+static void test_log_rate(void **state)
+{
+    (void)state;
+    fl_log_rate r = { .every_ms = 100 };
+    unsigned long held = 99;
+    assert_true(fl_log_rate_allow(&r, 1000, &held));
+    assert_int_equal(held, 0);
+    assert_false(fl_log_rate_allow(&r, 1050, &held));
+    assert_false(fl_log_rate_allow(&r, 1099, &held));
+    assert_int_equal(fl_log_rate_flush(&r, 1099), 0); /* not yet */
+    assert_true(fl_log_rate_allow(&r, 1100, &held));
+    assert_int_equal(held, 2);
+    assert_false(fl_log_rate_allow(&r, 1150, &held));
+    assert_int_equal(fl_log_rate_flush(&r, 1200), 1);
+    assert_int_equal(fl_log_rate_flush(&r, 1400), 0); /* said once */
+    fl_log_rate dflt = { 0 };
+    assert_true(fl_log_rate_allow(&dflt, 5, &held));
+    assert_false(fl_log_rate_allow(&dflt, 1004, &held)); /* a second by default */
+    assert_true(fl_log_rate_allow(&dflt, 1005, &held));
+}
+
 static void test_log_spec(void **state)
 {
     (void)state;
@@ -266,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_bytes),
         cmocka_unit_test(test_rand_seeded_and_uuid),
         cmocka_unit_test(test_log_spec),
+        cmocka_unit_test(test_log_rate),
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_addr),
     };

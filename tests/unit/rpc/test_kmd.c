@@ -88,25 +88,26 @@ static void test_check_value(void **state)
 {
     (void)state;
     struct rpc_err err;
+    call cl = { .rpc = &rpc };
     json_t *v = json_string("VIDEO");
-    assert_int_equal(fl__kmd_check_value(&rpc, "mediaType", "MediaType", v, &err), 0);
+    assert_int_equal(fl__kmd_check_value(&cl, "mediaType", "MediaType", v, &err), 0);
     json_decref(v);
     v = json_string("FOO");
-    assert_int_not_equal(fl__kmd_check_value(&rpc, "mediaType", "MediaType", v, &err), 0);
+    assert_int_not_equal(fl__kmd_check_value(&cl, "mediaType", "MediaType", v, &err), 0);
     assert_int_equal(err.code, KE_MARSHALL_ERROR);
     json_decref(v);
     v = json_integer(5);
-    assert_int_not_equal(fl__kmd_check_value(&rpc, "uri", "String", v, &err), 0);
+    assert_int_not_equal(fl__kmd_check_value(&cl, "uri", "String", v, &err), 0);
     assert_string_equal(err.msg, "'uri' parameter should be a string");
-    assert_int_equal(fl__kmd_check_value(&rpc, "n", "int", v, &err), 0);
+    assert_int_equal(fl__kmd_check_value(&cl, "n", "int", v, &err), 0);
     json_decref(v);
     v = json_integer(1LL << 40);
-    assert_int_not_equal(fl__kmd_check_value(&rpc, "n", "int", v, &err), 0);
-    assert_int_equal(fl__kmd_check_value(&rpc, "n", "int64", v, &err), 0);
+    assert_int_not_equal(fl__kmd_check_value(&cl, "n", "int", v, &err), 0);
+    assert_int_equal(fl__kmd_check_value(&cl, "n", "int64", v, &err), 0);
     json_decref(v);
     v = json_pack("[s, s]", "a", "b");
-    assert_int_equal(fl__kmd_check_value(&rpc, "l", "String[]", v, &err), 0);
-    assert_int_not_equal(fl__kmd_check_value(&rpc, "l", "int[]", v, &err), 0);
+    assert_int_equal(fl__kmd_check_value(&cl, "l", "String[]", v, &err), 0);
+    assert_int_not_equal(fl__kmd_check_value(&cl, "l", "int[]", v, &err), 0);
     json_decref(v);
 
     /* Remote objects: a string id of an object of the right class. */
@@ -117,14 +118,14 @@ static void test_check_value(void **state)
     assert_int_equal(strncmp(pt->id, pipe->id, strlen(pipe->id)), 0);
     assert_non_null(strstr(pt->id, "_kurento.PassThrough"));
     v = json_string(pt->id);
-    assert_int_equal(fl__kmd_check_value(&rpc, "sink", "MediaElement", v, &err), 0);
+    assert_int_equal(fl__kmd_check_value(&cl, "sink", "MediaElement", v, &err), 0);
     json_decref(v);
     v = json_string(pipe->id);
-    assert_int_not_equal(fl__kmd_check_value(&rpc, "sink", "MediaElement", v, &err), 0);
+    assert_int_not_equal(fl__kmd_check_value(&cl, "sink", "MediaElement", v, &err), 0);
     assert_int_equal(err.code, KE_MARSHALL_ERROR);
     json_decref(v);
     v = json_string("nope");
-    assert_int_not_equal(fl__kmd_check_value(&rpc, "sink", "MediaElement", v, &err), 0);
+    assert_int_not_equal(fl__kmd_check_value(&cl, "sink", "MediaElement", v, &err), 0);
     assert_int_equal(err.code, KE_MEDIA_OBJECT_NOT_FOUND);
     json_decref(v);
     fl_list_remove(&pt->child_node);
