@@ -6,9 +6,10 @@
 #                 sanitizers, fuzz smoke); ends with "N passed, N failed"
 #   make bench    WebRTC load against fluo, janus and the floor: bench/results.md
 #   make fuzz     build the libFuzzer targets (clang) in build/fuzz
-#   make fuzz-run FUZZ_SECONDS=N [FUZZ_TARGETS="sdp rpc"] [FUZZ_MERGE=1]
-#                 a campaign: every target N s (default 60) on one core from
-#                 its corpus; a table of executions, exec/s, corpus, findings
+#   make fuzz-run FUZZ_SECONDS=N [FUZZ_RUNS=N] [FUZZ_TARGETS="sdp rpc"] [FUZZ_MERGE=1]
+#                 a campaign: every target N s (default 60; or FUZZ_RUNS
+#                 executions) on one core from its corpus; a table of
+#                 executions, exec/s, corpus, findings
 #   make soak SOAK_SECONDS=N [SOAK_SESSIONS=8]
 #                 fluo under sessions with media joining and leaving for N s
 #                 (default 3600); RSS and fds before, every minute and after;
@@ -119,8 +120,8 @@ build/fuzz/%: $(B)/gen/kmd_data.c
 
 FUZZ_SECONDS ?= 60
 fuzz-run: $(FUZZ_BINS)
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" FUZZ_MERGE=$(FUZZ_MERGE) \
-		bash tests/tools/fuzz_campaign.sh
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) FUZZ_TARGETS="$(FUZZ_TARGETS)" \
+		FUZZ_MERGE=$(FUZZ_MERGE) bash tests/tools/fuzz_campaign.sh
 
 SOAK_SECONDS ?= 3600
 SOAK_SESSIONS ?= 8

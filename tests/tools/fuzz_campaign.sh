@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A fuzz campaign (make fuzz-run): every libFuzzer target in build/fuzz runs
-# for FUZZ_SECONDS (default 60) on one core, starting from its corpus in
+# for FUZZ_SECONDS (default 60; or until FUZZ_RUNS executions if that comes
+# first) on one core, starting from its corpus in
 # tests/fuzz/corpus/<name> plus what earlier campaigns found, then prints
 # one line per target: executions, executions per second, corpus size,
 # coverage and findings (crash, leak, timeout, oom files). Exits 1 when any
@@ -8,6 +9,9 @@
 #
 #   make fuzz-run FUZZ_SECONDS=120               every target, 120 s each
 #   make fuzz-run FUZZ_SECONDS=60 FUZZ_TARGETS="sdp rpc"
+#   make fuzz-run FUZZ_RUNS=10000000 FUZZ_SECONDS=3600
+#                                                each target until 10 million
+#                                                executions, at most an hour
 #   FUZZ_MERGE=1 make fuzz-run ...               then merge into the repo corpus
 #                                                 only the inputs that add coverage
 #
@@ -18,6 +22,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
+RUNS=${FUZZ_RUNS:--1}
 TARGETS=${FUZZ_TARGETS:-}
 MERGE=${FUZZ_MERGE:-0}
 OUT=build/fuzz-campaign
@@ -46,10 +51,11 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 table="$OUT/results.md"
 {
-    echo "| target | s | executions | exec/s | corpus (repo + new) | cov/ft | findings |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
+    echo "| target | s | executions | all campaigns | exec/s | corpus (repo + new) | cov/ft | findings |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
 } > "$table"
-printf '%-14s %5s %12s %9s %16s %13s  %s\n' target s executions exec/s "corpus(repo+new)" cov/ft findings
+printf '%-12s %5s %11s %11s %8s %16s %12s  %s\n' target s executions "all runs" exec/s \
+    "corpus(repo+new)" cov/ft findings
 found=0
 total_execs=0
 for name in $TARGETS; do
@@ -65,7 +71,7 @@ for name in $TARGETS; do
     touch "$dir/.started"
     t0=$SECONDS
     # New inputs are written to the first corpus directory only.
-    "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    "$bin" -max_total_time="$SECONDS_EACH" -runs="$RUNS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$dir/artifacts/" "$dir/corpus" "$repo_corpus" > "$dir/log" 2>&1
     rc=$?
     elapsed=$((SECONDS - t0))
@@ -74,6 +80,8 @@ for name in $TARGETS; do
     execs=${execs:-0}
     rate=${rate:-0}
     total_execs=$((total_execs + execs))
+    echo "$execs" >> "$dir/executions" # one line per run: what the campaigns add up to
+    all=$(awk '{ n += $1 } END { print n }' "$dir/executions")
     # what this run wrote (slow-unit files are not findings)
     findings=$(find "$dir/artifacts" -maxdepth 1 -type f -newer "$dir/.started" \
         \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) \
@@ -87,9 +95,10 @@ for name in $TARGETS; do
         findings="none"
     fi
     corpus="$(count "$repo_corpus") + $(count "$dir/corpus")"
-    printf '%-14s %5s %12s %9s %16s %13s  %s\n' "$name" "$elapsed" "$execs" "$rate" "$corpus" \
-        "$(cov "$dir/log")" "$findings"
-    echo "| $name | $elapsed | $execs | $rate | $corpus | $(cov "$dir/log") | $findings |" >> "$table"
+    printf '%-12s %5s %11s %11s %8s %16s %12s  %s\n' "$name" "$elapsed" "$execs" "$all" "$rate" \
+        "$corpus" "$(cov "$dir/log")" "$findings"
+    echo "| $name | $elapsed | $execs | $all | $rate | $corpus | $(cov "$dir/log") | $findings |" \
+        >> "$table"
     if [ "$MERGE" = 1 ] && [ "$findings" = none ]; then
         # only what adds coverage to the repo corpus is copied into it
         "$bin" -merge=1 "$repo_corpus" "$dir/corpus" > "$dir/merge.log" 2>&1 &&
