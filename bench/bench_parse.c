@@ -10,7 +10,7 @@
 #include "base/rand.h"
 #include "bench/bench.h"
 #include "ice/stun.h"
-#include "net/ws.h"
+#include "rpc/ws.h"
 
 static double now_ns(void)
 {

@@ -1,6 +1,6 @@
 /* fluo-bench rpc: many Kurento Protocol clients on one libuv loop.
  *
- * Each client opens a WebSocket (net/ws in client mode, net/tls for wss://),
+ * Each client opens a WebSocket (rpc/ws in client mode, rpc/tls for wss://),
  * then sends its calls one at a time, cycling through ping, create
  * MediaPipeline, invoke getName on it and release it, and measures each
  * call from send to response. A response with "error" (or none before the
@@ -21,9 +21,9 @@
 #include "base/rand.h"
 #include "base/time.h"
 #include "bench/bench.h"
-#include "net/http.h"
-#include "net/tls.h"
-#include "net/ws.h"
+#include "rpc/http.h"
+#include "rpc/tls.h"
+#include "rpc/ws.h"
 
 FL_LOG_TAG("bench");
 

@@ -21,8 +21,8 @@
 #include "base/bytes.h"
 #include "base/err.h"
 #include "bench/wr.h"
-#include "net/http.h"
-#include "net/ws.h"
+#include "rpc/http.h"
+#include "rpc/ws.h"
 
 typedef struct fluo_state {
     int port;

@@ -1,5 +1,5 @@
-/* The control server's I/O glue: libuv TCP, optional TLS (net/tls), the HTTP
- * request head (net/http) and WebSocket framing (net/ws).
+/* The control server's I/O glue: libuv TCP, optional TLS (rpc/tls), the HTTP
+ * request head (rpc/http) and WebSocket framing (rpc/ws).
  *
  * A connection goes HTTP head -> either one HTTP answer or the WebSocket
  * phase -> teardown. Teardown is graceful (queued bytes are written, then a
@@ -27,10 +27,10 @@
 #include "base/err.h"
 #include "base/list.h"
 #include "base/log.h"
-#include "net/http.h"
-#include "net/tls.h"
-#include "net/ws.h"
+#include "rpc/http.h"
 #include "rpc/server_int.h"
+#include "rpc/tls.h"
+#include "rpc/ws.h"
 
 FL_LOG_TAG("ws");
 

@@ -1,4 +1,4 @@
-/* Fuzzes net/http head parsing (byte 0 picks request or response and the
+/* Fuzzes rpc/http head parsing (byte 0 picks request or response and the
  * split), the write-back of what parsed, and the WebSocket handshake checks
  * on top of it. */
 #include <stddef.h>
@@ -8,8 +8,8 @@
 
 #include "base/err.h"
 #include "base/log.h"
-#include "net/http.h"
-#include "net/ws.h"
+#include "rpc/http.h"
+#include "rpc/ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* Fuzzes net/ws framing. Byte 0 picks the role (bit 0), a small message limit
+/* Fuzzes rpc/ws framing. Byte 0 picks the role (bit 0), a small message limit
  * (bit 1) and the input split (bits 2-7); the rest is what the peer sends.
  * Messages are echoed back, as the server does. */
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include "base/log.h"
 #include "base/rand.h"
-#include "net/ws.h"
+#include "rpc/ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

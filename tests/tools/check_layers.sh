@@ -9,7 +9,7 @@ allowed() {
     codec) echo "base codec" ;;
     container) echo "base codec container" ;;
     engine) echo "base sdp ice net codec container engine" ;;
-    rpc) echo "base net engine rpc" ;;
+    rpc) echo "base engine rpc" ;;
     bench) echo "base sdp ice net codec container engine rpc bench" ;;
     esac
 }

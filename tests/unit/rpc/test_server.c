@@ -19,10 +19,10 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/time.h"
-#include "net/http.h"
-#include "net/tls.h"
-#include "net/ws.h"
+#include "rpc/http.h"
 #include "rpc/server.h"
+#include "rpc/tls.h"
+#include "rpc/ws.h"
 
 #include <cmocka.h>
 

@@ -1,4 +1,4 @@
-/* net/ws: RFC 6455 handshake and framing, in memory. */
+/* rpc/ws: RFC 6455 handshake and framing, in memory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "net/ws.h"
+#include "rpc/ws.h"
 
 #include <cmocka.h>
 

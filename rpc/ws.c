@@ -1,4 +1,4 @@
-#include "net/ws.h"
+#include "rpc/ws.h"
 
 #include <mbedtls/base64.h>
 #include <mbedtls/sha1.h>

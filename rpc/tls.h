@@ -9,8 +9,8 @@
  * with fl_tls_poll_transmit(). Randomness comes from the fl_rand given to the
  * config. No sockets, no clock. A config may be used by several fl_tls of one
  * thread; an fl_tls belongs to one thread. */
-#ifndef FL_NET_TLS_H
-#define FL_NET_TLS_H
+#ifndef FL_RPC_TLS_H
+#define FL_RPC_TLS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* WebSocket (RFC 6455), sans-IO, for the server and the client role.
  *
  * Handshake: fl_ws_handshake_server_accept() checks an upgrade request parsed
- * by net/http and writes the 101 answer (or the error answer);
+ * by rpc/http and writes the 101 answer (or the error answer);
  * fl_ws_handshake_client_write() / fl_ws_handshake_client_check() do the
  * client side.
  *
@@ -16,8 +16,8 @@
  * is queued and closes the transport.
  *
  * No sockets, no clock, no global state. A fl_ws belongs to one thread. */
-#ifndef FL_NET_WS_H
-#define FL_NET_WS_H
+#ifndef FL_RPC_WS_H
+#define FL_RPC_WS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -25,7 +25,7 @@
 
 #include "base/bytes.h"
 #include "base/rand.h"
-#include "net/http.h"
+#include "rpc/http.h"
 
 #define FL_WS_MAX_CONTROL 125
 #define FL_WS_MAX_REASON  123

@@ -1,4 +1,4 @@
-/* net/tls: a client and a server wrapper talking in memory, with a
+/* rpc/tls: a client and a server wrapper talking in memory, with a
  * certificate made by openssl at test time. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
-#include "net/tls.h"
+#include "rpc/tls.h"
 
 #include <cmocka.h>
 

@@ -1,5 +1,5 @@
 /* The one file that wraps mbedTLS's SSL layer. */
-#include "net/tls.h"
+#include "rpc/tls.h"
 
 #include <mbedtls/error.h>
 #include <mbedtls/pk.h>

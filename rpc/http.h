@@ -10,8 +10,8 @@
  * The writers append a request or response head (and body) to an fl_bytes.
  * Nothing here allocates except the fl_bytes writers. Not thread-safe: one
  * object belongs to one thread. */
-#ifndef FL_NET_HTTP_H
-#define FL_NET_HTTP_H
+#ifndef FL_RPC_HTTP_H
+#define FL_RPC_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>

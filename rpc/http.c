@@ -1,4 +1,4 @@
-#include "net/http.h"
+#include "rpc/http.h"
 
 #include <string.h>
 #include <strings.h>

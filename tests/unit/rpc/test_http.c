@@ -1,4 +1,4 @@
-/* net/http: request and response heads, parse and write back. */
+/* rpc/http: request and response heads, parse and write back. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "net/http.h"
+#include "rpc/http.h"
 
 #include <cmocka.h>
 
