@@ -1,114 +1,27 @@
-/* The element types: PassThrough, fluo.AppSource, fluo.AppSink. */
+/* The element types the engine can create, one row each. A type is one
+ * engine file (or a few) implementing fl__element_type (engine_int.h) and
+ * exporting it; its row here is all that registers it. */
 #include <string.h>
 
-#include "base/err.h"
 #include "engine/engine_int.h"
 
-/* Forwards each packet out of the source pad with the same media and
- * description. */
-static void passthrough_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
-{
-    (void)e;
-    fl__pad_push(sink->twin, buf);
-    fl_buf_unref(buf);
-}
+extern const fl__element_type fl__passthrough_type; /* engine/passthrough.c */
+extern const fl__element_type fl__app_source_type;  /* engine/app.c */
+extern const fl__element_type fl__app_sink_type;    /* engine/app.c */
+extern const fl__element_type fl__webrtc_type;      /* engine/webrtc*.c */
 
-/* Media reaching an AppSource is dropped. */
-static void app_source_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
-{
-    (void)e;
-    (void)sink;
-    fl_buf_unref(buf);
-}
-
-static void app_sink_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
-{
-    if (e->media_cb)
-        e->media_cb(e->media_arg, sink->media, buf);
-    fl_buf_unref(buf);
-}
-
-static const fl__element_type types[] = {
-    { .name = FL_ELEMENT_PASSTHROUGH, .receive = passthrough_receive },
-    { .name = FL_ELEMENT_APP_SOURCE, .receive = app_source_receive },
-    { .name = FL_ELEMENT_APP_SINK, .receive = app_sink_receive },
+static const fl__element_type *const types[] = {
+    &fl__passthrough_type,
+    &fl__app_source_type,
+    &fl__app_sink_type,
+    &fl__webrtc_type,
 };
 
 const fl__element_type *fl__element_type_find(const char *name)
 {
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-        if (strcmp(types[i].name, name) == 0)
-            return &types[i];
+        if (strcmp(types[i]->name, name) == 0)
+            return types[i];
     }
-    if (strcmp(fl__webrtc_type.name, name) == 0)
-        return &fl__webrtc_type;
     return NULL;
-}
-
-static int push_check(const fl__call *c)
-{
-    if (c->element->dead)
-        return FL_ECLOSED;
-    if (c->element->type != &types[1])
-        return FL_ENOTSUP;
-    if (fl__media_index(c->media) < 0)
-        return FL_EINVAL;
-    if (c->len > FL_ENGINE_PACKET_MAX)
-        return FL_EMSGSIZE;
-    return 0;
-}
-
-static void element_push_run(fl__call *c)
-{
-    fl_buf *buf = NULL;
-    int rc = push_check(c);
-    if (rc < 0)
-        goto done;
-    if (!(buf = fl_buf_pool_get(c->worker->pool))) {
-        rc = FL_ENOMEM;
-        goto done;
-    }
-    if (c->len)
-        memcpy(fl_buf_data(buf), c->data, c->len);
-    fl_buf_set_len(buf, c->len);
-    fl__pad_push(c->element->defaults[fl__media_index(c->media)], buf);
-    fl_buf_unref(buf);
-done:
-    fl__call_done(c, rc);
-}
-
-void fl_element_push(fl_element *e,
-                     unsigned media,
-                     const uint8_t *data,
-                     size_t len,
-                     fl_done_fn done,
-                     void *arg)
-{
-    if (!data && len)
-        return;
-    fl__call *c = fl__element_call(e, element_push_run, data, len);
-    if (!c)
-        return;
-    c->media = media;
-    c->cb.done = done;
-    c->arg = arg;
-    fl__call_post(c);
-}
-
-static void element_media_cb_run(fl__call *c)
-{
-    if (c->element->dead)
-        return;
-    c->element->media_cb = c->cb.media;
-    c->element->media_arg = c->arg;
-}
-
-void fl_element_set_media_cb(fl_element *e, fl_media_fn cb, void *arg)
-{
-    fl__call *c = fl__element_call(e, element_media_cb_run, NULL, 0);
-    if (!c)
-        return;
-    c->cb.media = cb;
-    c->arg = arg;
-    fl__call_post(c);
 }

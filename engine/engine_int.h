@@ -225,8 +225,6 @@ typedef struct fl__element_type {
     int (*receiving)(fl_element *e, unsigned media);
 } fl__element_type;
 
-extern const fl__element_type fl__webrtc_type; /* engine/webrtc.c */
-
 /* The type called `name`, NULL when the engine has none. */
 const fl__element_type *fl__element_type_find(const char *name);
 

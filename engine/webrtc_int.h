@@ -21,6 +21,8 @@
 #include "net/twcc.h"
 #include "sdp/sdp.h"
 
+extern const fl__element_type fl__webrtc_type; /* engine/webrtc.c */
+
 #define RTCP_INTERVAL    (1000 * FL_TIME_MS)
 #define PLI_MIN_INTERVAL (500 * FL_TIME_MS)
 /* a key frame asked for is awaited this long before another request */

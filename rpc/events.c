@@ -119,7 +119,7 @@ void fl__engine_event(void *arg, const fl_event *ev)
                             json_string(ev->error_type ? ev->error_type : "UNEXPECTED_ERROR"));
         break;
     default:
-        data = fl__webrtc_event(rpc, o, ev, &type);
+        data = o->impl && o->impl->event ? o->impl->event(rpc, o, ev, &type) : NULL;
         break;
     }
     if (type)

@@ -390,7 +390,7 @@ json_t *fl__kmd_module_infos(const kmd *k)
         json_array_foreach(json_object_get(doc, "remoteClasses"), i, c)
         {
             const char *n = json_string_value(json_object_get(c, "name"));
-            if (n && fl__factory_engine_type(n))
+            if (n && fl__class_find(n))
                 json_array_append_new(factories, json_string(n));
         }
         json_array_append_new(mods, json_pack("{s:s, s:s, s:O?, s:O?, s:s, s:o}", "__module__",

@@ -47,13 +47,14 @@ static void created(call *c, obj *o)
     fl__call_ok(c, json_string(o->id));
 }
 
-static void create_pipeline(call *c, const kmd_class *cls)
+static void create_pipeline(call *c, const kmd_class *cls, const rpc_class *k)
 {
     obj *o = fl__obj_new(c->rpc, cls, NULL, NULL);
     if (!o) {
         fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
         return;
     }
+    o->impl = k;
     fl__obj_account(o, fl__session_get(c->rpc, c->session, 0));
     int rc = fl_pipeline_create(c->rpc->engine, &o->pipeline);
     if (rc != 0) {
@@ -65,9 +66,9 @@ static void create_pipeline(call *c, const kmd_class *cls)
     created(c, o);
 }
 
-static void create_element(call *c, const kmd_class *cls, json_t *ctor, const char *engine_type)
+static void create_element(call *c, const kmd_class *cls, const rpc_class *k, json_t *ctor)
 {
-    if (strcmp(engine_type, FL_ELEMENT_WEBRTC) == 0 && fl__webrtc_check_ctor(c, ctor) != 0)
+    if (k->check_ctor && k->check_ctor(c, ctor) != 0)
         return;
     obj *pipe = fl__obj_find(c->rpc, json_string_value(json_object_get(ctor, "mediaPipeline")));
     obj *o = fl__obj_new(c->rpc, cls, pipe, NULL);
@@ -75,8 +76,9 @@ static void create_element(call *c, const kmd_class *cls, json_t *ctor, const ch
         fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
         return;
     }
+    o->impl = k;
     fl__obj_account(o, fl__session_get(c->rpc, c->session, 0));
-    int rc = fl_element_create(pipe->pipeline, engine_type, o->id, &o->element);
+    int rc = fl_element_create(pipe->pipeline, k->engine_type, o->id, &o->element);
     if (rc != 0) {
         o->element = NULL;
         fl__obj_release(o, NULL, NULL);
@@ -86,8 +88,8 @@ static void create_element(call *c, const kmd_class *cls, json_t *ctor, const ch
     }
     fl__obj_register_element(c->rpc, o);
     fl_element_set_event_cb(o->element, fl__engine_event, o);
-    if (strcmp(engine_type, FL_ELEMENT_WEBRTC) == 0)
-        fl__webrtc_configure(c->rpc, o->element, ctor);
+    if (k->configure)
+        k->configure(c->rpc, o->element, ctor);
     created(c, o);
 }
 
@@ -117,35 +119,15 @@ void fl__op_create(call *c)
     }
     if (check_params(c, json_object_get(cdef, "params"), ctor) != 0)
         return;
-    const char *engine_type = fl__factory_engine_type(cls->name);
-    if (!engine_type)
+    const rpc_class *k = fl__class_find(cls->name);
+    if (!k)
         fl__call_err(c, KE_NOT_IMPLEMENTED, "%s is not implemented yet in fluo", cls->name);
     else if (fl__limits_check_create(c, cls) != 0)
         return;
-    else if (!*engine_type)
-        create_pipeline(c, cls);
+    else if (!k->engine_type)
+        create_pipeline(c, cls, k);
     else
-        create_element(c, cls, ctor, engine_type);
-}
-
-/* The classes fluo can create: the Kurento name and the engine element type
- * ("" for the pipeline itself). ServerManager.getInfo lists these. */
-static const struct {
-    const char *name;
-    const char *engine_type;
-} factories[] = {
-    { "MediaPipeline", "" },
-    { "PassThrough", FL_ELEMENT_PASSTHROUGH },
-    { "WebRtcEndpoint", FL_ELEMENT_WEBRTC },
-};
-
-const char *fl__factory_engine_type(const char *name)
-{
-    for (size_t i = 0; i < sizeof(factories) / sizeof(factories[0]); i++) {
-        if (strcmp(factories[i].name, name) == 0)
-            return factories[i].engine_type;
-    }
-    return NULL;
+        create_element(c, cls, k, ctor);
 }
 
 /* ---- release ---- */
@@ -177,10 +159,11 @@ void fl__op_release(call *c)
 
 /* ---- invoke ---- */
 
-static op_fn find_op(const kmd_class *cls, const char *name)
+/* The object's own operations (its class row's) first, then every object's. */
+static op_fn find_op(const obj *o, const char *name)
 {
-    const struct op *tables[] = { fl__ops_webrtc, fl__ops };
-    for (; cls; cls = cls->parent) {
+    const struct op *tables[] = { o->impl && o->impl->ops ? o->impl->ops : fl__ops, fl__ops };
+    for (const kmd_class *cls = o->cls; cls; cls = cls->parent) {
         for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
             for (const struct op *op = tables[t]; op->name; op++) {
                 if (strcmp(op->cls, cls->name) == 0 && strcmp(op->name, name) == 0)
@@ -256,7 +239,7 @@ void fl__op_invoke(call *c)
     json_decref(defs);
     if (rc != 0)
         return;
-    op_fn fn = find_op(o->cls, op);
+    op_fn fn = find_op(o, op);
     if (!fn) {
         fl__call_err(c, KE_NOT_IMPLEMENTED, "%s.%s is not implemented yet in fluo", o->cls->name,
                      op);

@@ -593,7 +593,7 @@ static void get_stats(call *c, obj *o, json_t *p)
     fl_element_get_stats(o->element, media ? media : FL_MEDIA_ALL, stats_done, c);
 }
 
-const struct op fl__ops_webrtc[] = {
+static const struct op ops[] = {
     { "MediaElement", "getStats", get_stats },
     { "SdpEndpoint", "processOffer", process_offer },
     { "SdpEndpoint", "processAnswer", process_answer },
@@ -653,7 +653,7 @@ static void set_int(fl_element *e, const char *name, int value)
         fl_element_set_property(e, name, num, NULL, NULL);
 }
 
-int fl__webrtc_check_ctor(call *c, json_t *ctor)
+static int check_ctor(call *c, json_t *ctor)
 {
     if (json_is_true(json_object_get(ctor, "recvonly")) &&
         json_is_true(json_object_get(ctor, "sendonly"))) {
@@ -665,7 +665,7 @@ int fl__webrtc_check_ctor(call *c, json_t *ctor)
     return 0;
 }
 
-void fl__webrtc_configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
+static void configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
 {
     const fl_rpc_config *cfg = &rpc->cfg;
     set_text(e, "stunServerAddress", cfg->stun_address);
@@ -684,7 +684,7 @@ void fl__webrtc_configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
 
 /* ---- events ---- */
 
-json_t *fl__webrtc_event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char **type)
+static json_t *event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char **type)
 {
     (void)rpc;
     json_t *data = NULL;
@@ -740,3 +740,12 @@ json_t *fl__webrtc_event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const c
     }
     return data;
 }
+
+const rpc_class fl__class_webrtc = {
+    .name = "WebRtcEndpoint",
+    .engine_type = FL_ELEMENT_WEBRTC,
+    .ops = ops,
+    .check_ctor = check_ctor,
+    .configure = configure,
+    .event = event,
+};

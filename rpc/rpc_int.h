@@ -96,11 +96,14 @@ int fl__kmd_check_value(const struct call *c,
 
 /* ---- registry.c: objects and sessions ---- */
 
+struct rpc_class;
+
 typedef struct obj {
     int refs; /* registry + calls in flight */
     char *id;
     const kmd_class *cls;
-    struct obj *parent; /* pipeline of an element; NULL otherwise */
+    const struct rpc_class *impl; /* its row (classes.c); NULL: the ServerManager */
+    struct obj *parent;           /* pipeline of an element; NULL otherwise */
     fl_list children;
     fl_list child_node;
     char *name;    /* NULL: the id */
@@ -360,9 +363,6 @@ void fl__op_create(call *c);
 void fl__op_invoke(call *c);
 void fl__op_release(call *c);
 void fl__transaction(call *c);
-/* The engine type behind a class fluo can create ("" for MediaPipeline), or
- * NULL when it cannot create it yet. */
-const char *fl__factory_engine_type(const char *name);
 
 /* An implementation of an operation of a class (ops_element.c holds the table). */
 typedef void (*op_fn)(call *c, obj *o, json_t *p);
@@ -372,19 +372,35 @@ struct op {
     const char *name;
     op_fn fn;
 };
+/* What every object answers (MediaObject, MediaElement, MediaPipeline,
+ * ServerManager: ops_element.c). */
 extern const struct op fl__ops[];
-extern const struct op fl__ops_webrtc[]; /* rpc/ops_webrtc.c */
 
-/* The WebRtcEndpoint constructor's rules the kmd states in words only
- * (recvonly and sendonly exclusive): answers c and returns FL_EINVAL when
- * one is broken. */
-int fl__webrtc_check_ctor(call *c, json_t *ctor);
-/* Sets the server's media settings (config) on a new WebRtcEndpoint and its
- * constructor parameters. */
-void fl__webrtc_configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor);
+/* ---- classes.c: one row per class fluo can create ---- */
 
-/* Kurento's onEvent data for the WebRtcEndpoint events; NULL for others. */
-json_t *fl__webrtc_event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char **type);
+/* A class as the protocol sees it. The row of a class lives beside its
+ * operations (rpc/ops_<class>.c) and is listed once in classes.c. */
+typedef struct rpc_class {
+    const char *name;        /* Kurento's class: "WebRtcEndpoint" */
+    const char *engine_type; /* the engine's element type; NULL: the pipeline itself */
+    /* Its methods and property accessors, by the kmd class that declares
+     * each (an SdpEndpoint method is its own too); searched before fl__ops.
+     * Ends with a NULL name. NULL: none of its own. */
+    const struct op *ops;
+    /* The rest may be NULL. Rules of the constructor the kmd states in words
+     * only: answers c and returns FL_EINVAL when one is broken. */
+    int (*check_ctor)(call *c, json_t *ctor);
+    /* Sets the server's settings and the constructor's parameters on the new
+     * element. */
+    void (*configure)(struct fl_rpc *rpc, fl_element *e, json_t *ctor);
+    /* Kurento's onEvent data (and *type) for an engine event of its own, or
+     * NULL to drop it; the events of every element are rpc/events.c's. */
+    json_t *(*event)(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char **type);
+} rpc_class;
+
+/* The row of a class fluo creates, by Kurento's simple name; NULL when it
+ * cannot create it (yet). */
+const rpc_class *fl__class_find(const char *name);
 
 /* ServerManager operations (manager.c) */
 void fl__sm_get_info(call *c, obj *o, json_t *p);

@@ -1,0 +1,17 @@
+/* PassThrough: forwards what reaches each sink pad out of the source pad of
+ * the same media and description. */
+#include "engine/engine_int.h"
+
+/* Forwards each packet out of the source pad with the same media and
+ * description. */
+static void passthrough_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
+{
+    (void)e;
+    fl__pad_push(sink->twin, buf);
+    fl_buf_unref(buf);
+}
+
+const fl__element_type fl__passthrough_type = {
+    .name = FL_ELEMENT_PASSTHROUGH,
+    .receive = passthrough_receive,
+};

@@ -1,0 +1,27 @@
+/* The classes fluo can create, one row each (rpc_class in rpc_int.h). A
+ * class's row lives beside its operations in rpc/ops_<class>.c; this table
+ * lists them once. ServerManager.getInfo's factories and `create` read it. */
+#include <stddef.h>
+#include <string.h>
+
+#include "rpc/rpc_int.h"
+
+static const rpc_class pipeline = { .name = "MediaPipeline" };
+static const rpc_class passthrough = { .name = "PassThrough",
+                                       .engine_type = FL_ELEMENT_PASSTHROUGH };
+extern const rpc_class fl__class_webrtc; /* rpc/ops_webrtc.c */
+
+static const rpc_class *const classes[] = {
+    &pipeline,
+    &passthrough,
+    &fl__class_webrtc,
+};
+
+const rpc_class *fl__class_find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof(classes) / sizeof(classes[0]); i++) {
+        if (strcmp(classes[i]->name, name) == 0)
+            return classes[i];
+    }
+    return NULL;
+}
