@@ -11,89 +11,9 @@
 
 #include "base/time.h"
 #include "rpc/rpc_int.h"
+#include "tests/unit/rpc/harness.h"
 
 #include <cmocka.h>
-
-#define MAX_OUT 256
-
-struct out {
-    json_t *msgs[MAX_OUT];
-    size_t n;
-};
-
-static uv_loop_t loop;
-static fl_engine *engine;
-static fl_rpc *rpc;
-static fl_rpc_config cfg;
-static int next_id;
-
-static void sink(void *arg, const char *text)
-{
-    struct out *o = arg;
-    json_t *j = json_loads(text, 0, NULL);
-    assert_non_null(j);
-    assert_true(o->n < MAX_OUT);
-    o->msgs[o->n++] = j;
-}
-
-static void out_clear(struct out *o)
-{
-    for (size_t i = 0; i < o->n; i++)
-        json_decref(o->msgs[i]);
-    o->n = 0;
-}
-
-static json_t *by_id(struct out *o, int id)
-{
-    for (size_t i = 0; i < o->n; i++) {
-        json_t *jid = json_object_get(o->msgs[i], "id");
-        if (json_is_integer(jid) && json_integer_value(jid) == id)
-            return o->msgs[i];
-    }
-    return NULL;
-}
-
-static void settle(void)
-{
-    for (int i = 0; i < 50; i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        struct timespec ts = { 0, 1000000 };
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* Sends method+params (params stolen) and waits up to 5 s for the reply. */
-static json_t *rpc_call(client *cl, struct out *o, const char *method, json_t *params)
-{
-    int id = next_id++;
-    json_t *req = json_pack("{s:s, s:i, s:s}", "jsonrpc", "2.0", "id", id, "method", method);
-    if (params)
-        json_object_set_new(req, "params", params);
-    char *text = json_dumps(req, JSON_COMPACT);
-    fl__client_feed(cl, text, strlen(text));
-    free(text);
-    json_decref(req);
-    fl_time end = fl_time_now() + 5 * FL_TIME_SEC;
-    json_t *r;
-    while (!(r = by_id(o, id)) && fl_time_now() < end) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        struct timespec ts = { 0, 1000000 };
-        nanosleep(&ts, NULL);
-    }
-    assert_non_null(r);
-    return r;
-}
-
-static int error_code(json_t *resp)
-{
-    json_t *e = json_object_get(resp, "error");
-    return e ? (int)json_integer_value(json_object_get(e, "code")) : 0;
-}
-
-static const char *error_message(json_t *resp)
-{
-    return json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
-}
 
 static json_t *create_in(client *cl, struct out *o, const char *type, const char *pipe)
 {
@@ -119,60 +39,34 @@ static char *session_of(json_t *resp)
     return strdup(sid);
 }
 
-static json_t *invoke(client *cl, struct out *o, const char *obj_id, const char *op, json_t *p)
-{
-    json_t *params = json_pack("{s:s, s:s}", "object", obj_id, "operation", op);
-    if (p)
-        json_object_set_new(params, "operationParams", p);
-    return rpc_call(cl, o, "invoke", params);
-}
-
 static void assert_limit(json_t *resp, const char *name)
 {
     assert_int_equal(error_code(resp), 40009);
     assert_non_null(strstr(error_message(resp), name));
 }
 
+static void tune(fl_rpc_config *c)
+{
+    c->isolated = 1;
+    c->limits.pipelines_per_session = 2;
+    c->limits.endpoints_per_session = 2;
+    c->limits.objects_per_session = 5;
+    c->limits.pipelines = 3;
+    c->limits.endpoints = 3;
+    c->limits.objects = 8;
+    c->limits.sessions = 4;
+}
+
 static int setup(void **state)
 {
     (void)state;
-    uv_loop_init(&loop);
-    fl_engine_config ecfg = { .workers = 1, .callback_loop = &loop };
-    if (fl_engine_create(&engine, &ecfg) != 0)
-        return -1;
-    fl_rpc_config_init(&cfg);
-    cfg.port = 0;
-    cfg.bind_addr = strdup("127.0.0.1");
-    cfg.isolated = 1;
-    cfg.limits.pipelines_per_session = 2;
-    cfg.limits.endpoints_per_session = 2;
-    cfg.limits.objects_per_session = 5;
-    cfg.limits.pipelines = 3;
-    cfg.limits.endpoints = 3;
-    cfg.limits.objects = 8;
-    cfg.limits.sessions = 4;
-    return fl_rpc_create(&rpc, &loop, engine, &cfg);
-}
-
-static int stopped;
-
-static void on_stopped(void *arg)
-{
-    (void)arg;
-    stopped = 1;
+    return harness_start(1, tune);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    fl_rpc_shutdown(rpc, on_stopped, NULL);
-    while (!stopped)
-        uv_run(&loop, UV_RUN_ONCE);
-    fl_engine_destroy(engine);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    int rc = uv_loop_close(&loop);
-    fl_rpc_config_deinit(&cfg);
-    return rc;
+    return harness_stop(0);
 }
 
 /* Per-session limits, then the server-wide ones reached by two sessions;

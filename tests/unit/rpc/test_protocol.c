@@ -11,102 +11,9 @@
 
 #include "base/time.h"
 #include "rpc/rpc_int.h"
+#include "tests/unit/rpc/harness.h"
 
 #include <cmocka.h>
-
-#define MAX_OUT 256
-
-struct out {
-    json_t *msgs[MAX_OUT];
-    size_t n;
-};
-
-static uv_loop_t loop;
-static fl_engine *engine;
-static fl_rpc *rpc;
-static fl_rpc_config cfg;
-static int next_id;
-
-static void sink(void *arg, const char *text)
-{
-    struct out *o = arg;
-    json_t *j = json_loads(text, 0, NULL);
-    assert_non_null(j);
-    assert_true(o->n < MAX_OUT);
-    o->msgs[o->n++] = j;
-}
-
-static void out_clear(struct out *o)
-{
-    for (size_t i = 0; i < o->n; i++)
-        json_decref(o->msgs[i]);
-    o->n = 0;
-}
-
-/* Runs the loop until pred finds something in o, or 5 s pass. */
-static json_t *wait_for(struct out *o, json_t *(*pred)(struct out *o, void *arg), void *arg)
-{
-    fl_time end = fl_time_now() + 5 * FL_TIME_SEC;
-    for (;;) {
-        json_t *j = pred(o, arg);
-        if (j || fl_time_now() > end)
-            return j;
-        uv_run(&loop, UV_RUN_NOWAIT);
-        struct timespec ts = { 0, 1000000 };
-        nanosleep(&ts, NULL);
-    }
-}
-
-static json_t *by_id(struct out *o, void *arg)
-{
-    int id = *(int *)arg;
-    for (size_t i = 0; i < o->n; i++) {
-        json_t *jid = json_object_get(o->msgs[i], "id");
-        if (json_is_integer(jid) && json_integer_value(jid) == id)
-            return o->msgs[i];
-    }
-    return NULL;
-}
-
-static json_t *by_event(struct out *o, void *arg)
-{
-    for (size_t i = 0; i < o->n; i++) {
-        json_t *v = json_object_get(json_object_get(o->msgs[i], "params"), "value");
-        const char *t = json_string_value(json_object_get(v, "type"));
-        if (t && strcmp(t, arg) == 0)
-            return v;
-    }
-    return NULL;
-}
-
-/* Sends method+params (params stolen) and waits for the reply. */
-static json_t *rpc_call(client *cl, struct out *o, const char *method, json_t *params)
-{
-    int id = next_id++;
-    json_t *req = json_pack("{s:s, s:i, s:s}", "jsonrpc", "2.0", "id", id, "method", method);
-    if (params)
-        json_object_set_new(req, "params", params);
-    char *text = json_dumps(req, JSON_COMPACT);
-    fl__client_feed(cl, text, strlen(text));
-    free(text);
-    json_decref(req);
-    json_t *r = wait_for(o, by_id, &id);
-    assert_non_null(r);
-    return r;
-}
-
-static json_t *value_of(json_t *resp)
-{
-    json_t *res = json_object_get(resp, "result");
-    assert_non_null(res);
-    return json_object_get(res, "value");
-}
-
-static int error_code(json_t *resp)
-{
-    json_t *e = json_object_get(resp, "error");
-    return e ? (int)json_integer_value(json_object_get(e, "code")) : 0;
-}
 
 static const char *create(client *cl, struct out *o, const char *type, const char *pipe)
 {
@@ -118,34 +25,15 @@ static const char *create(client *cl, struct out *o, const char *type, const cha
     return id;
 }
 
-static json_t *invoke(client *cl, struct out *o, const char *obj_id, const char *op, json_t *p)
+static void tune(fl_rpc_config *c)
 {
-    json_t *params = json_pack("{s:s, s:s}", "object", obj_id, "operation", op);
-    if (p)
-        json_object_set_new(params, "operationParams", p);
-    return rpc_call(cl, o, "invoke", params);
+    c->gc_period = 1;
 }
 
 static int setup(void **state)
 {
     (void)state;
-    uv_loop_init(&loop);
-    fl_engine_config ecfg = { .workers = 2, .callback_loop = &loop };
-    if (fl_engine_create(&engine, &ecfg) != 0)
-        return -1;
-    fl_rpc_config_init(&cfg);
-    cfg.port = 0;
-    cfg.bind_addr = strdup("127.0.0.1");
-    cfg.gc_period = 1;
-    return fl_rpc_create(&rpc, &loop, engine, &cfg);
-}
-
-static int stopped;
-
-static void on_stopped(void *arg)
-{
-    (void)arg;
-    stopped = 1;
+    return harness_start(2, tune);
 }
 
 static int shut_down_in_test;
@@ -153,15 +41,7 @@ static int shut_down_in_test;
 static int teardown(void **state)
 {
     (void)state;
-    if (!shut_down_in_test)
-        fl_rpc_shutdown(rpc, on_stopped, NULL);
-    while (!stopped)
-        uv_run(&loop, UV_RUN_ONCE);
-    fl_engine_destroy(engine);
-    uv_run(&loop, UV_RUN_NOWAIT);
-    int rc = uv_loop_close(&loop);
-    fl_rpc_config_deinit(&cfg);
-    return rc;
+    return harness_stop(shut_down_in_test);
 }
 
 static void test_ping_describe_info(void **state)
@@ -484,14 +364,6 @@ static int count_events(struct out *o, const char *type)
     }
     return n;
 }
-
-static void settle(void)
-{
-    for (int i = 0; i < 50; i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        struct timespec ts = { 0, 1000000 };
-        nanosleep(&ts, NULL);
-    }
 }
 
 /* More than 64 idle sessions must not make the collector drop used ones. */
@@ -716,7 +588,7 @@ static void test_shutdown_with_calls_in_flight(void **state)
     fl__client_feed(cl, txn, strlen(txn));
     fl__client_feed(cl, txn, strlen(txn)); /* queued behind the first */
     stopped = 0;
-    fl_rpc_shutdown(rpc, on_stopped, NULL);
+    fl_rpc_shutdown(rpc, harness_stopped, NULL);
     while (!stopped)
         uv_run(&loop, UV_RUN_ONCE);
     shut_down_in_test = 1;
