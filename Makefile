@@ -90,6 +90,14 @@ $(B)/tests/%: $(B)/obj/tests/%.o $(LIBRPC) $(LIBFLUO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# Unit tests run by name: tests/unit/filter.c wraps cmocka's group runner
+# (an argument, or FLUO_TEST, picks the tests).
+UNIT_FILTER := $(call obj,tests/unit/filter.c)
+$(UNIT_BINS): $(UNIT_FILTER)
+$(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(UNIT_FILTER) $(LIBRPC) $(LIBFLUO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -Wl,--wrap=_cmocka_run_group_tests -o $@ $^ $(LDLIBS) -lcmocka
+
 deps:
 	@sh tests/tools/deps.sh
 
