@@ -14,6 +14,10 @@
 #                 fluo under sessions with media joining and leaving for N s
 #                 (default 3600); RSS and fds before, every minute and after;
 #                 fails on a failed session, an fd leak or RSS growth
+#   make install [PREFIX=/usr/local] [DESTDIR=]
+#                 bin/fluo, libfluo.so (soname libfluo.so.0) and libfluo.a,
+#                 include/fluo.h, lib/pkgconfig/fluo.pc (make shared: just
+#                 the libraries, in build/pic)
 #   make deps     install the Debian and npm packages the build and tests need
 #   make format   apply .clang-format
 #   make SAN=1    the same targets built with ASan+UBSan under build/asan
@@ -136,6 +140,68 @@ SOAK_SESSIONS ?= 8
 soak: $(FLUO) $(BENCH)
 	$(BENCH) churn --fluo-bin $(FLUO) --sessions $(SOAK_SESSIONS) --seconds $(SOAK_SECONDS)
 
+# The library for embedders, and `make install` (PREFIX, DESTDIR honoured):
+# bin/fluo, lib/libfluo.so.MAJOR.MINOR.PATCH with its soname and dev links,
+# lib/libfluo.a, include/fluo.h and lib/pkgconfig/fluo.pc. Both libraries are
+# made of a PIC copy of the engine objects ($(B)/pic), so the objects of the
+# default build stay as they are; libfluo.so exports only what <fluo.h>
+# declares (engine/libfluo.map). The installed fluo.h carries base/err.h
+# inline, the error codes' one definition, and includes nothing else of ours.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+
+FLUO_VERSION := $(shell awk '$$2 ~ /^FLUO_VERSION_(MAJOR|MINOR|PATCH)$$/ { v = v s $$3; s = "." } \
+	END { print v }' engine/fluo.h)
+FLUO_SOVERSION := $(firstword $(subst ., ,$(FLUO_VERSION)))
+ENGINE_LDLIBS := -luv -lsrtp2 -lmbedtls -lmbedx509 -lmbedcrypto -lvpx -lopus -lpthread -lm
+pic = $(patsubst %.c,$(B)/pic/%.o,$(1))
+LIBFLUO_SO := $(B)/pic/libfluo.so.$(FLUO_VERSION)
+LIBFLUO_PIC_A := $(B)/pic/libfluo.a
+
+.PHONY: shared install uninstall
+shared: $(LIBFLUO_SO) $(LIBFLUO_PIC_A)
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -fno-semantic-interposition -c $< -o $@
+
+$(LIBFLUO_SO): $(call pic,$(engine_src)) engine/libfluo.map
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libfluo.so.$(FLUO_SOVERSION) -Wl,-z,defs \
+		-Wl,--version-script=engine/libfluo.map -o $@ $(filter %.o,$^) $(ENGINE_LDLIBS)
+
+$(LIBFLUO_PIC_A): $(call pic,$(engine_src))
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/pic/include/fluo.h: engine/fluo.h base/err.h
+	@mkdir -p $(@D)
+	awk '/^#include "base\/err.h"/ { while ((getline l < "base/err.h") > 0) print l; next } \
+		{ print }' engine/fluo.h > $@.tmp
+	@! grep -n '^#include "' $@.tmp || { echo "$@: includes a header of the tree"; exit 1; }
+	mv $@.tmp $@
+
+# fluo.pc is written at install time: it names PREFIX and LIBDIR.
+install: $(FLUO) $(LIBFLUO_SO) $(LIBFLUO_PIC_A) $(B)/pic/include/fluo.h
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 755 $(FLUO) $(DESTDIR)$(BINDIR)/fluo
+	install -m 755 $(LIBFLUO_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libfluo.so.$(FLUO_VERSION) $(DESTDIR)$(LIBDIR)/libfluo.so.$(FLUO_SOVERSION)
+	ln -sf libfluo.so.$(FLUO_SOVERSION) $(DESTDIR)$(LIBDIR)/libfluo.so
+	install -m 644 $(LIBFLUO_PIC_A) $(DESTDIR)$(LIBDIR)/libfluo.a
+	install -m 644 $(B)/pic/include/fluo.h $(DESTDIR)$(INCLUDEDIR)/fluo.h
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' \
+		'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))' '' \
+		'Name: fluo' 'Description: embeddable WebRTC media engine (Kurento model)' \
+		'Version: $(FLUO_VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lfluo' \
+		'Requires.private: libuv libsrtp2 vpx opus' \
+		'Libs.private: -lmbedtls -lmbedx509 -lmbedcrypto -lpthread -lm' \
+		> $(DESTDIR)$(LIBDIR)/pkgconfig/fluo.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/fluo $(DESTDIR)$(LIBDIR)/libfluo.so* $(DESTDIR)$(LIBDIR)/libfluo.a \
+		$(DESTDIR)$(INCLUDEDIR)/fluo.h $(DESTDIR)$(LIBDIR)/pkgconfig/fluo.pc
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -145,4 +211,4 @@ format-check:
 clean:
 	rm -rf build
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)

@@ -1,7 +1,12 @@
 /* Error codes shared by every fluo module.
  *
  * Functions return 0 on success or one of the negative FL_E* codes below.
- * fl_strerror() turns any of them into a short English phrase. */
+ * fl_strerror() turns any of them into a short English phrase.
+ *
+ * This is the codes' one definition, and embedders see it too: the installed
+ * <fluo.h> carries this file inline. So it stays standalone (no include) and
+ * valid C and C++, and a new code goes at the end of the list (the values
+ * are part of libfluo's ABI). */
 #ifndef FL_BASE_ERR_H
 #define FL_BASE_ERR_H
 

@@ -11,16 +11,46 @@
  *
  * Handles (fl_pipeline, fl_element) are returned at once and stay valid until
  * the done callback of their release has run; using one after that is a bug.
- * Releasing a pipeline releases its elements. */
+ * Releasing a pipeline releases its elements.
+ *
+ * Errors: functions return 0 or a negative FL_E* code (below; fl_strerror
+ * names them); asynchronous calls report theirs to their callback.
+ *
+ * Installed alone as <fluo.h> (`make install`; `pkg-config --cflags --libs
+ * fluo`): it needs only the C standard headers, and C++ may include it. In
+ * the source tree it takes the error codes from base/err.h, their one
+ * definition, which the installed copy carries inline. */
 #ifndef FL_ENGINE_FLUO_H
 #define FL_ENGINE_FLUO_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include <uv.h>
+#ifdef __cplusplus
+extern "C" {
+#endif
 
-#include "base/buf.h"
+/* The version of this header; fl_version() and fl_version_string() give the
+ * version of the library that runs (its soname is libfluo.so.MAJOR). */
+#define FLUO_VERSION_MAJOR 0
+#define FLUO_VERSION_MINOR 1
+#define FLUO_VERSION_PATCH 0
+
+#define FLUO_STRINGIFY(x)        FLUO_STRINGIFY_HELPER(x)
+#define FLUO_STRINGIFY_HELPER(x) #x
+/* "MAJOR.MINOR.PATCH" */
+#define FLUO_VERSION                   \
+    FLUO_STRINGIFY(FLUO_VERSION_MAJOR) \
+    "." FLUO_STRINGIFY(FLUO_VERSION_MINOR) "." FLUO_STRINGIFY(FLUO_VERSION_PATCH)
+/* MAJOR << 16 | MINOR << 8 | PATCH, to compare with fl_version() */
+#define FLUO_VERSION_HEX \
+    ((FLUO_VERSION_MAJOR << 16) | (FLUO_VERSION_MINOR << 8) | FLUO_VERSION_PATCH)
+
+unsigned fl_version(void);
+const char *fl_version_string(void);
+
+/* FL_OK, the FL_E* codes and fl_strerror (inlined here when installed). */
+#include "base/err.h"
 
 typedef struct fl_engine fl_engine;
 typedef struct fl_pipeline fl_pipeline;
@@ -40,9 +70,11 @@ const char *fl_media_type_name(unsigned media);
 /* The bit for "AUDIO"/"VIDEO"/"DATA"; 0 for anything else. */
 unsigned fl_media_type_parse(const char *name);
 
+struct uv_loop_s; /* libuv's uv_loop_t */
+
 typedef struct fl_engine_config {
-    int workers;              /* worker threads; 0: one per core */
-    uv_loop_t *callback_loop; /* where callbacks and events run; NULL: on the worker */
+    int workers;                     /* worker threads; 0: one per core */
+    struct uv_loop_s *callback_loop; /* where callbacks and events run; NULL: on the worker */
 } fl_engine_config;
 
 /* Starts the workers. The callback loop, when given, must outlive the engine;
@@ -228,11 +260,24 @@ void fl_element_push(fl_element *e,
                      fl_done_fn done,
                      void *arg);
 
+/* A media packet as the engine carries it (opaque here). It belongs to its
+ * worker's pool: read, referenced and unreferenced only on that worker's
+ * thread; with more than one reference it is shared, so read-only. */
+typedef struct fl_buf fl_buf;
+
+/* The packet's bytes (an RTP or RTCP packet, or a data message) and length. */
+const uint8_t *fl_packet_data(const fl_buf *buf);
+size_t fl_packet_len(const fl_buf *buf);
+
+/* Takes one more reference to the packet (returns it); fl_packet_unref drops
+ * one, and the last returns it to its pool. */
+fl_buf *fl_packet_ref(fl_buf *buf);
+void fl_packet_unref(fl_buf *buf);
+
 /* FL_ELEMENT_APP_SINK: cb receives every packet that reaches the element, on
- * the pipeline's worker thread, with a borrowed reference (take one with
- * fl_buf_ref to keep it; the buffer belongs to the worker's pool, so it must
- * be unreferenced on that thread, and it is shared: read-only). Set before
- * media flows. The callback must not block. */
+ * the pipeline's worker thread, with a borrowed reference (fl_packet_ref to
+ * keep it, fl_packet_unref later on the same thread). Set before media
+ * flows. The callback must not block. */
 typedef void (*fl_media_fn)(void *arg, unsigned media, fl_buf *buf);
 void fl_element_set_media_cb(fl_element *e, fl_media_fn cb, void *arg);
 
@@ -298,5 +343,9 @@ void fl_element_get_stats(fl_element *e, unsigned media, fl_text_fn cb, void *ar
  * a key frame: a WebRtcEndpoint producer sends its peer a PLI (at most one
  * per 500 ms). done gets FL_ENOENT when no video is connected into e. */
 void fl_element_request_key_frame(fl_element *e, fl_done_fn done, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

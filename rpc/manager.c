@@ -11,7 +11,6 @@
 
 FL_LOG_TAG("rpc");
 
-#define FLUO_VERSION   "0.1.0"
 #define KURENTO_API    "7.3.0"
 #define MAX_CPU_SAMPLE 10000
 

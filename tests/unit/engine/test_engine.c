@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <uv.h>
+
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/time.h"
