@@ -5,12 +5,18 @@
 #ifndef FL_TESTS_UNIT_RPC_HARNESS_H
 #define FL_TESTS_UNIT_RPC_HARNESS_H
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/time.h"
 #include "rpc/rpc_int.h"
+
+#include <cmocka.h>
 
 #define MAX_OUT 256
 

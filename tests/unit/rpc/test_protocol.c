@@ -364,7 +364,6 @@ static int count_events(struct out *o, const char *type)
     }
     return n;
 }
-}
 
 /* More than 64 idle sessions must not make the collector drop used ones. */
 static void test_gc_many_sessions(void **state)
