@@ -86,6 +86,14 @@ step build make -j2 all
 unit_tests build
 step layers sh tests/tools/check_layers.sh
 step format make -s format-check
+# make install into a scratch DESTDIR: the layout and soname, fluo.h alone
+# as C11 and C++, exports, and docs/examples/embed_loopback.c built through
+# pkg-config against the shared and the static library (browser/embed runs
+# that build against Chromium)
+FLUO_EMBED_DIR=$(mktemp -d)
+export FLUO_EMBED_DIR
+trap 'rm -rf "$FLUO_EMBED_DIR"' EXIT
+step install sh tests/tools/install_check.sh "$FLUO_EMBED_DIR"
 interop_tests build/fluo ""
 browser_tests build/fluo "" $BROWSER_TESTS
 # WebRTC load smoke: a few sessions for a few seconds, every scenario against
