@@ -34,7 +34,7 @@ typedef struct churn_opts {
 typedef struct session {
     wr_peer *p;
     int viewer;
-    fl_time until;
+    fl_time since, until;
 } session;
 
 typedef struct churn {
@@ -139,20 +139,23 @@ static int join_one(churn *c)
         return 0;
     }
     uint32_t span = (uint32_t)(c->o->life_max - c->o->life_min) * 1000 + 1;
-    s->until = fl_time_now() +
-               ((fl_time)c->o->life_min * 1000 + fl_rand_u32(&b->rand) % span) * FL_TIME_MS;
+    s->since = fl_time_now();
+    s->until =
+            s->since + ((fl_time)c->o->life_min * 1000 + fl_rand_u32(&b->rand) % span) * FL_TIME_MS;
     s->viewer = viewer;
     c->nlive++;
     c->joined++;
     return 0;
 }
 
-/* The session leaves: it must have connected and had media back. */
+/* The session leaves: it must have connected and had media back (unless
+ * the run ends before it lived --life-min). */
 static void leave_one(churn *c, size_t i)
 {
     wr_bench *b = c->b;
     session *s = &c->live[i];
-    if (!s->p->connected || s->p->rx_packets < MIN_MEDIA_PKTS) {
+    int judged = fl_time_now() - s->since >= (fl_time)c->o->life_min * FL_TIME_SEC;
+    if (judged && (!s->p->connected || s->p->rx_packets < MIN_MEDIA_PKTS)) {
         fprintf(stderr,
                 "fluo-bench: churn: %s %d leaves at %.0f s with %s and %llu media packets "
                 "back\n",
