@@ -124,11 +124,9 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(fuzz_src))
 
 fuzz: $(FUZZ_BINS)
 
-build/fuzz/%: tests/fuzz/%.c $(engine_src) $(rpc_src)
+build/fuzz/%: tests/fuzz/%.c $(engine_src) $(rpc_src) $(B)/gen/kmd_data.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(engine_src) $(rpc_src) $(B)/gen/kmd_data.c $(LDLIBS)
-
-build/fuzz/%: $(B)/gen/kmd_data.c
 
 FUZZ_SECONDS ?= 60
 fuzz-run: $(FUZZ_BINS)

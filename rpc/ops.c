@@ -162,10 +162,10 @@ void fl__op_release(call *c)
 /* The object's own operations (its class row's) first, then every object's. */
 static op_fn find_op(const obj *o, const char *name)
 {
-    const struct op *tables[] = { o->impl && o->impl->ops ? o->impl->ops : fl__ops, fl__ops };
+    const struct op *tables[] = { o->impl ? o->impl->ops : NULL, fl__ops };
     for (const kmd_class *cls = o->cls; cls; cls = cls->parent) {
         for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
-            for (const struct op *op = tables[t]; op->name; op++) {
+            for (const struct op *op = tables[t]; op && op->name; op++) {
                 if (strcmp(op->cls, cls->name) == 0 && strcmp(op->name, name) == 0)
                     return op->fn;
             }

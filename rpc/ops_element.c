@@ -320,7 +320,56 @@ static void el_transcoding(call *c, obj *o, json_t *p)
     fl__call_ok(c, json_false()); /* fluo has no transcoder yet: nothing is ever transcoded */
 }
 
+/* ---- stats ---- */
+
+static const char *stats_class(const char *type)
+{
+    if (strcmp(type, "inboundrtp") == 0)
+        return "RTCInboundRTPStreamStats";
+    if (strcmp(type, "outboundrtp") == 0)
+        return "RTCOutboundRTPStreamStats";
+    if (strcmp(type, "endpoint") == 0)
+        return "EndpointStats";
+    return "ElementStats";
+}
+
+static void stats_done(void *arg, int status, const char *text)
+{
+    call *c = arg;
+    if (status != 0) {
+        fl__call_err(c, KE_UNEXPECTED_ERROR, "%s", fl_strerror(status));
+        return;
+    }
+    json_t *map = json_loads(text ? text : "{}", 0, NULL);
+    if (!json_is_object(map)) {
+        json_decref(map);
+        fl__call_err(c, KE_UNEXPECTED_ERROR, "Statistics could not be read");
+        return;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(map, key, v)
+    {
+        const char *type = pstr(v, "type");
+        json_object_set_new(v, "__module__", json_string("kurento"));
+        json_object_set_new(v, "__type__", json_string(stats_class(type ? type : "")));
+    }
+    fl__call_ok(c, map);
+}
+
+static void get_stats(call *c, obj *o, json_t *p)
+{
+    const char *t = pstr(p, "mediaType");
+    unsigned media = t ? fl_media_type_parse(t) : FL_MEDIA_ALL;
+    if (!o->element) {
+        fl__call_err(c, KE_MEDIA_OBJECT_OPERATION_NOT_SUPPORTED, "Not a media element");
+        return;
+    }
+    fl_element_get_stats(o->element, media ? media : FL_MEDIA_ALL, stats_done, c);
+}
+
 const struct op fl__ops[] = {
+    { "MediaElement", "getStats", get_stats },
     { "MediaObject", "getMediaPipeline", get_media_pipeline },
     { "MediaObject", "getParent", get_parent },
     { "MediaObject", "getId", get_id },

@@ -4,6 +4,8 @@
 # Ends with one line: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
+# every test: a name filter left in the environment would pick a few
+unset FLUO_TEST
 passed=0
 failed=0
 failures=()

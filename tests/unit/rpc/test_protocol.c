@@ -124,6 +124,18 @@ static void test_graph_and_events(void **state)
     r = invoke(cl, &o, a, "getSourceConnections", NULL);
     assert_int_equal(json_array_size(value_of(r)), 3);
 
+    /* every element answers getStats (MediaElement's), not only WebRtcEndpoints */
+    r = invoke(cl, &o, a, "getStats", json_pack("{s:s}", "mediaType", "VIDEO"));
+    assert_int_equal(error_code(r), 0);
+    json_t *stats = value_of(r);
+    assert_true(json_is_object(stats) && json_object_size(stats) >= 1);
+    const char *sk;
+    json_t *sv;
+    json_object_foreach(stats, sk, sv)
+    {
+        assert_string_equal(json_string_value(json_object_get(sv, "__type__")), "ElementStats");
+    }
+
     invoke(cl, &o, a, "setName", json_pack("{s:s}", "name", "alpha"));
     r = invoke(cl, &o, a, "getName", NULL);
     assert_string_equal(json_string_value(value_of(r)), "alpha");
