@@ -126,28 +126,57 @@ static char *copy_str(char **tail, const char *s)
     return out;
 }
 
-static size_t event_strings_size(const fl_event *ev)
+/* Points s at the event's strings (at most EVENT_STRINGS_MAX); returns how
+ * many there are. */
+#define EVENT_STRINGS_MAX 2
+
+static size_t event_strings(fl_event *ev, const char **s[EVENT_STRINGS_MAX])
 {
-    const char *s[] = { ev->conn.source_desc,
-                        ev->conn.sink_desc,
-                        ev->error_type,
-                        ev->message,
-                        ev->desc,
-                        ev->text,
-                        ev->text2,
-                        ev->old_state,
-                        ev->new_state };
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
-        n += s[i] ? strlen(s[i]) + 1 : 0;
-    return n;
+    switch (ev->type) {
+    case FL_EVENT_ELEMENT_CONNECTED:
+    case FL_EVENT_ELEMENT_DISCONNECTED:
+        s[0] = &ev->link.source_desc;
+        s[1] = &ev->link.sink_desc;
+        return 2;
+    case FL_EVENT_MEDIA_FLOW_IN:
+    case FL_EVENT_MEDIA_FLOW_OUT:
+        s[0] = &ev->media_flow.desc;
+        return 1;
+    case FL_EVENT_ERROR:
+        s[0] = &ev->error.type;
+        s[1] = &ev->error.description;
+        return 2;
+    case FL_EVENT_ICE_CANDIDATE:
+        s[0] = &ev->ice_candidate.candidate;
+        s[1] = &ev->ice_candidate.sdp_mid;
+        return 2;
+    case FL_EVENT_ICE_PAIR_SELECTED:
+        s[0] = &ev->ice_pair_selected.local_candidate;
+        s[1] = &ev->ice_pair_selected.remote_candidate;
+        return 2;
+    case FL_EVENT_MEDIA_TRANSCODING:
+        s[0] = &ev->media_transcoding.bin_name;
+        return 1;
+    case FL_EVENT_ICE_GATHERING_DONE:
+    case FL_EVENT_ICE_COMPONENT_STATE:
+    case FL_EVENT_CONNECTION_STATE:
+    case FL_EVENT_MEDIA_STATE:
+        break;
+    }
+    return 0;
 }
 
+/* Queues the event, with copies of its strings, to the element's callback. */
 void fl__element_raise(fl_element *e, const fl_event *ev)
 {
     if (!e->event_cb)
         return;
-    fl__reply *r = fl__reply_new(FL__REPLY_EVENT, event_strings_size(ev));
+    fl_event copy = *ev;
+    const char **s[EVENT_STRINGS_MAX];
+    size_t n = event_strings(&copy, s), size = 0;
+    for (size_t i = 0; i < n; i++)
+        size += *s[i] ? strlen(*s[i]) + 1 : 0;
+    fl__reply *r = fl__reply_new(FL__REPLY_EVENT, size);
     if (!r) {
         fl_log(FL_LOG_ERROR, "out of memory: event of %s dropped", e->name);
         return;
@@ -155,37 +184,33 @@ void fl__element_raise(fl_element *e, const fl_event *ev)
     char *tail = (char *)(r + 1);
     r->cb.event = e->event_cb;
     r->arg = e->event_arg;
-    r->ev = *ev;
+    r->ev = copy;
     r->ev.element = e;
-    r->ev.conn.source_desc = copy_str(&tail, ev->conn.source_desc);
-    r->ev.conn.sink_desc = copy_str(&tail, ev->conn.sink_desc);
-    r->ev.error_type = copy_str(&tail, ev->error_type);
-    r->ev.message = copy_str(&tail, ev->message);
-    r->ev.desc = copy_str(&tail, ev->desc);
-    r->ev.text = copy_str(&tail, ev->text);
-    r->ev.text2 = copy_str(&tail, ev->text2);
-    r->ev.old_state = copy_str(&tail, ev->old_state);
-    r->ev.new_state = copy_str(&tail, ev->new_state);
+    n = event_strings(&r->ev, s);
+    for (size_t i = 0; i < n; i++)
+        *s[i] = copy_str(&tail, *s[i]);
     fl__element_ref(e);
     r->unref_element = e;
     fl__reply_deliver(e->engine, r);
 }
 
-static void raise_link(int type, fl__pad *src, fl__pad *sink)
+static void raise_link(enum fl_event_type type, fl__pad *src, fl__pad *sink)
 {
-    fl_event ev = { .type = type, .media = src->media };
-    ev.conn.source = src->element;
-    ev.conn.sink = sink->element;
-    ev.conn.media = src->media;
-    ev.conn.source_desc = src->desc;
-    ev.conn.sink_desc = sink->desc;
+    fl_event ev = { .type = type,
+                    .link = { .source = src->element,
+                              .sink = sink->element,
+                              .media = src->media,
+                              .source_desc = src->desc,
+                              .sink_desc = sink->desc } };
     fl__element_raise(src->element, &ev);
 }
 
 static void raise_flow(fl__pad *pad)
 {
-    fl_event ev = { .media = pad->media, .flowing = pad->flowing, .desc = pad->desc };
-    ev.type = pad->dir == FL_DIR_SINK ? FL_EVENT_MEDIA_FLOW_IN : FL_EVENT_MEDIA_FLOW_OUT;
+    fl_event ev = {
+        .type = pad->dir == FL_DIR_SINK ? FL_EVENT_MEDIA_FLOW_IN : FL_EVENT_MEDIA_FLOW_OUT,
+        .media_flow = { .media = pad->media, .flowing = pad->flowing, .desc = pad->desc }
+    };
     fl__element_raise(pad->element, &ev);
 }
 

@@ -204,45 +204,124 @@ void fl_element_get_connections(fl_element *e,
 typedef void (*fl_bool_fn)(void *arg, int status, int value);
 void fl_element_is_flowing(fl_element *e, int dir, unsigned media, fl_bool_fn cb, void *arg);
 
-/* Element events. */
+/* ---- events ----
+ *
+ * An event is its type, the element that raised it, and the payload of its
+ * kind: the union member named beside each type below. */
 enum fl_event_type {
-    FL_EVENT_ELEMENT_CONNECTED,    /* conn valid */
-    FL_EVENT_ELEMENT_DISCONNECTED, /* conn valid */
-    FL_EVENT_MEDIA_FLOW_IN,        /* media, flowing, desc */
-    FL_EVENT_MEDIA_FLOW_OUT,       /* media, flowing, desc */
-    FL_EVENT_ERROR,                /* error_type, message */
+    FL_EVENT_ELEMENT_CONNECTED,    /* link */
+    FL_EVENT_ELEMENT_DISCONNECTED, /* link */
+    FL_EVENT_MEDIA_FLOW_IN,        /* media_flow */
+    FL_EVENT_MEDIA_FLOW_OUT,       /* media_flow */
+    FL_EVENT_ERROR,                /* error */
     /* WebRtcEndpoint */
-    FL_EVENT_ICE_CANDIDATE,       /* text: "candidate:...", text2: sdpMid, index: sdpMLineIndex */
-    FL_EVENT_ICE_GATHERING_DONE,  /* - */
-    FL_EVENT_ICE_COMPONENT_STATE, /* text2: stream id, index: component, new_state */
-    FL_EVENT_ICE_PAIR_SELECTED,   /* text: local candidate, text2: remote, desc: stream id,
-                                     index: component */
-    FL_EVENT_CONNECTION_STATE,    /* old_state, new_state: "DISCONNECTED"/"CONNECTED" */
-    FL_EVENT_MEDIA_STATE,         /* old_state, new_state: "DISCONNECTED"/"CONNECTED" */
-    FL_EVENT_MEDIA_TRANSCODING, /* media, text: bin name, new_state: "TRANSCODING"/"NOT_TRANSCODING"
-                                 */
+    FL_EVENT_ICE_CANDIDATE,       /* ice_candidate */
+    FL_EVENT_ICE_GATHERING_DONE,  /* no payload */
+    FL_EVENT_ICE_COMPONENT_STATE, /* ice_component_state */
+    FL_EVENT_ICE_PAIR_SELECTED,   /* ice_pair_selected */
+    FL_EVENT_CONNECTION_STATE,    /* connection_state */
+    FL_EVENT_MEDIA_STATE,         /* media_state */
+    FL_EVENT_MEDIA_TRANSCODING,   /* media_transcoding */
 };
+
+/* MEDIA_FLOW_IN, MEDIA_FLOW_OUT: media of one type started flowing (the
+ * pad's first packet) or stopped (1-2 s after its last one, checked once a
+ * second) into a sink pad (IN) or out of a source pad (OUT). */
+typedef struct fl_event_media_flow {
+    unsigned media;   /* one type bit */
+    int flowing;      /* 1: flowing, 0: not flowing */
+    const char *desc; /* the pad's description ("default", ...) */
+} fl_event_media_flow;
+
+/* ERROR: something failed on the element that no call's status reports
+ * (WebRtcEndpoint: "DTLS_FAILED", "MEDIA_FORMAT_MISMATCH"). */
+typedef struct fl_event_error {
+    const char *type;        /* what failed, as Kurento's error types name it */
+    const char *description; /* in words, for people */
+} fl_event_error;
+
+/* ICE_CANDIDATE: a local candidate gathered, to be signalled to the peer;
+ * after the last one, ICE_GATHERING_DONE. */
+typedef struct fl_event_ice_candidate {
+    const char *candidate; /* the a=candidate line's value: "candidate:..." */
+    const char *sdp_mid;   /* the a=mid of the media section it belongs to */
+    int sdp_mline_index;   /* that section's index in the SDP, from 0 */
+} fl_event_ice_candidate;
+
+/* The states of an ICE component, in the order they are reached. */
+enum fl_ice_component_state {
+    FL_ICE_COMPONENT_DISCONNECTED, /* nothing started */
+    FL_ICE_COMPONENT_GATHERING,    /* gathering, no check yet */
+    FL_ICE_COMPONENT_CONNECTING,   /* checks running, no pair valid */
+    FL_ICE_COMPONENT_CONNECTED,    /* a pair valid, none selected yet */
+    FL_ICE_COMPONENT_READY,        /* a pair selected */
+    FL_ICE_COMPONENT_FAILED,       /* every pair failed, or consent was lost */
+};
+
+/* ICE_COMPONENT_STATE: an ICE component changed state. */
+typedef struct fl_event_ice_component_state {
+    int stream_id; /* the ICE stream: 1 (all media is bundled in one) */
+    int component; /* 1: RTP, with RTCP multiplexed on it */
+    enum fl_ice_component_state state;
+} fl_event_ice_component_state;
+
+/* ICE_PAIR_SELECTED: the candidate pair media goes over from now on. */
+typedef struct fl_event_ice_pair_selected {
+    int stream_id;                /* as in ICE_COMPONENT_STATE */
+    int component;                /* as in ICE_COMPONENT_STATE */
+    const char *local_candidate;  /* "candidate:..." */
+    const char *remote_candidate; /* "candidate:..." */
+} fl_event_ice_pair_selected;
+
+enum fl_connection_state {
+    FL_CONNECTION_DISCONNECTED,
+    FL_CONNECTION_CONNECTED,
+};
+
+/* CONNECTION_STATE: the DTLS-SRTP session with the peer was established
+ * (CONNECTED) or closed. MEDIA_STATE: RTCP began to come from the peer
+ * (CONNECTED), or the session closed. Raised on a change only: new_state is
+ * never old_state. */
+typedef struct fl_event_connection_state {
+    enum fl_connection_state old_state;
+    enum fl_connection_state new_state;
+} fl_event_connection_state;
+
+/* MEDIA_TRANSCODING: whether media of one type leaving the element is
+ * transcoded; raised when it first goes out. The engine does not transcode:
+ * media whose format differs from what the peer negotiated is not sent (an
+ * ERROR says so), so transcoding is 0. */
+typedef struct fl_event_media_transcoding {
+    unsigned media;       /* one type bit */
+    int transcoding;      /* 1: transcoded, 0: sent as received */
+    const char *bin_name; /* the element's name */
+} fl_event_media_transcoding;
 
 typedef struct fl_event {
     enum fl_event_type type;
     fl_element *element; /* the element that raised it */
-    fl_connection conn;
-    unsigned media;
-    int flowing;
-    int error_code;
-    const char *error_type; /* e.g. "STREAM_ERROR_FAILED" */
-    const char *message;
-    const char *desc; /* MEDIA_FLOW_*: the pad's description ("default"...) */
-    const char *text, *text2;
-    const char *old_state, *new_state;
-    int index;
+
+    union {
+        /* ELEMENT_CONNECTED, ELEMENT_DISCONNECTED: on the link's source
+         * element, the link fl_element_connect made, or the one that went
+         * (by fl_element_disconnect, a connect giving its sink pad another
+         * source, or fl_element_release of either element). */
+        fl_connection link;
+        fl_event_media_flow media_flow;
+        fl_event_error error;
+        fl_event_ice_candidate ice_candidate;
+        fl_event_ice_component_state ice_component_state;
+        fl_event_ice_pair_selected ice_pair_selected;
+        fl_event_connection_state connection_state;
+        fl_event_connection_state media_state;
+        fl_event_media_transcoding media_transcoding;
+    };
 } fl_event;
 
-/* Receives the element's events (strings valid during the call only). Set it
- * right after create, before connecting; NULL stops delivery. Events raised
- * before a release completes may still arrive until its done callback.
- * MEDIA_FLOW_* FLOWING is raised on a pad's first packet, NOT_FLOWING 1-2 s
- * after its last one (checked once a second). */
+/* Receives the element's events (ev and its strings valid during the call
+ * only). Set it right after create, before connecting; NULL stops delivery.
+ * Events raised before a release completes may still arrive until its done
+ * callback. */
 typedef void (*fl_event_fn)(void *arg, const fl_event *ev);
 void fl_element_set_event_cb(fl_element *e, fl_event_fn cb, void *arg);
 

@@ -37,7 +37,7 @@ void fl__wr_raise(webrtc *wr, const fl_event *ev)
 void fl__wr_raise_error(webrtc *wr, const char *type, const char *message)
 {
     fl_log(FL_LOG_WARN, "%s: %s", wr->e ? wr->e->name : "webrtc", message);
-    fl_event ev = { .type = FL_EVENT_ERROR, .error_type = type, .message = message };
+    fl_event ev = { .type = FL_EVENT_ERROR, .error = { .type = type, .description = message } };
     fl__wr_raise(wr, &ev);
 }
 
@@ -48,6 +48,25 @@ static const char *ice_state_name(fl_ice_state s)
     static const char *names[] = { "DISCONNECTED", "GATHERING", "CONNECTING",
                                    "CONNECTED",    "READY",     "FAILED" };
     return (unsigned)s < 6 ? names[s] : "FAILED";
+}
+
+static enum fl_ice_component_state ice_component_state(fl_ice_state s)
+{
+    switch (s) {
+    case FL_ICE_STATE_DISCONNECTED:
+        return FL_ICE_COMPONENT_DISCONNECTED;
+    case FL_ICE_STATE_GATHERING:
+        return FL_ICE_COMPONENT_GATHERING;
+    case FL_ICE_STATE_CONNECTING:
+        return FL_ICE_COMPONENT_CONNECTING;
+    case FL_ICE_STATE_CONNECTED:
+        return FL_ICE_COMPONENT_CONNECTED;
+    case FL_ICE_STATE_READY:
+        return FL_ICE_COMPONENT_READY;
+    case FL_ICE_STATE_FAILED:
+        break;
+    }
+    return FL_ICE_COMPONENT_FAILED;
 }
 
 static const char *first_mid(webrtc *wr, int *mline)
@@ -83,19 +102,19 @@ static void on_ice_event(void *arg, const fl_ice_event *iev)
         if (fl_ice_candidate_write(&iev->candidate, local, sizeof(local)) < 0)
             return;
         ev.type = FL_EVENT_ICE_CANDIDATE;
-        ev.text = local;
-        ev.text2 = first_mid(wr, &mline);
-        ev.index = mline;
+        ev.ice_candidate.candidate = local;
+        ev.ice_candidate.sdp_mid = first_mid(wr, &mline);
+        ev.ice_candidate.sdp_mline_index = mline;
         break;
     case FL_ICE_EVENT_GATHERING_DONE:
         ev.type = FL_EVENT_ICE_GATHERING_DONE;
         break;
     case FL_ICE_EVENT_STATE:
         ev.type = FL_EVENT_ICE_COMPONENT_STATE;
-        ev.text2 = "1";
-        ev.index = iev->component;
-        ev.new_state = ice_state_name(iev->state);
-        wr->ice_state = ev.new_state;
+        ev.ice_component_state.stream_id = 1;
+        ev.ice_component_state.component = iev->component;
+        ev.ice_component_state.state = ice_component_state(iev->state);
+        wr->ice_state = ice_state_name(iev->state);
         break;
     case FL_ICE_EVENT_SELECTED_PAIR:
         if (fl_ice_candidate_write(&iev->candidate, local, sizeof(local)) < 0 ||
@@ -104,10 +123,10 @@ static void on_ice_event(void *arg, const fl_ice_event *iev)
         snprintf(wr->pair_local, sizeof(wr->pair_local), "%s", local);
         snprintf(wr->pair_remote, sizeof(wr->pair_remote), "%s", remote);
         ev.type = FL_EVENT_ICE_PAIR_SELECTED;
-        ev.text = local;
-        ev.text2 = remote;
-        ev.desc = "1";
-        ev.index = iev->component;
+        ev.ice_pair_selected.stream_id = 1;
+        ev.ice_pair_selected.component = iev->component;
+        ev.ice_pair_selected.local_candidate = local;
+        ev.ice_pair_selected.remote_candidate = remote;
         fl__wr_raise(wr, &ev);
         if (wr->dtls_client)
             start_dtls(wr);

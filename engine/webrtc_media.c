@@ -143,9 +143,15 @@ static void set_state(webrtc *wr, int *state, enum fl_event_type type, int conne
     if (*state == connected)
         return;
     *state = connected;
-    fl_event ev = { .type = type,
-                    .old_state = connected ? "DISCONNECTED" : "CONNECTED",
-                    .new_state = connected ? "CONNECTED" : "DISCONNECTED" };
+    fl_event_connection_state change = {
+        .old_state = connected ? FL_CONNECTION_DISCONNECTED : FL_CONNECTION_CONNECTED,
+        .new_state = connected ? FL_CONNECTION_CONNECTED : FL_CONNECTION_DISCONNECTED,
+    };
+    fl_event ev = { .type = type };
+    if (type == FL_EVENT_CONNECTION_STATE)
+        ev.connection_state = change;
+    else
+        ev.media_state = change;
     fl__wr_raise(wr, &ev);
 }
 
@@ -291,9 +297,8 @@ void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     if (!st->transcoding_said) {
         st->transcoding_said = 1;
         fl_event ev = { .type = FL_EVENT_MEDIA_TRANSCODING,
-                        .media = sink->media,
-                        .text = e->name,
-                        .new_state = "NOT_TRANSCODING" };
+                        .media_transcoding = {
+                                .media = sink->media, .transcoding = 0, .bin_name = e->name } };
         fl__element_raise(e, &ev);
     }
     fl_time now = fl_time_now();

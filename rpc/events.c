@@ -74,16 +74,19 @@ void fl__event_emit_about(struct fl_rpc *rpc, const obj *subject, const char *ty
     emit(rpc, rpc->manager, type, data, rpc->cfg.isolated ? subject : NULL);
 }
 
-static json_t *connection_event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char *type)
+static json_t *connection_event(struct fl_rpc *rpc,
+                                obj *o,
+                                const fl_connection *link,
+                                const char *type)
 {
-    obj *sink = fl__obj_from_element(rpc, ev->conn.sink, 1);
+    obj *sink = fl__obj_from_element(rpc, link->sink, 1);
     json_t *data = fl__event_base(o, type);
     json_object_set_new(data, "sink", sink ? json_string(sink->id) : json_null());
-    json_object_set_new(data, "mediaType", json_string(fl_media_type_name(ev->conn.media)));
+    json_object_set_new(data, "mediaType", json_string(fl_media_type_name(link->media)));
     json_object_set_new(data, "sourceMediaDescription",
-                        json_string(ev->conn.source_desc ? ev->conn.source_desc : ""));
+                        json_string(link->source_desc ? link->source_desc : ""));
     json_object_set_new(data, "sinkMediaDescription",
-                        json_string(ev->conn.sink_desc ? ev->conn.sink_desc : ""));
+                        json_string(link->sink_desc ? link->sink_desc : ""));
     return data;
 }
 
@@ -99,25 +102,29 @@ void fl__engine_event(void *arg, const fl_event *ev)
     case FL_EVENT_ELEMENT_CONNECTED:
     case FL_EVENT_ELEMENT_DISCONNECTED:
         type = ev->type == FL_EVENT_ELEMENT_CONNECTED ? "ElementConnected" : "ElementDisconnected";
-        data = connection_event(rpc, o, ev, type);
+        data = connection_event(rpc, o, &ev->link, type);
         break;
     case FL_EVENT_MEDIA_FLOW_IN:
-    case FL_EVENT_MEDIA_FLOW_OUT:
+    case FL_EVENT_MEDIA_FLOW_OUT: {
+        const fl_event_media_flow *f = &ev->media_flow;
         type = ev->type == FL_EVENT_MEDIA_FLOW_IN ? "MediaFlowInStateChanged"
                                                   : "MediaFlowOutStateChanged";
         data = fl__event_base(o, type);
-        json_object_set_new(data, "state", json_string(ev->flowing ? "FLOWING" : "NOT_FLOWING"));
-        json_object_set_new(data, "padName", json_string(ev->desc ? ev->desc : "default"));
-        json_object_set_new(data, "mediaType", json_string(fl_media_type_name(ev->media)));
+        json_object_set_new(data, "state", json_string(f->flowing ? "FLOWING" : "NOT_FLOWING"));
+        json_object_set_new(data, "padName", json_string(f->desc ? f->desc : "default"));
+        json_object_set_new(data, "mediaType", json_string(fl_media_type_name(f->media)));
         break;
-    case FL_EVENT_ERROR:
+    }
+    case FL_EVENT_ERROR: {
+        const fl_event_error *err = &ev->error;
         type = "Error";
         data = fl__event_base(o, NULL);
-        json_object_set_new(data, "description", json_string(ev->message ? ev->message : ""));
-        json_object_set_new(data, "errorCode", json_integer(ev->error_code));
-        json_object_set_new(data, "type",
-                            json_string(ev->error_type ? ev->error_type : "UNEXPECTED_ERROR"));
+        json_object_set_new(data, "description",
+                            json_string(err->description ? err->description : ""));
+        json_object_set_new(data, "errorCode", json_integer(0)); /* the engine's carry none */
+        json_object_set_new(data, "type", json_string(err->type ? err->type : "UNEXPECTED_ERROR"));
         break;
+    }
     default:
         data = o->impl && o->impl->event ? o->impl->event(rpc, o, ev, &type) : NULL;
         break;

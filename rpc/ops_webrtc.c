@@ -545,56 +545,7 @@ static void set_prop(call *c, obj *o, json_t *p)
     fl_element_set_property(o->element, name, text, set_prop_done, c);
 }
 
-/* ---- stats ---- */
-
-static const char *stats_class(const char *type)
-{
-    if (strcmp(type, "inboundrtp") == 0)
-        return "RTCInboundRTPStreamStats";
-    if (strcmp(type, "outboundrtp") == 0)
-        return "RTCOutboundRTPStreamStats";
-    if (strcmp(type, "endpoint") == 0)
-        return "EndpointStats";
-    return "ElementStats";
-}
-
-static void stats_done(void *arg, int status, const char *text)
-{
-    call *c = arg;
-    if (status != 0) {
-        fl__call_err(c, KE_UNEXPECTED_ERROR, "%s", fl_strerror(status));
-        return;
-    }
-    json_t *map = json_loads(text ? text : "{}", 0, NULL);
-    if (!json_is_object(map)) {
-        json_decref(map);
-        fl__call_err(c, KE_UNEXPECTED_ERROR, "Statistics could not be read");
-        return;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(map, key, v)
-    {
-        const char *type = pstr(v, "type");
-        json_object_set_new(v, "__module__", json_string("kurento"));
-        json_object_set_new(v, "__type__", json_string(stats_class(type ? type : "")));
-    }
-    fl__call_ok(c, map);
-}
-
-static void get_stats(call *c, obj *o, json_t *p)
-{
-    const char *t = pstr(p, "mediaType");
-    unsigned media = t ? fl_media_type_parse(t) : FL_MEDIA_ALL;
-    if (!o->element) {
-        fl__call_err(c, KE_MEDIA_OBJECT_OPERATION_NOT_SUPPORTED, "Not a media element");
-        return;
-    }
-    fl_element_get_stats(o->element, media ? media : FL_MEDIA_ALL, stats_done, c);
-}
-
 static const struct op ops[] = {
-    { "MediaElement", "getStats", get_stats },
     { "SdpEndpoint", "processOffer", process_offer },
     { "SdpEndpoint", "processAnswer", process_answer },
     { "SdpEndpoint", "generateOffer", generate_offer },
@@ -684,57 +635,99 @@ static void configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
 
 /* ---- events ---- */
 
+static const char *ice_component_state_name(enum fl_ice_component_state s)
+{
+    switch (s) {
+    case FL_ICE_COMPONENT_DISCONNECTED:
+        return "DISCONNECTED";
+    case FL_ICE_COMPONENT_GATHERING:
+        return "GATHERING";
+    case FL_ICE_COMPONENT_CONNECTING:
+        return "CONNECTING";
+    case FL_ICE_COMPONENT_CONNECTED:
+        return "CONNECTED";
+    case FL_ICE_COMPONENT_READY:
+        return "READY";
+    case FL_ICE_COMPONENT_FAILED:
+        break;
+    }
+    return "FAILED";
+}
+
+static const char *connection_state_name(enum fl_connection_state s)
+{
+    return s == FL_CONNECTION_CONNECTED ? "CONNECTED" : "DISCONNECTED";
+}
+
+static json_t *state_change(obj *o, const char *type, const fl_event_connection_state *c)
+{
+    json_t *data = fl__event_base(o, type);
+    json_object_set_new(data, "oldState", json_string(connection_state_name(c->old_state)));
+    json_object_set_new(data, "newState", json_string(connection_state_name(c->new_state)));
+    return data;
+}
+
 static json_t *event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char **type)
 {
     (void)rpc;
     json_t *data = NULL;
     switch (ev->type) {
-    case FL_EVENT_ICE_CANDIDATE:
+    case FL_EVENT_ICE_CANDIDATE: {
+        const fl_event_ice_candidate *c = &ev->ice_candidate;
         *type = "IceCandidateFound";
         data = fl__event_base(o, *type);
-        json_object_set_new(data, "candidate",
-                            json_pack("{s:s, s:s, s:s, s:s, s:i}", "__module__", "kurento",
-                                      "__type__", "IceCandidate", "candidate",
-                                      ev->text ? ev->text : "", "sdpMid",
-                                      ev->text2 ? ev->text2 : "0", "sdpMLineIndex", ev->index));
+        json_object_set_new(
+                data, "candidate",
+                json_pack("{s:s, s:s, s:s, s:s, s:i}", "__module__", "kurento", "__type__",
+                          "IceCandidate", "candidate", c->candidate ? c->candidate : "", "sdpMid",
+                          c->sdp_mid ? c->sdp_mid : "0", "sdpMLineIndex", c->sdp_mline_index));
         break;
+    }
     case FL_EVENT_ICE_GATHERING_DONE:
         *type = "IceGatheringDone";
         data = fl__event_base(o, *type);
         break;
-    case FL_EVENT_ICE_COMPONENT_STATE:
+    case FL_EVENT_ICE_COMPONENT_STATE: {
+        const fl_event_ice_component_state *c = &ev->ice_component_state;
         *type = "IceComponentStateChanged";
         data = fl__event_base(o, *type);
-        json_object_set_new(data, "streamId",
-                            json_integer(ev->text2 ? strtol(ev->text2, NULL, 10) : 1));
-        json_object_set_new(data, "componentId", json_integer(ev->index));
-        json_object_set_new(data, "state", json_string(ev->new_state ? ev->new_state : ""));
+        json_object_set_new(data, "streamId", json_integer(c->stream_id));
+        json_object_set_new(data, "componentId", json_integer(c->component));
+        json_object_set_new(data, "state", json_string(ice_component_state_name(c->state)));
         break;
-    case FL_EVENT_ICE_PAIR_SELECTED:
+    }
+    case FL_EVENT_ICE_PAIR_SELECTED: {
+        const fl_event_ice_pair_selected *p = &ev->ice_pair_selected;
+        char stream[16]; /* a string in IceCandidatePair */
+        snprintf(stream, sizeof(stream), "%d", p->stream_id);
         *type = "NewCandidatePairSelected";
         data = fl__event_base(o, *type);
-        json_object_set_new(data, "candidatePair",
-                            json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "__module__", "kurento",
-                                      "__type__", "IceCandidatePair", "streamId",
-                                      ev->desc ? ev->desc : "1", "componentId", ev->index,
-                                      "localCandidate", ev->text ? ev->text : "", "remoteCandidate",
-                                      ev->text2 ? ev->text2 : ""));
+        json_object_set_new(
+                data, "candidatePair",
+                json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "__module__", "kurento", "__type__",
+                          "IceCandidatePair", "streamId", stream, "componentId", p->component,
+                          "localCandidate", p->local_candidate ? p->local_candidate : "",
+                          "remoteCandidate", p->remote_candidate ? p->remote_candidate : ""));
         break;
+    }
     case FL_EVENT_CONNECTION_STATE:
-    case FL_EVENT_MEDIA_STATE:
-        *type = ev->type == FL_EVENT_CONNECTION_STATE ? "ConnectionStateChanged"
-                                                      : "MediaStateChanged";
-        data = fl__event_base(o, *type);
-        json_object_set_new(data, "oldState", json_string(ev->old_state ? ev->old_state : ""));
-        json_object_set_new(data, "newState", json_string(ev->new_state ? ev->new_state : ""));
+        *type = "ConnectionStateChanged";
+        data = state_change(o, *type, &ev->connection_state);
         break;
-    case FL_EVENT_MEDIA_TRANSCODING:
+    case FL_EVENT_MEDIA_STATE:
+        *type = "MediaStateChanged";
+        data = state_change(o, *type, &ev->media_state);
+        break;
+    case FL_EVENT_MEDIA_TRANSCODING: {
+        const fl_event_media_transcoding *t = &ev->media_transcoding;
         *type = "MediaTranscodingStateChanged";
         data = fl__event_base(o, *type);
-        json_object_set_new(data, "state", json_string(ev->new_state ? ev->new_state : ""));
-        json_object_set_new(data, "binName", json_string(ev->text ? ev->text : ""));
-        json_object_set_new(data, "mediaType", json_string(fl_media_type_name(ev->media)));
+        json_object_set_new(data, "state",
+                            json_string(t->transcoding ? "TRANSCODING" : "NOT_TRANSCODING"));
+        json_object_set_new(data, "binName", json_string(t->bin_name ? t->bin_name : ""));
+        json_object_set_new(data, "mediaType", json_string(fl_media_type_name(t->media)));
         break;
+    }
     default:
         break;
     }

@@ -120,16 +120,30 @@ static int reply_wait(reply *r)
     return status;
 }
 
+static const char *ice_state_name(enum fl_ice_component_state s)
+{
+    static const char *names[] = { "DISCONNECTED", "GATHERING", "CONNECTING",
+                                   "CONNECTED",    "READY",     "FAILED" };
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+static const char *connection_state_name(enum fl_connection_state s)
+{
+    return s == FL_CONNECTION_CONNECTED ? "CONNECTED" : "DISCONNECTED";
+}
+
 static void on_event(void *arg, const fl_event *ev)
 {
     app *a = arg;
     switch (ev->type) {
-    case FL_EVENT_ICE_CANDIDATE:
+    case FL_EVENT_ICE_CANDIDATE: {
+        const fl_event_ice_candidate *c = &ev->ice_candidate;
         pthread_mutex_lock(&a->mu);
-        if (a->ncand < MAX_CANDIDATES && ev->text && (a->cand[a->ncand] = strdup(ev->text)))
-            a->cand_mline[a->ncand++] = ev->index;
+        if (a->ncand < MAX_CANDIDATES && (a->cand[a->ncand] = strdup(c->candidate)))
+            a->cand_mline[a->ncand++] = c->sdp_mline_index;
         pthread_mutex_unlock(&a->mu);
         break;
+    }
     case FL_EVENT_ICE_GATHERING_DONE:
         pthread_mutex_lock(&a->mu);
         a->gathered = 1;
@@ -137,25 +151,26 @@ static void on_event(void *arg, const fl_event *ev)
         pthread_mutex_unlock(&a->mu);
         break;
     case FL_EVENT_ICE_COMPONENT_STATE:
-        say("ICE %s", ev->new_state);
+        say("ICE %s", ice_state_name(ev->ice_component_state.state));
         break;
     case FL_EVENT_ICE_PAIR_SELECTED:
-        say("ICE pair %s <-> %s", ev->text, ev->text2);
+        say("ICE pair %s <-> %s", ev->ice_pair_selected.local_candidate,
+            ev->ice_pair_selected.remote_candidate);
         break;
     case FL_EVENT_CONNECTION_STATE:
-        say("connection %s", ev->new_state);
+        say("connection %s", connection_state_name(ev->connection_state.new_state));
         break;
     case FL_EVENT_MEDIA_STATE:
-        say("media %s", ev->new_state);
+        say("media %s", connection_state_name(ev->media_state.new_state));
         break;
     case FL_EVENT_MEDIA_FLOW_IN:
     case FL_EVENT_MEDIA_FLOW_OUT:
-        say("%s %s %s", fl_media_type_name(ev->media),
+        say("%s %s %s", fl_media_type_name(ev->media_flow.media),
             ev->type == FL_EVENT_MEDIA_FLOW_IN ? "in" : "out",
-            ev->flowing ? "flowing" : "not flowing");
+            ev->media_flow.flowing ? "flowing" : "not flowing");
         break;
     case FL_EVENT_ERROR:
-        say("error %s: %s", ev->error_type, ev->message);
+        say("error %s: %s", ev->error.type, ev->error.description);
         break;
     default:
         break;

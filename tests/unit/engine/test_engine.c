@@ -32,8 +32,9 @@ typedef struct rec_event {
     fl_element *sink;
     unsigned media;
     int flowing;
-    char source_desc[32];
+    char source_desc[32]; /* ELEMENT_(DIS)CONNECTED */
     char sink_desc[32];
+    char pad_desc[32]; /* MEDIA_FLOW_* */
     fl_time at;
 } rec_event;
 
@@ -163,15 +164,24 @@ static void on_event(void *arg, const fl_event *ev)
         rec_event *r = &t->ev[t->nev++];
         r->type = ev->type;
         r->element = ev->element;
-        r->media = ev->media;
-        r->flowing = ev->flowing;
         r->at = fl_time_now();
-        if (ev->type == FL_EVENT_ELEMENT_CONNECTED || ev->type == FL_EVENT_ELEMENT_DISCONNECTED) {
-            r->source = ev->conn.source;
-            r->sink = ev->conn.sink;
-            r->media = ev->conn.media;
-            snprintf(r->source_desc, sizeof(r->source_desc), "%s", ev->conn.source_desc);
-            snprintf(r->sink_desc, sizeof(r->sink_desc), "%s", ev->conn.sink_desc);
+        switch (ev->type) {
+        case FL_EVENT_ELEMENT_CONNECTED:
+        case FL_EVENT_ELEMENT_DISCONNECTED:
+            r->source = ev->link.source;
+            r->sink = ev->link.sink;
+            r->media = ev->link.media;
+            snprintf(r->source_desc, sizeof(r->source_desc), "%s", ev->link.source_desc);
+            snprintf(r->sink_desc, sizeof(r->sink_desc), "%s", ev->link.sink_desc);
+            break;
+        case FL_EVENT_MEDIA_FLOW_IN:
+        case FL_EVENT_MEDIA_FLOW_OUT:
+            r->media = ev->media_flow.media;
+            r->flowing = ev->media_flow.flowing;
+            snprintf(r->pad_desc, sizeof(r->pad_desc), "%s", ev->media_flow.desc);
+            break;
+        default:
+            break;
         }
     }
     uv_mutex_unlock(&t->lock);
@@ -646,6 +656,7 @@ static void test_flow_events(void **state)
     }
     int in_off = find_event(t, FL_EVENT_MEDIA_FLOW_IN, k, FL_MEDIA_VIDEO, 0);
     assert_true(in_off >= 0);
+    assert_string_equal(t->ev[in_off].pad_desc, "default");
     fl_time idle = t->ev[in_off].at - stopped;
     assert_true(idle >= 900 * FL_TIME_MS && idle <= 3000 * FL_TIME_MS);
     assert_true(find_event(t, FL_EVENT_MEDIA_FLOW_OUT, src, FL_MEDIA_VIDEO, 0) >= 0);

@@ -134,63 +134,66 @@ static void test_every_kind(void **state)
         const char *want;
     } cases[] = {
         { { .type = FL_EVENT_ELEMENT_CONNECTED,
-            .media = FL_MEDIA_VIDEO,
-            .conn = { wo->element, po->element, FL_MEDIA_VIDEO, "default", "cam" } },
+            .link = { wo->element, po->element, FL_MEDIA_VIDEO, "default", "cam" } },
           NOTE("ElementConnected",
                ",'type':'ElementConnected','sink':'P','mediaType':'VIDEO',"
                "'sourceMediaDescription':'default','sinkMediaDescription':'cam'") },
         { { .type = FL_EVENT_ELEMENT_DISCONNECTED,
-            .media = FL_MEDIA_AUDIO,
-            .conn = { wo->element, po->element, FL_MEDIA_AUDIO, "default", "default" } },
+            .link = { wo->element, po->element, FL_MEDIA_AUDIO, "default", "default" } },
           NOTE("ElementDisconnected",
                ",'type':'ElementDisconnected','sink':'P','mediaType':'AUDIO',"
                "'sourceMediaDescription':'default','sinkMediaDescription':'default'") },
         { { .type = FL_EVENT_MEDIA_FLOW_IN,
-            .media = FL_MEDIA_AUDIO,
-            .flowing = 1,
-            .desc = "default" },
+            .media_flow = { .media = FL_MEDIA_AUDIO, .flowing = 1, .desc = "default" } },
           NOTE("MediaFlowInStateChanged", ",'type':'MediaFlowInStateChanged','state':'FLOWING',"
                                           "'padName':'default','mediaType':'AUDIO'") },
-        { { .type = FL_EVENT_MEDIA_FLOW_OUT, .media = FL_MEDIA_VIDEO, .flowing = 0, .desc = "hd" },
+        { { .type = FL_EVENT_MEDIA_FLOW_OUT,
+            .media_flow = { .media = FL_MEDIA_VIDEO, .flowing = 0, .desc = "hd" } },
           NOTE("MediaFlowOutStateChanged",
                ",'type':'MediaFlowOutStateChanged','state':'NOT_FLOWING',"
                "'padName':'hd','mediaType':'VIDEO'") },
         { { .type = FL_EVENT_ERROR,
-            .error_type = "MEDIA_FORMAT_MISMATCH",
-            .message = "video arrives as \"H264\"/90000" },
+            .error = { .type = "MEDIA_FORMAT_MISMATCH",
+                       .description = "video arrives as \"H264\"/90000" } },
           NOTE("Error", ",'description':'video arrives as \\'H264\\'/90000','errorCode':0,"
                         "'type':'MEDIA_FORMAT_MISMATCH'") },
-        { { .type = FL_EVENT_ICE_CANDIDATE, .text = CAND, .text2 = "1", .index = 1 },
+        { { .type = FL_EVENT_ICE_CANDIDATE,
+            .ice_candidate = { .candidate = CAND, .sdp_mid = "1", .sdp_mline_index = 1 } },
           NOTE("IceCandidateFound",
                ",'type':'IceCandidateFound','candidate':{'__module__':'kurento',"
                "'__type__':'IceCandidate','candidate':'" CAND "',"
                "'sdpMid':'1','sdpMLineIndex':1}") },
         { { .type = FL_EVENT_ICE_GATHERING_DONE },
           NOTE("IceGatheringDone", ",'type':'IceGatheringDone'") },
-        { { .type = FL_EVENT_ICE_COMPONENT_STATE, .text2 = "1", .index = 1, .new_state = "READY" },
+        { { .type = FL_EVENT_ICE_COMPONENT_STATE,
+            .ice_component_state = { .stream_id = 1,
+                                     .component = 1,
+                                     .state = FL_ICE_COMPONENT_READY } },
           NOTE("IceComponentStateChanged", ",'type':'IceComponentStateChanged','streamId':1,"
                                            "'componentId':1,'state':'READY'") },
         { { .type = FL_EVENT_ICE_PAIR_SELECTED,
-            .text = CAND,
-            .text2 = RCAND,
-            .desc = "1",
-            .index = 1 },
+            .ice_pair_selected = { .stream_id = 1,
+                                   .component = 1,
+                                   .local_candidate = CAND,
+                                   .remote_candidate = RCAND } },
           NOTE("NewCandidatePairSelected",
                ",'type':'NewCandidatePairSelected','candidatePair':{'__module__':'kurento',"
                "'__type__':'IceCandidatePair','streamId':'1','componentId':1,"
                "'localCandidate':'" CAND "','remoteCandidate':'" RCAND "'}") },
         { { .type = FL_EVENT_CONNECTION_STATE,
-            .old_state = "DISCONNECTED",
-            .new_state = "CONNECTED" },
+            .connection_state = { .old_state = FL_CONNECTION_DISCONNECTED,
+                                  .new_state = FL_CONNECTION_CONNECTED } },
           NOTE("ConnectionStateChanged", ",'type':'ConnectionStateChanged',"
                                          "'oldState':'DISCONNECTED','newState':'CONNECTED'") },
-        { { .type = FL_EVENT_MEDIA_STATE, .old_state = "CONNECTED", .new_state = "DISCONNECTED" },
+        { { .type = FL_EVENT_MEDIA_STATE,
+            .media_state = { .old_state = FL_CONNECTION_CONNECTED,
+                             .new_state = FL_CONNECTION_DISCONNECTED } },
           NOTE("MediaStateChanged", ",'type':'MediaStateChanged',"
                                     "'oldState':'CONNECTED','newState':'DISCONNECTED'") },
         { { .type = FL_EVENT_MEDIA_TRANSCODING,
-            .media = FL_MEDIA_AUDIO,
-            .text = "WebRtcEndpoint7",
-            .new_state = "NOT_TRANSCODING" },
+            .media_transcoding = { .media = FL_MEDIA_AUDIO,
+                                   .transcoding = 0,
+                                   .bin_name = "WebRtcEndpoint7" } },
           NOTE("MediaTranscodingStateChanged",
                ",'type':'MediaTranscodingStateChanged','state':'NOT_TRANSCODING',"
                "'binName':'WebRtcEndpoint7','mediaType':'AUDIO'") },
@@ -204,6 +207,22 @@ static void test_every_kind(void **state)
         fl__engine_event(wo, &cases[i].ev);
         settle();
         assert_string_equal(normalized(&c, w, p), cases[i].want);
+    }
+
+    /* every ICE component state by Kurento's name */
+    static const char *const ice_states[] = { "DISCONNECTED", "GATHERING", "CONNECTING",
+                                              "CONNECTED",    "READY",     "FAILED" };
+    for (int s = FL_ICE_COMPONENT_DISCONNECTED; s <= FL_ICE_COMPONENT_FAILED; s++) {
+        fl_event ev = { .type = FL_EVENT_ICE_COMPONENT_STATE,
+                        .element = wo->element,
+                        .ice_component_state = { 1, 1, (enum fl_ice_component_state)s } };
+        free(c.event);
+        c.event = NULL;
+        fl__engine_event(wo, &ev);
+        settle();
+        char want[64];
+        snprintf(want, sizeof(want), "'componentId':1,'state':'%s'}", ice_states[s]);
+        assert_non_null(strstr(normalized(&c, w, p), want));
     }
 
     free(c.event);
