@@ -12,7 +12,8 @@
  *           packets looped
  *
  * It runs until SIGINT or SIGTERM, or until stdin closes after the offer's
- * empty line. Arguments NAME=VALUE set WebRtcEndpoint properties before the
+ * empty line (an offer ended by the end of input is answered, then it
+ * stops). Arguments NAME=VALUE set WebRtcEndpoint properties before the
  * offer is processed (e.g. networkInterfaces=lo minPort=40000
  * maxPort=40100 stunServerAddress=... externalIPv4=...).
  *
@@ -193,7 +194,8 @@ static int wait_gathered(app *a, int timeout_s)
 }
 
 /* Reads the offer: lines up to an empty one (leading empty lines skipped)
- * or to the end of input (*eof set). NULL when there is no offer. */
+ * or to the end of input (*eof set). NULL when there is no offer, or it is
+ * over MAX_OFFER bytes (said on stderr): never a truncated one. */
 static char *read_offer(int *eof)
 {
     size_t cap = 4096, len = 0;
@@ -213,12 +215,18 @@ static char *read_offer(int *eof)
             *eof = 0;
             break;
         }
-        if (len + (size_t)n + 3 > MAX_OFFER)
+        if (len + (size_t)n + 3 > MAX_OFFER) {
+            say("the offer is over %d bytes", MAX_OFFER);
+            len = 0;
             break;
+        }
         if (len + (size_t)n + 3 > cap) {
             char *bigger = realloc(sdp, cap = 2 * (len + (size_t)n + 3));
-            if (!bigger)
+            if (!bigger) {
+                say("out of memory reading the offer");
+                len = 0;
                 break;
+            }
             sdp = bigger;
         }
         memcpy(sdp + len, line, (size_t)n);
@@ -342,6 +350,10 @@ static int serve(fl_engine *engine, int argc, char **argv, const sigset_t *stop)
     }
     answer = r.text;
     r.text = NULL;
+    if (!answer) {
+        say("the offer was taken but no answer came back");
+        goto release;
+    }
     fl_webrtc_gather_candidates(wr, on_done, &r);
     if ((rc = reply_wait(&r)) < 0) {
         say("gathering: %s", fl_strerror(rc));
@@ -352,13 +364,15 @@ static int serve(fl_engine *engine, int argc, char **argv, const sigset_t *stop)
             a.ncand);
     print_answer(answer, &a);
 
-    if (!eof) {
+    if (eof) {
+        say("stopping (the input ended with the offer)");
+    } else {
         pthread_t t;
         if (pthread_create(&t, NULL, watch_stdin, NULL) == 0)
             pthread_detach(t);
+        sigwait(stop, &sig);
+        say("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM or end of input");
     }
-    sigwait(stop, &sig);
-    say("stopping (%s)", sig == SIGINT ? "SIGINT" : "SIGTERM or end of input");
     ret = 0;
 
 release:
