@@ -5,6 +5,7 @@
 
 #include "base/err.h"
 #include "engine/engine_int.h"
+#include "net/rtp.h"
 
 /* Media reaching an AppSource is dropped. */
 static void app_source_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
@@ -31,54 +32,47 @@ const fl__element_type fl__app_sink_type = {
     .receive = app_sink_receive,
 };
 
-static int push_check(const fl__call *c)
-{
-    if (c->element->dead)
-        return FL_ECLOSED;
-    if (c->element->type != &fl__app_source_type)
-        return FL_ENOTSUP;
-    if (fl__media_index(c->media) < 0)
-        return FL_EINVAL;
-    if (c->len > FL_ENGINE_PACKET_MAX)
-        return FL_EMSGSIZE;
-    return 0;
-}
-
 static void element_push_run(fl__call *c)
 {
     fl_buf *buf = NULL;
-    int rc = push_check(c);
-    if (rc < 0)
-        goto done;
-    if (!(buf = fl_buf_pool_get(c->worker->pool))) {
+    int rc = 0;
+    if (c->element->dead) {
+        rc = FL_ECLOSED;
+    } else if (!(buf = fl_buf_pool_get(c->worker->pool))) {
         rc = FL_ENOMEM;
-        goto done;
+    } else {
+        if (c->len)
+            memcpy(fl_buf_data(buf), c->data, c->len);
+        fl_buf_set_len(buf, c->len);
+        fl__pad_push(c->element->defaults[fl__media_index(c->media)], buf);
+        fl_buf_unref(buf);
     }
-    if (c->len)
-        memcpy(fl_buf_data(buf), c->data, c->len);
-    fl_buf_set_len(buf, c->len);
-    fl__pad_push(c->element->defaults[fl__media_index(c->media)], buf);
-    fl_buf_unref(buf);
-done:
     fl__call_done(c, rc);
 }
 
-void fl_element_push(fl_element *e,
-                     unsigned media,
-                     const uint8_t *data,
-                     size_t len,
-                     fl_done_fn done,
-                     void *arg)
+int fl_element_push(fl_element *e,
+                    unsigned media,
+                    const uint8_t *data,
+                    size_t len,
+                    fl_done_fn done,
+                    void *arg)
 {
-    if (!data && len)
-        return;
-    fl__call *c = fl__element_call(e, element_push_run, data, len);
-    if (!c)
-        return;
+    int rc = fl__element_usable(e);
+    if (rc < 0)
+        return rc;
+    if (e->type != &fl__app_source_type)
+        return FL_ENOTSUP;
+    if ((!data && len) || fl__media_index(media) < 0)
+        return FL_EINVAL;
+    if (len > FL_ENGINE_PACKET_MAX)
+        return FL_EMSGSIZE;
+    fl__call *c;
+    if ((rc = fl__element_call(e, element_push_run, data, len, &c)) < 0)
+        return rc;
     c->media = media;
     c->cb.done = done;
     c->arg = arg;
-    fl__call_post(c);
+    return fl__call_submit(c, FL__REPLY_DONE);
 }
 
 static void element_media_cb_run(fl__call *c)
@@ -89,12 +83,17 @@ static void element_media_cb_run(fl__call *c)
     c->element->media_arg = c->arg;
 }
 
-void fl_element_set_media_cb(fl_element *e, fl_media_fn cb, void *arg)
+int fl_element_set_media_cb(fl_element *e, fl_media_fn cb, void *arg)
 {
-    fl__call *c = fl__element_call(e, element_media_cb_run, NULL, 0);
-    if (!c)
-        return;
+    int rc = fl__element_usable(e);
+    if (rc < 0)
+        return rc;
+    if (e->type != &fl__app_sink_type)
+        return FL_ENOTSUP;
+    fl__call *c;
+    if ((rc = fl__element_call(e, element_media_cb_run, NULL, 0, &c)) < 0)
+        return rc;
     c->cb.media = cb;
     c->arg = arg;
-    fl__call_post(c);
+    return fl__call_post(c);
 }

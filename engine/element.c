@@ -323,50 +323,52 @@ static void element_disconnect_run(fl__call *c)
     fl__call_done(c, rc);
 }
 
-static void post_pair_call(fl__call_fn run,
-                           fl_element *src,
-                           fl_element *sink,
-                           unsigned media,
-                           const char *src_desc,
-                           const char *sink_desc,
-                           fl_done_fn done,
-                           void *arg)
+static int post_pair_call(fl__call_fn run,
+                          fl_element *src,
+                          fl_element *sink,
+                          unsigned media,
+                          const char *src_desc,
+                          const char *sink_desc,
+                          fl_done_fn done,
+                          void *arg)
 {
-    if (!src || !sink) {
-        fl_log(FL_LOG_ERROR, "connect/disconnect with a NULL element");
-        return;
-    }
+    int rc = fl__element_usable(src);
+    if (rc == 0)
+        rc = fl__element_usable(sink);
+    if (rc < 0)
+        return rc;
+    if (src->pipeline != sink->pipeline || !(media & FL_MEDIA_ALL) ||
+        (media & ~(unsigned)FL_MEDIA_ALL))
+        return FL_EINVAL;
     fl__call *c = fl__call_new(src->worker, run, NULL, src, sink, src_desc, sink_desc, NULL, 0);
-    if (!c) {
-        fl_log(FL_LOG_ERROR, "out of memory: connect/disconnect dropped");
-        return;
-    }
+    if (!c)
+        return FL_ENOMEM;
     c->media = media;
     c->cb.done = done;
     c->arg = arg;
-    fl__call_post(c);
+    return fl__call_submit(c, FL__REPLY_DONE);
 }
 
-void fl_element_connect(fl_element *src,
-                        fl_element *sink,
-                        unsigned media,
-                        const char *src_desc,
-                        const char *sink_desc,
-                        fl_done_fn done,
-                        void *arg)
+int fl_element_connect(fl_element *src,
+                       fl_element *sink,
+                       unsigned media,
+                       const char *src_desc,
+                       const char *sink_desc,
+                       fl_done_fn done,
+                       void *arg)
 {
-    post_pair_call(element_connect_run, src, sink, media, src_desc, sink_desc, done, arg);
+    return post_pair_call(element_connect_run, src, sink, media, src_desc, sink_desc, done, arg);
 }
 
-void fl_element_disconnect(fl_element *src,
-                           fl_element *sink,
-                           unsigned media,
-                           const char *src_desc,
-                           const char *sink_desc,
-                           fl_done_fn done,
-                           void *arg)
+int fl_element_disconnect(fl_element *src,
+                          fl_element *sink,
+                          unsigned media,
+                          const char *src_desc,
+                          const char *sink_desc,
+                          fl_done_fn done,
+                          void *arg)
 {
-    post_pair_call(element_disconnect_run, src, sink, media, src_desc, sink_desc, done, arg);
+    return post_pair_call(element_disconnect_run, src, sink, media, src_desc, sink_desc, done, arg);
 }
 
 /* ---- create and release ---- */
@@ -453,7 +455,7 @@ int fl_element_create(fl_pipeline *p, const char *type, const char *name, fl_ele
     if (!t)
         return FL_ENOTSUP;
     uv_mutex_lock(&p->engine->live_lock);
-    int released = p->released;
+    int released = fl__pipeline_released(p);
     uv_mutex_unlock(&p->engine->live_lock);
     if (released)
         return FL_ECLOSED;
@@ -487,45 +489,65 @@ static void element_release_run(fl__call *c)
     e->released = 1;
     fl__element_teardown(e, 1);
     fl_log(FL_LOG_DEBUG, "element %s released", e->name);
-    fl__reply *r = fl__reply_new(FL__REPLY_DONE, 0);
-    if (!r) {
-        fl_log(FL_LOG_ERROR, "out of memory: element release completion dropped");
-        fl__element_unref(e);
-        return;
-    }
-    r->cb.done = c->cb.done;
-    r->arg = c->arg;
-    r->unref_element = e; /* the caller's reference */
+    fl__reply *r = fl__call_reply(c, 0); /* made when posted */
+    r->unref_element = e;                /* the caller's reference */
     fl__reply_deliver(e->engine, r);
 }
 
-/* Posts a call on the element's worker with the common arguments set. */
-/* A call on the element's worker; the caller sets its callback and posts. */
-fl__call *fl__element_call(fl_element *e, fl__call_fn run, const uint8_t *data, size_t len)
+int fl__element_usable(const fl_element *e)
 {
-    if (!e) {
-        fl_log(FL_LOG_ERROR, "call on a NULL element");
-        return NULL;
-    }
-    fl__call *c = fl__call_new(e->worker, run, NULL, e, NULL, NULL, NULL, data, len);
-    if (!c)
-        fl_log(FL_LOG_ERROR, "out of memory: call on %s dropped", e->name);
-    return c;
+    if (!e)
+        return FL_EINVAL;
+    if (atomic_load_explicit(&e->closing, memory_order_acquire) ||
+        fl__pipeline_released(e->pipeline))
+        return FL_ECLOSED;
+    return 0;
 }
 
-void fl__element_post_done(fl_element *e, fl__call_fn run, fl_done_fn done, void *arg)
+int fl__element_call(fl_element *e,
+                     fl__call_fn run,
+                     const uint8_t *data,
+                     size_t len,
+                     fl__call **out)
 {
-    fl__call *c = fl__element_call(e, run, NULL, 0);
-    if (!c)
-        return;
+    int rc = fl__element_usable(e);
+    if (rc < 0)
+        return rc;
+    if (!(*out = fl__call_new(e->worker, run, NULL, e, NULL, NULL, NULL, data, len)))
+        return FL_ENOMEM;
+    return 0;
+}
+
+int fl__element_post_done(fl_element *e, fl__call_fn run, fl_done_fn done, void *arg)
+{
+    fl__call *c;
+    int rc = fl__element_call(e, run, NULL, 0, &c);
+    if (rc < 0)
+        return rc;
     c->cb.done = done;
     c->arg = arg;
-    fl__call_post(c);
+    return fl__call_submit(c, FL__REPLY_DONE);
 }
 
-void fl_element_release(fl_element *e, fl_done_fn done, void *arg)
+int fl_element_release(fl_element *e, fl_done_fn done, void *arg)
 {
-    fl__element_post_done(e, element_release_run, done, arg);
+    fl__call *c;
+    int rc = fl__element_call(e, element_release_run, NULL, 0, &c);
+    if (rc < 0)
+        return rc;
+    /* the reply always: it carries the caller's reference to drop */
+    if (!(c->reply = fl__reply_new(FL__REPLY_DONE, 0))) {
+        fl__call_free(c);
+        return FL_ENOMEM;
+    }
+    if (atomic_exchange_explicit(&e->closing, 1, memory_order_acq_rel)) {
+        fl_log(FL_LOG_WARN, "element %s released twice", e->name);
+        fl__call_free(c);
+        return FL_ECLOSED;
+    }
+    c->cb.done = done;
+    c->arg = arg;
+    return fl__call_post(c);
 }
 
 /* ---- queries and callbacks ---- */
@@ -577,13 +599,7 @@ static void conns_fill(void *ctx, fl__pad *src, fl__pad *sink)
 
 static void element_conns_run(fl__call *c)
 {
-    fl__reply *r = fl__reply_new(FL__REPLY_CONNS, 0);
-    if (!r) {
-        fl_log(FL_LOG_ERROR, "out of memory: connections reply dropped");
-        return;
-    }
-    r->cb.conns = c->cb.conns;
-    r->arg = c->arg;
+    fl__reply *r = fl__call_reply(c, 0); /* made when posted */
     conns_acc acc = { 0 };
     conns_visit(c, conns_count, &acc);
     size_t n = acc.n;
@@ -599,40 +615,36 @@ static void element_conns_run(fl__call *c)
     fl__reply_deliver(c->worker->engine, r);
 }
 
-void fl_element_get_connections(fl_element *e,
-                                int dir,
-                                unsigned media,
-                                const char *desc,
-                                fl_connections_fn cb,
-                                void *arg)
+static int valid_dir(int dir)
 {
-    if (!e || !cb)
-        return;
+    return dir == FL_DIR_SOURCE || dir == FL_DIR_SINK;
+}
+
+int fl_element_get_connections(fl_element *e,
+                               int dir,
+                               unsigned media,
+                               const char *desc,
+                               fl_connections_fn cb,
+                               void *arg)
+{
+    int rc = fl__element_usable(e);
+    if (rc < 0)
+        return rc;
+    if (!cb || !valid_dir(dir))
+        return FL_EINVAL;
     fl__call *c = fl__call_new(e->worker, element_conns_run, NULL, e, NULL, desc, NULL, NULL, 0);
-    if (!c) {
-        fl_log(FL_LOG_ERROR, "out of memory: connections request dropped");
-        return;
-    }
+    if (!c)
+        return FL_ENOMEM;
     c->dir = dir;
     c->media = media;
     c->cb.conns = cb;
     c->arg = arg;
-    fl__call_post(c);
+    return fl__call_submit(c, FL__REPLY_CONNS);
 }
 
 static void element_flowing_run(fl__call *c)
 {
-    fl__reply *r = fl__reply_new(FL__REPLY_BOOL, 0);
-    if (!r) {
-        fl_log(FL_LOG_ERROR, "out of memory: flowing reply dropped");
-        return;
-    }
-    r->cb.boolean = c->cb.boolean;
-    r->arg = c->arg;
-    if (c->element->dead)
-        r->status = FL_ECLOSED;
-    else if (fl__media_index(c->media) < 0 || (c->dir != FL_DIR_SOURCE && c->dir != FL_DIR_SINK))
-        r->status = FL_EINVAL;
+    fl__reply *r = fl__call_reply(c, c->element->dead ? FL_ECLOSED : 0);
     fl_list_foreach (it, &c->element->pads) {
         fl__pad *pad = fl_container_of(it, fl__pad, node);
         if (pad->dir == c->dir && pad->media == c->media && pad->flowing)
@@ -641,18 +653,19 @@ static void element_flowing_run(fl__call *c)
     fl__reply_deliver(c->worker->engine, r);
 }
 
-void fl_element_is_flowing(fl_element *e, int dir, unsigned media, fl_bool_fn cb, void *arg)
+int fl_element_is_flowing(fl_element *e, int dir, unsigned media, fl_bool_fn cb, void *arg)
 {
-    if (!cb)
-        return;
-    fl__call *c = fl__element_call(e, element_flowing_run, NULL, 0);
-    if (!c)
-        return;
+    if (!e || !cb || fl__media_index(media) < 0 || !valid_dir(dir))
+        return FL_EINVAL;
+    fl__call *c;
+    int rc = fl__element_call(e, element_flowing_run, NULL, 0, &c);
+    if (rc < 0)
+        return rc;
     c->dir = dir;
     c->media = media;
     c->cb.boolean = cb;
     c->arg = arg;
-    fl__call_post(c);
+    return fl__call_submit(c, FL__REPLY_BOOL);
 }
 
 static void element_event_cb_run(fl__call *c)
@@ -663,14 +676,15 @@ static void element_event_cb_run(fl__call *c)
     c->element->event_arg = c->arg;
 }
 
-void fl_element_set_event_cb(fl_element *e, fl_event_fn cb, void *arg)
+int fl_element_set_event_cb(fl_element *e, fl_event_fn cb, void *arg)
 {
-    fl__call *c = fl__element_call(e, element_event_cb_run, NULL, 0);
-    if (!c)
-        return;
+    fl__call *c;
+    int rc = fl__element_call(e, element_event_cb_run, NULL, 0, &c);
+    if (rc < 0)
+        return rc;
     c->cb.event = cb;
     c->arg = arg;
-    fl__call_post(c);
+    return fl__call_post(c);
 }
 
 /* ---- media and flow ---- */
@@ -779,9 +793,9 @@ static void element_key_frame_run(fl__call *c)
     fl__call_done(c, rc);
 }
 
-void fl_element_request_key_frame(fl_element *e, fl_done_fn done, void *arg)
+int fl_element_request_key_frame(fl_element *e, fl_done_fn done, void *arg)
 {
-    fl__element_post_done(e, element_key_frame_run, done, arg);
+    return fl__element_post_done(e, element_key_frame_run, done, arg);
 }
 
 const fl_sdp_codec *fl__pad_caps(fl__pad *sink)
@@ -805,38 +819,26 @@ static void element_set_property_run(fl__call *c)
     fl__call_done(c, rc);
 }
 
-void fl_element_set_property(fl_element *e,
-                             const char *name,
-                             const char *value,
-                             fl_done_fn done,
-                             void *arg)
+int fl_element_set_property(fl_element *e,
+                            const char *name,
+                            const char *value,
+                            fl_done_fn done,
+                            void *arg)
 {
-    if (!e || !name)
-        return;
+    int rc = fl__element_usable(e);
+    if (rc < 0)
+        return rc;
+    if (!name)
+        return FL_EINVAL;
+    if (!e->type->set_property)
+        return FL_ENOTSUP;
     fl__call *c = fl__call_new(e->worker, element_set_property_run, NULL, e, NULL, name,
                                value ? value : "", NULL, 0);
-    if (!c) {
-        fl_log(FL_LOG_ERROR, "out of memory: set_property dropped");
-        return;
-    }
+    if (!c)
+        return FL_ENOMEM;
     c->cb.done = done;
     c->arg = arg;
-    fl__call_post(c);
-}
-
-void fl__call_text(fl__call *c, int status, const char *text)
-{
-    fl__reply *r = fl__reply_new(FL__REPLY_TEXT, 0);
-    if (!r) {
-        fl_log(FL_LOG_ERROR, "out of memory: text reply dropped");
-        return;
-    }
-    r->cb.text = c->cb.text;
-    r->arg = c->arg;
-    r->status = status;
-    if (text && !(r->text = strdup(text)))
-        r->status = FL_ENOMEM;
-    fl__reply_deliver(c->worker->engine, r);
+    return fl__call_submit(c, FL__REPLY_DONE);
 }
 
 static void element_get_property_run(fl__call *c)
@@ -851,19 +853,22 @@ static void element_get_property_run(fl__call *c)
     fl__call_text(c, rc, rc < 0 ? NULL : value);
 }
 
-void fl_element_get_property(fl_element *e, const char *name, fl_text_fn cb, void *arg)
+int fl_element_get_property(fl_element *e, const char *name, fl_text_fn cb, void *arg)
 {
-    if (!e || !name || !cb)
-        return;
+    int rc = fl__element_usable(e);
+    if (rc < 0)
+        return rc;
+    if (!name || !cb)
+        return FL_EINVAL;
+    if (!e->type->get_property)
+        return FL_ENOTSUP;
     fl__call *c =
             fl__call_new(e->worker, element_get_property_run, NULL, e, NULL, name, NULL, NULL, 0);
-    if (!c) {
-        fl_log(FL_LOG_ERROR, "out of memory: get_property dropped");
-        return;
-    }
+    if (!c)
+        return FL_ENOMEM;
     c->cb.text = cb;
     c->arg = arg;
-    fl__call_post(c);
+    return fl__call_submit(c, FL__REPLY_TEXT);
 }
 
 static void element_stats_run(fl__call *c)
@@ -893,15 +898,86 @@ static void element_stats_run(fl__call *c)
     free(j.buf);
 }
 
-void fl_element_get_stats(fl_element *e, unsigned media, fl_text_fn cb, void *arg)
+int fl_element_get_stats(fl_element *e, unsigned media, fl_text_fn cb, void *arg)
 {
-    if (!cb)
-        return;
-    fl__call *c = fl__element_call(e, element_stats_run, NULL, 0);
-    if (!c)
-        return;
+    if (!e || !cb)
+        return FL_EINVAL;
+    fl__call *c;
+    int rc = fl__element_call(e, element_stats_run, NULL, 0, &c);
+    if (rc < 0)
+        return rc;
     c->media = media;
     c->cb.text = cb;
     c->arg = arg;
-    fl__call_post(c);
+    return fl__call_submit(c, FL__REPLY_TEXT);
+}
+
+/* ---- calls of the element's type (fl_element_invoke) ---- */
+
+static const fl__method *method_find(const fl__element_type *t, const char *name)
+{
+    for (const fl__method *m = t->invoke ? t->methods : NULL; m && m->name; m++) {
+        if (strcmp(m->name, name) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+static void element_invoke_run(fl__call *c)
+{
+    fl_element *e = c->element;
+    const char *args[FL__METHOD_ARGS_MAX];
+    const char *at = (const char *)c->data;
+    for (size_t i = 0; i < c->nargs; i++) {
+        args[i] = at;
+        at += strlen(at) + 1;
+    }
+    fl__invocation inv = { .method = c->method, .args = args, .nargs = c->nargs };
+    int rc = FL_ECLOSED;
+    if (e->dead)
+        snprintf(inv.why, sizeof(inv.why), "the element was released");
+    else
+        rc = e->type->invoke(e, &inv);
+    if (rc < 0 && !inv.why[0])
+        snprintf(inv.why, sizeof(inv.why), "%s", fl_strerror(rc));
+    fl__call_text(c, rc, rc < 0 ? inv.why : inv.result ? inv.result : "");
+}
+
+int fl_element_invoke(fl_element *e,
+                      const char *method,
+                      const char *const *args,
+                      size_t nargs,
+                      fl_text_fn cb,
+                      void *arg)
+{
+    int rc = fl__element_usable(e);
+    if (rc < 0)
+        return rc;
+    if (!method || !cb || (nargs && !args))
+        return FL_EINVAL;
+    const fl__method *m = method_find(e->type, method);
+    if (!m)
+        return FL_ENOTSUP;
+    if (nargs < m->min_args || nargs > m->max_args || nargs > FL__METHOD_ARGS_MAX)
+        return FL_EINVAL;
+    size_t len = 0;
+    for (size_t i = 0; i < nargs; i++) {
+        if (!args[i])
+            return FL_EINVAL;
+        len += strlen(args[i]) + 1;
+    }
+    fl__call *c = fl__call_new(e->worker, element_invoke_run, NULL, e, NULL, NULL, NULL, NULL, len);
+    if (!c)
+        return FL_ENOMEM;
+    char *at = (char *)c->data;
+    for (size_t i = 0; i < nargs; i++) {
+        size_t n = strlen(args[i]) + 1;
+        memcpy(at, args[i], n);
+        at += n;
+    }
+    c->method = m;
+    c->nargs = nargs;
+    c->cb.text = cb;
+    c->arg = arg;
+    return fl__call_submit(c, FL__REPLY_TEXT);
 }

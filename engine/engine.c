@@ -89,9 +89,11 @@ fl__call *fl__call_new(fl__worker *w,
     uint8_t *tail = (uint8_t *)(c + 1);
     c->worker = w;
     c->run = run;
-    if (data) {
-        c->data = memcpy(tail, data, len);
+    if (len) {
+        c->data = tail;
         c->len = len;
+        if (data)
+            memcpy(tail, data, len);
     }
     if (desc)
         c->desc = memcpy(tail + len, desc, dlen);
@@ -114,6 +116,7 @@ void fl__call_free(fl__call *c)
         fl__element_unref(c->peer);
     if (c->pipeline)
         fl__pipeline_unref(c->pipeline);
+    free(c->reply); /* not taken: the call was never posted */
     free(c);
 }
 
@@ -134,18 +137,57 @@ int fl__call_post(fl__call *c)
     return 0;
 }
 
-void fl__call_done(fl__call *c, int status)
+int fl__call_submit(fl__call *c, enum fl__reply_kind kind)
 {
-    if (!c->cb.done)
-        return;
-    fl__reply *r = fl__reply_new(FL__REPLY_DONE, 0);
-    if (!r) {
-        fl_log(FL_LOG_ERROR, "out of memory: completion dropped");
-        return;
+    int wanted = kind != FL__REPLY_DONE || c->cb.done;
+    if (wanted && !c->reply && !(c->reply = fl__reply_new(kind, 0))) {
+        fl__call_free(c);
+        return FL_ENOMEM;
     }
-    r->cb.done = c->cb.done;
+    return fl__call_post(c);
+}
+
+fl__reply *fl__call_reply(fl__call *c, int status)
+{
+    fl__reply *r = c->reply;
+    if (!r)
+        return NULL;
+    c->reply = NULL;
+    switch (r->kind) {
+    case FL__REPLY_DONE:
+        r->cb.done = c->cb.done;
+        break;
+    case FL__REPLY_TEXT:
+        r->cb.text = c->cb.text;
+        break;
+    case FL__REPLY_CONNS:
+        r->cb.conns = c->cb.conns;
+        break;
+    case FL__REPLY_BOOL:
+        r->cb.boolean = c->cb.boolean;
+        break;
+    case FL__REPLY_EVENT:
+        break;
+    }
     r->arg = c->arg;
     r->status = status;
+    return r;
+}
+
+void fl__call_done(fl__call *c, int status)
+{
+    fl__reply *r = fl__call_reply(c, status);
+    if (r)
+        fl__reply_deliver(c->worker->engine, r);
+}
+
+void fl__call_text(fl__call *c, int status, const char *text)
+{
+    fl__reply *r = fl__call_reply(c, status);
+    if (!r)
+        return;
+    if (text && !(r->text = strdup(text)) && status == 0)
+        r->status = FL_ENOMEM;
     fl__reply_deliver(c->worker->engine, r);
 }
 
@@ -469,7 +511,15 @@ static void engine_release_live(fl_engine *engine)
         if (!p)
             break;
         fl_log(FL_LOG_DEBUG, "destroy releases pipeline %llu", (unsigned long long)p->id);
-        fl_pipeline_release(p, NULL, NULL);
+        int rc = fl_pipeline_release(p, NULL, NULL);
+        if (rc < 0) { /* out of memory: its worker's stop leaves it */
+            fl_log(FL_LOG_ERROR, "pipeline %llu not released: %s", (unsigned long long)p->id,
+                   fl_strerror(rc));
+            uv_mutex_lock(&engine->live_lock);
+            atomic_store(&p->released, 1);
+            fl_list_remove(&p->live_node);
+            uv_mutex_unlock(&engine->live_lock);
+        }
     }
 }
 

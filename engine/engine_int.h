@@ -37,6 +37,14 @@ typedef struct fl__json fl__json;
 
 /* ---- calls: closures run on a worker, in the order they were posted ---- */
 
+enum fl__reply_kind {
+    FL__REPLY_DONE,
+    FL__REPLY_TEXT,
+    FL__REPLY_CONNS,
+    FL__REPLY_BOOL,
+    FL__REPLY_EVENT,
+};
+
 typedef void (*fl__call_fn)(fl__call *c);
 
 struct fl__call {
@@ -61,12 +69,16 @@ struct fl__call {
     } cb;
 
     void *arg;
+    fl__reply *reply; /* its callback's, made before it was posted (see fl__call_submit) */
+    const struct fl__method *method; /* fl_element_invoke: the method and its */
+    size_t nargs;                    /* arguments, packed in data ("a\0b\0") */
     size_t len;
-    uint8_t *data; /* copy in the tail of the allocation (may be NULL) */
+    uint8_t *data; /* len bytes in the tail of the allocation (NULL when len is 0) */
 };
 
-/* Allocates a call whose tail holds copies of desc, peer_desc and len bytes
- * of data (each may be NULL). Takes references on p, e and peer. */
+/* Allocates a call whose tail holds copies of desc and peer_desc (each may
+ * be NULL) and room for len bytes at c->data, copied from data when it is
+ * not NULL. Takes references on p, e and peer. */
 fl__call *fl__call_new(fl__worker *w,
                        fl__call_fn run,
                        fl_pipeline *p,
@@ -81,18 +93,18 @@ fl__call *fl__call_new(fl__worker *w,
  * FL_ECLOSED when the worker has stopped. */
 int fl__call_post(fl__call *c);
 
+/* How a public call keeps fluo.h's rule (its callback runs exactly once
+ * when it returns 0, never when it returns an error): the reply of `kind`
+ * is allocated here, before the call is posted, unless c->reply is set
+ * already or the call has no callback (a NULL done). Returns 0, or
+ * FL_ENOMEM / FL_ECLOSED with the call freed. The call's run completes it
+ * with fl__call_done, fl__call_text or fl__call_reply. */
+int fl__call_submit(fl__call *c, enum fl__reply_kind kind);
+
 /* Drops the call's references and frees it (on the worker, after run). */
 void fl__call_free(fl__call *c);
 
 /* ---- replies: callbacks delivered on the callback loop or the worker ---- */
-
-enum fl__reply_kind {
-    FL__REPLY_DONE,
-    FL__REPLY_TEXT,
-    FL__REPLY_CONNS,
-    FL__REPLY_BOOL,
-    FL__REPLY_EVENT,
-};
 
 struct fl__reply {
     fl_list node;
@@ -125,11 +137,15 @@ fl__reply *fl__reply_new(enum fl__reply_kind kind, size_t extra);
  * loop. Called on a worker thread. */
 void fl__reply_deliver(fl_engine *engine, fl__reply *r);
 
+/* Takes the call's reply (NULL when it has no callback) with its callback,
+ * argument and status set, for the caller to fill and deliver. */
+fl__reply *fl__call_reply(fl__call *c, int status);
+
 /* Completes a call with status through its done callback (if any). */
 void fl__call_done(fl__call *c, int status);
 
 /* Completes a call through its text callback with a copy of text (may be
- * NULL). */
+ * NULL; a copy that cannot be made turns a success into FL_ENOMEM). */
 void fl__call_text(fl__call *c, int status, const char *text);
 
 /* ---- engine and workers ---- */
@@ -183,7 +199,7 @@ void fl__worker_flow_timer_start(fl__worker *w);
 
 struct fl_pipeline {
     atomic_int refs;
-    int released; /* caller side: release posted */
+    atomic_int released; /* caller side: release posted (set under live_lock) */
     fl_engine *engine;
     fl__worker *worker;
     uint64_t id;
@@ -197,7 +213,29 @@ struct fl_pipeline {
 void fl__pipeline_ref(fl_pipeline *p);
 void fl__pipeline_unref(fl_pipeline *p);
 
+/* Whether the pipeline's release was posted. Any thread. */
+int fl__pipeline_released(const fl_pipeline *p);
+
 /* ---- elements and pads ---- */
+
+/* Most arguments a method of fl_element_invoke takes. */
+#define FL__METHOD_ARGS_MAX 8
+
+/* A call a type answers beyond every element's (fl_element_invoke). */
+typedef struct fl__method {
+    const char *name;            /* Kurento's: "processOffer" */
+    int id;                      /* the type's own number for it */
+    unsigned min_args, max_args; /* how many string arguments it takes */
+} fl__method;
+
+/* One fl_element_invoke call as the type's invoke hook sees it. */
+typedef struct fl__invocation {
+    const fl__method *method; /* its row in the type's methods */
+    const char *const *args;  /* nargs strings, within the row's bounds */
+    size_t nargs;
+    const char *result; /* hook: the result text on success (NULL: ""), copied after it returns */
+    char why[256];      /* hook: on failure, why in words ("": fl_strerror's phrase) */
+} fl__invocation;
 
 typedef struct fl__element_type {
     const char *name;
@@ -223,6 +261,13 @@ typedef struct fl__element_type {
     /* 0 while it cannot take this media yet (it then asks for a key frame
      * itself once it can); NULL: always can. */
     int (*receiving)(fl_element *e, unsigned media);
+    /* The calls it answers beyond every element's: `methods` lists them (a
+     * NULL name ends it), read on the caller's thread so fl_element_invoke
+     * refuses an unknown name or a wrong count of arguments at once;
+     * `invoke` runs one on the worker, the element alive, and returns 0 or
+     * a negative code (setting inv->result or inv->why). */
+    const fl__method *methods;
+    int (*invoke)(fl_element *e, fl__invocation *inv);
 } fl__element_type;
 
 /* The type called `name`, NULL when the engine has none. */
@@ -246,6 +291,7 @@ struct fl__pad {
 
 struct fl_element {
     atomic_int refs;
+    atomic_int closing; /* caller side: its release was posted */
     fl_engine *engine;
     fl__worker *worker;
     fl_pipeline *pipeline;
@@ -297,12 +343,21 @@ void fl__json_num(fl__json *j, const char *key, double v);
 void fl__json_open(fl__json *j, const char *key); /* ,"key":{ (key NULL: {) */
 void fl__json_close(fl__json *j);                 /* } */
 
-/* A call on the element's worker holding data (may be NULL); the caller sets
- * its callback and posts it. NULL when e is NULL or memory is short. */
-fl__call *fl__element_call(fl_element *e, fl__call_fn run, const uint8_t *data, size_t len);
-/* fl__element_call + done/arg + post: run on e's worker, done with its
+/* 0 while calls on e may be posted; FL_EINVAL for a NULL e, FL_ECLOSED
+ * once its release or its pipeline's was posted. Caller's thread. */
+int fl__element_usable(const fl_element *e);
+
+/* A call on the element's worker holding a copy of len bytes of data (may
+ * be NULL); the caller sets its callback and submits it. Fails as
+ * fl__element_usable does, or with FL_ENOMEM. */
+int fl__element_call(fl_element *e,
+                     fl__call_fn run,
+                     const uint8_t *data,
+                     size_t len,
+                     fl__call **out);
+/* fl__element_call + done/arg + submit: run on e's worker, done with its
  * status on the callback loop. */
-void fl__element_post_done(fl_element *e, fl__call_fn run, fl_done_fn done, void *arg);
+int fl__element_post_done(fl_element *e, fl__call_fn run, fl_done_fn done, void *arg);
 
 void fl__element_ref(fl_element *e);
 void fl__element_unref(fl_element *e);

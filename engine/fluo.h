@@ -14,7 +14,14 @@
  * Releasing a pipeline releases its elements.
  *
  * Errors: functions return 0 or a negative FL_E* code (below; fl_strerror
- * names them); asynchronous calls report theirs to their callback.
+ * names them). One rule for every asynchronous call, as libuv's: it returns
+ * an int. An error returned (FL_EINVAL for bad arguments, FL_ENOMEM,
+ * FL_ECLOSED once the element's or its pipeline's release was posted,
+ * FL_ENOTSUP for what the element's type does not do...) means nothing
+ * happened and its callback never runs. 0 means the call was posted and its
+ * callback runs exactly once, later (never from within the call), with 0
+ * or the negative code of what failed on the worker. A done callback may
+ * be NULL (nothing is told); the others must not.
  *
  * Installed alone as <fluo.h> (`make install`; `pkg-config --cflags --libs
  * fluo`): it needs only the C standard headers, and C++ may include it. In
@@ -109,8 +116,9 @@ int fl_pipeline_create(fl_engine *engine, fl_pipeline **out);
 
 /* Releases the pipeline and all its elements; done (may be NULL) runs after.
  * Handles of elements not released on their own stay valid until then. No
- * ELEMENT_DISCONNECTED events are raised for the links removed with it. */
-void fl_pipeline_release(fl_pipeline *p, fl_done_fn done, void *arg);
+ * ELEMENT_DISCONNECTED events are raised for the links removed with it.
+ * FL_ECLOSED when its release was posted already. */
+int fl_pipeline_release(fl_pipeline *p, fl_done_fn done, void *arg);
 
 /* Index of the worker the pipeline lives on. */
 int fl_pipeline_worker(const fl_pipeline *p);
@@ -118,7 +126,7 @@ int fl_pipeline_worker(const fl_pipeline *p);
 /* The pipeline's graph in Graphviz DOT, delivered to cb (text valid during
  * the call only). */
 typedef void (*fl_text_fn)(void *arg, int status, const char *text);
-void fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
+int fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
 
 /* Element types. */
 #define FL_ELEMENT_PASSTHROUGH "PassThrough"    /* forwards its sinks to its sources */
@@ -137,9 +145,9 @@ int fl_element_create(fl_pipeline *p, const char *type, const char *name, fl_ele
 
 /* Disconnects and releases the element; done (may be NULL) runs after. Each
  * removed link raises ELEMENT_DISCONNECTED on its source element (the
- * released one included). Releasing twice, or after its pipeline's release,
- * completes with FL_ECLOSED. */
-void fl_element_release(fl_element *e, fl_done_fn done, void *arg);
+ * released one included). Releasing twice, or after its pipeline's release:
+ * FL_ECLOSED. */
+int fl_element_release(fl_element *e, fl_done_fn done, void *arg);
 
 fl_pipeline *fl_element_pipeline(const fl_element *e);
 
@@ -152,28 +160,29 @@ const char *fl_element_type_name(const fl_element *e);
  * (a mask). A sink pad has at most one source per media type: a new
  * connection replaces the old one (which is reported as disconnected).
  * Descriptions name pads ("default" when NULL); pads with other descriptions
- * are made on first use. Both elements must be in the same pipeline
- * (FL_EINVAL otherwise). src == sink is allowed (loopback). Connecting a pair
- * that is already connected succeeds and raises no event. Events
- * ELEMENT_DISCONNECTED (for a replaced link) and ELEMENT_CONNECTED are raised
- * on the source element of each link. */
-void fl_element_connect(fl_element *src,
-                        fl_element *sink,
-                        unsigned media,
-                        const char *src_desc,
-                        const char *sink_desc,
-                        fl_done_fn done,
-                        void *arg);
+ * are made on first use. Both elements must be in the same pipeline and
+ * `media` name at least one type and nothing else (FL_EINVAL otherwise).
+ * src == sink is allowed (loopback). Connecting a pair that is already
+ * connected succeeds and raises no event. Events ELEMENT_DISCONNECTED (for
+ * a replaced link) and ELEMENT_CONNECTED are raised on the source element
+ * of each link. More than FL_ELEMENT_MAX_PAD_PAIRS: status FL_ERANGE. */
+int fl_element_connect(fl_element *src,
+                       fl_element *sink,
+                       unsigned media,
+                       const char *src_desc,
+                       const char *sink_desc,
+                       fl_done_fn done,
+                       void *arg);
 
 /* Removes the connections between src and sink of the types in `media`.
  * Succeeds (status 0) when there was nothing to remove. */
-void fl_element_disconnect(fl_element *src,
-                           fl_element *sink,
-                           unsigned media,
-                           const char *src_desc,
-                           const char *sink_desc,
-                           fl_done_fn done,
-                           void *arg);
+int fl_element_disconnect(fl_element *src,
+                          fl_element *sink,
+                          unsigned media,
+                          const char *src_desc,
+                          const char *sink_desc,
+                          fl_done_fn done,
+                          void *arg);
 
 typedef struct fl_connection {
     fl_element *source;
@@ -188,21 +197,22 @@ enum {
     FL_DIR_SINK = 2,   /* connections where the element is the sink */
 };
 
-/* Lists the element's connections in one direction, filtered by media mask and
- * by pad description (NULL: any). The array is valid during the call only. */
+/* Lists the element's connections in one direction (FL_DIR_SOURCE or
+ * FL_DIR_SINK), filtered by media mask and by pad description (NULL: any).
+ * The array is valid during the callback only. */
 typedef void (*fl_connections_fn)(void *arg, int status, const fl_connection *conns, size_t n);
-void fl_element_get_connections(fl_element *e,
-                                int dir,
-                                unsigned media,
-                                const char *desc,
-                                fl_connections_fn cb,
-                                void *arg);
+int fl_element_get_connections(fl_element *e,
+                               int dir,
+                               unsigned media,
+                               const char *desc,
+                               fl_connections_fn cb,
+                               void *arg);
 
-/* Whether media of one type flows into (dir FL_DIR_SINK) or out of
+/* Whether media of one type (one bit) flows into (dir FL_DIR_SINK) or out of
  * (FL_DIR_SOURCE) any pad of the element, as last reported by the
  * MEDIA_FLOW_IN/OUT events. */
 typedef void (*fl_bool_fn)(void *arg, int status, int value);
-void fl_element_is_flowing(fl_element *e, int dir, unsigned media, fl_bool_fn cb, void *arg);
+int fl_element_is_flowing(fl_element *e, int dir, unsigned media, fl_bool_fn cb, void *arg);
 
 /* ---- events ----
  *
@@ -321,23 +331,23 @@ typedef struct fl_event {
 /* Receives the element's events (ev and its strings valid during the call
  * only). Set it right after create, before connecting; NULL stops delivery.
  * Events raised before a release completes may still arrive until its done
- * callback. */
+ * callback. Returns 0 or an error (then nothing changed). */
 typedef void (*fl_event_fn)(void *arg, const fl_event *ev);
-void fl_element_set_event_cb(fl_element *e, fl_event_fn cb, void *arg);
+int fl_element_set_event_cb(fl_element *e, fl_event_fn cb, void *arg);
 
 /* Largest packet fl_element_push accepts (FL_EMSGSIZE above). */
 #define FL_ENGINE_PACKET_MAX 2000
 
 /* FL_ELEMENT_APP_SOURCE: pushes one media packet (copied) into the graph, out
- * of its "default" source pad of that type. done (may be NULL) gets FL_ENOTSUP
- * for another element type, FL_EINVAL for a media value that is not one type
- * bit, FL_EMSGSIZE above FL_ENGINE_PACKET_MAX. */
-void fl_element_push(fl_element *e,
-                     unsigned media,
-                     const uint8_t *data,
-                     size_t len,
-                     fl_done_fn done,
-                     void *arg);
+ * of its "default" source pad of that type. FL_ENOTSUP for another element
+ * type, FL_EINVAL for a media value that is not one type bit, FL_EMSGSIZE
+ * above FL_ENGINE_PACKET_MAX. done may be NULL. */
+int fl_element_push(fl_element *e,
+                    unsigned media,
+                    const uint8_t *data,
+                    size_t len,
+                    fl_done_fn done,
+                    void *arg);
 
 /* A media packet as the engine carries it (opaque here). It belongs to its
  * worker's pool: read, referenced and unreferenced only on that worker's
@@ -356,9 +366,10 @@ void fl_packet_unref(fl_buf *buf);
 /* FL_ELEMENT_APP_SINK: cb receives every packet that reaches the element, on
  * the pipeline's worker thread, with a borrowed reference (fl_packet_ref to
  * keep it, fl_packet_unref later on the same thread). Set before media
- * flows. The callback must not block. */
+ * flows. The callback must not block. Returns 0 or an error (FL_ENOTSUP
+ * for another element type; then nothing changed). */
 typedef void (*fl_media_fn)(void *arg, unsigned media, fl_buf *buf);
-void fl_element_set_media_cb(fl_element *e, fl_media_fn cb, void *arg);
+int fl_element_set_media_cb(fl_element *e, fl_media_fn cb, void *arg);
 
 /* ---- properties ---- */
 
@@ -369,59 +380,72 @@ void fl_element_set_media_cb(fl_element *e, fl_media_fn cb, void *arg);
  * create parameters), audioCodecs, videoCodecs (comma-separated
  * "name/rate[/channels]"), minVideoRecvBandwidth, maxVideoRecvBandwidth,
  * minVideoSendBandwidth, maxVideoSendBandwidth, maxAudioRecvBandwidth
- * (kbps). done gets FL_ENOTSUP for a name the element does not have,
- * FL_EINVAL for a bad value, FL_ESTATE for one that can no longer change
- * (ICE settings once candidates were gathered). */
-void fl_element_set_property(fl_element *e,
-                             const char *name,
-                             const char *value,
-                             fl_done_fn done,
-                             void *arg);
+ * (kbps). FL_ENOTSUP (returned) for an element type with no properties;
+ * status FL_ENOTSUP for a name the element does not have, FL_EINVAL for a
+ * bad value, FL_ESTATE for one that can no longer change (ICE settings
+ * once candidates were gathered). */
+int fl_element_set_property(fl_element *e,
+                            const char *name,
+                            const char *value,
+                            fl_done_fn done,
+                            void *arg);
 
 /* The property's value as text (cb's text), FL_ENOTSUP when unknown. */
-void fl_element_get_property(fl_element *e, const char *name, fl_text_fn cb, void *arg);
+int fl_element_get_property(fl_element *e, const char *name, fl_text_fn cb, void *arg);
 
-/* ---- WebRtcEndpoint ---- */
-
-enum fl_sdp_op {
-    FL_SDP_PROCESS_OFFER,  /* sdp: the remote offer; text: our answer */
-    FL_SDP_GENERATE_OFFER, /* sdp: NULL; text: our offer */
-    FL_SDP_PROCESS_ANSWER, /* sdp: the remote answer; text: the local description */
-    FL_SDP_GET_LOCAL,      /* text: the local description ("" before any) */
-    FL_SDP_GET_REMOTE,     /* text: the remote description ("" before any) */
-};
-
-/* Runs one SDP step. On failure status is negative and text says why in
- * words (FL_EBADMSG: the SDP is malformed or lacks ICE/DTLS attributes;
- * FL_ESTATE: out of order, e.g. an answer with no offer made; FL_ENOTSUP:
- * no media could be accepted). */
-void fl_webrtc_sdp(fl_element *e, enum fl_sdp_op op, const char *sdp, fl_text_fn cb, void *arg);
-
-/* Starts ICE gathering; candidates come as FL_EVENT_ICE_CANDIDATE events,
- * then FL_EVENT_ICE_GATHERING_DONE. Called before any SDP step, gathering
- * starts as soon as the ICE transport exists. */
-void fl_webrtc_gather_candidates(fl_element *e, fl_done_fn done, void *arg);
-
-/* A remote candidate ("candidate:..." as a browser gives it; "" ends them).
- * Queued when no remote description exists yet. FL_EINVAL for a candidate
- * that does not parse. */
-void fl_webrtc_add_ice_candidate(fl_element *e,
-                                 const char *candidate,
-                                 const char *mid,
-                                 int mline_index,
-                                 fl_done_fn done,
-                                 void *arg);
+/* ---- statistics and key frames ---- */
 
 /* The element's statistics as a JSON object keyed by stats id, each entry
  * shaped as Kurento's RTC*Stats / EndpointStats with a "type" field
  * ("inboundrtp", "outboundrtp", "endpoint", "candidatepair", ...); media
  * selects AUDIO or VIDEO entries (FL_MEDIA_ALL: both). */
-void fl_element_get_stats(fl_element *e, unsigned media, fl_text_fn cb, void *arg);
+int fl_element_get_stats(fl_element *e, unsigned media, fl_text_fn cb, void *arg);
 
 /* Asks the producer of the video flowing into e (through PassThroughs) for
  * a key frame: a WebRtcEndpoint producer sends its peer a PLI (at most one
- * per 500 ms). done gets FL_ENOENT when no video is connected into e. */
-void fl_element_request_key_frame(fl_element *e, fl_done_fn done, void *arg);
+ * per 500 ms). Status FL_ENOENT when no video is connected into e. */
+int fl_element_request_key_frame(fl_element *e, fl_done_fn done, void *arg);
+
+/* ---- the calls of an element's type ---- */
+
+/* Runs a call the element's type answers beyond every element's, by its
+ * Kurento name, with nargs string arguments (numbers in decimal, booleans
+ * "true"/"false", as property values). On success cb's text is the result
+ * ("" for a call that has none); on failure its status is negative and its
+ * text says why in words. FL_ENOTSUP (returned) for a method the type does
+ * not answer, FL_EINVAL for a count of arguments it does not take.
+ *
+ * WebRtcEndpoint:
+ *   processOffer(offer)       the remote offer; result: our answer
+ *   generateOffer([offerToReceiveAudio[, offerToReceiveVideo]])
+ *                             both "true" when not given (false: we only
+ *                             send that kind); result: our offer
+ *   processAnswer(answer)     the remote answer to our offer; result: the
+ *                             local description
+ *   getLocalSessionDescriptor(), getRemoteSessionDescriptor()
+ *                             result: the description ("" before any)
+ *   gatherCandidates()        starts ICE gathering: candidates come as
+ *                             FL_EVENT_ICE_CANDIDATE events, then
+ *                             FL_EVENT_ICE_GATHERING_DONE (asked before an
+ *                             SDP step, it starts once the ICE transport
+ *                             exists)
+ *   addIceCandidate(candidate[, sdpMid[, sdpMLineIndex]])
+ *                             a remote candidate ("candidate:..." as a
+ *                             browser gives it; "" ends them), queued while
+ *                             no remote description exists; all media is
+ *                             bundled, so sdpMid and sdpMLineIndex change
+ *                             nothing
+ * Their statuses: FL_EBADMSG, an SDP malformed, longer than 64 KiB, or
+ * lacking ICE/DTLS attributes; FL_ESTATE, out of order (a second offer, an
+ * answer with no offer made); FL_ENOTSUP, no media could be accepted;
+ * FL_EINVAL, a candidate that does not parse or a boolean that is not
+ * one; FL_EBUSY, too many candidates queued. */
+int fl_element_invoke(fl_element *e,
+                      const char *method,
+                      const char *const *args,
+                      size_t nargs,
+                      fl_text_fn cb,
+                      void *arg);
 
 #ifdef __cplusplus
 }

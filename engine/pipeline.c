@@ -77,10 +77,15 @@ int fl_pipeline_create(fl_engine *engine, fl_pipeline **out)
     return 0;
 }
 
+int fl__pipeline_released(const fl_pipeline *p)
+{
+    return atomic_load_explicit(&p->released, memory_order_acquire);
+}
+
 static void pipeline_release_run(fl__call *c)
 {
     fl_pipeline *p = c->pipeline;
-    fl__reply *r = fl__reply_new(FL__REPLY_DONE, 0);
+    fl__reply *r = fl__call_reply(c, 0); /* made when posted */
     p->dead = 1;
     fl_list_remove(&p->node);
     size_t n = 0;
@@ -89,49 +94,40 @@ static void pipeline_release_run(fl__call *c)
         fl_element *e = fl_container_of(it, fl_element, node);
         fl__element_teardown(e, 0);
         e->released = 1;
-        if (r)
-            fl_list_push_back(&r->unref_elements, &e->node);
-        else
-            fl__element_unref(e);
+        fl_list_push_back(&r->unref_elements, &e->node);
         n++;
     }
     atomic_fetch_sub_explicit(&c->worker->npipelines, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&p->engine->pipelines, 1, memory_order_relaxed);
     fl_log(FL_LOG_DEBUG, "pipeline %llu released with %zu elements", (unsigned long long)p->id, n);
-    if (!r) {
-        fl_log(FL_LOG_ERROR, "out of memory: pipeline release completion dropped");
-        fl__pipeline_unref(p);
-        return;
-    }
-    r->cb.done = c->cb.done;
-    r->arg = c->arg;
     r->unref_pipeline = p; /* the caller's reference */
     fl__reply_deliver(p->engine, r);
 }
 
-void fl_pipeline_release(fl_pipeline *p, fl_done_fn done, void *arg)
+int fl_pipeline_release(fl_pipeline *p, fl_done_fn done, void *arg)
 {
     if (!p)
-        return;
-    fl_engine *engine = p->engine;
-    uv_mutex_lock(&engine->live_lock);
-    int again = p->released;
-    p->released = 1;
-    fl_list_remove(&p->live_node);
-    uv_mutex_unlock(&engine->live_lock);
-    if (again) {
-        fl_log(FL_LOG_ERROR, "pipeline %llu released twice", (unsigned long long)p->id);
-        return;
-    }
+        return FL_EINVAL;
+    /* the reply always: it carries the caller's reference to drop */
     fl__call *c = fl__call_new(p->worker, pipeline_release_run, p, NULL, NULL, NULL, NULL, NULL, 0);
-    if (!c) {
-        fl_log(FL_LOG_ERROR, "out of memory: pipeline %llu not released",
-               (unsigned long long)p->id);
-        return;
+    if (!c || !(c->reply = fl__reply_new(FL__REPLY_DONE, 0))) {
+        if (c)
+            fl__call_free(c);
+        return FL_ENOMEM;
     }
     c->cb.done = done;
     c->arg = arg;
-    fl__call_post(c);
+    fl_engine *engine = p->engine;
+    uv_mutex_lock(&engine->live_lock);
+    int again = atomic_exchange_explicit(&p->released, 1, memory_order_acq_rel);
+    fl_list_remove(&p->live_node);
+    uv_mutex_unlock(&engine->live_lock);
+    if (again) {
+        fl_log(FL_LOG_WARN, "pipeline %llu released twice", (unsigned long long)p->id);
+        fl__call_free(c);
+        return FL_ECLOSED;
+    }
+    return fl__call_post(c);
 }
 
 int fl_pipeline_worker(const fl_pipeline *p)
@@ -141,30 +137,27 @@ int fl_pipeline_worker(const fl_pipeline *p)
 
 static void pipeline_dot_run(fl__call *c)
 {
-    fl__reply *r = fl__reply_new(FL__REPLY_TEXT, 0);
-    if (!r) {
-        fl_log(FL_LOG_ERROR, "out of memory: DOT reply dropped");
-        return;
-    }
-    r->cb.text = c->cb.text;
-    r->arg = c->arg;
+    char *dot = NULL;
+    int rc = 0;
     if (c->pipeline->dead)
-        r->status = FL_ECLOSED;
-    else if (!(r->text = fl__pipeline_dot_write(c->pipeline)))
-        r->status = FL_ENOMEM;
+        rc = FL_ECLOSED;
+    else if (!(dot = fl__pipeline_dot_write(c->pipeline)))
+        rc = FL_ENOMEM;
+    fl__reply *r = fl__call_reply(c, rc);
+    r->text = dot;
     fl__reply_deliver(c->worker->engine, r);
 }
 
-void fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg)
+int fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg)
 {
     if (!p || !cb)
-        return;
+        return FL_EINVAL;
+    if (fl__pipeline_released(p))
+        return FL_ECLOSED;
     fl__call *c = fl__call_new(p->worker, pipeline_dot_run, p, NULL, NULL, NULL, NULL, NULL, 0);
-    if (!c) {
-        fl_log(FL_LOG_ERROR, "out of memory: DOT request dropped");
-        return;
-    }
+    if (!c)
+        return FL_ENOMEM;
     c->cb.text = cb;
     c->arg = arg;
-    fl__call_post(c);
+    return fl__call_submit(c, FL__REPLY_TEXT);
 }

@@ -463,17 +463,20 @@ static fl_sdp_dir offer_dir(webrtc *wr, int receive)
     return d == FL_SDP_DIR_RECVONLY ? FL_SDP_DIR_INACTIVE : FL_SDP_DIR_SENDONLY;
 }
 
-/* options: "audio=0|1,video=0|1", OfferOptions' offerToReceiveAudio/Video;
- * NULL: both 1. Both kinds are always offered. */
-static int generate_offer(webrtc *wr, const char *options, char **out, char *err, size_t errlen)
+/* recv_audio, recv_video: OfferOptions' offerToReceiveAudio/Video. Both
+ * kinds are always offered. */
+static int generate_offer(webrtc *wr,
+                          int recv_audio,
+                          int recv_video,
+                          char **out,
+                          char *err,
+                          size_t errlen)
 {
     if (wr->sdp_state != SDP_NONE) {
         snprintf(err, errlen,
                  "an offer or answer was made already: renegotiation is not supported");
         return FL_ESTATE;
     }
-    int recv_audio = !(options && strstr(options, "audio=0"));
-    int recv_video = !(options && strstr(options, "video=0"));
     local_parts lp;
     int rc = begin_local(wr, FL_ICE_ROLE_CONTROLLING, &lp, err, errlen);
     if (rc < 0)
@@ -507,142 +510,123 @@ static int process_answer(webrtc *wr, const char *text, char **out, char *err, s
     return 0;
 }
 
-static void webrtc_sdp_run(fl__call *c)
+/* ---- the calls it answers (fl_element_invoke) ---- */
+
+enum {
+    M_PROCESS_OFFER,
+    M_GENERATE_OFFER,
+    M_PROCESS_ANSWER,
+    M_GET_LOCAL,
+    M_GET_REMOTE,
+    M_GATHER,
+    M_ADD_CANDIDATE,
+};
+
+static const fl__method webrtc_methods[] = {
+    { "processOffer", M_PROCESS_OFFER, 1, 1 },
+    { "generateOffer", M_GENERATE_OFFER, 0, 2 },
+    { "processAnswer", M_PROCESS_ANSWER, 1, 1 },
+    { "getLocalSessionDescriptor", M_GET_LOCAL, 0, 0 },
+    { "getRemoteSessionDescriptor", M_GET_REMOTE, 0, 0 },
+    { "gatherCandidates", M_GATHER, 0, 0 },
+    { "addIceCandidate", M_ADD_CANDIDATE, 1, 3 },
+    { NULL, 0, 0, 0 },
+};
+
+/* generateOffer's arguments, offerToReceiveAudio and offerToReceiveVideo
+ * ("true" when not given). */
+static int offer_options(const fl__invocation *inv, int *recv)
 {
-    fl_element *e = c->element;
-    webrtc *wr = e->dead ? NULL : fl__wr_impl(e);
-    char err[256] = "";
-    const char *out = NULL;
-    char *made = NULL;
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = i < inv->nargs ? inv->args[i] : "true";
+        if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+            return FL_EINVAL;
+        recv[i] = v[0] == 't';
+    }
+    return 0;
+}
+
+/* processOffer, generateOffer, processAnswer: a step refused for its order
+ * changes nothing; one that fails is undone. */
+static int sdp_step(webrtc *wr, fl__invocation *inv)
+{
+    int id = inv->method->id, recv[2];
+    char *made = NULL, *why = inv->why;
+    size_t cap = sizeof(inv->why);
+    const char *sdp = inv->nargs ? inv->args[0] : "";
     int rc;
-    const char *sdp = c->desc;
-    if (!wr) {
-        fl__call_text(c, FL_ECLOSED, "the endpoint was released");
-        return;
+    if (id == M_GENERATE_OFFER) {
+        if ((rc = offer_options(inv, recv)) < 0)
+            return rc;
+        rc = generate_offer(wr, recv[0], recv[1], &made, why, cap);
+    } else if (strlen(sdp) > FL_SDP_MAX_LEN) {
+        snprintf(why, cap, "the SDP is longer than 64 KiB");
+        return FL_EBADMSG;
+    } else if (id == M_PROCESS_OFFER) {
+        rc = process_offer(wr, sdp, &made, why, cap);
+    } else {
+        rc = process_answer(wr, sdp, &made, why, cap);
     }
-    switch (c->dir) {
-    case FL_SDP_PROCESS_OFFER:
-        rc = sdp ? process_offer(wr, sdp, &made, err, sizeof(err)) : FL_EINVAL;
-        break;
-    case FL_SDP_GENERATE_OFFER:
-        rc = generate_offer(wr, sdp, &made, err, sizeof(err));
-        break;
-    case FL_SDP_PROCESS_ANSWER:
-        rc = sdp ? process_answer(wr, sdp, &made, err, sizeof(err)) : FL_EINVAL;
-        break;
-    case FL_SDP_GET_LOCAL:
-        rc = 0;
-        out = wr->local_sdp ? wr->local_sdp : "";
-        break;
-    case FL_SDP_GET_REMOTE:
-        rc = 0;
-        out = wr->remote_sdp ? wr->remote_sdp : "";
-        break;
-    default:
-        rc = FL_EINVAL;
-    }
-    if (made)
-        out = made;
-    if (rc < 0 && !err[0])
-        snprintf(err, sizeof(err), "%s", fl_strerror(rc));
-    /* a step refused for its order changed nothing; a failed one is undone */
-    if (rc < 0 && rc != FL_ESTATE && c->dir != FL_SDP_GET_LOCAL && c->dir != FL_SDP_GET_REMOTE)
-        sdp_reset(wr, c->dir == FL_SDP_PROCESS_ANSWER);
-    fl__call_text(c, rc, rc < 0 ? err : out);
+    if (rc < 0 && rc != FL_ESTATE)
+        sdp_reset(wr, id == M_PROCESS_ANSWER);
+    inv->result = made;
+    return rc;
 }
 
-void fl_webrtc_sdp(fl_element *e, enum fl_sdp_op op, const char *sdp, fl_text_fn cb, void *arg)
+static int gather(webrtc *wr)
 {
-    if (!e || !cb)
-        return;
-    if (e->type != &fl__webrtc_type) {
-        cb(arg, FL_ENOTSUP, "not a WebRtcEndpoint");
-        return;
-    }
-    if (sdp && strlen(sdp) > FL_SDP_MAX_LEN) {
-        cb(arg, FL_EBADMSG, "the SDP is longer than 64 KiB");
-        return;
-    }
-    fl__call *c = fl__call_new(e->worker, webrtc_sdp_run, NULL, e, NULL, sdp, NULL, NULL, 0);
-    if (!c) {
-        cb(arg, FL_ENOMEM, "out of memory");
-        return;
-    }
-    c->dir = (int)op;
-    c->cb.text = cb;
-    c->arg = arg;
-    fl__call_post(c);
+    if (wr->gather_wanted)
+        return 0;
+    wr->gather_wanted = 1;
+    if (!wr->ice || wr->gathering)
+        return 0;
+    wr->gathering = 1;
+    return fl__ice_transport_gather(wr->ice);
 }
 
-static void webrtc_gather_run(fl__call *c)
+/* addIceCandidate(candidate, sdpMid, sdpMLineIndex): one BUNDLE transport,
+ * so every candidate is for it and the other two are not needed. */
+static int add_candidate(webrtc *wr, const char *cand)
 {
-    fl_element *e = c->element;
-    webrtc *wr = e->dead ? NULL : fl__wr_impl(e);
-    int rc = 0;
-    if (!wr) {
-        rc = FL_ECLOSED;
-    } else if (!wr->gather_wanted) {
-        wr->gather_wanted = 1;
-        if (wr->ice && !wr->gathering) {
-            wr->gathering = 1;
-            rc = fl__ice_transport_gather(wr->ice);
-        }
-    }
-    fl__call_done(c, rc);
-}
-
-void fl_webrtc_gather_candidates(fl_element *e, fl_done_fn done, void *arg)
-{
-    fl__element_post_done(e, webrtc_gather_run, done, arg);
-}
-
-static void webrtc_add_candidate_run(fl__call *c)
-{
-    fl_element *e = c->element;
-    webrtc *wr = e->dead ? NULL : fl__wr_impl(e);
-    const char *cand = c->desc ? c->desc : "";
-    int rc = 0;
-    if (!wr) {
-        rc = FL_ECLOSED;
-    } else if (cand[0]) {
+    if (cand[0]) {
         fl_ice_candidate parsed;
-        rc = fl_ice_candidate_parse(&parsed, cand, strlen(cand));
-        if (rc == FL_ENOTSUP) /* an mDNS name: the peer-reflexive path finds it */
-            rc = 0;
-        else if (rc < 0)
-            rc = FL_EINVAL;
+        int rc = fl_ice_candidate_parse(&parsed, cand, strlen(cand));
+        if (rc < 0 && rc != FL_ENOTSUP) /* ENOTSUP: an mDNS name, found by peer-reflexive */
+            return FL_EINVAL;
     }
-    if (rc == 0 && wr) {
-        if (wr->remote_set) {
-            add_remote_candidate(wr, cand);
-        } else if (wr->nqueued < MAX_QUEUED_CANDS) {
-            if (!(wr->queued[wr->nqueued] = strdup(cand)))
-                rc = FL_ENOMEM;
-            else
-                wr->nqueued++;
-        } else {
-            rc = FL_EBUSY;
-        }
+    if (wr->remote_set) {
+        add_remote_candidate(wr, cand);
+        return 0;
     }
-    fl__call_done(c, rc);
+    if (wr->nqueued >= MAX_QUEUED_CANDS)
+        return FL_EBUSY;
+    if (!(wr->queued[wr->nqueued] = strdup(cand)))
+        return FL_ENOMEM;
+    wr->nqueued++;
+    return 0;
 }
 
-void fl_webrtc_add_ice_candidate(fl_element *e,
-                                 const char *candidate,
-                                 const char *mid,
-                                 int mline_index,
-                                 fl_done_fn done,
-                                 void *arg)
+static int webrtc_invoke(fl_element *e, fl__invocation *inv)
 {
-    (void)mid; /* one BUNDLE transport: every candidate is for it */
-    (void)mline_index;
-    fl__call *c = fl__call_new(e->worker, webrtc_add_candidate_run, NULL, e, NULL,
-                               candidate ? candidate : "", NULL, NULL, 0);
-    if (!c)
-        return;
-    c->cb.done = done;
-    c->arg = arg;
-    fl__call_post(c);
+    webrtc *wr = fl__wr_impl(e);
+    switch (inv->method->id) {
+    case M_PROCESS_OFFER:
+    case M_GENERATE_OFFER:
+    case M_PROCESS_ANSWER:
+        return sdp_step(wr, inv);
+    case M_GET_LOCAL:
+        inv->result = wr->local_sdp;
+        return 0;
+    case M_GET_REMOTE:
+        inv->result = wr->remote_sdp;
+        return 0;
+    case M_GATHER:
+        return gather(wr);
+    case M_ADD_CANDIDATE:
+        return add_candidate(wr, inv->args[0]);
+    default:
+        return FL_ENOTSUP;
+    }
 }
 
 /* ---- media from the pipeline ---- */
@@ -934,4 +918,6 @@ const fl__element_type fl__webrtc_type = {
     .linked = fl__wr_linked,
     .bitrate = fl__wr_bitrate,
     .receiving = fl__wr_receiving,
+    .methods = webrtc_methods,
+    .invoke = webrtc_invoke,
 };

@@ -87,9 +87,14 @@ static void create_element(call *c, const kmd_class *cls, const rpc_class *k, js
         return;
     }
     fl__obj_register_element(c->rpc, o);
-    fl_element_set_event_cb(o->element, fl__engine_event, o);
-    if (k->configure)
-        k->configure(c->rpc, o->element, ctor);
+    if ((rc = fl_element_set_event_cb(o->element, fl__engine_event, o)) == 0 && k->configure)
+        rc = k->configure(c->rpc, o->element, ctor);
+    if (rc != 0) {
+        fl__obj_release(o, NULL, NULL);
+        fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Cannot create %s: %s", cls->name,
+                     fl_strerror(rc));
+        return;
+    }
     created(c, o);
 }
 

@@ -209,14 +209,10 @@ static void connect_or_disconnect(call *c, obj *o, json_t *p, int connect)
         return;
     c->other = sink;
     fl__obj_ref(sink);
-    if (connect)
-        fl_element_connect(o->element, sink->element, media_mask(p),
-                           pstr(p, "sourceMediaDescription"), pstr(p, "sinkMediaDescription"),
-                           engine_done, c);
-    else
-        fl_element_disconnect(o->element, sink->element, media_mask(p),
-                              pstr(p, "sourceMediaDescription"), pstr(p, "sinkMediaDescription"),
-                              engine_done, c);
+    int rc = (connect ? fl_element_connect : fl_element_disconnect)(
+            o->element, sink->element, media_mask(p), src_desc, sink_desc, engine_done, c);
+    if (rc < 0)
+        engine_done(c, rc);
 }
 
 static void el_connect(call *c, obj *o, json_t *p)
@@ -261,8 +257,10 @@ static void get_connections(call *c, obj *o, json_t *p, int dir)
         fl__call_ok(c, json_array());
         return;
     }
-    fl_element_get_connections(o->element, dir, media_mask(p), pstr(p, "description"),
-                               connections_done, c);
+    int rc = fl_element_get_connections(o->element, dir, media_mask(p), pstr(p, "description"),
+                                        connections_done, c);
+    if (rc < 0)
+        connections_done(c, rc, NULL, 0);
 }
 
 /* Kurento's naming is from the pads' side: an element's "source connections"
@@ -291,7 +289,9 @@ static void get_dot(call *c, obj *o, json_t *p)
 {
     (void)p;
     obj *pipe = o->pipeline ? o : o->parent;
-    fl_pipeline_get_dot(pipe->pipeline, dot_done, c);
+    int rc = fl_pipeline_get_dot(pipe->pipeline, dot_done, c);
+    if (rc < 0)
+        dot_done(c, rc, NULL);
 }
 
 static void flowing_done(void *arg, int status, int value)
@@ -303,14 +303,21 @@ static void flowing_done(void *arg, int status, int value)
         fl__call_ok(c, json_boolean(value));
 }
 
+static void is_flowing(call *c, obj *o, json_t *p, int dir)
+{
+    int rc = fl_element_is_flowing(o->element, dir, media_mask(p), flowing_done, c);
+    if (rc < 0)
+        flowing_done(c, rc, 0);
+}
+
 static void el_flowing_in(call *c, obj *o, json_t *p)
 {
-    fl_element_is_flowing(o->element, FL_DIR_SINK, media_mask(p), flowing_done, c);
+    is_flowing(c, o, p, FL_DIR_SINK);
 }
 
 static void el_flowing_out(call *c, obj *o, json_t *p)
 {
-    fl_element_is_flowing(o->element, FL_DIR_SOURCE, media_mask(p), flowing_done, c);
+    is_flowing(c, o, p, FL_DIR_SOURCE);
 }
 
 static void el_transcoding(call *c, obj *o, json_t *p)
@@ -365,7 +372,9 @@ static void get_stats(call *c, obj *o, json_t *p)
         fl__call_err(c, KE_MEDIA_OBJECT_OPERATION_NOT_SUPPORTED, "Not a media element");
         return;
     }
-    fl_element_get_stats(o->element, media ? media : FL_MEDIA_ALL, stats_done, c);
+    int rc = fl_element_get_stats(o->element, media ? media : FL_MEDIA_ALL, stats_done, c);
+    if (rc < 0)
+        stats_done(c, rc, NULL);
 }
 
 const struct op fl__ops[] = {

@@ -18,95 +18,87 @@ static const char *pstr(json_t *p, const char *key)
     return json_string_value(json_object_get(p, key));
 }
 
-/* ---- SDP ---- */
+/* ---- SDP: the element's own calls (fl_element_invoke), named as the
+ * operations are ---- */
 
-static int sdp_error_code(enum fl_sdp_op op, int status)
+static int sdp_error_code(const char *op, int status)
 {
+    int answer = strcmp(op, "processAnswer") == 0;
     if (status == FL_ESTATE)
-        return op == FL_SDP_PROCESS_ANSWER ? KE_SDP_END_POINT_NOT_OFFER_GENERATED
-                                           : KE_SDP_END_POINT_ALREADY_NEGOTIATED;
+        return answer ? KE_SDP_END_POINT_NOT_OFFER_GENERATED : KE_SDP_END_POINT_ALREADY_NEGOTIATED;
     if (status == FL_EBADMSG)
         return KE_SDP_PARSE_ERROR;
-    if (op == FL_SDP_GENERATE_OFFER)
+    if (strcmp(op, "generateOffer") == 0)
         return KE_SDP_END_POINT_GENERATE_OFFER_ERROR;
-    if (op == FL_SDP_PROCESS_ANSWER)
+    if (answer)
         return KE_SDP_END_POINT_PROCESS_ANSWER_ERROR;
     return KE_SDP_END_POINT_PROCESS_OFFER_ERROR;
 }
 
-typedef struct sdp_req {
-    call *c;
-    enum fl_sdp_op op;
-} sdp_req;
+/* The operation's name: it is the engine's method too. */
+static const char *op_name(call *c)
+{
+    return json_string_value(json_object_get(c->params, "operation"));
+}
 
 static void sdp_done(void *arg, int status, const char *text)
 {
-    sdp_req *r = arg;
-    call *c = r->c;
-    enum fl_sdp_op op = r->op;
-    free(r);
+    call *c = arg;
     if (status == 0)
         fl__call_ok(c, json_string(text ? text : ""));
     else
-        fl__call_err(c, sdp_error_code(op, status), "%s", text ? text : fl_strerror(status));
+        fl__call_err(c, sdp_error_code(op_name(c), status), "%s",
+                     text ? text : fl_strerror(status));
 }
 
-static void sdp_op(call *c, obj *o, enum fl_sdp_op op, const char *sdp)
+static void sdp_op(call *c, obj *o, const char *const *args, size_t nargs)
 {
+    const char *op = op_name(c);
     struct rpc_err err;
-    if ((op == FL_SDP_GENERATE_OFFER || op == FL_SDP_PROCESS_OFFER) &&
+    if ((strcmp(op, "generateOffer") == 0 || strcmp(op, "processOffer") == 0) &&
         fl__limits_fd_check(c->rpc, 1, &err) != 0) {
         fl__call_err_obj(c, &err); /* an offer takes the endpoint's sockets */
         return;
     }
-    sdp_req *r = malloc(sizeof(*r));
-    if (!r) {
-        fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
-        return;
-    }
-    r->c = c;
-    r->op = op;
-    fl_webrtc_sdp(o->element, op, sdp, sdp_done, r);
+    int rc = fl_element_invoke(o->element, op, args, nargs, sdp_done, c);
+    if (rc < 0)
+        sdp_done(c, rc, NULL);
 }
 
 static void process_offer(call *c, obj *o, json_t *p)
 {
-    sdp_op(c, o, FL_SDP_PROCESS_OFFER, pstr(p, "offer"));
+    const char *args[] = { pstr(p, "offer") };
+    sdp_op(c, o, args, 1);
 }
 
 static void process_answer(call *c, obj *o, json_t *p)
 {
-    sdp_op(c, o, FL_SDP_PROCESS_ANSWER, pstr(p, "answer"));
+    const char *args[] = { pstr(p, "answer") };
+    sdp_op(c, o, args, 1);
 }
 
 static void generate_offer(call *c, obj *o, json_t *p)
 {
     json_t *opts = json_object_get(p, "options");
-    char what[32];
     json_t *a = json_object_get(opts, "offerToReceiveAudio");
     json_t *v = json_object_get(opts, "offerToReceiveVideo");
-    snprintf(what, sizeof(what), "audio=%d,video=%d", json_is_false(a) ? 0 : 1,
-             json_is_false(v) ? 0 : 1);
-    sdp_op(c, o, FL_SDP_GENERATE_OFFER, what);
+    const char *args[] = { json_is_false(a) ? "false" : "true",
+                           json_is_false(v) ? "false" : "true" };
+    sdp_op(c, o, args, 2);
 }
 
-static void get_local_sdp(call *c, obj *o, json_t *p)
+static void get_sdp(call *c, obj *o, json_t *p)
 {
     (void)p;
-    sdp_op(c, o, FL_SDP_GET_LOCAL, NULL);
-}
-
-static void get_remote_sdp(call *c, obj *o, json_t *p)
-{
-    (void)p;
-    sdp_op(c, o, FL_SDP_GET_REMOTE, NULL);
+    sdp_op(c, o, NULL, 0);
 }
 
 /* ---- ICE ---- */
 
-static void gather_done(void *arg, int status)
+static void gather_done(void *arg, int status, const char *text)
 {
     call *c = arg;
+    (void)text;
     if (status == 0)
         fl__call_ok(c, NULL);
     else
@@ -116,7 +108,9 @@ static void gather_done(void *arg, int status)
 static void gather_candidates(call *c, obj *o, json_t *p)
 {
     (void)p;
-    fl_webrtc_gather_candidates(o->element, gather_done, c);
+    int rc = fl_element_invoke(o->element, "gatherCandidates", NULL, 0, gather_done, c);
+    if (rc < 0)
+        gather_done(c, rc, NULL);
 }
 
 /* The first problem of a candidate line the engine refused, in words
@@ -281,9 +275,10 @@ static void cand_req_free(cand_req *r)
     free(r);
 }
 
-static void add_candidate_done(void *arg, int status)
+static void add_candidate_done(void *arg, int status, const char *text)
 {
     cand_req *r = arg;
+    (void)text;
     call *c = r->c;
     if (status == FL_EINVAL) {
         fl__call_err(c, KE_ICE_ADD_CANDIDATE_ERROR, "Invalid ICE candidate '%.200s': %s", r->line,
@@ -336,7 +331,12 @@ static void cand_sdp_done(void *arg, int status, const char *sdp)
             return;
         }
     }
-    fl_webrtc_add_ice_candidate(r->o->element, r->line, r->mid, r->index, add_candidate_done, r);
+    char index[16];
+    snprintf(index, sizeof(index), "%d", r->index);
+    const char *args[] = { r->line, r->mid, index };
+    int rc = fl_element_invoke(r->o->element, "addIceCandidate", args, 3, add_candidate_done, r);
+    if (rc < 0)
+        add_candidate_done(r, rc, NULL);
 }
 
 static void add_ice_candidate(call *c, obj *o, json_t *p)
@@ -363,10 +363,11 @@ static void add_ice_candidate(call *c, obj *o, json_t *p)
     r->c = c;
     r->o = o;
     r->index = index;
+    int rc = 0;
     if (line[0])
-        fl_webrtc_sdp(o->element, FL_SDP_GET_LOCAL, NULL, cand_sdp_done, r);
-    else
-        cand_sdp_done(r, 0, NULL);
+        rc = fl_element_invoke(o->element, "getLocalSessionDescriptor", NULL, 0, cand_sdp_done, r);
+    if (!line[0] || rc < 0)
+        cand_sdp_done(r, rc, NULL);
 }
 
 /* ---- key frames ---- */
@@ -387,7 +388,9 @@ static void key_frame_done(void *arg, int status)
 static void request_key_frame(call *c, obj *o, json_t *p)
 {
     (void)p;
-    fl_element_request_key_frame(o->element, key_frame_done, c);
+    int rc = fl_element_request_key_frame(o->element, key_frame_done, c);
+    if (rc < 0)
+        key_frame_done(c, rc);
 }
 
 /* ---- properties kept by the element ---- */
@@ -467,7 +470,9 @@ static void get_prop(call *c, obj *o, json_t *p)
     r->c = c;
     prop_name(c, o, name, sizeof(name));
     snprintf(r->type, sizeof(r->type), "%s", prop_type(o, name));
-    fl_element_get_property(o->element, name, get_prop_done, r);
+    int rc = fl_element_get_property(o->element, name, get_prop_done, r);
+    if (rc < 0)
+        get_prop_done(r, rc, NULL);
 }
 
 static void set_prop_done(void *arg, int status)
@@ -542,15 +547,17 @@ static void set_prop(call *c, obj *o, json_t *p)
         snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
         text = num;
     }
-    fl_element_set_property(o->element, name, text, set_prop_done, c);
+    int rc = fl_element_set_property(o->element, name, text, set_prop_done, c);
+    if (rc < 0)
+        set_prop_done(c, rc);
 }
 
 static const struct op ops[] = {
     { "SdpEndpoint", "processOffer", process_offer },
     { "SdpEndpoint", "processAnswer", process_answer },
     { "SdpEndpoint", "generateOffer", generate_offer },
-    { "SdpEndpoint", "getLocalSessionDescriptor", get_local_sdp },
-    { "SdpEndpoint", "getRemoteSessionDescriptor", get_remote_sdp },
+    { "SdpEndpoint", "getLocalSessionDescriptor", get_sdp },
+    { "SdpEndpoint", "getRemoteSessionDescriptor", get_sdp },
     { "SdpEndpoint", "getMaxVideoRecvBandwidth", get_prop },
     { "SdpEndpoint", "setMaxVideoRecvBandwidth", set_prop },
     { "SdpEndpoint", "getMaxAudioRecvBandwidth", get_prop },
@@ -590,18 +597,13 @@ static const struct op ops[] = {
 
 /* ---- creation ---- */
 
-static void set_text(fl_element *e, const char *name, const char *value)
+/* A positive setting in decimal; NULL (not set) otherwise. */
+static const char *positive(char *buf, size_t cap, int value)
 {
-    if (value && value[0])
-        fl_element_set_property(e, name, value, NULL, NULL);
-}
-
-static void set_int(fl_element *e, const char *name, int value)
-{
-    char num[16];
-    snprintf(num, sizeof(num), "%d", value);
-    if (value > 0)
-        fl_element_set_property(e, name, num, NULL, NULL);
+    if (value <= 0)
+        return NULL;
+    snprintf(buf, cap, "%d", value);
+    return buf;
 }
 
 static int check_ctor(call *c, json_t *ctor)
@@ -616,21 +618,32 @@ static int check_ctor(call *c, json_t *ctor)
     return 0;
 }
 
-static void configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
+/* The server's settings and the constructor's parameters, as properties
+ * of the new element (those not given are left as they are). */
+static int configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
 {
     const fl_rpc_config *cfg = &rpc->cfg;
-    set_text(e, "stunServerAddress", cfg->stun_address);
-    set_int(e, "stunServerPort", cfg->stun_port);
-    set_text(e, "turnUrl", cfg->turn_url);
-    set_text(e, "externalIPv4", cfg->external_ipv4);
-    set_text(e, "externalIPv6", cfg->external_ipv6);
-    set_text(e, "networkInterfaces", cfg->network_interfaces);
-    set_int(e, "minPort", cfg->min_port);
-    set_int(e, "maxPort", cfg->max_port);
-    if (json_is_true(json_object_get(ctor, "recvonly")))
-        set_text(e, "recvonly", "true");
-    if (json_is_true(json_object_get(ctor, "sendonly")))
-        set_text(e, "sendonly", "true");
+    char stun_port[16], min_port[16], max_port[16];
+    const char *const settings[][2] = {
+        { "stunServerAddress", cfg->stun_address },
+        { "stunServerPort", positive(stun_port, sizeof(stun_port), cfg->stun_port) },
+        { "turnUrl", cfg->turn_url },
+        { "externalIPv4", cfg->external_ipv4 },
+        { "externalIPv6", cfg->external_ipv6 },
+        { "networkInterfaces", cfg->network_interfaces },
+        { "minPort", positive(min_port, sizeof(min_port), cfg->min_port) },
+        { "maxPort", positive(max_port, sizeof(max_port), cfg->max_port) },
+        { "recvonly", json_is_true(json_object_get(ctor, "recvonly")) ? "true" : NULL },
+        { "sendonly", json_is_true(json_object_get(ctor, "sendonly")) ? "true" : NULL },
+    };
+    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+        const char *value = settings[i][1];
+        int rc = value && value[0] ? fl_element_set_property(e, settings[i][0], value, NULL, NULL)
+                                   : 0;
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* ---- events ---- */

@@ -262,12 +262,13 @@ void fl__obj_release(obj *o, void (*done)(void *arg), void *arg)
     rc->done = done;
     rc->arg = arg;
     rpc->pending_releases++;
+    int status = 0;
     if (o->pipeline)
-        fl_pipeline_release(o->pipeline, release_done, rc);
+        status = fl_pipeline_release(o->pipeline, release_done, rc);
     else if (o->element)
-        fl_element_release(o->element, release_done, rc);
-    else
-        release_done(rc, 0);
+        status = fl_element_release(o->element, release_done, rc);
+    if (!(o->pipeline || o->element) || status < 0)
+        release_done(rc, status);
 }
 
 session *fl__session_get(struct fl_rpc *rpc, const char *id, int create)

@@ -391,8 +391,8 @@ typedef struct rpc_class {
      * only: answers c and returns FL_EINVAL when one is broken. */
     int (*check_ctor)(call *c, json_t *ctor);
     /* Sets the server's settings and the constructor's parameters on the new
-     * element. */
-    void (*configure)(struct fl_rpc *rpc, fl_element *e, json_t *ctor);
+     * element; 0, or the engine's error (the create then fails). */
+    int (*configure)(struct fl_rpc *rpc, fl_element *e, json_t *ctor);
     /* Kurento's onEvent data (and *type) for an engine event of its own, or
      * NULL to drop it; the events of every element are rpc/events.c's. */
     json_t *(*event)(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char **type);

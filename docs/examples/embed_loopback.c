@@ -22,7 +22,8 @@
  *   cc -std=c11 -pthread -o embed_loopback embed_loopback.c \
  *       $(pkg-config --cflags --libs fluo)
  *
- * Every engine call completes by callback; with no callback loop configured
+ * Every engine call that returns 0 completes by its callback, once (one
+ * that returns an error never calls it); with no callback loop configured
  * those run on the engine's worker thread, so this program waits for them
  * with a mutex and a condition variable. */
 #define _POSIX_C_SOURCE 200809L
@@ -108,10 +109,16 @@ static void on_text(void *arg, int status, const char *text)
     reply_set(arg, status, text);
 }
 
-/* Waits for the call's callback; returns its status (the reply is reset for
- * the next call, its text kept until then). */
-static int reply_wait(reply *r)
+/* The status of a call that returned rc: rc itself when the call failed at
+ * once (its callback will not run), else its callback's, waited for (the
+ * reply is reset for the next call, its text kept until then). */
+static int reply_wait(reply *r, int rc)
 {
+    if (rc < 0) {
+        free(r->text);
+        r->text = NULL;
+        return rc;
+    }
     pthread_mutex_lock(&r->mu);
     while (!r->done)
         pthread_cond_wait(&r->cv, &r->mu);
@@ -301,8 +308,7 @@ static int set_properties(fl_element *e, int argc, char **argv, reply *r)
             return -1;
         }
         *eq = '\0';
-        fl_element_set_property(e, argv[i], eq + 1, on_done, r);
-        int rc = reply_wait(r);
+        int rc = reply_wait(r, fl_element_set_property(e, argv[i], eq + 1, on_done, r));
         if (rc < 0) {
             say("property %s=%s: %s", argv[i], eq + 1, fl_strerror(rc));
             return -1;
@@ -330,11 +336,14 @@ static int serve(fl_engine *engine, int argc, char **argv, const sigset_t *stop)
         say("pipeline: %s", fl_strerror(rc));
         goto release;
     }
-    fl_element_set_event_cb(wr, on_event, &a);
+    if ((rc = fl_element_set_event_cb(wr, on_event, &a)) < 0) {
+        say("events: %s", fl_strerror(rc));
+        goto release;
+    }
     if (set_properties(wr, argc, argv, &r) < 0)
         goto release;
-    fl_element_connect(wr, wr, FL_MEDIA_ALL, NULL, NULL, on_done, &r);
-    if ((rc = reply_wait(&r)) < 0) {
+    rc = fl_element_connect(wr, wr, FL_MEDIA_ALL, NULL, NULL, on_done, &r);
+    if ((rc = reply_wait(&r, rc)) < 0) {
         say("connect: %s", fl_strerror(rc));
         goto release;
     }
@@ -343,8 +352,9 @@ static int serve(fl_engine *engine, int argc, char **argv, const sigset_t *stop)
         say("no SDP offer on stdin");
         goto release;
     }
-    fl_webrtc_sdp(wr, FL_SDP_PROCESS_OFFER, offer, on_text, &r);
-    if ((rc = reply_wait(&r)) < 0) {
+    const char *args[] = { offer };
+    rc = fl_element_invoke(wr, "processOffer", args, 1, on_text, &r);
+    if ((rc = reply_wait(&r, rc)) < 0) {
         say("the offer was refused (%s): %s", fl_strerror(rc), r.text ? r.text : "");
         goto release;
     }
@@ -354,8 +364,8 @@ static int serve(fl_engine *engine, int argc, char **argv, const sigset_t *stop)
         say("the offer was taken but no answer came back");
         goto release;
     }
-    fl_webrtc_gather_candidates(wr, on_done, &r);
-    if ((rc = reply_wait(&r)) < 0) {
+    rc = fl_element_invoke(wr, "gatherCandidates", NULL, 0, on_text, &r);
+    if ((rc = reply_wait(&r, rc)) < 0) {
         say("gathering: %s", fl_strerror(rc));
         goto release;
     }
@@ -376,10 +386,8 @@ static int serve(fl_engine *engine, int argc, char **argv, const sigset_t *stop)
     ret = 0;
 
 release:
-    if (pipe) {
-        fl_pipeline_release(pipe, on_done, &r);
-        reply_wait(&r);
-    }
+    if (pipe)
+        reply_wait(&r, fl_pipeline_release(pipe, on_done, &r));
     free(offer);
     free(answer);
     for (int i = 0; i < a.ncand; i++)

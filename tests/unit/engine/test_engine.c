@@ -1,5 +1,7 @@
 /* Engine API: pipelines, elements, connections, media forwarding, flow
- * events, DOT, workers, and callbacks on a loop or on the workers. */
+ * events, DOT, workers, callbacks on a loop or on the workers, the error
+ * model (an error returned and no callback, or 0 and exactly one), and the
+ * WebRtcEndpoint's own calls through fl_element_invoke. */
 /* cmocka.h needs these headers first */
 // clang-format off
 #include <setjmp.h>
@@ -123,6 +125,17 @@ static int wait_done(T *t, int before)
     return atomic_load(&t->status);
 }
 
+/* The status of a call that returned rc: rc when it failed at once (its
+ * callback must then never run), else its completion's. */
+static int done_status(T *t, int before, int rc)
+{
+    if (rc < 0) {
+        assert_int_equal(atomic_load(&t->dones), before);
+        return rc;
+    }
+    return wait_done(t, before);
+}
+
 static int connect_sync(T *t,
                         fl_element *a,
                         fl_element *b,
@@ -131,28 +144,26 @@ static int connect_sync(T *t,
                         const char *kd)
 {
     int before = atomic_load(&t->dones);
-    fl_element_connect(a, b, m, sd, kd, on_done, t);
-    return wait_done(t, before);
+    return done_status(t, before, fl_element_connect(a, b, m, sd, kd, on_done, t));
 }
 
 static int disconnect_sync(T *t, fl_element *a, fl_element *b, unsigned m)
 {
     int before = atomic_load(&t->dones);
-    fl_element_disconnect(a, b, m, NULL, NULL, on_done, t);
-    return wait_done(t, before);
+    return done_status(t, before, fl_element_disconnect(a, b, m, NULL, NULL, on_done, t));
 }
 
 static void release_sync(T *t, fl_element *e)
 {
     int before = atomic_load(&t->dones);
-    fl_element_release(e, on_done, t);
+    assert_int_equal(fl_element_release(e, on_done, t), 0);
     assert_int_equal(wait_done(t, before), 0);
 }
 
 static void pipeline_release_sync(T *t, fl_pipeline *p)
 {
     int before = atomic_load(&t->dones);
-    fl_pipeline_release(p, on_done, t);
+    assert_int_equal(fl_pipeline_release(p, on_done, t), 0);
     assert_int_equal(wait_done(t, before), 0);
 }
 
@@ -206,7 +217,7 @@ static void on_conns(void *arg, int status, const fl_connection *conns, size_t n
 static size_t conns_sync(T *t, fl_element *e, int dir, unsigned media, const char *desc)
 {
     int before = atomic_load(&t->replies);
-    fl_element_get_connections(e, dir, media, desc, on_conns, t);
+    assert_int_equal(fl_element_get_connections(e, dir, media, desc, on_conns, t), 0);
     wait_for(t, &t->replies, before + 1);
     assert_int_equal(atomic_load(&t->status), 0);
     return t->nconns;
@@ -223,7 +234,7 @@ static void on_bool(void *arg, int status, int value)
 static int flowing_sync(T *t, fl_element *e, int dir, unsigned media)
 {
     int before = atomic_load(&t->replies);
-    fl_element_is_flowing(e, dir, media, on_bool, t);
+    assert_int_equal(fl_element_is_flowing(e, dir, media, on_bool, t), 0);
     wait_for(t, &t->replies, before + 1);
     assert_int_equal(atomic_load(&t->status), 0);
     return t->value;
@@ -233,7 +244,7 @@ static void on_text(void *arg, int status, const char *text)
 {
     T *t = arg;
     free(t->text);
-    t->text = status == 0 ? strdup(text) : NULL;
+    t->text = text ? strdup(text) : NULL;
     atomic_store(&t->status, status);
     atomic_fetch_add(&t->replies, 1);
 }
@@ -242,7 +253,7 @@ static fl_element *mk(T *t, fl_pipeline *p, const char *type, const char *name)
 {
     fl_element *e;
     assert_int_equal(fl_element_create(p, type, name, &e), 0);
-    fl_element_set_event_cb(e, on_event, t);
+    assert_int_equal(fl_element_set_event_cb(e, on_event, t), 0);
     return e;
 }
 
@@ -315,8 +326,8 @@ static void test_create_release_many(void **state)
         fl_pipeline *p;
         assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
         fl_element *e = mk(t, p, FL_ELEMENT_PASSTHROUGH, "e");
-        fl_element_release(e, on_done, t);
-        fl_pipeline_release(p, on_done, t);
+        assert_int_equal(fl_element_release(e, on_done, t), 0);
+        assert_int_equal(fl_pipeline_release(p, on_done, t), 0);
     }
     wait_for(t, &t->dones, 2000);
     expect_stats_zero(t);
@@ -326,7 +337,7 @@ static void test_create_release_many(void **state)
         mk(t, ps[i], FL_ELEMENT_APP_SOURCE, NULL);
     }
     for (int i = 0; i < 1000; i++)
-        fl_pipeline_release(ps[i], on_done, t);
+        assert_int_equal(fl_pipeline_release(ps[i], on_done, t), 0);
     wait_for(t, &t->dones, 3000);
     expect_stats_zero(t);
     fl_engine_stats st;
@@ -360,9 +371,9 @@ static void test_destroy_with_live_pipelines(void **state)
         assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
         fl_element *a = mk(t, p, FL_ELEMENT_APP_SOURCE, "a");
         fl_element *b = mk(t, p, FL_ELEMENT_APP_SINK, "b");
-        fl_element_connect(a, b, FL_MEDIA_ALL, NULL, NULL, on_done, t);
+        assert_int_equal(fl_element_connect(a, b, FL_MEDIA_ALL, NULL, NULL, on_done, t), 0);
         uint8_t pkt[100] = { 0 };
-        fl_element_push(a, FL_MEDIA_VIDEO, pkt, sizeof(pkt), NULL, NULL);
+        assert_int_equal(fl_element_push(a, FL_MEDIA_VIDEO, pkt, sizeof(pkt), NULL, NULL), 0);
     }
     t_free(t); /* releases the pipelines; pending callbacks run */
 }
@@ -416,7 +427,8 @@ static void push_all(T *t, fl_element *src, unsigned media, int count)
     for (int seq = 0; seq < count; seq++) {
         size_t len = make_packet(pkt, media, seq);
         int last = seq == count - 1;
-        fl_element_push(src, media, pkt, len, last ? on_done : NULL, last ? t : NULL);
+        assert_int_equal(
+                fl_element_push(src, media, pkt, len, last ? on_done : NULL, last ? t : NULL), 0);
     }
 }
 
@@ -431,8 +443,8 @@ static void test_media_fanout(void **state)
     fl_element *k1 = mk(t, p, FL_ELEMENT_APP_SINK, "k1");
     fl_element *k2 = mk(t, p, FL_ELEMENT_APP_SINK, "k2");
     sink_rec r1 = { 0 }, r2 = { .twin = &r1 };
-    fl_element_set_media_cb(k1, on_media, &r1);
-    fl_element_set_media_cb(k2, on_media, &r2);
+    assert_int_equal(fl_element_set_media_cb(k1, on_media, &r1), 0);
+    assert_int_equal(fl_element_set_media_cb(k2, on_media, &r2), 0);
     assert_int_equal(connect_sync(t, src, pt, FL_MEDIA_ALL, NULL, NULL), 0);
     assert_int_equal(connect_sync(t, pt, k1, FL_MEDIA_ALL, NULL, NULL), 0);
     assert_int_equal(connect_sync(t, pt, k2, FL_MEDIA_ALL, NULL, NULL), 0);
@@ -450,14 +462,6 @@ static void test_media_fanout(void **state)
     assert_int_equal(r2.bad, 0);
     assert_int_equal(r2.shared, 3000); /* one buffer, a reference per sink */
     assert_int_equal(r1.bytes, r2.bytes);
-    int before = atomic_load(&t->dones);
-    fl_element_push(pt, FL_MEDIA_AUDIO, (const uint8_t *)"x", 1, on_done, t);
-    assert_int_equal(wait_done(t, before), FL_ENOTSUP);
-    fl_element_push(src, FL_MEDIA_ALL, (const uint8_t *)"x", 1, on_done, t);
-    assert_int_equal(wait_done(t, before + 1), FL_EINVAL);
-    static uint8_t big[FL_ENGINE_PACKET_MAX + 1];
-    fl_element_push(src, FL_MEDIA_AUDIO, big, sizeof(big), on_done, t);
-    assert_int_equal(wait_done(t, before + 2), FL_EMSGSIZE);
     fl_engine_stats st;
     fl_engine_get_stats(t->engine, &st);
     assert_int_equal(st.media_packets, 3 * 3000);
@@ -475,7 +479,7 @@ static void test_media_audio_only(void **state)
     fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
     fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "k");
     sink_rec r = { 0 };
-    fl_element_set_media_cb(k, on_media, &r);
+    assert_int_equal(fl_element_set_media_cb(k, on_media, &r), 0);
     assert_int_equal(connect_sync(t, src, k, FL_MEDIA_AUDIO, NULL, NULL), 0);
     int before = atomic_load(&t->dones);
     push_all(t, src, FL_MEDIA_VIDEO, 100);
@@ -500,7 +504,7 @@ static void test_media_loopback_cycle(void **state)
     fl_element *pt = mk(t, p, FL_ELEMENT_PASSTHROUGH, "pt");
     fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "k");
     sink_rec r = { 0 };
-    fl_element_set_media_cb(k, on_media, &r);
+    assert_int_equal(fl_element_set_media_cb(k, on_media, &r), 0);
     assert_int_equal(connect_sync(t, src, pt, FL_MEDIA_ALL, NULL, NULL), 0);
     assert_int_equal(connect_sync(t, pt, pt, FL_MEDIA_VIDEO, NULL, NULL), 0); /* replaces src */
     assert_int_equal(connect_sync(t, pt, k, FL_MEDIA_ALL, NULL, NULL), 0);
@@ -621,7 +625,7 @@ static void on_push_tick(uv_timer_t *h)
 {
     pusher *ps = h->data;
     uint8_t pkt[64] = { 1, 2, 3 };
-    fl_element_push(ps->src, FL_MEDIA_VIDEO, pkt, sizeof(pkt), NULL, NULL);
+    assert_int_equal(fl_element_push(ps->src, FL_MEDIA_VIDEO, pkt, sizeof(pkt), NULL, NULL), 0);
     if (--ps->left == 0)
         uv_timer_stop(h);
 }
@@ -686,7 +690,7 @@ static void test_dot(void **state)
     assert_int_equal(connect_sync(t, src, pt, FL_MEDIA_AUDIO | FL_MEDIA_VIDEO, NULL, NULL), 0);
     assert_int_equal(connect_sync(t, pt, k, FL_MEDIA_VIDEO, NULL, "in"), 0);
     int before = atomic_load(&t->replies);
-    fl_pipeline_get_dot(p, on_text, t);
+    assert_int_equal(fl_pipeline_get_dot(p, on_text, t), 0);
     wait_for(t, &t->replies, before + 1);
     assert_int_equal(atomic_load(&t->status), 0);
     const char *dot = t->text;
@@ -731,7 +735,7 @@ static void test_no_callback_loop(void **state)
     fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
     fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "k");
     sink_rec r = { 0 };
-    fl_element_set_media_cb(k, on_media, &r);
+    assert_int_equal(fl_element_set_media_cb(k, on_media, &r), 0);
     assert_int_equal(connect_sync(t, src, k, FL_MEDIA_ALL, NULL, NULL), 0);
     assert_int_equal(count_events(t, FL_EVENT_ELEMENT_CONNECTED, src, FL_MEDIA_ALL), 3);
     int before = atomic_load(&t->dones);
@@ -742,10 +746,206 @@ static void test_no_callback_loop(void **state)
     assert_int_equal(conns_sync(t, k, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 3);
     assert_int_equal(flowing_sync(t, k, FL_DIR_SINK, FL_MEDIA_AUDIO), 1);
     before = atomic_load(&t->replies);
-    fl_pipeline_get_dot(p, on_text, t);
+    assert_int_equal(fl_pipeline_get_dot(p, on_text, t), 0);
     wait_for(t, &t->replies, before + 1);
     assert_non_null(strstr(t->text, "src"));
     release_sync(t, k);
+    pipeline_release_sync(t, p);
+    expect_stats_zero(t);
+    t_free(t);
+}
+
+/* ---- the error model ---- */
+
+/* Runs the callback loop a while: a callback still to come would run. */
+static void settle(T *t)
+{
+    for (int i = 0; i < 20; i++) {
+        sleep_ms(5);
+        if (t->use_loop)
+            uv_run(&t->loop, UV_RUN_NOWAIT);
+    }
+}
+
+/* An error returned: nothing happened and no callback runs. 0 returned:
+ * the callback runs exactly once, with what the worker found. */
+static void test_error_model(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 2);
+    fl_pipeline *p, *q;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->engine, &q), 0);
+    fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
+    fl_element *pt = mk(t, p, FL_ELEMENT_PASSTHROUGH, "pt");
+    fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "k");
+    fl_element *d = mk(t, q, FL_ELEMENT_PASSTHROUGH, "d");
+    static uint8_t big[FL_ENGINE_PACKET_MAX + 1];
+    const char *arg = "x";
+    sink_rec r = { 0 };
+    int dones = atomic_load(&t->dones), replies = atomic_load(&t->replies);
+
+    /* refused at once */
+    assert_int_equal(fl_element_push(pt, FL_MEDIA_AUDIO, big, 1, on_done, t), FL_ENOTSUP);
+    assert_int_equal(fl_element_push(src, FL_MEDIA_ALL, big, 1, on_done, t), FL_EINVAL);
+    assert_int_equal(fl_element_push(src, FL_MEDIA_AUDIO, NULL, 1, on_done, t), FL_EINVAL);
+    assert_int_equal(fl_element_push(src, FL_MEDIA_AUDIO, big, sizeof(big), on_done, t),
+                     FL_EMSGSIZE);
+    assert_int_equal(fl_element_connect(src, d, FL_MEDIA_ALL, NULL, NULL, on_done, t), FL_EINVAL);
+    assert_int_equal(fl_element_connect(src, k, 0, NULL, NULL, on_done, t), FL_EINVAL);
+    assert_int_equal(fl_element_connect(src, NULL, FL_MEDIA_ALL, NULL, NULL, on_done, t),
+                     FL_EINVAL);
+    assert_int_equal(fl_element_disconnect(src, k, 8, NULL, NULL, on_done, t), FL_EINVAL);
+    assert_int_equal(fl_element_is_flowing(k, FL_DIR_SINK, FL_MEDIA_ALL, on_bool, t), FL_EINVAL);
+    assert_int_equal(fl_element_is_flowing(k, 0, FL_MEDIA_AUDIO, on_bool, t), FL_EINVAL);
+    assert_int_equal(fl_element_get_connections(k, 3, FL_MEDIA_ALL, NULL, on_conns, t), FL_EINVAL);
+    assert_int_equal(fl_element_get_stats(k, FL_MEDIA_ALL, NULL, t), FL_EINVAL);
+    assert_int_equal(fl_element_set_property(pt, "name", "v", on_done, t), FL_ENOTSUP);
+    assert_int_equal(fl_element_get_property(pt, "name", on_text, t), FL_ENOTSUP);
+    assert_int_equal(fl_element_set_media_cb(src, on_media, &r), FL_ENOTSUP);
+    assert_int_equal(fl_element_invoke(pt, "processOffer", &arg, 1, on_text, t), FL_ENOTSUP);
+    assert_int_equal(fl_element_invoke(NULL, "processOffer", &arg, 1, on_text, t), FL_EINVAL);
+    assert_int_equal(fl_pipeline_get_dot(p, NULL, t), FL_EINVAL);
+    assert_int_equal(fl_pipeline_release(NULL, on_done, t), FL_EINVAL);
+
+    /* a released element, and every element of a released pipeline */
+    assert_int_equal(fl_element_release(k, on_done, t), 0);
+    assert_int_equal(fl_element_release(k, on_done, t), FL_ECLOSED);
+    assert_int_equal(fl_element_get_stats(k, FL_MEDIA_ALL, on_text, t), FL_ECLOSED);
+    assert_int_equal(fl_element_connect(src, k, FL_MEDIA_ALL, NULL, NULL, on_done, t), FL_ECLOSED);
+    assert_int_equal(fl_element_set_event_cb(k, on_event, t), FL_ECLOSED);
+    assert_int_equal(fl_pipeline_release(q, on_done, t), 0);
+    assert_int_equal(fl_pipeline_release(q, on_done, t), FL_ECLOSED);
+    assert_int_equal(fl_pipeline_get_dot(q, on_text, t), FL_ECLOSED);
+    assert_int_equal(fl_element_release(d, on_done, t), FL_ECLOSED);
+    assert_int_equal(fl_element_request_key_frame(d, on_done, t), FL_ECLOSED);
+    fl_element *late;
+    assert_int_equal(fl_element_create(q, FL_ELEMENT_PASSTHROUGH, NULL, &late), FL_ECLOSED);
+
+    /* the two releases accepted: one callback each, and nothing else */
+    wait_for(t, &t->dones, dones + 2);
+    settle(t);
+    assert_int_equal(atomic_load(&t->dones), dones + 2);
+    assert_int_equal(atomic_load(&t->replies), replies);
+
+    /* accepted: exactly one callback each, whatever the status */
+    dones = atomic_load(&t->dones);
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(fl_element_push(src, FL_MEDIA_AUDIO, big, 10, on_done, t), 0);
+    assert_int_equal(fl_element_request_key_frame(pt, on_done, t), 0); /* status FL_ENOENT */
+    assert_int_equal(fl_element_push(src, FL_MEDIA_VIDEO, big, 10, NULL, NULL), 0);
+    wait_for(t, &t->dones, dones + 51);
+    assert_int_equal(atomic_load(&t->status), FL_ENOENT);
+    assert_int_equal(fl_element_get_stats(pt, FL_MEDIA_ALL, on_text, t), 0);
+    assert_int_equal(fl_pipeline_get_dot(p, on_text, t), 0);
+    wait_for(t, &t->replies, replies + 2);
+    settle(t);
+    assert_int_equal(atomic_load(&t->dones), dones + 51);
+    assert_int_equal(atomic_load(&t->replies), replies + 2);
+    pipeline_release_sync(t, p);
+    expect_stats_zero(t);
+    t_free(t);
+}
+
+/* ---- a type's own calls: the WebRtcEndpoint's, through fl_element_invoke ---- */
+
+/* Runs a call and waits for its text; returns its status (the text in
+ * t->text). */
+static int invoke_sync(T *t, fl_element *e, const char *method, const char *const *args, size_t n)
+{
+    int before = atomic_load(&t->replies);
+    int rc = fl_element_invoke(e, method, args, n, on_text, t);
+    if (rc < 0) {
+        settle(t);
+        assert_int_equal(atomic_load(&t->replies), before);
+        return rc;
+    }
+    wait_for(t, &t->replies, before + 1);
+    assert_non_null(t->text); /* a result, or why it failed */
+    return atomic_load(&t->status);
+}
+
+static int set_sync(T *t, fl_element *e, const char *name, const char *value)
+{
+    int before = atomic_load(&t->dones);
+    return done_status(t, before, fl_element_set_property(e, name, value, on_done, t));
+}
+
+static void wait_event(T *t, int type, fl_element *e)
+{
+    for (int i = 0; i < WAIT_MS / 10 && find_event(t, type, e, 0, -1) < 0; i++) {
+        sleep_ms(10);
+        uv_run(&t->loop, UV_RUN_NOWAIT);
+    }
+    assert_true(find_event(t, type, e, 0, -1) >= 0);
+}
+
+static void test_webrtc_invoke(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *a = mk(t, p, FL_ELEMENT_WEBRTC, "a");
+    fl_element *b = mk(t, p, FL_ELEMENT_WEBRTC, "b");
+    assert_int_equal(set_sync(t, a, "networkInterfaces", "lo"), 0);
+    assert_int_equal(set_sync(t, b, "networkInterfaces", "lo"), 0);
+
+    /* refused at once: unknown names, wrong counts, NULL arguments */
+    const char *none[] = { NULL };
+    assert_int_equal(invoke_sync(t, a, "noSuchMethod", NULL, 0), FL_ENOTSUP);
+    assert_int_equal(invoke_sync(t, a, "processoffer", NULL, 0), FL_ENOTSUP);
+    assert_int_equal(invoke_sync(t, a, "processOffer", NULL, 0), FL_EINVAL);
+    assert_int_equal(invoke_sync(t, a, "processOffer", none, 1), FL_EINVAL);
+    const char *three[] = { "true", "true", "true" };
+    assert_int_equal(invoke_sync(t, a, "generateOffer", three, 3), FL_EINVAL);
+
+    /* before any SDP step */
+    assert_int_equal(invoke_sync(t, a, "getLocalSessionDescriptor", NULL, 0), 0);
+    assert_string_equal(t->text, "");
+    assert_int_equal(invoke_sync(t, b, "processAnswer", (const char *[]){ "v=0" }, 1), FL_ESTATE);
+    assert_non_null(strstr(t->text, "generateOffer"));
+    const char *maybe[] = { "true", "maybe" };
+    assert_int_equal(invoke_sync(t, a, "generateOffer", maybe, 2), FL_EINVAL);
+    assert_int_equal(invoke_sync(t, b, "processOffer", (const char *[]){ "garbage" }, 1),
+                     FL_EBADMSG);
+    assert_true(strlen(t->text) > 0);
+
+    /* a offers (sending video only), b answers, a takes the answer */
+    const char *video_only[] = { "false", "true" };
+    assert_int_equal(invoke_sync(t, a, "generateOffer", video_only, 2), 0);
+    char *offer = strdup(t->text);
+    assert_non_null(strstr(offer, "m=audio "));
+    assert_non_null(strstr(offer, "m=video "));
+    assert_non_null(strstr(offer, "a=sendonly")); /* audio: offerToReceiveAudio false */
+    assert_int_equal(invoke_sync(t, a, "getLocalSessionDescriptor", NULL, 0), 0);
+    assert_string_equal(t->text, offer);
+    assert_int_equal(invoke_sync(t, a, "generateOffer", NULL, 0), FL_ESTATE);
+    assert_int_equal(invoke_sync(t, b, "processOffer", (const char *[]){ offer }, 1), 0);
+    char *answer = strdup(t->text);
+    assert_non_null(strstr(answer, "a=fingerprint:"));
+    assert_int_equal(invoke_sync(t, b, "getRemoteSessionDescriptor", NULL, 0), 0);
+    assert_string_equal(t->text, offer);
+    assert_int_equal(invoke_sync(t, b, "processOffer", (const char *[]){ offer }, 1), FL_ESTATE);
+    assert_int_equal(invoke_sync(t, a, "processAnswer", (const char *[]){ answer }, 1), 0);
+    assert_int_equal(invoke_sync(t, a, "getRemoteSessionDescriptor", NULL, 0), 0);
+    assert_string_equal(t->text, answer);
+
+    /* candidates: one that does not parse, one that does, then the end */
+    const char *bad[] = { "candidate:1 1 udp", "0", "0" };
+    assert_int_equal(invoke_sync(t, a, "addIceCandidate", bad, 3), FL_EINVAL);
+    const char *good[] = { "candidate:1 1 udp 2122260223 127.0.0.1 9 typ host" };
+    assert_int_equal(invoke_sync(t, a, "addIceCandidate", good, 1), 0);
+    assert_string_equal(t->text, "");
+    assert_int_equal(invoke_sync(t, a, "addIceCandidate", (const char *[]){ "" }, 1), 0);
+
+    /* gathering: candidates as events, then the end of them */
+    assert_int_equal(invoke_sync(t, b, "gatherCandidates", NULL, 0), 0);
+    wait_event(t, FL_EVENT_ICE_GATHERING_DONE, b);
+    assert_true(find_event(t, FL_EVENT_ICE_CANDIDATE, b, 0, -1) >= 0);
+
+    free(offer);
+    free(answer);
     pipeline_release_sync(t, p);
     expect_stats_zero(t);
     t_free(t);
@@ -768,6 +968,8 @@ int main(void)
         cmocka_unit_test(test_dot),
         cmocka_unit_test(test_two_workers),
         cmocka_unit_test(test_no_callback_loop),
+        cmocka_unit_test(test_error_model),
+        cmocka_unit_test(test_webrtc_invoke),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
