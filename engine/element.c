@@ -454,10 +454,7 @@ int fl_element_create(fl_pipeline *p, const char *type, const char *name, fl_ele
     const fl__element_type *t = fl__element_type_find(type);
     if (!t)
         return FL_ENOTSUP;
-    uv_mutex_lock(&p->engine->live_lock);
-    int released = fl__pipeline_released(p);
-    uv_mutex_unlock(&p->engine->live_lock);
-    if (released)
+    if (fl__pipeline_released(p))
         return FL_ECLOSED;
     fl_element *e;
     int rc = element_alloc(p, t, name, &e);
