@@ -1,11 +1,14 @@
 #include "base/buf.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "base/err.h"
 
 #define SLAB_MAX 64
+
+_Static_assert(offsetof(fl_buf, data) % 8 == 0, "a packet starts aligned");
 
 struct slab {
     struct slab *next;
@@ -98,6 +101,7 @@ fl_buf *fl_buf_pool_get(fl_buf_pool *pool)
     b->off = pool->headroom;
     b->len = 0;
     b->user = 0;
+    b->rtp.parsed = 0;
     pool->stats.in_use++;
     return b;
 }
@@ -124,6 +128,7 @@ uint8_t *fl_buf_push_head(fl_buf *b, size_t n)
 {
     if (n > b->off)
         return NULL;
+    b->rtp.parsed = 0; /* its offsets no longer hold */
     b->off -= (uint32_t)n;
     b->len += (uint32_t)n;
     return b->data + b->off;
@@ -133,6 +138,7 @@ int fl_buf_pull_head(fl_buf *b, size_t n)
 {
     if (n > b->len)
         return FL_ERANGE;
+    b->rtp.parsed = 0;
     b->off += (uint32_t)n;
     b->len -= (uint32_t)n;
     return 0;
@@ -142,6 +148,7 @@ int fl_buf_set_len(fl_buf *b, size_t len)
 {
     if (len > (size_t)b->cap - b->off)
         return FL_ERANGE;
+    b->rtp.parsed = 0;
     b->len = (uint32_t)len;
     return 0;
 }

@@ -14,6 +14,23 @@
 
 typedef struct fl_buf_pool fl_buf_pool;
 
+/* The RTP header of the packet a buffer holds, noted by whoever parsed it
+ * on ingress or wrote it (net/rtp's fl_rtp_buf_note, _parse, _write) so
+ * that every element and transport the buffer reaches reads it here instead
+ * of parsing the bytes again. Written by the holder of the only reference,
+ * before the buffer is shared; `parsed` 0: nothing noted (a buffer from its
+ * pool; fl_buf_push_head, _pull_head and _set_len void the note). */
+typedef struct fl_buf_rtp {
+    uint32_t ssrc;
+    uint32_t timestamp;
+    uint32_t payload_off; /* from fl_buf_data() */
+    uint32_t payload_len; /* padding excluded */
+    uint16_t seq;
+    uint8_t payload_type;
+    uint8_t marker;
+    uint8_t parsed;
+} fl_buf_rtp;
+
 typedef struct fl_buf {
     fl_buf_pool *pool;
     struct fl_buf *next; /* free list link while pooled; caller's queue link otherwise */
@@ -22,7 +39,8 @@ typedef struct fl_buf {
     uint32_t off;  /* start of the payload in data[] */
     uint32_t len;  /* payload length */
     uint64_t user; /* free for the owner of the single reference */
-    uint8_t data[];
+    fl_buf_rtp rtp;
+    uint8_t data[]; /* 8-byte aligned (buf.c checks it) */
 } fl_buf;
 
 typedef struct fl_buf_pool_stats {

@@ -59,6 +59,34 @@ uint32_t fl_rtp_view_csrc(const fl_rtp_view *v, size_t i)
     return fl_get_be32(v->csrcs + 4 * i);
 }
 
+void fl_rtp_buf_note(fl_buf *b, const fl_rtp_view *v)
+{
+    const uint8_t *data = fl_buf_data(b);
+    b->rtp.parsed = 0;
+    if (v->data != data || v->len > b->len || v->payload + v->payload_len > data + v->len)
+        return;
+    b->rtp = (fl_buf_rtp){ .ssrc = v->ssrc,
+                           .timestamp = v->timestamp,
+                           .seq = v->seq,
+                           .payload_off = (uint32_t)(v->payload - data),
+                           .payload_len = (uint32_t)v->payload_len,
+                           .payload_type = v->payload_type,
+                           .marker = v->marker,
+                           .parsed = 1 };
+}
+
+int fl_rtp_buf_parse(fl_buf *b)
+{
+    fl_rtp_view v;
+    int rc = fl_rtp_parse(&v, fl_buf_data(b), b->len);
+    if (rc < 0) {
+        b->rtp.parsed = 0;
+        return rc;
+    }
+    fl_rtp_buf_note(b, &v);
+    return 0;
+}
+
 int fl_rtp_ext_iter_init(fl_rtp_ext_iter *it, const fl_rtp_view *v)
 {
     memset(it, 0, sizeof(*it));
@@ -264,6 +292,31 @@ int fl_rtp_write(uint8_t *out,
         out[hl + payload_len + pad_len - 1] = (uint8_t)pad_len;
     }
     *out_len = hl + payload_len + pad_len;
+    return 0;
+}
+
+int fl_rtp_buf_write(fl_buf *b,
+                     size_t reserve,
+                     const fl_rtp_header *h,
+                     const uint8_t *payload,
+                     size_t payload_len)
+{
+    size_t cap = (size_t)b->cap - b->off, n = 0;
+    b->rtp.parsed = 0;
+    if (cap < reserve)
+        return FL_EMSGSIZE;
+    int rc = fl_rtp_write(fl_buf_data(b), cap - reserve, h, payload, payload_len, 0, &n);
+    if (rc < 0)
+        return rc;
+    b->len = (uint32_t)n;
+    b->rtp = (fl_buf_rtp){ .ssrc = h->ssrc,
+                           .timestamp = h->timestamp,
+                           .payload_off = (uint32_t)(n - payload_len),
+                           .payload_len = (uint32_t)payload_len,
+                           .seq = h->seq,
+                           .payload_type = h->payload_type,
+                           .marker = h->marker,
+                           .parsed = 1 };
     return 0;
 }
 

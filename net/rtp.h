@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
+
 #define FL_RTP_HEADER_MIN   12
 #define FL_RTP_MAX_CSRC     15
 #define FL_RTP_EXT_ONE_BYTE 0xBEDEu
@@ -43,6 +45,13 @@ typedef struct fl_rtp_view {
 int fl_rtp_parse(fl_rtp_view *v, const uint8_t *data, size_t len);
 
 uint32_t fl_rtp_view_csrc(const fl_rtp_view *v, size_t i);
+
+/* Notes v, parsed from b's bytes, in b->rtp for the elements the buffer
+ * reaches (base/buf.h). A v over other bytes leaves b->rtp.parsed 0. */
+void fl_rtp_buf_note(fl_buf *b, const fl_rtp_view *v);
+/* Parses b's bytes and notes the header: 0, or fl_rtp_parse's error with
+ * b->rtp.parsed 0. */
+int fl_rtp_buf_parse(fl_buf *b);
 
 /* One header extension element (RFC 8285). */
 typedef struct fl_rtp_ext {
@@ -109,6 +118,15 @@ int fl_rtp_write(uint8_t *out,
                  size_t payload_len,
                  size_t pad_len,
                  size_t *out_len);
+
+/* fl_rtp_write into b's bytes (from fl_buf_data, keeping `reserve` bytes of
+ * tailroom free), setting its length and noting the header in b->rtp.
+ * 0 or fl_rtp_write's error (b unchanged but its note voided). */
+int fl_rtp_buf_write(fl_buf *b,
+                     size_t reserve,
+                     const fl_rtp_header *h,
+                     const uint8_t *payload,
+                     size_t payload_len);
 
 /* Wrap-aware comparisons (RFC 1982 serial arithmetic). */
 static inline int fl_rtp_seq_lt(uint16_t a, uint16_t b)

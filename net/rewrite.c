@@ -1,0 +1,88 @@
+/* The egress rewrite: one outgoing stream's numbering over a changing
+ * source (see rewrite.h). */
+#include "net/rewrite.h"
+
+#include <string.h>
+
+#define SPAN_MAX 0x8000u
+
+void fl_rewrite_init(fl_rewrite *rw, const fl_rewrite_config *cfg)
+{
+    memset(rw, 0, sizeof(*rw));
+    rw->cfg = *cfg;
+    rw->src_pt = -1;
+}
+
+void fl_rewrite_set_source_pt(fl_rewrite *rw, int pt)
+{
+    rw->src_pt = pt;
+}
+
+/* A packet from an SSRC other than the current source's: its deltas put
+ * its first packet next after the highest sent, at a timestamp advanced by
+ * the wall time since (the stream's start values before anything went). */
+static void new_source(fl_rewrite *rw, fl_time now, const fl_buf_rtp *in)
+{
+    uint16_t seq = rw->cfg.seq0;
+    uint32_t ts = rw->cfg.ts0;
+    if (rw->started) {
+        int64_t ticks = (now - rw->last_time) * (int64_t)rw->cfg.clock_rate / FL_TIME_SEC;
+        seq = (uint16_t)(rw->last_seq + 1);
+        ts = rw->last_ts + (uint32_t)(ticks > 0 ? ticks : 1);
+        rw->switched = 1;
+        rw->switches++;
+    }
+    rw->seq_delta = (uint16_t)(seq - in->seq);
+    rw->ts_delta = ts - in->timestamp;
+    rw->src_ssrc = in->ssrc;
+    rw->src_span = 0;
+    rw->have_src = 1;
+}
+
+/* After a change of source, a packet older than the source's first: the
+ * number it would get went out for the source before. */
+static int stale(const fl_rewrite *rw, uint16_t seq)
+{
+    if (!rw->switched || !fl_rtp_seq_lt(seq, rw->last_seq))
+        return 0;
+    uint16_t behind = (uint16_t)(rw->last_seq - seq);
+    return behind >= rw->src_span && behind <= FL_RTP_MAX_DROPOUT;
+}
+
+int fl_rewrite_packet(fl_rewrite *rw, fl_time now, const fl_buf_rtp *in, fl_rtp_header *h)
+{
+    if (!in->parsed)
+        return 0;
+    if (rw->src_pt >= 0 && in->payload_type != rw->src_pt) {
+        rw->other_pt++;
+        return 0;
+    }
+    if (!rw->have_src || in->ssrc != rw->src_ssrc)
+        new_source(rw, now, in);
+    uint16_t seq = (uint16_t)(in->seq + rw->seq_delta);
+    uint32_t ts = in->timestamp + rw->ts_delta;
+    if (stale(rw, seq)) {
+        rw->stale++;
+        return 0;
+    }
+    if (!rw->started || fl_rtp_seq_lt(rw->last_seq, seq)) {
+        unsigned step = rw->started && rw->src_span ? (uint16_t)(seq - rw->last_seq) : 1;
+        rw->src_span = (uint16_t)(rw->src_span + step < SPAN_MAX ? rw->src_span + step : SPAN_MAX);
+        rw->last_seq = seq;
+        rw->last_ts = ts;
+        rw->last_time = now;
+    }
+    rw->started = 1;
+    h->marker = in->marker;
+    h->payload_type = rw->cfg.payload_type;
+    h->seq = seq;
+    h->timestamp = ts;
+    h->ssrc = rw->cfg.ssrc;
+    return 1;
+}
+
+uint32_t fl_rewrite_timestamp_at(const fl_rewrite *rw, fl_time now)
+{
+    int64_t ticks = (now - rw->last_time) * (int64_t)rw->cfg.clock_rate / FL_TIME_SEC;
+    return rw->last_ts + (uint32_t)ticks;
+}
