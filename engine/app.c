@@ -44,6 +44,7 @@ static void element_push_run(fl__call *c)
         if (c->len)
             memcpy(fl_buf_data(buf), c->data, c->len);
         fl_buf_set_len(buf, c->len);
+        fl_rtp_buf_parse(buf); /* the header travels with the buffer (not RTP: none) */
         fl__pad_push(c->element->defaults[fl__media_index(c->media)], buf);
         fl_buf_unref(buf);
     }

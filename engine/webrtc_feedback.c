@@ -28,6 +28,7 @@
 #include "engine/webrtc_int.h"
 #include "net/bwe.h"
 #include "net/nack.h"
+#include "net/rewrite.h"
 #include "net/rtcp.h"
 #include "net/rtp.h"
 #include "net/transport.h"
@@ -427,7 +428,16 @@ static int stream_setup(webrtc *wr, int k, const fl_sdp_media *lm, const fl_sdp_
     st->fb = st->codec.fb & (rc ? rc->fb : 0);
     st->rtx_pt = rtx && strcasecmp(rtx->name, "rtx") == 0 ? st->codec.rtx_pt : -1;
     st->rtx_ssrc = wr->rtx_ssrc[k];
-    st->rtx_seq = (uint16_t)fl_rand_u32(fl_rand_system());
+    fl_rand *random = fl_rand_system();
+    st->rtx_seq = (uint16_t)fl_rand_u32(random);
+    /* our numbering starts at random (RFC 3550 5.1) and continues across
+     * sources */
+    fl_rewrite_config rwc = { .ssrc = st->ssrc,
+                              .payload_type = st->codec.pt,
+                              .clock_rate = st->codec.clock_rate,
+                              .seq0 = (uint16_t)fl_rand_u32(random),
+                              .ts0 = fl_rand_u32(random) };
+    fl_rewrite_init(&st->rw, &rwc);
     st->kind = fl_codec_kind_of(st->codec.name);
     if (!wr->ast_id)
         wr->ast_id = ext_agreed(lm, rm, FL_SDP_EXT_ABS_SEND_TIME);

@@ -1,7 +1,8 @@
 /* WebRtcEndpoint's private parts, shared by its files: engine/webrtc.c
  * (signalling: SDP, ICE settings, properties, life) and
- * engine/webrtc_media.c (the packet path: RTP both ways, RTCP, feedback,
- * congestion control, stats). Worker thread only. */
+ * engine/webrtc_media.c (the packet path: RTP both ways, RTCP, stats) and
+ * engine/webrtc_feedback.c (feedback, congestion control, retransmissions).
+ * Worker thread only. */
 #ifndef FL_ENGINE_WEBRTC_INT_H
 #define FL_ENGINE_WEBRTC_INT_H
 
@@ -16,6 +17,7 @@
 #include "engine/ice_transport.h"
 #include "net/bwe.h"
 #include "net/nack.h"
+#include "net/rewrite.h"
 #include "net/rtcp.h"
 #include "net/transport.h"
 #include "net/twcc.h"
@@ -52,16 +54,13 @@ typedef struct wr_stream {
     fl_sdp_codec codec; /* the negotiated main codec */
     unsigned fb;        /* FL_SDP_FB_* both descriptions agreed for it */
     uint32_t ssrc;      /* ours */
-    /* egress: rewriting the upstream's numbering into ours */
-    int started, have_src;
-    uint32_t src_ssrc;
-    uint16_t seq_delta, last_seq;
-    uint32_t ts_delta, last_ts;
-    fl_time last_time;
+    /* egress: the upstream's numbering rewritten into ours (net/rewrite) */
+    fl_rewrite rw;
     uint32_t packets, octets;
     int codec_error; /* the Error event about a format mismatch was raised */
     /* the source's format last compared with ours, the worker's
-     * links_changed then (0 before any: a link always bumps it), the verdict */
+     * links_changed then (0 before any: a link always bumps it), the verdict
+     * (and the source's payload type given to rw) */
     const fl_sdp_codec *checked_caps;
     uint64_t caps_links;
     int caps_fit;

@@ -63,13 +63,12 @@ static void send_reports(webrtc *wr, fl_time now)
     int sent_sr = 0;
     for (int i = 0; i < 2; i++) {
         wr_stream *st = &wr->st[i];
-        if (!st->present || !st->send || !st->started)
+        if (!st->present || !st->send || !st->rw.started)
             continue;
         fl_buf *b = fl_buf_pool_get(wr->w->pool);
         if (!b)
             return;
-        uint32_t ts = st->last_ts + (uint32_t)((now - st->last_time) *
-                                               (int64_t)st->codec.clock_rate / FL_TIME_SEC);
+        uint32_t ts = fl_rewrite_timestamp_at(&st->rw, now);
         if (fl_transport_write_sr(wr->tr, now, st->ssrc, ts, st->packets, st->octets, b) < 0) {
             fl_buf_unref(b);
             continue;
@@ -201,6 +200,8 @@ static void on_transport_event(webrtc *wr, fl_transport_event *ev)
             capture(wr, i ? "rtp-video" : "rtp-audio", wr->captured_rtp[i]++, ev->buf);
         if (!fl__wr_media_in(wr, st, ev))
             break;
+        /* parsed once: the header travels with the buffer */
+        fl_rtp_buf_note(ev->buf, &ev->rtp);
         fl__pad_push(wr->e->defaults[i], ev->buf);
         break;
     }
@@ -262,38 +263,47 @@ void fl__wr_schedule(webrtc *wr)
 
 /* ---- media from the pipeline ---- */
 
-void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
+/* The source's format against ours, compared again for a new source
+ * anywhere upstream (or its SDP done): 0 when it does not fit (said once
+ * in an Error event). */
+static int caps_fit(webrtc *wr, wr_stream *st, fl__pad *sink)
 {
-    webrtc *wr = fl__wr_impl(e);
-    int i = fl__wr_kind_index(sink->media);
-    fl_rtp_view v;
-    if (!wr || i < 0 || !wr->tr || !wr->connected || !wr->st[i].send)
-        goto drop;
-    wr_stream *st = &wr->st[i];
-    if (fl_rtp_parse(&v, fl_buf_data(buf), buf->len) < 0)
-        goto drop;
     const fl_sdp_codec *in = fl__pad_caps(sink);
-    /* compared again for a new source anywhere upstream, or its SDP done */
     if (in != st->checked_caps || st->caps_links != wr->w->links_changed) {
         st->checked_caps = in;
         st->caps_links = wr->w->links_changed;
         st->caps_fit = !in || fl_sdp_codec_match(in, &st->codec);
+        /* RTX, FEC, comfort noise of the source: this leg has its own */
+        fl_rewrite_set_source_pt(&st->rw, in ? in->pt : -1);
     }
-    if (!st->caps_fit) {
-        if (!st->codec_error) {
-            char msg[256];
-            snprintf(msg, sizeof(msg),
-                     "%s media arrives as %s/%u but this endpoint negotiated %s/%u with its peer; "
-                     "converting between formats is not supported yet, so it is not sent",
-                     fl_media_type_name(sink->media), in->name, in->clock_rate, st->codec.name,
-                     st->codec.clock_rate);
-            fl__wr_raise_error(wr, "MEDIA_FORMAT_MISMATCH", msg);
-            st->codec_error = 1;
-        }
+    if (st->caps_fit || st->codec_error)
+        return st->caps_fit;
+    char msg[256];
+    snprintf(msg, sizeof(msg),
+             "%s media arrives as %s/%u but this endpoint negotiated %s/%u with its peer; "
+             "converting between formats is not supported yet, so it is not sent",
+             fl_media_type_name(sink->media), in->name, in->clock_rate, st->codec.name,
+             st->codec.clock_rate);
+    fl__wr_raise_error(wr, "MEDIA_FORMAT_MISMATCH", msg);
+    st->codec_error = 1;
+    return 0;
+}
+
+void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
+{
+    webrtc *wr = fl__wr_impl(e);
+    int i = fl__wr_kind_index(sink->media);
+    if (!wr || i < 0 || !wr->tr || !wr->connected || !wr->st[i].send)
         goto drop;
-    }
-    if (in && v.payload_type != in->pt)
-        goto drop; /* RTX, FEC, comfort noise: this leg has its own */
+    wr_stream *st = &wr->st[i];
+    if (!buf->rtp.parsed || !caps_fit(wr, st, sink))
+        goto drop;
+    fl_time now = fl_time_now();
+    uint8_t abs[3];
+    fl_rtp_ext x = { .id = wr->ast_id, .data = abs, .len = sizeof(abs) };
+    fl_rtp_header h = { .exts = wr->ast_id ? &x : NULL, .num_exts = wr->ast_id ? 1 : 0 };
+    if (!fl_rewrite_packet(&st->rw, now, &buf->rtp, &h))
+        goto drop;
     if (!st->transcoding_said) {
         st->transcoding_said = 1;
         fl_event ev = { .type = FL_EVENT_MEDIA_TRANSCODING,
@@ -301,53 +311,25 @@ void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
                                 .media = sink->media, .transcoding = 0, .bin_name = e->name } };
         fl__element_raise(e, &ev);
     }
-    fl_time now = fl_time_now();
-    if (!st->have_src || v.ssrc != st->src_ssrc) {
-        if (st->started) { /* a new source continues our numbering */
-            int64_t ticks = (now - st->last_time) * (int64_t)st->codec.clock_rate / FL_TIME_SEC;
-            st->seq_delta = (uint16_t)(st->last_seq + 1 - v.seq);
-            st->ts_delta = st->last_ts + (uint32_t)(ticks > 0 ? ticks : 1) - v.timestamp;
-        }
-        st->have_src = 1;
-        st->src_ssrc = v.ssrc;
-    }
-    uint16_t seq = (uint16_t)(v.seq + st->seq_delta);
-    uint32_t ts = v.timestamp + st->ts_delta;
-    if (!st->started || fl_rtp_seq_lt(st->last_seq, seq)) {
-        st->last_seq = seq;
-        st->last_ts = ts;
-        st->last_time = now;
-    }
-    st->started = 1;
     fl_buf *out = fl_buf_pool_get(wr->w->pool);
     if (!out)
         goto drop;
-    uint8_t abs[3];
-    fl_rtp_ext x = { .id = wr->ast_id, .data = abs, .len = sizeof(abs) };
     fl__wr_abs_send_time(now, abs);
-    fl_rtp_header h = { .marker = v.marker,
-                        .payload_type = st->codec.pt,
-                        .seq = seq,
-                        .timestamp = ts,
-                        .ssrc = st->ssrc,
-                        .exts = wr->ast_id ? &x : NULL,
-                        .num_exts = wr->ast_id ? 1 : 0 };
-    size_t n = 0;
-    if (fl_rtp_write(fl_buf_data(out), fl_buf_tailroom(out) - SRTP_TAILROOM, &h, v.payload,
-                     v.payload_len, 0, &n) < 0) {
+    size_t payload_len = buf->rtp.payload_len;
+    if (fl_rtp_buf_write(out, SRTP_TAILROOM, &h, fl_buf_data(buf) + buf->rtp.payload_off,
+                         payload_len) < 0) {
         fl_buf_unref(out);
         goto drop;
     }
-    fl_buf_set_len(out, n);
     if (fl_transport_send_rtp(wr->tr, now, out) < 0) {
         fl_buf_unref(out);
         goto drop;
     }
     st->packets++;
-    st->octets += (uint32_t)v.payload_len;
+    st->octets += (uint32_t)payload_len;
     if (st->hist) /* the upstream buffer itself, for retransmissions */
-        fl_nack_history_put(st->hist, now, seq, ts, v.marker, buf,
-                            (size_t)(v.payload - fl_buf_data(buf)), v.payload_len);
+        fl_nack_history_put(st->hist, now, h.seq, h.timestamp, h.marker, buf, buf->rtp.payload_off,
+                            payload_len);
     fl__wr_flush_tx(wr);
 drop:
     fl_buf_unref(buf);

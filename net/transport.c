@@ -496,11 +496,11 @@ int fl_transport_send_rtp(fl_transport *t, fl_time now, fl_buf *buf)
     int err = send_check(t, buf, 0);
     if (err)
         return err;
-    fl_rtp_view v;
-    if (fl_rtp_parse(&v, fl_buf_data(buf), buf->len) != 0)
+    /* what the caller wrote with fl_rtp_buf_write is known already */
+    if (!buf->rtp.parsed && fl_rtp_buf_parse(buf) != 0)
         return FL_EBADMSG;
-    uint32_t ssrc = v.ssrc;
-    size_t payload = v.payload_len;
+    uint32_t ssrc = buf->rtp.ssrc;
+    size_t payload = buf->rtp.payload_len;
     err = fl_srtp_protect(t->out, buf);
     if (err)
         return err;

@@ -193,11 +193,13 @@ fl_time fl_transport_poll_timeout(const fl_transport *t);
 
 /* Protects an RTP packet (resp. compound RTCP) in place and queues it. The
  * buffer must hold one reference and fl_srtp tailroom (16 bytes is always
- * enough). On success the reference is taken; on error the caller keeps it:
- * FL_ESTATE (not CONNECTED), FL_EBUSY (shared), FL_EMSGSIZE (tailroom),
- * FL_EBADMSG (not RTP / not RTCP), FL_EAGAIN (transmit queue full); a
- * failure inside libsrtp may leave the bytes changed: drop the buffer. SRs
- * sent are remembered (per SSRC) to compute RTT from the peer's LSR/DLSR. */
+ * enough); an RTP header noted in buf->rtp (fl_rtp_buf_write) is taken as
+ * it is, otherwise the packet is parsed. On success the reference is
+ * taken; on error the caller keeps it: FL_ESTATE (not CONNECTED), FL_EBUSY
+ * (shared), FL_EMSGSIZE (tailroom), FL_EBADMSG (not RTP / not RTCP),
+ * FL_EAGAIN (transmit queue full); a failure inside libsrtp may leave the
+ * bytes changed: drop the buffer. SRs sent are remembered (per SSRC) to
+ * compute RTT from the peer's LSR/DLSR. */
 int fl_transport_send_rtp(fl_transport *t, fl_time now, fl_buf *buf);
 int fl_transport_send_rtcp(fl_transport *t, fl_time now, fl_buf *buf);
 
