@@ -348,7 +348,9 @@ describe('file descriptor budget', () => {
     }
     const fds = fs.readdirSync(`/proc/${srv.pid}/fd`).length;
     assert.ok(refusedAt > 20, `connections taken before the refusal: ${refusedAt}`);
-    assert.ok(fds <= 128 - 16 + 2, `descriptors in use: ${fds}`);
+    // 112 held at most, plus refused sockets whose 503 is still being
+    // written before they close
+    assert.ok(fds <= 128 - 16 + 4, `descriptors in use: ${fds}`);
     await sleep(200);
     assert.match(srv.stderr, /connection refused, too near the file descriptor limit/);
     assert.match(srv.stderr, /file descriptors in use: connections and endpoints are refused past 112/);
