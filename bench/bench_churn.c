@@ -45,11 +45,13 @@ typedef struct churn {
     wr_peer *pub;
     void *pub_handle;
     uint64_t joined, left, failed, kinds;
+    int stopped_short; /* a session could not be started: the run ended early */
     fl_time t0;
 } churn;
 
 typedef struct sample {
     uint64_t rss_kb, fds;
+    int ok; /* both read: fluo is still there */
 } sample;
 
 void fl_bench_churn_usage(FILE *out)
@@ -109,9 +111,8 @@ static int parse_args(churn_opts *o, int argc, char **argv)
 
 static sample take_sample(const wr_bench *b)
 {
-    sample s = { 0, 0 };
-    wr_proc_rss_kb(b->pid, &s.rss_kb);
-    wr_proc_fds(b->pid, &s.fds);
+    sample s = { 0, 0, 0 };
+    s.ok = wr_proc_rss_kb(b->pid, &s.rss_kb) == 0 && wr_proc_fds(b->pid, &s.fds) == 0;
     return s;
 }
 
@@ -229,9 +230,12 @@ static void churn_loop(churn *c, sample *first, sample *last)
     fl_time next_report = c->t0 + (fl_time)o->report * FL_TIME_SEC;
     int reports = 0;
     while (fl_time_now() < end) {
-        while (c->nlive < (size_t)o->sessions)
-            if (join_one(c) < 0)
+        while (c->nlive < (size_t)o->sessions) {
+            if (join_one(c) < 0) {
+                c->stopped_short = 1;
                 return;
+            }
+        }
         wr_bench_run(c->b, 0.05);
         fl_time now = fl_time_now();
         for (size_t i = 0; i < c->nlive;) {
@@ -273,6 +277,16 @@ static int verdict(const churn *c, sample idle0, sample idle1, sample first, sam
         fprintf(stderr, "fluo-bench: churn: %llu sessions failed\n", (unsigned long long)c->failed);
         ok = 0;
     }
+    if (c->stopped_short) {
+        fprintf(stderr, "fluo-bench: churn: a session could not be started after %.0f s\n",
+                elapsed_s(c));
+        ok = 0;
+    }
+    if (!c->stopped_short && (!idle0.ok || !idle1.ok || !first.ok || !last.ok)) {
+        fprintf(stderr, "fluo-bench: churn: fluo's RSS or descriptors could not be read (is it "
+                        "still running?)\n");
+        ok = 0;
+    }
     if (idle1.fds > idle0.fds) {
         fprintf(stderr, "fluo-bench: churn: fds grew from %llu to %llu\n",
                 (unsigned long long)idle0.fds, (unsigned long long)idle1.fds);
@@ -299,7 +313,7 @@ static int run(churn *c)
     while (c->nlive)
         leave_one(c, 0);
     stop_broadcast(c);
-    sample idle0 = settle(c), first = { 0, 0 }, last = { 0, 0 };
+    sample idle0 = settle(c), first = { 0, 0, 0 }, last = { 0, 0, 0 };
     c->joined = c->left = 0;
     c->t0 = fl_time_now();
     print_sample(c, "idle", idle0);
