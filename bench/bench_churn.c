@@ -333,9 +333,7 @@ int fl_bench_churn_run(int argc, char **argv, const char *argv0)
     static wr_bench bench;
     wr_bench *b = &bench;
     memset(b, 0, sizeof(*b));
-    static char fluo_path[512];
-    const char *slash = strrchr(argv0, '/');
-    snprintf(fluo_path, sizeof(fluo_path), "%.*sfluo", slash ? (int)(slash - argv0 + 1) : 0, argv0);
+    const char *fluo_path = wr_default_fluo_bin(argv0);
     churn_opts o = { .server_name = "fluo",
                      .fluo_bin = fluo_path,
                      .sessions = 8,

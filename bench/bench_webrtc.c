@@ -102,9 +102,7 @@ int fl_bench_webrtc_run(const char *scenario, int argc, char **argv, const char 
     b->server_name = "fluo";
     b->sessions = 10;
     b->seconds = 10;
-    static char fluo_path[512];
-    const char *slash = strrchr(argv0, '/');
-    snprintf(fluo_path, sizeof(fluo_path), "%.*sfluo", slash ? (int)(slash - argv0 + 1) : 0, argv0);
+    const char *fluo_path = wr_default_fluo_bin(argv0);
     b->fluo_bin = fluo_path;
     if (parse_args(b, argc, argv) < 0) {
         fl_bench_webrtc_usage(stderr);

@@ -245,4 +245,8 @@ int wr_proc_rss_kb(pid_t pid, uint64_t *out);
 /* Open file descriptors of a process (entries of /proc/PID/fd). */
 int wr_proc_fds(pid_t pid, uint64_t *out);
 
+/* The fluo binary beside fluo-bench (argv0's directory + "fluo"), in a
+ * buffer that lives as long as the program. */
+const char *wr_default_fluo_bin(const char *argv0);
+
 #endif

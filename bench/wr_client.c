@@ -949,3 +949,11 @@ int wr_proc_rss_kb(pid_t pid, uint64_t *out)
     fclose(f);
     return rc;
 }
+
+const char *wr_default_fluo_bin(const char *argv0)
+{
+    static char path[512];
+    const char *slash = strrchr(argv0, '/');
+    snprintf(path, sizeof(path), "%.*sfluo", slash ? (int)(slash - argv0 + 1) : 0, argv0);
+    return path;
+}
