@@ -8,6 +8,10 @@
  * timer armed: it fires early, and its callback, which polls everything
  * again, arms the next one.
  *
+ * On a simulated worker's loop (engine/sim.h) the deadline is the
+ * simulation's timer instead, and fires in virtual time; the uv timer is
+ * then never started but still closed, so closing works the same.
+ *
  * Threads: the loop's. */
 #ifndef FL_ENGINE_DEADLINE_H
 #define FL_ENGINE_DEADLINE_H
@@ -17,12 +21,15 @@
 #include <uv.h>
 
 #include "base/time.h"
+#include "engine/sim.h"
 
 typedef struct fl__deadline {
     uv_timer_t timer; /* timer.data is the caller's */
     uv_timer_cb cb;
     fl_time min_delay; /* the timer never fires sooner than this after arming */
     fl_time at;        /* when it is armed to fire, while it is active */
+    int in_sim;        /* the loop is a simulation's: sim is used */
+    fl__sim_timer sim;
 } fl__deadline;
 
 /* Initialises the timer on loop: cb runs when it fires, with
@@ -33,7 +40,7 @@ void fl__deadline_init(fl__deadline *d,
                        void *data,
                        uint64_t min_ms);
 
-/* Makes the timer fire by `at` (absolute, fl_time_now's clock; `now` is the
+/* Makes the timer fire by `at` (absolute, fl__clock_now's clock; `now` is the
  * current time), or min_ms from now if that is later: starts it when it is
  * not running or armed for a later time, else leaves it. FL_TIME_NEVER
  * changes nothing. */

@@ -700,7 +700,7 @@ static void pad_note_flow(fl__pad *pad, uint64_t now_ms)
 void fl__pad_push(fl__pad *src, fl_buf *buf)
 {
     fl__worker *w = src->element->worker;
-    uint64_t now_ms = uv_now(&w->loop);
+    uint64_t now_ms = (uint64_t)(fl__clock_now(&w->loop) / FL_TIME_MS);
     pad_note_flow(src, now_ms);
     for (size_t i = 0; i < src->nsinks; i++) {
         fl__pad *sink = src->sinks[i];

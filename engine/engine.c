@@ -6,6 +6,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "engine/engine_int.h"
+#include "engine/sim.h"
 
 FL_LOG_TAG("engine");
 
@@ -289,15 +290,18 @@ static void worker_on_check(uv_check_t *h)
 static void worker_on_flow_timer(uv_timer_t *h)
 {
     fl__worker *w = h->data;
-    fl__worker_check_flows(w, uv_now(&w->loop));
-    if (fl_list_empty(&w->flowing))
-        uv_timer_stop(h);
+    fl_time now = fl__clock_now(&w->loop);
+    fl__worker_check_flows(w, (uint64_t)(now / FL_TIME_MS));
+    if (!fl_list_empty(&w->flowing))
+        fl__deadline_arm(&w->flow_timer, now + FLOW_TICK_MS * FL_TIME_MS, now);
 }
 
 void fl__worker_flow_timer_start(fl__worker *w)
 {
-    if (!uv_is_active((uv_handle_t *)&w->flow_timer))
-        uv_timer_start(&w->flow_timer, worker_on_flow_timer, FLOW_TICK_MS, FLOW_TICK_MS);
+    if (fl__deadline_armed(&w->flow_timer) == FL_TIME_NEVER) {
+        fl_time now = fl__clock_now(&w->loop);
+        fl__deadline_arm(&w->flow_timer, now + FLOW_TICK_MS * FL_TIME_MS, now);
+    }
 }
 
 static void worker_run_batch(fl_list *batch)
@@ -314,7 +318,7 @@ static void worker_close_handles(fl__worker *w)
 {
     uv_close((uv_handle_t *)&w->async, NULL);
     uv_close((uv_handle_t *)&w->check, NULL);
-    uv_close((uv_handle_t *)&w->flow_timer, NULL);
+    fl__deadline_close(&w->flow_timer, NULL);
 }
 
 /* Ends the loop once the calls posted before the stop have run. */
@@ -330,6 +334,8 @@ static void worker_stop(fl__worker *w)
 static void worker_on_async(uv_async_t *h)
 {
     fl__worker *w = h->data;
+    if (fl__loop_sim(&w->loop))
+        fl__sim_busy(fl__loop_sim(&w->loop));
     int closed, again;
     do {
         fl_list batch;
@@ -354,8 +360,9 @@ static void worker_main(void *arg)
     fl_log(FL_LOG_DEBUG, "worker %d stopped", w->index);
 }
 
-/* Initialises the loop, its handles and the pool; nothing runs yet. */
-static int worker_init(fl_engine *engine, fl__worker *w, int index)
+/* Initialises the loop, its handles and the pool; nothing runs yet. With
+ * sim, the loop is the simulation's (engine/sim.h). */
+static int worker_init(fl_engine *engine, fl__worker *w, int index, fl__sim *sim)
 {
     w->engine = engine;
     w->index = index;
@@ -367,15 +374,16 @@ static int worker_init(fl_engine *engine, fl__worker *w, int index)
         return rc;
     if (uv_loop_init(&w->loop) != 0)
         goto destroy_pool;
+    if (sim)
+        fl__sim_attach(sim, &w->loop);
     if (uv_mutex_init(&w->lock) != 0)
         goto close_loop;
     uv_async_init(&w->loop, &w->async, worker_on_async);
     uv_check_init(&w->loop, &w->check);
     uv_check_start(&w->check, worker_on_check);
-    uv_timer_init(&w->loop, &w->flow_timer);
+    fl__deadline_init(&w->flow_timer, &w->loop, worker_on_flow_timer, w, 1);
     w->async.data = w;
     w->check.data = w;
-    w->flow_timer.data = w;
     return 0;
 
 close_loop:
@@ -408,18 +416,25 @@ static void engine_stop_workers(fl_engine *engine, int n)
         uv_async_send(&w->async);
     }
     for (int i = 0; i < n; i++) {
-        uv_thread_join(&engine->workers[i].thread);
-        worker_deinit(&engine->workers[i]);
+        fl__worker *w = &engine->workers[i];
+        if (fl__loop_sim(&w->loop)) /* no thread: its loop runs to its end here */
+            uv_run(&w->loop, UV_RUN_DEFAULT);
+        else
+            uv_thread_join(&w->thread);
+        worker_deinit(w);
     }
 }
 
-static int engine_start_workers(fl_engine *engine)
+/* Starts a thread per worker; a simulation's worker gets none. */
+static int engine_start_workers(fl_engine *engine, fl__sim *sim)
 {
     int started = 0, rc = 0;
     for (; started < engine->nworkers; started++) {
         fl__worker *w = &engine->workers[started];
-        if ((rc = worker_init(engine, w, started)) < 0)
+        if ((rc = worker_init(engine, w, started, sim)) < 0)
             goto stop;
+        if (sim)
+            continue;
         if (uv_thread_create(&w->thread, worker_main, w) != 0) {
             worker_close_handles(w);
             uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -465,11 +480,8 @@ static void engine_deinit_callbacks(fl_engine *engine)
     uv_mutex_destroy(&engine->cb_lock);
 }
 
-int fl_engine_create(fl_engine **out, const fl_engine_config *cfg)
+static int engine_create(fl_engine **out, int n, uv_loop_t *cb_loop, fl__sim *sim)
 {
-    if (!out)
-        return FL_EINVAL;
-    int n = cfg && cfg->workers > 0 ? cfg->workers : (int)uv_available_parallelism();
     int rc = FL_ENOMEM;
     fl_engine *engine = calloc(1, sizeof(*engine));
     if (!engine)
@@ -481,9 +493,9 @@ int fl_engine_create(fl_engine **out, const fl_engine_config *cfg)
     fl_list_init(&engine->live);
     if (uv_mutex_init(&engine->live_lock) != 0)
         goto free_workers;
-    if ((rc = engine_init_callbacks(engine, cfg ? cfg->callback_loop : NULL)) < 0)
+    if ((rc = engine_init_callbacks(engine, cb_loop)) < 0)
         goto destroy_live_lock;
-    if ((rc = engine_start_workers(engine)) < 0)
+    if ((rc = engine_start_workers(engine, sim)) < 0)
         goto deinit_callbacks;
     fl_log(FL_LOG_INFO, "engine started with %d workers", n);
     *out = engine;
@@ -498,6 +510,14 @@ free_workers:
 free_engine:
     free(engine);
     return rc;
+}
+
+int fl_engine_create(fl_engine **out, const fl_engine_config *cfg)
+{
+    if (!out)
+        return FL_EINVAL;
+    int n = cfg && cfg->workers > 0 ? cfg->workers : (int)uv_available_parallelism();
+    return engine_create(out, n, cfg ? cfg->callback_loop : NULL, NULL);
 }
 
 /* Posts a release for every pipeline the caller has not released. */
@@ -521,6 +541,13 @@ static void engine_release_live(fl_engine *engine)
             uv_mutex_unlock(&engine->live_lock);
         }
     }
+}
+
+int fl__engine_create_sim(fl_engine **out, fl__sim *sim)
+{
+    if (!out || !sim)
+        return FL_EINVAL;
+    return engine_create(out, 1, NULL, sim);
 }
 
 void fl_engine_destroy(fl_engine *engine)

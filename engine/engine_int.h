@@ -17,6 +17,7 @@
 
 #include "base/buf.h"
 #include "base/list.h"
+#include "engine/deadline.h"
 #include "engine/fluo.h"
 #include "net/cert.h"
 #include "sdp/sdp.h"
@@ -156,9 +157,9 @@ struct fl__worker {
     uv_thread_t thread;
     uv_loop_t loop;
     uv_async_t async;
-    uv_check_t check;      /* flushes batched counters once per iteration */
-    uv_timer_t flow_timer; /* runs while some pad is flowing */
-    uv_mutex_t lock;       /* protects calls and closed */
+    uv_check_t check;        /* flushes batched counters once per iteration */
+    fl__deadline flow_timer; /* runs while some pad is flowing */
+    uv_mutex_t lock;         /* protects calls and closed */
     fl_list calls;
     int closed;
     atomic_int npipelines;

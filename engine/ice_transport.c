@@ -83,9 +83,9 @@ static int is_stun(const fl_buf *b)
     return b->len >= 20 && fl_demux_classify(b->data[b->off]) == FL_DEMUX_STUN;
 }
 
-static fl_time now(void)
+static fl_time now(const fl__ice_transport *t)
 {
-    return fl_time_now();
+    return fl__clock_now(t->loop);
 }
 
 /* Hands a non-STUN datagram up when its source has passed an ICE check on
@@ -125,7 +125,7 @@ static void on_udp(fl__udp *u, fl__udp_packet *pkts, size_t n, void *arg)
         if (t->turn.c && sid == (int)t->turn.udp && fl_addr_equal(&pkts[i].from, &t->turn.server)) {
             relay_input(t, b, &pkts[i].from);
         } else if (is_stun(b)) {
-            fl_ice_agent_handle_input(t->agent, now(), sid, &pkts[i].from, fl_buf_data(b), b->len);
+            fl_ice_agent_handle_input(t->agent, now(t), sid, &pkts[i].from, fl_buf_data(b), b->len);
             fl_buf_unref(b);
         } else {
             deliver(t, sid, b, &pkts[i].from);
@@ -154,7 +154,7 @@ static void on_frame(fl__tcp_media *m, uint64_t conn, const fl_addr *peer, fl_bu
     fl__ice_transport *t = arg;
     int li = listener_index(t, m);
     if (is_stun(b)) {
-        fl_ice_agent_handle_tcp_input(t->agent, now(), TCP_LISTENER0 + li, conn_socket(li, conn),
+        fl_ice_agent_handle_tcp_input(t->agent, now(t), TCP_LISTENER0 + li, conn_socket(li, conn),
                                       peer, fl_buf_data(b), b->len);
         fl_buf_unref(b);
     } else {
@@ -168,7 +168,7 @@ static void on_conn(fl__tcp_media *m, uint64_t conn, const fl_addr *peer, int op
     (void)peer;
     fl__ice_transport *t = arg;
     if (!open) {
-        fl_ice_agent_tcp_closed(t->agent, now(), conn_socket(listener_index(t, m), conn));
+        fl_ice_agent_tcp_closed(t->agent, now(t), conn_socket(listener_index(t, m), conn));
         pump(t);
     }
 }
@@ -239,7 +239,7 @@ static void flush_events(fl__ice_transport *t)
             t->selected_socket = ev.socket_id;
             t->selected_peer = ev.remote.addr;
             if (ev.socket_id == RELAY_SOCKET && t->turn.state == RELAY_READY &&
-                fl_turn_client_bind_channel(t->turn.c, now(), &ev.remote.addr, NULL) != 0)
+                fl_turn_client_bind_channel(t->turn.c, now(t), &ev.remote.addr, NULL) != 0)
                 fl_log(FL_LOG_DEBUG, "no TURN channel for the selected pair: Send indications");
         } else if (ev.type == FL_ICE_EVENT_STATE && ev.state == FL_ICE_STATE_FAILED) {
             t->selected = 0;
@@ -333,7 +333,7 @@ static void relay_data(fl__ice_transport *t, fl_buf *b, const fl_turn_event *ev)
     b->off = (uint32_t)(ev->data - b->data);
     b->len = (uint32_t)ev->len;
     if (is_stun(b)) {
-        fl_ice_agent_handle_input(t->agent, now(), RELAY_SOCKET, &ev->peer, ev->data, ev->len);
+        fl_ice_agent_handle_input(t->agent, now(t), RELAY_SOCKET, &ev->peer, ev->data, ev->len);
         fl_buf_unref(b);
     } else {
         deliver(t, RELAY_SOCKET, b, &ev->peer);
@@ -379,7 +379,7 @@ static void relay_events(fl__ice_transport *t, fl_buf *b)
 
 static void relay_input(fl__ice_transport *t, fl_buf *b, const fl_addr *from)
 {
-    int rc = fl_turn_client_handle_input(t->turn.c, now(), from, fl_buf_data(b), b->len);
+    int rc = fl_turn_client_handle_input(t->turn.c, now(t), from, fl_buf_data(b), b->len);
     if (rc != 0)
         fl_log(FL_LOG_DEBUG, "from the TURN server: %s", fl_strerror(rc));
     relay_events(t, b);
@@ -403,7 +403,7 @@ static void relay_permit(fl__ice_transport *t, const char *line)
             t->turn.early[t->turn.n_early++] = c.addr;
         return;
     }
-    int rc = fl_turn_client_create_permission(t->turn.c, now(), &c.addr);
+    int rc = fl_turn_client_create_permission(t->turn.c, now(t), &c.addr);
     if (rc != 0)
         fl_log(FL_LOG_DEBUG, "no TURN permission for a remote candidate: %s", fl_strerror(rc));
 }
@@ -468,7 +468,7 @@ static void relay_client(fl__ice_transport *t, const fl_turn_url *u)
                           .transport = FL_TURN_UDP,
                           .username = u->username[0] ? u->username : NULL,
                           .password = u->password,
-                          .rand = fl_rand_system(),
+                          .rand = fl__clock_rand(t->loop),
                           .software = "fluo" };
     int rc = fl_turn_client_create(&t->turn.c, &tc);
     if (rc != 0)
@@ -517,7 +517,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 static void on_timer(uv_timer_t *h)
 {
     fl__ice_transport *t = h->data;
-    fl_time n = now();
+    fl_time n = now(t);
     fl_ice_agent_handle_timeout(t->agent, n);
     if (t->turn.c && fl_turn_client_poll_timeout(t->turn.c) <= n) {
         fl_turn_client_handle_timeout(t->turn.c, n);
@@ -544,7 +544,7 @@ static void pump(fl__ice_transport *t)
     }
     /* only moves the timer earlier; one left armed (also when nothing is
      * due any more) fires, finds little to do and arms the next deadline */
-    fl__deadline_arm(&t->timer, next, now());
+    fl__deadline_arm(&t->timer, next, now(t));
 }
 
 /* ---- setup ---- */
@@ -620,7 +620,7 @@ static void timer_closed(uv_handle_t *h)
 void fl__ice_transport_close(fl__ice_transport *t, void (*on_closed)(void *arg), void *arg)
 {
     if (!t->closing && t->turn.state == RELAY_READY &&
-        fl_turn_client_deallocate(t->turn.c, now()) == 0) {
+        fl_turn_client_deallocate(t->turn.c, now(t)) == 0) {
         relay_flush(t); /* a goodbye to the server, not waited for */
         fl__udp_flush(t->udp[t->turn.udp]);
     }
@@ -656,7 +656,7 @@ int fl__ice_transport_create(fl__ice_transport **out,
     /* at least 1 ms, as the endpoint's: a due deadline the agent does not
      * clear must not re-run in the same timers pass without polling */
     fl__deadline_init(&t->timer, loop, on_timer, t, 1);
-    fl_ice_agent_config ac = { .role = cfg->role, .lite = cfg->lite, .rand = fl_rand_system() };
+    fl_ice_agent_config ac = { .role = cfg->role, .lite = cfg->lite, .rand = fl__clock_rand(loop) };
     int rc = fl_ice_agent_create(&t->agent, &ac);
     if (rc == 0)
         rc = open_sockets(t, cfg);
@@ -675,14 +675,14 @@ int fl__ice_transport_create(fl__ice_transport **out,
 /* The Allocate, and permissions for the remote candidates known so far. */
 static void relay_allocate(fl__ice_transport *t)
 {
-    int rc = fl_turn_client_allocate(t->turn.c, now());
+    int rc = fl_turn_client_allocate(t->turn.c, now(t));
     if (rc != 0) {
         relay_failed(t, "Allocate", rc, 0);
         return;
     }
     t->turn.state = RELAY_ALLOCATING;
     for (size_t i = 0; i < t->turn.n_early; i++)
-        fl_turn_client_create_permission(t->turn.c, now(), &t->turn.early[i]);
+        fl_turn_client_create_permission(t->turn.c, now(t), &t->turn.early[i]);
 }
 
 fl_ice_agent *fl__ice_transport_agent(fl__ice_transport *t)
@@ -692,7 +692,7 @@ fl_ice_agent *fl__ice_transport_agent(fl__ice_transport *t)
 
 int fl__ice_transport_gather(fl__ice_transport *t)
 {
-    int rc = fl_ice_agent_gather(t->agent, now());
+    int rc = fl_ice_agent_gather(t->agent, now(t));
     if (rc == 0 && t->turn.state == RELAY_RESOLVING)
         t->turn.gather_wanted = 1;
     else if (rc == 0 && t->turn.c && t->turn.state == RELAY_NONE)
@@ -712,7 +712,7 @@ int fl__ice_transport_set_remote_credentials(fl__ice_transport *t,
 
 int fl__ice_transport_add_remote_candidate(fl__ice_transport *t, const char *line)
 {
-    int rc = fl_ice_agent_add_remote_candidate(t->agent, now(), line);
+    int rc = fl_ice_agent_add_remote_candidate(t->agent, now(t), line);
     if (rc == 0)
         relay_permit(t, line);
     pump(t);

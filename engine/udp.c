@@ -11,6 +11,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "engine/sim.h"
 
 FL_LOG_TAG("udp");
 
@@ -68,6 +69,9 @@ struct fl__udp {
     size_t qlen;
     struct mmsghdr smsg[FL__UDP_BATCH];
     struct iovec siov[FL__UDP_BATCH];
+    /* a simulated worker's socket: datagrams go through the simulation */
+    fl__sim *sim;
+    fl__sim_socket sim_so;
 };
 
 /* ---- port range ---- */
@@ -149,10 +153,29 @@ static void queue_pop(fl__udp *u, size_t n)
     }
 }
 
+/* The simulation's flush: every queued datagram into its network. */
+static int flush_sim(fl__udp *u)
+{
+    size_t n = u->qlen;
+    for (size_t i = 0; i < n; i++) {
+        out_entry *e = &u->queue[(u->qhead + i) % u->qcap];
+        fl_addr to;
+        if (fl_addr_from_sockaddr(&to, &e->to.sa) == 0)
+            fl__sim_send(u->sim, &u->local, &to, fl_buf_data(e->buf), e->buf->len);
+        u->stats.bytes_out += e->buf->len;
+    }
+    u->stats.packets_out += n;
+    u->stats.batches_out++;
+    queue_pop(u, n);
+    return 1;
+}
+
 /* One sendmmsg over the head of the queue. Returns 1 when it made progress
  * (sent or dropped something), 0 when the socket would block. */
 static int flush_batch(fl__udp *u)
 {
+    if (u->sim)
+        return flush_sim(u);
     size_t n = u->qlen < FL__UDP_BATCH ? u->qlen : FL__UDP_BATCH;
     for (size_t i = 0; i < n; i++) {
         out_entry *e = &u->queue[(u->qhead + i) % u->qcap];
@@ -384,6 +407,31 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
 /* ---- life cycle ---- */
 
+/* A datagram from the simulation's network, handed up as one read. */
+static void sim_deliver(fl__sim_socket *so, const fl_addr *from, const uint8_t *data, size_t len)
+{
+    fl__udp *u = fl_container_of(so, fl__udp, sim_so);
+    if (u->closing)
+        return;
+    fl_buf *b = fl_buf_pool_get(u->pool);
+    if (!b) {
+        u->stats.drops_no_buf++;
+        return;
+    }
+    if (len > fl_buf_tailroom(b)) {
+        u->stats.drops_truncated++;
+        fl_buf_unref(b);
+        return;
+    }
+    memcpy(fl_buf_data(b), data, len);
+    b->len = (uint32_t)len;
+    u->stats.packets_in++;
+    u->stats.bytes_in += len;
+    u->stats.batches_in++;
+    u->pkts[0] = (fl__udp_packet){ .buf = b, .from = *from, .local = u->local };
+    u->on_recv(u, u->pkts, 1, u->arg);
+}
+
 static int is_wildcard(const fl_addr *a)
 {
     static const uint8_t zero[16];
@@ -476,6 +524,13 @@ int fl__udp_create(fl__udp **out,
     u->poll.data = u;
     u->check.data = u;
     uv_poll_start(&u->poll, UV_READABLE, on_poll);
+    fl_list_init(&u->sim_so.node);
+    u->sim = fl__loop_sim(loop);
+    if (u->sim) {
+        u->sim_so.local = u->local;
+        u->sim_so.deliver = sim_deliver;
+        fl__sim_socket_add(u->sim, &u->sim_so);
+    }
     char s[FL_ADDR_STRLEN];
     fl_log(FL_LOG_DEBUG, "bound %s", fl_addr_str(&u->local, s));
     *out = u;
@@ -511,6 +566,7 @@ void fl__udp_close(fl__udp *u, fl__udp_close_fn on_close, void *arg)
     u->on_close = on_close;
     u->close_arg = arg;
     queue_pop(u, u->qlen);
+    fl__sim_socket_remove(&u->sim_so);
     u->pending_closes = 2;
     uv_close((uv_handle_t *)&u->poll, on_handle_closed);
     uv_close((uv_handle_t *)&u->check, on_handle_closed);

@@ -86,7 +86,7 @@ static void start_dtls(webrtc *wr)
     if (!wr->tr || wr->dtls_started)
         return;
     wr->dtls_started = 1;
-    if (fl_transport_start(wr->tr, fl_time_now()) < 0)
+    if (fl_transport_start(wr->tr, fl__clock_now(&wr->w->loop)) < 0)
         fl_log(FL_LOG_WARN, "DTLS did not start");
     fl__wr_pump(wr);
 }
@@ -145,7 +145,7 @@ static void on_ice_data(void *arg, fl_buf *buf, const fl_addr *from)
         fl_buf_unref(buf);
         return;
     }
-    int rc = fl_transport_handle_input(wr->tr, fl_time_now(), buf);
+    int rc = fl_transport_handle_input(wr->tr, fl__clock_now(&wr->w->loop), buf);
     if (rc < 0)
         fl_log(FL_LOG_TRACE, "datagram dropped: %s", fl_strerror(rc));
     fl__wr_pump(wr);
@@ -248,7 +248,7 @@ static int make_local(webrtc *wr, local_parts *lp)
     l->fb = FL_SDP_FB_NACK | FL_SDP_FB_PLI | FL_SDP_FB_FIR | FL_SDP_FB_REMB | FL_SDP_FB_TWCC;
     l->exts = 1u << FL_SDP_EXT_ABS_SEND_TIME | 1u << FL_SDP_EXT_TWCC | 1u << FL_SDP_EXT_MID |
               1u << FL_SDP_EXT_AUDIO_LEVEL | 1u << FL_SDP_EXT_TOFFSET;
-    fl_rand_fill(fl_rand_system(), &l->session_id, sizeof(l->session_id));
+    fl_rand_fill(fl__clock_rand(&wr->w->loop), &l->session_id, sizeof(l->session_id));
     l->session_id &= 0x3fffffffffffffffull;
     l->session_version = 2;
     return 0;
@@ -866,7 +866,7 @@ static int webrtc_init(fl_element *e)
     /* at least 1 ms: a 0 ms timer re-armed from its own callback would run
      * again before the loop polls any socket */
     fl__deadline_init(&wr->timer, &wr->w->loop, fl__wr_on_timer, wr, 1);
-    fl_rand *r = fl_rand_system();
+    fl_rand *r = fl__clock_rand(&wr->w->loop);
     char uuid[37];
     fl_rand_uuid(r, uuid);
     snprintf(wr->stream_id, sizeof(wr->stream_id), "%s", uuid);

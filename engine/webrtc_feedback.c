@@ -123,7 +123,7 @@ void fl__wr_note_arrival(webrtc *wr, const fl_rtp_view *v, fl_time arrival, size
 
 int fl__wr_media_in(webrtc *wr, wr_stream *st, fl_transport_event *ev)
 {
-    fl_time arrival = ev->arrival ? ev->arrival : fl_time_now();
+    fl_time arrival = ev->arrival ? ev->arrival : fl__clock_now(&wr->w->loop);
     if (wr->pt_rtx[ev->rtp.payload_type & 127]) {
         uint16_t osn;
         /* padding-only probes, or RTX before any media: nothing to forward */
@@ -320,10 +320,10 @@ static void twcc_pace(webrtc *wr, const fl_transport_stats *ts, fl_time now)
 void fl__wr_feedback_reports(webrtc *wr, const fl_transport_stats *ts)
 {
     if (wr->twcc)
-        twcc_pace(wr, ts, fl_time_now());
+        twcc_pace(wr, ts, fl__clock_now(&wr->w->loop));
     for (size_t k = 0; wr->bwe && k < ts->n_inbound; k++) {
         if (ts->inbound[k].ssrc == wr->st[1].remote_ssrc)
-            fl_bwe_on_loss(wr->bwe, fl_time_now(), ts->inbound[k].fraction_lost);
+            fl_bwe_on_loss(wr->bwe, fl__clock_now(&wr->w->loop), ts->inbound[k].fraction_lost);
     }
     if (ts->rtt_us < 0)
         return;
@@ -428,7 +428,7 @@ static int stream_setup(webrtc *wr, int k, const fl_sdp_media *lm, const fl_sdp_
     st->fb = st->codec.fb & (rc ? rc->fb : 0);
     st->rtx_pt = rtx && strcasecmp(rtx->name, "rtx") == 0 ? st->codec.rtx_pt : -1;
     st->rtx_ssrc = wr->rtx_ssrc[k];
-    fl_rand *random = fl_rand_system();
+    fl_rand *random = fl__clock_rand(&wr->w->loop);
     st->rtx_seq = (uint16_t)fl_rand_u32(random);
     /* our numbering starts at random (RFC 3550 5.1) and continues across
      * sources */

@@ -52,7 +52,7 @@ void fl__wr_flush_tx(webrtc *wr)
 
 static void send_rtcp_buf(webrtc *wr, fl_buf *b)
 {
-    if (fl_transport_send_rtcp(wr->tr, fl_time_now(), b) < 0)
+    if (fl_transport_send_rtcp(wr->tr, fl__clock_now(&wr->w->loop), b) < 0)
         fl_buf_unref(b);
 }
 
@@ -128,7 +128,7 @@ static void on_rtcp(webrtc *wr, fl_buf *b)
                 if (fl_rtcp_remb_parse(&fb, &r) == 0)
                     st->remb_recv = fl_rtcp_remb_bitrate(&r);
             } else if (fb.type == 205 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
-                fl__wr_answer_nack(wr, st, &fb, fl_time_now());
+                fl__wr_answer_nack(wr, st, &fb, fl__clock_now(&wr->w->loop));
             }
             if (key && wr->e && wr->e->defaults[i])
                 fl__pad_request_key_frame(wr->e->defaults[i]->twin, 0);
@@ -192,7 +192,8 @@ static void on_transport_event(webrtc *wr, fl_transport_event *ev)
         int i = fl__wr_kind_index(kind);
         fl_log(FL_LOG_TRACE, "rtp pt %u ssrc %u seq %u kind %u", ev->rtp.payload_type,
                (unsigned)ev->rtp.ssrc, ev->rtp.seq, kind);
-        fl__wr_note_arrival(wr, &ev->rtp, ev->arrival ? ev->arrival : fl_time_now(), ev->buf->len);
+        fl__wr_note_arrival(wr, &ev->rtp, ev->arrival ? ev->arrival : fl__clock_now(&wr->w->loop),
+                            ev->buf->len);
         if (i < 0 || !wr->e || !wr->e->defaults[i])
             break;
         wr_stream *st = &wr->st[i];
@@ -225,7 +226,7 @@ void fl__wr_pump(webrtc *wr)
         on_transport_event(wr, &ev);
         fl_transport_event_release(&ev);
     }
-    fl__wr_feedback(wr, fl_time_now());
+    fl__wr_feedback(wr, fl__clock_now(&wr->w->loop));
     fl__wr_flush_tx(wr);
     fl__wr_schedule(wr);
 }
@@ -235,12 +236,13 @@ void fl__wr_on_timer(uv_timer_t *h)
     webrtc *wr = h->data;
     if (!wr->tr)
         return;
-    fl_time now = fl_time_now();
+    fl_time now = fl__clock_now(&wr->w->loop);
     fl_transport_handle_timeout(wr->tr, now);
     if (wr->connected && now >= wr->next_rtcp) {
         send_reports(wr, now);
         /* RFC 3550 6.3.5: randomised between 0.5 and 1.5 intervals */
-        wr->next_rtcp = now + RTCP_INTERVAL / 2 + fl_rand_u32(fl_rand_system()) % RTCP_INTERVAL;
+        wr->next_rtcp =
+                now + RTCP_INTERVAL / 2 + fl_rand_u32(fl__clock_rand(&wr->w->loop)) % RTCP_INTERVAL;
     }
     fl__wr_pump(wr);
 }
@@ -249,7 +251,7 @@ void fl__wr_schedule(webrtc *wr)
 {
     if (!wr->tr || !wr->e)
         return;
-    fl_time now = fl_time_now();
+    fl_time now = fl__clock_now(&wr->w->loop);
     fl_time at = fl_transport_poll_timeout(wr->tr);
     if (wr->connected && wr->next_rtcp < at)
         at = wr->next_rtcp;
@@ -298,7 +300,7 @@ void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     wr_stream *st = &wr->st[i];
     if (!buf->rtp.parsed || !caps_fit(wr, st, sink))
         goto drop;
-    fl_time now = fl_time_now();
+    fl_time now = fl__clock_now(&wr->w->loop);
     uint8_t abs[3];
     fl_rtp_ext x = { .id = wr->ast_id, .data = abs, .len = sizeof(abs) };
     fl_rtp_header h = { .exts = wr->ast_id ? &x : NULL, .num_exts = wr->ast_id ? 1 : 0 };
@@ -358,7 +360,7 @@ void fl__wr_key_frame(fl_element *e, unsigned media, int join)
     int i = fl__wr_kind_index(media);
     if (!wr || i != 1 || !wr->st[i].recv)
         return;
-    fl__wr_ask_key_frame(wr, &wr->st[i], fl_time_now(), join);
+    fl__wr_ask_key_frame(wr, &wr->st[i], fl__clock_now(&wr->w->loop), join);
     fl__wr_schedule(wr);
 }
 

@@ -1,0 +1,362 @@
+/* Two WebRtcEndpoints against each other on a virtual clock and network
+ * (engine/sim.h): offer/answer, ICE, DTLS-SRTP and video from an AppSource
+ * through one endpoint to the other and out of an AppSink, a source switch
+ * on the sender, and loss repaired by NACK. No browser, no sleeping: the
+ * simulation jumps from one deadline to the next. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "engine/engine_int.h"
+#include "engine/fluo.h"
+#include "engine/sim.h"
+#include "net/rtp.h"
+
+#include <cmocka.h>
+
+#define MAX_SEEN 4096
+
+typedef struct peer peer;
+
+struct peer {
+    fl_element *e;
+    peer *other;
+    int ice_ready, dtls_connected, media_state, gathered, errors;
+    int candidates;
+    int add_failed;
+};
+
+typedef struct seen_pkt {
+    uint32_t ssrc, ts;
+    uint16_t seq;
+    uint8_t pt;
+    uint32_t tag; /* the first payload bytes after the VP8 descriptor */
+} seen_pkt;
+
+typedef struct world {
+    fl__sim *sim;
+    fl_engine *engine;
+    fl_pipeline *p;
+    peer a, b;
+    fl_element *src1, *src2, *sink;
+    int done, status;
+    char *text;
+    seen_pkt seen[MAX_SEEN];
+    size_t nseen;
+    size_t not_rtp;
+} world;
+
+/* ---- synchronous calls: post, then settle until the callback ran ---- */
+
+static void on_done(void *arg, int status)
+{
+    world *w = arg;
+    w->done = 1;
+    w->status = status;
+}
+
+static void on_text(void *arg, int status, const char *text)
+{
+    world *w = arg;
+    w->done = 1;
+    w->status = status;
+    free(w->text);
+    w->text = strdup(text ? text : "");
+}
+
+static int wait_done(world *w, int rc)
+{
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < 100 && !w->done; i++)
+        assert_int_equal(fl__sim_settle(w->sim), 0);
+    assert_true(w->done);
+    w->done = 0;
+    return w->status;
+}
+
+static int invoke(world *w, fl_element *e, const char *m, const char *const *args, size_t n)
+{
+    return wait_done(w, fl_element_invoke(e, m, args, n, on_text, w));
+}
+
+static void join(world *w, fl_element *src, fl_element *sink, unsigned media)
+{
+    assert_int_equal(wait_done(w, fl_element_connect(src, sink, media, NULL, NULL, on_done, w)), 0);
+}
+
+static fl_element *make(world *w, const char *type, const char *name)
+{
+    fl_element *e;
+    assert_int_equal(fl_element_create(w->p, type, name, &e), 0);
+    return e;
+}
+
+/* ---- events: candidates trickle to the other peer ---- */
+
+static void on_added(void *arg, int status, const char *text)
+{
+    (void)text;
+    peer *p = arg;
+    if (status != 0)
+        p->add_failed++;
+}
+
+static void on_event(void *arg, const fl_event *ev)
+{
+    peer *p = arg;
+    switch (ev->type) {
+    case FL_EVENT_ICE_CANDIDATE: {
+        char idx[16];
+        snprintf(idx, sizeof(idx), "%d", ev->ice_candidate.sdp_mline_index);
+        const char *args[] = { ev->ice_candidate.candidate, ev->ice_candidate.sdp_mid, idx };
+        p->candidates++;
+        if (fl_element_invoke(p->other->e, "addIceCandidate", args, 3, on_added, p) < 0)
+            p->add_failed++;
+        break;
+    }
+    case FL_EVENT_ICE_GATHERING_DONE:
+        p->gathered = 1;
+        break;
+    case FL_EVENT_ICE_COMPONENT_STATE:
+        p->ice_ready = ev->ice_component_state.state == FL_ICE_COMPONENT_READY;
+        break;
+    case FL_EVENT_CONNECTION_STATE:
+        p->dtls_connected = ev->connection_state.new_state == FL_CONNECTION_CONNECTED;
+        break;
+    case FL_EVENT_MEDIA_STATE:
+        p->media_state = ev->media_state.new_state == FL_CONNECTION_CONNECTED;
+        break;
+    case FL_EVENT_ERROR:
+        p->errors++;
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- media ---- */
+
+static void on_media(void *arg, unsigned media, fl_buf *buf)
+{
+    world *w = arg;
+    fl_rtp_view v;
+    if (media != FL_MEDIA_VIDEO || fl_rtp_parse(&v, fl_packet_data(buf), fl_packet_len(buf)) < 0 ||
+        v.payload_len < 5 || w->nseen == MAX_SEEN) {
+        w->not_rtp++;
+        return;
+    }
+    seen_pkt *s = &w->seen[w->nseen++];
+    s->ssrc = v.ssrc;
+    s->ts = v.timestamp;
+    s->seq = v.seq;
+    s->pt = v.payload_type;
+    const uint8_t *pl = v.payload + 1; /* after the one-byte VP8 descriptor */
+    s->tag = (uint32_t)pl[0] << 24 | (uint32_t)pl[1] << 16 | (uint32_t)pl[2] << 8 | pl[3];
+}
+
+/* One VP8 packet: a frame in one packet, key frames every 30th. */
+static void push_frame(fl_element *src, uint32_t ssrc, uint16_t seq, uint32_t ts, uint32_t tag)
+{
+    uint8_t pkt[12 + 1 + 200];
+    memset(pkt, 0, sizeof(pkt));
+    pkt[0] = 0x80;
+    pkt[1] = 0x80 | 96; /* marker: the frame's last packet */
+    pkt[2] = (uint8_t)(seq >> 8);
+    pkt[3] = (uint8_t)seq;
+    pkt[4] = (uint8_t)(ts >> 24);
+    pkt[5] = (uint8_t)(ts >> 16);
+    pkt[6] = (uint8_t)(ts >> 8);
+    pkt[7] = (uint8_t)ts;
+    pkt[8] = (uint8_t)(ssrc >> 24);
+    pkt[9] = (uint8_t)(ssrc >> 16);
+    pkt[10] = (uint8_t)(ssrc >> 8);
+    pkt[11] = (uint8_t)ssrc;
+    pkt[12] = 0x10; /* VP8 descriptor: start of partition 0 */
+    pkt[13] = (uint8_t)(tag >> 24);
+    pkt[14] = (uint8_t)(tag >> 16);
+    pkt[15] = (uint8_t)(tag >> 8);
+    pkt[16] = (uint8_t)tag;
+    /* the VP8 payload header: bit 0 clear is a key frame */
+    pkt[17] = tag % 30 == 0 ? 0x00 : 0x01;
+    assert_int_equal(fl_element_push(src, FL_MEDIA_VIDEO, pkt, sizeof(pkt), NULL, NULL), 0);
+}
+
+/* ---- the world ---- */
+
+static world *world_new(uint64_t seed)
+{
+    world *w = calloc(1, sizeof(*w));
+    assert_non_null(w);
+    assert_int_equal(fl__sim_create(&w->sim, 10 * FL_TIME_SEC, seed), 0);
+    assert_int_equal(fl__engine_create_sim(&w->engine, w->sim), 0);
+    assert_int_equal(fl_pipeline_create(w->engine, &w->p), 0);
+    w->a.e = make(w, FL_ELEMENT_WEBRTC, "a");
+    w->b.e = make(w, FL_ELEMENT_WEBRTC, "b");
+    w->a.other = &w->b;
+    w->b.other = &w->a;
+    w->src1 = make(w, FL_ELEMENT_APP_SOURCE, "src1");
+    w->src2 = make(w, FL_ELEMENT_APP_SOURCE, "src2");
+    w->sink = make(w, FL_ELEMENT_APP_SINK, "sink");
+    assert_int_equal(fl_element_set_event_cb(w->a.e, on_event, &w->a), 0);
+    assert_int_equal(fl_element_set_event_cb(w->b.e, on_event, &w->b), 0);
+    assert_int_equal(fl_element_set_media_cb(w->sink, on_media, w), 0);
+    for (int i = 0; i < 2; i++) {
+        fl_element *e = i ? w->b.e : w->a.e;
+        assert_int_equal(
+                wait_done(w, fl_element_set_property(e, "networkInterfaces", "lo", on_done, w)), 0);
+    }
+    join(w, w->src1, w->a.e, FL_MEDIA_VIDEO);
+    join(w, w->b.e, w->sink, FL_MEDIA_VIDEO);
+    return w;
+}
+
+static void world_free(world *w)
+{
+    assert_int_equal(wait_done(w, fl_pipeline_release(w->p, on_done, w)), 0);
+    fl_engine_destroy(w->engine);
+    fl__sim_destroy(w->sim);
+    free(w->text);
+    free(w);
+}
+
+/* Offer from a, answer from b, candidates both ways, until both ends have
+ * DTLS-SRTP up. Returns the virtual time that took. */
+static fl_time negotiate(world *w)
+{
+    fl_time t0 = fl__sim_now(w->sim);
+    assert_int_equal(invoke(w, w->a.e, "generateOffer", NULL, 0), 0);
+    char *offer = strdup(w->text);
+    assert_int_equal(invoke(w, w->b.e, "processOffer", (const char *[]){ offer }, 1), 0);
+    char *answer = strdup(w->text);
+    assert_non_null(strstr(answer, "a=setup:active"));
+    assert_int_equal(invoke(w, w->a.e, "processAnswer", (const char *[]){ answer }, 1), 0);
+    assert_int_equal(invoke(w, w->a.e, "gatherCandidates", NULL, 0), 0);
+    assert_int_equal(invoke(w, w->b.e, "gatherCandidates", NULL, 0), 0);
+    for (int i = 0; i < 500 && !(w->a.dtls_connected && w->b.dtls_connected); i++)
+        assert_int_equal(fl__sim_advance(w->sim, 10 * FL_TIME_MS), 0);
+    assert_true(w->a.gathered && w->b.gathered);
+    assert_true(w->a.candidates > 0 && w->b.candidates > 0);
+    assert_int_equal(w->a.add_failed + w->b.add_failed, 0);
+    assert_true(w->a.ice_ready && w->b.ice_ready);
+    assert_true(w->a.dtls_connected && w->b.dtls_connected);
+    free(offer);
+    free(answer);
+    return fl__sim_now(w->sim) - t0;
+}
+
+/* Pushes n frames at 30 fps from src (its own numbering), one packet each. */
+static void send_frames(world *w,
+                        fl_element *src,
+                        uint32_t ssrc,
+                        uint16_t seq0,
+                        uint32_t ts0,
+                        uint32_t tag0,
+                        int n)
+{
+    for (int i = 0; i < n; i++) {
+        push_frame(src, ssrc, (uint16_t)(seq0 + i), ts0 + (uint32_t)i * 3000, tag0 + (uint32_t)i);
+        assert_int_equal(fl__sim_advance(w->sim, 33 * FL_TIME_MS), 0);
+    }
+}
+
+static size_t find_tag(const world *w, uint32_t tag)
+{
+    for (size_t i = 0; i < w->nseen; i++)
+        if (w->seen[i].tag == tag)
+            return i;
+    return SIZE_MAX;
+}
+
+static void test_offer_answer_media_switch(void **state)
+{
+    (void)state;
+    world *w = world_new(1);
+    fl_time took = negotiate(w);
+    /* ICE checks and a DTLS handshake over a network with no delay: well
+     * under a second of virtual time */
+    assert_true(took < FL_TIME_SEC);
+
+    /* 60 frames from the first source, in its numbering */
+    send_frames(w, w->src1, 0x11111111, 1000, 500000, 0, 60);
+    /* the second source replaces the first on a's video sink; its numbering
+     * starts elsewhere, and the frames go on where the first left off */
+    join(w, w->src2, w->a.e, FL_MEDIA_VIDEO);
+    send_frames(w, w->src2, 0x22222222, 50000, 9000000, 1000, 60);
+    assert_int_equal(fl__sim_advance(w->sim, 500 * FL_TIME_MS), 0);
+
+    assert_int_equal(w->not_rtp, 0);
+    assert_int_equal(w->a.errors + w->b.errors, 0);
+    assert_true(w->a.media_state && w->b.media_state); /* RTCP came both ways */
+    /* everything arrived once, in order: the network loses nothing here */
+    assert_int_equal(w->nseen, 120);
+    for (size_t i = 0; i < w->nseen; i++) {
+        const seen_pkt *s = &w->seen[i];
+        assert_int_equal(s->tag, i < 60 ? i : 1000 + (i - 60));
+        /* one stream for b, whichever source feeds a: a's SSRC and payload
+         * type, sequence numbers that follow each other, time that moves on */
+        assert_int_equal(s->ssrc, w->seen[0].ssrc);
+        assert_int_equal(s->pt, w->seen[0].pt);
+        assert_int_not_equal(s->ssrc, 0x11111111);
+        assert_int_not_equal(s->ssrc, 0x22222222);
+        if (i > 0) {
+            assert_int_equal((uint16_t)(s->seq - w->seen[i - 1].seq), 1);
+            /* 3000 ticks a frame; across the switch, the virtual time
+             * between the frames (33 ms: 2970 ticks) */
+            uint32_t dts = s->ts - w->seen[i - 1].ts;
+            if (i == 60)
+                assert_int_equal(dts, 33 * 90);
+            else
+                assert_int_equal(dts, 3000);
+        }
+    }
+    fl__sim_stats ss;
+    fl__sim_get_stats(w->sim, &ss);
+    assert_int_equal(ss.dropped, 0);
+    assert_int_equal(ss.unreachable, 0);
+    assert_true(ss.delivered > 120);
+    world_free(w);
+}
+
+static void test_loss_repaired_by_nack(void **state)
+{
+    (void)state;
+    world *w = world_new(7);
+    negotiate(w);
+    /* 5% of every datagram lost, both ways, 20 ms one way */
+    fl__sim_set_network(w->sim, 20 * FL_TIME_MS, 50);
+    send_frames(w, w->src1, 0x33333333, 1, 1000, 0, 200);
+    fl__sim_set_network(w->sim, 20 * FL_TIME_MS, 0);
+    assert_int_equal(fl__sim_advance(w->sim, 2 * FL_TIME_SEC), 0);
+    fl__sim_stats ss;
+    fl__sim_get_stats(w->sim, &ss);
+    assert_true(ss.dropped > 0);
+    /* every frame arrives at last, the lost ones resent on b's NACK */
+    size_t missing = 0, late = 0;
+    for (uint32_t tag = 0; tag < 200; tag++) {
+        size_t at = find_tag(w, tag);
+        if (at == SIZE_MAX)
+            missing++;
+        else if (at != tag)
+            late++;
+    }
+    assert_int_equal(missing, 0);
+    assert_true(late > 0); /* some came out of order: their resends */
+    world_free(w);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_offer_answer_media_switch),
+        cmocka_unit_test(test_loss_repaired_by_nack),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
