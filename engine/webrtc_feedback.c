@@ -1,4 +1,6 @@
-/* WebRtcEndpoint's feedback loops, both ways.
+/* WebRtcEndpoint's RTCP side: the reports (SR or RR each interval), the
+ * browser's RTCP (PLI and FIR passed upstream as key-frame requests, REMB
+ * noted, NACK answered) and the feedback loops, both ways.
  *
  * From the browser that publishes: every packet is noted for transport-cc
  * feedback (net/twcc) and our receive-side estimate (net/bwe, on
@@ -17,6 +19,7 @@
  * answered with RTX (RFC 4588) or plain retransmissions. */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -52,6 +55,88 @@ static void send_rtcp(webrtc *wr, fl_time now, fl_buf *b, size_t len)
     fl_buf_set_len(b, len);
     if (fl_transport_send_rtcp(wr->tr, now, b) < 0)
         fl_buf_unref(b);
+}
+
+/* ---- reports ---- */
+
+/* SR for each stream we send on, else one RR; the loss and RTT they
+ * carry go to the feedback loops. */
+void fl__wr_send_reports(webrtc *wr, fl_time now)
+{
+    int sent_sr = 0;
+    for (int i = 0; i < 2; i++) {
+        wr_stream *st = &wr->st[i];
+        if (!st->present || !st->send || !st->rw.started)
+            continue;
+        fl_buf *b = fl_buf_pool_get(wr->w->pool);
+        if (!b)
+            return;
+        uint32_t ts = fl_rewrite_timestamp_at(&st->rw, now);
+        if (fl_transport_write_sr(wr->tr, now, st->ssrc, ts, st->packets, st->octets, b) < 0) {
+            fl_buf_unref(b);
+            continue;
+        }
+        send_rtcp(wr, now, b, b->len);
+        sent_sr = 1;
+    }
+    if (!sent_sr) {
+        fl_buf *b = fl_buf_pool_get(wr->w->pool);
+        if (!b)
+            return;
+        uint32_t own = wr->st[1].present ? wr->st[1].ssrc : wr->st[0].ssrc;
+        if (fl_transport_write_rr(wr->tr, now, own, b) < 0)
+            fl_buf_unref(b);
+        else
+            send_rtcp(wr, now, b, b->len);
+    }
+    fl_transport_stats *ts = malloc(sizeof(*ts));
+    if (ts) {
+        fl_transport_get_stats(wr->tr, ts);
+        fl__wr_feedback_reports(wr, ts);
+        free(ts);
+    }
+    fl__wr_flush_tx(wr);
+}
+
+/* ---- the browser's RTCP: PLI, FIR, REMB, NACK ---- */
+
+void fl__wr_on_rtcp(webrtc *wr, fl_buf *b)
+{
+    fl_rtcp_iter it;
+    fl_rtcp_pkt p;
+    fl_rtcp_iter_init(&it, fl_buf_data(b), b->len);
+    while (fl_rtcp_iter_next(&it, &p) > 0) {
+        fl_rtcp_fb fb;
+        if (fl_rtcp_fb_parse(&p, &fb) < 0)
+            continue;
+        for (int i = 0; i < 2; i++) {
+            wr_stream *st = &wr->st[i];
+            if (!st->present)
+                continue;
+            int key = 0;
+            if (fb.type == 206 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
+                st->pli_recv++;
+                key = 1;
+            } else if (fb.type == 206 && fb.fmt == 4) {
+                for (size_t k = 0; k < fl_rtcp_fir_count(&fb); k++) {
+                    fl_rtcp_fir_entry fe;
+                    fl_rtcp_fir_get(&fb, k, &fe);
+                    if (fe.ssrc == st->ssrc) {
+                        st->fir_recv++;
+                        key = 1;
+                    }
+                }
+            } else if (fb.type == 206 && fb.fmt == 15) {
+                fl_rtcp_remb r;
+                if (fl_rtcp_remb_parse(&fb, &r) == 0)
+                    st->remb_recv = fl_rtcp_remb_bitrate(&r);
+            } else if (fb.type == 205 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
+                fl__wr_answer_nack(wr, st, &fb, fl__clock_now(&wr->w->loop));
+            }
+            if (key && wr->e && wr->e->defaults[i])
+                fl__pad_request_key_frame(wr->e->defaults[i]->twin, 0);
+        }
+    }
 }
 
 /* ---- key frames ---- */

@@ -1,7 +1,9 @@
 /* WebRtcEndpoint's private parts, shared by its files: engine/webrtc.c
  * (signalling: SDP, ICE settings, properties, life) and
- * engine/webrtc_media.c (the packet path: RTP both ways, RTCP, stats) and
- * engine/webrtc_feedback.c (feedback, congestion control, retransmissions).
+ * engine/webrtc_media.c (the packet path: RTP both ways, the transport's
+ * events, timers, stats) and
+ * engine/webrtc_feedback.c (the RTCP side: reports, PLI/FIR/REMB/NACK from
+ * the browser, feedback, congestion control, retransmissions).
  * Worker thread only. */
 #ifndef FL_ENGINE_WEBRTC_INT_H
 #define FL_ENGINE_WEBRTC_INT_H
@@ -171,6 +173,11 @@ const fl_sdp_codec *fl__wr_caps(fl_element *e, unsigned media);
 void fl__wr_stats(fl_element *e, unsigned media, fl__json *j);
 
 /* engine/webrtc_feedback.c */
+/* An SR for each stream we send on, else one RR; their loss and RTT go to
+ * the feedback loops. */
+void fl__wr_send_reports(webrtc *wr, fl_time now);
+/* A compound RTCP packet from the browser (decrypted). */
+void fl__wr_on_rtcp(webrtc *wr, fl_buf *b);
 uint64_t fl__wr_bitrate(fl_element *e, unsigned media);
 /* A key frame wanted from the browser on st (see key_due there). */
 void fl__wr_ask_key_frame(webrtc *wr, wr_stream *st, fl_time now, int join);

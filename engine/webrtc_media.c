@@ -50,92 +50,6 @@ void fl__wr_flush_tx(webrtc *wr)
     }
 }
 
-static void send_rtcp_buf(webrtc *wr, fl_buf *b)
-{
-    if (fl_transport_send_rtcp(wr->tr, fl__clock_now(&wr->w->loop), b) < 0)
-        fl_buf_unref(b);
-}
-
-/* SR for each stream we send on, else one RR; the loss and RTT they
- * carry go to the feedback loops. */
-static void send_reports(webrtc *wr, fl_time now)
-{
-    int sent_sr = 0;
-    for (int i = 0; i < 2; i++) {
-        wr_stream *st = &wr->st[i];
-        if (!st->present || !st->send || !st->rw.started)
-            continue;
-        fl_buf *b = fl_buf_pool_get(wr->w->pool);
-        if (!b)
-            return;
-        uint32_t ts = fl_rewrite_timestamp_at(&st->rw, now);
-        if (fl_transport_write_sr(wr->tr, now, st->ssrc, ts, st->packets, st->octets, b) < 0) {
-            fl_buf_unref(b);
-            continue;
-        }
-        send_rtcp_buf(wr, b);
-        sent_sr = 1;
-    }
-    if (!sent_sr) {
-        fl_buf *b = fl_buf_pool_get(wr->w->pool);
-        if (!b)
-            return;
-        uint32_t own = wr->st[1].present ? wr->st[1].ssrc : wr->st[0].ssrc;
-        if (fl_transport_write_rr(wr->tr, now, own, b) < 0)
-            fl_buf_unref(b);
-        else
-            send_rtcp_buf(wr, b);
-    }
-    fl_transport_stats *ts = malloc(sizeof(*ts));
-    if (ts) {
-        fl_transport_get_stats(wr->tr, ts);
-        fl__wr_feedback_reports(wr, ts);
-        free(ts);
-    }
-    fl__wr_flush_tx(wr);
-}
-
-/* ---- what the browser sends ---- */
-
-static void on_rtcp(webrtc *wr, fl_buf *b)
-{
-    fl_rtcp_iter it;
-    fl_rtcp_pkt p;
-    fl_rtcp_iter_init(&it, fl_buf_data(b), b->len);
-    while (fl_rtcp_iter_next(&it, &p) > 0) {
-        fl_rtcp_fb fb;
-        if (fl_rtcp_fb_parse(&p, &fb) < 0)
-            continue;
-        for (int i = 0; i < 2; i++) {
-            wr_stream *st = &wr->st[i];
-            if (!st->present)
-                continue;
-            int key = 0;
-            if (fb.type == 206 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
-                st->pli_recv++;
-                key = 1;
-            } else if (fb.type == 206 && fb.fmt == 4) {
-                for (size_t k = 0; k < fl_rtcp_fir_count(&fb); k++) {
-                    fl_rtcp_fir_entry fe;
-                    fl_rtcp_fir_get(&fb, k, &fe);
-                    if (fe.ssrc == st->ssrc) {
-                        st->fir_recv++;
-                        key = 1;
-                    }
-                }
-            } else if (fb.type == 206 && fb.fmt == 15) {
-                fl_rtcp_remb r;
-                if (fl_rtcp_remb_parse(&fb, &r) == 0)
-                    st->remb_recv = fl_rtcp_remb_bitrate(&r);
-            } else if (fb.type == 205 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
-                fl__wr_answer_nack(wr, st, &fb, fl__clock_now(&wr->w->loop));
-            }
-            if (key && wr->e && wr->e->defaults[i])
-                fl__pad_request_key_frame(wr->e->defaults[i]->twin, 0);
-        }
-    }
-}
-
 /* ConnectionStateChanged / MediaStateChanged when *state changes. */
 static void set_state(webrtc *wr, int *state, enum fl_event_type type, int connected)
 {
@@ -210,7 +124,7 @@ static void on_transport_event(webrtc *wr, fl_transport_event *ev)
         set_media_state(wr, 1);
         if (wr->capture_dir && wr->captured_rtcp < CAPTURE_MAX)
             capture(wr, "rtcp", wr->captured_rtcp++, ev->buf);
-        on_rtcp(wr, ev->buf);
+        fl__wr_on_rtcp(wr, ev->buf);
         break;
     }
 }
@@ -239,7 +153,7 @@ void fl__wr_on_timer(uv_timer_t *h)
     fl_time now = fl__clock_now(&wr->w->loop);
     fl_transport_handle_timeout(wr->tr, now);
     if (wr->connected && now >= wr->next_rtcp) {
-        send_reports(wr, now);
+        fl__wr_send_reports(wr, now);
         /* RFC 3550 6.3.5: randomised between 0.5 and 1.5 intervals */
         wr->next_rtcp =
                 now + RTCP_INTERVAL / 2 + fl_rand_u32(fl__clock_rand(&wr->w->loop)) % RTCP_INTERVAL;
