@@ -228,7 +228,7 @@ static int link_add(fl__pad *src, fl__pad *sink)
     }
     src->sinks[src->nsinks++] = sink;
     sink->src = src;
-    src->element->worker->links_changed++;
+    src->element->worker->graph_gen++;
     return 0;
 }
 
@@ -242,7 +242,7 @@ static void link_remove(fl__pad *src, fl__pad *sink, int events)
         break;
     }
     sink->src = NULL;
-    src->element->worker->links_changed++;
+    src->element->worker->graph_gen++;
     if (events)
         raise_link(FL_EVENT_ELEMENT_DISCONNECTED, src, sink);
 }

@@ -165,11 +165,12 @@ struct fl__worker {
     atomic_int npipelines;
     /* worker thread only */
     fl_buf_pool *pool;
-    fl_list pipelines;      /* fl_pipeline.node */
-    fl_list flowing;        /* fl__pad.flow_node */
-    fl_cert *cert;          /* DTLS certificate, made on first use */
-    uint64_t links_changed; /* bumped by every link made or removed */
-    uint64_t packets;       /* not yet added to the engine's counters */
+    fl_list pipelines;  /* fl_pipeline.node */
+    fl_list flowing;    /* fl__pad.flow_node */
+    fl_cert *cert;      /* DTLS certificate, made on first use */
+    uint64_t graph_gen; /* bumped by every link made or removed and every
+                         * change of an element's caps */
+    uint64_t packets;   /* not yet added to the engine's counters */
     uint64_t bytes;
 };
 
@@ -189,6 +190,13 @@ struct fl_engine {
     atomic_uint_fast64_t media_bytes;
     atomic_uint_fast64_t next_id;
 };
+
+/* An element's caps (its type's caps hook) changed: every format match
+ * downstream is decided again, before its next packet. Worker thread. */
+static inline void fl__worker_caps_changed(fl__worker *w)
+{
+    w->graph_gen++;
+}
 
 /* Adds the worker's batched counters to the engine's. Worker thread. */
 void fl__worker_flush_stats(fl__worker *w);
@@ -248,7 +256,9 @@ typedef struct fl__element_type {
     /* A sink downstream wants a key frame of this media: `join` for a sink
      * that starts receiving (never held back by a throttle), 0 to repair. */
     void (*key_frame)(fl_element *e, unsigned media, int join);
-    /* The format its source pads carry for this media; NULL unknown. */
+    /* The format its source pads carry for this media; NULL unknown. A
+     * type whose answer changes calls fl__worker_caps_changed then: what
+     * is downstream looks again on its next packet, never per packet. */
     const fl_sdp_codec *(*caps)(fl_element *e, unsigned media);
     int (*set_property)(fl_element *e, const char *name, const char *value);
     int (*get_property)(fl_element *e, const char *name, char *out, size_t cap);

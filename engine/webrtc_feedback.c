@@ -543,6 +543,7 @@ static int stream_setup(webrtc *wr, int k, const fl_sdp_media *lm, const fl_sdp_
 int fl__wr_media_setup(webrtc *wr, const fl_sdp_desc *l, const fl_sdp_desc *r)
 {
     int recv_video = 0, rc;
+    fl__worker_caps_changed(wr->w); /* our caps are the negotiated codecs */
     for (int k = 0; k < 2; k++) {
         wr_stream *st = &wr->st[k];
         if (!st->present || (size_t)st->mline >= l->nmedia || (size_t)st->mline >= r->nmedia)
@@ -575,6 +576,7 @@ int fl__wr_media_setup(webrtc *wr, const fl_sdp_desc *l, const fl_sdp_desc *r)
 
 void fl__wr_media_reset(webrtc *wr)
 {
+    fl__worker_caps_changed(wr->w);
     for (int k = 0; k < 2; k++) {
         wr_stream *st = &wr->st[k];
         if (st->nack)

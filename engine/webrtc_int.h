@@ -60,11 +60,12 @@ typedef struct wr_stream {
     fl_rewrite rw;
     uint32_t packets, octets;
     int codec_error; /* the Error event about a format mismatch was raised */
-    /* the source's format last compared with ours, the worker's
-     * links_changed then (0 before any: a link always bumps it), the verdict
-     * (and the source's payload type given to rw) */
+    /* the source's format last compared with ours, on which sink pad, the
+     * worker's graph_gen then (0 before any: a link always bumps it), the
+     * verdict (and the source's payload type given to rw) */
     const fl_sdp_codec *checked_caps;
-    uint64_t caps_links;
+    const fl__pad *caps_sink;
+    uint64_t caps_gen;
     int caps_fit;
     int transcoding_said; /* NOT_TRANSCODING was raised */
     /* egress: retransmissions (net/nack), abs-send-time stamped */

@@ -179,15 +179,17 @@ void fl__wr_schedule(webrtc *wr)
 
 /* ---- media from the pipeline ---- */
 
-/* The source's format against ours, compared again for a new source
- * anywhere upstream (or its SDP done): 0 when it does not fit (said once
- * in an Error event). */
+/* The source's format against ours: compared once after each change of
+ * the graph (a link anywhere on the worker, an element's SDP done), so a
+ * packet costs one compare. 0 when it does not fit (said once in an Error
+ * event). */
 static int caps_fit(webrtc *wr, wr_stream *st, fl__pad *sink)
 {
-    const fl_sdp_codec *in = fl__pad_caps(sink);
-    if (in != st->checked_caps || st->caps_links != wr->w->links_changed) {
+    if (st->caps_gen != wr->w->graph_gen || st->caps_sink != sink) {
+        const fl_sdp_codec *in = fl__pad_caps(sink);
         st->checked_caps = in;
-        st->caps_links = wr->w->links_changed;
+        st->caps_sink = sink;
+        st->caps_gen = wr->w->graph_gen;
         st->caps_fit = !in || fl_sdp_codec_match(in, &st->codec);
         /* RTX, FEC, comfort noise of the source: this leg has its own */
         fl_rewrite_set_source_pt(&st->rw, in ? in->pt : -1);
@@ -198,8 +200,8 @@ static int caps_fit(webrtc *wr, wr_stream *st, fl__pad *sink)
     snprintf(msg, sizeof(msg),
              "%s media arrives as %s/%u but this endpoint negotiated %s/%u with its peer; "
              "converting between formats is not supported yet, so it is not sent",
-             fl_media_type_name(sink->media), in->name, in->clock_rate, st->codec.name,
-             st->codec.clock_rate);
+             fl_media_type_name(sink->media), st->checked_caps->name, st->checked_caps->clock_rate,
+             st->codec.name, st->codec.clock_rate);
     fl__wr_raise_error(wr, "MEDIA_FORMAT_MISMATCH", msg);
     st->codec_error = 1;
     return 0;

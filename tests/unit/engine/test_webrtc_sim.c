@@ -42,7 +42,7 @@ typedef struct world {
     fl__sim *sim;
     fl_engine *engine;
     fl_pipeline *p;
-    peer a, b;
+    peer a, b, c, d; /* a offers to b; c offers to d (when asked for) */
     fl_element *src1, *src2, *sink;
     int done, status;
     char *text;
@@ -189,6 +189,30 @@ static void push_frame(fl_element *src, uint32_t ssrc, uint16_t seq, uint32_t ts
 
 /* ---- the world ---- */
 
+static void make_pair(world *w,
+                      peer *x,
+                      const char *xn,
+                      peer *y,
+                      const char *yn,
+                      const char *codecs)
+{
+    x->e = make(w, FL_ELEMENT_WEBRTC, xn);
+    y->e = make(w, FL_ELEMENT_WEBRTC, yn);
+    x->other = y;
+    y->other = x;
+    for (int i = 0; i < 2; i++) {
+        peer *p = i ? y : x;
+        assert_int_equal(fl_element_set_event_cb(p->e, on_event, p), 0);
+        assert_int_equal(
+                wait_done(w, fl_element_set_property(p->e, "networkInterfaces", "lo", on_done, w)),
+                0);
+        if (codecs)
+            assert_int_equal(
+                    wait_done(w, fl_element_set_property(p->e, "videoCodecs", codecs, on_done, w)),
+                    0);
+    }
+}
+
 static world *world_new(uint64_t seed)
 {
     world *w = calloc(1, sizeof(*w));
@@ -196,21 +220,11 @@ static world *world_new(uint64_t seed)
     assert_int_equal(fl__sim_create(&w->sim, 10 * FL_TIME_SEC, seed), 0);
     assert_int_equal(fl__engine_create_sim(&w->engine, w->sim), 0);
     assert_int_equal(fl_pipeline_create(w->engine, &w->p), 0);
-    w->a.e = make(w, FL_ELEMENT_WEBRTC, "a");
-    w->b.e = make(w, FL_ELEMENT_WEBRTC, "b");
-    w->a.other = &w->b;
-    w->b.other = &w->a;
+    make_pair(w, &w->a, "a", &w->b, "b", NULL);
     w->src1 = make(w, FL_ELEMENT_APP_SOURCE, "src1");
     w->src2 = make(w, FL_ELEMENT_APP_SOURCE, "src2");
     w->sink = make(w, FL_ELEMENT_APP_SINK, "sink");
-    assert_int_equal(fl_element_set_event_cb(w->a.e, on_event, &w->a), 0);
-    assert_int_equal(fl_element_set_event_cb(w->b.e, on_event, &w->b), 0);
     assert_int_equal(fl_element_set_media_cb(w->sink, on_media, w), 0);
-    for (int i = 0; i < 2; i++) {
-        fl_element *e = i ? w->b.e : w->a.e;
-        assert_int_equal(
-                wait_done(w, fl_element_set_property(e, "networkInterfaces", "lo", on_done, w)), 0);
-    }
     join(w, w->src1, w->a.e, FL_MEDIA_VIDEO);
     join(w, w->b.e, w->sink, FL_MEDIA_VIDEO);
     return w;
@@ -225,29 +239,34 @@ static void world_free(world *w)
     free(w);
 }
 
-/* Offer from a, answer from b, candidates both ways, until both ends have
+/* Offer from x, answer from y, candidates both ways, until both ends have
  * DTLS-SRTP up. Returns the virtual time that took. */
-static fl_time negotiate(world *w)
+static fl_time negotiate_pair(world *w, peer *x, peer *y)
 {
     fl_time t0 = fl__sim_now(w->sim);
-    assert_int_equal(invoke(w, w->a.e, "generateOffer", NULL, 0), 0);
+    assert_int_equal(invoke(w, x->e, "generateOffer", NULL, 0), 0);
     char *offer = strdup(w->text);
-    assert_int_equal(invoke(w, w->b.e, "processOffer", (const char *[]){ offer }, 1), 0);
+    assert_int_equal(invoke(w, y->e, "processOffer", (const char *[]){ offer }, 1), 0);
     char *answer = strdup(w->text);
     assert_non_null(strstr(answer, "a=setup:active"));
-    assert_int_equal(invoke(w, w->a.e, "processAnswer", (const char *[]){ answer }, 1), 0);
-    assert_int_equal(invoke(w, w->a.e, "gatherCandidates", NULL, 0), 0);
-    assert_int_equal(invoke(w, w->b.e, "gatherCandidates", NULL, 0), 0);
-    for (int i = 0; i < 500 && !(w->a.dtls_connected && w->b.dtls_connected); i++)
+    assert_int_equal(invoke(w, x->e, "processAnswer", (const char *[]){ answer }, 1), 0);
+    assert_int_equal(invoke(w, x->e, "gatherCandidates", NULL, 0), 0);
+    assert_int_equal(invoke(w, y->e, "gatherCandidates", NULL, 0), 0);
+    for (int i = 0; i < 500 && !(x->dtls_connected && y->dtls_connected); i++)
         assert_int_equal(fl__sim_advance(w->sim, 10 * FL_TIME_MS), 0);
-    assert_true(w->a.gathered && w->b.gathered);
-    assert_true(w->a.candidates > 0 && w->b.candidates > 0);
-    assert_int_equal(w->a.add_failed + w->b.add_failed, 0);
-    assert_true(w->a.ice_ready && w->b.ice_ready);
-    assert_true(w->a.dtls_connected && w->b.dtls_connected);
+    assert_true(x->gathered && y->gathered);
+    assert_true(x->candidates > 0 && y->candidates > 0);
+    assert_int_equal(x->add_failed + y->add_failed, 0);
+    assert_true(x->ice_ready && y->ice_ready);
+    assert_true(x->dtls_connected && y->dtls_connected);
     free(offer);
     free(answer);
     return fl__sim_now(w->sim) - t0;
+}
+
+static fl_time negotiate(world *w)
+{
+    return negotiate_pair(w, &w->a, &w->b);
 }
 
 /* Pushes n frames at 30 fps from src (its own numbering), one packet each. */
@@ -350,6 +369,46 @@ static void test_loss_repaired_by_nack(void **state)
     world_free(w);
 }
 
+/* An upstream whose format differs from what a negotiated: a is fed by d
+ * (linked before either pair negotiated), which receives H264 from c while
+ * a sends VP8 to b. The mismatch is found once, said in one Error event,
+ * and nothing goes out; a new link (an AppSource, no format of its own)
+ * changes the verdict, and media flows. */
+static void test_format_decided_on_graph_change(void **state)
+{
+    (void)state;
+    world *w = world_new(3);
+    make_pair(w, &w->c, "c", &w->d, "d", "H264/90000");
+    fl_element *src3 = make(w, FL_ELEMENT_APP_SOURCE, "src3");
+    join(w, src3, w->c.e, FL_MEDIA_VIDEO);
+    join(w, w->d.e, w->a.e, FL_MEDIA_VIDEO); /* replaces src1 */
+    negotiate(w);
+    negotiate_pair(w, &w->c, &w->d);
+    assert_int_equal(invoke(w, w->a.e, "getLocalSessionDescriptor", NULL, 0), 0);
+    assert_non_null(strstr(w->text, "VP8/90000"));
+    assert_int_equal(invoke(w, w->d.e, "getLocalSessionDescriptor", NULL, 0), 0);
+    assert_null(strstr(w->text, "VP8/90000"));
+    assert_non_null(strstr(w->text, "H264/90000"));
+
+    /* H264 from c reaches d and a, which does not send it */
+    for (int i = 0; i < 30; i++) {
+        uint8_t nal[40] = { 0x80, 0x80 | 102, 0, (uint8_t)i, 0, 0, 0, (uint8_t)i, 0, 0, 0, 9 };
+        nal[12] = 0x65; /* an IDR slice */
+        assert_int_equal(fl_element_push(src3, FL_MEDIA_VIDEO, nal, sizeof(nal), NULL, NULL), 0);
+        assert_int_equal(fl__sim_advance(w->sim, 33 * FL_TIME_MS), 0);
+    }
+    assert_int_equal(w->a.errors, 1);
+    assert_int_equal(w->nseen, 0);
+
+    /* a new source on a's sink pad: decided again, and it fits */
+    join(w, w->src1, w->a.e, FL_MEDIA_VIDEO);
+    send_frames(w, w->src1, 0x44444444, 1, 1, 0, 10);
+    assert_int_equal(fl__sim_advance(w->sim, 200 * FL_TIME_MS), 0);
+    assert_int_equal(w->nseen, 10);
+    assert_int_equal(w->a.errors, 1);
+    world_free(w);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -357,6 +416,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offer_answer_media_switch),
         cmocka_unit_test(test_loss_repaired_by_nack),
+        cmocka_unit_test(test_format_decided_on_graph_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
