@@ -161,6 +161,10 @@ static size_t event_strings(fl_event *ev, const char **s[EVENT_STRINGS_MAX])
     case FL_EVENT_ICE_COMPONENT_STATE:
     case FL_EVENT_CONNECTION_STATE:
     case FL_EVENT_MEDIA_STATE:
+    case FL_EVENT_URI_STATE:
+    case FL_EVENT_RECORDING:
+    case FL_EVENT_PAUSED:
+    case FL_EVENT_STOPPED:
         break;
     }
     return 0;
@@ -795,6 +799,14 @@ int fl_element_request_key_frame(fl_element *e, fl_done_fn done, void *arg)
     return fl__element_post_done(e, element_key_frame_run, done, arg);
 }
 
+int fl__pad_sender_report(fl__pad *sink, uint32_t ssrc, uint32_t *rtp_ts, fl_time *arrival)
+{
+    fl__pad *src = pad_producer(sink);
+    if (!src || !src->element->type->sender_report)
+        return FL_ENOENT;
+    return src->element->type->sender_report(src->element, src->media, ssrc, rtp_ts, arrival);
+}
+
 const fl_sdp_codec *fl__pad_caps(fl__pad *sink)
 {
     fl__pad *src = pad_producer(sink);
@@ -929,12 +941,14 @@ static void element_invoke_run(fl__call *c)
         args[i] = at;
         at += strlen(at) + 1;
     }
-    fl__invocation inv = { .method = c->method, .args = args, .nargs = c->nargs };
+    fl__invocation inv = { .method = c->method, .args = args, .nargs = c->nargs, .call = c };
     int rc = FL_ECLOSED;
     if (e->dead)
         snprintf(inv.why, sizeof(inv.why), "the element was released");
     else
         rc = e->type->invoke(e, &inv);
+    if (rc == FL__INVOKE_LATER)
+        return; /* the hook took the answer */
     if (rc < 0 && !inv.why[0])
         snprintf(inv.why, sizeof(inv.why), "%s", fl_strerror(rc));
     fl__call_text(c, rc, rc < 0 ? inv.why : inv.result ? inv.result : "");

@@ -184,12 +184,26 @@ void fl__call_done(fl__call *c, int status)
 
 void fl__call_text(fl__call *c, int status, const char *text)
 {
-    fl__reply *r = fl__call_reply(c, status);
+    fl__deferred d = { .engine = c->worker->engine, .reply = fl__call_reply(c, status) };
+    fl__deferred_text(&d, status, text);
+}
+
+fl__deferred fl__invocation_defer(fl__invocation *inv)
+{
+    fl__deferred d = { .engine = inv->call->worker->engine, .reply = fl__call_reply(inv->call, 0) };
+    return d;
+}
+
+void fl__deferred_text(fl__deferred *d, int status, const char *text)
+{
+    fl__reply *r = d->reply;
+    d->reply = NULL;
     if (!r)
         return;
+    r->status = status;
     if (text && !(r->text = strdup(text)) && status == 0)
         r->status = FL_ENOMEM;
-    fl__reply_deliver(c->worker->engine, r);
+    fl__reply_deliver(d->engine, r);
 }
 
 /* ---- replies ---- */

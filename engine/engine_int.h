@@ -244,7 +244,22 @@ typedef struct fl__invocation {
     size_t nargs;
     const char *result; /* hook: the result text on success (NULL: ""), copied after it returns */
     char why[256];      /* hook: on failure, why in words ("": fl_strerror's phrase) */
+    fl__call *call;     /* the call it came in (fl__invocation_defer) */
 } fl__invocation;
+
+/* A hook that answers later (a call that waits for I/O) takes the answer
+ * with fl__invocation_defer and returns FL__INVOKE_LATER; it then completes
+ * it exactly once, on the worker, with fl__deferred_text (the element may
+ * be gone by then: the answer does not need it). */
+#define FL__INVOKE_LATER 1
+
+typedef struct fl__deferred {
+    fl_engine *engine;
+    fl__reply *reply; /* NULL: nobody waits for the answer */
+} fl__deferred;
+
+fl__deferred fl__invocation_defer(fl__invocation *inv);
+void fl__deferred_text(fl__deferred *d, int status, const char *text);
 
 typedef struct fl__element_type {
     const char *name;
@@ -272,6 +287,13 @@ typedef struct fl__element_type {
     /* 0 while it cannot take this media yet (it then asks for a key frame
      * itself once it can); NULL: always can. */
     int (*receiving)(fl_element *e, unsigned media);
+    /* The last RTCP Sender Report of the stream `ssrc` its source pads of
+     * this media carry (fl_transport_sender_report): 0, or FL_ENOENT. */
+    int (*sender_report)(fl_element *e,
+                         unsigned media,
+                         uint32_t ssrc,
+                         uint32_t *rtp_ts,
+                         fl_time *arrival);
     /* The calls it answers beyond every element's: `methods` lists them (a
      * NULL name ends it), read on the caller's thread so fl_element_invoke
      * refuses an unknown name or a wrong count of arguments at once;
@@ -337,6 +359,10 @@ uint64_t fl__pad_downstream_bitrate(fl__pad *src);
 /* The format reaching a sink pad, as its producer reports it; NULL when
  * unknown or not linked. */
 const fl_sdp_codec *fl__pad_caps(fl__pad *sink);
+
+/* The last Sender Report of the stream `ssrc` reaching a sink pad, from
+ * its producer (the sender_report hook): 0, or FL_ENOENT. */
+int fl__pad_sender_report(fl__pad *sink, uint32_t ssrc, uint32_t *rtp_ts, fl_time *arrival);
 
 /* A small JSON writer into a growing buffer (stats). */
 struct fl__json {

@@ -129,10 +129,11 @@ typedef void (*fl_text_fn)(void *arg, int status, const char *text);
 int fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
 
 /* Element types. */
-#define FL_ELEMENT_PASSTHROUGH "PassThrough"    /* forwards its sinks to its sources */
-#define FL_ELEMENT_APP_SOURCE  "fluo.AppSource" /* media pushed by the embedder */
-#define FL_ELEMENT_APP_SINK    "fluo.AppSink"   /* media handed to the embedder */
-#define FL_ELEMENT_WEBRTC      "WebRtcEndpoint" /* a browser peer: ICE, DTLS-SRTP, RTP */
+#define FL_ELEMENT_PASSTHROUGH "PassThrough"      /* forwards its sinks to its sources */
+#define FL_ELEMENT_APP_SOURCE  "fluo.AppSource"   /* media pushed by the embedder */
+#define FL_ELEMENT_APP_SINK    "fluo.AppSink"     /* media handed to the embedder */
+#define FL_ELEMENT_WEBRTC      "WebRtcEndpoint"   /* a browser peer: ICE, DTLS-SRTP, RTP */
+#define FL_ELEMENT_RECORDER    "RecorderEndpoint" /* media into a file: WebM, MKV, MP4 */
 
 /* Source/sink pad pairs an element holds at most (each media type and pad
  * description a connect names makes one); a connect past it: FL_ERANGE. */
@@ -232,6 +233,11 @@ enum fl_event_type {
     FL_EVENT_CONNECTION_STATE,    /* connection_state */
     FL_EVENT_MEDIA_STATE,         /* media_state */
     FL_EVENT_MEDIA_TRANSCODING,   /* media_transcoding */
+    /* RecorderEndpoint */
+    FL_EVENT_URI_STATE, /* uri_state */
+    FL_EVENT_RECORDING, /* no payload: the file is open and taking media */
+    FL_EVENT_PAUSED,    /* no payload */
+    FL_EVENT_STOPPED,   /* no payload: the file is complete on disk */
 };
 
 /* MEDIA_FLOW_IN, MEDIA_FLOW_OUT: media of one type started flowing (the
@@ -307,6 +313,19 @@ typedef struct fl_event_media_transcoding {
     const char *bin_name; /* the element's name */
 } fl_event_media_transcoding;
 
+/* The states of an element that reads or writes a URI (Kurento's
+ * UriEndpointState). */
+enum fl_uri_state {
+    FL_URI_STOP,
+    FL_URI_START,
+    FL_URI_PAUSE,
+};
+
+/* URI_STATE: the element's state changed (record, pause, stop). */
+typedef struct fl_event_uri_state {
+    enum fl_uri_state state;
+} fl_event_uri_state;
+
 typedef struct fl_event {
     enum fl_event_type type;
     fl_element *element; /* the element that raised it */
@@ -325,6 +344,7 @@ typedef struct fl_event {
         fl_event_connection_state connection_state;
         fl_event_connection_state media_state;
         fl_event_media_transcoding media_transcoding;
+        fl_event_uri_state uri_state;
     };
 } fl_event;
 

@@ -912,6 +912,7 @@ const fl__element_type fl__webrtc_type = {
     .fini = webrtc_fini,
     .key_frame = fl__wr_key_frame,
     .caps = fl__wr_caps,
+    .sender_report = fl__wr_sender_report,
     .set_property = webrtc_set_property,
     .get_property = webrtc_get_property,
     .stats = fl__wr_stats,

@@ -171,6 +171,11 @@ void fl__wr_linked(fl_element *e, fl__pad *sink);
 int fl__wr_receiving(fl_element *e, unsigned media);
 void fl__wr_key_frame(fl_element *e, unsigned media, int join);
 const fl_sdp_codec *fl__wr_caps(fl_element *e, unsigned media);
+int fl__wr_sender_report(fl_element *e,
+                         unsigned media,
+                         uint32_t ssrc,
+                         uint32_t *rtp_ts,
+                         fl_time *arrival);
 void fl__wr_stats(fl_element *e, unsigned media, fl__json *j);
 
 /* engine/webrtc_feedback.c */

@@ -280,6 +280,19 @@ void fl__wr_key_frame(fl_element *e, unsigned media, int join)
     fl__wr_schedule(wr);
 }
 
+int fl__wr_sender_report(fl_element *e,
+                         unsigned media,
+                         uint32_t ssrc,
+                         uint32_t *rtp_ts,
+                         fl_time *arrival)
+{
+    (void)media;
+    webrtc *wr = fl__wr_impl(e);
+    if (!wr || !wr->tr)
+        return FL_ENOENT;
+    return fl_transport_sender_report(wr->tr, ssrc, rtp_ts, arrival);
+}
+
 const fl_sdp_codec *fl__wr_caps(fl_element *e, unsigned media)
 {
     webrtc *wr = fl__wr_impl(e);

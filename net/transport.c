@@ -25,6 +25,7 @@ typedef struct in_ssrc {
     uint8_t fraction_lost;
     uint64_t sr_received;
     uint32_t last_sr_mid;
+    uint32_t last_sr_rtp; /* the RTP timestamp the last SR paired with its NTP time */
     fl_time last_sr_arrival;
 } in_ssrc;
 
@@ -280,6 +281,24 @@ int fl_transport_close(fl_transport *t)
     return err;
 }
 
+int fl_transport_sender_report(const fl_transport *t,
+                               uint32_t ssrc,
+                               uint32_t *rtp_ts,
+                               fl_time *arrival)
+{
+    for (size_t i = 0; i < t->n_in; i++) {
+        const in_ssrc *s = &t->in_ssrcs[i];
+        if (s->ssrc != ssrc)
+            continue;
+        if (!s->sr_received)
+            break;
+        *rtp_ts = s->last_sr_rtp;
+        *arrival = s->last_sr_arrival;
+        return 0;
+    }
+    return FL_ENOENT;
+}
+
 fl_dtls_state fl_transport_get_state(const fl_transport *t)
 {
     return fl_dtls_get_state(t->dtls);
@@ -418,6 +437,7 @@ static void on_rtcp(fl_transport *t, fl_time now, const uint8_t *data, size_t le
             if (s) {
                 s->sr_received++;
                 s->last_sr_mid = fl_rtcp_ntp_mid(sr.ntp);
+                s->last_sr_rtp = sr.rtp_ts;
                 s->last_sr_arrival = now;
             }
             for (size_t i = 0; i < sr.num_reports; i++)

@@ -232,6 +232,17 @@ void fl_transport_get_stats(const fl_transport *t, fl_transport_stats *out);
 
 fl_dtls_state fl_transport_get_state(const fl_transport *t);
 
+/* The last Sender Report from `ssrc`: the RTP timestamp it paired with its
+ * sender's clock, and when it arrived (the `now` it was handled with). A
+ * receiver anchors the stream's timestamps there: an SR's timestamp is
+ * its sender's clock at the moment it was sent, with none of the
+ * encoding or pacing delay of media packets, so streams anchored at their
+ * SRs are in sync with each other. FL_ENOENT before any SR. */
+int fl_transport_sender_report(const fl_transport *t,
+                               uint32_t ssrc,
+                               uint32_t *rtp_ts,
+                               fl_time *arrival);
+
 /* Clock rate used for a payload type (see the top of this file). */
 uint32_t fl_transport_get_clock_rate(const fl_transport *t, uint8_t payload_type);
 
