@@ -49,10 +49,10 @@ typedef struct fl_mux_track {
 
 /* A whole coded frame (an access unit) of one track. */
 typedef struct fl_mux_frame {
-    unsigned track;  /* index into the tracks given at create */
-    int64_t pts_us;  /* presentation time from the recording's start, >= 0,
-                      * never decreasing within a track */
-    int key;         /* a random access point (video key frame; audio: 1) */
+    unsigned track; /* index into the tracks given at create */
+    int64_t pts_us; /* presentation time from the recording's start, >= 0,
+                     * never decreasing within a track */
+    int key;        /* a random access point (video key frame; audio: 1) */
     const uint8_t *data;
     size_t len;
     /* Video key frames: the picture size the frame codes (0: unknown; a
