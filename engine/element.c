@@ -880,34 +880,52 @@ int fl_element_get_property(fl_element *e, const char *name, fl_text_fn cb, void
     return fl__call_submit(c, FL__REPLY_TEXT);
 }
 
+fl_stats *fl__stats_add(fl__stats_out *out, enum fl_stats_kind kind)
+{
+    if (out->oom)
+        return NULL;
+    if (out->n == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 8;
+        fl_stats *v = realloc(out->v, cap * sizeof(*v));
+        if (!v) {
+            out->oom = 1;
+            return NULL;
+        }
+        out->v = v;
+        out->cap = cap;
+    }
+    fl_stats *s = &out->v[out->n++];
+    memset(s, 0, sizeof(*s));
+    s->kind = kind;
+    s->timestamp_ms = fl_time_wall_ms();
+    return s;
+}
+
 static void element_stats_run(fl__call *c)
 {
     fl_element *e = c->element;
-    if (e->dead) {
-        fl__call_text(c, FL_ECLOSED, NULL);
-        return;
+    fl__stats_out out = { 0 };
+    int rc = 0;
+    if (e->dead)
+        rc = FL_ECLOSED;
+    else if (e->type->stats)
+        e->type->stats(e, c->media, &out);
+    else
+        fl__stats_add(&out, FL_STATS_ELEMENT);
+    if (out.oom)
+        rc = FL_ENOMEM;
+    fl__reply *r = fl__call_reply(c, rc);
+    if (r && rc == 0) {
+        r->stats = out.v; /* the reply frees them */
+        r->n = out.n;
+        out.v = NULL;
     }
-    fl__json j = { 0 };
-    fl__json_open(&j, NULL);
-    if (e->type->stats) {
-        e->type->stats(e, c->media, &j);
-    } else {
-        char id[64];
-        snprintf(id, sizeof(id), "%s_element", e->name);
-        fl__json_open(&j, id);
-        fl__json_str(&j, "id", id);
-        fl__json_str(&j, "type", "element");
-        fl__json_int(&j, "timestampMillis", fl_time_wall_ms());
-        fl__json_key(&j, "inputLatency");
-        fl__json_raw(&j, "[]");
-        fl__json_close(&j);
-    }
-    fl__json_close(&j);
-    fl__call_text(c, j.oom ? FL_ENOMEM : 0, j.oom ? NULL : j.buf);
-    free(j.buf);
+    free(out.v);
+    if (r)
+        fl__reply_deliver(c->worker->engine, r);
 }
 
-int fl_element_get_stats(fl_element *e, unsigned media, fl_text_fn cb, void *arg)
+int fl_element_get_stats(fl_element *e, unsigned media, fl_stats_fn cb, void *arg)
 {
     if (!e || !cb)
         return FL_EINVAL;
@@ -916,9 +934,9 @@ int fl_element_get_stats(fl_element *e, unsigned media, fl_text_fn cb, void *arg
     if (rc < 0)
         return rc;
     c->media = media;
-    c->cb.text = cb;
+    c->cb.stats = cb;
     c->arg = arg;
-    return fl__call_submit(c, FL__REPLY_TEXT);
+    return fl__call_submit(c, FL__REPLY_STATS);
 }
 
 /* ---- calls of the element's type (fl_element_invoke) ---- */

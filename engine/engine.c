@@ -164,6 +164,9 @@ fl__reply *fl__call_reply(fl__call *c, int status)
     case FL__REPLY_CONNS:
         r->cb.conns = c->cb.conns;
         break;
+    case FL__REPLY_STATS:
+        r->cb.stats = c->cb.stats;
+        break;
     case FL__REPLY_BOOL:
         r->cb.boolean = c->cb.boolean;
         break;
@@ -231,6 +234,9 @@ static void reply_invoke(fl__reply *r)
     case FL__REPLY_CONNS:
         r->cb.conns(r->arg, r->status, r->conns, r->n);
         break;
+    case FL__REPLY_STATS:
+        r->cb.stats(r->arg, r->status, r->stats, r->n);
+        break;
     case FL__REPLY_BOOL:
         r->cb.boolean(r->arg, r->status, r->value);
         break;
@@ -253,6 +259,7 @@ static void reply_run(fl__reply *r)
         fl__pipeline_unref(r->unref_pipeline);
     free(r->text);
     free(r->conns);
+    free(r->stats);
     free(r);
 }
 

@@ -34,7 +34,7 @@ typedef struct fl__worker fl__worker;
 typedef struct fl__call fl__call;
 typedef struct fl__reply fl__reply;
 typedef struct fl__pad fl__pad;
-typedef struct fl__json fl__json;
+typedef struct fl__stats_out fl__stats_out;
 
 /* ---- calls: closures run on a worker, in the order they were posted ---- */
 
@@ -42,6 +42,7 @@ enum fl__reply_kind {
     FL__REPLY_DONE,
     FL__REPLY_TEXT,
     FL__REPLY_CONNS,
+    FL__REPLY_STATS,
     FL__REPLY_BOOL,
     FL__REPLY_EVENT,
 };
@@ -64,6 +65,7 @@ struct fl__call {
         fl_done_fn done;
         fl_text_fn text;
         fl_connections_fn conns;
+        fl_stats_fn stats;
         fl_bool_fn boolean;
         fl_event_fn event;
         fl_media_fn media;
@@ -115,6 +117,7 @@ struct fl__reply {
         fl_done_fn done;
         fl_text_fn text;
         fl_connections_fn conns;
+        fl_stats_fn stats;
         fl_bool_fn boolean;
         fl_event_fn event;
     } cb;
@@ -124,6 +127,7 @@ struct fl__reply {
     int value;
     char *text;           /* TEXT: owned copy */
     fl_connection *conns; /* CONNS: n entries; descriptions in the tail */
+    fl_stats *stats;      /* STATS: n entries, owned */
     size_t n;
     fl_event ev;                 /* EVENT: strings in the tail */
     fl_pipeline *unref_pipeline; /* dropped after the callback ran */
@@ -277,8 +281,9 @@ typedef struct fl__element_type {
     const fl_sdp_codec *(*caps)(fl_element *e, unsigned media);
     int (*set_property)(fl_element *e, const char *name, const char *value);
     int (*get_property)(fl_element *e, const char *name, char *out, size_t cap);
-    /* Adds its statistics to the JSON object being written (see stats.c). */
-    void (*stats)(fl_element *e, unsigned media, fl__json *j);
+    /* Adds its statistics entries (fl__stats_add) for the media in the
+     * mask; NULL: one FL_STATS_ELEMENT entry. */
+    void (*stats)(fl_element *e, unsigned media, fl__stats_out *out);
     /* A link into one of its sink pads was made. */
     void (*linked)(fl_element *e, fl__pad *sink);
     /* What it can take of the media reaching its sinks, bit/s (its peer's
@@ -364,21 +369,17 @@ const fl_sdp_codec *fl__pad_caps(fl__pad *sink);
  * its producer (the sender_report hook): 0, or FL_ENOENT. */
 int fl__pad_sender_report(fl__pad *sink, uint32_t ssrc, uint32_t *rtp_ts, fl_time *arrival);
 
-/* A small JSON writer into a growing buffer (stats). */
-struct fl__json {
-    char *buf;
-    size_t len, cap;
+/* The entries of one fl_element_get_stats, growing as the type's stats
+ * hook adds them; running out of memory is recorded, not returned. */
+struct fl__stats_out {
+    fl_stats *v;
+    size_t n, cap;
     int oom;
-    int need_comma;
 };
 
-void fl__json_raw(fl__json *j, const char *s);
-void fl__json_key(fl__json *j, const char *key); /* ,"key": */
-void fl__json_str(fl__json *j, const char *key, const char *v);
-void fl__json_int(fl__json *j, const char *key, int64_t v);
-void fl__json_num(fl__json *j, const char *key, double v);
-void fl__json_open(fl__json *j, const char *key); /* ,"key":{ (key NULL: {) */
-void fl__json_close(fl__json *j);                 /* } */
+/* Appends a zeroed entry of `kind` stamped with the wall clock, or returns
+ * NULL (out->oom set) when out of memory. Worker thread. */
+fl_stats *fl__stats_add(fl__stats_out *out, enum fl_stats_kind kind);
 
 /* 0 while calls on e may be posted; FL_EINVAL for a NULL e, FL_ECLOSED
  * once its release or its pipeline's was posted. Caller's thread. */

@@ -415,11 +415,84 @@ int fl_element_get_property(fl_element *e, const char *name, fl_text_fn cb, void
 
 /* ---- statistics and key frames ---- */
 
-/* The element's statistics as a JSON object keyed by stats id, each entry
- * shaped as Kurento's RTC*Stats / EndpointStats with a "type" field
- * ("inboundrtp", "outboundrtp", "endpoint", "candidatepair", ...); media
- * selects AUDIO or VIDEO entries (FL_MEDIA_ALL: both). */
-int fl_element_get_stats(fl_element *e, unsigned media, fl_text_fn cb, void *arg);
+/* What a statistics entry describes: its kind, and the union member named
+ * beside each kind below. */
+enum fl_stats_kind {
+    FL_STATS_ELEMENT,      /* no payload: an element with no figures of its own */
+    FL_STATS_ENDPOINT,     /* endpoint: a WebRtcEndpoint as a whole */
+    FL_STATS_INBOUND_RTP,  /* inbound_rtp: an RTP stream the peer sends */
+    FL_STATS_OUTBOUND_RTP, /* outbound_rtp: an RTP stream sent to the peer */
+};
+
+/* Room for the short strings of an entry, NUL included (cut to fit). */
+#define FL_STATS_NAME_MAX 32
+
+/* ENDPOINT. A figure that is not known yet is -1. */
+typedef struct fl_stats_endpoint {
+    /* datagrams dropped because they came from an address no ICE check
+     * validated; -1 before the endpoint has an ICE transport */
+    int64_t unvalidated_packets_dropped;
+} fl_stats_endpoint;
+
+/* What both directions of an RTP stream report. Counts of feedback are
+ * those the stream's receiver sent: by us for an inbound stream, by the
+ * peer for an outbound one. */
+typedef struct fl_stats_rtp {
+    uint32_t ssrc;
+    unsigned media;                /* FL_MEDIA_AUDIO or FL_MEDIA_VIDEO */
+    char mid[FL_STATS_NAME_MAX];   /* the a=mid of its media section */
+    char codec[FL_STATS_NAME_MAX]; /* the negotiated codec: "VP8", "opus", ... */
+    int64_t fir_count;             /* FIR requests */
+    int64_t pli_count;             /* PLI requests */
+    int64_t nack_count;            /* NACK packets */
+    int64_t remb;                  /* the latest REMB, bit/s (0: none) */
+    int64_t packets_lost;          /* cumulative, as RTCP reports it (may be negative) */
+    double fraction_lost;          /* in the latest report interval, 0 to 1 */
+} fl_stats_rtp;
+
+/* INBOUND_RTP: one stream from the peer (its retransmissions counted in
+ * it). A figure that is not known is -1. */
+typedef struct fl_stats_inbound_rtp {
+    fl_stats_rtp rtp;
+    int64_t packets_received;
+    int64_t bytes_received;
+    double jitter;                          /* seconds */
+    int64_t nack_seqs_sent;                 /* sequence numbers asked for again */
+    int64_t retransmitted_packets_received; /* retransmissions that arrived */
+    int64_t retransmissions_unneeded;       /* of those, packets we had already */
+    int64_t key_frames_received;
+    int64_t receive_estimate; /* bit/s our estimator allows (video); -1: none */
+} fl_stats_inbound_rtp;
+
+/* OUTBOUND_RTP: one stream to the peer. A figure that is not known is -1. */
+typedef struct fl_stats_outbound_rtp {
+    fl_stats_rtp rtp;
+    int64_t packets_sent;
+    int64_t bytes_sent;
+    /* video: bit/s the peer's REMB and the send bounds allow; 0: none known */
+    int64_t target_bitrate;
+    double round_trip_time;             /* seconds; -1 before the peer's first report */
+    int64_t retransmitted_packets_sent; /* answers to the peer's NACKs */
+    int64_t nack_unanswered;            /* asked for but no longer held; -1: NACK not negotiated */
+} fl_stats_outbound_rtp;
+
+typedef struct fl_stats {
+    enum fl_stats_kind kind;
+    int64_t timestamp_ms; /* wall clock when taken, ms since the Unix epoch */
+
+    union {
+        fl_stats_endpoint endpoint;
+        fl_stats_inbound_rtp inbound_rtp;
+        fl_stats_outbound_rtp outbound_rtp;
+    };
+} fl_stats;
+
+/* The element's statistics: n entries, valid during the call only. A
+ * WebRtcEndpoint gives one ENDPOINT entry and an INBOUND_RTP/OUTBOUND_RTP
+ * entry per stream of a type in `media` (a mask; FL_MEDIA_ALL: every
+ * stream); an element of another type one ELEMENT entry. */
+typedef void (*fl_stats_fn)(void *arg, int status, const fl_stats *entries, size_t n);
+int fl_element_get_stats(fl_element *e, unsigned media, fl_stats_fn cb, void *arg);
 
 /* Asks the producer of the video flowing into e (through PassThroughs) for
  * a key frame: a WebRtcEndpoint producer sends its peer a PLI (at most one

@@ -176,7 +176,7 @@ int fl__wr_sender_report(fl_element *e,
                          uint32_t ssrc,
                          uint32_t *rtp_ts,
                          fl_time *arrival);
-void fl__wr_stats(fl_element *e, unsigned media, fl__json *j);
+void fl__wr_stats(fl_element *e, unsigned media, fl__stats_out *out);
 
 /* engine/webrtc_feedback.c */
 /* An SR for each stream we send on, else one RR; their loss and RTT go to

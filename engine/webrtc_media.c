@@ -304,68 +304,32 @@ const fl_sdp_codec *fl__wr_caps(fl_element *e, unsigned media)
 
 /* ---- stats ---- */
 
-static void stats_common(fl__json *j, const char *id, const char *type)
+/* The figures both directions of a stream share; counts as fl_stats_rtp
+ * orders them: fir, pli, nack, remb, lost. */
+static void stats_rtp(fl_stats_rtp *r,
+                      uint32_t ssrc,
+                      unsigned media,
+                      const wr_stream *st,
+                      const int64_t counts[5],
+                      uint8_t fraction_lost)
 {
-    fl__json_open(j, id);
-    fl__json_str(j, "id", id);
-    fl__json_str(j, "type", type);
-    fl__json_int(j, "timestampMillis", fl_time_wall_ms());
+    r->ssrc = ssrc;
+    r->media = media;
+    snprintf(r->mid, sizeof(r->mid), "%s", st->mid);
+    snprintf(r->codec, sizeof(r->codec), "%s", st->codec.name);
+    r->fir_count = counts[0];
+    r->pli_count = counts[1];
+    r->nack_count = counts[2];
+    r->remb = counts[3];
+    r->packets_lost = counts[4];
+    r->fraction_lost = fraction_lost / 256.0;
 }
 
-/* Opens one RTCRTPStreamStats entry ("inboundrtp"/"outboundrtp") with the
- * fields both directions share; the caller adds its own and closes it. */
-static void stats_rtp_open(fl__json *j,
-                           const char *type,
-                           uint32_t ssrc,
-                           const wr_stream *st,
-                           const int64_t counts[5] /* fir, pli, nack, remb, lost */,
-                           uint8_t fraction_lost)
+static void stats_inbound(webrtc *wr,
+                          unsigned media,
+                          const fl_transport_stats *ts,
+                          fl__stats_out *out)
 {
-    char id[64], num[16];
-    snprintf(id, sizeof(id), "%s_%u",
-             type[0] == 'i' ? "RTCInboundRTPStreamStats" : "RTCOutboundRTPStreamStats",
-             (unsigned)ssrc);
-    snprintf(num, sizeof(num), "%u", (unsigned)ssrc);
-    stats_common(j, id, type);
-    fl__json_str(j, "ssrc", num);
-    fl__json_str(j, "associateStatsId", "");
-    fl__json_key(j, "isRemote");
-    fl__json_raw(j, "false");
-    fl__json_str(j, "mediaTrackId", st->mid);
-    fl__json_str(j, "transportId", "transport");
-    fl__json_str(j, "codecId", st->codec.name);
-    fl__json_int(j, "firCount", counts[0]);
-    fl__json_int(j, "pliCount", counts[1]);
-    fl__json_int(j, "nackCount", counts[2]);
-    fl__json_int(j, "sliCount", 0);
-    fl__json_int(j, "remb", counts[3]);
-    fl__json_int(j, "packetsLost", counts[4]);
-    fl__json_num(j, "fractionLost", fraction_lost / 256.0);
-}
-
-void fl__wr_stats(fl_element *e, unsigned media, fl__json *j)
-{
-    webrtc *wr = fl__wr_impl(e);
-    char id[64];
-    snprintf(id, sizeof(id), "%s_endpoint", e->name);
-    stats_common(j, id, "endpoint");
-    fl__json_key(j, "inputLatency");
-    fl__json_raw(j, "[]");
-    fl__json_key(j, "E2ELatency");
-    fl__json_raw(j, "[]");
-    /* beyond Kurento's fields: datagrams from sources no ICE check validated */
-    if (wr && wr->ice)
-        fl__json_int(j, "unvalidatedPacketsDropped",
-                     (int64_t)fl__ice_transport_dropped_unvalidated(wr->ice));
-    fl__json_close(j);
-    if (!wr || !wr->tr)
-        return;
-    fl_transport_stats *ts = malloc(sizeof(*ts));
-    if (!ts) {
-        j->oom = 1;
-        return;
-    }
-    fl_transport_get_stats(wr->tr, ts);
     for (size_t k = 0; k < ts->n_inbound; k++) {
         const fl_transport_inbound_stats *in = &ts->inbound[k];
         unsigned kind = wr->pt_kind[in->payload_type & 127];
@@ -373,45 +337,77 @@ void fl__wr_stats(fl_element *e, unsigned media, fl__json *j)
         if (i < 0 || !(media & kind) || wr->pt_rtx[in->payload_type & 127])
             continue; /* the RTX stream counts in its media stream's figures */
         const wr_stream *st = &wr->st[i];
+        fl_stats *s = fl__stats_add(out, FL_STATS_INBOUND_RTP);
+        if (!s)
+            return;
+        fl_stats_inbound_rtp *r = &s->inbound_rtp;
         int64_t remb = i == 1 ? (int64_t)wr->remb_sent_bps : 0;
         const int64_t counts[5] = { 0, (int64_t)st->pli_sent, (int64_t)st->nacks_sent, remb,
                                     in->packets_lost };
-        stats_rtp_open(j, "inboundrtp", in->ssrc, st, counts, in->fraction_lost);
-        fl__json_int(j, "packetsReceived", (int64_t)in->packets);
-        fl__json_int(j, "bytesReceived", (int64_t)in->bytes);
-        fl__json_num(j, "jitter", in->jitter_s);
-        /* beyond Kurento's fields: repair and estimation */
-        fl__json_int(j, "nackSeqsSent", (int64_t)st->nack_seqs_sent);
-        fl__json_int(j, "retransmittedPacketsReceived", (int64_t)st->rtx_recv);
-        fl__json_int(j, "retransmissionsUnneeded", (int64_t)st->rtx_unneeded);
-        fl__json_int(j, "keyFramesReceived", (int64_t)st->key_frames);
-        if (i == 1 && wr->bwe)
-            fl__json_int(j, "receiveEstimate", (int64_t)fl_bwe_estimate(wr->bwe));
-        fl__json_close(j);
+        stats_rtp(&r->rtp, in->ssrc, kind, st, counts, in->fraction_lost);
+        r->packets_received = (int64_t)in->packets;
+        r->bytes_received = (int64_t)in->bytes;
+        r->jitter = in->jitter_s;
+        r->nack_seqs_sent = (int64_t)st->nack_seqs_sent;
+        r->retransmitted_packets_received = (int64_t)st->rtx_recv;
+        r->retransmissions_unneeded = (int64_t)st->rtx_unneeded;
+        r->key_frames_received = (int64_t)st->key_frames;
+        r->receive_estimate = i == 1 && wr->bwe ? (int64_t)fl_bwe_estimate(wr->bwe) : -1;
     }
+}
+
+static void stats_outbound(webrtc *wr,
+                           unsigned media,
+                           const fl_transport_stats *ts,
+                           fl__stats_out *out)
+{
     for (size_t k = 0; k < ts->n_outbound; k++) {
-        const fl_transport_outbound_stats *out = &ts->outbound[k];
-        int i = out->ssrc == wr->st[0].ssrc ? 0 : out->ssrc == wr->st[1].ssrc ? 1 : -1;
+        const fl_transport_outbound_stats *o = &ts->outbound[k];
+        int i = o->ssrc == wr->st[0].ssrc ? 0 : o->ssrc == wr->st[1].ssrc ? 1 : -1;
         unsigned kind = i == 0 ? FL_MEDIA_AUDIO : FL_MEDIA_VIDEO;
         if (i < 0 || !(media & kind))
             continue;
         const wr_stream *st = &wr->st[i];
+        fl_stats *s = fl__stats_add(out, FL_STATS_OUTBOUND_RTP);
+        if (!s)
+            return;
+        fl_stats_outbound_rtp *r = &s->outbound_rtp;
         const int64_t counts[5] = { (int64_t)st->fir_recv, (int64_t)st->pli_recv,
                                     (int64_t)st->nack_recv, (int64_t)st->remb_recv,
-                                    out->remote_packets_lost };
-        stats_rtp_open(j, "outboundrtp", out->ssrc, st, counts, out->remote_fraction_lost);
-        fl__json_int(j, "packetsSent", (int64_t)out->packets);
-        fl__json_int(j, "bytesSent", (int64_t)out->bytes);
-        fl__json_num(j, "targetBitrate", (double)fl__wr_bitrate(e, kind));
-        fl__json_num(j, "roundTripTime", out->rtt_us >= 0 ? out->rtt_us / 1e6 : 0.0);
-        fl__json_int(j, "retransmittedPacketsSent", (int64_t)(st->rtx_sent + st->resent_plain));
+                                    o->remote_packets_lost };
+        stats_rtp(&r->rtp, o->ssrc, kind, st, counts, o->remote_fraction_lost);
+        r->packets_sent = (int64_t)o->packets;
+        r->bytes_sent = (int64_t)o->bytes;
+        r->target_bitrate = (int64_t)fl__wr_bitrate(wr->e, kind);
+        r->round_trip_time = o->rtt_us >= 0 ? o->rtt_us / 1e6 : -1.0;
+        r->retransmitted_packets_sent = (int64_t)(st->rtx_sent + st->resent_plain);
+        r->nack_unanswered = -1;
         if (st->hist) {
             fl_nack_history_stats hs;
             fl_nack_history_get_stats(st->hist, &hs);
-            fl__json_int(j, "nackUnanswered", (int64_t)(hs.missing + hs.too_old));
+            r->nack_unanswered = (int64_t)(hs.missing + hs.too_old);
         }
-        fl__json_close(j);
     }
+}
+
+void fl__wr_stats(fl_element *e, unsigned media, fl__stats_out *out)
+{
+    webrtc *wr = fl__wr_impl(e);
+    fl_stats *s = fl__stats_add(out, FL_STATS_ENDPOINT);
+    if (!s)
+        return;
+    s->endpoint.unvalidated_packets_dropped =
+            wr && wr->ice ? (int64_t)fl__ice_transport_dropped_unvalidated(wr->ice) : -1;
+    if (!wr || !wr->tr)
+        return;
+    fl_transport_stats *ts = malloc(sizeof(*ts));
+    if (!ts) {
+        out->oom = 1;
+        return;
+    }
+    fl_transport_get_stats(wr->tr, ts);
+    stats_inbound(wr, media, ts, out);
+    stats_outbound(wr, media, ts, out);
     free(ts);
 }
 

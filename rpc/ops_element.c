@@ -329,37 +329,17 @@ static void el_transcoding(call *c, obj *o, json_t *p)
 
 /* ---- stats ---- */
 
-static const char *stats_class(const char *type)
-{
-    if (strcmp(type, "inboundrtp") == 0)
-        return "RTCInboundRTPStreamStats";
-    if (strcmp(type, "outboundrtp") == 0)
-        return "RTCOutboundRTPStreamStats";
-    if (strcmp(type, "endpoint") == 0)
-        return "EndpointStats";
-    return "ElementStats";
-}
-
-static void stats_done(void *arg, int status, const char *text)
+static void stats_done(void *arg, int status, const fl_stats *entries, size_t n)
 {
     call *c = arg;
     if (status != 0) {
         fl__call_err(c, KE_UNEXPECTED_ERROR, "%s", fl_strerror(status));
         return;
     }
-    json_t *map = json_loads(text ? text : "{}", 0, NULL);
-    if (!json_is_object(map)) {
-        json_decref(map);
-        fl__call_err(c, KE_UNEXPECTED_ERROR, "Statistics could not be read");
+    json_t *map = fl__stats_json(fl_element_name(c->target->element), entries, n);
+    if (!map) {
+        fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
         return;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(map, key, v)
-    {
-        const char *type = pstr(v, "type");
-        json_object_set_new(v, "__module__", json_string("kurento"));
-        json_object_set_new(v, "__type__", json_string(stats_class(type ? type : "")));
     }
     fl__call_ok(c, map);
 }
@@ -374,7 +354,7 @@ static void get_stats(call *c, obj *o, json_t *p)
     }
     int rc = fl_element_get_stats(o->element, media ? media : FL_MEDIA_ALL, stats_done, c);
     if (rc < 0)
-        stats_done(c, rc, NULL);
+        stats_done(c, rc, NULL, 0);
 }
 
 const struct op fl__ops[] = {

@@ -433,6 +433,12 @@ void fl__event_emit_about(struct fl_rpc *rpc, const obj *subject, const char *ty
 json_t *fl__event_base(obj *source, const char *type);
 void fl__engine_event(void *arg, const fl_event *ev);
 
+/* ---- stats_json.c ---- */
+/* MediaElement.getStats's answer for n entries of the element named `name`
+ * (its engine name: the object's id): Kurento's map of stats records keyed
+ * by id, each with __module__/__type__. NULL when out of memory. */
+json_t *fl__stats_json(const char *name, const fl_stats *entries, size_t n);
+
 /* ---- manager.c: status page, metrics, process figures ---- */
 int fl__http_status(void *ctx, const char *path, fl_bytes *body, const char **content_type);
 int64_t fl__used_memory_kb(void);

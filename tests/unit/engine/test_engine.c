@@ -26,6 +26,7 @@
 #define WAIT_MS    5000
 #define MAX_EVENTS 512
 #define MAX_CONNS  16
+#define MAX_STATS  8
 
 typedef struct rec_event {
     int type;
@@ -55,6 +56,8 @@ typedef struct T {
     size_t nconns;
     int value;
     char *text;
+    fl_stats stats[MAX_STATS];
+    size_t nstats; /* entries the last stats reply had */
 } T;
 
 static T *t_new(int use_loop, int workers)
@@ -247,6 +250,28 @@ static void on_text(void *arg, int status, const char *text)
     t->text = text ? strdup(text) : NULL;
     atomic_store(&t->status, status);
     atomic_fetch_add(&t->replies, 1);
+}
+
+static void on_stats(void *arg, int status, const fl_stats *entries, size_t n)
+{
+    T *t = arg;
+    uv_mutex_lock(&t->lock);
+    t->nstats = n;
+    for (size_t i = 0; i < n && i < MAX_STATS; i++)
+        t->stats[i] = entries[i];
+    uv_mutex_unlock(&t->lock);
+    atomic_store(&t->status, status);
+    atomic_fetch_add(&t->replies, 1);
+}
+
+/* The element's statistics (in t->stats); returns how many entries. */
+static size_t stats_sync(T *t, fl_element *e, unsigned media)
+{
+    int before = atomic_load(&t->replies);
+    assert_int_equal(fl_element_get_stats(e, media, on_stats, t), 0);
+    wait_for(t, &t->replies, before + 1);
+    assert_int_equal(atomic_load(&t->status), 0);
+    return t->nstats;
 }
 
 static fl_element *mk(T *t, fl_pipeline *p, const char *type, const char *name)
@@ -811,7 +836,7 @@ static void test_error_model(void **state)
     /* a released element, and every element of a released pipeline */
     assert_int_equal(fl_element_release(k, on_done, t), 0);
     assert_int_equal(fl_element_release(k, on_done, t), FL_ECLOSED);
-    assert_int_equal(fl_element_get_stats(k, FL_MEDIA_ALL, on_text, t), FL_ECLOSED);
+    assert_int_equal(fl_element_get_stats(k, FL_MEDIA_ALL, on_stats, t), FL_ECLOSED);
     assert_int_equal(fl_element_connect(src, k, FL_MEDIA_ALL, NULL, NULL, on_done, t), FL_ECLOSED);
     assert_int_equal(fl_element_set_event_cb(k, on_event, t), FL_ECLOSED);
     assert_int_equal(fl_pipeline_release(q, on_done, t), 0);
@@ -836,7 +861,7 @@ static void test_error_model(void **state)
     assert_int_equal(fl_element_push(src, FL_MEDIA_VIDEO, big, 10, NULL, NULL), 0);
     wait_for(t, &t->dones, dones + 51);
     assert_int_equal(atomic_load(&t->status), FL_ENOENT);
-    assert_int_equal(fl_element_get_stats(pt, FL_MEDIA_ALL, on_text, t), 0);
+    assert_int_equal(fl_element_get_stats(pt, FL_MEDIA_ALL, on_stats, t), 0);
     assert_int_equal(fl_pipeline_get_dot(p, on_text, t), 0);
     wait_for(t, &t->replies, replies + 2);
     settle(t);
@@ -951,6 +976,64 @@ static void test_webrtc_invoke(void **state)
     t_free(t);
 }
 
+/* ---- statistics ---- */
+
+/* A PassThrough has no figures of its own: one ELEMENT entry, stamped with
+ * the wall clock, whatever the media asked for; with a callback loop and
+ * without (delivered on the worker). */
+static void test_stats_passthrough(void **state)
+{
+    (void)state;
+    for (int use_loop = 0; use_loop < 2; use_loop++) {
+        T *t = t_new(use_loop, 1);
+        fl_pipeline *p;
+        assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+        fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
+        fl_element *pt = mk(t, p, FL_ELEMENT_PASSTHROUGH, "pt");
+        assert_int_equal(connect_sync(t, src, pt, FL_MEDIA_ALL, NULL, NULL), 0);
+        int64_t before = fl_time_wall_ms();
+        assert_int_equal(stats_sync(t, pt, FL_MEDIA_ALL), 1);
+        int64_t after = fl_time_wall_ms();
+        assert_int_equal(t->stats[0].kind, FL_STATS_ELEMENT);
+        assert_true(t->stats[0].timestamp_ms >= before && t->stats[0].timestamp_ms <= after);
+        assert_true(before > 1600000000000); /* ms since 1970, not a monotonic clock */
+        assert_int_equal(stats_sync(t, pt, FL_MEDIA_VIDEO), 1);
+        assert_int_equal(t->stats[0].kind, FL_STATS_ELEMENT);
+        /* the app source has no stats hook either */
+        assert_int_equal(stats_sync(t, src, FL_MEDIA_AUDIO), 1);
+        assert_int_equal(t->stats[0].kind, FL_STATS_ELEMENT);
+        pipeline_release_sync(t, p);
+        expect_stats_zero(t);
+        t_free(t);
+    }
+}
+
+/* A WebRtcEndpoint: an ENDPOINT entry (its ICE figure unknown until the
+ * ICE transport exists) and no stream before negotiation. */
+static void test_stats_webrtc(void **state)
+{
+    (void)state;
+    T *t = t_new(1, 1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *a = mk(t, p, FL_ELEMENT_WEBRTC, "a");
+    assert_int_equal(set_sync(t, a, "networkInterfaces", "lo"), 0);
+    assert_int_equal(stats_sync(t, a, FL_MEDIA_ALL), 1);
+    assert_int_equal(t->stats[0].kind, FL_STATS_ENDPOINT);
+    assert_int_equal(t->stats[0].endpoint.unvalidated_packets_dropped, -1);
+    assert_true(t->stats[0].timestamp_ms > 1600000000000);
+
+    /* its offer makes the ICE transport: the ICE figure counts, still no
+     * stream has statistics */
+    assert_int_equal(invoke_sync(t, a, "generateOffer", NULL, 0), 0);
+    assert_int_equal(stats_sync(t, a, FL_MEDIA_ALL), 1);
+    assert_int_equal(t->stats[0].kind, FL_STATS_ENDPOINT);
+    assert_int_equal(t->stats[0].endpoint.unvalidated_packets_dropped, 0);
+    pipeline_release_sync(t, p);
+    expect_stats_zero(t);
+    t_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -970,6 +1053,8 @@ int main(void)
         cmocka_unit_test(test_no_callback_loop),
         cmocka_unit_test(test_error_model),
         cmocka_unit_test(test_webrtc_invoke),
+        cmocka_unit_test(test_stats_passthrough),
+        cmocka_unit_test(test_stats_webrtc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,157 @@
+/* Kurento's shape of an element's statistics (MediaElement.getStats): the
+ * engine's typed entries (fl_stats, engine/fluo.h) as the map of
+ * ElementStats, EndpointStats, RTCInboundRTPStreamStats and
+ * RTCOutboundRTPStreamStats records keyed by stats id that kurento-client
+ * reads. The one place that knows those ids, names and constant fields. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc/rpc_int.h"
+
+/* A kmd double as fluo sends it: nine significant digits, and a whole
+ * value as an integer ("fractionLost":0, "targetBitrate":300000). */
+static json_t *number(double v)
+{
+    char text[48];
+    snprintf(text, sizeof(text), "%.9g", isfinite(v) ? v : 0.0);
+    if (strpbrk(text, ".eE"))
+        return json_real(strtod(text, NULL));
+    return json_integer(strtoll(text, NULL, 10));
+}
+
+static void set_str(json_t *o, const char *key, const char *v)
+{
+    json_object_set_new(o, key, json_string(v));
+}
+
+static void set_int(json_t *o, const char *key, int64_t v)
+{
+    json_object_set_new(o, key, json_integer((json_int_t)v));
+}
+
+/* The fields of Stats: id (stolen), type, timestampMillis. */
+static json_t *record(json_t *id, const char *type, const fl_stats *s)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", id);
+    set_str(o, "type", type);
+    set_int(o, "timestampMillis", s->timestamp_ms);
+    return o;
+}
+
+/* RTCRTPStreamStats's fields, those of Stats first. */
+static json_t *rtp_record(const char *type, const fl_stats *s, const fl_stats_rtp *r)
+{
+    char ssrc[16];
+    snprintf(ssrc, sizeof(ssrc), "%u", (unsigned)r->ssrc);
+    json_t *o = record(json_sprintf("%s_%s",
+                                    s->kind == FL_STATS_INBOUND_RTP ? "RTCInboundRTPStreamStats"
+                                                                    : "RTCOutboundRTPStreamStats",
+                                    ssrc),
+                       type, s);
+    set_str(o, "ssrc", ssrc);
+    set_str(o, "associateStatsId", "");
+    json_object_set_new(o, "isRemote", json_false());
+    set_str(o, "mediaTrackId", r->mid);
+    set_str(o, "transportId", "transport");
+    set_str(o, "codecId", r->codec);
+    set_int(o, "firCount", r->fir_count);
+    set_int(o, "pliCount", r->pli_count);
+    set_int(o, "nackCount", r->nack_count);
+    set_int(o, "sliCount", 0);
+    set_int(o, "remb", r->remb);
+    set_int(o, "packetsLost", r->packets_lost);
+    json_object_set_new(o, "fractionLost", number(r->fraction_lost));
+    return o;
+}
+
+static json_t *inbound(const fl_stats *s)
+{
+    const fl_stats_inbound_rtp *in = &s->inbound_rtp;
+    json_t *o = rtp_record("inboundrtp", s, &in->rtp);
+    set_int(o, "packetsReceived", in->packets_received);
+    set_int(o, "bytesReceived", in->bytes_received);
+    json_object_set_new(o, "jitter", number(in->jitter));
+    /* beyond Kurento's fields: repair and estimation */
+    set_int(o, "nackSeqsSent", in->nack_seqs_sent);
+    set_int(o, "retransmittedPacketsReceived", in->retransmitted_packets_received);
+    set_int(o, "retransmissionsUnneeded", in->retransmissions_unneeded);
+    set_int(o, "keyFramesReceived", in->key_frames_received);
+    if (in->receive_estimate >= 0)
+        set_int(o, "receiveEstimate", in->receive_estimate);
+    return o;
+}
+
+static json_t *outbound(const fl_stats *s)
+{
+    const fl_stats_outbound_rtp *out = &s->outbound_rtp;
+    json_t *o = rtp_record("outboundrtp", s, &out->rtp);
+    set_int(o, "packetsSent", out->packets_sent);
+    set_int(o, "bytesSent", out->bytes_sent);
+    json_object_set_new(o, "targetBitrate", number((double)out->target_bitrate));
+    json_object_set_new(o, "roundTripTime",
+                        number(out->round_trip_time >= 0 ? out->round_trip_time : 0.0));
+    /* beyond Kurento's fields */
+    set_int(o, "retransmittedPacketsSent", out->retransmitted_packets_sent);
+    if (out->nack_unanswered >= 0)
+        set_int(o, "nackUnanswered", out->nack_unanswered);
+    return o;
+}
+
+/* ElementStats, or EndpointStats with `endpoint`. */
+static json_t *element(const char *name, const fl_stats *s, int endpoint)
+{
+    const char *type = endpoint ? "endpoint" : "element";
+    json_t *o = record(json_sprintf("%s_%s", name, type), type, s);
+    json_object_set_new(o, "inputLatency", json_array());
+    if (!endpoint)
+        return o;
+    json_object_set_new(o, "E2ELatency", json_array());
+    /* beyond Kurento's fields */
+    if (s->endpoint.unvalidated_packets_dropped >= 0)
+        set_int(o, "unvalidatedPacketsDropped", s->endpoint.unvalidated_packets_dropped);
+    return o;
+}
+
+json_t *fl__stats_json(const char *name, const fl_stats *entries, size_t n)
+{
+    json_t *map = json_object();
+    if (!map)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const fl_stats *s = &entries[i];
+        json_t *o;
+        const char *cls;
+        switch (s->kind) {
+        case FL_STATS_ENDPOINT:
+            o = element(name, s, 1);
+            cls = "EndpointStats";
+            break;
+        case FL_STATS_INBOUND_RTP:
+            o = inbound(s);
+            cls = "RTCInboundRTPStreamStats";
+            break;
+        case FL_STATS_OUTBOUND_RTP:
+            o = outbound(s);
+            cls = "RTCOutboundRTPStreamStats";
+            break;
+        case FL_STATS_ELEMENT:
+        default:
+            o = element(name, s, 0);
+            cls = "ElementStats";
+            break;
+        }
+        set_str(o, "__module__", "kurento");
+        set_str(o, "__type__", cls);
+        const char *id = json_string_value(json_object_get(o, "id"));
+        if (!id || json_object_set(map, id, o) < 0) {
+            json_decref(o);
+            json_decref(map);
+            return NULL; /* out of memory */
+        }
+        json_decref(o);
+    }
+    return map;
+}
