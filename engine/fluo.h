@@ -410,7 +410,17 @@ int fl_element_set_property(fl_element *e,
                             fl_done_fn done,
                             void *arg);
 
-/* The property's value as text (cb's text), FL_ENOTSUP when unknown. */
+/* The property's value as text (cb's text), FL_ENOTSUP when unknown. Those
+ * set_property takes read as they were set; WebRtcEndpoint also has, read
+ * only: mediaState and connectionState ("CONNECTED" or "DISCONNECTED"),
+ * rembParams (what applies, as set_property takes it: "upLosses=26" then
+ * ",rembOnConnect=N" and ",decrementFactor=X" when set), ICECandidatePairs
+ * (the selected pair's local and remote candidate lines, "candidate:...",
+ * joined by "\n"; "" before a pair is selected), IceConnectionState (the
+ * ICE component's state, "CONNECTING", "READY"... as
+ * fl_ice_component_state names it; "" before ICE starts) and
+ * DtlsConnectionState ("NEW", "CONNECTING", "CONNECTED", "CLOSED" or
+ * "FAILED"; "" before the DTLS transport exists). */
 int fl_element_get_property(fl_element *e, const char *name, fl_text_fn cb, void *arg);
 
 /* ---- statistics and key frames ---- */

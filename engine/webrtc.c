@@ -762,15 +762,12 @@ static int webrtc_get_property(fl_element *e, const char *name, char *out, size_
 {
     webrtc *wr = fl__wr_impl(e);
     const prop *p = prop_find(name);
-    if (wr && strcmp(name, "rembParams") == 0) { /* what applies, as JSON */
-        int n = snprintf(out, cap, "{\"upLosses\":%d",
-                         wr->remb_up_losses ? wr->remb_up_losses : 26);
+    if (wr && strcmp(name, "rembParams") == 0) { /* what applies, as set_remb_params takes it */
+        int n = snprintf(out, cap, "upLosses=%d", wr->remb_up_losses ? wr->remb_up_losses : 26);
         if (wr->remb_on_connect > 0 && n > 0 && (size_t)n < cap)
-            n += snprintf(out + n, cap - (size_t)n, ",\"rembOnConnect\":%d", wr->remb_on_connect);
+            n += snprintf(out + n, cap - (size_t)n, ",rembOnConnect=%d", wr->remb_on_connect);
         if (wr->remb_decrement > 0 && n > 0 && (size_t)n < cap)
-            n += snprintf(out + n, cap - (size_t)n, ",\"decrementFactor\":%g", wr->remb_decrement);
-        if (n > 0 && (size_t)n < cap)
-            snprintf(out + n, cap - (size_t)n, "}");
+            snprintf(out + n, cap - (size_t)n, ",decrementFactor=%g", wr->remb_decrement);
         return 0;
     }
     if (wr && strcmp(name, "mediaState") == 0) {
@@ -781,36 +778,23 @@ static int webrtc_get_property(fl_element *e, const char *name, char *out, size_
         snprintf(out, cap, "%s", wr->connected ? "CONNECTED" : "DISCONNECTED");
         return 0;
     }
-    /* Kurento's IceCandidatePair[] and IceConnection[] as JSON text: one
-     * stream ("1"), one component (rtcp-mux) */
+    /* one ICE stream, one component (rtcp-mux): the selected pair as
+     * "local\nremote", the component's state, the DTLS state; "" before */
     if (wr && strcmp(name, "ICECandidatePairs") == 0) {
         if (wr->pair_local[0])
-            snprintf(out, cap,
-                     "[{\"streamId\":\"1\",\"componentId\":1,\"localCandidate\":\"%s\","
-                     "\"remoteCandidate\":\"%s\"}]",
-                     wr->pair_local, wr->pair_remote);
-        else
-            snprintf(out, cap, "[]");
+            snprintf(out, cap, "%s\n%s", wr->pair_local, wr->pair_remote);
+        else if (cap)
+            out[0] = '\0';
         return 0;
     }
     if (wr && strcmp(name, "IceConnectionState") == 0) {
-        if (wr->ice_state)
-            snprintf(out, cap, "[{\"streamId\":\"1\",\"componentId\":1,\"state\":\"%s\"}]",
-                     wr->ice_state);
-        else
-            snprintf(out, cap, "[]");
+        snprintf(out, cap, "%s", wr->ice_state ? wr->ice_state : "");
         return 0;
     }
     if (wr && strcmp(name, "DtlsConnectionState") == 0) {
         static const char *names[] = { "NEW", "CONNECTING", "CONNECTED", "CLOSED", "FAILED" };
         unsigned st = wr->tr ? (unsigned)fl_transport_get_state(wr->tr) : 0;
-        if (wr->tr)
-            snprintf(out, cap,
-                     "[{\"streamId\":\"1\",\"componentId\":\"1\",\"connectionId\":\"1\","
-                     "\"state\":\"%s\"}]",
-                     st < 5 ? names[st] : "FAILED");
-        else
-            snprintf(out, cap, "[]");
+        snprintf(out, cap, "%s", !wr->tr ? "" : st < 5 ? names[st] : "FAILED");
         return 0;
     }
     if (!wr || !p)

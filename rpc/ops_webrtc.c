@@ -1,6 +1,7 @@
 /* WebRtcEndpoint and its ancestors (SdpEndpoint, BaseRtpEndpoint): SDP
- * negotiation, ICE candidates, properties held by the engine element,
- * getStats, and the Kurento shape of the endpoint's events. */
+ * negotiation, ICE candidates, properties held by the engine element (and
+ * the Kurento records made of their plain values), and the Kurento shape
+ * of the endpoint's events. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -431,26 +432,89 @@ static const char *prop_type(obj *o, const char *name)
     return t ? t : "String";
 }
 
+/* The engine answers plain values; the records Kurento's types make of
+ * them are built here. One ICE stream ("1"), one component (1: RTCP is
+ * multiplexed), one DTLS connection. */
+
+/* IceCandidatePair[] of "local\nremote" ("": no pair selected yet). */
+static json_t *candidate_pairs(const char *text)
+{
+    json_t *arr = json_array();
+    const char *nl = strchr(text, '\n');
+    if (!text[0] || !nl)
+        return arr;
+    json_array_append_new(arr, json_pack("{s:s, s:i, s:s%, s:s}", "streamId", "1", "componentId", 1,
+                                         "localCandidate", text, (size_t)(nl - text),
+                                         "remoteCandidate", nl + 1));
+    return arr;
+}
+
+/* IceConnection[] of the component's state ("": ICE not started). */
+static json_t *ice_connections(const char *state)
+{
+    json_t *arr = json_array();
+    if (state[0])
+        json_array_append_new(arr, json_pack("{s:s, s:i, s:s}", "streamId", "1", "componentId", 1,
+                                             "state", state));
+    return arr;
+}
+
+/* DtlsConnection[] of the DTLS state ("": no DTLS transport yet). */
+static json_t *dtls_connections(const char *state)
+{
+    json_t *arr = json_array();
+    if (state[0])
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "streamId", "1", "componentId",
+                                             "1", "connectionId", "1", "state", state));
+    return arr;
+}
+
+/* RembParams of "name=value,..." (set_prop's flatten, the other way): a
+ * value written with no fraction or exponent is an integer, as in JSON. */
+static json_t *remb_params(const char *text)
+{
+    json_t *o = json_object();
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", text);
+    for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '='), *end;
+        if (!eq)
+            continue;
+        *eq = 0;
+        long long i = strtoll(eq + 1, &end, 10);
+        json_object_set_new(o, kv, *end ? json_real(strtod(eq + 1, NULL)) : json_integer(i));
+    }
+    return o;
+}
+
 typedef struct prop_req {
     call *c;
+    char name[64];
     char type[64];
 } prop_req;
+
+static json_t *prop_value(const prop_req *r, const char *text)
+{
+    if (strcmp(r->name, "ICECandidatePairs") == 0)
+        return candidate_pairs(text);
+    if (strcmp(r->name, "IceConnectionState") == 0)
+        return ice_connections(text);
+    if (strcmp(r->name, "DtlsConnectionState") == 0)
+        return dtls_connections(text);
+    if (strcmp(r->type, "RembParams") == 0)
+        return remb_params(text);
+    if (strcmp(r->type, "int") == 0 || strcmp(r->type, "int64") == 0)
+        return json_integer(strtoll(text, NULL, 10));
+    if (strcmp(r->type, "boolean") == 0)
+        return json_boolean(strcmp(text, "true") == 0);
+    return json_string(text);
+}
 
 static void get_prop_done(void *arg, int status, const char *text)
 {
     prop_req *r = arg;
     call *c = r->c;
-    json_t *v = NULL;
-    if (status == 0 && text) {
-        if (strcmp(r->type, "int") == 0 || strcmp(r->type, "int64") == 0)
-            v = json_integer(strtoll(text, NULL, 10));
-        else if (strcmp(r->type, "boolean") == 0)
-            v = json_boolean(strcmp(text, "true") == 0);
-        else if (strstr(r->type, "[]") || strcmp(r->type, "RembParams") == 0)
-            v = json_loads(text, 0, NULL); /* lists and records come as JSON text */
-        else
-            v = json_string(text);
-    }
+    json_t *v = status == 0 && text ? prop_value(r, text) : NULL;
     free(r);
     if (status != 0)
         fl__call_err(c, KE_UNEXPECTED_ERROR, "%s", fl_strerror(status));
@@ -461,16 +525,15 @@ static void get_prop_done(void *arg, int status, const char *text)
 static void get_prop(call *c, obj *o, json_t *p)
 {
     (void)p;
-    char name[64];
     prop_req *r = calloc(1, sizeof(*r));
     if (!r) {
         fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");
         return;
     }
     r->c = c;
-    prop_name(c, o, name, sizeof(name));
-    snprintf(r->type, sizeof(r->type), "%s", prop_type(o, name));
-    int rc = fl_element_get_property(o->element, name, get_prop_done, r);
+    prop_name(c, o, r->name, sizeof(r->name));
+    snprintf(r->type, sizeof(r->type), "%s", prop_type(o, r->name));
+    int rc = fl_element_get_property(o->element, r->name, get_prop_done, r);
     if (rc < 0)
         get_prop_done(r, rc, NULL);
 }

@@ -1008,8 +1008,19 @@ static void test_stats_passthrough(void **state)
     }
 }
 
-/* A WebRtcEndpoint: an ENDPOINT entry (its ICE figure unknown until the
- * ICE transport exists) and no stream before negotiation. */
+static int get_sync(T *t, fl_element *e, const char *name)
+{
+    int before = atomic_load(&t->replies);
+    assert_int_equal(fl_element_get_property(e, name, on_text, t), 0);
+    wait_for(t, &t->replies, before + 1);
+    return atomic_load(&t->status);
+}
+
+/* A WebRtcEndpoint's statistics and read-only properties are plain engine
+ * values (the Kurento records are the control server's): an ENDPOINT
+ * entry (its ICE figure unknown until the ICE transport exists) and no
+ * stream before negotiation; "" for the ICE and DTLS states and the pair
+ * before any; rembParams as set_property takes it. */
 static void test_stats_webrtc(void **state)
 {
     (void)state;
@@ -1022,13 +1033,32 @@ static void test_stats_webrtc(void **state)
     assert_int_equal(t->stats[0].kind, FL_STATS_ENDPOINT);
     assert_int_equal(t->stats[0].endpoint.unvalidated_packets_dropped, -1);
     assert_true(t->stats[0].timestamp_ms > 1600000000000);
+    static const char *const empty[] = { "ICECandidatePairs", "IceConnectionState",
+                                         "DtlsConnectionState" };
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(get_sync(t, a, empty[i]), 0);
+        assert_string_equal(t->text, "");
+    }
+    assert_int_equal(get_sync(t, a, "connectionState"), 0);
+    assert_string_equal(t->text, "DISCONNECTED");
+    assert_int_equal(get_sync(t, a, "rembParams"), 0);
+    assert_string_equal(t->text, "upLosses=26");
+    assert_int_equal(set_sync(t, a, "rembParams", "rembOnConnect=500000,decrementFactor=0.7"), 0);
+    assert_int_equal(get_sync(t, a, "rembParams"), 0);
+    assert_string_equal(t->text, "upLosses=26,rembOnConnect=500000,decrementFactor=0.7");
 
     /* its offer makes the ICE transport: the ICE figure counts, still no
-     * stream has statistics */
+     * stream has statistics; gathering gives the component a state */
     assert_int_equal(invoke_sync(t, a, "generateOffer", NULL, 0), 0);
     assert_int_equal(stats_sync(t, a, FL_MEDIA_ALL), 1);
     assert_int_equal(t->stats[0].kind, FL_STATS_ENDPOINT);
     assert_int_equal(t->stats[0].endpoint.unvalidated_packets_dropped, 0);
+    assert_int_equal(get_sync(t, a, "DtlsConnectionState"), 0);
+    assert_string_equal(t->text, ""); /* made with the answer */
+    assert_int_equal(invoke_sync(t, a, "gatherCandidates", NULL, 0), 0);
+    wait_event(t, FL_EVENT_ICE_GATHERING_DONE, a);
+    assert_int_equal(get_sync(t, a, "IceConnectionState"), 0);
+    assert_string_equal(t->text, "GATHERING");
     pipeline_release_sync(t, p);
     expect_stats_zero(t);
     t_free(t);

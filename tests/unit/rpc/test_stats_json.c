@@ -1,7 +1,8 @@
 /* MediaElement.getStats as Kurento clients read it: the engine's typed
  * entries (fl_stats) turned into the map of stats records by
  * rpc/stats_json.c, compared as text byte for byte (double quotes written
- * single), then getStats through the service. */
+ * single), then getStats and WebRtcEndpoint's record-valued properties
+ * through the service. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -240,7 +241,9 @@ static json_t *only_record(json_t *map, const char *id, const char *type, const 
     return r;
 }
 
-/* getStats of a PassThrough and of a WebRtcEndpoint before negotiation. */
+/* getStats of a PassThrough and of a WebRtcEndpoint before negotiation;
+ * the WebRtcEndpoint's record-valued properties before any ICE or DTLS,
+ * and RembParams as it was set. */
 static void test_service(void **state)
 {
     (void)state;
@@ -263,6 +266,31 @@ static void test_service(void **state)
     rec = only_record(value_of(r), id, "endpoint", "EndpointStats");
     assert_int_equal(json_array_size(json_object_get(rec, "E2ELatency")), 0);
     assert_null(json_object_get(rec, "unvalidatedPacketsDropped")); /* no ICE yet */
+
+    static const char *const lists[] = { "getICECandidatePairs", "getIceConnectionState",
+                                         "getDtlsConnectionState" };
+    for (size_t i = 0; i < 3; i++) {
+        r = invoke(cl, &o, w, lists[i], NULL);
+        assert_int_equal(error_code(r), 0);
+        assert_true(json_is_array(value_of(r)));
+        assert_int_equal(json_array_size(value_of(r)), 0);
+    }
+    r = invoke(cl, &o, w, "getConnectionState", NULL);
+    assert_string_equal(json_string_value(value_of(r)), "DISCONNECTED");
+
+    r = invoke(cl, &o, w, "getRembParams", NULL);
+    char *text = json_dumps(value_of(r), JSON_COMPACT);
+    assert_string_equal(text, "{\"upLosses\":26}");
+    free(text);
+    r = invoke(cl, &o, w, "setRembParams",
+               json_pack("{s:{s:s, s:s, s:i, s:f}}", "rembParams", "__module__", "kurento",
+                         "__type__", "RembParams", "rembOnConnect", 500000, "decrementFactor",
+                         0.5));
+    assert_int_equal(error_code(r), 0);
+    r = invoke(cl, &o, w, "getRembParams", NULL);
+    text = json_dumps(value_of(r), JSON_COMPACT);
+    assert_string_equal(text, "{\"upLosses\":26,\"rembOnConnect\":500000,\"decrementFactor\":0.5}");
+    free(text);
 
     free(w);
     free(pt);
