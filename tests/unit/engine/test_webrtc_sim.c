@@ -11,25 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/err.h"
 #include "engine/engine_int.h"
-#include "engine/fluo.h"
-#include "engine/sim.h"
 #include "net/rtp.h"
-
-#include <cmocka.h>
+#include "tests/unit/engine/sim_world.h"
 
 #define MAX_SEEN 4096
-
-typedef struct peer peer;
-
-struct peer {
-    fl_element *e;
-    peer *other;
-    int ice_ready, dtls_connected, media_state, gathered, errors;
-    int candidates;
-    int add_failed;
-};
 
 typedef struct seen_pkt {
     uint32_t ssrc, ts;
@@ -39,106 +25,13 @@ typedef struct seen_pkt {
 } seen_pkt;
 
 typedef struct world {
-    fl__sim *sim;
-    fl_engine *engine;
-    fl_pipeline *p;
+    sim_world s;
     peer a, b, c, d; /* a offers to b; c offers to d (when asked for) */
     fl_element *src1, *src2, *sink;
-    int done, status;
-    char *text;
     seen_pkt seen[MAX_SEEN];
     size_t nseen;
     size_t not_rtp;
 } world;
-
-/* ---- synchronous calls: post, then settle until the callback ran ---- */
-
-static void on_done(void *arg, int status)
-{
-    world *w = arg;
-    w->done = 1;
-    w->status = status;
-}
-
-static void on_text(void *arg, int status, const char *text)
-{
-    world *w = arg;
-    w->done = 1;
-    w->status = status;
-    free(w->text);
-    w->text = strdup(text ? text : "");
-}
-
-static int wait_done(world *w, int rc)
-{
-    if (rc < 0)
-        return rc;
-    for (int i = 0; i < 100 && !w->done; i++)
-        assert_int_equal(fl__sim_settle(w->sim), 0);
-    assert_true(w->done);
-    w->done = 0;
-    return w->status;
-}
-
-static int invoke(world *w, fl_element *e, const char *m, const char *const *args, size_t n)
-{
-    return wait_done(w, fl_element_invoke(e, m, args, n, on_text, w));
-}
-
-static void join(world *w, fl_element *src, fl_element *sink, unsigned media)
-{
-    assert_int_equal(wait_done(w, fl_element_connect(src, sink, media, NULL, NULL, on_done, w)), 0);
-}
-
-static fl_element *make(world *w, const char *type, const char *name)
-{
-    fl_element *e;
-    assert_int_equal(fl_element_create(w->p, type, name, &e), 0);
-    return e;
-}
-
-/* ---- events: candidates trickle to the other peer ---- */
-
-static void on_added(void *arg, int status, const char *text)
-{
-    (void)text;
-    peer *p = arg;
-    if (status != 0)
-        p->add_failed++;
-}
-
-static void on_event(void *arg, const fl_event *ev)
-{
-    peer *p = arg;
-    switch (ev->type) {
-    case FL_EVENT_ICE_CANDIDATE: {
-        char idx[16];
-        snprintf(idx, sizeof(idx), "%d", ev->ice_candidate.sdp_mline_index);
-        const char *args[] = { ev->ice_candidate.candidate, ev->ice_candidate.sdp_mid, idx };
-        p->candidates++;
-        if (fl_element_invoke(p->other->e, "addIceCandidate", args, 3, on_added, p) < 0)
-            p->add_failed++;
-        break;
-    }
-    case FL_EVENT_ICE_GATHERING_DONE:
-        p->gathered = 1;
-        break;
-    case FL_EVENT_ICE_COMPONENT_STATE:
-        p->ice_ready = ev->ice_component_state.state == FL_ICE_COMPONENT_READY;
-        break;
-    case FL_EVENT_CONNECTION_STATE:
-        p->dtls_connected = ev->connection_state.new_state == FL_CONNECTION_CONNECTED;
-        break;
-    case FL_EVENT_MEDIA_STATE:
-        p->media_state = ev->media_state.new_state == FL_CONNECTION_CONNECTED;
-        break;
-    case FL_EVENT_ERROR:
-        p->errors++;
-        break;
-    default:
-        break;
-    }
-}
 
 /* ---- media ---- */
 
@@ -189,84 +82,30 @@ static void push_frame(fl_element *src, uint32_t ssrc, uint16_t seq, uint32_t ts
 
 /* ---- the world ---- */
 
-static void make_pair(world *w,
-                      peer *x,
-                      const char *xn,
-                      peer *y,
-                      const char *yn,
-                      const char *codecs)
-{
-    x->e = make(w, FL_ELEMENT_WEBRTC, xn);
-    y->e = make(w, FL_ELEMENT_WEBRTC, yn);
-    x->other = y;
-    y->other = x;
-    for (int i = 0; i < 2; i++) {
-        peer *p = i ? y : x;
-        assert_int_equal(fl_element_set_event_cb(p->e, on_event, p), 0);
-        assert_int_equal(
-                wait_done(w, fl_element_set_property(p->e, "networkInterfaces", "lo", on_done, w)),
-                0);
-        if (codecs)
-            assert_int_equal(
-                    wait_done(w, fl_element_set_property(p->e, "videoCodecs", codecs, on_done, w)),
-                    0);
-    }
-}
-
 static world *world_new(uint64_t seed)
 {
     world *w = calloc(1, sizeof(*w));
     assert_non_null(w);
-    assert_int_equal(fl__sim_create(&w->sim, 10 * FL_TIME_SEC, seed), 0);
-    assert_int_equal(fl__engine_create_sim(&w->engine, w->sim), 0);
-    assert_int_equal(fl_pipeline_create(w->engine, &w->p), 0);
-    make_pair(w, &w->a, "a", &w->b, "b", NULL);
-    w->src1 = make(w, FL_ELEMENT_APP_SOURCE, "src1");
-    w->src2 = make(w, FL_ELEMENT_APP_SOURCE, "src2");
-    w->sink = make(w, FL_ELEMENT_APP_SINK, "sink");
+    sw_init(&w->s, seed);
+    sw_make_pair(&w->s, &w->a, "a", &w->b, "b", NULL);
+    w->src1 = sw_make(&w->s, FL_ELEMENT_APP_SOURCE, "src1");
+    w->src2 = sw_make(&w->s, FL_ELEMENT_APP_SOURCE, "src2");
+    w->sink = sw_make(&w->s, FL_ELEMENT_APP_SINK, "sink");
     assert_int_equal(fl_element_set_media_cb(w->sink, on_media, w), 0);
-    join(w, w->src1, w->a.e, FL_MEDIA_VIDEO);
-    join(w, w->b.e, w->sink, FL_MEDIA_VIDEO);
+    sw_join(&w->s, w->src1, w->a.e, FL_MEDIA_VIDEO);
+    sw_join(&w->s, w->b.e, w->sink, FL_MEDIA_VIDEO);
     return w;
 }
 
 static void world_free(world *w)
 {
-    assert_int_equal(wait_done(w, fl_pipeline_release(w->p, on_done, w)), 0);
-    fl_engine_destroy(w->engine);
-    fl__sim_destroy(w->sim);
-    free(w->text);
+    sw_deinit(&w->s);
     free(w);
-}
-
-/* Offer from x, answer from y, candidates both ways, until both ends have
- * DTLS-SRTP up. Returns the virtual time that took. */
-static fl_time negotiate_pair(world *w, peer *x, peer *y)
-{
-    fl_time t0 = fl__sim_now(w->sim);
-    assert_int_equal(invoke(w, x->e, "generateOffer", NULL, 0), 0);
-    char *offer = strdup(w->text);
-    assert_int_equal(invoke(w, y->e, "processOffer", (const char *[]){ offer }, 1), 0);
-    char *answer = strdup(w->text);
-    assert_non_null(strstr(answer, "a=setup:active"));
-    assert_int_equal(invoke(w, x->e, "processAnswer", (const char *[]){ answer }, 1), 0);
-    assert_int_equal(invoke(w, x->e, "gatherCandidates", NULL, 0), 0);
-    assert_int_equal(invoke(w, y->e, "gatherCandidates", NULL, 0), 0);
-    for (int i = 0; i < 500 && !(x->dtls_connected && y->dtls_connected); i++)
-        assert_int_equal(fl__sim_advance(w->sim, 10 * FL_TIME_MS), 0);
-    assert_true(x->gathered && y->gathered);
-    assert_true(x->candidates > 0 && y->candidates > 0);
-    assert_int_equal(x->add_failed + y->add_failed, 0);
-    assert_true(x->ice_ready && y->ice_ready);
-    assert_true(x->dtls_connected && y->dtls_connected);
-    free(offer);
-    free(answer);
-    return fl__sim_now(w->sim) - t0;
 }
 
 static fl_time negotiate(world *w)
 {
-    return negotiate_pair(w, &w->a, &w->b);
+    return sw_negotiate(&w->s, &w->a, &w->b);
 }
 
 /* Pushes n frames at 30 fps from src (its own numbering), one packet each. */
@@ -280,7 +119,7 @@ static void send_frames(world *w,
 {
     for (int i = 0; i < n; i++) {
         push_frame(src, ssrc, (uint16_t)(seq0 + i), ts0 + (uint32_t)i * 3000, tag0 + (uint32_t)i);
-        assert_int_equal(fl__sim_advance(w->sim, 33 * FL_TIME_MS), 0);
+        assert_int_equal(fl__sim_advance(w->s.sim, 33 * FL_TIME_MS), 0);
     }
 }
 
@@ -305,9 +144,9 @@ static void test_offer_answer_media_switch(void **state)
     send_frames(w, w->src1, 0x11111111, 1000, 500000, 0, 60);
     /* the second source replaces the first on a's video sink; its numbering
      * starts elsewhere, and the frames go on where the first left off */
-    join(w, w->src2, w->a.e, FL_MEDIA_VIDEO);
+    sw_join(&w->s, w->src2, w->a.e, FL_MEDIA_VIDEO);
     send_frames(w, w->src2, 0x22222222, 50000, 9000000, 1000, 60);
-    assert_int_equal(fl__sim_advance(w->sim, 500 * FL_TIME_MS), 0);
+    assert_int_equal(fl__sim_advance(w->s.sim, 500 * FL_TIME_MS), 0);
 
     assert_int_equal(w->not_rtp, 0);
     assert_int_equal(w->a.errors + w->b.errors, 0);
@@ -335,7 +174,7 @@ static void test_offer_answer_media_switch(void **state)
         }
     }
     fl__sim_stats ss;
-    fl__sim_get_stats(w->sim, &ss);
+    fl__sim_get_stats(w->s.sim, &ss);
     assert_int_equal(ss.dropped, 0);
     assert_int_equal(ss.unreachable, 0);
     assert_true(ss.delivered > 120);
@@ -348,12 +187,12 @@ static void test_loss_repaired_by_nack(void **state)
     world *w = world_new(7);
     negotiate(w);
     /* 5% of every datagram lost, both ways, 20 ms one way */
-    fl__sim_set_network(w->sim, 20 * FL_TIME_MS, 50);
+    fl__sim_set_network(w->s.sim, 20 * FL_TIME_MS, 50);
     send_frames(w, w->src1, 0x33333333, 1, 1000, 0, 200);
-    fl__sim_set_network(w->sim, 20 * FL_TIME_MS, 0);
-    assert_int_equal(fl__sim_advance(w->sim, 2 * FL_TIME_SEC), 0);
+    fl__sim_set_network(w->s.sim, 20 * FL_TIME_MS, 0);
+    assert_int_equal(fl__sim_advance(w->s.sim, 2 * FL_TIME_SEC), 0);
     fl__sim_stats ss;
-    fl__sim_get_stats(w->sim, &ss);
+    fl__sim_get_stats(w->s.sim, &ss);
     assert_true(ss.dropped > 0);
     /* every frame arrives at last, the lost ones resent on b's NACK */
     size_t missing = 0, late = 0;
@@ -378,32 +217,32 @@ static void test_format_decided_on_graph_change(void **state)
 {
     (void)state;
     world *w = world_new(3);
-    make_pair(w, &w->c, "c", &w->d, "d", "H264/90000");
-    fl_element *src3 = make(w, FL_ELEMENT_APP_SOURCE, "src3");
-    join(w, src3, w->c.e, FL_MEDIA_VIDEO);
-    join(w, w->d.e, w->a.e, FL_MEDIA_VIDEO); /* replaces src1 */
+    sw_make_pair(&w->s, &w->c, "c", &w->d, "d", "H264/90000");
+    fl_element *src3 = sw_make(&w->s, FL_ELEMENT_APP_SOURCE, "src3");
+    sw_join(&w->s, src3, w->c.e, FL_MEDIA_VIDEO);
+    sw_join(&w->s, w->d.e, w->a.e, FL_MEDIA_VIDEO); /* replaces src1 */
     negotiate(w);
-    negotiate_pair(w, &w->c, &w->d);
-    assert_int_equal(invoke(w, w->a.e, "getLocalSessionDescriptor", NULL, 0), 0);
-    assert_non_null(strstr(w->text, "VP8/90000"));
-    assert_int_equal(invoke(w, w->d.e, "getLocalSessionDescriptor", NULL, 0), 0);
-    assert_null(strstr(w->text, "VP8/90000"));
-    assert_non_null(strstr(w->text, "H264/90000"));
+    sw_negotiate(&w->s, &w->c, &w->d);
+    assert_int_equal(sw_invoke(&w->s, w->a.e, "getLocalSessionDescriptor", NULL, 0), 0);
+    assert_non_null(strstr(w->s.text, "VP8/90000"));
+    assert_int_equal(sw_invoke(&w->s, w->d.e, "getLocalSessionDescriptor", NULL, 0), 0);
+    assert_null(strstr(w->s.text, "VP8/90000"));
+    assert_non_null(strstr(w->s.text, "H264/90000"));
 
     /* H264 from c reaches d and a, which does not send it */
     for (int i = 0; i < 30; i++) {
         uint8_t nal[40] = { 0x80, 0x80 | 102, 0, (uint8_t)i, 0, 0, 0, (uint8_t)i, 0, 0, 0, 9 };
         nal[12] = 0x65; /* an IDR slice */
         assert_int_equal(fl_element_push(src3, FL_MEDIA_VIDEO, nal, sizeof(nal), NULL, NULL), 0);
-        assert_int_equal(fl__sim_advance(w->sim, 33 * FL_TIME_MS), 0);
+        assert_int_equal(fl__sim_advance(w->s.sim, 33 * FL_TIME_MS), 0);
     }
     assert_int_equal(w->a.errors, 1);
     assert_int_equal(w->nseen, 0);
 
     /* a new source on a's sink pad: decided again, and it fits */
-    join(w, w->src1, w->a.e, FL_MEDIA_VIDEO);
+    sw_join(&w->s, w->src1, w->a.e, FL_MEDIA_VIDEO);
     send_frames(w, w->src1, 0x44444444, 1, 1, 0, 10);
-    assert_int_equal(fl__sim_advance(w->sim, 200 * FL_TIME_MS), 0);
+    assert_int_equal(fl__sim_advance(w->s.sim, 200 * FL_TIME_MS), 0);
     assert_int_equal(w->nseen, 10);
     assert_int_equal(w->a.errors, 1);
     world_free(w);
