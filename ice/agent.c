@@ -581,9 +581,10 @@ int fl_ice_agent_add_remote_candidate(fl_ice_agent *a, fl_time now, const char *
         s += 2;
     if (s[0] == '\0' || strncmp(s, "end-of-candidates", 17) == 0)
         return fl_ice_agent_remote_end_of_candidates(a, now);
-    int rc = fl_ice_candidate_parse(&c, line, strlen(line));
+    const char *why;
+    int rc = fl_ice_candidate_parse_why(&c, line, strlen(line), &why);
     if (rc) {
-        fl_log(FL_LOG_DEBUG, "remote candidate rejected: %s", fl_strerror(rc));
+        fl_log(FL_LOG_DEBUG, "remote candidate rejected: %s", why);
         return rc;
     }
     return fl_ice_agent_add_remote(a, now, &c);

@@ -88,12 +88,19 @@ typedef struct fl_ice_candidate {
 } fl_ice_candidate;
 
 /* Parses one candidate attribute: "candidate:..." with or without a leading
- * "a=", or the bare value. Not NUL-terminated input is fine. FL_ENOTSUP for
- * an mDNS name ("<uuid>.local", which the agent cannot resolve); FL_EINVAL /
- * FL_ERANGE for malformed fields and for what no check can use: another
- * host name, a transport other than UDP or TCP, an unspecified, multicast
- * or broadcast address. `out` is fully written on success only. */
+ * "a=" (a trailing CRLF is ignored). Not NUL-terminated input is fine.
+ * FL_ENOTSUP for an mDNS name ("<uuid>.local", which the agent cannot
+ * resolve) in a line otherwise good; FL_EINVAL / FL_ERANGE for malformed
+ * fields and for what no check can use: another host name, a transport
+ * other than UDP or TCP, an unspecified, multicast or broadcast address.
+ * `out` is fully written on success only. */
 int fl_ice_candidate_parse(fl_ice_candidate *out, const char *s, size_t len);
+
+/* The same, saying why a line is refused: on failure *why is the first
+ * problem found as a static English phrase ("the port is not 0 to 65535",
+ * "'typ' is missing"; for FL_ENOTSUP, that the address is an mDNS name); NULL
+ * on success. `why` may be NULL. */
+int fl_ice_candidate_parse_why(fl_ice_candidate *out, const char *s, size_t len, const char **why);
 
 /* Writes "candidate:..." (no "a=", no CRLF) NUL-terminated. Returns the length
  * or FL_EMSGSIZE when `cap` is too small. */

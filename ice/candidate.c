@@ -114,7 +114,14 @@ static int tok_eq(const token *t, const char *s)
     return t->n == n && strncasecmp(t->p, s, n) == 0;
 }
 
-static int tokenize(const char *s, size_t len, token *toks, int max)
+/* Refuses with `rc`, saying why in *why (a static phrase). */
+static int refuse(const char **why, int rc, const char *text)
+{
+    *why = text;
+    return rc;
+}
+
+static int tokenize(const char *s, size_t len, token *toks, int max, const char **why)
 {
     int n = 0;
     size_t i = 0;
@@ -124,11 +131,13 @@ static int tokenize(const char *s, size_t len, token *toks, int max)
         if (i >= len)
             break;
         if (n == max)
-            return FL_ERANGE;
+            return refuse(why, FL_ERANGE,
+                          "it has more than 48 fields (8, then at most 20 name/value pairs)");
         toks[n].p = s + i;
         while (i < len && s[i] != ' ' && s[i] != '\t') {
             if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-                return FL_EINVAL;
+                return refuse(why, FL_EINVAL,
+                              "it has a control character or a byte outside printable ASCII");
             i++;
         }
         toks[n].n = (size_t)(s + i - toks[n].p);
@@ -173,39 +182,69 @@ static int is_mdns_name(const token *t)
     return 1;
 }
 
+/* 1 when every byte of t is one of `set`. */
+static int tok_all_of(const token *t, const char *set)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (!strchr(set, t->p[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* What is wrong with an address that is neither an IP literal nor an mDNS
+ * name. */
+static const char *name_problem(const token *t)
+{
+    if (t->n >= 6 && strncasecmp(t->p + t->n - 6, ".local", 6) == 0)
+        return "the address is not a valid mDNS .local name";
+    if (memchr(t->p, '%', t->n))
+        return "a scoped IPv6 address is usable on its host only";
+    if (memchr(t->p, ':', t->n) || tok_all_of(t, "0123456789."))
+        return "the address is not a valid IP address";
+    if (tok_all_of(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."))
+        return "the address is a host name, which fluo does not resolve (only IP addresses "
+               "and mDNS .local names are taken)";
+    return "the address is neither an IP address nor a host name";
+}
+
+static const char mdns_why[] = "the address is an mDNS .local name, which fluo does not resolve";
+
 /* An IP literal; FL_ENOTSUP for an mDNS name (resolving it is the caller's
  * business: the agent has no resolver), FL_EINVAL for anything else. Other
  * host names are refused rather than resolved (RFC 8839 §5.1 lets an agent
  * ignore them; no browser sends one), and so are scoped IPv6 literals,
  * usable on their host only. */
-static int tok_addr(const token *t, fl_addr *out)
+static int tok_addr(const token *t, fl_addr *out, const char **why)
 {
     char ip[FL_ADDR_STRLEN];
-    if (t->n == 0 || t->n >= sizeof(ip))
-        return FL_EINVAL;
-    memcpy(ip, t->p, t->n);
-    ip[t->n] = '\0';
-    if (fl_addr_parse(out, ip, 0) == 0)
-        return 0;
-    if (is_mdns_name(t)) {
-        fl_log(FL_LOG_DEBUG, "mDNS candidate name not resolved: no resolver in the agent");
-        return FL_ENOTSUP;
+    if (t->n == 0)
+        return refuse(why, FL_EINVAL, "the address is missing");
+    if (t->n < sizeof(ip)) {
+        memcpy(ip, t->p, t->n);
+        ip[t->n] = '\0';
+        if (fl_addr_parse(out, ip, 0) == 0)
+            return 0;
     }
-    return FL_EINVAL;
+    if (is_mdns_name(t))
+        return refuse(why, FL_ENOTSUP, mdns_why);
+    return refuse(why, FL_EINVAL, name_problem(t));
 }
 
 /* A candidate's own address must be one a check can be sent to: not the
  * unspecified address, multicast or the IPv4 broadcast address (a related
- * address may be 0.0.0.0: browsers hide the base so). */
-static int addr_unicast(const fl_addr *a)
+ * address may be 0.0.0.0: browsers hide the base so). NULL when it can be,
+ * else why not. */
+static const char *unicast_problem(const fl_addr *a)
 {
     static const uint8_t zero[16];
-    size_t n = a->family == 4 ? 4 : 16;
-    if (memcmp(a->ip, zero, n) == 0)
-        return 0;
-    if (a->family == 4)
-        return (a->ip[0] & 0xf0) != 0xe0 && memcmp(a->ip, "\xff\xff\xff\xff", 4) != 0;
-    return a->ip[0] != 0xff;
+    if (memcmp(a->ip, zero, a->family == 4 ? 4 : 16) == 0)
+        return "the address is the unspecified address";
+    if ((a->family == 4 && (a->ip[0] & 0xf0) == 0xe0) || (a->family == 6 && a->ip[0] == 0xff))
+        return "the address is a multicast address";
+    if (a->family == 4 && memcmp(a->ip, "\xff\xff\xff\xff", 4) == 0)
+        return "the address is the broadcast address";
+    return NULL;
 }
 
 static int tok_port(const token *t, uint16_t *out)
@@ -274,23 +313,41 @@ static int parse_int_ext(const token *v, int64_t *out)
 }
 
 /* One "name value" pair after the typ field. */
-static int parse_ext(fl_ice_candidate *c, const token *name, const token *v, uint16_t *rport)
+static int parse_ext(fl_ice_candidate *c,
+                     const token *name,
+                     const token *v,
+                     int32_t *rport,
+                     const char **why)
 {
-    if (tok_eq(name, "raddr"))
-        return tok_addr(v, &c->related) == 0 ? 0 : FL_EINVAL;
-    if (tok_eq(name, "rport"))
-        return tok_port(v, rport);
-    if (tok_eq(name, "tcptype"))
-        return parse_tcptype(v, &c->tcptype);
-    if (tok_eq(name, "generation"))
-        return parse_int_ext(v, &c->generation);
-    if (tok_eq(name, "network-id"))
-        return parse_int_ext(v, &c->network_id);
-    if (tok_eq(name, "network-cost"))
-        return parse_int_ext(v, &c->network_cost);
-    if (tok_eq(name, "ufrag"))
-        return copy_tok(c->ufrag, sizeof(c->ufrag), v, 0);
-    return append_ext(c, name, v);
+    const char *ignored;
+    int rc;
+    if (tok_eq(name, "raddr")) {
+        if (tok_addr(v, &c->related, &ignored) != 0)
+            return refuse(why, FL_EINVAL, "raddr is not an IP address");
+    } else if (tok_eq(name, "rport")) {
+        uint16_t port;
+        if ((rc = tok_port(v, &port)))
+            return refuse(why, rc, "rport is not 0 to 65535");
+        *rport = port;
+    } else if (tok_eq(name, "tcptype")) {
+        if ((rc = parse_tcptype(v, &c->tcptype)))
+            return refuse(why, rc, "tcptype is not active, passive or so");
+    } else if (tok_eq(name, "generation")) {
+        if ((rc = parse_int_ext(v, &c->generation)))
+            return refuse(why, rc, "generation is not 0 to 2^63-1");
+    } else if (tok_eq(name, "network-id")) {
+        if ((rc = parse_int_ext(v, &c->network_id)))
+            return refuse(why, rc, "network-id is not 0 to 2^63-1");
+    } else if (tok_eq(name, "network-cost")) {
+        if ((rc = parse_int_ext(v, &c->network_cost)))
+            return refuse(why, rc, "network-cost is not 0 to 2^63-1");
+    } else if (tok_eq(name, "ufrag")) {
+        if ((rc = copy_tok(c->ufrag, sizeof(c->ufrag), v, 0)))
+            return refuse(why, rc, "ufrag is longer than 63 characters");
+    } else {
+        return append_ext(c, name, v);
+    }
+    return 0;
 }
 
 static int parse_prefix(const char **s, size_t *len)
@@ -308,68 +365,157 @@ static int parse_prefix(const char **s, size_t *len)
     return 0;
 }
 
-/* foundation component transport priority address port "typ" type */
-static int parse_fixed(fl_ice_candidate *c, const token *t)
+static int parse_foundation(fl_ice_candidate *c, const token *t, const char **why)
 {
-    uint64_t v;
-    int rc = copy_tok(c->foundation, sizeof(c->foundation), &t[0], 1);
+    int rc = copy_tok(c->foundation, sizeof(c->foundation), t, 1);
+    if (rc == FL_ERANGE)
+        return refuse(why, rc, "the foundation is longer than 32 characters");
+    if (rc)
+        return refuse(why, rc,
+                      "the foundation has a character other than letters, digits, '+' "
+                      "and '/'");
+    return 0;
+}
+
+/* The address field: *mdns set for an mDNS name (c->addr left unset), which
+ * is refused only once the rest of the line is known good. */
+static int parse_address(fl_ice_candidate *c, const token *t, int *mdns, const char **why)
+{
+    int rc = tok_addr(t, &c->addr, why);
+    if (rc == FL_ENOTSUP) {
+        *mdns = 1;
+        return 0;
+    }
     if (rc)
         return rc;
-    if ((rc = tok_uint(&t[1], 256, &v)) || v == 0)
-        return rc ? rc : FL_ERANGE;
-    c->component = (uint16_t)v;
-    if (tok_eq(&t[2], "udp"))
-        c->transport = FL_ICE_UDP;
-    else if (tok_eq(&t[2], "tcp"))
-        c->transport = FL_ICE_TCP;
-    else
-        return FL_EINVAL; /* no other transport is defined for ICE in WebRTC */
-    if ((rc = tok_uint(&t[3], 0x7fffffff, &v)) || v == 0)
-        return rc ? rc : FL_ERANGE;
-    c->priority = (uint32_t)v;
-    if ((rc = tok_addr(&t[4], &c->addr)))
+    const char *problem = unicast_problem(&c->addr);
+    return problem ? refuse(why, FL_EINVAL, problem) : 0;
+}
+
+/* Field i of: foundation component transport priority address port "typ"
+ * type. */
+static int parse_field(fl_ice_candidate *c, int i, const token *t, int *mdns, const char **why)
+{
+    uint64_t v;
+    int rc;
+    switch (i) {
+    case 0:
+        return parse_foundation(c, t, why);
+    case 1:
+        if (tok_eq(t, "udp") || tok_eq(t, "tcp"))
+            return refuse(why, FL_EINVAL, "the foundation or the component is missing");
+        if ((rc = tok_uint(t, 256, &v)) || v == 0)
+            return refuse(why, rc ? rc : FL_ERANGE, "the component is not 1 to 256");
+        c->component = (uint16_t)v;
+        return 0;
+    case 2:
+        if (tok_eq(t, "udp") || tok_eq(t, "tcp")) {
+            c->transport = tok_eq(t, "udp") ? FL_ICE_UDP : FL_ICE_TCP;
+            return 0;
+        } /* no other transport is defined for ICE in WebRTC */
+        return refuse(why, FL_EINVAL, "the transport is not UDP or TCP");
+    case 3:
+        if ((rc = tok_uint(t, 0x7fffffff, &v)) || v == 0)
+            return refuse(why, rc ? rc : FL_ERANGE, "the priority is not 1 to 2^31-1");
+        c->priority = (uint32_t)v;
+        return 0;
+    case 4:
+        return parse_address(c, t, mdns, why);
+    case 5:
+        rc = tok_port(t, &c->addr.port);
+        return rc ? refuse(why, rc, "the port is not 0 to 65535") : 0;
+    case 6:
+        return tok_eq(t, "typ") ? 0 : refuse(why, FL_EINVAL, "'typ' is missing");
+    default:
+        rc = parse_type(t, &c->type);
+        return rc ? refuse(why, rc, "the type is not host, srflx, prflx or relay") : 0;
+    }
+}
+
+/* The eight fixed fields, in order; a missing one is an empty token. */
+static int parse_fixed(fl_ice_candidate *c, const token *t, int *mdns, const char **why)
+{
+    static const char *const missing[8] = {
+        "the foundation is missing", "the component is missing", "the transport is missing",
+        "the priority is missing",   "the address is missing",   "the port is missing",
+        "'typ' is missing",          "the type is missing",
+    };
+    for (int i = 0; i < 8; i++) {
+        if (t[i].n == 0)
+            return refuse(why, FL_EINVAL, missing[i]);
+        int rc = parse_field(c, i, &t[i], mdns, why);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* What the fields say together, once each is good alone. `ntok` fields
+ * were read; `rport_given` 0 when raddr came alone. */
+static int check_whole(fl_ice_candidate *c, int ntok, int rport_given, const char **why)
+{
+    if (c->transport == FL_ICE_UDP && c->addr.port == 0)
+        return refuse(why, FL_EINVAL, "the port is 0: a UDP candidate's is 1 to 65535");
+    if (c->transport == FL_ICE_UDP && c->tcptype)
+        return refuse(why, FL_EINVAL, "tcptype is for TCP candidates only");
+    /* Written back, the line has every field read (fewer when one came
+     * twice) plus the rport of a lone raddr and the tcptype RFC 6544
+     * requires, which is passive when missing (lenient): it must parse. */
+    int added = (c->related.family && !rport_given ? 2 : 0) +
+                (c->transport == FL_ICE_TCP && !c->tcptype ? 2 : 0);
+    if (ntok + added > MAX_TOKENS)
+        return refuse(why, FL_ERANGE,
+                      "with the rport or tcptype it lacks added, it would have more than 48 "
+                      "fields");
+    if (c->transport == FL_ICE_TCP && !c->tcptype)
+        c->tcptype = FL_ICE_TCPTYPE_PASSIVE;
+    return 0;
+}
+
+int fl_ice_candidate_parse_why(fl_ice_candidate *out, const char *s, size_t len, const char **why)
+{
+    token t[MAX_TOKENS];
+    fl_ice_candidate c;
+    int32_t rport = -1; /* not given */
+    const char *ignored;
+    int mdns = 0;
+    if (!why)
+        why = &ignored;
+    *why = NULL;
+    if (!out || !s)
+        return refuse(why, FL_EINVAL, "no candidate was given");
+    if (parse_prefix(&s, &len))
+        return refuse(why, FL_EINVAL, "it does not start with 'candidate:'");
+    int n = tokenize(s, len, t, MAX_TOKENS, why);
+    if (n < 0)
+        return n;
+    for (int i = n; i < 8; i++)
+        t[i] = (token){ s + len, 0 }; /* each fixed field refuses an empty one */
+    memset(&c, 0, sizeof(c));
+    c.generation = c.network_id = c.network_cost = -1;
+    int rc = parse_fixed(&c, t, &mdns, why);
+    if (rc)
         return rc;
-    if (!addr_unicast(&c->addr))
-        return FL_EINVAL;
-    if ((rc = tok_port(&t[5], &c->addr.port)))
+    if ((n - 8) % 2 != 0) /* n >= 8: parse_fixed refused a missing type */
+        return refuse(why, FL_EINVAL,
+                      "an attribute after the type has no value (they come as name/value pairs)");
+    for (int i = 8; i < n; i += 2) {
+        if ((rc = parse_ext(&c, &t[i], &t[i + 1], &rport, why)))
+            return rc;
+    }
+    if (c.related.family && rport >= 0)
+        c.related.port = (uint16_t)rport;
+    if ((rc = check_whole(&c, n, rport >= 0, why)))
         return rc;
-    if (!tok_eq(&t[6], "typ"))
-        return FL_EINVAL;
-    return parse_type(&t[7], &c->type);
+    if (mdns)
+        return refuse(why, FL_ENOTSUP, mdns_why);
+    *out = c;
+    return 0;
 }
 
 int fl_ice_candidate_parse(fl_ice_candidate *out, const char *s, size_t len)
 {
-    token t[MAX_TOKENS];
-    fl_ice_candidate c;
-    uint16_t rport = 0;
-    if (!out || !s || parse_prefix(&s, &len))
-        return FL_EINVAL;
-    int n = tokenize(s, len, t, MAX_TOKENS);
-    if (n < 0)
-        return n;
-    if (n < 8 || (n - 8) % 2 != 0)
-        return FL_EINVAL;
-    memset(&c, 0, sizeof(c));
-    c.generation = c.network_id = c.network_cost = -1;
-    int rc = parse_fixed(&c, t);
-    for (int i = 8; rc == 0 && i < n; i += 2)
-        rc = parse_ext(&c, &t[i], &t[i + 1], &rport);
-    if (rc)
-        return rc;
-    if (c.related.family)
-        c.related.port = rport;
-    if (c.transport == FL_ICE_UDP && (c.addr.port == 0 || c.tcptype))
-        return FL_EINVAL;
-    if (c.transport == FL_ICE_TCP && !c.tcptype) {
-        /* RFC 6544 requires it; be lenient, but the line written back with
-         * it must still parse */
-        if (n + 2 > MAX_TOKENS)
-            return FL_ERANGE;
-        c.tcptype = FL_ICE_TCPTYPE_PASSIVE;
-    }
-    *out = c;
-    return 0;
+    return fl_ice_candidate_parse_why(out, s, len, NULL);
 }
 
 static int put(char *out, size_t cap, size_t *used, const char *fmt, ...)

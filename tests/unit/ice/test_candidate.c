@@ -106,6 +106,8 @@ static void test_firefox_and_prefixes(void **state)
     assert_int_equal(c.component, 1);
 }
 
+/* Every refusal says why (fl_ice_candidate_parse_why): the code and the
+ * first problem in words, as addIceCandidate's error tells a client. */
 static void test_rejects(void **state)
 {
     (void)state;
@@ -113,48 +115,163 @@ static void test_rejects(void **state)
     static const struct {
         const char *line;
         int err;
+        const char *why; /* a part of the reason */
     } bad[] = {
+        /* an mDNS name: not resolved, but a line otherwise good */
         { "candidate:1 1 udp 2122260223 4b8e3c3d-6f0e-4f7a-9bd0-1c1f3c7b2f4a.local 50000 typ host",
-          FL_ENOTSUP },
-        { "candidate:1 1 udp 2122260223 Fluo-Test.local 50000 typ host", FL_ENOTSUP },
+          FL_ENOTSUP, "an mDNS .local name, which fluo does not resolve" },
+        { "candidate:1 1 udp 2122260223 Fluo-Test.local 50000 typ host", FL_ENOTSUP,
+          "an mDNS .local name" },
+        /* ... and when something else is wrong, that is what is said */
+        { "candidate:1 1 udp 2122260223 Fluo-Test.local 50000 typ bogus", FL_EINVAL,
+          "the type is not host, srflx, prflx or relay" },
+        { "candidate:1 1 udp 2122260223 Fluo-Test.local 0 typ host", FL_EINVAL,
+          "the port is 0: a UDP candidate's is 1 to 65535" },
+        { "candidate:1 1 udp 2122260223 Fluo-Test.local 5000 typ host generation", FL_EINVAL,
+          "has no value" },
+        { "candidate:1 1 udp 2122260223 Fluo-Test.local 5000", FL_EINVAL, "'typ' is missing" },
         /* not usable: refused, so that addIceCandidate says so */
-        { "candidate:1 1 udp 2122260223 example.com 50000 typ host", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 999.1.1.1 50000 typ host", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 bad_name!.local 50000 typ host", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 .local 50000 typ host", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 a..local 50000 typ host", FL_EINVAL },
-        { "candidate:1 1 sctp 2122260223 192.0.2.1 50000 typ host", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 0.0.0.0 50000 typ host", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 :: 50000 typ host", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 224.0.0.251 5353 typ host", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 239.255.255.250 1900 typ host", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 255.255.255.255 5000 typ host", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 ff02::fb 5353 typ host", FL_EINVAL },
-        { "candidate:1 1 tcp 2122260223 0.0.0.0 9 typ host tcptype active", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 192.0.2.1 50000 typ bogus", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 192.0.2.1 50000 typx host", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 192.0.2.1 70000 typ host", FL_ERANGE },
-        { "candidate:1 0 udp 2122260223 192.0.2.1 5000 typ host", FL_ERANGE },
-        { "candidate:1 257 udp 2122260223 192.0.2.1 5000 typ host", FL_ERANGE },
-        { "candidate:1 1 udp 4294967295 192.0.2.1 5000 typ host", FL_ERANGE },
-        { "candidate:1 1 udp 99999999999999999999999 192.0.2.1 5000 typ host", FL_ERANGE },
-        { "candidate:1 1 udp 2122260223 192.0.2.1 0 typ host", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host generation", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 192.0.2.1 5000", FL_EINVAL },
-        { "candidate:f@o 1 udp 2122260223 192.0.2.1 5000 typ host", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host raddr nothere rport 1", FL_EINVAL },
-        { "candidate:1 1 tcp 2122260223 192.0.2.1 5000 typ host tcptype weird", FL_EINVAL },
-        { "candidate:1 1 udp 2122260223 fe80::1%eth0 5000 typ host", FL_EINVAL },
-        { "cand:1 1 udp 2122260223 192.0.2.1 5000 typ host", FL_EINVAL },
-        { "", FL_EINVAL },
+        { "candidate:1 1 udp 2122260223 example.com 50000 typ host", FL_EINVAL,
+          "the address is a host name, which fluo does not resolve" },
+        { "candidate:1 1 udp 2122260223 999.1.1.1 50000 typ host", FL_EINVAL,
+          "the address is not a valid IP address" },
+        { "candidate:1 1 udp 2122260223 2001:db8::g 50000 typ host", FL_EINVAL,
+          "the address is not a valid IP address" },
+        { "candidate:1 1 udp 2122260223 f@o 50000 typ host", FL_EINVAL,
+          "the address is neither an IP address nor a host name" },
+        { "candidate:1 1 udp 2122260223 bad_name!.local 50000 typ host", FL_EINVAL,
+          "the address is not a valid mDNS .local name" },
+        { "candidate:1 1 udp 2122260223 .local 50000 typ host", FL_EINVAL,
+          "not a valid mDNS .local name" },
+        { "candidate:1 1 udp 2122260223 a..local 50000 typ host", FL_EINVAL,
+          "not a valid mDNS .local name" },
+        { "candidate:1 1 sctp 2122260223 192.0.2.1 50000 typ host", FL_EINVAL,
+          "the transport is not UDP or TCP" },
+        { "candidate:1 1 udp 2122260223 0.0.0.0 50000 typ host", FL_EINVAL,
+          "the address is the unspecified address" },
+        { "candidate:1 1 udp 2122260223 :: 50000 typ host", FL_EINVAL, "unspecified address" },
+        { "candidate:1 1 udp 2122260223 224.0.0.251 5353 typ host", FL_EINVAL,
+          "the address is a multicast address" },
+        { "candidate:1 1 udp 2122260223 239.255.255.250 1900 typ host", FL_EINVAL, "multicast" },
+        { "candidate:1 1 udp 2122260223 255.255.255.255 5000 typ host", FL_EINVAL,
+          "the address is the broadcast address" },
+        { "candidate:1 1 udp 2122260223 ff02::fb 5353 typ host", FL_EINVAL, "multicast" },
+        { "candidate:1 1 tcp 2122260223 0.0.0.0 9 typ host tcptype active", FL_EINVAL,
+          "unspecified address" },
+        { "candidate:1 1 udp 2122260223 fe80::1%eth0 5000 typ host", FL_EINVAL,
+          "a scoped IPv6 address is usable on its host only" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 50000 typ bogus", FL_EINVAL,
+          "the type is not host, srflx, prflx or relay" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 50000 typx host", FL_EINVAL, "'typ' is missing" },
+        { "candidate:1 1 udp 2130706431 127.0.0.1 5000 host", FL_EINVAL, "'typ' is missing" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 70000 typ host", FL_ERANGE,
+          "the port is not 0 to 65535" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 -1 typ host", FL_EINVAL,
+          "the port is not 0 to 65535" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 0 typ host", FL_EINVAL,
+          "the port is 0: a UDP candidate's is 1 to 65535" },
+        { "candidate:1 0 udp 2122260223 192.0.2.1 5000 typ host", FL_ERANGE,
+          "the component is not 1 to 256" },
+        { "candidate:1 257 udp 2122260223 192.0.2.1 5000 typ host", FL_ERANGE,
+          "the component is not 1 to 256" },
+        { "candidate:1 udp 2122260223 192.0.2.1 5000 typ host", FL_EINVAL,
+          "the foundation or the component is missing" },
+        { "candidate:1 1 udp 0 192.0.2.1 5000 typ host", FL_ERANGE,
+          "the priority is not 1 to 2^31-1" },
+        { "candidate:1 1 udp 4294967295 192.0.2.1 5000 typ host", FL_ERANGE,
+          "the priority is not 1 to 2^31-1" },
+        { "candidate:1 1 udp 99999999999999999999999 192.0.2.1 5000 typ host", FL_ERANGE,
+          "the priority" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host generation", FL_EINVAL,
+          "an attribute after the type has no value" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000", FL_EINVAL, "'typ' is missing" },
+        { "candidate:1 1 udp 2122260223", FL_EINVAL, "the address is missing" },
+        { "candidate:", FL_EINVAL, "the foundation is missing" },
+        { "candidate:f@o 1 udp 2122260223 192.0.2.1 5000 typ host", FL_EINVAL,
+          "the foundation has a character other than letters, digits, '+' and '/'" },
+        { "candidate:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 1 udp 2122260223 192.0.2.1 5000 typ host",
+          FL_ERANGE, "the foundation is longer than 32 characters" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host raddr nothere rport 1", FL_EINVAL,
+          "raddr is not an IP address" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ srflx raddr 10.0.0.1 rport 70000",
+          FL_ERANGE, "rport is not 0 to 65535" },
+        { "candidate:1 1 tcp 2122260223 192.0.2.1 5000 typ host tcptype weird", FL_EINVAL,
+          "tcptype is not active, passive or so" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host tcptype active", FL_EINVAL,
+          "tcptype is for TCP candidates only" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host generation x", FL_EINVAL,
+          "generation is not 0 to 2^63-1" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host network-id -1", FL_EINVAL,
+          "network-id is not 0 to 2^63-1" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host network-cost 9223372036854775808",
+          FL_ERANGE, "network-cost is not 0 to 2^63-1" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host ufrag "
+          "0123456789012345678901234567890123456789012345678901234567890123",
+          FL_ERANGE, "ufrag is longer than 63 characters" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host generation 0\a", FL_EINVAL,
+          "a control character or a byte outside printable ASCII" },
+        { "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host x-\xc3\xa9 1", FL_EINVAL,
+          "outside printable ASCII" },
+        { "cand:1 1 udp 2122260223 192.0.2.1 5000 typ host", FL_EINVAL,
+          "it does not start with 'candidate:'" },
+        { "", FL_EINVAL, "does not start with 'candidate:'" },
     };
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         fl_ice_candidate c;
-        int rc = fl_ice_candidate_parse(&c, bad[i].line, strlen(bad[i].line));
+        const char *why = "untouched";
+        int rc = fl_ice_candidate_parse_why(&c, bad[i].line, strlen(bad[i].line), &why);
         if (rc != bad[i].err)
             fail_msg("line %zu: got %d want %d: %s", i, rc, bad[i].err, bad[i].line);
+        if (!why || !strstr(why, bad[i].why))
+            fail_msg("line %zu: reason '%s', want '%s': %s", i, why ? why : "(null)", bad[i].why,
+                     bad[i].line);
+        /* the plain parser decides the same */
+        assert_int_equal(fl_ice_candidate_parse(&c, bad[i].line, strlen(bad[i].line)), rc);
     }
+}
+
+/* Too many fields: counted before anything else; a TCP candidate that
+ * would need the tcptype added and has no room for it. */
+static void test_reject_reasons_length(void **state)
+{
+    (void)state;
+    char l[600] = "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host";
+    fl_ice_candidate c;
+    const char *why = NULL;
+    for (int i = 0; i < 20; i++)
+        strcat(l, " x y");
+    assert_int_equal(fl_ice_candidate_parse_why(&c, l, strlen(l), &why), 0); /* 48 */
+    assert_null(why);
+    strcat(l, " x y");
+    assert_int_equal(fl_ice_candidate_parse_why(&c, l, strlen(l), &why), FL_ERANGE);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "more than 48 fields"));
+
+    char t[600] = "candidate:1 1 tcp 2122260223 192.0.2.1 5000 typ host";
+    for (int i = 0; i < 20; i++)
+        strcat(t, " x y");
+    assert_int_equal(fl_ice_candidate_parse_why(&c, t, strlen(t), &why), FL_ERANGE);
+    assert_non_null(strstr(why, "with the rport or tcptype it lacks added"));
+
+    /* no out, no line: refused with a reason too; a NULL why is fine */
+    assert_int_equal(fl_ice_candidate_parse_why(NULL, l, strlen(l), &why), FL_EINVAL);
+    assert_non_null(why);
+    assert_int_equal(fl_ice_candidate_parse_why(&c, NULL, 0, &why), FL_EINVAL);
+    assert_non_null(why);
+    assert_int_equal(fl_ice_candidate_parse_why(&c, "candidate:", 10, NULL), FL_EINVAL);
+}
+
+/* A good line: 0 and no reason, whatever *why held before. */
+static void test_accept_clears_reason(void **state)
+{
+    (void)state;
+    fl_ice_candidate c;
+    const char *why = "stale";
+    const char *l = chrome_lines[1];
+    assert_int_equal(fl_ice_candidate_parse_why(&c, l, strlen(l), &why), 0);
+    assert_null(why);
+    assert_int_equal(c.addr.port, 46243);
 }
 
 /* Addresses at the edges of what is refused still parse: a hidden base
@@ -223,6 +340,45 @@ static void test_fuzz_regression_tcptype(void **state)
     assert_int_equal(fl_ice_candidate_parse(&c, l, strlen(l)), FL_ERANGE);
 }
 
+/* tests/fuzz/corpus/candidate/regress_raddr_no_rport: a raddr without
+ * rport is written back with "rport 0" (and a TCP one with "tcptype
+ * passive"); a line whose tokens leave no room for what is added is refused
+ * rather than written as one that does not parse. */
+static void test_fuzz_regression_raddr_no_rport(void **state)
+{
+    (void)state;
+    char l[600] = "candidate:1 1 udp 2122260223 192.0.2.1 5000 typ srflx raddr 10.0.0.2";
+    fl_ice_candidate c, d;
+    char out[FL_ICE_CAND_STRLEN];
+    const char *why;
+    for (int i = 0; i < 18; i++)
+        strcat(l, " x n");
+    assert_int_equal(fl_ice_candidate_parse(&c, l, strlen(l)), 0); /* 46 tokens */
+    int n = fl_ice_candidate_write(&c, out, sizeof(out));
+    assert_true(n > 0);
+    assert_non_null(strstr(out, " raddr 10.0.0.2 rport 0"));
+    assert_int_equal(fl_ice_candidate_parse(&d, out, (size_t)n), 0);
+    assert_memory_equal(&c, &d, sizeof(c));
+    strcat(l, " x n"); /* 48: no room for "rport 0" */
+    assert_int_equal(fl_ice_candidate_parse_why(&c, l, strlen(l), &why), FL_ERANGE);
+    assert_non_null(strstr(why, "more than 48 fields"));
+
+    /* the fuzzer's line: TCP, a lone raddr, 46 tokens; 50 written back */
+    const char *f = "candidate:2957 1 tcp 151 192.168.0.6 8 typ host ct 0 geida gelx raddr "
+                    "10.0.0.2 rpo0 50000 tnor[ 0 gne 0 .rnet ufr x n g n1t% g ag x net ufr x n g "
+                    "x n96  6 8 typ host ct 0 geida genor[dp ng x";
+    assert_int_equal(fl_ice_candidate_parse_why(&c, f, strlen(f), &why), FL_ERANGE);
+    /* with rport given only the tcptype is added: 48, taken */
+    const char *g = "candidate:2957 1 tcp 151 192.168.0.6 8 typ host ct 0 geida gelx raddr "
+                    "10.0.0.2 rport 50000 tnor[ 0 gne 0 .rnet ufr x n g n1t% g ag x net ufr x n "
+                    "g x n96  6 8 typ host ct 0 geida genor[dp ng x";
+    assert_int_equal(fl_ice_candidate_parse(&c, g, strlen(g)), 0);
+    n = fl_ice_candidate_write(&c, out, sizeof(out));
+    assert_true(n > 0);
+    assert_int_equal(fl_ice_candidate_parse(&d, out, (size_t)n), 0);
+    assert_memory_equal(&c, &d, sizeof(c));
+}
+
 static void test_write_small_buffer(void **state)
 {
     (void)state;
@@ -282,9 +438,12 @@ int main(void)
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_firefox_and_prefixes),
         cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_reject_reasons_length),
+        cmocka_unit_test(test_accept_clears_reason),
         cmocka_unit_test(test_usable_addresses),
         cmocka_unit_test(test_fuzz_regressions),
         cmocka_unit_test(test_fuzz_regression_tcptype),
+        cmocka_unit_test(test_fuzz_regression_raddr_no_rport),
         cmocka_unit_test(test_write_small_buffer),
         cmocka_unit_test(test_priorities),
         cmocka_unit_test(test_foundations),
