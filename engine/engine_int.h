@@ -247,7 +247,7 @@ typedef struct fl__invocation {
     const char *const *args;  /* nargs strings, within the row's bounds */
     size_t nargs;
     const char *result; /* hook: the result text on success (NULL: ""), copied after it returns */
-    char why[256];      /* hook: on failure, why in words ("": fl_strerror's phrase) */
+    char why[512];      /* hook: on failure, why in words ("": fl_strerror's phrase) */
     fl__call *call;     /* the call it came in (fl__invocation_defer) */
 } fl__invocation;
 

@@ -537,7 +537,11 @@ int fl_element_request_key_frame(fl_element *e, fl_done_fn done, void *arg);
  *                             browser gives it; "" ends them), queued while
  *                             no remote description exists; all media is
  *                             bundled, so sdpMid and sdpMLineIndex change
- *                             nothing
+ *                             nothing. Result: "", or for a candidate taken
+ *                             with an mDNS .local name (not resolved: the
+ *                             peer's address comes from its checks) a note
+ *                             saying so; refused, the text quotes the line
+ *                             and names its first problem
  * Their statuses: FL_EBADMSG, an SDP malformed, longer than 64 KiB, or
  * lacking ICE/DTLS attributes; FL_ESTATE, out of order (a second offer, an
  * answer with no offer made); FL_ENOTSUP, no media could be accepted;

@@ -585,24 +585,36 @@ static int gather(webrtc *wr)
 }
 
 /* addIceCandidate(candidate, sdpMid, sdpMLineIndex): one BUNDLE transport,
- * so every candidate is for it and the other two are not needed. */
-static int add_candidate(webrtc *wr, const char *cand)
+ * so every candidate is for it and the other two are not needed. A refused
+ * line says why; one with an mDNS name is taken with a note saying so. */
+static int add_candidate(webrtc *wr, fl__invocation *inv)
 {
+    const char *cand = inv->args[0], *note = NULL;
     if (cand[0]) {
         fl_ice_candidate parsed;
-        int rc = fl_ice_candidate_parse(&parsed, cand, strlen(cand));
-        if (rc < 0 && rc != FL_ENOTSUP) /* ENOTSUP: an mDNS name, found by peer-reflexive */
+        const char *why;
+        int rc = fl_ice_candidate_parse_why(&parsed, cand, strlen(cand), &why);
+        if (rc == FL_ENOTSUP) { /* the peer's address comes as peer-reflexive */
+            note = "taken with its mDNS .local name not resolved (fluo has no mDNS resolver): "
+                   "the peer's address is learnt from its checks instead";
+        } else if (rc < 0) {
+            snprintf(inv->why, sizeof(inv->why), "Invalid ICE candidate '%.200s': %s", cand, why);
             return FL_EINVAL;
+        }
     }
     if (wr->remote_set) {
         add_remote_candidate(wr, cand);
-        return 0;
-    }
-    if (wr->nqueued >= MAX_QUEUED_CANDS)
+    } else if (wr->nqueued >= MAX_QUEUED_CANDS) {
+        snprintf(inv->why, sizeof(inv->why),
+                 "%d ICE candidates are queued already, waiting for the remote description",
+                 MAX_QUEUED_CANDS);
         return FL_EBUSY;
-    if (!(wr->queued[wr->nqueued] = strdup(cand)))
-        return FL_ENOMEM;
-    wr->nqueued++;
+    } else {
+        if (!(wr->queued[wr->nqueued] = strdup(cand)))
+            return FL_ENOMEM;
+        wr->nqueued++;
+    }
+    inv->result = note;
     return 0;
 }
 
@@ -623,7 +635,7 @@ static int webrtc_invoke(fl_element *e, fl__invocation *inv)
     case M_GATHER:
         return gather(wr);
     case M_ADD_CANDIDATE:
-        return add_candidate(wr, inv->args[0]);
+        return add_candidate(wr, inv);
     default:
         return FL_ENOTSUP;
     }

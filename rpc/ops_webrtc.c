@@ -5,9 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "base/addr.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "rpc/rpc_int.h"
@@ -114,127 +112,6 @@ static void gather_candidates(call *c, obj *o, json_t *p)
         gather_done(c, rc, NULL);
 }
 
-/* The first problem of a candidate line the engine refused, in words
- * (RFC 8839 §5.1: foundation component transport priority address port
- * "typ" type, then name/value pairs). Only the answer's wording comes from
- * here: ice/candidate.c is what decides. */
-static const char *cand_tok(const char **s, size_t *n)
-{
-    const char *p = *s;
-    while (*p == ' ')
-        p++;
-    const char *t = p;
-    while (*p && *p != ' ')
-        p++;
-    *n = (size_t)(p - t);
-    *s = p;
-    return t;
-}
-
-static int tok_is(const char *t, size_t n, const char *word)
-{
-    return n == strlen(word) && strncasecmp(t, word, n) == 0;
-}
-
-static long long tok_num(const char *t, size_t n)
-{
-    long long v = 0;
-    if (n == 0 || n > 12)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (t[i] < '0' || t[i] > '9')
-            return -1;
-        v = v * 10 + (t[i] - '0');
-    }
-    return v;
-}
-
-/* "" for a usable IP literal, else what is wrong with it. */
-static const char *address_problem(const char *t, size_t n)
-{
-    char ip[FL_ADDR_STRLEN];
-    fl_addr a;
-    if (n == 0 || n >= sizeof(ip))
-        return "the address is missing or too long";
-    memcpy(ip, t, n);
-    ip[n] = 0;
-    if (fl_addr_parse(&a, ip, 0) != 0) {
-        static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz"
-                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.";
-        int mdns = n > 6 && strcasecmp(ip + n - 6, ".local") == 0;
-        if (mdns && strspn(ip, name_chars) == n && ip[0] != '.' && !strstr(ip, ".."))
-            return "";
-        if (mdns)
-            return "the address is not a valid mDNS .local name";
-        if (strchr(ip, '%'))
-            return "a scoped IPv6 address is usable on its host only";
-        if (strspn(ip, "0123456789.") == n || strchr(ip, ':'))
-            return "the address is not a valid IP address";
-        return "the address is a host name, which fluo does not resolve (only IP addresses "
-               "and mDNS .local names are taken)";
-    }
-    static const uint8_t zero[16];
-    if (memcmp(a.ip, zero, a.family == 4 ? 4 : 16) == 0)
-        return "the address is the unspecified address";
-    if ((a.family == 4 && (a.ip[0] & 0xf0) == 0xe0) || (a.family == 6 && a.ip[0] == 0xff))
-        return "the address is a multicast address";
-    if (a.family == 4 && memcmp(a.ip, "\xff\xff\xff\xff", 4) == 0)
-        return "the address is the broadcast address";
-    return "";
-}
-
-static const char *candidate_problem(const char *line)
-{
-    static const char *const fixed[] = {
-        "the foundation is missing or not 1 to 32 ice-chars",
-        "the component is not 1 to 256",
-        "the transport is not UDP or TCP",
-        "the priority is not 1 to 2^31-1",
-        NULL,
-        "the port is not 1 to 65535",
-        "'typ' is missing",
-        "the type is not host, srflx, prflx or relay",
-    };
-    const char *s = line;
-    size_t n;
-    if (strncmp(s, "a=", 2) == 0)
-        s += 2;
-    if (strncasecmp(s, "candidate:", 10) != 0)
-        return "it does not start with 'candidate:'";
-    s += 10;
-    int udp = 0;
-    for (int i = 0; i < 8; i++) {
-        const char *t = cand_tok(&s, &n);
-        long long v = tok_num(t, n);
-        int ok = 1;
-        if (i == 0)
-            ok = n >= 1 && n <= 32 &&
-                 strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                           "0123456789+/") >= n;
-        else if (i == 1 && (tok_is(t, n, "udp") || tok_is(t, n, "tcp")))
-            return "the foundation or the component is missing";
-        else if (i == 1)
-            ok = v >= 1 && v <= 256;
-        else if (i == 2)
-            ok = (udp = tok_is(t, n, "udp")) || tok_is(t, n, "tcp");
-        else if (i == 3)
-            ok = v >= 1 && v <= 0x7fffffff;
-        else if (i == 4 && address_problem(t, n)[0])
-            return address_problem(t, n);
-        else if (i == 5)
-            ok = v >= (udp ? 1 : 0) && v <= 65535;
-        else if (i == 6)
-            ok = tok_is(t, n, "typ");
-        else if (i == 7)
-            ok = tok_is(t, n, "host") || tok_is(t, n, "srflx") || tok_is(t, n, "prflx") ||
-                 tok_is(t, n, "relay");
-        if (!ok)
-            return fixed[i];
-    }
-    return "an attribute after the type is malformed (raddr, rport, tcptype, generation, "
-           "network-id, network-cost, ufrag or an extension without its value)";
-}
-
 /* Of a session description: how many m-sections, how many carry an a=mid,
  * and the index of the one whose a=mid is `mid` (-1: none). */
 typedef struct sdp_sections {
@@ -276,29 +153,23 @@ static void cand_req_free(cand_req *r)
     free(r);
 }
 
+/* The engine's text says why a candidate was refused ("Invalid ICE
+ * candidate '...': the port is not 0 to 65535"), or notes how one was taken
+ * (an mDNS name not resolved: a warning, rate-limited). */
 static void add_candidate_done(void *arg, int status, const char *text)
 {
     cand_req *r = arg;
-    (void)text;
     call *c = r->c;
-    if (status == FL_EINVAL) {
-        fl__call_err(c, KE_ICE_ADD_CANDIDATE_ERROR, "Invalid ICE candidate '%.200s': %s", r->line,
-                     candidate_problem(r->line));
-    } else if (status != 0) {
-        fl__call_err(c, KE_ICE_ADD_CANDIDATE_ERROR, "%s", fl_strerror(status));
+    unsigned long held;
+    if (status != 0) {
+        fl__call_err(c, KE_ICE_ADD_CANDIDATE_ERROR, "%s",
+                     text && text[0] ? text : fl_strerror(status));
     } else {
-        const char *s = r->line, *t = NULL;
-        size_t n = 0;
-        for (int i = 0; i < 5; i++)
-            t = cand_tok(&s, &n);
-        unsigned long held;
-        if (r->line[0] && n > 6 && strncasecmp(t + n - 6, ".local", 6) == 0 &&
-            fl_log_rate_allow(&c->rpc->mdns_log, uv_now(c->rpc->loop), &held))
+        if (text && text[0] && fl_log_rate_allow(&c->rpc->mdns_log, uv_now(c->rpc->loop), &held))
             fl_log(FL_LOG_WARN,
-                   "%s: ICE candidate with the mDNS name %.*s taken but not resolved (fluo has "
-                   "no mDNS resolver): the peer's address is learnt from its checks instead "
-                   "(%lu more such candidates since the last line)",
-                   r->o->id, (int)n, t, held);
+                   "%s: ICE candidate '%.200s' %s (%lu more such candidates since the last "
+                   "line)",
+                   r->o->id, r->line, text, held);
         fl__call_ok(c, NULL);
     }
     cand_req_free(r);

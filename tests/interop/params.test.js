@@ -67,12 +67,16 @@ const JUNK = [
   ['priority 2^32', cand({ p: '4294967296' }), /priority/],
   ["'typ' missing", 'candidate:1 1 udp 2130706431 127.0.0.1 5000 host', /'typ' is missing/],
   ['an unknown type', cand({ y: 'bogus' }), /type is not host, srflx, prflx or relay/],
-  ['raddr not an address', cand({ y: 'srflx' }, ' raddr nowhere rport 5'), /attribute after the type/],
-  ['rport 70000', cand({ y: 'srflx' }, ' raddr 10.0.0.1 rport 70000'), /attribute after the type/],
-  ['an unknown tcptype', cand({ t: 'tcp' }, ' tcptype sideways'), /attribute after the type/],
-  ['a name without its value', cand({}, ' generation'), /attribute after the type/],
-  ['a control character', cand({}, ' generation 0\u0007'), /attribute after the type/],
-  ['too many attributes', cand({}, ' x y'.repeat(25)), /attribute after the type/],
+  ['raddr not an address', cand({ y: 'srflx' }, ' raddr nowhere rport 5'), /raddr is not an IP address/],
+  ['rport 70000', cand({ y: 'srflx' }, ' raddr 10.0.0.1 rport 70000'), /rport is not 0 to 65535/],
+  ['an unknown tcptype', cand({ t: 'tcp' }, ' tcptype sideways'), /tcptype is not active, passive or so/],
+  ['a tcptype on UDP', cand({}, ' tcptype active'), /tcptype is for TCP candidates only/],
+  ['generation not a number', cand({}, ' generation zero'), /generation is not 0 to 2\^63-1/],
+  ['a name without its value', cand({}, ' generation'), /an attribute after the type has no value/],
+  ['a control character', cand({}, ' generation 0\u0007'), /control character/],
+  ['too many attributes', cand({}, ' x y'.repeat(25)), /more than 48 fields/],
+  ['an mDNS name, UDP port 0', cand({ a: '4b8e3c3d-6f0e-4f7a-9bd0-1c1f3c7b2f4a.local', o: '0' }), /port is 0/],
+  ['an mDNS name, no type', 'candidate:1 1 udp 2130706431 4b8e3c3d-6f0e-4f7a-9bd0-1c1f3c7b2f4a.local 5000 typ', /type is missing/],
 ];
 
 // What browsers send: taken. (mDNS names are taken unresolved, with a
@@ -117,6 +121,14 @@ function checkError(res, code, message, what) {
   assert.equal(res.error.code, code, ctx);
   assert.equal(res.error.data && res.error.data.type, TYPE_OF[code], ctx);
   assert.match(res.error.message, message, ctx);
+}
+
+// A junk candidate's error quotes the line (200 bytes at most), then says
+// what is wrong with it.
+function checkJunk(res, line, message, what) {
+  checkError(res, 40401, message, what);
+  const head = `Invalid ICE candidate '${line.slice(0, 200)}': `;
+  assert.ok(res.error.message.startsWith(head), `${what}: ${res.error.message}`);
 }
 
 function checkOk(res, what) {
@@ -238,7 +250,7 @@ describe('parameters and ICE candidates', () => {
 
   it(`${JUNK.length} junk candidates before any description: each 40401 with what is wrong`, async () => {
     const ep = await webrtc();
-    for (const [what, line, message] of JUNK) checkError(await invoke(ep, 'addIceCandidate', { candidate: ic(line) }), 40401, message, what);
+    for (const [what, line, message] of JUNK) checkJunk(await invoke(ep, 'addIceCandidate', { candidate: ic(line) }), line, message, what);
     for (const [what, cnd] of BAD_MEDIA) checkOk(await invoke(ep, 'addIceCandidate', { candidate: cnd }), `${what} (nothing to check yet)`);
     for (const [what, cnd] of GOOD) checkOk(await invoke(ep, 'addIceCandidate', { candidate: cnd }), what);
     // the queued ones are applied with the offer, which still succeeds
@@ -250,7 +262,7 @@ describe('parameters and ICE candidates', () => {
   it(`after processOffer: ${JUNK.length} junk candidates and ${BAD_MEDIA.length} naming no media refused, ${GOOD.length} good ones taken`, async () => {
     const ep = await webrtc();
     await c.invoke(ep, 'processOffer', { offer: OFFER });
-    for (const [what, line, message] of JUNK) checkError(await invoke(ep, 'addIceCandidate', { candidate: ic(line) }), 40401, message, what);
+    for (const [what, line, message] of JUNK) checkJunk(await invoke(ep, 'addIceCandidate', { candidate: ic(line) }), line, message, what);
     for (const [what, cnd, message] of BAD_MEDIA) checkError(await invoke(ep, 'addIceCandidate', { candidate: cnd }), 40401, message, what);
     for (const [what, cnd] of GOOD) checkOk(await invoke(ep, 'addIceCandidate', { candidate: cnd }), what);
     // the endpoint is still usable
@@ -260,9 +272,10 @@ describe('parameters and ICE candidates', () => {
 
   it('an mDNS candidate is taken with a warning in the log', async () => {
     const deadline = Date.now() + 5000;
-    while (!/WARN.*mDNS name 4b8e3c3d-6f0e-4f7a-9bd0-1c1f3c7b2f4a\.local taken but not resolved/.test(srv.stderr) && Date.now() < deadline)
+    const warning = /WARN.*ICE candidate '[^']* 4b8e3c3d-6f0e-4f7a-9bd0-1c1f3c7b2f4a\.local [^']*' taken with its mDNS \.local name not resolved/;
+    while (!warning.test(srv.stderr) && Date.now() < deadline)
       await sleep(50);
-    assert.match(srv.stderr, /WARN.*mDNS name 4b8e3c3d-6f0e-4f7a-9bd0-1c1f3c7b2f4a\.local taken but not resolved/);
+    assert.match(srv.stderr, warning);
   });
 
   describe('with kurento-client 7.3.0', () => {

@@ -956,13 +956,50 @@ static void test_webrtc_invoke(void **state)
     assert_int_equal(invoke_sync(t, a, "getRemoteSessionDescriptor", NULL, 0), 0);
     assert_string_equal(t->text, answer);
 
-    /* candidates: one that does not parse, one that does, then the end */
+    /* candidates: one that does not parse (the text quotes it and says
+     * why), one that does, one with an mDNS name (taken, with a note), then
+     * the end */
     const char *bad[] = { "candidate:1 1 udp", "0", "0" };
     assert_int_equal(invoke_sync(t, a, "addIceCandidate", bad, 3), FL_EINVAL);
+    assert_string_equal(t->text,
+                        "Invalid ICE candidate 'candidate:1 1 udp': the priority is missing");
+    const char *multicast[] = { "candidate:1 1 udp 2122260223 224.0.0.251 5353 typ host" };
+    assert_int_equal(invoke_sync(t, a, "addIceCandidate", multicast, 1), FL_EINVAL);
+    assert_string_equal(t->text, "Invalid ICE candidate 'candidate:1 1 udp 2122260223 224.0.0.251 "
+                                 "5353 typ host': the address is a multicast address");
+    char longer[400] = "candidate:1 1 udp 2122260223 example.com 5000 typ host";
+    while (strlen(longer) < 300)
+        strcat(longer, " x-pad 0123456789");
+    assert_int_equal(invoke_sync(t, a, "addIceCandidate", (const char *[]){ longer }, 1),
+                     FL_EINVAL);
+    char want[600]; /* the line quoted to 200 bytes, the reason whole */
+    snprintf(want, sizeof(want), "Invalid ICE candidate '%.200s': %s", longer,
+             "the address is a host name, which fluo does not resolve (only IP addresses and "
+             "mDNS .local names are taken)");
+    assert_string_equal(t->text, want);
     const char *good[] = { "candidate:1 1 udp 2122260223 127.0.0.1 9 typ host" };
     assert_int_equal(invoke_sync(t, a, "addIceCandidate", good, 1), 0);
     assert_string_equal(t->text, "");
+    const char *mdns[] = {
+        "candidate:3 1 udp 2122260223 4b8e3c3d-6f0e-4f7a-9bd0-1c1f3c7b2f4a.local "
+        "50000 typ host"
+    };
+    assert_int_equal(invoke_sync(t, a, "addIceCandidate", mdns, 1), 0);
+    assert_non_null(strstr(t->text, "taken with its mDNS .local name not resolved"));
+    const char *mdns_bad[] = { "candidate:3 1 udp 2122260223 Fluo-Test.local 0 typ host" };
+    assert_int_equal(invoke_sync(t, a, "addIceCandidate", mdns_bad, 1), FL_EINVAL);
+    assert_non_null(strstr(t->text, "the port is 0"));
     assert_int_equal(invoke_sync(t, a, "addIceCandidate", (const char *[]){ "" }, 1), 0);
+
+    /* before any remote description candidates are queued, up to a bound */
+    fl_element *q = mk(t, p, FL_ELEMENT_WEBRTC, "q");
+    int queued = 0;
+    while (invoke_sync(t, q, "addIceCandidate", good, 1) == 0 && queued < 1000)
+        queued++;
+    assert_int_equal(queued, 64);
+    assert_int_equal(atomic_load(&t->status), FL_EBUSY);
+    assert_string_equal(t->text, "64 ICE candidates are queued already, waiting for the remote "
+                                 "description");
 
     /* gathering: candidates as events, then the end of them */
     assert_int_equal(invoke_sync(t, b, "gatherCandidates", NULL, 0), 0);
