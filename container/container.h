@@ -103,8 +103,9 @@ int fl_mux_create(fl_mux **out, const fl_mux_config *cfg);
  * frames before a video track's first key frame are dropped. Frames are
  * held until the unit they belong to is whole, then written.
  * FL_EINVAL for a frame that breaks the rules above (track out of range,
- * time going back), which is dropped and changes nothing; the write
- * callback's error. */
+ * time going back, no data, more than 16 MiB, an SPS or PPS pointer and
+ * length that disagree or over 65535 bytes), which is dropped and changes
+ * nothing; FL_ESTATE after finish; the write callback's error. */
 int fl_mux_write(fl_mux *m, const fl_mux_frame *f);
 
 /* Writes what is held and completes the file (MP4: the last fragment and
