@@ -3,10 +3,11 @@
 set -e
 # chromium: the browser side of the WebRTC interop tests (driven by the npm
 # playwright-core in tests/interop, which never downloads a browser of its own).
-# ffmpeg: the busy camera clip of tests/interop/net (lib/quality.js).
+# ffmpeg: the busy camera clip of tests/interop/net (lib/quality.js), and with
+# mkvtoolnix (mkvinfo) the readers container/'s recordings are checked with.
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev libuv1-dev libmbedtls-dev libjansson-dev
 libcmocka-dev libsrtp2-dev nodejs npm openssl procps iproute2 iptables coturn python3
-chromium janus libvpx-dev libopus-dev ffmpeg"
+chromium janus libvpx-dev libopus-dev ffmpeg mkvtoolnix"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
