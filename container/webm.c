@@ -535,8 +535,10 @@ static int close_cluster(webm *w)
     size_t len = w->cl.len - at;
     if (!w->header_out) {
         /* the first cluster carries the header: once per file, one copy */
-        if (fl__ebml_reserve(&w->hdr, len) != 0)
+        if (fl__ebml_reserve(&w->hdr, len) != 0) {
+            w->hdr.err = 0; /* the header stays; this cluster is lost */
             return FL_ENOMEM;
+        }
         memcpy(w->hdr.data + w->hdr.len, unit, len);
         unit = w->hdr.data;
         len += w->hdr.len;
@@ -954,7 +956,8 @@ int fl__webm_create(void **impl, const fl__mux_ops **ops, const fl_mux_config *c
         return FL_ENOMEM;
     w->out = cfg->out;
     w->mkv = cfg->format == FL_MUX_MKV;
-    w->fragment_ms = cfg->fragment_us ? (cfg->fragment_us + 999) / 1000 : DEF_FRAGMENT_MS;
+    w->fragment_ms = cfg->fragment_us ? cfg->fragment_us / 1000 + (cfg->fragment_us % 1000 != 0)
+                                      : DEF_FRAGMENT_MS;
     w->nt = cfg->ntracks;
     w->cue_track = -1;
     w->first_ms = INT64_MIN;
