@@ -45,6 +45,7 @@
  * of each track lasts as long as the one before it (one frame: 1/30 s
  * video, 20 ms Opus).
  *
+ * Frames: an empty one, or one over 32 MiB, is refused (FL_EINVAL).
  * H.264: the frame's AVC form is checked (4-byte lengths that add up to
  * the frame, no empty NAL unit); a broken frame is refused (FL_EINVAL).
  * A key frame whose SPS or PPS differ from the sample entry's (a
@@ -58,14 +59,15 @@
  * random access), InputSampleRate = the track's sample rate (48000 when
  * 0), OutputGain 0, ChannelMappingFamily 0. No edit list trims it: a
  * recording starts in the middle of a stream, its audio stays where its
- * timestamps put it.
+ * timestamps put it (ffmpeg drops the first 80 ms it decodes and keeps the
+ * rest at its time).
  *
  * After a write error the muxer writes nothing more: every later call
  * returns that error (the held media is dropped).
  *
  * Not done here: rewriting a finished file as a plain MP4 with moov first
- * (progressive download) is left for later; the fragmented file plays in
- * browsers, ffmpeg and players as it is.
+ * (progressive download) is left for later; readers of fragmented MP4
+ * (ffmpeg, MSE in browsers) take the file as it is.
  *
  * Memory: the fragment's samples are copied into per-track buffers that
  * grow to the largest fragment and are reused; the unit written is built
@@ -1167,16 +1169,16 @@ static int mp4_finish(void *impl)
     struct mp4 *m = impl;
     if (m->err)
         return m->err;
-    size_t held = 0;
+    size_t samples = 0;
     for (size_t i = 0; i < m->ntracks; i++) {
         struct track *t = &m->tracks[i];
         if (t->held)
             track_release_held(t, -1, t->last_duration ? t->last_duration : default_duration(t));
-        held += t->nsamples;
+        samples += t->nsamples;
     }
     int r;
     if (!m->header_written) {
-        if (!held)
+        if (!samples)
             return 0; /* nothing was ever taken: the file stays empty */
         if ((r = write_header(m)) < 0)
             return r;
