@@ -987,9 +987,6 @@ static void test_create_refused(void **state)
     cfg.fragment_us = 0;
     cfg.format = FL_MUX_WEBM;
     assert_int_equal(fl_mux_create(&m, &cfg), FL_EINVAL); /* H.264 in WebM */
-    cfg.tracks = &audio_track;
-    cfg.ntracks = 1;
-    assert_int_equal(fl_mux_create(&m, &cfg), FL_ENOTSUP); /* webm.c is not in this build */
     assert_null(m);
     cfg.format = FL_MUX_MP4;
     assert_int_equal(fl_mux_create(&m, &cfg), 0);
@@ -1015,6 +1012,7 @@ static void test_write_rules(void **state)
     assert_int_equal(fl_mux_write(m, &f), 0);
     f = synth_video(0, 40000, 1);
     f.sps = NULL; /* a key frame without its SPS: dropped */
+    f.sps_len = 0;
     assert_int_equal(fl_mux_write(m, &f), 0);
     f = synth_video(0, 50000, 1);
     f.width = 0; /* nor without its size */
