@@ -261,7 +261,6 @@ struct track {
     size_t nsamples, samples_cap;
     int held;
     uint32_t last_duration;
-    int64_t written_end; /* end of the last sample written, track timescale */
     struct ra_entry *ra;
     size_t nra, ra_cap;
 };
@@ -961,8 +960,7 @@ static void note_written(struct mp4 *m, const struct ra_entry *ra, const int *ha
         if (has_ra[i])
             ra_add(t, &ra[i]);
         const struct sample *last = &t->samples[n - 1];
-        t->written_end = last->dts + last->duration;
-        int64_t end_us = ticks_to_us(t->written_end, t->timescale);
+        int64_t end_us = ticks_to_us(last->dts + last->duration, t->timescale);
         if (end_us > m->stats.duration_us)
             m->stats.duration_us = end_us;
     }
