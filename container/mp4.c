@@ -45,7 +45,8 @@
  * of each track lasts as long as the one before it (one frame: 1/30 s
  * video, 20 ms Opus).
  *
- * Frames: an empty one, or one over 32 MiB, is refused (FL_EINVAL).
+ * Frames: an empty one, one over 32 MiB or one past 2^52 us (142 years)
+ * is refused (FL_EINVAL).
  * H.264: the frame's AVC form is checked (4-byte lengths that add up to
  * the frame, no empty NAL unit); a broken frame is refused (FL_EINVAL).
  * A key frame whose SPS or PPS differ from the sample entry's (a
@@ -97,6 +98,8 @@ FL_LOG_TAG("mp4");
 #define FRAG_MAX_US         (30 * (int64_t)US_PER_SEC)
 #define FRAG_MAX_BYTES      ((size_t)32 << 20)
 #define FRAG_MAX_SAMPLES    16384
+/* Later times are refused: 142 years keeps every sum of times in range. */
+#define MAX_PTS_US ((int64_t)1 << 52)
 
 /* SPS/PPS longer than this are not taken (real ones are tens of bytes) */
 #define PARAM_MAX 1024
@@ -1091,7 +1094,7 @@ static int track_add(struct mp4 *m,
 
 static int frame_valid(const struct track *t, const fl_mux_frame *f)
 {
-    if (!f->len || f->len > FRAG_MAX_BYTES)
+    if (!f->len || f->len > FRAG_MAX_BYTES || f->pts_us > MAX_PTS_US)
         return 0;
     return t->codec != FL_MUX_H264 || avc_form_valid(f->data, f->len);
 }

@@ -1038,6 +1038,8 @@ static void test_write_rules(void **state)
     assert_int_equal(fl_mux_write(m, &f), 0);
     f = audio_frame(1, 1, 20000);
     assert_int_equal(fl_mux_write(m, &f), 0);
+    f = audio_frame(1, 2, ((int64_t)1 << 52) + 1); /* past 142 years */
+    assert_int_equal(fl_mux_write(m, &f), FL_EINVAL);
 
     assert_int_equal(fl_mux_finish(m), 0);
     assert_int_equal(fl_mux_write(m, &f), FL_ESTATE);
@@ -1047,8 +1049,8 @@ static void test_write_rules(void **state)
 
     fl_mux_stats st;
     fl_mux_get_stats(m, &st);
-    assert_int_equal(st.frames, 12);
-    assert_int_equal(st.frames_dropped, 8); /* 3 refused by fl_mux, 5 by the MP4 muxer */
+    assert_int_equal(st.frames, 13);
+    assert_int_equal(st.frames_dropped, 9); /* 3 refused by fl_mux, 6 by the MP4 muxer */
     assert_int_equal(st.units, 1);
     assert_int_equal(st.bytes, s->len);
     assert_int_equal(st.duration_us, 166666); /* the last video frame lasts as the one before */
