@@ -77,7 +77,7 @@ int fl_mux_create(fl_mux **out, const fl_mux_config *cfg)
     for (size_t i = 0; i < FL_MUX_MAX_TRACKS; i++)
         m->last_pts[i] = -1;
     if (cfg->format == FL_MUX_MP4)
-        r = FL_ENOTSUP; /* container/mp4.c (fl__mp4_create) is wired in when it lands */
+        r = fl__mp4_create(&m->impl, &m->ops, cfg);
     else
         r = fl__webm_create(&m->impl, &m->ops, cfg);
     if (r != 0) {
