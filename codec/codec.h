@@ -103,21 +103,173 @@ int fl_vp8_desc_parse(fl_vp8_desc *out, const uint8_t *payload, size_t len);
  * carries no PictureID. */
 int fl_vp8_desc_set_picture_id(uint8_t *payload, size_t len, int picture_id);
 
-/* Video payload formats known by the packet path. */
+/* Payload formats known here: the video ones the packet path looks into
+ * (key frames) and the audio ones a recorder writes. */
 typedef enum fl_codec_kind {
     FL_CODEC_OTHER = 0,
     FL_CODEC_VP8,
     FL_CODEC_VP9,
     FL_CODEC_H264,
+    FL_CODEC_OPUS,
+    FL_CODEC_PCMU,
+    FL_CODEC_PCMA,
 } fl_codec_kind;
 
-/* The kind for an SDP encoding name ("VP8", "vp9", "H264"; others OTHER). */
+/* The kind for an SDP encoding name, case-insensitive ("VP8", "vp9",
+ * "H264", "opus", "PCMU", "PCMA"; others OTHER). */
 fl_codec_kind fl_codec_kind_of(const char *name);
+
+/* 1 for VP8, VP9 and H.264 (a kind with key frames), 0 otherwise. */
+int fl_codec_kind_is_video(fl_codec_kind kind);
 
 /* 1 when this RTP payload begins a key frame: VP8 S=1, PID=0 and the
  * payload header's P bit clear; VP9 B set and P clear; H.264 an IDR slice
  * or an SPS (single NAL, inside STAP-A, or the first FU-A fragment). 0
- * otherwise, and for anything malformed. */
+ * otherwise, for anything malformed, and for every audio kind (no key
+ * frames to wait for). */
 int fl_codec_key_frame_start(fl_codec_kind kind, const uint8_t *payload, size_t len);
+
+/* ---- depacketizers: RTP payloads in, whole frames out ----
+ *
+ * One fl_depack per received stream, fed with the payloads of its RTP
+ * packets in sequence order (what a jitter buffer, net/jitter.h, releases)
+ * and polled for whole frames (access units):
+ *
+ *     fl_depack_push(d, &(fl_depack_packet){ payload, len, seq, ts, marker, lost_before });
+ *     while (fl_depack_pull(d, &frame) == 1)
+ *         write frame.data (frame.len bytes) at frame.rtp_ts;
+ *     if (fl_depack_wants_key(d)) ask the sender for a key frame (PLI);
+ *
+ * Formats:
+ * - VP8 (RFC 7741): the payload descriptor is stripped; a frame runs from
+ *   the packet with S=1 and PID=0 to the marker (or to the next timestamp),
+ *   its partitions concatenated; key from the payload header's P bit.
+ * - VP9 (RFC 9628): flexible and non-flexible descriptors, with the
+ *   scalability structure (SS); a layer frame runs from B to E, and the
+ *   layer frames of one picture (same timestamp, up to the marker) make one
+ *   frame: a lone layer frame as it is, several as a VP9 superframe (their
+ *   concatenation and a superframe index, VP9 bitstream spec annex B).
+ * - H.264 (RFC 6184, packetization modes 0 and 1): single NAL units,
+ *   STAP-A and FU-A; STAP-B, MTAP16/24 and FU-B (interleaved mode) are
+ *   refused and counted. Out in AVC form: each NAL unit preceded by its
+ *   length, 4 bytes big-endian. An access unit ends at the marker or at the
+ *   next timestamp.
+ * - Opus (RFC 7587), PCMU and PCMA (RFC 3551): one packet, one frame,
+ *   always key.
+ *
+ * Loss: a frame with a packet missing (lost_before, a sequence number gap,
+ * a layer frame or FU-A that does not end, a malformed packet) is dropped
+ * whole, never output broken. Video frames are output only from a key
+ * frame on: at the start, and after a dropped frame, frames are dropped
+ * until the next key frame, and fl_depack_wants_key says 1 meanwhile.
+ * Frames over max_frame bytes are dropped the same way.
+ *
+ * Memory: the depacketizer keeps its frames in buffers of its own that
+ * grow to the largest frame seen, then stop allocating. Not thread-safe:
+ * one owner. */
+
+#define FL_DEPACK_DEF_MAX_FRAME (4u << 20)
+/* Largest parameter set remembered (SPS/PPS); a larger one is not kept. */
+#define FL_DEPACK_MAX_PARAM_SET 512
+
+typedef struct fl_depack fl_depack;
+
+typedef struct fl_depack_config {
+    fl_codec_kind codec;
+    uint32_t clock_rate; /* RTP clock, Hz; 0: the format's own (90000 video,
+                            48000 Opus, 8000 G.711); informational */
+    const char *fmtp;    /* the a=fmtp parameters ("packetization-mode=1;
+                            sprop-parameter-sets=Z0Kg...,aM4..."), or NULL;
+                            H.264 takes its first SPS/PPS from it; copied */
+    size_t max_frame;    /* bytes; 0: FL_DEPACK_DEF_MAX_FRAME */
+} fl_depack_config;
+
+typedef struct fl_depack_packet {
+    const uint8_t *payload; /* the RTP payload (padding removed); read during push only */
+    size_t len;             /* 0: a padding-only packet (only its sequence number counts) */
+    uint16_t seq;
+    uint32_t ts;
+    int marker;
+    int lost_before; /* packets known missing just before this one (the
+                        jitter buffer gave up on them); > 0 counts as a gap
+                        even when seq follows the last one (a reset) */
+} fl_depack_packet;
+
+/* One access unit. The pointers are into the depacketizer and valid until
+ * the next fl_depack_push (or destroy) on it. */
+typedef struct fl_frame {
+    fl_codec_kind codec;
+    const uint8_t *data; /* VP8/VP9 frame, H.264 AVC-form access unit, Opus/G.711 packet */
+    size_t len;
+    uint32_t rtp_ts;
+    int key;                  /* decoding can start here (always 1 for audio) */
+    uint16_t width, height;   /* video key frames when the payload tells (VP8 key
+                                 frame header, VP9 SS or uncompressed header,
+                                 H.264 SPS); 0 otherwise */
+    const uint8_t *sps, *pps; /* H.264: the parameter sets in force (the latest
+                                 seen in the stream, or sprop-parameter-sets), NAL
+                                 header byte included, no length prefix; NULL
+                                 before any, and for other formats */
+    size_t sps_len, pps_len;
+} fl_frame;
+
+typedef struct fl_depack_stats {
+    uint64_t packets;     /* pushed, padding included */
+    uint64_t frames;      /* output */
+    uint64_t key_frames;  /* output */
+    uint64_t gaps;        /* pushes that came after a gap */
+    uint64_t dropped;     /* frames dropped: a packet missing, malformed or too big */
+    uint64_t skipped;     /* whole frames dropped while waiting for a key frame */
+    uint64_t malformed;   /* packets refused as malformed (FL_EBADMSG) */
+    uint64_t unsupported; /* H.264 STAP-B, MTAP16, MTAP24, FU-B packets refused */
+    uint64_t too_big;     /* frames dropped over max_frame */
+    uint64_t unpulled;    /* frames a push found not pulled (dropped then) */
+} fl_depack_stats;
+
+/* Creates a depacketizer for cfg->codec (not OTHER). Returns 0, FL_EINVAL
+ * (no cfg, OTHER or an unknown kind) or FL_ENOMEM. A malformed
+ * sprop-parameter-sets is ignored (the stream's own SPS/PPS are used). */
+int fl_depack_create(fl_depack **out, const fl_depack_config *cfg);
+void fl_depack_destroy(fl_depack *d);
+
+/* Takes one packet (its bytes are copied as needed, not kept). Frames it
+ * completes are ready for fl_depack_pull; frames from the previous push
+ * that were not pulled are dropped (counted). Returns 0, FL_EBADMSG for a
+ * malformed payload or FL_ENOTSUP for an H.264 packet type of the
+ * interleaved mode: either way the frame in progress is dropped. */
+int fl_depack_push(fl_depack *d, const fl_depack_packet *p);
+
+/* Ends the frame in progress as if the next timestamp had come (the end of
+ * a stream): a frame that lacks nothing but its marker becomes ready. */
+void fl_depack_flush(fl_depack *d);
+
+/* 1 and the next ready frame in *out (call again), 0 when none is left. */
+int fl_depack_pull(fl_depack *d, fl_frame *out);
+
+/* 1 while video frames are being dropped for want of a key frame (a frame
+ * was lost, or none came yet): a PLI should go upstream. */
+int fl_depack_wants_key(const fl_depack *d);
+
+void fl_depack_get_stats(const fl_depack *d, fl_depack_stats *out);
+
+/* ---- H.264 sequence parameter set (ITU-T H.264 7.3.2.1.1) ---- */
+
+typedef struct fl_h264_sps {
+    uint8_t profile_idc;
+    uint8_t constraint_flags; /* the byte after profile_idc */
+    uint8_t level_idc;
+    uint8_t sps_id;
+    uint8_t chroma_format_idc; /* 1 (4:2:0) unless a high profile says otherwise */
+    uint8_t bit_depth_luma, bit_depth_chroma;
+    uint8_t frame_mbs_only;
+    uint16_t width, height; /* pixels, cropping applied */
+} fl_h264_sps;
+
+/* Parses an SPS NAL unit (header byte included, emulation prevention bytes
+ * as on the wire: they are skipped while reading). Reads up to the frame
+ * cropping; the VUI is not read. Returns 0, or FL_EBADMSG when it is not an
+ * SPS, ends early, or holds values out of range (a picture wider or taller
+ * than 65535 pixels, or empty after cropping). */
+int fl_h264_sps_parse(fl_h264_sps *out, const uint8_t *nal, size_t len);
 
 #endif

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec/codec.h"
+
 /* A raw I420 picture: chroma planes are (width+1)/2 x (height+1)/2. */
 typedef struct fl__yuv {
     int width, height;
@@ -51,5 +53,108 @@ void fl__opus_enc_destroy(fl__opus_enc *e);
 
 /* codec/vp8.c: writes the FL_VP8_DESC_LEN-byte descriptor (X=1, I=1, M=1). */
 void fl__vp8_desc_write(uint8_t *out, int start, int partition, int picture_id);
+
+/* ---- depacketizers (codec/depack.c, depack_h264.c, depack_vpx.c) ---- */
+
+/* A growing byte buffer: grows to the largest content, never shrinks. */
+typedef struct fl__grow {
+    uint8_t *p;
+    size_t len, cap;
+} fl__grow;
+
+/* Most layer frames of one VP9 picture (the superframe index holds 8). */
+#define FL__VP9_MAX_LAYERS 8
+
+/* Two slots per parameter set kind, written in turn: a frame's pointer stays
+ * good while a later frame of the same push brings a new one. */
+typedef struct fl__param_set {
+    uint8_t data[2][FL_DEPACK_MAX_PARAM_SET];
+    size_t len[2];
+    int cur; /* slot in force; len[cur] == 0: none yet */
+} fl__param_set;
+
+struct fl_depack {
+    fl_codec_kind codec;
+    int video;
+    size_t max_frame;
+
+    /* buf[asm_buf] holds the frame being assembled; ready frames hold the others */
+    fl__grow buf[3];
+    int asm_buf;
+    fl_frame ready[2];
+    int ready_buf[2];
+    int nready, pulled;
+
+    /* the frame being assembled */
+    int active;  /* a frame is open at ts */
+    int broken;  /* it lacks something: dropped at its end, bytes no longer kept */
+    int too_big; /* it went over max_frame */
+    uint32_t ts;
+    int key;
+    uint16_t width, height;
+
+    /* H.264: offset of the length prefix of the FU-A being reassembled */
+    int fu_open;
+    size_t fu_at;
+    fl__param_set sps, pps;
+    fl_h264_sps sps_info;
+    int sps_info_ok;
+
+    /* VP9: layer frames of the picture */
+    int in_layer;
+    int layers;
+    size_t layer_at[FL__VP9_MAX_LAYERS + 1];
+    int first_p; /* P bit of the picture's first packet */
+    int max_sid;
+    int ss_layers; /* SS entries with sizes from the picture's SS; 0: none */
+    uint16_t ss_width[8], ss_height[8];
+
+    int have_seq;
+    uint16_t last_seq;
+    int waiting_key; /* video: frames are dropped until a key frame */
+    int want_key;    /* a frame was dropped while waiting */
+    fl_depack_stats stats;
+};
+
+/* codec/depack.c, for the formats' files. */
+/* Opens a frame at ts unless one is open; `start` 0: its beginning is
+ * missing (it opens broken). */
+void fl__depack_begin(fl_depack *d, uint32_t ts, int start);
+/* Marks the open frame broken (opening one at ts if none is). */
+void fl__depack_break(fl_depack *d, uint32_t ts);
+/* Appends to the open frame unless it is broken; going over max_frame
+ * breaks it. Returns a pointer to the n bytes to fill, or NULL. */
+uint8_t *fl__depack_append(fl_depack *d, size_t n);
+/* Ends the open frame: complete and wanted, it becomes ready. */
+void fl__depack_end(fl_depack *d);
+
+/* The formats: push one non-empty payload (the frame at p->ts is open or
+ * not), and check and finish a frame at its end (0: keep, else broken). */
+int fl__h264_push(fl_depack *d, const fl_depack_packet *p);
+int fl__h264_finish(fl_depack *d, fl__grow *g);
+int fl__h264_set_fmtp(fl_depack *d, const char *fmtp);
+void fl__h264_frame_params(const fl_depack *d, fl_frame *f);
+int fl__vp8_push(fl_depack *d, const fl_depack_packet *p);
+int fl__vp8_finish(fl_depack *d, fl__grow *g);
+int fl__vp9_push(fl_depack *d, const fl_depack_packet *p);
+int fl__vp9_finish(fl_depack *d, fl__grow *g);
+/* Resets a format's per-frame state when a frame opens. */
+void fl__vp9_frame_reset(fl_depack *d);
+
+/* A bit reader over big-endian bits, optionally skipping H.264 emulation
+ * prevention bytes (00 00 03). Reading past the end sets err and gives 0. */
+typedef struct fl__bits {
+    const uint8_t *p;
+    size_t len, at;
+    unsigned cur; /* bits of p[at - 1] not read yet, at the top of `left` */
+    int left;
+    int epb, zeros;
+    int err;
+} fl__bits;
+
+void fl__bits_init(fl__bits *b, const uint8_t *p, size_t len, int epb);
+uint32_t fl__bits_read(fl__bits *b, int n); /* n <= 32 */
+uint32_t fl__bits_ue(fl__bits *b);          /* exp-Golomb, up to 2^32 - 2 */
+int64_t fl__bits_se(fl__bits *b);
 
 #endif

@@ -1,5 +1,6 @@
-/* Which RTP packets start a key frame, per payload format: VP8 (RFC 7741),
- * VP9 (RFC 9628), H.264 (RFC 6184). Read in place; nothing is copied. */
+/* Payload format kinds by name, and which RTP packets start a key frame,
+ * per payload format: VP8 (RFC 7741), VP9 (RFC 9628), H.264 (RFC 6184).
+ * Read in place; nothing is copied. */
 #include <stddef.h>
 #include <stdint.h>
 #include <strings.h>
@@ -56,7 +57,18 @@ fl_codec_kind fl_codec_kind_of(const char *name)
         return FL_CODEC_VP9;
     if (strcasecmp(name, "H264") == 0)
         return FL_CODEC_H264;
+    if (strcasecmp(name, "opus") == 0)
+        return FL_CODEC_OPUS;
+    if (strcasecmp(name, "PCMU") == 0)
+        return FL_CODEC_PCMU;
+    if (strcasecmp(name, "PCMA") == 0)
+        return FL_CODEC_PCMA;
     return FL_CODEC_OTHER;
+}
+
+int fl_codec_kind_is_video(fl_codec_kind kind)
+{
+    return kind == FL_CODEC_VP8 || kind == FL_CODEC_VP9 || kind == FL_CODEC_H264;
 }
 
 int fl_codec_key_frame_start(fl_codec_kind kind, const uint8_t *payload, size_t len)

@@ -300,7 +300,13 @@ static void test_key_frame_start(void **state)
     assert_int_equal(fl_codec_kind_of("vp8"), FL_CODEC_VP8);
     assert_int_equal(fl_codec_kind_of("VP9"), FL_CODEC_VP9);
     assert_int_equal(fl_codec_kind_of("H264"), FL_CODEC_H264);
-    assert_int_equal(fl_codec_kind_of("opus"), FL_CODEC_OTHER);
+    assert_int_equal(fl_codec_kind_of("opus"), FL_CODEC_OPUS);
+    assert_int_equal(fl_codec_kind_of("OPUS"), FL_CODEC_OPUS);
+    assert_int_equal(fl_codec_kind_of("pcmu"), FL_CODEC_PCMU);
+    assert_int_equal(fl_codec_kind_of("PCMA"), FL_CODEC_PCMA);
+    assert_int_equal(fl_codec_kind_of("G722"), FL_CODEC_OTHER);
+    assert_true(fl_codec_kind_is_video(FL_CODEC_VP8) && fl_codec_kind_is_video(FL_CODEC_H264));
+    assert_false(fl_codec_kind_is_video(FL_CODEC_OPUS) || fl_codec_kind_is_video(FL_CODEC_OTHER));
     assert_int_equal(fl_codec_kind_of(NULL), FL_CODEC_OTHER);
     /* VP8: S=1 PID=0, then the payload header's P bit (0 = key frame) */
     const uint8_t vp8_key[] = { 0x10, 0x00, 0x9d, 0x01 };
@@ -330,6 +336,9 @@ static void test_key_frame_start(void **state)
     assert_int_equal(fl_codec_key_frame_start(FL_CODEC_H264, fu_mid, sizeof(fu_mid)), 0);
     assert_int_equal(fl_codec_key_frame_start(FL_CODEC_H264, idr, 0), 0);
     assert_int_equal(fl_codec_key_frame_start(FL_CODEC_OTHER, idr, sizeof(idr)), 0);
+    /* audio has no key frame to wait for */
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_OPUS, idr, sizeof(idr)), 0);
+    assert_int_equal(fl_codec_key_frame_start(FL_CODEC_PCMU, idr, sizeof(idr)), 0);
 }
 
 int main(void)
