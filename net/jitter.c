@@ -142,11 +142,19 @@ static fl_buf *take(fl_jitter *j, uint64_t ext, unsigned *lost)
 
 static void queue_put(fl_jitter *j, fl_buf *b, uint64_t ext, unsigned lost)
 {
-    if (j->qcount == j->qcap) {
-        fl_buf_unref(j->queue[j->qhead].buf);
+    if (j->qcount == j->qcap) { /* the oldest goes: the next one tells it is missing */
+        struct released *old = &j->queue[j->qhead];
+        uint64_t gap = (uint64_t)old->lost + 1;
+        fl_buf_unref(old->buf);
         j->qhead = (j->qhead + 1) % j->qcap;
         j->qcount--;
         j->stats.dropped++;
+        j->stats.lost++;
+        struct released *head = j->qcount ? &j->queue[j->qhead] : NULL;
+        if (head)
+            head->lost = head->lost + gap > UINT32_MAX ? UINT32_MAX : (unsigned)(head->lost + gap);
+        else
+            lost = lost + gap > UINT32_MAX ? UINT32_MAX : (unsigned)(lost + gap);
     }
     j->queue[(j->qhead + j->qcount++) % j->qcap] = (struct released){ b, ext, lost };
 }

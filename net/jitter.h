@@ -56,12 +56,14 @@ typedef struct fl_jitter_stats {
     uint64_t duplicates; /* dropped: the same sequence number is held */
     uint64_t late;       /* dropped: older than what was released (a late
                             retransmission, or a duplicate of a released one) */
-    uint64_t lost;       /* sequence numbers given up (the sum of lost_before) */
+    uint64_t lost;       /* sequence numbers given up, and packets dropped
+                            from a full release queue (the sum of lost_before) */
     uint64_t reordered;  /* arrived after a higher sequence number */
     uint64_t resets;     /* new SSRC or sequence jump */
     uint64_t overflows;  /* moves on because a packet did not fit */
     uint64_t dropped;    /* released packets dropped because the release
-                            queue was full (pop not called for long) */
+                            queue was full (pop not called for long): the
+                            next one out counts them in its lost_before */
     size_t held;         /* packets in the buffer and the release queue now */
     uint32_t held_span;  /* RTP timestamp span of the ring (highest minus
                             the next to release), clock units */
@@ -85,9 +87,11 @@ int fl_jitter_push(fl_jitter *j, fl_buf *buf, fl_time now);
 /* 1 and the next packet in order in *out (the caller owns that reference
  * now), with *lost_before the sequence numbers skipped just before it (>
  * 0 only when the wait for them ran out, the buffer was full, or at a
- * flush); 0 when nothing is ready at `now`. lost_before is 0 on the first
- * packet after a reset (the sequence numbers of the new stream are no
- * continuation of the old: fl_jitter_last_ext_seq tells). */
+ * flush, or packets were dropped from a full release queue); 0 when
+ * nothing is ready at `now`. After a reset lost_before counts within the
+ * new stream only (0 on its first packet unless the queue dropped some):
+ * its sequence numbers are no continuation of the old ones, which
+ * fl_jitter_last_ext_seq tells by a jump to a later cycle. */
 int fl_jitter_pop(fl_jitter *j, fl_time now, fl_buf **out, unsigned *lost_before);
 
 /* The extended sequence number of the packet pop returned last: its

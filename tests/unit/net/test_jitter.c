@@ -317,8 +317,11 @@ static void test_queue_bound(void **state)
     fl_jitter_get_stats(j, &st);
     assert_int_equal(st.held, 4 + 8);
     assert_int_equal(st.dropped, 40 - 12);
-    int s = pop(j, 0, NULL);
-    assert_int_equal(s, 28);
+    unsigned lost = 0;
+    assert_int_equal(pop(j, 0, &lost), 28);
+    assert_int_equal(lost, 28); /* 0..27 dropped */
+    assert_int_equal(pop(j, 0, &lost), 29);
+    assert_int_equal(lost, 0);
     fl_jitter_destroy(j);
 }
 
