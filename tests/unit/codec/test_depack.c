@@ -80,7 +80,8 @@ static frame *frames_add(frames *l, const uint8_t *data, size_t len)
     memset(f, 0, sizeof(*f));
     f->data = malloc(len ? len : 1);
     assert_non_null(f->data);
-    memcpy(f->data, data, len);
+    if (len)
+        memcpy(f->data, data, len);
     f->len = len;
     return f;
 }
