@@ -16,6 +16,7 @@ static const subcommand subcommands[] = {
     { "rpc", fl_bench_rpc_run, fl_bench_rpc_usage },
     { "parse", fl_bench_parse_run, fl_bench_parse_usage },
     { "srtp", fl_bench_srtp_run, fl_bench_srtp_usage },
+    { "depack", fl_bench_depack_run, fl_bench_depack_usage },
 };
 
 #define SUBCOMMAND_COUNT (sizeof(subcommands) / sizeof(subcommands[0]))

@@ -34,6 +34,14 @@ void fl_bench_parse_usage(FILE *out);
 int fl_bench_srtp_run(int argc, char **argv);
 void fl_bench_srtp_usage(FILE *out);
 
+/* `fluo-bench depack [--loops N]`: ns per RTP packet through net/jitter
+ * (push, pop; every 50th packet reordered) and codec/depack (push, pull)
+ * for the VP8 (640x480, 1.5 Mbit/s) and Opus clips, against one memcpy of
+ * the same payloads in the same run. Last line: `depack vp8_packets=N
+ * vp8_ns=X opus_ns=X copy_ns=X vp8_over_copy=R`. */
+int fl_bench_depack_run(int argc, char **argv);
+void fl_bench_depack_usage(FILE *out);
+
 /* `fluo-bench echo|one2many|room --server fluo|janus|floor --sessions N
  * --seconds S`: WebRTC load (bench/bench_webrtc.c). argv[0] is the scenario;
  * prog is fluo-bench's own path (fluo is looked for beside it). */
