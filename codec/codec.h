@@ -158,8 +158,10 @@ int fl_codec_key_frame_start(fl_codec_kind kind, const uint8_t *payload, size_t 
  *   always key.
  *
  * Loss: a frame with a packet missing (lost_before, a sequence number gap,
- * a layer frame or FU-A that does not end, a malformed packet) is dropped
- * whole, never output broken. Video frames are output only from a key
+ * a layer frame or FU-A that does not end, an H.264 picture whose first
+ * slice does not start at macroblock 0, a VP9 picture whose first layer
+ * frame depends on a layer below, a malformed packet) is dropped whole,
+ * never output broken. Video frames are output only from a key
  * frame on: at the start, and after a dropped frame, frames are dropped
  * until the next key frame, and fl_depack_wants_key says 1 meanwhile.
  * Frames over max_frame bytes are dropped the same way.

@@ -157,7 +157,7 @@ int fl__h264_finish(fl_depack *d, fl__grow *g)
         return FL_EBADMSG;
     const uint8_t *sps = NULL, *pps = NULL;
     size_t sps_len = 0, pps_len = 0;
-    int key = 0;
+    int key = 0, slices = 0;
     for (size_t at = 0; at < g->len;) {
         if (g->len - at < AVC_LEN + 1)
             return FL_EBADMSG;
@@ -166,6 +166,10 @@ int fl__h264_finish(fl_depack *d, fl__grow *g)
             return FL_EBADMSG;
         const uint8_t *nal = g->p + at + AVC_LEN;
         uint8_t type = nal[0] & 0x1f;
+        /* the picture's first slice starts at macroblock 0 (first_mb_in_slice
+         * ue(v) 0: a 1 bit), or its start was lost */
+        if (type >= 1 && type <= NAL_IDR && slices++ == 0 && (n < 2 || !(nal[1] & 0x80)))
+            return FL_EBADMSG;
         if (type == NAL_IDR)
             key = 1;
         else if (type == NAL_SPS)

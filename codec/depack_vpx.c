@@ -68,6 +68,7 @@ int fl__vp8_finish(fl_depack *d, fl__grow *g)
 typedef struct vp9_desc {
     uint8_t flags;
     int sid;
+    int inter_layer; /* D: depends on the spatial layer below */
     size_t header_len;
     int ss_layers; /* SS sizes given for this many spatial layers; 0: none */
     uint16_t width[8], height[8];
@@ -118,6 +119,7 @@ static int vp9_parse(vp9_desc *v, const uint8_t *p, size_t len)
         if (at >= len)
             return FL_EBADMSG;
         v->sid = (p[at] >> 1) & 7;
+        v->inter_layer = p[at] & 1;
         at += (v->flags & VP9_F) ? 1 : 2; /* TL0PICIDX in non-flexible mode */
     }
     if ((v->flags & VP9_F) && (v->flags & VP9_P)) {
@@ -164,6 +166,8 @@ int fl__vp9_push(fl_depack *d, const fl_depack_packet *p)
     if (begin) {
         if (d->in_layer || d->layers == FL__VP9_MAX_LAYERS)
             d->broken = 1; /* the last layer frame did not end */
+        else if (d->layers == 0 && v.inter_layer)
+            d->broken = 1; /* the layer below, which it needs, was lost */
         else
             d->layer_at[d->layers++] = asm_len(d);
         d->in_layer = 1;

@@ -625,6 +625,29 @@ static void test_vp9_superframe(void **state)
     free(l.p);
 }
 
+/* A picture that starts with a layer frame depending on the layer below
+ * (D set; the lower layer's packets lost): dropped. */
+static void test_vp9_lower_layer_lost(void **state)
+{
+    (void)state;
+    pkts l = { 0 };
+    vp9_packetize_layer(&l, &vp9_src.f[0], 0, 0, 1, 0, 0, 0, 400, 1);
+    size_t key_pkts = l.n;
+    vp9_packetize_layer(&l, &vp9_src.f[0], 3000, 0, 1, 1, 1, 0, 400, 1);
+    for (size_t i = key_pkts; i < l.n; i++)
+        l.p[i].data[3] |= 1; /* D */
+    fl_depack *d = make(FL_CODEC_VP9, NULL, 0);
+    frames got = { 0 };
+    run(d, &l, 1, 0, NULL, &got);
+    assert_int_equal(got.n, 1);
+    fl_depack_stats st;
+    fl_depack_get_stats(d, &st);
+    assert_int_equal(st.dropped, 1);
+    frames_free(&got);
+    fl_depack_destroy(d);
+    free(l.p);
+}
+
 /* A layer frame whose E packet was lost, with no sequence gap seen
  * (the marker packet comes after a new B): the picture is dropped. */
 static void test_vp9_layer_not_ended(void **state)
@@ -986,11 +1009,17 @@ static void test_h264_malformed(void **state)
         fl_frame f;
         assert_int_equal(fl_depack_pull(d, &f), 0);
     }
+    /* a picture whose first slice is not at macroblock 0: its start was lost */
+    static const uint8_t idr_tail[] = { 0x65, 0x40, 0x84, 0x21 };
+    fl_depack_packet p = { idr_tail, sizeof(idr_tail), seq++, 99000, 1, 0 };
+    assert_int_equal(fl_depack_push(d, &p), 0);
+    fl_frame f;
+    assert_int_equal(fl_depack_pull(d, &f), 0);
     fl_depack_stats st;
     fl_depack_get_stats(d, &st);
+    assert_int_equal(st.dropped, 12);
     assert_int_equal(st.malformed, 7);
     assert_int_equal(st.unsupported, 4);
-    assert_int_equal(st.dropped, 11);
     assert_int_equal(st.frames, 0);
     fl_depack_destroy(d);
 }
@@ -1151,6 +1180,7 @@ int main(void)
         cmocka_unit_test(test_vp9_round_trip),
         cmocka_unit_test(test_vp9_superframe),
         cmocka_unit_test(test_vp9_layer_not_ended),
+        cmocka_unit_test(test_vp9_lower_layer_lost),
     };
     const struct CMUnitTest other[] = {
         cmocka_unit_test(test_h264_round_trip), cmocka_unit_test(test_h264_sprop),
