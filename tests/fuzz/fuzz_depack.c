@@ -1,10 +1,11 @@
-/* Fuzzes codec/depack: the first byte picks the payload format (VP8, VP9,
- * H.264, Opus, PCMU, PCMA) and, for H.264, whether an fmtp string
- * (NUL-terminated) follows; then packets as records |flags|len|payload|:
- * flags bit 0 marker, bit 1 lost_before, bits 2-3 sequence numbers skipped,
- * bit 4 next timestamp. Checks what comes out: only the codec's frames,
- * within max_frame; H.264 in well-formed AVC form; video starting on a key
- * frame and, after any gap, going on only from a key frame. */
+/* Fuzzes codec/depack. The first byte picks the payload format (VP8, VP9,
+ * H.264, Opus, PCMU, PCMA: the byte mod 6) and, for H.264, whether an fmtp
+ * string (NUL-terminated) follows (bit 7: 0x80 is H.264 with one). Then
+ * packets as records |flags|len|payload|: flags bit 0 marker, bit 1
+ * lost_before, bits 2-3 sequence numbers skipped, bit 4 next timestamp.
+ * Checks what comes out: only the codec's frames, within max_frame; H.264
+ * in well-formed AVC form; video starting on a key frame and, after any
+ * gap, going on only from a key frame. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
