@@ -1,4 +1,6 @@
-/* codec: media payload formats and pre-encoded clips.
+/* codec: media payload formats (key-frame detection, depacketizers that
+ * turn RTP payloads into whole frames for recording, the H.264 SPS
+ * reader) and pre-encoded clips.
  *
  * Clips are the media source of the benchmark harness: a synthetic picture
  * or sound is encoded once (libvpx VP8, libopus) and packetized into RTP
@@ -8,7 +10,7 @@
  *
  * Thread notes: a clip is immutable once built and may be read from any
  * number of threads; fl_clip_* constructors and fl_vp8_desc_* functions are
- * reentrant. */
+ * reentrant; a depacketizer has one owner. */
 #ifndef FL_CODEC_CODEC_H
 #define FL_CODEC_CODEC_H
 
