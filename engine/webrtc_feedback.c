@@ -158,7 +158,7 @@ static void send_pli(webrtc *wr, wr_stream *st, fl_time now)
     send_rtcp(wr, now, b, n);
     st->last_pli = now;
     /* a key frame is awaited; without a way to see one, the throttle alone */
-    st->key_asked = st->kind != FL_CODEC_OTHER ? now : 0;
+    st->key_asked = fl_codec_kind_is_video(st->kind) ? now : 0;
     st->pli_wanted = 0;
     st->pli_join = 0;
     st->pli_sent++;
@@ -228,7 +228,7 @@ int fl__wr_media_in(webrtc *wr, wr_stream *st, fl_transport_event *ev)
         if (st->nack)
             fl_nack_gen_on_packet(st->nack, arrival, ev->rtp.seq, 0);
     }
-    if (st->kind != FL_CODEC_OTHER &&
+    if (fl_codec_kind_is_video(st->kind) &&
         fl_codec_key_frame_start(st->kind, ev->rtp.payload, ev->rtp.payload_len)) {
         /* every request made so far is answered by this one */
         st->key_frames++;
@@ -267,7 +267,7 @@ static void send_nacks(webrtc *wr, wr_stream *st, fl_time now)
     fl_nack_gen_get_stats(st->nack, &ns);
     if (ns.given_up > st->nack_given_up) {
         st->nack_given_up = ns.given_up;
-        if (st->kind != FL_CODEC_OTHER)
+        if (fl_codec_kind_is_video(st->kind))
             fl__wr_ask_key_frame(wr, st, now, 0);
     }
 }
