@@ -20,7 +20,8 @@ void fl_rewrite_set_source_pt(fl_rewrite *rw, int pt)
 
 /* A packet from an SSRC other than the current source's: its deltas put
  * its first packet next after the highest sent, at a timestamp advanced by
- * the wall time since (the stream's start values before anything went). */
+ * the wall time since, and by one step of the stream at least (the
+ * stream's start values before anything went). */
 static void new_source(fl_rewrite *rw, fl_time now, const fl_buf_rtp *in)
 {
     uint16_t seq = rw->cfg.seq0;
@@ -28,7 +29,8 @@ static void new_source(fl_rewrite *rw, fl_time now, const fl_buf_rtp *in)
     if (rw->started) {
         int64_t ticks = (now - rw->last_time) * (int64_t)rw->cfg.clock_rate / FL_TIME_SEC;
         seq = (uint16_t)(rw->last_seq + 1);
-        ts = rw->last_ts + (uint32_t)(ticks > 0 ? ticks : 1);
+        uint32_t least = rw->ts_step ? rw->ts_step : 1;
+        ts = rw->last_ts + (ticks > (int64_t)least ? (uint32_t)ticks : least);
         rw->switched = 1;
         rw->switches++;
     }
@@ -68,6 +70,9 @@ int fl_rewrite_packet(fl_rewrite *rw, fl_time now, const fl_buf_rtp *in, fl_rtp_
     if (!rw->started || fl_rtp_seq_lt(rw->last_seq, seq)) {
         unsigned step = rw->started && rw->src_span ? (uint16_t)(seq - rw->last_seq) : 1;
         rw->src_span = (uint16_t)(rw->src_span + step < SPAN_MAX ? rw->src_span + step : SPAN_MAX);
+        uint32_t dts = ts - rw->last_ts;
+        if (rw->started && dts - 1 < rw->cfg.clock_rate) /* forward, at most a second */
+            rw->ts_step = dts / step;
         rw->last_seq = seq;
         rw->last_ts = ts;
         rw->last_time = now;

@@ -60,6 +60,10 @@ typedef struct fl_rewrite {
     uint16_t last_seq;
     uint32_t last_ts;
     fl_time last_time;
+    /* the last forward step of the timestamp (a frame's or an audio
+     * packet's duration, at most a second): a new source's first packet
+     * is at least that far from the last one, never on the same frame */
+    uint32_t ts_step;
     uint64_t switches; /* changes of source */
     uint64_t stale;    /* dropped: older than their source's first packet */
     uint64_t other_pt; /* dropped: not the source's payload type */

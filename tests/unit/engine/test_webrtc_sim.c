@@ -142,8 +142,10 @@ static void test_offer_answer_media_switch(void **state)
 
     /* 60 frames from the first source, in its numbering */
     send_frames(w, w->src1, 0x11111111, 1000, 500000, 0, 60);
-    /* the second source replaces the first on a's video sink; its numbering
-     * starts elsewhere, and the frames go on where the first left off */
+    /* the second source replaces the first on a's video sink 100 ms later;
+     * its numbering starts elsewhere, and the frames go on where the first
+     * left off, timed by the (virtual) time between */
+    assert_int_equal(fl__sim_advance(w->s.sim, 100 * FL_TIME_MS), 0);
     sw_join(&w->s, w->src2, w->a.e, FL_MEDIA_VIDEO);
     send_frames(w, w->src2, 0x22222222, 50000, 9000000, 1000, 60);
     assert_int_equal(fl__sim_advance(w->s.sim, 500 * FL_TIME_MS), 0);
@@ -165,10 +167,10 @@ static void test_offer_answer_media_switch(void **state)
         if (i > 0) {
             assert_int_equal((uint16_t)(s->seq - w->seen[i - 1].seq), 1);
             /* 3000 ticks a frame; across the switch, the virtual time
-             * between the frames (33 ms: 2970 ticks) */
+             * between the frames (133 ms: 11970 ticks) */
             uint32_t dts = s->ts - w->seen[i - 1].ts;
             if (i == 60)
-                assert_int_equal(dts, 33 * 90);
+                assert_int_equal(dts, 133 * 90);
             else
                 assert_int_equal(dts, 3000);
         }

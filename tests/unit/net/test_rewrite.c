@@ -95,10 +95,11 @@ static void test_switch_continuity(void **state)
     h = out(&rw, T0 + 370 * MS, pkt(SRC_B, 61001, 123456789 + 3000));
     assert_int_equal(h.seq, 111);
     assert_int_equal(h.timestamp, 1000 + 27000 + 3600 + 3000);
-    /* the same instant: one tick on, never the same timestamp */
+    /* the same instant: one step of the stream on (a frame: 3000 ticks),
+     * never the last frame's timestamp nor next to it */
     h = out(&rw, T0 + 370 * MS, pkt(SRC_A, 5010, 30000));
     assert_int_equal(h.seq, 112);
-    assert_int_equal(h.timestamp, 1000 + 27000 + 3600 + 3000 + 1);
+    assert_int_equal(h.timestamp, 1000 + 27000 + 3600 + 3000 + 3000);
     assert_int_equal(rw.switches, 2);
 }
 
