@@ -9,12 +9,14 @@
 static const rpc_class pipeline = { .name = "MediaPipeline" };
 static const rpc_class passthrough = { .name = "PassThrough",
                                        .engine_type = FL_ELEMENT_PASSTHROUGH };
-extern const rpc_class fl__class_webrtc; /* rpc/ops_webrtc.c */
+extern const rpc_class fl__class_webrtc;   /* rpc/ops_webrtc.c */
+extern const rpc_class fl__class_recorder; /* rpc/ops_recorder.c */
 
 static const rpc_class *const classes[] = {
     &pipeline,
     &passthrough,
     &fl__class_webrtc,
+    &fl__class_recorder,
 };
 
 const rpc_class *fl__class_find(const char *name)

@@ -54,6 +54,10 @@ typedef struct fl_rpc_config {
     int reader_timeout;       /* fluo.stalledReaderTimeout: s output may wait unread (30) */
     size_t max_queued_output; /* fluo.maxQueuedOutput: bytes per connection (16 MiB) */
     fl_rpc_limits limits;     /* fluo.limits.* */
+    /* Where a RecorderEndpoint may write: folders separated by ':'
+     * (fluo.recordRoots / FLUO_RECORD_ROOTS); NULL or "": anywhere the
+     * server's user can write. */
+    char *record_roots;
 } fl_rpc_config;
 
 /* Fills the defaults. */
