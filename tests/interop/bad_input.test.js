@@ -185,7 +185,7 @@ describe('bad input', () => {
     // An existing object of the wrong class: a marshalling error.
     ['create: mediaPipeline is a PassThrough', () => req('create', { type: 'PassThrough', constructorParams: { mediaPipeline: elem }, properties: {} }, 36), { code: 40001, id: 36 }],
     ['create: constructorParams a string', () => req('create', { type: 'PassThrough', constructorParams: 'x', properties: {} }, 37), { code: 40001, id: 37 }],
-    ['create: not implemented class', () => req('create', { type: 'RecorderEndpoint', constructorParams: { mediaPipeline: pipe, uri: 'file:///tmp/x.webm' }, properties: {} }, 38), { code: 40006, message: /not implemented/i, id: 38 }],
+    ['create: not implemented class', () => req('create', { type: 'GStreamerFilter', constructorParams: { mediaPipeline: pipe, command: 'videoflip method=1' }, properties: {} }, 38), { code: 40006, message: /not implemented/i, id: 38 }],
     ['create: huge class name (100 KB)', () => req('create', { type: 'X'.repeat(100000), properties: {} }, 39), { code: 40108, id: 39 }],
     // invoke.
     ['invoke: unknown object', () => req('invoke', { object: 'nope', operation: 'getName' }, 40), { code: 40101, message: "Object 'nope' not found", id: 40 }],

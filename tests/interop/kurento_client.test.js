@@ -513,11 +513,11 @@ describe('sessions and garbage collection (raw JSON-RPC, --gc-period 1)', () => 
     await c.close();
   });
 
-  it('create RecorderEndpoint -> 40006 NOT_IMPLEMENTED; create Nope -> 40108', async () => {
+  it('create GStreamerFilter -> 40006 NOT_IMPLEMENTED; create Nope -> 40108', async () => {
     const c = await RpcClient.connect(srv.url);
     const p = await c.create('MediaPipeline');
-    for (const type of ['RecorderEndpoint', 'kurento.RecorderEndpoint']) {
-      const cp = { mediaPipeline: p, uri: 'file:///tmp/fluo-interop.webm' };
+    for (const type of ['GStreamerFilter', 'kurento.GStreamerFilter']) {
+      const cp = { mediaPipeline: p, command: 'videoflip method=1' };
       const res = await c.request('create', { type, constructorParams: cp, properties: {} });
       assert.ok(res.error, `${type}: ${res.__raw}`);
       assert.equal(res.error.code, 40006, `${type}: ${res.__raw}`);
