@@ -620,26 +620,27 @@ static void ask_key_frame(recorder *r, rec_stream *st, fl_time now)
     fl__pad_request_key_frame(stream_sink(r, st), 0);
 }
 
-static void drain(recorder *r, rec_stream *st, fl_time now);
+static void drain(recorder *r, rec_stream *st, fl_time now, int all);
 
 /* Ends the stream's current source: everything its jitter buffer holds,
  * and the depacketizer's last frame, go in. */
 static void finish_source(recorder *r, rec_stream *st)
 {
     fl_jitter_flush(st->jb);
-    drain(r, st, FL_TIME_NEVER - 1);
+    drain(r, st, fl__clock_now(&r->w->loop), 1);
     fl_depack_flush(st->dp);
     fl_frame fr;
     while (fl_depack_pull(st->dp, &fr) == 1)
         on_frame(r, st, &fr, fl__clock_now(&r->w->loop));
 }
 
-/* What the jitter buffer gives, through the depacketizer, as frames. */
-static void drain(recorder *r, rec_stream *st, fl_time now)
+/* What the jitter buffer gives, through the depacketizer, as frames; all
+ * it holds after a flush. */
+static void drain(recorder *r, rec_stream *st, fl_time now, int all)
 {
     fl_buf *b;
     unsigned lost;
-    while (fl_jitter_pop(st->jb, now, &b, &lost) == 1) {
+    while (fl_jitter_pop(st->jb, all ? FL_TIME_NEVER - 1 : now, &b, &lost) == 1) {
         fl_depack_packet p = { .payload = fl_buf_data(b) + b->rtp.payload_off,
                                .len = b->rtp.payload_len,
                                .seq = b->rtp.seq,
@@ -678,7 +679,7 @@ static void on_timer(uv_timer_t *h)
     fl_time now = fl__clock_now(&r->w->loop);
     for (int i = 0; i < NSTREAMS; i++) {
         if (r->st[i].jb)
-            drain(r, &r->st[i], now);
+            drain(r, &r->st[i], now, 0);
     }
     if (!r->synced && r->first_packet && sync_ready(r, now))
         sync_now(r);
@@ -769,7 +770,7 @@ static void recorder_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     st->ssrc = buf->rtp.ssrc;
     st->have_ssrc = 1;
     fl_jitter_push(st->jb, buf, now);
-    drain(r, st, now);
+    drain(r, st, now, 0);
     if (!r->synced && sync_ready(r, now))
         sync_now(r);
     schedule(r, now);
@@ -954,9 +955,9 @@ static void recorder_fini(fl_element *e)
     recorder *r = impl(e);
     if (!r)
         return;
-    stop_rec(r); /* a released recorder completes its file, as Kurento's */
     e->impl = NULL;
-    r->e = NULL;
+    r->e = NULL; /* no event from here on */
+    stop_rec(r); /* a released recorder completes its file, as Kurento's */
     fl__deadline_close(&r->timer, on_timer_closed);
 }
 

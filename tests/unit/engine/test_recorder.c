@@ -412,6 +412,29 @@ static void test_source_switch(void **state)
     rec_free(w);
 }
 
+/* Released while recording (no stop): the file is completed all the
+ * same, as Kurento's recorder does on release. */
+static void test_release_completes(void **state)
+{
+    (void)state;
+    if (!have("ffprobe"))
+        skip();
+    rec_world *w = rec_new(19, "MKV", "released.mkv", NULL);
+    assert_int_equal(call(w, "record"), 0);
+    start_track(w, &w->v);
+    start_track(w, &w->au);
+    play(w, 3 * FL_TIME_SEC);
+    assert_int_equal(sw_wait(&w->s, fl_element_release(w->rec, sw_on_done, &w->s)), 0);
+    assert_int_equal(fl__sim_settle(w->s.sim), 0);
+    probe p;
+    probe_file(w->path, &p);
+    assert_string_equal(p.codecs, "vp8,opus");
+    assert_true(p.duration > 2.5 && p.duration < 3.5);
+    expect_clean_decode(w->path);
+    expect_mkvinfo_clean(w->path);
+    rec_free(w);
+}
+
 /* 5% loss both ways: what NACK does not repair is left out whole; the
  * file decodes with no error. */
 static void test_loss(void **state)
@@ -494,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_pause),
         cmocka_unit_test(test_late_audio),
         cmocka_unit_test(test_source_switch),
+        cmocka_unit_test(test_release_completes),
         cmocka_unit_test(test_loss),
         cmocka_unit_test(test_profile_refuses_format),
         cmocka_unit_test(test_no_such_folder),
