@@ -444,11 +444,10 @@ static int stream_setup(recorder *r, rec_stream *st, fl__pad *sink);
  * *period. */
 static fl_time origin(recorder *r, fl_time *period)
 {
-    fl_time first = FL_TIME_NEVER, video = FL_TIME_NEVER, audio[3];
-    size_t naudio = 0;
+    fl_time first = FL_TIME_NEVER, video = FL_TIME_NEVER, audio[3], gaps[64];
+    size_t naudio = 0, ngaps = 0;
     int64_t prev = INT64_MIN;
     const rec_stream *vs = &r->st[ST_VIDEO];
-    *period = 0;
     fl_list_foreach (it, &r->held) {
         const held *h = fl_container_of(it, held, node);
         fl_time t = time_of(&r->st[h->f.track], h->ext);
@@ -461,11 +460,19 @@ static fl_time origin(recorder *r, fl_time *period)
         }
         if (video == FL_TIME_NEVER)
             video = t;
-        else if (h->ext > prev &&
-                 (*period == 0 || time_of(vs, h->ext) - time_of(vs, prev) < *period))
-            *period = time_of(vs, h->ext) - time_of(vs, prev);
+        else if (h->ext > prev && ngaps < sizeof(gaps) / sizeof(gaps[0]))
+            gaps[ngaps++] = time_of(vs, h->ext) - time_of(vs, prev);
         prev = h->ext;
     }
+    /* the period: the median gap (capture times jitter; a lost frame
+     * doubles one gap) */
+    for (size_t i = 1; i < ngaps; i++)
+        for (size_t j = i; j > 0 && gaps[j - 1] > gaps[j]; j--) {
+            fl_time g = gaps[j];
+            gaps[j] = gaps[j - 1];
+            gaps[j - 1] = g;
+        }
+    *period = ngaps ? gaps[ngaps / 2] : 0;
     if (*period <= 0 || *period > FL_TIME_SEC)
         *period = FL_TIME_SEC / 30;
     if (first == FL_TIME_NEVER)
