@@ -204,8 +204,8 @@ int fl__file_out_open(fl__file_out **out,
     f->state = OPENING;
     *out = f;
     f->pumping = 1; /* on_open may write or close: pump below does it */
-    FS_START(f, uv_fs_open(loop, &f->req, f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644,
-                           cb));
+    FS_START(f, uv_fs_open(loop, &f->req, f->path,
+                           O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644, cb));
     f->pumping = 0;
     pump(f);
     return 0;

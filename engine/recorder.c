@@ -31,6 +31,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "base/uri.h"
 #include "codec/codec.h"
 #include "container/container.h"
 #include "engine/deadline.h"
@@ -197,48 +198,6 @@ static int expected(recorder *r, const rec_stream *st)
 {
     fl__pad *sink = stream_sink(r, st);
     return (r->profile->media & st->media) && sink && sink->src && !st->refused;
-}
-
-/* ---- URIs ---- */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* "file:///a/b%20c" (or file://localhost/...) to "/a/b c". FL_ENOTSUP for
- * another scheme, FL_EINVAL for a malformed one. */
-static int uri_to_path(const char *uri, char *out, size_t cap)
-{
-    if (strncasecmp(uri, "file://", 7) != 0)
-        return strstr(uri, "://") ? FL_ENOTSUP : FL_EINVAL;
-    const char *p = uri + 7;
-    if (strncasecmp(p, "localhost/", 10) == 0)
-        p += 9;
-    if (*p != '/')
-        return FL_EINVAL;
-    size_t n = 0;
-    for (; *p; p++) {
-        char c = *p;
-        if (c == '%') {
-            int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
-            if (hi < 0 || lo < 0)
-                return FL_EINVAL;
-            c = (char)(hi << 4 | lo);
-            p += 2;
-        }
-        if (c == 0 || n + 1 >= cap)
-            return FL_EINVAL;
-        out[n++] = c;
-    }
-    out[n] = 0;
-    return n > 1 && out[n - 1] != '/' ? 0 : FL_EINVAL;
 }
 
 /* ---- the file ---- */
@@ -885,9 +844,9 @@ static int recorder_set_property(fl_element *e, const char *name, const char *va
         if (r->started)
             return FL_ESTATE;
         char path[PATH_MAX_LEN];
-        int rc = uri_to_path(value, path, sizeof(path));
+        int rc = fl_uri_file_path(value, path, sizeof(path), NULL);
         if (rc < 0)
-            return rc;
+            return rc == FL_ENOTSUP ? rc : FL_EINVAL;
         snprintf(r->uri, sizeof(r->uri), "%s", value);
         snprintf(r->path, sizeof(r->path), "%s", path);
         return 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/uri.h"
 #include "rpc/rpc_int.h"
 
 /* ---- the constructor ---- */
@@ -17,36 +18,9 @@
 static const char *const unsupported_profiles[] = { "JPEG_VIDEO_ONLY", "KURENTO_SPLIT_RECORDER",
                                                     "FLV" };
 
-/* The path of a file:// URI, lexically: NULL (and why) when it is not one
- * or climbs with "..". */
-static const char *uri_path(const char *uri, const char **why)
-{
-    if (strncasecmp(uri, "file://", 7) != 0) {
-        *why = strstr(uri, "://") ? "only file:// URIs are recorded to (HTTP upload is not "
-                                    "supported)"
-                                  : "it is not a URI: use file:///absolute/path";
-        return NULL;
-    }
-    const char *p = uri + 7;
-    if (strncasecmp(p, "localhost/", 10) == 0)
-        p += 9;
-    if (*p != '/') {
-        *why = "the path must be absolute (file:///absolute/path)";
-        return NULL;
-    }
-    if (strstr(p, "/../") || (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0)) {
-        *why = "the path must not contain '..'";
-        return NULL;
-    }
-    if (p[strlen(p) - 1] == '/') {
-        *why = "the path names a folder, not a file";
-        return NULL;
-    }
-    return p;
-}
-
-/* 1 when path is inside one of the ':'-separated roots (a root's folder
- * itself or below it, symbolic links resolved for the folders that exist). */
+/* 1 when path (decoded, absolute) is inside one of the ':'-separated
+ * roots: its folder, with symbolic links resolved, is a root's (resolved
+ * too) or below it. A folder that does not exist is inside none. */
 static int inside_roots(const char *roots, const char *path)
 {
     char dir[PATH_MAX], real_dir[PATH_MAX];
@@ -54,18 +28,16 @@ static int inside_roots(const char *roots, const char *path)
     char *slash = strrchr(dir, '/');
     if (slash)
         *(slash == dir ? slash + 1 : slash) = 0;
-    const char *resolved = realpath(dir, real_dir) ? real_dir : dir;
+    if (!realpath(dir, real_dir))
+        return 0;
     for (const char *r = roots; *r;) {
         size_t n = strcspn(r, ":");
         char root[PATH_MAX], real_root[PATH_MAX];
         snprintf(root, sizeof(root), "%.*s", (int)n, r);
-        while (strlen(root) > 1 && root[strlen(root) - 1] == '/')
-            root[strlen(root) - 1] = 0;
-        if (root[0] == '/') {
-            const char *rr = realpath(root, real_root) ? real_root : root;
-            size_t k = strlen(rr);
-            if (strncmp(resolved, rr, k) == 0 &&
-                (resolved[k] == 0 || resolved[k] == '/' || strcmp(rr, "/") == 0))
+        if (root[0] == '/' && realpath(root, real_root)) {
+            size_t k = strlen(real_root);
+            if (strncmp(real_dir, real_root, k) == 0 &&
+                (real_dir[k] == 0 || real_dir[k] == '/' || strcmp(real_root, "/") == 0))
                 return 1;
         }
         r += n;
@@ -78,18 +50,18 @@ static int inside_roots(const char *roots, const char *path)
 static int check_ctor(call *c, json_t *ctor)
 {
     const char *uri = json_string_value(json_object_get(ctor, "uri"));
-    const char *why = NULL;
-    const char *path = uri ? uri_path(uri, &why) : NULL;
-    if (!path) {
+    const char *why = "missing";
+    char path[PATH_MAX];
+    if (!uri || fl_uri_file_path(uri, path, sizeof(path), &why) < 0) {
         fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "Invalid uri '%.300s': %s",
-                     uri ? uri : "", why ? why : "missing");
+                     uri ? uri : "", why);
         return FL_EINVAL;
     }
     const char *roots = c->rpc->cfg.record_roots;
     if (roots && roots[0] && !inside_roots(roots, path)) {
         fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
                      "Invalid uri '%.300s': recordings are written only inside %s "
-                     "(fluo.recordRoots)",
+                     "(fluo.recordRoots), in folders that exist",
                      uri, roots);
         return FL_EINVAL;
     }

@@ -1,9 +1,9 @@
 /* The control server's access token (rpc/server_int.h). */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base/uri.h"
 #include "rpc/server_int.h"
 
 /* ---- access token --------------------------------------------------------- */
@@ -17,33 +17,6 @@ static bool same_secret(const char *given, size_t glen, const char *want, size_t
     return diff == 0;
 }
 
-static int hex_digit(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = (char)tolower((unsigned char)ch);
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-/* Percent-decodes v[0..n) into out (room for n bytes); -1 on a bad escape. */
-static long percent_decode(const char *v, size_t n, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] != '%') {
-            out[o++] = v[i];
-            continue;
-        }
-        int hi = i + 2 < n ? hex_digit(v[i + 1]) : -1;
-        int lo = i + 2 < n ? hex_digit(v[i + 2]) : -1;
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[o++] = (char)(hi * 16 + lo);
-        i += 2;
-    }
-    return (long)o;
-}
-
 static bool query_has_token(const char *target, const char *want, size_t wlen)
 {
     static const char key[] = "access_token=";
@@ -53,8 +26,8 @@ static bool query_has_token(const char *target, const char *want, size_t wlen)
     bool ok = false;
     for (const char *p = q ? q + 1 : ""; *p != '\0';) {
         size_t n = strcspn(p, "&");
-        if (n >= klen && n - klen <= sizeof(value) && memcmp(p, key, klen) == 0) {
-            long len = percent_decode(p + klen, n - klen, value);
+        if (n >= klen && memcmp(p, key, klen) == 0) {
+            long len = fl_percent_decode(p + klen, n - klen, value, sizeof(value));
             if (len >= 0 && same_secret(value, (size_t)len, want, wlen))
                 ok = true;
         }

@@ -91,6 +91,17 @@ static void test_roots_and_profiles(void **state)
     r = create_recorder(cl, &o, pipe, uri, NULL);
     assert_int_equal(error_code(r), 40107);
     assert_non_null(strstr(error_message(r), "'..'"));
+    /* climbing out, percent-encoded: decoded before it is checked */
+    snprintf(uri, sizeof(uri), "file://%s/%%2e%%2e/%s/a.webm", root, outside + 5);
+    r = create_recorder(cl, &o, pipe, uri, NULL);
+    assert_int_equal(error_code(r), 40107);
+    snprintf(uri, sizeof(uri), "file://%s%%2F..%%2F%s/a.webm", root, outside + 5);
+    assert_int_equal(error_code(create_recorder(cl, &o, pipe, uri, NULL)), 40107);
+    /* a folder that does not exist, even inside a root */
+    snprintf(uri, sizeof(uri), "file://%s/nope/a.webm", root);
+    r = create_recorder(cl, &o, pipe, uri, NULL);
+    assert_int_equal(error_code(r), 40107);
+    assert_non_null(strstr(error_message(r), "folders that exist"));
     /* a root's name as a prefix of another folder is not inside it */
     snprintf(uri, sizeof(uri), "file://%sx/a.webm", root);
     assert_int_equal(error_code(create_recorder(cl, &o, pipe, uri, NULL)), 40107);
