@@ -103,17 +103,23 @@ typedef struct rec_stream {
     unsigned media;
     int refused; /* its format cannot go into the file: said once, not recorded */
     int ready;   /* jb and dp made for the current source's format */
-    const fl_sdp_codec *caps;
-    fl_mux_codec mux_codec;
+    /* the format it was set up for, copied (the source's caps belong to
+     * an element that may go); caps_gen: the worker's graph_gen when the
+     * source's format was last compared with it */
+    char codec_name[32];
     uint32_t clock_rate;
+    unsigned channels;
+    uint64_t caps_gen;
+    int foreign;   /* the current source's format differs: dropped, said once */
+    int late_said; /* it came after the file's tracks were fixed: said */
+    fl_mux_codec mux_codec;
     fl_jitter *jb;
     fl_depack *dp;
     int track; /* in the muxer; -1: none */
     uint32_t ssrc;
     int have_ssrc;
     /* RTP timestamps extended to 64 bits */
-    uint32_t last_ts;
-    int64_t ext_base;
+    int64_t newest_ext;
     int ts_started;
     /* time of a frame: anchor_time + (ext - anchor_ext) / clock_rate */
     int anchored, sr_anchored;
@@ -139,6 +145,7 @@ typedef struct recorder {
     int pending; /* the timer's close and the file's, before the state is freed */
     fl__file_out *file;
     int file_open, file_failed, write_failed;
+    int recording_said; /* RECORDING raised since the last record() */
     fl_mux *mux;
     /* sync */
     int synced;
@@ -227,7 +234,8 @@ static void release_one(recorder *r)
 static void answer_waiters(recorder *r, int status)
 {
     for (size_t i = 0; i < r->nwaiters; i++)
-        fl__deferred_text(&r->waiters[i], status, status ? "the file could not be completed" : "");
+        fl__deferred_text(&r->waiters[i], status,
+                          status ? "the recording failed: its Error event says why" : "");
     r->nwaiters = 0;
 }
 
@@ -242,8 +250,6 @@ static void on_file_open(void *arg, int status, const char *why)
     r->file_open = 1;
     fl_log(FL_LOG_INFO, "%s: recording to %s (%s)", r->e ? r->e->name : "recorder", r->path,
            r->profile->name);
-    if (r->state == FL_URI_START)
-        raise_simple(r, FL_EVENT_RECORDING);
 }
 
 static void on_file_error(void *arg, int status, const char *why)
@@ -261,11 +267,12 @@ static void on_file_closed(void *arg, int status)
     recorder *r = arg;
     r->file = NULL;
     r->finished = 1;
-    answer_waiters(r, status);
-    if (status == 0 && r->e) {
+    if (!status && (r->write_failed || r->file_failed))
+        status = FL_EIO;
+    if (status == 0 && r->e)
         fl_log(FL_LOG_INFO, "%s: %s complete", r->e->name, r->path);
-        raise_simple(r, FL_EVENT_STOPPED);
-    }
+    raise_simple(r, FL_EVENT_STOPPED);
+    answer_waiters(r, status);
     release_one(r);
 }
 
@@ -287,21 +294,6 @@ static int mux_out(void *arg, int64_t offset, const uint8_t *data, size_t len)
 
 /* ---- time ---- */
 
-static int64_t extend_ts(rec_stream *st, uint32_t ts)
-{
-    if (!st->ts_started) {
-        st->ts_started = 1;
-        st->ext_base = 0;
-    } else if (ts < st->last_ts && st->last_ts - ts > 0x80000000u) {
-        st->ext_base += (int64_t)1 << 32; /* wrapped forward */
-    } else if (ts > st->last_ts && ts - st->last_ts > 0x80000000u) {
-        st->last_ts = ts; /* a late one from before the wrap */
-        return st->ext_base - ((int64_t)1 << 32) + ts;
-    }
-    st->last_ts = ts;
-    return st->ext_base + ts;
-}
-
 /* ts next to `near` (an extended timestamp) in 64 bits. */
 static int64_t extend_near(int64_t near, uint32_t ts)
 {
@@ -311,6 +303,18 @@ static int64_t extend_near(int64_t near, uint32_t ts)
     else if (near - v > (int64_t)0x80000000)
         v += (int64_t)1 << 32;
     return v;
+}
+
+/* A timestamp of the stream's source in 64 bits: the one nearest the
+ * newest seen (a late one from before a wrap stays before it); only a newer
+ * one moves the newest. */
+static int64_t extend_ts(rec_stream *st, uint32_t ts)
+{
+    int64_t ext = st->ts_started ? extend_near(st->newest_ext, ts) : (int64_t)ts;
+    if (!st->ts_started || ext > st->newest_ext)
+        st->newest_ext = ext;
+    st->ts_started = 1;
+    return ext;
 }
 
 static fl_time time_of(const rec_stream *st, int64_t ext)
@@ -351,6 +355,11 @@ static void write_frame(recorder *r, rec_stream *st, int64_t ext, const fl_mux_f
     if (rc == 0) {
         st->last_pts = pts;
         st->frames++;
+        if (!r->recording_said && r->state == FL_URI_START) {
+            /* Kurento's Recording: record() was called and media arrives */
+            r->recording_said = 1;
+            raise_simple(r, FL_EVENT_RECORDING);
+        }
     } else {
         st->dropped++;
     }
@@ -463,12 +472,11 @@ static void sync_now(recorder *r)
             stream_setup(r, st, stream_sink(r, st));
         if (!st->ready || st->refused)
             continue;
-        tracks[n] =
-                (fl_mux_track){ .codec = st->mux_codec,
-                                .sample_rate = st->media == FL_MEDIA_AUDIO ? st->clock_rate : 0,
-                                .channels = st->media == FL_MEDIA_AUDIO
-                                                    ? (st->caps->channels ? st->caps->channels : 1)
-                                                    : 0 };
+        tracks[n] = (fl_mux_track){ .codec = st->mux_codec,
+                                    .sample_rate = st->media == FL_MEDIA_AUDIO ? st->clock_rate : 0,
+                                    .channels = st->media == FL_MEDIA_AUDIO
+                                                        ? (st->channels ? st->channels : 1)
+                                                        : 0 };
         st->track = (int)n++;
     }
     if (n > 0 && r->file) {
@@ -656,11 +664,29 @@ static void on_timer(uv_timer_t *h)
  * format; 0 when the format cannot be recorded. */
 static int stream_setup(recorder *r, rec_stream *st, fl__pad *sink)
 {
+    if (st->ready) {
+        /* the source's format, compared again after a change of the graph
+         * only: a new source of another format is not recorded (its track
+         * has the first one's), and that is said once */
+        if (st->caps_gen != r->w->graph_gen) {
+            st->caps_gen = r->w->graph_gen;
+            const fl_sdp_codec *c = fl__pad_caps(sink);
+            int was = st->foreign;
+            st->foreign = c && (strcasecmp(c->name, st->codec_name) != 0 ||
+                                (c->clock_rate && c->clock_rate != st->clock_rate));
+            if (st->foreign && !was) {
+                char why[300];
+                snprintf(why, sizeof(why),
+                         "%s media now arrives as %s/%u but this recording's track is %s/%u: it "
+                         "is not recorded until a source of that format comes back",
+                         fl_media_type_name(st->media), c->name, c->clock_rate, st->codec_name,
+                         st->clock_rate);
+                raise_error(r, "MEDIA_FORMAT_MISMATCH", why);
+            }
+        }
+        return !st->foreign;
+    }
     const fl_sdp_codec *c = fl__pad_caps(sink);
-    if (st->ready && c == st->caps)
-        return 1;
-    if (st->ready)
-        return 1; /* a new source mid-recording keeps the track it has */
     char why[300];
     if (!c) {
         if (!st->refused)
@@ -680,8 +706,10 @@ static int stream_setup(recorder *r, rec_stream *st, fl__pad *sink)
         st->refused = 1;
         return 0;
     }
-    st->caps = c;
+    snprintf(st->codec_name, sizeof(st->codec_name), "%s", c->name);
     st->clock_rate = c->clock_rate ? c->clock_rate : 90000;
+    st->channels = c->channels;
+    st->caps_gen = r->w->graph_gen;
     fl_jitter_config jc = { .clock_rate = st->clock_rate, .max_wait = JITTER_WAIT };
     fl_depack_config dc = { .codec = fl_codec_kind_of(c->name),
                             .clock_rate = st->clock_rate,
@@ -719,6 +747,8 @@ static void recorder_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
         /* a new source: what the old one left is finished first, then the
          * stream goes on at the time the new one arrives */
         finish_source(r, st);
+        if (!r->synced) /* what was held is timed by the old source's anchor */
+            sync_now(r);
         fl_time last = st->last_pts >= 0 ? r->t0 + r->paused_total + st->last_pts : now;
         fl_time at = now > last ? now : last + FL_TIME_MS;
         if (st->media == FL_MEDIA_VIDEO && r->period > 0 && st->last_pts >= 0) {
@@ -732,6 +762,19 @@ static void recorder_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
         st->anchor_ext = extend_ts(st, buf->rtp.timestamp);
         st->anchor_time = at;
         st->need_key = st->media == FL_MEDIA_VIDEO;
+    }
+    if (r->synced && st->track < 0 && r->mux) {
+        if (!st->late_said) {
+            st->late_said = 1;
+            char why[200];
+            snprintf(why, sizeof(why),
+                     "%s media reached the recorder after the recording started; a file's "
+                     "tracks are fixed when it starts, so it is not recorded",
+                     fl_media_type_name(st->media));
+            raise_error(r, "MEDIA_FORMAT_MISMATCH", why);
+        }
+        fl_buf_unref(buf);
+        return;
     }
     st->ssrc = buf->rtp.ssrc;
     st->have_ssrc = 1;
@@ -773,8 +816,7 @@ static int start(recorder *r, fl__invocation *inv)
         r->pending++;
     }
     set_state(r, FL_URI_START);
-    if (r->file_open)
-        raise_simple(r, FL_EVENT_RECORDING);
+    r->recording_said = 0; /* RECORDING when the first frame goes in */
     return 0;
 }
 
@@ -822,6 +864,11 @@ static int recorder_invoke(fl_element *e, fl__invocation *inv)
         return 0;
     case M_STOP_AND_WAIT:
         stop_rec(r);
+        if (r->file_failed || (r->finished && r->write_failed)) {
+            snprintf(inv->why, sizeof(inv->why),
+                     "the recording failed: its Error event says why (%.200s)", r->path);
+            return FL_EIO;
+        }
         if (!r->file || r->finished)
             return 0;
         if (r->nwaiters == sizeof(r->waiters) / sizeof(r->waiters[0])) {

@@ -133,6 +133,7 @@ describe('RecorderEndpoint (the recorder tutorial) with Chromium', { timeout: 15
     assert.equal(err.type, 'RESOURCE_ERROR_OPEN_WRITE');
     assert.match(err.description, /\/nonexistent-fluo-dir\/x\.webm: no such file or directory/);
     assert.equal(ev.by.Recording.length, 0);
-    await call(recorder, 'stopAndWait'); // answers; the server goes on
+    // stopAndWait answers with the failure; the server goes on
+    await assert.rejects(call(recorder, 'stopAndWait'), /the recording failed/);
   });
 });

@@ -30,7 +30,7 @@ typedef struct track_src {
 
 typedef struct rec_world {
     sim_world s;
-    peer a, b;
+    peer a, b, c, d; /* c and d: a second pair, when a test makes it */
     fl_element *rec;
     track_src v, au;
     int recording, paused, stopped, errors;
@@ -435,6 +435,103 @@ static void test_release_completes(void **state)
     rec_free(w);
 }
 
+/* A second pair whose d feeds the recorder's video from now on: c gets
+ * its video from a new AppSource (another SSRC, numbering and times). */
+static track_src second_pair(rec_world *w, const char *codecs)
+{
+    sw_make_pair(&w->s, &w->c, "c", &w->d, "d", codecs);
+    track_src t = { .src = sw_make(&w->s, FL_ELEMENT_APP_SOURCE, "video2"),
+                    .clip = vclip,
+                    .media = FL_MEDIA_VIDEO,
+                    .pt = 96,
+                    .ssrc = 0x7777,
+                    .seq = 20000 };
+    sw_join(&w->s, t.src, w->c.e, FL_MEDIA_VIDEO);
+    sw_negotiate(&w->s, &w->c, &w->d);
+    return t;
+}
+
+/* The recorder's own video input switched (another SSRC reaches it) half
+ * a second in, before the streams were in sync: what was held is timed by
+ * the first source, what follows by the second; one short, clean file. */
+static void test_switch_before_sync(void **state)
+{
+    (void)state;
+    if (!have("ffprobe"))
+        skip();
+    rec_world *w = rec_new(20, "WEBM", "early.webm", NULL);
+    track_src v2 = second_pair(w, NULL);
+    assert_int_equal(call(w, "record"), 0);
+    start_track(w, &w->v);
+    start_track(w, &w->au);
+    play(w, FL_TIME_SEC / 2);
+    sw_join(&w->s, w->d.e, w->rec, FL_MEDIA_VIDEO);
+    w->v.start = 0; /* the first source stops */
+    w->v = v2;
+    start_track(w, &w->v);
+    play(w, 2 * FL_TIME_SEC);
+    assert_int_equal(call(w, "stopAndWait"), 0);
+    assert_int_equal(w->errors, 0);
+    probe p;
+    probe_file(w->path, &p);
+    assert_string_equal(p.codecs, "vp8,opus");
+    assert_true(p.duration > 2.0 && p.duration < 3.0);
+    expect_clean_decode(w->path);
+    rec_free(w);
+}
+
+/* A new source of another format for the video track: said once in an
+ * Error event and left out; the file stays whole. */
+static void test_source_of_another_format(void **state)
+{
+    (void)state;
+    if (!have("ffprobe"))
+        skip();
+    rec_world *w = rec_new(21, "MKV", "format.mkv", NULL);
+    track_src v2 = second_pair(w, "H264/90000");
+    assert_int_equal(call(w, "record"), 0);
+    start_track(w, &w->v);
+    start_track(w, &w->au);
+    play(w, 2 * FL_TIME_SEC);
+    sw_join(&w->s, w->d.e, w->rec, FL_MEDIA_VIDEO);
+    w->v.start = 0;
+    w->v = v2;
+    start_track(w, &w->v);
+    play(w, FL_TIME_SEC);
+    assert_int_equal(call(w, "stopAndWait"), 0);
+    assert_int_equal(w->errors, 1);
+    assert_string_equal(w->err_type, "MEDIA_FORMAT_MISMATCH");
+    assert_non_null(strstr(w->err_desc, "H264"));
+    probe p;
+    probe_file(w->path, &p);
+    assert_string_equal(p.codecs, "vp8,opus");
+    expect_clean_decode(w->path);
+    rec_free(w);
+}
+
+/* The upstream endpoint goes while the recorder still waits for its video
+ * to sync (audio flows, video is linked but silent): nothing of the gone
+ * element is touched later (ASan watches), and the audio is in the file. */
+static void test_upstream_gone_before_sync(void **state)
+{
+    (void)state;
+    if (!have("ffprobe"))
+        skip();
+    rec_world *w = rec_new(22, "WEBM", "gone.webm", NULL);
+    assert_int_equal(call(w, "record"), 0);
+    start_track(w, &w->au);
+    play(w, FL_TIME_SEC / 2);
+    assert_int_equal(sw_wait(&w->s, fl_element_release(w->b.e, sw_on_done, &w->s)), 0);
+    w->au.start = 0;
+    play(w, 3 * FL_TIME_SEC);
+    assert_int_equal(call(w, "stopAndWait"), 0);
+    probe p;
+    probe_file(w->path, &p);
+    assert_non_null(strstr(p.codecs, "opus"));
+    expect_clean_decode(w->path);
+    rec_free(w);
+}
+
 /* 5% loss both ways: what NACK does not repair is left out whole; the
  * file decodes with no error. */
 static void test_loss(void **state)
@@ -481,7 +578,13 @@ static void test_no_such_folder(void **state)
 {
     (void)state;
     rec_world *w = rec_new(16, "WEBM", "x.webm", "/nonexistent-fluo-folder");
-    record_for(w, FL_TIME_SEC);
+    assert_int_equal(call(w, "record"), 0);
+    start_track(w, &w->v);
+    start_track(w, &w->au);
+    play(w, FL_TIME_SEC);
+    /* stopAndWait answers, with the failure */
+    assert_int_equal(call(w, "stopAndWait"), FL_EIO);
+    assert_non_null(strstr(w->s.text, "/nonexistent-fluo-folder/x.webm"));
     assert_int_equal(w->errors, 1);
     assert_string_equal(w->err_type, "RESOURCE_ERROR_OPEN_WRITE");
     assert_non_null(strstr(w->err_desc, "/nonexistent-fluo-folder/x.webm"));
@@ -518,6 +621,9 @@ int main(void)
         cmocka_unit_test(test_late_audio),
         cmocka_unit_test(test_source_switch),
         cmocka_unit_test(test_release_completes),
+        cmocka_unit_test(test_switch_before_sync),
+        cmocka_unit_test(test_source_of_another_format),
+        cmocka_unit_test(test_upstream_gone_before_sync),
         cmocka_unit_test(test_loss),
         cmocka_unit_test(test_profile_refuses_format),
         cmocka_unit_test(test_no_such_folder),
