@@ -51,9 +51,10 @@
  * the frame, no empty NAL unit); a broken frame is refused (FL_EINVAL).
  * A key frame whose SPS or PPS differ from the sample entry's (a
  * resolution change) carries them in band, before its NAL units, so that
- * the stream decodes from any fragment on. For the profiles above Main
- * (High and the rest but Extended) avcC carries the chroma format and bit
- * depths read from the SPS (left out when the SPS is too short to say).
+ * the stream decodes from any fragment on. avcC is container/avcc.c's,
+ * the same as Matroska's CodecPrivate: for the profiles above Main (High
+ * and the rest but Extended) it carries the chroma format and bit depths
+ * of the SPS (left out when the SPS does not parse).
  *
  * Opus: dOps says OutputChannelCount = the track's channels (1 or 2),
  * PreSkip 3840 (80 ms at 48 kHz: the decoder's output to discard after a
@@ -103,9 +104,6 @@ FL_LOG_TAG("mp4");
 
 /* SPS/PPS longer than this are not taken (real ones are tens of bytes) */
 #define PARAM_MAX 1024
-
-#define H264_NAL_SPS 7
-#define H264_NAL_PPS 8
 
 /* sample_flags (14496-12 8.8.3.1): depends on nothing / on others, non-sync */
 #define SAMPLE_SYNC     0x02000000u
@@ -324,16 +322,12 @@ static int avc_form_valid(const uint8_t *p, size_t len)
     return len > 0;
 }
 
-static int param_valid(const uint8_t *p, size_t len, size_t min, int type)
-{
-    return p && len >= min && len <= PARAM_MAX && (p[0] & 0x1f) == type;
-}
-
 /* A key frame that brings what the sample entry needs. */
 static int frame_has_entry(const fl_mux_frame *f)
 {
-    return f->key && f->width && f->height && param_valid(f->sps, f->sps_len, 4, H264_NAL_SPS) &&
-           param_valid(f->pps, f->pps_len, 2, H264_NAL_PPS);
+    return f->key && f->width && f->height &&
+           fl__h264_param_sets_ok(f->sps, f->sps_len, f->pps, f->pps_len) &&
+           f->sps_len <= PARAM_MAX && f->pps_len >= 2 && f->pps_len <= PARAM_MAX;
 }
 
 /* A key frame whose SPS/PPS are not the sample entry's: they go in band. */
@@ -343,104 +337,6 @@ static int frame_needs_params(const struct track *t, const fl_mux_frame *f)
         return 0;
     return f->sps_len != t->sps_len || memcmp(f->sps, t->sps, t->sps_len) != 0 ||
            f->pps_len != t->pps_len || memcmp(f->pps, t->pps, t->pps_len) != 0;
-}
-
-struct bits {
-    uint8_t b[32];
-    size_t len;
-    size_t pos; /* bits */
-};
-
-/* The start of an SPS with its emulation-prevention bytes taken out. */
-static void bits_init(struct bits *r, const uint8_t *p, size_t len)
-{
-    size_t zeros = 0;
-    r->len = 0;
-    r->pos = 0;
-    for (size_t i = 0; i < len && r->len < sizeof(r->b); i++) {
-        if (zeros >= 2 && p[i] == 3) {
-            zeros = 0;
-            continue;
-        }
-        zeros = p[i] == 0 ? zeros + 1 : 0;
-        r->b[r->len++] = p[i];
-    }
-}
-
-static int bit_read(struct bits *r, uint32_t *v)
-{
-    if (r->pos >= r->len * 8)
-        return -1;
-    *v = (uint32_t)(r->b[r->pos / 8] >> (7 - r->pos % 8)) & 1;
-    r->pos++;
-    return 0;
-}
-
-/* ue(v), H.264 9.1; values past 2^16 are refused (none here is). */
-static int ue_read(struct bits *r, uint32_t *v)
-{
-    int zeros = 0;
-    uint32_t bit;
-    for (;;) {
-        if (bit_read(r, &bit) < 0)
-            return -1;
-        if (bit)
-            break;
-        if (++zeros > 16)
-            return -1;
-    }
-    uint32_t x = 0;
-    for (int i = 0; i < zeros; i++) {
-        if (bit_read(r, &bit) < 0)
-            return -1;
-        x = x << 1 | bit;
-    }
-    *v = (1u << zeros) - 1 + x;
-    return 0;
-}
-
-/* avcC carries chroma format and bit depths for every profile but
- * Baseline, Main and Extended (14496-15 5.3.3.1). */
-static int avcc_has_ext(uint8_t profile)
-{
-    return profile != 66 && profile != 77 && profile != 88;
-}
-
-/* The profiles whose SPS codes chroma_format_idc and bit depths (H.264
- * 7.3.2.1.1); the others are 4:2:0, 8 bits. */
-static int sps_has_chroma(uint8_t profile)
-{
-    static const uint8_t with[] = { 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135 };
-    for (size_t i = 0; i < sizeof(with); i++)
-        if (profile == with[i])
-            return 1;
-    return 0;
-}
-
-/* chroma_format_idc and the bit depths less 8, for avcC. -1 when the SPS
- * ends before them or they are out of range. */
-static int sps_chroma(const uint8_t *sps, size_t len, uint8_t out[3])
-{
-    out[0] = 1;
-    out[1] = 0;
-    out[2] = 0;
-    if (!sps_has_chroma(sps[1]))
-        return 0;
-    struct bits r;
-    bits_init(&r, sps, len);
-    r.pos = 32; /* NAL header, profile_idc, constraint flags, level_idc */
-    uint32_t id, chroma, luma_depth, chroma_depth, flag;
-    if (ue_read(&r, &id) < 0 || ue_read(&r, &chroma) < 0 || chroma > 3)
-        return -1;
-    if (chroma == 3 && bit_read(&r, &flag) < 0)
-        return -1;
-    if (ue_read(&r, &luma_depth) < 0 || ue_read(&r, &chroma_depth) < 0 || luma_depth > 6 ||
-        chroma_depth > 6)
-        return -1;
-    out[0] = (uint8_t)chroma;
-    out[1] = (uint8_t)luma_depth;
-    out[2] = (uint8_t)chroma_depth;
-    return 0;
 }
 
 /* Copies the sample entry's SPS/PPS and size from the first usable key frame. */
@@ -569,24 +465,9 @@ static void write_avc1(struct wbuf *b, const struct track *t)
     w16(b, 0xffff);
 
     size_t avcc = box_open(b, "avcC");
-    w8(b, 1); /* configurationVersion */
-    w8(b, t->sps[1]);
-    w8(b, t->sps[2]);
-    w8(b, t->sps[3]);
-    w8(b, 0xfc | 3); /* lengthSizeMinusOne: 4-byte lengths */
-    w8(b, 0xe0 | 1);
-    w16(b, (uint16_t)t->sps_len);
-    w_bytes(b, t->sps, t->sps_len);
-    w8(b, 1);
-    w16(b, (uint16_t)t->pps_len);
-    w_bytes(b, t->pps, t->pps_len);
-    uint8_t c[3];
-    if (avcc_has_ext(t->sps[1]) && sps_chroma(t->sps, t->sps_len, c) == 0) {
-        w8(b, 0xfc | c[0]);
-        w8(b, 0xf8 | c[1]);
-        w8(b, 0xf8 | c[2]);
-        w8(b, 0); /* numOfSequenceParameterSetExt */
-    }
+    size_t cap = t->sps_len + t->pps_len + FL__AVCC_OVERHEAD;
+    if (w_need(b, cap))
+        b->len += fl__avcc_write(b->p + b->len, cap, t->sps, t->sps_len, t->pps, t->pps_len);
     box_close(b, avcc);
     box_close(b, entry);
 }

@@ -18,6 +18,7 @@
 
 #include "base/wire.h"
 #include "container/container.h"
+#include "tests/unit/container/media_fixtures.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,25 +27,11 @@ struct sink {
     uint64_t patches;
 };
 
-static int whole_boxes(const uint8_t *p, size_t len)
-{
-    size_t at = 0;
-    while (at < len) {
-        if (len - at < 8)
-            return 0;
-        uint32_t n = fl_get_be32(p + at);
-        if (n < 8 || n > len - at)
-            return 0;
-        at += n;
-    }
-    return len > 0;
-}
-
 static int sink_write(void *arg, int64_t offset, const uint8_t *p, size_t len)
 {
     struct sink *s = arg;
     if (offset == FL_MUX_APPEND) {
-        if (!whole_boxes(p, len))
+        if (!mf_boxes_whole(p, len))
             abort();
         s->appended += len;
         return 0;

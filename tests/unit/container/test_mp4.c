@@ -23,6 +23,7 @@
 #include "base/wire.h"
 #include "codec/codec.h"
 #include "container/container.h"
+#include "tests/unit/container/media_fixtures.h"
 
 #include <cmocka.h>
 
@@ -44,21 +45,6 @@ struct sink {
     int bad_unit; /* an append that was not whole boxes, or a patch out of range */
 };
 
-/* 1 when p..len is a run of whole boxes. */
-static int boxes_whole(const uint8_t *p, size_t len)
-{
-    size_t at = 0;
-    while (at < len) {
-        if (len - at < 8)
-            return 0;
-        uint32_t n = fl_get_be32(p + at);
-        if (n < 8 || n > len - at)
-            return 0;
-        at += n;
-    }
-    return len > 0;
-}
-
 static int sink_write(void *arg, int64_t offset, const uint8_t *data, size_t len)
 {
     struct sink *s = arg;
@@ -66,29 +52,19 @@ static int sink_write(void *arg, int64_t offset, const uint8_t *data, size_t len
         s->appends++;
         if (s->fail_at && s->appends >= s->fail_at)
             return FL_EIO;
-        if (!boxes_whole(data, len))
+        if (!mf_boxes_whole(data, len))
             s->bad_unit = 1;
-        if (s->len + len > s->cap) {
-            size_t cap = (s->len + len) * 2;
-            uint8_t *p = realloc(s->p, cap);
-            if (!p)
-                return FL_ENOMEM;
-            s->p = p;
-            s->cap = cap;
-        }
-        memcpy(s->p + s->len, data, len);
-        s->len += len;
-        if (s->nunits < MAX_UNITS)
+        int r = mf_file_append(&s->p, &s->len, &s->cap, data, len);
+        if (r == 0 && s->nunits < MAX_UNITS)
             s->ends[s->nunits++] = s->len;
-        return 0;
+        return r;
     }
-    if (offset < 0 || (size_t)offset + len > s->len) {
+    int r = mf_file_patch(s->p, s->len, offset, data, len);
+    if (r != 0)
         s->bad_unit = 1;
-        return FL_EINVAL;
-    }
-    memcpy(s->p + offset, data, len);
-    s->patches++;
-    return 0;
+    else
+        s->patches++;
+    return r;
 }
 
 static struct sink *sink_new(void)
@@ -128,16 +104,9 @@ static struct h264 *small_stream; /* libx264 baseline, 320x240, 30 fps, 2 s */
 static fl_clip *opus_clip;        /* 5 s */
 static char tmp_dir[64];
 
-static int have_tool(const char *name)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", name);
-    return system(cmd) == 0;
-}
-
 static int have_ffmpeg(void)
 {
-    return have_tool("ffmpeg") && have_tool("ffprobe");
+    return mf_have_tool("ffmpeg") && mf_have_tool("ffprobe");
 }
 
 /* Everything a command prints on stdout (and stderr when it says 2>&1),
@@ -163,32 +132,6 @@ static char *run(const char *cmd, int *status)
     if (status)
         *status = st;
     return out;
-}
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
-static void write_file(const char *path, const uint8_t *p, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(p, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
 }
 
 struct nal {
@@ -307,7 +250,7 @@ static struct h264 *make_h264(const char *name,
     if (system(cmd) != 0)
         return NULL;
     size_t len;
-    uint8_t *bytes = read_file(path, &len);
+    uint8_t *bytes = mf_read_file(path, &len);
     if (!bytes)
         return NULL;
     return h264_split(bytes, len, (uint16_t)width, (uint16_t)height);
@@ -907,7 +850,7 @@ static void check_cuts(const struct sink *snap, const struct pfile *pf)
     path_in_tmp(path, sizeof(path), "cut.mp4");
     assert_true(snap->nunits >= 3);
     for (size_t k = 1; k < snap->nunits; k++) {
-        write_file(path, snap->p, snap->ends[k]);
+        assert_int_equal(mf_write_file(path, snap->p, snap->ends[k]), 0);
         check_decodes(path);
         double want = pf->frags[k - 1].end_s;
         double got = covered(path);
@@ -1091,17 +1034,24 @@ static void test_write_rules(void **state)
     sink_free(s);
 }
 
-/* avcC's High-profile fields come from the SPS, read past its
- * emulation-prevention bytes. */
+/* avcC's High-profile fields come from the SPS as codec/'s
+ * fl_h264_sps_parse reads it (past its emulation-prevention bytes); an
+ * SPS that does not parse whole gives an avcC without them. */
 static void test_avcc_high_profile(void **state)
 {
     (void)state;
-    /* High 4:2:0 8 bits; the 00 00 03 before the first ue(v) is an emulation-prevention byte */
-    static const uint8_t sps_high[] = { 0x67, 0x64, 0x00, 0x00, 0x03, 0xac, 0xd9, 0x40 };
-    /* High 4:4:4 (244), 10 bits: chroma_format_idc 3, separate planes 0, depths 2 and 2 */
-    static const uint8_t sps_444[] = { 0x67, 0xf4, 0x00, 0x1f, 0x90, 0xd8 };
+    /* High 4:2:0 8 bits, 640x480; the 00 00 03 before the first ue(v) is an
+     * emulation-prevention byte */
+    static const uint8_t sps_high[] = { 0x67, 0x64, 0x00, 0x00, 0x03, 0xac,
+                                        0xda, 0x02, 0x80, 0xf6, 0x40 };
+    /* High 4:4:4 (244), 10 bits, 640x480: chroma_format_idc 3, separate planes 0,
+     * depths 2 and 2 */
+    static const uint8_t sps_444[] = { 0x67, 0xf4, 0x00, 0x1f, 0x90, 0xd9,
+                                       0xb4, 0x05, 0x01, 0xec, 0x80 };
     /* High, cut before the chroma fields: avcC without them */
     static const uint8_t sps_short[] = { 0x67, 0x64, 0x00, 0x1f };
+    /* sps_high cut after its bit depths: it does not parse, no fields either */
+    static const uint8_t sps_cut[] = { 0x67, 0x64, 0x00, 0x00, 0x03, 0xac };
 
     const struct {
         const uint8_t *sps;
@@ -1112,6 +1062,7 @@ static void test_avcc_high_profile(void **state)
         { sps_high, sizeof(sps_high), { 0xfd, 0xf8, 0xf8, 0 }, 1 },
         { sps_444, sizeof(sps_444), { 0xff, 0xfa, 0xfa, 0 }, 1 },
         { sps_short, sizeof(sps_short), { 0 }, 0 },
+        { sps_cut, sizeof(sps_cut), { 0 }, 0 },
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1127,6 +1078,7 @@ static void test_avcc_high_profile(void **state)
         size_t base = 6 + 2 + cases[i].len + 1 + 2 + sizeof(pps_base);
         assert_int_equal(t->config_len, base + (cases[i].has_ext ? 4 : 0));
         assert_memory_equal(t->config + 1, cases[i].sps + 1, 3);
+        assert_memory_equal(t->config + 8, cases[i].sps, cases[i].len);
         if (cases[i].has_ext)
             assert_memory_equal(t->config + base, cases[i].ext, 4);
         pfile_free(pf);
@@ -1173,7 +1125,7 @@ static void test_header_timeout(void **state)
     if (have_ffmpeg()) {
         char path[128];
         path_in_tmp(path, sizeof(path), "timeout.mp4");
-        write_file(path, s->p, s->len);
+        assert_int_equal(mf_write_file(path, s->p, s->len), 0);
         check_decodes(path);
     }
     fl_mux_destroy(m);
@@ -1219,6 +1171,36 @@ static struct pfile *mux_checked(struct sink *s,
     return pf;
 }
 
+/* The file muxed into s (snap: before finish; pf: parsed) as the tools see
+ * it: ffprobe finds the streams want says (codec and packets each, in
+ * order) and 5 s; ffmpeg decodes it, and each cut copy, without a word.
+ * Frees pf, snap and s. */
+static void check_5s_file(struct sink *s,
+                          struct sink *snap,
+                          struct pfile *pf,
+                          const char *name,
+                          const struct probe_stream *want,
+                          size_t nwant)
+{
+    char path[128];
+    path_in_tmp(path, sizeof(path), name);
+    assert_int_equal(mf_write_file(path, s->p, s->len), 0);
+    struct probe_stream ps[4];
+    double duration;
+    assert_int_equal(probe(path, ps, 4, &duration), nwant);
+    for (size_t i = 0; i < nwant; i++) {
+        assert_string_equal(ps[i].codec, want[i].codec);
+        assert_int_equal(ps[i].packets, want[i].packets);
+    }
+    if (duration < 4.9 || duration > 5.1)
+        fail_msg("duration %.3f s, 5 s given", duration);
+    check_decodes(path);
+    check_cuts(snap, pf);
+    pfile_free(pf);
+    sink_free(snap);
+    sink_free(s);
+}
+
 static void test_h264_opus(void **state)
 {
     (void)state;
@@ -1238,24 +1220,8 @@ static void test_h264_opus(void **state)
     const struct ptrack *v = &pf->tracks[0];
     assert_int_equal(v->config[1], 100);
     assert_memory_equal(v->config + v->config_len - 4, "\xfd\xf8\xf8\x00", 4);
-
-    char path[128];
-    path_in_tmp(path, sizeof(path), "av.mp4");
-    write_file(path, s->p, s->len);
-    struct probe_stream ps[4];
-    double duration;
-    assert_int_equal(probe(path, ps, 4, &duration), 2);
-    assert_string_equal(ps[0].codec, "h264");
-    assert_int_equal(ps[0].packets, 150);
-    assert_string_equal(ps[1].codec, "opus");
-    assert_int_equal(ps[1].packets, 250);
-    if (duration < 4.9 || duration > 5.1)
-        fail_msg("duration %.3f s, 5 s given", duration);
-    check_decodes(path);
-    check_cuts(snap, pf);
-    pfile_free(pf);
-    sink_free(snap);
-    sink_free(s);
+    const struct probe_stream want[] = { { "h264", 150 }, { "opus", 250 } };
+    check_5s_file(s, snap, pf, "av.mp4", want, 2);
 }
 
 static void test_h264_only(void **state)
@@ -1267,21 +1233,8 @@ static void test_h264_only(void **state)
     struct feed fd = { .video = high_stream->aus, .nvideo = 150 };
     struct pfile *pf = mux_checked(s, &snap, &video_track, 1, &fd);
     assert_int_equal(pf->nfrags, 5);
-    char path[128];
-    path_in_tmp(path, sizeof(path), "video.mp4");
-    write_file(path, s->p, s->len);
-    struct probe_stream ps[4];
-    double duration;
-    assert_int_equal(probe(path, ps, 4, &duration), 1);
-    assert_string_equal(ps[0].codec, "h264");
-    assert_int_equal(ps[0].packets, 150);
-    if (duration < 4.9 || duration > 5.1)
-        fail_msg("duration %.3f s, 5 s given", duration);
-    check_decodes(path);
-    check_cuts(snap, pf);
-    pfile_free(pf);
-    sink_free(snap);
-    sink_free(s);
+    const struct probe_stream want[] = { { "h264", 150 } };
+    check_5s_file(s, snap, pf, "video.mp4", want, 1);
 }
 
 static void test_opus_only(void **state)
@@ -1300,21 +1253,8 @@ static void test_opus_only(void **state)
         sink_free(s);
         skip();
     }
-    char path[128];
-    path_in_tmp(path, sizeof(path), "audio.mp4");
-    write_file(path, s->p, s->len);
-    struct probe_stream ps[4];
-    double duration;
-    assert_int_equal(probe(path, ps, 4, &duration), 1);
-    assert_string_equal(ps[0].codec, "opus");
-    assert_int_equal(ps[0].packets, 250);
-    if (duration < 4.9 || duration > 5.1)
-        fail_msg("duration %.3f s, 5 s given", duration);
-    check_decodes(path);
-    check_cuts(snap, pf);
-    pfile_free(pf);
-    sink_free(snap);
-    sink_free(s);
+    const struct probe_stream want[] = { { "opus", 250 } };
+    check_5s_file(s, snap, pf, "audio.mp4", want, 1);
 }
 
 /* Video starting a second after the audio: frames given at the same pts
@@ -1336,7 +1276,7 @@ static void test_av_sync(void **state)
     pfile_free(pf);
     char path[128];
     path_in_tmp(path, sizeof(path), "sync.mp4");
-    write_file(path, s->p, s->len);
+    assert_int_equal(mf_write_file(path, s->p, s->len), 0);
     check_decodes(path);
     size_t n;
     struct packet *pk = probe_packets(path, &n);
@@ -1397,7 +1337,7 @@ static void test_resolution_change(void **state)
 
     char path[128];
     path_in_tmp(path, sizeof(path), "resize.mp4");
-    write_file(path, s->p, s->len);
+    assert_int_equal(mf_write_file(path, s->p, s->len), 0);
     check_decodes(path);
     char cmd[512];
     snprintf(cmd, sizeof(cmd),

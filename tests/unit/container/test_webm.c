@@ -23,6 +23,7 @@
 #include "base/err.h"
 #include "codec/codec.h"
 #include "container/container.h"
+#include "tests/unit/container/media_fixtures.h"
 #include "tests/unit/container/mkv_read.h"
 
 #include <cmocka.h>
@@ -58,27 +59,17 @@ static int sink_write(void *arg, int64_t offset, const uint8_t *p, size_t n)
     if (offset == FL_MUX_APPEND) {
         if (s->patches)
             s->bad = 1;
-        if (s->cap - s->len < n) {
-            size_t cap = s->cap ? s->cap : 65536;
-            while (cap - s->len < n)
-                cap *= 2;
-            s->data = realloc(s->data, cap);
-            assert_non_null(s->data);
-            s->cap = cap;
-        }
-        memcpy(s->data + s->len, p, n);
-        s->len += n;
+        assert_int_equal(mf_file_append(&s->data, &s->len, &s->cap, p, n), 0);
         if (s->nappends < MAX_APPENDS)
             s->appends[s->nappends++] = s->len;
         return 0;
     }
-    if (offset < 0 || (size_t)offset + n > s->len) {
+    int r = mf_file_patch(s->data, s->len, offset, p, n);
+    if (r != 0)
         s->bad = 1;
-        return FL_EINVAL;
-    }
-    memcpy(s->data + offset, p, n);
-    s->patches++;
-    return 0;
+    else
+        s->patches++;
+    return r;
 }
 
 static void sink_free(sink *s)
@@ -265,16 +256,9 @@ static void add_g711(media *m, unsigned track, int alaw, int seconds)
 
 /* ---- tools ---- */
 
-static int have(const char *tool)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", tool);
-    return system(cmd) == 0;
-}
-
 static int have_tools(void)
 {
-    return have("ffmpeg") && have("ffprobe") && have("mkvinfo");
+    return mf_have_tool("ffmpeg") && mf_have_tool("ffprobe") && mf_have_tool("mkvinfo");
 }
 
 /* Runs cmd; its output (stdout and what cmd sends there) in out. The exit status. */
@@ -291,14 +275,6 @@ static int run(const char *cmd, char *out, size_t cap)
     out[n] = '\0';
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void save(const char *path, const uint8_t *p, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(p, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
 }
 
 /* ffmpeg decodes every stream with nothing to say at -v error. */
@@ -376,23 +352,18 @@ static void check_mkvinfo(const char *path, size_t clusters)
     assert_int_equal(n, clusters);
 }
 
-/* ---- streams made by ffmpeg ---- */
-
-static uint8_t *load(const char *path, size_t *len)
+/* The file p..n saved as tmp_dir/name: ffmpeg decodes it without a word
+ * and mkvinfo reads it whole and finds `clusters` clusters. */
+static void check_saved(const char *name, const uint8_t *p, size_t n, size_t clusters)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return p;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", tmp_dir, name);
+    assert_int_equal(mf_write_file(path, p, n), 0);
+    check_decodes(path);
+    check_mkvinfo(path, clusters);
 }
+
+/* ---- streams made by ffmpeg ---- */
 
 /* Makes `name` in tmp_dir with ffmpeg's test picture; 0, or -1 when ffmpeg failed. */
 static int ffmpeg_make(const char *name, const char *size, int seconds, const char *codec_args)
@@ -429,7 +400,7 @@ static void add_h264(media *m, unsigned track, const char *name, int64_t start_u
     char path[128];
     snprintf(path, sizeof(path), "%s/%s", tmp_dir, name);
     size_t len;
-    uint8_t *p = load(path, &len);
+    uint8_t *p = mf_read_file(path, &len);
     assert_non_null(p);
     uint8_t *frame = malloc(len + 64), sps[256], pps[256];
     assert_non_null(frame);
@@ -503,7 +474,7 @@ static void add_vp9(media *m, unsigned track, const char *name)
     char path[128];
     snprintf(path, sizeof(path), "%s/%s", tmp_dir, name);
     size_t len;
-    uint8_t *p = load(path, &len);
+    uint8_t *p = mf_read_file(path, &len);
     assert_non_null(p);
     assert_true(len >= 32 && memcmp(p, "DKIF", 4) == 0);
     size_t at = (size_t)(p[6] | p[7] << 8);
@@ -665,12 +636,10 @@ static void check_frames(const run_result *r, const media *m, unsigned track)
 /* The tools on the whole file. */
 static void check_file(const run_result *r, const char *name, const char *codecs, double seconds)
 {
+    check_saved(name, r->s->data, r->s->len, r->f.nclusters);
     char path[128];
     snprintf(path, sizeof(path), "%s/%s", tmp_dir, name);
-    save(path, r->s->data, r->s->len);
     check_probe(path, codecs, seconds);
-    check_decodes(path);
-    check_mkvinfo(path, r->f.nclusters);
 }
 
 /* A crash after each append before finish: the file as it was then
@@ -683,7 +652,7 @@ static void check_cuts(const run_result *r, const char *name)
     assert_true(r->appends_live >= 1);
     for (size_t i = 0; i < r->appends_live; i++) {
         size_t cut = r->s->appends[i];
-        save(path, r->live, cut);
+        assert_int_equal(mf_write_file(path, r->live, cut), 0);
         check_decodes(path);
         mkv_file f;
         if (mkv_read(r->live, cut, &f) != 0)
@@ -1103,13 +1072,8 @@ static void test_header_waits_for_key_frame(void **state)
     assert_int_equal(f.clusters[1].ts, 1000);
     assert_int_equal(f.ncues, 1);
     mkv_free(&f);
-    if (have_tools()) {
-        char path[128];
-        snprintf(path, sizeof(path), "%s/late_key.webm", tmp_dir);
-        save(path, s.data, s.len);
-        check_decodes(path);
-        check_mkvinfo(path, 2);
-    }
+    if (have_tools())
+        check_saved("late_key.webm", s.data, s.len, 2);
     free(s.data);
     media_free(&m);
 }
@@ -1162,13 +1126,8 @@ static void test_header_wait_bounded(void **state)
         assert_int_equal(f.blocks[k].track, 1);
     assert_int_equal(f.nblocks, 150);
     mkv_free(&f);
-    if (have_tools()) {
-        char path[128];
-        snprintf(path, sizeof(path), "%s/no_video.webm", tmp_dir);
-        save(path, s.data, s.len);
-        check_decodes(path);
-        check_mkvinfo(path, 3);
-    }
+    if (have_tools())
+        check_saved("no_video.webm", s.data, s.len, 3);
     free(s.data);
     media_free(&m);
 }
@@ -1237,13 +1196,8 @@ static void test_cluster_caps(void **state)
     check_structure(&r, "webm", 1);
     check_frames(&r, &m, 0);
     check_frames(&r, &m, 1);
-    if (have_tools()) {
-        char path[128];
-        snprintf(path, sizeof(path), "%s/long.webm", tmp_dir);
-        save(path, r.s->data, r.s->len);
-        check_decodes(path);
-        check_mkvinfo(path, 3);
-    }
+    if (have_tools())
+        check_saved("long.webm", r.s->data, r.s->len, 3);
     result_free(&r);
     media_free(&m);
 
