@@ -66,4 +66,15 @@ void fl_bench_join_usage(FILE *out);
 int fl_bench_churn_run(int argc, char **argv, const char *prog);
 void fl_bench_churn_usage(FILE *out);
 
+/* `fluo-bench record --server fluo [--sessions N] [--seconds S]`: N
+ * publishers on one fluo, first looped back to themselves, then each
+ * recorded to a WebM file (bench/bench_record.c): fluo's CPU per recorded
+ * packet against per forwarded packet in the same run, the bytes on disk
+ * against the RTP payload bytes sent, every file checked with ffprobe (the
+ * run fails unless all pass). prog is fluo-bench's own path. Last line:
+ * `record server=NAME sessions=N cpu_us_per_pkt=X fwd_cpu_us_per_pkt=Y
+ * ratio=Z disk_bytes_per_media_byte=W files_ok=N`. */
+int fl_bench_record_run(int argc, char **argv, const char *prog);
+void fl_bench_record_usage(FILE *out);
+
 #endif

@@ -108,6 +108,8 @@ for sc in echo one2many room; do
 done
 # Viewers joining a broadcast: fails unless each gets a complete key frame within 5 s.
 step "bench-smoke:join-fluo" build/fluo-bench join --server fluo --joins 5
+# Recording against forwarding: fails unless every WebM file ffprobes as vp8+opus of the right length.
+step "bench-smoke:record-fluo" build/fluo-bench record --server fluo --sessions 2 --seconds 3
 # Real networks in namespaces (veth, NAT, loss, coturn): needs root, as CI has.
 if [ "$(id -u)" -eq 0 ]; then
     for t in tests/net/test_*.sh; do

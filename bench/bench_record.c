@@ -1,0 +1,676 @@
+/* `fluo-bench record --server fluo --sessions N --seconds S`: what recording
+ * costs against forwarding, in one run on one fluo.
+ *
+ * N publishers (the VP8+Opus clips of `fluo-bench echo`, wr_client.c) each
+ * get a pipeline with a WebRtcEndpoint and a RecorderEndpoint (WEBM, a file
+ * in a temporary folder that is fluo.recordRoots, removed at the end).
+ * Forwarding: each endpoint connected to itself (hello world's echo), fluo's
+ * CPU time divided by the packets the clients got back, over two windows of
+ * S/2 s, one before the recording and one after it, so that a change in the
+ * machine's other load weighs on both sides alike. Recording: each endpoint
+ * disconnected from itself and connected to its recorder, record(), and
+ * fluo's CPU time over S s divided by the packets the publishers sent (SRTP,
+ * jitter buffer, depacketizer, muxer and file writes; the recorder asks for
+ * a key frame every 2 s, on which a publisher starts its clip over). After
+ * stopAndWait each file is checked with ffprobe (vp8 and opus, a duration
+ * within 1 s of S) and the sum of the file sizes is set against the RTP
+ * payload bytes the publishers sent between record() and stopAndWait
+ * (wr_client's payloads end in its 12-byte timing trailer, which fluo
+ * records with the frame like any payload byte). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "base/bytes.h"
+#include "base/err.h"
+#include "bench/bench.h"
+#include "bench/wr.h"
+#include "rpc/http.h"
+#include "rpc/ws.h"
+
+#define WARMUP_S       1.5 /* media flows before the first window */
+#define SETTLE_S       0.5 /* after the loops back are connected again */
+#define DURATION_SLACK 1.0 /* a file's duration against --seconds, s */
+
+typedef struct rec_opts {
+    const char *server_name;
+    const char *fluo_bin;
+    int sessions;
+    int seconds;
+    int workers;
+} rec_opts;
+
+typedef struct rec_session {
+    wr_peer *p;
+    char pipe[160], ep[320], rec[320];
+    char path[PATH_MAX];
+    uint64_t octets_rec, octets_stop; /* the publisher's payload bytes then */
+    fl_time rec_at, stop_at;          /* record() answered, stopAndWait sent */
+} rec_session;
+
+/* The Kurento Protocol client: one blocking WebSocket to the fluo it starts. */
+typedef struct kclient {
+    int port;
+    int fd;
+    fl_ws *ws;
+    int next_id;
+    char session[64];
+    wr_bench *pump; /* set: the client's loop runs while a reply is awaited */
+} kclient;
+
+static kclient kc = { .fd = -1 };
+
+void fl_bench_record_usage(FILE *out)
+{
+    fprintf(out, "  record --server fluo [--sessions 10] [--seconds 20] [--fluo-bin PATH]\n"
+                 "        [--workers N]\n"
+                 "        Recording against forwarding in one run: N publishers (VP8+Opus as\n"
+                 "        echo sends) looped back to themselves for S s, then each connected\n"
+                 "        to a RecorderEndpoint (WEBM, temporary files) recording for S s.\n"
+                 "        fluo's CPU per recorded packet against per forwarded packet, the\n"
+                 "        bytes on disk against the RTP payload bytes sent; every file\n"
+                 "        checked with ffprobe (vp8+opus, duration within 1 s of S), the\n"
+                 "        run fails otherwise. Last line: record server=fluo sessions=N\n"
+                 "        cpu_us_per_pkt=X fwd_cpu_us_per_pkt=Y ratio=Z\n"
+                 "        disk_bytes_per_media_byte=W files_ok=N\n");
+}
+
+static int parse_args(rec_opts *o, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v)
+            return FL_EINVAL;
+        if (strcmp(a, "--server") == 0)
+            o->server_name = v;
+        else if (strcmp(a, "--sessions") == 0)
+            o->sessions = atoi(v);
+        else if (strcmp(a, "--seconds") == 0)
+            o->seconds = atoi(v);
+        else if (strcmp(a, "--fluo-bin") == 0)
+            o->fluo_bin = v;
+        else if (strcmp(a, "--workers") == 0)
+            o->workers = atoi(v);
+        else
+            return FL_EINVAL;
+        i++;
+    }
+    if (o->sessions < 1 || o->sessions > 1000 || o->seconds < 2 || o->seconds > 3600)
+        return FL_EINVAL;
+    return 0;
+}
+
+/* ---- the Kurento Protocol, blocking ---- */
+
+static int write_all(int fd, const uint8_t *d, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, d, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return FL_EIO;
+        d += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int ws_flush(void)
+{
+    fl_bytes out;
+    while (fl_ws_poll_transmit(kc.ws, &out) == 0) {
+        int rc = write_all(kc.fd, out.data, out.len);
+        fl_bytes_deinit(&out);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Runs the client's loop until the control connection is readable, so the
+ * publishers keep sending (and answer PLIs) while fluo answers a call. */
+static void pump_until_readable(wr_bench *b)
+{
+    struct pollfd pf[2] = { { .fd = kc.fd, .events = POLLIN }, { .fd = b->fd, .events = POLLIN } };
+    for (;;) {
+        uv_run(&b->loop, UV_RUN_NOWAIT);
+        pf[0].revents = pf[1].revents = 0;
+        int n = poll(pf, 2, 1); /* the client's tick is 1 ms */
+        if ((n < 0 && errno != EINTR) || pf[0].revents)
+            return;
+    }
+}
+
+/* The reply to one request: its result's "value" (new reference; JSON null
+ * when absent), or NULL with the error printed. */
+static json_t *await_reply(const char *method, int id)
+{
+    uint8_t buf[65536];
+    for (;;) {
+        fl_ws_event ev;
+        while (fl_ws_poll_event(kc.ws, &ev) == 0) {
+            if (ev.type != FL_WS_EVENT_TEXT)
+                continue;
+            json_t *msg = json_loadb((const char *)ev.data, ev.len, 0, NULL);
+            json_t *jid = json_object_get(msg, "id");
+            if (!json_is_integer(jid) || json_integer_value(jid) != id) {
+                json_decref(msg); /* an event notification */
+                continue;
+            }
+            json_t *err = json_object_get(msg, "error");
+            if (err) {
+                fprintf(stderr, "fluo-bench: %s: %s\n", method,
+                        json_string_value(json_object_get(err, "message")));
+                json_decref(msg);
+                return NULL;
+            }
+            json_t *result = json_object_get(msg, "result");
+            const char *sid = json_string_value(json_object_get(result, "sessionId"));
+            if (sid)
+                snprintf(kc.session, sizeof(kc.session), "%s", sid);
+            json_t *v = json_object_get(result, "value");
+            v = v ? json_incref(v) : json_null();
+            json_decref(msg);
+            return v;
+        }
+        if (kc.pump)
+            pump_until_readable(kc.pump);
+        ssize_t n = read(kc.fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "fluo-bench: the fluo control connection closed\n");
+            return NULL;
+        }
+        fl_ws_handle_input(kc.ws, buf, (size_t)n);
+        ws_flush();
+    }
+}
+
+/* One JSON-RPC call (takes params). */
+static json_t *rpc(const char *method, json_t *params)
+{
+    int id = ++kc.next_id;
+    if (kc.session[0])
+        json_object_set_new(params, "sessionId", json_string(kc.session));
+    json_t *req = json_pack("{s:s, s:i, s:s, s:o}", "jsonrpc", "2.0", "id", id, "method", method,
+                            "params", params);
+    char *text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    int rc = text ? fl_ws_send_text(kc.ws, text, strlen(text)) : FL_ENOMEM;
+    free(text);
+    if (rc < 0 || ws_flush() < 0)
+        return NULL;
+    return await_reply(method, id);
+}
+
+/* create TYPE with constructorParams ctor (taken); the new object's id. */
+static int create(const char *type, json_t *ctor, char *id, size_t cap)
+{
+    json_t *v = rpc("create", json_pack("{s:s, s:o}", "type", type, "constructorParams", ctor));
+    int rc = json_is_string(v) && json_string_length(v) < cap ? 0 : FL_EIO;
+    if (rc == 0)
+        snprintf(id, cap, "%s", json_string_value(v));
+    json_decref(v);
+    return rc;
+}
+
+static json_t *invoke(const char *object, const char *op, json_t *params)
+{
+    return rpc("invoke", json_pack("{s:s, s:s, s:o}", "object", object, "operation", op,
+                                   "operationParams", params ? params : json_object()));
+}
+
+static int invoke_void(const char *object, const char *op, json_t *params)
+{
+    json_t *v = invoke(object, op, params);
+    json_decref(v);
+    return v ? 0 : FL_EIO;
+}
+
+static int connect_tcp(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+static int ws_open(wr_bench *b)
+{
+    char host[64], key[25];
+    snprintf(host, sizeof(host), "127.0.0.1:%d", kc.port);
+    fl_bytes req;
+    fl_bytes_init(&req);
+    int rc = fl_ws_handshake_client_write(&req, host, "/kurento", &b->rand, key);
+    if (rc == 0)
+        rc = write_all(kc.fd, req.data, req.len);
+    fl_bytes_deinit(&req);
+    if (rc < 0)
+        return FL_EIO;
+    uint8_t buf[4096];
+    size_t have = 0;
+    fl_http_head head;
+    fl_http_head_init(&head, FL_HTTP_RESPONSE);
+    for (;;) {
+        ssize_t n = read(kc.fd, buf + have, sizeof(buf) - have);
+        if (n <= 0)
+            return FL_EIO;
+        size_t used = 0;
+        rc = fl_http_head_parse(&head, buf + have, (size_t)n, &used);
+        have += (size_t)n;
+        if (rc == FL_EAGAIN)
+            continue;
+        if (rc < 0 || fl_ws_handshake_client_check(&head, key) < 0)
+            return FL_EPROTO;
+        fl_ws_config wc = { .role = FL_WS_CLIENT, .rand = &b->rand, .max_message = 4 << 20 };
+        if (fl_ws_create(&kc.ws, &wc) < 0)
+            return FL_ENOMEM;
+        size_t rest = (size_t)n - used;
+        if (rest)
+            fl_ws_handle_input(kc.ws, buf + have - rest, rest);
+        return 0;
+    }
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof(sa);
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+        port = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/* Starts fluo with its media on loopback and recordings confined to dir
+ * (its config file is dir/fluo.json) and opens the control connection. */
+static int fluo_start(wr_bench *b, const char *dir, const char *cfg_path)
+{
+    json_t *cfg = json_pack("{s:{s:s}, s:{s:s, s:s}}", "WebRtcEndpoint", "networkInterfaces", "lo",
+                            "fluo", "log", "*:2", "recordRoots", dir);
+    int rc = cfg && json_dump_file(cfg, cfg_path, JSON_COMPACT) == 0 ? 0 : FL_EIO;
+    json_decref(cfg);
+    if (rc < 0 || (kc.port = free_port()) < 0)
+        return FL_EIO;
+    char port[16], workers[16];
+    snprintf(port, sizeof(port), "%d", kc.port);
+    snprintf(workers, sizeof(workers), "%d", b->workers);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the harness */
+        execl(b->fluo_bin, b->fluo_bin, "--port", port, "--config", cfg_path, "--workers", workers,
+              (char *)NULL);
+        fprintf(stderr, "fluo-bench: cannot run %s: %s\n", b->fluo_bin, strerror(errno));
+        _exit(127);
+    }
+    if (pid < 0)
+        return FL_EIO;
+    b->pid = pid;
+    for (int i = 0; i < 100 && (kc.fd = connect_tcp(kc.port)) < 0; i++) /* up to 5 s */
+        usleep(50000);
+    if (kc.fd < 0 || ws_open(b) < 0) {
+        fprintf(stderr, "fluo-bench: no Kurento Protocol on port %d\n", kc.port);
+        return FL_EIO;
+    }
+    json_t *v = rpc("ping", json_object());
+    json_decref(v);
+    return v ? 0 : FL_EIO;
+}
+
+static void fluo_stop(wr_bench *b)
+{
+    if (kc.ws)
+        fl_ws_destroy(kc.ws);
+    if (kc.fd >= 0)
+        close(kc.fd);
+    if (b->pid > 0) {
+        kill(b->pid, SIGTERM);
+        int st;
+        for (int i = 0; i < 100 && waitpid(b->pid, &st, WNOHANG) == 0; i++)
+            usleep(50000);
+        if (waitpid(b->pid, &st, WNOHANG) == 0) {
+            kill(b->pid, SIGKILL);
+            waitpid(b->pid, &st, 0);
+        }
+        b->pid = 0;
+    }
+    memset(&kc, 0, sizeof(kc));
+    kc.fd = -1;
+}
+
+/* ---- the scenario ---- */
+
+static uint64_t payload_octets(const wr_peer *p)
+{
+    return p->tx[0].octets + p->tx[1].octets;
+}
+
+static uint64_t sent_packets(const wr_bench *b)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < b->npeers; i++)
+        n += b->peers[i]->tx[0].packets + b->peers[i]->tx[1].packets;
+    return n;
+}
+
+/* A pipeline, a WebRtcEndpoint looped to itself and a RecorderEndpoint
+ * writing to s->path, then the offer. */
+static int session_setup(wr_bench *b, rec_session *s)
+{
+    char uri[PATH_MAX + 16];
+    snprintf(uri, sizeof(uri), "file://%s", s->path);
+    int rc = wr_peer_create(b, 1, &s->p);
+    if (rc == 0)
+        rc = create("MediaPipeline", json_object(), s->pipe, sizeof(s->pipe));
+    if (rc == 0)
+        rc = create("WebRtcEndpoint", json_pack("{s:s}", "mediaPipeline", s->pipe), s->ep,
+                    sizeof(s->ep));
+    if (rc == 0)
+        rc = create("RecorderEndpoint",
+                    json_pack("{s:s, s:s, s:s}", "mediaPipeline", s->pipe, "uri", uri,
+                              "mediaProfile", "WEBM"),
+                    s->rec, sizeof(s->rec));
+    if (rc == 0)
+        rc = invoke_void(s->ep, "connect", json_pack("{s:s}", "sink", s->ep));
+    if (rc < 0)
+        return rc;
+    char *offer = wr_peer_offer(s->p, FL_SDP_DIR_SENDRECV);
+    json_t *answer =
+            offer ? invoke(s->ep, "processOffer", json_pack("{s:s}", "offer", offer)) : NULL;
+    free(offer);
+    rc = json_is_string(answer) ? wr_peer_set_answer(s->p, json_string_value(answer)) : FL_EIO;
+    json_decref(answer);
+    return rc == 0 ? invoke_void(s->ep, "gatherCandidates", NULL) : rc;
+}
+
+/* The loop back to itself replaced by the recorder, recording. */
+static int session_record(rec_session *s)
+{
+    if (invoke_void(s->ep, "disconnect", json_pack("{s:s}", "sink", s->ep)) < 0 ||
+        invoke_void(s->ep, "connect", json_pack("{s:s}", "sink", s->rec)) < 0)
+        return FL_EIO;
+    s->octets_rec = payload_octets(s->p);
+    if (invoke_void(s->rec, "record", NULL) < 0)
+        return FL_EIO;
+    s->rec_at = fl_time_now();
+    return 0;
+}
+
+static int session_stop(rec_session *s)
+{
+    s->stop_at = fl_time_now();
+    s->octets_stop = payload_octets(s->p);
+    return invoke_void(s->rec, "stopAndWait", NULL);
+}
+
+/* The recorder replaced by the loop back to itself again. */
+static int session_echo(rec_session *s)
+{
+    if (invoke_void(s->ep, "disconnect", json_pack("{s:s}", "sink", s->rec)) < 0 ||
+        invoke_void(s->ep, "connect", json_pack("{s:s}", "sink", s->ep)) < 0)
+        return FL_EIO;
+    return 0;
+}
+
+/* ffprobe's view of a file: 1 when it holds vp8 and opus and lasts within
+ * DURATION_SLACK of `seconds`; what is wrong is printed. */
+static int check_file(const rec_session *s, int seconds)
+{
+    char cmd[PATH_MAX + 128], line[512];
+    snprintf(cmd, sizeof(cmd),
+             "ffprobe -v error -show_entries format=duration:stream=codec_name "
+             "-of default=noprint_wrappers=1 '%s' 2>&1",
+             s->path);
+    FILE *f = popen(cmd, "r");
+    if (!f) {
+        fprintf(stderr, "fluo-bench: cannot run ffprobe: %s\n", strerror(errno));
+        return 0;
+    }
+    int vp8 = 0, opus = 0, other = 0;
+    double duration = -1;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (strcmp(line, "codec_name=vp8") == 0)
+            vp8++;
+        else if (strcmp(line, "codec_name=opus") == 0)
+            opus++;
+        else if (sscanf(line, "duration=%lf", &duration) == 1)
+            continue;
+        else {
+            other++;
+            fprintf(stderr, "fluo-bench: ffprobe %s: %s\n", s->path, line);
+        }
+    }
+    int st = pclose(f);
+    double span = (double)(s->stop_at - s->rec_at) / 1e6;
+    int ok = st == 0 && vp8 == 1 && opus == 1 && other == 0 &&
+             fabs(duration - seconds) <= DURATION_SLACK;
+    if (!ok)
+        fprintf(stderr,
+                "fluo-bench: %s: ffprobe status %d, vp8 %d, opus %d, other %d, duration %.3f s "
+                "(recorded for %.3f s, --seconds %d)\n",
+                s->path, st, vp8, opus, other, duration, span, seconds);
+    return ok;
+}
+
+typedef struct rec_figs {
+    uint64_t fwd_pkts, fwd_sent, fwd_cpu_us, fwd_expected, fwd_received;
+    uint64_t rec_pkts, rec_cpu_us;
+    uint64_t media_bytes, disk_bytes;
+    size_t up, files_ok;
+    int measured; /* every window ran and every file was stopped */
+} rec_figs;
+
+/* Echo for --seconds, then recording for --seconds; fills f. */
+/* One window of echo: its figures added to f's. */
+static void echo_window(wr_bench *b, double seconds, rec_figs *f)
+{
+    uint64_t cpu0 = 0, cpu1 = 0, expected = 0, received = 0, pkts0 = sent_packets(b);
+    wr_proc_cpu_us(b->pid, &cpu0);
+    wr_bench_window_start(b);
+    wr_bench_run(b, seconds);
+    wr_bench_window_end(b, &expected, &received);
+    wr_proc_cpu_us(b->pid, &cpu1);
+    f->fwd_pkts += b->win_rx;
+    f->fwd_sent += sent_packets(b) - pkts0;
+    f->fwd_cpu_us += cpu1 - cpu0;
+    f->fwd_expected += expected;
+    f->fwd_received += received;
+}
+
+/* Echo for half of --seconds, recording for --seconds, echo again for the
+ * other half: the two echo windows bracket the recording, so a change in
+ * what else the machine runs weighs on both sides alike. Fills f. */
+static int measure(wr_bench *b, rec_session *ss, int n, int seconds, rec_figs *f)
+{
+    wr_bench_run(b, WARMUP_S);
+    echo_window(b, seconds / 2.0, f);
+    for (int i = 0; i < n; i++) {
+        if (session_record(&ss[i]) < 0) {
+            fprintf(stderr, "fluo-bench: session %d: recording did not start\n", i);
+            return FL_EIO;
+        }
+    }
+    uint64_t cpu0 = 0, cpu1 = 0, pkts0 = sent_packets(b);
+    wr_proc_cpu_us(b->pid, &cpu0);
+    wr_bench_run(b, seconds);
+    wr_proc_cpu_us(b->pid, &cpu1);
+    f->rec_pkts = sent_packets(b) - pkts0;
+    f->rec_cpu_us = cpu1 - cpu0;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if ((rc = session_stop(&ss[i])) < 0)
+            fprintf(stderr, "fluo-bench: session %d: stopAndWait failed\n", i);
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        if ((rc = session_echo(&ss[i])) < 0)
+            fprintf(stderr, "fluo-bench: session %d: the loop back did not come back\n", i);
+    }
+    if (rc < 0)
+        return rc;
+    wr_bench_run(b, SETTLE_S);
+    echo_window(b, seconds / 2.0, f);
+    f->measured = 1;
+    return 0;
+}
+
+/* Sizes and ffprobe checks of the files; each removed after. */
+static void check_files(rec_session *ss, int n, int seconds, rec_figs *f)
+{
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        f->media_bytes += ss[i].octets_stop - ss[i].octets_rec;
+        if (stat(ss[i].path, &st) == 0) {
+            f->disk_bytes += (uint64_t)st.st_size;
+            f->files_ok += (size_t)check_file(&ss[i], seconds);
+        } else {
+            fprintf(stderr, "fluo-bench: %s: %s\n", ss[i].path, strerror(errno));
+        }
+    }
+}
+
+static void report(const rec_opts *o, const rec_figs *f)
+{
+    double fwd = f->fwd_pkts ? (double)f->fwd_cpu_us / (double)f->fwd_pkts : 0;
+    double rec = f->rec_pkts ? (double)f->rec_cpu_us / (double)f->rec_pkts : 0;
+    double loss = f->fwd_expected ? 100.0 *
+                                            (double)(f->fwd_expected > f->fwd_received
+                                                             ? f->fwd_expected - f->fwd_received
+                                                             : 0) /
+                                            (double)f->fwd_expected
+                                  : 100.0;
+    printf("record phase=echo seconds=%d sent_pkts=%llu fwd_pkts=%llu cpu_us=%llu loss_pct=%.2f\n",
+           o->seconds, (unsigned long long)f->fwd_sent, (unsigned long long)f->fwd_pkts,
+           (unsigned long long)f->fwd_cpu_us, loss);
+    printf("record phase=record seconds=%d recorded_pkts=%llu cpu_us=%llu media_bytes=%llu "
+           "disk_bytes=%llu\n",
+           o->seconds, (unsigned long long)f->rec_pkts, (unsigned long long)f->rec_cpu_us,
+           (unsigned long long)f->media_bytes, (unsigned long long)f->disk_bytes);
+    printf("record server=%s sessions=%d cpu_us_per_pkt=%.3f fwd_cpu_us_per_pkt=%.3f ratio=%.2f "
+           "disk_bytes_per_media_byte=%.3f files_ok=%zu\n",
+           o->server_name, o->sessions, rec, fwd, fwd > 0 ? rec / fwd : 0.0,
+           f->media_bytes ? (double)f->disk_bytes / (double)f->media_bytes : 0.0, f->files_ok);
+    fflush(stdout);
+}
+
+static int run(wr_bench *b, const rec_opts *o, rec_session *ss, const char *dir, rec_figs *f)
+{
+    char cfg_path[PATH_MAX];
+    snprintf(cfg_path, sizeof(cfg_path), "%s/fluo.json", dir);
+    int rc = fluo_start(b, dir, cfg_path);
+    if (rc < 0) {
+        fprintf(stderr, "fluo-bench: fluo did not start\n");
+        return rc;
+    }
+    if ((rc = wr_bench_init(b, b->client_ip)) < 0)
+        return rc;
+    kc.pump = b;
+    if (fl_clip_vp8(&b->video, 640, 480, 30, 1000, 10, 1150) < 0 ||
+        fl_clip_opus(&b->audio, 48, 10) < 0) {
+        fprintf(stderr, "fluo-bench: the media could not be encoded\n");
+        return FL_EIO;
+    }
+    for (int i = 0; i < o->sessions; i++) {
+        snprintf(ss[i].path, sizeof(ss[i].path), "%s/rec-%d.webm", dir, i);
+        if ((rc = session_setup(b, &ss[i])) < 0) {
+            fprintf(stderr, "fluo-bench: session %d: signalling with fluo failed\n", i);
+            return rc;
+        }
+    }
+    f->up = wr_bench_wait_connected(b, 20);
+    if (f->up < b->npeers) {
+        fprintf(stderr, "fluo-bench: %zu of %zu peer connections up\n", f->up, b->npeers);
+        return FL_ETIMEDOUT;
+    }
+    rc = measure(b, ss, o->sessions, o->seconds, f);
+    if (f->measured)
+        check_files(ss, o->sessions, o->seconds, f);
+    return rc;
+}
+
+/* Removes what the run left in dir (the recordings, the config) and dir. */
+static void remove_dir(const char *dir, const rec_session *ss, int n)
+{
+    char path[PATH_MAX];
+    for (int i = 0; i < n; i++) {
+        if (ss[i].path[0])
+            unlink(ss[i].path);
+    }
+    snprintf(path, sizeof(path), "%s/fluo.json", dir);
+    unlink(path);
+    if (rmdir(dir) < 0)
+        fprintf(stderr, "fluo-bench: cannot remove %s: %s\n", dir, strerror(errno));
+}
+
+int fl_bench_record_run(int argc, char **argv, const char *argv0)
+{
+    static wr_bench bench;
+    wr_bench *b = &bench;
+    memset(b, 0, sizeof(*b));
+    rec_opts o = {
+        .server_name = "fluo", .fluo_bin = wr_default_fluo_bin(argv0), .sessions = 10, .seconds = 20
+    };
+    if (parse_args(&o, argc, argv) < 0) {
+        fl_bench_record_usage(stderr);
+        return 2;
+    }
+    if (strcmp(o.server_name, "fluo") != 0) {
+        fprintf(stderr, "fluo-bench: record has a driver for fluo only\n");
+        return 2;
+    }
+    b->scenario = "record";
+    b->server_name = o.server_name;
+    b->sessions = o.sessions;
+    b->fluo_bin = o.fluo_bin;
+    b->workers = o.workers;
+    fl_rand_seeded_init(&b->rand, (uint64_t)fl_time_now());
+    snprintf(b->client_ip, sizeof(b->client_ip), "127.0.0.1");
+    char dir[] = "/tmp/fluo-bench-record-XXXXXX";
+    rec_session *ss = calloc((size_t)o.sessions, sizeof(*ss));
+    if (!ss || !mkdtemp(dir)) {
+        fprintf(stderr, "fluo-bench: no temporary folder: %s\n", strerror(errno));
+        free(ss);
+        return 1;
+    }
+    rec_figs f = { 0 };
+    int rc = run(b, &o, ss, dir, &f);
+    fluo_stop(b);
+    remove_dir(dir, ss, o.sessions);
+    if (f.measured)
+        report(&o, &f);
+    int status =
+            rc == 0 && f.files_ok == (size_t)o.sessions && f.fwd_pkts > 0 && f.rec_pkts > 0 ? 0 : 1;
+    wr_bench_deinit(b);
+    fl_clip_destroy(b->video);
+    fl_clip_destroy(b->audio);
+    free(ss);
+    return status;
+}
