@@ -8,15 +8,16 @@
  * CPU time divided by the packets the clients got back, over two windows of
  * S/2 s, one before the recording and one after it, so that a change in the
  * machine's other load weighs on both sides alike. Recording: each endpoint
- * disconnected from itself and connected to its recorder, record(), and
- * fluo's CPU time over S s divided by the packets the publishers sent (SRTP,
- * jitter buffer, depacketizer, muxer and file writes; the recorder asks for
- * a key frame every 2 s, on which a publisher starts its clip over). After
- * stopAndWait each file is checked with ffprobe (vp8 and opus, a duration
- * within 1 s of S) and the sum of the file sizes is set against the RTP
- * payload bytes the publishers sent between record() and stopAndWait
- * (wr_client's payloads end in its 12-byte timing trailer, which fluo
- * records with the frame like any payload byte). */
+ * disconnected from itself and connected to its recorder, record() sent to
+ * every recorder at once (stopAndWait too, after: the files span the same
+ * time), and fluo's CPU time over S s divided by the packets the publishers
+ * sent (SRTP, jitter buffer, depacketizer, muxer and file writes; the
+ * recorder asks for a key frame every 2 s, on which a publisher starts its
+ * clip over). After stopAndWait each file is checked with ffprobe (vp8 and
+ * opus, a duration within 1 s of S) and the sum of the file sizes is set
+ * against the RTP payload bytes the publishers sent between record() and
+ * stopAndWait (wr_client's payloads end in its 12-byte timing trailer,
+ * which fluo records with the frame like any payload byte). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -60,6 +61,7 @@ typedef struct rec_session {
     char path[PATH_MAX];
     uint64_t octets_rec, octets_stop; /* the publisher's payload bytes then */
     fl_time rec_at, stop_at;          /* record() answered, stopAndWait sent */
+    double duration;                  /* ffprobe's, s; -1: none */
 } rec_session;
 
 /* The Kurento Protocol client: one blocking WebSocket to the fluo it starts. */
@@ -156,37 +158,19 @@ static void pump_until_readable(wr_bench *b)
     }
 }
 
-/* The reply to one request: its result's "value" (new reference; JSON null
- * when absent), or NULL with the error printed. */
-static json_t *await_reply(const char *method, int id)
+/* The next message from fluo (new reference), the client's loop running
+ * meanwhile; NULL when the connection closed. */
+static json_t *next_message(void)
 {
     uint8_t buf[65536];
     for (;;) {
         fl_ws_event ev;
         while (fl_ws_poll_event(kc.ws, &ev) == 0) {
-            if (ev.type != FL_WS_EVENT_TEXT)
-                continue;
-            json_t *msg = json_loadb((const char *)ev.data, ev.len, 0, NULL);
-            json_t *jid = json_object_get(msg, "id");
-            if (!json_is_integer(jid) || json_integer_value(jid) != id) {
-                json_decref(msg); /* an event notification */
-                continue;
-            }
-            json_t *err = json_object_get(msg, "error");
-            if (err) {
-                fprintf(stderr, "fluo-bench: %s: %s\n", method,
-                        json_string_value(json_object_get(err, "message")));
-                json_decref(msg);
-                return NULL;
-            }
-            json_t *result = json_object_get(msg, "result");
-            const char *sid = json_string_value(json_object_get(result, "sessionId"));
-            if (sid)
-                snprintf(kc.session, sizeof(kc.session), "%s", sid);
-            json_t *v = json_object_get(result, "value");
-            v = v ? json_incref(v) : json_null();
-            json_decref(msg);
-            return v;
+            json_t *msg = ev.type == FL_WS_EVENT_TEXT
+                                  ? json_loadb((const char *)ev.data, ev.len, 0, NULL)
+                                  : NULL;
+            if (msg)
+                return msg;
         }
         if (kc.pump)
             pump_until_readable(kc.pump);
@@ -202,8 +186,26 @@ static json_t *await_reply(const char *method, int id)
     }
 }
 
-/* One JSON-RPC call (takes params). */
-static json_t *rpc(const char *method, json_t *params)
+/* A reply's result "value" (new reference; JSON null when absent), or NULL
+ * with its error printed. */
+static json_t *reply_value(const char *method, json_t *msg)
+{
+    json_t *err = json_object_get(msg, "error");
+    if (err) {
+        fprintf(stderr, "fluo-bench: %s: %s\n", method,
+                json_string_value(json_object_get(err, "message")));
+        return NULL;
+    }
+    json_t *result = json_object_get(msg, "result");
+    const char *sid = json_string_value(json_object_get(result, "sessionId"));
+    if (sid)
+        snprintf(kc.session, sizeof(kc.session), "%s", sid);
+    json_t *v = json_object_get(result, "value");
+    return v ? json_incref(v) : json_null();
+}
+
+/* Sends one JSON-RPC request (takes params); its id, or a negative code. */
+static int send_request(const char *method, json_t *params)
 {
     int id = ++kc.next_id;
     if (kc.session[0])
@@ -214,9 +216,29 @@ static json_t *rpc(const char *method, json_t *params)
     json_decref(req);
     int rc = text ? fl_ws_send_text(kc.ws, text, strlen(text)) : FL_ENOMEM;
     free(text);
-    if (rc < 0 || ws_flush() < 0)
+    if (rc == 0)
+        rc = ws_flush();
+    return rc < 0 ? rc : id;
+}
+
+/* One JSON-RPC call (takes params): its result's value, or NULL. */
+static json_t *rpc(const char *method, json_t *params)
+{
+    int id = send_request(method, params);
+    if (id < 0)
         return NULL;
-    return await_reply(method, id);
+    for (;;) {
+        json_t *msg = next_message();
+        if (!msg)
+            return NULL;
+        json_t *jid = json_object_get(msg, "id");
+        if (json_is_integer(jid) && json_integer_value(jid) == id) {
+            json_t *v = reply_value(method, msg);
+            json_decref(msg);
+            return v;
+        }
+        json_decref(msg); /* an event notification */
+    }
 }
 
 /* create TYPE with constructorParams ctor (taken); the new object's id. */
@@ -411,24 +433,58 @@ static int session_setup(wr_bench *b, rec_session *s)
     return rc == 0 ? invoke_void(s->ep, "gatherCandidates", NULL) : rc;
 }
 
-/* The loop back to itself replaced by the recorder, recording. */
-static int session_record(rec_session *s)
+/* The loop back to itself replaced by the recorder. */
+static int session_switch(rec_session *s)
 {
     if (invoke_void(s->ep, "disconnect", json_pack("{s:s}", "sink", s->ep)) < 0 ||
         invoke_void(s->ep, "connect", json_pack("{s:s}", "sink", s->rec)) < 0)
         return FL_EIO;
-    s->octets_rec = payload_octets(s->p);
-    if (invoke_void(s->rec, "record", NULL) < 0)
-        return FL_EIO;
-    s->rec_at = fl_time_now();
     return 0;
 }
 
-static int session_stop(rec_session *s)
+/* record (stop: stopAndWait) on every recorder at once: all the requests
+ * sent, then all the replies awaited, so that the files span the same time
+ * however long each call takes (stopAndWait waits for the file to be on
+ * disk). Each session's payload bytes are taken as its request goes; the
+ * time as its record is answered, or as its stopAndWait goes. */
+static int recorders_invoke(rec_session *ss, int n, int stop)
 {
-    s->stop_at = fl_time_now();
-    s->octets_stop = payload_octets(s->p);
-    return invoke_void(s->rec, "stopAndWait", NULL);
+    const char *op = stop ? "stopAndWait" : "record";
+    int first = 0, rc = 0;
+    for (int i = 0; i < n; i++) {
+        rec_session *s = &ss[i];
+        if (stop) {
+            s->octets_stop = payload_octets(s->p);
+            s->stop_at = fl_time_now();
+        } else {
+            s->octets_rec = payload_octets(s->p);
+        }
+        int id = send_request("invoke", json_pack("{s:s, s:s, s:{}}", "object", s->rec, "operation",
+                                                  op, "operationParams"));
+        if (id < 0)
+            return id;
+        if (i == 0)
+            first = id;
+    }
+    for (int left = n; left > 0;) {
+        json_t *msg = next_message();
+        if (!msg)
+            return FL_EIO;
+        json_int_t id = json_integer_value(json_object_get(msg, "id"));
+        if (id >= first && id < first + n) {
+            left--;
+            json_t *v = reply_value(op, msg);
+            if (!v) {
+                fprintf(stderr, "fluo-bench: %s: %s failed\n", ss[id - first].rec, op);
+                rc = FL_EIO;
+            } else if (!stop) {
+                ss[id - first].rec_at = fl_time_now();
+            }
+            json_decref(v);
+        }
+        json_decref(msg);
+    }
+    return rc;
 }
 
 /* The recorder replaced by the loop back to itself again. */
@@ -442,7 +498,7 @@ static int session_echo(rec_session *s)
 
 /* ffprobe's view of a file: 1 when it holds vp8 and opus and lasts within
  * DURATION_SLACK of `seconds`; what is wrong is printed. */
-static int check_file(const rec_session *s, int seconds)
+static int check_file(rec_session *s, int seconds)
 {
     char cmd[PATH_MAX + 128], line[512];
     snprintf(cmd, sizeof(cmd),
@@ -470,6 +526,7 @@ static int check_file(const rec_session *s, int seconds)
         }
     }
     int st = pclose(f);
+    s->duration = duration;
     double span = (double)(s->stop_at - s->rec_at) / 1e6;
     int ok = st == 0 && vp8 == 1 && opus == 1 && other == 0 &&
              fabs(duration - seconds) <= DURATION_SLACK;
@@ -485,13 +542,21 @@ typedef struct rec_figs {
     uint64_t fwd_pkts, fwd_sent, fwd_cpu_us, fwd_expected, fwd_received;
     uint64_t rec_pkts, rec_cpu_us;
     uint64_t media_bytes, disk_bytes;
+    double duration_err; /* the largest |file duration - S|, s */
     size_t up, files_ok;
     int measured; /* every window ran and every file was stopped */
 } rec_figs;
 
 /* Echo for --seconds, then recording for --seconds; fills f. */
-/* One window of echo: its figures added to f's. */
-static void echo_window(wr_bench *b, double seconds, rec_figs *f)
+static double loss_pct(uint64_t expected, uint64_t received)
+{
+    if (!expected)
+        return 100.0;
+    return 100.0 * (double)(expected > received ? expected - received : 0) / (double)expected;
+}
+
+/* One window of echo: its line printed, its figures added to f's. */
+static void echo_window(wr_bench *b, const char *when, double seconds, rec_figs *f)
 {
     uint64_t cpu0 = 0, cpu1 = 0, expected = 0, received = 0, pkts0 = sent_packets(b);
     wr_proc_cpu_us(b->pid, &cpu0);
@@ -499,8 +564,13 @@ static void echo_window(wr_bench *b, double seconds, rec_figs *f)
     wr_bench_run(b, seconds);
     wr_bench_window_end(b, &expected, &received);
     wr_proc_cpu_us(b->pid, &cpu1);
+    uint64_t sent = sent_packets(b) - pkts0;
+    printf("record phase=echo_%s seconds=%.1f sent_pkts=%llu fwd_pkts=%llu cpu_us=%llu "
+           "loss_pct=%.2f\n",
+           when, seconds, (unsigned long long)sent, (unsigned long long)b->win_rx,
+           (unsigned long long)(cpu1 - cpu0), loss_pct(expected, received));
     f->fwd_pkts += b->win_rx;
-    f->fwd_sent += sent_packets(b) - pkts0;
+    f->fwd_sent += sent;
     f->fwd_cpu_us += cpu1 - cpu0;
     f->fwd_expected += expected;
     f->fwd_received += received;
@@ -512,32 +582,31 @@ static void echo_window(wr_bench *b, double seconds, rec_figs *f)
 static int measure(wr_bench *b, rec_session *ss, int n, int seconds, rec_figs *f)
 {
     wr_bench_run(b, WARMUP_S);
-    echo_window(b, seconds / 2.0, f);
+    echo_window(b, "before", seconds / 2.0, f);
     for (int i = 0; i < n; i++) {
-        if (session_record(&ss[i]) < 0) {
-            fprintf(stderr, "fluo-bench: session %d: recording did not start\n", i);
+        if (session_switch(&ss[i]) < 0) {
+            fprintf(stderr, "fluo-bench: session %d: the recorder could not be connected\n", i);
             return FL_EIO;
         }
     }
+    if (recorders_invoke(ss, n, 0) < 0)
+        return FL_EIO;
     uint64_t cpu0 = 0, cpu1 = 0, pkts0 = sent_packets(b);
     wr_proc_cpu_us(b->pid, &cpu0);
     wr_bench_run(b, seconds);
     wr_proc_cpu_us(b->pid, &cpu1);
     f->rec_pkts = sent_packets(b) - pkts0;
     f->rec_cpu_us = cpu1 - cpu0;
-    int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        if ((rc = session_stop(&ss[i])) < 0)
-            fprintf(stderr, "fluo-bench: session %d: stopAndWait failed\n", i);
-    }
-    for (int i = 0; i < n && rc == 0; i++) {
-        if ((rc = session_echo(&ss[i])) < 0)
+    if (recorders_invoke(ss, n, 1) < 0)
+        return FL_EIO;
+    for (int i = 0; i < n; i++) {
+        if (session_echo(&ss[i]) < 0) {
             fprintf(stderr, "fluo-bench: session %d: the loop back did not come back\n", i);
+            return FL_EIO;
+        }
     }
-    if (rc < 0)
-        return rc;
     wr_bench_run(b, SETTLE_S);
-    echo_window(b, seconds / 2.0, f);
+    echo_window(b, "after", seconds / 2.0, f);
     f->measured = 1;
     return 0;
 }
@@ -551,6 +620,8 @@ static void check_files(rec_session *ss, int n, int seconds, rec_figs *f)
         if (stat(ss[i].path, &st) == 0) {
             f->disk_bytes += (uint64_t)st.st_size;
             f->files_ok += (size_t)check_file(&ss[i], seconds);
+            if (ss[i].duration >= 0 && fabs(ss[i].duration - seconds) > f->duration_err)
+                f->duration_err = fabs(ss[i].duration - seconds);
         } else {
             fprintf(stderr, "fluo-bench: %s: %s\n", ss[i].path, strerror(errno));
         }
@@ -561,19 +632,14 @@ static void report(const rec_opts *o, const rec_figs *f)
 {
     double fwd = f->fwd_pkts ? (double)f->fwd_cpu_us / (double)f->fwd_pkts : 0;
     double rec = f->rec_pkts ? (double)f->rec_cpu_us / (double)f->rec_pkts : 0;
-    double loss = f->fwd_expected ? 100.0 *
-                                            (double)(f->fwd_expected > f->fwd_received
-                                                             ? f->fwd_expected - f->fwd_received
-                                                             : 0) /
-                                            (double)f->fwd_expected
-                                  : 100.0;
+    double loss = loss_pct(f->fwd_expected, f->fwd_received);
     printf("record phase=echo seconds=%d sent_pkts=%llu fwd_pkts=%llu cpu_us=%llu loss_pct=%.2f\n",
            o->seconds, (unsigned long long)f->fwd_sent, (unsigned long long)f->fwd_pkts,
            (unsigned long long)f->fwd_cpu_us, loss);
     printf("record phase=record seconds=%d recorded_pkts=%llu cpu_us=%llu media_bytes=%llu "
-           "disk_bytes=%llu\n",
+           "disk_bytes=%llu max_duration_err_s=%.3f\n",
            o->seconds, (unsigned long long)f->rec_pkts, (unsigned long long)f->rec_cpu_us,
-           (unsigned long long)f->media_bytes, (unsigned long long)f->disk_bytes);
+           (unsigned long long)f->media_bytes, (unsigned long long)f->disk_bytes, f->duration_err);
     printf("record server=%s sessions=%d cpu_us_per_pkt=%.3f fwd_cpu_us_per_pkt=%.3f ratio=%.2f "
            "disk_bytes_per_media_byte=%.3f files_ok=%zu\n",
            o->server_name, o->sessions, rec, fwd, fwd > 0 ? rec / fwd : 0.0,
