@@ -799,12 +799,12 @@ int fl_element_request_key_frame(fl_element *e, fl_done_fn done, void *arg)
     return fl__element_post_done(e, element_key_frame_run, done, arg);
 }
 
-int fl__pad_sender_report(fl__pad *sink, uint32_t ssrc, uint32_t *rtp_ts, fl_time *arrival)
+int fl__pad_sender_report(fl__pad *sink, uint32_t ssrc, uint32_t *rtp_ts, fl_time *sent)
 {
     fl__pad *src = pad_producer(sink);
     if (!src || !src->element->type->sender_report)
         return FL_ENOENT;
-    return src->element->type->sender_report(src->element, src->media, ssrc, rtp_ts, arrival);
+    return src->element->type->sender_report(src->element, src->media, ssrc, rtp_ts, sent);
 }
 
 const fl_sdp_codec *fl__pad_caps(fl__pad *sink)

@@ -293,12 +293,13 @@ typedef struct fl__element_type {
      * itself once it can); NULL: always can. */
     int (*receiving)(fl_element *e, unsigned media);
     /* The last RTCP Sender Report of the stream `ssrc` its source pads of
-     * this media carry (fl_transport_sender_report): 0, or FL_ENOENT. */
+     * this media carry: its RTP timestamp and the moment it stands for, on
+     * the worker's clock (fl_transport_sender_report): 0, or FL_ENOENT. */
     int (*sender_report)(fl_element *e,
                          unsigned media,
                          uint32_t ssrc,
                          uint32_t *rtp_ts,
-                         fl_time *arrival);
+                         fl_time *sent);
     /* The calls it answers beyond every element's: `methods` lists them (a
      * NULL name ends it), read on the caller's thread so fl_element_invoke
      * refuses an unknown name or a wrong count of arguments at once;
@@ -367,7 +368,7 @@ const fl_sdp_codec *fl__pad_caps(fl__pad *sink);
 
 /* The last Sender Report of the stream `ssrc` reaching a sink pad, from
  * its producer (the sender_report hook): 0, or FL_ENOENT. */
-int fl__pad_sender_report(fl__pad *sink, uint32_t ssrc, uint32_t *rtp_ts, fl_time *arrival);
+int fl__pad_sender_report(fl__pad *sink, uint32_t ssrc, uint32_t *rtp_ts, fl_time *sent);
 
 /* The entries of one fl_element_get_stats, growing as the type's stats
  * hook adds them; running out of memory is recorded, not returned. */

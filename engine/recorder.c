@@ -42,8 +42,10 @@
 
 FL_LOG_TAG("recorder");
 
-#define SYNC_WAIT    (2 * FL_TIME_SEC) /* longest the first frames wait for SRs */
-#define SYNC_HOLD    (16u << 20)       /* bytes of frames held meanwhile, at most */
+/* longest the first frames wait for every stream's SR: browsers send one
+ * for audio every 5 s or so (video: every second) */
+#define SYNC_WAIT    (6 * FL_TIME_SEC)
+#define SYNC_HOLD    (16u << 20) /* bytes of frames held meanwhile, at most */
 #define JITTER_WAIT  (150 * FL_TIME_MS)
 #define PLI_INTERVAL (500 * FL_TIME_MS)
 /* A key frame is asked for when none came for this long: the file is cut
@@ -322,11 +324,13 @@ static fl_time time_of(const rec_stream *st, int64_t ext)
     return st->anchor_time + (ext - st->anchor_ext) * FL_TIME_SEC / (int64_t)st->clock_rate;
 }
 
-/* Anchors the stream at its source's last SR when there is one. */
+/* Anchors the stream at its source's last SR when there is one (again at
+ * each frame until the streams are synced: the sender's offset from our
+ * clock gets better with each SR, and every stream takes the latest). */
 static void try_sr_anchor(recorder *r, rec_stream *st, int64_t ext)
 {
     fl__pad *sink = stream_sink(r, st);
-    if (st->sr_anchored || !sink)
+    if (r->synced || !sink || !st->have_ssrc)
         return;
     uint32_t sr_ts;
     fl_time sr_at;
@@ -461,6 +465,9 @@ static void sync_now(recorder *r)
 {
     if (r->synced)
         return;
+    for (int i = 0; i < NSTREAMS; i++) /* all on the sender's latest offset */
+        if (r->st[i].anchored)
+            try_sr_anchor(r, &r->st[i], r->st[i].newest_ext);
     r->synced = 1;
     r->t0 = origin(r, &r->period);
     fl_mux_track tracks[NSTREAMS];

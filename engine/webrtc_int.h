@@ -175,7 +175,7 @@ int fl__wr_sender_report(fl_element *e,
                          unsigned media,
                          uint32_t ssrc,
                          uint32_t *rtp_ts,
-                         fl_time *arrival);
+                         fl_time *sent);
 void fl__wr_stats(fl_element *e, unsigned media, fl__stats_out *out);
 
 /* engine/webrtc_feedback.c */

@@ -284,13 +284,13 @@ int fl__wr_sender_report(fl_element *e,
                          unsigned media,
                          uint32_t ssrc,
                          uint32_t *rtp_ts,
-                         fl_time *arrival)
+                         fl_time *sent)
 {
     (void)media;
     webrtc *wr = fl__wr_impl(e);
     if (!wr || !wr->tr)
         return FL_ENOENT;
-    return fl_transport_sender_report(wr->tr, ssrc, rtp_ts, arrival);
+    return fl_transport_sender_report(wr->tr, ssrc, rtp_ts, sent);
 }
 
 const fl_sdp_codec *fl__wr_caps(fl_element *e, unsigned media)

@@ -26,6 +26,7 @@ typedef struct in_ssrc {
     uint64_t sr_received;
     uint32_t last_sr_mid;
     uint32_t last_sr_rtp; /* the RTP timestamp the last SR paired with its NTP time */
+    int64_t last_sr_sent; /* that NTP time, in µs */
     fl_time last_sr_arrival;
 } in_ssrc;
 
@@ -47,6 +48,11 @@ typedef struct out_ssrc {
 } out_ssrc;
 
 struct fl_transport {
+    /* the peer's clock against ours: the least (arrival - NTP time) of its
+     * Sender Reports, the one least delayed on the way (sr_offset_set: one
+     * came) */
+    fl_time sr_offset;
+    int sr_offset_set;
     fl_dtls *dtls;
     fl_buf_pool *pool;
     fl_srtp *in, *out;
@@ -284,7 +290,7 @@ int fl_transport_close(fl_transport *t)
 int fl_transport_sender_report(const fl_transport *t,
                                uint32_t ssrc,
                                uint32_t *rtp_ts,
-                               fl_time *arrival)
+                               fl_time *sent)
 {
     for (size_t i = 0; i < t->n_in; i++) {
         const in_ssrc *s = &t->in_ssrcs[i];
@@ -293,7 +299,7 @@ int fl_transport_sender_report(const fl_transport *t,
         if (!s->sr_received)
             break;
         *rtp_ts = s->last_sr_rtp;
-        *arrival = s->last_sr_arrival;
+        *sent = s->last_sr_sent + t->sr_offset;
         return 0;
     }
     return FL_ENOENT;
@@ -439,6 +445,13 @@ static void on_rtcp(fl_transport *t, fl_time now, const uint8_t *data, size_t le
                 s->last_sr_mid = fl_rtcp_ntp_mid(sr.ntp);
                 s->last_sr_rtp = sr.rtp_ts;
                 s->last_sr_arrival = now;
+                /* NTP (32.32 fixed point, from 1900) in µs */
+                s->last_sr_sent = (int64_t)(sr.ntp >> 32) * FL_TIME_SEC +
+                                  (int64_t)(((sr.ntp & 0xffffffffu) * (uint64_t)FL_TIME_SEC) >> 32);
+                if (!t->sr_offset_set || now - s->last_sr_sent < t->sr_offset) {
+                    t->sr_offset = now - s->last_sr_sent;
+                    t->sr_offset_set = 1;
+                }
             }
             for (size_t i = 0; i < sr.num_reports; i++)
                 on_report_block(t, now, &sr.reports[i]);

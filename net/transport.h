@@ -233,15 +233,20 @@ void fl_transport_get_stats(const fl_transport *t, fl_transport_stats *out);
 fl_dtls_state fl_transport_get_state(const fl_transport *t);
 
 /* The last Sender Report from `ssrc`: the RTP timestamp it paired with its
- * sender's clock, and when it arrived (the `now` it was handled with). A
- * receiver anchors the stream's timestamps there: an SR's timestamp is
- * its sender's clock at the moment it was sent, with none of the
- * encoding or pacing delay of media packets, so streams anchored at their
- * SRs are in sync with each other. FL_ENOENT before any SR. */
+ * sender's clock, and that moment (its NTP time) on our clock (the `now`
+ * of fl_transport_handle_input): the NTP time plus one offset for the whole
+ * transport, the least (arrival - NTP) of every SR received on it, so an
+ * SR held up on the way (the first ones often are, by hundreds of ms) moves
+ * nothing. A receiver anchors each stream's timestamps there: the SR's
+ * timestamp is the sender's capture clock, free of the encoding and pacing
+ * delay of media packets, and the streams of one sender share the offset,
+ * so anchored streams are in sync with each other exactly (their offset
+ * from our clock is only as good as the least delayed SR). FL_ENOENT
+ * before any SR. */
 int fl_transport_sender_report(const fl_transport *t,
                                uint32_t ssrc,
                                uint32_t *rtp_ts,
-                               fl_time *arrival);
+                               fl_time *sent);
 
 /* Clock rate used for a payload type (see the top of this file). */
 uint32_t fl_transport_get_clock_rate(const fl_transport *t, uint8_t payload_type);
