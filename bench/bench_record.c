@@ -8,16 +8,17 @@
  * CPU time divided by the packets the clients got back, over two windows of
  * S/2 s, one before the recording and one after it, so that a change in the
  * machine's other load weighs on both sides alike. Recording: each endpoint
- * disconnected from itself and connected to its recorder, record() sent to
- * every recorder at once (stopAndWait too, after: the files span the same
- * time), and fluo's CPU time over S s divided by the packets the publishers
- * sent (SRTP, jitter buffer, depacketizer, muxer and file writes; the
- * recorder asks for a key frame every 2 s, on which a publisher starts its
- * clip over). After stopAndWait each file is checked with ffprobe (vp8 and
- * opus, a duration within 1 s of S) and the sum of the file sizes is set
- * against the RTP payload bytes the publishers sent between record() and
- * stopAndWait (wr_client's payloads end in its 12-byte timing trailer,
- * which fluo records with the frame like any payload byte). */
+ * disconnected from itself, connected to its recorder and recorded, those
+ * calls of every session sent at once (stopAndWait too, after: the files
+ * span the same time), and fluo's CPU time over S s divided by the packets
+ * the publishers sent (SRTP, jitter buffer, depacketizer, muxer and file
+ * writes; the recorder asks for a key frame every 2 s, on which a publisher
+ * starts its clip over). After stopAndWait each file is checked with
+ * ffprobe (vp8 and opus, a duration within 1 s of S) and the sum of the
+ * file sizes is set against the RTP payload bytes the publishers sent
+ * between record() and stopAndWait (wr_client's payloads end in its
+ * 12-byte timing trailer, which fluo records with the frame like any
+ * payload byte). */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -433,52 +434,61 @@ static int session_setup(wr_bench *b, rec_session *s)
     return rc == 0 ? invoke_void(s->ep, "gatherCandidates", NULL) : rc;
 }
 
-/* The loop back to itself replaced by the recorder. */
-static int session_switch(rec_session *s)
+/* Sends session s's calls of a start (its loop back to itself replaced by
+ * its recorder, then record, as the recorder tutorial connects and records
+ * at once) or of a stop (stopAndWait); the first one's id, or a negative
+ * code. Its payload bytes are taken as the calls go, and the time of a stop. */
+static int session_send(rec_session *s, int stop)
 {
-    if (invoke_void(s->ep, "disconnect", json_pack("{s:s}", "sink", s->ep)) < 0 ||
-        invoke_void(s->ep, "connect", json_pack("{s:s}", "sink", s->rec)) < 0)
+    int id;
+    if (stop) {
+        s->octets_stop = payload_octets(s->p);
+        s->stop_at = fl_time_now();
+        return send_request("invoke", json_pack("{s:s, s:s, s:{}}", "object", s->rec, "operation",
+                                                "stopAndWait", "operationParams"));
+    }
+    s->octets_rec = payload_octets(s->p);
+    if ((id = send_request("invoke", json_pack("{s:s, s:s, s:{s:s}}", "object", s->ep, "operation",
+                                               "disconnect", "operationParams", "sink", s->ep))) <
+                0 ||
+        send_request("invoke", json_pack("{s:s, s:s, s:{s:s}}", "object", s->ep, "operation",
+                                         "connect", "operationParams", "sink", s->rec)) < 0 ||
+        send_request("invoke", json_pack("{s:s, s:s, s:{}}", "object", s->rec, "operation",
+                                         "record", "operationParams")) < 0)
         return FL_EIO;
-    return 0;
+    return id;
 }
 
-/* record (stop: stopAndWait) on every recorder at once: all the requests
- * sent, then all the replies awaited, so that the files span the same time
- * however long each call takes (stopAndWait waits for the file to be on
- * disk). Each session's payload bytes are taken as its request goes; the
- * time as its record is answered, or as its stopAndWait goes. */
+/* Starts (or stops) every recording at once: all the calls sent, then all
+ * the replies awaited, so that the files span the same time however long
+ * each call takes (stopAndWait waits for its file to be on disk). A
+ * session's rec_at is when its record was answered. */
 static int recorders_invoke(rec_session *ss, int n, int stop)
 {
-    const char *op = stop ? "stopAndWait" : "record";
+    const int per = stop ? 1 : 3; /* calls per session */
     int first = 0, rc = 0;
     for (int i = 0; i < n; i++) {
-        rec_session *s = &ss[i];
-        if (stop) {
-            s->octets_stop = payload_octets(s->p);
-            s->stop_at = fl_time_now();
-        } else {
-            s->octets_rec = payload_octets(s->p);
-        }
-        int id = send_request("invoke", json_pack("{s:s, s:s, s:{}}", "object", s->rec, "operation",
-                                                  op, "operationParams"));
+        int id = session_send(&ss[i], stop);
         if (id < 0)
             return id;
         if (i == 0)
             first = id;
     }
-    for (int left = n; left > 0;) {
+    for (int left = n * per; left > 0;) {
         json_t *msg = next_message();
         if (!msg)
             return FL_EIO;
-        json_int_t id = json_integer_value(json_object_get(msg, "id"));
-        if (id >= first && id < first + n) {
+        json_int_t k = json_integer_value(json_object_get(msg, "id")) - first;
+        if (k >= 0 && k < n * per) {
             left--;
-            json_t *v = reply_value(op, msg);
+            rec_session *s = &ss[k / per];
+            json_t *v = reply_value("invoke", msg);
             if (!v) {
-                fprintf(stderr, "fluo-bench: %s: %s failed\n", ss[id - first].rec, op);
+                fprintf(stderr, "fluo-bench: %s: %s failed\n", s->rec,
+                        stop ? "stopAndWait" : "connect or record");
                 rc = FL_EIO;
-            } else if (!stop) {
-                ss[id - first].rec_at = fl_time_now();
+            } else if (k % per == per - 1 && !stop) {
+                s->rec_at = fl_time_now();
             }
             json_decref(v);
         }
@@ -583,12 +593,6 @@ static int measure(wr_bench *b, rec_session *ss, int n, int seconds, rec_figs *f
 {
     wr_bench_run(b, WARMUP_S);
     echo_window(b, "before", seconds / 2.0, f);
-    for (int i = 0; i < n; i++) {
-        if (session_switch(&ss[i]) < 0) {
-            fprintf(stderr, "fluo-bench: session %d: the recorder could not be connected\n", i);
-            return FL_EIO;
-        }
-    }
     if (recorders_invoke(ss, n, 0) < 0)
         return FL_EIO;
     uint64_t cpu0 = 0, cpu1 = 0, pkts0 = sent_packets(b);
