@@ -810,7 +810,6 @@ static int start(recorder *r, fl__invocation *inv)
     if (r->state == FL_URI_PAUSE) {
         r->paused_total += now - r->pause_at;
         r->st[ST_VIDEO].need_key = 1;
-        ask_key_frame(r, &r->st[ST_VIDEO], now + PLI_INTERVAL);
     }
     if (r->state == FL_URI_START)
         return 0;
@@ -824,6 +823,13 @@ static int start(recorder *r, fl__invocation *inv)
     }
     set_state(r, FL_URI_START);
     r->recording_said = 0; /* RECORDING when the first frame goes in */
+    /* a sink that starts: its key frame is asked for as a joining viewer's
+     * (not held back by the throttle of repairs) */
+    fl__pad *vsink = stream_sink(r, &r->st[ST_VIDEO]);
+    if ((r->profile->media & FL_MEDIA_VIDEO) && vsink && vsink->src) {
+        r->st[ST_VIDEO].last_pli = now;
+        fl__pad_request_key_frame(vsink, 1);
+    }
     return 0;
 }
 
