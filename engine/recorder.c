@@ -51,7 +51,7 @@ FL_LOG_TAG("recorder");
 /* A key frame is asked for when none came for this long: the file is cut
  * into clusters and fragments at key frames, and a crash loses at most
  * the one being written. */
-#define KEY_INTERVAL (2 * FL_TIME_SEC)
+#define KEY_INTERVAL (1500 * FL_TIME_MS)
 #define PATH_MAX_LEN 4096
 
 enum {
