@@ -22,27 +22,18 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-#include "base/bytes.h"
 #include "base/err.h"
 #include "bench/bench.h"
+#include "bench/kclient.h"
 #include "bench/wr.h"
-#include "rpc/http.h"
-#include "rpc/ws.h"
 
 #define WARMUP_S       1.5 /* media flows before the first window */
 #define SETTLE_S       0.5 /* after the loops back are connected again */
@@ -65,17 +56,7 @@ typedef struct rec_session {
     double duration;                  /* ffprobe's, s; -1: none */
 } rec_session;
 
-/* The Kurento Protocol client: one blocking WebSocket to the fluo it starts. */
-typedef struct kclient {
-    int port;
-    int fd;
-    fl_ws *ws;
-    int next_id;
-    char session[64];
-    wr_bench *pump; /* set: the client's loop runs while a reply is awaited */
-} kclient;
-
-static kclient kc = { .fd = -1 };
+static fl_bench_kc kc = FL_BENCH_KC_INIT; /* the fluo it starts, its control connection */
 
 void fl_bench_record_usage(FILE *out)
 {
@@ -118,276 +99,21 @@ static int parse_args(rec_opts *o, int argc, char **argv)
     return 0;
 }
 
-/* ---- the Kurento Protocol, blocking ---- */
-
-static int write_all(int fd, const uint8_t *d, size_t n)
+/* Starts fluo with its media on loopback and recordings confined to dir,
+ * and opens the control connection. */
+static int fluo_start(wr_bench *b, const char *dir)
 {
-    while (n) {
-        ssize_t w = write(fd, d, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return FL_EIO;
-        d += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int ws_flush(void)
-{
-    fl_bytes out;
-    while (fl_ws_poll_transmit(kc.ws, &out) == 0) {
-        int rc = write_all(kc.fd, out.data, out.len);
-        fl_bytes_deinit(&out);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-/* Runs the client's loop until the control connection is readable, so the
- * publishers keep sending (and answer PLIs) while fluo answers a call. */
-static void pump_until_readable(wr_bench *b)
-{
-    struct pollfd pf[2] = { { .fd = kc.fd, .events = POLLIN }, { .fd = b->fd, .events = POLLIN } };
-    for (;;) {
-        uv_run(&b->loop, UV_RUN_NOWAIT);
-        pf[0].revents = pf[1].revents = 0;
-        int n = poll(pf, 2, 1); /* the client's tick is 1 ms */
-        if ((n < 0 && errno != EINTR) || pf[0].revents)
-            return;
-    }
-}
-
-/* The next message from fluo (new reference), the client's loop running
- * meanwhile; NULL when the connection closed. */
-static json_t *next_message(void)
-{
-    uint8_t buf[65536];
-    for (;;) {
-        fl_ws_event ev;
-        while (fl_ws_poll_event(kc.ws, &ev) == 0) {
-            json_t *msg = ev.type == FL_WS_EVENT_TEXT
-                                  ? json_loadb((const char *)ev.data, ev.len, 0, NULL)
-                                  : NULL;
-            if (msg)
-                return msg;
-        }
-        if (kc.pump)
-            pump_until_readable(kc.pump);
-        ssize_t n = read(kc.fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            fprintf(stderr, "fluo-bench: the fluo control connection closed\n");
-            return NULL;
-        }
-        fl_ws_handle_input(kc.ws, buf, (size_t)n);
-        ws_flush();
-    }
-}
-
-/* A reply's result "value" (new reference; JSON null when absent), or NULL
- * with its error printed. */
-static json_t *reply_value(const char *method, json_t *msg)
-{
-    json_t *err = json_object_get(msg, "error");
-    if (err) {
-        fprintf(stderr, "fluo-bench: %s: %s\n", method,
-                json_string_value(json_object_get(err, "message")));
-        return NULL;
-    }
-    json_t *result = json_object_get(msg, "result");
-    const char *sid = json_string_value(json_object_get(result, "sessionId"));
-    if (sid)
-        snprintf(kc.session, sizeof(kc.session), "%s", sid);
-    json_t *v = json_object_get(result, "value");
-    return v ? json_incref(v) : json_null();
-}
-
-/* Sends one JSON-RPC request (takes params); its id, or a negative code. */
-static int send_request(const char *method, json_t *params)
-{
-    int id = ++kc.next_id;
-    if (kc.session[0])
-        json_object_set_new(params, "sessionId", json_string(kc.session));
-    json_t *req = json_pack("{s:s, s:i, s:s, s:o}", "jsonrpc", "2.0", "id", id, "method", method,
-                            "params", params);
-    char *text = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
-    int rc = text ? fl_ws_send_text(kc.ws, text, strlen(text)) : FL_ENOMEM;
-    free(text);
-    if (rc == 0)
-        rc = ws_flush();
-    return rc < 0 ? rc : id;
-}
-
-/* One JSON-RPC call (takes params): its result's value, or NULL. */
-static json_t *rpc(const char *method, json_t *params)
-{
-    int id = send_request(method, params);
-    if (id < 0)
-        return NULL;
-    for (;;) {
-        json_t *msg = next_message();
-        if (!msg)
-            return NULL;
-        json_t *jid = json_object_get(msg, "id");
-        if (json_is_integer(jid) && json_integer_value(jid) == id) {
-            json_t *v = reply_value(method, msg);
-            json_decref(msg);
-            return v;
-        }
-        json_decref(msg); /* an event notification */
-    }
-}
-
-/* create TYPE with constructorParams ctor (taken); the new object's id. */
-static int create(const char *type, json_t *ctor, char *id, size_t cap)
-{
-    json_t *v = rpc("create", json_pack("{s:s, s:o}", "type", type, "constructorParams", ctor));
-    int rc = json_is_string(v) && json_string_length(v) < cap ? 0 : FL_EIO;
-    if (rc == 0)
-        snprintf(id, cap, "%s", json_string_value(v));
-    json_decref(v);
-    return rc;
-}
-
-static json_t *invoke(const char *object, const char *op, json_t *params)
-{
-    return rpc("invoke", json_pack("{s:s, s:s, s:o}", "object", object, "operation", op,
-                                   "operationParams", params ? params : json_object()));
-}
-
-static int invoke_void(const char *object, const char *op, json_t *params)
-{
-    json_t *v = invoke(object, op, params);
-    json_decref(v);
-    return v ? 0 : FL_EIO;
-}
-
-static int connect_tcp(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
-}
-
-static int ws_open(wr_bench *b)
-{
-    char host[64], key[25];
-    snprintf(host, sizeof(host), "127.0.0.1:%d", kc.port);
-    fl_bytes req;
-    fl_bytes_init(&req);
-    int rc = fl_ws_handshake_client_write(&req, host, "/kurento", &b->rand, key);
-    if (rc == 0)
-        rc = write_all(kc.fd, req.data, req.len);
-    fl_bytes_deinit(&req);
-    if (rc < 0)
-        return FL_EIO;
-    uint8_t buf[4096];
-    size_t have = 0;
-    fl_http_head head;
-    fl_http_head_init(&head, FL_HTTP_RESPONSE);
-    for (;;) {
-        ssize_t n = read(kc.fd, buf + have, sizeof(buf) - have);
-        if (n <= 0)
-            return FL_EIO;
-        size_t used = 0;
-        rc = fl_http_head_parse(&head, buf + have, (size_t)n, &used);
-        have += (size_t)n;
-        if (rc == FL_EAGAIN)
-            continue;
-        if (rc < 0 || fl_ws_handshake_client_check(&head, key) < 0)
-            return FL_EPROTO;
-        fl_ws_config wc = { .role = FL_WS_CLIENT, .rand = &b->rand, .max_message = 4 << 20 };
-        if (fl_ws_create(&kc.ws, &wc) < 0)
-            return FL_ENOMEM;
-        size_t rest = (size_t)n - used;
-        if (rest)
-            fl_ws_handle_input(kc.ws, buf + have - rest, rest);
-        return 0;
-    }
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof(sa);
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-/* Starts fluo with its media on loopback and recordings confined to dir
- * (its config file is dir/fluo.json) and opens the control connection. */
-static int fluo_start(wr_bench *b, const char *dir, const char *cfg_path)
-{
-    json_t *cfg = json_pack("{s:{s:s}, s:{s:s, s:s}}", "WebRtcEndpoint", "networkInterfaces", "lo",
-                            "fluo", "log", "*:2", "recordRoots", dir);
-    int rc = cfg && json_dump_file(cfg, cfg_path, JSON_COMPACT) == 0 ? 0 : FL_EIO;
+    json_t *cfg = json_pack("{s:s}", "recordRoots", dir);
+    int rc = cfg ? fl_bench_kc_start(&kc, b, cfg) : FL_ENOMEM;
     json_decref(cfg);
-    if (rc < 0 || (kc.port = free_port()) < 0)
-        return FL_EIO;
-    char port[16], workers[16];
-    snprintf(port, sizeof(port), "%d", kc.port);
-    snprintf(workers, sizeof(workers), "%d", b->workers);
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the harness */
-        execl(b->fluo_bin, b->fluo_bin, "--port", port, "--config", cfg_path, "--workers", workers,
-              (char *)NULL);
-        fprintf(stderr, "fluo-bench: cannot run %s: %s\n", b->fluo_bin, strerror(errno));
-        _exit(127);
-    }
-    if (pid < 0)
-        return FL_EIO;
-    b->pid = pid;
-    for (int i = 0; i < 100 && (kc.fd = connect_tcp(kc.port)) < 0; i++) /* up to 5 s */
-        usleep(50000);
-    if (kc.fd < 0 || ws_open(b) < 0) {
-        fprintf(stderr, "fluo-bench: no Kurento Protocol on port %d\n", kc.port);
-        return FL_EIO;
-    }
-    json_t *v = rpc("ping", json_object());
-    json_decref(v);
-    return v ? 0 : FL_EIO;
+    b->pid = kc.pid;
+    return rc;
 }
 
 static void fluo_stop(wr_bench *b)
 {
-    if (kc.ws)
-        fl_ws_destroy(kc.ws);
-    if (kc.fd >= 0)
-        close(kc.fd);
-    if (b->pid > 0) {
-        kill(b->pid, SIGTERM);
-        int st;
-        for (int i = 0; i < 100 && waitpid(b->pid, &st, WNOHANG) == 0; i++)
-            usleep(50000);
-        if (waitpid(b->pid, &st, WNOHANG) == 0) {
-            kill(b->pid, SIGKILL);
-            waitpid(b->pid, &st, 0);
-        }
-        b->pid = 0;
-    }
-    memset(&kc, 0, sizeof(kc));
-    kc.fd = -1;
+    fl_bench_kc_stop(&kc);
+    b->pid = 0;
 }
 
 /* ---- the scenario ---- */
@@ -413,26 +139,27 @@ static int session_setup(wr_bench *b, rec_session *s)
     snprintf(uri, sizeof(uri), "file://%s", s->path);
     int rc = wr_peer_create(b, 1, &s->p);
     if (rc == 0)
-        rc = create("MediaPipeline", json_object(), s->pipe, sizeof(s->pipe));
+        rc = fl_bench_kc_create(&kc, "MediaPipeline", json_object(), s->pipe, sizeof(s->pipe));
     if (rc == 0)
-        rc = create("WebRtcEndpoint", json_pack("{s:s}", "mediaPipeline", s->pipe), s->ep,
-                    sizeof(s->ep));
+        rc = fl_bench_kc_create(&kc, "WebRtcEndpoint", json_pack("{s:s}", "mediaPipeline", s->pipe),
+                                s->ep, sizeof(s->ep));
     if (rc == 0)
-        rc = create("RecorderEndpoint",
-                    json_pack("{s:s, s:s, s:s}", "mediaPipeline", s->pipe, "uri", uri,
-                              "mediaProfile", "WEBM"),
-                    s->rec, sizeof(s->rec));
+        rc = fl_bench_kc_create(&kc, "RecorderEndpoint",
+                                json_pack("{s:s, s:s, s:s}", "mediaPipeline", s->pipe, "uri", uri,
+                                          "mediaProfile", "WEBM"),
+                                s->rec, sizeof(s->rec));
     if (rc == 0)
-        rc = invoke_void(s->ep, "connect", json_pack("{s:s}", "sink", s->ep));
+        rc = fl_bench_kc_invoke_void(&kc, s->ep, "connect", json_pack("{s:s}", "sink", s->ep));
     if (rc < 0)
         return rc;
     char *offer = wr_peer_offer(s->p, FL_SDP_DIR_SENDRECV);
-    json_t *answer =
-            offer ? invoke(s->ep, "processOffer", json_pack("{s:s}", "offer", offer)) : NULL;
+    json_t *answer = offer ? fl_bench_kc_invoke(&kc, s->ep, "processOffer",
+                                                json_pack("{s:s}", "offer", offer))
+                           : NULL;
     free(offer);
     rc = json_is_string(answer) ? wr_peer_set_answer(s->p, json_string_value(answer)) : FL_EIO;
     json_decref(answer);
-    return rc == 0 ? invoke_void(s->ep, "gatherCandidates", NULL) : rc;
+    return rc == 0 ? fl_bench_kc_invoke_void(&kc, s->ep, "gatherCandidates", NULL) : rc;
 }
 
 /* Sends session s's calls of a start (its loop back to itself replaced by
@@ -445,17 +172,20 @@ static int session_send(rec_session *s, int stop)
     if (stop) {
         s->octets_stop = payload_octets(s->p);
         s->stop_at = fl_time_now();
-        return send_request("invoke", json_pack("{s:s, s:s, s:{}}", "object", s->rec, "operation",
-                                                "stopAndWait", "operationParams"));
+        return fl_bench_kc_send(&kc, "invoke",
+                                json_pack("{s:s, s:s, s:{}}", "object", s->rec, "operation",
+                                          "stopAndWait", "operationParams"));
     }
     s->octets_rec = payload_octets(s->p);
-    if ((id = send_request("invoke", json_pack("{s:s, s:s, s:{s:s}}", "object", s->ep, "operation",
-                                               "disconnect", "operationParams", "sink", s->ep))) <
-                0 ||
-        send_request("invoke", json_pack("{s:s, s:s, s:{s:s}}", "object", s->ep, "operation",
-                                         "connect", "operationParams", "sink", s->rec)) < 0 ||
-        send_request("invoke", json_pack("{s:s, s:s, s:{}}", "object", s->rec, "operation",
-                                         "record", "operationParams")) < 0)
+    if ((id = fl_bench_kc_send(&kc, "invoke",
+                               json_pack("{s:s, s:s, s:{s:s}}", "object", s->ep, "operation",
+                                         "disconnect", "operationParams", "sink", s->ep))) < 0 ||
+        fl_bench_kc_send(&kc, "invoke",
+                         json_pack("{s:s, s:s, s:{s:s}}", "object", s->ep, "operation", "connect",
+                                   "operationParams", "sink", s->rec)) < 0 ||
+        fl_bench_kc_send(&kc, "invoke",
+                         json_pack("{s:s, s:s, s:{}}", "object", s->rec, "operation", "record",
+                                   "operationParams")) < 0)
         return FL_EIO;
     return id;
 }
@@ -476,14 +206,14 @@ static int recorders_invoke(rec_session *ss, int n, int stop)
             first = id;
     }
     for (int left = n * per; left > 0;) {
-        json_t *msg = next_message();
+        json_t *msg = fl_bench_kc_next(&kc);
         if (!msg)
             return FL_EIO;
         json_int_t k = json_integer_value(json_object_get(msg, "id")) - first;
         if (k >= 0 && k < n * per) {
             left--;
             rec_session *s = &ss[k / per];
-            json_t *v = reply_value("invoke", msg);
+            json_t *v = fl_bench_kc_value(&kc, "invoke", msg);
             if (!v) {
                 fprintf(stderr, "fluo-bench: %s: %s failed\n", s->rec,
                         stop ? "stopAndWait" : "connect or record");
@@ -501,8 +231,8 @@ static int recorders_invoke(rec_session *ss, int n, int stop)
 /* The recorder replaced by the loop back to itself again. */
 static int session_echo(rec_session *s)
 {
-    if (invoke_void(s->ep, "disconnect", json_pack("{s:s}", "sink", s->rec)) < 0 ||
-        invoke_void(s->ep, "connect", json_pack("{s:s}", "sink", s->ep)) < 0)
+    if (fl_bench_kc_invoke_void(&kc, s->ep, "disconnect", json_pack("{s:s}", "sink", s->rec)) < 0 ||
+        fl_bench_kc_invoke_void(&kc, s->ep, "connect", json_pack("{s:s}", "sink", s->ep)) < 0)
         return FL_EIO;
     return 0;
 }
@@ -654,16 +384,14 @@ static void report(const rec_opts *o, const rec_figs *f)
 
 static int run(wr_bench *b, const rec_opts *o, rec_session *ss, const char *dir, rec_figs *f)
 {
-    char cfg_path[PATH_MAX];
-    snprintf(cfg_path, sizeof(cfg_path), "%s/fluo.json", dir);
-    int rc = fluo_start(b, dir, cfg_path);
+    int rc = fluo_start(b, dir);
     if (rc < 0) {
         fprintf(stderr, "fluo-bench: fluo did not start\n");
         return rc;
     }
     if ((rc = wr_bench_init(b, b->client_ip)) < 0)
         return rc;
-    kc.pump = b;
+    kc.pump = 1;
     if (fl_clip_vp8(&b->video, 640, 480, 30, 1000, 10, 1150) < 0 ||
         fl_clip_opus(&b->audio, 48, 10) < 0) {
         fprintf(stderr, "fluo-bench: the media could not be encoded\n");
@@ -687,16 +415,13 @@ static int run(wr_bench *b, const rec_opts *o, rec_session *ss, const char *dir,
     return rc;
 }
 
-/* Removes what the run left in dir (the recordings, the config) and dir. */
+/* Removes what the run left in dir (the recordings) and dir. */
 static void remove_dir(const char *dir, const rec_session *ss, int n)
 {
-    char path[PATH_MAX];
     for (int i = 0; i < n; i++) {
         if (ss[i].path[0])
             unlink(ss[i].path);
     }
-    snprintf(path, sizeof(path), "%s/fluo.json", dir);
-    unlink(path);
     if (rmdir(dir) < 0)
         fprintf(stderr, "fluo-bench: cannot remove %s: %s\n", dir, strerror(errno));
 }
