@@ -164,8 +164,11 @@ function lumaSeries(file) {
   try {
     run(
       'ffmpeg',
-      ['-nostdin', '-v', 'error', '-i', file, '-map', '0:v:0', '-vf',
-        `signalstats,metadata=mode=print:key=lavfi.signalstats.YAVG:file=${meta}`, '-f', 'null', '-'],
+      // -reinit_filter 0 and a scale first: a change of picture size (a
+      // browser's encoder adapting to a loaded CPU) must not rebuild the
+      // graph, which would reopen, so empty, the metadata file
+      ['-nostdin', '-v', 'error', '-reinit_filter', '0', '-i', file, '-map', '0:v:0', '-vf',
+        `scale=320:180,signalstats,metadata=mode=print:key=lavfi.signalstats.YAVG:file=${meta}`, '-f', 'null', '-'],
       { what: `ffmpeg signalstats ${file}` },
     );
     text = fs.readFileSync(meta, 'utf8');
