@@ -29,7 +29,8 @@
     X(EAUTH, "authentication failed") \
     X(ESTATE, "invalid state")        \
     X(ECANCELED, "canceled")          \
-    X(ETLS, "TLS error")
+    X(ETLS, "TLS error")              \
+    X(EOF, "end of stream")
 
 enum {
     FL_OK = 0,

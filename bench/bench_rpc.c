@@ -21,7 +21,7 @@
 #include "base/rand.h"
 #include "base/time.h"
 #include "bench/bench.h"
-#include "rpc/http.h"
+#include "base/http.h"
 #include "rpc/tls.h"
 #include "rpc/ws.h"
 

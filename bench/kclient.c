@@ -16,7 +16,7 @@
 
 #include "base/bytes.h"
 #include "base/err.h"
-#include "rpc/http.h"
+#include "base/http.h"
 
 static int write_all(int fd, const uint8_t *d, size_t n)
 {

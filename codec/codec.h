@@ -276,4 +276,82 @@ typedef struct fl_h264_sps {
  * than 65535 pixels, or empty after cropping). */
 int fl_h264_sps_parse(fl_h264_sps *out, const uint8_t *nal, size_t len);
 
+/* ---- packetizers: whole frames in, RTP payloads out ----
+ *
+ * The reverse of the depacketizers, for a sender of frames read from a
+ * file (a player): one fl_pack per stream, given a frame, then polled for
+ * its payloads, each at most max_payload bytes:
+ *
+ *     fl_pack_frame(p, &(fl_pack_input){ data, len, key });
+ *     while ((n = fl_pack_next(p, buf, sizeof(buf), &marker)) > 0)
+ *         send an RTP packet: payload buf[0..n), the frame's timestamp,
+ *         M = marker;
+ *
+ * Formats:
+ * - VP8 (RFC 7741): a 4-byte descriptor (X=1, I=1, 15-bit PictureID
+ *   counting frames from a random start, S=1 on the first packet), the
+ *   frame split into near-equal parts; M on the last.
+ * - VP9 (RFC 9628, non-flexible mode): a descriptor with I (15-bit
+ *   PictureID), B on the first and E on the last packet of the frame, P
+ *   clear on key frames (and set otherwise); a superframe (libvpx's hidden
+ *   frame with the shown one) goes whole as one frame, as decoders take
+ *   it; M on the last.
+ * - H.264 (RFC 6184, packetization-mode 1): the input is an access unit
+ *   with NAL units preceded by their length (nal_length_size bytes: 1, 2
+ *   or 4) or, with nal_length_size 0, in Annex B form (start codes). A key
+ *   frame (an IDR) that carries no SPS/PPS is sent after them, in one
+ *   STAP-A, from the config's (or the latest seen in the stream). A NAL
+ *   unit that fits is sent alone; a larger one as FU-A fragments; M on
+ *   the last packet of the access unit. Access unit delimiters and filler
+ *   data are dropped.
+ * - Opus (RFC 7587), PCMU, PCMA (RFC 3551): the frame is the payload
+ *   (G.711 frames over max_payload are split on sample boundaries); M is
+ *   0 (a player marks the first packet of a talkspurt itself).
+ *
+ * Memory: the packetizer keeps a copy of the frame in a buffer that grows
+ * to the largest frame, then stops allocating. One owner. */
+
+typedef struct fl_pack fl_pack;
+
+typedef struct fl_pack_config {
+    fl_codec_kind codec;     /* not OTHER */
+    size_t max_payload;      /* bytes per payload; 0: 1200; at least 64 */
+    unsigned nal_length_size; /* H.264 input: 1, 2, 4; 0 Annex B */
+    /* H.264: parameter sets to send before a key frame that lacks them
+     * (NAL header byte included, no length or start code); may be NULL */
+    const uint8_t *sps, *pps;
+    size_t sps_len, pps_len;
+    uint32_t seed; /* the first PictureID (VP8, VP9) */
+} fl_pack_config;
+
+typedef struct fl_pack_input {
+    const uint8_t *data;
+    size_t len;
+    int key; /* a key frame (video) */
+} fl_pack_input;
+
+/* 0, FL_EINVAL (no cfg, OTHER, max_payload under 64, a bad
+ * nal_length_size), FL_ENOMEM. */
+int fl_pack_create(fl_pack **out, const fl_pack_config *cfg);
+void fl_pack_destroy(fl_pack *p);
+
+/* Takes a frame (copied); payloads of a previous frame not yet taken are
+ * dropped. 0, FL_EBADMSG for a malformed frame (an H.264 NAL length past
+ * the end, an empty frame), FL_ENOMEM. */
+int fl_pack_frame(fl_pack *p, const fl_pack_input *in);
+
+/* Writes the next payload of the frame into out (cap at least
+ * max_payload) and returns its length, with *marker set; 0 when the frame
+ * is all sent. */
+size_t fl_pack_next(fl_pack *p, uint8_t *out, size_t cap, int *marker);
+
+typedef struct fl_pack_stats {
+    uint64_t frames;
+    uint64_t payloads;
+    uint64_t bytes;
+    uint64_t malformed;
+} fl_pack_stats;
+
+void fl_pack_get_stats(const fl_pack *p, fl_pack_stats *out);
+
 #endif

@@ -47,4 +47,47 @@ size_t fl__avcc_write(uint8_t *out,
                       const uint8_t *pps,
                       size_t pps_len);
 
+/* ---- demuxers: container/demux.c holds the bytes, each format parses ----
+ *
+ * A format's parser asks for the bytes it needs with fl__demux_get: a
+ * pointer into the window when they are held, FL_EAGAIN otherwise (the
+ * want is recorded and the caller's bytes come through fl_demux_feed). A
+ * parser is written to be retried: it changes its state only after it has
+ * all the bytes of a step, and one step takes one range (a pointer from an
+ * earlier fl__demux_get may move when another is asked for). */
+
+typedef struct fl__demux_io {
+    int64_t size;     /* the file's, -1 unknown */
+    int64_t end;      /* where the file was found to end (a short feed); -1 unknown */
+    uint8_t *buf;     /* bytes held: [off, off + len) of the file */
+    size_t len, cap;
+    int64_t off;
+    int64_t want_off; /* what the last FL_EAGAIN asked for */
+    size_t want_len;
+} fl__demux_io;
+
+/* n (1..FL_DEMUX_MAX_UNIT) bytes at offset: 0 and *p; FL_EAGAIN (want
+ * set); FL_EOF when they would run past the end of the file (its size or a
+ * short read); FL_EBADMSG for n out of bounds or a negative offset. */
+int fl__demux_get(fl__demux_io *io, int64_t offset, size_t n, const uint8_t **p);
+
+/* Up to n bytes at offset, fewer when the file ends first: 0 with *p and
+ * *got (>= 1); FL_EAGAIN; FL_EOF when offset is at or past the end. */
+int fl__demux_get_some(fl__demux_io *io, int64_t offset, size_t n, const uint8_t **p, size_t *got);
+
+typedef struct fl__demux_ops {
+    /* 1 and a frame, FL_EAGAIN, FL_EOF or an error (as fl_demux_read);
+     * fills info once the header is read and sets *ready. */
+    int (*read)(void *impl, fl__demux_io *io, fl_demux_info *info, int *ready, fl_demux_frame *out);
+    /* As fl_demux_seek, after demux.c checked the header is read, the file
+     * seekable and pts_us within range. */
+    int (*seek)(void *impl, fl__demux_io *io, int64_t pts_us);
+    void (*destroy)(void *impl);
+} fl__demux_ops;
+
+/* container/mkv_demux.c: FL_DEMUX_MATROSKA. */
+int fl__mkv_demux_create(void **impl, const fl__demux_ops **ops);
+/* container/mp4_demux.c: FL_DEMUX_MP4. */
+int fl__mp4_demux_create(void **impl, const fl__demux_ops **ops);
+
 #endif

@@ -27,7 +27,7 @@
 #include "base/err.h"
 #include "base/list.h"
 #include "base/log.h"
-#include "rpc/http.h"
+#include "base/http.h"
 #include "rpc/server_int.h"
 #include "rpc/tls.h"
 #include "rpc/ws.h"

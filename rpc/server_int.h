@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rpc/http.h"
+#include "base/http.h"
 
 /* True if `token` is NULL or empty, or the request carries it: as
  * "access_token=TOKEN" in the query of its target (percent-decoded) or as

@@ -25,7 +25,7 @@
 
 #include "base/bytes.h"
 #include "base/rand.h"
-#include "rpc/http.h"
+#include "base/http.h"
 
 #define FL_WS_MAX_CONTROL 125
 #define FL_WS_MAX_REASON  123

@@ -1,4 +1,4 @@
-/* Fuzzes rpc/http head parsing (byte 0 picks request or response and the
+/* Fuzzes base/http head parsing (byte 0 picks request or response and the
  * split), the write-back of what parsed, and the WebSocket handshake checks
  * on top of it. */
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
-#include "rpc/http.h"
+#include "base/http.h"
 #include "rpc/ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -19,7 +19,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/time.h"
-#include "rpc/http.h"
+#include "base/http.h"
 #include "rpc/server.h"
 #include "rpc/tls.h"
 #include "rpc/ws.h"

@@ -1,4 +1,4 @@
-#include "rpc/http.h"
+#include "base/http.h"
 
 #include <string.h>
 #include <strings.h>
@@ -25,10 +25,15 @@ void fl_http_head_init(fl_http_head *h, fl_http_kind kind)
     h->buf[0] = '\0';
 }
 
-/* Parses "HTTP/1.x" at *p, advancing it. */
-static int parse_version(char **p, int *minor)
+/* Parses "HTTP/1.x" (or "RTSP/1.x", which has HTTP's message syntax: RFC
+ * 2326 6 and 7) at *p, advancing it. */
+static int parse_version(char **p, int *minor, int *rtsp)
 {
-    if (strncmp(*p, "HTTP/1.", 7) != 0)
+    if (strncmp(*p, "HTTP/1.", 7) == 0)
+        *rtsp = 0;
+    else if (strncmp(*p, "RTSP/1.", 7) == 0)
+        *rtsp = 1;
+    else
         return FL_EBADMSG;
     char d = (*p)[7];
     if (d < '0' || d > '9')
@@ -54,7 +59,7 @@ static int parse_request_line(fl_http_head *h, char *line)
         return FL_EBADMSG;
     *p++ = '\0';
     h->target = target;
-    int rc = parse_version(&p, &h->version_minor);
+    int rc = parse_version(&p, &h->version_minor, &h->rtsp);
     if (rc != 0)
         return rc;
     return *p == '\0' ? 0 : FL_EBADMSG;
@@ -63,7 +68,7 @@ static int parse_request_line(fl_http_head *h, char *line)
 static int parse_status_line(fl_http_head *h, char *line)
 {
     char *p = line;
-    int rc = parse_version(&p, &h->version_minor);
+    int rc = parse_version(&p, &h->version_minor, &h->rtsp);
     if (rc != 0)
         return rc;
     if (*p++ != ' ')

@@ -1,4 +1,5 @@
-/* HTTP/1.1 message heads (RFC 9112), sans-IO.
+/* HTTP/1.1 message heads (RFC 9112), and RTSP/1.0 ones (RFC 2326: the same
+ * syntax), sans-IO.
  *
  * fl_http_head parses the head of one request or response (start line and
  * header fields, up to the empty line) from bytes fed in any split. The body,
@@ -10,8 +11,8 @@
  * The writers append a request or response head (and body) to an fl_bytes.
  * Nothing here allocates except the fl_bytes writers. Not thread-safe: one
  * object belongs to one thread. */
-#ifndef FL_RPC_HTTP_H
-#define FL_RPC_HTTP_H
+#ifndef FL_BASE_HTTP_H
+#define FL_BASE_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,6 +41,7 @@ typedef struct fl_http_head {
     int status;         /* response */
     const char *reason; /* response */
     int version_minor;  /* HTTP/1.x */
+    int rtsp;           /* the version was RTSP/1.x (an RTSP message: RFC 2326) */
     size_t header_count;
     fl_http_header headers[FL_HTTP_MAX_HEADERS];
     /* private */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "rpc/http.h"
+#include "base/http.h"
 
 #include <cmocka.h>
 
