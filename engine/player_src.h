@@ -30,6 +30,16 @@
 
 typedef struct fl__bytes fl__bytes;
 
+/* Each kind of byte source starts with this (its read and close). */
+typedef struct fl__bytes_ops {
+    int (*read)(fl__bytes *b, int64_t offset, size_t len);
+    void (*close)(fl__bytes *b);
+} fl__bytes_ops;
+
+struct fl__bytes {
+    const fl__bytes_ops *ops;
+};
+
 typedef struct fl__bytes_cb {
     /* The source is open: its size in bytes (-1 when the server does not
      * say) and whether any offset can be read (a file, an HTTP server that
@@ -67,7 +77,9 @@ int fl__bytes_read(fl__bytes *b, int64_t offset, size_t len);
 
 void fl__bytes_close(fl__bytes *b);
 
-/* engine/bytes_http.c: the http:// and https:// half of fl__bytes_open. */
+/* engine/bytes_http.c: the http:// and https:// half of fl__bytes_open
+ * (engine/bytes.c has file:// and the dispatch); the object it makes
+ * starts with struct fl__bytes, its ops set. */
 int fl__bytes_http_open(fl__bytes **out,
                         uv_loop_t *loop,
                         const char *uri,
