@@ -313,10 +313,16 @@ static int apply(webrtc *wr, char *err, size_t errlen)
         st->send = lm->dir == FL_SDP_DIR_SENDRECV || lm->dir == FL_SDP_DIR_SENDONLY;
         st->recv = lm->dir == FL_SDP_DIR_SENDRECV || lm->dir == FL_SDP_DIR_RECVONLY;
         st->ssrc = wr->ssrc[k];
-        wr->pt_kind[c->pt & 127] = k == 0 ? FL_MEDIA_AUDIO : FL_MEDIA_VIDEO;
-        if (c->rtx_pt >= 0 && c->rtx_pt < 128 && !wr->pt_kind[c->rtx_pt]) {
-            wr->pt_kind[c->rtx_pt] = wr->pt_kind[c->pt & 127];
-            wr->pt_rtx[c->rtx_pt] = 1;
+        /* the peer may send in any codec of the section (RFC 3264 6.1) */
+        for (size_t j = 0; j < lm->ncodecs && j < FL_SDP_MAX_CODECS; j++) {
+            const fl_sdp_codec *o = &lm->codecs[j];
+            if (strcasecmp(o->name, "rtx") == 0 || wr->pt_kind[o->pt & 127])
+                continue;
+            wr->pt_kind[o->pt & 127] = k == 0 ? FL_MEDIA_AUDIO : FL_MEDIA_VIDEO;
+            if (o->rtx_pt >= 0 && o->rtx_pt < 128 && !wr->pt_kind[o->rtx_pt]) {
+                wr->pt_kind[o->rtx_pt] = wr->pt_kind[o->pt & 127];
+                wr->pt_rtx[o->rtx_pt] = 1;
+            }
         }
     }
     if (!rm0) {

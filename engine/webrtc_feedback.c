@@ -505,13 +505,59 @@ static uint8_t ext_agreed(const fl_sdp_media *lm, const fl_sdp_media *rm, fl_sdp
     return lm->ext_ids[x] && lm->ext_ids[x] == rm->ext_ids[x] ? lm->ext_ids[x] : 0;
 }
 
+/* What both descriptions agree for one of our codecs: feedback and RTX. */
+static void agreed(const fl_sdp_codec *c, const fl_sdp_media *rm, wr_alt *out)
+{
+    const fl_sdp_codec *rc = codec_by_pt(rm, c->pt);
+    const fl_sdp_codec *rtx = codec_by_pt(rm, c->rtx_pt);
+    out->codec = *c;
+    out->fb = c->fb & (rc ? rc->fb : 0);
+    out->rtx_pt = rtx && strcasecmp(rtx->name, "rtx") == 0 ? c->rtx_pt : -1;
+}
+
+static int is_aux(const char *name)
+{
+    static const char *const aux[] = {
+        "rtx", "red", "ulpfec", "flexfec-03", "CN", "telephone-event"
+    };
+    for (size_t i = 0; i < sizeof(aux) / sizeof(*aux); i++) {
+        if (strcasecmp(name, aux[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int fl__wr_switch_codec(webrtc *wr, wr_stream *st, const fl_sdp_codec *in)
+{
+    for (size_t i = 0; i < st->nalt; i++) {
+        const wr_alt *a = &st->alt[i];
+        if (!fl_sdp_codec_match(in, &a->codec))
+            continue;
+        fl_log(FL_LOG_DEBUG, "%s: sends %s/%u (payload type %u), its source's format",
+               wr->e ? wr->e->name : "webrtc", a->codec.name, a->codec.clock_rate, a->codec.pt);
+        st->codec = a->codec;
+        st->fb = a->fb;
+        st->rtx_pt = a->rtx_pt;
+        st->kind = fl_codec_kind_of(st->codec.name);
+        fl_rewrite_set_payload_type(&st->rw, st->codec.pt);
+        return 1;
+    }
+    return 0;
+}
+
 static int stream_setup(webrtc *wr, int k, const fl_sdp_media *lm, const fl_sdp_media *rm)
 {
     wr_stream *st = &wr->st[k];
-    const fl_sdp_codec *rc = codec_by_pt(rm, st->codec.pt);
-    const fl_sdp_codec *rtx = codec_by_pt(rm, st->codec.rtx_pt);
-    st->fb = st->codec.fb & (rc ? rc->fb : 0);
-    st->rtx_pt = rtx && strcasecmp(rtx->name, "rtx") == 0 ? st->codec.rtx_pt : -1;
+    wr_alt main;
+    agreed(&st->codec, rm, &main);
+    st->fb = main.fb;
+    st->rtx_pt = main.rtx_pt;
+    st->nalt = 0;
+    for (size_t i = 0; i < lm->ncodecs && i < FL_SDP_MAX_CODECS && st->nalt < FL__WR_ALT_CODECS;
+         i++) {
+        if (!is_aux(lm->codecs[i].name) && codec_by_pt(rm, lm->codecs[i].pt))
+            agreed(&lm->codecs[i], rm, &st->alt[st->nalt++]);
+    }
     st->rtx_ssrc = wr->rtx_ssrc[k];
     fl_rand *random = fl__clock_rand(&wr->w->loop);
     st->rtx_seq = (uint16_t)fl_rand_u32(random);

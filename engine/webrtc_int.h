@@ -48,14 +48,27 @@ enum {
     SDP_DONE
 };
 
+/* Codecs of a media section the stream may send in (the answer lists
+ * every codec both sides have); the parsed descriptions do not outlive
+ * the negotiation, so what a switch needs is kept. */
+#define FL__WR_ALT_CODECS 8
+
+typedef struct wr_alt {
+    fl_sdp_codec codec;
+    unsigned fb; /* FL_SDP_FB_* both descriptions agreed for it */
+    int rtx_pt;  /* its RTX payload type both have; -1: none */
+} wr_alt;
+
 typedef struct wr_stream {
     int present; /* an accepted section of this kind */
     int send, recv;
     int mline;
     char mid[32];
-    fl_sdp_codec codec; /* the negotiated main codec */
+    fl_sdp_codec codec; /* the negotiated main codec (or the alternative sent) */
     unsigned fb;        /* FL_SDP_FB_* both descriptions agreed for it */
-    uint32_t ssrc;      /* ours */
+    wr_alt alt[FL__WR_ALT_CODECS];
+    size_t nalt;
+    uint32_t ssrc; /* ours */
     /* egress: the upstream's numbering rewritten into ours (net/rewrite) */
     fl_rewrite rw;
     uint32_t packets, octets;
@@ -171,6 +184,11 @@ void fl__wr_linked(fl_element *e, fl__pad *sink);
 int fl__wr_receiving(fl_element *e, unsigned media);
 void fl__wr_key_frame(fl_element *e, unsigned media, int join);
 const fl_sdp_codec *fl__wr_caps(fl_element *e, unsigned media);
+
+/* The source's format `in` is another of the codecs negotiated for the
+ * stream: it sends in that one from now on (its payload type, feedback
+ * and RTX). 1 when switched, 0 when none fits. */
+int fl__wr_switch_codec(webrtc *wr, wr_stream *st, const fl_sdp_codec *in);
 int fl__wr_sender_report(fl_element *e,
                          unsigned media,
                          uint32_t ssrc,

@@ -190,7 +190,7 @@ static int caps_fit(webrtc *wr, wr_stream *st, fl__pad *sink)
         st->checked_caps = in;
         st->caps_sink = sink;
         st->caps_gen = wr->w->graph_gen;
-        st->caps_fit = !in || fl_sdp_codec_match(in, &st->codec);
+        st->caps_fit = !in || fl_sdp_codec_match(in, &st->codec) || fl__wr_switch_codec(wr, st, in);
         /* RTX, FEC, comfort noise of the source: this leg has its own */
         fl_rewrite_set_source_pt(&st->rw, in ? in->pt : -1);
     }

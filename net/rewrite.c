@@ -18,6 +18,11 @@ void fl_rewrite_set_source_pt(fl_rewrite *rw, int pt)
     rw->src_pt = pt;
 }
 
+void fl_rewrite_set_payload_type(fl_rewrite *rw, uint8_t pt)
+{
+    rw->cfg.payload_type = pt;
+}
+
 /* A packet from an SSRC other than the current source's: its deltas put
  * its first packet next after the highest sent, at a timestamp advanced by
  * the wall time since, and by one step of the stream at least (the

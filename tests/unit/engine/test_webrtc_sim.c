@@ -82,12 +82,13 @@ static void push_frame(fl_element *src, uint32_t ssrc, uint16_t seq, uint32_t ts
 
 /* ---- the world ---- */
 
-static world *world_new(uint64_t seed)
+/* a and b with the video codecs given (NULL: the defaults). */
+static world *world_new_codecs(uint64_t seed, const char *codecs)
 {
     world *w = calloc(1, sizeof(*w));
     assert_non_null(w);
     sw_init(&w->s, seed);
-    sw_make_pair(&w->s, &w->a, "a", &w->b, "b", NULL);
+    sw_make_pair(&w->s, &w->a, "a", &w->b, "b", codecs);
     w->src1 = sw_make(&w->s, FL_ELEMENT_APP_SOURCE, "src1");
     w->src2 = sw_make(&w->s, FL_ELEMENT_APP_SOURCE, "src2");
     w->sink = sw_make(&w->s, FL_ELEMENT_APP_SINK, "sink");
@@ -95,6 +96,11 @@ static world *world_new(uint64_t seed)
     sw_join(&w->s, w->src1, w->a.e, FL_MEDIA_VIDEO);
     sw_join(&w->s, w->b.e, w->sink, FL_MEDIA_VIDEO);
     return w;
+}
+
+static world *world_new(uint64_t seed)
+{
+    return world_new_codecs(seed, NULL);
 }
 
 static void world_free(world *w)
@@ -212,13 +218,13 @@ static void test_loss_repaired_by_nack(void **state)
 
 /* An upstream whose format differs from what a negotiated: a is fed by d
  * (linked before either pair negotiated), which receives H264 from c while
- * a sends VP8 to b. The mismatch is found once, said in one Error event,
+ * a sends VP8 to b (the only codec they have). The mismatch is found once, said in one Error event,
  * and nothing goes out; a new link (an AppSource, no format of its own)
  * changes the verdict, and media flows. */
 static void test_format_decided_on_graph_change(void **state)
 {
     (void)state;
-    world *w = world_new(3);
+    world *w = world_new_codecs(3, "VP8/90000");
     sw_make_pair(&w->s, &w->c, "c", &w->d, "d", "H264/90000");
     fl_element *src3 = sw_make(&w->s, FL_ELEMENT_APP_SOURCE, "src3");
     sw_join(&w->s, src3, w->c.e, FL_MEDIA_VIDEO);
@@ -250,6 +256,51 @@ static void test_format_decided_on_graph_change(void **state)
     world_free(w);
 }
 
+/* A source in another of the codecs a negotiated: a and b agree on VP8
+ * and H264 (VP8 first, so VP8 is what a sends at first); H264 from c
+ * through d reaches a, which sends it as H264, with H264's payload type,
+ * and raises no Error (RFC 3264: either side may send any codec of the
+ * answer). */
+static void test_source_in_another_negotiated_codec(void **state)
+{
+    (void)state;
+    world *w = calloc(1, sizeof(*w));
+    assert_non_null(w);
+    sw_init(&w->s, 4);
+    sw_make_pair(&w->s, &w->a, "a", &w->b, "b", "VP8/90000,H264/90000");
+    sw_make_pair(&w->s, &w->c, "c", &w->d, "d", "H264/90000");
+    w->sink = sw_make(&w->s, FL_ELEMENT_APP_SINK, "sink");
+    assert_int_equal(fl_element_set_media_cb(w->sink, on_media, w), 0);
+    fl_element *src3 = sw_make(&w->s, FL_ELEMENT_APP_SOURCE, "src3");
+    sw_join(&w->s, src3, w->c.e, FL_MEDIA_VIDEO);
+    sw_join(&w->s, w->d.e, w->a.e, FL_MEDIA_VIDEO);
+    sw_join(&w->s, w->b.e, w->sink, FL_MEDIA_VIDEO);
+    negotiate(w);
+    sw_negotiate(&w->s, &w->c, &w->d);
+    assert_int_equal(sw_invoke(&w->s, w->a.e, "getLocalSessionDescriptor", NULL, 0), 0);
+    const char *h264 = strstr(w->s.text, " H264/90000");
+    const char *vp8 = strstr(w->s.text, " VP8/90000");
+    assert_non_null(h264);
+    assert_non_null(vp8);
+    assert_true(vp8 < h264); /* VP8 is the main codec */
+    int h264_pt = -1;
+    for (const char *q = h264; q > w->s.text && q[-1] != ':'; q--)
+        h264_pt = atoi(q - 1);
+    assert_true(h264_pt > 0);
+    for (int i = 0; i < 30; i++) {
+        uint8_t nal[40] = { 0x80, 0x80 | 102, 0, (uint8_t)i, 0, 0, 0, (uint8_t)i, 0, 0, 0, 9 };
+        nal[12] = 0x65; /* an IDR slice */
+        assert_int_equal(fl_element_push(src3, FL_MEDIA_VIDEO, nal, sizeof(nal), NULL, NULL), 0);
+        assert_int_equal(fl__sim_advance(w->s.sim, 33 * FL_TIME_MS), 0);
+    }
+    assert_int_equal(fl__sim_advance(w->s.sim, 200 * FL_TIME_MS), 0);
+    assert_int_equal(w->a.errors, 0);
+    assert_true(w->nseen >= 25);
+    for (size_t i = 0; i < w->nseen; i++)
+        assert_int_equal(w->seen[i].pt, h264_pt);
+    world_free(w);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -258,6 +309,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_offer_answer_media_switch),
         cmocka_unit_test(test_loss_repaired_by_nack),
         cmocka_unit_test(test_format_decided_on_graph_change),
+        cmocka_unit_test(test_source_in_another_negotiated_codec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
