@@ -17,11 +17,11 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "base/http.h"
 #include "base/log.h"
 #include "base/rand.h"
 #include "base/time.h"
 #include "bench/bench.h"
-#include "base/http.h"
 #include "rpc/tls.h"
 #include "rpc/ws.h"
 

@@ -314,8 +314,8 @@ int fl_h264_sps_parse(fl_h264_sps *out, const uint8_t *nal, size_t len);
 typedef struct fl_pack fl_pack;
 
 typedef struct fl_pack_config {
-    fl_codec_kind codec;     /* not OTHER */
-    size_t max_payload;      /* bytes per payload; 0: 1200; at least 64 */
+    fl_codec_kind codec;      /* not OTHER */
+    size_t max_payload;       /* bytes per payload; 0: 1200; at least 64 */
     unsigned nal_length_size; /* H.264 input: 1, 2, 4; 0 Annex B */
     /* H.264: parameter sets to send before a key frame that lacks them
      * (NAL header byte included, no length or start code); may be NULL */

@@ -179,12 +179,12 @@ typedef enum fl_demux_format {
 } fl_demux_format;
 
 typedef struct fl_demux_track {
-    unsigned id;           /* the file's track number */
-    int video;             /* 1 video, 0 audio */
-    fl_codec_kind codec;   /* FL_CODEC_OTHER: a codec fluo does not send */
-    char codec_name[32];   /* as the file names it: "V_VP8", "avc1", "mp4a", "A_AAC"... */
-    uint32_t sample_rate;  /* audio */
-    unsigned channels;     /* audio */
+    unsigned id;            /* the file's track number */
+    int video;              /* 1 video, 0 audio */
+    fl_codec_kind codec;    /* FL_CODEC_OTHER: a codec fluo does not send */
+    char codec_name[32];    /* as the file names it: "V_VP8", "avc1", "mp4a", "A_AAC"... */
+    uint32_t sample_rate;   /* audio */
+    unsigned channels;      /* audio */
     uint16_t width, height; /* video, from the header (0: unknown) */
     /* H.264: the first SPS and PPS of the avcC (NAL header byte included,
      * no length), and the NAL length size of the frames (1, 2 or 4) */
@@ -208,10 +208,10 @@ typedef struct fl_demux_info {
 } fl_demux_info;
 
 typedef struct fl_demux_frame {
-    unsigned track;  /* index into fl_demux_info.tracks */
-    int64_t pts_us;  /* presentation time */
-    int64_t dts_us;  /* decode time (== pts_us unless frames are reordered) */
-    int key;         /* random access point (audio: 1) */
+    unsigned track;      /* index into fl_demux_info.tracks */
+    int64_t pts_us;      /* presentation time */
+    int64_t dts_us;      /* decode time (== pts_us unless frames are reordered) */
+    int key;             /* random access point (audio: 1) */
     const uint8_t *data; /* valid until the next call on the demuxer */
     size_t len;
 } fl_demux_frame;

@@ -57,9 +57,9 @@ size_t fl__avcc_write(uint8_t *out,
  * earlier fl__demux_get may move when another is asked for). */
 
 typedef struct fl__demux_io {
-    int64_t size;     /* the file's, -1 unknown */
-    int64_t end;      /* where the file was found to end (a short feed); -1 unknown */
-    uint8_t *buf;     /* bytes held: [off, off + len) of the file */
+    int64_t size; /* the file's, -1 unknown */
+    int64_t end;  /* where the file was found to end (a short feed); -1 unknown */
+    uint8_t *buf; /* bytes held: [off, off + len) of the file */
     size_t len, cap;
     int64_t off;
     int64_t want_off; /* what the last FL_EAGAIN asked for */

@@ -104,7 +104,8 @@ static int sniff(fl_demux *d)
         d->info.format = FL_DEMUX_MATROSKA;
         return fl__mkv_demux_create(&d->impl, &d->ops);
     }
-    static const char *const boxes[] = { "ftyp", "moov", "moof", "styp", "free", "skip", "mdat", "sidx" };
+    static const char *const boxes[] = { "ftyp", "moov", "moof", "styp",
+                                         "free", "skip", "mdat", "sidx" };
     for (size_t i = 0; i < sizeof(boxes) / sizeof(*boxes); i++) {
         if (memcmp(p + 4, boxes[i], 4) == 0) {
             d->info.format = FL_DEMUX_MP4;

@@ -25,9 +25,9 @@
 #include <sys/socket.h>
 
 #include "base/err.h"
+#include "base/http.h"
 #include "base/list.h"
 #include "base/log.h"
-#include "base/http.h"
 #include "rpc/server_int.h"
 #include "rpc/tls.h"
 #include "rpc/ws.h"

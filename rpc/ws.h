@@ -24,8 +24,8 @@
 #include <stdint.h>
 
 #include "base/bytes.h"
-#include "base/rand.h"
 #include "base/http.h"
+#include "base/rand.h"
 
 #define FL_WS_MAX_CONTROL 125
 #define FL_WS_MAX_REASON  123

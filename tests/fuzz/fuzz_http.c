@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "base/log.h"
 #include "base/http.h"
+#include "base/log.h"
 #include "rpc/ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

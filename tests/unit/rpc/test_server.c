@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/http.h"
 #include "base/log.h"
 #include "base/time.h"
-#include "base/http.h"
 #include "rpc/server.h"
 #include "rpc/tls.h"
 #include "rpc/ws.h"
