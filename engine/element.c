@@ -165,6 +165,7 @@ static size_t event_strings(fl_event *ev, const char **s[EVENT_STRINGS_MAX])
     case FL_EVENT_RECORDING:
     case FL_EVENT_PAUSED:
     case FL_EVENT_STOPPED:
+    case FL_EVENT_END_OF_STREAM:
         break;
     }
     return 0;

@@ -134,6 +134,7 @@ int fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
 #define FL_ELEMENT_APP_SINK    "fluo.AppSink"     /* media handed to the embedder */
 #define FL_ELEMENT_WEBRTC      "WebRtcEndpoint"   /* a browser peer: ICE, DTLS-SRTP, RTP */
 #define FL_ELEMENT_RECORDER    "RecorderEndpoint" /* media into a file: WebM, MKV, MP4 */
+#define FL_ELEMENT_PLAYER      "PlayerEndpoint"   /* media from a file, HTTP or RTSP */
 
 /* Source/sink pad pairs an element holds at most (each media type and pad
  * description a connect names makes one); a connect past it: FL_ERANGE. */
@@ -238,6 +239,8 @@ enum fl_event_type {
     FL_EVENT_RECORDING, /* no payload: the file is open and taking media */
     FL_EVENT_PAUSED,    /* no payload */
     FL_EVENT_STOPPED,   /* no payload: the file is complete on disk */
+    /* PlayerEndpoint (and URI_STATE) */
+    FL_EVENT_END_OF_STREAM, /* no payload: everything was sent */
 };
 
 /* MEDIA_FLOW_IN, MEDIA_FLOW_OUT: media of one type started flowing (the

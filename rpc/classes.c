@@ -11,12 +11,10 @@ static const rpc_class passthrough = { .name = "PassThrough",
                                        .engine_type = FL_ELEMENT_PASSTHROUGH };
 extern const rpc_class fl__class_webrtc;   /* rpc/ops_webrtc.c */
 extern const rpc_class fl__class_recorder; /* rpc/ops_recorder.c */
+extern const rpc_class fl__class_player;   /* rpc/ops_player.c */
 
 static const rpc_class *const classes[] = {
-    &pipeline,
-    &passthrough,
-    &fl__class_webrtc,
-    &fl__class_recorder,
+    &pipeline, &passthrough, &fl__class_webrtc, &fl__class_recorder, &fl__class_player,
 };
 
 const rpc_class *fl__class_find(const char *name)

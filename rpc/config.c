@@ -13,6 +13,7 @@
  *             "accessToken": "", "isolatedSessions": false, "maxConnections": 10000,
  *             "messageTimeout": 30, "stalledReaderTimeout": 30, "maxQueuedOutput": 16777216,
  *             "recordRoots": "/var/recordings:/srv/media",
+ *             "playRoots": "/srv/media",
  *             "limits": { "objectsPerSession": 10000, "endpointsPerSession": 1000,
  *                         "pipelinesPerSession": 1000, "objects": 100000, "endpoints": 5000,
  *                         "pipelines": 10000, "sessions": 10000, "fdReserve": 64 } }
@@ -70,6 +71,7 @@ void fl_rpc_config_deinit(fl_rpc_config *cfg)
     free(cfg->network_interfaces);
     free(cfg->access_token);
     free(cfg->record_roots);
+    free(cfg->play_roots);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -161,6 +163,7 @@ static int apply(fl_rpc_config *cfg, json_t *root, char *err, size_t n)
     rc = rc ? rc : get_str(root, "fluo.bindAddress", &cfg->bind_addr, err, n);
     rc = rc ? rc : get_str(root, "fluo.accessToken", &cfg->access_token, err, n);
     rc = rc ? rc : get_str(root, "fluo.recordRoots", &cfg->record_roots, err, n);
+    rc = rc ? rc : get_str(root, "fluo.playRoots", &cfg->play_roots, err, n);
     rc = rc ? rc : get_bool(root, "fluo.isolatedSessions", &cfg->isolated, err, n);
     rc = rc ? rc : get_int(root, "fluo.maxConnections", 1, 1 << 20, &cfg->max_connections, err, n);
     rc = rc ? rc : get_int(root, "fluo.messageTimeout", 1, 3600, &cfg->message_timeout, err, n);
@@ -260,6 +263,7 @@ int fl_rpc_config_load_env(fl_rpc_config *cfg, char *err, size_t errlen)
     rc = rc ? rc : env_str("KMS_NETWORK_INTERFACES", &cfg->network_interfaces);
     rc = rc ? rc : env_str("FLUO_ACCESS_TOKEN", &cfg->access_token);
     rc = rc ? rc : env_str("FLUO_RECORD_ROOTS", &cfg->record_roots);
+    rc = rc ? rc : env_str("FLUO_PLAY_ROOTS", &cfg->play_roots);
     if (rc == 0 && cfg->min_port > cfg->max_port) {
         snprintf(err, errlen, "KMS_MIN_PORT is above KMS_MAX_PORT");
         rc = FL_EINVAL;

@@ -18,35 +18,6 @@
 static const char *const unsupported_profiles[] = { "JPEG_VIDEO_ONLY", "KURENTO_SPLIT_RECORDER",
                                                     "FLV" };
 
-/* 1 when path (decoded, absolute) is inside one of the ':'-separated
- * roots: its folder, with symbolic links resolved, is a root's (resolved
- * too) or below it. A folder that does not exist is inside none. */
-static int inside_roots(const char *roots, const char *path)
-{
-    char dir[PATH_MAX], real_dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *(slash == dir ? slash + 1 : slash) = 0;
-    if (!realpath(dir, real_dir))
-        return 0;
-    for (const char *r = roots; *r;) {
-        size_t n = strcspn(r, ":");
-        char root[PATH_MAX], real_root[PATH_MAX];
-        snprintf(root, sizeof(root), "%.*s", (int)n, r);
-        if (root[0] == '/' && realpath(root, real_root)) {
-            size_t k = strlen(real_root);
-            if (strncmp(real_dir, real_root, k) == 0 &&
-                (real_dir[k] == 0 || real_dir[k] == '/' || strcmp(real_root, "/") == 0))
-                return 1;
-        }
-        r += n;
-        if (*r == ':')
-            r++;
-    }
-    return 0;
-}
-
 static int check_ctor(call *c, json_t *ctor)
 {
     const char *uri = json_string_value(json_object_get(ctor, "uri"));
@@ -58,7 +29,7 @@ static int check_ctor(call *c, json_t *ctor)
         return FL_EINVAL;
     }
     const char *roots = c->rpc->cfg.record_roots;
-    if (roots && roots[0] && !inside_roots(roots, path)) {
+    if (roots && roots[0] && !fl__uri_inside_roots(roots, path)) {
         fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
                      "Invalid uri '%.300s': recordings are written only inside %s "
                      "(fluo.recordRoots), in folders that exist",
@@ -94,55 +65,13 @@ static int configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
 
 /* ---- calls ---- */
 
-static void call_done(void *arg, int status, const char *text)
-{
-    call *c = arg;
-    if (status == 0)
-        fl__call_ok(c, NULL);
-    else
-        fl__call_err(c,
-                     status == FL_ESTATE ? KE_MEDIA_OBJECT_OPERATION_NOT_SUPPORTED
-                                         : KE_UNEXPECTED_ERROR,
-                     "%s", text && text[0] ? text : fl_strerror(status));
-}
-
-/* record, pause, stop, stopAndWait: the engine's call of the same name. */
-static void invoke(call *c, obj *o, json_t *p)
-{
-    (void)p;
-    const char *method = json_string_value(json_object_get(c->params, "operation"));
-    int rc = fl_element_invoke(o->element, method, NULL, 0, call_done, c);
-    if (rc < 0)
-        call_done(c, rc, NULL);
-}
-
-static void text_done(void *arg, int status, const char *text)
-{
-    call *c = arg;
-    if (status == 0)
-        fl__call_ok(c, json_string(text ? text : ""));
-    else
-        fl__call_err(c, KE_UNEXPECTED_ERROR, "%s", fl_strerror(status));
-}
-
-/* getUri, getState: the engine's property ("uri", "state"), a string. */
-static void get_text(call *c, obj *o, json_t *p)
-{
-    (void)p;
-    const char *op = json_string_value(json_object_get(c->params, "operation"));
-    const char *name = strcmp(op, "getUri") == 0 ? "uri" : "state";
-    int rc = fl_element_get_property(o->element, name, text_done, c);
-    if (rc < 0)
-        text_done(c, rc, NULL);
-}
-
 static const struct op ops[] = {
-    { "RecorderEndpoint", "record", invoke },
-    { "RecorderEndpoint", "stopAndWait", invoke },
-    { "UriEndpoint", "pause", invoke },
-    { "UriEndpoint", "stop", invoke },
-    { "UriEndpoint", "getUri", get_text },
-    { "UriEndpoint", "getState", get_text },
+    { "RecorderEndpoint", "record", fl__uri_invoke },
+    { "RecorderEndpoint", "stopAndWait", fl__uri_invoke },
+    { "UriEndpoint", "pause", fl__uri_invoke },
+    { "UriEndpoint", "stop", fl__uri_invoke },
+    { "UriEndpoint", "getUri", fl__uri_get_text },
+    { "UriEndpoint", "getState", fl__uri_get_text },
     { NULL, NULL, NULL },
 };
 
@@ -151,14 +80,8 @@ static const struct op ops[] = {
 static json_t *event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char **type)
 {
     (void)rpc;
-    static const char *const states[] = { "STOP", "START", "PAUSE" };
-    json_t *data = NULL;
+    json_t *data = fl__uri_event(o, ev, type);
     switch (ev->type) {
-    case FL_EVENT_URI_STATE:
-        *type = "UriEndpointStateChanged";
-        data = fl__event_base(o, *type);
-        json_object_set_new(data, "state", json_string(states[ev->uri_state.state % 3]));
-        break;
     case FL_EVENT_RECORDING:
         *type = "Recording";
         data = fl__event_base(o, *type);

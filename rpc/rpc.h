@@ -58,6 +58,10 @@ typedef struct fl_rpc_config {
      * (fluo.recordRoots / FLUO_RECORD_ROOTS); NULL or "": anywhere the
      * server's user can write. */
     char *record_roots;
+    /* Where a PlayerEndpoint may read file:// URIs: folders separated by
+     * ':' (fluo.playRoots / FLUO_PLAY_ROOTS); NULL or "": anywhere the
+     * server's user can read. */
+    char *play_roots;
 } fl_rpc_config;
 
 /* Fills the defaults. */

@@ -398,6 +398,20 @@ typedef struct rpc_class {
     json_t *(*event)(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char **type);
 } rpc_class;
 
+/* ---- ops_uri.c: what RecorderEndpoint and PlayerEndpoint share ---- */
+
+/* 1 when path (decoded, absolute) is inside one of the ':'-separated
+ * roots: its folder, with symbolic links resolved, is a root's (resolved
+ * too) or below it. A folder that does not exist is inside none. */
+int fl__uri_inside_roots(const char *roots, const char *path);
+/* The engine's call named by the operation, with no argument; its answer
+ * (no value) or its error. */
+void fl__uri_invoke(call *c, obj *o, json_t *p);
+/* getUri, getState: the engine's property "uri" / "state", a string. */
+void fl__uri_get_text(call *c, obj *o, json_t *p);
+/* UriEndpointStateChanged for FL_EVENT_URI_STATE; NULL for another. */
+json_t *fl__uri_event(obj *o, const fl_event *ev, const char **type);
+
 /* The row of a class fluo creates, by Kurento's simple name; NULL when it
  * cannot create it (yet). */
 const rpc_class *fl__class_find(const char *name);

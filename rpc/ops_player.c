@@ -1,0 +1,166 @@
+/* PlayerEndpoint's row: its constructor's rules (a file:// URI inside
+ * fluo.playRoots, or http://, https://, rtsp://, rtspt://), its calls
+ * (play, pause, stop, getVideoInfo, getPosition, setPosition, getUri,
+ * getState) and its events (EndOfStream, UriEndpointStateChanged). The
+ * engine side is engine/player.c. */
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/uri.h"
+#include "rpc/rpc_int.h"
+
+#define KE_PLAYER_SEEK_FAIL 40700
+
+/* ---- the constructor ---- */
+
+static int check_ctor(call *c, json_t *ctor)
+{
+    const char *uri = json_string_value(json_object_get(ctor, "uri"));
+    if (!uri) {
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "Invalid uri '': missing");
+        return FL_EINVAL;
+    }
+    static const char *const network[] = { "http://", "https://", "rtsp://", "rtspt://" };
+    for (size_t i = 0; i < sizeof(network) / sizeof(*network); i++) {
+        if (strncasecmp(uri, network[i], strlen(network[i])) == 0)
+            return strlen(uri) > strlen(network[i]) ? 0 : FL_EINVAL;
+    }
+    const char *why = "only file://, http://, https://, rtsp:// and rtspt:// URIs are played";
+    char path[PATH_MAX];
+    if (strncasecmp(uri, "file:", 5) != 0 || fl_uri_file_path(uri, path, sizeof(path), &why) < 0) {
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "Invalid uri '%.300s': %s", uri, why);
+        return FL_EINVAL;
+    }
+    const char *roots = c->rpc->cfg.play_roots;
+    if (roots && roots[0] && !fl__uri_inside_roots(roots, path)) {
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
+                     "Invalid uri '%.300s': files are played only from inside %s "
+                     "(fluo.playRoots)",
+                     uri, roots);
+        return FL_EINVAL;
+    }
+    return 0;
+}
+
+static int configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
+{
+    (void)rpc;
+    const char *uri = json_string_value(json_object_get(ctor, "uri"));
+    int rc = fl_element_set_property(e, "uri", uri ? uri : "", NULL, NULL);
+    json_t *enc = json_object_get(ctor, "useEncodedMedia");
+    if (rc == 0 && json_is_boolean(enc))
+        rc = fl_element_set_property(e, "useEncodedMedia", json_is_true(enc) ? "true" : "false",
+                                     NULL, NULL);
+    json_t *cache = json_object_get(ctor, "networkCache");
+    if (rc == 0 && json_is_integer(cache)) {
+        char v[32];
+        snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT, json_integer_value(cache));
+        rc = fl_element_set_property(e, "networkCache", v, NULL, NULL);
+    }
+    return rc;
+}
+
+/* ---- calls ---- */
+
+static void info_done(void *arg, int status, const char *text)
+{
+    call *c = arg;
+    int seekable = 0;
+    long long init = 0, end = 0, duration = 0;
+    if (status < 0 || !text ||
+        sscanf(text, "%d %lld %lld %lld", &seekable, &init, &end, &duration) != 4) {
+        fl__call_err(c, KE_UNEXPECTED_ERROR, "%s",
+                     text && text[0] ? text : fl_strerror(status < 0 ? status : FL_EPROTO));
+        return;
+    }
+    json_t *v = json_pack("{s:s,s:s,s:b,s:I,s:I,s:I}", "__module__", "kurento", "__type__",
+                          "VideoInfo", "isSeekable", seekable, "seekableInit", (json_int_t)init,
+                          "seekableEnd", (json_int_t)end, "duration", (json_int_t)duration);
+    fl__call_ok(c, v);
+}
+
+static void get_video_info(call *c, obj *o, json_t *p)
+{
+    (void)p;
+    int rc = fl_element_invoke(o->element, "getVideoInfo", NULL, 0, info_done, c);
+    if (rc < 0)
+        info_done(c, rc, NULL);
+}
+
+static void position_done(void *arg, int status, const char *text)
+{
+    call *c = arg;
+    if (status < 0 || !text)
+        fl__call_err(c, KE_UNEXPECTED_ERROR, "%s", text && text[0] ? text : fl_strerror(status));
+    else
+        fl__call_ok(c, json_integer(strtoll(text, NULL, 10)));
+}
+
+static void get_position(call *c, obj *o, json_t *p)
+{
+    (void)p;
+    int rc = fl_element_invoke(o->element, "getPosition", NULL, 0, position_done, c);
+    if (rc < 0)
+        position_done(c, rc, NULL);
+}
+
+static void seek_done(void *arg, int status, const char *text)
+{
+    call *c = arg;
+    if (status == 0)
+        fl__call_ok(c, NULL);
+    else
+        fl__call_err(c, KE_PLAYER_SEEK_FAIL, "%s", text && text[0] ? text : fl_strerror(status));
+}
+
+static void set_position(call *c, obj *o, json_t *p)
+{
+    json_t *pos = json_object_get(p, "position");
+    if (!json_is_integer(pos) || json_integer_value(pos) < 0) {
+        fl__call_err(c, KE_MARSHALL_ERROR, "'position' parameter should be a non-negative integer");
+        return;
+    }
+    char v[32];
+    snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT, json_integer_value(pos));
+    const char *args[] = { v };
+    int rc = fl_element_invoke(o->element, "setPosition", args, 1, seek_done, c);
+    if (rc < 0)
+        seek_done(c, rc, NULL);
+}
+
+static const struct op ops[] = {
+    { "PlayerEndpoint", "play", fl__uri_invoke },
+    { "PlayerEndpoint", "getVideoInfo", get_video_info },
+    { "PlayerEndpoint", "getPosition", get_position },
+    { "PlayerEndpoint", "setPosition", set_position },
+    { "UriEndpoint", "pause", fl__uri_invoke },
+    { "UriEndpoint", "stop", fl__uri_invoke },
+    { "UriEndpoint", "getUri", fl__uri_get_text },
+    { "UriEndpoint", "getState", fl__uri_get_text },
+    { NULL, NULL, NULL },
+};
+
+/* ---- events ---- */
+
+static json_t *event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char **type)
+{
+    (void)rpc;
+    if (ev->type == FL_EVENT_END_OF_STREAM) {
+        *type = "EndOfStream";
+        return fl__event_base(o, *type);
+    }
+    return fl__uri_event(o, ev, type);
+}
+
+const rpc_class fl__class_player = {
+    .name = "PlayerEndpoint",
+    .engine_type = FL_ELEMENT_PLAYER,
+    .ops = ops,
+    .check_ctor = check_ctor,
+    .configure = configure,
+    .event = event,
+};
