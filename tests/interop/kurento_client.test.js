@@ -348,14 +348,25 @@ describe('kurento-client 7.3.0 against fluo', () => {
     await ep.release();
   });
 
-  it('not implemented classes: create PlayerEndpoint -> 40006', async () => {
-    await assert.rejects(pipeline.create('PlayerEndpoint', { uri: 'file:///tmp/none.webm' }), (e) => {
-      assert.equal(e.code, 40006);
-      assert.equal(e.data && e.data.type, 'NOT_IMPLEMENTED');
-      return true;
-    });
-    // (An unknown type is refused by the client itself in strict mode; 40108
-    // is checked with the raw client below.)
+  it('PlayerEndpoint: uri and state; a missing file raises an Error event naming it', async () => {
+    const own = await client.create('MediaPipeline');
+    const player = await own.create('PlayerEndpoint', { uri: 'file:///tmp/fluo-none-here.webm' });
+    assert.equal(await player.getUri(), 'file:///tmp/fluo-none-here.webm');
+    assert.equal(await player.getState(), 'STOP');
+    const errors = [];
+    await player.on('Error', (e) => errors.push(e));
+    await player.play();
+    const deadline = Date.now() + 5000;
+    while (!errors.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].type, 'URI_NOT_FOUND');
+    assert.match(errors[0].description, /fluo-none-here\.webm: no such file/);
+    assert.equal(await player.getState(), 'STOP');
+    await player.release();
+    // the client unsubscribes in the background on release: a request sent
+    // after it is answered after it, so nothing is in flight afterwards
+    await own.getName();
+    await own.release();
   });
 
   it('dropped WebSocket: client reconnects to the SAME session; objects and events still work', async () => {
