@@ -36,7 +36,8 @@ int fl__demux_get(fl__demux_io *io, int64_t offset, size_t n, const uint8_t **p)
     /* keep what is held from offset on: the feed will continue it */
     if (offset >= io->off && offset <= io->off + (int64_t)io->len) {
         size_t drop = (size_t)(offset - io->off);
-        memmove(io->buf, io->buf + drop, io->len - drop);
+        if (drop)
+            memmove(io->buf, io->buf + drop, io->len - drop);
         io->len -= drop;
         io->off = offset;
         io->want_off = io->off + (int64_t)io->len;
@@ -140,8 +141,10 @@ int fl_demux_feed(fl_demux *d, int64_t offset, const uint8_t *data, size_t n)
     fl__demux_io *io = &d->io;
     if (offset != io->off + (int64_t)io->len || (n == 0 && io->want_len == 0))
         return FL_EINVAL;
-    if (n < io->want_len)
-        io->end = offset + (int64_t)n; /* a short read: the end of the file */
+    /* a short read is the end of the file when its size is unknown or
+     * reached; with a known size, bytes in pieces continue the window */
+    if (n < io->want_len && (io->size < 0 || offset + (int64_t)n >= io->size))
+        io->end = offset + (int64_t)n;
     if (n == 0)
         return 0;
     if (io->len + n > io->cap) {
