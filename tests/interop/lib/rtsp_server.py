@@ -73,10 +73,10 @@ def main():
         token.set_string("media.factory.role", "user")
         if args.auth == "basic":
             auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, args.password), token)
-            auth.set_supported_methods(GstRtspServer.RTSPAuthMethod.BASIC)
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
         else:
             auth.add_digest(args.user, args.password, token)
-            auth.set_supported_methods(GstRtspServer.RTSPAuthMethod.DIGEST)
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
         server.set_auth(auth)
         perms = GstRtspServer.RTSPPermissions()
         perms.add_role_from_structure(
