@@ -799,7 +799,6 @@ static int play(player *p, fl__invocation *inv)
         /* resume: stream time moves on by the pause, so timestamps keep
          * pace with the clock */
         p->shift += now - p->pause_at;
-        p->t0 += now - p->pause_at;
         set_state(p, FL_URI_START);
         if (p->rs)
             fl__rtsp_play(p->rs);
