@@ -30,6 +30,7 @@ static void usage(FILE *out)
     fl_bench_join_usage(out);
     fl_bench_churn_usage(out);
     fl_bench_record_usage(out);
+    fl_bench_play_usage(out);
 }
 
 int main(int argc, char **argv)
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
         return fl_bench_churn_run(argc - 1, argv + 1, argv[0]);
     if (!strcmp(argv[1], "record"))
         return fl_bench_record_run(argc - 1, argv + 1, argv[0]);
+    if (!strcmp(argv[1], "play"))
+        return fl_bench_play_run(argc - 1, argv + 1, argv[0]);
     for (size_t i = 0; i < SUBCOMMAND_COUNT; i++) {
         if (strcmp(argv[1], subcommands[i].name) == 0)
             return subcommands[i].run(argc - 2, argv + 2);

@@ -77,4 +77,17 @@ void fl_bench_churn_usage(FILE *out);
 int fl_bench_record_run(int argc, char **argv, const char *prog);
 void fl_bench_record_usage(FILE *out);
 
+/* `fluo-bench play --server fluo [--sessions N] [--seconds S]`: N
+ * PlayerEndpoints of one VP8+Opus WebM (made by ffmpeg, S + 2 s long) each
+ * feeding a receive-only client through a WebRtcEndpoint, against N
+ * publishers looped back to themselves in the same run on one fluo
+ * (bench/bench_play.c): fluo's CPU per packet the clients received from the
+ * players against per forwarded packet. Every client must get audio and
+ * video at the file's frame rate and its player's EndOfStream at the file's
+ * end (the run fails otherwise). prog is fluo-bench's own path. Last line:
+ * `play server=NAME sessions=N cpu_us_per_pkt=X fwd_cpu_us_per_pkt=Y
+ * ratio=Z clients_ok=N`. */
+int fl_bench_play_run(int argc, char **argv, const char *prog);
+void fl_bench_play_usage(FILE *out);
+
 #endif

@@ -51,8 +51,11 @@ typedef struct wr_tx {
 typedef struct wr_rx {
     uint32_t ssrc;
     int started;
+    uint8_t pt; /* of its first packet */
     fl_rtp_unwrapper uw;
     uint64_t first, highest, received;
+    uint64_t markers;                      /* packets with the marker bit: video frames ended */
+    fl_time first_at;                      /* when its first packet came */
     uint64_t win_expected0, win_received0; /* at the window's start */
 } wr_rx;
 

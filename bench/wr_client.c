@@ -307,6 +307,8 @@ static void on_rtp(wr_peer *p, const fl_rtp_view *v, fl_time now)
         r = &p->rx[p->nrx++];
         memset(r, 0, sizeof(*r));
         r->ssrc = v->ssrc;
+        r->pt = v->payload_type;
+        r->first_at = now;
         fl_rtp_unwrapper_init(&r->uw);
     }
     if (!r) {
@@ -322,6 +324,7 @@ static void on_rtp(wr_peer *p, const fl_rtp_view *v, fl_time now)
         r->highest = s;
     }
     r->received++;
+    r->markers += v->marker;
     if (p->watch_key && !p->t.key && v->payload_type == p->tx[1].pt)
         watch_key(p, v, s, now);
     if (v->payload_len >= WR_TRAILER_LEN && b->measuring) {

@@ -110,6 +110,9 @@ done
 step "bench-smoke:join-fluo" build/fluo-bench join --server fluo --joins 5
 # Recording against forwarding: fails unless every WebM file ffprobes as vp8+opus of the right length.
 step "bench-smoke:record-fluo" build/fluo-bench record --server fluo --sessions 2 --seconds 3
+# Playing a file against forwarding: fails unless every client gets audio and video at the
+# file's frame rate and its player's EndOfStream at the file's end.
+step "bench-smoke:play-fluo" build/fluo-bench play --server fluo --sessions 2 --seconds 3
 # Real networks in namespaces (veth, NAT, loss, coturn): needs root, as CI has.
 if [ "$(id -u)" -eq 0 ]; then
     for t in tests/net/test_*.sh; do
