@@ -312,8 +312,8 @@ static uint64_t sent_packets(const wr_bench *b)
     return n;
 }
 
-/* What p has received so far, video told from audio by the video section's
- * payload type. */
+/* What p has received so far, video and audio told apart by their
+ * sections' payload types (anything else, RTX or padding, left out). */
 static play_rx rx_of(const wr_peer *p)
 {
     play_rx r = { 0 };
@@ -324,7 +324,7 @@ static play_rx rx_of(const wr_peer *p)
             r.frames += x->markers;
             if (!r.first_video || x->first_at < r.first_video)
                 r.first_video = x->first_at;
-        } else {
+        } else if (x->pt == p->tx[0].pt) {
             r.audio += x->received;
         }
     }
