@@ -39,7 +39,7 @@
 #define FPS_SLACK   0.1  /* a client's frame rate against FILE_FPS, relative */
 #define START_MAX_S 1.0  /* play() to a client's first video packet, at most */
 #define EOS_SLACK_S 1.0  /* EndOfStream against the file's end, s */
-#define POLL_S      0.25 /* between getPosition rounds while EndOfStream is awaited */
+#define POLL_S      0.1  /* between getPosition rounds while EndOfStream is awaited */
 
 typedef struct play_opts {
     const char *server_name;
