@@ -1046,7 +1046,8 @@ static int read_body(mkv *m, fl__demux_io *io, fl_demux_frame *out)
         int rc = next_laced(m, io, out);
         if (rc != 0)
             return rc;
-        if (m->in_cluster && m->cluster_end >= 0 && m->pos >= m->cluster_end)
+        if (m->in_cluster && ((m->cluster_end >= 0 && m->pos >= m->cluster_end) ||
+                              (m->seg_end >= 0 && m->pos >= m->seg_end)))
             m->in_cluster = 0;
         if (!m->in_cluster && m->seg_end >= 0 && m->pos >= m->seg_end)
             return FL_EOF;

@@ -587,7 +587,8 @@ static void put_block(fl__ebml *e,
     b[0] = (uint8_t)(0x80 | track);
     fl_put_be16(b + 1, (uint16_t)rel);
     b[3] = flags;
-    memcpy(b + 4, lace, lace_len);
+    if (lace_len)
+        memcpy(b + 4, lace, lace_len);
     /* each laced frame starts with an Opus TOC: CELT 20 ms, mono, one frame */
     memset(b + 4 + lace_len, 0xf8, body);
     fl__ebml_binary(e, id, b, 4 + lace_len + body);
@@ -672,6 +673,9 @@ static void test_handmade(void **state)
     (void)state;
     fl__ebml e;
     handmade(&e);
+    char path[128]; /* kept with FLUO_KEEP_FILES: a seed of tests/fuzz/corpus/mkv_demux */
+    snprintf(path, sizeof(path), "%s/handmade.mkv", tmp_dir);
+    assert_int_equal(mf_write_file(path, e.data, e.len), 0);
     got g;
     demux(&g, e.data, e.len, 0);
     assert_int_equal(g.rc, FL_EOF);
