@@ -5,7 +5,8 @@
 //
 //   node tests/interop/lib/http_server.js ROOT PORT [CERT KEY]
 //     PORT 0 picks a free one; prints "port N" once listening, then one line
-//     per request: "req METHOD URL RANGE" (RANGE "-" when none).
+//     per request: "req METHOD URL RANGE" (RANGE "-" when none), and
+//     "end METHOD URL" once its answer is all sent.
 //   const srv = await startHttpServer({ root, port: 0, tls: { cert, key } });
 //     // { port, url, requests: [{ method, url, range }], close() }
 //
@@ -92,11 +93,12 @@ function sendFile(req, res, file, mode) {
   fs.createReadStream(file, opts).pipe(res);
 }
 
-function handler(root, onRequest) {
+function handler(root, onRequest, onEnd) {
   const top = path.resolve(root);
   return (req, res) => {
     const url = new URL(req.url, 'http://x');
     onRequest({ method: req.method, url: req.url, range: req.headers.range || '-' });
+    res.on('finish', () => onEnd({ method: req.method, url: req.url }));
     let p = decodeURIComponent(url.pathname);
     let m = /^\/redirect(\/.*)$/.exec(p);
     if (m) {
@@ -133,7 +135,10 @@ function startHttpServer(opts = {}) {
     requests.push(r);
     if (opts.onRequest) opts.onRequest(r);
   };
-  const h = handler(opts.root || '.', onRequest);
+  const onEnd = (r) => {
+    if (opts.onEnd) opts.onEnd(r);
+  };
+  const h = handler(opts.root || '.', onRequest, onEnd);
   const server = opts.tls
     ? https.createServer({ cert: fs.readFileSync(opts.tls.cert), key: fs.readFileSync(opts.tls.key) }, h)
     : http.createServer(h);
@@ -173,6 +178,7 @@ if (require.main === module) {
     port: Number(port || 0),
     tls: cert ? { cert, key } : null,
     onRequest: (r) => process.stdout.write(`req ${r.method} ${r.url} ${r.range}\n`),
+    onEnd: (r) => process.stdout.write(`end ${r.method} ${r.url}\n`),
   }).then((srv) => {
     process.stdout.write(`port ${srv.port}\n`);
     const stop = () => srv.close().then(() => process.exit(0));

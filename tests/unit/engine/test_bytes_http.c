@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #define FILE_SIZE (3 * 1024 * 1024 + 12345)
+#define BIG_MIB   32
 #define SERVER_JS "tests/interop/lib/http_server.js"
 
 typedef struct server {
@@ -120,6 +121,17 @@ static int group_setup(void **state)
     snprintf(path, sizeof(path), "%s/a.bin", dir);
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(file_data, 1, FILE_SIZE, f) != FILE_SIZE)
+        return -1;
+    fclose(f);
+    /* 32 times a.bin's first MiB: more than the read-ahead and the socket
+     * buffers can hold */
+    snprintf(path, sizeof(path), "%s/big.bin", dir);
+    f = fopen(path, "wb");
+    for (int i = 0; f && i < BIG_MIB; i++) {
+        if (fwrite(file_data, 1, 1 << 20, f) != 1 << 20)
+            return -1;
+    }
+    if (!f)
         return -1;
     fclose(f);
     snprintf(path, sizeof(path), "%s/empty.bin", dir);
@@ -304,6 +316,11 @@ static void read_all_in_order(reader *r, int64_t expect_size)
     assert_int_equal(read_at(r, off, 10), 0);
     if (expect_size >= 0)
         assert_int_equal(read_at(r, off + 100, 10), 0);
+}
+
+static void on_test_timer(uv_timer_t *t)
+{
+    *(int *)t->data = 1;
 }
 
 /* ---- tests ------------------------------------------------------------- */
@@ -582,6 +599,45 @@ static void test_close_anywhere(void **state)
     reader_close(&r);
 }
 
+static void test_read_ahead_bounded(void **state)
+{
+    (void)state;
+    reader r;
+    char u[256];
+    server_requests(&plain_srv);
+    url(u, sizeof(u), &plain_srv, "127.0.0.1", "/big.bin");
+    assert_int_equal(reader_open(&r, u, NULL), 0);
+    free(r.data);
+    r.data = malloc(1 << 20);
+    wait_opened(&r);
+    assert_int_equal(r.size, (int64_t)BIG_MIB << 20);
+    assert_int_equal(read_at(&r, 0, 100), 100);
+    /* nobody reads: the server cannot send it all */
+    uv_timer_t t;
+    uv_timer_init(&r.loop, &t);
+    int fired = 0;
+    t.data = &fired;
+    uv_timer_start(&t, on_test_timer, 500, 0);
+    run_until(&r, &fired);
+    uv_close((uv_handle_t *)&t, NULL);
+    server_requests(&plain_srv);
+    assert_null(strstr(plain_srv.log, "end GET /big.bin"));
+    /* then it all comes, in order */
+    int64_t off = 100;
+    for (;;) {
+        size_t n = read_at(&r, off, 1 << 20);
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i += 4096)
+            assert_int_equal(r.data[i], file_data[(off + (int64_t)i) % (1 << 20)]);
+        off += (int64_t)n;
+    }
+    assert_int_equal(off, (int64_t)BIG_MIB << 20);
+    server_requests(&plain_srv);
+    assert_non_null(strstr(plain_srv.log, "end GET /big.bin"));
+    reader_close(&r);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -593,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_https),
         cmocka_unit_test(test_close_anywhere),
+        cmocka_unit_test(test_read_ahead_bounded),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
