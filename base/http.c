@@ -331,3 +331,303 @@ int fl_http_response_write(fl_bytes *out,
         out->len = mark;
     return rc;
 }
+
+/* ---- message bodies (RFC 9112 6 and 7) ----------------------------------- */
+
+enum {
+    CK_SIZE,      /* the first hex digit of a chunk size */
+    CK_SIZE_MORE, /* more digits, BWS, ';' or CR */
+    CK_SIZE_WS,   /* BWS after the size: ';' must follow */
+    CK_EXT,       /* extensions, ignored up to CR */
+    CK_SIZE_LF,   /* the LF ending the size line */
+    CK_DATA,      /* chunk data */
+    CK_DATA_CR,   /* the CRLF after the data */
+    CK_DATA_LF,
+    CK_TRAILER,    /* the start of a trailer line, or the final CRLF */
+    CK_TRAILER_IN, /* inside a trailer line, up to CR */
+    CK_TRAILER_LF,
+    CK_END_LF, /* the LF of the final CRLF */
+};
+
+/* Content-Length: every field (and every element of a list such as
+ * "42, 42") the same decimal number. */
+static int parse_content_length(const fl_http_head *h, int64_t *out)
+{
+    int64_t value = -1;
+    for (size_t i = 0; i < h->header_count; i++) {
+        if (strcasecmp(h->headers[i].name, "Content-Length") != 0)
+            continue;
+        const char *p = h->headers[i].value;
+        for (;;) {
+            int64_t v = 0;
+            int digits = 0;
+            for (; *p >= '0' && *p <= '9'; p++, digits++) {
+                if (digits == 18)
+                    return FL_EBADMSG;
+                v = v * 10 + (*p - '0');
+            }
+            if (digits == 0 || (value >= 0 && v != value))
+                return FL_EBADMSG;
+            value = v;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (*p == '\0')
+                break;
+            if (*p++ != ',')
+                return FL_EBADMSG;
+            while (*p == ' ' || *p == '\t')
+                p++;
+        }
+    }
+    *out = value;
+    return 0;
+}
+
+/* Transfer-Encoding: 1 when chunked is the last coding, 0 when another is,
+ * -1 when there is none; FL_EBADMSG when chunked comes before another. */
+static int parse_transfer_encoding(const fl_http_head *h)
+{
+    int last = -1;
+    for (size_t i = 0; i < h->header_count; i++) {
+        if (strcasecmp(h->headers[i].name, "Transfer-Encoding") != 0)
+            continue;
+        const char *p = h->headers[i].value;
+        while (*p) {
+            while (*p == ' ' || *p == '\t' || *p == ',')
+                p++;
+            const char *start = p;
+            while (*p && *p != ',' && *p != ';' && *p != ' ' && *p != '\t')
+                p++;
+            size_t n = (size_t)(p - start);
+            while (*p && *p != ',')
+                p++; /* parameters */
+            if (n == 0)
+                continue;
+            if (last == 1)
+                return FL_EBADMSG;
+            last = n == 7 && strncasecmp(start, "chunked", 7) == 0 ? 1 : 0;
+        }
+    }
+    return last;
+}
+
+int fl_http_body_init(fl_http_body *b, const fl_http_head *h, bool head_request)
+{
+    memset(b, 0, sizeof(*b));
+    b->length = -1;
+    b->kind = FL_HTTP_BODY_NONE;
+    b->done = true;
+    if (h->kind == FL_HTTP_RESPONSE &&
+        (head_request || h->status < 200 || h->status == 204 || h->status == 304))
+        return 0;
+    int te = parse_transfer_encoding(h);
+    if (te == FL_EBADMSG)
+        return te;
+    int64_t length;
+    int rc = parse_content_length(h, &length);
+    if (te >= 0) {
+        if (te == 0 && h->kind == FL_HTTP_REQUEST)
+            return FL_EBADMSG;
+        b->kind = te == 1 ? FL_HTTP_BODY_CHUNKED : FL_HTTP_BODY_CLOSE;
+        b->state = CK_SIZE;
+        b->done = false;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (length >= 0) {
+        b->kind = FL_HTTP_BODY_LENGTH;
+        b->length = length;
+        b->left = (uint64_t)length;
+        b->done = length == 0;
+        return 0;
+    }
+    if (h->kind == FL_HTTP_RESPONSE) {
+        b->kind = FL_HTTP_BODY_CLOSE;
+        b->done = false;
+    }
+    return 0;
+}
+
+static int hex_value(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* One framing byte of the chunked coding (everything but the data). */
+static int chunk_framing_byte(fl_http_body *b, uint8_t c)
+{
+    bool ctl = (c < 0x20 && c != '\t') || c == 0x7f;
+    switch (b->state) {
+    case CK_SIZE:
+    case CK_SIZE_MORE: {
+        int v = hex_value(c);
+        if (v >= 0) {
+            if (b->left >> 58)
+                return FL_EMSGSIZE;
+            b->left = (b->left << 4) | (uint64_t)v;
+            b->state = CK_SIZE_MORE;
+            return 0;
+        }
+        if (b->state == CK_SIZE)
+            return FL_EBADMSG;
+        if (c == '\r')
+            b->state = CK_SIZE_LF;
+        else if (c == ';')
+            b->state = CK_EXT;
+        else if (c == ' ' || c == '\t')
+            b->state = CK_SIZE_WS;
+        else
+            return FL_EBADMSG;
+        return 0;
+    }
+    case CK_SIZE_WS:
+        if (c == ';')
+            b->state = CK_EXT;
+        else if (c != ' ' && c != '\t')
+            return FL_EBADMSG;
+        return 0;
+    case CK_EXT:
+        if (c == '\r')
+            b->state = CK_SIZE_LF;
+        else if (ctl)
+            return FL_EBADMSG;
+        return 0;
+    case CK_SIZE_LF:
+        if (c != '\n')
+            return FL_EBADMSG;
+        b->line = 0;
+        b->state = b->left > 0 ? CK_DATA : CK_TRAILER;
+        return 0;
+    case CK_DATA_CR:
+        if (c != '\r')
+            return FL_EBADMSG;
+        b->state = CK_DATA_LF;
+        return 0;
+    case CK_DATA_LF:
+        if (c != '\n')
+            return FL_EBADMSG;
+        b->state = CK_SIZE;
+        return 0;
+    case CK_TRAILER:
+        if (c == '\r')
+            b->state = CK_END_LF;
+        else if (ctl || c == ':' || c == ' ' || c == '\t')
+            return FL_EBADMSG; /* a field line starts with its name */
+        else
+            b->state = CK_TRAILER_IN;
+        return 0;
+    case CK_TRAILER_IN:
+        if (c == '\r')
+            b->state = CK_TRAILER_LF;
+        else if (ctl)
+            return FL_EBADMSG;
+        return 0;
+    case CK_TRAILER_LF:
+        if (c != '\n')
+            return FL_EBADMSG;
+        b->state = CK_TRAILER;
+        return 0;
+    case CK_END_LF:
+        if (c != '\n')
+            return FL_EBADMSG;
+        b->done = true;
+        return 0;
+    default:
+        return FL_ESTATE;
+    }
+}
+
+static int parse_chunked(fl_http_body *b,
+                         const uint8_t *data,
+                         size_t len,
+                         size_t *consumed,
+                         const uint8_t **body,
+                         size_t *body_len)
+{
+    size_t i = 0;
+    while (i < len && !b->done) {
+        if (b->state == CK_DATA) {
+            size_t n = len - i;
+            if (n > b->left)
+                n = (size_t)b->left;
+            *body = data + i;
+            *body_len = n;
+            b->left -= n;
+            b->received += n;
+            if (b->left == 0)
+                b->state = CK_DATA_CR;
+            *consumed = i + n;
+            return FL_EAGAIN;
+        }
+        bool in_trailer = b->state >= CK_TRAILER;
+        if (in_trailer ? ++b->trailer > FL_HTTP_MAX_TRAILER : ++b->line > FL_HTTP_MAX_CHUNK_LINE)
+            return FL_EMSGSIZE;
+        int rc = chunk_framing_byte(b, data[i++]);
+        if (rc != 0)
+            return rc;
+        if (b->state == CK_SIZE)
+            b->line = 0;
+    }
+    *consumed = i;
+    return b->done ? 0 : FL_EAGAIN;
+}
+
+int fl_http_body_parse(fl_http_body *b,
+                       const uint8_t *data,
+                       size_t len,
+                       size_t *consumed,
+                       const uint8_t **body,
+                       size_t *body_len)
+{
+    *consumed = 0;
+    *body = NULL;
+    *body_len = 0;
+    if (b->failed)
+        return FL_EBADMSG;
+    if (b->done)
+        return 0;
+    if (b->kind == FL_HTTP_BODY_CLOSE) {
+        *body = len ? data : NULL;
+        *body_len = len;
+        *consumed = len;
+        b->received += len;
+        return FL_EAGAIN;
+    }
+    if (b->kind == FL_HTTP_BODY_LENGTH) {
+        size_t n = len;
+        if (n > b->left)
+            n = (size_t)b->left;
+        *body = n ? data : NULL;
+        *body_len = n;
+        *consumed = n;
+        b->left -= n;
+        b->received += n;
+        b->done = b->left == 0;
+        return b->done ? 0 : FL_EAGAIN;
+    }
+    int rc = parse_chunked(b, data, len, consumed, body, body_len);
+    if (rc != 0 && rc != FL_EAGAIN) {
+        b->failed = true;
+        *body = NULL;
+        *body_len = 0;
+        if (rc == FL_ESTATE)
+            rc = FL_EBADMSG;
+    }
+    return rc;
+}
+
+int fl_http_body_finish(fl_http_body *b)
+{
+    if (b->failed)
+        return FL_EBADMSG;
+    if (b->kind == FL_HTTP_BODY_CLOSE)
+        b->done = true;
+    return b->done ? 0 : FL_EBADMSG;
+}

@@ -8,6 +8,11 @@
  * fields. Obsolete line folding, bare CR or LF, whitespace before the colon
  * and control characters are rejected.
  *
+ * fl_http_body reads the body that follows a head (RFC 9112 6 and 7):
+ * Content-Length bytes, the chunked transfer coding, or everything up to the
+ * connection's close, from bytes fed in any split, handing out the body
+ * bytes as pointers into the input (no copy).
+ *
  * The writers append a request or response head (and body) to an fl_bytes.
  * Nothing here allocates except the fl_bytes writers. Not thread-safe: one
  * object belongs to one thread. */
@@ -72,6 +77,63 @@ bool fl_http_token_list_has(const char *list, const char *token);
 
 /* The standard reason phrase for a status code ("Not Found"), or "Unknown". */
 const char *fl_http_status_reason(int status);
+
+/* ---- message bodies ---- */
+
+/* The longest chunk-size line (size, extensions and CRLF), and the most
+ * trailer bytes after the last chunk. */
+#define FL_HTTP_MAX_CHUNK_LINE 4096
+#define FL_HTTP_MAX_TRAILER    FL_HTTP_MAX_HEAD
+
+typedef enum fl_http_body_kind {
+    FL_HTTP_BODY_NONE = 0, /* no body: a HEAD's answer, 1xx, 204, 304, a bare request */
+    FL_HTTP_BODY_LENGTH,   /* Content-Length bytes */
+    FL_HTTP_BODY_CHUNKED,  /* Transfer-Encoding ending in chunked */
+    FL_HTTP_BODY_CLOSE,    /* a response without either: up to the close */
+} fl_http_body_kind;
+
+typedef struct fl_http_body {
+    fl_http_body_kind kind;
+    int64_t length;    /* LENGTH: Content-Length in bytes; -1 otherwise */
+    uint64_t received; /* body bytes handed out so far */
+    /* private */
+    uint64_t left; /* LENGTH: bytes to go; CHUNKED: bytes to go in this chunk */
+    int state;
+    size_t line;    /* bytes of the current chunk-size line */
+    size_t trailer; /* trailer bytes so far */
+    bool done;
+    bool failed;
+} fl_http_body;
+
+/* Prepares `b` for the body of the message whose head `h` parsed (0 from
+ * fl_http_head_parse). `head_request`: the response answers a HEAD request
+ * (so it has no body). RFC 9112 6.3: Transfer-Encoding wins over
+ * Content-Length; one whose last coding is not chunked makes a response
+ * close-delimited. Returns 0; FL_EBADMSG for a Content-Length that is not a
+ * number (or several that differ), chunked applied other than last, or a
+ * request whose last coding is not chunked. */
+int fl_http_body_init(fl_http_body *b, const fl_http_head *h, bool head_request);
+
+/* Feeds `len` bytes that follow the head. Hands out at most one run of
+ * body bytes per call: *body points into `data` (NULL when none) and
+ * *body_len says how many; *consumed says how many input bytes were used
+ * (framing and body). Call again with the rest while *consumed < len.
+ * Returns FL_EAGAIN while the body goes on (progress is made: *consumed > 0
+ * or all of `data` was taken), 0 once it is complete (again on each later
+ * call, taking nothing: the bytes after it belong to the next message),
+ * FL_EBADMSG for malformed chunked framing (a size that is not hex, a
+ * missing CRLF, control characters), FL_EMSGSIZE past the limits above
+ * (or a chunk over 2^62 bytes); an error is final. */
+int fl_http_body_parse(fl_http_body *b,
+                       const uint8_t *data,
+                       size_t len,
+                       size_t *consumed,
+                       const uint8_t **body,
+                       size_t *body_len);
+
+/* The connection closed: 0 if the body is complete (a close-delimited body
+ * ends here), FL_EBADMSG if it was cut short (or had failed). */
+int fl_http_body_finish(fl_http_body *b);
 
 /* Appends "METHOD target HTTP/1.1", the fields and the empty line. FL_EINVAL
  * if a string contains CR or LF. */

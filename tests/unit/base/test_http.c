@@ -1,4 +1,5 @@
-/* rpc/http: request and response heads, parse and write back. */
+/* base/http: request and response heads, parse and write back; response
+ * bodies (Content-Length, chunked, up to the close) in any split. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -225,6 +226,272 @@ static void test_token_list(void **state)
     assert_string_equal(fl_http_status_reason(999), "Unknown");
 }
 
+/* Parses a whole response (head and body) fed in pieces of `split` bytes;
+ * the body goes to `body`. Returns the body reader's last code (or the
+ * head's error), and after a close (`close_at_end`) fl_http_body_finish's. */
+static int read_response(const char *msg,
+                         size_t msg_len,
+                         size_t split,
+                         bool close_at_end,
+                         fl_bytes *body,
+                         fl_http_body *b,
+                         size_t *rest)
+{
+    fl_http_head *h = malloc(sizeof(*h));
+    fl_http_head_init(h, FL_HTTP_RESPONSE);
+    fl_bytes_clear(body);
+    const uint8_t *p = (const uint8_t *)msg;
+    size_t left = msg_len;
+    int rc = FL_EAGAIN;
+    bool in_body = false;
+    *rest = 0;
+    while (left > 0) {
+        size_t n = left < split ? left : split;
+        size_t off = 0;
+        while (off < n) {
+            size_t used = 0;
+            if (!in_body) {
+                rc = fl_http_head_parse(h, p + off, n - off, &used);
+                off += used;
+                if (rc == FL_EAGAIN)
+                    continue;
+                if (rc != 0)
+                    goto out;
+                rc = fl_http_body_init(b, h, false);
+                if (rc != 0)
+                    goto out;
+                in_body = true;
+                rc = FL_EAGAIN;
+                continue;
+            }
+            const uint8_t *bp;
+            size_t bl;
+            rc = fl_http_body_parse(b, p + off, n - off, &used, &bp, &bl);
+            assert_true(used <= n - off);
+            if (bl) {
+                /* no copy: the body bytes are inside the input */
+                assert_true(bp >= p + off && bp + bl <= p + off + used);
+                fl_bytes_append(body, bp, bl);
+            }
+            off += used;
+            if (rc == 0) {
+                *rest += n - off;
+                break;
+            }
+            if (rc != FL_EAGAIN)
+                goto out;
+            assert_true(used > 0);
+        }
+        p += n;
+        left -= n;
+    }
+    if (close_at_end && in_body)
+        rc = fl_http_body_finish(b);
+out:
+    free(h);
+    return rc;
+}
+
+static void test_body_length_chunked_close(void **state)
+{
+    (void)state;
+    static const char chunked[] = "HTTP/1.1 200 OK\r\n"
+                                  "Transfer-Encoding: gzip, chunked\r\n"
+                                  "Content-Length: 3\r\n"
+                                  "\r\n"
+                                  "5\r\nhello\r\n"
+                                  "1A;name=\"v; x\" ; b\r\n abcdefghijklmnopqrstuvwxy\r\n"
+                                  "00000 \t;ext\r\n"
+                                  "Expires: never\r\n"
+                                  "X: y\r\n"
+                                  "\r\n"
+                                  "NEXT";
+    static const char length[] = "HTTP/1.1 206 Partial Content\r\n"
+                                 "Content-Length: 10, 10\r\n"
+                                 "\r\n"
+                                 "0123456789NEXT";
+    static const char closed[] = "HTTP/1.0 200 OK\r\n\r\nuntil the end";
+    fl_bytes body;
+    fl_bytes_init(&body);
+    fl_http_body b;
+    size_t rest;
+    for (size_t split = 1; split <= sizeof(chunked); split++) {
+        assert_int_equal(
+                read_response(chunked, sizeof(chunked) - 1, split, false, &body, &b, &rest), 0);
+        assert_int_equal(b.kind, FL_HTTP_BODY_CHUNKED);
+        assert_int_equal(b.length, -1);
+        assert_int_equal(body.len, 31);
+        assert_memory_equal(body.data, "hello abcdefghijklmnopqrstuvwxy", 31);
+        assert_int_equal(b.received, 31);
+        assert_int_equal(rest, 4);
+        /* complete: later calls take nothing */
+        size_t used = 9;
+        const uint8_t *bp;
+        size_t bl;
+        assert_int_equal(fl_http_body_parse(&b, (const uint8_t *)"x", 1, &used, &bp, &bl), 0);
+        assert_int_equal(used, 0);
+        assert_int_equal(fl_http_body_finish(&b), 0);
+
+        assert_int_equal(read_response(length, sizeof(length) - 1, split, false, &body, &b, &rest),
+                         0);
+        assert_int_equal(b.kind, FL_HTTP_BODY_LENGTH);
+        assert_int_equal(b.length, 10);
+        assert_int_equal(body.len, 10);
+        assert_memory_equal(body.data, "0123456789", 10);
+        assert_int_equal(rest, 4);
+
+        assert_int_equal(read_response(closed, sizeof(closed) - 1, split, true, &body, &b, &rest),
+                         0);
+        assert_int_equal(b.kind, FL_HTTP_BODY_CLOSE);
+        assert_int_equal(body.len, 13);
+        assert_memory_equal(body.data, "until the end", 13);
+    }
+    /* cut short */
+    assert_int_equal(read_response(length, sizeof(length) - 8, 7, true, &body, &b, &rest),
+                     FL_EBADMSG);
+    assert_int_equal(body.len, 7);
+    assert_int_equal(read_response(chunked, 80, 7, true, &body, &b, &rest), FL_EBADMSG);
+    /* no body */
+    static const char *const empty[] = {
+        "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+        "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(read_response(empty[i], strlen(empty[i]), 5, true, &body, &b, &rest), 0);
+        assert_int_equal(body.len, 0);
+    }
+    assert_int_equal(b.kind, FL_HTTP_BODY_LENGTH);
+    fl_bytes_deinit(&body);
+}
+
+static void test_body_head_request_and_requests(void **state)
+{
+    (void)state;
+    fl_http_head *h = malloc(sizeof(*h));
+    fl_http_body b;
+    assert_int_equal(parse_str(h, FL_HTTP_RESPONSE, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"),
+                     0);
+    assert_int_equal(fl_http_body_init(&b, h, true), 0);
+    assert_int_equal(b.kind, FL_HTTP_BODY_NONE);
+    assert_int_equal(fl_http_body_finish(&b), 0);
+    assert_int_equal(parse_str(h, FL_HTTP_REQUEST, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 0);
+    assert_int_equal(fl_http_body_init(&b, h, false), 0);
+    assert_int_equal(b.kind, FL_HTTP_BODY_NONE);
+    assert_int_equal(parse_str(h, FL_HTTP_REQUEST, "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n"),
+                     0);
+    assert_int_equal(fl_http_body_init(&b, h, false), 0);
+    assert_int_equal(b.kind, FL_HTTP_BODY_LENGTH);
+    assert_int_equal(
+            parse_str(h, FL_HTTP_REQUEST, "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"), 0);
+    assert_int_equal(fl_http_body_init(&b, h, false), FL_EBADMSG);
+    /* a response whose last coding is not chunked runs to the close */
+    assert_int_equal(
+            parse_str(h, FL_HTTP_RESPONSE, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            0);
+    assert_int_equal(fl_http_body_init(&b, h, false), 0);
+    assert_int_equal(b.kind, FL_HTTP_BODY_CLOSE);
+    free(h);
+}
+
+static void test_body_malformed(void **state)
+{
+    (void)state;
+    static const char *const bad_head[] = {
+        "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1234567890123456789\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+    };
+    fl_http_head *h = malloc(sizeof(*h));
+    fl_http_body b;
+    for (size_t i = 0; i < sizeof(bad_head) / sizeof(bad_head[0]); i++) {
+        assert_int_equal(parse_str(h, FL_HTTP_RESPONSE, bad_head[i]), 0);
+        int rc = fl_http_body_init(&b, h, false);
+        if (rc != FL_EBADMSG)
+            fail_msg("head %zu: %d", i, rc);
+    }
+    free(h);
+    static const char *const bad_chunks[] = {
+        "x\r\n",            /* not hex */
+        "\r\n",             /* no size */
+        "5\r\nhelloX\r\n",  /* no CRLF after the data */
+        "5\r\nhello\rX",    /* CR without LF */
+        "5\nhello\r\n",     /* bare LF */
+        "5 x\r\n",          /* BWS not followed by ';' */
+        "5;a\x01\r\n",      /* control character in an extension */
+        "0\r\n: v\r\n\r\n", /* a trailer line without a name */
+        "0\r\nX: \x7f\r\n\r\n",
+        "0\r\n\rX",
+        "-5\r\n",
+        "10000000000000000\r\n", /* 2^64 */
+    };
+    fl_bytes body;
+    fl_bytes_init(&body);
+    char msg[256];
+    size_t rest;
+    for (size_t i = 0; i < sizeof(bad_chunks) / sizeof(bad_chunks[0]); i++) {
+        snprintf(msg, sizeof(msg), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%s",
+                 bad_chunks[i]);
+        for (size_t split = 1; split < 4; split++) {
+            int rc = read_response(msg, strlen(msg), split, false, &body, &b, &rest);
+            if (rc != FL_EBADMSG && rc != FL_EMSGSIZE)
+                fail_msg("chunks %zu split %zu: %d", i, split, rc);
+            /* an error is final */
+            size_t used;
+            const uint8_t *bp;
+            size_t bl;
+            assert_int_not_equal(
+                    fl_http_body_parse(&b, (const uint8_t *)"0\r\n\r\n", 5, &used, &bp, &bl), 0);
+            assert_int_equal(fl_http_body_finish(&b), FL_EBADMSG);
+        }
+    }
+    fl_bytes_deinit(&body);
+}
+
+static void test_body_limits(void **state)
+{
+    (void)state;
+    fl_bytes msg, body;
+    fl_bytes_init(&msg);
+    fl_bytes_init(&body);
+    fl_http_body b;
+    size_t rest;
+    /* chunk extensions up to the line limit, then one byte more */
+    for (int over = 0; over < 2; over++) {
+        fl_bytes_clear(&msg);
+        fl_bytes_append_str(&msg, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        size_t start = msg.len;
+        fl_bytes_append_str(&msg, "3;x=");
+        while (msg.len - start < FL_HTTP_MAX_CHUNK_LINE - 2 + (size_t)over)
+            fl_bytes_append_str(&msg, "a");
+        fl_bytes_append_str(&msg, "\r\nabc\r\n0\r\n\r\n");
+        int rc = read_response((const char *)msg.data, msg.len, 1000, false, &body, &b, &rest);
+        assert_int_equal(rc, over ? FL_EMSGSIZE : 0);
+    }
+    /* the largest chunk size taken: 2^62 - 1 */
+    const char *big = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "3fffffffffffffff\r\nabc";
+    assert_int_equal(read_response(big, strlen(big), 3, false, &body, &b, &rest), FL_EAGAIN);
+    assert_int_equal(body.len, 3);
+    big = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4000000000000000\r\n";
+    assert_int_equal(read_response(big, strlen(big), 3, false, &body, &b, &rest), FL_EMSGSIZE);
+    /* trailers beyond FL_HTTP_MAX_TRAILER */
+    fl_bytes_clear(&msg);
+    fl_bytes_append_str(&msg, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n");
+    for (int i = 0; i < FL_HTTP_MAX_TRAILER / 10 + 1; i++)
+        fl_bytes_append_str(&msg, "X: 123456\r\n");
+    fl_bytes_append_str(&msg, "\r\n");
+    assert_int_equal(read_response((const char *)msg.data, msg.len, 512, false, &body, &b, &rest),
+                     FL_EMSGSIZE);
+    fl_bytes_deinit(&msg);
+    fl_bytes_deinit(&body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +503,10 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_token_list),
+        cmocka_unit_test(test_body_length_chunked_close),
+        cmocka_unit_test(test_body_head_request_and_requests),
+        cmocka_unit_test(test_body_malformed),
+        cmocka_unit_test(test_body_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
