@@ -303,10 +303,12 @@ int fl_h264_sps_parse(fl_h264_sps *out, const uint8_t *nal, size_t len);
  *   STAP-A, from the config's (or the latest seen in the stream). A NAL
  *   unit that fits is sent alone; a larger one as FU-A fragments; M on
  *   the last packet of the access unit. Access unit delimiters and filler
- *   data are dropped.
+ *   data are dropped, and NAL unit types 0 and 24-31 (RTP's own).
  * - Opus (RFC 7587), PCMU, PCMA (RFC 3551): the frame is the payload
- *   (G.711 frames over max_payload are split on sample boundaries); M is
- *   0 (a player marks the first packet of a talkspurt itself).
+ *   (G.711 frames over max_payload are split on sample boundaries, one
+ *   byte a sample: a piece's timestamp is the frame's plus the bytes of
+ *   the pieces before it); M is 0 (a player marks the first packet of a
+ *   talkspurt itself).
  *
  * Memory: the packetizer keeps a copy of the frame in a buffer that grows
  * to the largest frame, then stops allocating. One owner. */
@@ -337,12 +339,13 @@ void fl_pack_destroy(fl_pack *p);
 
 /* Takes a frame (copied); payloads of a previous frame not yet taken are
  * dropped. 0, FL_EBADMSG for a malformed frame (an H.264 NAL length past
- * the end, an empty frame), FL_ENOMEM. */
+ * the end, no start code, nothing left to send, an empty frame),
+ * FL_EMSGSIZE for an Opus frame over max_payload, FL_ENOMEM. */
 int fl_pack_frame(fl_pack *p, const fl_pack_input *in);
 
 /* Writes the next payload of the frame into out (cap at least
- * max_payload) and returns its length, with *marker set; 0 when the frame
- * is all sent. */
+ * max_payload: a smaller cap gets 0 and takes nothing) and returns its
+ * length, with *marker set; 0 when the frame is all sent. */
 size_t fl_pack_next(fl_pack *p, uint8_t *out, size_t cap, int *marker);
 
 typedef struct fl_pack_stats {

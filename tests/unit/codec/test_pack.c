@@ -19,6 +19,7 @@
 
 #include "base/err.h"
 #include "codec/codec.h"
+#include "codec/pack_int.h" /* the buffers, to see they stop growing */
 
 #include <cmocka.h>
 
@@ -808,6 +809,38 @@ static void test_h264_malformed(void **state)
     }
 }
 
+/* Once its buffers have held the largest frame, a packetizer allocates
+ * no more: a second pass over the stream keeps them as they are. */
+static void test_h264_warm_no_alloc(void **state)
+{
+    (void)state;
+    fl_pack *p = make_pack(FL_CODEC_H264, 1200, 4, 0);
+    uint8_t *frame_buf = NULL;
+    fl__pack_nal *nals = NULL;
+    size_t frame_cap = 0, nals_cap = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < x264.n; i++) {
+            uint8_t *in;
+            size_t len = au_input(&x264.aus[i], 4, i > 0, &in);
+            payloads l = { 0 };
+            pack_one(p, in, len, x264.aus[i].idr, 1200, &l);
+            payloads_free(&l);
+            free(in);
+        }
+        if (pass == 0) {
+            frame_buf = p->frame.p;
+            frame_cap = p->frame.cap;
+            nals = p->nals;
+            nals_cap = p->nals_cap;
+        }
+    }
+    assert_ptr_equal(p->frame.p, frame_buf);
+    assert_int_equal(p->frame.cap, frame_cap);
+    assert_ptr_equal(p->nals, nals);
+    assert_int_equal(p->nals_cap, nals_cap);
+    fl_pack_destroy(p);
+}
+
 /* ---- audio, and the rest ---- */
 
 static void test_audio(void **state)
@@ -897,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_h264_round_trip),
         cmocka_unit_test(test_h264_params),
         cmocka_unit_test(test_h264_malformed),
+        cmocka_unit_test(test_h264_warm_no_alloc),
     };
     const struct CMUnitTest other[] = {
         cmocka_unit_test(test_audio),
