@@ -391,7 +391,9 @@ static int tls_load(http_src *s)
     mbedtls_ssl_config_init(&s->tls_conf);
     mbedtls_x509_crt_init(&s->tls_ca);
     s->tls_loaded = true;
-    const char *ca = s->ca_file ? s->ca_file : HTTP_CA_BUNDLE;
+    /* SSL_CERT_FILE: the usual override of the system's bundle */
+    const char *env = getenv("SSL_CERT_FILE");
+    const char *ca = s->ca_file ? s->ca_file : env && env[0] ? env : HTTP_CA_BUNDLE;
     int ret = mbedtls_ssl_config_defaults(&s->tls_conf, MBEDTLS_SSL_IS_CLIENT,
                                           MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
     if (ret == 0)

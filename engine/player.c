@@ -429,11 +429,16 @@ static void send_frame(player *p, slot *f)
         return;
     int marker;
     size_t n;
+    fl_codec_kind kind = fl_codec_kind_of(s->caps.name);
+    int g711 = kind == FL_CODEC_PCMU || kind == FL_CODEC_PCMA;
+    uint32_t samples = 0; /* G.711 pieces of one frame: a byte a sample */
     while ((n = fl_pack_next(s->pack, p->payload, sizeof(p->payload), &marker)) > 0) {
-        if (!fl_codec_kind_is_video(fl_codec_kind_of(s->caps.name)))
+        if (!fl_codec_kind_is_video(kind))
             marker = !s->first_sent; /* the start of a talkspurt */
         s->first_sent = 1;
-        send_payload(p, s, ts, p->payload, n, marker);
+        send_payload(p, s, ts + samples, p->payload, n, marker);
+        if (g711)
+            samples += (uint32_t)n;
     }
     s->frames++;
     if (v > p->v_last)

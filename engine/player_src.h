@@ -59,7 +59,8 @@ typedef struct fl__bytes_cb {
 
 /* Opens a file:// (a local path, already checked against the configured
  * roots by the caller), http:// or https:// URI. https verifies the
- * server's certificate against ca_file (NULL: the system's bundle,
+ * server's certificate against ca_file (NULL: the file the environment's
+ * SSL_CERT_FILE names, else the system's bundle,
  * /etc/ssl/certs/ca-certificates.crt). Returns 0 (opened or failed comes
  * later), FL_EINVAL for a URI of another scheme or that does not parse,
  * FL_ENOMEM. */
