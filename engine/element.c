@@ -721,6 +721,19 @@ void fl__pad_push(fl__pad *src, fl_buf *buf)
     }
 }
 
+void fl__pad_push_end(fl__pad *src)
+{
+    for (size_t i = 0; i < src->nsinks; i++) {
+        fl__pad *sink = src->sinks[i];
+        fl_element *to = sink->element;
+        if (to->busy || !to->type->end_of_stream)
+            continue;
+        to->busy = 1;
+        to->type->end_of_stream(to, sink);
+        to->busy = 0;
+    }
+}
+
 void fl__worker_check_flows(fl__worker *w, uint64_t now_ms)
 {
     fl_list_foreach_safe (it, tmp, &w->flowing) {

@@ -300,6 +300,9 @@ typedef struct fl__element_type {
                          uint32_t ssrc,
                          uint32_t *rtp_ts,
                          fl_time *sent);
+    /* The stream reaching a sink pad ended (its producer sent all it had:
+     * a player's end of file). NULL: nothing to do. */
+    void (*end_of_stream)(fl_element *e, fl__pad *sink);
     /* The calls it answers beyond every element's: `methods` lists them (a
      * NULL name ends it), read on the caller's thread so fl_element_invoke
      * refuses an unknown name or a wrong count of arguments at once;
@@ -411,6 +414,10 @@ void fl__element_teardown(fl_element *e, int events);
 /* Pushes a packet out of a source pad to every linked sink: a reference per
  * sink. Borrows buf. Worker thread. */
 void fl__pad_push(fl__pad *src, fl_buf *buf);
+
+/* Tells every sink linked to a source pad that its stream ended (their
+ * type's end_of_stream; a PassThrough passes it on). Worker thread. */
+void fl__pad_push_end(fl__pad *src);
 
 /* Raises an event on the element (copied into a reply). Worker thread. */
 void fl__element_raise(fl_element *e, const fl_event *ev);

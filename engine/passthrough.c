@@ -11,7 +11,14 @@ static void passthrough_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     fl_buf_unref(buf);
 }
 
+static void passthrough_end(fl_element *e, fl__pad *sink)
+{
+    (void)e;
+    fl__pad_push_end(sink->twin);
+}
+
 const fl__element_type fl__passthrough_type = {
     .name = FL_ELEMENT_PASSTHROUGH,
     .receive = passthrough_receive,
+    .end_of_stream = passthrough_end,
 };

@@ -589,6 +589,12 @@ static void end_of_stream(player *p)
     if (p->e) {
         fl_event ev = { .type = FL_EVENT_END_OF_STREAM };
         fl__element_raise(p->e, &ev);
+        /* and downstream (a recorder with stopOnEndOfStream) */
+        for (int k = 0; k < NSTREAMS; k++) {
+            fl__pad *pad = p->st[k].on ? p->e->defaults[fl__media_index(p->st[k].media)] : NULL;
+            if (pad)
+                fl__pad_push_end(pad);
+        }
     }
 }
 

@@ -987,9 +987,22 @@ static void recorder_fini(fl_element *e)
     fl__deadline_close(&r->timer, on_timer_closed);
 }
 
+/* stopOnEndOfStream: the first end of a stream reaching it stops the
+ * recording (Kurento's, when a player's file ends). */
+static void recorder_end(fl_element *e, fl__pad *sink)
+{
+    (void)sink;
+    recorder *r = impl(e);
+    if (r && r->stop_on_eos && r->started && !r->stopping) {
+        fl_log(FL_LOG_INFO, "%s: end of stream: stopping (stopOnEndOfStream)", e->name);
+        stop_rec(r);
+    }
+}
+
 const fl__element_type fl__recorder_type = {
     .name = FL_ELEMENT_RECORDER,
     .receive = recorder_receive,
+    .end_of_stream = recorder_end,
     .init = recorder_init,
     .fini = recorder_fini,
     .set_property = recorder_set_property,

@@ -46,6 +46,7 @@ typedef struct world {
     fl_time eos_at;
     char error_type[64], error_desc[512];
     int states[3];
+    int stopped;
 } world;
 
 static void on_media(void *arg, unsigned media, fl_buf *buf)
@@ -82,6 +83,8 @@ static void on_event(void *arg, const fl_event *ev)
         w->errors++;
         snprintf(w->error_type, sizeof(w->error_type), "%s", ev->error.type);
         snprintf(w->error_desc, sizeof(w->error_desc), "%s", ev->error.description);
+    } else if (ev->type == FL_EVENT_STOPPED) {
+        w->stopped++;
     } else if (ev->type == FL_EVENT_URI_STATE) {
         w->states[ev->uri_state.state % 3]++;
     }
@@ -478,14 +481,58 @@ static void test_truncated_and_replay(void **state)
     world_free(w);
 }
 
+/* A player into a RecorderEndpoint with stopOnEndOfStream: the file's end
+ * stops the recording (Stopped), and the recording holds the whole file
+ * (ffprobe's duration). */
+static void test_recorder_stops_on_end_of_stream(void **state)
+{
+    (void)state;
+    if (!have_ffmpeg()) {
+        skip();
+        return;
+    }
+    world *w = world_new();
+    char uri[256], rec_uri[256];
+    make_file(w, "e.webm", "-c:v libvpx -b:v 300k -c:a libopus", uri, sizeof(uri));
+    set_uri(w, uri);
+    fl_element *rec = sw_make(&w->s, FL_ELEMENT_RECORDER, "rec");
+    assert_int_equal(fl_element_set_event_cb(rec, on_event, w), 0);
+    snprintf(rec_uri, sizeof(rec_uri), "file://%s/rec.webm", w->dir);
+    assert_int_equal(
+            sw_wait(&w->s, fl_element_set_property(rec, "uri", rec_uri, sw_on_done, &w->s)), 0);
+    assert_int_equal(sw_wait(&w->s, fl_element_set_property(rec, "stopOnEndOfStream", "true",
+                                                            sw_on_done, &w->s)),
+                     0);
+    sw_join(&w->s, w->player, rec, FL_MEDIA_AUDIO | FL_MEDIA_VIDEO);
+    assert_int_equal(sw_invoke(&w->s, rec, "record", NULL, 0), 0);
+    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
+    advance(w, (SECONDS + 1) * FL_TIME_SEC);
+    assert_int_equal(w->eos, 1);
+    assert_int_equal(w->stopped, 1);
+    assert_int_equal(w->errors, 0);
+    char cmd[512], out[64] = "";
+    snprintf(cmd, sizeof(cmd),
+             "ffprobe -v error -show_entries format=duration -of csv=p=0 '%s/rec.webm'", w->dir);
+    FILE *pp = popen(cmd, "r");
+    assert_non_null(pp);
+    assert_non_null(fgets(out, sizeof(out), pp));
+    pclose(pp);
+    double d = atof(out);
+    assert_true(d > SECONDS - 0.3 && d < SECONDS + 0.3);
+    world_free(w);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_webm_vp8_opus),         cmocka_unit_test(test_mp4_h264_opus),
-        cmocka_unit_test(test_pause_seek_continuous), cmocka_unit_test(test_missing_and_corrupt),
+        cmocka_unit_test(test_webm_vp8_opus),
+        cmocka_unit_test(test_mp4_h264_opus),
+        cmocka_unit_test(test_pause_seek_continuous),
+        cmocka_unit_test(test_missing_and_corrupt),
         cmocka_unit_test(test_truncated_and_replay),
+        cmocka_unit_test(test_recorder_stops_on_end_of_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
