@@ -664,6 +664,11 @@ static void on_data(void *arg, int64_t offset, const uint8_t *data, size_t n)
     if (!p->dm)
         return;
     int rc = fl_demux_feed(p->dm, offset, data, n);
+    if (rc == FL_EINVAL) {
+        /* asked before a seek: the demuxer wants other bytes now */
+        pump(p);
+        return;
+    }
     if (rc < 0) {
         fail(p, rc, fl_strerror(rc));
         return;
