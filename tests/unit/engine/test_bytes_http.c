@@ -172,18 +172,6 @@ static int group_teardown(void **state)
 
 /* ---- a reader ---------------------------------------------------------- */
 
-/* Through the source's ops, as engine/bytes.c's fl__bytes_read and
- * fl__bytes_close dispatch. */
-static int bytes_read(fl__bytes *b, int64_t offset, size_t len)
-{
-    return b->ops->read(b, offset, len);
-}
-
-static void bytes_close(fl__bytes *b)
-{
-    b->ops->close(b);
-}
-
 typedef struct reader {
     uv_loop_t loop;
     fl__bytes *b;
@@ -218,7 +206,7 @@ static void on_data(void *arg, int64_t offset, const uint8_t *data, size_t n)
     if (n)
         memcpy(r->data, data, n);
     if (r->close_in_data) {
-        bytes_close(r->b);
+        fl__bytes_close(r->b);
         r->closed = true;
     }
 }
@@ -239,7 +227,7 @@ static int reader_open(reader *r, const char *uri, const char *ca)
     memset(r, 0, sizeof(*r));
     uv_loop_init(&r->loop);
     r->data = malloc(FILE_SIZE + 1);
-    return fl__bytes_http_open(&r->b, &r->loop, uri, ca, &cbs, r);
+    return fl__bytes_open(&r->b, &r->loop, uri, ca, &cbs, r);
 }
 
 /* Runs the loop until *flag changes (or 20 s pass). */
@@ -261,8 +249,8 @@ static void wait_opened(reader *r)
 /* One read, waited for: the bytes are in r->data. */
 static size_t read_at(reader *r, int64_t off, size_t len)
 {
-    assert_int_equal(bytes_read(r->b, off, len), 0);
-    assert_int_equal(bytes_read(r->b, off, len), FL_EBUSY);
+    assert_int_equal(fl__bytes_read(r->b, off, len), 0);
+    assert_int_equal(fl__bytes_read(r->b, off, len), FL_EBUSY);
     int before = r->reads;
     /* never from within the call */
     assert_int_equal(r->reads, before);
@@ -284,7 +272,7 @@ static void check_bytes(reader *r, int64_t off, size_t n)
 static void reader_close(reader *r)
 {
     if (!r->closed)
-        bytes_close(r->b);
+        fl__bytes_close(r->b);
     r->closed = true;
     uv_run(&r->loop, UV_RUN_DEFAULT);
     assert_int_equal(r->after_close, 0);
@@ -334,7 +322,7 @@ static void test_sequential_reads_one_request(void **state)
     url(u, sizeof(u), &plain_srv, "127.0.0.1", "/a.bin");
     assert_int_equal(reader_open(&r, u, NULL), 0);
     /* not before opened */
-    assert_int_equal(bytes_read(r.b, 0, 10), FL_ESTATE);
+    assert_int_equal(fl__bytes_read(r.b, 0, 10), FL_ESTATE);
     wait_opened(&r);
     assert_int_equal(r.size, FILE_SIZE);
     assert_int_equal(r.seekable, 1);
@@ -391,7 +379,7 @@ static void test_no_ranges(void **state)
     /* ahead reads through, back cannot */
     assert_int_equal(read_at(&r, 1500000, 5000), 5000);
     check_bytes(&r, 1500000, 5000);
-    assert_int_equal(bytes_read(r.b, 10, 10), FL_ENOTSUP);
+    assert_int_equal(fl__bytes_read(r.b, 10, 10), FL_ENOTSUP);
     assert_int_equal(read_at(&r, 1505000, 5000), 5000);
     check_bytes(&r, 1505000, 5000);
     reader_close(&r);
@@ -450,7 +438,7 @@ static void expect_failure(const char *uri, const char *ca, int status, const ch
     if (r.status != status || !strstr(r.why, in_why))
         fail_msg("%s: %d \"%s\", expected %d \"%s\"", uri, r.status, r.why, status, in_why);
     assert_int_equal(r.opened, 0);
-    assert_int_equal(bytes_read(r.b, 0, 10), FL_ESTATE);
+    assert_int_equal(fl__bytes_read(r.b, 0, 10), FL_ESTATE);
     reader_close(&r);
 }
 
@@ -500,7 +488,7 @@ static void test_errors(void **state)
     wait_opened(&r);
     int64_t off = 0;
     while (!r.failed) {
-        assert_int_equal(bytes_read(r.b, off, 100000), 0);
+        assert_int_equal(fl__bytes_read(r.b, off, 100000), 0);
         int reads = r.reads;
         run_until(&r, &r.reads);
         if (r.reads > reads) {
@@ -512,7 +500,7 @@ static void test_errors(void **state)
     assert_int_equal(r.status, FL_EIO);
     assert_non_null(strstr(r.why, "closed the connection"));
     assert_true(off <= FILE_SIZE / 2);
-    assert_int_equal(bytes_read(r.b, off, 10), FL_ESTATE);
+    assert_int_equal(fl__bytes_read(r.b, off, 10), FL_ESTATE);
     reader_close(&r);
 }
 
@@ -578,21 +566,21 @@ static void test_close_anywhere(void **state)
     assert_int_equal(reader_open(&r, u, ca), 0);
     wait_opened(&r);
     assert_int_equal(read_at(&r, 0, 100), 100);
-    assert_int_equal(bytes_read(r.b, 100, 2000000), 0);
+    assert_int_equal(fl__bytes_read(r.b, 100, 2000000), 0);
     uv_run(&r.loop, UV_RUN_NOWAIT);
     reader_close(&r);
     /* with a read outstanding, and from within the data callback */
     url(u, sizeof(u), &plain_srv, "127.0.0.1", "/chunked/a.bin");
     assert_int_equal(reader_open(&r, u, NULL), 0);
     wait_opened(&r);
-    assert_int_equal(bytes_read(r.b, 0, 3000000), 0);
+    assert_int_equal(fl__bytes_read(r.b, 0, 3000000), 0);
     reader_close(&r);
     assert_int_equal(r.reads, 0);
     url(u, sizeof(u), &plain_srv, "127.0.0.1", "/a.bin");
     assert_int_equal(reader_open(&r, u, NULL), 0);
     wait_opened(&r);
     r.close_in_data = true;
-    assert_int_equal(bytes_read(r.b, 0, 1000), 0);
+    assert_int_equal(fl__bytes_read(r.b, 0, 1000), 0);
     run_until(&r, &r.reads);
     assert_int_equal(r.reads, 1);
     check_bytes(&r, 0, 1000);
