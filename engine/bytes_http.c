@@ -525,12 +525,19 @@ static void conn_send_request(http_conn *c)
     conn_flush(c);
 }
 
-/* The body is complete: nothing comes after pos. */
+/* The body is complete: nothing comes after pos (unless a 206 ended
+ * before the end of the file). */
 static void conn_body_done(http_conn *c)
 {
     http_src *s = c->src;
-    s->eof = true;
+    bool partial = c->head.status == 206;
     conn_detach(c);
+    if (partial && s->size >= 0 && s->pos < s->size) {
+        /* a server that answers ranges in pieces: ask for the rest */
+        conn_start(s, s->pos);
+        return;
+    }
+    s->eof = true;
     uv_timer_stop(&s->timer);
     defer_schedule(s);
 }

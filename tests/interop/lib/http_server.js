@@ -14,6 +14,7 @@
 //   /FILE                200, or 206 with Content-Range for a Range request
 //                        (bytes=A-B, A-, -N; 416 past the end)
 //   /norange/FILE        200 with Content-Length whatever the Range
+//   /capped/FILE         as /FILE, but at most 1 MiB per answer (as some CDNs do)
 //   /chunked/FILE        200 in the chunked coding (no Content-Length), no ranges
 //   /cut/FILE            the full Content-Length announced, half sent, then
 //                        the connection closed
@@ -69,14 +70,16 @@ function sendFile(req, res, file, mode) {
     res.write(buf, () => setTimeout(() => req.socket.destroy(), 50));
     return;
   }
-  const range = mode === 'range' ? parseRange(req.headers.range, size) : null;
+  const ranged = mode === 'range' || mode === 'capped';
+  const range = ranged ? parseRange(req.headers.range, size) : null;
+  if (range && mode === 'capped') range.end = Math.min(range.end, range.start + (1 << 20) - 1);
   if (range && range.start >= size) {
     res.writeHead(416, { 'Content-Range': `bytes */${size}`, 'Content-Length': 0 });
     res.end();
     return;
   }
   const headers = { 'Content-Type': 'application/octet-stream' };
-  if (mode === 'range') headers['Accept-Ranges'] = 'bytes';
+  if (ranged) headers['Accept-Ranges'] = 'bytes';
   if (range) {
     headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
     headers['Content-Length'] = range.end - range.start + 1;
@@ -114,7 +117,7 @@ function handler(root, onRequest, onEnd) {
       return;
     }
     let mode = 'range';
-    m = /^\/(norange|chunked|cut)(\/.*)$/.exec(p);
+    m = /^\/(norange|chunked|cut|capped)(\/.*)$/.exec(p);
     if (m) {
       mode = m[1];
       p = m[2];

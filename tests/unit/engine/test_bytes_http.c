@@ -332,6 +332,24 @@ static void test_sequential_reads_one_request(void **state)
     reader_close(&r);
 }
 
+static void test_ranges_in_pieces(void **state)
+{
+    (void)state;
+    reader r;
+    char u[256];
+    server_requests(&plain_srv);
+    url(u, sizeof(u), &plain_srv, "127.0.0.1", "/capped/a.bin");
+    assert_int_equal(reader_open(&r, u, NULL), 0);
+    wait_opened(&r);
+    assert_int_equal(r.size, FILE_SIZE);
+    assert_int_equal(r.seekable, 1);
+    read_all_in_order(&r, FILE_SIZE);
+    /* 1 MiB per answer: the rest asked for each time */
+    assert_int_equal(server_requests(&plain_srv), 4);
+    assert_non_null(strstr(plain_srv.log, "bytes=3145728-"));
+    reader_close(&r);
+}
+
 static void test_seek(void **state)
 {
     (void)state;
@@ -632,6 +650,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sequential_reads_one_request),
         cmocka_unit_test(test_seek),
+        cmocka_unit_test(test_ranges_in_pieces),
         cmocka_unit_test(test_no_ranges),
         cmocka_unit_test(test_redirects),
         cmocka_unit_test(test_errors),
