@@ -1,5 +1,6 @@
 #include "base/http.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -630,4 +631,141 @@ int fl_http_body_finish(fl_http_body *b)
     if (b->kind == FL_HTTP_BODY_CLOSE)
         b->done = true;
     return b->done ? 0 : FL_EBADMSG;
+}
+
+/* ---- URLs and ranges ----------------------------------------------------- */
+
+static bool copy_checked(char *dst, size_t cap, const char *src, size_t n, bool path)
+{
+    if (n >= cap)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if (c <= 0x20 || c >= 0x7f || (!path && strchr("/?#@[]", c)))
+            return false;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return true;
+}
+
+int fl_http_url_parse(fl_http_url *u, const char *uri)
+{
+    const char *p;
+    memset(u, 0, sizeof(*u));
+    if (strncasecmp(uri, "http://", 7) == 0) {
+        p = uri + 7;
+    } else if (strncasecmp(uri, "https://", 8) == 0) {
+        u->https = true;
+        p = uri + 8;
+    } else {
+        return FL_EINVAL;
+    }
+    size_t alen = strcspn(p, "/?#");
+    const char *end = p + alen;
+    const char *port = NULL;
+    if (*p == '[') {
+        const char *rb = memchr(p, ']', alen);
+        if (!rb || !copy_checked(u->host, sizeof(u->host), p + 1, (size_t)(rb - p - 1), false))
+            return FL_EINVAL;
+        if (rb + 1 < end && rb[1] != ':')
+            return FL_EINVAL;
+        port = rb + 1 < end ? rb + 2 : NULL;
+    } else {
+        const char *colon = memchr(p, ':', alen);
+        size_t hlen = colon ? (size_t)(colon - p) : alen;
+        if (!copy_checked(u->host, sizeof(u->host), p, hlen, false))
+            return FL_EINVAL;
+        port = colon ? colon + 1 : NULL;
+    }
+    if (!u->host[0])
+        return FL_EINVAL;
+    long pv = u->https ? 443 : 80;
+    if (port) {
+        if (port == end || end - port > 5)
+            return FL_EINVAL;
+        pv = 0;
+        for (const char *q = port; q < end; q++) {
+            if (*q < '0' || *q > '9')
+                return FL_EINVAL;
+            pv = pv * 10 + (*q - '0');
+        }
+        if (pv < 1 || pv > 65535)
+            return FL_EINVAL;
+    }
+    snprintf(u->port, sizeof(u->port), "%ld", pv);
+    size_t plen = strcspn(end, "#");
+    size_t at = 0;
+    if (*end != '/')
+        u->path[at++] = '/';
+    if (!copy_checked(u->path + at, sizeof(u->path) - at, end, plen, true))
+        return FL_EINVAL;
+    return 0;
+}
+
+int fl_http_url_resolve(fl_http_url *out, const fl_http_url *base, const char *loc)
+{
+    char abs[sizeof(base->path) + sizeof(base->host) + 32];
+    /* a scheme (RFC 3986 3.1) makes it absolute */
+    size_t sl = strspn(loc, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    if (sl > 0 && loc[sl] == ':' && strchr("0123456789+-.", loc[0]) == NULL)
+        return fl_http_url_parse(out, loc);
+    const char *scheme = base->https ? "https" : "http";
+    const char *lb = strchr(base->host, ':') ? "[" : "";
+    const char *rb = *lb ? "]" : "";
+    int n;
+    if (loc[0] == '/' && loc[1] == '/') {
+        n = snprintf(abs, sizeof(abs), "%s:%s", scheme, loc);
+    } else if (loc[0] == '/') {
+        n = snprintf(abs, sizeof(abs), "%s://%s%s%s:%s%s", scheme, lb, base->host, rb, base->port,
+                     loc);
+    } else {
+        size_t dir = strcspn(base->path, "?");
+        while (dir > 0 && base->path[dir - 1] != '/')
+            dir--;
+        n = snprintf(abs, sizeof(abs), "%s://%s%s%s:%s%.*s%s", scheme, lb, base->host, rb,
+                     base->port, (int)dir, base->path, loc);
+    }
+    if (n < 0 || (size_t)n >= sizeof(abs))
+        return FL_EINVAL;
+    return fl_http_url_parse(out, abs);
+}
+
+/* Up to 18 decimal digits. */
+static int read_decimal(const char **p, int64_t *out)
+{
+    int64_t v = 0;
+    int digits = 0;
+    for (; **p >= '0' && **p <= '9'; (*p)++, digits++) {
+        if (digits == 18)
+            return FL_EBADMSG;
+        v = v * 10 + (**p - '0');
+    }
+    *out = v;
+    return digits > 0 ? 0 : FL_EBADMSG;
+}
+
+int fl_http_content_range_parse(const char *value, int64_t *first, int64_t *last, int64_t *complete)
+{
+    int64_t f = -1, l = -1, c = -1;
+    if (!value || strncasecmp(value, "bytes ", 6) != 0)
+        return FL_EBADMSG;
+    const char *p = value + 6;
+    if (*p == '*') {
+        p++;
+    } else if (read_decimal(&p, &f) != 0 || *p++ != '-' || read_decimal(&p, &l) != 0 || l < f) {
+        return FL_EBADMSG;
+    }
+    if (*p++ != '/')
+        return FL_EBADMSG;
+    if (*p == '*' && f >= 0)
+        p++;
+    else if (read_decimal(&p, &c) != 0)
+        return FL_EBADMSG;
+    if (*p != '\0' || (c >= 0 && l >= c))
+        return FL_EBADMSG;
+    *first = f;
+    *last = l;
+    *complete = c;
+    return 0;
 }

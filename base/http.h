@@ -13,6 +13,9 @@
  * connection's close, from bytes fed in any split, handing out the body
  * bytes as pointers into the input (no copy).
  *
+ * fl_http_url and fl_http_content_range_parse read what a client needs
+ * beyond that: URLs (and Location references), Content-Range.
+ *
  * The writers append a request or response head (and body) to an fl_bytes.
  * Nothing here allocates except the fl_bytes writers. Not thread-safe: one
  * object belongs to one thread. */
@@ -134,6 +137,36 @@ int fl_http_body_parse(fl_http_body *b,
 /* The connection closed: 0 if the body is complete (a close-delimited body
  * ends here), FL_EBADMSG if it was cut short (or had failed). */
 int fl_http_body_finish(fl_http_body *b);
+
+/* ---- URLs and ranges ---- */
+
+typedef struct fl_http_url {
+    bool https;
+    char host[256];  /* an IPv6 literal without its brackets */
+    char port[6];    /* decimal; 80 or 443 when the URL names none */
+    char path[2048]; /* path and query as sent ("/a?x=1"), "/" when empty */
+} fl_http_url;
+
+/* Parses an absolute http:// or https:// URL (RFC 9110 4.2.1, 4.2.2),
+ * dropping a #fragment. Returns 0; FL_EINVAL for another scheme, userinfo
+ * ("user@"), an empty host, a port outside 1-65535, a space or control
+ * character, or a part too long for fl_http_url. */
+int fl_http_url_parse(fl_http_url *u, const char *s);
+
+/* Resolves a Location (a URI reference: an absolute URL, "//host/path",
+ * "/path" or a path relative to base's) against `base` into `out`. 0, or
+ * FL_EINVAL as fl_http_url_parse. */
+int fl_http_url_resolve(fl_http_url *out, const fl_http_url *base, const char *ref);
+
+/* Parses a Content-Range value (RFC 9110 14.4), in bytes: a satisfied
+ * range "bytes FIRST-LAST/COMPLETE" (COMPLETE may be "*": -1), or an
+ * unsatisfied one, "bytes", space, star, slash, COMPLETE (FIRST and LAST
+ * -1). 0, or FL_EBADMSG for anything else (LAST before FIRST, LAST not
+ * before COMPLETE, more than 18 digits). */
+int fl_http_content_range_parse(const char *value,
+                                int64_t *first,
+                                int64_t *last,
+                                int64_t *complete);
 
 /* Appends "METHOD target HTTP/1.1", the fields and the empty line. FL_EINVAL
  * if a string contains CR or LF. */

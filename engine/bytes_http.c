@@ -41,13 +41,6 @@ FL_LOG_TAG("http");
 #define HTTP_CA_BUNDLE     "/etc/ssl/certs/ca-certificates.crt"
 #define HTTP_WHY           512
 
-typedef struct http_url {
-    bool https;
-    char host[256]; /* an IPv6 literal without its brackets */
-    char port[6];
-    char path[2048]; /* path and query, as sent */
-} http_url;
-
 typedef struct http_src http_src;
 
 typedef struct http_conn {
@@ -81,7 +74,7 @@ struct http_src {
     uv_loop_t *loop;
     fl__bytes_cb cb;
     void *arg;
-    http_url url;
+    fl_http_url url;
     char hostport[300]; /* for messages: "host:port" */
     char *ca_file;
     int redirects;
@@ -128,102 +121,6 @@ static void on_defer(uv_timer_t *t);
 static void resolve_start(http_src *s, int64_t offset);
 
 /* ---- URLs ---------------------------------------------------------------- */
-
-static bool copy_checked(char *dst, size_t cap, const char *src, size_t n, bool path)
-{
-    if (n >= cap)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)src[i];
-        if (c <= 0x20 || c >= 0x7f || (!path && strchr("/?#@[]", c)))
-            return false;
-    }
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-    return true;
-}
-
-/* "http[s]://host[:port][/path][?query][#fragment]" (no userinfo). */
-static int url_parse(const char *uri, http_url *u)
-{
-    const char *p;
-    memset(u, 0, sizeof(*u));
-    if (strncasecmp(uri, "http://", 7) == 0) {
-        p = uri + 7;
-    } else if (strncasecmp(uri, "https://", 8) == 0) {
-        u->https = true;
-        p = uri + 8;
-    } else {
-        return FL_EINVAL;
-    }
-    size_t alen = strcspn(p, "/?#");
-    const char *end = p + alen;
-    const char *port = NULL;
-    if (*p == '[') {
-        const char *rb = memchr(p, ']', alen);
-        if (!rb || !copy_checked(u->host, sizeof(u->host), p + 1, (size_t)(rb - p - 1), false))
-            return FL_EINVAL;
-        if (rb + 1 < end && rb[1] != ':')
-            return FL_EINVAL;
-        port = rb + 1 < end ? rb + 2 : NULL;
-    } else {
-        const char *colon = memchr(p, ':', alen);
-        size_t hlen = colon ? (size_t)(colon - p) : alen;
-        if (!copy_checked(u->host, sizeof(u->host), p, hlen, false))
-            return FL_EINVAL;
-        port = colon ? colon + 1 : NULL;
-    }
-    if (!u->host[0])
-        return FL_EINVAL;
-    long pv = u->https ? 443 : 80;
-    if (port) {
-        if (port == end || end - port > 5)
-            return FL_EINVAL;
-        pv = 0;
-        for (const char *q = port; q < end; q++) {
-            if (*q < '0' || *q > '9')
-                return FL_EINVAL;
-            pv = pv * 10 + (*q - '0');
-        }
-        if (pv < 1 || pv > 65535)
-            return FL_EINVAL;
-    }
-    snprintf(u->port, sizeof(u->port), "%ld", pv);
-    size_t plen = strcspn(end, "#");
-    size_t at = 0;
-    if (*end != '/')
-        u->path[at++] = '/';
-    if (!copy_checked(u->path + at, sizeof(u->path) - at, end, plen, true))
-        return FL_EINVAL;
-    return 0;
-}
-
-/* A Location (RFC 9110 10.2.2: a URI reference) against the URL asked. */
-static int url_resolve(const http_url *base, const char *loc, http_url *out)
-{
-    char abs[sizeof(base->path) + sizeof(base->host) + 32];
-    if (strncasecmp(loc, "http://", 7) == 0 || strncasecmp(loc, "https://", 8) == 0)
-        return url_parse(loc, out);
-    const char *scheme = base->https ? "https" : "http";
-    const char *lb = strchr(base->host, ':') ? "[" : "";
-    const char *rb = *lb ? "]" : "";
-    int n;
-    if (loc[0] == '/' && loc[1] == '/') {
-        n = snprintf(abs, sizeof(abs), "%s:%s", scheme, loc);
-    } else if (loc[0] == '/') {
-        n = snprintf(abs, sizeof(abs), "%s://%s%s%s:%s%s", scheme, lb, base->host, rb, base->port,
-                     loc);
-    } else {
-        size_t dir = strcspn(base->path, "?");
-        while (dir > 0 && base->path[dir - 1] != '/')
-            dir--;
-        n = snprintf(abs, sizeof(abs), "%s://%s%s%s:%s%.*s%s", scheme, lb, base->host, rb,
-                     base->port, (int)dir, base->path, loc);
-    }
-    if (n < 0 || (size_t)n >= sizeof(abs))
-        return FL_EINVAL;
-    return url_parse(abs, out);
-}
 
 static void set_hostport(http_src *s)
 {
@@ -578,44 +475,6 @@ static void src_append(http_src *s, const uint8_t *p, size_t n)
         defer_schedule(s);
 }
 
-/* "bytes FIRST-LAST/TOTAL" (TOTAL may be "*": -1), or "bytes * /TOTAL"
- * (first -1). */
-static int parse_content_range(const char *v, int64_t *first, int64_t *total)
-{
-    if (!v || strncasecmp(v, "bytes ", 6) != 0)
-        return FL_EBADMSG;
-    const char *p = v + 6;
-    int64_t nums[3] = { -1, -1, -1 };
-    for (int i = 0; i < 3; i++) {
-        if (*p == '*' && i != 1) {
-            p++;
-        } else {
-            int digits = 0;
-            int64_t x = 0;
-            for (; *p >= '0' && *p <= '9'; p++, digits++) {
-                if (digits == 18)
-                    return FL_EBADMSG;
-                x = x * 10 + (*p - '0');
-            }
-            if (digits == 0)
-                return FL_EBADMSG;
-            nums[i] = x;
-        }
-        if (i == 0 && nums[0] < 0) {
-            if (*p++ != '/')
-                return FL_EBADMSG;
-            i = 1;
-        } else if (i < 2 && *p++ != (i == 0 ? '-' : '/')) {
-            return FL_EBADMSG;
-        }
-    }
-    if (*p || (nums[0] >= 0 && nums[1] < nums[0]) || (nums[2] >= 0 && nums[1] >= nums[2]))
-        return FL_EBADMSG;
-    *first = nums[0];
-    *total = nums[2];
-    return 0;
-}
-
 static int conn_redirect(http_conn *c)
 {
     http_src *s = c->src;
@@ -631,8 +490,8 @@ static int conn_redirect(http_conn *c)
                  s->url.path);
         return -1;
     }
-    http_url next;
-    if (url_resolve(&s->url, loc, &next) != 0) {
+    fl_http_url next;
+    if (fl_http_url_resolve(&next, &s->url, loc) != 0) {
         src_fail(s, FL_EPROTO, "HTTP %d from %s%s to a Location that is not http(s): %.200s",
                  h->status, s->hostport, s->url.path, loc);
         return -1;
@@ -668,11 +527,12 @@ static int conn_on_head(http_conn *c)
         src_fail(s, code, "HTTP %d %s from %s%s", st, reason, s->hostport, s->url.path);
         return -1;
     }
-    int64_t first = 0, total = -1;
+    int64_t first = 0, last = -1, total = -1;
     const char *cr = fl_http_head_get(h, "Content-Range");
     if (st == 416) {
         /* asked at or past the end */
-        if (parse_content_range(cr, &first, &total) != 0 || total < 0 || c->offset < total) {
+        if (fl_http_content_range_parse(cr, &first, &last, &total) != 0 || total < 0 ||
+            c->offset < total) {
             src_fail(s, FL_EPROTO, "HTTP 416 from %s%s for bytes=%lld-", s->hostport, s->url.path,
                      (long long)c->offset);
             return -1;
@@ -690,8 +550,8 @@ static int conn_on_head(http_conn *c)
         return -1;
     }
     if (fl_http_body_init(&c->body, h, false) != 0 ||
-        (st == 206 &&
-         (parse_content_range(cr, &first, &total) != 0 || first < 0 || first != c->offset))) {
+        (st == 206 && (fl_http_content_range_parse(cr, &first, &last, &total) != 0 || first < 0 ||
+                       first != c->offset))) {
         src_fail(s, FL_EPROTO, "a malformed HTTP %d from %s%s", st, s->hostport, s->url.path);
         return -1;
     }
@@ -1060,8 +920,8 @@ int fl__bytes_http_open(fl__bytes **out,
                         const fl__bytes_cb *cb,
                         void *arg)
 {
-    http_url url;
-    if (!uri || url_parse(uri, &url) != 0)
+    fl_http_url url;
+    if (!uri || fl_http_url_parse(&url, uri) != 0)
         return FL_EINVAL;
     http_src *s = calloc(1, sizeof(*s));
     if (!s)

@@ -2,8 +2,10 @@
  * chunked or up to the close) over the input fed in splits that bytes 0 and
  * 1 pick (byte 0: whether it answers a HEAD), and again all at once; both runs must agree on the
  * outcome and the body bytes, which must lie inside the input. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,34 @@ typedef struct outcome {
 
 static uint8_t body_a[1 << 16];
 static uint8_t body_b[1 << 16];
+
+/* What an HTTP client reads from a head besides the body's framing:
+ * Content-Range, and a Location resolved against a URL. */
+static void check_client_fields(const fl_http_head *h)
+{
+    int64_t f, l, c;
+    const char *cr = fl_http_head_get(h, "Content-Range");
+    if (cr && fl_http_content_range_parse(cr, &f, &l, &c) == 0) {
+        if ((f < 0) != (l < 0) || l < f || (c >= 0 && l >= c) || (f < 0 && c < 0))
+            abort();
+    }
+    const char *loc = fl_http_head_get(h, "Location");
+    if (loc) {
+        static fl_http_url base, out, again;
+        if (fl_http_url_parse(&base, "https://[::1]:8443/dir/file.webm?x=1") != 0)
+            abort();
+        if (fl_http_url_resolve(&out, &base, loc) == 0) {
+            /* the result is a URL that parses to itself */
+            char s[sizeof(out.host) + sizeof(out.path) + 32];
+            bool v6 = strchr(out.host, ':') != NULL;
+            snprintf(s, sizeof(s), "%s://%s%s%s:%s%s", out.https ? "https" : "http", v6 ? "[" : "",
+                     out.host, v6 ? "]" : "", out.port, out.path);
+            if (fl_http_url_parse(&again, s) != 0 || strcmp(again.host, out.host) != 0 ||
+                strcmp(again.path, out.path) != 0 || strcmp(again.port, out.port) != 0)
+                abort();
+        }
+    }
+}
 
 static outcome read_all(const uint8_t *data,
                         size_t size,
@@ -46,6 +76,7 @@ static outcome read_all(const uint8_t *data,
                 continue;
             if (o.rc != 0)
                 break;
+            check_client_fields(&h);
             o.rc = fl_http_body_init(&b, &h, head_request);
             if (o.rc != 0)
                 break;

@@ -492,6 +492,96 @@ static void test_body_limits(void **state)
     fl_bytes_deinit(&body);
 }
 
+static void test_url(void **state)
+{
+    (void)state;
+    fl_http_url u, r;
+    assert_int_equal(fl_http_url_parse(&u, "http://example.com/a/b.webm?x=1#frag"), 0);
+    assert_false(u.https);
+    assert_string_equal(u.host, "example.com");
+    assert_string_equal(u.port, "80");
+    assert_string_equal(u.path, "/a/b.webm?x=1");
+    assert_int_equal(fl_http_url_parse(&u, "HTTPS://[::1]:8443?q"), 0);
+    assert_true(u.https);
+    assert_string_equal(u.host, "::1");
+    assert_string_equal(u.port, "8443");
+    assert_string_equal(u.path, "/?q");
+    assert_int_equal(fl_http_url_parse(&u, "https://h"), 0);
+    assert_string_equal(u.port, "443");
+    assert_string_equal(u.path, "/");
+    static const char *const bad[] = {
+        "ftp://h/a",    "http://",      "http:///a",     "http://h:0/",    "http://h:65536/",
+        "http://h:/",   "http://h:8x/", "http://[::1/",  "http://[::1]x/", "http://h/a b",
+        "http://u@h/a", "rtsp://h/a",   "http://h\x01/", "http://h/\x7f",  "http://h:123456/",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (fl_http_url_parse(&u, bad[i]) != FL_EINVAL)
+            fail_msg("%s was taken", bad[i]);
+    }
+    char longpath[3000];
+    memset(longpath, 'a', sizeof(longpath));
+    memcpy(longpath, "http://h/", 9);
+    longpath[sizeof(longpath) - 1] = '\0';
+    assert_int_equal(fl_http_url_parse(&u, longpath), FL_EINVAL);
+
+    /* Location references */
+    assert_int_equal(fl_http_url_parse(&u, "http://h:81/dir/file.mp4?x"), 0);
+    assert_int_equal(fl_http_url_resolve(&r, &u, "https://cdn/f"), 0);
+    assert_true(r.https);
+    assert_string_equal(r.host, "cdn");
+    assert_string_equal(r.path, "/f");
+    assert_int_equal(fl_http_url_resolve(&r, &u, "//other:82/g"), 0);
+    assert_false(r.https);
+    assert_string_equal(r.host, "other");
+    assert_string_equal(r.port, "82");
+    assert_int_equal(fl_http_url_resolve(&r, &u, "/top?y"), 0);
+    assert_string_equal(r.host, "h");
+    assert_string_equal(r.port, "81");
+    assert_string_equal(r.path, "/top?y");
+    assert_int_equal(fl_http_url_resolve(&r, &u, "near.mp4"), 0);
+    assert_string_equal(r.path, "/dir/near.mp4");
+    assert_int_equal(fl_http_url_parse(&u, "http://[fe80::1]:81/x"), 0);
+    assert_int_equal(fl_http_url_resolve(&r, &u, "/y"), 0);
+    assert_string_equal(r.host, "fe80::1");
+    assert_int_equal(fl_http_url_resolve(&r, &u, "rtsp://h/"), FL_EINVAL);
+    assert_int_equal(fl_http_url_resolve(&r, &u, "/a b"), FL_EINVAL);
+}
+
+static void test_content_range(void **state)
+{
+    (void)state;
+    int64_t f, l, c;
+    assert_int_equal(fl_http_content_range_parse("bytes 0-99/1000", &f, &l, &c), 0);
+    assert_true(f == 0 && l == 99 && c == 1000);
+    assert_int_equal(fl_http_content_range_parse("bytes 5-5/*", &f, &l, &c), 0);
+    assert_true(f == 5 && l == 5 && c == -1);
+    assert_int_equal(fl_http_content_range_parse("bytes */1234", &f, &l, &c), 0);
+    assert_true(f == -1 && l == -1 && c == 1234);
+    assert_int_equal(fl_http_content_range_parse("bytes 999999999999999999-999999999999999999/*",
+                                                 &f, &l, &c),
+                     0);
+    static const char *const bad[] = {
+        "bytes 0-99/99",
+        "bytes 10-9/100",
+        "bytes */*",
+        "bytes 0-99",
+        "bytes 0-/100",
+        "bytes -5/100",
+        "items 0-1/2",
+        "bytes 0-1/2 ",
+        "bytes  0-1/2",
+        "bytes 0-1/2x",
+        "bytes 1234567890123456789-1234567890123456790/*",
+        "",
+        "bytes ",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (fl_http_content_range_parse(bad[i], &f, &l, &c) != FL_EBADMSG)
+            fail_msg("\"%s\" was taken", bad[i]);
+    }
+    assert_int_equal(fl_http_content_range_parse(NULL, &f, &l, &c), FL_EBADMSG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -507,6 +597,8 @@ int main(void)
         cmocka_unit_test(test_body_head_request_and_requests),
         cmocka_unit_test(test_body_malformed),
         cmocka_unit_test(test_body_limits),
+        cmocka_unit_test(test_url),
+        cmocka_unit_test(test_content_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
