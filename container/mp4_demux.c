@@ -35,8 +35,19 @@
  * file with samples both in its moov and in fragments seeks among the
  * fragments only.
  *
- * Duration: mvhd's, else mehd's, else the longest sample table's; -1 for a
- * fragmented file that says nothing (ffmpeg's empty_moov).
+ * Duration: mvhd's, else mehd's, else the longest sample table's. A
+ * fragmented file that says nothing (ffmpeg's empty_moov) and whose size
+ * is known is measured before the header is reported read: the first
+ * moof gives each track's start, then the top-level boxes are walked to
+ * the end of the file (moofs read, their trafs' tfdt and trun sample
+ * durations summed; mdats stepped over by their size) for each track's
+ * end. The walk starts at the first moof, or, when the mfra has a tfra for
+ * every track, at the earliest of their last entries (the last fragments
+ * with a sync sample; a fragment there must then carry tfdt, else the walk
+ * starts over from the first moof). As ffprobe's format duration: the
+ * latest end minus the earliest start, each track shifted by its first
+ * sample's composition offset (pts, not dts). The mfra read is kept for
+ * seeking. With the size unknown: -1.
  *
  * Memory: the moov's tables as mp4_moov.c says; a fragment's samples in
  * per-track arrays that grow to the largest fragment and are reused (no
@@ -70,6 +81,15 @@
 #define TRUN_CTO               0x000800u
 #define SAMPLE_IS_NON_SYNC     0x010000u
 
+enum dur_step {
+    DUR_NONE,
+    DUR_FIRST, /* the boxes after the moov up to the first moof */
+    DUR_MFRO,  /* the last 16 bytes: mfro */
+    DUR_MFRA,
+    DUR_LAST, /* the walk from the mfra's last fragments */
+    DUR_WALK, /* the walk from the first moof */
+};
+
 enum seek_step {
     SEEK_NONE,
     SEEK_START,
@@ -83,9 +103,20 @@ struct ra {
     int64_t moof;
 };
 
+/* One track in the last moof parsed: its first traf's start (ticks) and
+ * whether it had tfdt, the first sample's composition offset, where its
+ * last traf ended. */
+struct frag_times {
+    int seen, tfdt;
+    int32_t cto0;
+    int64_t start, end;
+};
+
 struct mp4 {
     struct mp4_track tracks[FL_DEMUX_MAX_TRACKS];
     size_t ntracks;
+    struct frag_times ft[FL_DEMUX_MAX_TRACKS];
+    int times_only; /* parse_moof keeps no samples (the duration pass) */
     struct mp4_movie movie;
     int have_moov;
     int done;           /* the last box ran to the end of a file of unknown size */
@@ -103,6 +134,13 @@ struct mp4 {
     int mfra; /* 0 not looked for, 1 read, -1 none or unusable */
     struct ra *ra;
     size_t nra;
+    /* the duration pass: per track its start and end (us; INT64_MAX and
+     * INT64_MIN until known), the composition offset its times take */
+    enum dur_step dur;
+    int64_t dur_pos, dur_first, dur_from;
+    unsigned dur_walked; /* tracks met since the walk started: a bit each */
+    int64_t dur_start[FL_DEMUX_MAX_TRACKS], dur_end[FL_DEMUX_MAX_TRACKS];
+    int32_t dur_shift[FL_DEMUX_MAX_TRACKS];
 };
 
 /* ---- top-level boxes ---- */
@@ -171,7 +209,10 @@ static int box_body(fl__demux_io *io, const struct hdr *h, const uint8_t **p, si
 
 static int64_t to_us(const struct mp4_track *t, int64_t ticks)
 {
-    return fl__mp4_ticks_to_us(ticks - t->media_start, t->timescale) + t->empty_us;
+    int64_t us = fl__mp4_ticks_to_us(ticks - t->media_start, t->timescale);
+    if (us > INT64_MAX - t->empty_us) /* beyond 292,000 years */
+        return INT64_MAX;
+    return us + t->empty_us;
 }
 
 static int64_t pts_us(const struct mp4_track *t, const struct mp4_sample *s)
@@ -218,7 +259,8 @@ static int parse_trun(const struct mp4_box *b,
                       int64_t base,
                       int64_t *data,
                       int64_t *dts,
-                      size_t *total)
+                      size_t *total,
+                      int32_t *cto0)
 {
     struct mp4_rd r = { .p = b->p, .len = b->len };
     uint32_t flags = fl__mp4_u32(&r) & 0xffffffu;
@@ -241,6 +283,8 @@ static int parse_trun(const struct mp4_box *b,
         int32_t cto = (flags & TRUN_CTO) ? (int32_t)fl__mp4_u32(&r) : 0;
         if (size > FL_DEMUX_MAX_UNIT || off > MP4_MAX_OFFSET)
             return FL_EBADMSG;
+        if (cto0 && i == 0)
+            *cto0 = cto;
         if (t && size > 0)
             t->s[t->n++] = (struct mp4_sample){ .off = off,
                                                 .dts = *dts,
@@ -312,28 +356,38 @@ static int parse_traf(struct mp4 *m,
             return FL_EBADMSG;
         dts = (int64_t)v;
     }
-    struct mp4_track *keep = t && !t->skip ? t : NULL;
+    struct mp4_track *keep = t && !t->skip && !m->times_only ? t : NULL;
     int audio = keep && !keep->video;
+    struct frag_times *ft = t ? &m->ft[t - m->tracks] : NULL;
+    int first = ft && !ft->seen; /* the track's first traf in this moof */
+    if (first)
+        *ft = (struct frag_times){ .seen = 1, .tfdt = tfdt.p != NULL, .start = dts };
     int64_t data = base;
     for (at = 0; (rc = fl__mp4_box_next(traf->p, traf->len, &at, &b)) == 1;) {
         if (b.type != BOX('t', 'r', 'u', 'n'))
             continue;
-        if ((rc = parse_trun(&b, keep, audio, &d, base, &data, &dts, total)) != 0)
+        size_t before = *total;
+        rc = parse_trun(&b, keep, audio, &d, base, &data, &dts, total, first ? &ft->cto0 : NULL);
+        if (rc != 0)
             return rc;
+        if (*total > before)
+            first = 0;
         if (dts > MP4_MAX_OFFSET)
             return FL_EBADMSG;
     }
     if (rc < 0)
         return rc;
     if (t)
-        t->frag_dts = dts;
+        t->frag_dts = ft->end = dts;
     *data_end = data;
     return 0;
 }
 
 static int parse_moof(struct mp4 *m, const uint8_t *p, size_t len, int64_t moof_at)
 {
-    clear_samples(m);
+    if (!m->times_only)
+        clear_samples(m);
+    memset(m->ft, 0, sizeof(m->ft));
     size_t at = 0, total = 0;
     int64_t data_end = moof_at;
     struct mp4_box b;
@@ -547,6 +601,197 @@ static int mp4_seek(void *impl, fl__demux_io *io, int64_t pts_us_)
     return 0;
 }
 
+/* ---- the duration of a fragmented file ---- */
+
+static void dur_reset(struct mp4 *m)
+{
+    for (size_t i = 0; i < m->ntracks; i++) {
+        m->dur_start[i] = INT64_MAX;
+        m->dur_end[i] = INT64_MIN;
+        m->dur_shift[i] = 0;
+        m->tracks[i].frag_dts = 0;
+    }
+    m->dur_walked = 0;
+}
+
+/* The times of the moof just parsed: FL_EBADMSG when the walk from the
+ * mfra meets a track for the first time in a traf without tfdt (its start
+ * would be wrong). */
+static int dur_take(struct mp4 *m)
+{
+    for (size_t i = 0; i < m->ntracks; i++) {
+        const struct frag_times *ft = &m->ft[i];
+        const struct mp4_track *t = &m->tracks[i];
+        if (!ft->seen)
+            continue;
+        if (m->dur == DUR_LAST && !(m->dur_walked & (1u << i)) && !ft->tfdt)
+            return FL_EBADMSG;
+        m->dur_walked |= 1u << i;
+        if (m->dur_start[i] == INT64_MAX) {
+            m->dur_shift[i] = ft->cto0;
+            m->dur_start[i] = to_us(t, ft->start + ft->cto0);
+        }
+        int64_t end = to_us(t, ft->end + m->dur_shift[i]);
+        if (end > m->dur_end[i])
+            m->dur_end[i] = end;
+    }
+    return 0;
+}
+
+/* The latest end minus the earliest start; -1 without both. The walk's
+ * state is left for reading (fragments from the first on). */
+static void dur_finish(struct mp4 *m, fl_demux_info *info, int *ready)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; i < m->ntracks; i++) {
+        if (m->dur_start[i] < lo)
+            lo = m->dur_start[i];
+        if (m->dur_end[i] > hi)
+            hi = m->dur_end[i];
+        m->tracks[i].frag_dts = 0;
+    }
+    if (lo != INT64_MAX && hi > lo && (lo >= 0 || hi <= INT64_MAX + lo))
+        m->movie.duration_us = hi - lo;
+    m->times_only = 0;
+    m->dur = DUR_NONE;
+    info->duration_us = m->movie.duration_us;
+    *ready = 1;
+}
+
+static void dur_walk_from_first(struct mp4 *m)
+{
+    dur_reset(m);
+    m->dur = DUR_WALK;
+    m->dur_pos = m->dur_from = m->dur_first;
+}
+
+/* The mfra's tfras: the earliest of their last entries into *from, when
+ * every track has one; FL_EBADMSG otherwise. */
+static int dur_mfra_from(const struct mp4 *m, const uint8_t *p, size_t len, int64_t *from)
+{
+    struct mp4_box b;
+    size_t at = 0;
+    unsigned found = 0;
+    int rc;
+    *from = INT64_MAX;
+    while ((rc = fl__mp4_box_next(p, len, &at, &b)) == 1) {
+        if (b.type != BOX('t', 'f', 'r', 'a'))
+            continue;
+        struct mp4_rd r = { .p = b.p, .len = b.len };
+        int v1 = fl__mp4_u8(&r) == 1;
+        fl__mp4_skip(&r, 3);
+        uint32_t id = fl__mp4_u32(&r), sizes = fl__mp4_u32(&r), n = fl__mp4_u32(&r);
+        size_t skip = ((sizes >> 4) & 3) + ((sizes >> 2) & 3) + (sizes & 3) + 3;
+        size_t each = (v1 ? 16 : 8) + skip;
+        if (r.bad || n > (r.len - r.at) / each)
+            return FL_EBADMSG;
+        const struct mp4_track *t = NULL;
+        for (size_t i = 0; i < m->ntracks; i++)
+            if (m->tracks[i].id == id)
+                t = &m->tracks[i];
+        if (!t || n == 0)
+            continue;
+        fl__mp4_skip(&r, (n - 1) * each + (v1 ? 8 : 4)); /* the last entry's moof */
+        uint64_t moof = v1 ? fl__mp4_u64(&r) : fl__mp4_u32(&r);
+        if (r.bad || moof < (uint64_t)m->dur_first)
+            return FL_EBADMSG;
+        if ((int64_t)moof < *from)
+            *from = (int64_t)moof;
+        found |= 1u << (t - m->tracks);
+    }
+    if (rc < 0 || found != (1u << m->ntracks) - 1)
+        return FL_EBADMSG;
+    return 0;
+}
+
+/* mfro, then the mfra: where the walk starts (from the first moof when
+ * there is none or it does not serve). Its reference track's entries are
+ * kept for seeking, as seek_mfra would. */
+static int dur_mfra(struct mp4 *m, fl__demux_io *io)
+{
+    const uint8_t *p;
+    int rc;
+    if (m->dur == DUR_MFRO) {
+        rc = io->size >= 16 ? fl__demux_get(io, io->size - 16, 16, &p) : FL_EOF;
+        if (rc == FL_EAGAIN)
+            return rc;
+        m->mfra_size =
+                rc == 0 && fl_get_be32(p) == 16 && fl_get_be32(p + 4) == BOX('m', 'f', 'r', 'o')
+                        ? fl_get_be32(p + 12)
+                        : 0;
+        if (m->mfra_size < 24 || m->mfra_size > io->size || m->mfra_size > FL_DEMUX_MAX_UNIT) {
+            m->mfra = -1;
+            dur_walk_from_first(m);
+            return 0;
+        }
+        m->dur = DUR_MFRA;
+    }
+    rc = fl__demux_get(io, io->size - m->mfra_size, m->mfra_size, &p);
+    if (rc == FL_EAGAIN)
+        return rc;
+    int ok = rc == 0 && fl_get_be32(p) == m->mfra_size &&
+             fl_get_be32(p + 4) == BOX('m', 'f', 'r', 'a');
+    int64_t from = -1;
+    if (ok && dur_mfra_from(m, p + 8, m->mfra_size - 8, &from) != 0)
+        from = -1;
+    rc = ok ? parse_mfra(m, p + 8, m->mfra_size - 8) : FL_EBADMSG;
+    if (rc == FL_ENOMEM)
+        return rc;
+    m->mfra = rc == 0 ? 1 : -1;
+    if (from < 0) {
+        dur_walk_from_first(m);
+        return 0;
+    }
+    m->dur = DUR_LAST;
+    m->dur_pos = m->dur_from = from;
+    m->dur_walked = 0;
+    return 0;
+}
+
+/* One top-level box of a walk: a moof's times taken, anything else
+ * stepped over by its size. The first moof (DUR_FIRST) ends that step;
+ * the end of the file, or a box that does not parse, ends the walk. */
+static int dur_walk(struct mp4 *m, fl__demux_io *io, fl_demux_info *info, int *ready)
+{
+    struct hdr h;
+    int rc = box_header(io, m->dur_pos, &h);
+    if (rc == 0 && m->dur == DUR_LAST && h.at == m->dur_from && h.type != BOX('m', 'o', 'o', 'f'))
+        rc = FL_EBADMSG; /* the mfra points elsewhere */
+    int moof = rc == 0 && h.type == BOX('m', 'o', 'o', 'f');
+    if (moof) {
+        const uint8_t *p;
+        size_t len;
+        rc = box_body(io, &h, &p, &len);
+        if (rc == 0)
+            rc = parse_moof(m, p, len, h.at);
+        if (rc == 0)
+            rc = dur_take(m);
+    }
+    if (rc == FL_EAGAIN || rc == FL_ENOMEM)
+        return rc;
+    if (rc == 0 && moof && m->dur == DUR_FIRST) {
+        m->dur_first = h.at;
+        m->dur = DUR_MFRO;
+        return 0;
+    }
+    if (rc == 0) {
+        m->dur_pos = h.end;
+        return 0;
+    }
+    if (m->dur == DUR_LAST && rc != FL_EOF)
+        dur_walk_from_first(m);
+    else
+        dur_finish(m, info, ready);
+    return 0;
+}
+
+static int dur_step(struct mp4 *m, fl__demux_io *io, fl_demux_info *info, int *ready)
+{
+    if (m->dur == DUR_MFRO || m->dur == DUR_MFRA)
+        return dur_mfra(m, io);
+    return dur_walk(m, io, info, ready);
+}
+
 /* ---- reading ---- */
 
 /* The next frame of the samples held: the earliest decode time. */
@@ -613,6 +858,13 @@ static int read_moov(struct mp4 *m,
     info->duration_us = m->movie.duration_us;
     info->seekable =
             io->size >= 0 && m->ntracks > 0 && (m->movie.nsamples > 0 || m->movie.fragmented);
+    if (m->movie.fragmented && m->movie.duration_us < 0 && io->size >= 0 && m->ntracks > 0) {
+        dur_reset(m); /* measured first: ready then */
+        m->times_only = 1;
+        m->dur = DUR_FIRST;
+        m->dur_pos = h->end;
+        return 0;
+    }
     *ready = 1;
     return 0;
 }
@@ -665,7 +917,9 @@ static int mp4_read(void *impl,
     struct mp4 *m = impl;
     for (;;) {
         int rc;
-        if (m->seek != SEEK_NONE)
+        if (m->dur != DUR_NONE)
+            rc = dur_step(m, io, info, ready);
+        else if (m->seek != SEEK_NONE)
             rc = seek_step(m, io);
         else if (has_samples(m))
             return emit(m, io, out);

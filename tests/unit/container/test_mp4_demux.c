@@ -241,6 +241,22 @@ static uint8_t *make_file(const char *name,
     return p;
 }
 
+/* ffprobe's format duration of the file at path, in us. */
+static int64_t probe_duration(const char *path)
+{
+    char cmd[512], line[128];
+    snprintf(cmd, sizeof(cmd),
+             "ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 %s", path);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    double s = -1;
+    if (fgets(line, sizeof(line), f))
+        s = strtod(line, NULL);
+    assert_int_equal(pclose(f), 0);
+    assert_true(s > 0);
+    return sec_to_us(s);
+}
+
 /* Every frame matches ffprobe's packet of the same stream in turn (the
  * file's stream index is our track index for these files). */
 static void assert_matches_probe(const struct demuxed *m, const char *path)
@@ -415,12 +431,125 @@ static void test_fragmented(void **state)
     assert_true(m.info.seekable);
     assert_av_timing(&m);
     assert_matches_probe(&m, path);
-    assert_true(m.fed <= len + 64);
+    /* read once, but for the duration's look at the first and last
+     * fragments and the mfra */
+    assert_true(m.fed <= len + 4096);
+    assert_true(llabs(m.info.duration_us - probe_duration(path)) <= 1);
     demux_file(file, len, -1, FEED_ODD, 0, -1, &s);
     assert_same_frames(&m, &s);
     assert_false(s.info.seekable);
+    assert_int_equal(s.info.duration_us, -1); /* a stream: not measured */
     demuxed_free(&s);
     demuxed_free(&m);
+    free(file);
+}
+
+/* ---- the duration of fragmented files ---- */
+
+/* The top-level boxes of a file: how many, the first and last moof's
+ * sizes, all moofs' together and the mfra's (0 when none). */
+struct layout {
+    size_t boxes, first_moof, last_moof, moofs, mfra;
+};
+
+static struct layout layout_of(const uint8_t *p, size_t len)
+{
+    struct layout l = { 0 };
+    for (size_t at = 0; at + 8 <= len;) {
+        size_t size = fl_get_be32(p + at);
+        assert_true(size >= 8 && size <= len - at); /* no 64-bit sizes in these */
+        if (memcmp(p + at + 4, "moof", 4) == 0) {
+            if (!l.first_moof)
+                l.first_moof = size;
+            l.last_moof = size;
+            l.moofs += size;
+        } else if (memcmp(p + at + 4, "mfra", 4) == 0) {
+            l.mfra = size;
+        }
+        l.boxes++;
+        at += size;
+    }
+    return l;
+}
+
+/* The file (written to tmp_dir/name for ffprobe) says no duration (no
+ * mehd, mvhd's 0): the demuxer measures it before the header is reported
+ * read, the same however the bytes come, within one frame (1/30 s) of
+ * ffprobe's format duration. The bytes read beyond the file once: with an
+ * mfra, the first and last fragments' moofs and the mfra; without, every
+ * moof and box header of a walk. Returns the duration. */
+static int64_t check_frag_duration(const uint8_t *file, size_t len, const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", tmp_dir, name);
+    assert_int_equal(mf_write_file(path, file, len), 0);
+    int64_t want = probe_duration(path);
+    struct layout l = layout_of(file, len);
+    struct demuxed a, b, c;
+    demux_file(file, len, (int64_t)len, FEED_EXACT, 0, -1, &a);
+    assert_int_equal(a.end, FL_EOF);
+    if (llabs(a.info.duration_us - want) > 33334)
+        fail_msg("%s: duration %lld us, ffprobe %lld", name, (long long)a.info.duration_us,
+                 (long long)want);
+    uint64_t extra = a.fed - len;
+    if (l.mfra)
+        assert_true(extra <= l.first_moof + l.last_moof + l.mfra + 64);
+    else
+        assert_true(extra <= 2 * l.first_moof + l.moofs + 16 * l.boxes + 64);
+    demux_file(file, len, (int64_t)len, FEED_ODD, 0, -1, &b);
+    demux_file(file, len, (int64_t)len, FEED_AHEAD, 0, -1, &c);
+    assert_same_frames(&a, &b);
+    assert_same_frames(&a, &c);
+    assert_int_equal(b.info.duration_us, a.info.duration_us);
+    assert_int_equal(c.info.duration_us, a.info.duration_us);
+    int64_t d = a.info.duration_us;
+    demuxed_free(&a);
+    demuxed_free(&b);
+    demuxed_free(&c);
+    return d;
+}
+
+/* The mfra cut off the end, as a file whose writer never finished. */
+static size_t without_mfra(const uint8_t *file, size_t len)
+{
+    assert_true(len > 16 && memcmp(file + len - 12, "mfro", 4) == 0);
+    size_t mfra = fl_get_be32(file + len - 4);
+    assert_true(mfra < len && memcmp(file + len - mfra + 4, "mfra", 4) == 0);
+    return len - mfra;
+}
+
+/* ffmpeg's frag_keyframe+empty_moov+default_base_moof: through the mfra
+ * and, cut, by walking the fragments; without B-frames (10 s: ten
+ * fragments, so that the walk reads more than the mfra's way) and with
+ * (the video's first sample shows two frames late: its end and start are
+ * its pts, as ffprobe's). */
+static void test_frag_duration(void **state)
+{
+    (void)state;
+    NEED_TOOLS();
+    char path[128];
+    size_t len, blen;
+    uint8_t *file = make_file("fragd.mp4", h264_opus,
+                              "-t 10 -movflags frag_keyframe+empty_moov+default_base_moof", &len,
+                              path, sizeof(path));
+    int64_t d = check_frag_duration(file, len, "fragd_mfra.mp4");
+    assert_true(d > 9900000 && d < 10100000);
+    assert_int_equal(check_frag_duration(file, without_mfra(file, len), "fragd_cut.mp4"), d);
+    uint8_t *bf = make_file("fragdb.mp4", "-c:v libx264 -c:a libopus",
+                            "-movflags frag_keyframe+empty_moov+default_base_moof", &blen, path,
+                            sizeof(path));
+    d = check_frag_duration(bf, blen, "fragdb_mfra.mp4");
+    assert_true(d > 3050000 && d < 3100000); /* 3 s from the first B-frame delay on */
+    assert_int_equal(check_frag_duration(bf, without_mfra(bf, blen), "fragdb_cut.mp4"), d);
+    free(bf);
+    /* video alone: it ends last, from its first pts (3 s, not 2 frames less) */
+    bf = make_file("fragdv.mp4", "-an -c:v libx264",
+                   "-movflags frag_keyframe+empty_moov+default_base_moof", &blen, path,
+                   sizeof(path));
+    d = check_frag_duration(bf, blen, "fragdv_mfra.mp4");
+    assert_true(llabs(d - 3000000) <= 1);
+    assert_int_equal(check_frag_duration(bf, without_mfra(bf, blen), "fragdv_cut.mp4"), d);
+    free(bf);
     free(file);
 }
 
@@ -562,31 +691,21 @@ static int mem_write(void *arg, int64_t offset, const uint8_t *data, size_t len)
     return mf_file_patch(f->p, f->len, offset, data, len);
 }
 
-/* The frames of an ffmpeg file muxed by container/mp4.c (video at i/30 s,
- * Opus every 20 ms) read back: the same bytes, times and key frames. */
-static void test_own_muxer(void **state)
+/* The frames of src (an ffmpeg file's) muxed by container/mp4.c into out:
+ * video at i/30 s, Opus every 20 ms. */
+static void mux_own(const struct demuxed *src, struct memfile *out)
 {
-    (void)state;
-    NEED_TOOLS();
-    char path[128];
-    size_t len;
-    uint8_t *file = make_file("src.mp4", h264_opus, "", &len, path, sizeof(path));
-    struct demuxed src;
-    demux_file(file, len, (int64_t)len, FEED_AHEAD, 0, -1, &src);
-    assert_int_equal(src.end, FL_EOF);
-    const fl_demux_track *v = &src.info.tracks[0];
-
+    const fl_demux_track *v = &src->info.tracks[0];
     fl_mux_track tracks[2] = { { FL_MUX_H264, 0, 0 }, { FL_MUX_OPUS, 48000, 1 } };
-    struct memfile out = { 0 };
     fl_mux *mux;
     assert_int_equal(fl_mux_create(&mux, &(fl_mux_config){ .format = FL_MUX_MP4,
                                                            .tracks = tracks,
                                                            .ntracks = 2,
-                                                           .out = { mem_write, &out } }),
+                                                           .out = { mem_write, out } }),
                      0);
     size_t nv = 0, na = 0;
-    for (size_t i = 0; i < src.n; i++) {
-        const struct fr *f = &src.f[i];
+    for (size_t i = 0; i < src->n; i++) {
+        const struct fr *f = &src->f[i];
         int64_t pts = f->track == 0 ? ((int64_t)nv++ * 1000000 + 15) / 30 : (int64_t)na++ * 20000;
         fl_mux_frame mf = {
             .track = f->track, .pts_us = pts, .key = f->key, .data = f->data, .len = f->len
@@ -603,6 +722,33 @@ static void test_own_muxer(void **state)
     }
     assert_int_equal(fl_mux_finish(mux), 0);
     fl_mux_destroy(mux);
+}
+
+static uint8_t *own_file(size_t *len, struct memfile *out)
+{
+    char path[128];
+    uint8_t *file = make_file("src.mp4", h264_opus, "", len, path, sizeof(path));
+    struct demuxed src;
+    demux_file(file, *len, (int64_t)*len, FEED_AHEAD, 0, -1, &src);
+    assert_int_equal(src.end, FL_EOF);
+    *out = (struct memfile){ 0 };
+    mux_own(&src, out);
+    demuxed_free(&src);
+    return file;
+}
+
+/* The frames of an ffmpeg file muxed by container/mp4.c read back: the
+ * same bytes, times and key frames. */
+static void test_own_muxer(void **state)
+{
+    (void)state;
+    NEED_TOOLS();
+    size_t len;
+    struct memfile out;
+    uint8_t *file = own_file(&len, &out);
+    struct demuxed src;
+    demux_file(file, len, (int64_t)len, FEED_AHEAD, 0, -1, &src);
+    assert_int_equal(src.end, FL_EOF);
 
     struct demuxed back;
     demux_file(out.p, out.len, (int64_t)out.len, FEED_ODD, 0, -1, &back);
@@ -631,6 +777,36 @@ static void test_own_muxer(void **state)
     assert_seek_lands(out.p, out.len, (int64_t)out.len);
     demuxed_free(&back);
     demuxed_free(&src);
+    free(out.p);
+    free(file);
+}
+
+/* fluo's muxer patches mehd's duration at the end; without it (zeroed)
+ * the mfra gives the same duration, and without either (a recording that
+ * never finished) the walk of the fragments does. */
+static void test_own_muxer_duration(void **state)
+{
+    (void)state;
+    NEED_TOOLS();
+    size_t len;
+    struct memfile out;
+    uint8_t *file = own_file(&len, &out);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/own.mp4", tmp_dir);
+    assert_int_equal(mf_write_file(path, out.p, out.len), 0);
+    struct demuxed m;
+    demux_file(out.p, out.len, (int64_t)out.len, FEED_EXACT, 0, -1, &m);
+    int64_t mehd = m.info.duration_us;
+    assert_true(llabs(mehd - probe_duration(path)) <= 33334);
+    demuxed_free(&m);
+    uint8_t *at = memmem(out.p, out.len, "mehd", 4);
+    assert_non_null(at);
+    assert_int_equal(at[4], 1); /* version 1: a 64-bit duration */
+    assert_int_not_equal(fl_get_be32(at + 8) | fl_get_be32(at + 12), 0);
+    memset(at + 8, 0, 8);
+    int64_t d = check_frag_duration(out.p, out.len, "own_mfra.mp4");
+    assert_true(llabs(d - mehd) <= 33334);
+    assert_int_equal(check_frag_duration(out.p, without_mfra(out.p, out.len), "own_cut.mp4"), d);
     free(out.p);
     free(file);
 }
@@ -740,7 +916,8 @@ int main(void)
         cmocka_unit_test(test_plain_moov_at_end), cmocka_unit_test(test_faststart_bframes),
         cmocka_unit_test(test_fragmented),        cmocka_unit_test(test_aac_skipped),
         cmocka_unit_test(test_split_feeding),     cmocka_unit_test(test_seek),
-        cmocka_unit_test(test_own_muxer),         cmocka_unit_test(test_damage),
+        cmocka_unit_test(test_own_muxer),         cmocka_unit_test(test_own_muxer_duration),
+        cmocka_unit_test(test_frag_duration),     cmocka_unit_test(test_damage),
         cmocka_unit_test(test_bad_boxes),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
