@@ -10,8 +10,10 @@
  * are packetized (codec/'s fl_pack) into RTP with an SSRC, sequence and
  * timestamps of the player's own, sent in real time from the container's
  * timestamps. The timeline is one for every stream, so a receiver keeps
- * them in sync from the Sender Reports a WebRtcEndpoint sends (they come
- * from the sender_report hook: the player's RTP timestamp at `now`).
+ * them in sync from the Sender Reports a WebRtcEndpoint sends (its
+ * rewriter carries each stream's timestamps on with the clock) and a
+ * recorder times them right (the sender_report hook: the player's RTP
+ * timestamp at `now`).
  *
  * Times: a frame's media time (its pts) plus `shift` is its stream time
  * `v`, which only moves forward: a pause, a seek and a replay change
@@ -415,9 +417,13 @@ static void send_payload(player *p,
     fl_buf_unref(b);
 }
 
+/* The stream's RTP timestamp for stream time v (modulo 2^32; v's seconds
+ * and the rest apart, so no product overflows). */
 static uint32_t rtp_ts(const pl_stream *s, int64_t v)
 {
-    return s->ts_base + (uint32_t)(uint64_t)((v * (int64_t)s->clock) / 1000000);
+    int64_t sec = v / FL_TIME_SEC, rest = v % FL_TIME_SEC;
+    uint64_t ticks = (uint64_t)sec * s->clock + (uint64_t)((rest * (int64_t)s->clock) / FL_TIME_SEC);
+    return s->ts_base + (uint32_t)ticks;
 }
 
 static void send_frame(player *p, slot *f)
@@ -785,6 +791,10 @@ static int open_source(player *p)
     p->open = 1;
     p->max_dts_read = INT64_MIN;
     p->anchored = 0;
+    /* stream time starts at 0 (a file's own times may start anywhere: a
+     * live packager's fragments count from 1970), or goes on from the last
+     * frame sent */
+    p->seek_pending = 1;
     for (int k = 0; k < NSTREAMS; k++) {
         fl_pack_destroy(p->st[k].pack);
         p->st[k].pack = NULL;
@@ -811,7 +821,7 @@ static int play(player *p, fl__invocation *inv)
     fl_time now = fl__clock_now(&p->w->loop);
     if (p->state == FL_URI_START && !p->eos)
         return 0;
-    if (p->state == FL_URI_PAUSE && p->open && !p->failed) {
+    if (p->state == FL_URI_PAUSE && p->open && !p->failed && !p->eos) {
         /* resume: stream time moves on by the pause, so timestamps keep
          * pace with the clock */
         p->shift += now - p->pause_at;
@@ -856,9 +866,18 @@ static void pause_play(player *p)
     set_state(p, FL_URI_PAUSE);
 }
 
+static void answer_waiters(player *p, int status, const char *why)
+{
+    for (size_t i = 0; i < p->ninfo; i++)
+        fl__deferred_text(&p->info_waiters[i], status, why);
+    p->ninfo = 0;
+}
+
 static void stop_play(player *p)
 {
+    answer_waiters(p, FL_ESTATE, "the player was stopped before the file's header was read");
     close_source(p);
+    p->ready = 0;
     p->eos = 0;
     p->pos_us = 0;
     if (p->v_last >= 0)
@@ -870,7 +889,7 @@ static int set_position(player *p, fl__invocation *inv)
 {
     char *end;
     long long ms = strtoll(inv->args[0], &end, 10);
-    if (*end || ms < 0) {
+    if (*end || ms < 0 || ms > INT64_MAX / 1000) {
         snprintf(inv->why, sizeof(inv->why),
                  "position must be a count of milliseconds, not '%.100s'", inv->args[0]);
         return FL_EINVAL;
@@ -962,9 +981,11 @@ static int player_sender_report(fl_element *e,
                                 fl_time *sent)
 {
     player *p = impl(e);
+    if (!p)
+        return FL_ENOENT;
     int k = media == FL_MEDIA_VIDEO ? ST_VIDEO : ST_AUDIO;
     pl_stream *s = &p->st[k];
-    if (!p || !s->on)
+    if (!s->on)
         return FL_ENOENT;
     if (p->rtsp) {
         if (!s->have_sr)
@@ -1093,9 +1114,7 @@ static void player_fini(fl_element *e)
         return;
     e->impl = NULL;
     p->e = NULL;
-    for (size_t i = 0; i < p->ninfo; i++)
-        fl__deferred_text(&p->info_waiters[i], FL_ECLOSED, "the player was released");
-    p->ninfo = 0;
+    answer_waiters(p, FL_ECLOSED, "the player was released");
     close_source(p);
     fl__deadline_close(&p->timer, on_timer_closed);
 }

@@ -435,7 +435,7 @@ static void resend(webrtc *wr, wr_stream *st, fl_time now, const fl_nack_history
     fl__wr_abs_send_time(now, abs);
     int rtx = st->rtx_pt >= 0;
     fl_rtp_header h = { .marker = e->marker,
-                        .payload_type = rtx ? (uint8_t)st->rtx_pt : st->codec.pt,
+                        .payload_type = rtx ? (uint8_t)st->rtx_pt : st->rw.cfg.payload_type,
                         .seq = rtx ? st->rtx_seq++ : e->seq,
                         .timestamp = e->timestamp,
                         .ssrc = rtx ? st->rtx_ssrc : st->ssrc,
@@ -527,22 +527,40 @@ static int is_aux(const char *name)
     return 0;
 }
 
-int fl__wr_switch_codec(webrtc *wr, wr_stream *st, const fl_sdp_codec *in)
+/* Sends in alt (NULL: the main codec, whose agreed RTX is main_rtx). */
+static void send_in(webrtc *wr, wr_stream *st, int index)
 {
-    for (size_t i = 0; i < st->nalt; i++) {
-        const wr_alt *a = &st->alt[i];
-        if (!fl_sdp_codec_match(in, &a->codec))
-            continue;
-        fl_log(FL_LOG_DEBUG, "%s: sends %s/%u (payload type %u), its source's format",
-               wr->e ? wr->e->name : "webrtc", a->codec.name, a->codec.clock_rate, a->codec.pt);
-        st->codec = a->codec;
-        st->fb = a->fb;
-        st->rtx_pt = a->rtx_pt;
-        st->kind = fl_codec_kind_of(st->codec.name);
-        fl_rewrite_set_payload_type(&st->rw, st->codec.pt);
+    if (st->sending == index)
+        return;
+    const fl_sdp_codec *c = index < 0 ? &st->codec : &st->alt[index].codec;
+    fl_log(FL_LOG_DEBUG, "%s: sends %s/%u (payload type %u), its source's format",
+           wr->e ? wr->e->name : "webrtc", c->name, c->clock_rate, c->pt);
+    st->sending = index;
+    st->rtx_pt = index < 0 ? st->main_rtx_pt : st->alt[index].rtx_pt;
+    fl_rewrite_set_format(&st->rw, c->pt, c->clock_rate);
+    /* what the history holds went in the other format: not resent as this one */
+    if (st->hist)
+        fl_nack_history_clear(st->hist);
+}
+
+int fl__wr_send_codec(webrtc *wr, wr_stream *st, const fl_sdp_codec *in)
+{
+    if (!in || fl_sdp_codec_match(in, &st->codec)) {
+        send_in(wr, st, -1);
         return 1;
     }
+    for (size_t i = 0; i < st->nalt; i++) {
+        if (fl_sdp_codec_match(in, &st->alt[i].codec)) {
+            send_in(wr, st, (int)i);
+            return 1;
+        }
+    }
     return 0;
+}
+
+const char *fl__wr_sent_codec_name(const wr_stream *st)
+{
+    return st->sending < 0 ? st->codec.name : st->alt[st->sending].codec.name;
 }
 
 static int stream_setup(webrtc *wr, int k, const fl_sdp_media *lm, const fl_sdp_media *rm)
@@ -552,6 +570,8 @@ static int stream_setup(webrtc *wr, int k, const fl_sdp_media *lm, const fl_sdp_
     agreed(&st->codec, rm, &main);
     st->fb = main.fb;
     st->rtx_pt = main.rtx_pt;
+    st->main_rtx_pt = main.rtx_pt;
+    st->sending = -1;
     st->nalt = 0;
     for (size_t i = 0; i < lm->ncodecs && i < FL_SDP_MAX_CODECS && st->nalt < FL__WR_ALT_CODECS;
          i++) {

@@ -51,7 +51,7 @@ enum {
 /* Codecs of a media section the stream may send in (the answer lists
  * every codec both sides have); the parsed descriptions do not outlive
  * the negotiation, so what a switch needs is kept. */
-#define FL__WR_ALT_CODECS 8
+#define FL__WR_ALT_CODECS 16
 
 typedef struct wr_alt {
     fl_sdp_codec codec;
@@ -64,11 +64,13 @@ typedef struct wr_stream {
     int send, recv;
     int mline;
     char mid[32];
-    fl_sdp_codec codec; /* the negotiated main codec (or the alternative sent) */
+    fl_sdp_codec codec; /* the negotiated main codec (what the peer is taken to send) */
     unsigned fb;        /* FL_SDP_FB_* both descriptions agreed for it */
     wr_alt alt[FL__WR_ALT_CODECS];
     size_t nalt;
-    uint32_t ssrc; /* ours */
+    int sending;     /* the codec sent: an index in alt, -1 the main one */
+    int main_rtx_pt; /* the main codec's agreed RTX payload type, -1: none */
+    uint32_t ssrc;   /* ours */
     /* egress: the upstream's numbering rewritten into ours (net/rewrite) */
     fl_rewrite rw;
     uint32_t packets, octets;
@@ -83,7 +85,7 @@ typedef struct wr_stream {
     int transcoding_said; /* NOT_TRANSCODING was raised */
     /* egress: retransmissions (net/nack), abs-send-time stamped */
     fl_nack_history *hist; /* NULL: the peer did not negotiate nack */
-    int rtx_pt;            /* negotiated RTX payload type, -1: plain resends */
+    int rtx_pt;            /* RTX payload type of the codec sent, -1: plain resends */
     uint32_t rtx_ssrc;
     uint16_t rtx_seq;
     uint64_t rtx_sent, resent_plain, nack_unanswered;
@@ -185,10 +187,14 @@ int fl__wr_receiving(fl_element *e, unsigned media);
 void fl__wr_key_frame(fl_element *e, unsigned media, int join);
 const fl_sdp_codec *fl__wr_caps(fl_element *e, unsigned media);
 
-/* The source's format `in` is another of the codecs negotiated for the
- * stream: it sends in that one from now on (its payload type, feedback
- * and RTX). 1 when switched, 0 when none fits. */
-int fl__wr_switch_codec(webrtc *wr, wr_stream *st, const fl_sdp_codec *in);
+/* The stream sends in the negotiated codec `in` fits (NULL: the main one):
+ * its payload type, clock rate and RTX from now on; what the peer sends is
+ * still taken as negotiated. 1 when one fits (or in is NULL), 0 when none
+ * does (nothing changes then). */
+int fl__wr_send_codec(webrtc *wr, wr_stream *st, const fl_sdp_codec *in);
+
+/* The name of the codec the stream sends in. */
+const char *fl__wr_sent_codec_name(const wr_stream *st);
 int fl__wr_sender_report(fl_element *e,
                          unsigned media,
                          uint32_t ssrc,

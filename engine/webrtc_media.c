@@ -190,7 +190,7 @@ static int caps_fit(webrtc *wr, wr_stream *st, fl__pad *sink)
         st->checked_caps = in;
         st->caps_sink = sink;
         st->caps_gen = wr->w->graph_gen;
-        st->caps_fit = !in || fl_sdp_codec_match(in, &st->codec) || fl__wr_switch_codec(wr, st, in);
+        st->caps_fit = fl__wr_send_codec(wr, st, in);
         /* RTX, FEC, comfort noise of the source: this leg has its own */
         fl_rewrite_set_source_pt(&st->rw, in ? in->pt : -1);
     }
@@ -376,6 +376,7 @@ static void stats_outbound(webrtc *wr,
                                     (int64_t)st->nack_recv, (int64_t)st->remb_recv,
                                     o->remote_packets_lost };
         stats_rtp(&r->rtp, o->ssrc, kind, st, counts, o->remote_fraction_lost);
+        snprintf(r->rtp.codec, sizeof(r->rtp.codec), "%s", fl__wr_sent_codec_name(st));
         r->packets_sent = (int64_t)o->packets;
         r->bytes_sent = (int64_t)o->bytes;
         r->target_bitrate = (int64_t)fl__wr_bitrate(wr->e, kind);

@@ -18,9 +18,11 @@ void fl_rewrite_set_source_pt(fl_rewrite *rw, int pt)
     rw->src_pt = pt;
 }
 
-void fl_rewrite_set_payload_type(fl_rewrite *rw, uint8_t pt)
+void fl_rewrite_set_format(fl_rewrite *rw, uint8_t pt, uint32_t clock_rate)
 {
     rw->cfg.payload_type = pt;
+    if (clock_rate)
+        rw->cfg.clock_rate = clock_rate;
 }
 
 /* A packet from an SSRC other than the current source's: its deltas put

@@ -77,9 +77,10 @@ void fl_rewrite_init(fl_rewrite *rw, const fl_rewrite_config *cfg);
  * this stream has its own) are dropped. -1: every payload type. */
 void fl_rewrite_set_source_pt(fl_rewrite *rw, int pt);
 
-/* The payload type written on what is sent from now on (the stream
- * changed to another of the codecs negotiated with the peer). */
-void fl_rewrite_set_payload_type(fl_rewrite *rw, uint8_t pt);
+/* The payload type written on what is sent from now on, and its clock
+ * rate (the stream changed to another of the codecs negotiated with the
+ * peer: VP8 to H.264, Opus to PCMU). */
+void fl_rewrite_set_format(fl_rewrite *rw, uint8_t pt, uint32_t clock_rate);
 
 /* One packet from the source, `now` its time of sending. 1: send it with
  * h's marker, payload_type, seq, timestamp and ssrc (set here; h's other

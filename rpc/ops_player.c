@@ -4,6 +4,7 @@
  * getState) and its events (EndOfStream, UriEndpointStateChanged). The
  * engine side is engine/player.c. */
 #include <inttypes.h>
+#include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,13 @@ static int check_ctor(call *c, json_t *ctor)
     }
     static const char *const network[] = { "http://", "https://", "rtsp://", "rtspt://" };
     for (size_t i = 0; i < sizeof(network) / sizeof(*network); i++) {
-        if (strncasecmp(uri, network[i], strlen(network[i])) == 0)
-            return strlen(uri) > strlen(network[i]) ? 0 : FL_EINVAL;
+        size_t n = strlen(network[i]);
+        if (strncasecmp(uri, network[i], n) != 0)
+            continue;
+        if (uri[n] && uri[n] != '/')
+            return 0;
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "Invalid uri '%.300s': no host", uri);
+        return FL_EINVAL;
     }
     const char *why = "only file://, http://, https://, rtsp:// and rtspt:// URIs are played";
     char path[PATH_MAX];
@@ -36,7 +42,12 @@ static int check_ctor(call *c, json_t *ctor)
         return FL_EINVAL;
     }
     const char *roots = c->rpc->cfg.play_roots;
-    if (roots && roots[0] && !fl__uri_inside_roots(roots, path)) {
+    /* a file that exists is judged where it really is (a symbolic link in
+     * a root to a file outside is outside); one that does not, by its
+     * folder (play() then says it is missing) */
+    char real[PATH_MAX];
+    const char *judged = realpath(path, real) ? real : path;
+    if (roots && roots[0] && !fl__uri_inside_roots(roots, judged)) {
         fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
                      "Invalid uri '%.300s': files are played only from inside %s "
                      "(fluo.playRoots)",
@@ -122,6 +133,11 @@ static void set_position(call *c, obj *o, json_t *p)
     json_t *pos = json_object_get(p, "position");
     if (!json_is_integer(pos) || json_integer_value(pos) < 0) {
         fl__call_err(c, KE_MARSHALL_ERROR, "'position' parameter should be a non-negative integer");
+        return;
+    }
+    if (json_integer_value(pos) > INT64_MAX / 1000) {
+        fl__call_err(c, KE_PLAYER_SEEK_FAIL, "position %" JSON_INTEGER_FORMAT " ms is out of range",
+                     json_integer_value(pos));
         return;
     }
     char v[32];

@@ -522,6 +522,247 @@ static void test_recorder_stops_on_end_of_stream(void **state)
     world_free(w);
 }
 
+/* ---- edges: seeks with a read in flight, stop and release while calls
+ * wait, the end then pause, far timestamps, absurd positions ---- */
+
+/* A 12 s file of about 3 MB: reads of 256 KiB go on while it plays. */
+static void make_big(world *w, const char *name, const char *codecs, char *uri, size_t cap)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=640x480:rate=30:duration=12 "
+             "-f lavfi -i sine=frequency=440:sample_rate=48000:duration=12 %s -g 30 -shortest "
+             "'%s/%s'",
+             codecs, w->dir, name);
+    assert_int_equal(system(cmd), 0);
+    snprintf(uri, cap, "file://%s/%s", w->dir, name);
+}
+
+typedef struct answer {
+    int done, status;
+    char text[512];
+} answer;
+
+static void on_answer(void *arg, int status, const char *text)
+{
+    answer *a = arg;
+    a->done++;
+    a->status = status;
+    snprintf(a->text, sizeof(a->text), "%s", text ? text : "");
+}
+
+static void settle(world *w)
+{
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(fl__sim_settle(w->s.sim), 0);
+}
+
+/* Two setPosition calls in one batch: the first starts a read (delivered
+ * later), the second moves the demuxer's window: the stale read is fed at
+ * the old offset. */
+static void test_seek_while_read_in_flight(void **state)
+{
+    (void)state;
+    if (!have_ffmpeg()) {
+        skip();
+        return;
+    }
+    world *w = world_new();
+    char uri[256];
+    make_big(
+            w, "big.webm",
+            "-c:v libvpx -b:v 2M -minrate 2M -maxrate 2M -deadline realtime -cpu-used 8 -c:a libopus",
+            uri, sizeof(uri));
+    set_uri(w, uri);
+    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
+    advance(w, 500 * FL_TIME_MS);
+    answer a1 = { 0 }, a2 = { 0 };
+    assert_int_equal(fl_element_invoke(w->player, "setPosition", (const char *[]){ "8000" }, 1,
+                                       on_answer, &a1),
+                     0);
+    assert_int_equal(fl_element_invoke(w->player, "setPosition", (const char *[]){ "10000" }, 1,
+                                       on_answer, &a2),
+                     0);
+    settle(w);
+    assert_int_equal(a1.done, 1);
+    assert_int_equal(a2.done, 1);
+    advance(w, 1 * FL_TIME_SEC);
+    fprintf(stderr, "seek in flight: a1 %d a2 %d errors %d type %s: %s\n", a1.status, a2.status,
+            w->errors, w->error_type, w->error_desc);
+    assert_int_equal(w->errors, 0);
+    world_free(w);
+}
+
+/* getVideoInfo waiting for the header, then stop(): is it answered? */
+static void test_video_info_then_stop(void **state)
+{
+    (void)state;
+    if (!have_ffmpeg()) {
+        skip();
+        return;
+    }
+    world *w = world_new();
+    char uri[256];
+    make_file(w, "s.webm", "-c:v libvpx -b:v 300k -c:a libopus", uri, sizeof(uri));
+    set_uri(w, uri);
+    answer a0 = { 0 }, a1 = { 0 }, a2 = { 0 };
+    assert_int_equal(fl_element_invoke(w->player, "play", NULL, 0, on_answer, &a0), 0);
+    assert_int_equal(fl_element_invoke(w->player, "getVideoInfo", NULL, 0, on_answer, &a1), 0);
+    assert_int_equal(fl_element_invoke(w->player, "stop", NULL, 0, on_answer, &a2), 0);
+    settle(w);
+    advance(w, 2 * FL_TIME_SEC);
+    fprintf(stderr, "info then stop: play %d/%d info done %d, stop %d\n", a0.done, a0.status,
+            a1.done, a2.done);
+    assert_int_equal(a1.done, 1);
+    world_free(w);
+}
+
+/* The end, pause, play: does it play again? */
+static void test_pause_at_end_then_play(void **state)
+{
+    (void)state;
+    if (!have_ffmpeg()) {
+        skip();
+        return;
+    }
+    world *w = world_new();
+    char uri[256];
+    make_file(w, "s.webm", "-c:v libvpx -b:v 300k -c:a libopus", uri, sizeof(uri));
+    set_uri(w, uri);
+    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
+    advance(w, (SECONDS + 1) * FL_TIME_SEC);
+    assert_int_equal(w->eos, 1);
+    assert_int_equal(sw_invoke(&w->s, w->player, "pause", NULL, 0), 0);
+    size_t n = w->npkts;
+    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
+    advance(w, (SECONDS + 1) * FL_TIME_SEC);
+    fprintf(stderr, "pause at end then play: %zu new packets, eos %d\n", w->npkts - n, w->eos);
+    assert_true(w->npkts > n);
+    world_free(w);
+}
+
+/* A file whose timestamps start years in: rtp_ts's v * clock. */
+static void test_large_timestamps(void **state)
+{
+    (void)state;
+    if (!have_ffmpeg()) {
+        skip();
+        return;
+    }
+    world *w = world_new();
+    char uri[256];
+    make_file(w, "big.mp4",
+              "-c:v libx264 -profile:v baseline -bf 0 -pix_fmt yuv420p -c:a libopus "
+              "-output_ts_offset 1700000000",
+              uri, sizeof(uri));
+    set_uri(w, uri);
+    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
+    advance(w, (SECONDS + 1) * FL_TIME_SEC);
+    fprintf(stderr, "large ts: errors %d eos %d pkts %zu %s\n", w->errors, w->eos, w->npkts,
+            w->error_desc);
+    assert_int_equal(w->errors, 0);
+    assert_int_equal(w->eos, 1);
+    world_free(w);
+}
+
+/* setPosition with a huge position: (int64_t)ms * 1000. */
+static void test_huge_position(void **state)
+{
+    (void)state;
+    if (!have_ffmpeg()) {
+        skip();
+        return;
+    }
+    world *w = world_new();
+    char uri[256];
+    make_file(w, "s.webm", "-c:v libvpx -b:v 300k -c:a libopus", uri, sizeof(uri));
+    set_uri(w, uri);
+    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
+    advance(w, 300 * FL_TIME_MS);
+    int rc = sw_invoke(&w->s, w->player, "setPosition",
+                       (const char *[]){ "9223372036854775"
+                                         "807" },
+                       1);
+    fprintf(stderr, "huge position: %d\n", rc);
+    assert_true(rc < 0);
+    world_free(w);
+}
+
+/* Released while a read waits for delivery (sim), and released while
+ * getVideoInfo waits. */
+static void test_release_mid_read(void **state)
+{
+    (void)state;
+    if (!have_ffmpeg()) {
+        skip();
+        return;
+    }
+    world *w = world_new();
+    char uri[256];
+    make_file(w, "s.webm", "-c:v libvpx -b:v 300k -c:a libopus", uri, sizeof(uri));
+    for (int k = 0; k < 3; k++) {
+        fl_element *p = sw_make(&w->s, FL_ELEMENT_PLAYER, "rel");
+        assert_int_equal(sw_wait(&w->s, fl_element_set_property(p, "uri", uri, sw_on_done, &w->s)),
+                         0);
+        answer a0 = { 0 }, a1 = { 0 };
+        assert_int_equal(fl_element_invoke(p, "play", NULL, 0, on_answer, &a0), 0);
+        assert_int_equal(fl_element_invoke(p, "getVideoInfo", NULL, 0, on_answer, &a1), 0);
+        for (int i = 0; i < k; i++)
+            assert_int_equal(fl__sim_advance(w->s.sim, 1), 0);
+        assert_int_equal(fl_element_release(p, sw_on_done, &w->s), 0);
+        assert_int_equal(sw_wait(&w->s, 0), 0);
+        settle(w);
+        assert_int_equal(a1.done, 1);
+    }
+    world_free(w);
+}
+
+/* setPosition (a read in flight) and pause in one batch, 1 s paused,
+ * play: do the timestamps move on by the pause, as after a plain pause? */
+static void test_pause_during_seek(void **state)
+{
+    (void)state;
+    if (!have_ffmpeg()) {
+        skip();
+        return;
+    }
+    world *w = world_new();
+    char uri[256];
+    make_big(
+            w, "big.webm",
+            "-c:v libvpx -b:v 2M -minrate 2M -maxrate 2M -deadline realtime -cpu-used 8 -c:a libopus",
+            uri, sizeof(uri));
+    set_uri(w, uri);
+    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
+    advance(w, 500 * FL_TIME_MS);
+    size_t before = w->npkts;
+    answer a1 = { 0 }, a2 = { 0 };
+    assert_int_equal(fl_element_invoke(w->player, "setPosition", (const char *[]){ "8000" }, 1,
+                                       on_answer, &a1),
+                     0);
+    assert_int_equal(fl_element_invoke(w->player, "pause", NULL, 0, on_answer, &a2), 0);
+    settle(w);
+    advance(w, 1 * FL_TIME_SEC);
+    assert_int_equal(w->npkts, before);
+    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
+    advance(w, 300 * FL_TIME_MS);
+    const pkt *last = NULL, *next = NULL;
+    for (size_t i = 0; i < w->npkts; i++) {
+        if (w->pkts[i].media != FL_MEDIA_VIDEO)
+            continue;
+        if (i < before)
+            last = &w->pkts[i];
+        else if (!next)
+            next = &w->pkts[i];
+    }
+    assert_non_null(last);
+    assert_non_null(next);
+    fprintf(stderr, "pause during seek: ts step %u (90000 = the pause), wall %lld ms\n",
+            next->ts - last->ts, (long long)((next->at - last->at) / FL_TIME_MS));
+    assert_true(next->ts - last->ts >= 90000);
+    world_free(w);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -533,6 +774,13 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_missing_and_corrupt),
         cmocka_unit_test(test_truncated_and_replay),
         cmocka_unit_test(test_recorder_stops_on_end_of_stream),
+        cmocka_unit_test(test_seek_while_read_in_flight),
+        cmocka_unit_test(test_video_info_then_stop),
+        cmocka_unit_test(test_pause_at_end_then_play),
+        cmocka_unit_test(test_large_timestamps),
+        cmocka_unit_test(test_huge_position),
+        cmocka_unit_test(test_release_mid_read),
+        cmocka_unit_test(test_pause_during_seek),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

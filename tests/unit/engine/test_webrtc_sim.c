@@ -298,6 +298,21 @@ static void test_source_in_another_negotiated_codec(void **state)
     assert_true(w->nseen >= 25);
     for (size_t i = 0; i < w->nseen; i++)
         assert_int_equal(w->seen[i].pt, h264_pt);
+    /* what b sends a is still taken as VP8: only the sending changed */
+    const fl_sdp_codec *recv = w->a.e->type->caps(w->a.e, FL_MEDIA_VIDEO);
+    assert_non_null(recv);
+    assert_string_equal(recv->name, "VP8");
+
+    /* a source with no format of its own (an AppSource sending VP8): back
+     * to the main codec's payload type */
+    size_t before = w->nseen;
+    w->src1 = sw_make(&w->s, FL_ELEMENT_APP_SOURCE, "src1");
+    sw_join(&w->s, w->src1, w->a.e, FL_MEDIA_VIDEO);
+    send_frames(w, w->src1, 0x55555555, 1, 1, 0, 10);
+    assert_int_equal(fl__sim_advance(w->s.sim, 200 * FL_TIME_MS), 0);
+    assert_true(w->nseen >= before + 8);
+    for (size_t i = before; i < w->nseen; i++)
+        assert_int_not_equal(w->seen[i].pt, h264_pt);
     world_free(w);
 }
 
