@@ -422,7 +422,8 @@ static void send_payload(player *p,
 static uint32_t rtp_ts(const pl_stream *s, int64_t v)
 {
     int64_t sec = v / FL_TIME_SEC, rest = v % FL_TIME_SEC;
-    uint64_t ticks = (uint64_t)sec * s->clock + (uint64_t)((rest * (int64_t)s->clock) / FL_TIME_SEC);
+    uint64_t ticks =
+            (uint64_t)sec * s->clock + (uint64_t)((rest * (int64_t)s->clock) / FL_TIME_SEC);
     return s->ts_base + (uint32_t)ticks;
 }
 

@@ -4,8 +4,8 @@
  * getState) and its events (EndOfStream, UriEndpointStateChanged). The
  * engine side is engine/player.c. */
 #include <inttypes.h>
-#include <stdint.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
