@@ -244,10 +244,10 @@ int fl_demux_feed(fl_demux *d, int64_t offset, const uint8_t *data, size_t n);
 int fl_demux_ready(const fl_demux *d);
 const fl_demux_info *fl_demux_info_get(const fl_demux *d);
 
-/* Moves to the last video key frame at or before pts_us (with no video
- * track, the audio frame there); the following fl_demux_read calls give
- * frames from it on (every track from that time). *key_us, when not NULL,
- * gets that key frame's time once known (after the next frame read).
+/* Moves to the last video key frame at or before pts_us (the first key
+ * frame when none is; with no video track, the audio frame there); the
+ * following fl_demux_read calls give frames from it on (every track from
+ * that key frame's time: the first video frame given is that key frame).
  * Returns 0 (reads then want bytes as needed: an index may be read
  * first), FL_ENOTSUP when the file is not seekable, FL_ERANGE outside
  * 0..duration. */

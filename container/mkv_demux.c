@@ -34,10 +34,14 @@
  * Seeking: with Cues, the cluster of the last cue at or before the time
  * (cues of the first video track when it has any); without, the clusters
  * are scanned from the first (their heads and Timestamps only) for the
- * last that starts at or before it. Then each video track's frames are
- * dropped up to its first key frame, and every track's frames before that
- * key frame's time (audio only: the frames that end at or before the
- * time).
+ * last that starts at or before it. A cluster may hold several key frames
+ * (ffmpeg's hold up to 5 s): from there the blocks' heads are walked, their
+ * data skipped, to the last key frame of the first video track at or
+ * before the time, and reading starts at that block inside its cluster
+ * (with the blocks of its time the file holds just before it). Then each
+ * video track's frames are dropped up to its first key frame, and every
+ * track's frames before that key frame's time (audio only: the frames
+ * that end at or before the time).
  *
  * Memory: the tracks' CodecPrivate copies and the cue table (at most
  * MAX_CUES entries); the window is demux.c's. */
@@ -109,6 +113,7 @@ enum {
 #define MAX_DELAY_NS    INT64_C(60000000000)   /* a CodecDelay, a DefaultDuration */
 #define MAX_TICKS       (INT64_MAX / 4)
 #define SCAN_PEEK       64 /* a cluster's first bytes, for its Timestamp */
+#define WALK_RUN        32 /* blocks a seek's walk remembers */
 #define NO_TIME         INT64_MIN
 
 enum stage {
@@ -118,6 +123,7 @@ enum stage {
     S_DETOUR,  /* what SeekHead names, read where it is */
     S_BODY,    /* clusters */
     S_SCAN,    /* a seek without Cues: looking for the cluster */
+    S_WALK,    /* a seek: block heads from the cluster on, for the key frame */
 };
 
 typedef struct mtrack {
@@ -173,6 +179,24 @@ typedef struct mkv {
     int seeking;
     int64_t target_us, key_us; /* key_us: NO_TIME until known */
     int64_t scan_best, scan_best_ticks;
+
+    /* a seek's walk through block heads (S_WALK) */
+    int walk_track;    /* index of the video track whose key frames count */
+    int64_t walk_from; /* the cluster it starts at: where reading goes back
+                          to when it finds no key frame */
+    /* where reading starts for the last key block at or before the
+     * target (the blocks of its time just before it included; -1: none
+     * found), the key frame's time, its cluster's Timestamp and end */
+    int64_t walk_key, walk_key_us, walk_key_ts, walk_key_end;
+
+    struct {
+        int64_t at, us;
+    } run[WALK_RUN]; /* the cluster's last blocks walked: where, their time */
+
+    size_t nrun;
+    int64_t grp_at, grp_end; /* a BlockGroup being walked; grp_end -1: none */
+    int grp_track, grp_key;  /* its Block's track index (-1: none), key */
+    int64_t grp_us;
 
     fl_demux_info *info; /* what read filled, for the tracks' kinds */
 } mkv;
@@ -1040,45 +1064,244 @@ static int cluster_element(mkv *m, fl__demux_io *io, const el *e)
     return 0;
 }
 
-static int read_body(mkv *m, fl__demux_io *io, fl_demux_frame *out)
+/* The next element inside a cluster from m->pos, clusters entered and
+ * left and what lies between them skipped: 0 and *e; FL_EOF at the end;
+ * FL_EAGAIN, FL_EBADMSG. */
+static int next_in_cluster(mkv *m, fl__demux_io *io, el *e)
 {
     for (;;) {
-        int rc = next_laced(m, io, out);
-        if (rc != 0)
-            return rc;
         if (m->in_cluster && ((m->cluster_end >= 0 && m->pos >= m->cluster_end) ||
                               (m->seg_end >= 0 && m->pos >= m->seg_end)))
             m->in_cluster = 0;
         if (!m->in_cluster && m->seg_end >= 0 && m->pos >= m->seg_end)
             return FL_EOF;
-        el e;
-        if ((rc = get_head(io, m->pos, &e)) != 0)
+        int rc = get_head(io, m->pos, e);
+        if (rc != 0)
             return rc;
-        if (m->in_cluster && m->cluster_end < 0 && is_top_level(e.id)) {
+        if (m->in_cluster && m->cluster_end < 0 && is_top_level(e->id)) {
             m->in_cluster = 0; /* the end of a cluster of unknown size */
             continue;
         }
-        if (!m->in_cluster && e.id == ID_EBML)
+        if (!m->in_cluster && e->id == ID_EBML)
             return FL_EOF; /* a next Segment (chained files): not read */
-        if (!m->in_cluster && e.id == ID_CLUSTER) {
-            if (!e.unknown && !fits(m->pos, &e, m->seg_end))
+        if (!m->in_cluster && e->id == ID_CLUSTER) {
+            if (!e->unknown && !fits(m->pos, e, m->seg_end))
                 return FL_EBADMSG;
             m->in_cluster = 1;
-            m->cluster_end = e.unknown ? -1 : m->pos + (int64_t)(e.head + e.size);
+            m->cluster_end = e->unknown ? -1 : m->pos + (int64_t)(e->head + e->size);
             m->cluster_ts = NO_TIME;
-            m->pos += (int64_t)e.head;
+            m->nrun = 0;
+            m->pos += (int64_t)e->head;
             continue;
         }
-        if (e.unknown || !fits(m->pos, &e, m->in_cluster ? m->cluster_end : m->seg_end) ||
-            !fits(m->pos, &e, m->seg_end))
+        if (e->unknown || !fits(m->pos, e, m->in_cluster ? m->cluster_end : m->seg_end) ||
+            !fits(m->pos, e, m->seg_end))
             return FL_EBADMSG;
-        if (!m->in_cluster) {
-            m->pos += (int64_t)(e.head + e.size); /* Cues, Tags, Void...: skipped */
-            continue;
-        }
-        if ((rc = cluster_element(m, io, &e)) != 0)
+        if (m->in_cluster)
+            return 0;
+        m->pos += (int64_t)(e->head + e->size); /* Cues, Tags, Void...: skipped */
+    }
+}
+
+static int read_body(mkv *m, fl__demux_io *io, fl_demux_frame *out)
+{
+    for (;;) {
+        el e;
+        int rc = next_laced(m, io, out);
+        if (rc == 0)
+            rc = next_in_cluster(m, io, &e);
+        if (rc == 0)
+            rc = cluster_element(m, io, &e);
+        if (rc != 0)
             return rc;
     }
+}
+
+/* ---- a seek's walk: the key frame at or before the target ----
+ *
+ * From the cluster the seek jumped to, the blocks' heads are read (track,
+ * relative timestamp, key flag; a BlockGroup's children heads for its
+ * ReferenceBlock) and their data skipped by size, remembering the last key
+ * block of the walk's video track at or before the target. It stops at a
+ * block of that track past the target, a cluster whose Timestamp is past
+ * it, or the end; reading then starts at that key block inside its
+ * cluster. Anything the walk cannot make sense of ends it: reading meets
+ * it there and says what it is. */
+
+/* A block's first bytes p..n (n <= HEAD_MAX, the block's size or less):
+ * 0 with its track index (-1: a track not in the header), time and flags;
+ * FL_EBADMSG. */
+static int block_head(const mkv *m,
+                      const uint8_t *p,
+                      size_t n,
+                      int *ti,
+                      int64_t *us,
+                      uint8_t *flags)
+{
+    el e;
+    uint8_t fake[HEAD_MAX] = { 0x80 };
+    size_t k = n < 8 ? n : 8;
+    memcpy(fake + 1, p, k);
+    if (parse_head(fake, k + 1, &e) != 0 || e.unknown)
+        return FL_EBADMSG;
+    size_t h = e.head - 1;
+    if (n < h + 3 || m->cluster_ts == NO_TIME)
+        return FL_EBADMSG;
+    *ti = track_index(m, e.size);
+    *flags = p[h + 2];
+    *us = 0;
+    int64_t rel = (int16_t)fl_get_be16(p + h);
+    return *ti < 0 ? 0 : ticks_us(m, m->cluster_ts + rel, m->t[*ti].delay_ns, us);
+}
+
+/* The head of the block in the element e at m->pos: as block_head, after
+ * FL_EAGAIN (one range from the element's start). */
+static int walk_block_head(mkv *m,
+                           fl__demux_io *io,
+                           const el *e,
+                           int *ti,
+                           int64_t *us,
+                           uint8_t *flags)
+{
+    const uint8_t *p;
+    size_t k = e->size < HEAD_MAX ? (size_t)e->size : HEAD_MAX;
+    int rc = fl__demux_get(io, m->pos, e->head + k, &p);
+    if (rc != 0)
+        return rc;
+    return block_head(m, p + e->head, k, ti, us, flags);
+}
+
+/* A block met by the walk (its element at `at`): 1 when the walk ends.
+ * Reading from a key frame starts at the first of the blocks of the
+ * cluster right before it that are not earlier than it (audio of its
+ * time the file holds first). */
+static int walk_block(mkv *m, int64_t at, int ti, int64_t us, int key)
+{
+    if (ti < 0 || m->info->tracks[ti].codec == FL_CODEC_OTHER)
+        return 0;
+    if (ti == m->walk_track && us > m->target_us)
+        return 1;
+    if (ti == m->walk_track && key) {
+        m->walk_key = at;
+        for (size_t i = 0; i < m->nrun && i + 1 < WALK_RUN; i++) {
+            size_t k = (m->nrun - 1 - i) % WALK_RUN;
+            if (m->run[k].us < us)
+                break;
+            m->walk_key = m->run[k].at;
+        }
+        m->walk_key_us = us;
+        m->walk_key_ts = m->cluster_ts;
+        m->walk_key_end = m->cluster_end;
+    }
+    m->run[m->nrun % WALK_RUN].at = at;
+    m->run[m->nrun % WALK_RUN].us = us;
+    m->nrun++;
+    return 0;
+}
+
+/* One child of the BlockGroup being walked: 0, 1 when the walk ends,
+ * FL_EAGAIN, another error (the walk ends). */
+static int walk_group(mkv *m, fl__demux_io *io)
+{
+    if (m->pos >= m->grp_end) {
+        m->grp_end = -1;
+        return m->grp_track >= 0 && walk_block(m, m->grp_at, m->grp_track, m->grp_us, m->grp_key);
+    }
+    el e;
+    int rc = get_head(io, m->pos, &e);
+    if (rc != 0)
+        return rc;
+    if (e.unknown || !fits(m->pos, &e, m->grp_end))
+        return 1;
+    if (e.id == ID_BLOCK && e.size > 0) {
+        uint8_t flags;
+        if ((rc = walk_block_head(m, io, &e, &m->grp_track, &m->grp_us, &flags)) != 0)
+            return rc;
+    } else if (e.id == ID_REFERENCE_BLOCK) {
+        m->grp_key = 0;
+    }
+    m->pos += (int64_t)(e.head + e.size);
+    return 0;
+}
+
+/* An element inside a cluster, for the walk: as walk_group. */
+static int walk_cluster_element(mkv *m, fl__demux_io *io, const el *e)
+{
+    int64_t end = m->pos + (int64_t)(e->head + e->size), us;
+    int rc;
+    if (e->id == ID_TIMESTAMP) {
+        const uint8_t *p;
+        uint64_t v = 0;
+        if (e->size > 0 && (rc = get_whole(io, m->pos, e, &p)) != 0)
+            return rc;
+        if (e->size > 0 && (read_uint(p, (size_t)e->size, &v) != 0 || v > (uint64_t)MAX_TICKS))
+            return 1;
+        m->cluster_ts = (int64_t)v;
+        if (ticks_us(m, m->cluster_ts, 0, &us) != 0 || us > m->target_us)
+            return 1;
+    } else if (e->id == ID_SIMPLE_BLOCK && e->size > 0) {
+        int ti;
+        uint8_t flags;
+        if ((rc = walk_block_head(m, io, e, &ti, &us, &flags)) != 0)
+            return rc;
+        if (walk_block(m, m->pos, ti, us, (flags & 0x80) != 0))
+            return 1;
+    } else if (e->id == ID_BLOCK_GROUP && e->size > 0) {
+        m->grp_at = m->pos;
+        m->grp_end = end;
+        m->grp_track = -1;
+        m->grp_key = 1;
+        end = m->pos + (int64_t)e->head;
+    }
+    m->pos = end;
+    return 0;
+}
+
+/* One step of the walk: as walk_group. */
+static int walk_step(mkv *m, fl__demux_io *io)
+{
+    if (m->grp_end >= 0)
+        return walk_group(m, io);
+    el e;
+    int rc = next_in_cluster(m, io, &e);
+    return rc != 0 ? rc : walk_cluster_element(m, io, &e);
+}
+
+/* The walk from m->pos (a cluster's start) to its end; then reading
+ * starts at the key block found, or where the walk started. */
+static int walk(mkv *m, fl__demux_io *io)
+{
+    int rc;
+    while ((rc = walk_step(m, io)) == 0)
+        ;
+    if (rc == FL_EAGAIN)
+        return rc;
+    m->grp_end = -1;
+    m->stage = S_BODY;
+    if (m->walk_key >= 0) {
+        m->pos = m->walk_key;
+        m->in_cluster = 1;
+        m->cluster_ts = m->walk_key_ts;
+        m->cluster_end = m->walk_key_end;
+        m->key_us = m->walk_key_us;
+    } else {
+        m->pos = m->walk_from;
+        m->in_cluster = 0;
+        m->cluster_ts = NO_TIME;
+    }
+    return 0;
+}
+
+/* After a seek found the cluster to read from (at m->pos): the walk when
+ * the file has video, else reading from there. */
+static void seek_from_cluster(mkv *m)
+{
+    m->in_cluster = 0;
+    m->stage = m->walk_track >= 0 ? S_WALK : S_BODY;
+    m->walk_from = m->pos;
+    m->walk_key = -1;
+    m->grp_end = -1;
+    m->nrun = 0;
 }
 
 /* The time, in ticks, of the cluster at pos: 0 and *ticks; 1 when it has
@@ -1146,10 +1369,10 @@ static int scan(mkv *m, fl__demux_io *io)
             done = 1;
         if (done) {
             m->pos = m->scan_best;
-            m->stage = S_BODY;
             m->key_us = NO_TIME;
             if (m->scan_best_ticks != NO_TIME && ticks_us(m, m->scan_best_ticks, 0, &us) == 0)
                 m->key_us = us;
+            seek_from_cluster(m);
             return 0;
         }
         m->pos += (int64_t)(e.head + e.size);
@@ -1176,6 +1399,11 @@ static int mkv_read(void *impl,
         if (rc != 0)
             return rc;
     }
+    if (m->stage == S_WALK) {
+        int rc = walk(m, io);
+        if (rc != 0)
+            return rc;
+    }
     return read_body(m, io, out);
 }
 
@@ -1190,11 +1418,16 @@ static int mkv_seek(void *impl, fl__demux_io *io, int64_t pts_us)
     m->key_us = NO_TIME;
     for (size_t i = 0; i < m->nt; i++)
         m->t[i].need_key = 1;
-    /* the cues of the first video track, when it has any */
+    /* the first video track: its key frames are looked for, and its cues
+     * used when it has any */
     uint64_t track = 0;
-    for (size_t i = 0; i < m->nt && !track; i++)
-        if (m->info->tracks[i].video && m->info->tracks[i].codec != FL_CODEC_OTHER)
+    m->walk_track = -1;
+    for (size_t i = 0; i < m->nt && !track; i++) {
+        if (m->info->tracks[i].video && m->info->tracks[i].codec != FL_CODEC_OTHER) {
             track = m->t[i].number;
+            m->walk_track = (int)i;
+        }
+    }
     int any = 0;
     for (size_t i = 0; i < m->ncues && !any; i++)
         any = m->cues[i].track == track;
@@ -1208,10 +1441,10 @@ static int mkv_seek(void *impl, fl__demux_io *io, int64_t pts_us)
             best = c;
     }
     if (m->ncues > 0) {
-        m->stage = S_BODY;
         m->pos = best ? best->pos : m->first_cluster;
         if (best)
             ticks_us(m, best->ticks, 0, &m->key_us);
+        seek_from_cluster(m);
         return 0;
     }
     m->stage = S_SCAN;

@@ -774,15 +774,25 @@ static void test_pieces(void **state)
 }
 
 /* After a seek to `to` from the start: the first video frame is the key
- * frame at or before it (as the full read has them), then the frames the
- * full read has from there, every track from that time. */
+ * frame at or before it (as the full read has them; the first key frame
+ * when none is), then the frames the full read has from there, every
+ * track from that time: audio from its first frame at or after it. */
 static void check_seek(const got *full, const uint8_t *f, size_t n, int64_t to, size_t piece)
 {
-    int64_t key = INT64_MIN;
+    int64_t key = INT64_MIN, first_key = INT64_MAX, audio = INT64_MAX;
+    for (size_t i = 0; i < full->n; i++) {
+        const got_frame *g = &full->f[i];
+        if (g->track == 0 && g->key && g->pts <= to && g->pts > key)
+            key = g->pts;
+        if (g->track == 0 && g->key && g->pts < first_key)
+            first_key = g->pts;
+    }
+    if (key == INT64_MIN)
+        key = first_key;
+    assert_true(key != INT64_MAX);
     for (size_t i = 0; i < full->n; i++)
-        if (full->f[i].track == 0 && full->f[i].key && full->f[i].pts <= to && full->f[i].pts > key)
-            key = full->f[i].pts;
-    assert_true(key != INT64_MIN);
+        if (full->f[i].track == 1 && full->f[i].pts >= key && full->f[i].pts < audio)
+            audio = full->f[i].pts;
     got s;
     demux_ex(&s, f, n, (int64_t)n, piece, 1, to);
     assert_int_equal(s.rc, FL_EOF);
@@ -808,6 +818,12 @@ static void check_seek(const got *full, const uint8_t *f, size_t n, int64_t to, 
     }
     assert_int_equal(i, s.n);
     assert_int_equal(j, full->n);
+    for (i = 1; i < s.n && s.f[i].track != 1; i++)
+        ;
+    if (audio != INT64_MAX) {
+        assert_true(i < s.n);
+        assert_int_equal(s.f[i].pts, audio);
+    }
     print_message("seek to %lld: key frame %lld, %zu frames after\n", (long long)to, (long long)key,
                   s.n - 1);
     got_free(&s);
@@ -860,6 +876,143 @@ static void test_seek(void **state)
     got_free(&want);
     free(m.p);
     free(m.snap);
+}
+
+/* ffmpeg writes a Cluster at a video key frame only once the cluster
+ * holds 4 KiB: at a low rate a cluster holds several key frames (a cue
+ * each, the cluster's position). Seeks land on the key frame at or before
+ * the time inside its cluster, with Cues and without (written to a pipe),
+ * VP8 and H.264 with B-frames, whole and in 7-byte pieces (a pipe's
+ * clusters are kept to 5 s as a file's are: not a cluster a second). */
+static void test_seek_in_cluster(void **state)
+{
+    (void)state;
+    NEED_FFMPEG();
+    static const char *const names[] = { "kf.webm", "kf_pipe.webm", "kf.mkv" };
+    static const char *const args[] = {
+        "-c:v libvpx -b:v 8k -c:a libopus -b:a 6k",
+        "-c:v libvpx -b:v 8k -c:a libopus -b:a 6k -cluster_time_limit 5000 -f webm",
+        "-c:v libx264 -bf 3 -b:v 8k -c:a libopus -b:a 6k",
+    };
+    for (size_t k = 0; k < 3; k++) {
+        char cmd[1024], out[4096], path[128];
+        snprintf(path, sizeof(path), "%s/%s", tmp_dir, names[k]);
+        snprintf(cmd, sizeof(cmd),
+                 "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=64x48:rate=30 -f lavfi "
+                 "-i sine=frequency=440:sample_rate=48000 -t 10 -g 30 %s %s%s 2>&1",
+                 args[k], k == 1 ? "- > " : "", path);
+        assert_int_equal(run(cmd, out, sizeof(out)), 0);
+        size_t n;
+        uint8_t *f = mf_read_file(path, &n);
+        assert_non_null(f);
+        got full;
+        demux(&full, f, n, 0);
+        assert_int_equal(full.rc, FL_EOF);
+        assert_true(full.info.seekable);
+        check_probe(names[k], &full, 0);
+        check_probe(names[k], &full, 1);
+        /* key frames a second apart, clusters far fewer */
+        int64_t keys[10];
+        size_t nkeys = 0, clusters = 0;
+        for (size_t i = 0; i < full.n; i++)
+            if (full.f[i].track == 0 && full.f[i].key) {
+                assert_true(nkeys < 10);
+                keys[nkeys++] = full.f[i].pts;
+            }
+        assert_int_equal(nkeys, 10);
+        for (size_t i = 0; i + 4 <= n; i++)
+            clusters += memcmp(f + i, "\x1f\x43\xb6\x75", 4) == 0;
+        print_message("%s: %zu bytes, %zu clusters, key frames %lld .. %lld us\n", names[k], n,
+                      clusters, (long long)keys[0], (long long)keys[9]);
+        assert_true(clusters >= 2 && clusters <= 5);
+        for (size_t i = 0; i < 10; i++)
+            assert_true(llabs(keys[i] - (int64_t)i * 1000000) <= 10000);
+        check_seek(&full, f, n, keys[6], 0);
+        check_seek(&full, f, n, 6500000, 0);
+        check_seek(&full, f, n, 6000000, 0);
+        check_seek(&full, f, n, 0, 0);
+        check_seek(&full, f, n, 4500000, 7);
+        check_seek(&full, f, n, 7500000, 0);
+        check_seek(&full, f, n, 8500000, 7);
+        check_seek(&full, f, n, 9900000, 0);
+        got_free(&full);
+        free(f);
+    }
+}
+
+/* The walk through a cluster: a BlockGroup key frame in a cluster's
+ * middle, one with a ReferenceBlock, a cluster of unknown size ended by
+ * the next, Void and CRC-32 between blocks. No Cues: the clusters are
+ * scanned, and the scan stops at the first (unknown size). */
+static void test_seek_walk(void **state)
+{
+    (void)state;
+    fl__ebml e, g;
+    fl__ebml_init(&e);
+    size_t h = fl__ebml_open(&e, 0x1A45DFA3);
+    fl__ebml_string(&e, 0x4282, "webm");
+    fl__ebml_close(&e, h);
+    size_t seg = fl__ebml_open(&e, 0x18538067);
+    h = fl__ebml_open(&e, 0x1549A966);
+    fl__ebml_uint(&e, 0x2AD7B1, 1000000);
+    fl__ebml_close(&e, h);
+    h = fl__ebml_open(&e, 0x1654AE6B);
+    size_t t = fl__ebml_open(&e, 0xAE);
+    fl__ebml_uint(&e, 0xD7, 1);
+    fl__ebml_uint(&e, 0x83, 1);
+    fl__ebml_string(&e, 0x86, "V_VP8");
+    fl__ebml_close(&e, t);
+    t = fl__ebml_open(&e, 0xAE);
+    fl__ebml_uint(&e, 0xD7, 2);
+    fl__ebml_uint(&e, 0x83, 2);
+    fl__ebml_string(&e, 0x86, "A_OPUS");
+    fl__ebml_close(&e, t);
+    fl__ebml_close(&e, h);
+    fl__ebml_head(&e, 0x1F43B675, FL__EBML_UNKNOWN_SIZE, 8);
+    fl__ebml_uint(&e, 0xE7, 0);
+    for (int i = 0; i < 20; i++) { /* video every 50 ms, audio every 20 ms */
+        int rel = i * 50;
+        for (int a = rel; a < rel + 50; a += 20)
+            put_block(&e, 0xA3, 2, a, 0x80, NULL, 0, 30);
+        if (i % 4 == 2) { /* a BlockGroup: key at 100, 500, 900; not at 300, 700 */
+            fl__ebml_init(&g);
+            put_block(&g, 0xA1, 1, rel, 0, NULL, 0, 60);
+            if (i % 8 == 6)
+                fl__ebml_uint(&g, 0xFB, 50);
+            fl__ebml_binary(&e, 0xA0, g.data, g.len);
+            fl__ebml_deinit(&g);
+        } else {
+            put_block(&e, 0xA3, 1, rel, i == 0 ? 0x80 : 0, NULL, 0, 40 + (size_t)i);
+        }
+        fl__ebml_void(&e, 3);
+    }
+    h = fl__ebml_open(&e, 0x1F43B675);
+    uint8_t crc[4] = { 0 };
+    fl__ebml_binary(&e, 0xBF, crc, 4);
+    fl__ebml_uint(&e, 0xE7, 1000);
+    for (int i = 0; i < 10; i++) {
+        put_block(&e, 0xA3, 2, i * 40, 0x80, NULL, 0, 30);
+        put_block(&e, 0xA3, 1, i * 40, i == 0 ? 0x80 : 0, NULL, 0, 50);
+    }
+    fl__ebml_close(&e, h);
+    fl__ebml_close(&e, seg);
+    assert_int_equal(e.err, 0);
+    got full;
+    demux(&full, e.data, e.len, 0);
+    assert_int_equal(full.rc, FL_EOF);
+    assert_true(full.info.seekable);
+    assert_int_equal(count_track(&full, 0), 30);
+
+    static const struct {
+        int64_t to;
+        size_t piece;
+    } seeks[] = { { 90000, 0 },  { 100000, 1 }, { 299000, 0 }, { 350000, 7 },  { 499999, 0 },
+                  { 500000, 0 }, { 800000, 7 }, { 999000, 0 }, { 1000000, 1 }, { 1300000, 0 } };
+
+    for (size_t i = 0; i < sizeof(seeks) / sizeof(*seeks); i++)
+        check_seek(&full, e.data, e.len, seeks[i].to, seeks[i].piece);
+    got_free(&full);
+    fl__ebml_deinit(&e);
 }
 
 static void test_damage(void **state)
@@ -974,6 +1127,7 @@ int main(void)
         cmocka_unit_test(test_ffmpeg_h264),     cmocka_unit_test(test_ffmpeg_pcmu),
         cmocka_unit_test(test_own_muxer),       cmocka_unit_test(test_handmade),
         cmocka_unit_test(test_pieces),          cmocka_unit_test(test_seek),
+        cmocka_unit_test(test_seek_in_cluster), cmocka_unit_test(test_seek_walk),
         cmocka_unit_test(test_damage),          cmocka_unit_test(test_refuses),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
