@@ -209,7 +209,9 @@ static int box_body(fl__demux_io *io, const struct hdr *h, const uint8_t **p, si
 
 static int64_t to_us(const struct mp4_track *t, int64_t ticks)
 {
-    int64_t us = fl__mp4_ticks_to_us(ticks - t->media_start, t->timescale);
+    /* media_start >= 0 (mp4_moov.c); a time before INT64_MIN stays there */
+    int64_t rel = ticks < INT64_MIN + t->media_start ? INT64_MIN : ticks - t->media_start;
+    int64_t us = fl__mp4_ticks_to_us(rel, t->timescale);
     if (us > INT64_MAX - t->empty_us) /* beyond 292,000 years */
         return INT64_MAX;
     return us + t->empty_us;
