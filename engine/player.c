@@ -582,6 +582,9 @@ static void fill(player *p)
             p->seek_pending = 0;
             p->shift = (p->v_last >= 0 ? p->v_last + SEEK_STEP : 0) - f.dts_us;
             p->anchored = 0;
+            fl_log(FL_LOG_DEBUG, "%s: from %" PRId64 " us (track %u%s), stream time %" PRId64,
+                   p->e ? p->e->name : "player", f.pts_us, f.track, f.key ? ", key" : "",
+                   f.dts_us + p->shift);
         }
         if (enqueue(p, &f, k) < 0)
             return;
