@@ -997,6 +997,9 @@ static void test_seek_walk(void **state)
     fl__ebml_close(&e, h);
     fl__ebml_close(&e, seg);
     assert_int_equal(e.err, 0);
+    char path[128]; /* kept with FLUO_KEEP_FILES: a seed of tests/fuzz/corpus/mkv_demux */
+    snprintf(path, sizeof(path), "%s/seek_walk.mkv", tmp_dir);
+    assert_int_equal(mf_write_file(path, e.data, e.len), 0);
     got full;
     demux(&full, e.data, e.len, 0);
     assert_int_equal(full.rc, FL_EOF);
