@@ -53,56 +53,12 @@
 #include "base/log.h"
 #include "base/wire.h"
 #include "container/container_int.h"
+#include "container/mkv_ids.h"
 #include "container/webm_int.h"
 
 FL_LOG_TAG("mkvd");
 
 /* Element IDs (RFC 8794, RFC 9559). */
-enum {
-    ID_EBML = 0x1A45DFA3,
-    ID_DOC_TYPE = 0x4282,
-    ID_SEGMENT = 0x18538067,
-    ID_SEEK_HEAD = 0x114D9B74,
-    ID_SEEK = 0x4DBB,
-    ID_SEEK_ID = 0x53AB,
-    ID_SEEK_POSITION = 0x53AC,
-    ID_INFO = 0x1549A966,
-    ID_TIMESTAMP_SCALE = 0x2AD7B1,
-    ID_DURATION = 0x4489,
-    ID_TRACKS = 0x1654AE6B,
-    ID_TRACK_ENTRY = 0xAE,
-    ID_TRACK_NUMBER = 0xD7,
-    ID_TRACK_TYPE = 0x83,
-    ID_CODEC_ID = 0x86,
-    ID_CODEC_PRIVATE = 0x63A2,
-    ID_CODEC_DELAY = 0x56AA,
-    ID_DEFAULT_DURATION = 0x23E383,
-    ID_CONTENT_ENCODINGS = 0x6D80,
-    ID_VIDEO = 0xE0,
-    ID_PIXEL_WIDTH = 0xB0,
-    ID_PIXEL_HEIGHT = 0xBA,
-    ID_AUDIO = 0xE1,
-    ID_SAMPLING_FREQUENCY = 0xB5,
-    ID_CHANNELS = 0x9F,
-    ID_CLUSTER = 0x1F43B675,
-    ID_TIMESTAMP = 0xE7,
-    ID_SIMPLE_BLOCK = 0xA3,
-    ID_BLOCK_GROUP = 0xA0,
-    ID_BLOCK = 0xA1,
-    ID_REFERENCE_BLOCK = 0xFB,
-    ID_CUES = 0x1C53BB6B,
-    ID_CUE_POINT = 0xBB,
-    ID_CUE_TIME = 0xB3,
-    ID_CUE_TRACK_POSITIONS = 0xB7,
-    ID_CUE_TRACK = 0xF7,
-    ID_CUE_CLUSTER_POSITION = 0xF1,
-    ID_TAGS = 0x1254C367,
-    ID_CHAPTERS = 0x1043A770,
-    ID_ATTACHMENTS = 0x1941A469,
-};
-
-#define TRACK_TYPE_VIDEO 1
-#define TRACK_TYPE_AUDIO 2
 
 #define HEAD_MAX        12                     /* a 4-byte ID and an 8-byte size */
 #define EBML_HEADER_MAX 4096                   /* the EBML header's data */
