@@ -58,8 +58,6 @@
 
 FL_LOG_TAG("mkvd");
 
-/* Element IDs (RFC 8794, RFC 9559). */
-
 #define HEAD_MAX        12                     /* a 4-byte ID and an 8-byte size */
 #define EBML_HEADER_MAX 4096                   /* the EBML header's data */
 #define LACED_MAX       256                    /* frames in one block */
