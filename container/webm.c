@@ -70,8 +70,6 @@
 
 FL_LOG_TAG("webm");
 
-/* Element IDs (Matroska, RFC 9559). */
-
 #define DOC_TYPE_VERSION      4 /* CodecDelay, SeekPreRoll */
 #define DOC_TYPE_READ_VERSION 2 /* SimpleBlock */
 #define TIMESTAMP_SCALE_NS    1000000
