@@ -47,8 +47,6 @@ struct fl_pack {
     fl_pack_stats stats;
 };
 
-/* codec/pack.c: grows g to hold n more bytes past its len. 0 or FL_ENOMEM. */
-int fl__pack_reserve(fl__grow *g, size_t n);
 /* Size of piece `i` of the split, descriptors included. */
 size_t fl__pack_piece(const fl_pack *p, size_t i);
 
