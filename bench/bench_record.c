@@ -359,25 +359,13 @@ int fl_bench_record_run(int argc, char **argv, const char *argv0)
 {
     static wr_bench bench;
     wr_bench *b = &bench;
-    memset(b, 0, sizeof(*b));
-    rec_opts o = {
-        .server_name = "fluo", .fluo_bin = wr_default_fluo_bin(argv0), .sessions = 10, .seconds = 20
-    };
-    if (wr_fluo_opts_parse(&o, argc, argv) < 0) {
-        fl_bench_record_usage(stderr);
+    rec_opts o;
+    int st = wr_fluo_scenario_init(b, &o, "record", argc, argv, argv0);
+    if (st < 0) {
+        if (st == FL_EINVAL)
+            fl_bench_record_usage(stderr);
         return 2;
     }
-    if (strcmp(o.server_name, "fluo") != 0) {
-        fprintf(stderr, "fluo-bench: record has a driver for fluo only\n");
-        return 2;
-    }
-    b->scenario = "record";
-    b->server_name = o.server_name;
-    b->sessions = o.sessions;
-    b->fluo_bin = o.fluo_bin;
-    b->workers = o.workers;
-    fl_rand_seeded_init(&b->rand, (uint64_t)fl_time_now());
-    snprintf(b->client_ip, sizeof(b->client_ip), "127.0.0.1");
     char dir[] = "/tmp/fluo-bench-record-XXXXXX";
     rec_session *ss = calloc((size_t)o.sessions, sizeof(*ss));
     if (!ss || !mkdtemp(dir)) {

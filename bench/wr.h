@@ -268,9 +268,9 @@ typedef struct wr_arg {
  * check. */
 int wr_args_parse(const wr_arg *args, int argc, char **argv);
 
-/* The options of a scenario run against one fluo it starts (record, play),
- * and their parser: --server, --sessions (1-1000), --seconds (2-3600),
- * --fluo-bin, --workers; 0 or FL_EINVAL. */
+/* The options of a scenario run against one fluo it starts (record, play):
+ * --server (fluo), --sessions (1-1000, 10 by default), --seconds (2-3600,
+ * 20), --fluo-bin (beside fluo-bench), --workers. */
 typedef struct wr_fluo_opts {
     const char *server_name;
     const char *fluo_bin;
@@ -279,7 +279,17 @@ typedef struct wr_fluo_opts {
     int workers;
 } wr_fluo_opts;
 
-int wr_fluo_opts_parse(wr_fluo_opts *o, int argc, char **argv);
+/* Reads such a scenario's options into o (argv0: fluo-bench's own path)
+ * and readies b (zeroed here) for it: its scenario name, the options,
+ * the random generator seeded with the time, the client on 127.0.0.1.
+ * 0; FL_EINVAL for options it does not take (the caller prints its
+ * usage); FL_ENOTSUP for a server other than fluo (said on stderr). */
+int wr_fluo_scenario_init(wr_bench *b,
+                          wr_fluo_opts *o,
+                          const char *scenario,
+                          int argc,
+                          char **argv,
+                          const char *argv0);
 
 /* The loss over a window, in percent of the packets expected (100 when
  * none were: nothing came at all). */

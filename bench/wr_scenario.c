@@ -25,17 +25,36 @@ int wr_args_parse(const wr_arg *args, int argc, char **argv)
     return 0;
 }
 
-int wr_fluo_opts_parse(wr_fluo_opts *o, int argc, char **argv)
+int wr_fluo_scenario_init(wr_bench *b,
+                          wr_fluo_opts *o,
+                          const char *scenario,
+                          int argc,
+                          char **argv,
+                          const char *argv0)
 {
+    memset(b, 0, sizeof(*b));
+    *o = (wr_fluo_opts){
+        .server_name = "fluo", .fluo_bin = wr_default_fluo_bin(argv0), .sessions = 10, .seconds = 20
+    };
     const wr_arg args[] = {
         { "--server", NULL, &o->server_name }, { "--sessions", &o->sessions, NULL },
         { "--seconds", &o->seconds, NULL },    { "--fluo-bin", NULL, &o->fluo_bin },
         { "--workers", &o->workers, NULL },    { NULL, NULL, NULL },
     };
-    if (wr_args_parse(args, argc, argv) < 0)
+    if (wr_args_parse(args, argc, argv) < 0 || o->sessions < 1 || o->sessions > 1000 ||
+        o->seconds < 2 || o->seconds > 3600)
         return FL_EINVAL;
-    if (o->sessions < 1 || o->sessions > 1000 || o->seconds < 2 || o->seconds > 3600)
-        return FL_EINVAL;
+    if (strcmp(o->server_name, "fluo") != 0) {
+        fprintf(stderr, "fluo-bench: %s has a driver for fluo only\n", scenario);
+        return FL_ENOTSUP;
+    }
+    b->scenario = scenario;
+    b->server_name = o->server_name;
+    b->sessions = o->sessions;
+    b->fluo_bin = o->fluo_bin;
+    b->workers = o->workers;
+    fl_rand_seeded_init(&b->rand, (uint64_t)fl_time_now());
+    snprintf(b->client_ip, sizeof(b->client_ip), "127.0.0.1");
     return 0;
 }
 
