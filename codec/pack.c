@@ -90,7 +90,7 @@ static size_t audio_next(fl_pack *p, uint8_t *out, int *marker)
     return n;
 }
 
-static int copy_frame(fl_pack *p, const fl_pack_input *in)
+int fl__pack_copy_frame(fl_pack *p, const fl_pack_input *in)
 {
     p->frame.len = 0;
     int r = fl__grow_reserve(&p->frame, in->len);
@@ -112,7 +112,7 @@ int fl_pack_frame(fl_pack *p, const fl_pack_input *in)
         r = FL_EBADMSG;
     } else if (p->codec == FL_CODEC_H264) {
         r = fl__pack_h264_frame(p, in);
-    } else if ((r = copy_frame(p, in)) == 0) {
+    } else if ((r = fl__pack_copy_frame(p, in)) == 0) {
         switch (p->codec) {
         case FL_CODEC_VP8:
             r = fl__pack_vp8_frame(p, in);

@@ -168,12 +168,9 @@ int fl__pack_h264_frame(fl_pack *p, const fl_pack_input *in)
     p->nnals = 0;
     p->nal = 0;
     p->fu_at = 0;
-    p->frame.len = 0;
-    int r = fl__grow_reserve(&p->frame, in->len);
+    int r = fl__pack_copy_frame(p, in);
     if (r != 0)
         return r;
-    memcpy(p->frame.p, in->data, in->len);
-    p->frame.len = in->len;
 
     au_info au = { 0 };
     if (p->nal_length_size)
