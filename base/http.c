@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "base/err.h"
+#include "base/uri.h"
 
 static bool is_tchar(unsigned char c)
 {
@@ -450,17 +451,6 @@ int fl_http_body_init(fl_http_body *b, const fl_http_head *h, bool head_request)
     return 0;
 }
 
-static int hex_value(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* One framing byte of the chunked coding (everything but the data). */
 static int chunk_framing_byte(fl_http_body *b, uint8_t c)
 {
@@ -468,7 +458,7 @@ static int chunk_framing_byte(fl_http_body *b, uint8_t c)
     switch (b->state) {
     case CK_SIZE:
     case CK_SIZE_MORE: {
-        int v = hex_value(c);
+        int v = fl_hex_digit(c);
         if (v >= 0) {
             if (b->left >> 58)
                 return FL_EMSGSIZE;

@@ -6,7 +6,7 @@
 
 #include "base/err.h"
 
-static int hex_digit(char c)
+int fl_hex_digit(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -23,8 +23,8 @@ long fl_percent_decode(const char *s, size_t n, char *out, size_t cap)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c == '%') {
-            int hi = n - i >= 3 ? hex_digit(s[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
+            int hi = n - i >= 3 ? fl_hex_digit(s[i + 1]) : -1;
+            int lo = hi >= 0 ? fl_hex_digit(s[i + 2]) : -1;
             if (lo < 0)
                 return FL_EINVAL;
             c = (char)(hi << 4 | lo);

@@ -5,6 +5,11 @@
 
 #include <stddef.h>
 
+/* The value (0-15) of the hex digit c ('0'-'9', 'a'-'f', 'A'-'F'), or -1
+ * when it is none: the digits of a percent-escape, and of an HTTP chunk
+ * size (base/http.c). */
+int fl_hex_digit(int c);
+
 /* Decodes n bytes of s into out (cap bytes, NUL-terminated): the length
  * written, FL_EINVAL for a malformed escape or a decoded NUL byte,
  * FL_EMSGSIZE when out is too small. */

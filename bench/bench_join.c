@@ -44,28 +44,14 @@ void fl_bench_join_usage(FILE *out)
 
 static int parse_args(join_opts *o, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            return FL_EINVAL;
-        if (strcmp(a, "--server") == 0)
-            o->server_name = v;
-        else if (strcmp(a, "--joins") == 0)
-            o->joins = atoi(v);
-        else if (strcmp(a, "--seconds") == 0)
-            o->seconds = atoi(v);
-        else if (strcmp(a, "--gop") == 0)
-            o->gop = atoi(v);
-        else if (strcmp(a, "--fluo-bin") == 0)
-            o->fluo_bin = v;
-        else if (strcmp(a, "--workers") == 0)
-            o->workers = atoi(v);
-        else if (strcmp(a, "--verbose") == 0)
-            o->verbose = atoi(v);
-        else
-            return FL_EINVAL;
-        i++;
-    }
+    const wr_arg args[] = {
+        { "--server", NULL, &o->server_name }, { "--joins", &o->joins, NULL },
+        { "--seconds", &o->seconds, NULL },    { "--gop", &o->gop, NULL },
+        { "--fluo-bin", NULL, &o->fluo_bin },  { "--workers", &o->workers, NULL },
+        { "--verbose", &o->verbose, NULL },    { NULL, NULL, NULL },
+    };
+    if (wr_args_parse(args, argc, argv) < 0)
+        return FL_EINVAL;
     if (o->joins < 1 || o->joins > 1000 || o->seconds < 1 || o->seconds > 60 || o->gop < 1 ||
         o->gop > 60)
         return FL_EINVAL;

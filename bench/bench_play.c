@@ -41,13 +41,7 @@
 #define EOS_SLACK_S 1.0  /* EndOfStream against the file's end, s */
 #define POLL_S      0.1  /* between getPosition rounds while EndOfStream is awaited */
 
-typedef struct play_opts {
-    const char *server_name;
-    const char *fluo_bin;
-    int sessions;
-    int seconds;
-    int workers;
-} play_opts;
+typedef wr_fluo_opts play_opts;
 
 /* What a receiving client got from its player within the play window. */
 typedef struct play_rx {
@@ -67,7 +61,7 @@ typedef struct play_session {
 } play_session;
 
 typedef struct play_figs {
-    uint64_t fwd_pkts, fwd_sent, fwd_cpu_us, fwd_expected, fwd_received;
+    wr_fwd fwd; /* the echo windows */
     uint64_t play_pkts, play_cpu_us;
     double file_s;                /* the file's duration (ffprobe) */
     double fps_min, fps_max;      /* over the clients */
@@ -96,31 +90,6 @@ void fl_bench_play_usage(FILE *out)
                  "        EndOfStream only at the file's end, the run fails otherwise.\n"
                  "        Last line: play server=fluo sessions=N cpu_us_per_pkt=X\n"
                  "        fwd_cpu_us_per_pkt=Y ratio=Z clients_ok=N\n");
-}
-
-static int parse_args(play_opts *o, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            return FL_EINVAL;
-        if (strcmp(a, "--server") == 0)
-            o->server_name = v;
-        else if (strcmp(a, "--sessions") == 0)
-            o->sessions = atoi(v);
-        else if (strcmp(a, "--seconds") == 0)
-            o->seconds = atoi(v);
-        else if (strcmp(a, "--fluo-bin") == 0)
-            o->fluo_bin = v;
-        else if (strcmp(a, "--workers") == 0)
-            o->workers = atoi(v);
-        else
-            return FL_EINVAL;
-        i++;
-    }
-    if (o->sessions < 1 || o->sessions > 1000 || o->seconds < 2 || o->seconds > 3600)
-        return FL_EINVAL;
-    return 0;
 }
 
 /* ---- the file ---- */
@@ -304,14 +273,6 @@ static int players_invoke(play_session *ss, int n, const char *op, const play_fi
 
 /* ---- counters ---- */
 
-static uint64_t sent_packets(const wr_bench *b)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < b->npeers; i++)
-        n += b->peers[i]->tx[0].packets + b->peers[i]->tx[1].packets;
-    return n;
-}
-
 /* What p has received so far, video and audio told apart by their
  * sections' payload types (anything else, RTX or padding, left out). */
 static play_rx rx_of(const wr_peer *p)
@@ -349,34 +310,6 @@ static void echo_sending(play_session *ss, int n, int on)
             t->on = on;
         }
     }
-}
-
-static double loss_pct(uint64_t expected, uint64_t received)
-{
-    if (!expected)
-        return 100.0;
-    return 100.0 * (double)(expected > received ? expected - received : 0) / (double)expected;
-}
-
-/* One window of echo: its line printed, its figures added to f's. */
-static void echo_window(wr_bench *b, const char *when, double seconds, play_figs *f)
-{
-    uint64_t cpu0 = 0, cpu1 = 0, expected = 0, received = 0, pkts0 = sent_packets(b);
-    wr_proc_cpu_us(b->pid, &cpu0);
-    wr_bench_window_start(b);
-    wr_bench_run(b, seconds);
-    wr_bench_window_end(b, &expected, &received);
-    wr_proc_cpu_us(b->pid, &cpu1);
-    uint64_t sent = sent_packets(b) - pkts0;
-    printf("play phase=echo_%s seconds=%.1f sent_pkts=%llu fwd_pkts=%llu cpu_us=%llu "
-           "loss_pct=%.2f\n",
-           when, seconds, (unsigned long long)sent, (unsigned long long)b->win_rx,
-           (unsigned long long)(cpu1 - cpu0), loss_pct(expected, received));
-    f->fwd_pkts += b->win_rx;
-    f->fwd_sent += sent;
-    f->fwd_cpu_us += cpu1 - cpu0;
-    f->fwd_expected += expected;
-    f->fwd_received += received;
 }
 
 /* ---- the scenario ---- */
@@ -465,7 +398,7 @@ static int check_client(int i, const play_session *s, int seconds, play_figs *f)
 static int measure(wr_bench *b, play_session *ss, int n, int seconds, play_figs *f)
 {
     wr_bench_run(b, WARMUP_S);
-    echo_window(b, "before", seconds / 2.0, f);
+    wr_fwd_window(b, "play", "before", seconds / 2.0, &f->fwd);
     echo_sending(ss, n, 0);
     wr_bench_run(b, SETTLE_S);
     int rc = play_window(b, ss, n, seconds, f);
@@ -473,7 +406,7 @@ static int measure(wr_bench *b, play_session *ss, int n, int seconds, play_figs 
         return rc;
     echo_sending(ss, n, 1);
     wr_bench_run(b, SETTLE_S);
-    echo_window(b, "after", seconds / 2.0, f);
+    wr_fwd_window(b, "play", "after", seconds / 2.0, &f->fwd);
     for (int i = 0; i < n; i++)
         f->clients_ok += (size_t)check_client(i, &ss[i], seconds, f);
     f->measured = 1;
@@ -482,11 +415,9 @@ static int measure(wr_bench *b, play_session *ss, int n, int seconds, play_figs 
 
 static void report(const play_opts *o, const play_figs *f)
 {
-    double fwd = f->fwd_pkts ? (double)f->fwd_cpu_us / (double)f->fwd_pkts : 0;
+    double fwd = wr_fwd_cpu_us_per_pkt(&f->fwd);
     double play = f->play_pkts ? (double)f->play_cpu_us / (double)f->play_pkts : 0;
-    printf("play phase=echo seconds=%d sent_pkts=%llu fwd_pkts=%llu cpu_us=%llu loss_pct=%.2f\n",
-           o->seconds, (unsigned long long)f->fwd_sent, (unsigned long long)f->fwd_pkts,
-           (unsigned long long)f->fwd_cpu_us, loss_pct(f->fwd_expected, f->fwd_received));
+    wr_fwd_report("play", o->seconds, &f->fwd);
     printf("play phase=play seconds=%d file_s=%.3f received_pkts=%llu cpu_us=%llu fps_min=%.1f "
            "fps_max=%.1f start_max_ms=%.0f eos_in_window=%d eos=%d eos_err_max_ms=%.0f\n",
            o->seconds, f->file_s, (unsigned long long)f->play_pkts,
@@ -544,25 +475,13 @@ int fl_bench_play_run(int argc, char **argv, const char *argv0)
 {
     static wr_bench bench;
     wr_bench *b = &bench;
-    memset(b, 0, sizeof(*b));
-    play_opts o = {
-        .server_name = "fluo", .fluo_bin = wr_default_fluo_bin(argv0), .sessions = 10, .seconds = 20
-    };
-    if (parse_args(&o, argc, argv) < 0) {
-        fl_bench_play_usage(stderr);
+    play_opts o;
+    int st = wr_fluo_scenario_init(b, &o, "play", argc, argv, argv0);
+    if (st < 0) {
+        if (st == FL_EINVAL)
+            fl_bench_play_usage(stderr);
         return 2;
     }
-    if (strcmp(o.server_name, "fluo") != 0) {
-        fprintf(stderr, "fluo-bench: play has a driver for fluo only\n");
-        return 2;
-    }
-    b->scenario = "play";
-    b->server_name = o.server_name;
-    b->sessions = o.sessions;
-    b->fluo_bin = o.fluo_bin;
-    b->workers = o.workers;
-    fl_rand_seeded_init(&b->rand, (uint64_t)fl_time_now());
-    snprintf(b->client_ip, sizeof(b->client_ip), "127.0.0.1");
     char dir[] = "/tmp/fluo-bench-play-XXXXXX", path[sizeof(dir) + 16];
     play_session *ss = calloc((size_t)o.sessions, sizeof(*ss));
     if (!ss || !mkdtemp(dir)) {
@@ -579,7 +498,7 @@ int fl_bench_play_run(int argc, char **argv, const char *argv0)
         fprintf(stderr, "fluo-bench: cannot remove %s: %s\n", dir, strerror(errno));
     if (f.measured)
         report(&o, &f);
-    int status = rc == 0 && f.clients_ok == (size_t)o.sessions && f.fwd_pkts > 0 && f.play_pkts > 0
+    int status = rc == 0 && f.clients_ok == (size_t)o.sessions && f.fwd.pkts > 0 && f.play_pkts > 0
                          ? 0
                          : 1;
     wr_bench_deinit(b);

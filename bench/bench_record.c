@@ -39,13 +39,7 @@
 #define SETTLE_S       0.5 /* after the loops back are connected again */
 #define DURATION_SLACK 1.0 /* a file's duration against --seconds, s */
 
-typedef struct rec_opts {
-    const char *server_name;
-    const char *fluo_bin;
-    int sessions;
-    int seconds;
-    int workers;
-} rec_opts;
+typedef wr_fluo_opts rec_opts;
 
 typedef struct rec_session {
     wr_peer *p;
@@ -74,31 +68,6 @@ void fl_bench_record_usage(FILE *out)
                  "        disk_bytes_per_media_byte=W files_ok=N\n");
 }
 
-static int parse_args(rec_opts *o, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            return FL_EINVAL;
-        if (strcmp(a, "--server") == 0)
-            o->server_name = v;
-        else if (strcmp(a, "--sessions") == 0)
-            o->sessions = atoi(v);
-        else if (strcmp(a, "--seconds") == 0)
-            o->seconds = atoi(v);
-        else if (strcmp(a, "--fluo-bin") == 0)
-            o->fluo_bin = v;
-        else if (strcmp(a, "--workers") == 0)
-            o->workers = atoi(v);
-        else
-            return FL_EINVAL;
-        i++;
-    }
-    if (o->sessions < 1 || o->sessions > 1000 || o->seconds < 2 || o->seconds > 3600)
-        return FL_EINVAL;
-    return 0;
-}
-
 /* Starts fluo with its media on loopback and recordings confined to dir,
  * and opens the control connection. */
 static int fluo_start(wr_bench *b, const char *dir)
@@ -121,14 +90,6 @@ static void fluo_stop(wr_bench *b)
 static uint64_t payload_octets(const wr_peer *p)
 {
     return p->tx[0].octets + p->tx[1].octets;
-}
-
-static uint64_t sent_packets(const wr_bench *b)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < b->npeers; i++)
-        n += b->peers[i]->tx[0].packets + b->peers[i]->tx[1].packets;
-    return n;
 }
 
 /* A pipeline, a WebRtcEndpoint looped to itself and a RecorderEndpoint
@@ -280,7 +241,7 @@ static int check_file(rec_session *s, int seconds)
 }
 
 typedef struct rec_figs {
-    uint64_t fwd_pkts, fwd_sent, fwd_cpu_us, fwd_expected, fwd_received;
+    wr_fwd fwd; /* the echo windows */
     uint64_t rec_pkts, rec_cpu_us;
     uint64_t media_bytes, disk_bytes;
     double duration_err; /* the largest |file duration - S|, s */
@@ -288,49 +249,20 @@ typedef struct rec_figs {
     int measured; /* every window ran and every file was stopped */
 } rec_figs;
 
-/* Echo for --seconds, then recording for --seconds; fills f. */
-static double loss_pct(uint64_t expected, uint64_t received)
-{
-    if (!expected)
-        return 100.0;
-    return 100.0 * (double)(expected > received ? expected - received : 0) / (double)expected;
-}
-
-/* One window of echo: its line printed, its figures added to f's. */
-static void echo_window(wr_bench *b, const char *when, double seconds, rec_figs *f)
-{
-    uint64_t cpu0 = 0, cpu1 = 0, expected = 0, received = 0, pkts0 = sent_packets(b);
-    wr_proc_cpu_us(b->pid, &cpu0);
-    wr_bench_window_start(b);
-    wr_bench_run(b, seconds);
-    wr_bench_window_end(b, &expected, &received);
-    wr_proc_cpu_us(b->pid, &cpu1);
-    uint64_t sent = sent_packets(b) - pkts0;
-    printf("record phase=echo_%s seconds=%.1f sent_pkts=%llu fwd_pkts=%llu cpu_us=%llu "
-           "loss_pct=%.2f\n",
-           when, seconds, (unsigned long long)sent, (unsigned long long)b->win_rx,
-           (unsigned long long)(cpu1 - cpu0), loss_pct(expected, received));
-    f->fwd_pkts += b->win_rx;
-    f->fwd_sent += sent;
-    f->fwd_cpu_us += cpu1 - cpu0;
-    f->fwd_expected += expected;
-    f->fwd_received += received;
-}
-
 /* Echo for half of --seconds, recording for --seconds, echo again for the
  * other half: the two echo windows bracket the recording, so a change in
  * what else the machine runs weighs on both sides alike. Fills f. */
 static int measure(wr_bench *b, rec_session *ss, int n, int seconds, rec_figs *f)
 {
     wr_bench_run(b, WARMUP_S);
-    echo_window(b, "before", seconds / 2.0, f);
+    wr_fwd_window(b, "record", "before", seconds / 2.0, &f->fwd);
     if (recorders_invoke(ss, n, 0) < 0)
         return FL_EIO;
-    uint64_t cpu0 = 0, cpu1 = 0, pkts0 = sent_packets(b);
+    uint64_t cpu0 = 0, cpu1 = 0, pkts0 = wr_bench_sent_packets(b);
     wr_proc_cpu_us(b->pid, &cpu0);
     wr_bench_run(b, seconds);
     wr_proc_cpu_us(b->pid, &cpu1);
-    f->rec_pkts = sent_packets(b) - pkts0;
+    f->rec_pkts = wr_bench_sent_packets(b) - pkts0;
     f->rec_cpu_us = cpu1 - cpu0;
     if (recorders_invoke(ss, n, 1) < 0)
         return FL_EIO;
@@ -341,7 +273,7 @@ static int measure(wr_bench *b, rec_session *ss, int n, int seconds, rec_figs *f
         }
     }
     wr_bench_run(b, SETTLE_S);
-    echo_window(b, "after", seconds / 2.0, f);
+    wr_fwd_window(b, "record", "after", seconds / 2.0, &f->fwd);
     f->measured = 1;
     return 0;
 }
@@ -365,12 +297,9 @@ static void check_files(rec_session *ss, int n, int seconds, rec_figs *f)
 
 static void report(const rec_opts *o, const rec_figs *f)
 {
-    double fwd = f->fwd_pkts ? (double)f->fwd_cpu_us / (double)f->fwd_pkts : 0;
+    double fwd = wr_fwd_cpu_us_per_pkt(&f->fwd);
     double rec = f->rec_pkts ? (double)f->rec_cpu_us / (double)f->rec_pkts : 0;
-    double loss = loss_pct(f->fwd_expected, f->fwd_received);
-    printf("record phase=echo seconds=%d sent_pkts=%llu fwd_pkts=%llu cpu_us=%llu loss_pct=%.2f\n",
-           o->seconds, (unsigned long long)f->fwd_sent, (unsigned long long)f->fwd_pkts,
-           (unsigned long long)f->fwd_cpu_us, loss);
+    wr_fwd_report("record", o->seconds, &f->fwd);
     printf("record phase=record seconds=%d recorded_pkts=%llu cpu_us=%llu media_bytes=%llu "
            "disk_bytes=%llu max_duration_err_s=%.3f\n",
            o->seconds, (unsigned long long)f->rec_pkts, (unsigned long long)f->rec_cpu_us,
@@ -430,25 +359,13 @@ int fl_bench_record_run(int argc, char **argv, const char *argv0)
 {
     static wr_bench bench;
     wr_bench *b = &bench;
-    memset(b, 0, sizeof(*b));
-    rec_opts o = {
-        .server_name = "fluo", .fluo_bin = wr_default_fluo_bin(argv0), .sessions = 10, .seconds = 20
-    };
-    if (parse_args(&o, argc, argv) < 0) {
-        fl_bench_record_usage(stderr);
+    rec_opts o;
+    int st = wr_fluo_scenario_init(b, &o, "record", argc, argv, argv0);
+    if (st < 0) {
+        if (st == FL_EINVAL)
+            fl_bench_record_usage(stderr);
         return 2;
     }
-    if (strcmp(o.server_name, "fluo") != 0) {
-        fprintf(stderr, "fluo-bench: record has a driver for fluo only\n");
-        return 2;
-    }
-    b->scenario = "record";
-    b->server_name = o.server_name;
-    b->sessions = o.sessions;
-    b->fluo_bin = o.fluo_bin;
-    b->workers = o.workers;
-    fl_rand_seeded_init(&b->rand, (uint64_t)fl_time_now());
-    snprintf(b->client_ip, sizeof(b->client_ip), "127.0.0.1");
     char dir[] = "/tmp/fluo-bench-record-XXXXXX";
     rec_session *ss = calloc((size_t)o.sessions, sizeof(*ss));
     if (!ss || !mkdtemp(dir)) {
@@ -463,7 +380,7 @@ int fl_bench_record_run(int argc, char **argv, const char *argv0)
     if (f.measured)
         report(&o, &f);
     int status =
-            rc == 0 && f.files_ok == (size_t)o.sessions && f.fwd_pkts > 0 && f.rec_pkts > 0 ? 0 : 1;
+            rc == 0 && f.files_ok == (size_t)o.sessions && f.fwd.pkts > 0 && f.rec_pkts > 0 ? 0 : 1;
     wr_bench_deinit(b);
     fl_clip_destroy(b->video);
     fl_clip_destroy(b->audio);

@@ -70,24 +70,13 @@ static int setup_scenario(wr_bench *b)
 
 static int parse_args(wr_bench *b, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            return FL_EINVAL;
-        if (strcmp(a, "--server") == 0)
-            b->server_name = v;
-        else if (strcmp(a, "--sessions") == 0)
-            b->sessions = atoi(v);
-        else if (strcmp(a, "--seconds") == 0)
-            b->seconds = atoi(v);
-        else if (strcmp(a, "--fluo-bin") == 0)
-            b->fluo_bin = v;
-        else if (strcmp(a, "--workers") == 0)
-            b->workers = atoi(v);
-        else
-            return FL_EINVAL;
-        i++;
-    }
+    const wr_arg args[] = {
+        { "--server", NULL, &b->server_name }, { "--sessions", &b->sessions, NULL },
+        { "--seconds", &b->seconds, NULL },    { "--fluo-bin", NULL, &b->fluo_bin },
+        { "--workers", &b->workers, NULL },    { NULL, NULL, NULL },
+    };
+    if (wr_args_parse(args, argc, argv) < 0)
+        return FL_EINVAL;
     if (b->sessions < 1 || b->sessions > 5000 || b->seconds < 1 || b->seconds > 3600)
         return FL_EINVAL;
     return 0;
@@ -153,9 +142,7 @@ int fl_bench_webrtc_run(const char *scenario, int argc, char **argv, const char 
     wr_proc_cpu_us(b->pid, &cpu1);
     wr_proc_rss_kb(b->pid, &rss1);
     uint64_t fwd = b->win_rx;
-    double loss = expected ? 100.0 * (double)(expected > received ? expected - received : 0) /
-                                     (double)expected
-                           : 100.0;
+    double loss = wr_loss_pct(expected, received);
     wr_sort(b->lat_ms, b->nlat);
     printf("%s server=%s sessions=%d fwd_pps=%.0f cpu_us_per_pkt=%.3f loss_pct=%.2f p50_ms=%.2f "
            "p99_ms=%.2f rss_kb_per_session=%.0f\n",

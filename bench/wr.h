@@ -252,4 +252,72 @@ int wr_proc_fds(pid_t pid, uint64_t *out);
  * buffer that lives as long as the program. */
 const char *wr_default_fluo_bin(const char *argv0);
 
+/* ---- what the scenarios share (bench/wr_scenario.c) ---- */
+
+/* One option of a subcommand: "--name value", the value read into *i
+ * (atoi) or, when i is NULL, pointed to by *s (argv's string). */
+typedef struct wr_arg {
+    const char *name;
+    int *i;
+    const char **s;
+} wr_arg;
+
+/* Reads argv[1..argc) as "--name value" pairs into the targets of args (a
+ * table ending with a NULL name). 0, or FL_EINVAL for a name not in the
+ * table or one without a value. The values' ranges are the caller's to
+ * check. */
+int wr_args_parse(const wr_arg *args, int argc, char **argv);
+
+/* The options of a scenario run against one fluo it starts (record, play):
+ * --server (fluo), --sessions (1-1000, 10 by default), --seconds (2-3600,
+ * 20), --fluo-bin (beside fluo-bench), --workers. */
+typedef struct wr_fluo_opts {
+    const char *server_name;
+    const char *fluo_bin;
+    int sessions;
+    int seconds;
+    int workers;
+} wr_fluo_opts;
+
+/* Reads such a scenario's options into o (argv0: fluo-bench's own path)
+ * and readies b (zeroed here) for it: its scenario name, the options,
+ * the random generator seeded with the time, the client on 127.0.0.1.
+ * 0; FL_EINVAL for options it does not take (the caller prints its
+ * usage); FL_ENOTSUP for a server other than fluo (said on stderr). */
+int wr_fluo_scenario_init(wr_bench *b,
+                          wr_fluo_opts *o,
+                          const char *scenario,
+                          int argc,
+                          char **argv,
+                          const char *argv0);
+
+/* The loss over a window, in percent of the packets expected (100 when
+ * none were: nothing came at all). */
+double wr_loss_pct(uint64_t expected, uint64_t received);
+
+/* The RTP packets every peer of b has sent so far, audio and video. */
+uint64_t wr_bench_sent_packets(const wr_bench *b);
+
+/* What forwarding cost over the echo windows of a scenario that sets
+ * something else against it (record, play): the packets the peers sent
+ * and got back, the server's CPU time (µs), and the packets expected and
+ * received for the loss. */
+typedef struct wr_fwd {
+    uint64_t pkts, sent, cpu_us, expected, received;
+} wr_fwd;
+
+/* Runs b's loop for `seconds` as one measured window of echo (the peers
+ * looped back to themselves), prints its line ("SCENARIO phase=echo_WHEN
+ * seconds=X sent_pkts=N fwd_pkts=N cpu_us=N loss_pct=X") and adds its
+ * figures to f's. */
+void wr_fwd_window(wr_bench *b, const char *scenario, const char *when, double seconds, wr_fwd *f);
+
+/* Prints the echo windows' sum ("SCENARIO phase=echo seconds=S
+ * sent_pkts=N fwd_pkts=N cpu_us=N loss_pct=X"). */
+void wr_fwd_report(const char *scenario, int seconds, const wr_fwd *f);
+
+/* The server's CPU µs per forwarded packet over f's windows; 0 when none
+ * came back. */
+double wr_fwd_cpu_us_per_pkt(const wr_fwd *f);
+
 #endif

@@ -54,13 +54,45 @@ void fl__opus_enc_destroy(fl__opus_enc *e);
 /* codec/vp8.c: writes the FL_VP8_DESC_LEN-byte descriptor (X=1, I=1, M=1). */
 void fl__vp8_desc_write(uint8_t *out, int start, int partition, int picture_id);
 
-/* ---- depacketizers (codec/depack.c, depack_h264.c, depack_vpx.c) ---- */
+/* ---- what the packetizers and depacketizers share (codec/depack.c) ---- */
 
 /* A growing byte buffer: grows to the largest content, never shrinks. */
 typedef struct fl__grow {
     uint8_t *p;
     size_t len, cap;
 } fl__grow;
+
+/* Grows g to hold n more bytes past its len (doubling from 4 KiB). 0 or
+ * FL_ENOMEM (g unchanged). */
+int fl__grow_reserve(fl__grow *g, size_t n);
+
+/* 1 when k has an RTP payload format here (a packetizer and a
+ * depacketizer): VP8, VP9, H.264, Opus, PCMU, PCMA; 0 otherwise. */
+int fl__codec_kind_has_rtp(fl_codec_kind k);
+
+/* H.264 NAL unit header |F|NRI|Type| (ITU-T H.264 7.3.1) and the types
+ * RFC 6184 5.2 gives RTP's own packets; an FU header |S|E|R|Type| (5.8). */
+enum {
+    FL__H264_NAL_IDR = 5,
+    FL__H264_NAL_SPS = 7,
+    FL__H264_NAL_PPS = 8,
+    FL__H264_NAL_AUD = 9,
+    FL__H264_NAL_FILLER = 12,
+    FL__H264_NAL_STAP_A = 24,
+    FL__H264_NAL_STAP_B = 25,
+    FL__H264_NAL_MTAP16 = 26,
+    FL__H264_NAL_MTAP24 = 27,
+    FL__H264_NAL_FU_A = 28,
+    FL__H264_NAL_FU_B = 29,
+};
+
+#define FL__H264_NAL_F    0x80u
+#define FL__H264_NAL_NRI  0x60u
+#define FL__H264_NAL_TYPE 0x1fu
+#define FL__H264_FU_S     0x80u
+#define FL__H264_FU_E     0x40u
+
+/* ---- depacketizers (codec/depack.c, depack_h264.c, depack_vpx.c) ---- */
 
 /* Most layer frames of one VP9 picture (the superframe index holds 8). */
 #define FL__VP9_MAX_LAYERS 8

@@ -2,6 +2,7 @@
  * broken, ended; loss; the key-frame wait; the frame buffers), the audio
  * formats (one packet, one frame) and the bit reader. The video formats are
  * in depack_vpx.c and depack_h264.c. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,13 +16,16 @@ FL_LOG_TAG("depack");
 /* A frame buffer starts at this size and doubles. */
 #define GROW_MIN 4096
 
-static int grow_reserve(fl__grow *g, size_t extra)
+int fl__grow_reserve(fl__grow *g, size_t n)
 {
-    if (g->cap - g->len >= extra)
+    if (g->cap - g->len >= n)
         return 0;
     size_t cap = g->cap ? g->cap : GROW_MIN;
-    while (cap - g->len < extra)
+    while (cap - g->len < n) {
+        if (cap > SIZE_MAX / 2)
+            return FL_ENOMEM;
         cap *= 2;
+    }
     uint8_t *p = realloc(g->p, cap);
     if (!p)
         return FL_ENOMEM;
@@ -30,21 +34,25 @@ static int grow_reserve(fl__grow *g, size_t extra)
     return 0;
 }
 
-int fl_depack_create(fl_depack **out, const fl_depack_config *cfg)
+int fl__codec_kind_has_rtp(fl_codec_kind k)
 {
-    if (!out || !cfg)
-        return FL_EINVAL;
-    switch (cfg->codec) {
+    switch (k) {
     case FL_CODEC_VP8:
     case FL_CODEC_VP9:
     case FL_CODEC_H264:
     case FL_CODEC_OPUS:
     case FL_CODEC_PCMU:
     case FL_CODEC_PCMA:
-        break;
+        return 1;
     default:
-        return FL_EINVAL;
+        return 0;
     }
+}
+
+int fl_depack_create(fl_depack **out, const fl_depack_config *cfg)
+{
+    if (!out || !cfg || !fl__codec_kind_has_rtp(cfg->codec))
+        return FL_EINVAL;
     fl_depack *d = calloc(1, sizeof(*d));
     if (!d)
         return FL_ENOMEM;
@@ -116,7 +124,7 @@ uint8_t *fl__depack_append(fl_depack *d, size_t n)
         d->too_big = 1;
         return NULL;
     }
-    if (grow_reserve(g, n) != 0) {
+    if (fl__grow_reserve(g, n) != 0) {
         d->broken = 1;
         return NULL;
     }

@@ -13,20 +13,6 @@
 #include "codec/codec.h"
 #include "codec/codec_int.h"
 
-enum {
-    NAL_IDR = 5,
-    NAL_SPS = 7,
-    NAL_PPS = 8,
-    NAL_STAP_A = 24,
-    NAL_STAP_B = 25,
-    NAL_MTAP16 = 26,
-    NAL_MTAP24 = 27,
-    NAL_FU_A = 28,
-    NAL_FU_B = 29,
-};
-
-#define FU_S    0x80u
-#define FU_E    0x40u
 #define AVC_LEN 4
 /* A picture this many macroblocks wide or tall is past any level (and
  * past 65535 pixels). */
@@ -74,9 +60,9 @@ static int push_stap_a(fl_depack *d, const uint8_t *p, size_t len)
 
 static int push_fu_a(fl_depack *d, const uint8_t *p, size_t len)
 {
-    if (len < 3 || ((p[1] & FU_S) && (p[1] & FU_E)))
+    if (len < 3 || ((p[1] & FL__H264_FU_S) && (p[1] & FL__H264_FU_E)))
         return FL_EBADMSG;
-    if (p[1] & FU_S) {
+    if (p[1] & FL__H264_FU_S) {
         close_open_fu(d);
         uint8_t *at = fl__depack_append(d, AVC_LEN + 1 + len - 2);
         if (at) {
@@ -93,7 +79,7 @@ static int push_fu_a(fl_depack *d, const uint8_t *p, size_t len)
         if (at)
             memcpy(at, p + 2, len - 2);
     }
-    if ((p[1] & FU_E) && d->fu_open && !d->broken) {
+    if ((p[1] & FL__H264_FU_E) && d->fu_open && !d->broken) {
         fl__grow *g = &d->buf[d->asm_buf];
         fl_put_be32(g->p + d->fu_at, (uint32_t)(g->len - d->fu_at - AVC_LEN));
         d->fu_open = 0;
@@ -103,27 +89,27 @@ static int push_fu_a(fl_depack *d, const uint8_t *p, size_t len)
 
 int fl__h264_push(fl_depack *d, const fl_depack_packet *p)
 {
-    uint8_t type = p->payload[0] & 0x1f;
+    uint8_t type = p->payload[0] & FL__H264_NAL_TYPE;
     switch (type) {
     case 0:
     case 30:
     case 31:
         return FL_EBADMSG;
-    case NAL_STAP_B:
-    case NAL_MTAP16:
-    case NAL_MTAP24:
-    case NAL_FU_B:
+    case FL__H264_NAL_STAP_B:
+    case FL__H264_NAL_MTAP16:
+    case FL__H264_NAL_MTAP24:
+    case FL__H264_NAL_FU_B:
         return FL_ENOTSUP;
     default:
         break;
     }
     /* An access unit starts with any packet but a continuing fragment. */
-    int start = type != NAL_FU_A || (p->len >= 2 && (p->payload[1] & FU_S));
+    int start = type != FL__H264_NAL_FU_A || (p->len >= 2 && (p->payload[1] & FL__H264_FU_S));
     fl__depack_begin(d, p->ts, start);
-    if (type == NAL_FU_A)
+    if (type == FL__H264_NAL_FU_A)
         return push_fu_a(d, p->payload, p->len);
     close_open_fu(d);
-    if (type == NAL_STAP_A)
+    if (type == FL__H264_NAL_STAP_A)
         return push_stap_a(d, p->payload, p->len);
     return append_nal(d, p->payload, p->len);
 }
@@ -165,16 +151,16 @@ int fl__h264_finish(fl_depack *d, fl__grow *g)
         if (n == 0 || n > g->len - at - AVC_LEN)
             return FL_EBADMSG;
         const uint8_t *nal = g->p + at + AVC_LEN;
-        uint8_t type = nal[0] & 0x1f;
+        uint8_t type = nal[0] & FL__H264_NAL_TYPE;
         /* the picture's first slice starts at macroblock 0 (first_mb_in_slice
          * ue(v) 0: a 1 bit), or its start was lost */
-        if (type >= 1 && type <= NAL_IDR && slices++ == 0 && (n < 2 || !(nal[1] & 0x80)))
+        if (type >= 1 && type <= FL__H264_NAL_IDR && slices++ == 0 && (n < 2 || !(nal[1] & 0x80)))
             return FL_EBADMSG;
-        if (type == NAL_IDR)
+        if (type == FL__H264_NAL_IDR)
             key = 1;
-        else if (type == NAL_SPS)
+        else if (type == FL__H264_NAL_SPS)
             sps = nal, sps_len = n;
-        else if (type == NAL_PPS)
+        else if (type == FL__H264_NAL_PPS)
             pps = nal, pps_len = n;
         at += AVC_LEN + n;
     }
@@ -271,7 +257,9 @@ int fl__h264_set_fmtp(fl_depack *d, const char *fmtp)
         int len = b64_decode(s, n, nal, sizeof(nal));
         if (len <= 0)
             return FL_EBADMSG;
-        int k = (nal[0] & 0x1f) == NAL_SPS ? 0 : (nal[0] & 0x1f) == NAL_PPS ? 1 : -1;
+        int k = (nal[0] & FL__H264_NAL_TYPE) == FL__H264_NAL_SPS   ? 0
+                : (nal[0] & FL__H264_NAL_TYPE) == FL__H264_NAL_PPS ? 1
+                                                                   : -1;
         if (k >= 0) {
             memcpy(sets[k], nal, (size_t)len);
             lens[k] = (size_t)len;
@@ -359,7 +347,7 @@ static void skip_frame_num_and_poc(fl__bits *b)
 
 int fl_h264_sps_parse(fl_h264_sps *out, const uint8_t *nal, size_t len)
 {
-    if (!out || !nal || len < 4 || (nal[0] & 0x1f) != NAL_SPS)
+    if (!out || !nal || len < 4 || (nal[0] & FL__H264_NAL_TYPE) != FL__H264_NAL_SPS)
         return FL_EBADMSG;
     fl__bits b;
     fl__bits_init(&b, nal + 1, len - 1, 1);

@@ -17,50 +17,15 @@ FL_LOG_TAG("pack");
 
 #define DEF_MAX_PAYLOAD 1200
 #define MIN_MAX_PAYLOAD 64
-/* A frame buffer starts at this size and doubles. */
-#define GROW_MIN 4096
-
-int fl__pack_reserve(fl__grow *g, size_t n)
-{
-    if (g->cap - g->len >= n)
-        return 0;
-    size_t cap = g->cap ? g->cap : GROW_MIN;
-    while (cap - g->len < n) {
-        if (cap > SIZE_MAX / 2)
-            return FL_ENOMEM;
-        cap *= 2;
-    }
-    uint8_t *q = realloc(g->p, cap);
-    if (!q)
-        return FL_ENOMEM;
-    g->p = q;
-    g->cap = cap;
-    return 0;
-}
 
 size_t fl__pack_piece(const fl_pack *p, size_t i)
 {
     return p->base + (i < p->rem ? 1 : 0);
 }
 
-static int kind_ok(fl_codec_kind k)
-{
-    switch (k) {
-    case FL_CODEC_VP8:
-    case FL_CODEC_VP9:
-    case FL_CODEC_H264:
-    case FL_CODEC_OPUS:
-    case FL_CODEC_PCMU:
-    case FL_CODEC_PCMA:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 int fl_pack_create(fl_pack **out, const fl_pack_config *cfg)
 {
-    if (!out || !cfg || !kind_ok(cfg->codec))
+    if (!out || !cfg || !fl__codec_kind_has_rtp(cfg->codec))
         return FL_EINVAL;
     size_t max = cfg->max_payload ? cfg->max_payload : DEF_MAX_PAYLOAD;
     if (max < MIN_MAX_PAYLOAD)
@@ -125,10 +90,10 @@ static size_t audio_next(fl_pack *p, uint8_t *out, int *marker)
     return n;
 }
 
-static int copy_frame(fl_pack *p, const fl_pack_input *in)
+int fl__pack_copy_frame(fl_pack *p, const fl_pack_input *in)
 {
     p->frame.len = 0;
-    int r = fl__pack_reserve(&p->frame, in->len);
+    int r = fl__grow_reserve(&p->frame, in->len);
     if (r != 0)
         return r;
     memcpy(p->frame.p, in->data, in->len);
@@ -147,7 +112,7 @@ int fl_pack_frame(fl_pack *p, const fl_pack_input *in)
         r = FL_EBADMSG;
     } else if (p->codec == FL_CODEC_H264) {
         r = fl__pack_h264_frame(p, in);
-    } else if ((r = copy_frame(p, in)) == 0) {
+    } else if ((r = fl__pack_copy_frame(p, in)) == 0) {
         switch (p->codec) {
         case FL_CODEC_VP8:
             r = fl__pack_vp8_frame(p, in);

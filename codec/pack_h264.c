@@ -21,21 +21,6 @@
 #include "codec/codec_int.h"
 #include "codec/pack_int.h"
 
-enum {
-    NAL_IDR = 5,
-    NAL_SPS = 7,
-    NAL_PPS = 8,
-    NAL_AUD = 9,
-    NAL_FILLER = 12,
-    NAL_STAP_A = 24,
-    NAL_FU_A = 28,
-};
-
-#define NAL_F    0x80u
-#define NAL_NRI  0x60u
-#define NAL_TYPE 0x1fu
-#define FU_S     0x80u
-#define FU_E     0x40u
 #define NALS_MIN 16
 
 /* What an access unit holds, as it is parsed. */
@@ -63,16 +48,17 @@ static int nals_reserve(fl_pack *p, size_t n)
 /* Takes one NAL unit of the access unit (or drops it). */
 static int add_nal(fl_pack *p, au_info *au, const uint8_t *nal, size_t len)
 {
-    unsigned type = nal[0] & NAL_TYPE;
-    if (type == 0 || type >= NAL_STAP_A || type == NAL_AUD || type == NAL_FILLER)
+    unsigned type = nal[0] & FL__H264_NAL_TYPE;
+    if (type == 0 || type >= FL__H264_NAL_STAP_A || type == FL__H264_NAL_AUD ||
+        type == FL__H264_NAL_FILLER)
         return 0;
-    if (type == NAL_IDR) {
+    if (type == FL__H264_NAL_IDR) {
         au->idr = 1;
-    } else if (type == NAL_SPS) {
+    } else if (type == FL__H264_NAL_SPS) {
         au->sps = 1;
         au->last_sps = nal;
         au->last_sps_len = len;
-    } else if (type == NAL_PPS) {
+    } else if (type == FL__H264_NAL_PPS) {
         au->pps = 1;
         au->last_pps = nal;
         au->last_pps_len = len;
@@ -147,11 +133,11 @@ void fl__pack_h264_keep(fl_pack *p, const uint8_t *nal, size_t len)
 {
     if (len == 0 || len > FL__PACK_MAX_PARAM_SET)
         return;
-    unsigned type = nal[0] & NAL_TYPE;
-    if (type == NAL_SPS) {
+    unsigned type = nal[0] & FL__H264_NAL_TYPE;
+    if (type == FL__H264_NAL_SPS) {
         memcpy(p->sps, nal, len);
         p->sps_len = len;
-    } else if (type == NAL_PPS) {
+    } else if (type == FL__H264_NAL_PPS) {
         memcpy(p->pps, nal, len);
         p->pps_len = len;
     }
@@ -182,12 +168,9 @@ int fl__pack_h264_frame(fl_pack *p, const fl_pack_input *in)
     p->nnals = 0;
     p->nal = 0;
     p->fu_at = 0;
-    p->frame.len = 0;
-    int r = fl__pack_reserve(&p->frame, in->len);
+    int r = fl__pack_copy_frame(p, in);
     if (r != 0)
         return r;
-    memcpy(p->frame.p, in->data, in->len);
-    p->frame.len = in->len;
 
     au_info au = { 0 };
     if (p->nal_length_size)
@@ -216,14 +199,14 @@ static size_t write_stap_a(const fl_pack *p, size_t first, size_t end, uint8_t *
     size_t at = 1;
     for (size_t i = first; i < end; i++) {
         const fl__pack_nal *n = &p->nals[i];
-        f |= n->p[0] & NAL_F;
-        if ((n->p[0] & NAL_NRI) > nri)
-            nri = n->p[0] & NAL_NRI;
+        f |= n->p[0] & FL__H264_NAL_F;
+        if ((n->p[0] & FL__H264_NAL_NRI) > nri)
+            nri = n->p[0] & FL__H264_NAL_NRI;
         fl_put_be16(out + at, (uint16_t)n->len);
         memcpy(out + at + 2, n->p, n->len);
         at += 2 + n->len;
     }
-    out[0] = (uint8_t)(f | nri | NAL_STAP_A);
+    out[0] = (uint8_t)(f | nri | FL__H264_NAL_STAP_A);
     return at;
 }
 
@@ -235,9 +218,10 @@ static size_t write_fu_a(fl_pack *p, uint8_t *out)
     size_t m = n->len - p->fu_at;
     if (m > p->max_payload - 2)
         m = p->max_payload - 2;
-    out[0] = (uint8_t)((n->p[0] & (NAL_F | NAL_NRI)) | NAL_FU_A);
-    out[1] = (uint8_t)((p->fu_at == 1 ? FU_S : 0) | (p->fu_at + m == n->len ? FU_E : 0) |
-                       (n->p[0] & NAL_TYPE));
+    out[0] = (uint8_t)((n->p[0] & (FL__H264_NAL_F | FL__H264_NAL_NRI)) | FL__H264_NAL_FU_A);
+    out[1] =
+            (uint8_t)((p->fu_at == 1 ? FL__H264_FU_S : 0) |
+                      (p->fu_at + m == n->len ? FL__H264_FU_E : 0) | (n->p[0] & FL__H264_NAL_TYPE));
     memcpy(out + 2, n->p + p->fu_at, m);
     p->fu_at += m;
     if (p->fu_at == n->len) {

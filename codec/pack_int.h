@@ -47,8 +47,8 @@ struct fl_pack {
     fl_pack_stats stats;
 };
 
-/* codec/pack.c: grows g to hold n more bytes past its len. 0 or FL_ENOMEM. */
-int fl__pack_reserve(fl__grow *g, size_t n);
+/* codec/pack.c: copies in->data to p->frame (its buffer kept). 0 or FL_ENOMEM. */
+int fl__pack_copy_frame(fl_pack *p, const fl_pack_input *in);
 /* Size of piece `i` of the split, descriptors included. */
 size_t fl__pack_piece(const fl_pack *p, size_t i);
 

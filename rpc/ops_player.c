@@ -153,10 +153,6 @@ static const struct op ops[] = {
     { "PlayerEndpoint", "getVideoInfo", get_video_info },
     { "PlayerEndpoint", "getPosition", get_position },
     { "PlayerEndpoint", "setPosition", set_position },
-    { "UriEndpoint", "pause", fl__uri_invoke },
-    { "UriEndpoint", "stop", fl__uri_invoke },
-    { "UriEndpoint", "getUri", fl__uri_get_text },
-    { "UriEndpoint", "getState", fl__uri_get_text },
     { NULL, NULL, NULL },
 };
 

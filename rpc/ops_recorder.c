@@ -68,10 +68,6 @@ static int configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
 static const struct op ops[] = {
     { "RecorderEndpoint", "record", fl__uri_invoke },
     { "RecorderEndpoint", "stopAndWait", fl__uri_invoke },
-    { "UriEndpoint", "pause", fl__uri_invoke },
-    { "UriEndpoint", "stop", fl__uri_invoke },
-    { "UriEndpoint", "getUri", fl__uri_get_text },
-    { "UriEndpoint", "getState", fl__uri_get_text },
     { NULL, NULL, NULL },
 };
 

@@ -71,7 +71,7 @@ static void text_done(void *arg, int status, const char *text)
 }
 
 /* getUri, getState: the engine's property ("uri", "state"), a string. */
-void fl__uri_get_text(call *c, obj *o, json_t *p)
+static void get_text(call *c, obj *o, json_t *p)
 {
     (void)p;
     const char *op = json_string_value(json_object_get(c->params, "operation"));
@@ -80,6 +80,14 @@ void fl__uri_get_text(call *c, obj *o, json_t *p)
     if (rc < 0)
         text_done(c, rc, NULL);
 }
+
+const struct op fl__uri_ops[] = {
+    { "UriEndpoint", "pause", fl__uri_invoke },
+    { "UriEndpoint", "stop", fl__uri_invoke },
+    { "UriEndpoint", "getUri", get_text },
+    { "UriEndpoint", "getState", get_text },
+    { NULL, NULL, NULL },
+};
 
 json_t *fl__uri_event(obj *o, const fl_event *ev, const char **type)
 {

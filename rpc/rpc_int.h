@@ -384,8 +384,8 @@ typedef struct rpc_class {
     const char *name;        /* Kurento's class: "WebRtcEndpoint" */
     const char *engine_type; /* the engine's element type; NULL: the pipeline itself */
     /* Its methods and property accessors, by the kmd class that declares
-     * each (an SdpEndpoint method is its own too); searched before fl__ops.
-     * Ends with a NULL name. NULL: none of its own. */
+     * each (an SdpEndpoint method is its own too); searched before
+     * fl__uri_ops and fl__ops. Ends with a NULL name. NULL: none of its own. */
     const struct op *ops;
     /* The rest may be NULL. Rules of the constructor the kmd states in words
      * only: answers c and returns FL_EINVAL when one is broken. */
@@ -407,8 +407,10 @@ int fl__uri_inside_roots(const char *roots, const char *path);
 /* The engine's call named by the operation, with no argument; its answer
  * (no value) or its error. */
 void fl__uri_invoke(call *c, obj *o, json_t *p);
-/* getUri, getState: the engine's property "uri" / "state", a string. */
-void fl__uri_get_text(call *c, obj *o, json_t *p);
+/* UriEndpoint's own methods and getters (pause, stop, getUri, getState),
+ * which every class below it answers alike; searched after a class row's
+ * ops and before fl__ops. */
+extern const struct op fl__uri_ops[];
 /* UriEndpointStateChanged for FL_EVENT_URI_STATE; NULL for another. */
 json_t *fl__uri_event(obj *o, const fl_event *ev, const char **type);
 

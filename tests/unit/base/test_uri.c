@@ -10,6 +10,20 @@
 
 #include <cmocka.h>
 
+static void test_hex_digit(void **state)
+{
+    (void)state;
+    const char *digits = "0123456789abcdef", *upper = "ABCDEF";
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(fl_hex_digit(digits[i]), i);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(fl_hex_digit(upper[i]), 10 + i);
+    for (int c = -128; c < 256; c++) { /* the rest, as char or as uint8_t */
+        if (c == 0 || (!strchr(digits, c) && !strchr(upper, c)))
+            assert_int_equal(fl_hex_digit(c), -1);
+    }
+}
+
 static void test_percent_decode(void **state)
 {
     (void)state;
@@ -67,6 +81,7 @@ static void test_file_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hex_digit),
         cmocka_unit_test(test_percent_decode),
         cmocka_unit_test(test_file_path),
     };

@@ -13,13 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <vpx/vp8cx.h>
 #include <vpx/vp8dx.h>
 #include <vpx/vpx_decoder.h>
-#include <vpx/vpx_encoder.h>
 
 #include "base/err.h"
 #include "codec/codec.h"
+#include "tests/unit/codec/codec_fixtures.h"
 
 #include <cmocka.h>
 
@@ -51,55 +50,6 @@ static pkt *pkts_add(pkts *l, uint32_t ts)
     memset(p, 0, sizeof(*p));
     p->ts = ts;
     return p;
-}
-
-/* An encoded frame (source) or a depacketized one (copied out). */
-typedef struct frame {
-    uint8_t *data;
-    size_t len;
-    uint32_t ts;
-    int key;
-    uint16_t width, height;
-    uint8_t sps[FL_DEPACK_MAX_PARAM_SET], pps[FL_DEPACK_MAX_PARAM_SET];
-    size_t sps_len, pps_len;
-} frame;
-
-typedef struct frames {
-    frame *f;
-    size_t n, cap;
-} frames;
-
-static frame *frames_add(frames *l, const uint8_t *data, size_t len)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
-        l->f = realloc(l->f, l->cap * sizeof(*l->f));
-        assert_non_null(l->f);
-    }
-    frame *f = &l->f[l->n++];
-    memset(f, 0, sizeof(*f));
-    f->data = malloc(len ? len : 1);
-    assert_non_null(f->data);
-    if (len)
-        memcpy(f->data, data, len);
-    f->len = len;
-    return f;
-}
-
-static void frame_append(frame *f, const uint8_t *data, size_t len)
-{
-    f->data = realloc(f->data, f->len + len);
-    assert_non_null(f->data);
-    memcpy(f->data + f->len, data, len);
-    f->len += len;
-}
-
-static void frames_free(frames *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->f[i].data);
-    free(l->f);
-    memset(l, 0, sizeof(*l));
 }
 
 static void pull_all(fl_depack *d, frames *out)
@@ -446,47 +396,7 @@ static frames vp9_src; /* libvpx VP9, 320x240, key frames 0 and 10 */
 static int setup_vp9(void **state)
 {
     (void)state;
-    vpx_codec_enc_cfg_t cfg;
-    vpx_codec_ctx_t enc;
-    if (vpx_codec_enc_config_default(vpx_codec_vp9_cx(), &cfg, 0) != VPX_CODEC_OK)
-        return -1;
-    cfg.g_w = 320;
-    cfg.g_h = 240;
-    cfg.g_timebase.num = 1;
-    cfg.g_timebase.den = 30;
-    cfg.rc_target_bitrate = 400;
-    cfg.g_lag_in_frames = 0;
-    cfg.kf_mode = VPX_KF_DISABLED;
-    cfg.g_error_resilient = 1;
-    if (vpx_codec_enc_init(&enc, vpx_codec_vp9_cx(), &cfg, 0) != VPX_CODEC_OK)
-        return -1;
-    vpx_codec_control(&enc, VP8E_SET_CPUUSED, 8);
-    vpx_image_t img;
-    vpx_img_alloc(&img, VPX_IMG_FMT_I420, 320, 240, 16);
-    for (int i = 0; i < 20; i++) {
-        for (int y = 0; y < 240; y++)
-            for (int x = 0; x < 320; x++)
-                img.planes[0][y * img.stride[0] + x] = (uint8_t)(x + y * 2 + i * 5);
-        for (int y = 0; y < 120; y++) {
-            memset(img.planes[1] + y * img.stride[1], 100 + i, 160);
-            memset(img.planes[2] + y * img.stride[2], 140 - i, 160);
-        }
-        vpx_enc_frame_flags_t fl = i % 10 == 0 ? VPX_EFLAG_FORCE_KF : 0;
-        if (vpx_codec_encode(&enc, &img, i, 1, fl, VPX_DL_REALTIME) != VPX_CODEC_OK)
-            return -1;
-        vpx_codec_iter_t it = NULL;
-        const vpx_codec_cx_pkt_t *p;
-        while ((p = vpx_codec_get_cx_data(&enc, &it)) != NULL) {
-            if (p->kind != VPX_CODEC_CX_FRAME_PKT)
-                continue;
-            frame *f = frames_add(&vp9_src, p->data.frame.buf, p->data.frame.sz);
-            f->ts = (uint32_t)i * 3000;
-            f->key = (p->data.frame.flags & VPX_FRAME_IS_KEY) != 0;
-        }
-    }
-    vpx_img_free(&img);
-    vpx_codec_destroy(&enc);
-    return vp9_src.n == 20 && vp9_src.f[0].key && vp9_src.f[10].key ? 0 : -1;
+    return vpx_encode(vpx_codec_vp9_cx(), 400, 0, &vp9_src);
 }
 
 static int teardown_vp9(void **state)

@@ -14,12 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <vpx/vp8cx.h>
-#include <vpx/vpx_encoder.h>
-
 #include "base/err.h"
 #include "codec/codec.h"
 #include "codec/pack_int.h" /* the buffers, to see they stop growing */
+#include "tests/unit/codec/codec_fixtures.h"
 
 #include <cmocka.h>
 
@@ -27,51 +25,6 @@
 #define BUF      2048 /* payload buffer: above every max_payload used here */
 
 /* ---- frames and payloads ---- */
-
-typedef struct frame {
-    uint8_t *data;
-    size_t len;
-    int key;
-    uint16_t width, height;
-} frame;
-
-typedef struct frames {
-    frame *f;
-    size_t n, cap;
-} frames;
-
-static frame *frames_add(frames *l, const uint8_t *data, size_t len)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 64;
-        l->f = realloc(l->f, l->cap * sizeof(*l->f));
-        assert_non_null(l->f);
-    }
-    frame *f = &l->f[l->n++];
-    memset(f, 0, sizeof(*f));
-    f->data = malloc(len ? len : 1);
-    assert_non_null(f->data);
-    if (len)
-        memcpy(f->data, data, len);
-    f->len = len;
-    return f;
-}
-
-static void frame_append(frame *f, const uint8_t *data, size_t len)
-{
-    f->data = realloc(f->data, f->len + len);
-    assert_non_null(f->data);
-    memcpy(f->data + f->len, data, len);
-    f->len += len;
-}
-
-static void frames_free(frames *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->f[i].data);
-    free(l->f);
-    memset(l, 0, sizeof(*l));
-}
 
 typedef struct payloads {
     uint8_t (*p)[BUF];
@@ -183,59 +136,12 @@ static void assert_same(const frames *got, const frames *want)
 
 static frames vp8_src, vp9_src; /* 320x240, 20 frames, key frames 0 and 10 */
 
-static int vpx_encode(vpx_codec_iface_t *iface, frames *out)
-{
-    vpx_codec_enc_cfg_t cfg;
-    vpx_codec_ctx_t enc;
-    if (vpx_codec_enc_config_default(iface, &cfg, 0) != VPX_CODEC_OK)
-        return -1;
-    cfg.g_w = 320;
-    cfg.g_h = 240;
-    cfg.g_timebase.num = 1;
-    cfg.g_timebase.den = 30;
-    cfg.rc_target_bitrate = 1500;
-    cfg.g_lag_in_frames = 0;
-    cfg.kf_mode = VPX_KF_DISABLED;
-    cfg.g_error_resilient = 1;
-    if (vpx_codec_enc_init(&enc, iface, &cfg, 0) != VPX_CODEC_OK)
-        return -1;
-    vpx_codec_control(&enc, VP8E_SET_CPUUSED, 8);
-    vpx_image_t img;
-    vpx_img_alloc(&img, VPX_IMG_FMT_I420, 320, 240, 16);
-    uint32_t rng = 12345;
-    for (int i = 0; i < 20; i++) {
-        for (int y = 0; y < 240; y++)
-            for (int x = 0; x < 320; x++) { /* a gradient with grain: frames of some size */
-                rng = rng * 1103515245u + 12345u;
-                img.planes[0][y * img.stride[0] + x] = (uint8_t)(x + y * 2 + i * 5 + (rng >> 28));
-            }
-        for (int y = 0; y < 120; y++) {
-            memset(img.planes[1] + y * img.stride[1], 100 + i, 160);
-            memset(img.planes[2] + y * img.stride[2], 140 - i, 160);
-        }
-        vpx_enc_frame_flags_t fl = i % 10 == 0 ? VPX_EFLAG_FORCE_KF : 0;
-        if (vpx_codec_encode(&enc, &img, i, 1, fl, VPX_DL_REALTIME) != VPX_CODEC_OK)
-            return -1;
-        vpx_codec_iter_t it = NULL;
-        const vpx_codec_cx_pkt_t *p;
-        while ((p = vpx_codec_get_cx_data(&enc, &it)) != NULL) {
-            if (p->kind != VPX_CODEC_CX_FRAME_PKT)
-                continue;
-            frame *f = frames_add(out, p->data.frame.buf, p->data.frame.sz);
-            f->key = (p->data.frame.flags & VPX_FRAME_IS_KEY) != 0;
-        }
-    }
-    vpx_img_free(&img);
-    vpx_codec_destroy(&enc);
-    return out->n == 20 && out->f[0].key && out->f[10].key && !out->f[1].key ? 0 : -1;
-}
-
 static int setup_vpx(void **state)
 {
     (void)state;
-    if (vpx_encode(vpx_codec_vp8_cx(), &vp8_src) != 0)
+    if (vpx_encode(vpx_codec_vp8_cx(), 1500, 1, &vp8_src) != 0)
         return -1;
-    return vpx_encode(vpx_codec_vp9_cx(), &vp9_src);
+    return vpx_encode(vpx_codec_vp9_cx(), 1500, 1, &vp9_src);
 }
 
 static int teardown_vpx(void **state)

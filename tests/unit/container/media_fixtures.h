@@ -1,9 +1,10 @@
-/* What the muxer tests (test_mp4.c, test_webm.c) and the MP4 fuzz target
- * (tests/fuzz/fuzz_mp4.c) share: a file kept in memory the way a muxer's
- * writer sees it (appended to, patched only inside what was appended),
- * the check that an MP4 write is whole boxes, and the tools and files the
- * tests use. Static inline and free of cmocka (the fuzz target includes
- * it): the callers assert on what is returned. */
+/* What the container tests (test_mp4.c, test_webm.c, the demuxers') and
+ * the MP4 fuzz target (tests/fuzz/fuzz_mp4.c) share: a file kept in memory
+ * the way a muxer's writer sees it (appended to, patched only inside what
+ * was appended), the check that an MP4 write is whole boxes, and the tools
+ * (run with their output kept) and files the tests use. Static inline and
+ * free of cmocka (the fuzz target includes it): the callers assert on what
+ * is returned. */
 #ifndef FL_TESTS_UNIT_CONTAINER_MEDIA_FIXTURES_H
 #define FL_TESTS_UNIT_CONTAINER_MEDIA_FIXTURES_H
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "base/err.h"
 #include "base/wire.h"
@@ -77,6 +79,29 @@ static inline int mf_have_tool(const char *name)
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", name);
     return system(cmd) == 0;
+}
+
+/* Runs cmd through the shell; what it writes to its standard output (and
+ * what cmd sends there: "2>&1") in out, cut at cap - 1 bytes (the rest
+ * read and dropped) and NUL-terminated. Its exit status, or -1 when it
+ * could not be run or did not exit. */
+static inline int mf_run(const char *cmd, char *out, size_t cap)
+{
+    if (cap)
+        out[0] = '\0';
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = 0, k;
+    char scratch[4096];
+    while ((k = fread(n + 1 < cap ? out + n : scratch, 1,
+                      n + 1 < cap ? cap - 1 - n : sizeof(scratch), p)) > 0)
+        if (n + 1 < cap)
+            n += k;
+    if (cap)
+        out[n] = '\0';
+    int st = pclose(p);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* The whole file (malloc'd, *len its size), or NULL (*len 0) when it

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "base/err.h"
 #include "base/wire.h"
@@ -196,21 +195,6 @@ static void assert_same(const got *a, const got *b)
 
 static char tmp_dir[64];
 
-static int run(const char *cmd, char *out, size_t cap)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = 0, k;
-    char scratch[4096];
-    while ((k = fread(n + 1 < cap ? out + n : scratch, 1,
-                      n + 1 < cap ? cap - 1 - n : sizeof(scratch), p)) > 0)
-        if (n + 1 < cap)
-            n += k;
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 #define NEED_FFMPEG()                                              \
     do {                                                           \
         if (!mf_have_tool("ffmpeg") || !mf_have_tool("ffprobe")) { \
@@ -228,7 +212,7 @@ static uint8_t *make(const char *name, const char *args, size_t *n)
              "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=30 "
              "-f lavfi -i sine=frequency=440:sample_rate=%s -t 3 -g 30 %s %s 2>&1",
              strstr(args, "pcm_") ? "8000" : "48000", args, path);
-    int st = run(cmd, out, sizeof(out));
+    int st = mf_run(cmd, out, sizeof(out));
     if (st != 0)
         print_error("ffmpeg: %s\n", out);
     assert_int_equal(st, 0);
@@ -247,7 +231,7 @@ static void check_probe(const char *name, const got *g, unsigned index)
              "ffprobe -v error -select_streams %u -show_entries packet=pts_time,size,flags "
              "-of csv=p=0 %s/%s",
              index, tmp_dir, name);
-    assert_int_equal(run(cmd, out, sizeof(out)), 0);
+    assert_int_equal(mf_run(cmd, out, sizeof(out)), 0);
     size_t k = 0, keys = 0, i = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), k++) {
         double pts;
@@ -851,7 +835,7 @@ static void test_seek(void **state)
              "ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=320x240:rate=30 -t 3 -g 30 "
              "-c:v libvpx -cluster_time_limit 500 -f webm - > %s 2>&1",
              path);
-    assert_int_equal(run(cmd, out, sizeof(out)), 0);
+    assert_int_equal(mf_run(cmd, out, sizeof(out)), 0);
     f = mf_read_file(path, &n);
     assert_non_null(f);
     demux(&full, f, n, 0);
@@ -901,7 +885,7 @@ static void test_seek_in_cluster(void **state)
                  "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=64x48:rate=30 -f lavfi "
                  "-i sine=frequency=440:sample_rate=48000 -t 10 -g 30 %s %s%s 2>&1",
                  args[k], k == 1 ? "- > " : "", path);
-        assert_int_equal(run(cmd, out, sizeof(out)), 0);
+        assert_int_equal(mf_run(cmd, out, sizeof(out)), 0);
         size_t n;
         uint8_t *f = mf_read_file(path, &n);
         assert_non_null(f);

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -261,28 +260,12 @@ static int have_tools(void)
     return mf_have_tool("ffmpeg") && mf_have_tool("ffprobe") && mf_have_tool("mkvinfo");
 }
 
-/* Runs cmd; its output (stdout and what cmd sends there) in out. The exit status. */
-static int run(const char *cmd, char *out, size_t cap)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = 0, k;
-    char scratch[4096];
-    while ((k = fread(n + 1 < cap ? out + n : scratch, 1,
-                      n + 1 < cap ? cap - 1 - n : sizeof(scratch), p)) > 0)
-        if (n + 1 < cap)
-            n += k;
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* ffmpeg decodes every stream with nothing to say at -v error. */
 static void check_decodes(const char *path)
 {
     char cmd[512], out[4096];
     snprintf(cmd, sizeof(cmd), "ffmpeg -nostdin -v error -i %s -f null - 2>&1", path);
-    int st = run(cmd, out, sizeof(out));
+    int st = mf_run(cmd, out, sizeof(out));
     if (st != 0 || out[0])
         print_error("%s: ffmpeg said (%d): %s\n", path, st, out);
     assert_int_equal(st, 0);
@@ -296,7 +279,7 @@ static double probe_packets_end(const char *path)
     static char out[1 << 20];
     snprintf(cmd, sizeof(cmd),
              "ffprobe -v error -show_entries packet=pts_time,duration_time -of csv=p=0 %s", path);
-    assert_int_equal(run(cmd, out, sizeof(out)), 0);
+    assert_int_equal(mf_run(cmd, out, sizeof(out)), 0);
     double end = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
         double pts = 0, dur = 0;
@@ -314,7 +297,7 @@ static void check_probe(const char *path, const char *codecs, double duration_s)
              "ffprobe -v error -show_entries stream=codec_name:format=duration "
              "-of default=nw=1:nk=1 %s",
              path);
-    assert_int_equal(run(cmd, out, sizeof(out)), 0);
+    assert_int_equal(mf_run(cmd, out, sizeof(out)), 0);
     char got[128] = "";
     double dur = -1;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
@@ -340,7 +323,7 @@ static void check_mkvinfo(const char *path, size_t clusters)
     char cmd[512];
     static char out[1 << 21];
     snprintf(cmd, sizeof(cmd), "mkvinfo --all %s 2>&1", path);
-    int st = run(cmd, out, sizeof(out));
+    int st = mf_run(cmd, out, sizeof(out));
     if (st != 0 || strstr(out, "rror") || strstr(out, "arning"))
         print_error("%s: mkvinfo said (%d): %.2000s\n", path, st, out);
     assert_int_equal(st, 0);
@@ -373,7 +356,7 @@ static int ffmpeg_make(const char *name, const char *size, int seconds, const ch
             cmd, sizeof(cmd),
             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=%s:rate=%d -t %d -pix_fmt yuv420p %s %s/%s 2>&1",
             size, FPS, seconds, codec_args, tmp_dir, name);
-    int st = run(cmd, out, sizeof(out));
+    int st = mf_run(cmd, out, sizeof(out));
     if (st != 0)
         print_error("ffmpeg: %s\n", out);
     return st == 0 ? 0 : -1;
