@@ -282,6 +282,8 @@ static int parse_pair(const char *s, size_t n, long max, int v[2])
     if (tmp[0] < '0' || tmp[0] > '9')
         return FL_EBADMSG;
     long a = strtol(tmp, &end, 10);
+    if (a > max)
+        return FL_EBADMSG;
     long b = a + 1;
     if (*end == '-') {
         if (end[1] < '0' || end[1] > '9')

@@ -225,6 +225,12 @@ static void test_transport(void **state)
     assert_int_equal(fl_rtsp_transport_parse(&t, "RTP/AVP/TCP;interleaved=256-257"), FL_EBADMSG);
     assert_int_equal(fl_rtsp_transport_parse(&t, "RTP/AVP;ssrc=123456789"), FL_EBADMSG);
     assert_int_equal(fl_rtsp_transport_parse(&t, "RTP/AVP;client_port=-"), FL_EBADMSG);
+    /* the largest number strtol gives: refused before it is stepped (the
+     * fuzzer's find: a + 1 overflowed) */
+    assert_int_equal(fl_rtsp_transport_parse(&t, "RTP/AVP;client_port=9223372036854775807"),
+                     FL_EBADMSG);
+    assert_int_equal(fl_rtsp_transport_parse(&t, "RTP/AVP;client_port=99999999999999999999-1"),
+                     FL_EBADMSG);
 }
 
 static void test_session_rtp_info(void **state)
