@@ -137,23 +137,6 @@ static double file_duration(const char *path)
 
 /* ---- fluo ---- */
 
-/* Starts fluo with its media on loopback and files played from dir only,
- * and opens the control connection. */
-static int fluo_start(wr_bench *b, const char *dir)
-{
-    json_t *cfg = json_pack("{s:s}", "playRoots", dir);
-    int rc = cfg ? fl_bench_kc_start(&kc, b, cfg) : FL_ENOMEM;
-    json_decref(cfg);
-    b->pid = kc.pid;
-    return rc;
-}
-
-static void fluo_stop(wr_bench *b)
-{
-    fl_bench_kc_stop(&kc);
-    b->pid = 0;
-}
-
 /* processOffer with p's offer (dir its direction), the answer taken, then
  * gatherCandidates. */
 static int negotiate(wr_peer *p, const char *ep, fl_sdp_dir dir)
@@ -443,7 +426,7 @@ static int run(wr_bench *b,
         fprintf(stderr, "fluo-bench: ffprobe cannot read %s\n", path);
         return FL_EIO;
     }
-    if ((rc = fluo_start(b, dir)) < 0) {
+    if ((rc = fl_bench_kc_start_with(&kc, b, "playRoots", dir)) < 0) {
         fprintf(stderr, "fluo-bench: fluo did not start\n");
         return rc;
     }
@@ -492,7 +475,7 @@ int fl_bench_play_run(int argc, char **argv, const char *argv0)
     snprintf(path, sizeof(path), "%s/play.webm", dir);
     play_figs f = { 0 };
     int rc = run(b, &o, ss, path, dir, &f);
-    fluo_stop(b);
+    fl_bench_kc_stop_bench(&kc, b);
     unlink(path);
     if (rmdir(dir) < 0)
         fprintf(stderr, "fluo-bench: cannot remove %s: %s\n", dir, strerror(errno));

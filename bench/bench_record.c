@@ -68,23 +68,6 @@ void fl_bench_record_usage(FILE *out)
                  "        disk_bytes_per_media_byte=W files_ok=N\n");
 }
 
-/* Starts fluo with its media on loopback and recordings confined to dir,
- * and opens the control connection. */
-static int fluo_start(wr_bench *b, const char *dir)
-{
-    json_t *cfg = json_pack("{s:s}", "recordRoots", dir);
-    int rc = cfg ? fl_bench_kc_start(&kc, b, cfg) : FL_ENOMEM;
-    json_decref(cfg);
-    b->pid = kc.pid;
-    return rc;
-}
-
-static void fluo_stop(wr_bench *b)
-{
-    fl_bench_kc_stop(&kc);
-    b->pid = 0;
-}
-
 /* ---- the scenario ---- */
 
 static uint64_t payload_octets(const wr_peer *p)
@@ -313,7 +296,7 @@ static void report(const rec_opts *o, const rec_figs *f)
 
 static int run(wr_bench *b, const rec_opts *o, rec_session *ss, const char *dir, rec_figs *f)
 {
-    int rc = fluo_start(b, dir);
+    int rc = fl_bench_kc_start_with(&kc, b, "recordRoots", dir);
     if (rc < 0) {
         fprintf(stderr, "fluo-bench: fluo did not start\n");
         return rc;
@@ -375,7 +358,7 @@ int fl_bench_record_run(int argc, char **argv, const char *argv0)
     }
     rec_figs f = { 0 };
     int rc = run(b, &o, ss, dir, &f);
-    fluo_stop(b);
+    fl_bench_kc_stop_bench(&kc, b);
     remove_dir(dir, ss, o.sessions);
     if (f.measured)
         report(&o, &f);

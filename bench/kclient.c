@@ -278,6 +278,21 @@ int fl_bench_kc_start(fl_bench_kc *kc, wr_bench *b, json_t *fluo_cfg)
     return v ? 0 : FL_EIO;
 }
 
+int fl_bench_kc_start_with(fl_bench_kc *kc, wr_bench *b, const char *key, const char *value)
+{
+    json_t *cfg = json_pack("{s:s}", key, value);
+    int rc = cfg ? fl_bench_kc_start(kc, b, cfg) : FL_ENOMEM;
+    json_decref(cfg);
+    b->pid = kc->pid;
+    return rc;
+}
+
+void fl_bench_kc_stop_bench(fl_bench_kc *kc, wr_bench *b)
+{
+    fl_bench_kc_stop(kc);
+    b->pid = 0;
+}
+
 void fl_bench_kc_stop(fl_bench_kc *kc)
 {
     if (kc->ws)

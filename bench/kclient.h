@@ -45,6 +45,13 @@ typedef struct fl_bench_kc {
  * called (the child may be running). 0 or FL_EIO. */
 int fl_bench_kc_start(fl_bench_kc *kc, wr_bench *b, json_t *fluo_cfg);
 
+/* fl_bench_kc_start with one setting of the "fluo" object (key: value, a
+ * string: "playRoots", "recordRoots"), b->pid set to the child's. */
+int fl_bench_kc_start_with(fl_bench_kc *kc, wr_bench *b, const char *key, const char *value);
+
+/* fl_bench_kc_stop, b->pid cleared. */
+void fl_bench_kc_stop_bench(fl_bench_kc *kc, wr_bench *b);
+
 /* Closes the connection, sends fluo SIGTERM (SIGKILL after 5 s), reaps it,
  * removes its configuration; kc is FL_BENCH_KC_INIT after. */
 void fl_bench_kc_stop(fl_bench_kc *kc);

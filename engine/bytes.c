@@ -109,24 +109,30 @@ static void finished(file_src *f)
         deliver(f);
 }
 
+/* The end of a read or a stat: the object freed if it was closed meanwhile
+ * (real loop), the result delivered otherwise. */
+static void op_done(file_src *f)
+{
+    if (!f->sync)
+        f->pending--;
+    if (f->closing && !f->sync)
+        file_free_if_done(f);
+    else
+        finished(f);
+}
+
 static void on_read(uv_fs_t *req)
 {
     file_src *f = req->data;
     ssize_t n = req->result;
     uv_fs_req_cleanup(req);
-    if (!f->sync)
-        f->pending--;
     if (n < 0) {
         fail(f, FL_EIO, "reading", n);
     } else {
         f->result = R_DATA;
         f->got = (size_t)n;
     }
-    if (f->closing && !f->sync) {
-        file_free_if_done(f);
-        return;
-    }
-    finished(f);
+    op_done(f);
 }
 
 static void on_stat(uv_fs_t *req)
@@ -146,13 +152,7 @@ static void on_stat(uv_fs_t *req)
         fail(f, FL_EIO, "reading the size of", rc);
     }
     uv_fs_req_cleanup(req);
-    if (!f->sync)
-        f->pending--;
-    if (f->closing && !f->sync) {
-        file_free_if_done(f);
-        return;
-    }
-    finished(f);
+    op_done(f);
 }
 
 static void on_open(uv_fs_t *req)

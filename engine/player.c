@@ -846,9 +846,7 @@ static int play(player *p, fl__invocation *inv)
         p->max_dts_read = INT64_MIN;
     } else if (p->eos || !p->open || p->failed) {
         close_source(p);
-        if (p->v_last >= 0)
-            p->seek_pending = 1; /* a replay goes on from the last stream time */
-        int rc = open_source(p);
+        int rc = open_source(p); /* a replay goes on from the last stream time */
         if (rc < 0) {
             snprintf(inv->why, sizeof(inv->why), "the uri cannot be played: %s", fl_strerror(rc));
             return rc;
@@ -884,8 +882,6 @@ static void stop_play(player *p)
     p->ready = 0;
     p->eos = 0;
     p->pos_us = 0;
-    if (p->v_last >= 0)
-        p->seek_pending = 1;
     set_state(p, FL_URI_STOP);
 }
 
