@@ -40,7 +40,8 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 	-Wvla -Wimplicit-fallthrough
 CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -I. $(SANFLAGS) -MMD -MP
 LDFLAGS := $(SANFLAGS)
-LDLIBS := -luv -lsrtp2 -lmbedtls -lmbedx509 -lmbedcrypto -ljansson -lvpx -lopus -lpthread -lm
+LDLIBS := -luv -lsrtp2 -lmbedtls -lmbedx509 -lmbedcrypto -ljansson -lvpx -lopenh264 -lyuv -lopus \
+	-lpthread -lm
 
 ENGINE_DIRS := base sdp ice net codec container engine
 engine_src := $(foreach d,$(ENGINE_DIRS),$(wildcard $(d)/*.c))
@@ -153,7 +154,8 @@ INCLUDEDIR ?= $(PREFIX)/include
 FLUO_VERSION := $(shell awk '$$2 ~ /^FLUO_VERSION_(MAJOR|MINOR|PATCH)$$/ { v = v s $$3; s = "." } \
 	END { print v }' engine/fluo.h)
 FLUO_SOVERSION := $(firstword $(subst ., ,$(FLUO_VERSION)))
-ENGINE_LDLIBS := -luv -lsrtp2 -lmbedtls -lmbedx509 -lmbedcrypto -lvpx -lopus -lpthread -lm
+ENGINE_LDLIBS := -luv -lsrtp2 -lmbedtls -lmbedx509 -lmbedcrypto -lvpx -lopenh264 -lyuv -lopus \
+	-lpthread -lm
 pic = $(patsubst %.c,$(B)/pic/%.o,$(1))
 LIBFLUO_SO := $(B)/pic/libfluo.so.$(FLUO_VERSION)
 LIBFLUO_PIC_A := $(B)/pic/libfluo.a
@@ -192,8 +194,8 @@ install: $(FLUO) $(LIBFLUO_SO) $(LIBFLUO_PIC_A) $(B)/pic/include/fluo.h
 		'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))' '' \
 		'Name: fluo' 'Description: embeddable WebRTC media engine (Kurento model)' \
 		'Version: $(FLUO_VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lfluo' \
-		'Requires.private: libuv libsrtp2 vpx opus' \
-		'Libs.private: -lmbedtls -lmbedx509 -lmbedcrypto -lpthread -lm' \
+		'Requires.private: libuv libsrtp2 vpx openh264 opus' \
+		'Libs.private: -lmbedtls -lmbedx509 -lmbedcrypto -lyuv -lpthread -lm' \
 		> $(DESTDIR)$(LIBDIR)/pkgconfig/fluo.pc
 
 uninstall:

@@ -7,6 +7,7 @@
 #include "base/err.h"
 #include "codec/codec.h"
 #include "codec/codec_int.h"
+#include "codec/coder.h"
 
 #define OPUS_FRAME_SAMPLES 960
 #define OPUS_FRAME_US      20000
@@ -193,6 +194,95 @@ fail_pic:
     fl__yuv_free(&pic);
 fail_clip:
     fl_clip_destroy(&c->pub);
+    return r;
+}
+
+/* Packetizes one H.264 access unit (Annex B) and spreads its packets over
+ * the frame interval. */
+static int h264_add_frame(clip_impl *c,
+                          fl_pack *pack,
+                          uint8_t *buf,
+                          size_t cap,
+                          const fl_venc_frame *f,
+                          uint64_t index,
+                          int fps)
+{
+    int r = fl_pack_frame(pack, &(fl_pack_input){ f->data, f->len, f->key });
+    if (r != 0)
+        return r == FL_ENOMEM ? r : FL_EIO;
+    uint64_t t0 = frame_us(index, fps), interval = frame_us(index + 1, fps) - t0;
+    size_t first = c->pub.n, n;
+    int marker;
+    while ((n = fl_pack_next(pack, buf, cap, &marker)) > 0) {
+        fl_clip_packet meta = {
+            .ts = (uint32_t)(index * FL_VP8_CLOCK_RATE / (uint64_t)fps),
+            .marker = (uint8_t)(marker != 0),
+            .keyframe = (uint8_t)(f->key != 0),
+        };
+        r = clip_push(c, NULL, 0, buf, n, &meta);
+        if (r != 0)
+            return r;
+    }
+    size_t k = c->pub.n - first;
+    for (size_t j = 0; j < k; j++)
+        c->pub.pkts[first + j].send_us = (uint32_t)(t0 + j * interval / k);
+    c->pub.frames++;
+    return 0;
+}
+
+int fl_clip_h264(fl_clip **out,
+                 int width,
+                 int height,
+                 int fps,
+                 int kbps,
+                 int seconds,
+                 size_t max_payload)
+{
+    int r = vp8_check(width, height, fps, kbps, seconds, max_payload);
+    if (r != 0 || width % 2 || height % 2)
+        return FL_EINVAL;
+    clip_impl *c = clip_new(FL_VP8_CLOCK_RATE);
+    uint8_t *buf = malloc(max_payload);
+    fl__yuv pic = { 0 };
+    fl_venc *enc = NULL;
+    fl_pack *pack = NULL;
+    r = FL_ENOMEM;
+    if (!c || !buf || fl__yuv_alloc(&pic, width, height) != 0)
+        goto done;
+    fl_venc_config vc = { FL_CODEC_H264, width, height, fps, kbps };
+    r = fl_venc_create(&enc, &vc);
+    if (r == 0)
+        r = fl_pack_create(&pack,
+                           &(fl_pack_config){ .codec = FL_CODEC_H264, .max_payload = max_payload });
+    uint64_t frames = (uint64_t)fps * (uint64_t)seconds;
+    for (uint64_t i = 0; r == 0 && i < frames; i++) {
+        fl__synth_picture(&pic, (unsigned)i);
+        fl_picture p = { { pic.plane[0], pic.plane[1], pic.plane[2] },
+                         { pic.stride[0], pic.stride[1], pic.stride[2] },
+                         width,
+                         height };
+        fl_venc_frame f;
+        uint32_t ts = (uint32_t)(i * FL_VP8_CLOCK_RATE / (uint64_t)fps);
+        r = fl_venc_encode(enc, &p, ts, i == 0, &f);
+        if (r == 1)
+            r = h264_add_frame(c, pack, buf, max_payload, &f, i, fps);
+    }
+    if (r == 0 && (c->pub.n == 0 || !c->pub.pkts[0].keyframe))
+        r = FL_EIO;
+    if (r != 0)
+        goto done;
+    c->pub.duration_ts = (uint32_t)(frames * FL_VP8_CLOCK_RATE / (uint64_t)fps);
+    c->pub.duration_us = frame_us(frames, fps);
+    clip_finish(c);
+    *out = &c->pub;
+    c = NULL;
+done:
+    fl_pack_destroy(pack);
+    fl_venc_destroy(enc);
+    fl__yuv_free(&pic);
+    free(buf);
+    if (c)
+        fl_clip_destroy(&c->pub);
     return r;
 }
 

@@ -74,6 +74,31 @@ int fl_clip_vp8(fl_clip **out,
                 int seconds,
                 size_t max_payload);
 
+/* Builds an H.264 clip: the picture of fl_clip_vp8 encoded with fl_venc's
+ * H.264 encoder (openh264, Constrained Baseline, realtime CBR) at width x
+ * height (both even), fps and kbps, `seconds` long. The first frame is the
+ * only key frame (an IDR with its SPS and PPS); the rate control may drop a
+ * frame now and then, so frames <= fps * seconds (a dropped frame leaves a
+ * gap in ts and send_us).
+ *
+ * Packetized with fl_pack per RFC 6184, packetization-mode 1: the SPS and
+ * PPS in one STAP-A, a NAL unit that fits max_payload alone, a larger one
+ * as FU-A fragments; marker on the last packet of an access unit; keyframe
+ * set on every packet of the key frame. Frame i has ts i * 90000 / fps and
+ * its packets are spread evenly within the frame interval, as fl_clip_vp8's.
+ * On looping, the next loop starts with the key frame again.
+ *
+ * Returns 0 and a new clip in *out (free with fl_clip_destroy), FL_EINVAL
+ * for the arguments fl_clip_vp8 refuses or an odd size, FL_ENOMEM, or FL_EIO
+ * if openh264 fails. Costs a few ms of one core per 640x480 frame. */
+int fl_clip_h264(fl_clip **out,
+                 int width,
+                 int height,
+                 int fps,
+                 int kbps,
+                 int seconds,
+                 size_t max_payload);
+
 /* Builds an Opus clip: a stereo tone that changes pitch every 250 ms (an
  * arpeggio between 220 and 554 Hz, the right channel a fifth above the left) encoded with libopus
  * at 48 kHz stereo, 20 ms frames, VBR at `kbps`, `seconds` long. One packet
