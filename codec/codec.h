@@ -146,6 +146,9 @@ typedef enum fl_codec_kind {
  * "H264", "opus", "PCMU", "PCMA"; others OTHER). */
 fl_codec_kind fl_codec_kind_of(const char *name);
 
+/* The SDP encoding name of a kind ("VP8", "opus", ...; "other" for OTHER). */
+const char *fl_codec_kind_name(fl_codec_kind kind);
+
 /* 1 for VP8, VP9 and H.264 (a kind with key frames), 0 otherwise. */
 int fl_codec_kind_is_video(fl_codec_kind kind);
 

@@ -47,6 +47,12 @@ static int vp9_key_start(const uint8_t *p, size_t len)
     return len >= 1 && (p[0] & 0x08) && !(p[0] & 0x40);
 }
 
+const char *fl_codec_kind_name(fl_codec_kind kind)
+{
+    static const char *const names[] = { "other", "VP8", "VP9", "H264", "opus", "PCMU", "PCMA" };
+    return (unsigned)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "other";
+}
+
 fl_codec_kind fl_codec_kind_of(const char *name)
 {
     if (!name)

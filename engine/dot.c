@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/engine_int.h"
+#include "engine/transcode.h"
 
 typedef struct strbuf {
     char *s;
@@ -32,20 +33,29 @@ static int sb_reserve(strbuf *sb, size_t more)
     return 0;
 }
 
+static void sb_vprintf(strbuf *sb, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
+
+static void sb_vprintf(strbuf *sb, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    if (n >= 0 && sb_reserve(sb, (size_t)n) == 0) {
+        vsnprintf(sb->s + sb->len, (size_t)n + 1, fmt, again);
+        sb->len += (size_t)n;
+    }
+    va_end(again);
+}
+
 static void sb_printf(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void sb_printf(strbuf *sb, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    sb_vprintf(sb, fmt, ap);
     va_end(ap);
-    if (n < 0 || sb_reserve(sb, (size_t)n) < 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(sb->s + sb->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb->len += (size_t)n;
 }
 
 /* Appends s inside a DOT double-quoted string, escaping quotes, backslashes
@@ -65,6 +75,17 @@ static void sb_escaped(strbuf *sb, const char *s)
     }
     if (!sb->failed)
         sb->s[sb->len] = '\0';
+}
+
+static void dot_out(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void dot_out(void *arg, const char *fmt, ...)
+{
+    strbuf *sb = arg;
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(sb, fmt, ap);
+    va_end(ap);
 }
 
 static void dot_node(strbuf *sb, const fl_element *e)
@@ -102,6 +123,7 @@ char *fl__pipeline_dot_write(fl_pipeline *p)
     }
     fl_list_foreach (it, &p->elements) {
         dot_edges(&sb, fl_container_of(it, fl_element, node));
+        fl__xcode_dot(fl_container_of(it, fl_element, node), dot_out, &sb);
     }
     sb_printf(&sb, "}\n");
     if (sb.failed) {

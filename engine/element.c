@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "engine/engine_int.h"
+#include "engine/transcode.h"
 
 FL_LOG_TAG("engine");
 
@@ -59,6 +60,7 @@ static fl__pad *pad_alloc(fl_element *e, int dir, unsigned media, const char *de
     pad->dir = dir;
     pad->media = media;
     fl_list_init(&pad->flow_node);
+    fl_list_init(&pad->xcodes);
     memcpy(pad->desc, desc, len);
     return pad;
 }
@@ -246,6 +248,7 @@ static void link_remove(fl__pad *src, fl__pad *sink, int events)
         src->nsinks--;
         break;
     }
+    fl__xcode_detach(sink);
     sink->src = NULL;
     src->element->worker->graph_gen++;
     if (events)
@@ -670,6 +673,31 @@ int fl_element_is_flowing(fl_element *e, int dir, unsigned media, fl_bool_fn cb,
     return fl__call_submit(c, FL__REPLY_BOOL);
 }
 
+static void element_transcoding_run(fl__call *c)
+{
+    fl__reply *r = fl__call_reply(c, c->element->dead ? FL_ECLOSED : 0);
+    fl_list_foreach (it, &c->element->pads) {
+        fl__pad *pad = fl_container_of(it, fl__pad, node);
+        if (pad->dir == FL_DIR_SINK && pad->media == c->media && pad->xc)
+            r->value = 1;
+    }
+    fl__reply_deliver(c->worker->engine, r);
+}
+
+int fl_element_is_transcoding(fl_element *e, unsigned media, fl_bool_fn cb, void *arg)
+{
+    if (!e || !cb || fl__media_index(media) < 0)
+        return FL_EINVAL;
+    fl__call *c;
+    int rc = fl__element_call(e, element_transcoding_run, NULL, 0, &c);
+    if (rc < 0)
+        return rc;
+    c->media = media;
+    c->cb.boolean = cb;
+    c->arg = arg;
+    return fl__call_submit(c, FL__REPLY_BOOL);
+}
+
 static void element_event_cb_run(fl__call *c)
 {
     if (c->element->dead)
@@ -710,8 +738,29 @@ void fl__pad_push(fl__pad *src, fl_buf *buf)
     for (size_t i = 0; i < src->nsinks; i++) {
         fl__pad *sink = src->sinks[i];
         fl_element *to = sink->element;
-        if (to->busy)
-            continue; /* a cycle in the graph: it has this packet already */
+        if (to->busy || sink->xc)
+            continue; /* a cycle in the graph: it has this packet already; or
+                       * it takes a transcoder's packets instead */
+        pad_note_flow(sink, now_ms);
+        w->packets++;
+        w->bytes += buf->len;
+        to->busy = 1;
+        to->type->receive(to, sink, fl_buf_ref(buf));
+        to->busy = 0;
+    }
+    if (!fl_list_empty(&src->xcodes))
+        fl__xcode_push(src, buf);
+}
+
+void fl__pad_deliver_xcoded(fl__pad *src, fl__xcode *x, fl_buf *buf)
+{
+    fl__worker *w = src->element->worker;
+    uint64_t now_ms = (uint64_t)(fl__clock_now(&w->loop) / FL_TIME_MS);
+    for (size_t i = 0; i < src->nsinks; i++) {
+        fl__pad *sink = src->sinks[i];
+        fl_element *to = sink->element;
+        if (sink->xc != x || to->busy)
+            continue;
         pad_note_flow(sink, now_ms);
         w->packets++;
         w->bytes += buf->len;
@@ -764,6 +813,15 @@ static fl__pad *pad_producer(fl__pad *sink)
 
 void fl__pad_request_key_frame(fl__pad *sink, int join)
 {
+    if (sink && sink->xc) {
+        fl__xcode_key_frame(sink->xc);
+        return;
+    }
+    fl__pad_request_key_frame_upstream(sink, join);
+}
+
+void fl__pad_request_key_frame_upstream(fl__pad *sink, int join)
+{
     fl__pad *src = pad_producer(sink);
     if (src && src->element->type->key_frame)
         src->element->type->key_frame(src->element, src->media, join);
@@ -778,7 +836,9 @@ static uint64_t downstream_bitrate(fl__pad *src, unsigned *budget)
         fl__pad *sink = src->sinks[i];
         const fl__element_type *t = sink->element->type;
         uint64_t b = 0;
-        if (t->bitrate)
+        if (sink->xc)
+            b = 0; /* its transcoder's encoder follows it, not the source */
+        else if (t->bitrate)
             b = t->bitrate(sink->element, sink->media);
         else if (strcmp(t->name, FL_ELEMENT_PASSTHROUGH) == 0)
             b = downstream_bitrate(sink->twin, budget);
@@ -815,6 +875,13 @@ int fl_element_request_key_frame(fl_element *e, fl_done_fn done, void *arg)
 
 int fl__pad_sender_report(fl__pad *sink, uint32_t ssrc, uint32_t *rtp_ts, fl_time *sent)
 {
+    if (sink && sink->xc)
+        return fl__xcode_sender_report(sink->xc, ssrc, rtp_ts, sent);
+    return fl__pad_sender_report_upstream(sink, ssrc, rtp_ts, sent);
+}
+
+int fl__pad_sender_report_upstream(fl__pad *sink, uint32_t ssrc, uint32_t *rtp_ts, fl_time *sent)
+{
     fl__pad *src = pad_producer(sink);
     if (!src || !src->element->type->sender_report)
         return FL_ENOENT;
@@ -837,6 +904,8 @@ static void element_set_property_run(fl__call *c)
     int rc = FL_ENOTSUP;
     if (e->dead)
         rc = FL_ECLOSED;
+    else if (fl__xcode_is_property(c->desc))
+        rc = fl__xcode_set_property(e, c->desc, c->peer_desc ? c->peer_desc : "");
     else if (e->type->set_property)
         rc = e->type->set_property(e, c->desc, c->peer_desc ? c->peer_desc : "");
     fl__call_done(c, rc);
@@ -853,7 +922,7 @@ int fl_element_set_property(fl_element *e,
         return rc;
     if (!name)
         return FL_EINVAL;
-    if (!e->type->set_property)
+    if (!e->type->set_property && !fl__xcode_is_property(name))
         return FL_ENOTSUP;
     fl__call *c = fl__call_new(e->worker, element_set_property_run, NULL, e, NULL, name,
                                value ? value : "", NULL, 0);

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "engine/engine_int.h"
 #include "engine/sim.h"
+#include "engine/transcode.h"
 
 FL_LOG_TAG("engine");
 
@@ -501,7 +502,11 @@ static void engine_deinit_callbacks(fl_engine *engine)
     uv_mutex_destroy(&engine->cb_lock);
 }
 
-static int engine_create(fl_engine **out, int n, uv_loop_t *cb_loop, fl__sim *sim)
+static int engine_create(fl_engine **out,
+                         int n,
+                         int codec_threads,
+                         uv_loop_t *cb_loop,
+                         fl__sim *sim)
 {
     int rc = FL_ENOMEM;
     fl_engine *engine = calloc(1, sizeof(*engine));
@@ -514,8 +519,11 @@ static int engine_create(fl_engine **out, int n, uv_loop_t *cb_loop, fl__sim *si
     fl_list_init(&engine->live);
     if (uv_mutex_init(&engine->live_lock) != 0)
         goto free_workers;
-    if ((rc = engine_init_callbacks(engine, cb_loop)) < 0)
+    if (uv_mutex_init(&engine->codecs_lock) != 0)
         goto destroy_live_lock;
+    engine->codec_threads = codec_threads;
+    if ((rc = engine_init_callbacks(engine, cb_loop)) < 0)
+        goto destroy_codecs_lock;
     if ((rc = engine_start_workers(engine, sim)) < 0)
         goto deinit_callbacks;
     fl_log(FL_LOG_INFO, "engine started with %d workers", n);
@@ -524,6 +532,8 @@ static int engine_create(fl_engine **out, int n, uv_loop_t *cb_loop, fl__sim *si
 
 deinit_callbacks:
     engine_deinit_callbacks(engine);
+destroy_codecs_lock:
+    uv_mutex_destroy(&engine->codecs_lock);
 destroy_live_lock:
     uv_mutex_destroy(&engine->live_lock);
 free_workers:
@@ -538,7 +548,8 @@ int fl_engine_create(fl_engine **out, const fl_engine_config *cfg)
     if (!out)
         return FL_EINVAL;
     int n = cfg && cfg->workers > 0 ? cfg->workers : (int)uv_available_parallelism();
-    return engine_create(out, n, cfg ? cfg->callback_loop : NULL, NULL);
+    int codecs = cfg && cfg->codec_threads > 0 ? cfg->codec_threads : 0;
+    return engine_create(out, n, codecs, cfg ? cfg->callback_loop : NULL, NULL);
 }
 
 /* Posts a release for every pipeline the caller has not released. */
@@ -568,7 +579,7 @@ int fl__engine_create_sim(fl_engine **out, fl__sim *sim)
 {
     if (!out || !sim)
         return FL_EINVAL;
-    return engine_create(out, 1, NULL, sim);
+    return engine_create(out, 1, 1, NULL, sim);
 }
 
 void fl_engine_destroy(fl_engine *engine)
@@ -577,8 +588,10 @@ void fl_engine_destroy(fl_engine *engine)
         return;
     engine_release_live(engine);
     engine_stop_workers(engine, engine->nworkers);
+    fl__codec_pool_stop(engine); /* after the workers: no transcoder is left */
     engine_drain_replies(engine);
     engine_deinit_callbacks(engine);
+    uv_mutex_destroy(&engine->codecs_lock);
     uv_mutex_destroy(&engine->live_lock);
     fl_log(FL_LOG_INFO, "engine stopped");
     free(engine->workers);

@@ -35,6 +35,8 @@ typedef struct fl__call fl__call;
 typedef struct fl__reply fl__reply;
 typedef struct fl__pad fl__pad;
 typedef struct fl__stats_out fl__stats_out;
+typedef struct fl__xcode fl__xcode;
+typedef struct fl__codec_pool fl__codec_pool;
 
 /* ---- calls: closures run on a worker, in the order they were posted ---- */
 
@@ -193,6 +195,10 @@ struct fl_engine {
     atomic_uint_fast64_t media_packets;
     atomic_uint_fast64_t media_bytes;
     atomic_uint_fast64_t next_id;
+    uv_mutex_t codecs_lock; /* protects codecs and codecs_stopped */
+    fl__codec_pool *codecs; /* transcoders' threads (engine/transcode.c), from the first one */
+    int codecs_stopped;
+    int codec_threads; /* how many; 0: one per core */
 };
 
 /* An element's caps (its type's caps hook) changed: every format match
@@ -328,8 +334,18 @@ struct fl__pad {
     fl__pad **sinks;  /* source pad: its sinks */
     size_t nsinks;
     size_t cap;
+    fl__xcode *xc;  /* sink pad: the transcoder its media comes through, or NULL */
+    fl_list xcodes; /* source pad: its transcoders (fl__xcode.node) */
     char desc[];
 };
+
+/* What an element is asked to output of one media (setAudioFormat /
+ * setVideoFormat): a codec ("" any), and video caps (0 none). */
+typedef struct fl__format {
+    char codec[16];
+    int fps, width, height;
+    int kbps; /* audio: the encoder's bitrate */
+} fl__format;
 
 struct fl_element {
     atomic_int refs;
@@ -352,7 +368,9 @@ struct fl_element {
     void *event_arg;
     fl_media_fn media_cb;
     void *media_arg;
-    void *impl; /* the type's own state */
+    void *impl;                            /* the type's own state */
+    fl__format format[2];                  /* audio, video (transcode.c's properties) */
+    int enc_bps, enc_min_bps, enc_max_bps; /* encoderBitrate & co; 0 unset */
 };
 
 /* Asks upstream of a sink pad for a key frame: the element that produces
@@ -366,8 +384,19 @@ void fl__pad_request_key_frame(fl__pad *sink, int join);
 uint64_t fl__pad_downstream_bitrate(fl__pad *src);
 
 /* The format reaching a sink pad, as its producer reports it; NULL when
- * unknown or not linked. */
+ * unknown or not linked. A transcoder on the link does not change it (it
+ * is what the transcoder takes in). */
 const fl_sdp_codec *fl__pad_caps(fl__pad *sink);
+
+/* Asks the producer of what reaches `sink` for a key frame even when the
+ * sink takes its media through a transcoder (the transcoder's own need). */
+void fl__pad_request_key_frame_upstream(fl__pad *sink, int join);
+
+/* The producer's Sender Report for `sink`, bypassing its transcoder. */
+int fl__pad_sender_report_upstream(fl__pad *sink, uint32_t ssrc, uint32_t *rtp_ts, fl_time *sent);
+
+/* Delivers a transcoder's packet to the sinks of src it serves. Borrows buf. */
+void fl__pad_deliver_xcoded(fl__pad *src, fl__xcode *x, fl_buf *buf);
 
 /* The last Sender Report of the stream `ssrc` reaching a sink pad, from
  * its producer (the sender_report hook): 0, or FL_ENOENT. */

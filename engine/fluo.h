@@ -82,6 +82,8 @@ struct uv_loop_s; /* libuv's uv_loop_t */
 typedef struct fl_engine_config {
     int workers;                     /* worker threads; 0: one per core */
     struct uv_loop_s *callback_loop; /* where callbacks and events run; NULL: on the worker */
+    int codec_threads;               /* transcoders' threads, started with the first
+                                      * transcoder; 0: one per core */
 } fl_engine_config;
 
 /* Starts the workers. The callback loop, when given, must outlive the engine;
@@ -215,6 +217,10 @@ int fl_element_get_connections(fl_element *e,
  * MEDIA_FLOW_IN/OUT events. */
 typedef void (*fl_bool_fn)(void *arg, int status, int value);
 int fl_element_is_flowing(fl_element *e, int dir, unsigned media, fl_bool_fn cb, void *arg);
+
+/* Whether media of one type (FL_MEDIA_AUDIO or _VIDEO) reaches the element
+ * through a transcoder (Kurento's isMediaTranscoding). */
+int fl_element_is_transcoding(fl_element *e, unsigned media, fl_bool_fn cb, void *arg);
 
 /* ---- events ----
  *

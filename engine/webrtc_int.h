@@ -78,11 +78,10 @@ typedef struct wr_stream {
     /* the source's format last compared with ours, on which sink pad, the
      * worker's graph_gen then (0 before any: a link always bumps it), the
      * verdict (and the source's payload type given to rw) */
-    const fl_sdp_codec *checked_caps;
     const fl__pad *caps_sink;
     uint64_t caps_gen;
     int caps_fit;
-    int transcoding_said; /* NOT_TRANSCODING was raised */
+    int transcoding_said; /* MediaTranscodingStateChanged raised: 0 none, 1 NOT_, 2 TRANSCODING */
     /* egress: retransmissions (net/nack), abs-send-time stamped */
     fl_nack_history *hist; /* NULL: the peer did not negotiate nack */
     int rtx_pt;            /* RTX payload type of the codec sent, -1: plain resends */

@@ -18,6 +18,7 @@
 #include "engine/deadline.h"
 #include "engine/engine_int.h"
 #include "engine/ice_transport.h"
+#include "engine/transcode.h"
 #include "engine/webrtc_int.h"
 #include "net/rtcp.h"
 #include "net/rtp.h"
@@ -179,32 +180,100 @@ void fl__wr_schedule(webrtc *wr)
 
 /* ---- media from the pipeline ---- */
 
-/* The source's format against ours: compared once after each change of
- * the graph (a link anywhere on the worker, an element's SDP done), so a
- * packet costs one compare. 0 when it does not fit (said once in an Error
- * event). */
+/* Says MediaTranscodingStateChanged when the state changed (once for the
+ * first packet sent). */
+static void say_transcoding(webrtc *wr, wr_stream *st, fl__pad *sink)
+{
+    int state = sink->xc != NULL;
+    if (st->transcoding_said == state + 1)
+        return;
+    st->transcoding_said = state + 1;
+    fl_event ev = { .type = FL_EVENT_MEDIA_TRANSCODING,
+                    .media_transcoding = {
+                            .media = sink->media, .transcoding = state, .bin_name = wr->e->name } };
+    fl__element_raise(wr->e, &ev);
+}
+
+/* Why nothing of what arrives can be sent: said once, in an Error event. */
+static void mismatch(webrtc *wr,
+                     wr_stream *st,
+                     fl__pad *sink,
+                     const fl_sdp_codec *in,
+                     const char *why)
+{
+    if (st->codec_error)
+        return;
+    char msg[384];
+    snprintf(msg, sizeof(msg),
+             "%s media arrives as %s/%u but this endpoint negotiated %s/%u with its peer, and %s; "
+             "it is not sent",
+             fl_media_type_name(sink->media), in->name, in->clock_rate, st->codec.name,
+             st->codec.clock_rate, why);
+    fl__wr_raise_error(wr, "MEDIA_FORMAT_MISMATCH", msg);
+    st->codec_error = 1;
+}
+
+/* A negotiated codec a transcoder can make from `in`: the one asked for by
+ * setAudioFormat/setVideoFormat first, then the main one, then the rest. */
+static const fl_sdp_codec *xcode_target(webrtc *wr,
+                                        wr_stream *st,
+                                        unsigned media,
+                                        const fl_sdp_codec *in)
+{
+    const char *want = wr->e->format[media == FL_MEDIA_VIDEO].codec;
+    for (int pass = want[0] ? 0 : 1; pass < 2; pass++) {
+        for (int i = -1; i < (int)st->nalt; i++) {
+            const fl_sdp_codec *c = i < 0 ? &st->codec : &st->alt[i].codec;
+            if ((pass == 1 || strcasecmp(c->name, want) == 0) && fl__xcode_possible(in, c))
+                return c;
+        }
+    }
+    return NULL;
+}
+
+/* The source's format against ours: sent as it is when it is one we
+ * negotiated (and no format was forced on us), else through a transcoder.
+ * Decided again after each change of the graph (a link anywhere on the
+ * worker, an element's SDP done, a format set), so a packet costs one
+ * compare. 0 when nothing can be sent (said once in an Error event). */
+static int decide(webrtc *wr, wr_stream *st, fl__pad *sink)
+{
+    const fl_sdp_codec *in = fl__pad_caps(sink);
+    int forced = fl__element_format_forced(wr->e, sink->media, in);
+    if ((!in || !forced) && fl__wr_send_codec(wr, st, in)) {
+        fl__xcode_detach(sink);
+        /* RTX, FEC, comfort noise of the source: this leg has its own */
+        fl_rewrite_set_source_pt(&st->rw, in ? in->pt : -1);
+        return 1;
+    }
+    const fl_sdp_codec *target = xcode_target(wr, st, sink->media, in);
+    if (!target) {
+        fl__xcode_detach(sink);
+        mismatch(wr, st, sink, in,
+                 "fluo has no transcoder between them (it converts among VP8, VP9 and H264, and "
+                 "among opus, PCMU and PCMA)");
+        return 0;
+    }
+    fl__wr_send_codec(wr, st, target);
+    fl__xcode_spec spec;
+    fl__xcode_spec_for(wr->e, sink->media, target, &spec);
+    int rc = fl__xcode_attach(sink, &spec);
+    if (rc < 0) {
+        mismatch(wr, st, sink, in, "a transcoder could not be started");
+        return 0;
+    }
+    fl_rewrite_set_source_pt(&st->rw, fl__xcode_caps(sink->xc)->pt);
+    return 1;
+}
+
 static int caps_fit(webrtc *wr, wr_stream *st, fl__pad *sink)
 {
     if (st->caps_gen != wr->w->graph_gen || st->caps_sink != sink) {
-        const fl_sdp_codec *in = fl__pad_caps(sink);
-        st->checked_caps = in;
         st->caps_sink = sink;
-        st->caps_gen = wr->w->graph_gen;
-        st->caps_fit = fl__wr_send_codec(wr, st, in);
-        /* RTX, FEC, comfort noise of the source: this leg has its own */
-        fl_rewrite_set_source_pt(&st->rw, in ? in->pt : -1);
+        st->caps_fit = decide(wr, st, sink);
+        st->caps_gen = wr->w->graph_gen; /* after: attaching bumps it */
     }
-    if (st->caps_fit || st->codec_error)
-        return st->caps_fit;
-    char msg[256];
-    snprintf(msg, sizeof(msg),
-             "%s media arrives as %s/%u but this endpoint negotiated %s/%u with its peer; "
-             "converting between formats is not supported yet, so it is not sent",
-             fl_media_type_name(sink->media), st->checked_caps->name, st->checked_caps->clock_rate,
-             st->codec.name, st->codec.clock_rate);
-    fl__wr_raise_error(wr, "MEDIA_FORMAT_MISMATCH", msg);
-    st->codec_error = 1;
-    return 0;
+    return st->caps_fit;
 }
 
 void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
@@ -222,13 +291,7 @@ void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     fl_rtp_header h = { .exts = wr->ast_id ? &x : NULL, .num_exts = wr->ast_id ? 1 : 0 };
     if (!fl_rewrite_packet(&st->rw, now, &buf->rtp, &h))
         goto drop;
-    if (!st->transcoding_said) {
-        st->transcoding_said = 1;
-        fl_event ev = { .type = FL_EVENT_MEDIA_TRANSCODING,
-                        .media_transcoding = {
-                                .media = sink->media, .transcoding = 0, .bin_name = e->name } };
-        fl__element_raise(e, &ev);
-    }
+    say_transcoding(wr, st, sink);
     fl_buf *out = fl_buf_pool_get(wr->w->pool);
     if (!out)
         goto drop;

@@ -9,8 +9,8 @@
  *   "BaseRtpEndpoint": { "minPort": 40000, "maxPort": 65535 },
  *   "WebRtcEndpoint": { "stunServerAddress": "", "stunServerPort": 3478, "turnURL": "",
  *                       "externalIPv4": "", "externalIPv6": "", "networkInterfaces": "" },
- *   "fluo": { "workers": 0, "maxMessageSize": 1048576, "log": "*:3", "bindAddress": "::",
- *             "accessToken": "", "isolatedSessions": false, "maxConnections": 10000,
+ *   "fluo": { "workers": 0, "codecThreads": 0, "maxMessageSize": 1048576, "log": "*:3",
+ * "bindAddress": "::", "accessToken": "", "isolatedSessions": false, "maxConnections": 10000,
  *             "messageTimeout": 30, "stalledReaderTimeout": 30, "maxQueuedOutput": 16777216,
  *             "recordRoots": "/var/recordings:/srv/media",
  *             "playRoots": "/srv/media",
@@ -158,6 +158,7 @@ static int apply(fl_rpc_config *cfg, json_t *root, char *err, size_t n)
     rc = rc ? rc
             : get_str(root, "WebRtcEndpoint.networkInterfaces", &cfg->network_interfaces, err, n);
     rc = rc ? rc : get_int(root, "fluo.workers", 0, 256, &cfg->workers, err, n);
+    rc = rc ? rc : get_int(root, "fluo.codecThreads", 0, 256, &cfg->codec_threads, err, n);
     rc = rc ? rc : get_int(root, "fluo.maxMessageSize", 1024, 64 << 20, &max_msg, err, n);
     rc = rc ? rc : get_str(root, "fluo.log", &cfg->log_spec, err, n);
     rc = rc ? rc : get_str(root, "fluo.bindAddress", &cfg->bind_addr, err, n);
@@ -262,6 +263,7 @@ int fl_rpc_config_load_env(fl_rpc_config *cfg, char *err, size_t errlen)
     rc = rc ? rc : env_str("KMS_EXTERNAL_IPV6", &cfg->external_ipv6);
     rc = rc ? rc : env_str("KMS_NETWORK_INTERFACES", &cfg->network_interfaces);
     rc = rc ? rc : env_str("FLUO_ACCESS_TOKEN", &cfg->access_token);
+    rc = rc ? rc : env_int("FLUO_CODEC_THREADS", 0, 256, &cfg->codec_threads, err, errlen);
     rc = rc ? rc : env_str("FLUO_RECORD_ROOTS", &cfg->record_roots);
     rc = rc ? rc : env_str("FLUO_PLAY_ROOTS", &cfg->play_roots);
     if (rc == 0 && cfg->min_port > cfg->max_port) {

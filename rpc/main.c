@@ -139,7 +139,9 @@ int main(int argc, char **argv)
     struct daemon d;
     memset(&d, 0, sizeof(d));
     uv_loop_init(&d.loop);
-    fl_engine_config ecfg = { .workers = cfg.workers, .callback_loop = &d.loop };
+    fl_engine_config ecfg = { .workers = cfg.workers,
+                              .callback_loop = &d.loop,
+                              .codec_threads = cfg.codec_threads };
     rc = fl_engine_create(&d.engine, &ecfg);
     if (rc == 0)
         rc = fl_rpc_create(&d.rpc, &d.loop, d.engine, &cfg);

@@ -322,9 +322,130 @@ static void el_flowing_out(call *c, obj *o, json_t *p)
 
 static void el_transcoding(call *c, obj *o, json_t *p)
 {
-    (void)o;
-    (void)p;
-    fl__call_ok(c, json_false()); /* fluo has no transcoder yet: nothing is ever transcoded */
+    int rc = fl_element_is_transcoding(o->element, media_mask(p), flowing_done, c);
+    if (rc == FL_EINVAL)
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "mediaType must be AUDIO or VIDEO");
+    else if (rc < 0)
+        flowing_done(c, rc, 0);
+}
+
+/* ---- formats: setAudioFormat, setVideoFormat, encoder bitrates ---- */
+
+static void format_done(void *arg, int status)
+{
+    call *c = arg;
+    if (status != 0)
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "%s", fl_strerror(status));
+    else
+        fl__call_ok(c, NULL);
+}
+
+/* An int member of caps, within lo..hi; absent: 0. -1 when bad. */
+static int caps_int(json_t *caps, const char *name, int lo, int hi)
+{
+    json_t *v = json_object_get(caps, name);
+    if (!v)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return -1;
+    return (int)json_integer_value(v);
+}
+
+/* AudioCaps {codec: OPUS|PCMU|PCMA|RAW, bitrate (bit/s)} or VideoCaps
+ * {codec: VP8|VP9|H264|H265|AV1|RAW, framerate: Fraction} and, as fluo's
+ * extension, width and height (the largest size, aspect kept): what the
+ * element outputs from now on, transcoding where its input differs. */
+static void set_format(call *c, obj *o, json_t *p, int video)
+{
+    json_t *caps = json_object_get(p, "caps");
+    const char *codec = json_string_value(json_object_get(caps, "codec"));
+    if (!json_is_object(caps) || !codec) {
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "caps must be an object with a codec");
+        return;
+    }
+    static const char *const vcodecs[] = { "VP8", "VP9", "H264", "H265", "AV1", "RAW", NULL };
+    static const char *const acodecs[] = { "OPUS", "PCMU", "PCMA", "RAW", NULL };
+    const char *const *names = video ? vcodecs : acodecs;
+    size_t i = 0;
+    while (names[i] && strcmp(names[i], codec) != 0)
+        i++;
+    if (!names[i]) {
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "codec %s is not a %s", codec,
+                     video ? "VideoCodec" : "AudioCodec");
+        return;
+    }
+    if (strcmp(codec, "H265") == 0 || strcmp(codec, "AV1") == 0 || strcmp(codec, "RAW") == 0) {
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
+                     "fluo has no %s encoder: it outputs %s", codec,
+                     video ? "VP8, VP9 or H264" : "OPUS, PCMU or PCMA");
+        return;
+    }
+    char v[160];
+    if (video) {
+        json_t *fr = json_object_get(caps, "framerate");
+        int fps = 0;
+        if (fr) {
+            int num = caps_int(fr, "numerator", 0, 1000000),
+                den = caps_int(fr, "denominator", 1, 1000000);
+            if (num < 0 || den <= 0 || num / den > 120) {
+                fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
+                             "framerate must be a Fraction of at most 120 frames a second");
+                return;
+            }
+            fps = (num + den - 1) / den;
+        }
+        int w = caps_int(caps, "width", 0, 8192), h = caps_int(caps, "height", 0, 8192);
+        if (w < 0 || h < 0) {
+            fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
+                         "width and height must be 0..8192");
+            return;
+        }
+        snprintf(v, sizeof(v), "codec=%s;fps=%d;width=%d;height=%d", codec, fps, w, h);
+    } else {
+        int bps = caps_int(caps, "bitrate", 0, 1000000);
+        if (bps < 0) {
+            fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
+                         "bitrate must be 0..1000000 bit/s");
+            return;
+        }
+        snprintf(v, sizeof(v), "codec=%s;kbps=%d", strcmp(codec, "OPUS") == 0 ? "opus" : codec,
+                 bps / 1000);
+    }
+    int rc = fl_element_set_property(o->element, video ? "videoFormat" : "audioFormat", v,
+                                     format_done, c);
+    if (rc < 0)
+        format_done(c, rc);
+}
+
+static void el_set_video_format(call *c, obj *o, json_t *p)
+{
+    set_format(c, o, p, 1);
+}
+
+static void el_set_audio_format(call *c, obj *o, json_t *p)
+{
+    set_format(c, o, p, 0);
+}
+
+/* encoderBitrate, minEncoderBitrate, maxEncoderBitrate: kept here for the
+ * getter and given to the element's transcoders. */
+static void set_encoder_bitrate(call *c, obj *o, json_t *p)
+{
+    const char *op = json_string_value(json_object_get(c->params, "operation"));
+    char name[64];
+    snprintf(name, sizeof(name), "%c%s", op[3] - 'A' + 'a', op + 4);
+    json_t *v = json_object_get(p, name);
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1000000000) {
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "%s must be 0..1000000000 bit/s",
+                     name);
+        return;
+    }
+    json_object_set(o->props, name, v);
+    char num[24];
+    snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+    int rc = fl_element_set_property(o->element, name, num, format_done, c);
+    if (rc < 0)
+        format_done(c, rc);
 }
 
 /* ---- stats ---- */
@@ -381,11 +502,13 @@ const struct op fl__ops[] = {
     { "MediaElement", "isMediaFlowingOut", el_flowing_out },
     { "MediaElement", "isMediaTranscoding", el_transcoding },
     { "MediaElement", "getEncoderBitrate", get_stored },
-    { "MediaElement", "setEncoderBitrate", set_stored },
+    { "MediaElement", "setEncoderBitrate", set_encoder_bitrate },
     { "MediaElement", "getMinEncoderBitrate", get_stored },
-    { "MediaElement", "setMinEncoderBitrate", set_stored },
+    { "MediaElement", "setMinEncoderBitrate", set_encoder_bitrate },
     { "MediaElement", "getMaxEncoderBitrate", get_stored },
-    { "MediaElement", "setMaxEncoderBitrate", set_stored },
+    { "MediaElement", "setMaxEncoderBitrate", set_encoder_bitrate },
+    { "MediaElement", "setVideoFormat", el_set_video_format },
+    { "MediaElement", "setAudioFormat", el_set_audio_format },
     { "MediaPipeline", "getGstreamerDot", get_dot },
     { "MediaPipeline", "getLatencyStats", get_stored },
     { "MediaPipeline", "setLatencyStats", set_stored },

@@ -36,6 +36,8 @@ typedef struct fl_rpc_config {
     int gc_period;       /* mediaServer.resources.garbageCollectorPeriod, seconds (240) */
     size_t max_message;  /* fluo.maxMessageSize, bytes (1 MiB) */
     int workers;         /* fluo.workers (0: one per core) */
+    int codec_threads;   /* fluo.codecThreads / FLUO_CODEC_THREADS: transcoders' threads (0: one per
+                            core) */
     char *log_spec;      /* fluo.log ("*:3") */
     /* Media settings (WebRtcEndpoint.conf.ini keys), kept for the endpoints. */
     int min_port;             /* KMS_MIN_PORT (40000) */

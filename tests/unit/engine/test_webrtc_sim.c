@@ -216,16 +216,17 @@ static void test_loss_repaired_by_nack(void **state)
     world_free(w);
 }
 
-/* An upstream whose format differs from what a negotiated: a is fed by d
- * (linked before either pair negotiated), which receives H264 from c while
- * a sends VP8 to b (the only codec they have). The mismatch is found once, said in one Error event,
+/* An upstream whose format differs from what a negotiated, and that fluo
+ * cannot transcode: a is fed by d (linked before either pair negotiated),
+ * which receives AV1 from c while a sends VP8 to b (the only codec they
+ * have). The mismatch is found once, said in one Error event,
  * and nothing goes out; a new link (an AppSource, no format of its own)
  * changes the verdict, and media flows. */
 static void test_format_decided_on_graph_change(void **state)
 {
     (void)state;
     world *w = world_new_codecs(3, "VP8/90000");
-    sw_make_pair(&w->s, &w->c, "c", &w->d, "d", "H264/90000");
+    sw_make_pair(&w->s, &w->c, "c", &w->d, "d", "AV1/90000");
     fl_element *src3 = sw_make(&w->s, FL_ELEMENT_APP_SOURCE, "src3");
     sw_join(&w->s, src3, w->c.e, FL_MEDIA_VIDEO);
     sw_join(&w->s, w->d.e, w->a.e, FL_MEDIA_VIDEO); /* replaces src1 */
@@ -235,9 +236,9 @@ static void test_format_decided_on_graph_change(void **state)
     assert_non_null(strstr(w->s.text, "VP8/90000"));
     assert_int_equal(sw_invoke(&w->s, w->d.e, "getLocalSessionDescriptor", NULL, 0), 0);
     assert_null(strstr(w->s.text, "VP8/90000"));
-    assert_non_null(strstr(w->s.text, "H264/90000"));
+    assert_non_null(strstr(w->s.text, "AV1/90000"));
 
-    /* H264 from c reaches d and a, which does not send it */
+    /* AV1 from c reaches d and a, which does not send it */
     for (int i = 0; i < 30; i++) {
         uint8_t nal[40] = { 0x80, 0x80 | 102, 0, (uint8_t)i, 0, 0, 0, (uint8_t)i, 0, 0, 0, 9 };
         nal[12] = 0x65; /* an IDR slice */
