@@ -1,11 +1,101 @@
 /* The embedder's own ends of a graph: fluo.AppSource (media pushed in with
  * fl_element_push) and fluo.AppSink (media handed out through
  * fl_element_set_media_cb). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "engine/engine_int.h"
+#include "engine/transcode.h"
 #include "net/rtp.h"
+
+/* The formats an app element was given (property "audioCaps" or
+ * "videoCaps": "[PT ]NAME/RATE[/CHANNELS][;fmtp]"): an AppSource's is what
+ * it pushes, an AppSink's what it takes (anything else reaching it is
+ * transcoded to it). */
+typedef struct app {
+    fl_sdp_codec caps[2];
+    int has[2];
+    uint64_t gen[2]; /* the worker's graph_gen when its sink last decided */
+    const fl__pad *decided[2];
+} app;
+
+static app *app_of(fl_element *e)
+{
+    if (!e->impl)
+        e->impl = calloc(1, sizeof(app));
+    return e->impl;
+}
+
+static void app_fini(fl_element *e)
+{
+    free(e->impl);
+    e->impl = NULL;
+}
+
+static int parse_caps(const char *v, fl_sdp_codec *c)
+{
+    memset(c, 0, sizeof(*c));
+    char *end;
+    long pt = 96;
+    if (*v >= '0' && *v <= '9') {
+        pt = strtol(v, &end, 10);
+        if (*end != ' ' || pt > 127)
+            return FL_EINVAL;
+        v = end + 1;
+    }
+    c->pt = (uint8_t)pt;
+    c->rtx_pt = -1;
+    const char *slash = strchr(v, '/');
+    if (!slash || slash == v || (size_t)(slash - v) >= sizeof(c->name))
+        return FL_EINVAL;
+    memcpy(c->name, v, (size_t)(slash - v));
+    long rate = strtol(slash + 1, &end, 10);
+    if (end == slash + 1 || rate <= 0 || rate > 1000000)
+        return FL_EINVAL;
+    c->clock_rate = (uint32_t)rate;
+    if (*end == '/') {
+        long ch = strtol(end + 1, &end, 10);
+        if (ch < 1 || ch > 8)
+            return FL_EINVAL;
+        c->channels = (uint8_t)ch;
+    }
+    if (*end == ';') {
+        if (strlen(end + 1) >= sizeof(c->fmtp))
+            return FL_EINVAL;
+        strcpy(c->fmtp, end + 1);
+    } else if (*end) {
+        return FL_EINVAL;
+    }
+    return 0;
+}
+
+static int app_set_property(fl_element *e, const char *name, const char *value)
+{
+    int i = strcmp(name, "videoCaps") == 0 ? 1 : strcmp(name, "audioCaps") == 0 ? 0 : -1;
+    if (i < 0)
+        return FL_ENOTSUP;
+    app *a = app_of(e);
+    if (!a)
+        return FL_ENOMEM;
+    if (!*value) {
+        a->has[i] = 0;
+    } else {
+        int rc = parse_caps(value, &a->caps[i]);
+        if (rc < 0)
+            return rc;
+        a->has[i] = 1;
+    }
+    fl__worker_caps_changed(e->worker);
+    return 0;
+}
+
+static const fl_sdp_codec *app_caps(fl_element *e, unsigned media)
+{
+    app *a = e->impl;
+    int i = media == FL_MEDIA_VIDEO;
+    return a && a->has[i] ? &a->caps[i] : NULL;
+}
 
 /* Media reaching an AppSource is dropped. */
 static void app_source_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
@@ -15,9 +105,33 @@ static void app_source_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     fl_buf_unref(buf);
 }
 
+/* An AppSink given a format takes it through a transcoder when the source's
+ * differs (or a format was set on it with caps): decided once per change
+ * of the graph. */
+static int app_sink_fits(fl_element *e, fl__pad *sink)
+{
+    app *a = e->impl;
+    int i = sink->media == FL_MEDIA_VIDEO;
+    if (!a || !a->has[i] || (a->gen[i] == e->worker->graph_gen && a->decided[i] == sink))
+        return 1;
+    const fl_sdp_codec *in = fl__pad_caps(sink);
+    if (in &&
+        (!fl_sdp_codec_match(in, &a->caps[i]) || fl__element_format_forced(e, sink->media, in))) {
+        fl__xcode_spec spec;
+        fl__xcode_spec_for(e, sink->media, &a->caps[i], &spec);
+        if (!fl__xcode_possible(in, &a->caps[i]) || fl__xcode_attach(sink, &spec) < 0)
+            fl__xcode_detach(sink);
+    } else {
+        fl__xcode_detach(sink);
+    }
+    a->gen[i] = e->worker->graph_gen;
+    a->decided[i] = sink;
+    return 1;
+}
+
 static void app_sink_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
 {
-    if (e->media_cb)
+    if (app_sink_fits(e, sink) && e->media_cb)
         e->media_cb(e->media_arg, sink->media, buf);
     fl_buf_unref(buf);
 }
@@ -25,11 +139,16 @@ static void app_sink_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
 const fl__element_type fl__app_source_type = {
     .name = FL_ELEMENT_APP_SOURCE,
     .receive = app_source_receive,
+    .fini = app_fini,
+    .caps = app_caps,
+    .set_property = app_set_property,
 };
 
 const fl__element_type fl__app_sink_type = {
     .name = FL_ELEMENT_APP_SINK,
     .receive = app_sink_receive,
+    .fini = app_fini,
+    .set_property = app_set_property,
 };
 
 static void element_push_run(fl__call *c)

@@ -409,7 +409,13 @@ int fl_element_set_media_cb(fl_element *e, fl_media_fn cb, void *arg);
  * create parameters), audioCodecs, videoCodecs (comma-separated
  * "name/rate[/channels]"), minVideoRecvBandwidth, maxVideoRecvBandwidth,
  * minVideoSendBandwidth, maxVideoSendBandwidth, maxAudioRecvBandwidth
- * (kbps). FL_ENOTSUP (returned) for an element type with no properties;
+ * (kbps). AppSource and AppSink: audioCaps, videoCaps ("[PT ]NAME/RATE
+ * [/CHANNELS][;fmtp]", "" none): what an AppSource pushes, what an AppSink
+ * takes (other formats reaching it are transcoded to it). Every element,
+ * for what it outputs through a transcoder: videoFormat, audioFormat
+ * ("codec=VP8;fps=15;width=320;height=240", audio "codec=opus;kbps=32";
+ * "" none), encoderBitrate, minEncoderBitrate, maxEncoderBitrate (bit/s,
+ * Kurento's). FL_ENOTSUP (returned) for an element type with no properties;
  * status FL_ENOTSUP for a name the element does not have, FL_EINVAL for a
  * bad value, FL_ESTATE for one that can no longer change (ICE settings
  * once candidates were gathered). */

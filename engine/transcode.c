@@ -352,7 +352,7 @@ static void deliver(fl__xcode *x, slot *o)
 
 static void request_upstream(fl__xcode *x, int join)
 {
-    uint64_t now = uv_now(&x->w->loop);
+    uint64_t now = (uint64_t)(fl__clock_now(&x->w->loop) / FL_TIME_MS);
     if (!join && x->key_ms && now - x->key_ms < KEY_REPEAT_MS)
         return;
     x->key_ms = now;
@@ -584,7 +584,7 @@ static void xcode_input(fl__xcode *x, fl_buf *buf)
     fl__pad *sink = first_sink(x);
     if (!sink || !buf->rtp.parsed || !input_format(x, sink))
         return;
-    uint64_t now_ms = uv_now(&x->w->loop);
+    uint64_t now_ms = (uint64_t)(fl__clock_now(&x->w->loop) / FL_TIME_MS);
     rate_update(x, now_ms);
     x->in_ssrc = buf->rtp.ssrc;
     fl_depack_packet p = { .payload = fl_buf_data(buf) + buf->rtp.payload_off,
