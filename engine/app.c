@@ -107,13 +107,15 @@ static void app_source_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
 
 /* An AppSink given a format takes it through a transcoder when the source's
  * differs (or a format was set on it with caps): decided once per change
- * of the graph. */
+ * of the graph. 0 for the packet that made it take a transcoder (the
+ * source's own: the transcoder's follow). */
 static int app_sink_fits(fl_element *e, fl__pad *sink)
 {
     app *a = e->impl;
     int i = sink->media == FL_MEDIA_VIDEO;
     if (!a || !a->has[i] || (a->gen[i] == e->worker->graph_gen && a->decided[i] == sink))
         return 1;
+    fl__xcode *before = sink->xc;
     const fl_sdp_codec *in = fl__pad_caps(sink);
     if (in &&
         (!fl_sdp_codec_match(in, &a->caps[i]) || fl__element_format_forced(e, sink->media, in))) {
@@ -126,7 +128,7 @@ static int app_sink_fits(fl_element *e, fl__pad *sink)
     }
     a->gen[i] = e->worker->graph_gen;
     a->decided[i] = sink;
-    return 1;
+    return !sink->xc || sink->xc == before;
 }
 
 static void app_sink_receive(fl_element *e, fl__pad *sink, fl_buf *buf)

@@ -450,7 +450,7 @@ static fl__xcode *xcode_new(fl__pad *src, const fl__xcode_spec *spec)
     uv_mutex_unlock(&t->lock);
     uv_mutex_unlock(&engine->codecs_lock);
     fl_list_push_back(&src->xcodes, &x->node);
-    fl_log(FL_LOG_INFO, "transcoder %u on %s: to %s/%u %dx%d@%d", x->id, src->element->name,
+    fl_log(FL_LOG_DEBUG, "transcoder %u on %s: to %s/%u %dx%d@%d", x->id, src->element->name,
            spec->out.name, spec->out.clock_rate, spec->max_width, spec->max_height, spec->max_fps);
     return x;
 }

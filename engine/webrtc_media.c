@@ -266,12 +266,17 @@ static int decide(webrtc *wr, wr_stream *st, fl__pad *sink)
     return 1;
 }
 
+/* 0 also for the packet that made the sink take a transcoder (the
+ * source's own: the transcoder's follow). */
 static int caps_fit(webrtc *wr, wr_stream *st, fl__pad *sink)
 {
     if (st->caps_gen != wr->w->graph_gen || st->caps_sink != sink) {
+        fl__xcode *before = sink->xc;
         st->caps_sink = sink;
         st->caps_fit = decide(wr, st, sink);
         st->caps_gen = wr->w->graph_gen; /* after: attaching bumps it */
+        if (sink->xc && sink->xc != before)
+            return 0;
     }
     return st->caps_fit;
 }
