@@ -54,8 +54,9 @@ void fl_vdec_destroy(fl_vdec *d);
  * picture, valid until the next call on d; 0 when the frame showed no
  * picture (a hidden VP9 frame, the decoder still buffering); FL_EBADMSG
  * when the decoder refused the frame (the caller asks its source for a
- * key frame: until one comes, later frames may be refused too); FL_EINVAL
- * for no data. Never crashes on any input. */
+ * key frame: until one comes, later frames may be refused too; a picture
+ * wider or taller than 4096 is refused too); FL_EINVAL for no data. Never
+ * crashes on any input. */
 int fl_vdec_decode(fl_vdec *d, const uint8_t *data, size_t len, fl_picture *pic);
 
 /* ---- video encoders ---- */

@@ -17,6 +17,9 @@ FL_LOG_TAG("codec");
 
 /* openh264 takes the length as an int. */
 #define H264_MAX_AU (64u << 20)
+/* Largest picture side decoded: a bigger one is refused before the
+ * decoder allocates for it (a stream could declare 65535 x 65535). */
+#define MAX_SIDE 4096
 
 struct fl_vdec {
     fl_codec_kind kind;
@@ -95,6 +98,11 @@ static int vpx_decode(fl_vdec *d, const uint8_t *data, size_t len, fl_picture *p
 {
     if (len > UINT32_MAX)
         return FL_EBADMSG;
+    vpx_codec_stream_info_t si = { .sz = sizeof(si) };
+    vpx_codec_iface_t *iface = d->kind == FL_CODEC_VP8 ? vpx_codec_vp8_dx() : vpx_codec_vp9_dx();
+    if (vpx_codec_peek_stream_info(iface, data, (unsigned)len, &si) == VPX_CODEC_OK &&
+        (si.w > MAX_SIDE || si.h > MAX_SIDE))
+        return FL_EBADMSG;
     if (vpx_codec_decode(&d->vpx, data, (unsigned)len, NULL, 0) != VPX_CODEC_OK) {
         fl_log(FL_LOG_DEBUG, "vpx decode: %s", vpx_codec_error(&d->vpx));
         return FL_EBADMSG;
@@ -118,7 +126,8 @@ static int vpx_decode(fl_vdec *d, const uint8_t *data, size_t len, fl_picture *p
 }
 
 /* AVC form (4-byte lengths) to Annex B (4-byte start codes), in place of
- * the lengths: the sizes match. */
+ * the lengths: the sizes match. An SPS of a picture over MAX_SIDE is
+ * refused. */
 static int to_annexb(fl_vdec *d, const uint8_t *data, size_t len)
 {
     d->annexb.len = 0;
@@ -131,6 +140,11 @@ static int to_annexb(fl_vdec *d, const uint8_t *data, size_t len)
         size_t n = (size_t)data[at] << 24 | (size_t)data[at + 1] << 16 | (size_t)data[at + 2] << 8 |
                    data[at + 3];
         if (n == 0 || n > len - at - 4)
+            return FL_EBADMSG;
+        fl_h264_sps sps;
+        if ((data[at + 4] & FL__H264_NAL_TYPE) == FL__H264_NAL_SPS &&
+            fl_h264_sps_parse(&sps, data + at + 4, n) == 0 &&
+            (sps.width > MAX_SIDE || sps.height > MAX_SIDE))
             return FL_EBADMSG;
         uint8_t *w = d->annexb.p + at;
         w[0] = 0;

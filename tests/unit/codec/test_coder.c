@@ -14,6 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <vpx/vp8cx.h>
+#include <vpx/vpx_encoder.h>
+
 #include "base/err.h"
 #include "codec/codec.h"
 #include "codec/codec_int.h"
@@ -444,6 +447,43 @@ static void test_scale(void **state)
     assert_int_equal(fl_picture_scale(&big, &up), FL_EINVAL);
 }
 
+/* A VP8 key frame of width x 16 straight from libvpx (past fl_venc's
+ * limits), flat grey, decoded with fl_vdec. */
+static int decode_vp8_of_width(unsigned width)
+{
+    vpx_codec_enc_cfg_t cfg;
+    assert_int_equal(vpx_codec_enc_config_default(vpx_codec_vp8_cx(), &cfg, 0), VPX_CODEC_OK);
+    cfg.g_w = width;
+    cfg.g_h = 16;
+    vpx_codec_ctx_t enc;
+    assert_int_equal(vpx_codec_enc_init(&enc, vpx_codec_vp8_cx(), &cfg, 0), VPX_CODEC_OK);
+    vpx_image_t *img = vpx_img_alloc(NULL, VPX_IMG_FMT_I420, width, 16, 32);
+    assert_non_null(img);
+    memset(img->img_data, 128, (size_t)img->stride[0] * 16 * 3 / 2);
+    assert_int_equal(vpx_codec_encode(&enc, img, 0, 1, VPX_EFLAG_FORCE_KF, VPX_DL_REALTIME),
+                     VPX_CODEC_OK);
+    vpx_codec_iter_t iter = NULL;
+    const vpx_codec_cx_pkt_t *pkt = vpx_codec_get_cx_data(&enc, &iter);
+    assert_non_null(pkt);
+    fl_vdec *d = NULL;
+    assert_int_equal(fl_vdec_create(&d, FL_CODEC_VP8), 0);
+    fl_picture out;
+    int r = fl_vdec_decode(d, pkt->data.frame.buf, pkt->data.frame.sz, &out);
+    if (r == 1)
+        assert_int_equal(out.width, (int)width);
+    fl_vdec_destroy(d);
+    vpx_img_free(img);
+    vpx_codec_destroy(&enc);
+    return r;
+}
+
+static void test_video_too_big(void **state)
+{
+    (void)state;
+    assert_int_equal(decode_vp8_of_width(4096), 1);
+    assert_int_equal(decode_vp8_of_width(4112), FL_EBADMSG);
+}
+
 static void test_video_misuse(void **state)
 {
     (void)state;
@@ -851,11 +891,12 @@ static void test_channels(void **state)
 int main(void)
 {
     const struct CMUnitTest video[] = {
-        cmocka_unit_test(test_vp8),          cmocka_unit_test(test_vp9),
-        cmocka_unit_test(test_h264),         cmocka_unit_test(test_bitrate),
-        cmocka_unit_test(test_h264_annexb),  cmocka_unit_test(test_h264_through_rtp),
-        cmocka_unit_test(test_clip_h264),    cmocka_unit_test(test_scale),
-        cmocka_unit_test(test_video_misuse), cmocka_unit_test(test_video_garbage),
+        cmocka_unit_test(test_vp8),           cmocka_unit_test(test_vp9),
+        cmocka_unit_test(test_h264),          cmocka_unit_test(test_bitrate),
+        cmocka_unit_test(test_h264_annexb),   cmocka_unit_test(test_h264_through_rtp),
+        cmocka_unit_test(test_clip_h264),     cmocka_unit_test(test_scale),
+        cmocka_unit_test(test_video_too_big), cmocka_unit_test(test_video_misuse),
+        cmocka_unit_test(test_video_garbage),
     };
     const struct CMUnitTest audio[] = {
         cmocka_unit_test(test_opus),       cmocka_unit_test(test_g711),
