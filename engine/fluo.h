@@ -499,6 +499,12 @@ typedef struct fl_stats_outbound_rtp {
     double round_trip_time;             /* seconds; -1 before the peer's first report */
     int64_t retransmitted_packets_sent; /* answers to the peer's NACKs */
     int64_t nack_unanswered;            /* asked for but no longer held; -1: NACK not negotiated */
+    /* when what is sent comes through a transcoder (else all -1): frames it
+     * took in, encoded, skipped (decoded but not encoded: it was behind, or
+     * the frame rate cap) and dropped (lost to its queues), and its
+     * encoder's target, bit/s; shared by every sink of that transcoder */
+    int64_t xcode_frames_in, xcode_frames_encoded, xcode_frames_skipped, xcode_frames_dropped;
+    int64_t xcode_bitrate;
 } fl_stats_outbound_rtp;
 
 typedef struct fl_stats {

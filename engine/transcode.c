@@ -517,6 +517,15 @@ const fl_sdp_codec *fl__xcode_caps(const fl__xcode *x)
     return &x->spec.out;
 }
 
+void fl__xcode_stats(const fl__xcode *x, fl_stats_outbound_rtp *out)
+{
+    out->xcode_frames_in = (int64_t)x->frames_in;
+    out->xcode_frames_encoded = (int64_t)atomic_load(&x->encoded);
+    out->xcode_frames_skipped = (int64_t)atomic_load(&x->skipped);
+    out->xcode_frames_dropped = (int64_t)(x->dropped_full + atomic_load(&x->dropped_out));
+    out->xcode_bitrate = x->video ? (int64_t)x->kbps * 1000 : 0;
+}
+
 void fl__xcode_key_frame(fl__xcode *x)
 {
     atomic_store(&x->force_key, 1);

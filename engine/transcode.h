@@ -43,6 +43,9 @@ void fl__xcode_detach(fl__pad *sink);
 /* The format a transcoder makes. */
 const fl_sdp_codec *fl__xcode_caps(const fl__xcode *x);
 
+/* Its counts into the transcoding fields of an outbound entry. */
+void fl__xcode_stats(const fl__xcode *x, fl_stats_outbound_rtp *out);
+
 /* A packet of the transcoders' source pad (fl__pad_push). Borrows buf. */
 void fl__xcode_push(fl__pad *src, fl_buf *buf);
 

@@ -451,6 +451,11 @@ static void stats_outbound(webrtc *wr,
         r->round_trip_time = o->rtt_us >= 0 ? o->rtt_us / 1e6 : -1.0;
         r->retransmitted_packets_sent = (int64_t)(st->rtx_sent + st->resent_plain);
         r->nack_unanswered = -1;
+        r->xcode_frames_in = r->xcode_frames_encoded = r->xcode_frames_skipped = -1;
+        r->xcode_frames_dropped = r->xcode_bitrate = -1;
+        fl__pad *src = wr->e->defaults[fl__media_index(kind)];
+        if (src && src->twin->xc)
+            fl__xcode_stats(src->twin->xc, r);
         if (st->hist) {
             fl_nack_history_stats hs;
             fl_nack_history_get_stats(st->hist, &hs);

@@ -97,6 +97,13 @@ static json_t *outbound(const fl_stats *s)
     set_int(o, "retransmittedPacketsSent", out->retransmitted_packets_sent);
     if (out->nack_unanswered >= 0)
         set_int(o, "nackUnanswered", out->nack_unanswered);
+    if (out->xcode_frames_in >= 0) {
+        set_int(o, "transcoderFramesIn", out->xcode_frames_in);
+        set_int(o, "transcoderFramesEncoded", out->xcode_frames_encoded);
+        set_int(o, "transcoderFramesSkipped", out->xcode_frames_skipped);
+        set_int(o, "transcoderFramesDropped", out->xcode_frames_dropped);
+        set_int(o, "transcoderTargetBitrate", out->xcode_bitrate);
+    }
     return o;
 }
 

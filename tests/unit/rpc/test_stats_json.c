@@ -121,52 +121,61 @@ static void test_endpoint_streams(void **state)
     out->round_trip_time = 0.03125;
     out->retransmitted_packets_sent = 6;
     out->nack_unanswered = 1;
+    out->xcode_frames_in = 300;
+    out->xcode_frames_encoded = 290;
+    out->xcode_frames_skipped = 8;
+    out->xcode_frames_dropped = 2;
+    out->xcode_bitrate = 700000;
 
     v[4] = entry(FL_STATS_OUTBOUND_RTP, T0 + 4);
     out = &v[4].outbound_rtp;
     rtp(&out->rtp, 5678, FL_MEDIA_AUDIO, "0", "opus");
     out->round_trip_time = -1;
     out->nack_unanswered = -1;
+    out->xcode_frames_in = -1;
 
-    expect_text(v, 5, "W",
-                "{'W_endpoint':{'id':'W_endpoint','type':'endpoint','timestampMillis':"
-                "1700000000123,'inputLatency':[],'E2ELatency':[],'unvalidatedPacketsDropped':3,"
-                "'__module__':'kurento','__type__':'EndpointStats'},"
+    expect_text(
+            v, 5, "W",
+            "{'W_endpoint':{'id':'W_endpoint','type':'endpoint','timestampMillis':"
+            "1700000000123,'inputLatency':[],'E2ELatency':[],'unvalidatedPacketsDropped':3,"
+            "'__module__':'kurento','__type__':'EndpointStats'},"
 
-                "'RTCInboundRTPStreamStats_3735928559':{'id':'RTCInboundRTPStreamStats_3735928559',"
-                "'type':'inboundrtp','timestampMillis':1700000000124,'ssrc':'3735928559',"
-                "'associateStatsId':'','isRemote':false,'mediaTrackId':'1','transportId':"
-                "'transport','codecId':'VP8','firCount':0,'pliCount':3,'nackCount':4,'sliCount':0,"
-                "'remb':1500000,'packetsLost':-2,'fractionLost':0.25,'packetsReceived':1000,"
-                "'bytesReceived':1200000,'jitter':0.015625,'nackSeqsSent':7,"
-                "'retransmittedPacketsReceived':5,'retransmissionsUnneeded':1,"
-                "'keyFramesReceived':2,'receiveEstimate':2000000,'__module__':'kurento',"
-                "'__type__':'RTCInboundRTPStreamStats'},"
+            "'RTCInboundRTPStreamStats_3735928559':{'id':'RTCInboundRTPStreamStats_3735928559',"
+            "'type':'inboundrtp','timestampMillis':1700000000124,'ssrc':'3735928559',"
+            "'associateStatsId':'','isRemote':false,'mediaTrackId':'1','transportId':"
+            "'transport','codecId':'VP8','firCount':0,'pliCount':3,'nackCount':4,'sliCount':0,"
+            "'remb':1500000,'packetsLost':-2,'fractionLost':0.25,'packetsReceived':1000,"
+            "'bytesReceived':1200000,'jitter':0.015625,'nackSeqsSent':7,"
+            "'retransmittedPacketsReceived':5,'retransmissionsUnneeded':1,"
+            "'keyFramesReceived':2,'receiveEstimate':2000000,'__module__':'kurento',"
+            "'__type__':'RTCInboundRTPStreamStats'},"
 
-                "'RTCInboundRTPStreamStats_42':{'id':'RTCInboundRTPStreamStats_42','type':"
-                "'inboundrtp','timestampMillis':1700000000125,'ssrc':'42','associateStatsId':'',"
-                "'isRemote':false,'mediaTrackId':'0','transportId':'transport','codecId':'opus',"
-                "'firCount':0,'pliCount':0,'nackCount':0,'sliCount':0,'remb':0,'packetsLost':0,"
-                "'fractionLost':0,'packetsReceived':0,'bytesReceived':0,'jitter':0,"
-                "'nackSeqsSent':0,'retransmittedPacketsReceived':0,'retransmissionsUnneeded':0,"
-                "'keyFramesReceived':0,'__module__':'kurento',"
-                "'__type__':'RTCInboundRTPStreamStats'},"
+            "'RTCInboundRTPStreamStats_42':{'id':'RTCInboundRTPStreamStats_42','type':"
+            "'inboundrtp','timestampMillis':1700000000125,'ssrc':'42','associateStatsId':'',"
+            "'isRemote':false,'mediaTrackId':'0','transportId':'transport','codecId':'opus',"
+            "'firCount':0,'pliCount':0,'nackCount':0,'sliCount':0,'remb':0,'packetsLost':0,"
+            "'fractionLost':0,'packetsReceived':0,'bytesReceived':0,'jitter':0,"
+            "'nackSeqsSent':0,'retransmittedPacketsReceived':0,'retransmissionsUnneeded':0,"
+            "'keyFramesReceived':0,'__module__':'kurento',"
+            "'__type__':'RTCInboundRTPStreamStats'},"
 
-                "'RTCOutboundRTPStreamStats_1234':{'id':'RTCOutboundRTPStreamStats_1234','type':"
-                "'outboundrtp','timestampMillis':1700000000126,'ssrc':'1234','associateStatsId':"
-                "'','isRemote':false,'mediaTrackId':'1','transportId':'transport','codecId':'VP8',"
-                "'firCount':1,'pliCount':2,'nackCount':3,'sliCount':0,'remb':2000000,"
-                "'packetsLost':5,'fractionLost':0.5,'packetsSent':900,'bytesSent':1000000,"
-                "'targetBitrate':300000,'roundTripTime':0.03125,'retransmittedPacketsSent':6,"
-                "'nackUnanswered':1,'__module__':'kurento','__type__':'RTCOutboundRTPStreamStats'},"
+            "'RTCOutboundRTPStreamStats_1234':{'id':'RTCOutboundRTPStreamStats_1234','type':"
+            "'outboundrtp','timestampMillis':1700000000126,'ssrc':'1234','associateStatsId':"
+            "'','isRemote':false,'mediaTrackId':'1','transportId':'transport','codecId':'VP8',"
+            "'firCount':1,'pliCount':2,'nackCount':3,'sliCount':0,'remb':2000000,"
+            "'packetsLost':5,'fractionLost':0.5,'packetsSent':900,'bytesSent':1000000,"
+            "'targetBitrate':300000,'roundTripTime':0.03125,'retransmittedPacketsSent':6,"
+            "'nackUnanswered':1,'transcoderFramesIn':300,'transcoderFramesEncoded':290,"
+            "'transcoderFramesSkipped':8,'transcoderFramesDropped':2,"
+            "'transcoderTargetBitrate':700000,'__module__':'kurento','__type__':'RTCOutboundRTPStreamStats'},"
 
-                "'RTCOutboundRTPStreamStats_5678':{'id':'RTCOutboundRTPStreamStats_5678','type':"
-                "'outboundrtp','timestampMillis':1700000000127,'ssrc':'5678','associateStatsId':"
-                "'','isRemote':false,'mediaTrackId':'0','transportId':'transport','codecId':"
-                "'opus','firCount':0,'pliCount':0,'nackCount':0,'sliCount':0,'remb':0,"
-                "'packetsLost':0,'fractionLost':0,'packetsSent':0,'bytesSent':0,"
-                "'targetBitrate':0,'roundTripTime':0,'retransmittedPacketsSent':0,"
-                "'__module__':'kurento','__type__':'RTCOutboundRTPStreamStats'}}");
+            "'RTCOutboundRTPStreamStats_5678':{'id':'RTCOutboundRTPStreamStats_5678','type':"
+            "'outboundrtp','timestampMillis':1700000000127,'ssrc':'5678','associateStatsId':"
+            "'','isRemote':false,'mediaTrackId':'0','transportId':'transport','codecId':"
+            "'opus','firCount':0,'pliCount':0,'nackCount':0,'sliCount':0,'remb':0,"
+            "'packetsLost':0,'fractionLost':0,'packetsSent':0,'bytesSent':0,"
+            "'targetBitrate':0,'roundTripTime':0,'retransmittedPacketsSent':0,"
+            "'__module__':'kurento','__type__':'RTCOutboundRTPStreamStats'}}");
 
     /* an endpoint before its ICE transport: the figure is left out */
     fl_stats e = entry(FL_STATS_ENDPOINT, T0);
@@ -189,6 +198,7 @@ static void test_numbers(void **state)
     out->target_bitrate = 2500000000LL;
     out->round_trip_time = 0.1234567891234;
     out->nack_unanswered = -1;
+    out->xcode_frames_in = -1;
     json_t *map = fl__stats_json("W", &s, 1);
     json_t *o = json_object_get(map, "RTCOutboundRTPStreamStats_7");
     assert_true(json_is_real(json_object_get(o, "fractionLost")));
@@ -197,6 +207,7 @@ static void test_numbers(void **state)
     assert_true(json_real_value(json_object_get(o, "targetBitrate")) == 2500000000.0);
     assert_true(json_real_value(json_object_get(o, "roundTripTime")) == 0.123456789);
     assert_null(json_object_get(o, "nackUnanswered"));
+    assert_null(json_object_get(o, "transcoderFramesIn"));
     json_decref(map);
     expect_text(NULL, 0, "W", "{}");
 }
