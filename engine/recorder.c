@@ -37,6 +37,7 @@
 #include "engine/deadline.h"
 #include "engine/engine_int.h"
 #include "engine/file_out.h"
+#include "engine/transcode.h"
 #include "net/jitter.h"
 #include "sdp/sdp.h"
 
@@ -112,8 +113,11 @@ typedef struct rec_stream {
     uint32_t clock_rate;
     unsigned channels;
     uint64_t caps_gen;
-    int foreign;   /* the current source's format differs: dropped, said once */
-    int late_said; /* it came after the file's tracks were fixed: said */
+    fl_sdp_codec track_caps; /* the track's format (a transcoder's output when it is one) */
+    int foreign; /* the current source's format differs and cannot be converted: dropped, said once
+                  */
+    int transcoding_said; /* MediaTranscodingStateChanged raised: 0 none, 1 NOT_, 2 TRANSCODING */
+    int late_said;        /* it came after the file's tracks were fixed: said */
     fl_mux_codec mux_codec;
     fl_jitter *jb;
     fl_depack *dp;
@@ -667,29 +671,87 @@ static void on_timer(uv_timer_t *h)
     schedule(r, now);
 }
 
+/* The format a profile records a media in when what arrives is not one it
+ * holds: VP8 (WebM) or H.264 (MP4) video, Opus audio. */
+static const fl_sdp_codec *profile_target(const recorder *r, unsigned media)
+{
+    static const fl_sdp_codec vp8 = { .pt = 96, .name = "VP8", .clock_rate = 90000, .rtx_pt = -1 };
+    static const fl_sdp_codec h264 = { .pt = 102,
+                                       .name = "H264",
+                                       .clock_rate = 90000,
+                                       .fmtp = "packetization-mode=1;profile-level-id=42e01f",
+                                       .rtx_pt = -1 };
+    static const fl_sdp_codec opus = {
+        .pt = 111, .name = "opus", .clock_rate = 48000, .channels = 2, .rtx_pt = -1
+    };
+    if (media == FL_MEDIA_AUDIO)
+        return &opus;
+    return r->profile->format == FL_MUX_MP4 ? &h264 : &vp8;
+}
+
+/* Routes the sink through a transcoder to `target`; 0 when it cannot be. */
+static int take_through_transcoder(recorder *r,
+                                   fl__pad *sink,
+                                   const fl_sdp_codec *in,
+                                   const fl_sdp_codec *target)
+{
+    if (!r->e || !fl__xcode_possible(in, target))
+        return 0;
+    fl__xcode_spec spec;
+    fl__xcode_spec_for(r->e, sink->media, target, &spec);
+    return fl__xcode_attach(sink, &spec) == 0;
+}
+
+/* Says once that the stream is transcoded (MediaTranscodingStateChanged). */
+static void say_transcoding(recorder *r, rec_stream *st, fl__pad *sink)
+{
+    int state = sink->xc != NULL;
+    if (!r->e || st->transcoding_said == state + 1)
+        return;
+    st->transcoding_said = state + 1;
+    fl_event ev = { .type = FL_EVENT_MEDIA_TRANSCODING,
+                    .media_transcoding = {
+                            .media = sink->media, .transcoding = state, .bin_name = r->e->name } };
+    fl__element_raise(r->e, &ev);
+}
+
 /* Makes the stream's jitter buffer and depacketizer for its source's
- * format; 0 when the format cannot be recorded. */
+ * format, taking it through a transcoder when the profile cannot hold that
+ * format; 0 when the format cannot be recorded, and for the packet that
+ * made it take a transcoder (the source's own: the transcoder's follow). */
 static int stream_setup(recorder *r, rec_stream *st, fl__pad *sink)
 {
     if (st->ready) {
         /* the source's format, compared again after a change of the graph
-         * only: a new source of another format is not recorded (its track
-         * has the first one's), and that is said once */
+         * only: a new source of another format is transcoded to the track's
+         * (or, when it cannot be, not recorded, and that is said once) */
         if (st->caps_gen != r->w->graph_gen) {
             st->caps_gen = r->w->graph_gen;
             const fl_sdp_codec *c = fl__pad_caps(sink);
+            fl__xcode *before = sink->xc;
             int was = st->foreign;
-            st->foreign = c && (strcasecmp(c->name, st->codec_name) != 0 ||
-                                (c->clock_rate && c->clock_rate != st->clock_rate));
+            st->foreign = 0;
+            if (c && (strcasecmp(c->name, st->codec_name) != 0 ||
+                      (c->clock_rate && c->clock_rate != st->clock_rate))) {
+                st->foreign = !take_through_transcoder(r, sink, c, &st->track_caps);
+            } else {
+                fl__xcode_detach(sink);
+            }
+            st->caps_gen = r->w->graph_gen; /* attaching bumps it */
             if (st->foreign && !was) {
                 char why[300];
                 snprintf(why, sizeof(why),
-                         "%s media now arrives as %s/%u but this recording's track is %s/%u: it "
-                         "is not recorded until a source of that format comes back",
+                         "%s media now arrives as %s/%u but this recording's track is %s/%u, and "
+                         "fluo cannot convert it: it is not recorded until a source of that "
+                         "format comes back",
                          fl_media_type_name(st->media), c->name, c->clock_rate, st->codec_name,
                          st->clock_rate);
                 raise_error(r, "MEDIA_FORMAT_MISMATCH", why);
             }
+            if (!st->foreign)
+                say_transcoding(r, st, sink);
+            if (sink->xc && sink->xc != before)
+                return 0;
         }
         return !st->foreign;
     }
@@ -702,17 +764,26 @@ static int stream_setup(recorder *r, rec_stream *st, fl__pad *sink)
         st->refused = 1;
         return 0;
     }
-    if (!mux_codec_of(c, &st->mux_codec) || !format_takes(r->profile->format, st->mux_codec)) {
-        if (!st->refused) {
-            snprintf(why, sizeof(why),
-                     "%s media arrives as %s/%u, which the %s profile cannot hold (converting "
-                     "between formats is not supported yet): it is not recorded",
-                     fl_media_type_name(st->media), c->name, c->clock_rate, r->profile->name);
-            raise_error(r, "MEDIA_FORMAT_MISMATCH", why);
+    int through = 0;
+    if (!mux_codec_of(c, &st->mux_codec) || !format_takes(r->profile->format, st->mux_codec) ||
+        fl__element_format_forced(r->e, st->media, c)) {
+        const fl_sdp_codec *target = profile_target(r, st->media);
+        if (!take_through_transcoder(r, sink, c, target) || !mux_codec_of(target, &st->mux_codec)) {
+            if (!st->refused) {
+                snprintf(why, sizeof(why),
+                         "%s media arrives as %s/%u, which the %s profile cannot hold, and fluo "
+                         "cannot convert it to %s: it is not recorded",
+                         fl_media_type_name(st->media), c->name, c->clock_rate, r->profile->name,
+                         target->name);
+                raise_error(r, "MEDIA_FORMAT_MISMATCH", why);
+            }
+            st->refused = 1;
+            return 0;
         }
-        st->refused = 1;
-        return 0;
+        c = fl__xcode_caps(sink->xc);
+        through = 1;
     }
+    st->track_caps = *c;
     snprintf(st->codec_name, sizeof(st->codec_name), "%s", c->name);
     st->clock_rate = c->clock_rate ? c->clock_rate : 90000;
     st->channels = c->channels;
@@ -728,7 +799,8 @@ static int stream_setup(recorder *r, rec_stream *st, fl__pad *sink)
     }
     st->ready = 1;
     st->need_key = st->media == FL_MEDIA_VIDEO;
-    return 1;
+    say_transcoding(r, st, sink);
+    return !through;
 }
 
 static void recorder_receive(fl_element *e, fl__pad *sink, fl_buf *buf)

@@ -34,6 +34,8 @@ typedef struct rec_world {
     fl_element *rec;
     track_src v, au;
     int recording, paused, stopped, errors;
+    int transcoding; /* MediaTranscodingStateChanged TRANSCODING events */
+    int pace;        /* give the codec threads a moment (real time) after each video frame */
     enum fl_uri_state state;
     char err_type[64], err_desc[512];
     char dir[64], path[128], uri[160];
@@ -72,6 +74,9 @@ static void on_rec_event(void *arg, const fl_event *ev)
         break;
     case FL_EVENT_URI_STATE:
         w->state = ev->uri_state.state;
+        break;
+    case FL_EVENT_MEDIA_TRANSCODING:
+        w->transcoding += ev->media_transcoding.transcoding;
         break;
     case FL_EVENT_ERROR:
         w->errors++;
@@ -180,6 +185,10 @@ static void play(rec_world *w, fl_time dt)
         if (at > fl__sim_now(w->s.sim))
             assert_int_equal(fl__sim_advance(w->s.sim, at - fl__sim_now(w->s.sim)), 0);
         push_next(t);
+        for (int k = 0; w->pace && t == &w->v && k < 15; k++) {
+            assert_int_equal(fl__sim_settle(w->s.sim), 0);
+            usleep(1000);
+        }
     }
     assert_int_equal(fl__sim_advance(w->s.sim, end - fl__sim_now(w->s.sim)), 0);
 }
@@ -480,15 +489,15 @@ static void test_switch_before_sync(void **state)
     rec_free(w);
 }
 
-/* A new source of another format for the video track: said once in an
- * Error event and left out; the file stays whole. */
+/* A new source of a format fluo cannot convert for the video track: said
+ * once in an Error event and left out; the file stays whole. */
 static void test_source_of_another_format(void **state)
 {
     (void)state;
     if (!have("ffprobe"))
         skip();
     rec_world *w = rec_new(21, "MKV", "format.mkv", NULL);
-    track_src v2 = second_pair(w, "H264/90000");
+    track_src v2 = second_pair(w, "AV1/90000");
     assert_int_equal(call(w, "record"), 0);
     start_track(w, &w->v);
     start_track(w, &w->au);
@@ -501,7 +510,7 @@ static void test_source_of_another_format(void **state)
     assert_int_equal(call(w, "stopAndWait"), 0);
     assert_int_equal(w->errors, 1);
     assert_string_equal(w->err_type, "MEDIA_FORMAT_MISMATCH");
-    assert_non_null(strstr(w->err_desc, "H264"));
+    assert_non_null(strstr(w->err_desc, "AV1"));
     probe p;
     probe_file(w->path, &p);
     assert_string_equal(p.codecs, "vp8,opus");
@@ -553,17 +562,42 @@ static void test_loss(void **state)
     rec_free(w);
 }
 
-/* MP4 cannot hold VP8: an Error event says so, and the audio is recorded. */
-static void test_profile_refuses_format(void **state)
+/* MP4 cannot hold VP8: the video reaches the recorder through a
+ * transcoder to H.264 (MediaTranscodingStateChanged says so), and the file
+ * holds both tracks and decodes. */
+static void test_mp4_takes_vp8_through_transcoder(void **state)
 {
     (void)state;
     if (!have("ffprobe"))
         skip();
     rec_world *w = rec_new(15, "MP4", "v.mp4", NULL);
+    w->pace = 1;
+    record_for(w, 3 * FL_TIME_SEC);
+    assert_int_equal(w->errors, 0);
+    assert_int_equal(w->transcoding, 1);
+    probe p;
+    probe_file(w->path, &p);
+    assert_string_equal(p.codecs, "h264,opus");
+    assert_true(p.duration > 2.5);
+    expect_clean_decode(w->path);
+    rec_free(w);
+}
+
+/* MP4 and a video format fluo cannot convert: an Error event names both,
+ * and the audio is recorded. */
+static void test_profile_refuses_format(void **state)
+{
+    (void)state;
+    if (!have("ffprobe"))
+        skip();
+    rec_world *w = rec_new(23, "MP4", "av1.mp4", NULL);
+    track_src v2 = second_pair(w, "AV1/90000");
+    sw_join(&w->s, w->d.e, w->rec, FL_MEDIA_VIDEO);
+    w->v = v2;
     record_for(w, 3 * FL_TIME_SEC);
     assert_int_equal(w->errors, 1);
     assert_string_equal(w->err_type, "MEDIA_FORMAT_MISMATCH");
-    assert_non_null(strstr(w->err_desc, "VP8"));
+    assert_non_null(strstr(w->err_desc, "AV1"));
     assert_non_null(strstr(w->err_desc, "MP4"));
     probe p;
     probe_file(w->path, &p);
@@ -625,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_source_of_another_format),
         cmocka_unit_test(test_upstream_gone_before_sync),
         cmocka_unit_test(test_loss),
+        cmocka_unit_test(test_mp4_takes_vp8_through_transcoder),
         cmocka_unit_test(test_profile_refuses_format),
         cmocka_unit_test(test_no_such_folder),
         cmocka_unit_test(test_bad_settings),
