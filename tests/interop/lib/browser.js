@@ -681,7 +681,8 @@ async function waitSameResolution(sender, receiver, timeoutMs = 5000) {
 }
 
 // Minimal PNG reader (8-bit RGB/RGBA, non-interlaced, as Chromium writes):
-// returns { width, height, mean, variance, distinct } over the luma.
+// returns { width, height, mean, variance, distinct } over the luma, and
+// rgb: the mean [R, G, B] (0-255) over the whole picture.
 function pngStats(file) {
   const zlib = require('node:zlib');
   const buf = fs.readFileSync(file);
@@ -711,6 +712,7 @@ function pngStats(file) {
   const cur = Buffer.alloc(stride);
   let sum = 0;
   let sum2 = 0;
+  const rgb = [0, 0, 0];
   const seen = new Set();
   for (let y = 0; y < height; y++) {
     const f = raw[y * (stride + 1)];
@@ -739,13 +741,16 @@ function pngStats(file) {
       const l = (r * 299 + g * 587 + bl * 114) / 1000;
       sum += l;
       sum2 += l * l;
+      rgb[0] += r;
+      rgb[1] += g;
+      rgb[2] += bl;
       seen.add((r << 16) | (g << 8) | bl);
     }
     cur.copy(prev);
   }
   const n = width * height;
   const mean = sum / n;
-  return { width, height, mean, variance: sum2 / n - mean * mean, distinct: seen.size };
+  return { width, height, mean, variance: sum2 / n - mean * mean, distinct: seen.size, rgb: rgb.map((x) => x / n) };
 }
 
 module.exports = { launchBrowser, connectPeers, waitSameResolution, pngStats, CHROMIUM, CHROMIUM_ARGS };
