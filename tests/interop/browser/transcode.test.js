@@ -224,9 +224,12 @@ describe('automatic transcoding between connected WebRtcEndpoints with Chromium'
     const v = s.viewers[0];
     const pst = await s.presenter.stats();
     assert.equal(pst.outAudio.mimeType, 'audio/opus', 'the presenter sends opus');
+    // Played out, or Chromium measures no level.
+    assert.equal(await v.viewer.unmuteRemote(), true, "the viewer's <video> plays unmuted");
     const a0 = await v.viewer.waitFor((x) => x.inAudio && x.inAudio.packetsReceived > 50, 20000, { what: 'viewer receives 50 audio packets' });
     assert.equal(a0.inAudio.mimeType, 'audio/PCMU');
-    // The fake microphone beeps: energy rises, a level above silence shows.
+    // The fake microphone beeps: energy rises, a level above silence shows
+    // (a direct opus viewer measures about 0.3 of energy a second).
     let maxLevel = 0;
     for (let i = 0; i < 15; i++) {
       await sleep(200);
@@ -236,8 +239,8 @@ describe('automatic transcoding between connected WebRtcEndpoints with Chromium'
     const a1 = await v.viewer.stats();
     const energy = (a1.inAudio.totalAudioEnergy || 0) - (a0.inAudio.totalAudioEnergy || 0);
     t.diagnostic(`PCMU viewer: totalAudioEnergy +${energy.toExponential(2)} over ${((a1.inAudio.totalSamplesReceived - a0.inAudio.totalSamplesReceived) / 48000).toFixed(1)} s of samples, audioLevel max ${maxLevel.toFixed(4)}`);
-    assert.ok(energy > 1e-4, `the received audio is not silence: totalAudioEnergy +${energy}`);
-    assert.ok(maxLevel > 0.01, `audioLevel rises above silence: max ${maxLevel}`);
+    assert.ok(energy > 1e-3, `the received audio is not silence: totalAudioEnergy +${energy}`);
+    assert.ok(maxLevel > 0, `audioLevel rises above silence: max ${maxLevel}`);
 
     const ev = await v.rec.wait('MediaTranscodingStateChanged', (e) => e.mediaType === 'AUDIO' && e.state === 'TRANSCODING', 10000);
     assert.equal(idOf(ev.source), v.ep.id);

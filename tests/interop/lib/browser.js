@@ -15,6 +15,7 @@
 //   await peer.addIceCandidate({ candidate, sdpMid, sdpMLineIndex });
 //   const s = await peer.waitFor((s) => s.inVideo && s.inVideo.framesDecoded > 100, 20000);
 //   await peer.screenshot('build/screenshots/x.png');
+//   await peer.unmuteRemote();                // for inbound audioLevel/totalAudioEnergy
 //   await peer.close(); await b.close();
 //
 // When the other side offers: `await peer.setRemoteDescription('offer', sdp)`
@@ -507,6 +508,21 @@ class Peer {
     delete brief.outVideos;
     delete brief.outAudios;
     throw new Error(`${this.name}: ${what} not met within ${timeoutMs} ms; last stats: ${JSON.stringify(brief)}`);
+  }
+
+  // Unmutes the remote <video> (muted by default) and plays it: Chromium
+  // computes the inbound audioLevel and totalAudioEnergy only for audio
+  // that is played out; they stay 0 while the element is muted.
+  unmuteRemote() {
+    return this._call(
+      () => {
+        const v = document.getElementById('remote');
+        v.muted = false;
+        return v.play().then(() => !v.muted);
+      },
+      undefined,
+      'unmuteRemote',
+    );
   }
 
   // PNG of the remote <video> element.
