@@ -698,8 +698,9 @@ async function waitSameResolution(sender, receiver, timeoutMs = 5000) {
 
 // Minimal PNG reader (8-bit RGB/RGBA, non-interlaced, as Chromium writes):
 // returns { width, height, mean, variance, distinct } over the luma, and
-// rgb: the mean [R, G, B] (0-255) over the whole picture.
-function pngStats(file) {
+// rgb: the mean [R, G, B] (0-255) over the whole picture; with
+// region {x, y, w, h} (pixels), regionRgb: the mean [R, G, B] inside it.
+function pngStats(file, { region } = {}) {
   const zlib = require('node:zlib');
   const buf = fs.readFileSync(file);
   if (buf.readUInt32BE(0) !== 0x89504e47) throw new Error(`${file}: not a PNG`);
@@ -729,6 +730,8 @@ function pngStats(file) {
   let sum = 0;
   let sum2 = 0;
   const rgb = [0, 0, 0];
+  const regionRgb = [0, 0, 0];
+  let regionN = 0;
   const seen = new Set();
   for (let y = 0; y < height; y++) {
     const f = raw[y * (stride + 1)];
@@ -760,13 +763,21 @@ function pngStats(file) {
       rgb[0] += r;
       rgb[1] += g;
       rgb[2] += bl;
+      if (region && x >= region.x && x < region.x + region.w && y >= region.y && y < region.y + region.h) {
+        regionRgb[0] += r;
+        regionRgb[1] += g;
+        regionRgb[2] += bl;
+        regionN++;
+      }
       seen.add((r << 16) | (g << 8) | bl);
     }
     cur.copy(prev);
   }
   const n = width * height;
   const mean = sum / n;
-  return { width, height, mean, variance: sum2 / n - mean * mean, distinct: seen.size, rgb: rgb.map((x) => x / n) };
+  const out = { width, height, mean, variance: sum2 / n - mean * mean, distinct: seen.size, rgb: rgb.map((x) => x / n) };
+  if (region) out.regionRgb = regionN ? regionRgb.map((x) => x / regionN) : null;
+  return out;
 }
 
 module.exports = { launchBrowser, connectPeers, waitSameResolution, pngStats, CHROMIUM, CHROMIUM_ARGS };
