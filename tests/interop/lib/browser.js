@@ -15,6 +15,7 @@
 //   await peer.addIceCandidate({ candidate, sdpMid, sdpMLineIndex });
 //   const s = await peer.waitFor((s) => s.inVideo && s.inVideo.framesDecoded > 100, 20000);
 //   await peer.screenshot('build/screenshots/x.png');
+//   await peer.unmuteRemote();                // for inbound audioLevel/totalAudioEnergy
 //   await peer.close(); await b.close();
 //
 // When the other side offers: `await peer.setRemoteDescription('offer', sdp)`
@@ -509,6 +510,21 @@ class Peer {
     throw new Error(`${this.name}: ${what} not met within ${timeoutMs} ms; last stats: ${JSON.stringify(brief)}`);
   }
 
+  // Unmutes the remote <video> (muted by default) and plays it: Chromium
+  // computes the inbound audioLevel and totalAudioEnergy only for audio
+  // that is played out; they stay 0 while the element is muted.
+  unmuteRemote() {
+    return this._call(
+      () => {
+        const v = document.getElementById('remote');
+        v.muted = false;
+        return v.play().then(() => !v.muted);
+      },
+      undefined,
+      'unmuteRemote',
+    );
+  }
+
   // PNG of the remote <video> element.
   async screenshot(file) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -681,8 +697,10 @@ async function waitSameResolution(sender, receiver, timeoutMs = 5000) {
 }
 
 // Minimal PNG reader (8-bit RGB/RGBA, non-interlaced, as Chromium writes):
-// returns { width, height, mean, variance, distinct } over the luma.
-function pngStats(file) {
+// returns { width, height, mean, variance, distinct } over the luma, and
+// rgb: the mean [R, G, B] (0-255) over the whole picture; with
+// region {x, y, w, h} (pixels), regionRgb: the mean [R, G, B] inside it.
+function pngStats(file, { region } = {}) {
   const zlib = require('node:zlib');
   const buf = fs.readFileSync(file);
   if (buf.readUInt32BE(0) !== 0x89504e47) throw new Error(`${file}: not a PNG`);
@@ -711,6 +729,9 @@ function pngStats(file) {
   const cur = Buffer.alloc(stride);
   let sum = 0;
   let sum2 = 0;
+  const rgb = [0, 0, 0];
+  const regionRgb = [0, 0, 0];
+  let regionN = 0;
   const seen = new Set();
   for (let y = 0; y < height; y++) {
     const f = raw[y * (stride + 1)];
@@ -739,13 +760,24 @@ function pngStats(file) {
       const l = (r * 299 + g * 587 + bl * 114) / 1000;
       sum += l;
       sum2 += l * l;
+      rgb[0] += r;
+      rgb[1] += g;
+      rgb[2] += bl;
+      if (region && x >= region.x && x < region.x + region.w && y >= region.y && y < region.y + region.h) {
+        regionRgb[0] += r;
+        regionRgb[1] += g;
+        regionRgb[2] += bl;
+        regionN++;
+      }
       seen.add((r << 16) | (g << 8) | bl);
     }
     cur.copy(prev);
   }
   const n = width * height;
   const mean = sum / n;
-  return { width, height, mean, variance: sum2 / n - mean * mean, distinct: seen.size };
+  const out = { width, height, mean, variance: sum2 / n - mean * mean, distinct: seen.size, rgb: rgb.map((x) => x / n) };
+  if (region) out.regionRgb = regionN ? regionRgb.map((x) => x / regionN) : null;
+  return out;
 }
 
 module.exports = { launchBrowser, connectPeers, waitSameResolution, pngStats, CHROMIUM, CHROMIUM_ARGS };
