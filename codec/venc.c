@@ -92,7 +92,10 @@ static int vpx_controls(fl_venc *e)
            vpx_codec_control(x, VP9E_SET_TILE_COLUMNS, 0) != VPX_CODEC_OK ||
            vpx_codec_control(x, VP9E_SET_FRAME_PARALLEL_DECODING, 0u) != VPX_CODEC_OK ||
            vpx_codec_control(x, VP8E_SET_STATIC_THRESHOLD, 1u) != VPX_CODEC_OK ||
-           vpx_codec_control(x, VP8E_SET_MAX_INTRA_BITRATE_PCT, 900u) != VPX_CODEC_OK;
+           vpx_codec_control(x, VP8E_SET_MAX_INTRA_BITRATE_PCT, 900u) != VPX_CODEC_OK ||
+           /* the colours, in the header: BT.601 studio range (see h264_params) */
+           vpx_codec_control(x, VP9E_SET_COLOR_SPACE, (int)VPX_CS_BT_601) != VPX_CODEC_OK ||
+           vpx_codec_control(x, VP9E_SET_COLOR_RANGE, (int)VPX_CR_STUDIO_RANGE) != VPX_CODEC_OK;
 }
 
 static int vpx_start(fl_venc *e)
@@ -197,6 +200,16 @@ static void h264_params(SEncParamExt *p, const fl_venc_config *c)
     l->uiLevelIdc = LEVEL_UNKNOWN; /* the encoder picks the least that fits */
     l->sSliceArgument.uiSliceMode = SM_SINGLE_SLICE;
     l->sSliceArgument.uiSliceNum = 1;
+    /* the colours, said in the VUI: a decoder that is not told takes
+     * H.264 for BT.709 and shows BT.601 pictures (what cameras and the VP8
+     * and VP9 decoders give) too dark and too saturated */
+    l->bVideoSignalTypePresent = true;
+    l->uiVideoFormat = VF_UNDEF;
+    l->bFullRange = false;
+    l->bColorDescriptionPresent = true;
+    l->uiColorPrimaries = CP_SMPTE170M;
+    l->uiTransferCharacteristics = TRC_SMPTE170M;
+    l->uiColorMatrix = CM_SMPTE170M;
 }
 
 static int h264_start(fl_venc *e)

@@ -16,7 +16,8 @@ FL_LOG_TAG("sdp");
 #define MAX_CONF 32
 
 static const char *const default_audio[] = { "opus/48000/2", "PCMU/8000", "PCMA/8000", NULL };
-static const char *const default_video[] = { "VP8/90000", "H264/90000", NULL };
+static const char *const default_video[] = { "VP8/90000", "H264/90000", "VP9/90000;profile-id=0",
+                                             NULL };
 
 /* One configured codec; `any` when it came without format parameters. */
 typedef struct conf_codec {

@@ -2,7 +2,8 @@
 // Hello-world shape (one WebRtcEndpoint connected to itself, the browser
 // offers) with the video codec chosen by the browser's codec preferences
 // (RTCRtpTransceiver.setCodecPreferences leaves only that codec, plus rtx,
-// in the offer): VP8, then H264 (Debian's Chromium encodes it with OpenH264).
+// in the offer): VP8, then H264 (Debian's Chromium encodes it with OpenH264),
+// then VP9 (profile 0, which fluo negotiates since it transcodes to it too).
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
@@ -14,7 +15,7 @@ const videoCodecs = (sdp) => [...sdp.matchAll(/^a=rtpmap:\d+ ([\w-]+)\/90000/gm)
 describe('hello-world per video codec with Chromium', { timeout: 120000 }, () => {
   const suite = fluoAndBrowserPerSuite();
 
-  for (const codec of ['VP8', 'H264']) {
+  for (const codec of ['VP8', 'H264', 'VP9']) {
     it(`${codec}: loopback decodes in the browser`, { timeout: 50000 }, async (t) => {
       const peer = await suite.env.browser.newPeer({ name: `codec-${codec}`, videoCodec: codec });
       t.after(() => peer.close());

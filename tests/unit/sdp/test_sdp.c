@@ -698,10 +698,11 @@ static void test_answer_chrome(void **state)
     assert_int_equal(au->nssrcs, 1);
     assert_int_equal(au->ssrcs[0].ssrc, 1111);
     assert_int_equal(au->ssrcs[0].rtx_ssrc, 0);
-    /* video: VP8 and every H.264 variant, each with its RTX */
+    /* video: VP8, every H.264 variant and VP9 profile 0, each with its RTX,
+     * in the offer's order */
     const fl_sdp_media *v = &a->media[1];
-    static const uint8_t want_pts[] = { 96,  97,  102, 103, 104, 105, 106, 107,
-                                        108, 109, 127, 125, 39,  40,  112, 113 };
+    static const uint8_t want_pts[] = { 96,  97,  102, 103, 104, 105, 106, 107, 108,
+                                        109, 127, 125, 39,  40,  98,  99,  112, 113 };
     assert_int_equal(v->ncodecs, sizeof(want_pts));
     for (size_t i = 0; i < sizeof(want_pts); i++)
         assert_int_equal(v->codecs[i].pt, want_pts[i]);
@@ -741,7 +742,7 @@ static void test_answer_chrome(void **state)
     fl_sdp_desc *back = new_desc();
     describe_text(text, back);
     assert_int_equal(fl_sdp_process_answer(o, back, err, sizeof(err)), 0);
-    assert_int_equal(o->media[1].ncodecs, 16);
+    assert_int_equal(o->media[1].ncodecs, 18);
     assert_true(o->media[2].rejected);
     assert_int_equal(o->media[0].setup, FL_SDP_SETUP_PASSIVE);
     free(back);
@@ -764,13 +765,15 @@ static void test_answer_firefox(void **state)
     assert_int_equal(a->media[0].nssrcs, 0); /* no ssrc configured */
     const fl_sdp_media *v = &a->media[1];
     assert_int_equal(v->dir, FL_SDP_DIR_RECVONLY);
-    /* VP8 120/124, H264 126/127 (pm 1) and 97/98 (pm 0) */
-    assert_int_equal(v->ncodecs, 6);
+    /* in the offer's order: VP8 120/124, VP9 121/125, H264 126/127 (pm 1)
+     * and 97/98 (pm 0) */
+    assert_int_equal(v->ncodecs, 8);
     assert_int_equal(v->codecs[0].pt, 120);
     assert_int_equal(v->codecs[0].rtx_pt, 124);
-    assert_int_equal(v->codecs[2].pt, 126);
-    assert_int_equal(v->codecs[4].pt, 97);
-    assert_int_equal(v->codecs[4].rtx_pt, 98);
+    assert_int_equal(v->codecs[2].pt, 121);
+    assert_int_equal(v->codecs[4].pt, 126);
+    assert_int_equal(v->codecs[6].pt, 97);
+    assert_int_equal(v->codecs[6].rtx_pt, 98);
     assert_int_equal(v->rtcp_rsize, 1);
     assert_int_equal(a->media[0].rtcp_rsize, 0);
     assert_null(strstr(text, "a=rtcp-rsize\r\na=rtpmap:109"));
@@ -1105,19 +1108,19 @@ static void test_offer_and_answer(void **state)
     assert_string_equal(o->media[0].mid, "0");
     assert_string_equal(o->media[1].mid, "1");
     assert_int_equal(o->nbundle, 2);
-    /* opus 96, PCMU 0, PCMA 8; VP8 97 + rtx 98, H264 99 + rtx 100 */
+    /* opus 96, PCMU 0, PCMA 8; VP8 97 + rtx 98, H264 99 + rtx 100, VP9 101 + rtx 102 */
     assert_int_equal(o->media[0].ncodecs, 3);
     assert_int_equal(o->media[0].codecs[0].pt, 96);
     assert_int_equal(o->media[0].codecs[1].pt, 0);
     assert_int_equal(o->media[0].codecs[2].pt, 8);
-    assert_int_equal(o->media[1].ncodecs, 4);
+    assert_int_equal(o->media[1].ncodecs, 6);
     assert_int_equal(o->media[1].codecs[0].pt, 97);
     assert_int_equal(o->media[1].codecs[0].rtx_pt, 98);
     assert_int_equal(o->media[1].codecs[2].pt, 99);
     assert_string_equal(o->media[1].codecs[3].fmtp, "apt=99");
     assert_int_equal(o->media[0].setup, FL_SDP_SETUP_ACTPASS);
     assert_int_equal(o->media[1].ssrcs[0].rtx_ssrc, 23);
-    assert_non_null(strstr(text, "m=video 9 UDP/TLS/RTP/SAVPF 97 98 99 100\r\n"));
+    assert_non_null(strstr(text, "m=video 9 UDP/TLS/RTP/SAVPF 97 98 99 100 101 102\r\n"));
     assert_non_null(strstr(text, "a=setup:actpass\r\n"));
     assert_non_null(strstr(text, "a=fmtp:99 level-asymmetry-allowed=1;packetization-mode=1;"
                                  "profile-level-id=42e01f\r\n"));
