@@ -19,7 +19,7 @@ typedef struct out {
     fl_adec *adec;
     int pt;
     uint32_t ssrc;
-    int frames, pictures, width, height, packets, bad_pt;
+    int frames, pictures, width, height, packets, bad_pt, keys;
     double energy; /* audio: sum of squares of the decoded samples */
     long samples;
 } out;
@@ -72,6 +72,7 @@ static void on_media(void *arg, unsigned media, fl_buf *buf)
     fl_frame f;
     while (fl_depack_pull(o->depack, &f) == 1) {
         o->frames++;
+        o->keys += fl_codec_kind_is_video(o->kind) && f.key;
         if (o->vdec) {
             fl_picture pic;
             if (fl_vdec_decode(o->vdec, f.data, f.len, &pic) == 1) {
@@ -239,9 +240,16 @@ static void test_h264_to_vp8_scaled(void **state)
     set_prop(w, e, "videoFormat", "width=320;height=320");
     assert_int_equal(fl_element_set_media_cb(e, on_media, &a), 0);
     sw_join(&w->s, w->src, e, FL_MEDIA_VIDEO);
-    push(w, FL_MEDIA_VIDEO, 102, 0, 30, &a.pictures);
+    push(w, FL_MEDIA_VIDEO, 102, 0, 15, &a.pictures);
+    int keys = a.keys;
+    assert_int_equal(keys, 1); /* the clip has one key frame, and so has the output */
+    /* a sink's key frame request is the transcoder's encoder's to answer
+     * (the clip, past its key frame, has none to give) */
+    assert_int_equal(sw_wait(&w->s, fl_element_request_key_frame(e, sw_on_done, &w->s)), 0);
+    push(w, FL_MEDIA_VIDEO, 102, 15, 30, &a.pictures);
     wait_for(w, 500, &a.pictures, 25);
     assert_true(a.pictures >= 25);
+    assert_int_equal(a.keys, 2);
     assert_int_equal(a.width, 320);
     assert_int_equal(a.height, 240);
     out_deinit(&a);
