@@ -17,6 +17,7 @@ static const subcommand subcommands[] = {
     { "parse", fl_bench_parse_run, fl_bench_parse_usage },
     { "srtp", fl_bench_srtp_run, fl_bench_srtp_usage },
     { "depack", fl_bench_depack_run, fl_bench_depack_usage },
+    { "transcode", fl_bench_transcode_run, fl_bench_transcode_usage },
 };
 
 #define SUBCOMMAND_COUNT (sizeof(subcommands) / sizeof(subcommands[0]))

@@ -90,4 +90,16 @@ void fl_bench_record_usage(FILE *out);
 int fl_bench_play_run(int argc, char **argv, const char *prog);
 void fl_bench_play_usage(FILE *out);
 
+/* `fluo-bench transcode [--sessions 1] [--seconds 5] [--rounds 3]
+ * [--max-sessions 16]`: in process, N sessions each transcoding VP8 640x480
+ * 30 fps to H.264 and H.264 to VP8 through AppSource -> AppSink links
+ * (bench/bench_transcode.c): fluo's CPU per transcoded frame against the
+ * bare libvpx + openh264 decode and encode of the same frames in the same
+ * run, over alternating rounds (medians and ranges), then the most
+ * sessions held at full frame rate. Last line: `transcode sessions=N
+ * rounds=R cpu_us_per_frame=X bare_us_per_frame=Y ratio=Z ratio_min=A
+ * ratio_max=B max_sessions=M`. */
+int fl_bench_transcode_run(int argc, char **argv);
+void fl_bench_transcode_usage(FILE *out);
+
 #endif
