@@ -95,10 +95,11 @@ void fl_bench_play_usage(FILE *out);
  * 30 fps to H.264 and H.264 to VP8 through AppSource -> AppSink links
  * (bench/bench_transcode.c): fluo's CPU per transcoded frame against the
  * bare libvpx + openh264 decode and encode of the same frames in the same
- * run, over alternating rounds (medians and ranges), then the most
- * sessions held at full frame rate. Last line: `transcode sessions=N
- * rounds=R cpu_us_per_frame=X bare_us_per_frame=Y ratio=Z ratio_min=A
- * ratio_max=B max_sessions=M`. */
+ * run (paced as fluo gets them; and in a tight loop), over alternating
+ * rounds (medians and ranges), then the most sessions held at full frame
+ * rate. Last line: `transcode sessions=N rounds=R cpu_us_per_frame=X
+ * bare_us_per_frame=Y ratio=Z ratio_min=A ratio_max=B ratio_tight_loop=C
+ * max_sessions=M`. */
 int fl_bench_transcode_run(int argc, char **argv);
 void fl_bench_transcode_usage(FILE *out);
 

@@ -17,21 +17,25 @@
  * fluo's cost: the process's CPU time (getrusage, user + sys) over a
  * window after a warm-up, divided by the frames out of the AppSinks. Nothing
  * is subtracted: the main thread's pacing and pushing (a copy and a call
- * posted to the worker per packet) is in it. The bare reference, in the
- * same run: the clips' frames, depacketized once up front, through fl_vdec
- * (VP8) + fl_venc (H.264) and fl_vdec (H.264) + fl_venc (VP8) at the same
- * size, bitrate and frame rate, on one thread, timed with its thread CPU
- * clock per frame. The ratio is fluo's CPU over what the bare libraries
- * spend on the same frames (each direction's bare cost per frame times the
- * frames fluo made in that direction). Reference and fluo runs alternate
- * over R rounds; medians and ranges are printed.
+ * posted to the worker per packet) is in it. It is also split by thread
+ * (/proc/self/task/TID/schedstat): the main thread, the worker, the codec
+ * threads. The bare reference, in the same run: the clips' frames,
+ * depacketized once up front, through fl_vdec (VP8) + fl_venc (H.264) and
+ * fl_vdec (H.264) + fl_venc (VP8) at the same size, bitrate and frame rate,
+ * on one thread, timed with its thread CPU clock per frame; once paced at
+ * the clips' frame rate as fluo gets them (the headline reference: a frame
+ * that comes every 33 ms finds colder caches than one in a tight loop), and
+ * once in a tight loop (the floor). The ratio is fluo's CPU over what the
+ * bare libraries spend on the same frames (each direction's bare cost per
+ * frame times the frames fluo made in that direction). Reference and fluo
+ * runs alternate over R rounds; medians and ranges are printed.
  *
  * Capacity: N = 1, 2, ... sessions, each for a shorter window, until an
  * AppSink gets less than 29/30 of its source's frame rate or a transcoder
  * skips or drops a frame (its counts in the pipeline's DOT graph); the
- * largest N that held is reported. Last line: `transcode sessions=N
- * rounds=R cpu_us_per_frame=X bare_us_per_frame=Y ratio=Z ratio_min=A
- * ratio_max=B max_sessions=M`. */
+ * largest N that held is reported. The table comes last, then one line:
+ * `transcode sessions=N rounds=R cpu_us_per_frame=X bare_us_per_frame=Y
+ * ratio=Z ratio_min=A ratio_max=B ratio_tight_loop=C max_sessions=M`. */
 #include <dirent.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -292,7 +296,8 @@ static int clips_make(xb_clip *vp8, xb_clip *h264)
 
 /* Frames of both clips, `loops` times, each direction's decode + encode
  * timed on this thread's CPU clock (the first second of frames warms up
- * and is not counted). 0, or a negative code when a library failed. */
+ * and is not counted); paced: a frame pair every 1/CLIP_FPS s, sleeping in
+ * between. 0, or a negative code when a library failed. */
 static int ref_run(const xb_clip *clips[2], int loops, int paced, xb_bare *out)
 {
     static const fl_codec_kind outk[2] = { FL_CODEC_H264, FL_CODEC_VP8 };
