@@ -218,8 +218,10 @@ static int job_run(fl__xcode *x)
                 fl_xcoder_set_bitrate(x->xc, kbps);
                 x->xc_kbps = kbps;
             }
-            /* behind: decode every frame, encode only the newest */
-            int encode = !x->video || head - tail == 1;
+            /* behind (more than two frames queued behind this one: a
+             * scheduling hiccup rides on two): decode every frame, encode
+             * only the newest */
+            int encode = !x->video || head - tail <= 3;
             int rc = fl_xcoder_push(x->xc, s->data, s->len, s->ts, encode);
             if (!encode)
                 atomic_fetch_add(&x->skipped, 1);
