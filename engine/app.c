@@ -107,8 +107,8 @@ static void app_source_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
 
 /* An AppSink given a format takes it through a transcoder when the source's
  * differs (or a format was set on it with caps): decided once per change
- * of the graph. 0 for the packet that made it take a transcoder (the
- * source's own: the transcoder's follow). */
+ * of the graph. 0 for the packet that made it change its route (to, from
+ * or between transcoders): it came the old way. */
 static int app_sink_fits(fl_element *e, fl__pad *sink)
 {
     app *a = e->impl;
@@ -128,7 +128,7 @@ static int app_sink_fits(fl_element *e, fl__pad *sink)
     }
     a->gen[i] = e->worker->graph_gen;
     a->decided[i] = sink;
-    return !sink->xc || sink->xc == before;
+    return sink->xc == before; /* a packet of the old route: dropped */
 }
 
 static void app_sink_receive(fl_element *e, fl__pad *sink, fl_buf *buf)

@@ -750,8 +750,8 @@ static int stream_setup(recorder *r, rec_stream *st, fl__pad *sink)
             }
             if (!st->foreign)
                 say_transcoding(r, st, sink);
-            if (sink->xc && sink->xc != before)
-                return 0;
+            if (sink->xc != before)
+                return 0; /* a packet of the old route */
         }
         return !st->foreign;
     }

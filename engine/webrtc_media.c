@@ -266,8 +266,9 @@ static int decide(webrtc *wr, wr_stream *st, fl__pad *sink)
     return 1;
 }
 
-/* 0 also for the packet that made the sink take a transcoder (the
- * source's own: the transcoder's follow). */
+/* 0 also for the packet that made the sink change its route (to, from or
+ * between transcoders): it came the old way, and the rest of its frame
+ * will not. */
 static int caps_fit(webrtc *wr, wr_stream *st, fl__pad *sink)
 {
     if (st->caps_gen != wr->w->graph_gen || st->caps_sink != sink) {
@@ -275,7 +276,7 @@ static int caps_fit(webrtc *wr, wr_stream *st, fl__pad *sink)
         st->caps_sink = sink;
         st->caps_fit = decide(wr, st, sink);
         st->caps_gen = wr->w->graph_gen; /* after: attaching bumps it */
-        if (sink->xc && sink->xc != before)
+        if (sink->xc != before)
             return 0;
     }
     return st->caps_fit;
