@@ -647,55 +647,49 @@ int fl_element_get_connections(fl_element *e,
     return fl__call_submit(c, FL__REPLY_CONNS);
 }
 
-static void element_flowing_run(fl__call *c)
+/* Whether some pad of the element in c->dir, of c->media, is flowing, or
+ * (c->nargs 1: isMediaTranscoding) takes its media through a transcoder. */
+static void element_pads_run(fl__call *c)
 {
     fl__reply *r = fl__call_reply(c, c->element->dead ? FL_ECLOSED : 0);
     fl_list_foreach (it, &c->element->pads) {
         fl__pad *pad = fl_container_of(it, fl__pad, node);
-        if (pad->dir == c->dir && pad->media == c->media && pad->flowing)
+        if (pad->dir == c->dir && pad->media == c->media &&
+            (c->nargs ? pad->xc != NULL : pad->flowing))
             r->value = 1;
     }
     fl__reply_deliver(c->worker->engine, r);
 }
 
-int fl_element_is_flowing(fl_element *e, int dir, unsigned media, fl_bool_fn cb, void *arg)
+static int post_pads_query(fl_element *e,
+                           int dir,
+                           unsigned media,
+                           int xcode,
+                           fl_bool_fn cb,
+                           void *arg)
 {
     if (!e || !cb || fl__media_index(media) < 0 || !valid_dir(dir))
         return FL_EINVAL;
     fl__call *c;
-    int rc = fl__element_call(e, element_flowing_run, NULL, 0, &c);
+    int rc = fl__element_call(e, element_pads_run, NULL, 0, &c);
     if (rc < 0)
         return rc;
     c->dir = dir;
     c->media = media;
+    c->nargs = (size_t)xcode;
     c->cb.boolean = cb;
     c->arg = arg;
     return fl__call_submit(c, FL__REPLY_BOOL);
 }
 
-static void element_transcoding_run(fl__call *c)
+int fl_element_is_flowing(fl_element *e, int dir, unsigned media, fl_bool_fn cb, void *arg)
 {
-    fl__reply *r = fl__call_reply(c, c->element->dead ? FL_ECLOSED : 0);
-    fl_list_foreach (it, &c->element->pads) {
-        fl__pad *pad = fl_container_of(it, fl__pad, node);
-        if (pad->dir == FL_DIR_SINK && pad->media == c->media && pad->xc)
-            r->value = 1;
-    }
-    fl__reply_deliver(c->worker->engine, r);
+    return post_pads_query(e, dir, media, 0, cb, arg);
 }
 
 int fl_element_is_transcoding(fl_element *e, unsigned media, fl_bool_fn cb, void *arg)
 {
-    if (!e || !cb || fl__media_index(media) < 0)
-        return FL_EINVAL;
-    fl__call *c;
-    int rc = fl__element_call(e, element_transcoding_run, NULL, 0, &c);
-    if (rc < 0)
-        return rc;
-    c->media = media;
-    c->cb.boolean = cb;
-    c->arg = arg;
-    return fl__call_submit(c, FL__REPLY_BOOL);
+    return post_pads_query(e, FL_DIR_SINK, media, 1, cb, arg);
 }
 
 static void element_event_cb_run(fl__call *c)

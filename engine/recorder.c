@@ -702,19 +702,6 @@ static int take_through_transcoder(recorder *r,
     return fl__xcode_attach(sink, &spec) == 0;
 }
 
-/* Says once that the stream is transcoded (MediaTranscodingStateChanged). */
-static void say_transcoding(recorder *r, rec_stream *st, fl__pad *sink)
-{
-    int state = sink->xc != NULL;
-    if (!r->e || st->transcoding_said == state + 1)
-        return;
-    st->transcoding_said = state + 1;
-    fl_event ev = { .type = FL_EVENT_MEDIA_TRANSCODING,
-                    .media_transcoding = {
-                            .media = sink->media, .transcoding = state, .bin_name = r->e->name } };
-    fl__element_raise(r->e, &ev);
-}
-
 /* Makes the stream's jitter buffer and depacketizer for its source's
  * format, taking it through a transcoder when the profile cannot hold that
  * format; 0 when the format cannot be recorded, and for the packet that
@@ -749,7 +736,7 @@ static int stream_setup(recorder *r, rec_stream *st, fl__pad *sink)
                 raise_error(r, "MEDIA_FORMAT_MISMATCH", why);
             }
             if (!st->foreign)
-                say_transcoding(r, st, sink);
+                fl__xcode_say(r->e, sink, &st->transcoding_said);
             if (sink->xc != before)
                 return 0; /* a packet of the old route */
         }
@@ -799,7 +786,7 @@ static int stream_setup(recorder *r, rec_stream *st, fl__pad *sink)
     }
     st->ready = 1;
     st->need_key = st->media == FL_MEDIA_VIDEO;
-    say_transcoding(r, st, sink);
+    fl__xcode_say(r->e, sink, &st->transcoding_said);
     return !through;
 }
 

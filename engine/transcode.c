@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/bytes.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/rand.h"
@@ -41,8 +42,7 @@ FL_LOG_TAG("xcode");
 #define AUDIO_CHANNELS 2
 
 typedef struct slot {
-    uint8_t *data;
-    size_t len, cap;
+    fl_bytes b; /* grows to the largest frame, then stays */
     uint32_t ts;
     int key;
     fl_codec_kind kind; /* in: the input's format */
@@ -164,19 +164,8 @@ void fl__codec_pool_stop(fl_engine *engine)
 
 static int slot_fill(slot *s, const uint8_t *data, size_t len)
 {
-    if (len > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < len)
-            cap *= 2;
-        uint8_t *d = realloc(s->data, cap);
-        if (!d)
-            return FL_ENOMEM;
-        s->data = d;
-        s->cap = cap;
-    }
-    memcpy(s->data, data, len);
-    s->len = len;
-    return 0;
+    fl_bytes_clear(&s->b);
+    return fl_bytes_append(&s->b, data, len);
 }
 
 static void job_coder(fl__xcode *x, fl_codec_kind kind)
@@ -222,7 +211,7 @@ static int job_run(fl__xcode *x)
              * scheduling hiccup rides on two): decode every frame, encode
              * only the newest */
             int encode = !x->video || head - tail <= 3;
-            int rc = fl_xcoder_push(x->xc, s->data, s->len, s->ts, encode);
+            int rc = fl_xcoder_push(x->xc, s->b.data, s->b.len, s->ts, encode);
             if (!encode)
                 atomic_fetch_add(&x->skipped, 1);
             if (rc == FL_EBADMSG) {
@@ -294,9 +283,9 @@ static void on_closed(uv_handle_t *h)
 {
     fl__xcode *x = h->data;
     for (size_t i = 0; i < IN_SLOTS; i++)
-        free(x->in[i].data);
+        fl_bytes_deinit(&x->in[i].b);
     for (size_t i = 0; i < OUT_SLOTS; i++)
-        free(x->out[i].data);
+        fl_bytes_deinit(&x->out[i].b);
     fl_depack_destroy(x->depack);
     fl_pack_destroy(x->pack);
     free(x);
@@ -336,7 +325,7 @@ static void deliver(fl__xcode *x, slot *o)
         if (fl_pack_create(&x->pack, &pc) < 0)
             return;
     }
-    if (fl_pack_frame(x->pack, &(fl_pack_input){ o->data, o->len, o->key }) < 0)
+    if (fl_pack_frame(x->pack, &(fl_pack_input){ o->b.data, o->b.len, o->key }) < 0)
         return;
     int marker;
     size_t n;
@@ -677,6 +666,18 @@ void fl__xcode_dot(const fl_element *e,
             }
         }
     }
+}
+
+void fl__xcode_say(fl_element *e, fl__pad *sink, int *said)
+{
+    int state = sink->xc != NULL;
+    if (!e || *said == state + 1)
+        return;
+    *said = state + 1;
+    fl_event ev = { .type = FL_EVENT_MEDIA_TRANSCODING,
+                    .media_transcoding = {
+                            .media = sink->media, .transcoding = state, .bin_name = e->name } };
+    fl__element_raise(e, &ev);
 }
 
 /* ---- what elements ask for ---- */

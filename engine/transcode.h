@@ -82,6 +82,11 @@ int fl__xcode_is_property(const char *name);
 /* Sets one: 0, FL_EINVAL. */
 int fl__xcode_set_property(fl_element *e, const char *name, const char *value);
 
+/* Raises MediaTranscodingStateChanged on e for what reaches `sink` when it
+ * changed since *said (0 nothing said yet, 1 NOT_TRANSCODING, 2
+ * TRANSCODING; updated). */
+void fl__xcode_say(fl_element *e, fl__pad *sink, int *said);
+
 /* Codec threads of an engine: started with the first transcoder, stopped
  * by fl__codec_pool_stop once the workers have stopped. Any thread. */
 void fl__codec_pool_stop(fl_engine *engine);

@@ -180,20 +180,6 @@ void fl__wr_schedule(webrtc *wr)
 
 /* ---- media from the pipeline ---- */
 
-/* Says MediaTranscodingStateChanged when the state changed (once for the
- * first packet sent). */
-static void say_transcoding(webrtc *wr, wr_stream *st, fl__pad *sink)
-{
-    int state = sink->xc != NULL;
-    if (st->transcoding_said == state + 1)
-        return;
-    st->transcoding_said = state + 1;
-    fl_event ev = { .type = FL_EVENT_MEDIA_TRANSCODING,
-                    .media_transcoding = {
-                            .media = sink->media, .transcoding = state, .bin_name = wr->e->name } };
-    fl__element_raise(wr->e, &ev);
-}
-
 /* Why nothing of what arrives can be sent: said once, in an Error event. */
 static void mismatch(webrtc *wr,
                      wr_stream *st,
@@ -297,7 +283,7 @@ void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     fl_rtp_header h = { .exts = wr->ast_id ? &x : NULL, .num_exts = wr->ast_id ? 1 : 0 };
     if (!fl_rewrite_packet(&st->rw, now, &buf->rtp, &h))
         goto drop;
-    say_transcoding(wr, st, sink);
+    fl__xcode_say(e, sink, &st->transcoding_said);
     fl_buf *out = fl_buf_pool_get(wr->w->pool);
     if (!out)
         goto drop;
