@@ -1,6 +1,7 @@
 /* One transcode: decode, convert, encode (see xcoder.h). */
 #include "codec/xcoder.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@ struct fl_xcoder {
     fl_vdec *vdec;
     fl_venc *venc;
     int enc_w, enc_h;
+    int failed_w, failed_h; /* the size an encoder could not be made for */
     fl_picture scaled;
     int force_key;
     int have_last;
@@ -58,6 +60,15 @@ int fl_xcoder_supports(fl_codec_kind in, fl_codec_kind out)
     return (is_video(in) && is_video(out)) || (is_audio(in) && is_audio(out));
 }
 
+/* A bitrate within what the output codec takes. */
+static int clamp_kbps(const fl_xcoder *x, int kbps)
+{
+    int lo = x->video ? 10 : 6, hi = x->video ? 100000 : 510;
+    if (kbps <= 0)
+        return 0;
+    return kbps < lo ? lo : kbps > hi ? hi : kbps;
+}
+
 static int audio_setup(fl_xcoder *x)
 {
     int ch = x->cfg.out_channels == 2 && x->cfg.out == FL_CODEC_OPUS ? 2 : 1;
@@ -65,7 +76,7 @@ static int audio_setup(fl_xcoder *x)
     int rc = fl_adec_create(&x->adec, x->cfg.in, ch);
     if (rc < 0)
         return rc;
-    fl_aenc_config ac = { .kind = x->cfg.out, .channels = ch, .kbps = x->cfg.kbps };
+    fl_aenc_config ac = { .kind = x->cfg.out, .channels = ch, .kbps = x->kbps };
     if ((rc = fl_aenc_create(&x->aenc, &ac)) < 0)
         return rc;
     x->in_rate = fl_adec_rate(x->adec);
@@ -92,7 +103,7 @@ int fl_xcoder_create(fl_xcoder **out, const fl_xcoder_config *cfg)
         return FL_ENOMEM;
     x->cfg = *cfg;
     x->video = is_video(cfg->in);
-    x->kbps = cfg->kbps ? cfg->kbps : x->video ? 1000 : 0;
+    x->kbps = cfg->kbps ? clamp_kbps(x, cfg->kbps) : x->video ? 1000 : 0;
     int rc = x->video ? fl_vdec_create(&x->vdec, cfg->in) : audio_setup(x);
     if (rc < 0) {
         fl_xcoder_destroy(x);
@@ -121,7 +132,11 @@ void fl_xcoder_destroy(fl_xcoder *x)
 
 /* ---- video ---- */
 
-/* The size to encode: the picture's, within the caps, aspect kept, even. */
+/* Macroblocks in a picture H.264's highest level takes (level 5.2). */
+#define H264_MAX_MBS 36864
+
+/* The size to encode: the picture's, within the caps (and what the
+ * encoder takes), aspect kept, even. */
 static void out_size(const fl_xcoder *x, int w, int h, int *ow, int *oh)
 {
     double s = 1.0;
@@ -129,6 +144,13 @@ static void out_size(const fl_xcoder *x, int w, int h, int *ow, int *oh)
         s = (double)x->cfg.max_width / w;
     if (x->cfg.max_height && h * s > x->cfg.max_height)
         s = (double)x->cfg.max_height / h;
+    if (w * s > 4096)
+        s = 4096.0 / w;
+    if (h * s > 4096)
+        s = 4096.0 / h;
+    double mbs = ((w * s + 15) / 16) * ((h * s + 15) / 16);
+    if (x->cfg.out == FL_CODEC_H264 && mbs > H264_MAX_MBS)
+        s *= sqrt(H264_MAX_MBS / mbs) * 0.99;
     *ow = (int)(w * s) & ~1;
     *oh = (int)(h * s) & ~1;
     if (*ow < 16)
@@ -141,6 +163,8 @@ static int video_encoder(fl_xcoder *x, int w, int h)
 {
     if (x->venc && x->enc_w == w && x->enc_h == h)
         return 0;
+    if (!x->venc && x->failed_w == w && x->failed_h == h)
+        return FL_EIO; /* this size failed already: not tried per frame */
     fl_venc_destroy(x->venc);
     x->venc = NULL;
     fl_venc_config vc = { .kind = x->cfg.out,
@@ -149,8 +173,11 @@ static int video_encoder(fl_xcoder *x, int w, int h)
                           .fps = x->cfg.max_fps ? x->cfg.max_fps : VIDEO_FPS_DEF,
                           .kbps = x->kbps };
     int rc = fl_venc_create(&x->venc, &vc);
-    if (rc < 0)
+    if (rc < 0) {
+        x->failed_w = w;
+        x->failed_h = h;
         return rc;
+    }
     x->enc_w = w;
     x->enc_h = h;
     x->force_key = 1;
@@ -169,9 +196,11 @@ static int video_push(fl_xcoder *x, const uint8_t *data, size_t len, uint32_t ts
     if (rc == 0)
         return 0;
     x->st.decoded++;
-    if (x->cfg.max_fps && x->have_last &&
-        (int32_t)(ts - x->last_ts) < 90000 / x->cfg.max_fps * 7 / 8)
-        encode = 0; /* within the frame rate cap: this one is thinned out */
+    int32_t since = (int32_t)(ts - x->last_ts);
+    if (x->cfg.max_fps && x->have_last && since >= 0 && since < 90000 * 5 &&
+        since < 90000 / x->cfg.max_fps * 7 / 8)
+        encode = 0; /* within the frame rate cap: this one is thinned out (a
+                     * jump back or far ahead is a new timeline: not thinned) */
     if (!encode) {
         x->st.skipped++;
         return 0;
@@ -303,6 +332,7 @@ void fl_xcoder_force_key(fl_xcoder *x)
 
 void fl_xcoder_set_bitrate(fl_xcoder *x, int kbps)
 {
+    kbps = clamp_kbps(x, kbps);
     if (kbps <= 0 || kbps == x->kbps)
         return;
     x->kbps = kbps;

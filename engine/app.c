@@ -113,7 +113,13 @@ static int app_sink_fits(fl_element *e, fl__pad *sink)
 {
     app *a = e->impl;
     int i = sink->media == FL_MEDIA_VIDEO;
-    if (!a || !a->has[i] || (a->gen[i] == e->worker->graph_gen && a->decided[i] == sink))
+    if (!a || !a->has[i]) {
+        if (!sink->xc)
+            return 1;
+        fl__xcode_detach(sink); /* its format was cleared: the source's own from now on */
+        return 0;
+    }
+    if (a->gen[i] == e->worker->graph_gen && a->decided[i] == sink)
         return 1;
     fl__xcode *before = sink->xc;
     const fl_sdp_codec *in = fl__pad_caps(sink);
@@ -146,9 +152,15 @@ const fl__element_type fl__app_source_type = {
     .set_property = app_set_property,
 };
 
+static void app_sink_reroute(fl_element *e, fl__pad *sink)
+{
+    app_sink_fits(e, sink);
+}
+
 const fl__element_type fl__app_sink_type = {
     .name = FL_ELEMENT_APP_SINK,
     .receive = app_sink_receive,
+    .reroute = app_sink_reroute,
     .fini = app_fini,
     .set_property = app_set_property,
 };

@@ -732,9 +732,17 @@ void fl__pad_push(fl__pad *src, fl_buf *buf)
     for (size_t i = 0; i < src->nsinks; i++) {
         fl__pad *sink = src->sinks[i];
         fl_element *to = sink->element;
-        if (to->busy || sink->xc)
-            continue; /* a cycle in the graph: it has this packet already; or
-                       * it takes a transcoder's packets instead */
+        if (to->busy)
+            continue;   /* a cycle in the graph: it has this packet already */
+        if (sink->xc) { /* it takes a transcoder's packets instead */
+            if (sink->xc_gen != w->graph_gen && to->type->reroute) {
+                sink->xc_gen = w->graph_gen;
+                to->busy = 1;
+                to->type->reroute(to, sink);
+                to->busy = 0;
+            }
+            continue;
+        }
         pad_note_flow(sink, now_ms);
         w->packets++;
         w->bytes += buf->len;

@@ -292,6 +292,11 @@ typedef struct fl__element_type {
     void (*stats)(fl_element *e, unsigned media, fl__stats_out *out);
     /* A link into one of its sink pads was made. */
     void (*linked)(fl_element *e, fl__pad *sink);
+    /* A sink pad that takes a transcoder's media after a change of the
+     * graph: the element decides its route again (it may leave the
+     * transcoder), as it does on its next packet otherwise; a silent
+     * transcoder sends none. NULL: nothing to decide. */
+    void (*reroute)(fl_element *e, fl__pad *sink);
     /* What it can take of the media reaching its sinks, bit/s (its peer's
      * REMB within its own bounds); 0 when it has no limit to give. */
     uint64_t (*bitrate)(fl_element *e, unsigned media);
@@ -334,8 +339,9 @@ struct fl__pad {
     fl__pad **sinks;  /* source pad: its sinks */
     size_t nsinks;
     size_t cap;
-    fl__xcode *xc;  /* sink pad: the transcoder its media comes through, or NULL */
-    fl_list xcodes; /* source pad: its transcoders (fl__xcode.node) */
+    fl__xcode *xc;   /* sink pad: the transcoder its media comes through, or NULL */
+    uint64_t xc_gen; /* sink pad: the worker's graph_gen at its last reroute */
+    fl_list xcodes;  /* source pad: its transcoders (fl__xcode.node) */
     char desc[];
 };
 

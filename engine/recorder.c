@@ -1058,9 +1058,22 @@ static void recorder_end(fl_element *e, fl__pad *sink)
     }
 }
 
+/* A change of the graph behind a transcoder that sends nothing: the
+ * stream's route is decided now (stream_setup), not on a packet. */
+static void recorder_reroute(fl_element *e, fl__pad *sink)
+{
+    recorder *r = impl(e);
+    int i = sink->media == FL_MEDIA_AUDIO   ? ST_AUDIO
+            : sink->media == FL_MEDIA_VIDEO ? ST_VIDEO
+                                            : -1;
+    if (r && i >= 0 && r->state == FL_URI_START && r->st[i].ready)
+        stream_setup(r, &r->st[i], sink);
+}
+
 const fl__element_type fl__recorder_type = {
     .name = FL_ELEMENT_RECORDER,
     .receive = recorder_receive,
+    .reroute = recorder_reroute,
     .end_of_stream = recorder_end,
     .init = recorder_init,
     .fini = recorder_fini,

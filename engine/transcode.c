@@ -45,7 +45,8 @@ typedef struct slot {
     fl_bytes b; /* grows to the largest frame, then stays */
     uint32_t ts;
     int key;
-    fl_codec_kind kind; /* in: the input's format */
+    fl_codec_kind kind; /* the input's format */
+    unsigned epoch;     /* the input's source: a new one starts the codecs afresh */
     int width, height;  /* out: video */
 } slot;
 
@@ -68,6 +69,12 @@ struct fl__xcode {
     fl_depack *depack;
     fl_pack *pack;
     uint32_t ssrc, in_ssrc;
+    int in_pt;          /* the input's payload type: other ones (RTX, FEC, DTMF) stay out */
+    unsigned in_epoch;  /* bumped by each new input source (SSRC) */
+    unsigned out_epoch; /* the epoch of the last frame sent: a new one, a new SSRC */
+    uint64_t in_ext;    /* the input's RTP timestamp unwrapped, as the codecs do */
+    int in_ext_known;
+    int error_said;
     uint16_t seq;
     int sent_any;
     uint64_t key_ms, rate_ms;
@@ -81,12 +88,14 @@ struct fl__xcode {
     slot in[IN_SLOTS], out[OUT_SLOTS];
     atomic_uint in_head, in_tail, out_head, out_tail;
     atomic_int force_key, want_key, new_kbps, stop, thread_done;
+    atomic_int failed; /* the codecs cannot start (a negative code): said in an Error */
     atomic_uint_fast64_t skipped, dropped_out, decode_errors, encoded;
     /* codec thread */
     fl_xcoder *xc;
     fl_codec_kind xc_kind;
+    unsigned xc_epoch;
     int xc_kbps;
-    int xc_failed;
+    int xc_failed; /* for xc_kind and xc_epoch: not tried again */
 };
 
 struct codec_thread {
@@ -132,6 +141,10 @@ static void *lock_pool(fl_engine *engine)
             free(p);
             p = NULL;
         }
+        if (!p) {
+            engine->codecs_stopped = 1; /* not tried again: no transcoder can start */
+            fl_log(FL_LOG_ERROR, "no codec thread could start: nothing will be transcoded");
+        }
         engine->codecs = p;
         if (p)
             fl_log(FL_LOG_INFO, "%d codec threads started", p->n);
@@ -168,13 +181,18 @@ static int slot_fill(slot *s, const uint8_t *data, size_t len)
     return fl_bytes_append(&s->b, data, len);
 }
 
-static void job_coder(fl__xcode *x, fl_codec_kind kind)
+/* The codecs for the input's format and source: made afresh for a new one
+ * (a decoder's state and the timestamps belong to one source); codecs that
+ * cannot start are not tried again for the same input, and that is said
+ * once. */
+static void job_coder(fl__xcode *x, fl_codec_kind kind, unsigned epoch)
 {
-    if (x->xc && x->xc_kind == kind)
+    if ((x->xc || x->xc_failed) && x->xc_kind == kind && x->xc_epoch == epoch)
         return;
     fl_xcoder_destroy(x->xc);
     x->xc = NULL;
     x->xc_kind = kind;
+    x->xc_epoch = epoch;
     fl_xcoder_config cfg = { .in = kind,
                              .out = x->out_kind,
                              .out_channels = x->spec.out.channels == 2 ? 2 : 1,
@@ -185,9 +203,11 @@ static void job_coder(fl__xcode *x, fl_codec_kind kind)
     int rc = fl_xcoder_create(&x->xc, &cfg);
     x->xc_kbps = cfg.kbps;
     x->xc_failed = rc < 0;
-    if (rc < 0)
+    if (rc < 0) {
         fl_log(FL_LOG_WARN, "transcoder %u: %s -> %s cannot start: %s", x->id,
                fl_codec_kind_name(kind), fl_codec_kind_name(x->out_kind), fl_strerror(rc));
+        atomic_store(&x->failed, rc);
+    }
 }
 
 /* Runs what is waiting; 1 when it handed frames back. */
@@ -198,7 +218,7 @@ static int job_run(fl__xcode *x)
     int handed = 0;
     while (tail != head) {
         slot *s = &x->in[tail % IN_SLOTS];
-        job_coder(x, s->kind);
+        job_coder(x, s->kind, s->epoch);
         if (x->xc) {
             if (atomic_exchange(&x->force_key, 0))
                 fl_xcoder_force_key(x->xc);
@@ -218,6 +238,9 @@ static int job_run(fl__xcode *x)
                 atomic_fetch_add(&x->decode_errors, 1);
                 atomic_store(&x->want_key, 1);
                 handed = 1;
+            } else if (rc < 0 && !atomic_load(&x->failed)) {
+                atomic_store(&x->failed, rc); /* the encoder: said once */
+                handed = 1;
             }
             fl_xcoder_frame f;
             while (fl_xcoder_pull(x->xc, &f) == 1) {
@@ -231,6 +254,7 @@ static int job_run(fl__xcode *x)
                 }
                 o->ts = f.ts;
                 o->key = f.key;
+                o->epoch = s->epoch;
                 o->width = f.width;
                 o->height = f.height;
                 atomic_store_explicit(&x->out_head, oh + 1, memory_order_release);
@@ -245,14 +269,19 @@ static int job_run(fl__xcode *x)
     return handed;
 }
 
+/* The worker frees the transcoder once it sees thread_done; the store and
+ * the last wake happen under the thread's lock, which the worker takes
+ * before freeing, so the wake never touches freed memory. */
 static void job_end(codec_thread *t, fl__xcode *x)
 {
     fl_list_remove(&x->job);
     fl_xcoder_destroy(x->xc);
     x->xc = NULL;
     atomic_fetch_sub(&t->load, 1);
+    uv_mutex_lock(&t->lock);
     atomic_store(&x->thread_done, 1);
-    uv_async_send(&x->async); /* the worker frees it now */
+    uv_async_send(&x->async);
+    uv_mutex_unlock(&t->lock);
 }
 
 static void thread_main(void *arg)
@@ -301,6 +330,24 @@ static fl__pad *first_sink(const fl__xcode *x)
     return NULL;
 }
 
+/* An Error event on every element the transcoder serves: its codecs
+ * cannot start, or its encoder failed. */
+static void say_failed(fl__xcode *x, int rc)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%s media from %s/%u to %s/%u cannot be transcoded: %s",
+             fl_media_type_name(x->src->media), fl_codec_kind_name(x->in_kind), x->in_rate,
+             x->spec.out.name, x->spec.out.clock_rate, fl_strerror(rc));
+    for (size_t i = 0; i < x->src->nsinks; i++) {
+        fl__pad *sink = x->src->sinks[i];
+        if (sink->xc != x)
+            continue;
+        fl_event ev = { .type = FL_EVENT_ERROR,
+                        .error = { .type = "TRANSCODING_ERROR", .description = msg } };
+        fl__element_raise(sink->element, &ev);
+    }
+}
+
 static void send_packet(fl__xcode *x, uint32_t ts, size_t len, int marker)
 {
     fl_buf *b = fl_buf_pool_get(x->w->pool);
@@ -320,6 +367,13 @@ static void send_packet(fl__xcode *x, uint32_t ts, size_t len, int marker)
 
 static void deliver(fl__xcode *x, slot *o)
 {
+    if (o->epoch != x->out_epoch) {
+        /* frames of a new input source: a new stream, so that the sinks
+         * take the jump in its timestamps for a change of source */
+        x->out_epoch = o->epoch;
+        x->ssrc = fl_rand_u32(fl__clock_rand(&x->w->loop));
+        x->sent_any = 0;
+    }
     if (!x->pack) {
         fl_pack_config pc = { .codec = x->out_kind, .max_payload = MAX_PAYLOAD };
         if (fl_pack_create(&x->pack, &pc) < 0)
@@ -356,11 +410,18 @@ static void on_async(uv_async_t *h)
 {
     fl__xcode *x = h->data;
     if (atomic_load(&x->thread_done)) {
+        uv_mutex_lock(&x->th->lock); /* job_end's last wake is over */
+        uv_mutex_unlock(&x->th->lock);
         uv_close((uv_handle_t *)&x->async, on_closed);
         return;
     }
     if (x->dead)
         return;
+    int failed = atomic_load(&x->failed);
+    if (failed && !x->error_said) {
+        x->error_said = 1;
+        say_failed(x, failed);
+    }
     if (atomic_exchange(&x->want_key, 0))
         request_upstream(x, 0);
     unsigned tail = atomic_load_explicit(&x->out_tail, memory_order_relaxed);
@@ -560,6 +621,8 @@ static int input_format(fl__xcode *x, fl__pad *sink)
     x->in_gen = x->w->graph_gen;
     const fl_sdp_codec *in = fl__pad_caps(sink);
     fl_codec_kind k = in ? fl_codec_kind_of(in->name) : FL_CODEC_OTHER;
+    if (in)
+        x->in_pt = in->pt;
     if (!fl_xcoder_supports(k, x->out_kind)) {
         fl_depack_destroy(x->depack);
         x->depack = NULL;
@@ -574,6 +637,7 @@ static int input_format(fl__xcode *x, fl__pad *sink)
     if (fl_depack_create(&x->depack, &dc) < 0)
         return 0;
     x->in_kind = k;
+    x->in_ext_known = 0;
     x->in_rate = in->clock_rate ? in->clock_rate : 90000;
     request_upstream(x, 1);
     return 1;
@@ -582,11 +646,18 @@ static int input_format(fl__xcode *x, fl__pad *sink)
 static void xcode_input(fl__xcode *x, fl_buf *buf)
 {
     fl__pad *sink = first_sink(x);
-    if (!sink || !buf->rtp.parsed || !input_format(x, sink))
+    if (!sink || !buf->rtp.parsed || !input_format(x, sink) || buf->rtp.payload_type != x->in_pt)
         return;
     uint64_t now_ms = (uint64_t)(fl__clock_now(&x->w->loop) / FL_TIME_MS);
     rate_update(x, now_ms);
-    x->in_ssrc = buf->rtp.ssrc;
+    if (buf->rtp.ssrc != x->in_ssrc || !x->in_ext_known) {
+        if (x->frames_in)
+            x->in_epoch++; /* another source: its own decoder state and timeline */
+        x->in_ssrc = buf->rtp.ssrc;
+        x->in_ext = buf->rtp.timestamp;
+        x->in_ext_known = 1;
+    }
+    x->in_ext += (uint64_t)(int64_t)(int32_t)(buf->rtp.timestamp - (uint32_t)x->in_ext);
     fl_depack_packet p = { .payload = fl_buf_data(buf) + buf->rtp.payload_off,
                            .len = buf->rtp.payload_len,
                            .seq = buf->rtp.seq,
@@ -610,6 +681,7 @@ static void xcode_input(fl__xcode *x, fl_buf *buf)
         s->ts = f.rtp_ts;
         s->key = f.key;
         s->kind = x->in_kind;
+        s->epoch = x->in_epoch;
         atomic_store_explicit(&x->in_head, head + 1, memory_order_release);
         woke = 1;
     }
@@ -632,9 +704,15 @@ int fl__xcode_sender_report(fl__xcode *x, uint32_t ssrc, uint32_t *rtp_ts, fl_ti
     if (ssrc != x->ssrc || !sink || !x->in_rate ||
         fl__pad_sender_report_upstream(sink, x->in_ssrc, &ts, sent) != 0)
         return FL_ENOENT;
-    /* video keeps the input's timestamps; audio's are scaled by the clocks
-     * (the same mapping the codec side uses, from an unwrapped origin of 0) */
-    *rtp_ts = x->in_rate == x->out_rate ? ts : (uint32_t)((uint64_t)ts * x->out_rate / x->in_rate);
+    /* video keeps the input's timestamps; audio's are scaled by the clocks,
+     * from the timestamp unwrapped as the codec side unwraps it (from the
+     * source's first one) */
+    if (x->in_rate == x->out_rate) {
+        *rtp_ts = ts;
+        return 0;
+    }
+    uint64_t ext = x->in_ext + (uint64_t)(int64_t)(int32_t)(ts - (uint32_t)x->in_ext);
+    *rtp_ts = (uint32_t)(ext * x->out_rate / x->in_rate);
     return 0;
 }
 

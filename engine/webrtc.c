@@ -919,6 +919,7 @@ const fl__element_type fl__webrtc_type = {
     .get_property = webrtc_get_property,
     .stats = fl__wr_stats,
     .linked = fl__wr_linked,
+    .reroute = fl__wr_reroute,
     .bitrate = fl__wr_bitrate,
     .receiving = fl__wr_receiving,
     .methods = webrtc_methods,

@@ -182,6 +182,7 @@ void fl__wr_schedule(webrtc *wr);
 void fl__wr_on_timer(uv_timer_t *h);
 void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf);
 void fl__wr_linked(fl_element *e, fl__pad *sink);
+void fl__wr_reroute(fl_element *e, fl__pad *sink);
 int fl__wr_receiving(fl_element *e, unsigned media);
 void fl__wr_key_frame(fl_element *e, unsigned media, int join);
 const fl_sdp_codec *fl__wr_caps(fl_element *e, unsigned media);

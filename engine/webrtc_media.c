@@ -308,6 +308,14 @@ drop:
     fl_buf_unref(buf);
 }
 
+void fl__wr_reroute(fl_element *e, fl__pad *sink)
+{
+    webrtc *wr = fl__wr_impl(e);
+    int i = fl__wr_kind_index(sink->media);
+    if (wr && i >= 0 && wr->tr && wr->connected && wr->st[i].send)
+        caps_fit(wr, &wr->st[i], sink);
+}
+
 void fl__wr_linked(fl_element *e, fl__pad *sink)
 {
     webrtc *wr = fl__wr_impl(e);

@@ -357,6 +357,13 @@ static int caps_int(json_t *caps, const char *name, int lo, int hi)
  * element outputs from now on, transcoding where its input differs. */
 static void set_format(call *c, obj *o, json_t *p, int video)
 {
+    const char *cls = o->cls->name;
+    if (strcmp(cls, "WebRtcEndpoint") != 0 && strcmp(cls, "RecorderEndpoint") != 0) {
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
+                     "%s does not take a %s format (WebRtcEndpoint and RecorderEndpoint do)", cls,
+                     video ? "video" : "audio");
+        return;
+    }
     json_t *caps = json_object_get(p, "caps");
     const char *codec = json_string_value(json_object_get(caps, "codec"));
     if (!json_is_object(caps) || !codec) {
@@ -387,12 +394,12 @@ static void set_format(call *c, obj *o, json_t *p, int video)
         if (fr) {
             int num = caps_int(fr, "numerator", 0, 1000000),
                 den = caps_int(fr, "denominator", 1, 1000000);
-            if (num < 0 || den <= 0 || num / den > 120) {
+            fps = num >= 0 && den > 0 ? (num + den - 1) / den : -1;
+            if (fps < 0 || fps > 120) {
                 fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
                              "framerate must be a Fraction of at most 120 frames a second");
                 return;
             }
-            fps = (num + den - 1) / den;
         }
         int w = caps_int(caps, "width", 0, 8192), h = caps_int(caps, "height", 0, 8192);
         if (w < 0 || h < 0) {
@@ -402,10 +409,10 @@ static void set_format(call *c, obj *o, json_t *p, int video)
         }
         snprintf(v, sizeof(v), "codec=%s;fps=%d;width=%d;height=%d", codec, fps, w, h);
     } else {
-        int bps = caps_int(caps, "bitrate", 0, 1000000);
-        if (bps < 0) {
+        int bps = caps_int(caps, "bitrate", 0, 510000);
+        if (bps < 0 || (bps && strcmp(codec, "OPUS") == 0 && bps < 6000)) {
             fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
-                         "bitrate must be 0..1000000 bit/s");
+                         "bitrate must be 0 (the codec's own) or 6000..510000 bit/s");
             return;
         }
         snprintf(v, sizeof(v), "codec=%s;kbps=%d", strcmp(codec, "OPUS") == 0 ? "opus" : codec,

@@ -160,6 +160,42 @@ static void test_graph_and_events(void **state)
     assert_true(json_is_false(value_of(r)));
     r = invoke(cl, &o, a, "getEncoderBitrate", NULL);
     assert_int_equal(json_integer_value(value_of(r)), 300000);
+    r = invoke(cl, &o, a, "isMediaTranscoding", json_pack("{s:s}", "mediaType", "VIDEO"));
+    assert_true(json_is_false(value_of(r)));
+    r = invoke(cl, &o, a, "isMediaTranscoding", NULL);
+    assert_int_equal(error_code(r), 40001); /* mediaType is required */
+    r = invoke(cl, &o, a, "setMaxEncoderBitrate", json_pack("{s:i}", "maxEncoderBitrate", 150000));
+    assert_int_equal(error_code(r), 0);
+    r = invoke(cl, &o, a, "getMaxEncoderBitrate", NULL);
+    assert_int_equal(json_integer_value(value_of(r)), 150000);
+    r = invoke(cl, &o, a, "setMaxEncoderBitrate", json_pack("{s:s}", "maxEncoderBitrate", "x"));
+    assert_int_equal(error_code(r), 40001); /* an int, by the KMD */
+    r = invoke(cl, &o, a, "setMaxEncoderBitrate", json_pack("{s:i}", "maxEncoderBitrate", -5));
+    assert_int_equal(error_code(r), 40107);
+    /* a format: WebRtcEndpoint and RecorderEndpoint take one, checked */
+#define VCAPS(codec, num, den)                                                                  \
+    json_pack("{s:{s:s, s:{s:i, s:i}}}", "caps", "codec", codec, "framerate", "numerator", num, \
+              "denominator", den)
+    r = invoke(cl, &o, a, "setVideoFormat", VCAPS("VP8", 30, 1));
+    assert_int_equal(error_code(r), 40107);
+    char *w = strdup(create(cl, &o, "WebRtcEndpoint", pipe));
+    r = invoke(cl, &o, w, "setVideoFormat",
+               json_pack("{s:{s:s, s:{s:i, s:i}, s:i, s:i}}", "caps", "codec", "VP8", "framerate",
+                         "numerator", 15, "denominator", 1, "width", 320, "height", 240));
+    assert_int_equal(error_code(r), 0);
+    r = invoke(cl, &o, w, "setVideoFormat", VCAPS("VP8", 241, 2));
+    assert_int_equal(error_code(r), 40107); /* over 120 frames a second */
+    r = invoke(cl, &o, w, "setVideoFormat", VCAPS("AV1", 30, 1));
+    assert_int_equal(error_code(r), 40107); /* no encoder */
+    r = invoke(cl, &o, w, "setVideoFormat", json_pack("{s:s}", "caps", "VP8"));
+    assert_int_equal(error_code(r), 40001); /* not a VideoCaps, by the KMD */
+    r = invoke(cl, &o, w, "setAudioFormat",
+               json_pack("{s:{s:s, s:i}}", "caps", "codec", "OPUS", "bitrate", 1000));
+    assert_int_equal(error_code(r), 40107); /* Opus takes 6..510 kbit/s */
+    r = invoke(cl, &o, w, "setAudioFormat",
+               json_pack("{s:{s:s, s:i}}", "caps", "codec", "PCMU", "bitrate", 0));
+    assert_int_equal(error_code(r), 0);
+    free(w);
 
     /* Releasing the pipeline releases the elements. */
     r = rpc_call(cl, &o, "release", json_pack("{s:s}", "object", pipe));
