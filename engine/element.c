@@ -724,6 +724,18 @@ static void pad_note_flow(fl__pad *pad, uint64_t now_ms)
     raise_flow(pad);
 }
 
+/* Hands a reference to the sink's element, which is not busy. */
+static void pad_receive(fl__worker *w, fl__pad *sink, fl_buf *buf, uint64_t now_ms)
+{
+    fl_element *to = sink->element;
+    pad_note_flow(sink, now_ms);
+    w->packets++;
+    w->bytes += buf->len;
+    to->busy = 1;
+    to->type->receive(to, sink, fl_buf_ref(buf));
+    to->busy = 0;
+}
+
 void fl__pad_push(fl__pad *src, fl_buf *buf)
 {
     fl__worker *w = src->element->worker;
@@ -743,12 +755,7 @@ void fl__pad_push(fl__pad *src, fl_buf *buf)
             }
             continue;
         }
-        pad_note_flow(sink, now_ms);
-        w->packets++;
-        w->bytes += buf->len;
-        to->busy = 1;
-        to->type->receive(to, sink, fl_buf_ref(buf));
-        to->busy = 0;
+        pad_receive(w, sink, buf, now_ms);
     }
     if (!fl_list_empty(&src->xcodes))
         fl__xcode_push(src, buf);
@@ -761,14 +768,8 @@ void fl__pad_deliver_xcoded(fl__pad *src, fl__xcode *x, fl_buf *buf)
     for (size_t i = 0; i < src->nsinks; i++) {
         fl__pad *sink = src->sinks[i];
         fl_element *to = sink->element;
-        if (sink->xc != x || to->busy)
-            continue;
-        pad_note_flow(sink, now_ms);
-        w->packets++;
-        w->bytes += buf->len;
-        to->busy = 1;
-        to->type->receive(to, sink, fl_buf_ref(buf));
-        to->busy = 0;
+        if (sink->xc == x && !to->busy)
+            pad_receive(w, sink, buf, now_ms);
     }
 }
 
