@@ -33,41 +33,21 @@ static void app_fini(fl_element *e)
     e->impl = NULL;
 }
 
+/* "[PT ]NAME/RATE[/CHANNELS][;fmtp]": the payload type (96 when absent),
+ * then a codec as configuration writes it. */
 static int parse_caps(const char *v, fl_sdp_codec *c)
 {
-    memset(c, 0, sizeof(*c));
-    char *end;
     long pt = 96;
     if (*v >= '0' && *v <= '9') {
+        char *end;
         pt = strtol(v, &end, 10);
         if (*end != ' ' || pt > 127)
             return FL_EINVAL;
         v = end + 1;
     }
+    int rc = fl_sdp_codec_parse(v, c);
     c->pt = (uint8_t)pt;
-    c->rtx_pt = -1;
-    const char *slash = strchr(v, '/');
-    if (!slash || slash == v || (size_t)(slash - v) >= sizeof(c->name))
-        return FL_EINVAL;
-    memcpy(c->name, v, (size_t)(slash - v));
-    long rate = strtol(slash + 1, &end, 10);
-    if (end == slash + 1 || rate <= 0 || rate > 1000000)
-        return FL_EINVAL;
-    c->clock_rate = (uint32_t)rate;
-    if (*end == '/') {
-        long ch = strtol(end + 1, &end, 10);
-        if (ch < 1 || ch > 8)
-            return FL_EINVAL;
-        c->channels = (uint8_t)ch;
-    }
-    if (*end == ';') {
-        if (strlen(end + 1) >= sizeof(c->fmtp))
-            return FL_EINVAL;
-        strcpy(c->fmtp, end + 1);
-    } else if (*end) {
-        return FL_EINVAL;
-    }
-    return 0;
+    return rc;
 }
 
 static int app_set_property(fl_element *e, const char *name, const char *value)

@@ -39,7 +39,6 @@ FL_LOG_TAG("xcode");
 #define MAX_PAYLOAD    1200
 #define RATE_PERIOD_MS 1000
 #define KEY_REPEAT_MS  500 /* asks upstream for a key frame at most this often */
-#define AUDIO_CHANNELS 2
 
 typedef struct slot {
     fl_bytes b; /* grows to the largest frame, then stays */
@@ -47,7 +46,6 @@ typedef struct slot {
     int key;
     fl_codec_kind kind; /* the input's format */
     unsigned epoch;     /* the input's source: a new one starts the codecs afresh */
-    int width, height;  /* out: video */
 } slot;
 
 typedef struct codec_thread codec_thread;
@@ -82,14 +80,14 @@ struct fl__xcode {
     int dead;
     uv_async_t async;
     uint8_t payload[MAX_PAYLOAD];
-    uint64_t frames_in, dropped_full, packets_out;
+    uint64_t frames_in, dropped_full;
     uint32_t in_rate, out_rate; /* RTP clocks, for Sender Reports */
     /* shared */
     slot in[IN_SLOTS], out[OUT_SLOTS];
     atomic_uint in_head, in_tail, out_head, out_tail;
     atomic_int force_key, want_key, new_kbps, stop, thread_done;
     atomic_int failed; /* the codecs cannot start (a negative code): said in an Error */
-    atomic_uint_fast64_t skipped, dropped_out, decode_errors, encoded;
+    atomic_uint_fast64_t skipped, dropped_out, encoded;
     /* codec thread */
     fl_xcoder *xc;
     fl_codec_kind xc_kind;
@@ -235,7 +233,6 @@ static int job_run(fl__xcode *x)
             if (!encode)
                 atomic_fetch_add(&x->skipped, 1);
             if (rc == FL_EBADMSG) {
-                atomic_fetch_add(&x->decode_errors, 1);
                 atomic_store(&x->want_key, 1);
                 handed = 1;
             } else if (rc < 0 && !atomic_load(&x->failed)) {
@@ -255,8 +252,6 @@ static int job_run(fl__xcode *x)
                 o->ts = f.ts;
                 o->key = f.key;
                 o->epoch = s->epoch;
-                o->width = f.width;
-                o->height = f.height;
                 atomic_store_explicit(&x->out_head, oh + 1, memory_order_release);
                 atomic_fetch_add(&x->encoded, 1);
                 handed = 1;
@@ -358,10 +353,8 @@ static void send_packet(fl__xcode *x, uint32_t ts, size_t len, int marker)
                         .seq = x->seq++,
                         .timestamp = ts,
                         .ssrc = x->ssrc };
-    if (fl_rtp_buf_write(b, 64, &h, x->payload, len) == 0) {
-        x->packets_out++;
+    if (fl_rtp_buf_write(b, 64, &h, x->payload, len) == 0)
         fl__pad_deliver_xcoded(x->src, x, b);
-    }
     fl_buf_unref(b);
 }
 

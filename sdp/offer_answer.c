@@ -43,38 +43,45 @@ static int line_safe(const char *s)
 }
 
 /* "name/rate[/channels][;fmtp]" */
-static int conf_codec_parse(const char *spec, conf_codec *out)
+int fl_sdp_codec_parse(const char *spec, fl_sdp_codec *out)
 {
     memset(out, 0, sizeof(*out));
-    out->c.rtx_pt = -1;
-    if (!line_safe(spec))
+    out->rtx_pt = -1;
+    if (!spec || !line_safe(spec))
         return FL_EINVAL;
     const char *semi = strchr(spec, ';');
     size_t n = semi ? (size_t)(semi - spec) : strlen(spec);
     const char *slash = memchr(spec, '/', n);
-    if (!slash || slash == spec || (size_t)(slash - spec) >= sizeof(out->c.name))
+    if (!slash || slash == spec || (size_t)(slash - spec) >= sizeof(out->name))
         return FL_EINVAL;
-    memcpy(out->c.name, spec, (size_t)(slash - spec));
+    memcpy(out->name, spec, (size_t)(slash - spec));
     char *end;
     unsigned long rate = strtoul(slash + 1, &end, 10);
     if (rate == 0 || rate > UINT32_MAX || end == slash + 1)
         return FL_EINVAL;
-    out->c.clock_rate = (uint32_t)rate;
+    out->clock_rate = (uint32_t)rate;
     if (*end == '/') {
         const char *chs = end + 1;
         unsigned long ch = strtoul(chs, &end, 10);
         if (ch == 0 || ch > 255 || end == chs)
             return FL_EINVAL;
-        out->c.channels = (uint8_t)ch;
+        out->channels = (uint8_t)ch;
     }
     if (end != spec + n)
         return FL_EINVAL;
-    if (semi && strlen(semi + 1) >= sizeof(out->c.fmtp))
+    if (semi && strlen(semi + 1) >= sizeof(out->fmtp))
         return FL_EINVAL;
     if (semi)
-        snprintf(out->c.fmtp, sizeof(out->c.fmtp), "%s", semi + 1);
-    out->any = !semi || !semi[1];
+        snprintf(out->fmtp, sizeof(out->fmtp), "%s", semi + 1);
     return 0;
+}
+
+static int conf_codec_parse(const char *spec, conf_codec *out)
+{
+    int rc = fl_sdp_codec_parse(spec, &out->c);
+    const char *semi = rc == 0 ? strchr(spec, ';') : NULL;
+    out->any = !semi || !semi[1];
+    return rc;
 }
 
 static int conf_init(conf *cf, const fl_sdp_local *local)

@@ -249,6 +249,12 @@ int fl_sdp_process_answer(fl_sdp_desc *offer, const fl_sdp_desc *answer, char *e
  * AV1 profile must be equal too, absent = 0). */
 int fl_sdp_codec_match(const fl_sdp_codec *a, const fl_sdp_codec *b);
 
+/* A codec as configuration writes it, "NAME/RATE[/CHANNELS][;fmtp]" (the
+ * entries of fl_sdp_local's codec lists): name, clock rate, channels and
+ * fmtp set, pt 0, rtx_pt -1. 0, or FL_EINVAL for anything else (a line
+ * break included). */
+int fl_sdp_codec_parse(const char *spec, fl_sdp_codec *out);
+
 /* The section's first codec that is not RTX/red/ulpfec/CN/telephone-event
  * (what the other side will send and we will send), or NULL. */
 const fl_sdp_codec *fl_sdp_media_main_codec(const fl_sdp_media *m);
