@@ -10,6 +10,8 @@
 // cases: a wrong token (401), a wrong If-Match (412), a malformed SDP (400
 // with a reason), a second publisher (409), nothing to watch (404); DELETE
 // ends it all (the viewer's frames stop, getPipelines forgets it).
+// Then a WHIP/WHEP client nobody here wrote: the npm whip-whep package
+// (medooze's WHIPClient and WHEPClient), run in Chromium pages as is.
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
@@ -69,6 +71,26 @@ async function trickle(peer, url, etag, ufrag) {
 }
 
 const ufragOf = (sdp) => /a=ice-ufrag:(\S+)/.exec(sdp)[1];
+
+// A page of the other origin with the npm whip-whep clients on window.
+async function clientPage(browser, name) {
+  const context = await browser.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${browser.base}/peer/${name}`);
+  for (const [file, cls] of [['whip.js', 'WHIPClient'], ['whep.js', 'WHEPClient']]) {
+    const code = fs.readFileSync(require.resolve(`whip-whep/${file}`), 'utf8');
+    await page.addScriptTag({ type: 'module', content: `${code}\nwindow.${cls} = ${cls};\n` });
+  }
+  await page.waitForFunction(() => window.WHIPClient && window.WHEPClient);
+  return { page, close: () => context.close() };
+}
+
+async function pipelineNames(client) {
+  const manager = await client.getServerManager();
+  const names = [];
+  for (const p of await manager.getPipelines()) names.push(await call(p, 'getName'));
+  return names;
+}
 
 describe('WHIP and WHEP with Chromium and plain fetch', { timeout: 120000 }, () => {
   const suite = fluoAndBrowserPerSuite({ server: { args: ['--whip-token', TOKEN] } });
@@ -167,5 +189,58 @@ describe('WHIP and WHEP with Chromium and plain fetch', { timeout: 120000 }, () 
     assert.equal((await pageFetch(pub, `${base}/whep/cam`, sdpPost(TOKEN))).status, 404);
     await view.close();
     await pub.close();
+  });
+
+  it('a WHIP/WHEP client nobody here wrote (npm whip-whep) publishes and watches', { timeout: 60000 }, async () => {
+    const { srv, browser, client } = suite.env;
+    const base = `http://127.0.0.1:${srv.port}`;
+    const pub = await clientPage(browser, 'ext-pub');
+    const view = await clientPage(browser, 'ext-view');
+    try {
+      await pub.page.evaluate(
+        async ([url, token]) => {
+          const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+          const pc = new RTCPeerConnection();
+          for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly' });
+          window.whip = new window.WHIPClient();
+          window.pc = pc;
+          await window.whip.publish(pc, url, token);
+        },
+        [`${base}/whip/ext`, TOKEN],
+      );
+      assert.ok((await pipelineNames(client)).includes('whip:ext'), 'getPipelines lists whip:ext');
+      await view.page.evaluate(
+        async ([url, token]) => {
+          const pc = new RTCPeerConnection();
+          pc.addTransceiver('video', { direction: 'recvonly' });
+          pc.addTransceiver('audio', { direction: 'recvonly' });
+          window.whep = new window.WHEPClient();
+          window.pc = pc;
+          await window.whep.view(pc, url, token);
+        },
+        [`${base}/whep/ext`, TOKEN],
+      );
+      const decoded = () =>
+        view.page.evaluate(async () => {
+          let n = 0;
+          (await window.pc.getStats()).forEach((r) => {
+            if (r.type === 'inbound-rtp' && r.kind === 'video') n = r.framesDecoded || 0;
+          });
+          return n;
+        });
+      const end = Date.now() + 20000;
+      let frames = 0;
+      while ((frames = await decoded()) < 30 && Date.now() < end) await sleep(200);
+      assert.ok(frames >= 30, `the whip-whep viewer decoded ${frames} frames`);
+      // The client's own stop(): DELETE of its resource.
+      await view.page.evaluate(() => window.whep.stop());
+      await pub.page.evaluate(() => window.whip.stop());
+      const gone = Date.now() + 5000;
+      while ((await pipelineNames(client)).includes('whip:ext') && Date.now() < gone) await sleep(100);
+      assert.ok(!(await pipelineNames(client)).includes('whip:ext'), 'whip:ext released after stop()');
+    } finally {
+      await view.close();
+      await pub.close();
+    }
   });
 });
