@@ -16,8 +16,9 @@
  * are the registry's like any other: ServerManager.getPipelines lists them,
  * an application can connect a RecorderEndpoint to the publisher.
  *
- * ICE restarts (a PATCH with a new ice-ufrag) are answered 422: not
- * supported. Everything here runs on the main loop. */
+ * A client that goes without DELETE (its DTLS closes, or ICE fails) ends
+ * its resource the same way. ICE restarts (a PATCH with a new ice-ufrag)
+ * are answered 422: not supported. Everything here runs on the main loop. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -71,6 +72,7 @@ typedef struct wres {
     char ufrag[257];   /* the offer's ice-ufrag */
     fl_bytes cands;    /* gathered: "MID\tcandidate:...\n" */
     uint64_t deadline; /* loop ms: answer with what is gathered by then; 0: not yet */
+    const char *doom;  /* the peer went: ended on the next tick (why) */
     fl_list view_node; /* in st->viewers */
 } wres;
 
@@ -302,7 +304,18 @@ static void on_event(wres *r, const char *type, json_t *data)
         fl_bytes_printf(&r->cands, "%s\t%s\n", mid, line);
     } else if (strcmp(type, "IceGatheringDone") == 0 && r->req && r->answer) {
         answer_post(r);
+    } else if (r->state == LIVE && strcmp(type, "ConnectionStateChanged") == 0) {
+        /* DTLS closed (the peer's close_notify): the client went without DELETE. */
+        const char *st = json_string_value(json_object_get(data, "newState"));
+        if (st && strcmp(st, "DISCONNECTED") == 0)
+            r->doom = "the peer closed its connection";
+    } else if (r->state == LIVE && strcmp(type, "IceComponentStateChanged") == 0) {
+        const char *st = json_string_value(json_object_get(data, "state"));
+        if (st && strcmp(st, "FAILED") == 0)
+            r->doom = "ICE failed (the peer is gone)";
     }
+    /* Not here: an event is delivered while the registry walks the
+     * object's subscriptions, which a release would change. */
 }
 
 /* ---- the steps of a POST -------------------------------------------------- */
@@ -401,8 +414,9 @@ static void endpoint_made(wres *r, json_t *value, const char *err)
         res_kill(r, 503, "out of memory");
         return;
     }
-    static const char *const events[] = { "IceCandidateFound", "IceGatheringDone" };
-    for (size_t i = 0; i < 2; i++)
+    static const char *const events[] = { "IceCandidateFound", "IceGatheringDone",
+                                          "ConnectionStateChanged", "IceComponentStateChanged" };
+    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
         rpc_call(r, "subscribe", json_pack("{s:s, s:s}", "type", events[i], "object", id),
                  subscribed);
     if (r->kind == VIEW)
@@ -462,11 +476,13 @@ static void tick(uv_timer_t *t)
     const char *key;
     wres *r;
     for (size_t it = 0; fl_hmap_next(&w->res, &it, &key, (void **)&r);) {
-        if (r->req && r->answer && r->deadline && now >= r->deadline) {
+        if (r->doom) {
+            res_kill(r, 0, r->doom);
+            it = 0; /* the table changed */
+        } else if (r->req && r->answer && r->deadline && now >= r->deadline) {
             fl_log(FL_LOG_INFO, "%s: gathering not done in %d ms: answering with what there is",
                    r->name, GATHER_TIMEOUT_MS);
             answer_post(r);
-            return; /* the table may have changed: the rest next tick */
         }
     }
 }
