@@ -250,9 +250,10 @@ static void ice_server_links(whip *w, fl_http_header *h, size_t *n, char bufs[2]
     const char *colon = at ? memchr(t, ':', (size_t)(at - t)) : NULL;
     if (colon && strcspn(t, "\"\r\n") == strlen(t)) {
         snprintf(bufs[1], 512,
-                 "<turn:%s?transport=udp>; rel=\"ice-server\"; username=\"%.*s\"; "
+                 "<turn:%s%s>; rel=\"ice-server\"; username=\"%.*s\"; "
                  "credential=\"%.*s\"; credential-type=\"password\"",
-                 at + 1, (int)(colon - t), t, (int)(at - colon - 1), colon + 1);
+                 at + 1, strchr(at, '?') ? "" : "?transport=udp", (int)(colon - t), t,
+                 (int)(at - colon - 1), colon + 1);
         h[(*n)++] = (fl_http_header){ "Link", bufs[1] };
     }
 }
