@@ -19,6 +19,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { fluoAndBrowserPerSuite, call, sleep } = require('../lib/kurento');
+const { startServer, sanitizerFindings } = require('../lib/server');
 
 const TOKEN = 's3cret-whip';
 
@@ -254,6 +255,50 @@ describe('WHIP and WHEP with Chromium and plain fetch', { timeout: 120000 }, () 
     } finally {
       await view.close();
       await pub.close();
+    }
+  });
+
+  it('without a browser: ICE servers as Link fields, the maxSessions cap, CORS preflight', { timeout: 30000 }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fluo-whip-conf-'));
+    const conf = path.join(dir, 'fluo.conf.json');
+    fs.writeFileSync(
+      conf,
+      JSON.stringify({
+        fluo: { whip: { maxSessions: 1 } },
+        WebRtcEndpoint: { stunServerAddress: '127.0.0.1', stunServerPort: 9, turnURL: 'user:pass@127.0.0.1:9' },
+      }),
+    );
+    const srv = await startServer({ args: ['--config', conf] });
+    try {
+      const base = `http://127.0.0.1:${srv.port}`;
+      const offer = fs.readFileSync(path.join(__dirname, '..', '..', 'data', 'sdp', 'chromium_offer.sdp'), 'utf8');
+      const pre = await fetch(`${base}/whip/x`, { method: 'OPTIONS' });
+      assert.equal(pre.status, 204);
+      assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+      assert.match(pre.headers.get('access-control-allow-headers'), /Authorization.*Content-Type.*If-Match/);
+      assert.match(pre.headers.get('access-control-allow-methods'), /POST.*PATCH.*DELETE/);
+      // No token configured: open.
+      const r = await fetch(`${base}/whip/x`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer });
+      assert.equal(r.status, 201);
+      const links = r.headers.get('link');
+      assert.match(links, /<stun:127\.0\.0\.1:9>; rel="ice-server"/);
+      assert.match(links, /<turn:127\.0\.0\.1:9\?transport=udp>; rel="ice-server"; username="user"; credential="pass"; credential-type="password"/);
+      assert.equal(r.headers.get('access-control-expose-headers'), 'Location, ETag, Link, Accept-Patch');
+      const loc = r.headers.get('location');
+      const more = await fetch(`${base}/whip/y`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer });
+      assert.equal(more.status, 503, 'past fluo.whip.maxSessions');
+      assert.equal((await fetch(`${base}/whip/y`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: offer })).status, 415);
+      assert.equal((await fetch(`${base}/whip/y`, { method: 'GET' })).status, 405);
+      assert.equal((await fetch(`${base}/whip/bad%20name`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer })).status, 404);
+      assert.equal((await fetch(base + loc, { method: 'DELETE' })).status, 200);
+      const again = await fetch(`${base}/whip/y`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer });
+      assert.equal(again.status, 201, 'a place again after DELETE');
+      await again.text();
+    } finally {
+      const res = await srv.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+      assert.equal(res.code, 0, res.stderr.slice(-2000));
+      assert.deepEqual(sanitizerFindings(res.stderr), []);
     }
   });
 });
