@@ -41,86 +41,12 @@ FL_LOG_TAG("ws");
 #define DEFAULT_MAX_CONNECTIONS 10000
 #define DEFAULT_TIMEOUT_MS      30000
 #define DEFAULT_MAX_QUEUED      (16u * 1024 * 1024)
-#define READ_BUF_SIZE           65536
 #define LISTEN_BACKLOG          511
-#define MAX_LISTENERS           4
-
-typedef struct listener {
-    uv_tcp_t tcp;
-    fl_rpc_server *srv;
-    bool secure;
-} listener;
 
 typedef struct write_req {
     uv_write_t req;
     fl_bytes bytes;
 } write_req;
-
-enum conn_phase {
-    PHASE_HTTP = 0,
-    PHASE_WS = 1,
-};
-
-struct fl_rpc_conn {
-    fl_list link;
-    fl_rpc_server *srv;
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    uv_shutdown_t shutdown_req;
-    int handles;
-    enum conn_phase phase;
-    fl_tls *tls;
-    fl_http_head *head;
-    fl_ws *ws;
-    void *user;
-    bool opened;        /* on_open ran; on_close is owed */
-    bool tearing;       /* teardown started: no more input is processed */
-    bool shutting;      /* uv_shutdown issued: no more writes */
-    bool shutdown_done; /* lingering until EOF */
-    bool destroying;    /* uv_close called */
-    bool broken;        /* a write failed: the timer tears down */
-    bool reading;       /* uv_read_start in force */
-    bool paused;        /* fl_rpc_conn_pause_reading: no reads, no messages delivered */
-    fl_list resumed;    /* in srv->resumed: input held while paused waits for on_idle */
-    uint64_t msg_since; /* loop ms since a message is unfinished; 0: none (or paused) */
-    uint64_t out_since; /* loop ms since output waits unwritten; 0: none */
-    uint64_t due;       /* what the timer is set to in the open phase; 0: stopped */
-    char peer[64];
-};
-
-struct fl_rpc_server {
-    uv_loop_t *loop;
-    fl_rpc_server_callbacks cb;
-    char *path;
-    size_t max_message;
-    char *access_token; /* NULL: none */
-    unsigned long max_connections;
-    uint64_t message_timeout_ms;
-    uint64_t reader_timeout_ms;
-    size_t max_queued_output;
-    listener listeners[MAX_LISTENERS];
-    int listener_count;
-    int handles_open; /* listeners, idle and tick not closed yet */
-    int port;
-    int secure_port;
-    fl_tls_config *tls_cfg;
-    fl_list conns;
-    fl_list resumed;       /* connections resumed with input held, for on_idle */
-    uv_idle_t idle;        /* runs while `resumed` is not empty */
-    uv_timer_t tick;       /* every TICK_MS: descriptor count, held-back warnings */
-    fl__fd_budget own_fds; /* when the config shares none */
-    fl__fd_budget *fds;
-    fl_log_rate refused_log;
-    fl_log_rate timeout_log;
-    fl_log_rate reader_log;
-    fl_log_rate auth_log;
-    fl_rpc_server_stats stats;
-    bool closing;
-    void (*done)(void *arg);
-    void *done_arg;
-    fl_bytes plain; /* scratch: decrypted input of the current read */
-    char read_buf[READ_BUF_SIZE];
-};
 
 static void conn_destroy(fl_rpc_conn *c);
 static void conn_finish(fl_rpc_conn *c);
@@ -197,6 +123,7 @@ static void conn_handle_closed(uv_handle_t *h)
         return;
     fl_rpc_server *s = c->srv;
     fl_list_remove(&c->link);
+    fl__http_free(c->req);
     s->stats.tcp_connections--;
     if (c->paused)
         s->stats.reading_paused--;
@@ -213,6 +140,7 @@ static void conn_destroy(fl_rpc_conn *c)
     if (c->destroying)
         return;
     notify_close(c);
+    fl__http_gone(c, FL_ECLOSED);
     c->tearing = true;
     c->destroying = true;
     fl_list_remove(&c->resumed);
@@ -482,6 +410,8 @@ static void on_timer(uv_timer_t *t)
         conn_destroy(c);
     } else if (c->phase == PHASE_HTTP) {
         request_timeout(c);
+    } else if (c->phase == PHASE_REQ) {
+        fl__http_timeout(c);
     } else if (fl_ws_get_state(c->ws) == FL_WS_OPEN) {
         open_timeout(c);
     } else {
@@ -609,6 +539,8 @@ static void http_request(fl_rpc_conn *c)
 {
     uv_timer_stop(&c->timer);
     const char *upgrade = fl_http_head_get(c->head, "Upgrade");
+    if (!upgrade && fl__http_route(c))
+        return; /* the route's now, head and all */
     if (!fl__server_token_ok(c->srv->access_token, c->head)) {
         http_unauthorized(c);
     } else if (upgrade) {
@@ -673,6 +605,13 @@ static void conn_input(fl_rpc_conn *c, const uint8_t *data, size_t len)
         http_request(c);
         data += used;
         len -= used;
+        if (c->phase == PHASE_REQ && !c->tearing) {
+            fl__http_begin(c, data, len);
+            return;
+        }
+    } else if (c->phase == PHASE_REQ) {
+        fl__http_input(c, data, len);
+        return;
     }
     if (c->tearing || c->phase != PHASE_WS || len == 0)
         return;
@@ -1043,6 +982,10 @@ static void on_idle(uv_idle_t *h)
         fl_rpc_conn *c = fl_container_of(it, fl_rpc_conn, resumed);
         if (c->tearing || c->paused)
             continue;
+        if (c->phase == PHASE_REQ) {
+            fl__http_resume(c);
+            continue;
+        }
         ws_events(c);
         if (c->destroying)
             continue;
@@ -1096,6 +1039,7 @@ static void conn_going_away(fl_rpc_conn *c)
         return; /* on_shutdown destroys it */
     }
     if (c->phase != PHASE_WS) {
+        fl__http_gone(c, FL_ECANCELED);
         conn_destroy(c);
         return;
     }
@@ -1221,4 +1165,77 @@ void *fl_rpc_conn_get_user(const fl_rpc_conn *conn)
 const char *fl_rpc_conn_peer(const fl_rpc_conn *conn)
 {
     return conn->peer;
+}
+
+/* ---- lent to rpc/server_http.c -------------------------------------------- */
+
+uint64_t fl__server_now(const fl_rpc_server *s)
+{
+    return loop_now(s);
+}
+
+void fl__conn_send(fl_rpc_conn *c, fl_bytes *b)
+{
+    conn_send_plain(c, b);
+}
+
+void fl__conn_finish(fl_rpc_conn *c)
+{
+    conn_finish(c);
+}
+
+void fl__conn_reading(fl_rpc_conn *c, bool on)
+{
+    conn_reading(c, on);
+}
+
+void fl__conn_resume_later(fl_rpc_conn *c)
+{
+    fl_rpc_server *s = c->srv;
+    fl_list_remove(&c->resumed);
+    fl_list_push_back(&s->resumed, &c->resumed);
+    if (!s->closing)
+        uv_idle_start(&s->idle, on_idle);
+}
+
+void fl__conn_timer(fl_rpc_conn *c, uint64_t ms)
+{
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+void fl__conn_http_error(fl_rpc_conn *c, int status)
+{
+    http_error(c, status);
+}
+
+int fl_rpc_conn_local(const fl_rpc_conn *conn, char *authority, size_t cap, int *tls)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN];
+    int port;
+    int n;
+    if (tls)
+        *tls = conn->tls != NULL;
+    if (uv_tcp_getsockname(&conn->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return FL_EIO;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        port = ntohs(a->sin_port);
+        n = snprintf(authority, cap, "%s:%d", ip, port);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        port = ntohs(a->sin6_port);
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], ip, sizeof(ip));
+            n = snprintf(authority, cap, "%s:%d", ip, port);
+        } else {
+            inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+            n = snprintf(authority, cap, "[%s]:%d", ip, port);
+        }
+    } else {
+        return FL_EIO;
+    }
+    return n < 0 || (size_t)n >= cap ? FL_ERANGE : 0;
 }

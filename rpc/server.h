@@ -2,9 +2,12 @@
  * optional TLS (WSS/HTTPS) on a second one, on a libuv loop (the main thread).
  *
  * It delivers each complete WebSocket message to on_message in arrival order
- * and knows nothing of JSON-RPC. Plain HTTP GET requests other than the
- * WebSocket upgrade are answered through on_http (status page, /metrics).
- * Everything here runs on the loop's thread. */
+ * and knows nothing of JSON-RPC. HTTP requests other than the WebSocket
+ * upgrade are offered first to on_request (routes such as WHIP/WHEP or
+ * HttpPostEndpoint take theirs, with bodies read whole or streamed, answered
+ * at once or later: fl_rpc_http below); the others, if GET, are answered
+ * through on_http (status page, /metrics), else 405. Every HTTP answer closes
+ * its connection. Everything here runs on the loop's thread. */
 #ifndef FL_RPC_SERVER_H
 #define FL_RPC_SERVER_H
 
@@ -13,10 +16,13 @@
 #include <uv.h>
 
 #include "base/bytes.h"
+#include "base/http.h"
 #include "rpc/fd_budget.h"
 
 typedef struct fl_rpc_server fl_rpc_server;
 typedef struct fl_rpc_conn fl_rpc_conn;
+typedef struct fl_rpc_http
+        fl_rpc_http; /* one HTTP request routed to a handler; main-loop thread only */
 
 typedef struct fl_rpc_server_config {
     const char *bind_addr;    /* NULL: "::" (dual stack), falling back to 0.0.0.0 */
@@ -57,6 +63,15 @@ typedef struct fl_rpc_server_callbacks {
     /* A plain HTTP GET for `path` (no query). Fill body and *content_type and
      * return the HTTP status (200, 404...). */
     int (*on_http)(void *ctx, const char *path, fl_bytes *body, const char **content_type);
+    /* Every request that is not a WebSocket upgrade, before the access-token
+     * check and before on_http: return FL_ENOENT when no route of yours takes
+     * its path (the server goes on as before: token check, GET page through
+     * on_http, else 405/404); otherwise the route owns it and must, before
+     * returning 0, either call fl_rpc_http_accept (and answer later with
+     * fl_rpc_http_respond) or answer at once with fl_rpc_http_respond (a
+     * route that does neither, or returns another error, gets a 500 sent for
+     * it). A route checks its own authentication. May be NULL. */
+    int (*on_request)(void *ctx, fl_rpc_http *req);
 } fl_rpc_server_callbacks;
 
 /* Binds and listens. Errors: FL_EINVAL (bad config), FL_EIO (bind/listen
@@ -120,5 +135,80 @@ void *fl_rpc_conn_get_user(const fl_rpc_conn *conn);
 
 /* "ip:port" of the peer. */
 const char *fl_rpc_conn_peer(const fl_rpc_conn *conn);
+
+/* The local address the connection came to, as a URL authority
+ * ("127.0.0.1:8888", "[::1]:8888"; an IPv4-mapped address as IPv4) in
+ * `authority` (cap bytes, 64 is enough), and in *tls (may be NULL) 1 if it
+ * came over TLS: what a URL handed back to this client should name (getUrl
+ * of an HttpPostEndpoint). 0, FL_EIO if the socket has no address,
+ * FL_ERANGE if cap is too small. */
+int fl_rpc_conn_local(const fl_rpc_conn *conn, char *authority, size_t cap, int *tls);
+
+/* ---- HTTP requests given to on_request ------------------------------------ */
+
+typedef struct fl_rpc_http_handler {
+    /* Stream mode only: body bytes as they come (valid during the call). */
+    void (*body)(void *user, fl_rpc_http *req, const uint8_t *data, size_t len);
+    /* The whole body was read: buffered mode gives it here (NUL-terminated
+     * after len, len may be 0); stream mode gives NULL, 0. The request stays
+     * valid until fl_rpc_http_respond. */
+    void (*end)(void *user, fl_rpc_http *req, const uint8_t *data, size_t len);
+    /* The request ended before fl_rpc_http_respond: the peer closed or broke
+     * the connection (FL_ECLOSED), the body was malformed (FL_EBADMSG: the
+     * server already answered 400) or over max_body (FL_EMSGSIZE: answered
+     * 413), the buffered body was not finished within message_timeout
+     * (FL_ETIMEDOUT: answered 408), or the server is closing (FL_ECANCELED).
+     * req is invalid once this returns; nothing else is called after it, and
+     * it must not respond. Never called after fl_rpc_http_respond. */
+    void (*gone)(void *user, fl_rpc_http *req, int status);
+} fl_rpc_http_handler;
+
+/* Takes the request (call it from on_request): its body (Content-Length,
+ * chunked, or none) goes to h (copied; user passed back). max_body > 0:
+ * buffered, at most that many bytes (more: 413 and gone, a Content-Length
+ * over it before reading any); 0: stream mode, any length. A body not
+ * finished within the server's message_timeout is answered 408 (buffered
+ * mode only; stream mode times nothing: its handler does). "Expect:
+ * 100-continue" is answered 100 Continue. The handler's first call comes
+ * after on_request returns (end at once for a request without a body). */
+void fl_rpc_http_accept(fl_rpc_http *req,
+                        const fl_rpc_http_handler *h,
+                        void *user,
+                        size_t max_body);
+
+/* Stream mode: stop (1) or resume (0) reading the body (back-pressure); the
+ * peer's TCP window fills. No body call comes while paused, even for bytes
+ * already read; resuming delivers them from the loop on a later turn, never
+ * inside this call. May be called from the body callback. */
+void fl_rpc_http_pause(fl_rpc_http *req, int pause);
+
+/* Answers and closes the connection once written ("Connection: close");
+ * Content-Length is always sent. extra: more header fields (may be NULL/0);
+ * content_type NULL with an empty body. The request is invalid after the
+ * call (no gone follows). Can be called from on_request, from any handler
+ * callback but gone, or later from the loop. Returns 0; FL_EINVAL for a status
+ * outside 100-599 or a field with CR/LF (a 500 goes instead; the request
+ * ends all the same); FL_ECLOSED when the request already ended (misuse:
+ * gone ran, or it was answered). */
+int fl_rpc_http_respond(fl_rpc_http *req,
+                        int status,
+                        const fl_http_header *extra,
+                        size_t nextra,
+                        const char *content_type,
+                        const void *body,
+                        size_t len);
+
+const char *fl_rpc_http_method(const fl_rpc_http *req); /* "POST" */
+const char *fl_rpc_http_path(const fl_rpc_http *req);   /* "/whip/cam1" (no query, not decoded) */
+const char *fl_rpc_http_query(const fl_rpc_http *req);  /* "a=1" without '?', "" when none */
+/* The first field of that name (case-insensitive), NULL when absent. */
+const char *fl_rpc_http_header(const fl_rpc_http *req, const char *name);
+const char *fl_rpc_http_peer(const fl_rpc_http *req); /* "127.0.0.1:5555" for logs */
+/* The local address the request came to, as fl_rpc_conn_local. */
+int fl_rpc_http_local(const fl_rpc_http *req, char *authority, size_t cap, int *tls);
+/* The server-wide access token check (Authorization: Bearer TOKEN or
+ * ?access_token=TOKEN) a route may reuse with its own token: true (1) when
+ * token is NULL or "" or the request carries it. */
+int fl_rpc_http_token_ok(const fl_rpc_http *req, const char *token);
 
 #endif

@@ -15,6 +15,16 @@ static void gc_tick(uv_timer_t *t)
     fl__gc_run(t->data);
 }
 
+/* The control server's HTTP routes, asked in turn: each takes its own paths
+ * and returns FL_ENOENT for the others (the server then goes on as before:
+ * the access token, the GET pages of fl__http_status, else 405). */
+static int on_request(void *ctx, fl_rpc_http *req)
+{
+    (void)ctx;
+    (void)req;
+    return FL_ENOENT;
+}
+
 static void free_registry(struct fl_rpc *rpc)
 {
     session *s;
@@ -75,6 +85,7 @@ int fl_rpc_create(fl_rpc **out, uv_loop_t *loop, fl_engine *engine, const fl_rpc
     fl_rpc_server_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     fl__protocol_callbacks(&cb, rpc);
+    cb.on_request = on_request;
     rc = fl_rpc_server_create(&rpc->server, loop, &scfg, &cb);
     if (rc != 0)
         goto fail;

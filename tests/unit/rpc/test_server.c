@@ -124,7 +124,7 @@ static void start_with(const fl_rpc_server_config *cfg)
 {
     memset(&T, 0, sizeof(T));
     assert_int_equal(uv_loop_init(&loop), 0);
-    fl_rpc_server_callbacks cb = { &T, on_open, on_message, on_close, on_http };
+    fl_rpc_server_callbacks cb = { &T, on_open, on_message, on_close, on_http, NULL };
     assert_int_equal(fl_rpc_server_create(&T.srv, &loop, cfg, &cb), 0);
     assert_true(fl_rpc_server_port(T.srv) > 0);
 }
