@@ -20,9 +20,9 @@ static void gc_tick(uv_timer_t *t)
  * the access token, the GET pages of fl__http_status, else 405). */
 static int on_request(void *ctx, fl_rpc_http *req)
 {
-    (void)ctx;
-    (void)req;
-    return FL_ENOENT;
+    struct fl_rpc *rpc = ctx;
+    int rc = fl__http_post_route(rpc, req);
+    return rc;
 }
 
 static void free_registry(struct fl_rpc *rpc)
@@ -38,6 +38,7 @@ static void free_registry(struct fl_rpc *rpc)
     }
     fl_hmap_deinit(&rpc->objects);
     fl_hmap_deinit(&rpc->elements);
+    fl__http_post_free(rpc);
     fl__kmd_unload(&rpc->kmd);
 }
 
@@ -55,6 +56,7 @@ int fl_rpc_create(fl_rpc **out, uv_loop_t *loop, fl_engine *engine, const fl_rpc
     fl_hmap_init(&rpc->elements);
     fl_hmap_init(&rpc->sessions);
     fl_hmap_init(&rpc->subs);
+    fl_hmap_init(&rpc->uploads);
     fl_list_init(&rpc->clients);
     fl_list_init(&rpc->cpu_samples);
     int rc = fl__kmd_load(&rpc->kmd);
