@@ -1144,7 +1144,7 @@ int fl__player_init_fed(fl_element *e, fl_time idle)
     player *p = impl(e);
     p->fed = 1;
     p->idle = idle;
-    snprintf(p->uri, sizeof(p->uri), "the upload to %s", e->name);
+    snprintf(p->uri, sizeof(p->uri), "the upload");
     return 0;
 }
 
