@@ -135,29 +135,41 @@ static void world_free(world *w)
 }
 
 /* A 3 s WebM of testsrc2 (320x240, 30 fps, a key frame each second) and a
- * 440 Hz tone, read into w->file. `live`: written to a pipe, as a live
- * encoder or a browser's MediaRecorder makes it (the Segment's size
- * unknown: the stream's end is where the upload ends); else a file (sizes
- * known, Cues: its end is in it). */
+ * 440 Hz tone, made once by ffmpeg, copied into w->file. `live`: written to
+ * a pipe, as a live encoder or a browser's MediaRecorder makes it (the
+ * Segment's size unknown: the stream's end is where the upload ends); else
+ * a file (sizes known, Cues: its end is in it). */
+static struct {
+    uint8_t *data;
+    size_t len;
+} made[2];
+
 static void make_file_as(world *w, int live)
 {
-    char cmd[1024], path[128];
-    snprintf(path, sizeof(path), "%s/a.webm", w->dir);
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=%d:duration=%d "
-             "-f lavfi -i sine=frequency=440:sample_rate=48000:duration=%d -c:v libvpx -b:v 1M "
-             "-c:a libopus -g %d -shortest %s'%s'",
-             FPS, SECONDS, SECONDS, FPS, live ? "-f webm - > " : "", path);
-    assert_int_equal(system(cmd), 0);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    w->file_len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
+    if (!made[live].data) {
+        char cmd[1024], path[128];
+        snprintf(path, sizeof(path), "%s/a.webm", w->dir);
+        snprintf(
+                cmd, sizeof(cmd),
+                "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=%d:duration=%d "
+                "-f lavfi -i sine=frequency=440:sample_rate=48000:duration=%d -c:v libvpx -b:v 1M "
+                "-c:a libopus -g %d -shortest %s'%s'",
+                FPS, SECONDS, SECONDS, FPS, live ? "-f webm - > " : "", path);
+        assert_int_equal(system(cmd), 0);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        fseek(f, 0, SEEK_END);
+        made[live].len = (size_t)ftell(f);
+        fseek(f, 0, SEEK_SET);
+        made[live].data = malloc(made[live].len);
+        assert_non_null(made[live].data);
+        assert_int_equal(fread(made[live].data, 1, made[live].len, f), made[live].len);
+        fclose(f);
+    }
+    w->file_len = made[live].len;
     w->file = malloc(w->file_len);
     assert_non_null(w->file);
-    assert_int_equal(fread(w->file, 1, w->file_len, f), w->file_len);
-    fclose(f);
+    memcpy(w->file, made[live].data, w->file_len);
 }
 
 static void make_file(world *w)
@@ -530,5 +542,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cut_stream),
         cmocka_unit_test(test_limits_and_release),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(made[0].data);
+    free(made[1].data);
+    return rc;
 }
