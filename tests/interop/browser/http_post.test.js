@@ -10,7 +10,8 @@
 //     paused rather than buffered; what is ahead is the server's bounded
 //     read-ahead and the sockets' buffers) and gets 200,
 //     EndOfStream arrives at the clip's end; then garbage gets 415 with the
-//     reason and an Error event, the URL takes a good upload again, OPTIONS
+//     reason and an Error event, the URL takes a good upload again (and a
+//     second upload while that one is read gets 409), OPTIONS
 //     answers CORS, and a released endpoint's URL answers 404.
 // (2) a Chromium page records its (fake) camera and microphone with
 //     MediaRecorder (video/webm;codecs=vp8,opus, 250 ms slices) and POSTs
@@ -131,7 +132,13 @@ describe('HttpPostEndpoint with curl and Chromium', { timeout: 180000 }, () => {
     const err = await v.ev.wait('Error', () => true, 5000);
     assert.match(err.description, /not a WebM/);
     const framesBefore = (await v.peer.stats()).inVideo.framesDecoded;
-    const again = await curl(['-T', clip, v.url]);
+    const againP = curl(['-T', clip, v.url]);
+    await sleep(1000);
+    // a second upload while the first is being read: 409
+    const busy = await curl(['--data-binary', `@${junk}`, v.url]);
+    assert.equal(busy.status, 409, busy.head + busy.body);
+    assert.match(busy.body, /another upload/);
+    const again = await againP;
     assert.equal(again.status, 200, again.head + again.body);
     await v.ev.wait('EndOfStream', (e) => e !== eos, 10000);
     const framesAfter = (await v.peer.stats()).inVideo.framesDecoded;
