@@ -220,8 +220,14 @@ const char *fl_http_status_reason(int status)
     switch (status) {
     case 101:
         return "Switching Protocols";
+    case 100:
+        return "Continue";
     case 200:
         return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
     case 204:
         return "No Content";
     case 301:
@@ -230,6 +236,8 @@ const char *fl_http_status_reason(int status)
         return "Not Modified";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
     case 403:
         return "Forbidden";
     case 404:
@@ -238,8 +246,16 @@ const char *fl_http_status_reason(int status)
         return "Method Not Allowed";
     case 408:
         return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 412:
+        return "Precondition Failed";
     case 413:
         return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
     case 426:
         return "Upgrade Required";
     case 431:

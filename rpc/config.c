@@ -14,6 +14,7 @@
  *             "messageTimeout": 30, "stalledReaderTimeout": 30, "maxQueuedOutput": 16777216,
  *             "recordRoots": "/var/recordings:/srv/media",
  *             "playRoots": "/srv/media",
+ *             "whip": { "token": "", "maxSessions": 100 },
  *             "limits": { "objectsPerSession": 10000, "endpointsPerSession": 1000,
  *                         "pipelinesPerSession": 1000, "objects": 100000, "endpoints": 5000,
  *                         "pipelines": 10000, "sessions": 10000, "fdReserve": 64 } }
@@ -45,6 +46,7 @@ void fl_rpc_config_init(fl_rpc_config *cfg)
     cfg->message_timeout = 30;
     cfg->reader_timeout = 30;
     cfg->max_queued_output = 16u << 20;
+    cfg->whip_max_sessions = 100;
     cfg->limits = (fl_rpc_limits){
         .objects_per_session = 10000,
         .endpoints_per_session = 1000,
@@ -72,6 +74,7 @@ void fl_rpc_config_deinit(fl_rpc_config *cfg)
     free(cfg->access_token);
     free(cfg->record_roots);
     free(cfg->play_roots);
+    free(cfg->whip_token);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -165,6 +168,9 @@ static int apply(fl_rpc_config *cfg, json_t *root, char *err, size_t n)
     rc = rc ? rc : get_str(root, "fluo.accessToken", &cfg->access_token, err, n);
     rc = rc ? rc : get_str(root, "fluo.recordRoots", &cfg->record_roots, err, n);
     rc = rc ? rc : get_str(root, "fluo.playRoots", &cfg->play_roots, err, n);
+    rc = rc ? rc : get_str(root, "fluo.whip.token", &cfg->whip_token, err, n);
+    rc = rc ? rc
+            : get_int(root, "fluo.whip.maxSessions", 1, 1 << 20, &cfg->whip_max_sessions, err, n);
     rc = rc ? rc : get_bool(root, "fluo.isolatedSessions", &cfg->isolated, err, n);
     rc = rc ? rc : get_int(root, "fluo.maxConnections", 1, 1 << 20, &cfg->max_connections, err, n);
     rc = rc ? rc : get_int(root, "fluo.messageTimeout", 1, 3600, &cfg->message_timeout, err, n);
@@ -266,6 +272,7 @@ int fl_rpc_config_load_env(fl_rpc_config *cfg, char *err, size_t errlen)
     rc = rc ? rc : env_int("FLUO_CODEC_THREADS", 0, 256, &cfg->codec_threads, err, errlen);
     rc = rc ? rc : env_str("FLUO_RECORD_ROOTS", &cfg->record_roots);
     rc = rc ? rc : env_str("FLUO_PLAY_ROOTS", &cfg->play_roots);
+    rc = rc ? rc : env_str("FLUO_WHIP_TOKEN", &cfg->whip_token);
     if (rc == 0 && cfg->min_port > cfg->max_port) {
         snprintf(err, errlen, "KMS_MIN_PORT is above KMS_MAX_PORT");
         rc = FL_EINVAL;

@@ -69,6 +69,8 @@ int fl__limits_check_create(call *c, const kmd_class *cls)
     struct fl_rpc *rpc = c->rpc;
     const fl_rpc_limits *l = &rpc->cfg.limits;
     session *s = fl__session_get(rpc, c->session, 0);
+    if (s && s->internal)
+        s = NULL; /* WHIP/WHEP: capped by fluo.whip.maxSessions instead */
     int pipeline = fl__kmd_is_a(cls, "MediaPipeline");
     int endpoint = fl__limits_is_endpoint(cls);
     static const char per_session[] = "for this session";

@@ -25,12 +25,14 @@ struct daemon {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fluo [--config FILE] [--port N] [--log SPEC] [--gc-period SECONDS]\n"
-               "            [--workers N]\n"
+               "            [--workers N] [--whip-token TOKEN]\n"
                "  --config FILE      JSON configuration (Kurento's kurento.conf.json keys)\n"
                "  --port N           WebSocket/HTTP port (default 8888)\n"
                "  --log SPEC         log levels per module, e.g. ice:5,rpc:4,*:3\n"
                "  --gc-period S      seconds before objects of a closed session go (240)\n"
                "  --workers N        media worker threads (default: one per core)\n"
+               "  --whip-token T     bearer token of WHIP/WHEP requests (default: the access\n"
+               "                     token, if any)\n"
                "Environment: KMS_MIN_PORT KMS_MAX_PORT KMS_STUN_IP KMS_STUN_PORT KMS_TURN_URL\n"
                "             KMS_EXTERNAL_IPV4 KMS_EXTERNAL_IPV6 KMS_NETWORK_INTERFACES\n");
 }
@@ -85,6 +87,8 @@ static int parse_args(int argc, char **argv, fl_rpc_config *cfg)
             rc = parse_int(a, v, 0, 256, &cfg->workers);
         else if (strcmp(a, "--log") == 0)
             rc = replace(&cfg->log_spec, v);
+        else if (strcmp(a, "--whip-token") == 0)
+            rc = replace(&cfg->whip_token, v);
         else {
             fprintf(stderr, "fluo: unknown argument '%s'\n", a);
             return -1;

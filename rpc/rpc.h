@@ -64,6 +64,12 @@ typedef struct fl_rpc_config {
      * ':' (fluo.playRoots / FLUO_PLAY_ROOTS); NULL or "": anywhere the
      * server's user can read. */
     char *play_roots;
+    /* WHIP/WHEP on the control port (fluo.whip.*): the bearer token asked of
+     * their requests (fluo.whip.token / FLUO_WHIP_TOKEN / --whip-token; NULL
+     * or "": the access token, if any, else none), and how many publishers
+     * and viewers at once (fluo.whip.maxSessions, 100; beyond: 503). */
+    char *whip_token;
+    int whip_max_sessions;
 } fl_rpc_config;
 
 /* Fills the defaults. */

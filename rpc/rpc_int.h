@@ -155,6 +155,7 @@ typedef struct session {
     int nendpoints;
     int npipelines;
     uint64_t emit_mark; /* last event sent to it (one copy per event) */
+    int internal;       /* the server's own (WHIP/WHEP): the per-session limits do not apply */
 } session;
 
 /* A session holding an object (Kurento's MediaSet ref). */
@@ -282,6 +283,7 @@ struct fl_rpc {
     uv_timer_t trim_timer;
     unsigned frees_since_trim;
     unsigned long trims;
+    struct whip *whip; /* WHIP/WHEP (whip.c), made by the first request; NULL until then */
     int shutdown_handles;
     void (*shutdown_done)(void *arg);
     void *shutdown_arg;

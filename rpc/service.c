@@ -7,6 +7,7 @@
 #include "base/rand.h"
 #include "base/time.h"
 #include "rpc/rpc_int.h"
+#include "rpc/whip_int.h"
 
 FL_LOG_TAG("rpc");
 
@@ -21,7 +22,9 @@ static void gc_tick(uv_timer_t *t)
 static int on_request(void *ctx, fl_rpc_http *req)
 {
     struct fl_rpc *rpc = ctx;
-    int rc = fl__http_post_route(rpc, req);
+    int rc = fl__whip_route(rpc, req);
+    if (rc == FL_ENOENT)
+        rc = fl__http_post_route(rpc, req);
     return rc;
 }
 
@@ -151,6 +154,7 @@ void fl_rpc_shutdown(fl_rpc *rpc, void (*done)(void *arg), void *arg)
     rpc->shutdown_arg = arg;
     rpc->shutdown_handles = 3 + FL_RPC_AUX_HANDLES; /* server, timers, and this function */
     fl__sm_cancel_cpu_samples(rpc);
+    fl__whip_shutdown(rpc);
     fl_list_foreach_safe (it, tmp, &rpc->clients) {
         client *cl = fl_container_of(it, client, node);
         if (!cl->conn)

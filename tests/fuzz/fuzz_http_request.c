@@ -2,7 +2,10 @@
  * (base/http), then the body framing and delivery of rpc/server_http.c
  * (fl__http_req_*: Content-Length, chunked, buffered with a cap or streamed
  * with pauses), fed in the splits byte 1 picks. Byte 0 picks the mode. The
- * bytes handed out must add up, and a buffered body is NUL-terminated. */
+ * bytes handed out must add up, and a buffered body is NUL-terminated. A
+ * whole buffered body then goes where WHIP/WHEP take theirs (rpc/whip_int.h):
+ * the trickle-ICE sdpfrag parser, and as an SDP the ice-ufrag reader and
+ * the candidate writer (with the fragment's candidates). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 #include "base/http.h"
 #include "base/log.h"
 #include "rpc/server_int.h"
+#include "rpc/whip_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,6 +56,32 @@ static void on_gone(void *user, fl_rpc_http *req, int status)
     (void)req;
     (void)status;
     abort(); /* without a connection nothing ends a request early */
+}
+
+/* What WHIP/WHEP do with a body. */
+static void whip_bodies(const char *body, size_t len)
+{
+    static fl__sdpfrag f;
+    int rc = fl__sdpfrag_parse(&f, body, len);
+    if (rc != 0 && rc != FL_EBADMSG && rc != FL_ERANGE)
+        abort();
+    fl_bytes cands, out;
+    fl_bytes_init(&cands);
+    fl_bytes_init(&out);
+    for (size_t i = 0; rc == 0 && i < f.ncands; i++) {
+        if (f.cands[i].mline < -1 || f.cands[i].mline >= f.nmedia ||
+            strncmp(f.cands[i].line, "candidate:", 10) != 0)
+            abort();
+        fl_bytes_printf(&cands, "%s\t%s\n", f.cands[i].mid, f.cands[i].line);
+    }
+    char ufrag[64];
+    fl__sdp_ice_ufrag(body, ufrag, sizeof(ufrag));
+    if (fl__sdp_add_candidates(&out, body, len, (const char *)cands.data, cands.len, 1) != 0)
+        abort();
+    if (out.len < len || (len && memcmp(out.data, body, strcspn(body, "m"))) != 0)
+        abort();
+    fl_bytes_deinit(&cands);
+    fl_bytes_deinit(&out);
 }
 
 static const fl_rpc_http_handler handler = { on_body, on_end, on_gone };
@@ -121,6 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (s.ends > 1 || (s.ends == 1) != req.ended)
             abort();
+        if (req.ended && req.max_body > 0)
+            whip_bodies(req.buf.data ? (const char *)req.buf.data : "", req.buf.len);
     }
     fl__http_req_deinit(&req);
     return 0;
