@@ -607,6 +607,8 @@ static void fill(player *p)
 static void end_of_stream(player *p)
 {
     p->eos = 1;
+    if (p->fed && p->src) /* bytes past the stream's end (its size said so): never read */
+        fl__bytes_push_fail(p->src, 0, NULL);
     fl_log(FL_LOG_INFO, "%s: end of stream (%" PRIu64 " video, %" PRIu64 " audio frames)",
            p->e ? p->e->name : "player", p->st[ST_VIDEO].frames, p->st[ST_AUDIO].frames);
     if (p->e) {

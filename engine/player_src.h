@@ -124,7 +124,7 @@ void fl__bytes_push_end(fl__bytes *b);
 int fl__bytes_push_ended(const fl__bytes *b);
 
 /* Completes every write still waiting with status and why (the reader
- * failed: the bytes will never be taken). */
+ * failed, or ended before them: the bytes will never be taken). */
 void fl__bytes_push_fail(fl__bytes *b, int status, const char *why);
 
 /* ---- RTSP sources ---- */

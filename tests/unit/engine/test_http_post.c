@@ -409,7 +409,8 @@ static void test_series_with_pauses(void **state)
 }
 
 /* A file whose Segment says its size: EndOfStream at its end, without
- * fl_element_write_end or waiting for disconnectionTimeout. */
+ * fl_element_write_end or waiting for disconnectionTimeout; bytes written
+ * past that end are never read, and their writes complete at it. */
 static void test_sized_file_ends_itself(void **state)
 {
     (void)state;
@@ -419,13 +420,26 @@ static void test_sized_file_ends_itself(void **state)
     }
     world *w = world_new();
     make_file_as(w, 0);
+    w->file = realloc(w->file, w->file_len + 20000);
+    assert_non_null(w->file);
+    memset(w->file + w->file_len, 0x5a, 20000);
+    w->file_len += 20000;
     w->piece = 8192;
     fl_time t0 = fl__sim_now(w->s.sim);
+    write_upto(w, w->file_len - 20000);
+    /* the demuxer is at the Segment's end: the rest comes before the last
+     * frames leave, and is never read */
+    advance(w, (SECONDS - 0.4) * FL_TIME_SEC);
+    assert_int_equal(w->eos, 0);
     write_upto(w, w->file_len);
-    advance(w, (SECONDS + 0.3) * FL_TIME_SEC);
+    advance(w, 100 * FL_TIME_MS);
+    assert_true(w->taken < w->file_len);
+    advance(w, 0.6 * FL_TIME_SEC);
     assert_int_equal(w->eos, 1);
     assert_true(w->eos_at - t0 <= (SECONDS + 0.1) * FL_TIME_SEC);
     assert_int_equal(w->errors, 0);
+    assert_int_equal(w->write_fails, 0);
+    assert_int_equal(w->taken, w->file_len);
     check_frames(w, 0, SECONDS * FPS);
     world_free(w);
 }
