@@ -137,6 +137,7 @@ int fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
 #define FL_ELEMENT_WEBRTC      "WebRtcEndpoint"   /* a browser peer: ICE, DTLS-SRTP, RTP */
 #define FL_ELEMENT_RECORDER    "RecorderEndpoint" /* media into a file: WebM, MKV, MP4 */
 #define FL_ELEMENT_PLAYER      "PlayerEndpoint"   /* media from a file, HTTP or RTSP */
+#define FL_ELEMENT_HTTP_POST   "HttpPostEndpoint" /* media from a WebM/MKV upload */
 
 /* Source/sink pad pairs an element holds at most (each media type and pad
  * description a connect names makes one); a connect past it: FL_ERANGE. */
@@ -377,6 +378,39 @@ int fl_element_push(fl_element *e,
                     size_t len,
                     fl_done_fn done,
                     void *arg);
+
+/* Largest piece fl_element_write accepts (FL_EMSGSIZE above). */
+#define FL_ENGINE_WRITE_MAX (1u << 20)
+
+/* FL_ELEMENT_HTTP_POST: appends len bytes (copied) of a WebM or Matroska
+ * stream (an upload: a first piece with its EBML header and tracks, then
+ * the rest in any cut, 1 byte or a megabyte) to what the element plays.
+ * The first write starts a stream; the element plays it in real time,
+ * frames out of its "default" audio and video source pads as a
+ * PlayerEndpoint plays a file, and ends it when no byte came for its
+ * disconnectionTimeout property (seconds, 2 by default; 0: as soon as the
+ * bytes run out) while it needed some, or at fl_element_write_end; then
+ * EndOfStream once its last frame left (a stream whose WebM Segment says
+ * its size ends there by itself). A write after EndOfStream starts a new
+ * stream (RTP on new SSRCs, its timestamps going on from the last one's).
+ *
+ * cb runs once the element took the bytes: status 0 (text NULL) when the
+ * demuxer read them, or needs them at once; so a writer keeps what is in
+ * flight bounded (pause the upload while a few hundred KiB wait for their
+ * cb) and is paced by the playing. Errors, with why in text: the stream's
+ * failure as its Error event says it (FL_ENOTSUP not a format the demuxer
+ * reads, FL_EBADMSG corrupt: every write fails until fl_element_write_end,
+ * after which the next write starts a new stream), FL_EBUSY while the last
+ * stream ended but still plays out its queued frames, FL_ECANCELED /
+ * FL_ECLOSED when the element is released first. Returned: FL_ENOTSUP for
+ * another element type, FL_EINVAL (data NULL with len, cb NULL),
+ * FL_EMSGSIZE above FL_ENGINE_WRITE_MAX. */
+int fl_element_write(fl_element *e, const void *data, size_t len, fl_text_fn cb, void *arg);
+
+/* FL_ELEMENT_HTTP_POST: the stream ends now (what was written still plays,
+ * then EndOfStream), or after a failure, the next write starts a new
+ * stream. done may be NULL. FL_ENOTSUP for another element type. */
+int fl_element_write_end(fl_element *e, fl_done_fn done, void *arg);
 
 /* A media packet as the engine carries it (opaque here). It belongs to its
  * worker's pool: read, referenced and unreferenced only on that worker's

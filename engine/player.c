@@ -26,6 +26,10 @@
  * Reports passed on, and a viewer's key-frame request goes to the server
  * as a PLI.
  *
+ * Fed by pushes (engine/player_int.h: HttpPostEndpoint), the source is a
+ * push source (engine/bytes_push.c) that the element's writes fill: the
+ * same demuxer, queue and pacing play it as it comes.
+ *
  * Worker thread only. */
 #include <inttypes.h>
 #include <stdint.h>
@@ -42,6 +46,7 @@
 #include "container/container.h"
 #include "engine/deadline.h"
 #include "engine/engine_int.h"
+#include "engine/player_int.h"
 #include "engine/player_src.h"
 #include "net/rtp.h"
 #include "sdp/sdp.h"
@@ -121,6 +126,10 @@ typedef struct player {
     int use_encoded;
     int network_cache; /* ms */
     int rtsp;
+    int fed;      /* fed by pushes (fl__player_write), not by a URI */
+    fl_time idle; /* fed: how long a read waits for bytes before the end */
+    int fail_status;
+    char fail_why[256];
     enum fl_uri_state state;
     /* the source */
     fl__bytes *src;
@@ -251,6 +260,10 @@ static void fail(player *p, int status, const char *why)
     char msg[URI_MAX + 400];
     snprintf(msg, sizeof(msg), "playing %.1000s failed: %s", p->uri, why);
     raise_error(p, error_type(status), msg);
+    p->fail_status = status;
+    snprintf(p->fail_why, sizeof(p->fail_why), "%.255s", msg);
+    if (p->fed && p->src)
+        fl__bytes_push_fail(p->src, status, p->fail_why);
     close_source(p);
     for (size_t i = 0; i < p->ninfo; i++)
         fl__deferred_text(&p->info_waiters[i], status, msg);
@@ -523,7 +536,7 @@ static void request_read(player *p)
     int64_t off;
     size_t len;
     fl_demux_want(p->dm, &off, &len);
-    if (len < READ_AHEAD)
+    if (len < READ_AHEAD && !p->fed) /* a push source answers what it holds */
         len = READ_AHEAD;
     int rc = fl__bytes_read(p->src, off, len);
     if (rc == FL_ENOTSUP) {
@@ -594,6 +607,8 @@ static void fill(player *p)
 static void end_of_stream(player *p)
 {
     p->eos = 1;
+    if (p->fed && p->src) /* bytes past the stream's end (its size said so): never read */
+        fl__bytes_push_fail(p->src, 0, NULL);
     fl_log(FL_LOG_INFO, "%s: end of stream (%" PRIu64 " video, %" PRIu64 " audio frames)",
            p->e ? p->e->name : "player", p->st[ST_VIDEO].frames, p->st[ST_AUDIO].frames);
     if (p->e) {
@@ -805,7 +820,9 @@ static int open_source(player *p)
         p->st[k].on = 0;
     }
     int rc;
-    if (p->rtsp) {
+    if (p->fed) {
+        rc = fl__bytes_push_create(&p->src, &p->w->loop, p->idle, &bytes_cb, p);
+    } else if (p->rtsp) {
         fl__rtsp_transport t = strncasecmp(p->uri, "rtspt:", 6) == 0 ? FL__RTSP_TCP : FL__RTSP_UDP;
         rc = fl__rtsp_open(&p->rs, &p->w->loop, p->uri, t, &rtsp_cb, p);
     } else {
@@ -958,14 +975,14 @@ static int player_invoke(fl_element *e, fl__invocation *inv)
 
 /* ---- hooks ---- */
 
-static const fl_sdp_codec *player_caps(fl_element *e, unsigned media)
+const fl_sdp_codec *fl__player_caps(fl_element *e, unsigned media)
 {
     player *p = impl(e);
     int k = media == FL_MEDIA_VIDEO ? ST_VIDEO : media == FL_MEDIA_AUDIO ? ST_AUDIO : -1;
     return p && k >= 0 && p->st[k].on ? &p->st[k].caps : NULL;
 }
 
-static void player_key_frame(fl_element *e, unsigned media, int join)
+void fl__player_key_frame(fl_element *e, unsigned media, int join)
 {
     (void)join;
     player *p = impl(e);
@@ -974,11 +991,11 @@ static void player_key_frame(fl_element *e, unsigned media, int join)
     /* a file: its next key frame comes as the file has them */
 }
 
-static int player_sender_report(fl_element *e,
-                                unsigned media,
-                                uint32_t ssrc,
-                                uint32_t *rtp_ts_out,
-                                fl_time *sent)
+int fl__player_sender_report(fl_element *e,
+                             unsigned media,
+                             uint32_t ssrc,
+                             uint32_t *rtp_ts_out,
+                             fl_time *sent)
 {
     player *p = impl(e);
     if (!p)
@@ -1003,14 +1020,14 @@ static int player_sender_report(fl_element *e,
     return 0;
 }
 
-static void player_stats(fl_element *e, unsigned media, fl__stats_out *out)
+void fl__player_stats(fl_element *e, unsigned media, fl__stats_out *out)
 {
     (void)media;
     (void)e;
     fl__stats_add(out, FL_STATS_ELEMENT);
 }
 
-static void player_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
+void fl__player_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
 {
     (void)e;
     (void)sink;
@@ -1019,7 +1036,7 @@ static void player_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
 
 /* ---- properties ---- */
 
-static int player_set_property(fl_element *e, const char *name, const char *value)
+int fl__player_set_property(fl_element *e, const char *name, const char *value)
 {
     player *p = impl(e);
     if (strcmp(name, "uri") == 0) {
@@ -1052,7 +1069,7 @@ static int player_set_property(fl_element *e, const char *name, const char *valu
     return FL_ENOTSUP;
 }
 
-static int player_get_property(fl_element *e, const char *name, char *out, size_t cap)
+int fl__player_get_property(fl_element *e, const char *name, char *out, size_t cap)
 {
     player *p = impl(e);
     static const char *const states[] = { "STOP", "START", "PAUSE" };
@@ -1107,7 +1124,7 @@ static int player_init(fl_element *e)
     return 0;
 }
 
-static void player_fini(fl_element *e)
+void fl__player_fini(fl_element *e)
 {
     player *p = impl(e);
     if (!p)
@@ -1119,17 +1136,79 @@ static void player_fini(fl_element *e)
     fl__deadline_close(&p->timer, on_timer_closed);
 }
 
+/* ---- fed by pushes (player_int.h) ---- */
+
+int fl__player_init_fed(fl_element *e, fl_time idle)
+{
+    int rc = player_init(e);
+    if (rc < 0)
+        return rc;
+    player *p = impl(e);
+    p->fed = 1;
+    p->idle = idle;
+    snprintf(p->uri, sizeof(p->uri), "the upload");
+    return 0;
+}
+
+void fl__player_set_idle(fl_element *e, fl_time idle)
+{
+    impl(e)->idle = idle; /* the next stream's */
+}
+
+fl_time fl__player_idle(fl_element *e)
+{
+    return impl(e)->idle;
+}
+
+void fl__player_write(fl_element *e, const uint8_t *data, size_t len, fl__deferred done)
+{
+    player *p = impl(e);
+    if (p->failed) {
+        fl__deferred_text(&done, p->fail_status, p->fail_why);
+        return;
+    }
+    if (p->open && p->src && !p->eos && fl__bytes_push_ended(p->src)) {
+        fl__deferred_text(&done, FL_EBUSY,
+                          "the previous stream ended and is still playing out its last frames");
+        return;
+    }
+    if (!p->open || p->eos) {
+        /* a new stream: its stream time goes on from the last one's */
+        close_source(p);
+        int rc = open_source(p);
+        if (rc < 0) {
+            fl__deferred_text(&done, rc, "the stream could not be opened");
+            return;
+        }
+        set_state(p, FL_URI_START);
+    }
+    int rc = fl__bytes_push_write(p->src, data, len, done);
+    if (rc < 0)
+        fl__deferred_text(&done, rc,
+                          rc == FL_EMSGSIZE ? "more than 80 MiB written and not yet played"
+                                            : fl_strerror(rc));
+}
+
+void fl__player_write_end(fl_element *e)
+{
+    player *p = impl(e);
+    if (p->failed)
+        p->failed = 0; /* the next write starts a new stream */
+    else if (p->open && p->src && !p->eos)
+        fl__bytes_push_end(p->src);
+}
+
 const fl__element_type fl__player_type = {
     .name = FL_ELEMENT_PLAYER,
-    .receive = player_receive,
+    .receive = fl__player_receive,
     .init = player_init,
-    .fini = player_fini,
-    .key_frame = player_key_frame,
-    .caps = player_caps,
-    .set_property = player_set_property,
-    .get_property = player_get_property,
-    .stats = player_stats,
-    .sender_report = player_sender_report,
+    .fini = fl__player_fini,
+    .key_frame = fl__player_key_frame,
+    .caps = fl__player_caps,
+    .set_property = fl__player_set_property,
+    .get_property = fl__player_get_property,
+    .stats = fl__player_stats,
+    .sender_report = fl__player_sender_report,
     .methods = player_methods,
     .invoke = player_invoke,
 };

@@ -6,7 +6,8 @@
  *   at any offset, for container/'s demuxers. file:// reads with libuv's
  *   file operations (its thread pool; synchronously on a simulated worker,
  *   engine/sim.h); http:// and https:// with the project's HTTP/1.1 client
- *   (TLS by mbedTLS), range requests where the server takes them.
+ *   (TLS by mbedTLS), range requests where the server takes them. A push
+ *   source (HttpPostEndpoint) holds bytes handed to it as they come.
  *
  * - An RTSP source (fl__rtsp): an RTSP 1.0 session with a server (a
  *   camera) whose RTP streams are forwarded as they come (no demuxer, no
@@ -24,6 +25,7 @@
 
 #include <uv.h>
 
+#include "base/time.h"
 #include "sdp/sdp.h"
 
 /* ---- byte sources ---- */
@@ -87,6 +89,43 @@ int fl__bytes_http_open(fl__bytes **out,
                         const char *ca_file,
                         const fl__bytes_cb *cb,
                         void *arg);
+
+/* ---- push sources (engine/bytes_push.c) ---- */
+
+struct fl__deferred;
+
+/* A source fed by fl__bytes_push_write (an upload): not seekable, size
+ * unknown (opened says -1, 0, from a deadline). A read of len bytes is
+ * answered once len bytes are held (with all that is held, up to 256 KiB
+ * past len) or once the stream ended (then with what is left, fewer than
+ * len: the demuxer's end of file). The stream ends by fl__bytes_push_end,
+ * or when a read waited `idle` (> 0, microseconds) with no write coming:
+ * an upload that stalled or ended and was not followed by another.
+ * FL_EINVAL, FL_ENOMEM. */
+int fl__bytes_push_create(fl__bytes **out,
+                          uv_loop_t *loop,
+                          fl_time idle,
+                          const fl__bytes_cb *cb,
+                          void *arg);
+
+/* Appends len bytes (copied) to the stream. `done` (engine_int.h's
+ * deferred answer; its reply may be NULL) is completed with 0 once the
+ * reader took the last of them, or as soon as a waiting read needs them
+ * (holding them back would stall it); with the status and why given to
+ * fl__bytes_push_fail, or FL_ECANCELED when the source is closed first.
+ * Returns 0 (done is the source's), FL_ESTATE once the stream ended,
+ * FL_EMSGSIZE past 80 MiB held, FL_ENOMEM (done stays the caller's). */
+int fl__bytes_push_write(fl__bytes *b, const uint8_t *data, size_t len, struct fl__deferred done);
+
+/* No more bytes: reads past what is held answer the end of the stream. */
+void fl__bytes_push_end(fl__bytes *b);
+
+/* 1 once the stream ended (fl__bytes_push_end or idle). */
+int fl__bytes_push_ended(const fl__bytes *b);
+
+/* Completes every write still waiting with status and why (the reader
+ * failed, or ended before them: the bytes will never be taken). */
+void fl__bytes_push_fail(fl__bytes *b, int status, const char *why);
 
 /* ---- RTSP sources ---- */
 

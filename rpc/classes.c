@@ -9,12 +9,14 @@
 static const rpc_class pipeline = { .name = "MediaPipeline" };
 static const rpc_class passthrough = { .name = "PassThrough",
                                        .engine_type = FL_ELEMENT_PASSTHROUGH };
-extern const rpc_class fl__class_webrtc;   /* rpc/ops_webrtc.c */
-extern const rpc_class fl__class_recorder; /* rpc/ops_recorder.c */
-extern const rpc_class fl__class_player;   /* rpc/ops_player.c */
+extern const rpc_class fl__class_webrtc;    /* rpc/ops_webrtc.c */
+extern const rpc_class fl__class_recorder;  /* rpc/ops_recorder.c */
+extern const rpc_class fl__class_player;    /* rpc/ops_player.c */
+extern const rpc_class fl__class_http_post; /* rpc/ops_http_post.c */
 
 static const rpc_class *const classes[] = {
-    &pipeline, &passthrough, &fl__class_webrtc, &fl__class_recorder, &fl__class_player,
+    &pipeline,           &passthrough,      &fl__class_webrtc,
+    &fl__class_recorder, &fl__class_player, &fl__class_http_post,
 };
 
 const rpc_class *fl__class_find(const char *name)

@@ -278,6 +278,7 @@ struct fl_rpc {
     fl_log_rate limit_log[FL_LIMIT_COUNT]; /* a refusal's log line, one per limit per 10 s */
     fl_log_rate mdns_log;                  /* the unresolved mDNS candidate warning */
     fl__fd_budget fds;                     /* the daemon's, shared with the control server */
+    fl_hmap uploads; /* HttpPostEndpoint URL token -> upload_url (ops_http_post.c) */
     /* Memory freed by releases is handed back to the system once they settle. */
     uv_timer_t trim_timer;
     unsigned frees_since_trim;
@@ -399,6 +400,14 @@ typedef struct rpc_class {
      * NULL to drop it; the events of every element are rpc/events.c's. */
     json_t *(*event)(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char **type);
 } rpc_class;
+
+/* ---- ops_http_post.c: HttpPostEndpoint's upload URLs ---- */
+
+/* The control server's /httppost/ route (service.c's on_request): FL_ENOENT
+ * for another path, else 0 (the request answered or taken). */
+int fl__http_post_route(struct fl_rpc *rpc, fl_rpc_http *req);
+/* Frees rpc->uploads (fl_hmap_init'ed by fl_rpc_create), at the end. */
+void fl__http_post_free(struct fl_rpc *rpc);
 
 /* ---- ops_uri.c: what RecorderEndpoint and PlayerEndpoint share ---- */
 

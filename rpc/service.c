@@ -23,6 +23,8 @@ static int on_request(void *ctx, fl_rpc_http *req)
 {
     struct fl_rpc *rpc = ctx;
     int rc = fl__whip_route(rpc, req);
+    if (rc == FL_ENOENT)
+        rc = fl__http_post_route(rpc, req);
     return rc;
 }
 
@@ -39,6 +41,7 @@ static void free_registry(struct fl_rpc *rpc)
     }
     fl_hmap_deinit(&rpc->objects);
     fl_hmap_deinit(&rpc->elements);
+    fl__http_post_free(rpc);
     fl__kmd_unload(&rpc->kmd);
 }
 
@@ -56,6 +59,7 @@ int fl_rpc_create(fl_rpc **out, uv_loop_t *loop, fl_engine *engine, const fl_rpc
     fl_hmap_init(&rpc->elements);
     fl_hmap_init(&rpc->sessions);
     fl_hmap_init(&rpc->subs);
+    fl_hmap_init(&rpc->uploads);
     fl_list_init(&rpc->clients);
     fl_list_init(&rpc->cpu_samples);
     int rc = fl__kmd_load(&rpc->kmd);
