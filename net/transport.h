@@ -47,6 +47,7 @@
 #include "net/cert.h"
 #include "net/dtls.h"
 #include "net/rtp.h"
+#include "net/srtp.h"
 
 typedef struct fl_transport fl_transport;
 
@@ -60,8 +61,25 @@ typedef struct fl_transport_clock_rate {
     uint32_t rate; /* Hz */
 } fl_transport_clock_rate;
 
+/* How media is protected. */
+typedef enum fl_transport_mode {
+    FL_TRANSPORT_DTLS = 0,  /* DTLS-SRTP (WebRTC) */
+    FL_TRANSPORT_PLAIN = 1, /* no protection: RTP and RTCP in the clear (RTP/AVP, RTP/AVPF) */
+    /* SRTP keyed from SDP (RFC 4568): sdes_profile, sdes_local_key (what we
+     * send with, key||salt), sdes_remote_key (what the peer sends with). */
+    FL_TRANSPORT_SDES = 2,
+} fl_transport_mode;
+
 typedef struct fl_transport_config {
-    fl_cert *cert;                  /* ours; not owned, must outlive */
+    /* PLAIN and SDES: no DTLS (cert, role, fingerprint, profiles, mtu and
+     * hs timeouts are ignored), CONNECTED at fl_transport_start, DTLS
+     * records arriving are dropped and counted (stats.unknown). */
+    fl_transport_mode mode;
+    fl_srtp_profile sdes_profile; /* SDES: any fl_srtp AES-CM profile */
+    /* SDES: fl_srtp_profile_key_len + _salt_len bytes each (key then salt),
+     * copied at create (the caller may wipe its own copies). */
+    const uint8_t *sdes_local_key, *sdes_remote_key;
+    fl_cert *cert;                  /* ours (DTLS); not owned, must outlive */
     fl_dtls_role role;              /* from SDP a=setup */
     const char *remote_fingerprint; /* SDP a=fingerprint, or NULL (later) */
     fl_dtls_srtp_profile profiles[FL_DTLS_MAX_PROFILES];
@@ -93,9 +111,11 @@ typedef enum fl_transport_event_type {
 
 typedef struct fl_transport_event {
     fl_transport_event_type type;
-    fl_dtls_srtp_profile profile; /* CONNECTED */
-    int err;                      /* FAILED: FL_EAUTH, FL_ETIMEDOUT, FL_ETLS, ... */
-    const char *reason;           /* FAILED; valid while the transport lives */
+    /* CONNECTED: the DTLS profile; SDES: the fl_srtp_profile value (same
+     * numbers for AES128, 0x0101/0x0102 for AES256); PLAIN: NONE. */
+    fl_dtls_srtp_profile profile;
+    int err;            /* FAILED: FL_EAUTH, FL_ETIMEDOUT, FL_ETLS, ... */
+    const char *reason; /* FAILED; valid while the transport lives */
     /* RTP, RTCP: one reference owned by the event; drop it with
      * fl_transport_event_release() (or fl_buf_unref). NULL otherwise. */
     fl_buf *buf;
@@ -149,18 +169,19 @@ typedef struct fl_transport_stats {
     uint64_t rtp_received, rtcp_received; /* decrypted */
     uint64_t rtp_sent, rtcp_sent;         /* protected */
     /* Drops. */
-    uint64_t media_not_ready;  /* RTP/RTCP before CONNECTED or after the end */
-    uint64_t srtp_replay;      /* inbound FL_SRTP_EREPLAY (RTP and RTCP) */
-    uint64_t srtp_auth;        /* inbound FL_EAUTH */
-    uint64_t srtp_other;       /* inbound malformed, shared buffer, ... */
-    uint64_t rtp_bad;          /* decrypted but not RTP (fl_rtp_parse) */
-    uint64_t rtcp_bad;         /* decrypted compound with a bad block */
-    uint64_t unknown;          /* neither DTLS nor RTP/RTCP (RFC 7983) */
-    uint64_t dtls_dropped;     /* junk fl_dtls dropped */
-    uint64_t dtls_app_dropped; /* DTLS application data (not wired) */
-    uint64_t tx_dropped;       /* DTLS datagrams lost: no pool buffer, too big */
-    uint64_t events_dropped;   /* media events: event queue full */
-    int64_t rtt_us;            /* last RTT of any outbound SSRC; -1 unknown */
+    uint64_t media_not_ready;     /* RTP/RTCP before CONNECTED or after the end */
+    uint64_t srtp_replay;         /* inbound FL_SRTP_EREPLAY (RTP and RTCP) */
+    uint64_t srtp_auth;           /* inbound FL_EAUTH */
+    uint64_t srtp_other;          /* inbound malformed, shared buffer, ... */
+    uint64_t rtp_bad;             /* decrypted but not RTP (fl_rtp_parse) */
+    uint64_t rtcp_bad;            /* decrypted compound with a bad block */
+    uint64_t unknown;             /* neither DTLS nor RTP/RTCP (RFC 7983) */
+    uint64_t dtls_dropped;        /* junk fl_dtls dropped */
+    uint64_t dtls_app_dropped;    /* DTLS application data (not wired) */
+    uint64_t tx_dropped;          /* DTLS datagrams lost: no pool buffer, too big */
+    uint64_t events_dropped;      /* media events: event queue full */
+    uint64_t srtp_key_soft_limit; /* libsrtp key soft limit events, both directions */
+    int64_t rtt_us;               /* last RTT of any outbound SSRC; -1 unknown */
     size_t n_inbound, n_outbound;
     fl_transport_inbound_stats inbound[FL_TRANSPORT_MAX_SSRCS];
     fl_transport_outbound_stats outbound[FL_TRANSPORT_MAX_SSRCS];

@@ -69,6 +69,56 @@ typedef enum fl_sdp_ext {
     FL_SDP_EXT_COUNT
 } fl_sdp_ext;
 
+/* ---- a=crypto (SDES, RFC 4568; AES-256 suites RFC 6188) ---- */
+
+typedef enum fl_sdp_crypto_suite {
+    FL_SDP_CRYPTO_NONE = 0,
+    /* "AES_CM_128_HMAC_SHA1_80" in SDP; Kurento's CryptoSuite
+     * AES_128_CM_HMAC_SHA1_80 */
+    FL_SDP_AES_CM_128_HMAC_SHA1_80,
+    FL_SDP_AES_CM_128_HMAC_SHA1_32,
+    FL_SDP_AES_256_CM_HMAC_SHA1_80, /* "AES_256_CM_HMAC_SHA1_80" (RFC 6188) */
+    FL_SDP_AES_256_CM_HMAC_SHA1_32,
+} fl_sdp_crypto_suite;
+
+#define FL_SDP_CRYPTO_MAX_KEY 46 /* master key + salt: 30 bytes for AES-128, 46 for AES-256 */
+#define FL_SDP_MAX_CRYPTO     8
+
+/* One a=crypto line with a single inline key. */
+typedef struct fl_sdp_crypto {
+    int tag; /* 1..999999999 */
+    fl_sdp_crypto_suite suite;
+    uint8_t key[FL_SDP_CRYPTO_MAX_KEY]; /* the inline key||salt, decoded */
+    size_t key_len;                     /* fl_sdp_crypto_key_len(suite) */
+    uint64_t lifetime;                  /* packets ("|2^31" or "|1048576"); 0 when absent */
+    uint32_t mki, mki_len;              /* "|MKI:LEN"; mki_len 0 when absent */
+} fl_sdp_crypto;
+
+/* Parses the value after "a=crypto:" ("1 AES_CM_128_HMAC_SHA1_80
+ * inline:<base64>[|lifetime][|MKI:len] [session params]") into out.
+ * FL_ENOTSUP for a suite not listed above (the caller skips that line) and
+ * for the session parameters UNENCRYPTED_SRTP, UNENCRYPTED_SRTCP and
+ * UNAUTHENTICATED_SRTP (other session parameters are accepted and ignored);
+ * FL_EBADMSG (reason in err, which may be NULL) for a bad tag, a key method
+ * other than inline, bad base64, a key of the wrong length for its suite,
+ * more than one key, a bad lifetime or MKI. Keys are never put in err. */
+int fl_sdp_crypto_parse(const char *value, fl_sdp_crypto *out, char *err, size_t errlen);
+
+/* Writes "<tag> <suite> inline:<base64 key||salt>[|2^n|lifetime][|MKI:LEN]"
+ * into out (NUL-terminated). FL_EMSGSIZE when cap is too small, FL_EINVAL
+ * for an unknown suite, a key_len not the suite's or a tag out of range. */
+int fl_sdp_crypto_write(const fl_sdp_crypto *c, char *out, size_t cap);
+
+/* The SDP name of a suite ("AES_CM_128_HMAC_SHA1_80"); "" for NONE/unknown. */
+const char *fl_sdp_crypto_suite_name(fl_sdp_crypto_suite s);
+
+/* The suite an SDP name stands for (case-sensitive, as RFC 4568 registers
+ * them); FL_SDP_CRYPTO_NONE when unknown. */
+fl_sdp_crypto_suite fl_sdp_crypto_suite_parse(const char *sdp_name);
+
+/* Master key + salt length in bytes: 30 (AES-128) or 46 (AES-256); 0 NONE. */
+size_t fl_sdp_crypto_key_len(fl_sdp_crypto_suite s);
+
 /* The URI of a known extension. */
 const char *fl_sdp_ext_uri(fl_sdp_ext ext);
 
@@ -121,6 +171,19 @@ typedef struct fl_sdp_media {
     /* The m= line's formats as written ("111 63 9 0 8", "webrtc-datachannel"),
      * cut at a space when longer; a rejected section is answered with them. */
     char fmt[256];
+    /* Plain RTP (RtpEndpoint) figures. */
+    char addr[64]; /* the c= address of the section (its own, else the session's); "" when none */
+    int addr_ip6;  /* c=IN IP6 */
+    uint16_t rtcp_port; /* a=rtcp:<port> (RFC 3605); 0 when absent */
+    char rtcp_addr[64]; /* a=rtcp:<port> IN IP4 <addr>; "" when absent */
+    /* a=crypto lines with a known suite, in order (unknown suites skipped; a
+     * malformed line makes describe fail with FL_EBADMSG naming the line). */
+    size_t ncrypto;
+    fl_sdp_crypto crypto[FL_SDP_MAX_CRYPTO];
+    /* a=direction (RFC 4145 as Kurento's tutorial uses it): 0 absent,
+     * 1 active (the peer connects/sends first: learn its address from its
+     * first packet), 2 passive, 3 both. */
+    int comedia;
 } fl_sdp_media;
 
 typedef struct fl_sdp_desc {
@@ -196,6 +259,27 @@ typedef struct fl_sdp_local {
     size_t ncandidates;
     const char *const *candidates;
     int end_of_candidates;
+    /* Plain RTP (RtpEndpoint): no ICE, no DTLS, no BUNDLE, no candidates, no
+     * a=mid/msid requirement; each accepted section gets its own port,
+     * port[kind index: 0 audio, 1 video] on `address`, with "c=IN IP4|IP6
+     * <address>" (IP6 when address contains ':'), a=rtcp-mux when the offer
+     * has it (else RTCP is port+1, written as a=rtcp:<port+1>),
+     * a=direction:passive when the offer says a=direction:active (active when
+     * it says passive; none otherwise), and, when crypto[kind] is set, SRTP:
+     * an answer takes the offer's first a=crypto line of crypto[kind]->suite
+     * and answers it with the OFFER's tag and OUR key (crypto[kind]->key); an
+     * offer of ours lists crypto[kind] with tag 1. Profiles: an answer keeps
+     * the offer's proto ("RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF";
+     * rtcp-fb only for the F ones); a section is rejected (port 0) when it is
+     * SAVP/SAVPF and we have no crypto, when we have crypto and it is
+     * AVP/AVPF or has no a=crypto line of our suite. Our offer uses RTP/AVPF,
+     * or RTP/SAVPF with crypto. ice_ufrag/ice_pwd/fingerprint are ignored
+     * (may be NULL) when plain. An accepted section of an offer with no c=
+     * at all is FL_EBADMSG ("no connection address"); c=IN IP4 0.0.0.0 is
+     * allowed (COMEDIA peers write it). */
+    int plain;
+    uint16_t port[2];
+    const fl_sdp_crypto *crypto[2]; /* not owned; read during the call */
 } fl_sdp_local;
 
 /* Answers an offer (RFC 3264, RFC 8843 BUNDLE, RFC 8829's answer rules):
@@ -223,7 +307,9 @@ int fl_sdp_answer(const fl_sdp_desc *offer,
 /* An offer of our own: one audio section when `audio`, one video section
  * when `video` (mids "0", "1" in that order), with the directions given,
  * every configured codec (payload numbers from 96 for dynamic ones, RTX for
- * video codecs), setup actpass, BUNDLE, rtcp-mux, rtcp-rsize. */
+ * video codecs), setup actpass, BUNDLE, rtcp-mux, rtcp-rsize. With
+ * local->plain: RTP/AVPF (RTP/SAVPF and a=crypto with tag 1 when
+ * crypto[kind] is set) on port[kind], rtcp-mux, no ICE/DTLS/BUNDLE. */
 int fl_sdp_offer(const fl_sdp_local *local,
                  int audio,
                  fl_sdp_dir audio_dir,
@@ -239,7 +325,12 @@ int fl_sdp_offer(const fl_sdp_local *local,
  * extension ids the answer kept, our direction as the answer implies, our
  * setup (active/passive: the DTLS role the answer leaves us), the answer's
  * BUNDLE group, and rejected sections. FL_EBADMSG (reason in err)
- * otherwise, leaving `offer` unchanged. */
+ * otherwise, leaving `offer` unchanged. A plain offer (RTP/AVP(F),
+ * RTP/SAVP(F): fl_sdp_local.plain) needs no ICE or fingerprint; with SRTP
+ * the answer's section must carry an a=crypto line with one of our tags and
+ * its suite (FL_EBADMSG otherwise), and `offer`'s section keeps only that
+ * line of ours (ncrypto 1). The peer's address, ports and key are read from
+ * the answer's view (addr, port, rtcp_port, crypto[0]). */
 int fl_sdp_process_answer(fl_sdp_desc *offer, const fl_sdp_desc *answer, char *err, size_t errlen);
 
 /* Whether two codecs are the same format (name case-insensitive, clock
