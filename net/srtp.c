@@ -41,6 +41,28 @@ static void srtp_log_handler(srtp_log_level_t level, const char *msg, void *data
         fl_log(FL_LOG_DEBUG, "libsrtp: %s", msg);
 }
 
+/* libsrtp's events come through one process-wide handler, on the thread
+ * that protects or unprotects (the session's own): the session's counter is
+ * found through its user data. */
+static void srtp_event_handler(srtp_event_data_t *data)
+{
+    fl_srtp *s = data && data->session ? srtp_get_user_data(data->session) : NULL;
+    if (!s)
+        return;
+    switch (data->event) {
+    case event_key_soft_limit:
+        s->stats.key_soft_limits++;
+        fl_log(FL_LOG_INFO, "%s session: key soft limit (ssrc %u)",
+               s->direction == FL_SRTP_INBOUND ? "inbound" : "outbound", (unsigned)data->ssrc);
+        break;
+    case event_key_hard_limit:
+        fl_log(FL_LOG_WARN, "key hard limit (ssrc %u): packets refused", (unsigned)data->ssrc);
+        break;
+    default:
+        break;
+    }
+}
+
 static void init_libsrtp(void)
 {
     srtp_err_status_t st = srtp_init();
@@ -50,6 +72,7 @@ static void init_libsrtp(void)
         return;
     }
     srtp_install_log_handler(srtp_log_handler, NULL);
+    srtp_install_event_handler(srtp_event_handler);
     /* without it, libsrtp2's own back end (slower) stays: not fatal */
     int crypto = fl__srtp_crypto_install();
     fl_log(FL_LOG_DEBUG, "%s initialised, AES-CM and HMAC-SHA1 on %s", srtp_get_version_string(),
@@ -73,6 +96,9 @@ size_t fl_srtp_profile_key_len(fl_srtp_profile profile)
     case FL_SRTP_AES128_CM_HMAC_SHA1_32:
     case FL_SRTP_AEAD_AES_128_GCM:
         return 16;
+    case FL_SRTP_AES256_CM_HMAC_SHA1_80:
+    case FL_SRTP_AES256_CM_HMAC_SHA1_32:
+        return 32;
     }
     return 0;
 }
@@ -82,6 +108,8 @@ size_t fl_srtp_profile_salt_len(fl_srtp_profile profile)
     switch (profile) {
     case FL_SRTP_AES128_CM_HMAC_SHA1_80:
     case FL_SRTP_AES128_CM_HMAC_SHA1_32:
+    case FL_SRTP_AES256_CM_HMAC_SHA1_80:
+    case FL_SRTP_AES256_CM_HMAC_SHA1_32:
         return 14;
     case FL_SRTP_AEAD_AES_128_GCM:
         return 12;
@@ -98,6 +126,10 @@ const char *fl_srtp_profile_name(fl_srtp_profile profile)
         return "SRTP_AES128_CM_HMAC_SHA1_32";
     case FL_SRTP_AEAD_AES_128_GCM:
         return "SRTP_AEAD_AES_128_GCM";
+    case FL_SRTP_AES256_CM_HMAC_SHA1_80:
+        return "SRTP_AES256_CM_HMAC_SHA1_80";
+    case FL_SRTP_AES256_CM_HMAC_SHA1_32:
+        return "SRTP_AES256_CM_HMAC_SHA1_32";
     }
     return "unknown";
 }
@@ -117,6 +149,14 @@ static void set_crypto_policies(srtp_policy_t *p, fl_srtp_profile profile)
     case FL_SRTP_AEAD_AES_128_GCM:
         srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtp);
         srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtcp);
+        break;
+    case FL_SRTP_AES256_CM_HMAC_SHA1_80:
+        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&p->rtp);
+        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&p->rtcp);
+        break;
+    case FL_SRTP_AES256_CM_HMAC_SHA1_32:
+        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32(&p->rtp);
+        srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&p->rtcp);
         break;
     }
 }
@@ -228,6 +268,7 @@ int fl_srtp_create(fl_srtp **out, const fl_srtp_config *cfg)
         rc = st == srtp_err_status_alloc_fail ? FL_ENOMEM : FL_EINVAL;
         goto free_session;
     }
+    srtp_set_user_data(s->ctx, s);
     rc = trailer_lengths(s);
     if (rc != 0)
         goto dealloc_ctx;

@@ -24,8 +24,10 @@
  * The DTLS client sends with the client key+salt and receives with the
  * server key+salt; the DTLS server the other way round. The caller splits
  * the material and passes the key and the salt of one direction here.
- * key_len is 16 for all three profiles; salt_len is 14 for the AES-CM
+ * key_len is 16 for the DTLS profiles; salt_len is 14 for the AES-CM
  * profiles and 12 for AEAD_AES_128_GCM (fl_srtp_profile_key_len/_salt_len).
+ * The AES-256 profiles (SDES keying, RFC 4568 + RFC 6188) take a 32-byte
+ * key and a 14-byte salt, split from the a=crypto inline key||salt.
  *
  * Errors: 0 or a negative FL_E* code:
  *   FL_SRTP_EREPLAY (FL_EEXIST)  replayed or too old packet (replay window)
@@ -61,7 +63,7 @@
 /* Most tailroom any profile here needs: 16-byte GCM tag + 4-byte SRTCP index. */
 #define FL_SRTP_MAX_TRAILER_LEN 20
 
-#define FL_SRTP_MAX_KEY_LEN  16
+#define FL_SRTP_MAX_KEY_LEN  32
 #define FL_SRTP_MAX_SALT_LEN 14
 
 /* DTLS-SRTP protection profiles; values are the "use_srtp" extension's IANA
@@ -70,6 +72,11 @@ typedef enum fl_srtp_profile {
     FL_SRTP_AES128_CM_HMAC_SHA1_80 = 0x0001, /* 10-byte SRTP and SRTCP tags */
     FL_SRTP_AES128_CM_HMAC_SHA1_32 = 0x0002, /* 4-byte SRTP tag, 10-byte SRTCP tag */
     FL_SRTP_AEAD_AES_128_GCM = 0x0007,       /* 16-byte tags */
+    /* SDES only (RFC 6188, keyed from a=crypto): no DTLS use_srtp id
+     * exists for them, these values are fluo's and net/dtls never offers
+     * them. 32-byte key, 14-byte salt. */
+    FL_SRTP_AES256_CM_HMAC_SHA1_80 = 0x0101, /* 10-byte SRTP and SRTCP tags */
+    FL_SRTP_AES256_CM_HMAC_SHA1_32 = 0x0102, /* 4-byte SRTP tag, 10-byte SRTCP tag */
 } fl_srtp_profile;
 
 typedef enum fl_srtp_direction {
@@ -101,6 +108,9 @@ typedef struct fl_srtp_stats {
     uint64_t auth_failures; /* FL_EAUTH, RTP and RTCP */
     uint64_t bad_packets;   /* FL_EBADMSG */
     uint64_t other_errors;  /* anything else (no tailroom, shared buffer, ...) */
+    /* libsrtp's key soft limit events (a stream's key has been used for
+     * nearly 2^48 SRTP / 2^31 SRTCP packets: time to rekey). */
+    uint64_t key_soft_limits;
 } fl_srtp_stats;
 
 typedef struct fl_srtp fl_srtp;

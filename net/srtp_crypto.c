@@ -1,4 +1,4 @@
-/* net/srtp_crypto: AES-128 counter mode and HMAC-SHA1 for libsrtp2 on
+/* net/srtp_crypto: AES-128/256 counter mode and HMAC-SHA1 for libsrtp2 on
  * mbedTLS, installed in place of the library's own crypto back end.
  *
  * Debian's libsrtp2 runs its ciphers on NSS, which builds and frees a
@@ -9,7 +9,10 @@
  * expanded AES key and a keyed HMAC state per session and never allocate
  * per packet. libsrtp2 still does everything SRTP: key derivation, the
  * packet index, replay, the tag layout. The kernel runs each type's known
- * answer tests (RFC 3711 B.2, RFC 2202) and its own before accepting it.
+ * answer tests (RFC 3711 B.2, RFC 6188 7.1, RFC 2202) and its own before
+ * accepting it. AES-256 (SDES keying, RFC 6188) has its own cipher type id
+ * in libsrtp (SRTP_AES_ICM_256, also its key derivation): the same code
+ * replaces it with a 256-bit key.
  *
  * AES-GCM stays on the library's back end. */
 #include "net/srtp_crypto.h"
@@ -34,10 +37,11 @@ FL_LOG_TAG("srtp");
 #define SHA1_LEN     20
 #define HMAC_KEY_MAX 20
 
-/* ---- AES-128 integer counter mode (RFC 3711 4.1.1) ---- */
+/* ---- AES integer counter mode (RFC 3711 4.1.1, RFC 6188 for 256 bits) ---- */
 
 typedef struct icm {
     mbedtls_aes_context aes;
+    unsigned key_bytes;     /* 16 or 32, then the 14-byte salt */
     uint8_t offset[BLOCK];  /* the salt, low two octets zero */
     uint8_t counter[BLOCK]; /* next block's input */
     uint8_t stream[BLOCK];  /* keystream of the current block */
@@ -45,13 +49,13 @@ typedef struct icm {
     uint32_t produced;      /* keystream octets since the last IV */
 } icm;
 
-static const srtp_cipher_type_t icm_type;
+static const srtp_cipher_type_t icm_type, icm256_type;
 
-static srtp_err_status_t icm_alloc(srtp_cipher_t **out, int key_len, int tag_len)
+static srtp_err_status_t icm_alloc_of(srtp_cipher_t **out, int key_len, const srtp_cipher_type_t *t)
 {
-    (void)tag_len;
     *out = NULL;
-    if (key_len != SRTP_AES_ICM_128_KEY_LEN_WSALT)
+    int want = t == &icm256_type ? SRTP_AES_ICM_256_KEY_LEN_WSALT : SRTP_AES_ICM_128_KEY_LEN_WSALT;
+    if (key_len != want)
         return srtp_err_status_bad_param;
     srtp_cipher_t *c = calloc(1, sizeof *c);
     icm *s = calloc(1, sizeof *s);
@@ -61,12 +65,25 @@ static srtp_err_status_t icm_alloc(srtp_cipher_t **out, int key_len, int tag_len
         return srtp_err_status_alloc_fail;
     }
     mbedtls_aes_init(&s->aes);
-    c->type = &icm_type;
+    s->key_bytes = (unsigned)(key_len - SRTP_SALT_LEN);
+    c->type = t;
     c->state = s;
     c->key_len = key_len;
-    c->algorithm = SRTP_AES_ICM_128;
+    c->algorithm = t == &icm256_type ? SRTP_AES_ICM_256 : SRTP_AES_ICM_128;
     *out = c;
     return srtp_err_status_ok;
+}
+
+static srtp_err_status_t icm_alloc(srtp_cipher_t **out, int key_len, int tag_len)
+{
+    (void)tag_len;
+    return icm_alloc_of(out, key_len, &icm_type);
+}
+
+static srtp_err_status_t icm256_alloc(srtp_cipher_t **out, int key_len, int tag_len)
+{
+    (void)tag_len;
+    return icm_alloc_of(out, key_len, &icm256_type);
 }
 
 static srtp_err_status_t icm_dealloc(srtp_cipher_t *c)
@@ -86,10 +103,10 @@ static srtp_err_status_t icm_dealloc(srtp_cipher_t *c)
 static srtp_err_status_t icm_init(void *state, const uint8_t *key)
 {
     icm *s = state;
-    if (mbedtls_aes_setkey_enc(&s->aes, key, 128) != 0)
+    if (mbedtls_aes_setkey_enc(&s->aes, key, s->key_bytes * 8) != 0)
         return srtp_err_status_init_fail;
     memset(s->offset, 0, sizeof s->offset);
-    memcpy(s->offset, key + SRTP_AES_128_KEY_LEN, SRTP_SALT_LEN);
+    memcpy(s->offset, key + s->key_bytes, SRTP_SALT_LEN);
     memcpy(s->counter, s->offset, BLOCK);
     s->used = BLOCK;
     s->produced = 0;
@@ -192,6 +209,39 @@ static const srtp_cipher_type_t icm_type = {
     .description = "AES-128 integer counter mode (mbedTLS)",
     .test_data = &icm_kat,
     .id = SRTP_AES_ICM_128,
+};
+
+/* RFC 6188 7.1: AES-256 session key and salt, IV zero, the first two
+ * keystream blocks. */
+static const uint8_t icm256_kat_key[SRTP_AES_ICM_256_KEY_LEN_WSALT] = {
+    0x57, 0xf8, 0x2f, 0xe3, 0x61, 0x3f, 0xd1, 0x70, 0xa8, 0x5e, 0xc9, 0x3c, 0x40, 0xb1, 0xf0, 0x92,
+    0x2e, 0xc4, 0xcb, 0x0d, 0xc0, 0x25, 0xb5, 0x82, 0x72, 0x14, 0x7c, 0xc4, 0x38, 0x94, 0x4a, 0x98,
+    0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd,
+};
+static const uint8_t icm256_kat_stream[32] = {
+    0x92, 0xbd, 0xd2, 0x8a, 0x93, 0xc3, 0xf5, 0x25, 0x11, 0xc6, 0x77, 0xd0, 0x8b, 0x55, 0x15, 0xa4,
+    0x9d, 0xa7, 0x1b, 0x23, 0x78, 0xa8, 0x54, 0xf6, 0x70, 0x50, 0x75, 0x6d, 0xed, 0x16, 0x5b, 0xac,
+};
+static const srtp_cipher_test_case_t icm256_kat = {
+    .key_length_octets = SRTP_AES_ICM_256_KEY_LEN_WSALT,
+    .key = icm256_kat_key,
+    .idx = icm_kat_iv,
+    .plaintext_length_octets = sizeof icm_kat_zero,
+    .plaintext = icm_kat_zero,
+    .ciphertext_length_octets = sizeof icm256_kat_stream,
+    .ciphertext = icm256_kat_stream,
+};
+
+static const srtp_cipher_type_t icm256_type = {
+    .alloc = icm256_alloc,
+    .dealloc = icm_dealloc,
+    .init = icm_init,
+    .encrypt = icm_crypt,
+    .decrypt = icm_crypt,
+    .set_iv = icm_set_iv,
+    .description = "AES-256 integer counter mode (mbedTLS)",
+    .test_data = &icm256_kat,
+    .id = SRTP_AES_ICM_256,
 };
 
 /* ---- HMAC-SHA1 ---- */
@@ -313,6 +363,11 @@ int fl__srtp_crypto_install(void)
     srtp_err_status_t st = srtp_replace_cipher_type(&icm_type, SRTP_AES_ICM_128);
     if (st != srtp_err_status_ok) {
         fl_log(FL_LOG_WARN, "AES-ICM on mbedTLS refused by libsrtp (%d)", (int)st);
+        return FL_EIO;
+    }
+    st = srtp_replace_cipher_type(&icm256_type, SRTP_AES_ICM_256);
+    if (st != srtp_err_status_ok) {
+        fl_log(FL_LOG_WARN, "AES-256-ICM on mbedTLS refused by libsrtp (%d)", (int)st);
         return FL_EIO;
     }
     st = srtp_replace_auth_type(&hmac_type, SRTP_HMAC_SHA1);
