@@ -1,4 +1,7 @@
 /* net/srtp_crypto: libsrtp2 running on the mbedTLS AES-ICM and HMAC-SHA1.
+ * AES-128 (RFC 3711) and AES-256 (RFC 6188: the same key derivation and
+ * counter mode with the 256-bit cipher and a 32-byte session key), 80- and
+ * 32-bit tags.
  * Every packet fl_srtp protects is checked against RFC 3711 computed here
  * from scratch (key derivation 4.3, AES-CM 4.1.1, HMAC-SHA1 4.2.1) with
  * mbedTLS's own CTR mode and one-shot HMAC, for payload lengths around and
@@ -21,9 +24,23 @@
 #define HEADROOM 32
 #define BUF_SIZE 2048
 
-static const uint8_t master_key[16] = {
+static const uint8_t master_key[32] = {
     0x3c, 0x11, 0x9a, 0x02, 0x7d, 0xe5, 0x40, 0xb8, 0x91, 0x0f, 0x6e, 0x23, 0xc4, 0x58, 0xaa, 0x17,
+    0x8e, 0x42, 0x07, 0xd3, 0x19, 0xa4, 0x6b, 0xf0, 0x25, 0xc8, 0x73, 0x0e, 0xbb, 0x51, 0x96, 0x2d,
 };
+
+/* The profile under test: key length (16 or 32) and SRTP tag (10 or 4). */
+typedef struct variant {
+    fl_srtp_profile profile;
+    size_t key_len, tag_len;
+} variant;
+
+static const variant variants[] = {
+    { FL_SRTP_AES128_CM_HMAC_SHA1_80, 16, 10 },
+    { FL_SRTP_AES256_CM_HMAC_SHA1_80, 32, 10 },
+    { FL_SRTP_AES256_CM_HMAC_SHA1_32, 32, 4 },
+};
+static const variant *cur = &variants[0];
 static const uint8_t master_salt[14] = {
     0x60, 0x2e, 0x94, 0xd1, 0x0b, 0x77, 0x3a, 0xfe, 0x15, 0xc9, 0x82, 0x4d, 0x36, 0xe0,
 };
@@ -33,7 +50,7 @@ static void keystream(const uint8_t *key, const uint8_t iv[16], uint8_t *out, si
 {
     mbedtls_aes_context aes;
     mbedtls_aes_init(&aes);
-    assert_int_equal(mbedtls_aes_setkey_enc(&aes, key, 128), 0);
+    assert_int_equal(mbedtls_aes_setkey_enc(&aes, key, (unsigned)cur->key_len * 8), 0);
     uint8_t ctr[16], block[16];
     memcpy(ctr, iv, 16);
     size_t off = 0;
@@ -42,7 +59,8 @@ static void keystream(const uint8_t *key, const uint8_t iv[16], uint8_t *out, si
     mbedtls_aes_free(&aes);
 }
 
-/* RFC 3711 4.3.1 with key_derivation_rate 0. */
+/* RFC 3711 4.3.1 with key_derivation_rate 0 (RFC 6188 4.1 for AES-256:
+ * the PRF is AES-256 in counter mode under the 256-bit master key). */
 static void derive(uint8_t label, uint8_t *out, size_t n)
 {
     uint8_t iv[16] = { 0 };
@@ -54,8 +72,8 @@ static void derive(uint8_t label, uint8_t *out, size_t n)
 /* The SRTP packet RFC 3711 gives for an RTP packet, HMAC-SHA1-80. */
 static size_t reference_protect(const uint8_t *rtp, size_t len, uint32_t roc, uint8_t *out)
 {
-    uint8_t k_e[16], k_a[20], k_s[14];
-    derive(0x00, k_e, sizeof k_e);
+    uint8_t k_e[32], k_a[20], k_s[14];
+    derive(0x00, k_e, cur->key_len);
     derive(0x01, k_a, sizeof k_a);
     derive(0x02, k_s, sizeof k_s);
     uint8_t iv[16] = { 0 };
@@ -82,17 +100,17 @@ static size_t reference_protect(const uint8_t *rtp, size_t len, uint32_t roc, ui
                                      auth, len + 4, tag),
                      0);
     free(auth);
-    memcpy(out + len, tag, 10);
-    return len + 10;
+    memcpy(out + len, tag, cur->tag_len);
+    return len + cur->tag_len;
 }
 
 static fl_srtp *session(fl_srtp_direction dir)
 {
     fl_srtp_config cfg = {
-        .profile = FL_SRTP_AES128_CM_HMAC_SHA1_80,
+        .profile = cur->profile,
         .direction = dir,
         .key = master_key,
-        .key_len = sizeof master_key,
+        .key_len = cur->key_len,
         .salt = master_salt,
         .salt_len = sizeof master_salt,
     };
@@ -125,7 +143,7 @@ static void test_install(void **state)
  * computed independently, and back. */
 static void test_against_reference(void **state)
 {
-    (void)state;
+    cur = *state;
     fl_buf_pool *pool;
     assert_int_equal(fl_buf_pool_create(&pool, BUF_SIZE, HEADROOM, 4, 0), 0);
     fl_srtp *out = session(FL_SRTP_OUTBOUND);
@@ -156,7 +174,7 @@ static void test_against_reference(void **state)
 /* Past a sequence wrap the rollover counter enters the IV and the tag. */
 static void test_rollover(void **state)
 {
-    (void)state;
+    cur = *state;
     fl_buf_pool *pool;
     assert_int_equal(fl_buf_pool_create(&pool, BUF_SIZE, HEADROOM, 4, 0), 0);
     fl_srtp *out = session(FL_SRTP_OUTBOUND);
@@ -183,8 +201,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_install),
-        cmocka_unit_test(test_against_reference),
-        cmocka_unit_test(test_rollover),
+        cmocka_unit_test_prestate(test_against_reference, (void *)&variants[0]),
+        cmocka_unit_test_prestate(test_against_reference, (void *)&variants[1]),
+        cmocka_unit_test_prestate(test_against_reference, (void *)&variants[2]),
+        cmocka_unit_test_prestate(test_rollover, (void *)&variants[0]),
+        cmocka_unit_test_prestate(test_rollover, (void *)&variants[1]),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
