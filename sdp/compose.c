@@ -1,6 +1,7 @@
 /* Writing our own descriptions (answers and offers) from their structured
  * view, in the order and shape Chromium writes them, which its
- * setRemoteDescription accepts. */
+ * setRemoteDescription accepts; plain RTP sections (RtpEndpoint) in the
+ * shape Kurento's RtpEndpoint and ffmpeg's SDP have. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,60 @@ static void write_media(fl__sdp_str *s,
     write_ssrcs(s, m);
 }
 
-char *fl__sdp_desc_write(const fl_sdp_desc *d, const char *address)
+/* A plain RTP section: its own port and c=, a=rtcp when not muxed, the
+ * COMEDIA role, the a=crypto line; no ICE, DTLS or candidates. */
+static void write_plain_media(fl__sdp_str *s,
+                              const fl_sdp_media *m,
+                              const char *ipv,
+                              const char *addr)
+{
+    static const char *const comedia[] = { "", "active", "passive", "both" };
+    fl__sdp_str_add(s, "m=%s %u %s", m->kind_name, m->rejected ? 0 : m->port, m->proto);
+    for (size_t i = 0; i < m->ncodecs && !m->rejected; i++)
+        fl__sdp_str_add(s, " %u", m->codecs[i].pt);
+    if (m->rejected || m->ncodecs == 0)
+        fl__sdp_str_add(s, " %s", m->fmt[0] ? m->fmt : "0");
+    fl__sdp_str_add(s, "\r\nc=IN %s %s\r\n", ipv, addr);
+    if (m->rejected) {
+        if (m->mid[0])
+            fl__sdp_str_add(s, "a=mid:%s\r\n", m->mid);
+        return;
+    }
+    if (m->bandwidth_as_kbps)
+        fl__sdp_str_add(s, "b=AS:%u\r\n", (unsigned)m->bandwidth_as_kbps);
+    if (m->rtcp_port)
+        fl__sdp_str_add(s, "a=rtcp:%u\r\n", m->rtcp_port);
+    if (m->mid[0])
+        fl__sdp_str_add(s, "a=mid:%s\r\n", m->mid);
+    for (unsigned id = 1; id < 256; id++) {
+        for (int e = 0; e < FL_SDP_EXT_COUNT; e++) {
+            if (m->ext_ids[e] == id) {
+                fl__sdp_str_add(s, "a=extmap:%u %s\r\n", id, fl_sdp_ext_uri((fl_sdp_ext)e));
+                break;
+            }
+        }
+    }
+    fl__sdp_str_add(s, "a=%s\r\n", dir_names[(unsigned)m->dir <= 3 ? m->dir : 0]);
+    if (m->comedia > 0 && m->comedia <= 3)
+        fl__sdp_str_add(s, "a=direction:%s\r\n", comedia[m->comedia]);
+    for (size_t i = 0; i < m->ncrypto && i < FL_SDP_MAX_CRYPTO; i++) {
+        char line[160];
+        if (fl_sdp_crypto_write(&m->crypto[i], line, sizeof(line)) == 0)
+            fl__sdp_str_add(s, "a=crypto:%s\r\n", line);
+        else
+            s->failed = 1; /* never an SRTP section without its key */
+        explicit_bzero(line, sizeof(line));
+    }
+    if (m->rtcp_mux)
+        fl__sdp_str_add(s, "a=rtcp-mux\r\n");
+    if (m->rtcp_rsize)
+        fl__sdp_str_add(s, "a=rtcp-rsize\r\n");
+    for (size_t i = 0; i < m->ncodecs; i++)
+        write_codec(s, &m->codecs[i]);
+    write_ssrcs(s, m);
+}
+
+char *fl__sdp_desc_write(const fl_sdp_desc *d, const char *address, int plain)
 {
     const char *addr = address ? address : "0.0.0.0";
     const char *ipv = strchr(addr, ':') ? "IP6" : "IP4";
@@ -129,10 +183,17 @@ char *fl__sdp_desc_write(const fl_sdp_desc *d, const char *address)
             fl__sdp_str_add(&s, " %s", d->bundle[i]);
         fl__sdp_str_add(&s, "\r\n");
     }
-    fl__sdp_str_add(&s, "a=msid-semantic: WMS\r\n");
-    for (size_t i = 0; i < d->nmedia; i++)
-        write_media(&s, &d->media[i], ipv, addr, d->ice_lite);
+    if (!plain)
+        fl__sdp_str_add(&s, "a=msid-semantic: WMS\r\n");
+    for (size_t i = 0; i < d->nmedia; i++) {
+        if (plain)
+            write_plain_media(&s, &d->media[i], ipv, addr);
+        else
+            write_media(&s, &d->media[i], ipv, addr, d->ice_lite);
+    }
     if (s.failed) {
+        if (s.p)
+            explicit_bzero(s.p, s.cap);
         free(s.p);
         return NULL;
     }

@@ -1,6 +1,7 @@
 /* The structured view of parsed SDP text: sessions attributes inherited by
  * sections, codecs from m=/rtpmap/fmtp/rtcp-fb, RTX by apt, extension ids,
- * ssrcs folded by ssrc-group:FID, ICE and DTLS attributes, candidates. */
+ * ssrcs folded by ssrc-group:FID, ICE and DTLS attributes, candidates, and
+ * for plain RTP the c= address, a=rtcp, a=crypto and a=direction. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ typedef struct ctx {
     /* session */
     char ufrag[64], pwd[256], fingerprint[160];
     fl_sdp_setup setup;
+    char addr[64];
+    int addr_ip6;
     int has_dir;
     fl_sdp_dir dir;
     uint8_t ext_ids[FL_SDP_EXT_COUNT];
@@ -359,6 +362,55 @@ static int bundle_group(ctx *c, slice v)
     return 0;
 }
 
+/* c=IN IP4|IP6 <address>[/ttl[/n]] (three fields: checked by the parser). */
+static int connection(ctx *c, slice v, char *addr, int *ip6)
+{
+    slice net = next_token(&v), type = next_token(&v), a = next_token(&v);
+    if (!eq(net, "IN") || !(eq(type, "IP4") || eq(type, "IP6")))
+        return 0; /* another network: no address we can use */
+    const char *slash = memchr(a.p, '/', a.n);
+    if (slash)
+        a.n = (size_t)(slash - a.p);
+    if (a.n == 0 || copy(addr, 64, a) != 0)
+        return fail(c, "c= address empty or too long");
+    *ip6 = eq(type, "IP6");
+    return 0;
+}
+
+/* a=rtcp:<port> [IN IP4|IP6 <address>] (RFC 3605). */
+static int rtcp_attr(ctx *c, slice v)
+{
+    uint64_t port;
+    slice pt = next_token(&v), net = next_token(&v), type = next_token(&v), a = next_token(&v);
+    if (to_uint(pt, 65535, &port) != 0 || port == 0)
+        return fail(c, "a=rtcp port not a number from 1 to 65535");
+    c->m->rtcp_port = (uint16_t)port;
+    if (net.n && (!eq(net, "IN") || !(eq(type, "IP4") || eq(type, "IP6")) || a.n == 0 ||
+                  copy(c->m->rtcp_addr, sizeof(c->m->rtcp_addr), a) != 0))
+        return fail(c, "a=rtcp address malformed");
+    return 0;
+}
+
+/* a=crypto: lines of a known suite are kept (up to FL_SDP_MAX_CRYPTO),
+ * others skipped; a malformed one fails. */
+static int crypto_attr(ctx *c, slice v)
+{
+    char value[512], why[96];
+    if (copy(value, sizeof(value), v) != 0)
+        return fail(c, "a=crypto too long");
+    fl_sdp_crypto cr;
+    int rc = fl_sdp_crypto_parse(value, &cr, why, sizeof(why));
+    explicit_bzero(value, sizeof(value));
+    if (rc == FL_ENOTSUP)
+        return 0;
+    if (rc != 0)
+        return fail(c, why);
+    if (c->m->ncrypto < FL_SDP_MAX_CRYPTO)
+        c->m->crypto[c->m->ncrypto++] = cr;
+    explicit_bzero(&cr, sizeof(cr));
+    return 0;
+}
+
 /* ICE/DTLS attributes, on the session or a section. */
 static int transport_attr(ctx *c,
                           slice name,
@@ -444,6 +496,13 @@ static int media_attr(ctx *c, slice name, slice v)
         return ssrc_attr(c, v);
     } else if (eq(name, "ssrc-group")) {
         return ssrc_group(c, v);
+    } else if (eq(name, "rtcp")) {
+        return rtcp_attr(c, v);
+    } else if (eq(name, "crypto")) {
+        return crypto_attr(c, v);
+    } else if (eq(name, "direction")) {
+        slice d = trim(v);
+        m->comedia = eq(d, "active") ? 1 : eq(d, "passive") ? 2 : eq(d, "both") ? 3 : 0;
     }
     return 0;
 }
@@ -506,6 +565,10 @@ static int finish(ctx *c)
             memcpy(m->fingerprint, c->fingerprint, sizeof(c->fingerprint));
         if (m->setup == FL_SDP_SETUP_NONE)
             m->setup = c->setup;
+        if (!m->addr[0]) {
+            memcpy(m->addr, c->addr, sizeof(c->addr));
+            m->addr_ip6 = c->addr_ip6;
+        }
         if (!c->has_dir_of[i])
             m->dir = c->has_dir ? c->dir : FL_SDP_DIR_SENDRECV;
         m->rejected = m->port == 0 && !c->bundle_only_of[i];
@@ -531,6 +594,9 @@ static int describe_line(ctx *c, const fl_sdp *s, const fl__sdp_line *l)
     } else if (l->type == 'm') {
         finish_media(c);
         return media_line(c, v);
+    } else if (l->type == 'c') {
+        return c->m ? connection(c, v, c->m->addr, &c->m->addr_ip6)
+                    : connection(c, v, c->addr, &c->addr_ip6);
     } else if (l->type == 'b' && c->m && v.n > 3 && memcmp(v.p, "AS:", 3) == 0) {
         uint64_t kbps;
         slice num = { v.p + 3, v.n - 3 };

@@ -1,6 +1,7 @@
 /* Offer/answer (RFC 3264, RFC 8829's answer rules, RFC 8843 BUNDLE):
  * answering a browser's offer, making our own offer, and reading the
- * answer to it. */
+ * answer to it; the same for plain RTP/SRTP with SDES keys (RtpEndpoint,
+ * RFC 4568), fl_sdp_local.plain. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,18 +85,38 @@ static int conf_codec_parse(const char *spec, conf_codec *out)
     return rc;
 }
 
+static size_t len_of(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
+
+/* Plain: ports given for the kinds, keys of their suite's length. */
+static int plain_ok(const fl_sdp_local *local)
+{
+    for (int k = 0; k < 2; k++) {
+        const fl_sdp_crypto *c = local->crypto[k];
+        if (c &&
+            (fl_sdp_crypto_key_len(c->suite) == 0 || c->key_len != fl_sdp_crypto_key_len(c->suite)))
+            return 0;
+    }
+    return 1;
+}
+
 static int conf_init(conf *cf, const fl_sdp_local *local)
 {
-    if (!local->ice_ufrag || !local->ice_pwd || !local->fingerprint || !local->cname ||
-        !local->stream_id || !local->ice_ufrag[0] || !local->ice_pwd[0])
+    if (!local->plain &&
+        (!local->ice_ufrag || !local->ice_pwd || !local->fingerprint || !local->cname ||
+         !local->stream_id || !local->ice_ufrag[0] || !local->ice_pwd[0]))
+        return FL_EINVAL;
+    if (local->plain && !plain_ok(local))
         return FL_EINVAL;
     if (!line_safe(local->ice_ufrag) || !line_safe(local->ice_pwd) ||
         !line_safe(local->fingerprint) || !line_safe(local->cname) ||
         !line_safe(local->stream_id) || !line_safe(local->address))
         return FL_EINVAL;
-    if (strlen(local->ice_ufrag) >= 64 || strlen(local->ice_pwd) >= 256 ||
-        strlen(local->fingerprint) >= 160 || strlen(local->cname) >= 64 ||
-        strlen(local->stream_id) + sizeof("-application") >= 160)
+    if (len_of(local->ice_ufrag) >= 64 || len_of(local->ice_pwd) >= 256 ||
+        len_of(local->fingerprint) >= 160 || len_of(local->cname) >= 64 ||
+        len_of(local->stream_id) + sizeof("-application") >= 160 || len_of(local->address) >= 64)
         return FL_EINVAL;
     if (local->ncandidates && !local->candidates)
         return FL_EINVAL;
@@ -248,17 +269,21 @@ static int has_rtx(const fl_sdp_media *m)
 static void fill_local(const conf *cf, fl_sdp_media *a, int *ssrc_done)
 {
     const fl_sdp_local *l = cf->local;
-    snprintf(a->ice_ufrag, sizeof(a->ice_ufrag), "%s", l->ice_ufrag);
-    snprintf(a->ice_pwd, sizeof(a->ice_pwd), "%s", l->ice_pwd);
-    snprintf(a->fingerprint, sizeof(a->fingerprint), "%s", l->fingerprint);
+    if (!l->plain) {
+        snprintf(a->ice_ufrag, sizeof(a->ice_ufrag), "%s", l->ice_ufrag);
+        snprintf(a->ice_pwd, sizeof(a->ice_pwd), "%s", l->ice_pwd);
+        snprintf(a->fingerprint, sizeof(a->fingerprint), "%s", l->fingerprint);
+    }
     int k = kind_index(a->kind);
     if (sends(a->dir) && l->ssrc[k] && !ssrc_done[k]) {
         ssrc_done[k] = 1;
         fl_sdp_ssrc *s = &a->ssrcs[a->nssrcs++];
         s->ssrc = l->ssrc[k];
         s->rtx_ssrc = has_rtx(a) && l->rtx_ssrc[k] != l->ssrc[k] ? l->rtx_ssrc[k] : 0;
-        snprintf(s->cname, sizeof(s->cname), "%s", l->cname);
-        snprintf(s->msid, sizeof(s->msid), "%s %s-%s", l->stream_id, l->stream_id, a->kind_name);
+        snprintf(s->cname, sizeof(s->cname), "%s", l->cname ? l->cname : "");
+        if (l->stream_id)
+            snprintf(s->msid, sizeof(s->msid), "%s %s-%s", l->stream_id, l->stream_id,
+                     a->kind_name);
     }
     size_t n = 0;
     for (size_t i = 0; i < a->ncodecs; i++) {
@@ -284,6 +309,18 @@ static fl_sdp_setup answer_setup(fl_sdp_setup offered)
     return FL_SDP_SETUP_HOLDCONN;
 }
 
+/* An answer's section starts as the offer's, rejected. */
+static void answer_start(const fl_sdp_media *o, fl_sdp_media *a)
+{
+    a->kind = o->kind;
+    memcpy(a->kind_name, o->kind_name, sizeof(a->kind_name));
+    memcpy(a->proto, o->proto, sizeof(a->proto));
+    memcpy(a->mid, o->mid, sizeof(a->mid));
+    memcpy(a->fmt, o->fmt, sizeof(a->fmt));
+    a->rejected = 1;
+    a->dir = FL_SDP_DIR_INACTIVE;
+}
+
 /* 1 when the section is accepted, 0 rejected, or an error. */
 static int answer_media(const conf *cf,
                         const fl_sdp_media *o,
@@ -294,13 +331,7 @@ static int answer_media(const conf *cf,
                         char *err,
                         size_t errlen)
 {
-    a->kind = o->kind;
-    memcpy(a->kind_name, o->kind_name, sizeof(a->kind_name));
-    memcpy(a->proto, o->proto, sizeof(a->proto));
-    memcpy(a->mid, o->mid, sizeof(a->mid));
-    memcpy(a->fmt, o->fmt, sizeof(a->fmt));
-    a->rejected = 1;
-    a->dir = FL_SDP_DIR_INACTIVE;
+    answer_start(o, a);
     if ((o->kind != FL_SDP_KIND_AUDIO && o->kind != FL_SDP_KIND_VIDEO) || o->rejected ||
         !strstr(o->proto, "RTP/SAVP"))
         return 0;
@@ -322,6 +353,92 @@ static int answer_media(const conf *cf,
     a->setup = answer_setup(o->setup);
     for (int e = 0; e < FL_SDP_EXT_COUNT; e++)
         a->ext_ids[e] = cf->exts & (1u << e) ? o->ext_ids[e] : 0;
+    fill_local(cf, a, ssrc_done);
+    return 1;
+}
+
+/* RTP/AVP, RTP/AVPF, RTP/SAVP, RTP/SAVPF: whether SRTP, whether feedback. */
+static int plain_proto(const char *proto, int *secure, int *feedback)
+{
+    static const char *const names[] = { "RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF" };
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(proto, names[i]) == 0) {
+            *secure = i >= 2;
+            *feedback = i % 2;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The offer's first a=crypto line of `suite` without an MKI (fl_srtp does
+ * not take MKIs in packets), or NULL. */
+static const fl_sdp_crypto *offered_crypto(const fl_sdp_media *o, fl_sdp_crypto_suite suite)
+{
+    for (size_t i = 0; i < o->ncrypto && i < FL_SDP_MAX_CRYPTO; i++) {
+        if (o->crypto[i].suite == suite && o->crypto[i].mki_len == 0)
+            return &o->crypto[i];
+    }
+    return NULL;
+}
+
+static void local_addr(const fl_sdp_local *l, fl_sdp_media *m)
+{
+    snprintf(m->addr, sizeof(m->addr), "%s", l->address ? l->address : "0.0.0.0");
+    m->addr_ip6 = strchr(m->addr, ':') != NULL;
+}
+
+/* A plain RTP section (fl_sdp_local.plain): the first of each kind, its
+ * profile kept, SRTP only with our suite offered. 1 accepted, 0 rejected,
+ * or an error. */
+static int answer_plain(const conf *cf,
+                        const fl_sdp_media *o,
+                        fl_sdp_media *a,
+                        fl_sdp_dir want,
+                        size_t idx,
+                        int *ssrc_done,
+                        int *taken,
+                        char *err,
+                        size_t errlen)
+{
+    const fl_sdp_local *l = cf->local;
+    int k = kind_index(o->kind), secure, feedback;
+    answer_start(o, a);
+    if ((o->kind != FL_SDP_KIND_AUDIO && o->kind != FL_SDP_KIND_VIDEO) || o->rejected || taken[k] ||
+        !l->port[k] || !plain_proto(o->proto, &secure, &feedback))
+        return 0;
+    const fl_sdp_crypto *ours = l->crypto[k];
+    const fl_sdp_crypto *theirs = ours ? offered_crypto(o, ours->suite) : NULL;
+    if (secure != (ours != NULL) || (ours && !theirs))
+        return 0;
+    pick_codecs(cf, o, a);
+    if (!fl_sdp_media_main_codec(a)) {
+        a->ncodecs = 0;
+        return 0;
+    }
+    if (!o->addr[0])
+        return fl__sdp_fail(err, errlen, "section %zu: no connection address", idx);
+    taken[k] = 1;
+    a->rejected = 0;
+    a->port = l->port[k];
+    int we_send = sends(want) && recvs(o->dir), we_recv = recvs(want) && sends(o->dir);
+    a->dir = dir_make(we_send, we_recv);
+    a->rtcp_mux = o->rtcp_mux;
+    a->rtcp_rsize = o->rtcp_rsize && feedback;
+    a->rtcp_port = a->rtcp_mux || a->port == 65535 ? 0 : (uint16_t)(a->port + 1);
+    a->comedia = o->comedia == 1 ? 2 : o->comedia == 2 ? 1 : 0;
+    for (size_t i = 0; i < a->ncodecs && !feedback; i++)
+        a->codecs[i].fb = 0;
+    for (int e = 0; e < FL_SDP_EXT_COUNT; e++)
+        a->ext_ids[e] = cf->exts & (1u << e) ? o->ext_ids[e] : 0;
+    if (ours) {
+        a->crypto[0] = *ours;
+        a->crypto[0].tag = theirs->tag;
+        a->crypto[0].lifetime = 0;
+        a->crypto[0].mki = a->crypto[0].mki_len = 0;
+        a->ncrypto = 1;
+    }
+    local_addr(l, a);
     fill_local(cf, a, ssrc_done);
     return 1;
 }
@@ -388,12 +505,15 @@ int fl_sdp_answer(const fl_sdp_desc *offer,
         goto out;
     }
     size_t accepted = 0;
-    int ssrc_done[2] = { 0, 0 };
+    int ssrc_done[2] = { 0, 0 }, taken[2] = { 0, 0 };
     answer->nmedia = offer->nmedia < FL_SDP_MAX_MEDIA ? offer->nmedia : FL_SDP_MAX_MEDIA;
     for (size_t i = 0; i < answer->nmedia; i++) {
         const fl_sdp_media *o = &offer->media[i];
         fl_sdp_dir want = o->kind == FL_SDP_KIND_VIDEO ? want_video : want_audio;
-        rc = answer_media(cf, o, &answer->media[i], want, i, ssrc_done, err, errlen);
+        if (local->plain)
+            rc = answer_plain(cf, o, &answer->media[i], want, i, ssrc_done, taken, err, errlen);
+        else
+            rc = answer_media(cf, o, &answer->media[i], want, i, ssrc_done, err, errlen);
         if (rc < 0)
             goto out;
         accepted += (size_t)rc;
@@ -404,8 +524,13 @@ int fl_sdp_answer(const fl_sdp_desc *offer,
         fl__sdp_fail(err, errlen, "no section of the offer could be accepted");
         goto out;
     }
-    answer_session(offer, local, answer);
-    *text = fl__sdp_desc_write(answer, local->address);
+    if (local->plain) {
+        answer->session_id = local->session_id;
+        answer->session_version = local->session_version;
+    } else {
+        answer_session(offer, local, answer);
+    }
+    *text = fl__sdp_desc_write(answer, local->address, local->plain);
     if (!*text)
         rc = FL_ENOMEM;
 out:
@@ -500,6 +625,23 @@ static int offer_media(const conf *cf,
     m->dir = (unsigned)dir <= FL_SDP_DIR_INACTIVE ? dir : FL_SDP_DIR_SENDRECV;
     m->rtcp_mux = m->rtcp_rsize = 1;
     m->setup = FL_SDP_SETUP_ACTPASS;
+    const fl_sdp_local *l = cf->local;
+    if (l->plain) {
+        if (!l->port[k] || l->port[k] == 65535)
+            return FL_EINVAL;
+        snprintf(m->proto, sizeof(m->proto), "%s", l->crypto[k] ? "RTP/SAVPF" : "RTP/AVPF");
+        m->mid[0] = '\0';
+        m->port = l->port[k];
+        m->rtcp_port = (uint16_t)(m->port + 1);
+        m->rtcp_rsize = 0;
+        m->setup = FL_SDP_SETUP_NONE;
+        if (l->crypto[k]) {
+            m->crypto[0] = *l->crypto[k];
+            m->crypto[0].tag = 1;
+            m->ncrypto = 1;
+        }
+        local_addr(l, m);
+    }
     int rc = offer_codecs(cf, k, m, next);
     if (rc != 0)
         return rc;
@@ -510,7 +652,8 @@ static int offer_media(const conf *cf,
             m->ext_ids[e] = (uint8_t)(e + 1);
     }
     fill_local(cf, m, ssrc_done);
-    memcpy(d->bundle[d->nbundle++], m->mid, sizeof(m->mid));
+    if (!l->plain)
+        memcpy(d->bundle[d->nbundle++], m->mid, sizeof(m->mid));
     d->nmedia++;
     return 0;
 }
@@ -539,9 +682,10 @@ int fl_sdp_offer(const fl_sdp_local *local,
     if (rc == 0) {
         offer->session_id = local->session_id;
         offer->session_version = local->session_version;
-        offer->ice_lite = local->ice_lite;
-        add_candidates(local, &offer->media[0]);
-        *text = fl__sdp_desc_write(offer, local->address);
+        offer->ice_lite = local->plain ? 0 : local->ice_lite;
+        if (!local->plain)
+            add_candidates(local, &offer->media[0]);
+        *text = fl__sdp_desc_write(offer, local->address, local->plain);
         if (!*text)
             rc = FL_ENOMEM;
     }
@@ -580,6 +724,43 @@ static int answered_codecs(fl_sdp_media *o,
     return 0;
 }
 
+/* An answer to a plain section of ours: the same profile, an address, and
+ * with SRTP an a=crypto line answering one of ours (its tag and suite, no
+ * MKI); RTCP muxed only when the answer says so. */
+static int answered_plain(fl_sdp_media *o,
+                          const fl_sdp_media *a,
+                          size_t idx,
+                          char *err,
+                          size_t errlen)
+{
+    if (strcmp(o->proto, a->proto) != 0)
+        return fl__sdp_fail(err, errlen, "section %zu: profile %s, the offer's %s", idx, a->proto,
+                            o->proto);
+    if (!a->addr[0])
+        return fl__sdp_fail(err, errlen, "section %zu: no connection address", idx);
+    if (o->ncrypto) {
+        const fl_sdp_crypto *ours = NULL;
+        for (size_t j = 0; j < a->ncrypto && !ours; j++) {
+            for (size_t i = 0; i < o->ncrypto && !ours; i++) {
+                if (a->crypto[j].tag == o->crypto[i].tag &&
+                    a->crypto[j].suite == o->crypto[i].suite)
+                    ours = &o->crypto[i];
+            }
+            if (ours && a->crypto[j].mki_len)
+                return fl__sdp_fail(err, errlen, "section %zu: a=crypto with an MKI", idx);
+        }
+        if (!ours)
+            return fl__sdp_fail(err, errlen, "section %zu: no a=crypto line answering ours", idx);
+        o->crypto[0] = *ours;
+        o->ncrypto = 1;
+    }
+    o->rtcp_mux = a->rtcp_mux;
+    if (o->rtcp_mux)
+        o->rtcp_port = 0;
+    o->rtcp_rsize = o->rtcp_rsize && a->rtcp_rsize;
+    return 0;
+}
+
 static int answered_media(fl_sdp_media *o,
                           const fl_sdp_media *a,
                           size_t idx,
@@ -599,12 +780,18 @@ static int answered_media(fl_sdp_media *o,
         o->dir = FL_SDP_DIR_INACTIVE;
         return 0;
     }
-    if (!a->ice_ufrag[0] || !a->ice_pwd[0])
+    int secure, feedback, plain = plain_proto(o->proto, &secure, &feedback);
+    if (plain) {
+        int rc = answered_plain(o, a, idx, err, errlen);
+        if (rc != 0)
+            return rc;
+    } else if (!a->ice_ufrag[0] || !a->ice_pwd[0]) {
         return fl__sdp_fail(err, errlen, "section %zu: no ICE credentials", idx);
-    if (!a->fingerprint[0])
+    } else if (!a->fingerprint[0]) {
         return fl__sdp_fail(err, errlen, "section %zu: no fingerprint", idx);
-    if (a->setup == FL_SDP_SETUP_ACTPASS)
+    } else if (a->setup == FL_SDP_SETUP_ACTPASS) {
         return fl__sdp_fail(err, errlen, "section %zu: setup actpass in an answer", idx);
+    }
     if (strstr(o->proto, "RTP/")) {
         int rc = answered_codecs(o, a, idx, err, errlen);
         if (rc != 0)
@@ -614,9 +801,10 @@ static int answered_media(fl_sdp_media *o,
         o->ext_ids[e] = o->ext_ids[e] ? a->ext_ids[e] : 0;
     fl_sdp_dir theirs = fl_sdp_dir_reverse(a->dir);
     o->dir = dir_make(sends(theirs) && sends(o->dir), recvs(theirs) && recvs(o->dir));
-    o->setup = a->setup == FL_SDP_SETUP_PASSIVE    ? FL_SDP_SETUP_ACTIVE
-               : a->setup == FL_SDP_SETUP_HOLDCONN ? FL_SDP_SETUP_HOLDCONN
-                                                   : FL_SDP_SETUP_PASSIVE;
+    if (!plain)
+        o->setup = a->setup == FL_SDP_SETUP_PASSIVE    ? FL_SDP_SETUP_ACTIVE
+                   : a->setup == FL_SDP_SETUP_HOLDCONN ? FL_SDP_SETUP_HOLDCONN
+                                                       : FL_SDP_SETUP_PASSIVE;
     return 0;
 }
 

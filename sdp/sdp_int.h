@@ -45,7 +45,9 @@ int fl__sdp_codec_is_aux(const char *name);
 
 /* Writes the SDP text of a description: session lines with `address` for
  * o= and c=, then each section as fl_sdp_answer documents (rejected ones
- * reduced to m=, c= and a=mid). NULL when out of memory. */
-char *fl__sdp_desc_write(const fl_sdp_desc *d, const char *address);
+ * reduced to m=, c= and a=mid); `plain`: the sections as fl_sdp_local.plain
+ * documents (no ICE/DTLS, a=rtcp, a=direction, a=crypto). NULL when out of
+ * memory (or a crypto line that cannot be written). */
+char *fl__sdp_desc_write(const fl_sdp_desc *d, const char *address, int plain);
 
 #endif
