@@ -168,6 +168,7 @@ static size_t event_strings(fl_event *ev, const char **s[EVENT_STRINGS_MAX])
     case FL_EVENT_PAUSED:
     case FL_EVENT_STOPPED:
     case FL_EVENT_END_OF_STREAM:
+    case FL_EVENT_KEY_SOFT_LIMIT:
         break;
     }
     return 0;

@@ -138,6 +138,7 @@ int fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
 #define FL_ELEMENT_RECORDER    "RecorderEndpoint" /* media into a file: WebM, MKV, MP4 */
 #define FL_ELEMENT_PLAYER      "PlayerEndpoint"   /* media from a file, HTTP or RTSP */
 #define FL_ELEMENT_HTTP_POST   "HttpPostEndpoint" /* media from a WebM/MKV upload */
+#define FL_ELEMENT_RTP         "RtpEndpoint"      /* a plain RTP peer: RTP/AVP(F), SDES-SRTP */
 
 /* Source/sink pad pairs an element holds at most (each media type and pad
  * description a connect names makes one); a connect past it: FL_ERANGE. */
@@ -248,6 +249,8 @@ enum fl_event_type {
     FL_EVENT_STOPPED,   /* no payload: the file is complete on disk */
     /* PlayerEndpoint (and URI_STATE) */
     FL_EVENT_END_OF_STREAM, /* no payload: everything was sent */
+    /* RtpEndpoint */
+    FL_EVENT_KEY_SOFT_LIMIT, /* key_soft_limit */
 };
 
 /* MEDIA_FLOW_IN, MEDIA_FLOW_OUT: media of one type started flowing (the
@@ -323,6 +326,14 @@ typedef struct fl_event_media_transcoding {
     const char *bin_name; /* the element's name */
 } fl_event_media_transcoding;
 
+/* KEY_SOFT_LIMIT: an SDES-SRTP key of one media (the stream's, either
+ * direction) has protected nearly as many packets as it may (libsrtp's
+ * soft limit): the session should be keyed afresh (Kurento's
+ * OnKeySoftLimit). */
+typedef struct fl_event_key_soft_limit {
+    unsigned media; /* FL_MEDIA_AUDIO or FL_MEDIA_VIDEO */
+} fl_event_key_soft_limit;
+
 /* The states of an element that reads or writes a URI (Kurento's
  * UriEndpointState). */
 enum fl_uri_state {
@@ -355,6 +366,7 @@ typedef struct fl_event {
         fl_event_connection_state media_state;
         fl_event_media_transcoding media_transcoding;
         fl_event_uri_state uri_state;
+        fl_event_key_soft_limit key_soft_limit;
     };
 } fl_event;
 
@@ -491,6 +503,10 @@ typedef struct fl_stats_endpoint {
     /* datagrams dropped because they came from an address no ICE check
      * validated; -1 before the endpoint has an ICE transport */
     int64_t unvalidated_packets_dropped;
+    /* RtpEndpoint: packets from the peer that SRTP refused (authentication
+     * failed: a wrong key) or that came in the clear where SRTP was
+     * negotiated; -1 for other endpoints */
+    int64_t srtp_auth_failed;
 } fl_stats_endpoint;
 
 /* What both directions of an RTP stream report. Counts of feedback are

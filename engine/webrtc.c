@@ -215,25 +215,12 @@ static const char *const *split_codecs(char *buf, const char **list)
     return n ? list : NULL;
 }
 
-typedef struct local_parts {
-    fl_sdp_local local;
-    char ab[512], vb[512];
-    const char *al[MAX_CODEC_PREFS], *vl[MAX_CODEC_PREFS];
-} local_parts;
-
-static int make_local(webrtc *wr, local_parts *lp)
+void fl__wr_local_init(webrtc *wr, fl__wr_local *lp)
 {
-    fl_cert *cert = worker_cert(wr->w);
-    if (!cert)
-        return FL_ETLS;
-    fl_ice_agent *agent = fl__ice_transport_agent(wr->ice);
     memset(lp, 0, sizeof(*lp));
     snprintf(lp->ab, sizeof(lp->ab), "%s", wr->audio_codecs);
     snprintf(lp->vb, sizeof(lp->vb), "%s", wr->video_codecs);
     fl_sdp_local *l = &lp->local;
-    l->ice_ufrag = fl_ice_agent_local_ufrag(agent);
-    l->ice_pwd = fl_ice_agent_local_pwd(agent);
-    l->fingerprint = fl_cert_fingerprint(cert);
     l->audio_codecs = split_codecs(lp->ab, lp->al);
     l->video_codecs = split_codecs(lp->vb, lp->vl);
     l->cname = wr->cname;
@@ -251,17 +238,29 @@ static int make_local(webrtc *wr, local_parts *lp)
     fl_rand_fill(fl__clock_rand(&wr->w->loop), &l->session_id, sizeof(l->session_id));
     l->session_id &= 0x3fffffffffffffffull;
     l->session_version = 2;
+}
+
+static int make_local(webrtc *wr, fl__wr_local *lp)
+{
+    fl_cert *cert = worker_cert(wr->w);
+    if (!cert)
+        return FL_ETLS;
+    fl_ice_agent *agent = fl__ice_transport_agent(wr->ice);
+    fl__wr_local_init(wr, lp);
+    lp->local.ice_ufrag = fl_ice_agent_local_ufrag(agent);
+    lp->local.ice_pwd = fl_ice_agent_local_pwd(agent);
+    lp->local.fingerprint = fl_cert_fingerprint(cert);
     return 0;
 }
 
-static fl_sdp_dir wanted_dir(webrtc *wr)
+fl_sdp_dir fl__wr_wanted_dir(webrtc *wr)
 {
     return wr->recvonly   ? FL_SDP_DIR_RECVONLY
            : wr->sendonly ? FL_SDP_DIR_SENDONLY
                           : FL_SDP_DIR_SENDRECV;
 }
 
-static int parse_desc(const char *text, fl_sdp_desc **out, char **copy, char *err, size_t errlen)
+int fl__wr_parse_desc(const char *text, fl_sdp_desc **out, char **copy, char *err, size_t errlen)
 {
     fl_sdp *s = NULL;
     int rc = fl_sdp_parse(&s, text, strlen(text), err, errlen);
@@ -287,9 +286,7 @@ static int parse_desc(const char *text, fl_sdp_desc **out, char **copy, char *er
     return 0;
 }
 
-/* Sets up streams, ICE remote side and the DTLS transport from the local
- * (negotiated) and remote descriptions. */
-static int apply(webrtc *wr, char *err, size_t errlen)
+const fl_sdp_media *fl__wr_streams_from(webrtc *wr, char *err, size_t errlen)
 {
     const fl_sdp_desc *l = wr->local, *r = wr->remote;
     const fl_sdp_media *rm0 = NULL;
@@ -325,10 +322,19 @@ static int apply(webrtc *wr, char *err, size_t errlen)
             }
         }
     }
-    if (!rm0) {
+    if (!rm0)
         snprintf(err, errlen, "no media section was accepted");
+    return rm0;
+}
+
+/* Sets up streams, ICE remote side and the DTLS transport from the local
+ * (negotiated) and remote descriptions. */
+static int apply(webrtc *wr, char *err, size_t errlen)
+{
+    const fl_sdp_desc *l = wr->local, *r = wr->remote;
+    const fl_sdp_media *rm0 = fl__wr_streams_from(wr, err, errlen);
+    if (!rm0)
         return FL_ENOTSUP;
-    }
     int rc = fl__ice_transport_set_remote_credentials(wr->ice, rm0->ice_ufrag, rm0->ice_pwd);
     if (rc < 0) {
         snprintf(err, errlen, "the remote ICE credentials were refused");
@@ -374,6 +380,8 @@ static int apply(webrtc *wr, char *err, size_t errlen)
         snprintf(err, errlen, "the DTLS transport could not be made: %s", fl_strerror(rc));
         return rc;
     }
+    for (int k = 0; k < 2; k++)
+        wr->st[k].tr = wr->st[k].present ? wr->tr : NULL;
     if ((rc = fl__wr_media_setup(wr, l, r)) < 0) {
         snprintf(err, errlen, "out of memory");
         return rc;
@@ -393,6 +401,8 @@ static void sdp_reset(webrtc *wr, int keep_local)
     wr->remote_sdp = NULL;
     fl__wr_media_reset(wr);
     memset(wr->st, 0, sizeof(wr->st));
+    if (wr->plain)
+        fl__rtp_reset(wr, keep_local);
     if (wr->tr) {
         fl_transport_destroy(wr->tr);
         wr->tr = NULL;
@@ -409,7 +419,7 @@ static void sdp_reset(webrtc *wr, int keep_local)
 
 /* The session is set up: only the texts stay (the descriptors' readers),
  * the parsed descriptions (about 330 kB each) go. */
-static void negotiated(webrtc *wr)
+void fl__wr_negotiated(webrtc *wr)
 {
     free(wr->local);
     free(wr->remote);
@@ -420,7 +430,7 @@ static void negotiated(webrtc *wr)
 
 /* Our side of a negotiation: the ICE transport in `role`, what we bring to
  * the SDP (into lp) and room for the local description. */
-static int begin_local(webrtc *wr, fl_ice_role role, local_parts *lp, char *err, size_t errlen)
+static int begin_local(webrtc *wr, fl_ice_role role, fl__wr_local *lp, char *err, size_t errlen)
 {
     int rc = ensure_ice(wr, role);
     if (rc < 0) {
@@ -442,28 +452,28 @@ static int process_offer(webrtc *wr, const char *text, char **out, char *err, si
         snprintf(err, errlen, "a session was negotiated already: renegotiation is not supported");
         return FL_ESTATE;
     }
-    int rc = parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
+    int rc = fl__wr_parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
     if (rc < 0)
         return rc;
-    local_parts lp;
+    fl__wr_local lp;
     if ((rc = begin_local(wr, FL_ICE_ROLE_CONTROLLED, &lp, err, errlen)) < 0)
         return rc;
-    fl_sdp_dir want = wanted_dir(wr);
+    fl_sdp_dir want = fl__wr_wanted_dir(wr);
     rc = fl_sdp_answer(wr->remote, &lp.local, want, want, wr->local, &wr->local_sdp, err, errlen);
     if (rc < 0)
         return rc;
     if ((rc = apply(wr, err, errlen)) < 0)
         return rc;
-    negotiated(wr);
+    fl__wr_negotiated(wr);
     *out = wr->local_sdp;
     return 0;
 }
 
 /* Our direction for one kind when offering: what the endpoint allows,
  * narrowed by OfferOptions.offerToReceive<Kind> false (we only send). */
-static fl_sdp_dir offer_dir(webrtc *wr, int receive)
+fl_sdp_dir fl__wr_offer_dir(webrtc *wr, int receive)
 {
-    fl_sdp_dir d = wanted_dir(wr);
+    fl_sdp_dir d = fl__wr_wanted_dir(wr);
     if (receive)
         return d;
     return d == FL_SDP_DIR_RECVONLY ? FL_SDP_DIR_INACTIVE : FL_SDP_DIR_SENDONLY;
@@ -483,12 +493,12 @@ static int generate_offer(webrtc *wr,
                  "an offer or answer was made already: renegotiation is not supported");
         return FL_ESTATE;
     }
-    local_parts lp;
+    fl__wr_local lp;
     int rc = begin_local(wr, FL_ICE_ROLE_CONTROLLING, &lp, err, errlen);
     if (rc < 0)
         return rc;
-    rc = fl_sdp_offer(&lp.local, 1, offer_dir(wr, recv_audio), 1, offer_dir(wr, recv_video),
-                      wr->local, &wr->local_sdp);
+    rc = fl_sdp_offer(&lp.local, 1, fl__wr_offer_dir(wr, recv_audio), 1,
+                      fl__wr_offer_dir(wr, recv_video), wr->local, &wr->local_sdp);
     if (rc < 0) {
         snprintf(err, errlen, "no offer could be made: %s", fl_strerror(rc));
         return rc;
@@ -504,29 +514,19 @@ static int process_answer(webrtc *wr, const char *text, char **out, char *err, s
         snprintf(err, errlen, "processAnswer needs an offer made by generateOffer first");
         return FL_ESTATE;
     }
-    int rc = parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
+    int rc = fl__wr_parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
     if (rc < 0)
         return rc;
     if ((rc = fl_sdp_process_answer(wr->local, wr->remote, err, errlen)) < 0)
         return rc;
     if ((rc = apply(wr, err, errlen)) < 0)
         return rc;
-    negotiated(wr);
+    fl__wr_negotiated(wr);
     *out = wr->local_sdp;
     return 0;
 }
 
 /* ---- the calls it answers (fl_element_invoke) ---- */
-
-enum {
-    M_PROCESS_OFFER,
-    M_GENERATE_OFFER,
-    M_PROCESS_ANSWER,
-    M_GET_LOCAL,
-    M_GET_REMOTE,
-    M_GATHER,
-    M_ADD_CANDIDATE,
-};
 
 static const fl__method webrtc_methods[] = {
     { "processOffer", M_PROCESS_OFFER, 1, 1 },
@@ -554,7 +554,7 @@ static int offer_options(const fl__invocation *inv, int *recv)
 
 /* processOffer, generateOffer, processAnswer: a step refused for its order
  * changes nothing; one that fails is undone. */
-static int sdp_step(webrtc *wr, fl__invocation *inv)
+int fl__wr_sdp_step(webrtc *wr, fl__invocation *inv, const fl__wr_sdp_ops *ops)
 {
     int id = inv->method->id, recv[2];
     char *made = NULL, *why = inv->why;
@@ -564,20 +564,26 @@ static int sdp_step(webrtc *wr, fl__invocation *inv)
     if (id == M_GENERATE_OFFER) {
         if ((rc = offer_options(inv, recv)) < 0)
             return rc;
-        rc = generate_offer(wr, recv[0], recv[1], &made, why, cap);
+        rc = ops->generate_offer(wr, recv[0], recv[1], &made, why, cap);
     } else if (strlen(sdp) > FL_SDP_MAX_LEN) {
         snprintf(why, cap, "the SDP is longer than 64 KiB");
         return FL_EBADMSG;
     } else if (id == M_PROCESS_OFFER) {
-        rc = process_offer(wr, sdp, &made, why, cap);
+        rc = ops->process_offer(wr, sdp, &made, why, cap);
     } else {
-        rc = process_answer(wr, sdp, &made, why, cap);
+        rc = ops->process_answer(wr, sdp, &made, why, cap);
     }
     if (rc < 0 && rc != FL_ESTATE)
         sdp_reset(wr, id == M_PROCESS_ANSWER);
     inv->result = made;
     return rc;
 }
+
+static const fl__wr_sdp_ops webrtc_sdp = {
+    .process_offer = process_offer,
+    .generate_offer = generate_offer,
+    .process_answer = process_answer,
+};
 
 static int gather(webrtc *wr)
 {
@@ -631,7 +637,7 @@ static int webrtc_invoke(fl_element *e, fl__invocation *inv)
     case M_PROCESS_OFFER:
     case M_GENERATE_OFFER:
     case M_PROCESS_ANSWER:
-        return sdp_step(wr, inv);
+        return fl__wr_sdp_step(wr, inv, &webrtc_sdp);
     case M_GET_LOCAL:
         inv->result = wr->local_sdp;
         return 0;
@@ -745,7 +751,7 @@ static int set_remb_params(webrtc *wr, const char *value)
     return 0;
 }
 
-static int webrtc_set_property(fl_element *e, const char *name, const char *value)
+int fl__wr_set_property(fl_element *e, const char *name, const char *value)
 {
     webrtc *wr = fl__wr_impl(e);
     const prop *p = prop_find(name);
@@ -776,7 +782,7 @@ static int webrtc_set_property(fl_element *e, const char *name, const char *valu
     return 0;
 }
 
-static int webrtc_get_property(fl_element *e, const char *name, char *out, size_t cap)
+int fl__wr_get_property(fl_element *e, const char *name, char *out, size_t cap)
 {
     webrtc *wr = fl__wr_impl(e);
     const prop *p = prop_find(name);
@@ -830,6 +836,8 @@ static int webrtc_get_property(fl_element *e, const char *name, char *out, size_
 static void wr_free(webrtc *wr)
 {
     fl__wr_media_reset(wr);
+    if (wr->plain)
+        fl__rtp_free(wr);
     for (size_t i = 0; i < wr->nqueued; i++)
         free(wr->queued[i]);
     if (wr->tr)
@@ -841,23 +849,19 @@ static void wr_free(webrtc *wr)
     free(wr);
 }
 
-static void on_part_closed(webrtc *wr)
+void fl__wr_part_closed(void *arg)
 {
+    webrtc *wr = arg;
     if (--wr->pending_closes == 0)
         wr_free(wr);
 }
 
 static void on_timer_closed(uv_handle_t *h)
 {
-    on_part_closed(h->data);
+    fl__wr_part_closed(h->data);
 }
 
-static void on_ice_closed(void *arg)
-{
-    on_part_closed(arg);
-}
-
-static int webrtc_init(fl_element *e)
+int fl__wr_init(fl_element *e)
 {
     webrtc *wr = calloc(1, sizeof(*wr));
     if (!wr)
@@ -887,7 +891,7 @@ static int webrtc_init(fl_element *e)
     return 0;
 }
 
-static void webrtc_fini(fl_element *e)
+void fl__wr_fini(fl_element *e)
 {
     webrtc *wr = fl__wr_impl(e);
     if (!wr)
@@ -902,21 +906,23 @@ static void webrtc_fini(fl_element *e)
     fl__deadline_close(&wr->timer, on_timer_closed);
     if (wr->ice) {
         wr->pending_closes++;
-        fl__ice_transport_close(wr->ice, on_ice_closed, wr);
+        fl__ice_transport_close(wr->ice, fl__wr_part_closed, wr);
         wr->ice = NULL;
     }
+    if (wr->plain)
+        fl__rtp_close(wr);
 }
 
 const fl__element_type fl__webrtc_type = {
     .name = FL_ELEMENT_WEBRTC,
     .receive = fl__wr_receive,
-    .init = webrtc_init,
-    .fini = webrtc_fini,
+    .init = fl__wr_init,
+    .fini = fl__wr_fini,
     .key_frame = fl__wr_key_frame,
     .caps = fl__wr_caps,
     .sender_report = fl__wr_sender_report,
-    .set_property = webrtc_set_property,
-    .get_property = webrtc_get_property,
+    .set_property = fl__wr_set_property,
+    .get_property = fl__wr_get_property,
     .stats = fl__wr_stats,
     .linked = fl__wr_linked,
     .reroute = fl__wr_reroute,

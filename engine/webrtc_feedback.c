@@ -50,51 +50,54 @@ static fl_buf *pool_buf(webrtc *wr, size_t *room)
     return b;
 }
 
-static void send_rtcp(webrtc *wr, fl_time now, fl_buf *b, size_t len)
+/* On the transport of st. */
+static void send_rtcp(wr_stream *st, fl_time now, fl_buf *b, size_t len)
 {
     fl_buf_set_len(b, len);
-    if (fl_transport_send_rtcp(wr->tr, now, b) < 0)
+    if (!st->tr || fl_transport_send_rtcp(st->tr, now, b) < 0)
         fl_buf_unref(b);
 }
 
 /* ---- reports ---- */
 
-/* SR for each stream we send on, else one RR; the loss and RTT they
- * carry go to the feedback loops. */
+/* SR for each stream we send on, else one RR on each transport; the loss
+ * and RTT they carry go to the feedback loops. */
 void fl__wr_send_reports(webrtc *wr, fl_time now)
 {
-    int sent_sr = 0;
+    int sent_sr[2] = { 0, 0 }; /* by stream */
     for (int i = 0; i < 2; i++) {
         wr_stream *st = &wr->st[i];
-        if (!st->present || !st->send || !st->rw.started)
+        if (!st->present || !st->tr || !st->send || !st->rw.started)
             continue;
         fl_buf *b = fl_buf_pool_get(wr->w->pool);
         if (!b)
             return;
         uint32_t ts = fl_rewrite_timestamp_at(&st->rw, now);
-        if (fl_transport_write_sr(wr->tr, now, st->ssrc, ts, st->packets, st->octets, b) < 0) {
+        if (fl_transport_write_sr(st->tr, now, st->ssrc, ts, st->packets, st->octets, b) < 0) {
             fl_buf_unref(b);
             continue;
         }
-        send_rtcp(wr, now, b, b->len);
-        sent_sr = 1;
-    }
-    if (!sent_sr) {
-        fl_buf *b = fl_buf_pool_get(wr->w->pool);
-        if (!b)
-            return;
-        uint32_t own = wr->st[1].present ? wr->st[1].ssrc : wr->st[0].ssrc;
-        if (fl_transport_write_rr(wr->tr, now, own, b) < 0)
-            fl_buf_unref(b);
-        else
-            send_rtcp(wr, now, b, b->len);
+        send_rtcp(st, now, b, b->len);
+        sent_sr[i] = 1;
     }
     fl_transport_stats *ts = malloc(sizeof(*ts));
-    if (ts) {
-        fl_transport_get_stats(wr->tr, ts);
-        fl__wr_feedback_reports(wr, ts);
-        free(ts);
+    fl_transport *t;
+    int k;
+    for (int n = 0; (t = fl__wr_transport(wr, n, &k)) != NULL; n++) {
+        /* a transport of one stream reports for it; the BUNDLE one for both */
+        int sr = k >= 0 ? sent_sr[k] : sent_sr[0] || sent_sr[1];
+        wr_stream *own = k >= 0 ? &wr->st[k] : wr->st[1].present ? &wr->st[1] : &wr->st[0];
+        fl_buf *b = sr ? NULL : fl_buf_pool_get(wr->w->pool);
+        if (b && fl_transport_write_rr(t, now, own->ssrc, b) < 0)
+            fl_buf_unref(b);
+        else if (b)
+            send_rtcp(own, now, b, b->len);
+        if (ts) {
+            fl_transport_get_stats(t, ts);
+            fl__wr_feedback_reports(wr, k, ts);
+        }
     }
+    free(ts);
     fl__wr_flush_tx(wr);
 }
 
@@ -155,7 +158,7 @@ static void send_pli(webrtc *wr, wr_stream *st, fl_time now)
         fl_buf_unref(b);
         return;
     }
-    send_rtcp(wr, now, b, n);
+    send_rtcp(st, now, b, n);
     st->last_pli = now;
     /* a key frame is awaited; without a way to see one, the throttle alone */
     st->key_asked = fl_codec_kind_is_video(st->kind) ? now : 0;
@@ -255,7 +258,7 @@ static void send_nacks(webrtc *wr, wr_stream *st, fl_time now)
             fl_buf_unref(b);
             return;
         }
-        send_rtcp(wr, now, b, len);
+        send_rtcp(st, now, b, len);
         st->nacks_sent++;
         st->nack_seqs_sent += n;
         if (n < NACK_BATCH)
@@ -275,6 +278,7 @@ static void send_nacks(webrtc *wr, wr_stream *st, fl_time now)
 static void send_twcc(webrtc *wr, fl_time now)
 {
     uint32_t media = wr->st[1].remote_ssrc ? wr->st[1].remote_ssrc : wr->st[0].remote_ssrc;
+    wr_stream *on = wr->st[1].tr ? &wr->st[1] : &wr->st[0];
     for (;;) {
         size_t room, len = 0;
         fl_buf *b = pool_buf(wr, &room);
@@ -284,7 +288,7 @@ static void send_twcc(webrtc *wr, fl_time now)
             fl_buf_unref(b);
             return;
         }
-        send_rtcp(wr, now, b, len);
+        send_rtcp(on, now, b, len);
     }
 }
 
@@ -331,14 +335,14 @@ static void send_remb(webrtc *wr, fl_time now)
         fl_buf_unref(b);
         return;
     }
-    send_rtcp(wr, now, b, len);
+    send_rtcp(v, now, b, len);
     wr->remb_sent_bps = fl_rtcp_remb_bitrate(&r);
     wr->remb_sent_at = now;
 }
 
 void fl__wr_feedback(webrtc *wr, fl_time now)
 {
-    if (!wr->tr || !wr->connected)
+    if (!wr->connected)
         return;
     for (int i = 0; i < 2; i++) {
         wr_stream *st = &wr->st[i];
@@ -360,7 +364,7 @@ void fl__wr_feedback(webrtc *wr, fl_time now)
 
 fl_time fl__wr_feedback_deadline(const webrtc *wr)
 {
-    if (!wr->tr || !wr->connected)
+    if (!wr->connected)
         return FL_TIME_NEVER;
     fl_time at = wr->st[1].present && wr->st[1].recv ? wr->next_remb_check : FL_TIME_NEVER;
     for (int i = 0; i < 2; i++) {
@@ -402,19 +406,23 @@ static void twcc_pace(webrtc *wr, const fl_transport_stats *ts, fl_time now)
     wr->twcc_rate_bytes = ts->bytes_received;
 }
 
-void fl__wr_feedback_reports(webrtc *wr, const fl_transport_stats *ts)
+void fl__wr_feedback_reports(webrtc *wr, int k, const fl_transport_stats *ts)
 {
+    if (wr->plain)
+        fl__rtp_reports(wr, k, ts);
     if (wr->twcc)
         twcc_pace(wr, ts, fl__clock_now(&wr->w->loop));
-    for (size_t k = 0; wr->bwe && k < ts->n_inbound; k++) {
-        if (ts->inbound[k].ssrc == wr->st[1].remote_ssrc)
-            fl_bwe_on_loss(wr->bwe, fl__clock_now(&wr->w->loop), ts->inbound[k].fraction_lost);
+    for (size_t j = 0; wr->bwe && j < ts->n_inbound; j++) {
+        if (ts->inbound[j].ssrc == wr->st[1].remote_ssrc)
+            fl_bwe_on_loss(wr->bwe, fl__clock_now(&wr->w->loop), ts->inbound[j].fraction_lost);
     }
     if (ts->rtt_us < 0)
         return;
     if (wr->bwe)
         fl_bwe_set_rtt(wr->bwe, ts->rtt_us);
     for (int i = 0; i < 2; i++) {
+        if (k >= 0 && i != k)
+            continue;
         if (wr->st[i].nack)
             fl_nack_gen_set_rtt(wr->st[i].nack, ts->rtt_us);
         if (wr->st[i].hist)
@@ -446,7 +454,7 @@ static void resend(webrtc *wr, wr_stream *st, fl_time now, const fl_nack_history
         return;
     }
     fl_buf_set_len(b, len);
-    if (fl_transport_send_rtp(wr->tr, now, b) < 0) {
+    if (!st->tr || fl_transport_send_rtp(st->tr, now, b) < 0) {
         fl_buf_unref(b);
         return;
     }

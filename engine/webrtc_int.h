@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/addr.h"
 #include "base/buf.h"
 #include "base/time.h"
 #include "codec/codec.h"
@@ -71,6 +72,9 @@ typedef struct wr_stream {
     int sending;     /* the codec sent: an index in alt, -1 the main one */
     int main_rtx_pt; /* the main codec's agreed RTX payload type, -1: none */
     uint32_t ssrc;   /* ours */
+    /* the transport it goes over: a WebRtcEndpoint's one BUNDLE transport
+     * (webrtc.tr), an RtpEndpoint's own (wr_plain.tr); not owned */
+    fl_transport *tr;
     /* egress: the upstream's numbering rewritten into ours (net/rewrite) */
     fl_rewrite rw;
     uint32_t packets, octets;
@@ -101,8 +105,25 @@ typedef struct wr_stream {
     uint64_t pli_sent, pli_recv, fir_recv, nack_recv, remb_recv;
 } wr_stream;
 
+/* An RtpEndpoint's stream (engine/rtp_endpoint.c): its own transport
+ * (net/transport PLAIN or SDES) on its own UDP socket pair, and where the
+ * peer is. */
+typedef struct wr_plain {
+    fl_transport *tr;            /* owned; NULL before negotiation */
+    struct fl__udp *rtp, *rtcp;  /* rtcp: NULL with rtcp-mux */
+    int comedia;                 /* the peer's addresses are learnt from its packets */
+    fl_addr peer_rtp, peer_rtcp; /* family 0: not known (yet) */
+    uint64_t auth_failed;        /* srtp_auth when an Error last said so */
+    uint64_t soft_limits;        /* key_soft_limits last seen */
+} wr_plain;
+
 typedef struct webrtc {
     fl_element *e; /* NULL once torn down */
+    /* an RtpEndpoint (engine/rtp_endpoint.c): no ICE, no DTLS; a transport
+     * and socket pair per stream in pl[] */
+    int plain;
+    wr_plain pl[2];
+    void *rtp; /* rtp_endpoint.c's own settings and state */
     fl__worker *w;
     fl__deadline timer;
     int pending_closes;
@@ -164,6 +185,23 @@ static inline webrtc *fl__wr_impl(fl_element *e)
     return e->impl;
 }
 
+/* The endpoint's n-th transport (from 0), NULL past the last: a
+ * WebRtcEndpoint's one BUNDLE transport, an RtpEndpoint's one per stream;
+ * *k: the stream it serves alone, -1 for every stream. */
+static inline fl_transport *fl__wr_transport(const webrtc *wr, int n, int *k)
+{
+    *k = -1;
+    if (!wr->plain)
+        return n == 0 ? wr->tr : NULL;
+    for (int i = 0; i < 2; i++) {
+        if (wr->pl[i].tr && n-- == 0) {
+            *k = i;
+            return wr->pl[i].tr;
+        }
+    }
+    return NULL;
+}
+
 static inline int fl__wr_kind_index(unsigned media)
 {
     return media == FL_MEDIA_AUDIO ? 0 : media == FL_MEDIA_VIDEO ? 1 : -1;
@@ -172,6 +210,79 @@ static inline int fl__wr_kind_index(unsigned media)
 /* engine/webrtc.c */
 void fl__wr_raise(webrtc *wr, const fl_event *ev);
 void fl__wr_raise_error(webrtc *wr, const char *type, const char *message);
+
+/* The element type's parts an RtpEndpoint shares: the state made at init
+ * (SSRCs, CNAME, the timer), torn down at fini (with the RtpEndpoint's
+ * sockets: fl__rtp_close), freed once every part closed. */
+int fl__wr_init(fl_element *e);
+void fl__wr_fini(fl_element *e);
+void fl__wr_part_closed(void *wr); /* a part that fl__wr_fini counted closed */
+int fl__wr_set_property(fl_element *e, const char *name, const char *value);
+int fl__wr_get_property(fl_element *e, const char *name, char *out, size_t cap);
+
+/* The calls of both endpoints (fl__method ids). */
+enum {
+    M_PROCESS_OFFER,
+    M_GENERATE_OFFER,
+    M_PROCESS_ANSWER,
+    M_GET_LOCAL,
+    M_GET_REMOTE,
+    M_GATHER,
+    M_ADD_CANDIDATE,
+};
+
+/* What our side brings to the SDP (the codec lists point into ab/vb). */
+typedef struct fl__wr_local {
+    fl_sdp_local local;
+    char ab[512], vb[512];
+    const char *al[MAX_CODEC_PREFS], *vl[MAX_CODEC_PREFS];
+} fl__wr_local;
+
+/* Everything but the ICE and DTLS parts: codecs, CNAME, SSRCs, feedback,
+ * extensions, session id. */
+void fl__wr_local_init(webrtc *wr, fl__wr_local *lp);
+/* The direction the settings allow (recvonly, sendonly), and narrowed for an
+ * offer by OfferOptions' offerToReceive<Kind> (receive 0). */
+fl_sdp_dir fl__wr_wanted_dir(webrtc *wr);
+fl_sdp_dir fl__wr_offer_dir(webrtc *wr, int receive);
+/* Parses and describes an SDP text; *copy is the text as fl_sdp_write
+ * gives it back. FL_EBADMSG (reason in err), FL_ENOMEM. */
+int fl__wr_parse_desc(const char *text, fl_sdp_desc **out, char **copy, char *err, size_t errlen);
+/* The streams (st[]) and payload type maps from wr->local and wr->remote;
+ * the first accepted remote section, or NULL (reason in err) when none. */
+const fl_sdp_media *fl__wr_streams_from(webrtc *wr, char *err, size_t errlen);
+/* The session is set up: the parsed descriptions go, the texts stay. */
+void fl__wr_negotiated(webrtc *wr);
+
+/* The three SDP steps of an endpoint, run by fl__wr_sdp_step, which checks
+ * the text's size and undoes a step that failed. */
+typedef struct fl__wr_sdp_ops {
+    int (*process_offer)(webrtc *wr, const char *text, char **out, char *err, size_t errlen);
+    int (*generate_offer)(webrtc *wr,
+                          int recv_audio,
+                          int recv_video,
+                          char **out,
+                          char *err,
+                          size_t errlen);
+    int (*process_answer)(webrtc *wr, const char *text, char **out, char *err, size_t errlen);
+} fl__wr_sdp_ops;
+
+int fl__wr_sdp_step(webrtc *wr, fl__invocation *inv, const fl__wr_sdp_ops *ops);
+
+/* engine/rtp_endpoint.c: the RtpEndpoint's parts the shared code calls
+ * (wr->plain only) */
+/* Sends what its transports queued, each stream to its peer. */
+void fl__rtp_flush_tx(webrtc *wr);
+/* With each report interval's statistics of the transport of stream k:
+ * OnKeySoftLimit and an Error when SRTP refuses the peer's packets. */
+void fl__rtp_reports(webrtc *wr, int k, const fl_transport_stats *ts);
+/* A failed negotiation step: transports and (unless keep_local: our offer
+ * stays) sockets go. */
+void fl__rtp_reset(webrtc *wr, int keep_local);
+/* At fini: closes the sockets, each counted in wr->pending_closes. */
+void fl__rtp_close(webrtc *wr);
+/* At the end: frees the transports and the settings. */
+void fl__rtp_free(webrtc *wr);
 
 /* engine/webrtc_media.c */
 /* Sends what the transport queued. */
@@ -221,8 +332,9 @@ int fl__wr_media_in(webrtc *wr, wr_stream *st, fl_transport_event *ev);
 /* Sends the feedback that is due (NACK, transport-cc, REMB, PLI). */
 void fl__wr_feedback(webrtc *wr, fl_time now);
 fl_time fl__wr_feedback_deadline(const webrtc *wr);
-/* With each report interval's transport statistics (loss, RTT). */
-void fl__wr_feedback_reports(webrtc *wr, const fl_transport_stats *ts);
+/* With each report interval's statistics of a transport (of stream k
+ * alone; -1: of every stream): loss, RTT. */
+void fl__wr_feedback_reports(webrtc *wr, int k, const fl_transport_stats *ts);
 /* The browser's NACK for what we sent on st. */
 void fl__wr_answer_nack(webrtc *wr, wr_stream *st, const fl_rtcp_fb *fb, fl_time now);
 

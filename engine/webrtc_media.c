@@ -43,6 +43,10 @@ static void capture(webrtc *wr, const char *what, unsigned n, const fl_buf *b)
 void fl__wr_flush_tx(webrtc *wr)
 {
     fl_buf *b;
+    if (wr->plain) {
+        fl__rtp_flush_tx(wr);
+        return;
+    }
     while (wr->tr && fl_transport_poll_transmit(wr->tr, &b) == 0) {
         if (wr->ice)
             fl__ice_transport_send(wr->ice, b);
@@ -79,12 +83,14 @@ static void set_media_state(webrtc *wr, int connected)
     set_state(wr, &wr->media_connected, FL_EVENT_MEDIA_STATE, connected);
 }
 
-static void on_transport_event(webrtc *wr, fl_transport_event *ev)
+/* An event of the transport that serves stream k alone (-1: every one). */
+static void on_transport_event(webrtc *wr, int k, fl_transport_event *ev)
 {
     switch (ev->type) {
     case FL_TRANSPORT_EVENT_CONNECTED:
-        fl_log(FL_LOG_INFO, "%s: DTLS connected (%s)", wr->e ? wr->e->name : "?",
-               fl_dtls_srtp_profile_name(ev->profile));
+        if (!wr->plain)
+            fl_log(FL_LOG_INFO, "%s: DTLS connected (%s)", wr->e ? wr->e->name : "?",
+                   fl_dtls_srtp_profile_name(ev->profile));
         set_connection(wr, 1);
         /* what reaches us from upstream starts with a key frame, asked for
          * now that it can be received */
@@ -103,7 +109,9 @@ static void on_transport_event(webrtc *wr, fl_transport_event *ev)
         set_media_state(wr, 0);
         break;
     case FL_TRANSPORT_EVENT_RTP: {
-        unsigned kind = wr->pt_kind[ev->rtp.payload_type & 127];
+        /* a stream's own transport carries its kind whatever the number */
+        unsigned kind = k >= 0 ? (k ? FL_MEDIA_VIDEO : FL_MEDIA_AUDIO)
+                               : wr->pt_kind[ev->rtp.payload_type & 127];
         int i = fl__wr_kind_index(kind);
         fl_log(FL_LOG_TRACE, "rtp pt %u ssrc %u seq %u kind %u", ev->rtp.payload_type,
                (unsigned)ev->rtp.ssrc, ev->rtp.seq, kind);
@@ -133,13 +141,19 @@ static void on_transport_event(webrtc *wr, fl_transport_event *ev)
 /* Runs the transport: datagrams out, events up, next deadline. */
 void fl__wr_pump(webrtc *wr)
 {
-    if (!wr->tr)
+    int k;
+    if (!fl__wr_transport(wr, 0, &k))
         return;
     fl__wr_flush_tx(wr);
     fl_transport_event ev;
-    while (wr->tr && fl_transport_poll_event(wr->tr, &ev) == 0) {
-        on_transport_event(wr, &ev);
-        fl_transport_event_release(&ev);
+    fl_transport *t;
+    for (int n = 0; (t = fl__wr_transport(wr, n, &k)) != NULL; n++) {
+        while (fl_transport_poll_event(t, &ev) == 0) {
+            on_transport_event(wr, k, &ev);
+            fl_transport_event_release(&ev);
+            if (!fl__wr_transport(wr, n, &k)) /* torn down meanwhile */
+                return;
+        }
     }
     fl__wr_feedback(wr, fl__clock_now(&wr->w->loop));
     fl__wr_flush_tx(wr);
@@ -149,10 +163,13 @@ void fl__wr_pump(webrtc *wr)
 void fl__wr_on_timer(uv_timer_t *h)
 {
     webrtc *wr = h->data;
-    if (!wr->tr)
+    fl_transport *t;
+    int k;
+    if (!fl__wr_transport(wr, 0, &k))
         return;
     fl_time now = fl__clock_now(&wr->w->loop);
-    fl_transport_handle_timeout(wr->tr, now);
+    for (int n = 0; (t = fl__wr_transport(wr, n, &k)) != NULL; n++)
+        fl_transport_handle_timeout(t, now);
     if (wr->connected && now >= wr->next_rtcp) {
         fl__wr_send_reports(wr, now);
         /* RFC 3550 6.3.5: randomised between 0.5 and 1.5 intervals */
@@ -164,10 +181,17 @@ void fl__wr_on_timer(uv_timer_t *h)
 
 void fl__wr_schedule(webrtc *wr)
 {
-    if (!wr->tr || !wr->e)
+    fl_transport *t;
+    int k;
+    if (!wr->e || !fl__wr_transport(wr, 0, &k))
         return;
     fl_time now = fl__clock_now(&wr->w->loop);
-    fl_time at = fl_transport_poll_timeout(wr->tr);
+    fl_time at = FL_TIME_NEVER;
+    for (int n = 0; (t = fl__wr_transport(wr, n, &k)) != NULL; n++) {
+        fl_time tt = fl_transport_poll_timeout(t);
+        if (tt < at)
+            at = tt;
+    }
     if (wr->connected && wr->next_rtcp < at)
         at = wr->next_rtcp;
     fl_time fb = fl__wr_feedback_deadline(wr);
@@ -272,7 +296,7 @@ void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
 {
     webrtc *wr = fl__wr_impl(e);
     int i = fl__wr_kind_index(sink->media);
-    if (!wr || i < 0 || !wr->tr || !wr->connected || !wr->st[i].send)
+    if (!wr || i < 0 || !wr->st[i].tr || !wr->connected || !wr->st[i].send)
         goto drop;
     wr_stream *st = &wr->st[i];
     if (!buf->rtp.parsed || !caps_fit(wr, st, sink))
@@ -294,7 +318,7 @@ void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
         fl_buf_unref(out);
         goto drop;
     }
-    if (fl_transport_send_rtp(wr->tr, now, out) < 0) {
+    if (fl_transport_send_rtp(st->tr, now, out) < 0) {
         fl_buf_unref(out);
         goto drop;
     }
@@ -312,7 +336,7 @@ void fl__wr_reroute(fl_element *e, fl__pad *sink)
 {
     webrtc *wr = fl__wr_impl(e);
     int i = fl__wr_kind_index(sink->media);
-    if (wr && i >= 0 && wr->tr && wr->connected && wr->st[i].send)
+    if (wr && i >= 0 && wr->st[i].tr && wr->connected && wr->st[i].send)
         caps_fit(wr, &wr->st[i], sink);
 }
 
@@ -349,11 +373,11 @@ int fl__wr_sender_report(fl_element *e,
                          uint32_t *rtp_ts,
                          fl_time *sent)
 {
-    (void)media;
     webrtc *wr = fl__wr_impl(e);
-    if (!wr || !wr->tr)
+    int i = fl__wr_kind_index(media);
+    if (!wr || i < 0 || !wr->st[i].tr)
         return FL_ENOENT;
-    return fl_transport_sender_report(wr->tr, ssrc, rtp_ts, sent);
+    return fl_transport_sender_report(wr->st[i].tr, ssrc, rtp_ts, sent);
 }
 
 const fl_sdp_codec *fl__wr_caps(fl_element *e, unsigned media)
@@ -388,16 +412,20 @@ static void stats_rtp(fl_stats_rtp *r,
     r->fraction_lost = fraction_lost / 256.0;
 }
 
+/* ts: of the transport that serves stream only alone (-1: every one). */
 static void stats_inbound(webrtc *wr,
                           unsigned media,
+                          int only,
                           const fl_transport_stats *ts,
                           fl__stats_out *out)
 {
     for (size_t k = 0; k < ts->n_inbound; k++) {
         const fl_transport_inbound_stats *in = &ts->inbound[k];
-        unsigned kind = wr->pt_kind[in->payload_type & 127];
+        unsigned kind = only >= 0 ? (only ? FL_MEDIA_VIDEO : FL_MEDIA_AUDIO)
+                                  : wr->pt_kind[in->payload_type & 127];
         int i = fl__wr_kind_index(kind);
-        if (i < 0 || !(media & kind) || wr->pt_rtx[in->payload_type & 127])
+        if (i < 0 || !(media & kind) ||
+            (wr->pt_rtx[in->payload_type & 127] && wr->pt_kind[in->payload_type & 127] == kind))
             continue; /* the RTX stream counts in its media stream's figures */
         const wr_stream *st = &wr->st[i];
         fl_stats *s = fl__stats_add(out, FL_STATS_INBOUND_RTP);
@@ -467,16 +495,23 @@ void fl__wr_stats(fl_element *e, unsigned media, fl__stats_out *out)
         return;
     s->endpoint.unvalidated_packets_dropped =
             wr && wr->ice ? (int64_t)fl__ice_transport_dropped_unvalidated(wr->ice) : -1;
-    if (!wr || !wr->tr)
+    s->endpoint.srtp_auth_failed = wr && wr->plain ? 0 : -1;
+    int k;
+    if (!wr || !fl__wr_transport(wr, 0, &k))
         return;
     fl_transport_stats *ts = malloc(sizeof(*ts));
     if (!ts) {
         out->oom = 1;
         return;
     }
-    fl_transport_get_stats(wr->tr, ts);
-    stats_inbound(wr, media, ts, out);
-    stats_outbound(wr, media, ts, out);
+    fl_transport *t;
+    for (int n = 0; (t = fl__wr_transport(wr, n, &k)) != NULL; n++) {
+        fl_transport_get_stats(t, ts);
+        if (wr->plain) /* SRTP refused, counted in the endpoint's entry */
+            s->endpoint.srtp_auth_failed += (int64_t)ts->srtp_auth;
+        stats_inbound(wr, media, k, ts, out);
+        stats_outbound(wr, media, ts, out);
+    }
     free(ts);
 }
 

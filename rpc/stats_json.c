@@ -119,6 +119,8 @@ static json_t *element(const char *name, const fl_stats *s, int endpoint)
     /* beyond Kurento's fields */
     if (s->endpoint.unvalidated_packets_dropped >= 0)
         set_int(o, "unvalidatedPacketsDropped", s->endpoint.unvalidated_packets_dropped);
+    if (s->endpoint.srtp_auth_failed >= 0)
+        set_int(o, "srtpAuthFailed", s->endpoint.srtp_auth_failed);
     return o;
 }
 

@@ -83,6 +83,7 @@ static void test_endpoint_streams(void **state)
     fl_stats v[5];
     v[0] = entry(FL_STATS_ENDPOINT, T0);
     v[0].endpoint.unvalidated_packets_dropped = 3;
+    v[0].endpoint.srtp_auth_failed = -1; /* a WebRtcEndpoint: no SDES */
 
     v[1] = entry(FL_STATS_INBOUND_RTP, T0 + 1);
     fl_stats_inbound_rtp *in = &v[1].inbound_rtp;
@@ -180,6 +181,7 @@ static void test_endpoint_streams(void **state)
     /* an endpoint before its ICE transport: the figure is left out */
     fl_stats e = entry(FL_STATS_ENDPOINT, T0);
     e.endpoint.unvalidated_packets_dropped = -1;
+    e.endpoint.srtp_auth_failed = -1;
     expect_text(&e, 1, "W",
                 "{'W_endpoint':{'id':'W_endpoint','type':'endpoint','timestampMillis':"
                 "1700000000123,'inputLatency':[],'E2ELatency':[],'__module__':'kurento',"
