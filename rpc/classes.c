@@ -13,10 +13,11 @@ extern const rpc_class fl__class_webrtc;    /* rpc/ops_webrtc.c */
 extern const rpc_class fl__class_recorder;  /* rpc/ops_recorder.c */
 extern const rpc_class fl__class_player;    /* rpc/ops_player.c */
 extern const rpc_class fl__class_http_post; /* rpc/ops_http_post.c */
+extern const rpc_class fl__class_rtp;       /* rpc/ops_rtp.c */
 
 static const rpc_class *const classes[] = {
-    &pipeline,           &passthrough,      &fl__class_webrtc,
-    &fl__class_recorder, &fl__class_player, &fl__class_http_post,
+    &pipeline,         &passthrough,         &fl__class_webrtc, &fl__class_recorder,
+    &fl__class_player, &fl__class_http_post, &fl__class_rtp,
 };
 
 const rpc_class *fl__class_find(const char *name)

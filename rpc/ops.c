@@ -168,7 +168,8 @@ void fl__op_release(call *c)
  * UriEndpoint ones, then every object's. */
 static op_fn find_op(const obj *o, const char *name)
 {
-    const struct op *tables[] = { o->impl ? o->impl->ops : NULL, fl__uri_ops, fl__ops };
+    const struct op *tables[] = { o->impl ? o->impl->ops : NULL, fl__sdp_ops, fl__uri_ops,
+                                  fl__ops };
     for (const kmd_class *cls = o->cls; cls; cls = cls->parent) {
         for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
             for (const struct op *op = tables[t]; op && op->name; op++) {

@@ -409,6 +409,20 @@ int fl__http_post_route(struct fl_rpc *rpc, fl_rpc_http *req);
 /* Frees rpc->uploads (fl_hmap_init'ed by fl_rpc_create), at the end. */
 void fl__http_post_free(struct fl_rpc *rpc);
 
+/* ---- ops_sdp.c: what WebRtcEndpoint and RtpEndpoint share ---- */
+
+/* SdpEndpoint's and BaseRtpEndpoint's methods and property accessors
+ * (the SDP steps, bandwidths, RembParams, media and connection state,
+ * requestKeyframe); searched after a class row's ops. */
+extern const struct op fl__sdp_ops[];
+/* A property the engine element holds, by the accessor's name, as its kmd
+ * type (records built from the engine's plain text). */
+void fl__sdp_get_prop(call *c, obj *o, json_t *p);
+void fl__sdp_set_prop(call *c, obj *o, json_t *p);
+/* ConnectionStateChanged, MediaStateChanged, MediaTranscodingStateChanged
+ * for their engine events; NULL for another. */
+json_t *fl__sdp_event(obj *o, const fl_event *ev, const char **type);
+
 /* ---- ops_uri.c: what RecorderEndpoint and PlayerEndpoint share ---- */
 
 /* 1 when path (decoded, absolute) is inside one of the ':'-separated
