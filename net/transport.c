@@ -1,4 +1,7 @@
-/* net/transport: DTLS-SRTP media transport (see transport.h). */
+/* net/transport: DTLS-SRTP media transport, or plain RTP, or SRTP keyed
+ * from SDP (see transport.h). Without DTLS (PLAIN, SDES) t->dtls is NULL
+ * and the transport is CONNECTED from fl_transport_start; PLAIN has no
+ * SRTP sessions (t->in, t->out NULL). */
 #include "net/transport.h"
 
 #include <stdio.h>
@@ -57,7 +60,9 @@ struct fl_transport {
     fl_buf_pool *pool;
     fl_srtp *in, *out;
     fl_dtls_srtp_profile profile;
-    int connected, ended;
+    fl_transport_mode mode;
+    fl_srtp_profile sdes_profile;
+    int started, connected, ended;
     int failed_err;
     char reason[160];
     uint32_t replay_window;
@@ -201,6 +206,43 @@ static void pump_dtls(fl_transport *t)
 
 /* ---- create / destroy ---- */
 
+/* SDES: both directions keyed now from the SDP keys (key then salt). */
+static int make_sdes(fl_transport *t, const fl_transport_config *cfg)
+{
+    size_t key_len = fl_srtp_profile_key_len(cfg->sdes_profile);
+    if (key_len == 0 || !cfg->sdes_local_key || !cfg->sdes_remote_key)
+        return FL_EINVAL;
+    fl_dtls_srtp_keys k = { 0 };
+    k.profile = (fl_dtls_srtp_profile)cfg->sdes_profile;
+    k.key_len = key_len;
+    k.salt_len = fl_srtp_profile_salt_len(cfg->sdes_profile);
+    if (k.key_len + k.salt_len > sizeof(k.local_master))
+        return FL_EINVAL;
+    memcpy(k.local_master, cfg->sdes_local_key, k.key_len + k.salt_len);
+    memcpy(k.remote_master, cfg->sdes_remote_key, k.key_len + k.salt_len);
+    int err = make_srtp(t, &k);
+    explicit_bzero(&k, sizeof(k));
+    return err;
+}
+
+/* PLAIN and SDES: no DTLS; SDES keys its SRTP sessions. */
+static int create_keyed(fl_transport *t, const fl_transport_config *cfg)
+{
+    if (cfg->mode != FL_TRANSPORT_PLAIN && cfg->mode != FL_TRANSPORT_SDES)
+        return FL_EINVAL;
+    t->mode = cfg->mode;
+    if (cfg->mode == FL_TRANSPORT_PLAIN)
+        return 0;
+    t->sdes_profile = cfg->sdes_profile;
+    int err = make_sdes(t, cfg);
+    if (err) {
+        fl_srtp_destroy(t->in);
+        fl_srtp_destroy(t->out);
+        t->in = t->out = NULL;
+    }
+    return err;
+}
+
 int fl_transport_create(fl_transport **out, const fl_transport_config *cfg)
 {
     *out = NULL;
@@ -209,6 +251,15 @@ int fl_transport_create(fl_transport **out, const fl_transport_config *cfg)
     fl_transport *t = calloc(1, sizeof(*t));
     if (!t)
         return FL_ENOMEM;
+    t->replay_window = cfg->replay_window;
+    if (cfg->mode != FL_TRANSPORT_DTLS) {
+        int err = create_keyed(t, cfg);
+        if (err) {
+            free(t);
+            return err;
+        }
+        goto configure;
+    }
     fl_dtls_config dc = { 0 };
     dc.cert = cfg->cert;
     dc.role = cfg->role;
@@ -224,6 +275,7 @@ int fl_transport_create(fl_transport **out, const fl_transport_config *cfg)
         free(t);
         return err;
     }
+configure:
     t->pool = cfg->pool;
     t->replay_window = cfg->replay_window;
     t->txq_max = cfg->tx_queue_max ? cfg->tx_queue_max : FL_TRANSPORT_DEFAULT_TXQ;
@@ -249,12 +301,24 @@ void fl_transport_destroy(fl_transport *t)
         fl_transport_event_release(&ev);
     fl_srtp_destroy(t->in);
     fl_srtp_destroy(t->out);
-    fl_dtls_destroy(t->dtls);
+    if (t->dtls)
+        fl_dtls_destroy(t->dtls);
     free(t);
 }
 
 int fl_transport_start(fl_transport *t, fl_time now)
 {
+    if (!t->dtls) {
+        if (t->started || t->ended)
+            return FL_ESTATE;
+        t->started = t->connected = 1;
+        t->profile = t->mode == FL_TRANSPORT_SDES ? (fl_dtls_srtp_profile)t->sdes_profile
+                                                  : FL_DTLS_SRTP_NONE;
+        fl_log(FL_LOG_DEBUG, "connected, %s",
+               t->mode == FL_TRANSPORT_SDES ? "SRTP keyed from SDP" : "plain RTP");
+        push_control(t, FL_TRANSPORT_EVENT_CONNECTED);
+        return 0;
+    }
     int err = fl_dtls_start(t->dtls, now);
     pump_dtls(t);
     return err;
@@ -262,6 +326,8 @@ int fl_transport_start(fl_transport *t, fl_time now)
 
 int fl_transport_set_remote_fingerprint(fl_transport *t, const char *sdp_value)
 {
+    if (!t->dtls)
+        return FL_ESTATE;
     int err = fl_dtls_set_remote_fingerprint(t->dtls, sdp_value);
     pump_dtls(t);
     return err;
@@ -269,6 +335,8 @@ int fl_transport_set_remote_fingerprint(fl_transport *t, const char *sdp_value)
 
 int fl_transport_handle_timeout(fl_transport *t, fl_time now)
 {
+    if (!t->dtls)
+        return 0;
     int err = fl_dtls_handle_timeout(t->dtls, now);
     pump_dtls(t);
     return err;
@@ -276,11 +344,15 @@ int fl_transport_handle_timeout(fl_transport *t, fl_time now)
 
 fl_time fl_transport_poll_timeout(const fl_transport *t)
 {
-    return fl_dtls_poll_timeout(t->dtls);
+    return t->dtls ? fl_dtls_poll_timeout(t->dtls) : FL_TIME_NEVER;
 }
 
 int fl_transport_close(fl_transport *t)
 {
+    if (!t->dtls) {
+        t->ended = 1;
+        return 0;
+    }
     int err = fl_dtls_close(t->dtls);
     t->ended = 1;
     pump_dtls(t);
@@ -307,6 +379,10 @@ int fl_transport_sender_report(const fl_transport *t,
 
 fl_dtls_state fl_transport_get_state(const fl_transport *t)
 {
+    if (!t->dtls)
+        return t->ended       ? FL_DTLS_STATE_CLOSED
+               : t->connected ? FL_DTLS_STATE_CONNECTED
+                              : FL_DTLS_STATE_NEW;
     return fl_dtls_get_state(t->dtls);
 }
 
@@ -383,7 +459,7 @@ static int srtp_drop(fl_transport *t, int err)
 
 static int input_rtp(fl_transport *t, fl_time now, fl_buf *buf)
 {
-    int err = fl_srtp_unprotect(t->in, buf);
+    int err = t->in ? fl_srtp_unprotect(t->in, buf) : 0;
     if (err)
         return srtp_drop(t, err);
     fl_transport_event ev = { .type = FL_TRANSPORT_EVENT_RTP, .arrival = now };
@@ -469,7 +545,7 @@ static void on_rtcp(fl_transport *t, fl_time now, const uint8_t *data, size_t le
 
 static int input_rtcp(fl_transport *t, fl_time now, fl_buf *buf)
 {
-    int err = fl_srtp_unprotect_rtcp(t->in, buf);
+    int err = t->in ? fl_srtp_unprotect_rtcp(t->in, buf) : 0;
     if (err)
         return srtp_drop(t, err);
     t->st.rtcp_received++;
@@ -488,7 +564,7 @@ int fl_transport_handle_input(fl_transport *t, fl_time now, fl_buf *buf)
     t->st.datagrams_received++;
     t->st.bytes_received += len;
     fl_demux_kind kind = len ? fl_demux_classify(d[0]) : FL_DEMUX_OTHER;
-    if (kind == FL_DEMUX_DTLS) {
+    if (kind == FL_DEMUX_DTLS && t->dtls) {
         fl_dtls_handle_input(t->dtls, now, d, len);
         pump_dtls(t);
     } else if (kind == FL_DEMUX_RTP && len >= 2) {
@@ -516,7 +592,7 @@ static int send_check(fl_transport *t, fl_buf *buf, int rtcp)
         return FL_ESTATE;
     if (buf->refs != 1)
         return FL_EBUSY;
-    if (fl_buf_tailroom(buf) < fl_srtp_trailer_len(t->out, rtcp))
+    if (t->out && fl_buf_tailroom(buf) < fl_srtp_trailer_len(t->out, rtcp))
         return FL_EMSGSIZE;
     if (t->txq_len >= t->txq_max)
         return FL_EAGAIN;
@@ -534,7 +610,7 @@ int fl_transport_send_rtp(fl_transport *t, fl_time now, fl_buf *buf)
         return FL_EBADMSG;
     uint32_t ssrc = buf->rtp.ssrc;
     size_t payload = buf->rtp.payload_len;
-    err = fl_srtp_protect(t->out, buf);
+    err = t->out ? fl_srtp_protect(t->out, buf) : 0;
     if (err)
         return err;
     out_ssrc *o = find_out(t, ssrc, 1);
@@ -570,7 +646,7 @@ int fl_transport_send_rtcp(fl_transport *t, fl_time now, fl_buf *buf)
             o->sr_next = (o->sr_next + 1) % SR_HISTORY;
         }
     }
-    err = fl_srtp_protect_rtcp(t->out, buf);
+    err = t->out ? fl_srtp_protect_rtcp(t->out, buf) : 0;
     if (err)
         return err;
     t->st.rtcp_sent++;
@@ -675,10 +751,18 @@ int fl_transport_write_rr(fl_transport *t, fl_time now, uint32_t ssrc, fl_buf *b
 void fl_transport_get_stats(const fl_transport *t, fl_transport_stats *out)
 {
     *out = t->st;
-    out->dtls_state = fl_dtls_get_state(t->dtls);
-    out->role = fl_dtls_get_role(t->dtls);
+    out->dtls_state = fl_transport_get_state(t);
+    out->role = t->dtls ? fl_dtls_get_role(t->dtls) : 0;
     out->profile = t->profile;
-    out->dtls_dropped = fl_dtls_dropped(t->dtls);
+    out->dtls_dropped = t->dtls ? fl_dtls_dropped(t->dtls) : 0;
+    fl_srtp_stats ss;
+    const fl_srtp *both[2] = { t->in, t->out };
+    for (int i = 0; i < 2; i++) {
+        if (!both[i])
+            continue;
+        fl_srtp_get_stats(both[i], &ss);
+        out->srtp_key_soft_limit += ss.key_soft_limits;
+    }
     out->n_inbound = t->n_in;
     for (size_t i = 0; i < t->n_in; i++) {
         const in_ssrc *s = &t->in_ssrcs[i];

@@ -1,5 +1,7 @@
-/* The secure media transport of a WebRtcEndpoint, sans-IO: DTLS-SRTP
- * (net/dtls) keys SRTP/SRTCP (net/srtp) on one ICE path; RTP and RTCP are
+/* The media transport of a WebRtcEndpoint (or RtpEndpoint), sans-IO:
+ * DTLS-SRTP (net/dtls) keys SRTP/SRTCP (net/srtp) on one ICE path, or
+ * (fl_transport_mode) SRTP is keyed from SDP a=crypto (SDES), or RTP goes
+ * in the clear (PLAIN), both without DTLS; RTP and RTCP are
  * demultiplexed (RFC 7983, RFC 5761), unprotected in place, parsed, and
  * counted per SSRC (net/rtp receive statistics, RTT from RTCP LSR/DLSR).
  *
@@ -75,7 +77,7 @@ typedef struct fl_transport_config {
      * hs timeouts are ignored), CONNECTED at fl_transport_start, DTLS
      * records arriving are dropped and counted (stats.unknown). */
     fl_transport_mode mode;
-    fl_srtp_profile sdes_profile; /* SDES: any fl_srtp AES-CM profile */
+    fl_srtp_profile sdes_profile; /* SDES: any fl_srtp profile (AES-CM for a=crypto) */
     /* SDES: fl_srtp_profile_key_len + _salt_len bytes each (key then salt),
      * copied at create (the caller may wipe its own copies). */
     const uint8_t *sdes_local_key, *sdes_remote_key;

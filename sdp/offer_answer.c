@@ -780,7 +780,9 @@ static int answered_media(fl_sdp_media *o,
         o->dir = FL_SDP_DIR_INACTIVE;
         return 0;
     }
-    int secure, feedback, plain = plain_proto(o->proto, &secure, &feedback);
+    /* ours was plain: an RTP profile without ICE (a WebRTC offer has it) */
+    int secure, feedback;
+    int plain = plain_proto(o->proto, &secure, &feedback) && !o->ice_ufrag[0];
     if (plain) {
         int rc = answered_plain(o, a, idx, err, errlen);
         if (rc != 0)

@@ -3,7 +3,7 @@
  * refused cleanly, and an offer that describes must be answerable (or
  * refused) with a fixed local side, the answer's text parsing back to the
  * same figures and being accepted by fl_sdp_process_answer against the
- * offer. */
+ * offer; the same for a plain RTP/SDES answer (RtpEndpoint). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -73,6 +73,45 @@ static void answer(const fl_sdp_desc *offer, fl_sdp_desc *ans, fl_sdp_desc *back
     free(text);
 }
 
+/* The same as an RtpEndpoint (plain RTP, SDES on video): the answer reads
+ * back with its ports, addresses and key, and the offerer takes it. */
+static void answer_plain(const fl_sdp_desc *offer, fl_sdp_desc *ans, fl_sdp_desc *back)
+{
+    static fl_sdp_crypto key = { .tag = 1, .suite = FL_SDP_AES_CM_128_HMAC_SHA1_80, .key_len = 30 };
+    fl_sdp_local l;
+    memset(&l, 0, sizeof(l));
+    l.plain = 1;
+    l.address = "192.0.2.1";
+    l.port[0] = 5000;
+    l.port[1] = 5002;
+    l.crypto[1] = &key;
+    l.ssrc[0] = 1;
+    char *text, err[128];
+    if (fl_sdp_answer(offer, &l, FL_SDP_DIR_SENDRECV, FL_SDP_DIR_RECVONLY, ans, &text, err,
+                      sizeof(err)) != 0) {
+        if (text)
+            abort();
+        return;
+    }
+    fl_sdp *s;
+    if (fl_sdp_parse(&s, text, strlen(text), err, sizeof(err)) != 0)
+        abort();
+    if (fl_sdp_describe(s, back, err, sizeof(err)) != 0 || back->nmedia != ans->nmedia)
+        abort();
+    for (size_t i = 0; i < ans->nmedia; i++) {
+        const fl_sdp_media *m = &ans->media[i], *n = &back->media[i];
+        if (n->rejected != m->rejected)
+            abort();
+        if (!m->rejected &&
+            (n->port != m->port || n->rtcp_port != m->rtcp_port || n->ncrypto != m->ncrypto ||
+             strcmp(n->addr, "192.0.2.1") != 0 || n->comedia != m->comedia ||
+             memcmp(n->crypto, m->crypto, sizeof(m->crypto)) != 0 || n->ncodecs != m->ncodecs))
+            abort();
+    }
+    fl_sdp_destroy(s);
+    free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int init;
@@ -102,6 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fl_sdp_describe(s, d, err, sizeof(err)) == 0) {
         fl_sdp_media_main_codec(&d->media[0]);
         answer(d, a, b);
+        answer_plain(d, a, b);
     }
     fl_sdp_destroy(s);
     return 0;
