@@ -123,6 +123,13 @@ void fl__rtp_flush_tx(webrtc *wr)
             int rtcp = is_rtcp(b);
             fl__udp *u = rtcp && pl->rtcp ? pl->rtcp : pl->rtp;
             const fl_addr *to = rtcp ? &pl->peer_rtcp : &pl->peer_rtp;
+            fl_addr next;
+            if (rtcp && !to->family && pl->peer_rtp.family) {
+                /* COMEDIA, no RTCP from the peer yet: the port after its RTP's */
+                next = pl->peer_rtp;
+                next.port = (uint16_t)(next.port + 1);
+                to = &next;
+            }
             if (!u || !to->family) /* COMEDIA: nothing came from the peer yet */
                 fl_buf_unref(b);
             else
