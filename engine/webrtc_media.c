@@ -496,6 +496,7 @@ void fl__wr_stats(fl_element *e, unsigned media, fl__stats_out *out)
     s->endpoint.unvalidated_packets_dropped =
             wr && wr->ice ? (int64_t)fl__ice_transport_dropped_unvalidated(wr->ice) : -1;
     s->endpoint.srtp_auth_failed = wr && wr->plain ? 0 : -1;
+    size_t first = out->n - 1;
     int k;
     if (!wr || !fl__wr_transport(wr, 0, &k))
         return;
@@ -507,8 +508,9 @@ void fl__wr_stats(fl_element *e, unsigned media, fl__stats_out *out)
     fl_transport *t;
     for (int n = 0; (t = fl__wr_transport(wr, n, &k)) != NULL; n++) {
         fl_transport_get_stats(t, ts);
-        if (wr->plain) /* SRTP refused, counted in the endpoint's entry */
-            s->endpoint.srtp_auth_failed += (int64_t)ts->srtp_auth;
+        if (wr->plain) /* SRTP refused, in the endpoint's entry (by index:
+                          adding entries may move them) */
+            out->v[first].endpoint.srtp_auth_failed += (int64_t)ts->srtp_auth;
         stats_inbound(wr, media, k, ts, out);
         stats_outbound(wr, media, ts, out);
     }
