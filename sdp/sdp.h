@@ -97,8 +97,10 @@ typedef struct fl_sdp_crypto {
 /* Parses the value after "a=crypto:" ("1 AES_CM_128_HMAC_SHA1_80
  * inline:<base64>[|lifetime][|MKI:len] [session params]") into out.
  * FL_ENOTSUP for a suite not listed above (the caller skips that line) and
- * for the session parameters UNENCRYPTED_SRTP, UNENCRYPTED_SRTCP and
- * UNAUTHENTICATED_SRTP (other session parameters are accepted and ignored);
+ * for the session parameters UNENCRYPTED_SRTP, UNENCRYPTED_SRTCP,
+ * UNAUTHENTICATED_SRTP and a KDR other than 0 (libsrtp derives keys once;
+ * other session parameters are accepted and ignored); an MKI value wider
+ * than 32 bits is FL_EBADMSG;
  * FL_EBADMSG (reason in err, which may be NULL) for a bad tag, a key method
  * other than inline, bad base64, a key of the wrong length for its suite,
  * more than one key, a bad lifetime or MKI. Keys are never put in err. */
@@ -267,6 +269,7 @@ typedef struct fl_sdp_local {
      * a=direction:passive when the offer says a=direction:active (active when
      * it says passive; none otherwise), and, when crypto[kind] is set, SRTP:
      * an answer takes the offer's first a=crypto line of crypto[kind]->suite
+     * (lines with an MKI are not taken: fl_srtp reads no MKI in packets)
      * and answers it with the OFFER's tag and OUR key (crypto[kind]->key); an
      * offer of ours lists crypto[kind] with tag 1. Profiles: an answer keeps
      * the offer's proto ("RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF";
@@ -276,7 +279,9 @@ typedef struct fl_sdp_local {
      * or RTP/SAVPF with crypto. ice_ufrag/ice_pwd/fingerprint are ignored
      * (may be NULL) when plain. An accepted section of an offer with no c=
      * at all is FL_EBADMSG ("no connection address"); c=IN IP4 0.0.0.0 is
-     * allowed (COMEDIA peers write it). */
+     * allowed (COMEDIA peers write it). Only the first section of each kind
+     * is accepted (one port per kind); port[kind] 0 rejects that kind.
+     * cname and stream_id may be NULL (no a=ssrc cname/msid). */
     int plain;
     uint16_t port[2];
     const fl_sdp_crypto *crypto[2]; /* not owned; read during the call */
@@ -309,7 +314,10 @@ int fl_sdp_answer(const fl_sdp_desc *offer,
  * every configured codec (payload numbers from 96 for dynamic ones, RTX for
  * video codecs), setup actpass, BUNDLE, rtcp-mux, rtcp-rsize. With
  * local->plain: RTP/AVPF (RTP/SAVPF and a=crypto with tag 1 when
- * crypto[kind] is set) on port[kind], rtcp-mux, no ICE/DTLS/BUNDLE. */
+ * crypto[kind] is set) on port[kind], a=rtcp-mux with a=rtcp:<port+1> (RTCP
+ * there unless the answer takes rtcp-mux: fl_sdp_process_answer says which
+ * in rtcp_mux/rtcp_port), no mid, ICE, DTLS or BUNDLE; FL_EINVAL when
+ * port[kind] is 0 for a kind offered. */
 int fl_sdp_offer(const fl_sdp_local *local,
                  int audio,
                  fl_sdp_dir audio_dir,

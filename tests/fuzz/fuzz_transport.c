@@ -5,7 +5,8 @@
  * send_rtp/send_rtcp (so it arrives protected with the right keys and the
  * server's RTP/RTCP parsing and statistics see arbitrary contents); odd, the
  * rest goes straight into the server's handle_input (raw datagrams: DTLS,
- * SRTP forgeries, junk). */
+ * SRTP forgeries, junk). Bits 2-3 pick the pair: DTLS-SRTP, SDES
+ * (AES-256, keys from SDP) or plain RTP (both without DTLS). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static fl_buf_pool *pool;
-static fl_transport *cli, *srv;
+static fl_transport *clis[3], *srvs[3];
 static fl_time now = 1000 * FL_TIME_SEC;
 
 static void drain_events(fl_transport *t)
@@ -40,6 +41,7 @@ static void deliver(fl_transport *from, fl_transport *to)
 static void setup(void)
 {
     static fl_rand r;
+    fl_transport *cli, *srv;
     fl_log_configure("*:0");
     fl_rand_seeded_init(&r, 3);
     fl_cert *cc, *sc;
@@ -65,6 +67,25 @@ static void setup(void)
         abort();
     drain_events(cli);
     drain_events(srv);
+    clis[0] = cli;
+    srvs[0] = srv;
+    static const uint8_t k1[46] = { 1, 2, 3 }, k2[46] = { 4, 5, 6 };
+    fl_transport_config k = { .mode = FL_TRANSPORT_SDES, .pool = pool };
+    k.sdes_profile = FL_SRTP_AES256_CM_HMAC_SHA1_32;
+    for (int i = 1; i < 3; i++) {
+        k.mode = i == 1 ? FL_TRANSPORT_SDES : FL_TRANSPORT_PLAIN;
+        k.sdes_local_key = k1;
+        k.sdes_remote_key = k2;
+        if (fl_transport_create(&clis[i], &k) != 0)
+            abort();
+        k.sdes_local_key = k2;
+        k.sdes_remote_key = k1;
+        if (fl_transport_create(&srvs[i], &k) != 0 || fl_transport_start(clis[i], now) != 0 ||
+            fl_transport_start(srvs[i], now) != 0)
+            abort();
+        drain_events(clis[i]);
+        drain_events(srvs[i]);
+    }
 }
 
 static void one_packet(const uint8_t *p, size_t len)
@@ -78,6 +99,7 @@ static void one_packet(const uint8_t *p, size_t len)
     }
     memcpy(fl_buf_data(b), p + 1, len - 1);
     b->len = (uint32_t)(len - 1);
+    fl_transport *cli = clis[(p[0] >> 2) % 3], *srv = srvs[(p[0] >> 2) % 3];
     if (p[0] & 1) {
         fl_transport_handle_input(srv, now, b);
         return;
@@ -90,7 +112,7 @@ static void one_packet(const uint8_t *p, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!srv)
+    if (!srvs[0])
         setup();
     size_t off = 0;
     while (off + 2 <= size) {
@@ -102,10 +124,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += len;
         now += FL_TIME_MS;
     }
-    drain_events(srv);
     fl_buf *b;
-    while (fl_transport_poll_transmit(srv, &b) == 0)
-        fl_buf_unref(b);
+    for (int i = 0; i < 3; i++) {
+        drain_events(srvs[i]);
+        while (fl_transport_poll_transmit(srvs[i], &b) == 0)
+            fl_buf_unref(b);
+    }
     fl_buf_pool_stats st;
     fl_buf_pool_get_stats(pool, &st);
     if (st.in_use != 0)
