@@ -7,7 +7,7 @@
 //      the sent frame rate and audio arrives.
 //   2. The reverse: a Chromium publisher -> WebRtcEndpoint -> RtpEndpoint ->
 //      ffmpeg reading the offer that says where it listens, recording 10 s
-//      into MKV: ffprobe shows both streams and ~10 s.
+//      into MKV: ffprobe shows both streams and ~10 s; the same over SDES.
 //   3. SDES-SRTP AES_CM_128_HMAC_SHA1_80 (ffmpeg's srtp protocol, a key
 //      shared through a=crypto) into the viewer; a wrong key: nothing
 //      reaches the viewer, an SRTP_AUTH_FAILED Error and srtpAuthFailed in
@@ -240,12 +240,15 @@ describe('RtpEndpoint with ffmpeg and Chromium', { timeout: 180000, concurrency:
     await checkDecodes(t, v, 'comedia');
   });
 
-  it('Chromium -> WebRtcEndpoint -> RtpEndpoint -> ffmpeg records 10 s: both streams in the file', async (t) => {
+  // Chromium -> WebRtcEndpoint -> RtpEndpoint -> ffmpeg reading the offer
+  // that says where it listens; key (base64): SDES, the endpoint sending
+  // with that key (its own, given at creation), which ffmpeg's SDP says.
+  async function record(t, name, key) {
     const pipeline = await suite.env.client.create('MediaPipeline');
     releaseAtEnd(t, pipeline);
     const webRtc = await pipeline.create('WebRtcEndpoint');
-    const rtp = await pipeline.create('RtpEndpoint');
-    const presenter = await suite.env.browser.newPeer({ name: 'publisher', direction: 'sendonly', videoCodec: 'VP8' });
+    const rtp = await pipeline.create('RtpEndpoint', key ? { crypto: sdes({ crypto: 'AES_128_CM_HMAC_SHA1_80', keyBase64: key }) } : {});
+    const presenter = await suite.env.browser.newPeer({ name: `publisher-${name}`, direction: 'sendonly', videoCodec: 'VP8' });
     t.after(() => presenter.close().catch(() => {}));
     await browserOffers(new Signalling(presenter), webRtc, await presenter.createOffer());
     await presenter.waitFor((s) => s.connectionState === 'connected' && s.outVideo && s.outVideo.framesEncoded > 0, 20000, { what: 'publisher sending' });
@@ -253,13 +256,15 @@ describe('RtpEndpoint with ffmpeg and Chromium', { timeout: 180000, concurrency:
     // where ffmpeg listens, as an SDP it reads too
     const pa = await freePair();
     const pv = await freePair();
+    const proto = key ? 'RTP/SAVP' : 'RTP/AVP';
+    const crypto = key ? [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${key}`] : [];
     const lines = sdpHeader('127.0.0.1');
-    lines.push(`m=audio ${pa} RTP/AVP 111`, 'a=rtpmap:111 opus/48000/2', 'a=recvonly');
-    lines.push(`m=video ${pv} RTP/AVP 96`, 'a=rtpmap:96 VP8/90000', 'a=recvonly');
-    const sdpFile = path.join(dir, 'offer.sdp');
+    lines.push(`m=audio ${pa} ${proto} 111`, 'a=rtpmap:111 opus/48000/2', 'a=recvonly', ...crypto);
+    lines.push(`m=video ${pv} ${proto} 96`, 'a=rtpmap:96 VP8/90000', 'a=recvonly', ...crypto);
+    const sdpFile = path.join(dir, `${name}.sdp`);
     fs.writeFileSync(sdpFile, lines.join('\r\n') + '\r\n');
-    const out = path.join(dir, 'out.mkv');
-    const ff = spawn('ffmpeg', ['-v', 'error', '-protocol_whitelist', 'file,udp,rtp', '-i', sdpFile, '-t', '10', '-c', 'copy', '-y', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const out = path.join(dir, `${name}.mkv`);
+    const ff = spawn('ffmpeg', ['-v', 'error', '-protocol_whitelist', 'file,udp,rtp,srtp', '-i', sdpFile, '-t', '10', '-c', 'copy', '-y', out], { stdio: ['ignore', 'ignore', 'pipe'] });
     let ferr = '';
     ff.stderr.on('data', (d) => (ferr += d));
     const ffDone = new Promise((r) => ff.on('exit', r));
@@ -267,6 +272,7 @@ describe('RtpEndpoint with ffmpeg and Chromium', { timeout: 180000, concurrency:
     await sleep(500); // ffmpeg binds its ports
     const answer = await rtp.processOffer(fs.readFileSync(sdpFile, 'utf8'));
     assert.match(answer, /a=sendonly/);
+    if (key) assert.ok(answer.includes(`AES_CM_128_HMAC_SHA1_80 inline:${key}`), 'the answer carries the key given');
     await webRtc.connect(rtp);
     // ffmpeg starts a VP8 stream at a key frame: asked for again in case
     // the first was lost in its socket (a loaded machine)
@@ -279,8 +285,20 @@ describe('RtpEndpoint with ffmpeg and Chromium', { timeout: 180000, concurrency:
     const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name:format=duration', '-of', 'json', out], { encoding: 'utf8' }));
     const codecs = probe.streams.map((s) => s.codec_name).sort();
     const dur = parseFloat(probe.format.duration);
-    t.diagnostic(`recorded ${codecs.join('+')} for ${dur} s`);
+    t.diagnostic(`${name}: recorded ${codecs.join('+')} for ${dur} s`);
     assert.deepEqual(codecs, ['opus', 'vp8']);
     assert.ok(dur >= 9 && dur <= 11, `duration ${dur} s (10 wanted)`);
+    // the frames decode (over SDES: ffmpeg decrypted them)
+    const frames = Number(execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v', '-count_frames', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', out], { encoding: 'utf8' }).trim());
+    t.diagnostic(`${name}: ${frames} video frames decode`);
+    assert.ok(frames >= 150, `${name}: ${frames} video frames decode (>= 150 of ~300 wanted)`);
+  }
+
+  it('Chromium -> WebRtcEndpoint -> RtpEndpoint -> ffmpeg records 10 s: both streams in the file', async (t) => {
+    await record(t, 'plain', null);
+  });
+
+  it('the same over SDES-SRTP: ffmpeg decrypts with the a=crypto key of its SDP', async (t) => {
+    await record(t, 'sdes', b64key());
   });
 });
