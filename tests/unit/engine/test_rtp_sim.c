@@ -197,6 +197,33 @@ static void test_plain(void **state)
     world_free(w);
 }
 
+/* useIpv6: the sockets and the SDP on ::1, media as over IPv4 */
+static void test_ipv6(void **state)
+{
+    (void)state;
+    world *w = world_new(9, NULL, NULL);
+    fl_element *e[2] = { ctx_a.p.e, ctx_b.p.e };
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(
+                sw_wait(&w->s, fl_element_set_property(e[i], "useIpv6", "true", sw_on_done, &w->s)),
+                0);
+    sw_join(&w->s, w->src, ctx_a.p.e, FL_MEDIA_VIDEO);
+    sw_join(&w->s, ctx_b.p.e, w->sink, FL_MEDIA_VIDEO);
+    assert_int_equal(sw_invoke(&w->s, ctx_a.p.e, "generateOffer", NULL, 0), 0);
+    char *offer = strdup(w->s.text);
+    assert_non_null(strstr(offer, "c=IN IP6 ::1"));
+    assert_int_equal(sw_invoke(&w->s, ctx_b.p.e, "processOffer", (const char *[]){ offer }, 1), 0);
+    char *answer = strdup(w->s.text);
+    assert_non_null(strstr(answer, "c=IN IP6 ::1"));
+    assert_int_equal(sw_invoke(&w->s, ctx_a.p.e, "processAnswer", (const char *[]){ answer }, 1),
+                     0);
+    push_frames(w, w->src, 100, 60);
+    assert_true(w->seen >= 55);
+    free(offer);
+    free(answer);
+    world_free(w);
+}
+
 static void test_sdes(void **state)
 {
     (void)state;
@@ -354,9 +381,9 @@ static void test_bad_sdp(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain),          cmocka_unit_test(test_sdes),
-        cmocka_unit_test(test_sdes_wrong_key), cmocka_unit_test(test_comedia),
-        cmocka_unit_test(test_bad_sdp),
+        cmocka_unit_test(test_plain),   cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_sdes),    cmocka_unit_test(test_sdes_wrong_key),
+        cmocka_unit_test(test_comedia), cmocka_unit_test(test_bad_sdp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
