@@ -371,15 +371,21 @@ static int plain_proto(const char *proto, int *secure, int *feedback)
     return 0;
 }
 
-/* The offer's first a=crypto line of `suite` without an MKI (fl_srtp does
- * not take MKIs in packets), or NULL. */
+/* The offer's first a=crypto line of `suite`, one without an MKI first.
+ * An MKI is not used (fl_srtp reads none in packets), as Kurento does: its
+ * rtp-receiver tutorial offers "|2^31|1:1" and its senders send no MKI. */
 static const fl_sdp_crypto *offered_crypto(const fl_sdp_media *o, fl_sdp_crypto_suite suite)
 {
+    const fl_sdp_crypto *with_mki = NULL;
     for (size_t i = 0; i < o->ncrypto && i < FL_SDP_MAX_CRYPTO; i++) {
-        if (o->crypto[i].suite == suite && o->crypto[i].mki_len == 0)
+        if (o->crypto[i].suite != suite)
+            continue;
+        if (o->crypto[i].mki_len == 0)
             return &o->crypto[i];
+        if (!with_mki)
+            with_mki = &o->crypto[i];
     }
-    return NULL;
+    return with_mki;
 }
 
 static void local_addr(const fl_sdp_local *l, fl_sdp_media *m)
@@ -725,8 +731,8 @@ static int answered_codecs(fl_sdp_media *o,
 }
 
 /* An answer to a plain section of ours: the same profile, an address, and
- * with SRTP an a=crypto line answering one of ours (its tag and suite, no
- * MKI); RTCP muxed only when the answer says so. */
+ * with SRTP an a=crypto line answering one of ours (its tag and suite; an
+ * MKI is not used); RTCP muxed only when the answer says so. */
 static int answered_plain(fl_sdp_media *o,
                           const fl_sdp_media *a,
                           size_t idx,
@@ -746,8 +752,6 @@ static int answered_plain(fl_sdp_media *o,
                     a->crypto[j].suite == o->crypto[i].suite)
                     ours = &o->crypto[i];
             }
-            if (ours && a->crypto[j].mki_len)
-                return fl__sdp_fail(err, errlen, "section %zu: a=crypto with an MKI", idx);
         }
         if (!ours)
             return fl__sdp_fail(err, errlen, "section %zu: no a=crypto line answering ours", idx);

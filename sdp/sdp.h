@@ -269,7 +269,8 @@ typedef struct fl_sdp_local {
      * a=direction:passive when the offer says a=direction:active (active when
      * it says passive; none otherwise), and, when crypto[kind] is set, SRTP:
      * an answer takes the offer's first a=crypto line of crypto[kind]->suite
-     * (lines with an MKI are not taken: fl_srtp reads no MKI in packets)
+     * (one without an MKI first; an MKI is ignored, as Kurento does: its
+     * tutorial offers "|2^31|1:1" and its senders put no MKI in packets)
      * and answers it with the OFFER's tag and OUR key (crypto[kind]->key); an
      * offer of ours lists crypto[kind] with tag 1. Profiles: an answer keeps
      * the offer's proto ("RTP/AVP", "RTP/AVPF", "RTP/SAVP", "RTP/SAVPF";

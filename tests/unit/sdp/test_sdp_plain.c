@@ -47,7 +47,11 @@ static const char kurento_offer[] = "v=0\r\n"
                                     "a=direction:active\r\n"
                                     "a=ssrc:112233 cname:user@example.com\r\n";
 
-/* The same with SRTP on video: two keys offered, ours is the second. */
+/* The tutorial's SRTP variant, as its Handler.java writes it (the crypto
+ * line before the rtpmap, "|2^31|1:1": a lifetime and a 1-byte MKI its
+ * senders never put in packets), plus an AES-256 line and one of a suite
+ * fluo does not know. */
+#define TUTORIAL_KEY "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0" /* "ABC...XYZ1234" */
 static const char kurento_srtp_offer[] =
         "v=0\r\n"
         "o=- 0 0 IN IP4 127.0.0.1\r\n"
@@ -55,13 +59,14 @@ static const char kurento_srtp_offer[] =
         "c=IN IP4 127.0.0.1\r\n"
         "t=0 0\r\n"
         "m=video 5004 RTP/SAVPF 103\r\n"
+        "a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:" KEY256 "\r\n"
+        "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:" TUTORIAL_KEY "|2^31|1:1\r\n"
+        "a=crypto:3 F8_128_HMAC_SHA1_80 inline:" RFC_KEY1 "\r\n"
         "a=rtpmap:103 H264/90000\r\n"
-        "a=rtcp-fb:103 nack pli\r\n"
+        "a=rtcp-fb:103 goog-remb\r\n"
         "a=sendonly\r\n"
         "a=direction:active\r\n"
-        "a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:" KEY256 "\r\n"
-        "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY1 "\r\n"
-        "a=crypto:3 F8_128_HMAC_SHA1_80 inline:" RFC_KEY1 "\r\n"
+        "a=ssrc:112233 cname:user@example.com\r\n"
         "a=rtcp-mux\r\n";
 
 /* ffmpeg -re -i in.mp4 -c:v libx264 -c:a libopus -f rtp_mpegts ... -sdp_file:
@@ -367,6 +372,10 @@ static void test_describe_plain(void **state)
     assert_int_equal(d->media[0].crypto[0].suite, FL_SDP_AES_256_CM_HMAC_SHA1_80);
     assert_int_equal(d->media[0].crypto[1].tag, 2);
     assert_int_equal(d->media[0].crypto[1].suite, FL_SDP_AES_CM_128_HMAC_SHA1_80);
+    assert_memory_equal(d->media[0].crypto[1].key, "ABCDEFGHIJKLMNOPQRSTUVWXYZ1234", 30);
+    assert_int_equal(d->media[0].crypto[1].lifetime, 1ull << 31);
+    assert_int_equal(d->media[0].crypto[1].mki, 1);
+    assert_int_equal(d->media[0].crypto[1].mki_len, 1);
 
     /* the section's own c= over the session's; IP6; a=rtcp with an address */
     describe_text(
@@ -568,15 +577,15 @@ static void test_answer_srtp(void **state)
     assert_int_equal(fl_sdp_answer(offer, &l, FL_SDP_DIR_RECVONLY, FL_SDP_DIR_RECVONLY, answer,
                                    &text, err, sizeof(err)),
                      FL_EINVAL);
-    /* an offer whose only line of our suite has an MKI: not taken */
+    /* a line of our suite without an MKI is preferred to one with */
     ours.key_len = 30;
-    describe_text("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-                  "m=video 5004 RTP/SAVP 96\r\na=rtpmap:96 VP8/90000\r\n"
-                  "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY1 "|2^20|1:4\r\n",
-                  offer);
-    assert_int_equal(fl_sdp_answer(offer, &l, FL_SDP_DIR_RECVONLY, FL_SDP_DIR_RECVONLY, answer,
-                                   &text, err, sizeof(err)),
-                     FL_ENOTSUP);
+    free(answer_ok("v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                   "m=video 5004 RTP/SAVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+                   "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY1 "|2^20|1:4\r\n"
+                   "a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:" RFC_KEY2 "\r\n",
+                   &l, offer, answer));
+    assert_int_equal(answer->media[0].crypto[0].tag, 5);
+    assert_int_equal(answer->media[0].crypto[0].mki_len, 0);
     free(offer);
     free(answer);
     free(back);
