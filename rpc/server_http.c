@@ -180,12 +180,17 @@ static void req_feed(fl_rpc_conn *c, const uint8_t *data, size_t len)
     fl_rpc_http *req = c->req;
     size_t used = 0;
     int rc = fl__http_req_input(req, data, len, &used);
-    if (rc == FL_EAGAIN || req->state != FL__REQ_ACCEPTED)
+    if (req->state != FL__REQ_ACCEPTED)
         return;
     if (rc == 0) {
         uv_timer_stop(&c->timer); /* the route answers in its own time */
         return;
     }
+    if (req->max_body == 0 && used > 0 &&
+        !req->paused) /* a stream moving: its clock starts again */
+        fl__conn_timer(c, c->srv->message_timeout_ms);
+    if (rc == FL_EAGAIN)
+        return;
     if (rc == FL_EBUSY) {
         if (req->paused && fl_bytes_append(&req->held, data + used, len - used) != 0)
             req_fail(c, 503, FL_ENOMEM);
@@ -207,8 +212,9 @@ void fl__http_begin(fl_rpc_conn *c, const uint8_t *data, size_t len)
         req_fail(c, rc == FL_EMSGSIZE ? 413 : 400, rc);
         return;
     }
-    if (req->max_body > 0)
-        fl__conn_timer(c, c->srv->message_timeout_ms);
+    /* buffered: the whole body within the timeout; streamed: no more than
+     * the timeout without a byte while we read (fl__http_timeout) */
+    fl__conn_timer(c, c->srv->message_timeout_ms);
     const char *expect = fl_http_head_get(req->head, "Expect");
     if (expect && !req->body.done && req->head->version_minor >= 1 &&
         fl_http_token_list_has(expect, "100-continue")) {
@@ -251,8 +257,10 @@ void fl__http_resume(fl_rpc_conn *c)
 void fl__http_timeout(fl_rpc_conn *c)
 {
     fl_rpc_http *req = c->req;
-    if (!req || req->state != FL__REQ_ACCEPTED || req->ended || req->max_body == 0)
+    if (!req || req->state != FL__REQ_ACCEPTED || req->ended)
         return;
+    if (req->max_body == 0 && (req->paused || req->held.len > 0))
+        return; /* the route holds it back, not the peer: resuming starts the clock again */
     c->srv->stats.request_timeouts++;
     req_fail(c, 408, FL_ETIMEDOUT);
 }
@@ -278,10 +286,12 @@ void fl_rpc_http_pause(fl_rpc_http *req, int pause)
     fl_rpc_conn *c = req->conn;
     if (!c)
         return;
-    if (req->paused)
+    if (req->paused) {
         fl__conn_reading(c, false);
-    else
+    } else {
+        fl__conn_timer(c, c->srv->message_timeout_ms);
         fl__conn_resume_later(c);
+    }
 }
 
 int fl_rpc_http_respond(fl_rpc_http *req,
@@ -305,9 +315,18 @@ int fl_rpc_http_respond(fl_rpc_http *req,
     h[n++] = (fl_http_header){ "Connection", "close" };
     for (size_t i = 0; i < nextra && n < FL_HTTP_MAX_HEADERS; i++)
         h[n++] = extra[i];
+    if (status < 200 || status == 204 || status == 304) {
+        body = NULL; /* no Content-Length either (RFC 9110 8.6) */
+        len = 0;
+    } else if (!body) {
+        body = "";
+        len = 0;
+    }
     fl_bytes out;
     fl_bytes_init(&out);
-    int rc = fl_http_response_write(&out, status, h, n, body ? body : "", body ? len : 0);
+    int rc = fl_http_response_write(&out, status, h, n, body, len);
+    if (rc == 0 && strcmp(req->head->method, "HEAD") == 0)
+        out.len -= len; /* the head as a GET's, no body (RFC 9110 9.3.2) */
     if (rc == 0) {
         fl_log(FL_LOG_DEBUG, "%s: %s %s -> %d", c->peer, req->head->method, req->target, status);
         fl__conn_send(c, &out);
