@@ -14,7 +14,7 @@
  *             "messageTimeout": 30, "stalledReaderTimeout": 30, "maxQueuedOutput": 16777216,
  *             "recordRoots": "/var/recordings:/srv/media",
  *             "playRoots": "/srv/media",
- *             "whip": { "token": "", "maxSessions": 100 },
+ *             "whip": { "token": "", "maxSessions": 100, "connectTimeout": 30 },
  *             "limits": { "objectsPerSession": 10000, "endpointsPerSession": 1000,
  *                         "pipelinesPerSession": 1000, "objects": 100000, "endpoints": 5000,
  *                         "pipelines": 10000, "sessions": 10000, "fdReserve": 64 } }
@@ -47,6 +47,7 @@ void fl_rpc_config_init(fl_rpc_config *cfg)
     cfg->reader_timeout = 30;
     cfg->max_queued_output = 16u << 20;
     cfg->whip_max_sessions = 100;
+    cfg->whip_connect_timeout = 30;
     cfg->limits = (fl_rpc_limits){
         .objects_per_session = 10000,
         .endpoints_per_session = 1000,
@@ -171,6 +172,9 @@ static int apply(fl_rpc_config *cfg, json_t *root, char *err, size_t n)
     rc = rc ? rc : get_str(root, "fluo.whip.token", &cfg->whip_token, err, n);
     rc = rc ? rc
             : get_int(root, "fluo.whip.maxSessions", 1, 1 << 20, &cfg->whip_max_sessions, err, n);
+    rc = rc ? rc
+            : get_int(root, "fluo.whip.connectTimeout", 1, 3600, &cfg->whip_connect_timeout, err,
+                      n);
     rc = rc ? rc : get_bool(root, "fluo.isolatedSessions", &cfg->isolated, err, n);
     rc = rc ? rc : get_int(root, "fluo.maxConnections", 1, 1 << 20, &cfg->max_connections, err, n);
     rc = rc ? rc : get_int(root, "fluo.messageTimeout", 1, 3600, &cfg->message_timeout, err, n);

@@ -67,9 +67,12 @@ typedef struct fl_rpc_config {
     /* WHIP/WHEP on the control port (fluo.whip.*): the bearer token asked of
      * their requests (fluo.whip.token / FLUO_WHIP_TOKEN / --whip-token; NULL
      * or "": the access token, if any, else none), and how many publishers
-     * and viewers at once (fluo.whip.maxSessions, 100; beyond: 503). */
+     * and viewers at once (fluo.whip.maxSessions, 100; beyond: 503); a
+     * resource whose client has not connected (DTLS) this many seconds after
+     * its 201 is ended (fluo.whip.connectTimeout, 30). */
     char *whip_token;
     int whip_max_sessions;
+    int whip_connect_timeout;
 } fl_rpc_config;
 
 /* Fills the defaults. */

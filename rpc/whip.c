@@ -73,6 +73,8 @@ typedef struct wres {
     fl_bytes cands;    /* gathered: "MID\tcandidate:...\n" */
     uint64_t deadline; /* loop ms: answer with what is gathered by then; 0: not yet */
     const char *doom;  /* the peer went: ended on the next tick (why) */
+    uint64_t answered; /* loop ms of the 201 */
+    int connected;     /* its WebRtcEndpoint's DTLS connected once */
     fl_list view_node; /* in st->viewers */
 } wres;
 
@@ -265,6 +267,7 @@ static void answer_post(wres *r)
     r->req = NULL;
     r->deadline = 0;
     r->state = LIVE;
+    r->answered = uv_now(r->w->rpc->loop);
     fl_bytes sdp;
     fl_bytes_init(&sdp);
     int rc = fl__sdp_add_candidates(&sdp, r->answer, strlen(r->answer), (const char *)r->cands.data,
@@ -274,7 +277,7 @@ static void answer_post(wres *r)
     if (rc != 0) {
         fl_bytes_deinit(&sdp);
         r->req = req;
-        res_kill(r, 503, "out of memory");
+        r->doom = "out of memory"; /* maybe within an event's delivery: on the tick */
         return;
     }
     char loc[sizeof(r->name) + 64];
@@ -310,6 +313,8 @@ static void on_event(wres *r, const char *type, json_t *data)
         const char *st = json_string_value(json_object_get(data, "newState"));
         if (st && strcmp(st, "DISCONNECTED") == 0)
             r->doom = "the peer closed its connection";
+        else if (st && strcmp(st, "CONNECTED") == 0)
+            r->connected = 1;
     } else if (r->state == LIVE && strcmp(type, "IceComponentStateChanged") == 0) {
         const char *st = json_string_value(json_object_get(data, "state"));
         if (st && strcmp(st, "FAILED") == 0)
@@ -478,8 +483,12 @@ static void tick(uv_timer_t *t)
     wres *r;
     for (size_t it = 0; fl_hmap_next(&w->res, &it, &key, (void **)&r);) {
         if (r->doom) {
-            res_kill(r, 0, r->doom);
-            it = 0; /* the table changed */
+            res_kill(r, 503, r->doom); /* 503: to a POST still waiting */
+            it = 0;                    /* the table changed */
+        } else if (r->state == LIVE && !r->connected &&
+                   now - r->answered >= 1000ull * (uint64_t)w->rpc->cfg.whip_connect_timeout) {
+            /* it went before sending a candidate: ICE waits for them and never fails */
+            r->doom = "the client never connected";
         } else if (r->req && r->answer && r->deadline && now >= r->deadline) {
             fl_log(FL_LOG_INFO, "%s: gathering not done in %d ms: answering with what there is",
                    r->name, GATHER_TIMEOUT_MS);

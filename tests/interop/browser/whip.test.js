@@ -264,7 +264,7 @@ describe('WHIP and WHEP with Chromium and plain fetch', { timeout: 120000 }, () 
     fs.writeFileSync(
       conf,
       JSON.stringify({
-        fluo: { whip: { maxSessions: 1 } },
+        fluo: { whip: { maxSessions: 1, connectTimeout: 2 } },
         WebRtcEndpoint: { stunServerAddress: '127.0.0.1', stunServerPort: 9, turnURL: 'user:pass@127.0.0.1:9' },
       }),
     );
@@ -294,6 +294,12 @@ describe('WHIP and WHEP with Chromium and plain fetch', { timeout: 120000 }, () 
       const again = await fetch(`${base}/whip/y`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer });
       assert.equal(again.status, 201, 'a place again after DELETE');
       await again.text();
+      // its client never connects (nothing sends to our candidates): after
+      // fluo.whip.connectTimeout it ends and its place is free
+      await new Promise((r) => setTimeout(r, 3000));
+      const freed = await fetch(`${base}/whip/z`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: offer });
+      assert.equal(freed.status, 201, 'the never-connected resource was ended');
+      await freed.text();
     } finally {
       const res = await srv.stop();
       fs.rmSync(dir, { recursive: true, force: true });
