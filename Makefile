@@ -123,11 +123,24 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -I. -fsanitize=fuzzer,address,undefi
 fuzz_src := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(fuzz_src))
 
+# the code under test is compiled once (coverage without libFuzzer's main)
+# into one archive every target links, not once per target
+FUZZ_LIB := build/fuzz/obj/libfluo_fuzz.a
+FUZZ_OBJS := $(patsubst %.c,build/fuzz/obj/%.o,$(engine_src) $(rpc_src) $(B)/gen/kmd_data.c)
+
 fuzz: $(FUZZ_BINS)
 
-build/fuzz/%: tests/fuzz/%.c $(engine_src) $(rpc_src) $(B)/gen/kmd_data.c
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(engine_src) $(rpc_src) $(B)/gen/kmd_data.c $(LDLIBS)
+	$(FUZZ_CC) $(subst -fsanitize=fuzzer,-fsanitize=fuzzer-no-link,$(FUZZ_FLAGS)) -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BINS): build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p $(@D) build/fuzz/obj/tests/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -MF build/fuzz/obj/tests/fuzz/$*.d -o $@ $< $(FUZZ_LIB) $(LDLIBS)
 
 FUZZ_SECONDS ?= 60
 fuzz-run: $(FUZZ_BINS)
@@ -211,4 +224,4 @@ format-check:
 clean:
 	rm -rf build
 
--include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/pic build/fuzz/obj -name '*.d' 2>/dev/null)
