@@ -328,6 +328,13 @@ static int stream_transport(webrtc *wr,
         return rc;
     }
     peer_of(pl, rm, lm->rtcp_mux && rm->rtcp_mux);
+    if (!pl->comedia && pl->peer_rtp.family != fl__udp_local(pl->rtp)->family) {
+        snprintf(err, errlen,
+                 "the %s section's peer is at an IPv%d address and this endpoint "
+                 "uses IPv%d (useIpv6)",
+                 k ? "video" : "audio", pl->peer_rtp.family, rs->use_ipv6 ? 6 : 4);
+        return FL_ENOTSUP;
+    }
     if (lm->rtcp_mux && rm->rtcp_mux) /* the RTCP port is not used */
         close_socket(&pl->rtcp);
     wr->st[k].tr = pl->tr;
@@ -373,13 +380,16 @@ static int process_offer(webrtc *wr, const char *text, char **out, char *err, si
     int rc = fl__wr_parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
     if (rc < 0)
         return rc;
-    /* a socket pair for the first section of each kind the answer may take */
+    /* a socket pair for each kind offered: the answer may take a later
+     * section of the kind than the first (an RTP/SAVP one refused for
+     * want of a key, then its RTP/AVP twin), whose rtcp-mux may differ;
+     * the RTCP socket is closed once both sides mux */
     int mux[2] = { -1, -1 };
     for (size_t i = 0; i < wr->remote->nmedia; i++) {
         const fl_sdp_media *m = &wr->remote->media[i];
         int k = m->kind == FL_SDP_KIND_AUDIO ? 0 : m->kind == FL_SDP_KIND_VIDEO ? 1 : -1;
-        if (k >= 0 && !m->rejected && mux[k] < 0)
-            mux[k] = m->rtcp_mux;
+        if (k >= 0 && !m->rejected)
+            mux[k] = 0;
     }
     if ((rc = open_all(wr, mux, err, errlen)) < 0)
         return rc;
@@ -571,8 +581,10 @@ static int set_sdes(rtp_settings *rs, const char *value)
     c.key_len = fl_sdp_crypto_key_len(c.suite);
     if (sp) {
         int got = fl_base64_decode(sp + 1, strlen(sp + 1), c.key, sizeof(c.key));
-        if (got < 0 || (size_t)got != c.key_len)
+        if (got < 0 || (size_t)got != c.key_len) {
+            explicit_bzero(&c, sizeof(c));
             return FL_EINVAL;
+        }
     } else {
         fl_rand_fill(fl_rand_system(), c.key, c.key_len);
     }

@@ -313,12 +313,17 @@ const fl_sdp_media *fl__wr_streams_from(webrtc *wr, char *err, size_t errlen)
         /* the peer may send in any codec of the section (RFC 3264 6.1) */
         for (size_t j = 0; j < lm->ncodecs && j < FL_SDP_MAX_CODECS; j++) {
             const fl_sdp_codec *o = &lm->codecs[j];
-            if (strcasecmp(o->name, "rtx") == 0 || wr->pt_kind[o->pt & 127])
+            if (strcasecmp(o->name, "rtx") == 0)
                 continue;
-            wr->pt_kind[o->pt & 127] = k == 0 ? FL_MEDIA_AUDIO : FL_MEDIA_VIDEO;
-            if (o->rtx_pt >= 0 && o->rtx_pt < 128 && !wr->pt_kind[o->rtx_pt]) {
-                wr->pt_kind[o->rtx_pt] = wr->pt_kind[o->pt & 127];
-                wr->pt_rtx[o->rtx_pt] = 1;
+            /* pt_kind demultiplexes BUNDLE: the first section to name a
+             * number has it */
+            unsigned kind = k == 0 ? FL_MEDIA_AUDIO : FL_MEDIA_VIDEO;
+            if (!wr->pt_kind[o->pt & 127])
+                wr->pt_kind[o->pt & 127] = (uint8_t)kind;
+            if (o->rtx_pt >= 0 && o->rtx_pt < 128 && o->rtx_pt != (o->pt & 127)) {
+                if (!wr->pt_kind[o->rtx_pt])
+                    wr->pt_kind[o->rtx_pt] = (uint8_t)kind;
+                wr->pt_rtx[k][o->rtx_pt] = 1;
             }
         }
     }
@@ -391,14 +396,30 @@ static int apply(webrtc *wr, char *err, size_t errlen)
     return 0;
 }
 
+/* An RtpEndpoint's descriptions and their texts hold SDES keys (a=crypto):
+ * wiped before they are freed. */
+static void drop_desc(webrtc *wr, fl_sdp_desc **d)
+{
+    if (*d && wr->plain)
+        explicit_bzero(*d, sizeof(**d));
+    free(*d);
+    *d = NULL;
+}
+
+static void drop_text(webrtc *wr, char **t)
+{
+    if (*t && wr->plain)
+        explicit_bzero(*t, strlen(*t));
+    free(*t);
+    *t = NULL;
+}
+
 /* Forgets a failed negotiation step so it can be tried again; after a
  * failed answer the offer we made stays. */
 static void sdp_reset(webrtc *wr, int keep_local)
 {
-    free(wr->remote);
-    free(wr->remote_sdp);
-    wr->remote = NULL;
-    wr->remote_sdp = NULL;
+    drop_desc(wr, &wr->remote);
+    drop_text(wr, &wr->remote_sdp);
     fl__wr_media_reset(wr);
     memset(wr->st, 0, sizeof(wr->st));
     if (wr->plain)
@@ -410,10 +431,8 @@ static void sdp_reset(webrtc *wr, int keep_local)
     }
     if (keep_local)
         return;
-    free(wr->local);
-    free(wr->local_sdp);
-    wr->local = NULL;
-    wr->local_sdp = NULL;
+    drop_desc(wr, &wr->local);
+    drop_text(wr, &wr->local_sdp);
     wr->sdp_state = SDP_NONE;
 }
 
@@ -421,10 +440,8 @@ static void sdp_reset(webrtc *wr, int keep_local)
  * the parsed descriptions (about 330 kB each) go. */
 void fl__wr_negotiated(webrtc *wr)
 {
-    free(wr->local);
-    free(wr->remote);
-    wr->local = NULL;
-    wr->remote = NULL;
+    drop_desc(wr, &wr->local);
+    drop_desc(wr, &wr->remote);
     wr->sdp_state = SDP_DONE;
 }
 
@@ -842,10 +859,10 @@ static void wr_free(webrtc *wr)
         free(wr->queued[i]);
     if (wr->tr)
         fl_transport_destroy(wr->tr);
-    free(wr->local);
-    free(wr->remote);
-    free(wr->local_sdp);
-    free(wr->remote_sdp);
+    drop_desc(wr, &wr->local);
+    drop_desc(wr, &wr->remote);
+    drop_text(wr, &wr->local_sdp);
+    drop_text(wr, &wr->remote_sdp);
     free(wr);
 }
 

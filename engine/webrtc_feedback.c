@@ -212,7 +212,7 @@ void fl__wr_note_arrival(webrtc *wr, const fl_rtp_view *v, fl_time arrival, size
 int fl__wr_media_in(webrtc *wr, wr_stream *st, fl_transport_event *ev)
 {
     fl_time arrival = ev->arrival ? ev->arrival : fl__clock_now(&wr->w->loop);
-    if (wr->pt_rtx[ev->rtp.payload_type & 127]) {
+    if (wr->pt_rtx[st - wr->st][ev->rtp.payload_type & 127]) {
         uint16_t osn;
         /* padding-only probes, or RTX before any media: nothing to forward */
         if (!st->remote_ssrc ||

@@ -172,7 +172,10 @@ typedef struct webrtc {
     char pair_local[300], pair_remote[300]; /* the selected pair; "" before */
     wr_stream st[2];                        /* audio, video */
     uint8_t pt_kind[128]; /* payload type -> FL_MEDIA_AUDIO/VIDEO; 0: not forwarded */
-    uint8_t pt_rtx[128];  /* 1: the browser's RTX payload type for that kind */
+    /* 1: the peer's RTX payload type for stream [k]'s kind (by stream: an
+     * RtpEndpoint's sections are separate RTP sessions, each numbering its
+     * payload types itself) */
+    uint8_t pt_rtx[2][128];
     fl_time next_rtcp;
     /* FLUO_CAPTURE_DIR: the first decrypted packets from the browser are
      * written there, one file each (test fixtures, debugging) */

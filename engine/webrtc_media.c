@@ -424,8 +424,7 @@ static void stats_inbound(webrtc *wr,
         unsigned kind = only >= 0 ? (only ? FL_MEDIA_VIDEO : FL_MEDIA_AUDIO)
                                   : wr->pt_kind[in->payload_type & 127];
         int i = fl__wr_kind_index(kind);
-        if (i < 0 || !(media & kind) ||
-            (wr->pt_rtx[in->payload_type & 127] && wr->pt_kind[in->payload_type & 127] == kind))
+        if (i < 0 || !(media & kind) || wr->pt_rtx[i][in->payload_type & 127])
             continue; /* the RTX stream counts in its media stream's figures */
         const wr_stream *st = &wr->st[i];
         fl_stats *s = fl__stats_add(out, FL_STATS_INBOUND_RTP);

@@ -65,6 +65,7 @@ static int sdes_value(call *c, json_t *sdes, char *out, size_t cap)
                          "Master key size out of range: %s takes a key and salt of %zu %s, "
                          "'%s' has %zu",
                          suite, want, key ? "characters" : "bytes", key ? "key" : "keyBase64", len);
+        explicit_bzero(raw, sizeof(raw));
         return FL_EINVAL;
     }
     int n = snprintf(out, cap, "%s", suite);

@@ -128,8 +128,10 @@ static int key_param(const char *p, const char *end, fl_sdp_crypto *out, char *e
     const char *kend = bar ? bar : end;
     uint8_t key[FL_SDP_CRYPTO_MAX_KEY + 3];
     int n = fl_base64_decode(p, (size_t)(kend - p), key, sizeof(key));
-    if (n == FL_EBADMSG)
+    if (n == FL_EBADMSG) {
+        explicit_bzero(key, sizeof(key)); /* what was decoded before the bad byte */
         return fl__sdp_fail(err, errlen, "a=crypto: key is not base64");
+    }
     if (n < 0 || (size_t)n != out->key_len) {
         memset(key, 0, sizeof(key));
         return fl__sdp_fail(err, errlen, "a=crypto: key of %s must be %zu bytes",

@@ -833,6 +833,7 @@ int fl_sdp_process_answer(fl_sdp_desc *offer, const fl_sdp_desc *answer, char *e
         memcpy(n->bundle, answer->bundle, sizeof(n->bundle));
         memcpy(offer, n, sizeof(*n));
     }
+    explicit_bzero(n, sizeof(*n)); /* a plain offer's SDES keys */
     free(n);
     return rc;
 }

@@ -28,6 +28,8 @@ typedef struct world {
     /* a raw peer: the test's own socket in the simulated network */
     fl__sim_socket raw;
     size_t raw_rtp, raw_rtcp;
+    uint16_t raw_rtcp_from; /* the source port of the last RTCP it got */
+    size_t audio_seen;
     /* stats */
     int64_t auth_failed;
     int64_t packets_in;
@@ -37,6 +39,10 @@ static void on_media(void *arg, unsigned media, fl_buf *buf)
 {
     world *w = arg;
     fl_rtp_view v;
+    if (media == FL_MEDIA_AUDIO) {
+        w->audio_seen++;
+        return;
+    }
     if (media != FL_MEDIA_VIDEO || fl_rtp_parse(&v, fl_packet_data(buf), fl_packet_len(buf)) < 0) {
         w->not_rtp++;
         return;
@@ -286,11 +292,11 @@ static void test_sdes_wrong_key(void **state)
 
 static void raw_deliver(fl__sim_socket *so, const fl_addr *from, const uint8_t *d, size_t len)
 {
-    (void)from;
     world *w = fl_container_of(so, world, raw);
-    if (len >= 2 && d[1] >= 192 && d[1] <= 223)
+    if (len >= 2 && d[1] >= 192 && d[1] <= 223) {
         w->raw_rtcp++;
-    else
+        w->raw_rtcp_from = from->port;
+    } else
         w->raw_rtp++;
 }
 
@@ -340,6 +346,75 @@ static void test_comedia(void **state)
     world_free(w);
 }
 
+/* The port of the answer's section of `kind` ("audio", "video"). */
+static uint16_t answer_port(const char *answer, const char *kind)
+{
+    char m[16];
+    snprintf(m, sizeof(m), "m=%s ", kind);
+    const char *at = strstr(answer, m);
+    assert_non_null(at);
+    return (uint16_t)atoi(at + strlen(m));
+}
+
+/* Separate RTP sessions: the answer takes the RTP/AVP video section after a
+ * refused RTP/SAVP one (rtcp-mux on the first only), so RTCP uses the port
+ * after the media port; audio's payload type 97 is video's RTX number, and
+ * still audio on its own session. */
+static void test_sections(void **state)
+{
+    (void)state;
+    world *w = world_new(9, NULL, NULL);
+    fl_addr_parse(&w->raw.local, "127.0.0.1", 30011);
+    w->raw.deliver = raw_deliver;
+    fl__sim_socket_add(w->s.sim, &w->raw);
+    fl_element *back = sw_make(&w->s, FL_ELEMENT_APP_SOURCE, "back");
+    sw_join(&w->s, ctx_b.p.e, w->sink, FL_MEDIA_AUDIO);
+    sw_join(&w->s, back, ctx_b.p.e, FL_MEDIA_VIDEO);
+    const char *offer =
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            "m=video 30000 RTP/SAVP 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-mux\r\n"
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e\r\n"
+            "m=video 30010 RTP/AVPF 96 97\r\na=rtpmap:96 VP8/90000\r\n"
+            "a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
+            "m=audio 30020 RTP/AVP 97\r\na=rtpmap:97 opus/48000/2\r\n";
+    int prc = sw_invoke(&w->s, ctx_b.p.e, "processOffer", (const char *[]){ offer }, 1);
+    if (prc)
+        fprintf(stderr, "why: %s\n", w->s.text);
+    assert_int_equal(prc, 0);
+    char *answer = strdup(w->s.text);
+    uint16_t vport = answer_port(answer, "video"), aport = answer_port(answer, "audio");
+    assert_int_equal(answer_port(answer, "video"), 0); /* the SAVP one, refused */
+    const char *second = strstr(strstr(answer, "m=video ") + 1, "m=video ");
+    assert_non_null(second);
+    vport = (uint16_t)atoi(second + 8);
+    assert_true(vport > 0);
+    char rtcp[32];
+    snprintf(rtcp, sizeof(rtcp), "a=rtcp:%u", (unsigned)(vport + 1));
+    assert_non_null(strstr(second, rtcp));
+    fl_addr to;
+    fl_addr_parse(&to, "127.0.0.1", aport);
+    uint8_t pkt[12 + 100];
+    for (int i = 0; i < 60; i++) {
+        memset(pkt, 0, sizeof(pkt));
+        pkt[0] = 0x80;
+        pkt[1] = 97;
+        pkt[2] = (uint8_t)(i >> 8);
+        pkt[3] = (uint8_t)i;
+        pkt[7] = (uint8_t)i; /* timestamp */
+        pkt[11] = 0x42;      /* ssrc */
+        fl__sim_send(w->s.sim, &w->raw.local, &to, pkt, sizeof(pkt));
+        make_vp8(pkt, sizeof(pkt), 0x777, (uint16_t)(2 + i), 1000u + 3000u * (uint32_t)i, !i);
+        assert_int_equal(fl_element_push(back, FL_MEDIA_VIDEO, pkt, sizeof(pkt), NULL, NULL), 0);
+        assert_int_equal(fl__sim_advance(w->s.sim, 33 * FL_TIME_MS), 0);
+    }
+    assert_true(w->audio_seen >= 55); /* not taken for video's RTX */
+    assert_int_equal(fl__sim_advance(w->s.sim, 3 * FL_TIME_SEC), 0);
+    assert_true(w->raw_rtcp > 0); /* b's SRs for the video it sends */
+    assert_int_equal(w->raw_rtcp_from, vport + 1);
+    free(answer);
+    world_free(w);
+}
+
 /* ---- bad input ---- */
 
 static void test_bad_sdp(void **state)
@@ -354,7 +429,7 @@ static void test_bad_sdp(void **state)
     const char *savp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
                        "m=video 5000 RTP/SAVP 96\r\na=rtpmap:96 VP8/90000\r\n"
                        "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
-                       "inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAoc2VuZG1zZy\r\n";
+                       "inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e\r\n";
     assert_true(sw_invoke(&w->s, ctx_a.p.e, "processOffer", (const char *[]){ savp }, 1) < 0);
     /* a failed step is undone: a good offer is still taken */
     const char *good = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -365,6 +440,12 @@ static void test_bad_sdp(void **state)
     assert_int_equal(sw_invoke(&w->s, ctx_a.p.e, "processOffer", (const char *[]){ good }, 1),
                      FL_ESTATE);
     /* bad settings */
+    /* a peer at an IPv6 address for an IPv4 endpoint (no useIpv6) */
+    const char *six = "v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\n"
+                      "m=audio 5000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    assert_int_equal(sw_invoke(&w->s, ctx_b.p.e, "processOffer", (const char *[]){ six }, 1),
+                     FL_ENOTSUP);
+    assert_non_null(strstr(w->s.text, "useIpv6"));
     assert_int_equal(sw_wait(&w->s, fl_element_set_property(ctx_b.p.e, "sdes", "AES_999",
                                                             sw_on_done, &w->s)),
                      FL_EINVAL);
@@ -383,7 +464,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain),   cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_sdes),    cmocka_unit_test(test_sdes_wrong_key),
-        cmocka_unit_test(test_comedia), cmocka_unit_test(test_bad_sdp),
+        cmocka_unit_test(test_comedia), cmocka_unit_test(test_sections),
+        cmocka_unit_test(test_bad_sdp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
