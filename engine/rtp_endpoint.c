@@ -88,6 +88,17 @@ static void learn(webrtc *wr, int k, int rtcp_socket, const fl_addr *from)
         pl->peer_rtcp = *from;
 }
 
+/* The sender's SSRC (RTP: bytes 8-11; RTCP: 4-7, RFC 5761 4) is ours. */
+static int own_packet(const webrtc *wr, int k, const fl_buf *b)
+{
+    const uint8_t *d = fl_buf_data((fl_buf *)b);
+    if (b->len < 12 || !wr->st[k].ssrc)
+        return 0;
+    const uint8_t *s = d[1] >= 192 && d[1] <= 223 ? d + 4 : d + 8;
+    uint32_t ssrc = (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 | s[3];
+    return ssrc == wr->st[k].ssrc;
+}
+
 static void on_udp(fl__udp *u, fl__udp_packet *pkts, size_t n, void *arg)
 {
     webrtc *wr = arg;
@@ -95,6 +106,12 @@ static void on_udp(fl__udp *u, fl__udp_packet *pkts, size_t n, void *arg)
     fl_time now = fl__clock_now(&wr->w->loop);
     for (size_t i = 0; i < n; i++) {
         if (k < 0 || !wr->pl[k].tr) { /* before the negotiation ended */
+            fl_buf_unref(pkts[i].buf);
+            continue;
+        }
+        /* our own packets sent back (an SDES peer given our key would
+         * authenticate them) move nothing and go nowhere */
+        if (own_packet(wr, k, pkts[i].buf)) {
             fl_buf_unref(pkts[i].buf);
             continue;
         }

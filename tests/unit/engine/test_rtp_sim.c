@@ -318,6 +318,9 @@ static void test_comedia(void **state)
         fprintf(stderr, "offer:\n%s\nwhy: %s\n", offer, w->s.text);
     assert_int_equal(prc, 0);
     assert_non_null(strstr(w->s.text, "a=direction:passive"));
+    const char *ours = strstr(w->s.text, "a=ssrc:");
+    assert_non_null(ours);
+    uint32_t own_ssrc = (uint32_t)strtoul(ours + 7, NULL, 10);
     fl_sdp *sdp;
     fl_sdp_desc *d = calloc(1, sizeof(*d));
     assert_int_equal(fl_sdp_parse(&sdp, w->s.text, strlen(w->s.text), NULL, 0), 0);
@@ -332,6 +335,12 @@ static void test_comedia(void **state)
     assert_int_equal(fl_element_push(back, FL_MEDIA_VIDEO, pkt, sizeof(pkt), NULL, NULL), 0);
     assert_int_equal(fl__sim_advance(w->s.sim, 100 * FL_TIME_MS), 0);
     assert_int_equal(w->raw_rtp, 0);
+    /* b's own packet sent back from elsewhere first: it teaches nothing */
+    fl_addr elsewhere;
+    fl_addr_parse(&elsewhere, "127.0.0.1", 31500);
+    make_vp8(pkt, sizeof(pkt), own_ssrc, 1, 1000, 1);
+    fl__sim_send(w->s.sim, &elsewhere, &to, pkt, sizeof(pkt));
+    assert_int_equal(fl__sim_advance(w->s.sim, 10 * FL_TIME_MS), 0);
     for (int i = 0; i < 60; i++) {
         make_vp8(pkt, sizeof(pkt), 0xabc, (uint16_t)(500 + i), 3000u * (uint32_t)i, i == 0);
         fl__sim_send(w->s.sim, &w->raw.local, &to, pkt, sizeof(pkt));
