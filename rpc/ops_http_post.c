@@ -1,7 +1,9 @@
 /* HttpPostEndpoint's row and its upload route.
  *
  * The row: the constructor's disconnectionTimeout (seconds, 0..3600) and
- * useEncodedMedia (accepted, changes nothing), getUrl, and EndOfStream.
+ * useEncodedMedia (accepted, changes nothing), getUrl, and EndOfStream;
+ * MediaSessionStarted when the first POST of a stream is taken, and
+ * MediaSessionTerminated after its EndOfStream.
  *
  * getUrl names the address the caller's WebSocket reached (https when it
  * came over TLS) and /httppost/ with a token of 128 random bits made on
@@ -47,6 +49,7 @@ typedef struct upload_url {
     char token[TOKEN_HEX + 1];
     char *obj_id;
     struct upload *active; /* the request being read, or NULL */
+    int in_session;        /* MediaSessionStarted said, its stream not ended yet */
 } upload_url;
 
 /* One POST: lives until it was answered (or gone) and every write's
@@ -285,6 +288,10 @@ int fl__http_post_route(struct fl_rpc *rpc, fl_rpc_http *req)
     memcpy(up->token, u->token, sizeof(up->token));
     u->active = up;
     fl_rpc_http_accept(req, &upload_handler, up, 0);
+    if (!u->in_session) { /* the first POST of a stream (Kurento's HttpEndpoint) */
+        u->in_session = 1;
+        fl__event_emit(rpc, o, "MediaSessionStarted", fl__event_base(o, "MediaSessionStarted"));
+    }
     return 0;
 }
 
@@ -372,13 +379,24 @@ static const struct op ops[] = {
     { NULL, NULL, NULL },
 };
 
+/* EndOfStream, then MediaSessionTerminated: the session the stream's first
+ * POST started is over (both said here, in that order). */
 static json_t *event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char **type)
 {
-    (void)rpc;
+    (void)type;
     if (ev->type != FL_EVENT_END_OF_STREAM)
         return NULL; /* the player's URI states: not a UriEndpoint */
-    *type = "EndOfStream";
-    return fl__event_base(o, *type);
+    fl__event_emit(rpc, o, "EndOfStream", fl__event_base(o, "EndOfStream"));
+    upload_url *u;
+    const char *key;
+    for (size_t it = 0; fl_hmap_next(&rpc->uploads, &it, &key, (void **)&u);) {
+        if (strcmp(u->obj_id, o->id) == 0 && u->in_session) {
+            u->in_session = 0;
+            fl__event_emit(rpc, o, "MediaSessionTerminated",
+                           fl__event_base(o, "MediaSessionTerminated"));
+        }
+    }
+    return NULL;
 }
 
 const rpc_class fl__class_http_post = {

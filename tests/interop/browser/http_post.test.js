@@ -72,7 +72,7 @@ async function viewer(t, env, name, ctor = {}) {
   const release = releaseAtEnd(t, pipeline);
   const webRtc = await pipeline.create('WebRtcEndpoint');
   const post = await pipeline.create('HttpPostEndpoint', ctor);
-  const ev = recordEvents(post, ['EndOfStream', 'Error', 'MediaFlowOutStateChanged']);
+  const ev = recordEvents(post, ['EndOfStream', 'Error', 'MediaFlowOutStateChanged', 'MediaSessionStarted', 'MediaSessionTerminated']);
   const wev = recordEvents(webRtc, ['MediaStateChanged', 'Error']);
   await browserOffers(sig, webRtc, offer, { before: () => [post.connect(webRtc)] });
   await wev.wait('MediaStateChanged', (e) => e.newState === 'CONNECTED', 20000);
@@ -121,6 +121,9 @@ describe('HttpPostEndpoint with curl and Chromium', { timeout: 180000 }, () => {
     assert.ok(eosAfter >= SECONDS - 0.5 && eosAfter <= SECONDS + 1.5, `EndOfStream after ${eosAfter} s`);
     assert.ok(eos);
     assert.deepEqual([...v.ev.by.Error, ...v.wev.by.Error], []);
+    // a session per stream: started by its first POST, over after its EndOfStream
+    assert.equal(v.ev.by.MediaSessionStarted.length, 1, 'MediaSessionStarted');
+    await v.ev.wait('MediaSessionTerminated', () => true, 2000);
 
     // garbage: 415 with the reason, an Error event; the next upload plays
     const junk = path.join(dir, 'junk.bin');
