@@ -388,97 +388,37 @@ static int apply(webrtc *wr, char *err, size_t errlen)
     return 0;
 }
 
-static int process_offer(webrtc *wr, const char *text, char **out, char *err, size_t errlen)
+/* Our side: a socket pair for each kind (RTCP on its own port until the
+ * answer takes rtcp-mux; when answering, for each kind offered: the answer
+ * may take a later section of a kind than the first, an RTP/AVP twin after
+ * an RTP/SAVP one refused for want of a key, whose rtcp-mux may differ),
+ * then what we bring to the SDP. */
+static int rtp_begin(webrtc *wr,
+                     const fl_sdp_desc *offer,
+                     fl__wr_local *lp,
+                     char *err,
+                     size_t errlen)
 {
-    if (wr->sdp_state != SDP_NONE) {
-        snprintf(err, errlen, "a session was negotiated already: renegotiation is not supported");
-        return FL_ESTATE;
+    int mux[2] = { 0, 0 };
+    if (offer) {
+        mux[0] = mux[1] = -1;
+        for (size_t i = 0; i < offer->nmedia; i++) {
+            const fl_sdp_media *m = &offer->media[i];
+            int k = m->kind == FL_SDP_KIND_AUDIO ? 0 : m->kind == FL_SDP_KIND_VIDEO ? 1 : -1;
+            if (k >= 0 && !m->rejected)
+                mux[k] = 0;
+        }
     }
-    int rc = fl__wr_parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
-    if (rc < 0)
-        return rc;
-    /* a socket pair for each kind offered: the answer may take a later
-     * section of the kind than the first (an RTP/SAVP one refused for
-     * want of a key, then its RTP/AVP twin), whose rtcp-mux may differ;
-     * the RTCP socket is closed once both sides mux */
-    int mux[2] = { -1, -1 };
-    for (size_t i = 0; i < wr->remote->nmedia; i++) {
-        const fl_sdp_media *m = &wr->remote->media[i];
-        int k = m->kind == FL_SDP_KIND_AUDIO ? 0 : m->kind == FL_SDP_KIND_VIDEO ? 1 : -1;
-        if (k >= 0 && !m->rejected)
-            mux[k] = 0;
-    }
-    if ((rc = open_all(wr, mux, err, errlen)) < 0)
-        return rc;
-    fl__wr_local lp;
-    local_for(wr, &lp);
-    if (!(wr->local = calloc(1, sizeof(*wr->local))))
-        return FL_ENOMEM;
-    fl_sdp_dir want = fl__wr_wanted_dir(wr);
-    rc = fl_sdp_answer(wr->remote, &lp.local, want, want, wr->local, &wr->local_sdp, err, errlen);
-    if (rc < 0)
-        return rc;
-    if ((rc = apply(wr, err, errlen)) < 0)
-        return rc;
-    fl__wr_negotiated(wr);
-    *out = wr->local_sdp;
-    return 0;
-}
-
-static int generate_offer(webrtc *wr,
-                          int recv_audio,
-                          int recv_video,
-                          char **out,
-                          char *err,
-                          size_t errlen)
-{
-    if (wr->sdp_state != SDP_NONE) {
-        snprintf(err, errlen,
-                 "an offer or answer was made already: renegotiation is not supported");
-        return FL_ESTATE;
-    }
-    /* RTCP on its own port too, in case the answer does not take rtcp-mux */
-    const int mux[2] = { 0, 0 };
     int rc = open_all(wr, mux, err, errlen);
     if (rc < 0)
         return rc;
-    fl__wr_local lp;
-    local_for(wr, &lp);
-    if (!(wr->local = calloc(1, sizeof(*wr->local))))
-        return FL_ENOMEM;
-    rc = fl_sdp_offer(&lp.local, 1, fl__wr_offer_dir(wr, recv_audio), 1,
-                      fl__wr_offer_dir(wr, recv_video), wr->local, &wr->local_sdp);
-    if (rc < 0) {
-        snprintf(err, errlen, "no offer could be made: %s", fl_strerror(rc));
-        return rc;
-    }
-    wr->sdp_state = SDP_OFFER_SENT;
-    *out = wr->local_sdp;
-    return 0;
-}
-
-static int process_answer(webrtc *wr, const char *text, char **out, char *err, size_t errlen)
-{
-    if (wr->sdp_state != SDP_OFFER_SENT) {
-        snprintf(err, errlen, "processAnswer needs an offer made by generateOffer first");
-        return FL_ESTATE;
-    }
-    int rc = fl__wr_parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
-    if (rc < 0)
-        return rc;
-    if ((rc = fl_sdp_process_answer(wr->local, wr->remote, err, errlen)) < 0)
-        return rc;
-    if ((rc = apply(wr, err, errlen)) < 0)
-        return rc;
-    fl__wr_negotiated(wr);
-    *out = wr->local_sdp;
+    local_for(wr, lp);
     return 0;
 }
 
 static const fl__wr_sdp_ops rtp_sdp = {
-    .process_offer = process_offer,
-    .generate_offer = generate_offer,
-    .process_answer = process_answer,
+    .begin = rtp_begin,
+    .apply = apply,
 };
 
 void fl__rtp_reset(webrtc *wr, int keep_local)

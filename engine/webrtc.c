@@ -253,14 +253,17 @@ static int make_local(webrtc *wr, fl__wr_local *lp)
     return 0;
 }
 
-fl_sdp_dir fl__wr_wanted_dir(webrtc *wr)
+/* The direction the settings allow (recvonly, sendonly). */
+static fl_sdp_dir wanted_dir(webrtc *wr)
 {
     return wr->recvonly   ? FL_SDP_DIR_RECVONLY
            : wr->sendonly ? FL_SDP_DIR_SENDONLY
                           : FL_SDP_DIR_SENDRECV;
 }
 
-int fl__wr_parse_desc(const char *text, fl_sdp_desc **out, char **copy, char *err, size_t errlen)
+/* Parses and describes an SDP text; *copy is the text as fl_sdp_write
+ * gives it back. FL_EBADMSG (reason in err), FL_ENOMEM. */
+static int parse_desc(const char *text, fl_sdp_desc **out, char **copy, char *err, size_t errlen)
 {
     fl_sdp *s = NULL;
     int rc = fl_sdp_parse(&s, text, strlen(text), err, errlen);
@@ -438,18 +441,22 @@ static void sdp_reset(webrtc *wr, int keep_local)
 
 /* The session is set up: only the texts stay (the descriptors' readers),
  * the parsed descriptions (about 330 kB each) go. */
-void fl__wr_negotiated(webrtc *wr)
+static void negotiated(webrtc *wr)
 {
     drop_desc(wr, &wr->local);
     drop_desc(wr, &wr->remote);
     wr->sdp_state = SDP_DONE;
 }
 
-/* Our side of a negotiation: the ICE transport in `role`, what we bring to
- * the SDP (into lp) and room for the local description. */
-static int begin_local(webrtc *wr, fl_ice_role role, fl__wr_local *lp, char *err, size_t errlen)
+/* Our side of a negotiation: the ICE transport (controlled when answering
+ * an offer) and what we bring to the SDP (into lp). */
+static int webrtc_begin(webrtc *wr,
+                        const fl_sdp_desc *offer,
+                        fl__wr_local *lp,
+                        char *err,
+                        size_t errlen)
 {
-    int rc = ensure_ice(wr, role);
+    int rc = ensure_ice(wr, offer ? FL_ICE_ROLE_CONTROLLED : FL_ICE_ROLE_CONTROLLING);
     if (rc < 0) {
         snprintf(err, errlen, "no media socket could be opened: %s", fl_strerror(rc));
         return rc;
@@ -458,39 +465,55 @@ static int begin_local(webrtc *wr, fl_ice_role role, fl__wr_local *lp, char *err
         snprintf(err, errlen, "no DTLS certificate");
         return rc;
     }
-    if (!(wr->local = calloc(1, sizeof(*wr->local))))
-        return FL_ENOMEM;
     return 0;
 }
 
-static int process_offer(webrtc *wr, const char *text, char **out, char *err, size_t errlen)
+/* The description of ours the step makes, once it was applied. */
+static int negotiated_with(webrtc *wr,
+                           const fl__wr_sdp_ops *ops,
+                           char **out,
+                           char *err,
+                           size_t errlen)
+{
+    int rc = ops->apply(wr, err, errlen);
+    if (rc < 0)
+        return rc;
+    negotiated(wr);
+    *out = wr->local_sdp;
+    return 0;
+}
+
+static int process_offer(webrtc *wr,
+                         const fl__wr_sdp_ops *ops,
+                         const char *text,
+                         char **out,
+                         char *err,
+                         size_t errlen)
 {
     if (wr->sdp_state != SDP_NONE) {
         snprintf(err, errlen, "a session was negotiated already: renegotiation is not supported");
         return FL_ESTATE;
     }
-    int rc = fl__wr_parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
+    int rc = parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
     if (rc < 0)
         return rc;
     fl__wr_local lp;
-    if ((rc = begin_local(wr, FL_ICE_ROLE_CONTROLLED, &lp, err, errlen)) < 0)
+    if ((rc = ops->begin(wr, wr->remote, &lp, err, errlen)) < 0)
         return rc;
-    fl_sdp_dir want = fl__wr_wanted_dir(wr);
+    if (!(wr->local = calloc(1, sizeof(*wr->local))))
+        return FL_ENOMEM;
+    fl_sdp_dir want = wanted_dir(wr);
     rc = fl_sdp_answer(wr->remote, &lp.local, want, want, wr->local, &wr->local_sdp, err, errlen);
     if (rc < 0)
         return rc;
-    if ((rc = apply(wr, err, errlen)) < 0)
-        return rc;
-    fl__wr_negotiated(wr);
-    *out = wr->local_sdp;
-    return 0;
+    return negotiated_with(wr, ops, out, err, errlen);
 }
 
 /* Our direction for one kind when offering: what the endpoint allows,
  * narrowed by OfferOptions.offerToReceive<Kind> false (we only send). */
-fl_sdp_dir fl__wr_offer_dir(webrtc *wr, int receive)
+static fl_sdp_dir offer_dir(webrtc *wr, int receive)
 {
-    fl_sdp_dir d = fl__wr_wanted_dir(wr);
+    fl_sdp_dir d = wanted_dir(wr);
     if (receive)
         return d;
     return d == FL_SDP_DIR_RECVONLY ? FL_SDP_DIR_INACTIVE : FL_SDP_DIR_SENDONLY;
@@ -499,6 +522,7 @@ fl_sdp_dir fl__wr_offer_dir(webrtc *wr, int receive)
 /* recv_audio, recv_video: OfferOptions' offerToReceiveAudio/Video. Both
  * kinds are always offered. */
 static int generate_offer(webrtc *wr,
+                          const fl__wr_sdp_ops *ops,
                           int recv_audio,
                           int recv_video,
                           char **out,
@@ -511,11 +535,13 @@ static int generate_offer(webrtc *wr,
         return FL_ESTATE;
     }
     fl__wr_local lp;
-    int rc = begin_local(wr, FL_ICE_ROLE_CONTROLLING, &lp, err, errlen);
+    int rc = ops->begin(wr, NULL, &lp, err, errlen);
     if (rc < 0)
         return rc;
-    rc = fl_sdp_offer(&lp.local, 1, fl__wr_offer_dir(wr, recv_audio), 1,
-                      fl__wr_offer_dir(wr, recv_video), wr->local, &wr->local_sdp);
+    if (!(wr->local = calloc(1, sizeof(*wr->local))))
+        return FL_ENOMEM;
+    rc = fl_sdp_offer(&lp.local, 1, offer_dir(wr, recv_audio), 1, offer_dir(wr, recv_video),
+                      wr->local, &wr->local_sdp);
     if (rc < 0) {
         snprintf(err, errlen, "no offer could be made: %s", fl_strerror(rc));
         return rc;
@@ -525,22 +551,23 @@ static int generate_offer(webrtc *wr,
     return 0;
 }
 
-static int process_answer(webrtc *wr, const char *text, char **out, char *err, size_t errlen)
+static int process_answer(webrtc *wr,
+                          const fl__wr_sdp_ops *ops,
+                          const char *text,
+                          char **out,
+                          char *err,
+                          size_t errlen)
 {
     if (wr->sdp_state != SDP_OFFER_SENT) {
         snprintf(err, errlen, "processAnswer needs an offer made by generateOffer first");
         return FL_ESTATE;
     }
-    int rc = fl__wr_parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
+    int rc = parse_desc(text, &wr->remote, &wr->remote_sdp, err, errlen);
     if (rc < 0)
         return rc;
     if ((rc = fl_sdp_process_answer(wr->local, wr->remote, err, errlen)) < 0)
         return rc;
-    if ((rc = apply(wr, err, errlen)) < 0)
-        return rc;
-    fl__wr_negotiated(wr);
-    *out = wr->local_sdp;
-    return 0;
+    return negotiated_with(wr, ops, out, err, errlen);
 }
 
 /* ---- the calls it answers (fl_element_invoke) ---- */
@@ -581,14 +608,14 @@ int fl__wr_sdp_step(webrtc *wr, fl__invocation *inv, const fl__wr_sdp_ops *ops)
     if (id == M_GENERATE_OFFER) {
         if ((rc = offer_options(inv, recv)) < 0)
             return rc;
-        rc = ops->generate_offer(wr, recv[0], recv[1], &made, why, cap);
+        rc = generate_offer(wr, ops, recv[0], recv[1], &made, why, cap);
     } else if (strlen(sdp) > FL_SDP_MAX_LEN) {
         snprintf(why, cap, "the SDP is longer than 64 KiB");
         return FL_EBADMSG;
     } else if (id == M_PROCESS_OFFER) {
-        rc = ops->process_offer(wr, sdp, &made, why, cap);
+        rc = process_offer(wr, ops, sdp, &made, why, cap);
     } else {
-        rc = ops->process_answer(wr, sdp, &made, why, cap);
+        rc = process_answer(wr, ops, sdp, &made, why, cap);
     }
     if (rc < 0 && rc != FL_ESTATE)
         sdp_reset(wr, id == M_PROCESS_ANSWER);
@@ -597,9 +624,8 @@ int fl__wr_sdp_step(webrtc *wr, fl__invocation *inv, const fl__wr_sdp_ops *ops)
 }
 
 static const fl__wr_sdp_ops webrtc_sdp = {
-    .process_offer = process_offer,
-    .generate_offer = generate_offer,
-    .process_answer = process_answer,
+    .begin = webrtc_begin,
+    .apply = apply,
 };
 
 static int gather(webrtc *wr)

@@ -244,30 +244,21 @@ typedef struct fl__wr_local {
 /* Everything but the ICE and DTLS parts: codecs, CNAME, SSRCs, feedback,
  * extensions, session id. */
 void fl__wr_local_init(webrtc *wr, fl__wr_local *lp);
-/* The direction the settings allow (recvonly, sendonly), and narrowed for an
- * offer by OfferOptions' offerToReceive<Kind> (receive 0). */
-fl_sdp_dir fl__wr_wanted_dir(webrtc *wr);
-fl_sdp_dir fl__wr_offer_dir(webrtc *wr, int receive);
-/* Parses and describes an SDP text; *copy is the text as fl_sdp_write
- * gives it back. FL_EBADMSG (reason in err), FL_ENOMEM. */
-int fl__wr_parse_desc(const char *text, fl_sdp_desc **out, char **copy, char *err, size_t errlen);
+/* The direction the settings allow (recvonly, sendonly). */
 /* The streams (st[]) and payload type maps from wr->local and wr->remote;
  * the first accepted remote section, or NULL (reason in err) when none. */
 const fl_sdp_media *fl__wr_streams_from(webrtc *wr, char *err, size_t errlen);
-/* The session is set up: the parsed descriptions go, the texts stay. */
-void fl__wr_negotiated(webrtc *wr);
 
-/* The three SDP steps of an endpoint, run by fl__wr_sdp_step, which checks
- * the text's size and undoes a step that failed. */
+/* What an endpoint does around the SDP steps (processOffer, generateOffer,
+ * processAnswer: fl__wr_sdp_step runs them, checks the text's size and
+ * order, and undoes a step that failed). */
 typedef struct fl__wr_sdp_ops {
-    int (*process_offer)(webrtc *wr, const char *text, char **out, char *err, size_t errlen);
-    int (*generate_offer)(webrtc *wr,
-                          int recv_audio,
-                          int recv_video,
-                          char **out,
-                          char *err,
-                          size_t errlen);
-    int (*process_answer)(webrtc *wr, const char *text, char **out, char *err, size_t errlen);
+    /* Our side before a description of ours is made: its transport or
+     * sockets and what we bring to the SDP (into lp); `offer` is the
+     * remote offer being answered, NULL when we offer. */
+    int (*begin)(webrtc *wr, const fl_sdp_desc *offer, fl__wr_local *lp, char *err, size_t errlen);
+    /* Streams, transports and feedback from the negotiated descriptions. */
+    int (*apply)(webrtc *wr, char *err, size_t errlen);
 } fl__wr_sdp_ops;
 
 int fl__wr_sdp_step(webrtc *wr, fl__invocation *inv, const fl__wr_sdp_ops *ops);
