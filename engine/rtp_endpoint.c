@@ -475,13 +475,9 @@ static int rtp_invoke(fl_element *e, fl__invocation *inv)
     case M_PROCESS_OFFER:
     case M_GENERATE_OFFER:
     case M_PROCESS_ANSWER:
-        return fl__wr_sdp_step(wr, inv, &rtp_sdp);
     case M_GET_LOCAL:
-        inv->result = wr->local_sdp;
-        return 0;
     case M_GET_REMOTE:
-        inv->result = wr->remote_sdp;
-        return 0;
+        return fl__wr_sdp_step(wr, inv, &rtp_sdp);
     default:
         return FL_ENOTSUP;
     }

@@ -597,10 +597,15 @@ static int offer_options(const fl__invocation *inv, int *recv)
 }
 
 /* processOffer, generateOffer, processAnswer: a step refused for its order
- * changes nothing; one that fails is undone. */
+ * changes nothing; one that fails is undone. getLocalSessionDescriptor,
+ * getRemoteSessionDescriptor: the texts. */
 int fl__wr_sdp_step(webrtc *wr, fl__invocation *inv, const fl__wr_sdp_ops *ops)
 {
     int id = inv->method->id, recv[2];
+    if (id == M_GET_LOCAL || id == M_GET_REMOTE) { /* the descriptors: "" before any */
+        inv->result = id == M_GET_LOCAL ? wr->local_sdp : wr->remote_sdp;
+        return 0;
+    }
     char *made = NULL, *why = inv->why;
     size_t cap = sizeof(inv->why);
     const char *sdp = inv->nargs ? inv->args[0] : "";
@@ -680,13 +685,9 @@ static int webrtc_invoke(fl_element *e, fl__invocation *inv)
     case M_PROCESS_OFFER:
     case M_GENERATE_OFFER:
     case M_PROCESS_ANSWER:
-        return fl__wr_sdp_step(wr, inv, &webrtc_sdp);
     case M_GET_LOCAL:
-        inv->result = wr->local_sdp;
-        return 0;
     case M_GET_REMOTE:
-        inv->result = wr->remote_sdp;
-        return 0;
+        return fl__wr_sdp_step(wr, inv, &webrtc_sdp);
     case M_GATHER:
         return gather(wr);
     case M_ADD_CANDIDATE:

@@ -261,6 +261,7 @@ typedef struct fl__wr_sdp_ops {
     int (*apply)(webrtc *wr, char *err, size_t errlen);
 } fl__wr_sdp_ops;
 
+/* Runs an SDP step, or answers get{Local,Remote}SessionDescriptor. */
 int fl__wr_sdp_step(webrtc *wr, fl__invocation *inv, const fl__wr_sdp_ops *ops);
 
 /* engine/rtp_endpoint.c: the RtpEndpoint's parts the shared code calls
