@@ -54,15 +54,9 @@ static void write_ssrcs(fl__sdp_str *s, const fl_sdp_media *m)
     }
 }
 
-/* ICE, DTLS, mid, extensions, direction, msid, RTCP. */
-static void write_attrs(fl__sdp_str *s, const fl_sdp_media *m, int ice_lite)
+/* a=mid, the extensions by id, the direction. */
+static void write_mid_exts_dir(fl__sdp_str *s, const fl_sdp_media *m)
 {
-    fl__sdp_str_add(s, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", m->ice_ufrag, m->ice_pwd);
-    if (!ice_lite)
-        fl__sdp_str_add(s, "a=ice-options:trickle\r\n");
-    fl__sdp_str_add(s, "a=fingerprint:%s\r\n", m->fingerprint);
-    if (m->setup != FL_SDP_SETUP_NONE && (unsigned)m->setup <= FL_SDP_SETUP_HOLDCONN)
-        fl__sdp_str_add(s, "a=setup:%s\r\n", setup_names[m->setup]);
     if (m->mid[0])
         fl__sdp_str_add(s, "a=mid:%s\r\n", m->mid);
     for (unsigned id = 1; id < 256; id++) {
@@ -74,6 +68,18 @@ static void write_attrs(fl__sdp_str *s, const fl_sdp_media *m, int ice_lite)
         }
     }
     fl__sdp_str_add(s, "a=%s\r\n", dir_names[(unsigned)m->dir <= 3 ? m->dir : 0]);
+}
+
+/* ICE, DTLS, mid, extensions, direction, msid, RTCP. */
+static void write_attrs(fl__sdp_str *s, const fl_sdp_media *m, int ice_lite)
+{
+    fl__sdp_str_add(s, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", m->ice_ufrag, m->ice_pwd);
+    if (!ice_lite)
+        fl__sdp_str_add(s, "a=ice-options:trickle\r\n");
+    fl__sdp_str_add(s, "a=fingerprint:%s\r\n", m->fingerprint);
+    if (m->setup != FL_SDP_SETUP_NONE && (unsigned)m->setup <= FL_SDP_SETUP_HOLDCONN)
+        fl__sdp_str_add(s, "a=setup:%s\r\n", setup_names[m->setup]);
+    write_mid_exts_dir(s, m);
     if (m->nssrcs && m->ssrcs[0].msid[0])
         fl__sdp_str_add(s, "a=msid:%s\r\n", m->ssrcs[0].msid);
     if (m->rtcp_mux)
@@ -137,17 +143,7 @@ static void write_plain_media(fl__sdp_str *s,
         fl__sdp_str_add(s, "b=AS:%u\r\n", (unsigned)m->bandwidth_as_kbps);
     if (m->rtcp_port)
         fl__sdp_str_add(s, "a=rtcp:%u\r\n", m->rtcp_port);
-    if (m->mid[0])
-        fl__sdp_str_add(s, "a=mid:%s\r\n", m->mid);
-    for (unsigned id = 1; id < 256; id++) {
-        for (int e = 0; e < FL_SDP_EXT_COUNT; e++) {
-            if (m->ext_ids[e] == id) {
-                fl__sdp_str_add(s, "a=extmap:%u %s\r\n", id, fl_sdp_ext_uri((fl_sdp_ext)e));
-                break;
-            }
-        }
-    }
-    fl__sdp_str_add(s, "a=%s\r\n", dir_names[(unsigned)m->dir <= 3 ? m->dir : 0]);
+    write_mid_exts_dir(s, m);
     if (m->comedia > 0 && m->comedia <= 3)
         fl__sdp_str_add(s, "a=direction:%s\r\n", comedia[m->comedia]);
     for (size_t i = 0; i < m->ncrypto && i < FL_SDP_MAX_CRYPTO; i++) {
