@@ -21,36 +21,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "codec/codec.h"
-#include "engine/engine_int.h"
-#include "net/rtp.h"
-#include "tests/unit/engine/sim_world.h"
+#include "tests/unit/engine/play_world.h"
 
-#define MAX_PKTS  20000
 #define FPS       30
 #define SECONDS   3
 #define IN_FLIGHT (64u << 10)
 
-typedef struct pkt {
-    unsigned media;
-    fl_time at;
-    uint32_t ssrc, ts;
-    uint16_t seq;
-    uint8_t marker;
-    size_t off, len;
-} pkt;
-
 typedef struct world {
-    sim_world s;
-    char dir[64];
-    fl_element *post, *sink;
-    pkt *pkts;
-    size_t npkts;
-    uint8_t *bytes;
-    size_t nbytes, capbytes;
-    int eos, errors;
-    fl_time eos_at;
-    char error_type[64], error_desc[512];
+    play_world pw; /* its src the HttpPostEndpoint */
     /* the file and the writer */
     uint8_t *file;
     size_t file_len;
@@ -64,72 +42,17 @@ typedef struct world {
     char last_why[512];
 } world;
 
-static void on_media(void *arg, unsigned media, fl_buf *buf)
-{
-    world *w = arg;
-    fl_rtp_view v;
-    if (w->npkts == MAX_PKTS || fl_rtp_parse(&v, fl_packet_data(buf), fl_packet_len(buf)) < 0)
-        return;
-    if (w->nbytes + v.payload_len > w->capbytes) {
-        w->capbytes = (w->nbytes + v.payload_len) * 2;
-        w->bytes = realloc(w->bytes, w->capbytes);
-        assert_non_null(w->bytes);
-    }
-    memcpy(w->bytes + w->nbytes, v.payload, v.payload_len);
-    w->pkts[w->npkts++] = (pkt){ .media = media,
-                                 .at = fl__sim_now(w->s.sim),
-                                 .ssrc = v.ssrc,
-                                 .ts = v.timestamp,
-                                 .seq = v.seq,
-                                 .marker = v.marker,
-                                 .off = w->nbytes,
-                                 .len = v.payload_len };
-    w->nbytes += v.payload_len;
-}
-
-static void on_event(void *arg, const fl_event *ev)
-{
-    world *w = arg;
-    if (ev->type == FL_EVENT_END_OF_STREAM) {
-        w->eos++;
-        w->eos_at = fl__sim_now(w->s.sim);
-    } else if (ev->type == FL_EVENT_ERROR) {
-        w->errors++;
-        snprintf(w->error_type, sizeof(w->error_type), "%s", ev->error.type);
-        snprintf(w->error_desc, sizeof(w->error_desc), "%s", ev->error.description);
-    }
-}
-
-static int have_ffmpeg(void)
-{
-    return system("command -v ffmpeg >/dev/null 2>&1") == 0;
-}
-
 static world *world_new(void)
 {
     world *w = calloc(1, sizeof(*w));
     assert_non_null(w);
-    w->pkts = calloc(MAX_PKTS, sizeof(pkt));
-    assert_non_null(w->pkts);
-    snprintf(w->dir, sizeof(w->dir), "/tmp/fluo-httppost-XXXXXX");
-    assert_non_null(mkdtemp(w->dir));
-    sw_init(&w->s, 11);
-    w->post = sw_make(&w->s, FL_ELEMENT_HTTP_POST, "post");
-    w->sink = sw_make(&w->s, FL_ELEMENT_APP_SINK, "sink");
-    assert_int_equal(fl_element_set_event_cb(w->post, on_event, w), 0);
-    assert_int_equal(fl_element_set_media_cb(w->sink, on_media, w), 0);
-    sw_join(&w->s, w->post, w->sink, FL_MEDIA_AUDIO | FL_MEDIA_VIDEO);
+    pw_init(&w->pw, "httppost", 11, FL_ELEMENT_HTTP_POST, "post");
     return w;
 }
 
 static void world_free(world *w)
 {
-    sw_deinit(&w->s);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
-    assert_int_equal(system(cmd), 0);
-    free(w->pkts);
-    free(w->bytes);
+    pw_deinit(&w->pw);
     free(w->file);
     free(w);
 }
@@ -148,7 +71,7 @@ static void make_file_as(world *w, int live)
 {
     if (!made[live].data) {
         char cmd[1024], path[128];
-        snprintf(path, sizeof(path), "%s/a.webm", w->dir);
+        snprintf(path, sizeof(path), "%s/a.webm", w->pw.dir);
         snprintf(
                 cmd, sizeof(cmd),
                 "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=320x240:rate=%d:duration=%d "
@@ -172,16 +95,17 @@ static void make_file_as(world *w, int live)
     memcpy(w->file, made[live].data, w->file_len);
 }
 
-static void make_file(world *w)
+/* A world holding the file (`live` as make_file_as), or NULL where ffmpeg
+ * is missing: the test skipped. */
+static world *world_with_file(int live)
 {
-    make_file_as(w, 1);
-}
-
-static void advance(world *w, fl_time dt)
-{
-    fl_time end = fl__sim_now(w->s.sim) + dt;
-    while (fl__sim_now(w->s.sim) < end)
-        assert_int_equal(fl__sim_advance(w->s.sim, 10 * FL_TIME_MS), 0);
+    if (!pw_have_ffmpeg()) {
+        skip();
+        return NULL;
+    }
+    world *w = world_new();
+    make_file_as(w, live);
+    return w;
 }
 
 static void pump_writes(world *w);
@@ -205,7 +129,7 @@ static void pump_writes(world *w)
 {
     while (w->written < w->limit && w->written - w->taken < IN_FLIGHT && !w->write_fails) {
         size_t n = w->limit - w->written < w->piece ? w->limit - w->written : w->piece;
-        assert_int_equal(fl_element_write(w->post, w->file + w->written, n, on_written, w), 0);
+        assert_int_equal(fl_element_write(w->pw.src, w->file + w->written, n, on_written, w), 0);
         w->written += n;
         if (w->written - w->taken > w->most_in_flight)
             w->most_in_flight = w->written - w->taken;
@@ -218,65 +142,12 @@ static void write_upto(world *w, size_t limit)
     pump_writes(w);
 }
 
-/* Depacketized video frames from packet `from` on: their count, and each
- * one's first packet's time in at[]. */
+/* Depacketized VP8 frames from packet `from` on: their count, and each
+ * one's first packet's time in at[] and whether it is a key frame in key[]
+ * (either may be NULL). */
 static size_t video_frames(world *w, size_t from, fl_time *at, int *key, size_t cap)
 {
-    fl_depack *d;
-    assert_int_equal(fl_depack_create(&d, &(fl_depack_config){ .codec = FL_CODEC_VP8 }), 0);
-    size_t n = 0;
-    fl_time first_at = 0;
-    uint32_t cur_ts = 0;
-    int have = 0;
-    for (size_t i = from; i < w->npkts; i++) {
-        const pkt *p = &w->pkts[i];
-        if (p->media != FL_MEDIA_VIDEO)
-            continue;
-        if (!have || p->ts != cur_ts) {
-            first_at = p->at;
-            cur_ts = p->ts;
-            have = 1;
-        }
-        assert_int_equal(fl_depack_push(d, &(fl_depack_packet){ w->bytes + p->off, p->len, p->seq,
-                                                                p->ts, p->marker, 0 }),
-                         0);
-        fl_frame f;
-        while (fl_depack_pull(d, &f) == 1 && n < cap) {
-            at[n] = first_at;
-            key[n] = f.key;
-            n++;
-        }
-    }
-    fl_depack_stats st;
-    fl_depack_get_stats(d, &st);
-    assert_int_equal(st.dropped, 0);
-    assert_int_equal(st.malformed, 0);
-    fl_depack_destroy(d);
-    return n;
-}
-
-/* Each media's sequence numbers without a gap within an SSRC; `ssrcs`
- * SSRCs one after the other (a stream each). */
-static void check_continuous(world *w, int ssrcs)
-{
-    for (unsigned m = FL_MEDIA_AUDIO; m <= FL_MEDIA_VIDEO; m++) {
-        int have = 0, n = 0;
-        uint16_t last = 0;
-        uint32_t ssrc = 0;
-        for (size_t i = 0; i < w->npkts; i++) {
-            const pkt *p = &w->pkts[i];
-            if (p->media != m)
-                continue;
-            if (!have || p->ssrc != ssrc)
-                n++;
-            else
-                assert_int_equal((uint16_t)(last + 1), p->seq);
-            have = 1;
-            last = p->seq;
-            ssrc = p->ssrc;
-        }
-        assert_int_equal(n, ssrcs);
-    }
+    return pw_video_frames(&w->pw, FL_CODEC_VP8, from, at, NULL, key, cap);
 }
 
 /* The file's 90 frames, paced at 30 fps from the first, key frames where
@@ -298,31 +169,28 @@ static void check_frames(world *w, size_t from, size_t frames)
 
 static void play_in_pieces(size_t piece)
 {
-    if (!have_ffmpeg()) {
-        skip();
-        return;
-    }
-    world *w = world_new();
-    make_file(w);
+    world *w = world_with_file(1);
+    if (!w)
+        return; /* skipped */
     w->piece = piece ? piece : w->file_len;
-    fl_time t0 = fl__sim_now(w->s.sim);
+    fl_time t0 = fl__sim_now(w->pw.s.sim);
     write_upto(w, w->file_len);
-    advance(w, 500 * FL_TIME_MS);
+    pw_advance(&w->pw, 500 * FL_TIME_MS);
     /* held back by the playing: not all written half a second in */
     if (piece)
         assert_true(w->written < w->file_len);
-    advance(w, (SECONDS - 0.5) * FL_TIME_SEC);
+    pw_advance(&w->pw, (SECONDS - 0.5) * FL_TIME_SEC);
     assert_int_equal(w->written, w->file_len);
     assert_int_equal(w->taken, w->file_len);
-    assert_int_equal(sw_wait(&w->s, fl_element_write_end(w->post, sw_on_done, &w->s)), 0);
-    advance(w, 500 * FL_TIME_MS);
-    assert_int_equal(w->errors, 0);
+    assert_int_equal(sw_wait(&w->pw.s, fl_element_write_end(w->pw.src, sw_on_done, &w->pw.s)), 0);
+    pw_advance(&w->pw, 500 * FL_TIME_MS);
+    assert_int_equal(w->pw.errors, 0);
     assert_int_equal(w->write_fails, 0);
-    assert_int_equal(w->eos, 1);
-    fl_time eos = w->eos_at - t0;
+    assert_int_equal(w->pw.eos, 1);
+    fl_time eos = w->pw.eos_at - t0;
     assert_true(eos >= (SECONDS - 0.1) * FL_TIME_SEC && eos <= (SECONDS + 0.1) * FL_TIME_SEC);
     assert_true(w->most_in_flight <= IN_FLIGHT + w->piece);
-    check_continuous(w, 1);
+    pw_check_continuous(&w->pw, 1);
     check_frames(w, 0, SECONDS * FPS);
     world_free(w);
 }
@@ -351,32 +219,30 @@ static void test_one_byte_pieces(void **state)
 static void test_disconnection_timeout_then_again(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
-        skip();
-        return;
-    }
-    world *w = world_new();
-    make_file(w);
-    sw_wait(&w->s, fl_element_get_property(w->post, "disconnectionTimeout", sw_on_text, &w->s));
-    assert_string_equal(w->s.text, "2");
+    world *w = world_with_file(1);
+    if (!w)
+        return; /* skipped */
+    sw_wait(&w->pw.s,
+            fl_element_get_property(w->pw.src, "disconnectionTimeout", sw_on_text, &w->pw.s));
+    assert_string_equal(w->pw.s.text, "2");
     w->piece = 4096;
-    fl_time t0 = fl__sim_now(w->s.sim);
+    fl_time t0 = fl__sim_now(w->pw.s.sim);
     write_upto(w, w->file_len);
-    advance(w, (SECONDS + 0.5) * FL_TIME_SEC);
-    assert_int_equal(w->eos, 0); /* still waiting for more */
-    advance(w, 2 * FL_TIME_SEC);
-    assert_int_equal(w->eos, 1);
-    fl_time eos = w->eos_at - t0;
+    pw_advance(&w->pw, (SECONDS + 0.5) * FL_TIME_SEC);
+    assert_int_equal(w->pw.eos, 0); /* still waiting for more */
+    pw_advance(&w->pw, 2 * FL_TIME_SEC);
+    assert_int_equal(w->pw.eos, 1);
+    fl_time eos = w->pw.eos_at - t0;
     assert_true(eos >= (SECONDS + 1.1) * FL_TIME_SEC && eos <= (SECONDS + 2.1) * FL_TIME_SEC);
-    size_t first = w->npkts;
+    size_t first = w->pw.npkts;
     /* again, the same file: a new stream */
     w->written = w->taken = 0;
     write_upto(w, w->file_len);
-    advance(w, (SECONDS + 3) * FL_TIME_SEC);
-    assert_int_equal(w->eos, 2);
-    assert_int_equal(w->errors, 0);
-    assert_true(w->npkts > first + SECONDS * FPS);
-    check_continuous(w, 2);
+    pw_advance(&w->pw, (SECONDS + 3) * FL_TIME_SEC);
+    assert_int_equal(w->pw.eos, 2);
+    assert_int_equal(w->pw.errors, 0);
+    assert_true(w->pw.npkts > first + SECONDS * FPS);
+    pw_check_continuous(&w->pw, 2);
     check_frames(w, 0, 2 * SECONDS * FPS);
     world_free(w);
 }
@@ -386,25 +252,20 @@ static void test_disconnection_timeout_then_again(void **state)
 static void test_series_with_pauses(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
-        skip();
-        return;
-    }
-    world *w = world_new();
-    make_file(w);
+    world *w = world_with_file(1);
+    if (!w)
+        return; /* skipped */
     w->piece = 1000;
     for (int i = 1; i <= 8; i++) {
         write_upto(w, w->file_len * (size_t)i / 8);
-        advance(w, 400 * FL_TIME_MS);
-        assert_int_equal(w->eos, 0);
+        pw_advance(&w->pw, 400 * FL_TIME_MS);
+        assert_int_equal(w->pw.eos, 0);
     }
-    advance(w, 4 * FL_TIME_SEC);
-    assert_int_equal(w->eos, 1);
-    assert_int_equal(w->errors, 0);
-    check_continuous(w, 1);
-    static fl_time at[200];
-    static int key[200];
-    assert_int_equal(video_frames(w, 0, at, key, 200), SECONDS * FPS);
+    pw_advance(&w->pw, 4 * FL_TIME_SEC);
+    assert_int_equal(w->pw.eos, 1);
+    assert_int_equal(w->pw.errors, 0);
+    pw_check_continuous(&w->pw, 1);
+    assert_int_equal(video_frames(w, 0, NULL, NULL, 200), SECONDS * FPS);
     world_free(w);
 }
 
@@ -414,30 +275,27 @@ static void test_series_with_pauses(void **state)
 static void test_sized_file_ends_itself(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
-        skip();
-        return;
-    }
-    world *w = world_new();
-    make_file_as(w, 0);
+    world *w = world_with_file(0);
+    if (!w)
+        return; /* skipped */
     w->file = realloc(w->file, w->file_len + 20000);
     assert_non_null(w->file);
     memset(w->file + w->file_len, 0x5a, 20000);
     w->file_len += 20000;
     w->piece = 8192;
-    fl_time t0 = fl__sim_now(w->s.sim);
+    fl_time t0 = fl__sim_now(w->pw.s.sim);
     write_upto(w, w->file_len - 20000);
     /* the demuxer is at the Segment's end: the rest comes before the last
      * frames leave, and is never read */
-    advance(w, (SECONDS - 0.4) * FL_TIME_SEC);
-    assert_int_equal(w->eos, 0);
+    pw_advance(&w->pw, (SECONDS - 0.4) * FL_TIME_SEC);
+    assert_int_equal(w->pw.eos, 0);
     write_upto(w, w->file_len);
-    advance(w, 100 * FL_TIME_MS);
+    pw_advance(&w->pw, 100 * FL_TIME_MS);
     assert_true(w->taken < w->file_len);
-    advance(w, 0.6 * FL_TIME_SEC);
-    assert_int_equal(w->eos, 1);
-    assert_true(w->eos_at - t0 <= (SECONDS + 0.1) * FL_TIME_SEC);
-    assert_int_equal(w->errors, 0);
+    pw_advance(&w->pw, 0.6 * FL_TIME_SEC);
+    assert_int_equal(w->pw.eos, 1);
+    assert_true(w->pw.eos_at - t0 <= (SECONDS + 0.1) * FL_TIME_SEC);
+    assert_int_equal(w->pw.errors, 0);
     assert_int_equal(w->write_fails, 0);
     assert_int_equal(w->taken, w->file_len);
     check_frames(w, 0, SECONDS * FPS);
@@ -450,12 +308,9 @@ static void test_sized_file_ends_itself(void **state)
 static void test_garbage_then_good(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
-        skip();
-        return;
-    }
-    world *w = world_new();
-    make_file(w);
+    world *w = world_with_file(1);
+    if (!w)
+        return; /* skipped */
     static uint8_t junk[8192];
     for (size_t i = 0; i < sizeof(junk); i++)
         junk[i] = (uint8_t)(i * 7 + 3);
@@ -465,28 +320,27 @@ static void test_garbage_then_good(void **state)
     w->file = junk;
     w->file_len = sizeof(junk);
     write_upto(w, sizeof(junk));
-    advance(w, 100 * FL_TIME_MS);
-    assert_int_equal(w->errors, 1);
-    assert_string_equal(w->error_type, "MEDIA_NOT_SUPPORTED");
-    assert_non_null(strstr(w->error_desc, "not a WebM"));
+    pw_advance(&w->pw, 100 * FL_TIME_MS);
+    assert_int_equal(w->pw.errors, 1);
+    assert_string_equal(w->pw.error_type, "MEDIA_NOT_SUPPORTED");
+    assert_non_null(strstr(w->pw.error_desc, "not a WebM"));
     assert_true(w->write_fails >= 1);
     assert_int_equal(w->last_status, FL_ENOTSUP);
     assert_non_null(strstr(w->last_why, "not a WebM"));
     /* still failed */
-    assert_int_equal(sw_wait(&w->s, fl_element_write(w->post, good, 100, sw_on_text, &w->s)),
-                     FL_ENOTSUP);
-    assert_int_equal(sw_wait(&w->s, fl_element_write_end(w->post, sw_on_done, &w->s)), 0);
+    assert_int_equal(
+            sw_wait(&w->pw.s, fl_element_write(w->pw.src, good, 100, sw_on_text, &w->pw.s)),
+            FL_ENOTSUP);
+    assert_int_equal(sw_wait(&w->pw.s, fl_element_write_end(w->pw.src, sw_on_done, &w->pw.s)), 0);
     w->file = good;
     w->file_len = good_len;
     w->written = w->taken = 0;
     w->write_fails = 0;
     write_upto(w, w->file_len);
-    advance(w, (SECONDS + 3) * FL_TIME_SEC);
-    assert_int_equal(w->errors, 1);
-    assert_int_equal(w->eos, 1);
-    static fl_time at[200];
-    static int key[200];
-    assert_int_equal(video_frames(w, 0, at, key, 200), SECONDS * FPS);
+    pw_advance(&w->pw, (SECONDS + 3) * FL_TIME_SEC);
+    assert_int_equal(w->pw.errors, 1);
+    assert_int_equal(w->pw.eos, 1);
+    assert_int_equal(video_frames(w, 0, NULL, NULL, 200), SECONDS * FPS);
     world_free(w);
 }
 
@@ -495,19 +349,14 @@ static void test_garbage_then_good(void **state)
 static void test_cut_stream(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
-        skip();
-        return;
-    }
-    world *w = world_new();
-    make_file(w);
+    world *w = world_with_file(1);
+    if (!w)
+        return; /* skipped */
     w->piece = 777;
     write_upto(w, w->file_len / 2 + 13);
-    advance(w, (SECONDS + 3) * FL_TIME_SEC);
-    assert_int_equal(w->errors + w->eos, 1);
-    static fl_time at[200];
-    static int key[200];
-    size_t n = video_frames(w, 0, at, key, 200);
+    pw_advance(&w->pw, (SECONDS + 3) * FL_TIME_SEC);
+    assert_int_equal(w->pw.errors + w->pw.eos, 1);
+    size_t n = video_frames(w, 0, NULL, NULL, 200);
     assert_true(n >= FPS && n < SECONDS * FPS);
     world_free(w);
 }
@@ -517,25 +366,22 @@ static void test_cut_stream(void **state)
 static void test_limits_and_release(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
-        skip();
-        return;
-    }
-    world *w = world_new();
-    make_file(w);
-    assert_int_equal(fl_element_write(w->post, w->file, FL_ENGINE_WRITE_MAX + 1, on_written, w),
+    world *w = world_with_file(1);
+    if (!w)
+        return; /* skipped */
+    assert_int_equal(fl_element_write(w->pw.src, w->file, FL_ENGINE_WRITE_MAX + 1, on_written, w),
                      FL_EMSGSIZE);
-    assert_int_equal(fl_element_write(w->sink, w->file, 10, on_written, w), FL_ENOTSUP);
-    assert_int_equal(sw_wait(&w->s, fl_element_set_property(w->post, "disconnectionTimeout", "-1",
-                                                            sw_on_done, &w->s)),
+    assert_int_equal(fl_element_write(w->pw.sink, w->file, 10, on_written, w), FL_ENOTSUP);
+    assert_int_equal(sw_wait(&w->pw.s, fl_element_set_property(w->pw.src, "disconnectionTimeout",
+                                                               "-1", sw_on_done, &w->pw.s)),
                      FL_EINVAL);
     w->piece = 4096;
     write_upto(w, w->file_len);
-    advance(w, 300 * FL_TIME_MS);
+    pw_advance(&w->pw, 300 * FL_TIME_MS);
     assert_true(w->written > w->taken);
-    assert_int_equal(sw_wait(&w->s, fl_element_release(w->post, sw_on_done, &w->s)), 0);
+    assert_int_equal(sw_wait(&w->pw.s, fl_element_release(w->pw.src, sw_on_done, &w->pw.s)), 0);
     for (int i = 0; i < 10; i++)
-        assert_int_equal(fl__sim_settle(w->s.sim), 0);
+        assert_int_equal(fl__sim_settle(w->pw.s.sim), 0);
     assert_true(w->write_fails >= 1);
     assert_true(w->last_status == FL_ECANCELED || w->last_status == FL_ECLOSED);
     world_free(w);

@@ -16,84 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "codec/codec.h"
-#include "engine/engine_int.h"
-#include "net/rtp.h"
-#include "tests/unit/engine/sim_world.h"
+#include "tests/unit/engine/play_world.h"
 
-#define MAX_PKTS 20000
-#define FPS      30
-#define SECONDS  3
+#define FPS     30
+#define SECONDS 3
 
-typedef struct pkt {
-    unsigned media;
-    fl_time at;
-    uint32_t ssrc, ts;
-    uint16_t seq;
-    uint8_t pt, marker;
-    size_t off, len; /* payload in the world's byte store */
-} pkt;
-
-typedef struct world {
-    sim_world s;
-    char dir[64];
-    fl_element *player, *sink;
-    pkt *pkts;
-    size_t npkts;
-    uint8_t *bytes;
-    size_t nbytes, capbytes;
-    int eos, errors;
-    fl_time eos_at;
-    char error_type[64], error_desc[512];
-    int states[3];
-    int stopped;
-} world;
-
-static void on_media(void *arg, unsigned media, fl_buf *buf)
-{
-    world *w = arg;
-    fl_rtp_view v;
-    if (w->npkts == MAX_PKTS || fl_rtp_parse(&v, fl_packet_data(buf), fl_packet_len(buf)) < 0)
-        return;
-    if (w->nbytes + v.payload_len > w->capbytes) {
-        w->capbytes = (w->nbytes + v.payload_len) * 2;
-        w->bytes = realloc(w->bytes, w->capbytes);
-        assert_non_null(w->bytes);
-    }
-    memcpy(w->bytes + w->nbytes, v.payload, v.payload_len);
-    w->pkts[w->npkts++] = (pkt){ .media = media,
-                                 .at = fl__sim_now(w->s.sim),
-                                 .ssrc = v.ssrc,
-                                 .ts = v.timestamp,
-                                 .seq = v.seq,
-                                 .pt = v.payload_type,
-                                 .marker = v.marker,
-                                 .off = w->nbytes,
-                                 .len = v.payload_len };
-    w->nbytes += v.payload_len;
-}
-
-static void on_event(void *arg, const fl_event *ev)
-{
-    world *w = arg;
-    if (ev->type == FL_EVENT_END_OF_STREAM) {
-        w->eos++;
-        w->eos_at = fl__sim_now(w->s.sim);
-    } else if (ev->type == FL_EVENT_ERROR) {
-        w->errors++;
-        snprintf(w->error_type, sizeof(w->error_type), "%s", ev->error.type);
-        snprintf(w->error_desc, sizeof(w->error_desc), "%s", ev->error.description);
-    } else if (ev->type == FL_EVENT_STOPPED) {
-        w->stopped++;
-    } else if (ev->type == FL_EVENT_URI_STATE) {
-        w->states[ev->uri_state.state % 3]++;
-    }
-}
-
-static int have_ffmpeg(void)
-{
-    return system("command -v ffmpeg >/dev/null 2>&1") == 0;
-}
+/* The PlayerEndpoint is the world's src. */
+typedef play_world world;
 
 /* A 3 s file of testsrc2 (320x240, 30 fps, a key frame each second) and a
  * 440 Hz tone, made by ffmpeg in the world's folder. */
@@ -113,114 +42,25 @@ static world *world_new(void)
 {
     world *w = calloc(1, sizeof(*w));
     assert_non_null(w);
-    w->pkts = calloc(MAX_PKTS, sizeof(pkt));
-    assert_non_null(w->pkts);
-    snprintf(w->dir, sizeof(w->dir), "/tmp/fluo-player-XXXXXX");
-    assert_non_null(mkdtemp(w->dir));
-    sw_init(&w->s, 7);
-    w->player = sw_make(&w->s, FL_ELEMENT_PLAYER, "player");
-    w->sink = sw_make(&w->s, FL_ELEMENT_APP_SINK, "sink");
-    assert_int_equal(fl_element_set_event_cb(w->player, on_event, w), 0);
-    assert_int_equal(fl_element_set_media_cb(w->sink, on_media, w), 0);
-    sw_join(&w->s, w->player, w->sink, FL_MEDIA_AUDIO | FL_MEDIA_VIDEO);
+    pw_init(w, "player", 7, FL_ELEMENT_PLAYER, "player");
     return w;
 }
 
 static void world_free(world *w)
 {
-    sw_deinit(&w->s);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
-    assert_int_equal(system(cmd), 0);
-    free(w->pkts);
-    free(w->bytes);
+    pw_deinit(w);
     free(w);
 }
 
 static void set_uri(world *w, const char *uri)
 {
-    assert_int_equal(
-            sw_wait(&w->s, fl_element_set_property(w->player, "uri", uri, sw_on_done, &w->s)), 0);
-}
-
-static void advance(world *w, fl_time dt)
-{
-    fl_time end = fl__sim_now(w->s.sim) + dt;
-    while (fl__sim_now(w->s.sim) < end)
-        assert_int_equal(fl__sim_advance(w->s.sim, 10 * FL_TIME_MS), 0);
-}
-
-/* The video packets from index `from` on, depacketized: frames whole and
- * their send times. Returns the count of frames; frame_at[i] the time its
- * first packet left, frame_ts[i] its RTP timestamp, key[i]. */
-static size_t video_frames(world *w,
-                           fl_codec_kind kind,
-                           size_t from,
-                           fl_time *frame_at,
-                           uint32_t *frame_ts,
-                           int *key,
-                           size_t cap)
-{
-    fl_depack *d;
-    assert_int_equal(fl_depack_create(&d, &(fl_depack_config){ .codec = kind }), 0);
-    size_t n = 0;
-    fl_time first_at = 0;
-    uint32_t cur_ts = 0;
-    int have = 0;
-    for (size_t i = from; i < w->npkts; i++) {
-        const pkt *p = &w->pkts[i];
-        if (p->media != FL_MEDIA_VIDEO)
-            continue;
-        if (!have || p->ts != cur_ts) {
-            first_at = p->at;
-            cur_ts = p->ts;
-            have = 1;
-        }
-        assert_int_equal(fl_depack_push(d, &(fl_depack_packet){ w->bytes + p->off, p->len, p->seq,
-                                                                p->ts, p->marker, 0 }),
-                         0);
-        fl_frame f;
-        while (fl_depack_pull(d, &f) == 1 && n < cap) {
-            frame_at[n] = first_at;
-            frame_ts[n] = f.rtp_ts;
-            key[n] = f.key;
-            n++;
-        }
-    }
-    fl_depack_stats st;
-    fl_depack_get_stats(d, &st);
-    assert_int_equal(st.dropped, 0);
-    assert_int_equal(st.malformed, 0);
-    fl_depack_destroy(d);
-    return n;
-}
-
-/* Sequence numbers of each stream without a gap, one SSRC each. */
-static void check_continuous(world *w)
-{
-    for (unsigned m = FL_MEDIA_AUDIO; m <= FL_MEDIA_VIDEO; m++) {
-        int have = 0;
-        uint16_t last = 0;
-        uint32_t ssrc = 0;
-        for (size_t i = 0; i < w->npkts; i++) {
-            const pkt *p = &w->pkts[i];
-            if (p->media != m)
-                continue;
-            if (have) {
-                assert_int_equal(p->ssrc, ssrc);
-                assert_int_equal((uint16_t)(last + 1), p->seq);
-            }
-            have = 1;
-            last = p->seq;
-            ssrc = p->ssrc;
-        }
-        assert_true(have);
-    }
+    assert_int_equal(sw_wait(&w->s, fl_element_set_property(w->src, "uri", uri, sw_on_done, &w->s)),
+                     0);
 }
 
 static void play_whole(const char *name, const char *codecs, fl_codec_kind kind)
 {
-    if (!have_ffmpeg()) {
+    if (!pw_have_ffmpeg()) {
         skip();
         return;
     }
@@ -228,21 +68,21 @@ static void play_whole(const char *name, const char *codecs, fl_codec_kind kind)
     char uri[256];
     make_file(w, name, codecs, uri, sizeof(uri));
     set_uri(w, uri);
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
     fl_time t0 = fl__sim_now(w->s.sim);
-    advance(w, (SECONDS + 1) * FL_TIME_SEC);
+    pw_advance(w, (SECONDS + 1) * FL_TIME_SEC);
     assert_int_equal(w->errors, 0);
     assert_int_equal(w->eos, 1);
     assert_int_equal(w->states[FL_URI_START], 1);
     /* EndOfStream at the file's end: its last frame's time plus little */
     fl_time eos = w->eos_at - t0;
     assert_true(eos >= (SECONDS - 0.1) * FL_TIME_SEC && eos <= (SECONDS + 0.1) * FL_TIME_SEC);
-    check_continuous(w);
+    pw_check_continuous(w, 1);
 
     static fl_time at[200];
     static uint32_t ts[200];
     static int key[200];
-    size_t n = video_frames(w, kind, 0, at, ts, key, 200);
+    size_t n = pw_video_frames(w, kind, 0, at, ts, key, 200);
     assert_int_equal(n, SECONDS * FPS);
     assert_true(key[0]);
     fl_time first = at[0];
@@ -297,7 +137,7 @@ static void test_mp4_h264_opus(void **state)
 static void test_pause_seek_continuous(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
+    if (!pw_have_ffmpeg()) {
         skip();
         return;
     }
@@ -305,9 +145,9 @@ static void test_pause_seek_continuous(void **state)
     char uri[256];
     make_file(w, "s.webm", "-c:v libvpx -b:v 300k -c:a libopus", uri, sizeof(uri));
     set_uri(w, uri);
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
-    advance(w, 500 * FL_TIME_MS);
-    assert_int_equal(sw_invoke(&w->s, w->player, "getVideoInfo", NULL, 0), 0);
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
+    pw_advance(w, 500 * FL_TIME_MS);
+    assert_int_equal(sw_invoke(&w->s, w->src, "getVideoInfo", NULL, 0), 0);
     int seekable;
     long long init, end, dur;
     assert_int_equal(sscanf(w->s.text, "%d %lld %lld %lld", &seekable, &init, &end, &dur), 4);
@@ -337,23 +177,23 @@ static void test_pause_seek_continuous(void **state)
     assert_true(llabs((int64_t)sr_ts - want) <= 3000);
     (void)now;
 
-    assert_int_equal(sw_invoke(&w->s, w->player, "pause", NULL, 0), 0);
+    assert_int_equal(sw_invoke(&w->s, w->src, "pause", NULL, 0), 0);
     size_t paused_at = w->npkts;
-    advance(w, 1 * FL_TIME_SEC);
+    pw_advance(w, 1 * FL_TIME_SEC);
     assert_int_equal(w->npkts, paused_at); /* nothing while paused */
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
-    advance(w, 300 * FL_TIME_MS);
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
+    pw_advance(w, 300 * FL_TIME_MS);
     fl_time seek_t = fl__sim_now(w->s.sim);
-    assert_int_equal(sw_invoke(&w->s, w->player, "setPosition", (const char *[]){ "2100" }, 1), 0);
-    advance(w, 2 * FL_TIME_SEC);
+    assert_int_equal(sw_invoke(&w->s, w->src, "setPosition", (const char *[]){ "2100" }, 1), 0);
+    pw_advance(w, 2 * FL_TIME_SEC);
     assert_int_equal(w->errors, 0);
     assert_int_equal(w->eos, 1);
-    check_continuous(w);
+    pw_check_continuous(w, 1);
 
     static fl_time at[400];
     static uint32_t ts[400];
     static int key[400];
-    size_t n = video_frames(w, FL_CODEC_VP8, 0, at, ts, key, 400);
+    size_t n = pw_video_frames(w, FL_CODEC_VP8, 0, at, ts, key, 400);
     /* 0.5 s + 0.3 s before the seek (24 frames), then 1 s from 2.007 s */
     assert_true(n >= 50 && n <= 60);
     for (size_t i = 1; i < n; i++)
@@ -386,8 +226,8 @@ static void test_missing_and_corrupt(void **state)
     char uri[256];
     snprintf(uri, sizeof(uri), "file://%s/none.webm", w->dir);
     set_uri(w, uri);
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
-    advance(w, 100 * FL_TIME_MS);
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
+    pw_advance(w, 100 * FL_TIME_MS);
     assert_int_equal(w->errors, 1);
     assert_string_equal(w->error_type, "URI_NOT_FOUND");
     assert_non_null(strstr(w->error_desc, "none.webm"));
@@ -405,11 +245,11 @@ static void test_missing_and_corrupt(void **state)
         fputc(0xff, f);
     fclose(f);
     fl_element *p2 = sw_make(&w->s, FL_ELEMENT_PLAYER, "p2");
-    assert_int_equal(fl_element_set_event_cb(p2, on_event, w), 0);
+    assert_int_equal(fl_element_set_event_cb(p2, pw_on_event, w), 0);
     snprintf(uri, sizeof(uri), "file://%s", path);
     assert_int_equal(sw_wait(&w->s, fl_element_set_property(p2, "uri", uri, sw_on_done, &w->s)), 0);
     assert_int_equal(sw_invoke(&w->s, p2, "play", NULL, 0), 0);
-    advance(w, 100 * FL_TIME_MS);
+    pw_advance(w, 100 * FL_TIME_MS);
     assert_int_equal(w->errors, 2);
     assert_string_equal(w->error_type, "MEDIA_CORRUPT");
     assert_non_null(strstr(w->error_desc, "bad.webm"));
@@ -423,7 +263,7 @@ static void test_missing_and_corrupt(void **state)
 static void test_truncated_and_replay(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
+    if (!pw_have_ffmpeg()) {
         skip();
         return;
     }
@@ -449,13 +289,13 @@ static void test_truncated_and_replay(void **state)
             char name[32];
             snprintf(name, sizeof(name), "cut%d", k);
             fl_element *p = sw_make(&w->s, FL_ELEMENT_PLAYER, name);
-            assert_int_equal(fl_element_set_event_cb(p, on_event, w), 0);
+            assert_int_equal(fl_element_set_event_cb(p, pw_on_event, w), 0);
             snprintf(uri, sizeof(uri), "file://%s", cut);
             assert_int_equal(
                     sw_wait(&w->s, fl_element_set_property(p, "uri", uri, sw_on_done, &w->s)), 0);
             int before = w->eos + w->errors;
             assert_int_equal(sw_invoke(&w->s, p, "play", NULL, 0), 0);
-            advance(w, (SECONDS + 1) * FL_TIME_SEC);
+            pw_advance(w, (SECONDS + 1) * FL_TIME_SEC);
             assert_int_equal(w->eos + w->errors, before + 1);
             assert_int_equal(sw_wait(&w->s, fl_element_release(p, sw_on_done, &w->s)), 0);
         }
@@ -466,18 +306,18 @@ static void test_truncated_and_replay(void **state)
     snprintf(uri, sizeof(uri), "file://%s/t.webm", w->dir);
     set_uri(w, uri);
     size_t n0 = w->npkts;
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
-    advance(w, (SECONDS + 1) * FL_TIME_SEC);
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
+    pw_advance(w, (SECONDS + 1) * FL_TIME_SEC);
     assert_int_equal(w->eos, 1);
     size_t once = w->npkts - n0;
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
-    advance(w, (SECONDS + 1) * FL_TIME_SEC);
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
+    pw_advance(w, (SECONDS + 1) * FL_TIME_SEC);
     assert_int_equal(w->eos, 2);
     assert_true(w->npkts - n0 >= 2 * once - 4);
     /* the cut players were on no sink: only the whole file's packets */
     memmove(w->pkts, w->pkts + n0, (w->npkts - n0) * sizeof(pkt));
     w->npkts -= n0;
-    check_continuous(w);
+    pw_check_continuous(w, 1);
     world_free(w);
 }
 
@@ -487,7 +327,7 @@ static void test_truncated_and_replay(void **state)
 static void test_recorder_stops_on_end_of_stream(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
+    if (!pw_have_ffmpeg()) {
         skip();
         return;
     }
@@ -496,17 +336,17 @@ static void test_recorder_stops_on_end_of_stream(void **state)
     make_file(w, "e.webm", "-c:v libvpx -b:v 300k -c:a libopus", uri, sizeof(uri));
     set_uri(w, uri);
     fl_element *rec = sw_make(&w->s, FL_ELEMENT_RECORDER, "rec");
-    assert_int_equal(fl_element_set_event_cb(rec, on_event, w), 0);
+    assert_int_equal(fl_element_set_event_cb(rec, pw_on_event, w), 0);
     snprintf(rec_uri, sizeof(rec_uri), "file://%s/rec.webm", w->dir);
     assert_int_equal(
             sw_wait(&w->s, fl_element_set_property(rec, "uri", rec_uri, sw_on_done, &w->s)), 0);
     assert_int_equal(sw_wait(&w->s, fl_element_set_property(rec, "stopOnEndOfStream", "true",
                                                             sw_on_done, &w->s)),
                      0);
-    sw_join(&w->s, w->player, rec, FL_MEDIA_AUDIO | FL_MEDIA_VIDEO);
+    sw_join(&w->s, w->src, rec, FL_MEDIA_AUDIO | FL_MEDIA_VIDEO);
     assert_int_equal(sw_invoke(&w->s, rec, "record", NULL, 0), 0);
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
-    advance(w, (SECONDS + 1) * FL_TIME_SEC);
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
+    pw_advance(w, (SECONDS + 1) * FL_TIME_SEC);
     assert_int_equal(w->eos, 1);
     assert_int_equal(w->stopped, 1);
     assert_int_equal(w->errors, 0);
@@ -563,7 +403,7 @@ static void settle(world *w)
 static void test_seek_while_read_in_flight(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
+    if (!pw_have_ffmpeg()) {
         skip();
         return;
     }
@@ -574,19 +414,19 @@ static void test_seek_while_read_in_flight(void **state)
             "-c:v libvpx -b:v 2M -minrate 2M -maxrate 2M -deadline realtime -cpu-used 8 -c:a libopus",
             uri, sizeof(uri));
     set_uri(w, uri);
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
-    advance(w, 500 * FL_TIME_MS);
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
+    pw_advance(w, 500 * FL_TIME_MS);
     answer a1 = { 0 }, a2 = { 0 };
-    assert_int_equal(fl_element_invoke(w->player, "setPosition", (const char *[]){ "8000" }, 1,
-                                       on_answer, &a1),
-                     0);
-    assert_int_equal(fl_element_invoke(w->player, "setPosition", (const char *[]){ "10000" }, 1,
+    assert_int_equal(
+            fl_element_invoke(w->src, "setPosition", (const char *[]){ "8000" }, 1, on_answer, &a1),
+            0);
+    assert_int_equal(fl_element_invoke(w->src, "setPosition", (const char *[]){ "10000" }, 1,
                                        on_answer, &a2),
                      0);
     settle(w);
     assert_int_equal(a1.done, 1);
     assert_int_equal(a2.done, 1);
-    advance(w, 1 * FL_TIME_SEC);
+    pw_advance(w, 1 * FL_TIME_SEC);
     fprintf(stderr, "seek in flight: a1 %d a2 %d errors %d type %s: %s\n", a1.status, a2.status,
             w->errors, w->error_type, w->error_desc);
     assert_int_equal(w->errors, 0);
@@ -597,7 +437,7 @@ static void test_seek_while_read_in_flight(void **state)
 static void test_video_info_then_stop(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
+    if (!pw_have_ffmpeg()) {
         skip();
         return;
     }
@@ -606,11 +446,11 @@ static void test_video_info_then_stop(void **state)
     make_file(w, "s.webm", "-c:v libvpx -b:v 300k -c:a libopus", uri, sizeof(uri));
     set_uri(w, uri);
     answer a0 = { 0 }, a1 = { 0 }, a2 = { 0 };
-    assert_int_equal(fl_element_invoke(w->player, "play", NULL, 0, on_answer, &a0), 0);
-    assert_int_equal(fl_element_invoke(w->player, "getVideoInfo", NULL, 0, on_answer, &a1), 0);
-    assert_int_equal(fl_element_invoke(w->player, "stop", NULL, 0, on_answer, &a2), 0);
+    assert_int_equal(fl_element_invoke(w->src, "play", NULL, 0, on_answer, &a0), 0);
+    assert_int_equal(fl_element_invoke(w->src, "getVideoInfo", NULL, 0, on_answer, &a1), 0);
+    assert_int_equal(fl_element_invoke(w->src, "stop", NULL, 0, on_answer, &a2), 0);
     settle(w);
-    advance(w, 2 * FL_TIME_SEC);
+    pw_advance(w, 2 * FL_TIME_SEC);
     fprintf(stderr, "info then stop: play %d/%d info done %d, stop %d\n", a0.done, a0.status,
             a1.done, a2.done);
     assert_int_equal(a1.done, 1);
@@ -621,7 +461,7 @@ static void test_video_info_then_stop(void **state)
 static void test_pause_at_end_then_play(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
+    if (!pw_have_ffmpeg()) {
         skip();
         return;
     }
@@ -629,13 +469,13 @@ static void test_pause_at_end_then_play(void **state)
     char uri[256];
     make_file(w, "s.webm", "-c:v libvpx -b:v 300k -c:a libopus", uri, sizeof(uri));
     set_uri(w, uri);
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
-    advance(w, (SECONDS + 1) * FL_TIME_SEC);
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
+    pw_advance(w, (SECONDS + 1) * FL_TIME_SEC);
     assert_int_equal(w->eos, 1);
-    assert_int_equal(sw_invoke(&w->s, w->player, "pause", NULL, 0), 0);
+    assert_int_equal(sw_invoke(&w->s, w->src, "pause", NULL, 0), 0);
     size_t n = w->npkts;
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
-    advance(w, (SECONDS + 1) * FL_TIME_SEC);
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
+    pw_advance(w, (SECONDS + 1) * FL_TIME_SEC);
     fprintf(stderr, "pause at end then play: %zu new packets, eos %d\n", w->npkts - n, w->eos);
     assert_true(w->npkts > n);
     world_free(w);
@@ -645,7 +485,7 @@ static void test_pause_at_end_then_play(void **state)
 static void test_large_timestamps(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
+    if (!pw_have_ffmpeg()) {
         skip();
         return;
     }
@@ -656,8 +496,8 @@ static void test_large_timestamps(void **state)
               "-output_ts_offset 1700000000",
               uri, sizeof(uri));
     set_uri(w, uri);
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
-    advance(w, (SECONDS + 1) * FL_TIME_SEC);
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
+    pw_advance(w, (SECONDS + 1) * FL_TIME_SEC);
     fprintf(stderr, "large ts: errors %d eos %d pkts %zu %s\n", w->errors, w->eos, w->npkts,
             w->error_desc);
     assert_int_equal(w->errors, 0);
@@ -669,7 +509,7 @@ static void test_large_timestamps(void **state)
 static void test_huge_position(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
+    if (!pw_have_ffmpeg()) {
         skip();
         return;
     }
@@ -677,9 +517,9 @@ static void test_huge_position(void **state)
     char uri[256];
     make_file(w, "s.webm", "-c:v libvpx -b:v 300k -c:a libopus", uri, sizeof(uri));
     set_uri(w, uri);
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
-    advance(w, 300 * FL_TIME_MS);
-    int rc = sw_invoke(&w->s, w->player, "setPosition",
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
+    pw_advance(w, 300 * FL_TIME_MS);
+    int rc = sw_invoke(&w->s, w->src, "setPosition",
                        (const char *[]){ "9223372036854775"
                                          "807" },
                        1);
@@ -693,7 +533,7 @@ static void test_huge_position(void **state)
 static void test_release_mid_read(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
+    if (!pw_have_ffmpeg()) {
         skip();
         return;
     }
@@ -722,7 +562,7 @@ static void test_release_mid_read(void **state)
 static void test_pause_during_seek(void **state)
 {
     (void)state;
-    if (!have_ffmpeg()) {
+    if (!pw_have_ffmpeg()) {
         skip();
         return;
     }
@@ -733,19 +573,19 @@ static void test_pause_during_seek(void **state)
             "-c:v libvpx -b:v 2M -minrate 2M -maxrate 2M -deadline realtime -cpu-used 8 -c:a libopus",
             uri, sizeof(uri));
     set_uri(w, uri);
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
-    advance(w, 500 * FL_TIME_MS);
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
+    pw_advance(w, 500 * FL_TIME_MS);
     size_t before = w->npkts;
     answer a1 = { 0 }, a2 = { 0 };
-    assert_int_equal(fl_element_invoke(w->player, "setPosition", (const char *[]){ "8000" }, 1,
-                                       on_answer, &a1),
-                     0);
-    assert_int_equal(fl_element_invoke(w->player, "pause", NULL, 0, on_answer, &a2), 0);
+    assert_int_equal(
+            fl_element_invoke(w->src, "setPosition", (const char *[]){ "8000" }, 1, on_answer, &a1),
+            0);
+    assert_int_equal(fl_element_invoke(w->src, "pause", NULL, 0, on_answer, &a2), 0);
     settle(w);
-    advance(w, 1 * FL_TIME_SEC);
+    pw_advance(w, 1 * FL_TIME_SEC);
     assert_int_equal(w->npkts, before);
-    assert_int_equal(sw_invoke(&w->s, w->player, "play", NULL, 0), 0);
-    advance(w, 300 * FL_TIME_MS);
+    assert_int_equal(sw_invoke(&w->s, w->src, "play", NULL, 0), 0);
+    pw_advance(w, 300 * FL_TIME_MS);
     const pkt *last = NULL, *next = NULL;
     for (size_t i = 0; i < w->npkts; i++) {
         if (w->pkts[i].media != FL_MEDIA_VIDEO)
