@@ -11,13 +11,11 @@ failed=0
 failures=()
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 
-step() {
-    local name=$1
-    shift
-    local log
-    log=$(mktemp)
-    local t0=$SECONDS
-    if "$@" >"$log" 2>&1; then
+# report NAME RC LOG T0: one step's line (and the end of its log when it
+# failed); the log is removed
+report() {
+    local name=$1 rc=$2 log=$3 t0=$4
+    if [ "$rc" -eq 0 ]; then
         passed=$((passed + 1))
         echo "PASS $name ($((SECONDS - t0)) s)"
     else
@@ -27,6 +25,16 @@ step() {
         tail -n 60 "$log" | sed 's/^/    /'
     fi
     rm -f "$log"
+}
+
+step() {
+    local name=$1
+    shift
+    local log rc=0
+    log=$(mktemp)
+    local t0=$SECONDS
+    "$@" >"$log" 2>&1 || rc=$?
+    report "$name" "$rc" "$log" "$t0"
 }
 
 finish() {
@@ -144,7 +152,27 @@ for t in $TSAN_TESTS; do
 done
 
 step build-fuzz make -j2 fuzz
+# two at a time (one per core: they only burn CPU, nothing is timed)
+fuzzers=()
 for t in build/fuzz/fuzz_*; do
-    [ -x "$t" ] && step "fuzz:$(basename "$t")" fuzz_smoke "$t"
+    [ -f "$t" ] && [ -x "$t" ] && fuzzers+=("$t")
+done
+for ((i = 0; i < ${#fuzzers[@]}; i += 2)); do
+    second=${fuzzers[i + 1]:-}
+    if [ -n "$second" ]; then
+        log2=$(mktemp)
+        t2=$SECONDS
+        (
+            rc=0
+            fuzz_smoke "$second" >"$log2" 2>&1 || rc=$?
+            echo "$rc" >"$log2.rc"
+        ) &
+    fi
+    step "fuzz:$(basename "${fuzzers[i]}")" fuzz_smoke "${fuzzers[i]}"
+    if [ -n "$second" ]; then
+        wait
+        report "fuzz:$(basename "$second")" "$(cat "$log2.rc" 2>/dev/null || echo 1)" "$log2" "$t2"
+        rm -f "$log2.rc"
+    fi
 done
 finish
