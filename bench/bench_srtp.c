@@ -1,22 +1,25 @@
 /* fluo-bench srtp: nanoseconds per RTP packet for SRTP protect + unprotect
  * through net/srtp on pooled fl_bufs, as the packet path does it (egress copy
  * with header rewrite into a fresh pool buffer, protect in place, then the
- * receiver's unprotect in place), against libsrtp2's srtp_protect +
- * srtp_unprotect called directly on a plain array in the same run. */
+ * receiver's unprotect in place), on each crypto back end libsrtp2 can run
+ * (net/srtp_crypto: OpenSSL's libcrypto, which production installs, the
+ * mbedTLS AES-CM and HMAC-SHA1, libsrtp2's own), in the same run: the back
+ * ends take turns within each round, the kernel restarted between them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <srtp2/srtp.h>
-
 #include "base/buf.h"
 #include "bench/bench.h"
 #include "net/srtp.h"
+#include "net/srtp_crypto.h"
 
 #define HEADROOM 64
 #define MAX_SIZE 1400
 #define ROUNDS   3
+#define NBACK    3
+#define NCASE    4
 #define WARMUP   2000
 
 static double now_ns(void)
@@ -120,171 +123,99 @@ static int fluo_packets(fluo_run *r, long n)
     return 0;
 }
 
-/* ---- reference: libsrtp2 directly ---- */
+/* ---- the matrix ---- */
 
-typedef struct ref_run {
-    srtp_t snd, rcv;
-    uint8_t pkt[MAX_SIZE + SRTP_MAX_TRAILER_LEN];
-    int len;
-    uint16_t seq;
-} ref_run;
+static const struct {
+    fl_srtp_backend which;
+    const char *name;
+} backends[NBACK] = {
+    { FL_SRTP_BACKEND_OPENSSL, "openssl" },
+    { FL_SRTP_BACKEND_MBEDTLS, "mbedtls" },
+    { FL_SRTP_BACKEND_LIBSRTP, "libsrtp" },
+};
 
-static int ref_setup(ref_run *r, fl_srtp_profile profile, size_t size)
+static const struct {
+    fl_srtp_profile profile;
+    size_t size;
+    const char *name;
+} cases[NCASE] = {
+    { FL_SRTP_AES128_CM_HMAC_SHA1_80, 200, "cm80_200" },
+    { FL_SRTP_AES128_CM_HMAC_SHA1_80, 1200, "cm80_1200" },
+    { FL_SRTP_AEAD_AES_128_GCM, 200, "gcm_200" },
+    { FL_SRTP_AEAD_AES_128_GCM, 1200, "gcm_1200" },
+};
+
+/* One back end on one case: ns per packet, or a negative on failure. */
+static double measure(int backend, int c, long n)
 {
-    memset(r, 0, sizeof(*r));
-    srtp_policy_t policy;
-    memset(&policy, 0, sizeof(policy));
-    if (profile == FL_SRTP_AEAD_AES_128_GCM) {
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
-    } else {
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
-    }
-    uint8_t key[30];
-    memcpy(key, master, sizeof(key));
-    policy.key = key;
-    policy.window_size = FL_SRTP_DEFAULT_REPLAY_WINDOW;
-    policy.ssrc.type = ssrc_any_outbound;
-    if (srtp_create(&r->snd, &policy) != srtp_err_status_ok)
+    if (fl__srtp_crypto_install_backend(backends[backend].which) != 0)
         return -1;
-    policy.ssrc.type = ssrc_any_inbound;
-    if (srtp_create(&r->rcv, &policy) != srtp_err_status_ok)
-        return -1;
-    write_header(r->pkt, 0);
-    for (size_t i = 12; i < size; i++)
-        r->pkt[i] = (uint8_t)(i * 7);
-    r->len = (int)size;
-    return 0;
-}
-
-static void ref_teardown(ref_run *r)
-{
-    if (r->snd)
-        srtp_dealloc(r->snd);
-    if (r->rcv)
-        srtp_dealloc(r->rcv);
-}
-
-static int ref_packets(ref_run *r, long n)
-{
-    for (long i = 0; i < n; i++) {
-        int len = r->len;
-        write_header(r->pkt, r->seq++);
-        int rc = srtp_protect(r->snd, r->pkt, &len);
-        rc |= srtp_unprotect(r->rcv, r->pkt, &len);
-        sink += r->pkt[len - 1];
-        if (rc != 0 || len != r->len)
-            return -1;
-    }
-    return 0;
-}
-
-/* Best of ROUNDS alternating runs of each, ns per packet. */
-static int bench_profile(fl_srtp_profile profile,
-                         size_t size,
-                         long n,
-                         double *fluo_ns,
-                         double *ref_ns)
-{
     fluo_run f;
-    ref_run *r = malloc(sizeof(*r));
-    int rc = -1;
-    if (!r || fluo_setup(&f, profile, size) != 0 || ref_setup(r, profile, size) != 0)
-        goto out;
-    if (fluo_packets(&f, WARMUP) != 0 || ref_packets(r, WARMUP) != 0)
-        goto out;
-    *fluo_ns = *ref_ns = 1e18;
-    for (int round = 0; round < ROUNDS; round++) {
+    double ns = -1;
+    if (fluo_setup(&f, cases[c].profile, cases[c].size) == 0 && fluo_packets(&f, WARMUP) == 0) {
         double t0 = now_ns();
-        if (ref_packets(r, n) != 0)
-            goto out;
-        double t1 = now_ns();
-        if (fluo_packets(&f, n) != 0)
-            goto out;
-        double t2 = now_ns();
-        if ((t1 - t0) / (double)n < *ref_ns)
-            *ref_ns = (t1 - t0) / (double)n;
-        if ((t2 - t1) / (double)n < *fluo_ns)
-            *fluo_ns = (t2 - t1) / (double)n;
+        if (fluo_packets(&f, n) == 0)
+            ns = (now_ns() - t0) / (double)n;
     }
-    rc = 0;
-out:
     fluo_teardown(&f);
-    if (r)
-        ref_teardown(r);
-    free(r);
-    return rc;
-}
-
-/* libsrtp2 with its built-in AES-CM/HMAC-SHA1 back end (NSS on Debian),
- * before net/srtp installs the mbedTLS one: best of ROUNDS, ns per packet. */
-static int bench_builtin(size_t size, long n, double *ns)
-{
-    ref_run *r = malloc(sizeof(*r));
-    int rc = -1;
-    if (!r || srtp_init() != srtp_err_status_ok ||
-        ref_setup(r, FL_SRTP_AES128_CM_HMAC_SHA1_80, size) != 0 || ref_packets(r, WARMUP) != 0)
-        goto out;
-    *ns = 1e18;
-    for (int round = 0; round < ROUNDS; round++) {
-        double t0 = now_ns();
-        if (ref_packets(r, n) != 0)
-            goto out;
-        double t = (now_ns() - t0) / (double)n;
-        *ns = t < *ns ? t : *ns;
-    }
-    rc = 0;
-out:
-    if (r)
-        ref_teardown(r);
-    free(r);
-    srtp_shutdown(); /* fl_srtp_init starts it again, with its own back end */
-    return rc;
+    return ns;
 }
 
 void fl_bench_srtp_usage(FILE *out)
 {
-    fprintf(out, "  srtp [--packets N] [--size BYTES]\n"
+    fprintf(out, "  srtp [--packets N]\n"
                  "      ns per RTP packet for egress copy + SRTP protect + unprotect through\n"
-                 "      net/srtp on pooled buffers, against bare libsrtp2 on an array, for\n"
-                 "      AES-CM-128/HMAC-SHA1-80 and AEAD-AES-128-GCM; and AES-CM through\n"
-                 "      libsrtp2's built-in crypto back end, which net/srtp replaces\n");
+                 "      net/srtp on pooled buffers, 200- and 1200-byte packets,\n"
+                 "      AES-CM-128/HMAC-SHA1-80 and AEAD-AES-128-GCM, on each crypto back end\n"
+                 "      (OpenSSL libcrypto, mbedTLS, libsrtp2's own) in the same run; the last\n"
+                 "      line: each back end over OpenSSL\n");
 }
 
 int fl_bench_srtp_run(int argc, char **argv)
 {
-    long n = 200000;
-    long size = 1200;
+    long n = 50000;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--packets") == 0 && i + 1 < argc && atol(argv[i + 1]) > 0) {
             n = atol(argv[++i]);
-        } else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc && atol(argv[i + 1]) >= 12 &&
-                   atol(argv[i + 1]) <= MAX_SIZE) {
-            size = atol(argv[++i]);
         } else {
             fl_bench_srtp_usage(stderr);
             return 2;
         }
     }
-    double cm_builtin;
-    if (bench_builtin((size_t)size, n, &cm_builtin) != 0) {
-        fprintf(stderr, "fluo-bench srtp: libsrtp's own back end failed\n");
-        return 1;
-    }
     if (fl_srtp_init() != 0) {
         fprintf(stderr, "fluo-bench srtp: libsrtp did not initialise\n");
         return 1;
     }
-    double cm_fluo, cm_ref, gcm_fluo, gcm_ref;
-    if (bench_profile(FL_SRTP_AES128_CM_HMAC_SHA1_80, (size_t)size, n, &cm_fluo, &cm_ref) != 0 ||
-        bench_profile(FL_SRTP_AEAD_AES_128_GCM, (size_t)size, n, &gcm_fluo, &gcm_ref) != 0) {
-        fprintf(stderr, "fluo-bench srtp: a packet failed to protect or unprotect\n");
-        return 1;
+    double best[NBACK][NCASE];
+    for (int b = 0; b < NBACK; b++)
+        for (int c = 0; c < NCASE; c++)
+            best[b][c] = 1e18;
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int c = 0; c < NCASE; c++) {
+            for (int b = 0; b < NBACK; b++) {
+                double ns = measure(b, c, n);
+                if (ns < 0) {
+                    fprintf(stderr, "fluo-bench srtp: %s on %s failed\n", cases[c].name,
+                            backends[b].name);
+                    return 1;
+                }
+                best[b][c] = ns < best[b][c] ? ns : best[b][c];
+            }
+        }
     }
-    printf("srtp size=%ld packets=%ld cm80_fluo_ns=%.1f cm80_libsrtp_ns=%.1f gcm_fluo_ns=%.1f "
-           "gcm_libsrtp_ns=%.1f overhead_ratio=%.3f cm80_builtin_ns=%.1f cm80_vs_builtin=%.3f\n",
-           size, n, cm_fluo, cm_ref, gcm_fluo, gcm_ref, (cm_fluo + gcm_fluo) / (cm_ref + gcm_ref),
-           cm_builtin, cm_fluo / cm_builtin);
+    /* production's back end again, for whatever runs after */
+    if (fl__srtp_crypto_install_backend(FL_SRTP_BACKEND_OPENSSL) != 0)
+        return 1;
+    for (int b = 0; b < NBACK; b++) {
+        printf("srtp backend=%s packets=%ld", backends[b].name, n);
+        for (int c = 0; c < NCASE; c++)
+            printf(" %s_ns=%.1f", cases[c].name, best[b][c]);
+        printf("\n");
+    }
+    printf("srtp ratio_vs_openssl");
+    for (int b = 1; b < NBACK; b++)
+        for (int c = 0; c < NCASE; c++)
+            printf(" %s_%s=%.2f", backends[b].name, cases[c].name, best[b][c] / best[0][c]);
+    printf("\n");
     return 0;
 }

@@ -75,8 +75,9 @@ static void init_libsrtp(void)
     srtp_install_event_handler(srtp_event_handler);
     /* without it, libsrtp2's own back end (slower) stays: not fatal */
     int crypto = fl__srtp_crypto_install();
-    fl_log(FL_LOG_DEBUG, "%s initialised, AES-CM and HMAC-SHA1 on %s", srtp_get_version_string(),
-           crypto == 0 ? "mbedTLS" : "the library's own back end");
+    fl_log(FL_LOG_DEBUG, "%s initialised, AES-CM, HMAC-SHA1 and AES-GCM on %s",
+           srtp_get_version_string(),
+           crypto == 0 ? "OpenSSL libcrypto" : "the library's own back end");
     init_result = 0;
 }
 

@@ -1,5 +1,7 @@
-/* net/srtp_crypto: AES-128/256 counter mode and HMAC-SHA1 for libsrtp2 on
- * mbedTLS, installed in place of the library's own crypto back end.
+/* net/srtp_crypto: installs the crypto libsrtp2 runs on (OpenSSL's libcrypto
+ * in production, net/srtp_crypto_ossl.c), and holds the earlier AES-128/256
+ * counter mode and HMAC-SHA1 on mbedTLS, kept selectable for the benchmark
+ * and as the cross-check of the OpenSSL ones in the tests.
  *
  * Debian's libsrtp2 runs its ciphers on NSS, which builds and frees a
  * PKCS#11 context (a malloc, a lock and a key lookup) for every packet: in a
@@ -14,7 +16,7 @@
  * in libsrtp (SRTP_AES_ICM_256, also its key derivation): the same code
  * replaces it with a 256-bit key.
  *
- * AES-GCM stays on the library's back end. */
+ * With the mbedTLS back end, AES-GCM stays on the library's. */
 #include "net/srtp_crypto.h"
 
 #include <mbedtls/aes.h>
@@ -358,22 +360,57 @@ static const srtp_auth_type_t hmac_type = {
 
 /* ---- installation ---- */
 
-int fl__srtp_crypto_install(void)
+static int replace_cipher(const srtp_cipher_type_t *t, srtp_cipher_type_id_t id)
 {
-    srtp_err_status_t st = srtp_replace_cipher_type(&icm_type, SRTP_AES_ICM_128);
+    srtp_err_status_t st = srtp_replace_cipher_type(t, id);
     if (st != srtp_err_status_ok) {
-        fl_log(FL_LOG_WARN, "AES-ICM on mbedTLS refused by libsrtp (%d)", (int)st);
-        return FL_EIO;
-    }
-    st = srtp_replace_cipher_type(&icm256_type, SRTP_AES_ICM_256);
-    if (st != srtp_err_status_ok) {
-        fl_log(FL_LOG_WARN, "AES-256-ICM on mbedTLS refused by libsrtp (%d)", (int)st);
-        return FL_EIO;
-    }
-    st = srtp_replace_auth_type(&hmac_type, SRTP_HMAC_SHA1);
-    if (st != srtp_err_status_ok) {
-        fl_log(FL_LOG_WARN, "HMAC-SHA1 on mbedTLS refused by libsrtp (%d)", (int)st);
+        fl_log(FL_LOG_WARN, "%s refused by libsrtp (%d)", t->description, (int)st);
         return FL_EIO;
     }
     return 0;
+}
+
+static int replace_auth(const srtp_auth_type_t *t, srtp_auth_type_id_t id)
+{
+    srtp_err_status_t st = srtp_replace_auth_type(t, id);
+    if (st != srtp_err_status_ok) {
+        fl_log(FL_LOG_WARN, "%s refused by libsrtp (%d)", t->description, (int)st);
+        return FL_EIO;
+    }
+    return 0;
+}
+
+static int install(fl_srtp_backend which)
+{
+    switch (which) {
+    case FL_SRTP_BACKEND_OPENSSL:
+        if (replace_cipher(fl__srtp_ossl_icm128, SRTP_AES_ICM_128) != 0 ||
+            replace_cipher(fl__srtp_ossl_icm256, SRTP_AES_ICM_256) != 0 ||
+            replace_cipher(fl__srtp_ossl_gcm128, SRTP_AES_GCM_128) != 0 ||
+            replace_auth(fl__srtp_ossl_hmac, SRTP_HMAC_SHA1) != 0)
+            return FL_EIO;
+        return 0;
+    case FL_SRTP_BACKEND_MBEDTLS:
+        if (replace_cipher(&icm_type, SRTP_AES_ICM_128) != 0 ||
+            replace_cipher(&icm256_type, SRTP_AES_ICM_256) != 0 ||
+            replace_auth(&hmac_type, SRTP_HMAC_SHA1) != 0)
+            return FL_EIO;
+        return 0;
+    case FL_SRTP_BACKEND_LIBSRTP:
+        return 0;
+    }
+    return FL_EINVAL;
+}
+
+int fl__srtp_crypto_install(void)
+{
+    return install(FL_SRTP_BACKEND_OPENSSL);
+}
+
+int fl__srtp_crypto_install_backend(fl_srtp_backend which)
+{
+    /* srtp_init on a running kernel keeps its types: restart it */
+    if (srtp_shutdown() != srtp_err_status_ok || srtp_init() != srtp_err_status_ok)
+        return FL_EIO;
+    return install(which);
 }

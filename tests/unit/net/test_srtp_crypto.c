@@ -1,11 +1,20 @@
-/* net/srtp_crypto: libsrtp2 running on the mbedTLS AES-ICM and HMAC-SHA1.
+/* net/srtp_crypto: libsrtp2 running on OpenSSL's libcrypto (production)
+ * and on the mbedTLS AES-ICM and HMAC-SHA1 (the benchmark's other back end).
  * AES-128 (RFC 3711) and AES-256 (RFC 6188: the same key derivation and
  * counter mode with the 256-bit cipher and a 32-byte session key), 80- and
- * 32-bit tags.
- * Every packet fl_srtp protects is checked against RFC 3711 computed here
- * from scratch (key derivation 4.3, AES-CM 4.1.1, HMAC-SHA1 4.2.1) with
- * mbedTLS's own CTR mode and one-shot HMAC, for payload lengths around and
- * between AES block boundaries and for rollover counters past zero. */
+ * 32-bit tags, and AES-128-GCM (RFC 7714).
+ * - Each OpenSSL type passes libsrtp2's self-test (its known answers, RFC
+ *   3711 B.2, RFC 6188 7.1, RFC 2202, the GCM specification's case 4, and
+ *   random round trips) and the kernel takes them.
+ * - Every packet fl_srtp protects is checked against RFC 3711 computed here
+ *   from scratch (key derivation 4.3, AES-CM 4.1.1, HMAC-SHA1 4.2.1) with
+ *   mbedTLS's own CTR mode and one-shot HMAC, for payload lengths around and
+ *   between AES block boundaries and for rollover counters past zero.
+ * - The same keys and packets give the same bytes on OpenSSL as on mbedTLS
+ *   (ICM, HMAC) and on libsrtp2's own back end (GCM), RTP and RTCP, and
+ *   each side unprotects the other's.
+ * - OpenSSL allocates nothing per packet once a session exists (its
+ *   allocations are counted through CRYPTO_set_mem_functions). */
 #include <mbedtls/aes.h>
 #include <mbedtls/md.h>
 #include <setjmp.h>
@@ -14,6 +23,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
+#include <srtp2/auth.h>
+#include <srtp2/cipher.h>
 
 #include "base/buf.h"
 #include "net/srtp.h"
@@ -137,6 +150,10 @@ static void test_install(void **state)
     (void)state;
     assert_int_equal(fl_srtp_init(), 0);
     assert_int_equal(fl__srtp_crypto_install(), 0);
+    assert_int_equal(srtp_cipher_type_self_test(fl__srtp_ossl_icm128), srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_type_self_test(fl__srtp_ossl_icm256), srtp_err_status_ok);
+    assert_int_equal(srtp_cipher_type_self_test(fl__srtp_ossl_gcm128), srtp_err_status_ok);
+    assert_int_equal(srtp_auth_type_self_test(fl__srtp_ossl_hmac), srtp_err_status_ok);
 }
 
 /* Payloads of 0 to 70 bytes and around 1200, every one equal to RFC 3711
@@ -197,8 +214,184 @@ static void test_rollover(void **state)
     fl_buf_pool_destroy(pool);
 }
 
+/* ---- OpenSSL against the other back ends ---- */
+
+#define CROSS_PKTS 24
+
+static long ossl_allocs; /* OpenSSL's allocations since the start */
+
+static void *count_malloc(size_t n, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    ossl_allocs++;
+    return malloc(n);
+}
+
+static void *count_realloc(void *p, size_t n, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    ossl_allocs++;
+    return realloc(p, n);
+}
+
+static void count_free(void *p, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    free(p);
+}
+
+typedef struct cross {
+    fl_srtp_profile profile;
+    size_t key_len;
+    fl_srtp_backend other; /* what OpenSSL's bytes are compared with */
+} cross;
+
+static const cross crosses[] = {
+    { FL_SRTP_AES128_CM_HMAC_SHA1_80, 16, FL_SRTP_BACKEND_MBEDTLS },
+    { FL_SRTP_AES128_CM_HMAC_SHA1_32, 16, FL_SRTP_BACKEND_MBEDTLS },
+    { FL_SRTP_AES256_CM_HMAC_SHA1_80, 32, FL_SRTP_BACKEND_MBEDTLS },
+    { FL_SRTP_AES256_CM_HMAC_SHA1_32, 32, FL_SRTP_BACKEND_MBEDTLS },
+    { FL_SRTP_AEAD_AES_128_GCM, 16, FL_SRTP_BACKEND_LIBSRTP },
+};
+
+typedef struct wire {
+    uint8_t bytes[CROSS_PKTS][BUF_SIZE];
+    size_t len[CROSS_PKTS];
+} wire;
+
+static fl_srtp *cross_session(const cross *x, fl_srtp_direction dir)
+{
+    fl_srtp_config cfg = {
+        .profile = x->profile,
+        .direction = dir,
+        .key = master_key,
+        .key_len = x->key_len,
+        .salt = master_salt,
+        .salt_len = fl_srtp_profile_salt_len(x->profile),
+    };
+    fl_srtp *s = NULL;
+    assert_int_equal(fl_srtp_create(&s, &cfg), 0);
+    return s;
+}
+
+/* Packet i: RTP for even i, RTCP (an RR) for odd, lengths across blocks. */
+static size_t plain_packet(int i, uint8_t *p)
+{
+    size_t len = 12 + (size_t)(i * 53 % 1250);
+    fill(p, (uint16_t)(65530 + i), len); /* past a sequence wrap */
+    if (i % 2) {
+        p[0] = 0x80;
+        p[1] = 201;
+        size_t words = len / 4 - 1;
+        len = (words + 1) * 4;
+        p[2] = (uint8_t)(words >> 8);
+        p[3] = (uint8_t)words;
+    }
+    return len;
+}
+
+/* Protects the CROSS_PKTS packets on back end `which` into w, and
+ * unprotects `check` (the other back end's bytes) back to the plain ones. */
+static void protect_all(const cross *x, fl_srtp_backend which, wire *w, const wire *check)
+{
+    assert_int_equal(fl__srtp_crypto_install_backend(which), 0);
+    fl_buf_pool *pool;
+    assert_int_equal(fl_buf_pool_create(&pool, BUF_SIZE, HEADROOM, 4, 0), 0);
+    fl_srtp *out = cross_session(x, FL_SRTP_OUTBOUND);
+    fl_srtp *in = cross_session(x, FL_SRTP_INBOUND);
+    uint8_t plain[BUF_SIZE];
+    for (int i = 0; i < CROSS_PKTS; i++) {
+        size_t len = plain_packet(i, plain);
+        fl_buf *b = fl_buf_pool_get(pool);
+        memcpy(fl_buf_data(b), plain, len);
+        assert_int_equal(fl_buf_set_len(b, len), 0);
+        assert_int_equal(i % 2 ? fl_srtp_protect_rtcp(out, b) : fl_srtp_protect(out, b), 0);
+        assert_true(b->len > len);
+        w->len[i] = b->len;
+        memcpy(w->bytes[i], fl_buf_data(b), b->len);
+        if (check) {
+            memcpy(fl_buf_data(b), check->bytes[i], check->len[i]);
+            assert_int_equal(fl_buf_set_len(b, check->len[i]), 0);
+            assert_int_equal(i % 2 ? fl_srtp_unprotect_rtcp(in, b) : fl_srtp_unprotect(in, b), 0);
+            assert_int_equal(b->len, len);
+            assert_memory_equal(fl_buf_data(b), plain, len);
+        }
+        fl_buf_unref(b);
+    }
+    fl_srtp_destroy(out);
+    fl_srtp_destroy(in);
+    fl_buf_pool_destroy(pool);
+}
+
+static void test_cross_backends(void **state)
+{
+    const cross *x = *state;
+    wire *ossl = calloc(1, sizeof *ossl), *other = calloc(1, sizeof *other);
+    assert_non_null(ossl);
+    assert_non_null(other);
+    protect_all(x, FL_SRTP_BACKEND_OPENSSL, ossl, NULL);
+    protect_all(x, x->other, other, ossl); /* the other opens OpenSSL's */
+    protect_all(x, FL_SRTP_BACKEND_OPENSSL, ossl, other);
+    for (int i = 0; i < CROSS_PKTS; i++) {
+        assert_int_equal(ossl->len[i], other->len[i]);
+        assert_memory_equal(ossl->bytes[i], other->bytes[i], ossl->len[i]);
+    }
+    /* a flipped bit fails the tag on OpenSSL's side */
+    assert_int_equal(fl__srtp_crypto_install_backend(FL_SRTP_BACKEND_OPENSSL), 0);
+    fl_buf_pool *pool;
+    assert_int_equal(fl_buf_pool_create(&pool, BUF_SIZE, HEADROOM, 4, 0), 0);
+    fl_srtp *in = cross_session(x, FL_SRTP_INBOUND);
+    fl_buf *b = fl_buf_pool_get(pool);
+    memcpy(fl_buf_data(b), other->bytes[2], other->len[2]);
+    fl_buf_data(b)[20] ^= 0x01;
+    assert_int_equal(fl_buf_set_len(b, other->len[2]), 0);
+    assert_int_not_equal(fl_srtp_unprotect(in, b), 0);
+    fl_buf_unref(b);
+    fl_srtp_destroy(in);
+    fl_buf_pool_destroy(pool);
+    free(ossl);
+    free(other);
+}
+
+/* Once sessions exist, protect and unprotect make OpenSSL allocate nothing. */
+static void test_no_alloc_per_packet(void **state)
+{
+    const cross *x = *state;
+    assert_int_equal(fl__srtp_crypto_install_backend(FL_SRTP_BACKEND_OPENSSL), 0);
+    fl_buf_pool *pool;
+    assert_int_equal(fl_buf_pool_create(&pool, BUF_SIZE, HEADROOM, 4, 0), 0);
+    fl_srtp *out = cross_session(x, FL_SRTP_OUTBOUND);
+    fl_srtp *in = cross_session(x, FL_SRTP_INBOUND);
+    long before = 0;
+    uint8_t plain[BUF_SIZE];
+    for (int i = 0; i < 200; i++) {
+        if (i == 4)
+            before = ossl_allocs;
+        size_t len = plain_packet(i & ~1, plain);
+        fill(plain, (uint16_t)i, len);
+        fl_buf *b = fl_buf_pool_get(pool);
+        memcpy(fl_buf_data(b), plain, len);
+        assert_int_equal(fl_buf_set_len(b, len), 0);
+        assert_int_equal(fl_srtp_protect(out, b), 0);
+        assert_int_equal(fl_srtp_unprotect(in, b), 0);
+        assert_memory_equal(fl_buf_data(b), plain, len);
+        fl_buf_unref(b);
+    }
+    assert_true(before > 0); /* the counter sees OpenSSL's allocations */
+    assert_int_equal(ossl_allocs, before);
+    fl_srtp_destroy(out);
+    fl_srtp_destroy(in);
+    fl_buf_pool_destroy(pool);
+}
+
 int main(void)
 {
+    /* before OpenSSL allocates anything */
+    if (!CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free))
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_install),
         cmocka_unit_test_prestate(test_against_reference, (void *)&variants[0]),
@@ -206,6 +399,13 @@ int main(void)
         cmocka_unit_test_prestate(test_against_reference, (void *)&variants[2]),
         cmocka_unit_test_prestate(test_rollover, (void *)&variants[0]),
         cmocka_unit_test_prestate(test_rollover, (void *)&variants[1]),
+        cmocka_unit_test_prestate(test_cross_backends, (void *)&crosses[0]),
+        cmocka_unit_test_prestate(test_cross_backends, (void *)&crosses[1]),
+        cmocka_unit_test_prestate(test_cross_backends, (void *)&crosses[2]),
+        cmocka_unit_test_prestate(test_cross_backends, (void *)&crosses[3]),
+        cmocka_unit_test_prestate(test_cross_backends, (void *)&crosses[4]),
+        cmocka_unit_test_prestate(test_no_alloc_per_packet, (void *)&crosses[0]),
+        cmocka_unit_test_prestate(test_no_alloc_per_packet, (void *)&crosses[4]),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
