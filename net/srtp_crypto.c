@@ -191,7 +191,7 @@ static const uint8_t icm_kat_stream[32] = {
     0xe0, 0x3e, 0xad, 0x09, 0x35, 0xc9, 0x5e, 0x80, 0xe1, 0x66, 0xb1, 0x6d, 0xd9, 0x2b, 0x4e, 0xb4,
     0xd2, 0x35, 0x13, 0x16, 0x2b, 0x02, 0xd0, 0xf7, 0x2a, 0x43, 0xa2, 0xfe, 0x4a, 0x5f, 0x97, 0xab,
 };
-static const srtp_cipher_test_case_t icm_kat = {
+const srtp_cipher_test_case_t fl__srtp_kat_icm128 = {
     .key_length_octets = SRTP_AES_ICM_128_KEY_LEN_WSALT,
     .key = icm_kat_key,
     .idx = icm_kat_iv,
@@ -209,7 +209,7 @@ static const srtp_cipher_type_t icm_type = {
     .decrypt = icm_crypt,
     .set_iv = icm_set_iv,
     .description = "AES-128 integer counter mode (mbedTLS)",
-    .test_data = &icm_kat,
+    .test_data = &fl__srtp_kat_icm128,
     .id = SRTP_AES_ICM_128,
 };
 
@@ -224,7 +224,7 @@ static const uint8_t icm256_kat_stream[32] = {
     0x92, 0xbd, 0xd2, 0x8a, 0x93, 0xc3, 0xf5, 0x25, 0x11, 0xc6, 0x77, 0xd0, 0x8b, 0x55, 0x15, 0xa4,
     0x9d, 0xa7, 0x1b, 0x23, 0x78, 0xa8, 0x54, 0xf6, 0x70, 0x50, 0x75, 0x6d, 0xed, 0x16, 0x5b, 0xac,
 };
-static const srtp_cipher_test_case_t icm256_kat = {
+const srtp_cipher_test_case_t fl__srtp_kat_icm256 = {
     .key_length_octets = SRTP_AES_ICM_256_KEY_LEN_WSALT,
     .key = icm256_kat_key,
     .idx = icm_kat_iv,
@@ -242,7 +242,7 @@ static const srtp_cipher_type_t icm256_type = {
     .decrypt = icm_crypt,
     .set_iv = icm_set_iv,
     .description = "AES-256 integer counter mode (mbedTLS)",
-    .test_data = &icm256_kat,
+    .test_data = &fl__srtp_kat_icm256,
     .id = SRTP_AES_ICM_256,
 };
 
@@ -337,7 +337,7 @@ static const uint8_t hmac_kat_tag[SHA1_LEN] = {
     0xb6, 0x17, 0x31, 0x86, 0x55, 0x05, 0x72, 0x64, 0xe2, 0x8b,
     0xc0, 0xb6, 0xfb, 0x37, 0x8c, 0x8e, 0xf1, 0x46, 0xbe, 0x00,
 };
-static const srtp_auth_test_case_t hmac_kat = {
+const srtp_auth_test_case_t fl__srtp_kat_hmac_sha1 = {
     .key_length_octets = sizeof hmac_kat_key,
     .key = hmac_kat_key,
     .data_length_octets = sizeof hmac_kat_data,
@@ -354,7 +354,7 @@ static const srtp_auth_type_t hmac_type = {
     .update = hmac_update,
     .start = hmac_start,
     .description = "HMAC-SHA1 (mbedTLS)",
-    .test_data = &hmac_kat,
+    .test_data = &fl__srtp_kat_hmac_sha1,
     .id = SRTP_HMAC_SHA1,
 };
 

@@ -31,6 +31,13 @@ int fl__srtp_crypto_install(void);
  * FL_EIO (libsrtp2 failed to restart or refused a type). */
 int fl__srtp_crypto_install_backend(fl_srtp_backend which);
 
+/* Known answers every back end's types are checked with (net/srtp_crypto.c):
+ * RFC 3711 B.2 and RFC 6188 7.1 (AES-128/256-ICM keystream), RFC 2202
+ * test case 1 (HMAC-SHA1). */
+extern const srtp_cipher_test_case_t fl__srtp_kat_icm128;
+extern const srtp_cipher_test_case_t fl__srtp_kat_icm256;
+extern const srtp_auth_test_case_t fl__srtp_kat_hmac_sha1;
+
 /* The OpenSSL types (net/srtp_crypto_ossl.c). */
 extern const srtp_cipher_type_t *const fl__srtp_ossl_icm128;
 extern const srtp_cipher_type_t *const fl__srtp_ossl_icm256;

@@ -147,28 +147,6 @@ static srtp_err_status_t icm_crypt(void *state, uint8_t *buf, unsigned int *len)
     return srtp_err_status_ok;
 }
 
-/* RFC 3711 B.2: session key and salt, IV zero, the first two keystream
- * blocks. */
-static const uint8_t icm_kat_key[SRTP_AES_ICM_128_KEY_LEN_WSALT] = {
-    0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f,
-    0x3c, 0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd,
-};
-static uint8_t icm_kat_iv[BLOCK];
-static const uint8_t icm_kat_zero[32];
-static const uint8_t icm_kat_stream[32] = {
-    0xe0, 0x3e, 0xad, 0x09, 0x35, 0xc9, 0x5e, 0x80, 0xe1, 0x66, 0xb1, 0x6d, 0xd9, 0x2b, 0x4e, 0xb4,
-    0xd2, 0x35, 0x13, 0x16, 0x2b, 0x02, 0xd0, 0xf7, 0x2a, 0x43, 0xa2, 0xfe, 0x4a, 0x5f, 0x97, 0xab,
-};
-static const srtp_cipher_test_case_t icm_kat = {
-    .key_length_octets = SRTP_AES_ICM_128_KEY_LEN_WSALT,
-    .key = icm_kat_key,
-    .idx = icm_kat_iv,
-    .plaintext_length_octets = sizeof icm_kat_zero,
-    .plaintext = icm_kat_zero,
-    .ciphertext_length_octets = sizeof icm_kat_stream,
-    .ciphertext = icm_kat_stream,
-};
-
 static const srtp_cipher_type_t icm_type = {
     .alloc = icm_alloc,
     .dealloc = icm_dealloc,
@@ -177,29 +155,8 @@ static const srtp_cipher_type_t icm_type = {
     .decrypt = icm_crypt,
     .set_iv = icm_set_iv,
     .description = "AES-128 integer counter mode (OpenSSL libcrypto)",
-    .test_data = &icm_kat,
+    .test_data = &fl__srtp_kat_icm128,
     .id = SRTP_AES_ICM_128,
-};
-
-/* RFC 6188 7.1: AES-256 session key and salt, IV zero, the first two
- * keystream blocks. */
-static const uint8_t icm256_kat_key[SRTP_AES_ICM_256_KEY_LEN_WSALT] = {
-    0x57, 0xf8, 0x2f, 0xe3, 0x61, 0x3f, 0xd1, 0x70, 0xa8, 0x5e, 0xc9, 0x3c, 0x40, 0xb1, 0xf0, 0x92,
-    0x2e, 0xc4, 0xcb, 0x0d, 0xc0, 0x25, 0xb5, 0x82, 0x72, 0x14, 0x7c, 0xc4, 0x38, 0x94, 0x4a, 0x98,
-    0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd,
-};
-static const uint8_t icm256_kat_stream[32] = {
-    0x92, 0xbd, 0xd2, 0x8a, 0x93, 0xc3, 0xf5, 0x25, 0x11, 0xc6, 0x77, 0xd0, 0x8b, 0x55, 0x15, 0xa4,
-    0x9d, 0xa7, 0x1b, 0x23, 0x78, 0xa8, 0x54, 0xf6, 0x70, 0x50, 0x75, 0x6d, 0xed, 0x16, 0x5b, 0xac,
-};
-static const srtp_cipher_test_case_t icm256_kat = {
-    .key_length_octets = SRTP_AES_ICM_256_KEY_LEN_WSALT,
-    .key = icm256_kat_key,
-    .idx = icm_kat_iv,
-    .plaintext_length_octets = sizeof icm_kat_zero,
-    .plaintext = icm_kat_zero,
-    .ciphertext_length_octets = sizeof icm256_kat_stream,
-    .ciphertext = icm256_kat_stream,
 };
 
 static const srtp_cipher_type_t icm256_type = {
@@ -210,7 +167,7 @@ static const srtp_cipher_type_t icm256_type = {
     .decrypt = icm_crypt,
     .set_iv = icm_set_iv,
     .description = "AES-256 integer counter mode (OpenSSL libcrypto)",
-    .test_data = &icm256_kat,
+    .test_data = &fl__srtp_kat_icm256,
     .id = SRTP_AES_ICM_256,
 };
 
@@ -310,25 +267,6 @@ static srtp_err_status_t hmac_compute(void *state,
     return ok ? srtp_err_status_ok : srtp_err_status_auth_fail;
 }
 
-/* RFC 2202 test case 1. */
-static const uint8_t hmac_kat_key[20] = {
-    0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b,
-    0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b,
-};
-static const uint8_t hmac_kat_data[8] = { 'H', 'i', ' ', 'T', 'h', 'e', 'r', 'e' };
-static const uint8_t hmac_kat_tag[SHA1_LEN] = {
-    0xb6, 0x17, 0x31, 0x86, 0x55, 0x05, 0x72, 0x64, 0xe2, 0x8b,
-    0xc0, 0xb6, 0xfb, 0x37, 0x8c, 0x8e, 0xf1, 0x46, 0xbe, 0x00,
-};
-static const srtp_auth_test_case_t hmac_kat = {
-    .key_length_octets = sizeof hmac_kat_key,
-    .key = hmac_kat_key,
-    .data_length_octets = sizeof hmac_kat_data,
-    .data = hmac_kat_data,
-    .tag_length_octets = sizeof hmac_kat_tag,
-    .tag = hmac_kat_tag,
-};
-
 static const srtp_auth_type_t hmac_type = {
     .alloc = hmac_alloc,
     .dealloc = hmac_dealloc,
@@ -337,7 +275,7 @@ static const srtp_auth_type_t hmac_type = {
     .update = hmac_update,
     .start = hmac_start,
     .description = "HMAC-SHA1 (OpenSSL libcrypto)",
-    .test_data = &hmac_kat,
+    .test_data = &fl__srtp_kat_hmac_sha1,
     .id = SRTP_HMAC_SHA1,
 };
 
