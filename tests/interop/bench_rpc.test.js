@@ -55,15 +55,23 @@ describe('fluo-bench rpc', () => {
     for (const v of m.slice(1)) assert.ok(Number(v) > 0);
   });
 
-  it('srtp: prints fluo, bare libsrtp2 and libsrtp2 built-in back end ns per packet and the ratios last', async () => {
+  it('srtp: prints ns per packet on each back end (OpenSSL, mbedTLS, libsrtp2 built-in) and the ratios to OpenSSL last', async () => {
     const r = await run(['srtp', '--packets', '2000']);
     assert.equal(r.code, 0, r.stderr);
-    const last = r.stdout.trim().split('\n').pop();
-    const m = /^srtp size=1200 packets=2000 cm80_fluo_ns=([\d.]+) cm80_libsrtp_ns=([\d.]+) gcm_fluo_ns=([\d.]+) gcm_libsrtp_ns=([\d.]+) overhead_ratio=([\d.]+) cm80_builtin_ns=([\d.]+) cm80_vs_builtin=([\d.]+)$/.exec(last);
+    const lines = r.stdout.trim().split('\n');
+    const ns = {};
+    for (const l of lines) {
+      const b = /^srtp backend=(\w+) packets=2000 cm80_200_ns=([\d.]+) cm80_1200_ns=([\d.]+) gcm_200_ns=([\d.]+) gcm_1200_ns=([\d.]+)$/.exec(l);
+      if (b) ns[b[1]] = b.slice(2).map(Number);
+    }
+    assert.deepEqual(Object.keys(ns).sort(), ['libsrtp', 'mbedtls', 'openssl'], r.stdout);
+    for (const v of Object.values(ns).flat()) assert.ok(v > 0, r.stdout);
+    const last = lines.pop();
+    const m = /^srtp ratio_vs_openssl mbedtls_cm80_200=([\d.]+) mbedtls_cm80_1200=([\d.]+) mbedtls_gcm_200=([\d.]+) mbedtls_gcm_1200=([\d.]+) libsrtp_cm80_200=([\d.]+) libsrtp_cm80_1200=([\d.]+) libsrtp_gcm_200=([\d.]+) libsrtp_gcm_1200=([\d.]+)$/.exec(last);
     assert.ok(m, `last line: ${last}`);
-    for (const v of m.slice(1)) assert.ok(Number(v) > 0);
-    // cm80_vs_builtin is cm80_fluo_ns / cm80_builtin_ns
-    assert.ok(Math.abs(Number(m[7]) - Number(m[1]) / Number(m[6])) < 0.002, last);
+    // each ratio is that back end's ns over OpenSSL's, in the same order
+    const want = [...ns.mbedtls.map((v, i) => v / ns.openssl[i]), ...ns.libsrtp.map((v, i) => v / ns.openssl[i])];
+    m.slice(1).forEach((v, i) => assert.ok(Math.abs(Number(v) - want[i]) < 0.01, `${last}: ratio ${i} is not ${want[i]}`));
   });
 
   it('says what is wrong with a bad command line', async () => {
