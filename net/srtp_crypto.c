@@ -39,6 +39,22 @@ FL_LOG_TAG("srtp");
 #define SHA1_LEN     20
 #define HMAC_KEY_MAX 20
 
+srtp_err_status_t fl__srtp_cipher_wrap(srtp_cipher_t **out,
+                                       const srtp_cipher_type_t *t,
+                                       void *state,
+                                       int key_len)
+{
+    srtp_cipher_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return srtp_err_status_alloc_fail;
+    c->type = t;
+    c->state = state;
+    c->key_len = key_len;
+    c->algorithm = t->id;
+    *out = c;
+    return srtp_err_status_ok;
+}
+
 /* ---- AES integer counter mode (RFC 3711 4.1.1, RFC 6188 for 256 bits) ---- */
 
 typedef struct icm {
@@ -59,21 +75,15 @@ static srtp_err_status_t icm_alloc_of(srtp_cipher_t **out, int key_len, const sr
     int want = t == &icm256_type ? SRTP_AES_ICM_256_KEY_LEN_WSALT : SRTP_AES_ICM_128_KEY_LEN_WSALT;
     if (key_len != want)
         return srtp_err_status_bad_param;
-    srtp_cipher_t *c = calloc(1, sizeof *c);
     icm *s = calloc(1, sizeof *s);
-    if (!c || !s) {
-        free(c);
-        free(s);
+    if (!s)
         return srtp_err_status_alloc_fail;
-    }
     mbedtls_aes_init(&s->aes);
     s->key_bytes = (unsigned)(key_len - SRTP_SALT_LEN);
-    c->type = t;
-    c->state = s;
-    c->key_len = key_len;
-    c->algorithm = t == &icm256_type ? SRTP_AES_ICM_256 : SRTP_AES_ICM_128;
-    *out = c;
-    return srtp_err_status_ok;
+    srtp_err_status_t rc = fl__srtp_cipher_wrap(out, t, s, key_len);
+    if (rc != srtp_err_status_ok)
+        free(s);
+    return rc;
 }
 
 static srtp_err_status_t icm_alloc(srtp_cipher_t **out, int key_len, int tag_len)

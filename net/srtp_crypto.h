@@ -38,6 +38,14 @@ extern const srtp_cipher_test_case_t fl__srtp_kat_icm128;
 extern const srtp_cipher_test_case_t fl__srtp_kat_icm256;
 extern const srtp_auth_test_case_t fl__srtp_kat_hmac_sha1;
 
+/* The libsrtp2 cipher of type t (its id is the algorithm) holding a state
+ * the caller made; on failure nothing is kept (the caller frees its state).
+ * Shared by every back end's alloc. */
+srtp_err_status_t fl__srtp_cipher_wrap(srtp_cipher_t **out,
+                                       const srtp_cipher_type_t *t,
+                                       void *state,
+                                       int key_len);
+
 /* The OpenSSL types (net/srtp_crypto_ossl.c). */
 extern const srtp_cipher_type_t *const fl__srtp_ossl_icm128;
 extern const srtp_cipher_type_t *const fl__srtp_ossl_icm256;

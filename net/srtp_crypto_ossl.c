@@ -63,23 +63,18 @@ static srtp_err_status_t icm_alloc_of(srtp_cipher_t **out, int key_len, const sr
     int want = t == &icm256_type ? SRTP_AES_ICM_256_KEY_LEN_WSALT : SRTP_AES_ICM_128_KEY_LEN_WSALT;
     if (key_len != want)
         return srtp_err_status_bad_param;
-    srtp_cipher_t *c = calloc(1, sizeof *c);
     icm *s = calloc(1, sizeof *s);
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (!c || !s || !ctx) {
-        free(c);
+    if (!s || !(s->ctx = EVP_CIPHER_CTX_new())) {
         free(s);
-        EVP_CIPHER_CTX_free(ctx);
         return srtp_err_status_alloc_fail;
     }
-    s->ctx = ctx;
     s->key_bytes = (unsigned)(key_len - SRTP_SALT_LEN);
-    c->type = t;
-    c->state = s;
-    c->key_len = key_len;
-    c->algorithm = t == &icm256_type ? SRTP_AES_ICM_256 : SRTP_AES_ICM_128;
-    *out = c;
-    return srtp_err_status_ok;
+    srtp_err_status_t rc = fl__srtp_cipher_wrap(out, t, s, key_len);
+    if (rc != srtp_err_status_ok) {
+        EVP_CIPHER_CTX_free(s->ctx);
+        free(s);
+    }
+    return rc;
 }
 
 static srtp_err_status_t icm_alloc(srtp_cipher_t **out, int key_len, int tag_len)
@@ -294,23 +289,18 @@ static srtp_err_status_t gcm_alloc(srtp_cipher_t **out, int key_len, int tag_len
     *out = NULL;
     if (key_len != SRTP_AES_GCM_128_KEY_LEN_WSALT || (tag_len != 16 && tag_len != 8))
         return srtp_err_status_bad_param;
-    srtp_cipher_t *c = calloc(1, sizeof *c);
     gcm *s = calloc(1, sizeof *s);
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (!c || !s || !ctx) {
-        free(c);
+    if (!s || !(s->ctx = EVP_CIPHER_CTX_new())) {
         free(s);
-        EVP_CIPHER_CTX_free(ctx);
         return srtp_err_status_alloc_fail;
     }
-    s->ctx = ctx;
     s->tag_len = tag_len;
-    c->type = &gcm_type;
-    c->state = s;
-    c->key_len = key_len;
-    c->algorithm = SRTP_AES_GCM_128;
-    *out = c;
-    return srtp_err_status_ok;
+    srtp_err_status_t rc = fl__srtp_cipher_wrap(out, &gcm_type, s, key_len);
+    if (rc != srtp_err_status_ok) {
+        EVP_CIPHER_CTX_free(s->ctx);
+        free(s);
+    }
+    return rc;
 }
 
 static srtp_err_status_t gcm_dealloc(srtp_cipher_t *c)
