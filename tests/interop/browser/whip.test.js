@@ -86,17 +86,28 @@ async function clientPage(browser, name) {
   return { page, close: () => context.close() };
 }
 
-async function findPipeline(client, name) {
+// The pipelines with their names; one released between the listing and its
+// getName (a WHIP resource ending on the server's tick) is left out.
+async function namedPipelines(client) {
   const manager = await client.getServerManager();
-  for (const p of await manager.getPipelines()) if ((await call(p, 'getName')) === name) return p;
-  return null;
+  const out = [];
+  for (const p of await manager.getPipelines()) {
+    try {
+      out.push({ p, name: await call(p, 'getName') });
+    } catch (e) {
+      if (e.code !== 40101) throw e; // MEDIA_OBJECT_NOT_FOUND: gone meanwhile
+    }
+  }
+  return out;
+}
+
+async function findPipeline(client, name) {
+  const found = (await namedPipelines(client)).find((x) => x.name === name);
+  return found ? found.p : null;
 }
 
 async function pipelineNames(client) {
-  const manager = await client.getServerManager();
-  const names = [];
-  for (const p of await manager.getPipelines()) names.push(await call(p, 'getName'));
-  return names;
+  return (await namedPipelines(client)).map((x) => x.name);
 }
 
 describe('WHIP and WHEP with Chromium and plain fetch', { timeout: 120000 }, () => {
