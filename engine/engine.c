@@ -8,6 +8,7 @@
 #include "engine/engine_int.h"
 #include "engine/sim.h"
 #include "engine/transcode.h"
+#include "engine/udp_mux.h"
 
 FL_LOG_TAG("engine");
 
@@ -350,7 +351,20 @@ static void worker_stop(fl__worker *w)
         fl_log(FL_LOG_WARN, "worker %d stops with %zu pipelines", w->index,
                fl_list_count(&w->pipelines));
     fl__worker_flush_stats(w);
+    fl__udp_mux_close(w->mux); /* its sockets close with its last client */
+    w->mux = NULL;
     worker_close_handles(w);
+}
+
+fl__udp_mux *fl__worker_mux(fl__worker *w)
+{
+    fl_engine *e = w->engine;
+    if (!w->mux && !e->endpoint_ports) {
+        uint16_t port = e->udp_port > 0 ? (uint16_t)(e->udp_port + w->index) : 0;
+        if (fl__udp_mux_create(&w->mux, &w->loop, w->pool, port) != 0)
+            w->mux = NULL;
+    }
+    return w->mux;
 }
 
 static void worker_on_async(uv_async_t *h)
@@ -505,9 +519,10 @@ static void engine_deinit_callbacks(fl_engine *engine)
 static int engine_create(fl_engine **out,
                          int n,
                          int codec_threads,
-                         uv_loop_t *cb_loop,
+                         const fl_engine_config *cfg,
                          fl__sim *sim)
 {
+    uv_loop_t *cb_loop = cfg ? cfg->callback_loop : NULL;
     int rc = FL_ENOMEM;
     fl_engine *engine = calloc(1, sizeof(*engine));
     if (!engine)
@@ -522,6 +537,8 @@ static int engine_create(fl_engine **out,
     if (uv_mutex_init(&engine->codecs_lock) != 0)
         goto destroy_live_lock;
     engine->codec_threads = codec_threads;
+    engine->endpoint_ports = cfg ? cfg->endpoint_ports : 0;
+    engine->udp_port = cfg ? cfg->udp_port : 0;
     if ((rc = engine_init_callbacks(engine, cb_loop)) < 0)
         goto destroy_codecs_lock;
     if ((rc = engine_start_workers(engine, sim)) < 0)
@@ -549,7 +566,9 @@ int fl_engine_create(fl_engine **out, const fl_engine_config *cfg)
         return FL_EINVAL;
     int n = cfg && cfg->workers > 0 ? cfg->workers : (int)uv_available_parallelism();
     int codecs = cfg && cfg->codec_threads > 0 ? cfg->codec_threads : 0;
-    return engine_create(out, n, codecs, cfg ? cfg->callback_loop : NULL, NULL);
+    if (cfg && cfg->udp_port > 0 && (int)cfg->udp_port + n - 1 > 65535)
+        return FL_EINVAL;
+    return engine_create(out, n, codecs, cfg, NULL);
 }
 
 /* Posts a release for every pipeline the caller has not released. */
@@ -579,7 +598,11 @@ int fl__engine_create_sim(fl_engine **out, fl__sim *sim)
 {
     if (!out || !sim)
         return FL_EINVAL;
-    return engine_create(out, 1, 1, NULL, sim);
+    /* endpoints of their own ports: a simulated network carries datagrams
+     * by address, and two endpoints of one worker on one shared socket
+     * would talk to each other without it (fl__udp_mux_send_local) */
+    fl_engine_config cfg = { .endpoint_ports = 1 };
+    return engine_create(out, 1, 1, &cfg, sim);
 }
 
 void fl_engine_destroy(fl_engine *engine)

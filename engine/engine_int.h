@@ -171,12 +171,13 @@ struct fl__worker {
     atomic_int npipelines;
     /* worker thread only */
     fl_buf_pool *pool;
-    fl_list pipelines;  /* fl_pipeline.node */
-    fl_list flowing;    /* fl__pad.flow_node */
-    fl_cert *cert;      /* DTLS certificate, made on first use */
-    uint64_t graph_gen; /* bumped by every link made or removed and every
-                         * change of an element's caps */
-    uint64_t packets;   /* not yet added to the engine's counters */
+    fl_list pipelines;       /* fl_pipeline.node */
+    fl_list flowing;         /* fl__pad.flow_node */
+    fl_cert *cert;           /* DTLS certificate, made on first use */
+    struct fl__udp_mux *mux; /* shared media sockets, made on first use (fl__worker_mux) */
+    uint64_t graph_gen;      /* bumped by every link made or removed and every
+                              * change of an element's caps */
+    uint64_t packets;        /* not yet added to the engine's counters */
     uint64_t bytes;
 };
 
@@ -198,7 +199,9 @@ struct fl_engine {
     uv_mutex_t codecs_lock; /* protects codecs and codecs_stopped */
     fl__codec_pool *codecs; /* transcoders' threads (engine/transcode.c), from the first one */
     int codecs_stopped;
-    int codec_threads; /* how many; 0: one per core */
+    int codec_threads;  /* how many; 0: one per core */
+    int endpoint_ports; /* fl_engine_config's */
+    int udp_port;
 };
 
 /* An element's caps (its type's caps hook) changed: every format match
@@ -207,6 +210,11 @@ static inline void fl__worker_caps_changed(fl__worker *w)
 {
     w->graph_gen++;
 }
+
+/* The worker's shared UDP sockets (engine/udp_mux.h), made on first use;
+ * NULL when every endpoint opens its own (fl_engine_config.endpoint_ports)
+ * or out of memory. Worker thread. */
+struct fl__udp_mux *fl__worker_mux(fl__worker *w);
 
 /* Adds the worker's batched counters to the engine's. Worker thread. */
 void fl__worker_flush_stats(fl__worker *w);

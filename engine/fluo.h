@@ -84,6 +84,17 @@ typedef struct fl_engine_config {
     struct uv_loop_s *callback_loop; /* where callbacks and events run; NULL: on the worker */
     int codec_threads;               /* transcoders' threads, started with the first
                                       * transcoder; 0: one per core */
+    /* Media ports of WebRtcEndpoints. 0 (the default): the endpoints of a
+     * worker share one UDP socket per local address, told apart by ICE
+     * username and remote address, so a firewall needs one port open per
+     * worker. 1: each endpoint opens its own sockets on ports of its
+     * minPort-maxPort range, as Kurento does. */
+    int endpoint_ports;
+    /* With shared sockets: worker i binds port udp_port + i (creating an
+     * endpoint fails when that port is taken); 0: each worker picks a free
+     * port of the first endpoint's range. FL_EINVAL from fl_engine_create
+     * when udp_port + workers - 1 exceeds 65535. */
+    int udp_port;
 } fl_engine_config;
 
 /* Starts the workers. The callback loop, when given, must outlive the engine;

@@ -12,6 +12,7 @@
 #include "engine/netif.h"
 #include "engine/tcp_media.h"
 #include "engine/udp.h"
+#include "engine/udp_mux.h"
 #include "ice/turn.h"
 #include "net/rtp.h"
 
@@ -53,7 +54,11 @@ struct fl__ice_transport {
     fl__ice_transport_callbacks cbs;
     void *arg;
     fl__udp *udp[MAX_ADDRS];
+    uint8_t own[MAX_ADDRS]; /* udp[i] is this transport's (not a shared socket) */
     size_t n_udp;
+    fl__udp_mux *mux; /* shared sockets' mux, NULL: every socket is its own */
+    fl__udp_mux_client mc;
+    uint16_t min_port, max_port;
     fl__tcp_media *tcp[MAX_ADDRS];
     size_t n_tcp;
     fl__deadline timer;
@@ -114,24 +119,48 @@ static void deliver(fl__ice_transport *t, int socket_id, fl_buf *b, const fl_add
 
 /* ---- input ---- */
 
+static int socket_id(const fl__ice_transport *t, const fl__udp *u)
+{
+    for (size_t i = 0; i < t->n_udp; i++) {
+        if (t->udp[i] == u)
+            return (int)i;
+    }
+    return -1;
+}
+
+/* One datagram from socket sid; 1 when the agent or the TURN client took
+ * it (their output and events want a pump). */
+static int udp_input(fl__ice_transport *t, int sid, fl__udp_packet *p)
+{
+    fl_buf *b = p->buf;
+    if (t->turn.c && sid == (int)t->turn.udp && fl_addr_equal(&p->from, &t->turn.server)) {
+        relay_input(t, b, &p->from);
+        return 1;
+    }
+    if (is_stun(b)) {
+        fl_ice_agent_handle_input(t->agent, now(t), sid, &p->from, fl_buf_data(b), b->len);
+        fl_buf_unref(b);
+        return 1;
+    }
+    deliver(t, sid, b, &p->from);
+    return 0;
+}
+
 static void on_udp(fl__udp *u, fl__udp_packet *pkts, size_t n, void *arg)
 {
     fl__ice_transport *t = arg;
-    int sid = -1;
-    for (size_t i = 0; i < t->n_udp; i++)
-        sid = t->udp[i] == u ? (int)i : sid;
-    for (size_t i = 0; i < n; i++) {
-        fl_buf *b = pkts[i].buf;
-        if (t->turn.c && sid == (int)t->turn.udp && fl_addr_equal(&pkts[i].from, &t->turn.server)) {
-            relay_input(t, b, &pkts[i].from);
-        } else if (is_stun(b)) {
-            fl_ice_agent_handle_input(t->agent, now(t), sid, &pkts[i].from, fl_buf_data(b), b->len);
-            fl_buf_unref(b);
-        } else {
-            deliver(t, sid, b, &pkts[i].from);
-        }
-    }
+    int sid = socket_id(t, u);
+    for (size_t i = 0; i < n; i++)
+        udp_input(t, sid, &pkts[i]);
     pump(t);
+}
+
+/* A datagram the mux routed here from a shared socket. */
+static void on_mux(void *arg, fl__udp *u, fl__udp_packet *p)
+{
+    fl__ice_transport *t = arg;
+    if (udp_input(t, socket_id(t, u), p))
+        pump(t);
 }
 
 static int listener_index(fl__ice_transport *t, const fl__tcp_media *m)
@@ -195,7 +224,22 @@ static int send_on(fl__ice_transport *t, int sid, const fl_addr *to, fl_buf *b)
         fl_buf_unref(b);
         return FL_ENOENT;
     }
-    return fl__udp_send(t->udp[sid], to, b);
+    fl__udp *u = t->udp[sid];
+    if (!t->own[sid] && fl_addr_equal(to, fl__udp_local(u))) /* a peer on this same socket */
+        return fl__udp_mux_send_local(t->mux, u, fl_ice_agent_remote_ufrag(t->agent), b);
+    return fl__udp_send(u, to, b);
+}
+
+/* A STUN request leaving on a shared socket: its response is routed back
+ * here by its transaction id. */
+static void expect_response(fl__ice_transport *t, const fl_ice_transmit *tx)
+{
+    int sid = tx->socket_id;
+    if (!t->mux || sid < 0 || (size_t)sid >= t->n_udp || t->own[sid] || tx->len < 20 ||
+        fl_demux_classify(tx->data[0]) != FL_DEMUX_STUN || (tx->data[0] & 0x01) ||
+        (tx->data[1] & 0x10))
+        return; /* class bits C1 C0 (0x0100, 0x0010): 00 is a request */
+    fl__udp_mux_expect(&t->mc, tx->data + 8);
 }
 
 static void flush_transmits(fl__ice_transport *t)
@@ -206,6 +250,7 @@ static void flush_transmits(fl__ice_transport *t)
             relay_send(t, &tx->dst, tx->data, tx->len);
             continue;
         }
+        expect_response(t, tx);
         fl_buf *b = fl_buf_pool_get(t->pool);
         if (!b || fl_buf_headroom(b) < 2 || fl_buf_tailroom(b) < tx->len) {
             fl_buf_unref(b);
@@ -455,9 +500,30 @@ static size_t udp_of_family(const fl__ice_transport *t, int family)
 
 /* The TURN client for t->turn.server, on the first UDP socket of its
  * family; logged and left out when there is none. */
+/* The socket the TURN client talks to the server on: the first UDP socket
+ * of the server's family, or with shared sockets a socket of this
+ * transport's own beside them (the server's answers could not be told
+ * apart on a shared one); n_udp when there is none. */
+static size_t relay_socket(fl__ice_transport *t, int family)
+{
+    size_t i = udp_of_family(t, family);
+    if (i == t->n_udp || !t->mux)
+        return i;
+    fl__udp_config uc = { .local = *fl__udp_local(t->udp[i]),
+                          .min_port = t->min_port,
+                          .max_port = t->max_port,
+                          .rand = fl__clock_rand(t->loop) };
+    fl__udp *u;
+    if (t->n_udp == MAX_ADDRS || fl__udp_create(&u, t->loop, t->pool, &uc, on_udp, t) != 0)
+        return t->n_udp;
+    t->own[t->n_udp] = 1;
+    t->udp[t->n_udp++] = u;
+    return t->n_udp - 1;
+}
+
 static void relay_client(fl__ice_transport *t, const fl_turn_url *u)
 {
-    size_t i = udp_of_family(t, t->turn.server.family);
+    size_t i = relay_socket(t, t->turn.server.family);
     if (i == t->n_udp) {
         fl_log(FL_LOG_WARN, "TURN server %s: no local IPv%d address to reach it: not used",
                server_str(t), t->turn.server.family);
@@ -551,13 +617,19 @@ static void pump(fl__ice_transport *t)
 
 static int open_udp(fl__ice_transport *t, const fl__ice_transport_config *cfg, const fl_addr *a)
 {
-    fl__udp_config uc = { .local = *a, .min_port = cfg->min_port, .max_port = cfg->max_port };
     fl__udp *u;
-    int rc = fl__udp_create(&u, t->loop, t->pool, &uc, on_udp, t);
+    int rc;
+    if (t->mux) {
+        rc = fl__udp_mux_socket(t->mux, a, cfg->min_port, cfg->max_port, &u);
+    } else {
+        fl__udp_config uc = { .local = *a, .min_port = cfg->min_port, .max_port = cfg->max_port };
+        rc = fl__udp_create(&u, t->loop, t->pool, &uc, on_udp, t);
+    }
     if (rc != 0)
         return rc;
     fl_ice_host h = { .component = 1, .socket_id = (int)t->n_udp, .addr = *fl__udp_local(u) };
     h.advertised = a->family == 4 ? cfg->external_v4 : cfg->external_v6;
+    t->own[t->n_udp] = !t->mux;
     t->udp[t->n_udp++] = u;
     return fl_ice_agent_add_host(t->agent, &h);
 }
@@ -598,6 +670,14 @@ static int open_sockets(fl__ice_transport *t, const fl__ice_transport_config *cf
     return rc;
 }
 
+static size_t own_sockets(const fl__ice_transport *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n_udp; i++)
+        n += t->own[i];
+    return n;
+}
+
 static void closed_one(void *arg)
 {
     fl__ice_transport *t = arg;
@@ -627,13 +707,16 @@ void fl__ice_transport_close(fl__ice_transport *t, void (*on_closed)(void *arg),
     t->closing = 1;
     t->on_closed = on_closed;
     t->closed_arg = arg;
-    t->pending_closes = 1 + (int)t->n_udp + (int)t->n_tcp;
+    fl__udp_mux_detach(&t->mc); /* nothing more comes from the shared sockets */
+    t->pending_closes = 1 + (int)own_sockets(t) + (int)t->n_tcp;
     if (t->turn.state == RELAY_RESOLVING) { /* its callback comes, cancelled or not */
         t->pending_closes++;
         uv_cancel((uv_req_t *)&t->turn.resolve);
     }
-    for (size_t i = 0; i < t->n_udp; i++)
-        fl__udp_close(t->udp[i], closed_one, t);
+    for (size_t i = 0; i < t->n_udp; i++) {
+        if (t->own[i])
+            fl__udp_close(t->udp[i], closed_one, t);
+    }
     for (size_t i = 0; i < t->n_tcp; i++)
         fl__tcp_media_close(t->tcp[i], closed_one, t);
     fl__deadline_close(&t->timer, timer_closed);
@@ -653,11 +736,17 @@ int fl__ice_transport_create(fl__ice_transport **out,
     t->pool = pool;
     t->cbs = *cbs;
     t->arg = arg;
+    t->min_port = cfg->min_port;
+    t->max_port = cfg->max_port;
     /* at least 1 ms, as the endpoint's: a due deadline the agent does not
      * clear must not re-run in the same timers pass without polling */
     fl__deadline_init(&t->timer, loop, on_timer, t, 1);
     fl_ice_agent_config ac = { .role = cfg->role, .lite = cfg->lite, .rand = fl__clock_rand(loop) };
     int rc = fl_ice_agent_create(&t->agent, &ac);
+    if (rc == 0 && cfg->mux) {
+        rc = fl__udp_mux_attach(cfg->mux, &t->mc, fl_ice_agent_local_ufrag(t->agent), on_mux, t);
+        t->mux = rc == 0 ? cfg->mux : NULL;
+    }
     if (rc == 0)
         rc = open_sockets(t, cfg);
     if (rc == 0 && cfg->stun_server.family)
@@ -735,5 +824,5 @@ uint64_t fl__ice_transport_dropped_unvalidated(const fl__ice_transport *t)
 
 size_t fl__ice_transport_sockets(const fl__ice_transport *t)
 {
-    return t->n_udp + t->n_tcp;
+    return own_sockets(t) + t->n_tcp;
 }

@@ -30,6 +30,11 @@ typedef struct fl__ice_transport_config {
      * first UDP socket of the server's family. NULL or "": none. The host
      * must be an IP address; transport=tcp is not supported yet (logged). */
     const char *turn_url;
+    /* The worker's shared sockets (engine/udp_mux.h): the host candidates
+     * are on them, and a socket of the transport's own is opened only for
+     * a TURN server. NULL: a UDP socket of its own per address, on a port
+     * of [min_port, max_port]. */
+    struct fl__udp_mux *mux;
 } fl__ice_transport_config;
 
 typedef struct fl__ice_transport_callbacks {
@@ -74,7 +79,8 @@ int fl__ice_transport_send(fl__ice_transport *t, fl_buf *buf);
  * ICE connectivity check (fl_ice_agent_peer_validated). */
 uint64_t fl__ice_transport_dropped_unvalidated(const fl__ice_transport *t);
 
-/* Number of sockets opened (UDP and TCP listeners). */
+/* Number of sockets the transport opened (UDP and TCP listeners; the
+ * shared ones are not its own). */
 size_t fl__ice_transport_sockets(const fl__ice_transport *t);
 
 /* Releases the TURN allocation (best effort, not waited for), closes

@@ -443,6 +443,15 @@ static int set_int(int fd, int level, int name, int value)
     return setsockopt(fd, level, name, &value, sizeof value);
 }
 
+/* A socket buffer size: forced past net.core.[rw]mem_max when the process
+ * may (CAP_NET_ADMIN), else as large as that limit lets. */
+static int set_buf(int fd, int forced, int plain, int bytes)
+{
+    if (set_int(fd, SOL_SOCKET, forced, bytes) == 0)
+        return 0;
+    return set_int(fd, SOL_SOCKET, plain, bytes);
+}
+
 /* Socket options before bind; FL_EIO when the kernel refuses one. */
 static int socket_setup(fl__udp *u, const fl__udp_config *cfg)
 {
@@ -450,9 +459,9 @@ static int socket_setup(fl__udp *u, const fl__udp_config *cfg)
     if (u->local.family == 6)
         rc |= set_int(u->fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
     if (cfg->rcvbuf > 0)
-        rc |= set_int(u->fd, SOL_SOCKET, SO_RCVBUF, cfg->rcvbuf);
+        rc |= set_buf(u->fd, SO_RCVBUFFORCE, SO_RCVBUF, cfg->rcvbuf);
     if (cfg->sndbuf > 0)
-        rc |= set_int(u->fd, SOL_SOCKET, SO_SNDBUF, cfg->sndbuf);
+        rc |= set_buf(u->fd, SO_SNDBUFFORCE, SO_SNDBUF, cfg->sndbuf);
     if (u->wildcard && u->local.family == 4)
         rc |= set_int(u->fd, IPPROTO_IP, IP_PKTINFO, 1);
     if (u->wildcard && u->local.family == 6)

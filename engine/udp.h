@@ -51,7 +51,7 @@ typedef struct fl__udp_config {
     uint16_t min_port; /* port range, both 0: 40000-65535 (Kurento's) */
     uint16_t max_port;
     size_t queue; /* send queue length in packets; 0: 1024 */
-    int rcvbuf;   /* SO_RCVBUF / SO_SNDBUF bytes; 0: the system's */
+    int rcvbuf;   /* SO_RCVBUF / SO_SNDBUF bytes, forced when permitted; 0: the system's */
     int sndbuf;
     fl_rand *rand; /* port order; NULL: the system generator */
 } fl__udp_config;

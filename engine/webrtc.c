@@ -163,6 +163,7 @@ static int ensure_ice(webrtc *wr, fl_ice_role role)
         .max_port = (uint16_t)wr->max_port,
         .ice_tcp = wr->ice_tcp,
         .turn_url = wr->turn_url,
+        .mux = fl__worker_mux(wr->w),
     };
     if (wr->stun_addr[0] && wr->stun_port > 0 &&
         fl_addr_parse(&cfg.stun_server, wr->stun_addr, (uint16_t)wr->stun_port) < 0)

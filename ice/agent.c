@@ -167,6 +167,11 @@ const char *fl_ice_agent_local_ufrag(const fl_ice_agent *a)
     return a->ufrag;
 }
 
+const char *fl_ice_agent_remote_ufrag(const fl_ice_agent *a)
+{
+    return a->rufrag;
+}
+
 const char *fl_ice_agent_local_pwd(const fl_ice_agent *a)
 {
     return a->pwd;

@@ -225,6 +225,9 @@ void fl_ice_agent_destroy(fl_ice_agent *a);
 
 /* Local credentials, valid until the next restart. */
 const char *fl_ice_agent_local_ufrag(const fl_ice_agent *a);
+
+/* The remote ufrag set last ("" before fl_ice_agent_set_remote_credentials). */
+const char *fl_ice_agent_remote_ufrag(const fl_ice_agent *a);
 const char *fl_ice_agent_local_pwd(const fl_ice_agent *a);
 
 fl_ice_role fl_ice_agent_role(const fl_ice_agent *a);

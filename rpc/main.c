@@ -25,12 +25,16 @@ struct daemon {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fluo [--config FILE] [--port N] [--log SPEC] [--gc-period SECONDS]\n"
-               "            [--workers N] [--whip-token TOKEN]\n"
+               "            [--workers N] [--single-port 0|1] [--udp-port N] [--whip-token TOKEN]\n"
                "  --config FILE      JSON configuration (Kurento's kurento.conf.json keys)\n"
                "  --port N           WebSocket/HTTP port (default 8888)\n"
                "  --log SPEC         log levels per module, e.g. ice:5,rpc:4,*:3\n"
                "  --gc-period S      seconds before objects of a closed session go (240)\n"
                "  --workers N        media worker threads (default: one per core)\n"
+               "  --single-port 0|1  1 (default): the WebRtcEndpoints of a worker share one\n"
+               "                     UDP port; 0: a port each from minPort-maxPort (Kurento's)\n"
+               "  --udp-port N       worker i's shared port is N+i (default: a free port of\n"
+               "                     minPort-maxPort)\n"
                "  --whip-token T     bearer token of WHIP/WHEP requests (default: the access\n"
                "                     token, if any)\n"
                "Environment: KMS_MIN_PORT KMS_MAX_PORT KMS_STUN_IP KMS_STUN_PORT KMS_TURN_URL\n"
@@ -85,6 +89,10 @@ static int parse_args(int argc, char **argv, fl_rpc_config *cfg)
             rc = parse_int(a, v, 1, 86400, &cfg->gc_period);
         else if (strcmp(a, "--workers") == 0)
             rc = parse_int(a, v, 0, 256, &cfg->workers);
+        else if (strcmp(a, "--single-port") == 0)
+            rc = parse_int(a, v, 0, 1, &cfg->single_port);
+        else if (strcmp(a, "--udp-port") == 0)
+            rc = parse_int(a, v, 0, 65535, &cfg->udp_port);
         else if (strcmp(a, "--log") == 0)
             rc = replace(&cfg->log_spec, v);
         else if (strcmp(a, "--whip-token") == 0)
@@ -145,7 +153,9 @@ int main(int argc, char **argv)
     uv_loop_init(&d.loop);
     fl_engine_config ecfg = { .workers = cfg.workers,
                               .callback_loop = &d.loop,
-                              .codec_threads = cfg.codec_threads };
+                              .codec_threads = cfg.codec_threads,
+                              .endpoint_ports = !cfg.single_port,
+                              .udp_port = cfg.udp_port };
     rc = fl_engine_create(&d.engine, &ecfg);
     if (rc == 0)
         rc = fl_rpc_create(&d.rpc, &d.loop, d.engine, &cfg);

@@ -39,6 +39,10 @@ typedef struct fl_rpc_config {
     int codec_threads;   /* fluo.codecThreads / FLUO_CODEC_THREADS: transcoders' threads (0: one per
                             core) */
     char *log_spec;      /* fluo.log ("*:3") */
+    int single_port;     /* fluo.singlePort / FLUO_SINGLE_PORT / --single-port (1): the
+                            WebRtcEndpoints of a worker share one UDP port; 0: a port each */
+    int udp_port;        /* fluo.udpPort / FLUO_UDP_PORT / --udp-port (0): worker i's shared
+                            port is udp_port + i; 0: a free port of minPort-maxPort */
     /* Media settings (WebRtcEndpoint.conf.ini keys), kept for the endpoints. */
     int min_port;             /* KMS_MIN_PORT (40000) */
     int max_port;             /* KMS_MAX_PORT (65535) */
