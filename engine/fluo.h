@@ -518,6 +518,11 @@ typedef struct fl_stats_endpoint {
      * failed: a wrong key) or that came in the clear where SRTP was
      * negotiated; -1 for other endpoints */
     int64_t srtp_auth_failed;
+    /* datagrams that reached the worker's shared UDP port and belonged to
+     * no session there (strangers, floods, stale peers): the worker's count,
+     * the same for every endpoint on it; -1 when the endpoint has ports of
+     * its own (or no ICE transport yet) */
+    int64_t shared_port_unclaimed;
 } fl_stats_endpoint;
 
 /* What both directions of an RTP stream report. Counts of feedback are

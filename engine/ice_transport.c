@@ -822,6 +822,15 @@ uint64_t fl__ice_transport_dropped_unvalidated(const fl__ice_transport *t)
     return t->dropped_unvalidated;
 }
 
+int64_t fl__ice_transport_shared_unclaimed(const fl__ice_transport *t)
+{
+    if (!t->mux)
+        return -1;
+    fl__udp_mux_stats st;
+    fl__udp_mux_get_stats(t->mux, &st);
+    return (int64_t)st.unclaimed;
+}
+
 size_t fl__ice_transport_sockets(const fl__ice_transport *t)
 {
     return own_sockets(t) + t->n_tcp;

@@ -79,6 +79,10 @@ int fl__ice_transport_send(fl__ice_transport *t, fl_buf *buf);
  * ICE connectivity check (fl_ice_agent_peer_validated). */
 uint64_t fl__ice_transport_dropped_unvalidated(const fl__ice_transport *t);
 
+/* Datagrams its shared sockets' mux dropped as nobody's
+ * (fl__udp_mux_stats.unclaimed); -1 when it has sockets of its own. */
+int64_t fl__ice_transport_shared_unclaimed(const fl__ice_transport *t);
+
 /* Number of sockets the transport opened (UDP and TCP listeners; the
  * shared ones are not its own). */
 size_t fl__ice_transport_sockets(const fl__ice_transport *t);

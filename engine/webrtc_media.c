@@ -495,6 +495,8 @@ void fl__wr_stats(fl_element *e, unsigned media, fl__stats_out *out)
     s->endpoint.unvalidated_packets_dropped =
             wr && wr->ice ? (int64_t)fl__ice_transport_dropped_unvalidated(wr->ice) : -1;
     s->endpoint.srtp_auth_failed = wr && wr->plain ? 0 : -1;
+    s->endpoint.shared_port_unclaimed =
+            wr && wr->ice ? fl__ice_transport_shared_unclaimed(wr->ice) : -1;
     size_t first = out->n - 1;
     int k;
     if (!wr || !fl__wr_transport(wr, 0, &k))

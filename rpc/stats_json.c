@@ -121,6 +121,8 @@ static json_t *element(const char *name, const fl_stats *s, int endpoint)
         set_int(o, "unvalidatedPacketsDropped", s->endpoint.unvalidated_packets_dropped);
     if (s->endpoint.srtp_auth_failed >= 0)
         set_int(o, "srtpAuthFailed", s->endpoint.srtp_auth_failed);
+    if (s->endpoint.shared_port_unclaimed >= 0)
+        set_int(o, "sharedPortUnclaimedPackets", s->endpoint.shared_port_unclaimed);
     return o;
 }
 

@@ -84,6 +84,7 @@ static void test_endpoint_streams(void **state)
     v[0] = entry(FL_STATS_ENDPOINT, T0);
     v[0].endpoint.unvalidated_packets_dropped = 3;
     v[0].endpoint.srtp_auth_failed = -1; /* a WebRtcEndpoint: no SDES */
+    v[0].endpoint.shared_port_unclaimed = 9;
 
     v[1] = entry(FL_STATS_INBOUND_RTP, T0 + 1);
     fl_stats_inbound_rtp *in = &v[1].inbound_rtp;
@@ -139,7 +140,7 @@ static void test_endpoint_streams(void **state)
             v, 5, "W",
             "{'W_endpoint':{'id':'W_endpoint','type':'endpoint','timestampMillis':"
             "1700000000123,'inputLatency':[],'E2ELatency':[],'unvalidatedPacketsDropped':3,"
-            "'__module__':'kurento','__type__':'EndpointStats'},"
+            "'sharedPortUnclaimedPackets':9,'__module__':'kurento','__type__':'EndpointStats'},"
 
             "'RTCInboundRTPStreamStats_3735928559':{'id':'RTCInboundRTPStreamStats_3735928559',"
             "'type':'inboundrtp','timestampMillis':1700000000124,'ssrc':'3735928559',"
@@ -182,6 +183,7 @@ static void test_endpoint_streams(void **state)
     fl_stats e = entry(FL_STATS_ENDPOINT, T0);
     e.endpoint.unvalidated_packets_dropped = -1;
     e.endpoint.srtp_auth_failed = -1;
+    e.endpoint.shared_port_unclaimed = -1;
     expect_text(&e, 1, "W",
                 "{'W_endpoint':{'id':'W_endpoint','type':'endpoint','timestampMillis':"
                 "1700000000123,'inputLatency':[],'E2ELatency':[],'__module__':'kurento',"
@@ -279,6 +281,7 @@ static void test_service(void **state)
     rec = only_record(value_of(r), id, "endpoint", "EndpointStats");
     assert_int_equal(json_array_size(json_object_get(rec, "E2ELatency")), 0);
     assert_null(json_object_get(rec, "unvalidatedPacketsDropped")); /* no ICE yet */
+    assert_null(json_object_get(rec, "sharedPortUnclaimedPackets"));
 
     static const char *const lists[] = { "getICECandidatePairs", "getIceConnectionState",
                                          "getDtlsConnectionState" };
