@@ -140,6 +140,11 @@ static int udp_input(fl__ice_transport *t, int sid, fl__udp_packet *p)
     if (is_stun(b)) {
         fl_ice_agent_handle_input(t->agent, now(t), sid, &p->from, fl_buf_data(b), b->len);
         fl_buf_unref(b);
+        /* on a shared socket, the peer's datagrams come here once the agent
+         * has authenticated it there */
+        if (t->mux && sid >= 0 && !t->own[sid] &&
+            fl_ice_agent_peer_validated(t->agent, sid, &p->from))
+            fl__udp_mux_learn(&t->mc, t->udp[sid], &p->from);
         return 1;
     }
     deliver(t, sid, b, &p->from);
@@ -664,9 +669,20 @@ static int open_sockets(fl__ice_transport *t, const fl__ice_transport_config *cf
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = open_udp(t, cfg, &addrs[i].addr);
+        if (rc != 0 && t->mux && rc != FL_ENOMEM) {
+            /* a shared socket that cannot be had on this address (a fixed
+             * port taken there, an address gone): the others serve */
+            char ip[FL_ADDR_STRLEN];
+            fl_log(FL_LOG_WARN, "no shared UDP port on %s (%s): no candidate there",
+                   fl_addr_ip_str(&addrs[i].addr, ip), fl_strerror(rc));
+            rc = 0;
+            continue;
+        }
         if (rc == 0 && cfg->ice_tcp)
             rc = open_tcp(t, cfg, &addrs[i].addr);
     }
+    if (rc == 0 && t->n_udp == 0)
+        rc = FL_EBUSY; /* not one address could be had */
     return rc;
 }
 

@@ -18,6 +18,9 @@ FL_LOG_TAG("udp-mux");
 #define TXN_SLOTS   4096 /* power of two */
 #define ADDR_MIN    64   /* address table slots at first (power of two) */
 #define LOCAL_QUEUE 1024 /* datagrams between clients waiting for delivery */
+/* An address that brought its owner a datagram this recently (ms) is not
+ * taken by another client: a live session keeps its peer. */
+#define FRESH_MS 5000
 
 typedef struct txn_slot {
     uint8_t id[FL_STUN_TXN_ID_SIZE];
@@ -28,6 +31,7 @@ typedef struct addr_slot {
     fl__udp_mux_client *c; /* NULL: free */
     uint32_t sock;         /* index in sockets[] */
     fl_addr addr;
+    uint64_t seen; /* uv_now of its last datagram (or of the learning) */
 } addr_slot;
 
 typedef struct local_dgram {
@@ -61,8 +65,11 @@ struct fl__udp_mux {
     uv_idle_t idle;
     local_dgram local[LOCAL_QUEUE];
     size_t lhead, llen;
+    uint64_t now; /* uv_now at the batch being routed */
     fl__udp_mux_stats stats;
 };
+
+static uint32_t socket_index(const fl__udp_mux *m, const fl__udp *u);
 
 /* ---- the address table ---- */
 
@@ -77,8 +84,8 @@ static uint64_t mix64(uint64_t x)
 
 static size_t addr_hash(uint32_t sock, const fl_addr *a)
 {
-    uint64_t w[2];
-    memcpy(w, a->ip, sizeof w);
+    uint64_t w[2] = { 0, 0 };
+    memcpy(w, a->ip, a->family == 4 ? 4 : sizeof w); /* what fl_addr_equal compares */
     uint64_t h = mix64(w[0] ^ ((uint64_t)a->port << 40 | (uint64_t)a->family << 32 | sock));
     return (size_t)mix64(h ^ w[1]);
 }
@@ -169,15 +176,62 @@ static size_t client_index(const fl__udp_mux_client *c, uint32_t sock, const fl_
     return SIZE_MAX;
 }
 
-/* c owns (sock, a) from now on. */
-static void learn(fl__udp_mux_client *c, uint32_t sock, const fl_addr *a)
+/* Moves entry k of c's list to its end (the newest). */
+static void client_touch(fl__udp_mux_client *c, size_t k)
+{
+    uint32_t sock = c->addr_sock[k];
+    fl_addr a = c->addrs[k];
+    memmove(&c->addr_sock[k], &c->addr_sock[k + 1], (c->naddrs - k - 1) * sizeof c->addr_sock[0]);
+    memmove(&c->addrs[k], &c->addrs[k + 1], (c->naddrs - k - 1) * sizeof c->addrs[0]);
+    c->addr_sock[c->naddrs - 1] = sock;
+    c->addrs[c->naddrs - 1] = a;
+}
+
+/* The entry of c's list whose address was heard from longest ago. */
+static size_t client_stalest(const fl__udp_mux_client *c)
+{
+    const fl__udp_mux *m = c->mux;
+    size_t best = 0;
+    uint64_t best_seen = UINT64_MAX;
+    for (size_t k = 0; k < c->naddrs; k++) {
+        size_t i = addr_find(m, c->addr_sock[k], &c->addrs[k]);
+        uint64_t seen = i != SIZE_MAX ? m->addrs[i].seen : 0;
+        if (seen < best_seen) {
+            best_seen = seen;
+            best = k;
+        }
+    }
+    return best;
+}
+
+/* c owns (sock, a) from now on, unless another client heard from it
+ * within FRESH_MS (returns FL_EBUSY then). */
+static int learn(fl__udp_mux_client *c, uint32_t sock, const fl_addr *a)
 {
     fl__udp_mux *m = c->mux;
+    uint64_t now = uv_now(m->loop);
     size_t i = addr_find(m, sock, a);
-    if (i != SIZE_MAX && m->addrs[i].c == c)
-        return;
-    if (i != SIZE_MAX) { /* another client's: it is this one's now */
+    if (i != SIZE_MAX && m->addrs[i].c == c) {
+        m->addrs[i].seen = now;
+        size_t k = client_index(c, sock, a);
+        if (k != SIZE_MAX)
+            client_touch(c, k);
+        return 0;
+    }
+    if (i != SIZE_MAX) {
         fl__udp_mux_client *old = m->addrs[i].c;
+        if (now - m->addrs[i].seen < FRESH_MS) {
+            if (m->stats.refused_takeovers++ == 0) {
+                char s[FL_ADDR_STRLEN];
+                fl_log(FL_LOG_WARN,
+                       "peer %s already carries a live session on this shared port: another "
+                       "session's checks from it are not followed (two sessions behind one "
+                       "address and port, as between two servers on shared ports, need "
+                       "fluo.singlePort false)",
+                       fl_addr_str(a, s));
+            }
+            return FL_EBUSY;
+        }
         size_t k = client_index(old, sock, a);
         if (k != SIZE_MAX)
             client_forget(old, k);
@@ -185,16 +239,27 @@ static void learn(fl__udp_mux_client *c, uint32_t sock, const fl_addr *a)
             addr_remove_at(m, i);
     }
     if (c->naddrs == FL__UDP_MUX_CLIENT_ADDRS)
-        client_forget(c, 0);
+        client_forget(c, client_stalest(c));
     if (addr_reserve(m) != 0) {
         fl_log(FL_LOG_WARN, "no memory for a peer address: its datagrams will be dropped");
-        return;
+        return FL_ENOMEM;
     }
-    addr_slot e = { .c = c, .sock = sock, .addr = *a };
+    addr_slot e = { .c = c, .sock = sock, .addr = *a, .seen = now };
     addr_put_slot(m->addrs, m->addr_cap, &e);
     m->addr_len++;
     c->addr_sock[c->naddrs] = sock;
     c->addrs[c->naddrs++] = *a;
+    return 0;
+}
+
+int fl__udp_mux_learn(fl__udp_mux_client *c, const fl__udp *u, const fl_addr *from)
+{
+    if (!c->mux)
+        return FL_ECLOSED;
+    uint32_t sock = socket_index(c->mux, u);
+    if (sock == UINT32_MAX)
+        return FL_ENOENT;
+    return learn(c, sock, from);
 }
 
 /* ---- transaction ids ---- */
@@ -242,12 +307,10 @@ static fl__udp_mux_client *by_username(fl__udp_mux *m, const fl_stun_msg *msg)
     return fl_hmap_get(&m->by_ufrag, key);
 }
 
-/* The client of a STUN message by its USERNAME or transaction id, which
- * learns where it came from; NULL when neither names one. */
-static fl__udp_mux_client *route_stun(fl__udp_mux *m,
-                                      uint32_t sock,
-                                      const fl_buf *b,
-                                      const fl_addr *from)
+/* The client of a STUN message by its USERNAME or transaction id; NULL
+ * when neither names one. Nothing is learnt here: the client's agent checks
+ * the message first (fl__udp_mux_learn). */
+static fl__udp_mux_client *route_stun(fl__udp_mux *m, const fl_buf *b)
 {
     fl_stun_msg msg;
     if (fl_stun_msg_parse(&msg, b->data + b->off, b->len) != 0)
@@ -262,8 +325,6 @@ static fl__udp_mux_client *route_stun(fl__udp_mux *m,
             c = s->c;
         m->stats.by_txn += c != NULL;
     }
-    if (c)
-        learn(c, sock, from);
     return c;
 }
 
@@ -271,7 +332,7 @@ static fl__udp_mux_client *route(fl__udp_mux *m, uint32_t sock, const fl__udp_pa
 {
     const fl_buf *b = p->buf;
     if (b->len >= 20 && fl_demux_classify(b->data[b->off]) == FL_DEMUX_STUN) {
-        fl__udp_mux_client *c = route_stun(m, sock, b, &p->from);
+        fl__udp_mux_client *c = route_stun(m, b);
         if (c)
             return c;
     }
@@ -279,6 +340,7 @@ static fl__udp_mux_client *route(fl__udp_mux *m, uint32_t sock, const fl__udp_pa
     if (i == SIZE_MAX)
         return NULL;
     m->stats.by_addr++;
+    m->addrs[i].seen = m->now;
     return m->addrs[i].c;
 }
 
@@ -286,6 +348,7 @@ static void on_recv(fl__udp *u, fl__udp_packet *pkts, size_t n, void *arg)
 {
     fl__udp_mux *m = arg;
     uint32_t sock = socket_index(m, u);
+    m->now = uv_now(m->loop);
     for (size_t i = 0; i < n; i++) {
         fl__udp_mux_client *c = m->sockets_closed ? NULL : route(m, sock, &pkts[i]);
         if (c) {
@@ -309,8 +372,9 @@ static void on_idle(uv_idle_t *h)
 {
     fl__udp_mux *m = h->data;
     size_t n = m->llen; /* what they send meanwhile goes next time */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && m->llen > 0; i++) {
         local_dgram d = m->local[m->lhead];
+        m->local[m->lhead] = (local_dgram){ 0 };
         m->lhead = (m->lhead + 1) % LOCAL_QUEUE;
         m->llen--;
         if (!d.to || m->sockets_closed) {
@@ -322,7 +386,7 @@ static void on_idle(uv_idle_t *h)
                              .local = *fl__udp_local(d.u) };
         d.to->on_recv(d.to->arg, d.u, &p);
     }
-    if (m->llen == 0)
+    if (m->llen == 0 && !m->sockets_closed)
         uv_idle_stop(&m->idle);
 }
 
@@ -382,7 +446,7 @@ int fl__udp_mux_socket(fl__udp_mux *m,
         }
     }
     if (m->nsockets == MAX_SOCKETS)
-        return FL_ENOMEM;
+        return FL_EBUSY; /* as many addresses as a worker serves */
     fl__udp *u;
     int rc = open_socket(m, ip, min_port, max_port, &u);
     if (rc != 0)
@@ -452,8 +516,10 @@ static void close_sockets(fl__udp_mux *m)
 {
     m->sockets_closed = 1;
     m->pending_closes = (int)m->nsockets + 1;
-    for (; m->llen > 0; m->llen--, m->lhead = (m->lhead + 1) % LOCAL_QUEUE)
+    for (; m->llen > 0; m->llen--, m->lhead = (m->lhead + 1) % LOCAL_QUEUE) {
         fl_buf_unref(m->local[m->lhead].buf);
+        m->local[m->lhead] = (local_dgram){ 0 };
+    }
     for (size_t i = 0; i < m->nsockets; i++)
         fl__udp_close(m->sockets[i].u, socket_closed, m);
     uv_close((uv_handle_t *)&m->idle, idle_closed);

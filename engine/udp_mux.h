@@ -6,17 +6,18 @@
  *
  * Demultiplexing, per datagram received on a shared socket:
  * - a STUN request or indication goes to the client whose local ICE ufrag
- *   is the first part of its USERNAME ("local:remote", RFC 8445 §7.2.2),
- *   and that client learns the sender's address;
+ *   is the first part of its USERNAME ("local:remote", RFC 8445 §7.2.2);
  * - a STUN response goes to the client that sent the request with its
- *   transaction id (fl__udp_mux_expect), and that client learns the
- *   address it came from;
+ *   transaction id (fl__udp_mux_expect);
  * - anything else (DTLS, RTP, RTCP, and STUN that matched nothing above)
- *   goes to the client that learnt its source address; the last client to
- *   learn an address owns it.
+ *   goes to the client that learnt its source address.
+ * A client learns an address (fl__udp_mux_learn) once its ICE agent has
+ * accepted a check from it or an answer to one (the message's integrity
+ * verified), never on the routing alone: knowing a session's ufrag, which
+ * travels in clear, is not enough to move its peer's address. An address
+ * that brought its owner a datagram in the last 5 s stays its owner's.
  * A datagram nobody claims is dropped and counted. A client still checks
- * what it gets (ICE message integrity, validated sources) as it would on a
- * socket of its own: the mux only routes.
+ * what it gets (validated sources) as it would on a socket of its own.
  *
  * Threads: a mux belongs to its loop's thread; every function here is
  * called there. Nothing is allocated per packet: the address table grows
@@ -33,7 +34,8 @@
 #include "base/buf.h"
 #include "engine/udp.h"
 
-/* Addresses a client keeps at most; learning one more forgets its oldest. */
+/* Addresses a client keeps at most; learning one more forgets the one
+ * heard from longest ago. */
 #define FL__UDP_MUX_CLIENT_ADDRS 8
 /* Datagrams a shared socket holds queued for sending (a full queue is
  * flushed at once): room for one loop iteration of a busy worker. */
@@ -62,13 +64,14 @@ typedef struct fl__udp_mux_client {
 } fl__udp_mux_client;
 
 typedef struct fl__udp_mux_stats {
-    uint64_t by_ufrag;  /* STUN requests routed by USERNAME */
-    uint64_t by_txn;    /* STUN responses routed by transaction id */
-    uint64_t by_addr;   /* datagrams routed by their source address */
-    uint64_t unclaimed; /* datagrams no client claimed: dropped */
-    size_t clients;     /* attached now */
-    size_t addresses;   /* learnt addresses now */
-    size_t sockets;     /* shared sockets open */
+    uint64_t by_ufrag;          /* STUN requests routed by USERNAME */
+    uint64_t by_txn;            /* STUN responses routed by transaction id */
+    uint64_t by_addr;           /* datagrams routed by their source address */
+    uint64_t unclaimed;         /* datagrams no client claimed: dropped */
+    uint64_t refused_takeovers; /* learns refused: a live session's address */
+    size_t clients;             /* attached now */
+    size_t addresses;           /* learnt addresses now */
+    size_t sockets;             /* shared sockets open */
 } fl__udp_mux_stats;
 
 /* A mux on `loop` whose sockets receive into `pool` (which must outlive
@@ -102,6 +105,14 @@ int fl__udp_mux_attach(fl__udp_mux *m,
 /* Forgets c: its ufrag, its addresses and its pending transaction ids. No
  * callback for c runs after this. */
 void fl__udp_mux_detach(fl__udp_mux_client *c);
+
+/* c owns the peer address `from` on shared socket u from now on: its agent
+ * accepted an authenticated check from there or an answer from there to
+ * one of its checks. Re-learning an address makes it c's newest; one more
+ * than FL__UDP_MUX_CLIENT_ADDRS forgets the one heard from longest ago.
+ * FL_EBUSY when another client heard from that address in the last 5 s
+ * (it keeps it); FL_ENOENT when u is not the mux's; FL_ENOMEM. */
+int fl__udp_mux_learn(fl__udp_mux_client *c, const fl__udp *u, const fl_addr *from);
 
 /* A STUN request c sends with transaction id `txn` (12 bytes): its
  * response comes back to c. Recent ids only: a table of fixed size, where

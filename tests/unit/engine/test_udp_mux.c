@@ -266,6 +266,115 @@ static void test_sessions_of_one_mux_talk(void **state)
     world_end(&w);
 }
 
+/* A stranger who knows a session's ufrag (it travels in clear) sends a
+ * check without the password, then data: the session's agent refuses the
+ * check, so the stranger's address is not learnt and its data is nobody's. */
+static void test_no_learning_without_integrity(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 1);
+    open_peer(&w, &w.a[0], w.mux[0], FL_ICE_ROLE_CONTROLLING);
+    open_peer(&w, &w.b[0], NULL, FL_ICE_ROLE_CONTROLLED);
+    start_pair(&w.a[0], &w.b[0], 3);
+    for (int i = 0; i < 5000 && !all_ready(&w, 1); i++)
+        spin(&w, 1);
+    assert_true(all_ready(&w, 1));
+    fl__udp_mux_stats st, st2;
+    fl__udp_mux_get_stats(w.mux[0], &st);
+    char user[300];
+    snprintf(user, sizeof user, "%s:x",
+             fl_ice_agent_local_ufrag(fl__ice_transport_agent(w.a[0].t)));
+    uint8_t req[512];
+    fl_stun_writer sw;
+    uint8_t txn[FL_STUN_TXN_ID_SIZE] = { 9, 9, 9 };
+    assert_int_equal(
+            fl_stun_writer_init(&sw, req, sizeof req, FL_STUN_BINDING, FL_STUN_REQUEST, txn), 0);
+    assert_int_equal(fl_stun_writer_add_string(&sw, FL_STUN_ATTR_USERNAME, user), 0);
+    size_t n;
+    assert_int_equal(fl_stun_writer_finish(&sw, &n), 0);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(w.a[0].host_port) };
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(sendto(fd, req, n, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)n);
+    spin(&w, 30);
+    uint8_t rtp[40] = { 0x80, 3 };
+    assert_int_equal(sendto(fd, rtp, sizeof rtp, 0, (struct sockaddr *)&to, sizeof to),
+                     (ssize_t)sizeof rtp);
+    spin(&w, 30);
+    close(fd);
+    fl__udp_mux_get_stats(w.mux[0], &st2);
+    assert_true(st2.by_ufrag >= st.by_ufrag + 1); /* the check went to the agent (and consent) */
+    assert_int_equal(st2.unclaimed, st.unclaimed + 1); /* its data is nobody's */
+    assert_int_equal(st2.addresses, st.addresses);
+    assert_int_equal(w.a[0].data_in + w.a[0].wrong_in, 0);
+    world_end(&w);
+}
+
+static int direct_in;
+
+static void count_in(void *arg, fl__udp *u, fl__udp_packet *p)
+{
+    (void)arg;
+    (void)u;
+    direct_in++;
+    fl_buf_unref(p->buf);
+}
+
+/* The address table's rules, through the API: a live session's address is
+ * not taken by another, and a session that learns more addresses than it
+ * keeps forgets the one heard from longest ago, not the one in use. */
+static void test_learning_rules(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w, 1);
+    fl_addr lo;
+    fl_addr_parse(&lo, "127.0.0.1", 0);
+    fl__udp *u;
+    assert_int_equal(fl__udp_mux_socket(w.mux[0], &lo, 0, 0, &u), 0);
+    fl__udp_mux_client c1, c2;
+    assert_int_equal(fl__udp_mux_attach(w.mux[0], &c1, "one", count_in, NULL), 0);
+    assert_int_equal(fl__udp_mux_attach(w.mux[0], &c2, "two", count_in, NULL), 0);
+    /* P: a real socket, so that its datagrams can be routed */
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in pa = { .sin_family = AF_INET };
+    pa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&pa, sizeof pa), 0);
+    socklen_t pl = sizeof pa;
+    getsockname(fd, (struct sockaddr *)&pa, &pl);
+    fl_addr p;
+    fl_addr_from_sockaddr(&p, (struct sockaddr *)&pa);
+    assert_int_equal(fl__udp_mux_learn(&c1, u, &p), 0);
+    assert_int_equal(fl__udp_mux_learn(&c2, u, &p), FL_EBUSY); /* c1 heard from it just now */
+    for (int i = 0; i < FL__UDP_MUX_CLIENT_ADDRS - 1; i++) {
+        fl_addr x = lo;
+        x.port = (uint16_t)(1000 + i);
+        assert_int_equal(fl__udp_mux_learn(&c1, u, &x), 0);
+    }
+    assert_int_equal(fl__udp_mux_learn(&c1, u, &p), 0); /* heard again: the newest */
+    fl_addr extra = lo;
+    extra.port = 2000;
+    assert_int_equal(fl__udp_mux_learn(&c1, u, &extra), 0); /* one too many: 1000 goes */
+    fl__udp_mux_stats st;
+    fl__udp_mux_get_stats(w.mux[0], &st);
+    assert_int_equal(st.addresses, FL__UDP_MUX_CLIENT_ADDRS);
+    assert_int_equal(st.refused_takeovers, 1);
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(fl__udp_local(u)->port) };
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    uint8_t junk[20] = { 0x80 };
+    assert_int_equal(sendto(fd, junk, sizeof junk, 0, (struct sockaddr *)&to, sizeof to),
+                     (ssize_t)sizeof junk);
+    spin(&w, 30);
+    close(fd);
+    assert_int_equal(direct_in, 1); /* P still routes to c1 */
+    fl__udp_mux_detach(&c1);
+    fl__udp_mux_detach(&c2);
+    fl__udp_mux_get_stats(w.mux[0], &st);
+    assert_int_equal(st.addresses, 0);
+    world_end(&w);
+}
+
 static void test_attach_rules(void **state)
 {
     (void)state;
@@ -290,6 +399,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sessions_share_a_port),
         cmocka_unit_test(test_sessions_of_one_mux_talk),
+        cmocka_unit_test(test_no_learning_without_integrity),
+        cmocka_unit_test(test_learning_rules),
         cmocka_unit_test(test_attach_rules),
     };
     return cmocka_run_group_tests_name("engine_udp_mux", tests, NULL, NULL);
