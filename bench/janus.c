@@ -8,6 +8,7 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@
 
 struct fl_bench_janus {
     pid_t pid;
-    int netns_made, veth_made;
+    fl_bench_netns net;
     char dir[64]; /* the temporary folder; "" when none */
     uint64_t session;
     uint64_t room_handle; /* 0 until the room is created */
@@ -520,9 +521,13 @@ static int event_sdp(json_t *ev, const char *what, const char *type, char **sdp)
 
 /* ---- setup and teardown ---- */
 
+/* As Debian's /etc/janus/janus.jcfg ships it for a production install
+ * (debug_level 4), with event_loops set to the core count as its comment
+ * advises for load (the "%d"), instead of a thread per handle. */
 static const char janus_jcfg[] =
         "general: {\n"
-        "\tdebug_level = 3\n"
+        "\tdebug_level = 4\n"
+        "\tevent_loops = %d\n"
         "\tdebug_colors = false\n"
         "\tinterface = \"" JANUS_NS_IP "\"\n"
         "\tserver_name = \"fluobench\"\n"
@@ -583,22 +588,30 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
+void fl_bench_netns_down(fl_bench_netns *n)
+{
+    if (n->veth_made) {
+        RUN(1, "ip", "route", "del", "local", FL_BENCH_NETNS_PEERS, "dev", "lo");
+        RUN(1, "ip", "link", "del", JANUS_VETH_HOST);
+    }
+    if (n->netns_made)
+        RUN(1, "ip", "netns", "del", JANUS_NETNS);
+    n->veth_made = n->netns_made = 0;
+}
+
 /* Removes what is there of the namespace, the veth and the folder. */
 static void teardown_net(fl_bench_janus *j)
 {
-    if (j->veth_made)
-        RUN(1, "ip", "link", "del", JANUS_VETH_HOST);
-    if (j->netns_made)
-        RUN(1, "ip", "netns", "del", JANUS_NETNS);
-    j->veth_made = j->netns_made = 0;
+    fl_bench_netns_down(&j->net);
     if (j->dir[0])
         nftw(j->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
     j->dir[0] = 0;
 }
 
-static int setup_net(fl_bench_janus *j)
+int fl_bench_netns_up(fl_bench_netns *n)
 {
     char path[128];
+    memset(n, 0, sizeof *n);
     snprintf(path, sizeof path, "/run/netns/%s", JANUS_NETNS);
     if (access(path, F_OK) == 0) {
         /* Left over by a run that crashed, unless something runs in it. */
@@ -613,19 +626,39 @@ static int setup_net(fl_bench_janus *j)
     RUN(1, "ip", "link", "del", JANUS_VETH_HOST);
     if (RUN(0, "ip", "netns", "add", JANUS_NETNS) < 0)
         return FL_EIO;
-    j->netns_made = 1;
+    n->netns_made = 1;
     if (RUN(0, "ip", "link", "add", JANUS_VETH_HOST, "type", "veth", "peer", "name", JANUS_VETH_NS,
             "netns", JANUS_NETNS) < 0)
-        return FL_EIO;
-    j->veth_made = 1;
+        goto fail;
+    n->veth_made = 1;
     if (RUN(0, "ip", "addr", "add", JANUS_HOST_IP "/24", "dev", JANUS_VETH_HOST) < 0 ||
         RUN(0, "ip", "link", "set", JANUS_VETH_HOST, "up") < 0 ||
         RUN(0, "ip", "-n", JANUS_NETNS, "addr", "add", JANUS_NS_IP "/24", "dev", JANUS_VETH_NS) <
                 0 ||
         RUN(0, "ip", "-n", JANUS_NETNS, "link", "set", JANUS_VETH_NS, "up") < 0 ||
-        RUN(0, "ip", "-n", JANUS_NETNS, "link", "set", "lo", "up") < 0)
-        return FL_EIO;
+        RUN(0, "ip", "-n", JANUS_NETNS, "link", "set", "lo", "up") < 0 ||
+        RUN(0, "ip", "-n", JANUS_NETNS, "route", "add", FL_BENCH_NETNS_PEERS, "via",
+            JANUS_HOST_IP) < 0)
+        goto fail;
+    RUN(1, "ip", "route", "del", "local", FL_BENCH_NETNS_PEERS, "dev", "lo"); /* a crashed run's */
+    if (RUN(0, "ip", "route", "add", "local", FL_BENCH_NETNS_PEERS, "dev", "lo") < 0)
+        goto fail;
     return 0;
+fail:
+    fl_bench_netns_down(n);
+    return FL_EIO;
+}
+
+int fl_bench_netns_enter(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/run/netns/%s", JANUS_NETNS);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return FL_EIO;
+    int rc = setns(fd, CLONE_NEWNET);
+    close(fd);
+    return rc < 0 ? FL_EIO : 0;
 }
 
 static int write_config(fl_bench_janus *j)
@@ -636,7 +669,10 @@ static int write_config(fl_bench_janus *j)
         j->dir[0] = 0;
         return FL_EIO;
     }
-    if (write_file(j->dir, "janus.jcfg", janus_jcfg) < 0 ||
+    char jcfg[sizeof janus_jcfg + 16];
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(jcfg, sizeof jcfg, janus_jcfg, cores > 0 ? (int)cores : 1);
+    if (write_file(j->dir, "janus.jcfg", jcfg) < 0 ||
         write_file(j->dir, "janus.transport.http.jcfg", http_jcfg) < 0 ||
         write_file(j->dir, "janus.plugin.echotest.jcfg", echotest_jcfg) < 0 ||
         write_file(j->dir, "janus.plugin.videoroom.jcfg", videoroom_jcfg) < 0)
@@ -740,7 +776,7 @@ int fl_bench_janus_start(fl_bench_janus **out, char *client_ip, size_t cap)
     fl_bench_janus *j = calloc(1, sizeof *j);
     if (!j)
         return FL_ENOMEM;
-    int rc = setup_net(j);
+    int rc = fl_bench_netns_up(&j->net);
     if (rc == 0)
         rc = write_config(j);
     if (rc == 0)

@@ -25,6 +25,34 @@
 
 typedef struct fl_bench_janus fl_bench_janus;
 
+/* The namespace and veth pair above, for any server the benchmark runs
+ * behind them (fluo and the floor too, so that every server is reached
+ * over the same path as Janus). Server side 10.213.0.2 on "fbjanus1". */
+#define FL_BENCH_NETNS_CLIENT_IP "10.213.0.1"
+#define FL_BENCH_NETNS_SERVER_IP "10.213.0.2"
+#define FL_BENCH_NETNS_SERVER_IF "fbjanus1"
+/* The client's peers each have an address of their own there (bench/wr.h):
+ * a local route on the host makes them all local, and the namespace
+ * routes them through the veth. */
+#define FL_BENCH_NETNS_PEERS "10.214.0.0/16"
+
+typedef struct fl_bench_netns {
+    int netns_made, veth_made;
+} fl_bench_netns;
+
+/* Makes the namespace (one left over by a crashed run and empty is
+ * removed first) and the veth pair, addressed and up. 0, FL_EBUSY (the
+ * namespace is in use) or FL_EIO; on failure nothing made is left. Needs
+ * root. */
+int fl_bench_netns_up(fl_bench_netns *n);
+
+/* Deletes what fl_bench_netns_up made (n is zeroed); safe to repeat. */
+void fl_bench_netns_down(fl_bench_netns *n);
+
+/* Moves the calling thread into the namespace (setns): for a server's
+ * child process after fork, before it opens sockets. 0 or FL_EIO. */
+int fl_bench_netns_enter(void);
+
 /* Creates the namespace and the veth pair, writes Janus's configuration in
  * a fresh temporary folder (EchoTest, VideoRoom with no rooms, HTTP
  * transport only, RTP ports 20000-40000, no STUN/TURN, no admin API), starts

@@ -1,6 +1,7 @@
 /* The blocking Kurento Protocol client of fluo-bench (see kclient.h). */
 #include "bench/kclient.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,6 +18,7 @@
 #include "base/bytes.h"
 #include "base/err.h"
 #include "base/http.h"
+#include "bench/janus.h"
 
 static int write_all(int fd, const uint8_t *d, size_t n)
 {
@@ -162,11 +164,17 @@ int fl_bench_kc_invoke_void(fl_bench_kc *kc, const char *object, const char *op,
     return v ? 0 : FL_EIO;
 }
 
-static int connect_tcp(int port)
+/* Where fluo is: loopback, or its side of the veth (b->veth). */
+static const char *server_ip(const fl_bench_kc *kc)
+{
+    return kc->b->veth ? FL_BENCH_NETNS_SERVER_IP : "127.0.0.1";
+}
+
+static int connect_tcp(const fl_bench_kc *kc)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)kc->port) };
+    inet_pton(AF_INET, server_ip(kc), &sa.sin_addr);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         if (fd >= 0)
             close(fd);
@@ -180,7 +188,7 @@ static int connect_tcp(int port)
 static int ws_open(fl_bench_kc *kc)
 {
     char host[64], key[25];
-    snprintf(host, sizeof(host), "127.0.0.1:%d", kc->port);
+    snprintf(host, sizeof(host), "%s:%d", server_ip(kc), kc->port);
     fl_bytes req;
     fl_bytes_init(&req);
     int rc = fl_ws_handshake_client_write(&req, host, "/kurento", &kc->b->rand, key);
@@ -232,8 +240,8 @@ static int free_port(void)
 /* fluo's configuration into a fresh temporary file (kc->cfg_path). */
 static int write_config(fl_bench_kc *kc, json_t *fluo_cfg)
 {
-    json_t *cfg = json_pack("{s:{s:s}, s:{s:s}}", "WebRtcEndpoint", "networkInterfaces", "lo",
-                            "fluo", "log", "*:2");
+    json_t *cfg = json_pack("{s:{s:s}, s:{s:s}}", "WebRtcEndpoint", "networkInterfaces",
+                            kc->b->veth ? FL_BENCH_NETNS_SERVER_IF : "lo", "fluo", "log", "*:2");
     if (cfg && fluo_cfg)
         json_object_update(json_object_get(cfg, "fluo"), fluo_cfg);
     snprintf(kc->cfg_path, sizeof(kc->cfg_path), "/tmp/fluo-bench-XXXXXX");
@@ -259,6 +267,10 @@ int fl_bench_kc_start(fl_bench_kc *kc, wr_bench *b, json_t *fluo_cfg)
     pid_t pid = fork();
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the harness */
+        if (b->veth && fl_bench_netns_enter() < 0) {
+            fprintf(stderr, "fluo-bench: cannot enter the bench's namespace\n");
+            _exit(127);
+        }
         execl(b->fluo_bin, b->fluo_bin, "--port", port, "--config", kc->cfg_path, "--workers",
               workers, (char *)NULL);
         fprintf(stderr, "fluo-bench: cannot run %s: %s\n", b->fluo_bin, strerror(errno));
@@ -267,8 +279,16 @@ int fl_bench_kc_start(fl_bench_kc *kc, wr_bench *b, json_t *fluo_cfg)
     if (pid < 0)
         return FL_EIO;
     kc->pid = pid;
-    for (int i = 0; i < 100 && (kc->fd = connect_tcp(kc->port)) < 0; i++) /* up to 5 s */
+    for (int i = 0; i < 100 && (kc->fd = connect_tcp(kc)) < 0; i++) { /* up to 5 s */
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) { /* it exited: nothing will answer */
+            kc->pid = 0;
+            fprintf(stderr, "fluo-bench: %s exited at start (status %d)\n", b->fluo_bin,
+                    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+            return FL_EIO;
+        }
         usleep(50000);
+    }
     if (kc->fd < 0 || ws_open(kc) < 0) {
         fprintf(stderr, "fluo-bench: no Kurento Protocol on port %d\n", kc->port);
         return FL_EIO;
@@ -301,6 +321,7 @@ void fl_bench_kc_stop(fl_bench_kc *kc)
         close(kc->fd);
     if (kc->pid > 0) {
         kill(kc->pid, SIGTERM);
+        kill(kc->pid, SIGCONT); /* one stopped (SIGSTOP) takes its SIGTERM now */
         int st;
         for (int i = 0; i < 100 && waitpid(kc->pid, &st, WNOHANG) == 0; i++)
             usleep(50000);

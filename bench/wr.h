@@ -27,9 +27,10 @@
 #include "net/transport.h"
 #include "sdp/sdp.h"
 
-#define WR_MAX_RX        8           /* received streams tracked per peer */
-#define WR_TRAILER_MAGIC 0x464c554fu /* "FLUO": ends every payload we send */
-#define WR_TRAILER_LEN   12          /* magic + send time (µs, fl_time) */
+#define WR_VETH_PEER_BASE 0x0ad60000u /* 10.214.0.0: FL_BENCH_NETNS_PEERS */
+#define WR_MAX_RX         8           /* received streams tracked per peer */
+#define WR_TRAILER_MAGIC  0x464c554fu /* "FLUO": ends every payload we send */
+#define WR_TRAILER_LEN    12          /* magic + send time (µs, fl_time) */
 
 typedef struct wr_bench wr_bench;
 
@@ -46,12 +47,14 @@ typedef struct wr_tx {
     int restart; /* a key frame was asked for: start over at a frame edge */
     uint64_t packets, octets;
     uint64_t key_frames, restarts; /* clip starts sent; those on request */
+    uint64_t win_sent;             /* packets sent inside the measured window */
 } wr_tx;
 
 typedef struct wr_rx {
     uint32_t ssrc;
-    int started;
-    uint8_t pt; /* of its first packet */
+    int started, stalled;
+    fl_time last_at; /* when its latest packet came */
+    uint8_t pt;      /* of its first packet */
     fl_rtp_unwrapper uw;
     uint64_t first, highest, received;
     uint64_t markers;                      /* packets with the marker bit: video frames ended */
@@ -64,17 +67,22 @@ typedef struct wr_rx {
 #define WR_DGRAM_BATCH 64
 #define WR_DGRAM_MIN   4
 
+#define WR_CTL_LEN 64 /* room for one IP_PKTINFO control message */
+
 /* Room for one recvmmsg. */
 typedef struct wr_dgrams {
     struct mmsghdr msgs[WR_DGRAM_BATCH];
     struct iovec iov[WR_DGRAM_BATCH];
     struct sockaddr_storage from[WR_DGRAM_BATCH];
     fl_buf *bufs[WR_DGRAM_BATCH];
+    uint8_t ctl[WR_DGRAM_BATCH][WR_CTL_LEN];
+    uint32_t to[WR_DGRAM_BATCH]; /* IPv4 destination (network order); 0: unknown */
 } wr_dgrams;
 
 /* Reads up to `want` (at most WR_DGRAM_BATCH) datagrams from fd without
  * blocking into buffers from pool: bufs[0..n) hold them (length set, the
- * caller owns each), from[0..n) their senders; n is returned. */
+ * caller owns each), from[0..n) their senders, to[0..n) the address each
+ * was sent to when the socket has IP_PKTINFO on; n is returned. */
 size_t wr_dgrams_read(wr_dgrams *d, int fd, fl_buf_pool *pool, size_t want);
 
 /* How many to read next on a socket whose last read got `got` of `want`:
@@ -108,6 +116,9 @@ typedef struct wr_join_times {
 typedef struct wr_peer {
     wr_bench *b;
     int id;
+    size_t slot;  /* its address: the client's base + slot + 1 */
+    fl_addr addr; /* its own IPv4 address and the client's port */
+    char ip[20];
     fl_ice_agent *ice;
     fl_transport *tr;
     fl_sdp_desc *local;
@@ -129,6 +140,10 @@ typedef struct wr_peer {
     wr_join_times t;
     /* the churn scenario: what the server driver releases when it leaves */
     char srv_obj[320];
+    /* the loss from the sender's side (echo, one2many, room) */
+    int subscribers;    /* peers that should receive every packet this one sends */
+    int expect_streams; /* streams this one should receive (audio + video per feed) */
+    const char *role;   /* for the lines naming a peer: "publisher", "viewer", ... */
 } wr_peer;
 
 /* Server drivers: signalling only. Each call blocks until the peer has the
@@ -155,9 +170,19 @@ typedef struct wr_server {
     void *state;
 } wr_server;
 
+/* The client's addresses: ONE UDP socket bound to 0.0.0.0:port, and every
+ * peer its own IPv4 address at that port (sent from with IP_PKTINFO, told
+ * apart on receipt by it): a server that demultiplexes by the remote
+ * address (one shared port) sees each peer as its own host, and the
+ * client still reads and writes everything in batches. Loopback: 127.1.x.y
+ * (all of 127/8 is local); the veth: 10.214.x.y, made local on the host by
+ * fl_bench_netns_up (a local route) and routed to from the namespace. */
 struct wr_bench {
     uv_loop_t loop;
-    int fd; /* the client's UDP socket */
+    int fd;             /* the client's UDP socket */
+    uint32_t peer_base; /* host order: a peer's address is this + slot + 1 */
+    wr_peer **slots;    /* slot -> peer; NULL: free */
+    size_t nslots;
     uv_poll_t poll;
     wr_dgrams dgrams; /* what a read of fd lands in */
     uv_timer_t tick;
@@ -183,12 +208,27 @@ struct wr_bench {
     int workers;
     int verbose;
     int pump_calls; /* the client's loop runs during every signalling call */
+    int kbps;       /* the video clip's target (average, key frames included) */
+    /* the path to the server: veth 0, both on 127.0.0.1; 1, the server in
+     * the namespace of janus.h reached over its veth pair */
+    int veth;
+    char server_ip[64]; /* where servers bind their media and control */
+    int server_cpu;     /* the core the server is pinned to; -1: not pinned */
+    /* stalls and unconnected peers fail the run (watch_stalls set) */
+    int watch_stalls;
+    int aborted;    /* a run failure was seen: wr_bench_run returns at once */
+    size_t stalls;  /* streams that stalled */
+    char fail[256]; /* the first failure, in words */
     /* the server */
     wr_server *server;
     pid_t pid;
     /* measurement */
     int measuring;
     uint64_t win_rx;
+    /* the sender-side window: packets sent in [win_t0, win_t1) and those of
+     * them received (by the send time each carries) */
+    fl_time win_t0, win_t1;
+    uint64_t win_in;
     double *lat_ms;
     size_t nlat, lat_cap;
     uint64_t lat_seen;
@@ -196,12 +236,15 @@ struct wr_bench {
     struct mmsghdr *msgs;
     struct iovec *iovs;
     struct sockaddr_storage *dsts;
+    uint8_t (*ctls)[WR_CTL_LEN]; /* each datagram's source address (IP_PKTINFO) */
     fl_buf **bufs;
     size_t nsend;
 };
 
 /* ---- client (bench/wr_client.c) ---- */
 
+/* client_ip: "127.0.0.1" (peers on 127.1.x.y) or the veth's host side
+ * (peers on 10.214.x.y). */
 int wr_bench_init(wr_bench *b, const char *client_ip);
 void wr_bench_deinit(wr_bench *b);
 
@@ -235,6 +278,54 @@ double wr_percentile(const double *sorted, size_t n, double p);
 /* Window bookkeeping: start, then figures at the end. */
 void wr_bench_window_start(wr_bench *b);
 void wr_bench_window_end(wr_bench *b, uint64_t *expected, uint64_t *received);
+
+/* The loss counted from the senders' side over the window just ended by
+ * wr_bench_window_end: *expected is every packet a peer sent inside it
+ * times its subscribers, *received those of them that reached a peer (by
+ * the send time their trailer carries), counted after running the loop a
+ * further `grace` seconds so that packets in flight at the end arrive. A
+ * subscriber that never connected or a stream that stalled counts its
+ * packets as lost. */
+void wr_bench_sender_loss(wr_bench *b, double grace, uint64_t *expected, uint64_t *received);
+
+/* Starts watching for stalls (b->watch_stalls), from now: call it once
+ * the loop runs without pause (signalling done), since a stream's silence
+ * while the loop was held by a blocking call is not the server's. */
+void wr_bench_watch_stalls(wr_bench *b);
+
+/* Checks every stream a peer receives (b->watch_stalls set): one that
+ * started and then had no packet for WR_STALL_US stalls the run: a line
+ * naming the peer and the stream is printed on stderr, b->fail and
+ * b->aborted are set and b's loop stops. */
+#define WR_STALL_US (2 * FL_TIME_SEC)
+void wr_bench_check_stalls(wr_bench *b, fl_time now);
+
+/* Peers that did not connect or that receive fewer streams than they
+ * should (expect_streams): each named on stderr; their count. The first
+ * one goes into b->fail. */
+size_t wr_bench_check_peers(wr_bench *b);
+
+/* Pins every thread of pid to core cpu (sched_setaffinity per task of
+ * /proc/PID/task; threads made later inherit it). 0 or FL_EIO. */
+int wr_pin_process(pid_t pid, int cpu);
+
+/* The time core cpu spent in hard and soft interrupts (/proc/stat's irq
+ * and softirq columns), in µs. 0 or FL_EIO. */
+int wr_cpu_irq_us(int cpu, uint64_t *out);
+
+/* ---- media (bench/wr_media.c) ---- */
+
+/* A camera's video: VP8 640x480 30 fps, key_s seconds long (so a key frame
+ * starts every key_s seconds when it loops, and the sender restarts it on
+ * PLI/FIR), its key frame grown to key_bytes of payload (filler packets
+ * that continue the frame, S=0, the marker on the last; a camera's key
+ * frame at 640x480 is tens of kB where the synthetic picture's is 3 kB),
+ * and libvpx's rate lowered by what the filler adds, so that the average
+ * over a loop, key frame included, is about kbps. 0, FL_EINVAL (kbps
+ * too low for such a key frame), FL_ENOMEM or fl_clip_vp8's errors. Free
+ * with wr_camera_clip_destroy (not fl_clip_destroy). */
+int wr_camera_clip(fl_clip **out, int kbps, int key_s, size_t key_bytes);
+void wr_camera_clip_destroy(fl_clip *clip);
 
 /* ---- servers ---- */
 

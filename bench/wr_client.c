@@ -1,9 +1,12 @@
 /* The harness's client peers: ICE + DTLS-SRTP + RTP on one UDP socket,
  * batched with recvmmsg/sendmmsg, media paced from pre-encoded clips. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,71 +26,43 @@ FL_LOG_TAG("bench");
 #define POOL_SIZE 1600
 #define LAT_CAP   200000
 
-/* ---- address table ---- */
+/* ---- peers' addresses ---- */
 
-static uint64_t addr_key(const fl_addr *a)
+/* A free slot for a new peer (its address), growing the table. */
+static int slot_take(wr_bench *b, wr_peer *p)
 {
-    uint32_t ip;
-    memcpy(&ip, a->ip, 4);
-    return ((uint64_t)ip << 16 | a->port) + 1; /* 0: empty slot */
+    size_t i = 0;
+    while (i < b->nslots && b->slots[i])
+        i++;
+    if (i == b->nslots) {
+        size_t n = b->nslots ? b->nslots * 2 : 256;
+        if (n > 65000)
+            return FL_ENOMEM; /* a /16 of addresses */
+        wr_peer **v = realloc(b->slots, n * sizeof(*v));
+        if (!v)
+            return FL_ENOMEM;
+        memset(v + b->nslots, 0, (n - b->nslots) * sizeof(*v));
+        b->slots = v;
+        b->nslots = n;
+    }
+    b->slots[i] = p;
+    p->slot = i;
+    uint32_t ip = htonl(b->peer_base + (uint32_t)i + 1);
+    memset(&p->addr, 0, sizeof(p->addr));
+    p->addr.family = 4;
+    p->addr.port = b->local.port;
+    memcpy(p->addr.ip, &ip, 4);
+    inet_ntop(AF_INET, &ip, p->ip, sizeof(p->ip));
+    return 0;
 }
 
-static size_t slot_of(const wr_bench *b, uint64_t k)
+/* The peer a datagram was sent to (its destination address). */
+static wr_peer *peer_at(const wr_bench *b, uint32_t to)
 {
-    uint64_t h = k * 0x9e3779b97f4a7c15ull;
-    return (size_t)(h >> 20) & (b->tcap - 1);
-}
-
-static wr_peer *table_get(const wr_bench *b, const fl_addr *a)
-{
-    if (a->family != 4 || !b->tcap)
+    uint32_t h = ntohl(to);
+    if (h <= b->peer_base || h - b->peer_base > b->nslots)
         return NULL;
-    uint64_t k = addr_key(a);
-    for (size_t i = slot_of(b, k);; i = (i + 1) & (b->tcap - 1)) {
-        if (b->keys[i] == k)
-            return b->vals[i];
-        if (!b->keys[i])
-            return NULL;
-    }
-}
-
-static void table_put(wr_bench *b, const fl_addr *a, wr_peer *p)
-{
-    if (a->family != 4)
-        return;
-    if ((b->npeers + 1) * 8 > b->tcap) { /* a few addresses per peer */
-        size_t cap = b->tcap ? b->tcap * 2 : 1024;
-        uint64_t *keys = calloc(cap, sizeof(*keys));
-        wr_peer **vals = calloc(cap, sizeof(*vals));
-        if (!keys || !vals) {
-            free(keys);
-            free(vals);
-            return;
-        }
-        uint64_t *ok = b->keys;
-        wr_peer **ov = b->vals;
-        size_t ocap = b->tcap;
-        b->keys = keys;
-        b->vals = vals;
-        b->tcap = cap;
-        for (size_t i = 0; i < ocap; i++) {
-            if (!ok[i])
-                continue;
-            size_t j = slot_of(b, ok[i]);
-            while (b->keys[j])
-                j = (j + 1) & (cap - 1);
-            b->keys[j] = ok[i];
-            b->vals[j] = ov[i];
-        }
-        free(ok);
-        free(ov);
-    }
-    uint64_t k = addr_key(a);
-    size_t i = slot_of(b, k);
-    while (b->keys[i] && b->keys[i] != k)
-        i = (i + 1) & (b->tcap - 1);
-    b->keys[i] = k;
-    b->vals[i] = p;
+    return b->slots[h - b->peer_base - 1];
 }
 
 /* ---- sending ---- */
@@ -109,9 +84,10 @@ static void flush_sends(wr_bench *b)
     b->nsend = 0;
 }
 
-/* Queues a datagram (takes the reference). */
-static void queue_send(wr_bench *b, fl_buf *buf, const fl_addr *to)
+/* Queues a datagram from peer p (takes the reference). */
+static void queue_send(wr_peer *p, fl_buf *buf, const fl_addr *to)
 {
+    wr_bench *b = p->b;
     if (b->nsend == BATCH)
         flush_sends(b);
     size_t i = b->nsend++;
@@ -125,11 +101,22 @@ static void queue_send(wr_bench *b, fl_buf *buf, const fl_addr *to)
     b->msgs[i].msg_hdr.msg_namelen = sl;
     b->msgs[i].msg_hdr.msg_iov = &b->iovs[i];
     b->msgs[i].msg_hdr.msg_iovlen = 1;
+    /* from the peer's own address */
+    struct msghdr *h = &b->msgs[i].msg_hdr;
+    h->msg_control = b->ctls[i];
+    h->msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
+    struct cmsghdr *c = CMSG_FIRSTHDR(h);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+    struct in_pktinfo pi = { 0 };
+    memcpy(&pi.ipi_spec_dst.s_addr, p->addr.ip, 4);
+    memcpy(CMSG_DATA(c), &pi, sizeof(pi));
 }
 
-static void send_bytes(wr_bench *b, const uint8_t *data, size_t len, const fl_addr *to)
+static void send_bytes(wr_peer *p, const uint8_t *data, size_t len, const fl_addr *to)
 {
-    fl_buf *buf = fl_buf_pool_get(b->pool);
+    fl_buf *buf = fl_buf_pool_get(p->b->pool);
     if (!buf || len > fl_buf_tailroom(buf)) {
         if (buf)
             fl_buf_unref(buf);
@@ -137,7 +124,7 @@ static void send_bytes(wr_bench *b, const uint8_t *data, size_t len, const fl_ad
     }
     memcpy(fl_buf_data(buf), data, len);
     fl_buf_set_len(buf, len);
-    queue_send(b, buf, to);
+    queue_send(p, buf, to);
 }
 
 static void peer_pump(wr_peer *p, fl_time now);
@@ -154,7 +141,7 @@ static void peer_flush_ice(wr_peer *p, fl_time now)
 {
     fl_ice_transmit tx;
     while (fl_ice_agent_poll_transmit(p->ice, &tx) == 0)
-        send_bytes(p->b, tx.data, tx.len, &tx.dst);
+        send_bytes(p, tx.data, tx.len, &tx.dst);
     fl_ice_event ev;
     while (fl_ice_agent_poll_event(p->ice, &ev) == 0) {
         if (ev.type == FL_ICE_EVENT_LOCAL_CANDIDATE && !p->cand[0]) {
@@ -164,7 +151,6 @@ static void peer_flush_ice(wr_peer *p, fl_time now)
             p->have_selected = 1;
             if (!p->t.ice)
                 p->t.ice = now;
-            table_put(p->b, &ev.remote.addr, p);
             if (p->dtls_client)
                 start_dtls(p, now);
         } else if (ev.type == FL_ICE_EVENT_STATE && ev.state == FL_ICE_STATE_FAILED) {
@@ -178,7 +164,7 @@ static void peer_flush_tr(wr_peer *p)
     fl_buf *buf;
     while (p->tr && fl_transport_poll_transmit(p->tr, &buf) == 0) {
         if (p->have_selected)
-            queue_send(p->b, buf, &p->selected);
+            queue_send(p, buf, &p->selected);
         else
             fl_buf_unref(buf);
     }
@@ -197,7 +183,10 @@ static void send_media(wr_peer *p, wr_tx *t, fl_time now)
             t->restarts++;
         }
         const fl_clip_packet *k = &c->pkts[t->pos];
-        if (t->t_base + (fl_time)k->send_us > now)
+        /* a frame's packets leave together at its first one's time, in one
+         * burst as an encoder hands them over, not spread over the frame */
+        int frame_start = t->pos == 0 || c->pkts[t->pos - 1].ts != k->ts;
+        if (frame_start && t->t_base + (fl_time)k->send_us > now)
             break;
         fl_buf *buf = fl_buf_pool_get(p->b->pool);
         if (!buf)
@@ -231,6 +220,7 @@ static void send_media(wr_peer *p, wr_tx *t, fl_time now)
         t->seq++;
         t->last_ts = ts;
         t->packets++;
+        t->win_sent += now >= p->b->win_t0 && now < p->b->win_t1;
         t->octets += plen;
         if (++t->pos == c->n) {
             t->pos = 0;
@@ -324,16 +314,19 @@ static void on_rtp(wr_peer *p, const fl_rtp_view *v, fl_time now)
         r->highest = s;
     }
     r->received++;
+    r->last_at = now;
     r->markers += v->marker;
     if (p->watch_key && !p->t.key && v->payload_type == p->tx[1].pt)
         watch_key(p, v, s, now);
-    if (v->payload_len >= WR_TRAILER_LEN && b->measuring) {
+    if (v->payload_len >= WR_TRAILER_LEN) {
         const uint8_t *t = v->payload + v->payload_len - WR_TRAILER_LEN;
         uint32_t magic;
         int64_t sent;
         memcpy(&magic, t, 4);
         memcpy(&sent, t + 4, 8);
-        if (magic == WR_TRAILER_MAGIC && sent <= now) {
+        int in_win = magic == WR_TRAILER_MAGIC && sent >= b->win_t0 && sent < b->win_t1;
+        b->win_in += in_win;
+        if (in_win && sent <= now) {
             double ms = (double)(now - sent) / 1000.0;
             b->lat_seen++;
             if (b->nlat < b->lat_cap)
@@ -404,31 +397,6 @@ static void peer_pump(wr_peer *p, fl_time now)
         p->next_timeout = at;
 }
 
-/* A STUN request from an address we do not know yet: find the peer by the
- * USERNAME's first part (our ufrag). */
-static wr_peer *peer_by_username(wr_bench *b, const uint8_t *d, size_t len)
-{
-    for (size_t off = 20; off + 4 <= len;) {
-        uint16_t type = (uint16_t)(d[off] << 8 | d[off + 1]);
-        uint16_t alen = (uint16_t)(d[off + 2] << 8 | d[off + 3]);
-        if (off + 4 + alen > len)
-            return NULL;
-        if (type == 0x0006) {
-            const char *u = (const char *)d + off + 4;
-            const char *colon = memchr(u, ':', alen);
-            size_t ul = colon ? (size_t)(colon - u) : alen;
-            for (size_t i = 0; i < b->npeers; i++) {
-                const char *mine = fl_ice_agent_local_ufrag(b->peers[i]->ice);
-                if (strlen(mine) == ul && memcmp(mine, u, ul) == 0)
-                    return b->peers[i];
-            }
-            return NULL;
-        }
-        off += 4 + ((alen + 3u) & ~3u);
-    }
-    return NULL;
-}
-
 static void on_readable(uv_poll_t *h, int status, int events)
 {
     (void)events;
@@ -445,9 +413,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
             fl_addr_from_sockaddr(&src, (struct sockaddr *)&d->from[i]);
             const uint8_t *data = fl_buf_data(buf);
             int stun = buf->len >= 20 && data[0] < 2;
-            wr_peer *p = table_get(b, &src);
-            if (!p && stun && (p = peer_by_username(b, data, buf->len)))
-                table_put(b, &src, p);
+            wr_peer *p = peer_at(b, d->to[i]);
             if (!p) {
                 fl_buf_unref(buf);
                 continue;
@@ -468,7 +434,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
     flush_sends(b);
 }
 
-static fl_time last_reports;
+static fl_time last_reports, last_stall_check;
 
 static void on_tick(uv_timer_t *h)
 {
@@ -494,6 +460,70 @@ static void on_tick(uv_timer_t *h)
         peer_pump(p, now);
     }
     flush_sends(b);
+    if (b->watch_stalls && now - last_stall_check >= 100 * FL_TIME_MS) {
+        last_stall_check = now;
+        wr_bench_check_stalls(b, now);
+    }
+}
+
+/* ---- failures ---- */
+
+void wr_bench_check_stalls(wr_bench *b, fl_time now)
+{
+    for (size_t i = 0; i < b->npeers; i++) {
+        wr_peer *p = b->peers[i];
+        for (size_t k = 0; k < p->nrx; k++) {
+            wr_rx *r = &p->rx[k];
+            if (!r->started || r->stalled || now - r->last_at < WR_STALL_US)
+                continue;
+            r->stalled = 1;
+            b->stalls++;
+            fprintf(stderr,
+                    "fluo-bench: STALL: peer %d (%s) stream ssrc=%08x pt=%u had no packet "
+                    "for %.1f s (%llu received)\n",
+                    p->id, p->role ? p->role : "peer", r->ssrc, r->pt,
+                    (double)(now - r->last_at) / 1e6, (unsigned long long)r->received);
+            if (!b->fail[0])
+                snprintf(b->fail, sizeof(b->fail), "peer %d (%s) stalled: stream %08x", p->id,
+                         p->role ? p->role : "peer", r->ssrc);
+            b->aborted = 1;
+        }
+    }
+    if (b->aborted)
+        uv_stop(&b->loop);
+}
+
+void wr_bench_watch_stalls(wr_bench *b)
+{
+    fl_time now = fl_time_now();
+    for (size_t i = 0; i < b->npeers; i++) {
+        for (size_t k = 0; k < b->peers[i]->nrx; k++)
+            b->peers[i]->rx[k].last_at = now;
+    }
+    last_stall_check = now;
+    b->watch_stalls = 1;
+}
+
+size_t wr_bench_check_peers(wr_bench *b)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < b->npeers; i++) {
+        wr_peer *p = b->peers[i];
+        const char *role = p->role ? p->role : "peer";
+        char why[160] = "";
+        if (!p->connected)
+            snprintf(why, sizeof(why), "did not connect (ICE %s, DTLS %s)",
+                     p->have_selected ? "done" : "not done", p->failed ? "failed" : "not done");
+        else if ((int)p->nrx < p->expect_streams)
+            snprintf(why, sizeof(why), "received %zu of its %d streams", p->nrx, p->expect_streams);
+        if (!why[0])
+            continue;
+        bad++;
+        fprintf(stderr, "fluo-bench: FAILED: peer %d (%s) %s\n", p->id, role, why);
+        if (!b->fail[0])
+            snprintf(b->fail, sizeof(b->fail), "peer %d (%s) %s", p->id, role, why);
+    }
+    return bad;
 }
 
 /* ---- figures ---- */
@@ -523,11 +553,12 @@ int wr_bench_init(wr_bench *b, const char *client_ip)
 {
     if (client_ip != b->client_ip)
         snprintf(b->client_ip, sizeof(b->client_ip), "%s", client_ip);
-    if (fl_addr_parse(&b->local, client_ip, 0) < 0 || b->local.family != 4) {
-        fprintf(stderr, "fluo-bench: the client address must be IPv4: %s\n", client_ip);
+    if (fl_addr_parse(&b->local, "0.0.0.0", 0) < 0)
         return FL_EINVAL;
-    }
+    b->peer_base = strncmp(client_ip, "127.", 4) == 0 ? 0x7f010000u : WR_VETH_PEER_BASE;
     b->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int on = 1;
+    setsockopt(b->fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
     struct sockaddr_storage ss;
     socklen_t sl = (socklen_t)fl_addr_to_sockaddr(&b->local, (struct sockaddr *)&ss, sizeof(ss));
     int sz = 16 << 20;
@@ -548,10 +579,11 @@ int wr_bench_init(wr_bench *b, const char *client_ip)
     b->msgs = calloc(BATCH, sizeof(*b->msgs));
     b->iovs = calloc(BATCH, sizeof(*b->iovs));
     b->dsts = calloc(BATCH, sizeof(*b->dsts));
+    b->ctls = calloc(BATCH, sizeof(*b->ctls));
     b->bufs = calloc(BATCH, sizeof(*b->bufs));
     b->lat_cap = LAT_CAP;
     b->lat_ms = malloc(LAT_CAP * sizeof(double));
-    if (!b->msgs || !b->iovs || !b->dsts || !b->bufs || !b->lat_ms)
+    if (!b->msgs || !b->iovs || !b->dsts || !b->ctls || !b->bufs || !b->lat_ms)
         return FL_ENOMEM;
     uv_loop_init(&b->loop);
     uv_poll_init(&b->loop, &b->poll, b->fd);
@@ -565,6 +597,8 @@ int wr_bench_init(wr_bench *b, const char *client_ip)
 
 static void peer_destroy(wr_peer *p)
 {
+    if (p->slot < p->b->nslots && p->b->slots[p->slot] == p)
+        p->b->slots[p->slot] = NULL;
     if (p->tr)
         fl_transport_destroy(p->tr);
     fl_ice_agent_destroy(p->ice);
@@ -580,8 +614,7 @@ void wr_bench_deinit(wr_bench *b)
             peer_destroy(b->peers[i]);
     }
     free(b->peers);
-    free(b->keys);
-    free(b->vals);
+    free(b->slots);
     if (b->fd > 0) {
         uv_poll_stop(&b->poll);
         uv_close((uv_handle_t *)&b->poll, NULL);
@@ -597,6 +630,7 @@ void wr_bench_deinit(wr_bench *b)
     free(b->msgs);
     free(b->iovs);
     free(b->dsts);
+    free(b->ctls);
     free(b->bufs);
     free(b->lat_ms);
 }
@@ -608,11 +642,16 @@ int wr_peer_create(wr_bench *b, int offerer, wr_peer **out)
         return FL_ENOMEM;
     p->b = b;
     p->offerer = offerer;
+    p->slot = SIZE_MAX;
+    if (slot_take(b, p) < 0) {
+        free(p);
+        return FL_ENOMEM;
+    }
     fl_ice_agent_config ac = { .role = offerer ? FL_ICE_ROLE_CONTROLLING : FL_ICE_ROLE_CONTROLLED,
                                .rand = &b->rand,
                                .nomination_delay = 50 * FL_TIME_MS };
     int rc = fl_ice_agent_create(&p->ice, &ac);
-    fl_ice_host host = { .component = 1, .socket_id = 0, .addr = b->local };
+    fl_ice_host host = { .component = 1, .socket_id = 0, .addr = p->addr };
     if (rc == 0)
         rc = fl_ice_agent_add_host(p->ice, &host);
     if (rc == 0)
@@ -620,6 +659,7 @@ int wr_peer_create(wr_bench *b, int offerer, wr_peer **out)
     if (rc < 0) {
         if (p->ice)
             fl_ice_agent_destroy(p->ice);
+        b->slots[p->slot] = NULL;
         free(p);
         return rc;
     }
@@ -654,32 +694,6 @@ void wr_peer_remove(wr_bench *b, wr_peer *p)
     if (i == b->npeers)
         return;
     b->peers[i] = b->peers[--b->npeers];
-    /* the address table again without p's addresses (open addressing has
-     * no deletion) */
-    uint64_t *ok = b->keys;
-    wr_peer **ov = b->vals;
-    size_t ocap = b->tcap;
-    b->keys = calloc(ocap, sizeof(*b->keys));
-    b->vals = calloc(ocap, sizeof(*b->vals));
-    if (!b->keys || !b->vals) {
-        free(b->keys);
-        free(b->vals);
-        b->keys = NULL;
-        b->vals = NULL;
-        ocap = 0;
-    }
-    b->tcap = b->keys ? ocap : 0;
-    for (size_t k = 0; k < ocap; k++) {
-        if (!ok[k] || ov[k] == p)
-            continue;
-        size_t j = slot_of(b, ok[k]);
-        while (b->keys[j])
-            j = (j + 1) & (b->tcap - 1);
-        b->keys[j] = ok[k];
-        b->vals[j] = ov[k];
-    }
-    free(ok);
-    free(ov);
     flush_sends(b);
     peer_destroy(p);
 }
@@ -700,7 +714,7 @@ static void fill_local(wr_peer *p, fl_sdp_local *l, const char **cands)
     l->ssrc[1] = p->tx[1].ssrc;
     l->session_id = fl_rand_u32(&p->b->rand);
     l->session_version = 1;
-    l->address = p->b->client_ip;
+    l->address = p->ip;
     cands[0] = p->cand;
     l->candidates = cands;
     l->ncandidates = p->cand[0] && !p->trickle ? 1 : 0;
@@ -828,8 +842,7 @@ void wr_peer_add_candidate(wr_peer *p, const char *cand)
     if (fl_ice_candidate_parse(&c, cand, strlen(cand)) < 0 || c.transport != FL_ICE_UDP ||
         c.addr.family != 4)
         return;
-    if (fl_ice_agent_add_remote(p->ice, fl_time_now(), &c) == 0)
-        table_put(p->b, &c.addr, p);
+    fl_ice_agent_add_remote(p->ice, fl_time_now(), &c);
 }
 
 size_t wr_bench_wait_connected(wr_bench *b, int timeout_s)
@@ -854,6 +867,8 @@ static void on_stop(uv_timer_t *h)
 
 void wr_bench_run(wr_bench *b, double seconds)
 {
+    if (b->aborted)
+        return;
     uv_timer_t t;
     uv_timer_init(&b->loop, &t);
     uv_timer_start(&t, on_stop, (uint64_t)(seconds * 1000), 0);
@@ -866,6 +881,9 @@ void wr_bench_window_start(wr_bench *b)
 {
     b->measuring = 1;
     b->win_rx = 0;
+    b->win_in = 0;
+    b->win_t0 = fl_time_now();
+    b->win_t1 = INT64_MAX;
     b->nlat = 0;
     b->lat_seen = 0;
     for (size_t i = 0; i < b->npeers; i++) {
@@ -875,7 +893,22 @@ void wr_bench_window_start(wr_bench *b)
             r->win_expected0 = r->started ? r->highest - r->first + 1 : 0;
             r->win_received0 = r->received;
         }
+        p->tx[0].win_sent = p->tx[1].win_sent = 0;
     }
+}
+
+void wr_bench_sender_loss(wr_bench *b, double grace, uint64_t *expected, uint64_t *received)
+{
+    b->win_t1 = fl_time_now();
+    b->measuring = 1; /* latency of the window's packets still in flight */
+    wr_bench_run(b, grace);
+    b->measuring = 0;
+    *expected = 0;
+    for (size_t i = 0; i < b->npeers; i++) {
+        const wr_peer *p = b->peers[i];
+        *expected += (p->tx[0].win_sent + p->tx[1].win_sent) * (uint64_t)p->subscribers;
+    }
+    *received = b->win_in;
 }
 
 void wr_bench_window_end(wr_bench *b, uint64_t *expected, uint64_t *received)
@@ -915,6 +948,48 @@ int wr_proc_cpu_us(pid_t pid, uint64_t *out)
     long hz = sysconf(_SC_CLK_TCK);
     *out = (uint64_t)(ut + st) * 1000000ull / (uint64_t)hz;
     return 0;
+}
+
+int wr_pin_process(pid_t pid, int cpu)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return FL_EIO;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] != '.' && sched_setaffinity(atoi(e->d_name), sizeof(set), &set) < 0)
+            rc = FL_EIO;
+    }
+    closedir(d);
+    return rc;
+}
+
+int wr_cpu_irq_us(int cpu, uint64_t *out)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return FL_EIO;
+    char line[512], want[16];
+    int rc = FL_EIO;
+    snprintf(want, sizeof(want), "cpu%d ", cpu);
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long irq = 0, softirq = 0;
+        /* cpuN user nice system idle iowait irq softirq ... (USER_HZ) */
+        if (strncmp(line, want, strlen(want)) == 0 &&
+            sscanf(line + strlen(want), "%*u %*u %*u %*u %*u %llu %llu", &irq, &softirq) == 2) {
+            *out = (uint64_t)(irq + softirq) * 1000000ull / (uint64_t)sysconf(_SC_CLK_TCK);
+            rc = 0;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
 }
 
 int wr_proc_fds(pid_t pid, uint64_t *out)
