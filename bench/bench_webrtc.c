@@ -52,12 +52,12 @@ void fl_bench_webrtc_usage(FILE *out)
                  "        server in a namespace behind a veth pair, as Janus always is;\n"
                  "        --server-cpu: the server pinned there, that core's softirq time\n"
                  "        counted as the server's. Exit 1 when a peer does not connect or\n"
-                 "        a stream stalls (2 s). Last line: SCENARIO server=NAME sessions=N\n"
-                 "        fwd_pps=X offered_pps=X cpu_us_per_pkt=X proc_cpu_us=N irq_us=N\n"
-                 "        cores_used=X streams=N streams_per_core=X loss_pct=X p50_ms=X\n"
-                 "        p99_ms=X rss_kb_per_session=X video_kbps=X key_frames=N\n"
-                 "        key_frame_bytes=N\n"
-                 "        unconnected=N stalls=N pass=0|1\n");
+                 "        a stream stalls (2 s). Once connected: SCENARIO phase=connected\n"
+                 "        server=NAME pid=N peers=N connected=N. Last line: SCENARIO\n"
+                 "        server=NAME sessions=N fwd_pps=X offered_pps=X cpu_us_per_pkt=X\n"
+                 "        proc_cpu_us=N irq_us=N cores_used=X streams=N streams_per_core=X\n"
+                 "        loss_pct=X p50_ms=X p99_ms=X rss_kb_per_session=X video_kbps=X\n"
+                 "        key_frames=N key_frame_bytes=N unconnected=N stalls=N pass=0|1\n");
 }
 
 /* A peer made for the scenario, with who receives what it sends. */
@@ -175,8 +175,10 @@ static int measure(wr_bench *b, uint64_t rss0, size_t unconnected)
     fl_time t0 = fl_time_now();
     wr_bench_window_start(b);
     wr_bench_run(b, b->seconds);
-    wr_bench_window_end(b, &expected, &received); /* per receiver; the sender's below */
-    double secs = (double)(fl_time_now() - t0) / 1e6;
+    /* the receivers' count is replaced by the senders' below; a window cut
+     * short by a stall lasts ~0 s */
+    wr_bench_window_end(b, &expected, &received);
+    double secs = (double)(fl_time_now() - t0) / 1e6 + 1e-6;
     wr_proc_cpu_us(b->pid, &cpu1);
     if (b->server_cpu >= 0)
         wr_cpu_irq_us(b->server_cpu, &irq1);
@@ -270,8 +272,11 @@ int fl_bench_webrtc_run(const char *scenario, int argc, char **argv, const char 
         fprintf(stderr, "fluo-bench: FAILED: signalling with %s failed\n", b->server_name);
         goto stop;
     }
-    wr_bench_wait_connected(b, 20);
+    size_t up = wr_bench_wait_connected(b, 20);
     wr_bench_watch_stalls(b);
+    printf("%s phase=connected server=%s pid=%d peers=%zu connected=%zu\n", scenario,
+           b->server_name, (int)b->pid, b->npeers, up);
+    fflush(stdout);
     wr_bench_run(b, WARMUP_S);
     size_t unconnected = wr_bench_check_peers(b);
     int pass = measure(b, rss0, unconnected);

@@ -1,37 +1,102 @@
 #!/bin/bash
-# make bench: every scenario against fluo, janus and floor, raising the number
-# of sessions until loss passes 1% (or the last step), and bench/results.md.
-# Each run is one `fluo-bench SCENARIO --server S --sessions N --seconds T`;
-# its last line is the record kept here. Then `fluo-bench join --server fluo`
-# (time to first picture for viewers joining a broadcast), its phase lines and
-# record.
+# make bench: every scenario against fluo, janus and the floor, raising the
+# number of sessions step by step, and bench/results.md.
+#
+# Each run is one `fluo-bench SCENARIO --server S --sessions N --seconds T
+# --net veth --server-cpu 1` under `taskset -c 0`: every server behind the
+# same veth pair (Janus needs one: libnice never uses loopback), the client
+# on core 0 and the server on core 1, that core's irq+softirq time counted
+# as the server's (fluo-bench's comment says why). Its last line is the
+# record kept here. Each step runs every server BENCH_REPS (3) times,
+# interleaved (fluo, janus, floor, fluo, janus, floor, ...), so that a
+# drift of the machine falls on all of them alike.
+#
+# A step passes for a server when every one of its runs passed (pass=1:
+# loss <= 1% counted from the senders' side, p99 <= 50 ms, delivered <=
+# offered); a server's step loop stops at its first step not passed. A run
+# that FAILED (a peer did not connect, a stream stalled: fluo-bench's exit
+# status 1, or no record at all) stops that server's steps too, and makes
+# this script exit 1 after writing what it has.
+#
+# Environment: BENCH_SERVERS ("fluo janus floor"), BENCH_SCENARIOS ("echo
+# one2many room"), BENCH_STEPS_<scenario> (the session counts),
+# BENCH_SECONDS (8), BENCH_REPS (3), BENCH_CLIENT_CPU (0),
+# BENCH_SERVER_CPU (1), BENCH_JOINS (50; 0: no join run), BENCH_OUT
+# (bench/results.md).
 set -u
 cd "$(dirname "$0")/.."
 BIN=build/fluo-bench
 SECONDS_PER_RUN=${BENCH_SECONDS:-8}
-OUT=bench/results.md
+REPS=${BENCH_REPS:-3}
+CLIENT_CPU=${BENCH_CLIENT_CPU:-0}
+SERVER_CPU=${BENCH_SERVER_CPU:-1}
+OUT=${BENCH_OUT:-bench/results.md}
 LOG=build/bench.log
-declare -A STEPS=(
-    [echo]="10 25 50 100 200 400"
-    [one2many]="10 50 100 200 400 800"
-    [room]="3 5 8 12 16"
-)
+SCENARIOS=${BENCH_SCENARIOS:-"echo one2many room"}
 SERVERS=${BENCH_SERVERS:-"fluo janus floor"}
+# Chosen for about 40 minutes on a 2-core machine when all pass; one2many
+# goes past 1,000 viewers so that 1,000 streams per core can be shown.
+declare -A STEPS=(
+    [echo]=${BENCH_STEPS_echo:-"50 100 200 400"}
+    [one2many]=${BENCH_STEPS_one2many:-"100 250 500 1000 1400"}
+    [room]=${BENCH_STEPS_room:-"6 10 14"}
+)
+mkdir -p build
 : >"$LOG"
 records=()
-for sc in echo one2many room; do
-    for srv in $SERVERS; do
-        for n in ${STEPS[$sc]}; do
-            line=$(timeout 300 "$BIN" "$sc" --server "$srv" --sessions "$n" \
-                --seconds "$SECONDS_PER_RUN" 2>>"$LOG" | tail -1)
-            echo "$line" | tee -a "$LOG"
-            case $line in
-            "$sc server="*) records+=("$line") ;;
-            *) echo "$sc $srv $n: no record" | tee -a "$LOG"; break ;;
-            esac
-            loss=$(echo "$line" | sed 's/.*loss_pct=\([0-9.]*\).*/\1/')
-            awk -v l="$loss" 'BEGIN { exit !(l > 1.0) }' && break
+failures=()
+
+field() { echo "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
+
+# One run; its record (with rep=R) appended to records. 0: it ran and its
+# step passed; 1: it ran, not passed; 2: it failed.
+run_one() {
+    local sc=$1 srv=$2 n=$3 rep=$4 line rc out=build/bench.run.out
+    timeout 900 taskset -c "$CLIENT_CPU" "$BIN" "$sc" --server "$srv" --sessions "$n" \
+        --seconds "$SECONDS_PER_RUN" --net veth --server-cpu "$SERVER_CPU" >"$out" 2>>"$LOG"
+    rc=$?
+    line=$(tail -1 "$out")
+    echo "$line rep=$rep" | tee -a "$LOG"
+    case $line in
+    "$sc server="*) records+=("$line rep=$rep") ;;
+    *) rc=1 ;;
+    esac
+    if [ "$rc" -ne 0 ]; then
+        failures+=("$sc $srv N=$n run $rep: $(grep 'FAILED' "$LOG" | tail -1)")
+        echo "RUN FAILED: ${failures[-1]}" | tee -a "$LOG"
+        return 2
+    fi
+    [ "$(field "$line" pass)" = 1 ] && return 0
+    return 1
+}
+
+declare -A best # "sc srv" -> largest N passed
+for sc in $SCENARIOS; do
+    alive=" $SERVERS "
+    for n in ${STEPS[$sc]}; do
+        [ -n "${alive// /}" ] || break
+        declare -A ok=()
+        for srv in $alive; do ok[$srv]=1; done
+        for rep in $(seq 1 "$REPS"); do
+            for srv in $alive; do
+                [ "${ok[$srv]}" = 1 ] || continue # failed this step: no more of its runs
+                run_one "$sc" "$srv" "$n" "$rep"
+                case $? in
+                0) ;;
+                1) ok[$srv]=0 ;;
+                2) ok[$srv]=0 ;;
+                esac
+            done
         done
+        for srv in $alive; do
+            if [ "${ok[$srv]}" = 1 ]; then
+                best["$sc $srv"]=$n
+            else
+                echo "$sc $srv: step N=$n not passed; its steps stop here" | tee -a "$LOG"
+                alive=${alive/ $srv / }
+            fi
+        done
+        unset ok
     done
 done
 
@@ -39,35 +104,85 @@ join_out=""
 join_rec=""
 case " $SERVERS " in
 *" fluo "*)
-    join_out=$(timeout 300 "$BIN" join --server fluo --joins "${BENCH_JOINS:-50}" 2>>"$LOG")
-    echo "$join_out" | tee -a "$LOG"
-    join_rec=$(echo "$join_out" | tail -1)
-    case $join_rec in
-    "join server="*) ;;
-    *) echo "join fluo: no record" | tee -a "$LOG"; join_rec="" ;;
-    esac
+    if [ "${BENCH_JOINS:-50}" -gt 0 ]; then
+        join_out=$(timeout 300 taskset -c "$CLIENT_CPU" "$BIN" join --server fluo \
+            --joins "${BENCH_JOINS:-50}" 2>>"$LOG")
+        echo "$join_out" | tee -a "$LOG"
+        join_rec=$(echo "$join_out" | tail -1)
+        case $join_rec in
+        "join server="*) ;;
+        *)
+            failures+=("join fluo: no record")
+            join_rec=""
+            ;;
+        esac
+    fi
     ;;
 esac
 
-field() { echo "$1" | sed "s/.* $2=\([^ ]*\).*/\1/"; }
+# The records of one scenario, server and N.
+recs_of() {
+    local r
+    for r in "${records[@]}"; do
+        case $r in "$1 server=$2 sessions=$3 "*) echo "$r" ;; esac
+    done
+}
+
+# "median [min-max]" of the numbers on stdin.
+spread() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "n/a"; exit }
+        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.2f [%.2f-%.2f]", m, v[1], v[NR] }'
+}
+
+# fluo/ref CPU per packet at the largest N both passed: run i of fluo over
+# run i of ref (neighbours in the interleaving), median and spread.
+ratio() {
+    local sc=$1 ref=$2 n=${best["$1 fluo"]:-} m=${best["$1 $2"]:-}
+    [ -n "$n" ] && [ -n "$m" ] || { echo "n/a"; return; }
+    [ "$m" -lt "$n" ] && n=$m
+    paste <(recs_of "$sc" fluo "$n" | sed 's/.* cpu_us_per_pkt=\([^ ]*\).*/\1/') \
+        <(recs_of "$sc" "$ref" "$n" | sed 's/.* cpu_us_per_pkt=\([^ ]*\).*/\1/') |
+        awk '$2 > 0 { print $1 / $2 }' | spread | tr -d '\n'
+    echo " (N=$n)"
+}
 
 {
     echo "# fluo-bench results"
     echo
-    echo "$(date -u +%Y-%m-%d), $(nproc) cores, ${SECONDS_PER_RUN} s per run; VP8 640x480 ~1 Mbit/s 30 fps"
-    echo "and Opus per publisher. CPU per packet is the server process's user+sys time"
-    echo "divided by the packets the clients received from it. Generated by \`make bench\`."
-    for sc in echo one2many room; do
+    echo "$(date -u +%Y-%m-%d), $(nproc) cores, ${SECONDS_PER_RUN} s per run, ${REPS} runs per step"
+    echo "interleaved across servers; generated by \`make bench\` (bench/run.sh)."
+    echo
+    echo "Method. Every publisher sends VP8 640x480 30 fps at 1 Mbit/s on average (a"
+    echo "40 kB key frame every 3 s and on PLI/FIR, each frame's packets in one burst)"
+    echo "and Opus. Every server is reached over the same veth pair into a namespace"
+    echo "(fluo and the floor too, not loopback), the client pinned to core"
+    echo "$CLIENT_CPU and the server to core $SERVER_CPU (taskset). CPU per packet is the server"
+    echo "process's user+sys time plus core $SERVER_CPU's irq+softirq time (/proc/stat), over the"
+    echo "packets delivered: the kernel charges a packet's delivery (loopback or veth)"
+    echo "to the softirq of the sending core, outside any process. Loss is counted"
+    echo "from the senders' side: packets sent in the window times the peers that"
+    echo "should receive them, against those that came (by the send time each"
+    echo "carries). A step passes only with loss <= 1%, p99 <= 50 ms and delivered <="
+    echo "offered in every run; a peer that does not connect or a stream silent for"
+    echo "2 s fails the run. The floor is the best any server could do here: SRTP"
+    echo "on OpenSSL, one UDP socket for all sessions with fluo's 4 MiB buffers,"
+    echo "batched recvmmsg/sendmmsg, no graph. Streams per core: the streams"
+    echo "forwarded (one2many: viewers) over the server's cores used (CPU time over"
+    echo "wall time)."
+    for sc in $SCENARIOS; do
         echo
         echo "## $sc"
         echo
-        echo "| server | N | fwd pps | CPU µs/pkt | loss % | p50 ms | p99 ms | RSS kB/session |"
-        echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+        echo "| server | N | run | fwd pps | CPU µs/pkt | cores used | streams/core | loss % | p50 ms | p99 ms | RSS kB/session | pass |"
+        echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
         for r in "${records[@]}"; do
             case $r in "$sc "*) ;; *) continue ;; esac
-            echo "| $(field "$r" server) | $(field "$r" sessions) | $(field "$r" fwd_pps) |" \
-                "$(field "$r" cpu_us_per_pkt) | $(field "$r" loss_pct) | $(field "$r" p50_ms) |" \
-                "$(field "$r" p99_ms) | $(field "$r" rss_kb_per_session) |"
+            echo "| $(field "$r" server) | $(field "$r" sessions) | $(field "$r" rep) |" \
+                "$(field "$r" fwd_pps) | $(field "$r" cpu_us_per_pkt) | $(field "$r" cores_used) |" \
+                "$(field "$r" streams_per_core) | $(field "$r" loss_pct) | $(field "$r" p50_ms) |" \
+                "$(field "$r" p99_ms) | $(field "$r" rss_kb_per_session) | $(field "$r" pass) |"
         done
     done
     if [ -n "$join_rec" ]; then
@@ -88,29 +203,35 @@ field() { echo "$1" | sed "s/.* $2=\([^ ]*\).*/\1/"; }
         echo "$join_out"
         echo '```'
     fi
+    if [ ${#failures[@]} -gt 0 ]; then
+        echo
+        echo "## failed runs"
+        echo
+        for f in "${failures[@]}"; do echo "- $f"; done
+    fi
     echo
-    # Ratios at the largest N every server ran with loss at most 1%.
-    for ref in janus floor; do
-        line="fluo/$ref cpu per packet:"
+    for ref in floor janus; do
+        line="fluo/$ref CPU per packet, median [min-max] of $REPS runs:"
         sep=""
-        for sc in echo one2many room; do
-            best=""
-            for n in ${STEPS[$sc]}; do
-                f=""; o=""
-                for r in "${records[@]}"; do
-                    case $r in "$sc server=fluo sessions=$n "*) f=$r ;; "$sc server=$ref sessions=$n "*) o=$r ;; esac
-                done
-                [ -n "$f" ] && [ -n "$o" ] || continue
-                awk -v a="$(field "$f" loss_pct)" -v b="$(field "$o" loss_pct)" \
-                    'BEGIN { exit !(a <= 1.0 && b <= 1.0) }' || continue
-                best=$(awk -v a="$(field "$f" cpu_us_per_pkt)" -v b="$(field "$o" cpu_us_per_pkt)" \
-                    -v n="$n" 'BEGIN { if (b > 0) printf "%.2f (N=%d)", a / b, n }')
-            done
-            line="$line$sep $sc ${best:-n/a}"
+        for sc in $SCENARIOS; do
+            line="$line$sep $sc $(ratio "$sc" "$ref")"
             sep=","
         done
         echo "$line"
         echo
     done
+    # The headline: one2many's streams per core at fluo's largest passing step.
+    n=${best["one2many fluo"]:-}
+    if [ -n "$n" ]; then
+        spc=$(recs_of one2many fluo "$n" | sed 's/.* streams_per_core=\([^ ]*\).*/\1/' | spread)
+        head="one2many: fluo forwards ${spc%% *} A/V streams per core (median of $REPS runs, ${spc#* } spread) at $n viewers, the largest step passed"
+    else
+        head="one2many: fluo passed no step"
+    fi
+    echo "$head; fluo/floor: $(for sc in $SCENARIOS; do printf '%s %s; ' "$sc" "$(ratio "$sc" floor)"; done)fluo/janus: $(for sc in $SCENARIOS; do printf '%s %s; ' "$sc" "$(ratio "$sc" janus)"; done)" | sed 's/; $//'
 } >"$OUT"
 cat "$OUT"
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "make bench: ${#failures[@]} run(s) FAILED (see above and $LOG)" >&2
+    exit 1
+fi

@@ -107,8 +107,11 @@ step install sh tests/tools/install_check.sh "$FLUO_EMBED_DIR"
 interop_tests build/fluo ""
 browser_tests build/fluo "" $BROWSER_TESTS
 # WebRTC load smoke: a few sessions for a few seconds, every scenario against
-# fluo and the floor (fluo-bench fails unless every peer connected and media
-# came back); `make bench` is the real measurement.
+# fluo and the floor. fluo-bench exits 1, failing the step, when a peer does
+# not connect, a receiver lacks a stream or a stream stalls (no packet for
+# 2 s), each named on stderr (interop/bench_fail proves it against a server
+# stopped with SIGSTOP); a step merely not passed (loss, p99) on a busy CI
+# machine does not fail it. `make bench` is the real measurement.
 for sc in echo one2many room; do
     for srv in fluo floor; do
         step "bench-smoke:$sc-$srv" build/fluo-bench "$sc" --server "$srv" --sessions 3 --seconds 2
