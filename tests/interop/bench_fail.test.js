@@ -34,6 +34,8 @@ function run(args, onLine) {
     child.stderr.on('data', (d) => { stderr += d; });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      // fluo-bench itself (an ASan build under run_all's asan pass) is clean
+      assert.doesNotMatch(stderr, /AddressSanitizer|LeakSanitizer|runtime error:/, stderr);
       resolve({ code, signal, stdout, stderr });
     });
   });
