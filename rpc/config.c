@@ -38,7 +38,7 @@ void fl_rpc_config_init(fl_rpc_config *cfg)
     cfg->port = 8888;
     cfg->path = strdup("kurento");
     cfg->gc_period = 240;
-    cfg->single_port = 0; /* on once the bench client speaks to one port */
+    cfg->single_port = 1;
     cfg->max_message = 1 << 20;
     cfg->log_spec = strdup("*:3");
     cfg->min_port = 40000;

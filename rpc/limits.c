@@ -13,8 +13,10 @@
 FL_LOG_TAG("rpc");
 
 /* An endpoint takes a few sockets once it negotiates (UDP per interface and
- * family, ICE-TCP listeners, TURN): the estimate between two counts. */
-#define FDS_PER_ENDPOINT 8
+ * family, ICE-TCP listeners, TURN): the estimate between two counts. On the
+ * worker's shared port only its ICE-TCP listeners or TURN socket are its own. */
+#define FDS_PER_ENDPOINT        8
+#define FDS_PER_SHARED_ENDPOINT 2
 /* Releases that make a trim worth it, and how long they must have settled. */
 #define TRIM_AFTER_FREES 32
 #define TRIM_DELAY_MS    200
@@ -125,7 +127,8 @@ int fl__limits_fd_check(struct fl_rpc *rpc, int sockets, struct rpc_err *err)
     fl__fd_budget *b = &rpc->fds;
     if (fl__fd_budget_allows(b, uv_now(rpc->loop), 1)) {
         if (sockets)
-            fl__fd_budget_adjust(b, FDS_PER_ENDPOINT);
+            fl__fd_budget_adjust(b,
+                                 rpc->cfg.single_port ? FDS_PER_SHARED_ENDPOINT : FDS_PER_ENDPOINT);
         return 0;
     }
     err->code = KE_NOT_ENOUGH_RESOURCES;

@@ -184,7 +184,9 @@ describe('fd reserve', () => {
   const config = writeConfig('fds', { limits: { fdReserve: reserve, endpointsPerSession: 5000 } });
 
   before(async () => {
-    srv = await startServer({ args: ['--config', config] });
+    // a port per endpoint, so that endpoints take descriptors (the shared
+    // port's case is the next suite)
+    srv = await startServer({ args: ['--config', config], env: { FLUO_SINGLE_PORT: '0' } });
     // Connect first: at the reserve, new connections are refused too.
     c = await RpcClient.connect(srv.url);
     other = await RpcClient.connect(srv.url);
@@ -232,6 +234,38 @@ describe('fd reserve', () => {
     const pipe2 = await c.create('MediaPipeline');
     assert.match(await c.create('WebRtcEndpoint', { mediaPipeline: pipe2 }), /WebRtcEndpoint$/);
     await c.release(pipe2);
+  });
+});
+
+describe('fd reserve with the shared port', () => {
+  let srv;
+  let c;
+  const limit = nofileLimit();
+  const reserve = limit - 130;
+  const config = writeConfig('fds-shared', { limits: { fdReserve: reserve, endpointsPerSession: 5000 } });
+
+  before(async () => {
+    srv = await startServer({ args: ['--config', config] });
+    c = await RpcClient.connect(srv.url);
+  });
+
+  after(async () => {
+    if (c) await c.close();
+    await stopClean(srv);
+    fs.rmSync(config, { force: true });
+  });
+
+  it('endpoints on the worker\'s shared port take no descriptors of their own: the reserve that refused them above lets 200 through', async () => {
+    const pipe = await c.create('MediaPipeline');
+    const before = fs.readdirSync(`/proc/${srv.pid}/fd`).length;
+    for (let i = 0; i < 200; i++) {
+      const ep = await c.create('WebRtcEndpoint', { mediaPipeline: pipe });
+      await c.invoke(ep, 'generateOffer');
+    }
+    const open = fs.readdirSync(`/proc/${srv.pid}/fd`).length;
+    // one socket per worker and local address at most, opened once
+    assert.ok(open - before <= 16, `${open - before} descriptors more after 200 offers`);
+    await c.release(pipe);
   });
 });
 
