@@ -17,24 +17,48 @@ static const char ice_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu
 
 /* ---- queues --------------------------------------------------------------- */
 
+/* Doubles a ring of `size`-byte slots (the first: FL__ICE_RING_MIN), up to
+ * `max`, its `len` entries from *head moved to the start of the new one.
+ * No memory (or at max): the ring stays as it was. */
+static int ring_grow(void **ring, int *head, int len, int *cap, int max, size_t size)
+{
+    if (*cap >= max)
+        return FL_ERANGE;
+    int ncap = *cap ? *cap * 2 : FL__ICE_RING_MIN;
+    if (ncap > max)
+        ncap = max;
+    uint8_t *n = malloc((size_t)ncap * size);
+    if (!n)
+        return FL_ENOMEM;
+    for (int i = 0; i < len; i++)
+        memcpy(n + (size_t)i * size, (uint8_t *)*ring + (size_t)((*head + i) % *cap) * size, size);
+    free(*ring);
+    *ring = n;
+    *head = 0;
+    *cap = ncap;
+    return 0;
+}
+
 fl_ice_transmit *fl__ice_tx_slot(fl_ice_agent *a)
 {
-    if (a->tx_len == FL__ICE_TXQ) {
+    if (a->tx_len == a->tx_cap && ring_grow((void **)&a->txq, &a->tx_head, a->tx_len, &a->tx_cap,
+                                            FL__ICE_TXQ, sizeof(*a->txq)) < 0) {
         a->stats.dropped_tx_full++;
         return NULL;
     }
-    fl_ice_transmit *t = &a->txq[(a->tx_head + a->tx_len) % FL__ICE_TXQ];
+    fl_ice_transmit *t = &a->txq[(a->tx_head + a->tx_len) % a->tx_cap];
     a->tx_len++;
     return t;
 }
 
 fl_ice_event *fl__ice_ev_slot(fl_ice_agent *a, fl_ice_event_type type, uint16_t comp)
 {
-    if (a->ev_len == FL__ICE_EVQ) {
+    if (a->ev_len == a->ev_cap && ring_grow((void **)&a->evq, &a->ev_head, a->ev_len, &a->ev_cap,
+                                            FL__ICE_EVQ, sizeof(*a->evq)) < 0) {
         fl_log(FL_LOG_WARN, "event queue full, event dropped");
         return NULL;
     }
-    fl_ice_event *e = &a->evq[(a->ev_head + a->ev_len) % FL__ICE_EVQ];
+    fl_ice_event *e = &a->evq[(a->ev_head + a->ev_len) % a->ev_cap];
     a->ev_len++;
     memset(e, 0, sizeof(*e));
     e->type = type;
@@ -53,8 +77,7 @@ int fl_ice_agent_poll_transmit(fl_ice_agent *a, fl_ice_transmit *out)
     out->dst = t->dst;
     out->len = t->len;
     memcpy(out->data, t->data, t->len);
-    a->tx_head = (a->tx_head + 1) % FL__ICE_TXQ;
-    a->tx_len--;
+    a->tx_head = --a->tx_len ? (a->tx_head + 1) % a->tx_cap : 0;
     return 0;
 }
 
@@ -63,8 +86,7 @@ int fl_ice_agent_poll_event(fl_ice_agent *a, fl_ice_event *out)
     if (a->ev_len == 0)
         return FL_EAGAIN;
     *out = a->evq[a->ev_head];
-    a->ev_head = (a->ev_head + 1) % FL__ICE_EVQ;
-    a->ev_len--;
+    a->ev_head = --a->ev_len ? (a->ev_head + 1) % a->ev_cap : 0;
     return 0;
 }
 
@@ -159,6 +181,10 @@ int fl_ice_agent_create(fl_ice_agent **out, const fl_ice_agent_config *cfg)
 
 void fl_ice_agent_destroy(fl_ice_agent *a)
 {
+    if (!a)
+        return;
+    free(a->txq);
+    free(a->evq);
     free(a);
 }
 

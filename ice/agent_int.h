@@ -16,8 +16,9 @@
 #define FL__ICE_MAX_PAIRS   100 /* RFC 8445 §6.1.2.5 default limit */
 #define FL__ICE_MAX_SERVERS 4
 #define FL__ICE_MAX_GATHER  32
-#define FL__ICE_TXQ         64
-#define FL__ICE_EVQ         64
+#define FL__ICE_TXQ         64 /* most transmits queued; the ring grows to it on demand */
+#define FL__ICE_EVQ         64 /* most events queued; likewise */
+#define FL__ICE_RING_MIN    4  /* a ring's first size */
 #define FL__ICE_CONSENT_IDS 8
 
 enum fl__ice_pair_state {
@@ -124,10 +125,13 @@ struct fl_ice_agent {
     int consent_pair[FL__ICE_CONSENT_IDS];
     int consent_head;
 
-    fl_ice_transmit txq[FL__ICE_TXQ];
-    int tx_head, tx_len;
-    fl_ice_event evq[FL__ICE_EVQ];
-    int ev_head, ev_len;
+    /* rings, allocated when first used and doubled when full (up to
+     * FL__ICE_TXQ, FL__ICE_EVQ): an idle agent holds a few slots, not 80 kB;
+     * emptied, they restart at slot 0 */
+    fl_ice_transmit *txq;
+    int tx_head, tx_len, tx_cap;
+    fl_ice_event *evq;
+    int ev_head, ev_len, ev_cap;
     fl_ice_stats stats;
 };
 
