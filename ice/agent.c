@@ -39,6 +39,26 @@ static int ring_grow(void **ring, int *head, int len, int *cap, int max, size_t 
     return 0;
 }
 
+int fl__ice_grow(void **arr, int *cap, int need, int max, size_t size)
+{
+    if (need >= max)
+        return FL_ERANGE;
+    if (need < *cap)
+        return 0;
+    int ncap = *cap ? *cap : FL__ICE_RING_MIN;
+    while (ncap <= need)
+        ncap *= 2;
+    if (ncap > max)
+        ncap = max;
+    uint8_t *n = realloc(*arr, (size_t)ncap * size);
+    if (!n)
+        return FL_ENOMEM;
+    memset(n + (size_t)*cap * size, 0, (size_t)(ncap - *cap) * size);
+    *arr = n;
+    *cap = ncap;
+    return 0;
+}
+
 fl_ice_transmit *fl__ice_tx_slot(fl_ice_agent *a)
 {
     if (a->tx_len == a->tx_cap && ring_grow((void **)&a->txq, &a->tx_head, a->tx_len, &a->tx_cap,
@@ -185,6 +205,9 @@ void fl_ice_agent_destroy(fl_ice_agent *a)
         return;
     free(a->txq);
     free(a->evq);
+    free(a->locals);
+    free(a->remotes);
+    free(a->pairs);
     free(a);
 }
 
@@ -251,8 +274,10 @@ int fl__ice_local_add(fl_ice_agent *a, const fl__ice_local *l)
     int i = 0;
     while (i < a->n_locals && a->locals[i].in_use)
         i++; /* a slot freed by a closed TCP connection, else a new one */
-    if (i == FL__ICE_MAX_LOCAL)
-        return FL_ERANGE;
+    int rc = fl__ice_grow((void **)&a->locals, &a->cap_locals, i, FL__ICE_MAX_LOCAL,
+                          sizeof(*a->locals));
+    if (rc < 0)
+        return rc;
     if (i == a->n_locals)
         a->n_locals++;
     a->locals[i] = *l;
@@ -571,7 +596,10 @@ static int remote_slot(fl_ice_agent *a)
         if (!a->remotes[i].in_use)
             return i;
     }
-    return a->n_remotes < FL__ICE_MAX_REMOTE ? a->n_remotes++ : -1;
+    if (fl__ice_grow((void **)&a->remotes, &a->cap_remotes, a->n_remotes, FL__ICE_MAX_REMOTE,
+                     sizeof(*a->remotes)) < 0)
+        return -1;
+    return a->n_remotes++;
 }
 
 int fl_ice_agent_add_remote(fl_ice_agent *a, fl_time now, const fl_ice_candidate *c)

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -612,6 +613,38 @@ static void test_transmit_queue_grows_in_order(void **state)
     fx_free(&f);
 }
 
+/* The candidate and pair arrays grow as candidates come, to the same
+ * limits as ever: 64 remote candidates, 100 pairs (the lowest-priority
+ * waiting ones give way to better ones). */
+static void test_candidate_limits(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, FL_ICE_ROLE_CONTROLLING, 0, 0);
+    fl_addr second;
+    fl_addr_parse(&second, "10.0.0.3", 5002);
+    fl_ice_host h = { .component = 1, .socket_id = 1, .addr = second };
+    assert_int_equal(fl_ice_agent_add_host(f.a, &h), 0);
+    char line[128];
+    for (int i = 0; i < 64; i++) {
+        snprintf(line, sizeof(line), "candidate:%d 1 udp %d 10.1.%d.%d 7000 typ host", i + 1,
+                 2130706431 - i, i / 200, i % 200 + 1);
+        assert_int_equal(fl_ice_agent_add_remote_candidate(f.a, T0, line), 0);
+    }
+    snprintf(line, sizeof(line), "candidate:99 1 udp 1 10.2.0.1 7000 typ host");
+    assert_int_equal(fl_ice_agent_add_remote_candidate(f.a, T0, line), FL_ERANGE);
+    fl_ice_stats st;
+    fl_ice_agent_get_stats(f.a, &st);
+    assert_int_equal(st.remote_candidates, 64);
+    assert_int_equal(st.local_candidates, 2);
+    assert_int_equal(st.pairs, 100);
+    /* the checks go on: the first is for the best pair */
+    fl_ice_agent_handle_timeout(f.a, T0);
+    assert_int_equal(fx_tx(&f), 0);
+    assert_int_equal(f.m.cls, FL_STUN_REQUEST);
+    fx_free(&f);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -653,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_gathering_srflx),
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_transmit_queue_grows_in_order),
+        cmocka_unit_test(test_candidate_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
