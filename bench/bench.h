@@ -103,4 +103,15 @@ void fl_bench_play_usage(FILE *out);
 int fl_bench_transcode_run(int argc, char **argv);
 void fl_bench_transcode_usage(FILE *out);
 
+/* `fluo-bench idle --server fluo [--sessions 200] [--step 50] [--seconds 3]
+ * [--media-seconds 0]`: fluo's RSS growth per idle connected
+ * WebRtcEndpoint, over N echo calls brought to ICE+DTLS connected with no
+ * media (bench/bench_idle.c), sampled every --step sessions; with
+ * --media-seconds, again just after S seconds of media stopped. fluo is
+ * looked for beside fluo-bench (/proc/self/exe). Last line: `idle
+ * server=NAME sessions=N connected=N rss_base_kb=X rss_kb=X
+ * kb_per_endpoint=X anon_kb_per_endpoint=X after_media_kb_per_endpoint=X`. */
+int fl_bench_idle_run(int argc, char **argv);
+void fl_bench_idle_usage(FILE *out);
+
 #endif

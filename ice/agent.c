@@ -17,24 +17,68 @@ static const char ice_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu
 
 /* ---- queues --------------------------------------------------------------- */
 
+/* Doubles a ring of `size`-byte slots (the first: FL__ICE_RING_MIN), up to
+ * `max`, its `len` entries from *head moved to the start of the new one.
+ * No memory (or at max): the ring stays as it was. */
+static int ring_grow(void **ring, int *head, int len, int *cap, int max, size_t size)
+{
+    if (*cap >= max)
+        return FL_ERANGE;
+    int ncap = *cap ? *cap * 2 : FL__ICE_RING_MIN;
+    if (ncap > max)
+        ncap = max;
+    uint8_t *n = malloc((size_t)ncap * size);
+    if (!n)
+        return FL_ENOMEM;
+    for (int i = 0; i < len; i++)
+        memcpy(n + (size_t)i * size, (uint8_t *)*ring + (size_t)((*head + i) % *cap) * size, size);
+    free(*ring);
+    *ring = n;
+    *head = 0;
+    *cap = ncap;
+    return 0;
+}
+
+int fl__ice_grow(void **arr, int *cap, int need, int max, size_t size)
+{
+    if (need >= max)
+        return FL_ERANGE;
+    if (need < *cap)
+        return 0;
+    int ncap = *cap ? *cap : FL__ICE_RING_MIN;
+    while (ncap <= need)
+        ncap *= 2;
+    if (ncap > max)
+        ncap = max;
+    uint8_t *n = realloc(*arr, (size_t)ncap * size);
+    if (!n)
+        return FL_ENOMEM;
+    memset(n + (size_t)*cap * size, 0, (size_t)(ncap - *cap) * size);
+    *arr = n;
+    *cap = ncap;
+    return 0;
+}
+
 fl_ice_transmit *fl__ice_tx_slot(fl_ice_agent *a)
 {
-    if (a->tx_len == FL__ICE_TXQ) {
+    if (a->tx_len == a->tx_cap && ring_grow((void **)&a->txq, &a->tx_head, a->tx_len, &a->tx_cap,
+                                            FL__ICE_TXQ, sizeof(*a->txq)) < 0) {
         a->stats.dropped_tx_full++;
         return NULL;
     }
-    fl_ice_transmit *t = &a->txq[(a->tx_head + a->tx_len) % FL__ICE_TXQ];
+    fl_ice_transmit *t = &a->txq[(a->tx_head + a->tx_len) % a->tx_cap];
     a->tx_len++;
     return t;
 }
 
 fl_ice_event *fl__ice_ev_slot(fl_ice_agent *a, fl_ice_event_type type, uint16_t comp)
 {
-    if (a->ev_len == FL__ICE_EVQ) {
+    if (a->ev_len == a->ev_cap && ring_grow((void **)&a->evq, &a->ev_head, a->ev_len, &a->ev_cap,
+                                            FL__ICE_EVQ, sizeof(*a->evq)) < 0) {
         fl_log(FL_LOG_WARN, "event queue full, event dropped");
         return NULL;
     }
-    fl_ice_event *e = &a->evq[(a->ev_head + a->ev_len) % FL__ICE_EVQ];
+    fl_ice_event *e = &a->evq[(a->ev_head + a->ev_len) % a->ev_cap];
     a->ev_len++;
     memset(e, 0, sizeof(*e));
     e->type = type;
@@ -53,8 +97,7 @@ int fl_ice_agent_poll_transmit(fl_ice_agent *a, fl_ice_transmit *out)
     out->dst = t->dst;
     out->len = t->len;
     memcpy(out->data, t->data, t->len);
-    a->tx_head = (a->tx_head + 1) % FL__ICE_TXQ;
-    a->tx_len--;
+    a->tx_head = --a->tx_len ? (a->tx_head + 1) % a->tx_cap : 0;
     return 0;
 }
 
@@ -63,8 +106,7 @@ int fl_ice_agent_poll_event(fl_ice_agent *a, fl_ice_event *out)
     if (a->ev_len == 0)
         return FL_EAGAIN;
     *out = a->evq[a->ev_head];
-    a->ev_head = (a->ev_head + 1) % FL__ICE_EVQ;
-    a->ev_len--;
+    a->ev_head = --a->ev_len ? (a->ev_head + 1) % a->ev_cap : 0;
     return 0;
 }
 
@@ -159,6 +201,13 @@ int fl_ice_agent_create(fl_ice_agent **out, const fl_ice_agent_config *cfg)
 
 void fl_ice_agent_destroy(fl_ice_agent *a)
 {
+    if (!a)
+        return;
+    free(a->txq);
+    free(a->evq);
+    free(a->locals);
+    free(a->remotes);
+    free(a->pairs);
     free(a);
 }
 
@@ -225,8 +274,10 @@ int fl__ice_local_add(fl_ice_agent *a, const fl__ice_local *l)
     int i = 0;
     while (i < a->n_locals && a->locals[i].in_use)
         i++; /* a slot freed by a closed TCP connection, else a new one */
-    if (i == FL__ICE_MAX_LOCAL)
-        return FL_ERANGE;
+    int rc = fl__ice_grow((void **)&a->locals, &a->cap_locals, i, FL__ICE_MAX_LOCAL,
+                          sizeof(*a->locals));
+    if (rc < 0)
+        return rc;
     if (i == a->n_locals)
         a->n_locals++;
     a->locals[i] = *l;
@@ -545,7 +596,10 @@ static int remote_slot(fl_ice_agent *a)
         if (!a->remotes[i].in_use)
             return i;
     }
-    return a->n_remotes < FL__ICE_MAX_REMOTE ? a->n_remotes++ : -1;
+    if (fl__ice_grow((void **)&a->remotes, &a->cap_remotes, a->n_remotes, FL__ICE_MAX_REMOTE,
+                     sizeof(*a->remotes)) < 0)
+        return -1;
+    return a->n_remotes++;
 }
 
 int fl_ice_agent_add_remote(fl_ice_agent *a, fl_time now, const fl_ice_candidate *c)

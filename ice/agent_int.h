@@ -16,8 +16,9 @@
 #define FL__ICE_MAX_PAIRS   100 /* RFC 8445 §6.1.2.5 default limit */
 #define FL__ICE_MAX_SERVERS 4
 #define FL__ICE_MAX_GATHER  32
-#define FL__ICE_TXQ         64
-#define FL__ICE_EVQ         64
+#define FL__ICE_TXQ         64 /* most transmits queued; the ring grows to it on demand */
+#define FL__ICE_EVQ         64 /* most events queued; likewise */
+#define FL__ICE_RING_MIN    4  /* a ring's first size */
 #define FL__ICE_CONSENT_IDS 8
 
 enum fl__ice_pair_state {
@@ -102,12 +103,16 @@ struct fl_ice_agent {
     char prev_rufrag[FL_ICE_UFRAG_MAX]; /* for consent on the stale pair */
     char prev_rpwd[FL_ICE_PWD_MAX];
 
-    fl__ice_local locals[FL__ICE_MAX_LOCAL];
-    int n_locals;
-    fl__ice_remote remotes[FL__ICE_MAX_REMOTE];
-    int n_remotes;
-    fl__ice_pair pairs[FL__ICE_MAX_PAIRS];
-    int n_pairs;
+    /* arrays grown on demand (fl__ice_grow) up to FL__ICE_MAX_LOCAL,
+     * _REMOTE, _PAIRS: an agent with one candidate each side holds a few
+     * entries, not 43 kB. An entry's index stays; its address may change
+     * when an entry of the same array is added. */
+    fl__ice_local *locals;
+    int n_locals, cap_locals;
+    fl__ice_remote *remotes;
+    int n_remotes, cap_remotes;
+    fl__ice_pair *pairs;
+    int n_pairs, cap_pairs;
     uint32_t trigger_seq;
 
     fl_addr servers[FL__ICE_MAX_SERVERS];
@@ -124,10 +129,13 @@ struct fl_ice_agent {
     int consent_pair[FL__ICE_CONSENT_IDS];
     int consent_head;
 
-    fl_ice_transmit txq[FL__ICE_TXQ];
-    int tx_head, tx_len;
-    fl_ice_event evq[FL__ICE_EVQ];
-    int ev_head, ev_len;
+    /* rings, allocated when first used and doubled when full (up to
+     * FL__ICE_TXQ, FL__ICE_EVQ): an idle agent holds a few slots, not 80 kB;
+     * emptied, they restart at slot 0 */
+    fl_ice_transmit *txq;
+    int tx_head, tx_len, tx_cap;
+    fl_ice_event *evq;
+    int ev_head, ev_len, ev_cap;
     fl_ice_stats stats;
 };
 
@@ -139,6 +147,11 @@ void fl__ice_announce(fl_ice_agent *a, int local);
 const char *fl__ice_authenticate(const fl_ice_agent *a, const fl_stun_msg *m);
 void fl__ice_consent_lost(fl_ice_agent *a, uint16_t comp, fl_time now);
 fl_ice_transmit *fl__ice_tx_slot(fl_ice_agent *a);
+/* Makes room for entry `need` (from 0) of an array of `size`-byte entries
+ * with room for *cap, doubled (from FL__ICE_RING_MIN) up to `max`; new
+ * entries are zeroed. 0; FL_ERANGE when need >= max; FL_ENOMEM (the array
+ * is as it was). */
+int fl__ice_grow(void **arr, int *cap, int need, int max, size_t size);
 fl_ice_event *fl__ice_ev_slot(fl_ice_agent *a, fl_ice_event_type type, uint16_t comp);
 void fl__ice_update_state(fl_ice_agent *a, uint16_t comp, fl_time now);
 void fl__ice_set_role(fl_ice_agent *a, fl_ice_role role);

@@ -280,10 +280,10 @@ static void purge_tx(fl_ice_agent *a, int socket_id)
 {
     int kept = 0;
     for (int i = 0; i < a->tx_len; i++) {
-        const fl_ice_transmit *t = &a->txq[(a->tx_head + i) % FL__ICE_TXQ];
+        const fl_ice_transmit *t = &a->txq[(a->tx_head + i) % a->tx_cap];
         if (t->socket_id == socket_id)
             continue;
-        fl_ice_transmit *d = &a->txq[(a->tx_head + kept) % FL__ICE_TXQ];
+        fl_ice_transmit *d = &a->txq[(a->tx_head + kept) % a->tx_cap];
         if (d != t)
             *d = *t;
         kept++;

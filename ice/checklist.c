@@ -68,7 +68,8 @@ static int pair_slot(fl_ice_agent *a, uint64_t prio)
         if (worst < 0 || p->prio < a->pairs[worst].prio)
             worst = i;
     }
-    if (a->n_pairs < FL__ICE_MAX_PAIRS)
+    if (fl__ice_grow((void **)&a->pairs, &a->cap_pairs, a->n_pairs, FL__ICE_MAX_PAIRS,
+                     sizeof(*a->pairs)) == 0)
         return a->n_pairs++;
     if (worst >= 0 && a->pairs[worst].prio < prio)
         return worst;
@@ -428,13 +429,14 @@ void fl__ice_on_check_success(fl_ice_agent *a, int idx, const fl_stun_msg *m, fl
     fl_stun_txn_finish(&p->txn);
     p->has_old_txn = 0;
     p->state = FL__PAIR_SUCCEEDED;
-    int l = mapped_local(a, p->local, &mapped);
-    int v = fl__ice_pair_find(a, l, p->remote);
+    int remote = p->remote;
+    int l = mapped_local(a, p->local, &mapped); /* pairs may move: p is stale after */
+    int v = fl__ice_pair_find(a, l, remote);
     if (v < 0)
-        v = fl__ice_pair_add(a, l, p->remote, FL__PAIR_SUCCEEDED);
+        v = fl__ice_pair_add(a, l, remote, FL__PAIR_SUCCEEDED);
     if (v < 0)
         v = idx;
-    p = &a->pairs[idx]; /* the array does not move, but keep it obvious */
+    p = &a->pairs[idx];
     p->vpair = v;
     fl__ice_pair *vp = &a->pairs[v];
     uint16_t comp = pair_comp(a, p);

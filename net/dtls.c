@@ -58,7 +58,6 @@ struct fl_dtls {
     mbedtls_tls_prf_types prf;
     uint8_t *peer_der;
     size_t peer_der_len;
-    uint8_t *rbuf;
     uint64_t dropped;
     struct hello_asm *hello; /* server: a fragmented ClientHello being put together */
 };
@@ -312,9 +311,6 @@ int fl_dtls_create(fl_dtls **out, const fl_dtls_config *cfg)
     d->mtu = cfg->mtu ? cfg->mtu : FL_DTLS_DEFAULT_MTU;
     d->timer_int = d->timer_fin = FL_TIME_NEVER;
     int rc = FL_ENOMEM;
-    d->rbuf = malloc(READ_BUF);
-    if (!d->rbuf)
-        goto fail;
     if (cfg->remote_fingerprint) {
         rc = fl_cert_fp_parse(&d->fp, cfg->remote_fingerprint);
         if (rc != 0)
@@ -350,7 +346,6 @@ void fl_dtls_destroy(fl_dtls *d)
     queue_clear(&d->tx);
     queue_clear(&d->rx);
     free(d->peer_der);
-    free(d->rbuf);
     mbedtls_platform_zeroize(d, sizeof(*d));
     free(d);
 }
@@ -433,11 +428,14 @@ static void handshake_error(fl_dtls *d, int ret)
 /* Reads records after the handshake: data, close_notify, retransmissions. */
 static void read_records(fl_dtls *d)
 {
+    /* on the stack: a buffer kept per endpoint would hold 16 kB for the
+     * application data DTLS-SRTP never carries */
+    uint8_t rbuf[READ_BUF];
     for (;;) {
-        int ret = mbedtls_ssl_read(&d->ssl, d->rbuf, READ_BUF);
+        int ret = mbedtls_ssl_read(&d->ssl, rbuf, READ_BUF);
         if (ret > 0) {
             if (d->state == FL_DTLS_STATE_CONNECTED)
-                (void)queue_push(&d->rx, d->rbuf, (size_t)ret);
+                (void)queue_push(&d->rx, rbuf, (size_t)ret);
             continue;
         }
         if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE || ret == 0)

@@ -91,11 +91,7 @@ int fl_nack_gen_create(fl_nack_gen **out, const fl_nack_gen_config *cfg)
     g->cap = c.max_missing ? c.max_missing : GEN_DEF_MISSING;
     if (g->cap > GEN_MAX_MISSING)
         g->cap = GEN_MAX_MISSING;
-    g->ring = calloc(g->cap, sizeof(*g->ring));
-    if (!g->ring) {
-        free(g);
-        return FL_ENOMEM;
-    }
+    /* g->ring: at the first gap, so a stream that loses nothing holds none */
     g->max_retries = c.max_retries ? c.max_retries : GEN_DEF_RETRIES;
     if (g->max_retries > GEN_MAX_RETRIES)
         g->max_retries = GEN_MAX_RETRIES;
@@ -182,6 +178,10 @@ static void gen_open_gap(fl_nack_gen *g, fl_time now, uint16_t seq)
 {
     size_t n = (size_t)(uint16_t)(seq - g->highest) - 1;
     uint16_t from = (uint16_t)(g->highest + 1);
+    if (n && !g->ring && !(g->ring = calloc(g->cap, sizeof(*g->ring)))) {
+        g->stats.given_up += n; /* no memory: this gap is not tracked */
+        n = 0;
+    }
     if (n > g->cap) {
         g->stats.given_up += n - g->cap;
         from = (uint16_t)(seq - g->cap);
@@ -368,12 +368,7 @@ int fl_nack_history_create(fl_nack_history **out, const fl_nack_history_config *
     fl_nack_history *h = calloc(1, sizeof(*h));
     if (!h)
         return FL_ENOMEM;
-    h->slots = calloc(cap, sizeof(*h->slots));
-    if (!h->slots) {
-        free(h);
-        return FL_ENOMEM;
-    }
-    h->mask = cap - 1;
+    h->mask = cap - 1; /* h->slots: at the first put, so a stream that sends nothing holds none */
     h->max_age = clamp_time(c.max_age ? c.max_age : HIST_DEF_AGE, 1, MAX_TIME);
     h->interval = clamp_time(c.min_resend_interval ? c.min_resend_interval : HIST_DEF_INTERVAL, 1,
                              MAX_TIME);
@@ -383,7 +378,7 @@ int fl_nack_history_create(fl_nack_history **out, const fl_nack_history_config *
 
 void fl_nack_history_clear(fl_nack_history *h)
 {
-    for (size_t i = 0; i <= h->mask; i++) {
+    for (size_t i = 0; h->slots && i <= h->mask; i++) {
         fl_buf_unref(h->slots[i].buf);
         h->slots[i].buf = NULL;
     }
@@ -440,6 +435,8 @@ void fl_nack_history_put(fl_nack_history *h,
     if (payload_off > buf->len || payload_len > buf->len - payload_off ||
         payload_off > UINT16_MAX || payload_len > UINT16_MAX)
         return;
+    if (!h->slots && !(h->slots = calloc(h->mask + 1, sizeof(*h->slots))))
+        return; /* no memory: not kept, a request for it counts as missing */
     fl_nack_history_entry *e = &h->slots[seq & h->mask];
     fl_buf_ref(buf); /* before the unref: buf may be the slot's own */
     fl_buf_unref(e->buf);
@@ -464,8 +461,8 @@ void fl_nack_history_put(fl_nack_history *h,
 
 const fl_nack_history_entry *fl_nack_history_resend(fl_nack_history *h, fl_time now, uint16_t seq)
 {
-    fl_nack_history_entry *e = &h->slots[seq & h->mask];
-    if (!e->buf || e->seq != seq) {
+    fl_nack_history_entry *e = h->slots ? &h->slots[seq & h->mask] : NULL;
+    if (!e || !e->buf || e->seq != seq) {
         h->stats.missing++;
         return NULL;
     }

@@ -58,6 +58,9 @@ typedef struct fl_nack_gen_stats {
     fl_time response;   /* smoothed request-to-retransmission time; 0: none */
 } fl_nack_gen_stats;
 
+/* The ring of `max_missing` entries is allocated at the first gap, so a
+ * stream that loses nothing holds none (without memory then, that gap is
+ * given up). */
 int fl_nack_gen_create(fl_nack_gen **out, const fl_nack_gen_config *cfg);
 void fl_nack_gen_destroy(fl_nack_gen *g);
 
@@ -117,6 +120,8 @@ typedef struct fl_nack_history_stats {
     uint64_t throttled; /* resent within min_resend_interval */
 } fl_nack_history_stats;
 
+/* The ring of `capacity` slots is allocated at the first put, so a stream
+ * that never sends holds none. */
 int fl_nack_history_create(fl_nack_history **out, const fl_nack_history_config *cfg);
 /* Drops every reference held. */
 void fl_nack_history_destroy(fl_nack_history *h);
@@ -124,7 +129,8 @@ void fl_nack_history_destroy(fl_nack_history *h);
 /* Keeps a reference to buf (fl_buf_ref is taken here; the caller keeps its
  * own). The slot's previous packet is released. payload_off is counted
  * from fl_buf_data(buf); a range past buf->len (asserted) or past 64 KiB
- * is not stored. `now` must not be 0 (resent uses 0 for never). */
+ * is not stored, nor is anything when the first put cannot allocate the
+ * ring. `now` must not be 0 (resent uses 0 for never). */
 void fl_nack_history_put(fl_nack_history *h,
                          fl_time now,
                          uint16_t seq,

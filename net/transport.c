@@ -18,6 +18,7 @@ FL_LOG_TAG("transport");
 
 #define SR_HISTORY      8
 #define CONTROL_RESERVE 4
+#define EVQ_MIN         4 /* the event ring's first size */
 
 typedef struct in_ssrc {
     uint32_t ssrc;
@@ -69,7 +70,7 @@ struct fl_transport {
     /* transmit queue, linked through fl_buf.next */
     fl_buf *txq_head, *txq_tail;
     size_t txq_len, txq_max;
-    size_t evq_head, evq_len;
+    size_t evq_head, evq_len, evq_cap;
     fl_transport_clock_rate rates[FL_TRANSPORT_MAX_CLOCK_RATES];
     size_t n_rates;
     int64_t wall_offset_us;
@@ -78,9 +79,11 @@ struct fl_transport {
     out_ssrc out_ssrcs[FL_TRANSPORT_MAX_SSRCS];
     size_t n_out;
     fl_transport_stats st; /* counters first; the rest is filled by get_stats */
-    /* the event ring last: it is drained after each datagram and restarts
-     * at slot 0, so one slot stays warm */
-    fl_transport_event evq[FL_TRANSPORT_EVENT_QUEUE];
+    /* the event ring: drained after each datagram and restarting at slot 0,
+     * it is allocated at the first event and doubled when full (up to
+     * FL_TRANSPORT_EVENT_QUEUE), so it holds what the deepest burst needed
+     * (an idle transport a few slots, not 17 kB) */
+    fl_transport_event *evq;
 };
 
 /* ---- queues ---- */
@@ -96,15 +99,34 @@ static void txq_push(fl_transport *t, fl_buf *b)
     t->txq_len++;
 }
 
+/* Doubles the event ring (the first: EVQ_MIN slots), its events moved to
+ * the start of the new one. */
+static int evq_grow(fl_transport *t)
+{
+    size_t cap = t->evq_cap ? t->evq_cap * 2 : EVQ_MIN;
+    if (cap > FL_TRANSPORT_EVENT_QUEUE)
+        cap = FL_TRANSPORT_EVENT_QUEUE;
+    fl_transport_event *n = malloc(cap * sizeof(*n));
+    if (!n)
+        return FL_ENOMEM;
+    for (size_t i = 0; i < t->evq_len; i++)
+        n[i] = t->evq[(t->evq_head + i) % t->evq_cap];
+    free(t->evq);
+    t->evq = n;
+    t->evq_head = 0;
+    t->evq_cap = cap;
+    return 0;
+}
+
 static int evq_push(fl_transport *t, const fl_transport_event *ev)
 {
     int media = ev->type == FL_TRANSPORT_EVENT_RTP || ev->type == FL_TRANSPORT_EVENT_RTCP;
     size_t limit = FL_TRANSPORT_EVENT_QUEUE - (media ? CONTROL_RESERVE : 0);
-    if (t->evq_len >= limit) {
+    if (t->evq_len >= limit || (t->evq_len == t->evq_cap && evq_grow(t) < 0)) {
         t->st.events_dropped++;
         return FL_EAGAIN;
     }
-    t->evq[(t->evq_head + t->evq_len) % FL_TRANSPORT_EVENT_QUEUE] = *ev;
+    t->evq[(t->evq_head + t->evq_len) % t->evq_cap] = *ev;
     t->evq_len++;
     return 0;
 }
@@ -303,6 +325,7 @@ void fl_transport_destroy(fl_transport *t)
     fl_srtp_destroy(t->out);
     if (t->dtls)
         fl_dtls_destroy(t->dtls);
+    free(t->evq);
     free(t);
 }
 
@@ -675,7 +698,7 @@ int fl_transport_poll_event(fl_transport *t, fl_transport_event *out)
     if (t->evq_len == 0)
         return FL_EAGAIN;
     *out = t->evq[t->evq_head];
-    t->evq_head = (t->evq_head + 1) % FL_TRANSPORT_EVENT_QUEUE;
+    t->evq_head = (t->evq_head + 1) % t->evq_cap;
     if (--t->evq_len == 0)
         t->evq_head = 0;
     return 0;

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -552,6 +553,98 @@ static void test_gathering_srflx(void **state)
     fx_free(&f);
 }
 
+/* A lite agent's responses, queued without polling: the transmit ring
+ * grows (it starts small) and keeps them in order across its wrap, up to
+ * 64 queued; those past that are dropped and counted. */
+static int request_n(fx *f, uint32_t n)
+{
+    uint8_t buf[512], id[12] = { 0 };
+    size_t len;
+    fl_stun_writer w;
+    memcpy(id, &n, sizeof(n));
+    fl_stun_writer_init(&w, buf, sizeof(buf), FL_STUN_BINDING, FL_STUN_REQUEST, id);
+    fl_stun_writer_add_string(&w, FL_STUN_ATTR_USERNAME, AGENT_UF ":" PEER_UF);
+    fl_stun_writer_add_u32(&w, FL_STUN_ATTR_PRIORITY, 1845501695u);
+    fl_stun_writer_add_u64(&w, FL_STUN_ATTR_ICE_CONTROLLING, 1);
+    fl_stun_writer_add_integrity(&w, (const uint8_t *)AGENT_PWD, strlen(AGENT_PWD));
+    fl_stun_writer_add_fingerprint(&w);
+    assert_int_equal(fl_stun_writer_finish(&w, &len), 0);
+    return fl_ice_agent_handle_input(f->a, T0, 0, &f->remote, buf, len);
+}
+
+static uint32_t response_n(fx *f)
+{
+    uint32_t n;
+    assert_int_equal(fx_tx(f), 0);
+    assert_int_equal(f->m.cls, FL_STUN_SUCCESS);
+    memcpy(&n, f->m.txn_id, sizeof(n));
+    return n;
+}
+
+static void test_transmit_queue_grows_in_order(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, FL_ICE_ROLE_CONTROLLED, 1, 1);
+    fx_drain_tx(&f);
+    uint32_t next = 0, expect = 0;
+    /* wrap a small ring first: 3 in, 2 out, then enough to grow it twice */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(request_n(&f, next++), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(response_n(&f), expect++);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(request_n(&f, next++), 0);
+    for (int i = 0; i < 11; i++)
+        assert_int_equal(response_n(&f), expect++);
+    assert_int_equal(fx_tx(&f), FL_EAGAIN);
+    /* to the limit and past it */
+    for (int i = 0; i < 70; i++)
+        request_n(&f, next++);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal(response_n(&f), expect++);
+    assert_int_equal(fx_tx(&f), FL_EAGAIN);
+    fl_ice_stats st;
+    fl_ice_agent_get_stats(f.a, &st);
+    assert_int_equal(st.dropped_tx_full, 6);
+    /* and it works on after that */
+    assert_int_equal(request_n(&f, 1000), 0);
+    assert_int_equal(response_n(&f), 1000);
+    fx_free(&f);
+}
+
+/* The candidate and pair arrays grow as candidates come, to the same
+ * limits as ever: 64 remote candidates, 100 pairs (the lowest-priority
+ * waiting ones give way to better ones). */
+static void test_candidate_limits(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, FL_ICE_ROLE_CONTROLLING, 0, 0);
+    fl_addr second;
+    fl_addr_parse(&second, "10.0.0.3", 5002);
+    fl_ice_host h = { .component = 1, .socket_id = 1, .addr = second };
+    assert_int_equal(fl_ice_agent_add_host(f.a, &h), 0);
+    char line[128];
+    for (int i = 0; i < 64; i++) {
+        snprintf(line, sizeof(line), "candidate:%d 1 udp %d 10.1.%d.%d 7000 typ host", i + 1,
+                 2130706431 - i, i / 200, i % 200 + 1);
+        assert_int_equal(fl_ice_agent_add_remote_candidate(f.a, T0, line), 0);
+    }
+    snprintf(line, sizeof(line), "candidate:99 1 udp 1 10.2.0.1 7000 typ host");
+    assert_int_equal(fl_ice_agent_add_remote_candidate(f.a, T0, line), FL_ERANGE);
+    fl_ice_stats st;
+    fl_ice_agent_get_stats(f.a, &st);
+    assert_int_equal(st.remote_candidates, 64);
+    assert_int_equal(st.local_candidates, 2);
+    assert_int_equal(st.pairs, 100);
+    /* the checks go on: the first is for the best pair */
+    fl_ice_agent_handle_timeout(f.a, T0);
+    assert_int_equal(fx_tx(&f), 0);
+    assert_int_equal(f.m.cls, FL_STUN_REQUEST);
+    fx_free(&f);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -592,6 +685,8 @@ int main(void)
         cmocka_unit_test(test_restart),
         cmocka_unit_test(test_gathering_srflx),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_transmit_queue_grows_in_order),
+        cmocka_unit_test(test_candidate_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1126,6 +1126,43 @@ static void test_sim_loss_20(void **state)
     sim_run(20, 0x5eed20);
 }
 
+/* Before their first packet (sent, or lost) the rings do not exist yet:
+ * lookups, clears and stats work on the empty state, and the first put and
+ * gap work as on any other. */
+static void test_before_first_packet(void **state)
+{
+    (void)state;
+    fl_buf_pool *pool;
+    assert_int_equal(fl_buf_pool_create(&pool, BUF_SIZE, HEADROOM, 8, 0), 0);
+    fl_nack_history *h = NULL;
+    assert_int_equal(fl_nack_history_create(&h, NULL), 0);
+    assert_null(fl_nack_history_resend(h, T0, 7));
+    fl_nack_history_clear(h);
+    fl_nack_history_stats hs;
+    fl_nack_history_get_stats(h, &hs);
+    assert_int_equal(hs.missing, 1);
+    assert_int_equal(hs.stored, 0);
+    fl_buf *b = make_packet(pool, 7);
+    history_put(h, T0, b);
+    fl_buf_unref(b);
+    assert_non_null(fl_nack_history_resend(h, T0 + MS, 7));
+    fl_nack_history_destroy(h);
+    assert_int_equal(pool_in_use(pool), 0);
+    fl_buf_pool_destroy(pool);
+
+    fl_nack_gen *g = make_gen(NULL);
+    assert_int_equal(fl_nack_gen_on_packet(g, T0, 100, 0), 0);
+    assert_int_equal(fl_nack_gen_on_packet(g, T0, 100, 0), 0); /* a duplicate */
+    assert_int_equal(fl_nack_gen_on_packet(g, T0, 99, 1), 0);  /* never missing */
+    assert_int_equal(fl_nack_gen_on_packet(g, T0, 101, 0), 0);
+    assert_int_equal(gen_stats(g).missing, 0);
+    assert_int_equal(fl_nack_gen_on_packet(g, T0, 104, 0), 0); /* 102, 103 lost */
+    assert_int_equal(gen_stats(g).missing, 2);
+    assert_int_equal(fl_nack_gen_on_packet(g, T0 + MS, 103, 1), 1);
+    assert_int_equal(gen_stats(g).missing, 1);
+    fl_nack_gen_destroy(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1136,7 +1173,7 @@ int main(void)
         cmocka_unit_test(test_history_prune),       cmocka_unit_test(test_rtx_round_trip),
         cmocka_unit_test(test_rtx_plain),           cmocka_unit_test(test_rtx_unwrap_padding),
         cmocka_unit_test(test_rtx_refuses),         cmocka_unit_test(test_sim_loss_5),
-        cmocka_unit_test(test_sim_loss_20),
+        cmocka_unit_test(test_sim_loss_20),         cmocka_unit_test(test_before_first_packet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

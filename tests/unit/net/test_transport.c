@@ -653,10 +653,53 @@ static void test_event_queue_full(void **state)
     free_pair(&p);
 }
 
+/* The event ring starts small and grows while events wait: they come out
+ * in the order they went in, across its wrap and its growth. */
+static void deliver(pair *p, size_t n)
+{
+    fl_buf *g;
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(fl_transport_poll_transmit(p->c.t, &g), 0);
+        assert_int_equal(fl_transport_handle_input(p->s.t, p->now, g), 0);
+    }
+}
+
+static uint16_t next_rtp_seq(pair *p)
+{
+    fl_transport_event ev;
+    assert_int_equal(fl_transport_poll_event(p->s.t, &ev), 0);
+    assert_int_equal(ev.type, FL_TRANSPORT_EVENT_RTP);
+    uint16_t seq = ev.rtp.seq;
+    fl_transport_event_release(&ev);
+    return seq;
+}
+
+static void test_event_queue_order(void **state)
+{
+    (void)state;
+    pair p;
+    connect_pair(&p, FL_DTLS_SRTP_AES128_CM_SHA1_80);
+    uint16_t sent = 0, expect = 0;
+    for (int i = 0; i < 3; i++)
+        send_rtp(&p, &p.c, SSRC_C, sent++);
+    deliver(&p, 3);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(next_rtp_seq(&p), expect++);
+    for (int i = 0; i < 40; i++)
+        send_rtp(&p, &p.c, SSRC_C, sent++);
+    deliver(&p, 40);
+    while (expect < sent)
+        assert_int_equal(next_rtp_seq(&p), expect++);
+    fl_transport_event ev;
+    assert_int_equal(fl_transport_poll_event(p.s.t, &ev), FL_EAGAIN);
+    free_pair(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_media_sha1_80),
+        cmocka_unit_test(test_event_queue_order),
         cmocka_unit_test(test_media_sha1_32),
         cmocka_unit_test(test_wrong_fingerprint),
         cmocka_unit_test(test_fingerprint_later),
