@@ -31,6 +31,8 @@ REPS=${BENCH_REPS:-3}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-0}
 SERVER_CPU=${BENCH_SERVER_CPU:-1}
 OUT=${BENCH_OUT:-bench/results.md}
+# sections measured by other tools (fluo-bench idle) are kept as they are
+KEPT=$(sed -n '/^## Memory per idle WebRtcEndpoint/,$p' "$OUT" 2>/dev/null || true)
 LOG=build/bench.log
 SCENARIOS=${BENCH_SCENARIOS:-"echo one2many room"}
 SERVERS=${BENCH_SERVERS:-"fluo janus floor"}
@@ -202,6 +204,10 @@ ratio() {
         echo '```'
         echo "$join_out"
         echo '```'
+    fi
+    if [ -n "$KEPT" ]; then
+        echo
+        echo "$KEPT"
     fi
     if [ ${#failures[@]} -gt 0 ]; then
         echo
