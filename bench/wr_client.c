@@ -515,7 +515,10 @@ size_t wr_bench_check_peers(wr_bench *b)
             snprintf(why, sizeof(why), "did not connect (ICE %s, DTLS %s)",
                      p->have_selected ? "done" : "not done", p->failed ? "failed" : "not done");
         else if ((int)p->nrx < p->expect_streams)
-            snprintf(why, sizeof(why), "received %zu of its %d streams", p->nrx, p->expect_streams);
+            snprintf(why, sizeof(why), "received %zu of its %d streams (%llu RTP packets in all%s)",
+                     p->nrx, p->expect_streams, (unsigned long long)p->rx_packets,
+                     p->nrx == 1 ? (p->rx[0].pt == p->tx[1].pt ? ", video only" : ", audio only")
+                                 : "");
         if (!why[0])
             continue;
         bad++;

@@ -1115,12 +1115,13 @@ void fl__ice_update_state(fl_ice_agent *a, uint16_t comp, fl_time now)
     fl_ice_state s = compute_state(a, comp);
     if (s == a->comps[comp].state)
         return;
+    fl_ice_event *ev = fl__ice_ev_slot(a, FL_ICE_EVENT_STATE, comp);
+    if (!ev)
+        return; /* no room for the event (out of memory): the next update tries again */
     fl_log(FL_LOG_DEBUG, "component %u: state %d -> %d", (unsigned)comp, (int)a->comps[comp].state,
            (int)s);
     a->comps[comp].state = s;
-    fl_ice_event *ev = fl__ice_ev_slot(a, FL_ICE_EVENT_STATE, comp);
-    if (ev)
-        ev->state = s;
+    ev->state = s;
 }
 
 fl_ice_state fl_ice_agent_state(const fl_ice_agent *a, uint16_t comp)
