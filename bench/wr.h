@@ -140,6 +140,8 @@ typedef struct wr_peer {
     wr_join_times t;
     /* the churn scenario: what the server driver releases when it leaves */
     char srv_obj[320];
+    /* the server's endpoint of this peer, for diagnose(); "": unknown */
+    char srv_ep[320];
     /* the loss from the sender's side (echo, one2many, room) */
     int subscribers;    /* peers that should receive every packet this one sends */
     int expect_streams; /* streams this one should receive (audio + video per feed) */
@@ -167,6 +169,11 @@ typedef struct wr_server {
      * NULL: the server has no such driver. */
     int (*leave)(wr_bench *b, wr_peer *p);
     void (*stop)(wr_bench *b);
+    /* a peer short of a stream: prints on stderr, one line per stream,
+     * what the server counted for the peer's endpoint (RTP in and out per
+     * media), so that a failure says which side lost the stream. NULL:
+     * the server has no such driver. */
+    void (*diagnose)(wr_bench *b, wr_peer *p);
     void *state;
 } wr_server;
 
@@ -302,7 +309,10 @@ void wr_bench_check_stalls(wr_bench *b, fl_time now);
 
 /* Peers that did not connect or that receive fewer streams than they
  * should (expect_streams): each named on stderr; their count. The first
- * one goes into b->fail. */
+ * one goes into b->fail. For a connected peer short of a stream, what
+ * the client counted (packets sent per stream, packets per SSRC received,
+ * its transport's drops) follows on stderr, then what the server counted
+ * (b->server->diagnose), so the failure says which side lost it. */
 size_t wr_bench_check_peers(wr_bench *b);
 
 /* Pins every thread of pid to core cpu (sched_setaffinity per task of

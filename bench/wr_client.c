@@ -504,6 +504,41 @@ void wr_bench_watch_stalls(wr_bench *b)
     b->watch_stalls = 1;
 }
 
+/* What the client counted for a peer short of a stream (see
+ * wr_bench_check_peers). */
+static void diagnose_client(const wr_peer *p)
+{
+    static const char *const kind[2] = { "audio", "video" };
+    for (int i = 0; i < 2; i++)
+        fprintf(stderr,
+                "fluo-bench:   peer %d client sent %s ssrc=%08x pt=%u on=%d packets=%llu "
+                "first_seq=%u\n",
+                p->id, kind[i], p->tx[i].ssrc, p->tx[i].pt, p->tx[i].on,
+                (unsigned long long)p->tx[i].packets,
+                (unsigned)(uint16_t)(p->tx[i].seq - (uint16_t)p->tx[i].packets));
+    for (size_t k = 0; k < p->nrx; k++)
+        fprintf(stderr, "fluo-bench:   peer %d client received ssrc=%08x pt=%u packets=%llu\n",
+                p->id, p->rx[k].ssrc, p->rx[k].pt, (unsigned long long)p->rx[k].received);
+    fl_transport_stats *ts = p->tr ? malloc(sizeof(*ts)) : NULL;
+    if (!ts)
+        return;
+    fl_transport_get_stats(p->tr, ts);
+    fprintf(stderr,
+            "fluo-bench:   peer %d client transport: rtp_received=%llu rtp_sent=%llu "
+            "not_ready=%llu srtp_replay=%llu srtp_auth=%llu srtp_other=%llu rtp_bad=%llu "
+            "unknown=%llu events_dropped=%llu unknown_ssrc=%llu\n",
+            p->id, (unsigned long long)ts->rtp_received, (unsigned long long)ts->rtp_sent,
+            (unsigned long long)ts->media_not_ready, (unsigned long long)ts->srtp_replay,
+            (unsigned long long)ts->srtp_auth, (unsigned long long)ts->srtp_other,
+            (unsigned long long)ts->rtp_bad, (unsigned long long)ts->unknown,
+            (unsigned long long)ts->events_dropped, (unsigned long long)p->rx_unknown);
+    for (size_t k = 0; k < ts->n_inbound; k++)
+        fprintf(stderr, "fluo-bench:   peer %d client transport in ssrc=%08x pt=%u packets=%llu\n",
+                p->id, ts->inbound[k].ssrc, ts->inbound[k].payload_type,
+                (unsigned long long)ts->inbound[k].packets);
+    free(ts);
+}
+
 size_t wr_bench_check_peers(wr_bench *b)
 {
     size_t bad = 0;
@@ -523,6 +558,11 @@ size_t wr_bench_check_peers(wr_bench *b)
             continue;
         bad++;
         fprintf(stderr, "fluo-bench: FAILED: peer %d (%s) %s\n", p->id, role, why);
+        if (p->connected) {
+            diagnose_client(p);
+            if (b->server && b->server->diagnose)
+                b->server->diagnose(b, p);
+        }
         if (!b->fail[0])
             snprintf(b->fail, sizeof(b->fail), "peer %d (%s) %s", p->id, role, why);
     }

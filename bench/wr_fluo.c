@@ -76,6 +76,7 @@ static int fluo_echo(wr_bench *b, wr_peer *p)
         invoke_void(ep, "connect", json_pack("{s:s}", "sink", ep)) < 0)
         return FL_EIO;
     snprintf(p->srv_obj, sizeof(p->srv_obj), "%s", pipe);
+    snprintf(p->srv_ep, sizeof(p->srv_ep), "%s", ep);
     return negotiate(p, ep, FL_SDP_DIR_SENDRECV);
 }
 
@@ -100,6 +101,7 @@ static int fluo_publish(wr_bench *b, wr_peer *p, void **handle)
         return FL_ENOMEM;
     fluo.npublishers++;
     snprintf(p->srv_obj, sizeof(p->srv_obj), "%s", fluo.pipeline);
+    snprintf(p->srv_ep, sizeof(p->srv_ep), "%s", ep);
     return negotiate(p, ep, FL_SDP_DIR_SENDONLY);
 }
 
@@ -109,6 +111,7 @@ static int fluo_view(wr_bench *b, wr_peer *p, void *publisher)
     char ep[320];
     if (create("WebRtcEndpoint", fluo.pipeline, ep, sizeof(ep)) < 0)
         return FL_EIO;
+    snprintf(p->srv_ep, sizeof(p->srv_ep), "%s", ep);
     int rc = negotiate(p, ep, FL_SDP_DIR_RECVONLY);
     if (rc == 0)
         rc = invoke_void((const char *)publisher, "connect", json_pack("{s:s}", "sink", ep));
@@ -133,6 +136,7 @@ static int fluo_join(wr_bench *b, wr_peer *p, void *publisher)
     if (create("WebRtcEndpoint", fluo.pipeline, ep, sizeof(ep)) < 0)
         goto out;
     snprintf(p->srv_obj, sizeof(p->srv_obj), "%s", ep);
+    snprintf(p->srv_ep, sizeof(p->srv_ep), "%s", ep);
     if (!(offer = wr_peer_offer(p, FL_SDP_DIR_RECVONLY))) {
         rc = FL_ENOMEM;
         goto out;
@@ -170,9 +174,53 @@ static int fluo_leave(wr_bench *b, wr_peer *p)
     if (strcmp(p->srv_obj, fluo.pipeline) == 0)
         fluo.pipeline[0] = '\0'; /* the next publisher makes a new one */
     p->srv_obj[0] = '\0';
+    p->srv_ep[0] = '\0';
     int rc = v ? 0 : FL_EIO;
     json_decref(v);
     return rc;
+}
+
+/* One line per RTP entry of the peer's endpoint's getStats (see
+ * wr_server.diagnose). */
+static void fluo_diagnose(wr_bench *b, wr_peer *p)
+{
+    (void)b;
+    if (!p->srv_ep[0])
+        return;
+    json_t *stats = invoke(p->srv_ep, "getStats", NULL);
+    const char *key;
+    json_t *s;
+    json_object_foreach(stats, key, s)
+    {
+        const char *type = json_string_value(json_object_get(s, "type"));
+        if (!type)
+            continue;
+        if (strcmp(type, "endpoint") == 0) {
+            /* fluo's own figures, each where it has one */
+            static const char *const keys[] = { "unvalidatedPacketsDropped", "srtpAuthFailed",
+                                                "sharedPortUnclaimedPackets" };
+            for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                json_t *v = json_object_get(s, keys[i]);
+                if (json_is_integer(v))
+                    fprintf(stderr, "fluo-bench:   peer %d fluo endpoint %s=%lld\n", p->id, keys[i],
+                            (long long)json_integer_value(v));
+            }
+            continue;
+        }
+        int in = strcmp(type, "inboundrtp") == 0;
+        if (!in && strcmp(type, "outboundrtp") != 0)
+            continue;
+        const char *ssrc = json_string_value(json_object_get(s, "ssrc"));
+        const char *codec = json_string_value(json_object_get(s, "codecId"));
+        fprintf(stderr, "fluo-bench:   peer %d fluo %s %s ssrc=%08lx %s=%lld\n", p->id,
+                in ? "inbound" : "outbound", codec ? codec : "?",
+                ssrc ? strtoul(ssrc, NULL, 10) : 0ul, in ? "packetsReceived" : "packetsSent",
+                (long long)json_integer_value(
+                        json_object_get(s, in ? "packetsReceived" : "packetsSent")));
+    }
+    if (!json_is_object(stats))
+        fprintf(stderr, "fluo-bench:   peer %d fluo getStats gave nothing\n", p->id);
+    json_decref(stats);
 }
 
 static void fluo_stop(wr_bench *b)
@@ -195,4 +243,5 @@ wr_server fl_wr_server_fluo = {
     .join = fluo_join,
     .leave = fluo_leave,
     .stop = fluo_stop,
+    .diagnose = fluo_diagnose,
 };
