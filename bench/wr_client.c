@@ -723,7 +723,10 @@ int wr_peer_create(wr_bench *b, int offerer, wr_peer **out)
         do
             p->tx[i].ssrc = fl_rand_u32(&b->rand);
         while (!p->tx[i].ssrc);
-        p->tx[i].seq = (uint16_t)fl_rand_u32(&b->rand);
+        /* below 2^15 as a browser starts (fl_rtp_seq_initial): a server
+         * that drops our first packets, its handshake not yet done, still
+         * authenticates the rest */
+        p->tx[i].seq = fl_rtp_seq_initial(fl_rand_u32(&b->rand));
     }
     *out = p;
     return 0;

@@ -588,13 +588,14 @@ static int stream_setup(webrtc *wr, int k, const fl_sdp_media *lm, const fl_sdp_
     }
     st->rtx_ssrc = wr->rtx_ssrc[k];
     fl_rand *random = fl__clock_rand(&wr->w->loop);
-    st->rtx_seq = (uint16_t)fl_rand_u32(random);
-    /* our numbering starts at random (RFC 3550 5.1) and continues across
-     * sources */
+    st->rtx_seq = fl_rtp_seq_initial(fl_rand_u32(random));
+    /* our numbering starts at random (RFC 3550 5.1), below 2^15 so that a
+     * peer that misses our first packets still authenticates the rest
+     * (fl_rtp_seq_initial), and continues across sources */
     fl_rewrite_config rwc = { .ssrc = st->ssrc,
                               .payload_type = st->codec.pt,
                               .clock_rate = st->codec.clock_rate,
-                              .seq0 = (uint16_t)fl_rand_u32(random),
+                              .seq0 = fl_rtp_seq_initial(fl_rand_u32(random)),
                               .ts0 = fl_rand_u32(random) };
     fl_rewrite_init(&st->rw, &rwc);
     st->kind = fl_codec_kind_of(st->codec.name);

@@ -139,6 +139,18 @@ static inline int fl_rtp_ts_lt(uint32_t a, uint32_t b)
     return a != b && (uint32_t)(b - a) < 0x80000000u;
 }
 
+/* A sending stream's first sequence number, made from a random value:
+ * below 2^15, as libwebrtc chooses it. SRTP keys each packet by the
+ * rollover counter too (RFC 3711 3.3.1), which a receiver takes to be 0 at
+ * the first packet it sees: one that missed the first packets (sent before
+ * its DTLS handshake finished, or lost) up to and past a wrap to 0 would
+ * never authenticate a packet of the stream. Below 2^15, the first 32768
+ * packets can be missed. */
+static inline uint16_t fl_rtp_seq_initial(uint32_t random)
+{
+    return (uint16_t)(random & 0x7fffu);
+}
+
 /* Unwraps 16-bit sequence numbers / 32-bit timestamps to 64 bits, choosing
  * the value closest to the last one. The first value unwraps to itself
  * plus one cycle, so a slightly earlier packet never goes below zero. */
