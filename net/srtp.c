@@ -24,6 +24,11 @@ struct fl_srtp {
     size_t rtp_trailer;
     size_t rtcp_trailer;
     fl_srtp_stats stats;
+    /* INBOUND: what a stream added with a guessed rollover counter is keyed
+     * with (see fl_srtp_unprotect), wiped with the session */
+    uint8_t master[FL_SRTP_MAX_KEY_LEN + FL_SRTP_MAX_SALT_LEN];
+    unsigned long window;
+    unsigned guesses_left;
 };
 
 /* ---- global initialisation ---- */
@@ -262,6 +267,11 @@ int fl_srtp_create(fl_srtp **out, const fl_srtp_config *cfg)
     policy.allow_repeat_tx = cfg->direction == FL_SRTP_OUTBOUND && cfg->allow_repeat_tx;
 
     srtp_err_status_t st = srtp_create(&s->ctx, &policy);
+    if (cfg->direction == FL_SRTP_INBOUND) {
+        memcpy(s->master, master, sizeof(master));
+        s->window = policy.window_size;
+        s->guesses_left = FL_SRTP_ROC_GUESSES;
+    }
     explicit_bzero(master, sizeof(master));
     if (st != srtp_err_status_ok) {
         fl_log(FL_LOG_WARN, "srtp_create(%s) failed (%d)", fl_srtp_profile_name(cfg->profile),
@@ -377,6 +387,47 @@ int fl_srtp_protect(fl_srtp *s, fl_buf *buf)
     return finish(s, buf, st, len, &s->stats.rtp_protected);
 }
 
+/* The packet p[0..len) of ssrc, which the session has no stream for, failed
+ * with the rollover counter 0 that a new stream starts at: unprotected
+ * once more from orig (its bytes as they came) by a stream added for the
+ * SSRC at rollover counter 1, kept when that authenticates it. ssrc_wire:
+ * the SSRC as on the wire (libsrtp's streams are keyed so). */
+static srtp_err_status_t unprotect_roc1(fl_srtp *s,
+                                        uint32_t ssrc,
+                                        uint32_t ssrc_wire,
+                                        uint8_t *p,
+                                        int *len,
+                                        const uint8_t *orig,
+                                        int orig_len)
+{
+    s->guesses_left--;
+    srtp_policy_t policy;
+    memset(&policy, 0, sizeof(policy));
+    set_crypto_policies(&policy, s->profile);
+    policy.ssrc.type = ssrc_specific;
+    policy.ssrc.value = ssrc;
+    policy.key = s->master;
+    policy.window_size = s->window;
+    if (srtp_add_stream(s->ctx, &policy) != srtp_err_status_ok)
+        return srtp_err_status_auth_fail;
+    srtp_err_status_t st = srtp_set_stream_roc(s->ctx, ssrc, 1);
+    if (st == srtp_err_status_ok) {
+        memcpy(p, orig, (size_t)orig_len);
+        *len = orig_len;
+        st = srtp_unprotect(s->ctx, p, len);
+    }
+    if (st != srtp_err_status_ok) {
+        srtp_remove_stream(s->ctx, ssrc_wire);
+        return srtp_err_status_auth_fail;
+    }
+    s->stats.roc_guessed++;
+    fl_log(FL_LOG_INFO,
+           "ssrc %u: authenticated with a rollover counter of 1 (its first "
+           "packets were missed past a wrap)",
+           (unsigned)ssrc);
+    return st;
+}
+
 int fl_srtp_unprotect(fl_srtp *s, fl_buf *buf)
 {
     int rc = pre(s, buf, FL_SRTP_INBOUND, RTP_HEADER_LEN + s->rtp_trailer, 0);
@@ -384,8 +435,21 @@ int fl_srtp_unprotect(fl_srtp *s, fl_buf *buf)
         count_error(s, rc);
     if (rc != 0)
         return rc;
+    uint8_t *p = fl_buf_data(buf);
     int len = (int)buf->len;
-    srtp_err_status_t st = srtp_unprotect(s->ctx, fl_buf_data(buf), &len);
+    /* an SSRC not authenticated yet: its bytes kept for a second try (the
+     * first may have decrypted them in place before its tag failed) */
+    uint8_t orig[FL_SRTP_ROC_GUESS_MAX_LEN];
+    uint32_t ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+    uint32_t roc, ssrc_wire;
+    memcpy(&ssrc_wire, p + 8, 4);
+    int fresh = s->guesses_left && buf->len <= sizeof(orig) &&
+                srtp_get_stream_roc(s->ctx, ssrc, &roc) != srtp_err_status_ok;
+    if (fresh)
+        memcpy(orig, p, buf->len);
+    srtp_err_status_t st = srtp_unprotect(s->ctx, p, &len);
+    if (st == srtp_err_status_auth_fail && fresh)
+        st = unprotect_roc1(s, ssrc, ssrc_wire, p, &len, orig, (int)buf->len);
     return finish(s, buf, st, len, &s->stats.rtp_unprotected);
 }
 

@@ -111,6 +111,9 @@ typedef struct fl_srtp_stats {
     /* libsrtp's key soft limit events (a stream's key has been used for
      * nearly 2^48 SRTP / 2^31 SRTCP packets: time to rekey). */
     uint64_t key_soft_limits;
+    /* INBOUND: streams whose packets authenticated only with a rollover
+     * counter of 1 (see fl_srtp_unprotect). */
+    uint64_t roc_guessed;
 } fl_srtp_stats;
 
 typedef struct fl_srtp fl_srtp;
@@ -144,7 +147,18 @@ size_t fl_srtp_trailer_len(const fl_srtp *s, int rtcp);
 int fl_srtp_protect(fl_srtp *s, fl_buf *buf);
 
 /* INBOUND. Verifies and decrypts the SRTP packet in buf; on success buf->len
- * shrinks to the RTP packet. On failure the buffer must be dropped. */
+ * shrinks to the RTP packet. On failure the buffer must be dropped.
+ *
+ * A receiver takes a new SSRC's rollover counter to be 0 (RFC 3711 3.3.1),
+ * which is wrong when it missed every packet of the stream up to and past
+ * a wrap of the sequence number to 0 (dropped while its DTLS handshake was
+ * not done, or lost): then no packet of the stream would ever authenticate.
+ * So a packet of an SSRC that has not authenticated yet and fails is tried
+ * once more with a rollover counter of 1 (a stream added for the SSRC;
+ * stats.roc_guessed counts those kept), at most FL_SRTP_ROC_GUESSES times
+ * per session, for packets up to FL_SRTP_ROC_GUESS_MAX_LEN bytes. */
+#define FL_SRTP_ROC_GUESSES       16
+#define FL_SRTP_ROC_GUESS_MAX_LEN 2048
 int fl_srtp_unprotect(fl_srtp *s, fl_buf *buf);
 
 /* The same for compound RTCP packets (SRTCP, RFC 3711 section 3.4). */

@@ -375,14 +375,62 @@ static void test_seq_wrap(void **state)
     for (int i = 0; i < 100; i++, seq++)
         round_trip(f, f->out, f->in, 0x0badcafe, seq);
     assert_true(seq < 100);
-    /* a receiver that joined after the wrap but at ROC 0 cannot decrypt */
+    /* a receiver that missed every packet before the wrap (dropped before
+     * its DTLS handshake was done) takes the rollover counter as 0: the
+     * first packet fails at 0 and authenticates at 1, and so do the rest */
     fl_srtp *late = make_session(f->profile, FL_SRTP_INBOUND, 1, 0);
-    fl_buf *b = get(f);
+    for (int i = 0; i < 20; i++, seq++)
+        round_trip(f, f->out, late, 0x0badcafe, seq);
+    fl_srtp_stats st;
+    fl_srtp_get_stats(late, &st);
+    assert_int_equal(st.roc_guessed, 1);
+    assert_int_equal(st.auth_failures, 0);
+    assert_int_equal(st.rtp_unprotected, 20);
+    /* the stream the guess made is an ordinary one: a replay is refused */
+    fl_buf *b = get(f), *copy = get(f);
     fill_rtp(b, 0x0badcafe, seq, 100);
     assert_int_equal(fl_srtp_protect(f->out, b), 0);
-    assert_int_equal(fl_srtp_unprotect(late, b), FL_EAUTH);
+    memcpy(fl_buf_data(copy), fl_buf_data(b), b->len);
+    assert_int_equal(fl_buf_set_len(copy, b->len), 0);
+    assert_int_equal(fl_srtp_unprotect(late, b), 0);
+    assert_int_equal(fl_srtp_unprotect(late, copy), FL_SRTP_EREPLAY);
     fl_buf_unref(b);
+    fl_buf_unref(copy);
     fl_srtp_destroy(late);
+}
+
+/* A packet that authenticates at no rollover counter (a wrong key, junk)
+ * is refused, the guesses are bounded, and a stream at 0 is unaffected. */
+static void test_roc_guess_bounded(void **state)
+{
+    fixture *f = *state;
+    fl_srtp *other = make_session(f->profile, FL_SRTP_OUTBOUND, 2, 0);
+    for (uint32_t i = 0; i < FL_SRTP_ROC_GUESSES + 4; i++) {
+        fl_buf *b = get(f);
+        fill_rtp(b, 0x1000 + i, (uint16_t)i, 100);
+        assert_int_equal(fl_srtp_protect(other, b), 0);
+        assert_int_equal(fl_srtp_unprotect(f->in, b), FL_EAUTH);
+        fl_buf_unref(b);
+    }
+    fl_srtp_stats st;
+    fl_srtp_get_stats(f->in, &st);
+    assert_int_equal(st.roc_guessed, 0);
+    assert_int_equal(st.auth_failures, FL_SRTP_ROC_GUESSES + 4);
+    /* no guess left: a stream whose first packets were missed past a wrap
+     * stays refused, one that starts at 0 still goes through */
+    for (uint16_t seq = 65530; seq != 3; seq++) {
+        fl_buf *b = get(f);
+        fill_rtp(b, 0x0badcafe, seq, 100);
+        assert_int_equal(fl_srtp_protect(f->out, b), 0);
+        fl_buf_unref(b);
+    }
+    fl_buf *b = get(f);
+    fill_rtp(b, 0x0badcafe, 3, 100);
+    assert_int_equal(fl_srtp_protect(f->out, b), 0);
+    assert_int_equal(fl_srtp_unprotect(f->in, b), FL_EAUTH);
+    fl_buf_unref(b);
+    round_trip(f, f->out, f->in, 0x0badf00d, 7);
+    fl_srtp_destroy(other);
 }
 
 static void test_many_ssrcs(void **state)
@@ -614,9 +662,10 @@ int main(void)
         PER_PROFILE(test_round_trip_rtp), PER_PROFILE(test_round_trip_rtcp),
         PER_PROFILE(test_replay),         PER_PROFILE(test_replay_window),
         PER_PROFILE(test_bit_flip),       PER_PROFILE(test_wrong_key),
-        PER_PROFILE(test_seq_wrap),       PER_PROFILE(test_many_ssrcs),
-        PER_PROFILE(test_tailroom),       PER_PROFILE(test_trailer_bound),
-        PER_PROFILE(test_bad_input),      PER_PROFILE(test_wire_format),
+        PER_PROFILE(test_seq_wrap),       PER_PROFILE(test_roc_guess_bounded),
+        PER_PROFILE(test_many_ssrcs),     PER_PROFILE(test_tailroom),
+        PER_PROFILE(test_trailer_bound),  PER_PROFILE(test_bad_input),
+        PER_PROFILE(test_wire_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
