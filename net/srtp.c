@@ -16,6 +16,7 @@ FL_LOG_TAG("srtp");
 
 #define RTP_HEADER_LEN  12
 #define RTCP_HEADER_LEN 8
+#define SSRC_TRACK      16
 
 struct fl_srtp {
     srtp_t ctx;
@@ -29,6 +30,10 @@ struct fl_srtp {
     uint8_t master[FL_SRTP_MAX_KEY_LEN + FL_SRTP_MAX_SALT_LEN];
     unsigned long window;
     unsigned guesses_left;
+    /* INBOUND: SSRCs an RTP packet of has authenticated (while there is
+     * room: a session past SSRC_TRACK guesses no more) */
+    uint32_t rtp_ok[SSRC_TRACK];
+    size_t n_rtp_ok;
 };
 
 /* ---- global initialisation ---- */
@@ -387,11 +392,12 @@ int fl_srtp_protect(fl_srtp *s, fl_buf *buf)
     return finish(s, buf, st, len, &s->stats.rtp_protected);
 }
 
-/* The packet p[0..len) of ssrc, which the session has no stream for, failed
- * with the rollover counter 0 that a new stream starts at: unprotected
- * once more from orig (its bytes as they came) by a stream added for the
- * SSRC at rollover counter 1, kept when that authenticates it. ssrc_wire:
- * the SSRC as on the wire (libsrtp's streams are keyed so). */
+/* The packet p[0..len) of ssrc, an SSRC no RTP packet of has authenticated
+ * yet, failed at the rollover counter a new stream starts at, 0: tried
+ * once more from orig (its bytes as they came) at 1, on a stream added for
+ * the SSRC or on the one its SRTCP made. Kept at 1 when that authenticates
+ * it, else as it was. ssrc_wire: the SSRC as on the wire (libsrtp's
+ * streams are keyed so). */
 static srtp_err_status_t unprotect_roc1(fl_srtp *s,
                                         uint32_t ssrc,
                                         uint32_t ssrc_wire,
@@ -401,15 +407,21 @@ static srtp_err_status_t unprotect_roc1(fl_srtp *s,
                                         int orig_len)
 {
     s->guesses_left--;
-    srtp_policy_t policy;
-    memset(&policy, 0, sizeof(policy));
-    set_crypto_policies(&policy, s->profile);
-    policy.ssrc.type = ssrc_specific;
-    policy.ssrc.value = ssrc;
-    policy.key = s->master;
-    policy.window_size = s->window;
-    if (srtp_add_stream(s->ctx, &policy) != srtp_err_status_ok)
+    uint32_t roc;
+    int added = srtp_get_stream_roc(s->ctx, ssrc, &roc) != srtp_err_status_ok;
+    if (added) {
+        srtp_policy_t policy;
+        memset(&policy, 0, sizeof(policy));
+        set_crypto_policies(&policy, s->profile);
+        policy.ssrc.type = ssrc_specific;
+        policy.ssrc.value = ssrc;
+        policy.key = s->master;
+        policy.window_size = s->window;
+        if (srtp_add_stream(s->ctx, &policy) != srtp_err_status_ok)
+            return srtp_err_status_auth_fail;
+    } else if (roc != 0) {
         return srtp_err_status_auth_fail;
+    }
     srtp_err_status_t st = srtp_set_stream_roc(s->ctx, ssrc, 1);
     if (st == srtp_err_status_ok) {
         memcpy(p, orig, (size_t)orig_len);
@@ -417,15 +429,29 @@ static srtp_err_status_t unprotect_roc1(fl_srtp *s,
         st = srtp_unprotect(s->ctx, p, len);
     }
     if (st != srtp_err_status_ok) {
-        srtp_remove_stream(s->ctx, ssrc_wire);
+        if (added || srtp_set_stream_roc(s->ctx, ssrc, 0) != srtp_err_status_ok)
+            srtp_remove_stream(s->ctx, ssrc_wire);
         return srtp_err_status_auth_fail;
     }
     s->stats.roc_guessed++;
     fl_log(FL_LOG_INFO,
-           "ssrc %u: authenticated with a rollover counter of 1 (its first "
-           "packets were missed past a wrap)",
+           "ssrc %u: authenticated at a rollover counter of 1 (its first packets were missed "
+           "past a wrap)",
            (unsigned)ssrc);
     return st;
+}
+
+/* Whether an RTP packet of ssrc authenticated before; noted now if `ok`. */
+static int rtp_seen(fl_srtp *s, uint32_t ssrc, int ok)
+{
+    for (size_t i = 0; i < s->n_rtp_ok; i++)
+        if (s->rtp_ok[i] == ssrc)
+            return 1;
+    if (s->n_rtp_ok == SSRC_TRACK)
+        return 1; /* too many to tell: taken as seen */
+    if (ok)
+        s->rtp_ok[s->n_rtp_ok++] = ssrc;
+    return 0;
 }
 
 int fl_srtp_unprotect(fl_srtp *s, fl_buf *buf)
@@ -437,19 +463,21 @@ int fl_srtp_unprotect(fl_srtp *s, fl_buf *buf)
         return rc;
     uint8_t *p = fl_buf_data(buf);
     int len = (int)buf->len;
-    /* an SSRC not authenticated yet: its bytes kept for a second try (the
-     * first may have decrypted them in place before its tag failed) */
+    /* an SSRC no RTP packet of has authenticated yet: its bytes kept for a
+     * second try (the first may decrypt them in place before its tag
+     * fails) */
     uint8_t orig[FL_SRTP_ROC_GUESS_MAX_LEN];
     uint32_t ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
-    uint32_t roc, ssrc_wire;
+    uint32_t ssrc_wire;
     memcpy(&ssrc_wire, p + 8, 4);
-    int fresh = s->guesses_left && buf->len <= sizeof(orig) &&
-                srtp_get_stream_roc(s->ctx, ssrc, &roc) != srtp_err_status_ok;
+    int fresh = s->guesses_left && buf->len <= sizeof(orig) && !rtp_seen(s, ssrc, 0);
     if (fresh)
         memcpy(orig, p, buf->len);
     srtp_err_status_t st = srtp_unprotect(s->ctx, p, &len);
     if (st == srtp_err_status_auth_fail && fresh)
         st = unprotect_roc1(s, ssrc, ssrc_wire, p, &len, orig, (int)buf->len);
+    if (st == srtp_err_status_ok && fresh)
+        rtp_seen(s, ssrc, 1);
     return finish(s, buf, st, len, &s->stats.rtp_unprotected);
 }
 

@@ -386,6 +386,20 @@ static void test_seq_wrap(void **state)
     assert_int_equal(st.roc_guessed, 1);
     assert_int_equal(st.auth_failures, 0);
     assert_int_equal(st.rtp_unprotected, 20);
+    /* the same when the sender's report came first (libsrtp then has a
+     * stream for the SSRC, at 0, before any RTP of it) */
+    fl_srtp *late2 = make_session(f->profile, FL_SRTP_INBOUND, 1, 0);
+    fl_buf *r = get(f);
+    fill_rtcp(r, 0x0badcafe);
+    assert_int_equal(fl_srtp_protect_rtcp(f->out, r), 0);
+    assert_int_equal(fl_srtp_unprotect_rtcp(late2, r), 0);
+    fl_buf_unref(r);
+    for (int i = 0; i < 20; i++, seq++)
+        round_trip(f, f->out, late2, 0x0badcafe, seq);
+    fl_srtp_get_stats(late2, &st);
+    assert_int_equal(st.roc_guessed, 1);
+    assert_int_equal(st.rtp_unprotected, 20);
+    fl_srtp_destroy(late2);
     /* the stream the guess made is an ordinary one: a replay is refused */
     fl_buf *b = get(f), *copy = get(f);
     fill_rtp(b, 0x0badcafe, seq, 100);
@@ -430,6 +444,32 @@ static void test_roc_guess_bounded(void **state)
     assert_int_equal(fl_srtp_unprotect(f->in, b), FL_EAUTH);
     fl_buf_unref(b);
     round_trip(f, f->out, f->in, 0x0badf00d, 7);
+    fl_srtp_destroy(other);
+}
+
+/* A guess that fails leaves the stream SRTCP made as it was, at 0. */
+static void test_roc_guess_undone(void **state)
+{
+    fixture *f = *state;
+    fl_srtp *other = make_session(f->profile, FL_SRTP_OUTBOUND, 2, 0);
+    fl_buf *b = get(f);
+    fill_rtcp(b, 0x0badcafe);
+    assert_int_equal(fl_srtp_protect_rtcp(f->out, b), 0);
+    assert_int_equal(fl_srtp_unprotect_rtcp(f->in, b), 0);
+    fl_buf_unref(b);
+    for (int i = 0; i < 3; i++) {
+        b = get(f);
+        fill_rtp(b, 0x0badcafe, (uint16_t)(100 + i), 100);
+        assert_int_equal(fl_srtp_protect(other, b), 0); /* a forgery: another key */
+        assert_int_equal(fl_srtp_unprotect(f->in, b), FL_EAUTH);
+        fl_buf_unref(b);
+    }
+    for (uint16_t seq = 90; seq < 110; seq++)
+        round_trip(f, f->out, f->in, 0x0badcafe, seq);
+    fl_srtp_stats st;
+    fl_srtp_get_stats(f->in, &st);
+    assert_int_equal(st.roc_guessed, 0);
+    assert_int_equal(st.auth_failures, 3);
     fl_srtp_destroy(other);
 }
 
@@ -658,14 +698,14 @@ static void test_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),    cmocka_unit_test(test_profile_mismatch),
-        PER_PROFILE(test_round_trip_rtp), PER_PROFILE(test_round_trip_rtcp),
-        PER_PROFILE(test_replay),         PER_PROFILE(test_replay_window),
-        PER_PROFILE(test_bit_flip),       PER_PROFILE(test_wrong_key),
-        PER_PROFILE(test_seq_wrap),       PER_PROFILE(test_roc_guess_bounded),
-        PER_PROFILE(test_many_ssrcs),     PER_PROFILE(test_tailroom),
-        PER_PROFILE(test_trailer_bound),  PER_PROFILE(test_bad_input),
-        PER_PROFILE(test_wire_format),
+        cmocka_unit_test(test_config),      cmocka_unit_test(test_profile_mismatch),
+        PER_PROFILE(test_round_trip_rtp),   PER_PROFILE(test_round_trip_rtcp),
+        PER_PROFILE(test_replay),           PER_PROFILE(test_replay_window),
+        PER_PROFILE(test_bit_flip),         PER_PROFILE(test_wrong_key),
+        PER_PROFILE(test_seq_wrap),         PER_PROFILE(test_roc_guess_bounded),
+        PER_PROFILE(test_roc_guess_undone), PER_PROFILE(test_many_ssrcs),
+        PER_PROFILE(test_tailroom),         PER_PROFILE(test_trailer_bound),
+        PER_PROFILE(test_bad_input),        PER_PROFILE(test_wire_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
