@@ -153,10 +153,12 @@ int fl_srtp_protect(fl_srtp *s, fl_buf *buf);
  * which is wrong when it missed every packet of the stream up to and past
  * a wrap of the sequence number to 0 (dropped while its DTLS handshake was
  * not done, or lost): then no packet of the stream would ever authenticate.
- * So a packet of an SSRC that has not authenticated yet and fails is tried
- * once more with a rollover counter of 1 (a stream added for the SSRC;
- * stats.roc_guessed counts those kept), at most FL_SRTP_ROC_GUESSES times
- * per session, for packets up to FL_SRTP_ROC_GUESS_MAX_LEN bytes. */
+ * So a packet of an SSRC no RTP packet of has authenticated yet (its SRTCP
+ * may have) that fails is tried once more with a rollover counter of 1,
+ * kept when it authenticates (stats.roc_guessed counts those), the stream
+ * left as it was when not; at most FL_SRTP_ROC_GUESSES times per session,
+ * for packets up to FL_SRTP_ROC_GUESS_MAX_LEN bytes, and for the first 16
+ * SSRCs of a session. */
 #define FL_SRTP_ROC_GUESSES       16
 #define FL_SRTP_ROC_GUESS_MAX_LEN 2048
 int fl_srtp_unprotect(fl_srtp *s, fl_buf *buf);
