@@ -226,7 +226,9 @@ describe('a stalled reader under the output cap', () => {
       if (n >= 1) break;
       await sleep(200);
     }
-    assert.equal(n, 1);
+    // at least this one (on a loaded machine a /metrics poll of ours may
+    // itself go unread for 2 s and be dropped too: counted, and right)
+    assert.ok(n >= 1, `stalled readers dropped: ${n}`);
     assert.ok(Date.now() - t0 >= 1800, 'not before the timeout');
     assert.match(srv.stderr, /bytes of output not read in 2 s: dropped/);
     assert.equal(await metric(srv, 'fluo_websocket_tcp_connections'), 1); // this /metrics request
