@@ -460,11 +460,6 @@ int fl__udp_mux_socket(fl__udp_mux *m,
     return 0;
 }
 
-int fl__udp_mux_owns(const fl__udp_mux *m, const fl__udp *u)
-{
-    return socket_index(m, u) != UINT32_MAX;
-}
-
 /* ---- clients ---- */
 
 int fl__udp_mux_attach(fl__udp_mux *m,

@@ -127,9 +127,6 @@ void fl__udp_mux_expect(fl__udp_mux_client *c, const uint8_t *txn);
  * no client has that ufrag, FL_EAGAIN when the queue is full. */
 int fl__udp_mux_send_local(fl__udp_mux *m, fl__udp *u, const char *to_ufrag, fl_buf *b);
 
-/* Whether u is one of the mux's shared sockets. */
-int fl__udp_mux_owns(const fl__udp_mux *m, const fl__udp *u);
-
 void fl__udp_mux_get_stats(const fl__udp_mux *m, fl__udp_mux_stats *out);
 
 #endif
