@@ -1,5 +1,7 @@
 /* The engine: worker threads and their loops, call posting, callback
  * delivery, counters. */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -391,6 +393,9 @@ static void worker_on_async(uv_async_t *h)
 static void worker_main(void *arg)
 {
     fl__worker *w = arg;
+    char name[16]; /* the kernel's limit, NUL included: /proc/PID/task/TID/comm */
+    snprintf(name, sizeof(name), "fluo-worker-%u", (unsigned)w->index % 1000);
+    pthread_setname_np(pthread_self(), name);
     fl_log(FL_LOG_DEBUG, "worker %d running", w->index);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     fl_log(FL_LOG_DEBUG, "worker %d stopped", w->index);
