@@ -20,6 +20,7 @@ struct fl_buf_pool {
     uint32_t headroom;
     size_t max;
     fl_buf *free;
+    fl_buf *returned; /* shared buffers released by any thread (atomic push) */
     struct slab *slabs;
     fl_buf_pool_stats stats;
 };
@@ -71,6 +72,7 @@ void fl_buf_pool_destroy(fl_buf_pool *pool)
 {
     if (!pool)
         return;
+    fl_buf_pool_reclaim(pool);
     assert(pool->stats.in_use == 0);
     if (pool->stats.in_use != 0)
         return; /* buffers still out: leak the pool rather than free under them */
@@ -83,8 +85,22 @@ void fl_buf_pool_destroy(fl_buf_pool *pool)
     free(pool);
 }
 
+void fl_buf_pool_reclaim(fl_buf_pool *pool)
+{
+    fl_buf *b = __atomic_exchange_n(&pool->returned, NULL, __ATOMIC_ACQUIRE);
+    while (b) {
+        fl_buf *next = b->next;
+        b->next = pool->free;
+        pool->free = b;
+        pool->stats.in_use--;
+        b = next;
+    }
+}
+
 fl_buf *fl_buf_pool_get(fl_buf_pool *pool)
 {
+    if (!pool->free && __atomic_load_n(&pool->returned, __ATOMIC_RELAXED))
+        fl_buf_pool_reclaim(pool);
     if (!pool->free) {
         size_t n = pool->stats.allocated < SLAB_MAX
                            ? (pool->stats.allocated ? pool->stats.allocated : 8)
@@ -102,6 +118,7 @@ fl_buf *fl_buf_pool_get(fl_buf_pool *pool)
     b->len = 0;
     b->user = 0;
     b->rtp.parsed = 0;
+    b->shared = 0;
     pool->stats.in_use++;
     return b;
 }
@@ -115,10 +132,21 @@ void fl_buf_unref(fl_buf *b)
 {
     if (!b)
         return;
+    fl_buf_pool *p = b->pool;
+    if (b->shared) {
+        if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) > 0)
+            return;
+        /* maybe not the pool's thread: onto the list it takes back */
+        fl_buf *head = __atomic_load_n(&p->returned, __ATOMIC_RELAXED);
+        do {
+            b->next = head;
+        } while (!__atomic_compare_exchange_n(&p->returned, &head, b, 1, __ATOMIC_RELEASE,
+                                              __ATOMIC_RELAXED));
+        return;
+    }
     assert(b->refs > 0);
     if (--b->refs > 0)
         return;
-    fl_buf_pool *p = b->pool;
     b->next = p->free;
     p->free = b;
     p->stats.in_use--;

@@ -1,11 +1,14 @@
 /* Refcounted packet buffers and their pools.
  *
  * A pool belongs to one thread (one loop): neither the pool nor its buffers
- * may be touched from another thread, so the refcount is not atomic. A
- * buffer is one allocation: header, headroom (for TURN/ChannelData and
- * similar prefixes), payload, tailroom (SRTP auth tag). A buffer with more
- * than one reference is read-only. Getting a buffer never calls malloc once
- * the pool has grown to its working size. */
+ * may be touched from another thread, so the refcount is not atomic, until
+ * the holder marks a buffer shared (fl_buf_share) to hand it to another
+ * thread: from then on its references are counted atomically, and the last
+ * one, wherever dropped, returns it to its pool through a lock-free list the
+ * pool's thread takes back whole when it runs out. A buffer is one allocation: header, headroom
+ * (for TURN/ChannelData and similar prefixes), payload, tailroom (SRTP auth tag). A buffer with
+ * more than one reference is read-only. Getting a buffer never calls malloc once the pool has grown
+ * to its working size. */
 #ifndef FL_BASE_BUF_H
 #define FL_BASE_BUF_H
 
@@ -35,10 +38,11 @@ typedef struct fl_buf {
     fl_buf_pool *pool;
     struct fl_buf *next; /* free list link while pooled; caller's queue link otherwise */
     uint32_t refs;
-    uint32_t cap;  /* bytes in data[] */
-    uint32_t off;  /* start of the payload in data[] */
-    uint32_t len;  /* payload length */
-    uint64_t user; /* free for the owner of the single reference */
+    uint32_t shared; /* fl_buf_share: refs counted atomically, read-only */
+    uint32_t cap;    /* bytes in data[] */
+    uint32_t off;    /* start of the payload in data[] */
+    uint32_t len;    /* payload length */
+    uint64_t user;   /* free for the owner of the single reference */
     fl_buf_rtp rtp;
     uint8_t data[]; /* 8-byte aligned (buf.c checks it) */
 } fl_buf;
@@ -68,6 +72,10 @@ fl_buf *fl_buf_pool_get(fl_buf_pool *pool);
 
 void fl_buf_pool_get_stats(const fl_buf_pool *pool, fl_buf_pool_stats *out);
 
+/* Takes back the shared buffers whose last reference another thread
+ * dropped (fl_buf_pool_get does it when it runs out). Pool's thread. */
+void fl_buf_pool_reclaim(fl_buf_pool *pool);
+
 static inline uint8_t *fl_buf_data(fl_buf *b)
 {
     return b->data + b->off;
@@ -85,8 +93,26 @@ static inline size_t fl_buf_tailroom(const fl_buf *b)
 
 static inline fl_buf *fl_buf_ref(fl_buf *b)
 {
-    b->refs++;
+    if (b->shared)
+        __atomic_fetch_add(&b->refs, 1, __ATOMIC_RELAXED);
+    else
+        b->refs++;
     return b;
+}
+
+/* Makes the buffer fit to be handed to another thread (the handoff itself
+ * must publish it with release ordering): read-only from now on, its
+ * references counted atomically. Only the pool's thread calls it. */
+static inline void fl_buf_share(fl_buf *b)
+{
+    b->shared = 1;
+}
+
+/* Whether the caller, holding a reference, may write the buffer: it holds
+ * the only one and the buffer was never shared. */
+static inline int fl_buf_writable(const fl_buf *b)
+{
+    return !b->shared && b->refs == 1;
 }
 
 /* Drops one reference; the last one returns the buffer to its pool. */

@@ -139,6 +139,7 @@ static void app_sink_reroute(fl_element *e, fl__pad *sink)
 
 const fl__element_type fl__app_sink_type = {
     .name = FL_ELEMENT_APP_SINK,
+    .spreads = 1,
     .receive = app_sink_receive,
     .reroute = app_sink_reroute,
     .fini = app_fini,

@@ -97,35 +97,61 @@ static void dot_node(strbuf *sb, const fl_element *e)
     sb_printf(sb, "\"];\n");
 }
 
+static void dot_edge(void *arg,
+                     fl_element *source,
+                     const char *source_desc,
+                     fl_element *sink,
+                     const char *sink_desc,
+                     unsigned media)
+{
+    strbuf *sb = arg;
+    sb_printf(sb, "  e%llu -> e%llu [label=\"%s ", (unsigned long long)source->id,
+              (unsigned long long)sink->id, fl_media_type_name(media));
+    sb_escaped(sb, source_desc);
+    sb_printf(sb, " -> ");
+    sb_escaped(sb, sink_desc);
+    sb_printf(sb, "\"];\n");
+}
+
+/* The edges out of e's source pads; a link to another worker is drawn
+ * there, from its bridge's "in" end. */
 static void dot_edges(strbuf *sb, const fl_element *e)
 {
     fl_list_foreach (it, &e->pads) {
         const fl__pad *src = fl_container_of(it, fl__pad, node);
         for (size_t i = 0; src->dir == FL_DIR_SOURCE && i < src->nsinks; i++) {
-            const fl__pad *sink = src->sinks[i];
-            sb_printf(sb, "  e%llu -> e%llu [label=\"%s ", (unsigned long long)e->id,
-                      (unsigned long long)sink->element->id, fl_media_type_name(src->media));
-            sb_escaped(sb, src->desc);
-            sb_printf(sb, " -> ");
-            sb_escaped(sb, sink->desc);
-            sb_printf(sb, "\"];\n");
+            fl__pad *sink = src->sinks[i];
+            if (e->type == &fl__bridge_in_type)
+                fl__bridge_visit_in(src, sink, dot_edge, sb);
+            else if (sink->element->type != &fl__bridge_out_type)
+                dot_edge(sb, src->element, src->desc, sink->element, sink->desc, src->media);
         }
     }
 }
 
-char *fl__pipeline_dot_write(fl_pipeline *p)
+char *fl__pipeline_dot_write(fl_pipeline *p, fl__worker *w, const char *prefix, int last)
 {
     strbuf sb = { 0 };
-    sb_printf(&sb, "digraph pipeline%llu {\n  rankdir=LR;\n  node [shape=box];\n",
-              (unsigned long long)p->id);
-    fl_list_foreach (it, &p->elements) {
+    if (prefix)
+        sb_printf(&sb, "%s", prefix);
+    else
+        sb_printf(&sb, "digraph pipeline%llu {\n  rankdir=LR;\n  node [shape=box];\n",
+                  (unsigned long long)p->id);
+    fl_list *elements = &fl__shard_of(p, w)->elements;
+    fl_list_foreach (it, elements) {
         dot_node(&sb, fl_container_of(it, fl_element, node));
     }
-    fl_list_foreach (it, &p->elements) {
+    fl_list_foreach (it, elements) {
         dot_edges(&sb, fl_container_of(it, fl_element, node));
         fl__xcode_dot(fl_container_of(it, fl_element, node), dot_out, &sb);
     }
-    sb_printf(&sb, "}\n");
+    fl_list_foreach (it, &w->bridges_in) { /* links from other workers' elements */
+        fl_element *in = fl__bridge_in_element(it);
+        if (in->pipeline == p)
+            dot_edges(&sb, in);
+    }
+    if (last)
+        sb_printf(&sb, "}\n");
     if (sb.failed) {
         free(sb.s);
         return NULL;

@@ -33,6 +33,11 @@ fl_pipeline *fl_element_pipeline(const fl_element *e)
     return e->pipeline;
 }
 
+int fl_element_worker(const fl_element *e)
+{
+    return e->worker->index;
+}
+
 const char *fl_element_name(const fl_element *e)
 {
     return e->name;
@@ -100,8 +105,9 @@ static fl__pad *pad_find(fl_element *e, int dir, unsigned media, const char *des
 }
 
 /* The pad, made with its twin if new; NULL with *rc set when it cannot be. */
-static fl__pad *pad_get(fl_element *e, int dir, unsigned media, const char *desc, int *rc)
+fl__pad *fl__pad_get(fl_element *e, int dir, unsigned media, const char *desc, int *rc)
 {
+    desc = desc_or_default(desc);
     fl__pad *pad = pad_find(e, dir, media, desc);
     if (pad || (*rc = pad_pair_create(e, media, desc)) < 0)
         return pad;
@@ -202,15 +208,25 @@ void fl__element_raise(fl_element *e, const fl_event *ev)
     fl__reply_deliver(e->engine, r);
 }
 
-static void raise_link(enum fl_event_type type, fl__pad *src, fl__pad *sink)
+void fl__raise_link(enum fl_event_type type,
+                    fl_element *source,
+                    const char *source_desc,
+                    fl_element *sink,
+                    const char *sink_desc,
+                    unsigned media)
 {
     fl_event ev = { .type = type,
-                    .link = { .source = src->element,
-                              .sink = sink->element,
-                              .media = src->media,
-                              .source_desc = src->desc,
-                              .sink_desc = sink->desc } };
-    fl__element_raise(src->element, &ev);
+                    .link = { .source = source,
+                              .sink = sink,
+                              .media = media,
+                              .source_desc = source_desc,
+                              .sink_desc = sink_desc } };
+    fl__element_raise(source, &ev);
+}
+
+static void raise_link(enum fl_event_type type, fl__pad *src, fl__pad *sink)
+{
+    fl__raise_link(type, src->element, src->desc, sink->element, sink->desc, src->media);
 }
 
 static void raise_flow(fl__pad *pad)
@@ -224,7 +240,7 @@ static void raise_flow(fl__pad *pad)
 
 /* ---- links ---- */
 
-static int link_add(fl__pad *src, fl__pad *sink)
+int fl__link_add(fl__pad *src, fl__pad *sink)
 {
     if (src->nsinks == src->cap) {
         size_t cap = src->cap ? src->cap * 2 : SINKS_INITIAL;
@@ -240,7 +256,7 @@ static int link_add(fl__pad *src, fl__pad *sink)
     return 0;
 }
 
-static void link_remove(fl__pad *src, fl__pad *sink, int events)
+void fl__link_remove(fl__pad *src, fl__pad *sink, int events)
 {
     for (size_t i = 0; i < src->nsinks; i++) {
         if (src->sinks[i] != sink)
@@ -252,7 +268,9 @@ static void link_remove(fl__pad *src, fl__pad *sink, int events)
     fl__xcode_detach(sink);
     sink->src = NULL;
     src->element->worker->graph_gen++;
-    if (events)
+    if (fl__element_hidden(src->element) || fl__element_hidden(sink->element))
+        fl__bridge_unlinked(src, sink, events); /* its events are the bridge's */
+    else if (events)
         raise_link(FL_EVENT_ELEMENT_DISCONNECTED, src, sink);
 }
 
@@ -261,11 +279,11 @@ static void pad_unlink_all(fl__pad *pad, int events)
 {
     if (pad->dir == FL_DIR_SINK) {
         if (pad->src)
-            link_remove(pad->src, pad, events);
+            fl__link_remove(pad->src, pad, events);
         return;
     }
     while (pad->nsinks > 0)
-        link_remove(pad, pad->sinks[pad->nsinks - 1], events);
+        fl__link_remove(pad, pad->sinks[pad->nsinks - 1], events);
 }
 
 /* Links one media type; replaces the sink pad's previous source. */
@@ -273,15 +291,15 @@ static int connect_one(fl__call *c, unsigned media)
 {
     const char *sdesc = desc_or_default(c->desc), *kdesc = desc_or_default(c->peer_desc);
     int rc = FL_ENOMEM;
-    fl__pad *src = pad_get(c->element, FL_DIR_SOURCE, media, sdesc, &rc);
-    fl__pad *sink = src ? pad_get(c->peer, FL_DIR_SINK, media, kdesc, &rc) : NULL;
+    fl__pad *src = fl__pad_get(c->element, FL_DIR_SOURCE, media, sdesc, &rc);
+    fl__pad *sink = src ? fl__pad_get(c->peer, FL_DIR_SINK, media, kdesc, &rc) : NULL;
     if (!src || !sink)
         return rc;
     if (sink->src == src)
         return 0;
     if (sink->src)
-        link_remove(sink->src, sink, 1);
-    if ((rc = link_add(src, sink)) < 0)
+        fl__link_remove(sink->src, sink, 1);
+    if ((rc = fl__link_add(src, sink)) < 0)
         return rc;
     raise_link(FL_EVENT_ELEMENT_CONNECTED, src, sink);
     if (sink->element->type->linked)
@@ -296,11 +314,14 @@ static int connect_one(fl__call *c, unsigned media)
     return 0;
 }
 
+/* Checks a connect or disconnect on the worker it runs on (that of the
+ * source, or for a disconnect across workers, of the sink). */
 static int check_pair(fl__call *c)
 {
     if (c->element->pipeline != c->peer->pipeline)
         return FL_EINVAL;
-    if (c->element->dead || c->peer->dead)
+    if ((c->element->worker == c->worker && c->element->dead) ||
+        (c->peer->worker == c->worker && c->peer->dead))
         return FL_ECLOSED;
     if (!(c->media & FL_MEDIA_ALL) || (c->media & ~(unsigned)FL_MEDIA_ALL))
         return FL_EINVAL;
@@ -310,6 +331,10 @@ static int check_pair(fl__call *c)
 static void element_connect_run(fl__call *c)
 {
     int rc = check_pair(c);
+    if (rc == 0 && c->peer->worker != c->worker) {
+        fl__bridge_connect(c);
+        return;
+    }
     for (unsigned m = FL_MEDIA_AUDIO; rc == 0 && m <= FL_MEDIA_DATA; m <<= 1) {
         if (c->media & m)
             rc = connect_one(c, m);
@@ -324,13 +349,20 @@ static void element_disconnect_run(fl__call *c)
     for (unsigned m = FL_MEDIA_AUDIO; rc == 0 && m <= FL_MEDIA_DATA; m <<= 1) {
         if (!(c->media & m))
             continue;
-        fl__pad *src = pad_find(c->element, FL_DIR_SOURCE, m, sdesc);
         fl__pad *sink = pad_find(c->peer, FL_DIR_SINK, m, kdesc);
+        if (c->element->worker != c->worker) { /* on the sink's worker: through a bridge */
+            if (sink && sink->src && fl__bridge_from(sink->src, c->element, m, sdesc))
+                fl__link_remove(sink->src, sink, 1);
+            continue;
+        }
+        fl__pad *src = pad_find(c->element, FL_DIR_SOURCE, m, sdesc);
         if (src && sink && sink->src == src)
-            link_remove(src, sink, 1);
+            fl__link_remove(src, sink, 1);
     }
     fl__call_done(c, rc);
 }
+
+static void element_disconnect_run(fl__call *c);
 
 static int post_pair_call(fl__call_fn run,
                           fl_element *src,
@@ -349,7 +381,9 @@ static int post_pair_call(fl__call_fn run,
     if (src->pipeline != sink->pipeline || !(media & FL_MEDIA_ALL) ||
         (media & ~(unsigned)FL_MEDIA_ALL))
         return FL_EINVAL;
-    fl__call *c = fl__call_new(src->worker, run, NULL, src, sink, src_desc, sink_desc, NULL, 0);
+    /* a link across workers is held on the sink's side */
+    fl__worker *w = run == element_disconnect_run ? sink->worker : src->worker;
+    fl__call *c = fl__call_new(w, run, NULL, src, sink, src_desc, sink_desc, NULL, 0);
     if (!c)
         return FL_ENOMEM;
     c->media = media;
@@ -382,14 +416,22 @@ int fl_element_disconnect(fl_element *src,
 
 /* ---- create and release ---- */
 
-int fl__element_setup(fl_element *e)
+int fl__element_pads(fl_element *e)
 {
     for (unsigned m = FL_MEDIA_AUDIO; m <= FL_MEDIA_DATA; m <<= 1) {
         int rc = pad_pair_create(e, m, DEFAULT_DESC);
         if (rc < 0)
             return rc;
     }
-    fl_list_push_back(&e->pipeline->elements, &e->node);
+    return 0;
+}
+
+int fl__element_setup(fl_element *e)
+{
+    int rc = fl__element_pads(e);
+    if (rc < 0)
+        return rc;
+    fl_list_push_back(&fl__shard_of(e->pipeline, e->worker)->elements, &e->node);
     return e->type->init ? e->type->init(e) : 0;
 }
 
@@ -410,34 +452,40 @@ void fl__element_teardown(fl_element *e, int events)
     e->dead = 1;
     e->event_cb = NULL;
     e->media_cb = NULL;
+    if (fl__element_hidden(e))
+        return;
     atomic_fetch_sub_explicit(&e->engine->elements, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&fl__shard_of(e->pipeline, e->worker)->placed, 1,
+                              memory_order_relaxed);
 }
 
 static void element_setup_run(fl__call *c)
 {
     fl_element *e = c->element;
-    int rc = c->pipeline->dead ? FL_ECLOSED : fl__element_setup(e);
+    fl__shard *shard = fl__shard_of(c->pipeline, c->worker);
+    int rc = shard->dead ? FL_ECLOSED : fl__element_setup(e);
     if (rc < 0) {
         fl_log(FL_LOG_ERROR, "element %s not set up: %s", e->name, fl_strerror(rc));
         fl__element_teardown(e, 0);
-        if (!c->pipeline->dead) /* dead, but its pipeline's release still frees it */
-            fl_list_push_back(&c->pipeline->elements, &e->node);
+        if (!shard->dead) /* dead, but its pipeline's release still frees it */
+            fl_list_push_back(&shard->elements, &e->node);
         return;
     }
     fl_log(FL_LOG_DEBUG, "element %s (%s) created", e->name, e->type->name);
 }
 
-static int element_alloc(fl_pipeline *p,
-                         const fl__element_type *type,
-                         const char *name,
-                         fl_element **out)
+int fl__element_new(fl_pipeline *p,
+                    fl__worker *w,
+                    const fl__element_type *type,
+                    const char *name,
+                    fl_element **out)
 {
     fl_element *e = calloc(1, sizeof(*e));
     if (!e)
         return FL_ENOMEM;
     atomic_init(&e->refs, 1);
     e->engine = p->engine;
-    e->worker = p->worker;
+    e->worker = w;
     e->pipeline = p;
     e->type = type;
     e->id = atomic_fetch_add_explicit(&p->engine->next_id, 1, memory_order_relaxed) + 1;
@@ -456,6 +504,25 @@ static int element_alloc(fl_pipeline *p,
     return 0;
 }
 
+/* Where a new element of type t goes: its pipeline's home, or once the
+ * pipeline holds spread_from elements and t is an endpoint (a leaf of the
+ * graph, the many of a broadcast), the worker holding the fewest of them. */
+static fl__worker *element_place(fl_pipeline *p, const fl__element_type *t)
+{
+    fl_engine *engine = p->engine;
+    fl__worker *w = p->worker;
+    if (engine->spread_from <= 0 || engine->nworkers < 2 || !t->spreads)
+        return w;
+    int total = 0, least = 0;
+    for (int i = 0; i < engine->nworkers; i++) {
+        int n = atomic_load_explicit(&p->shards[i].placed, memory_order_relaxed);
+        total += n;
+        if (n < atomic_load_explicit(&p->shards[least].placed, memory_order_relaxed))
+            least = i;
+    }
+    return total < engine->spread_from ? w : &engine->workers[least];
+}
+
 int fl_element_create(fl_pipeline *p, const char *type, const char *name, fl_element **out)
 {
     if (!p || !type || !out)
@@ -466,17 +533,20 @@ int fl_element_create(fl_pipeline *p, const char *type, const char *name, fl_ele
     if (fl__pipeline_released(p))
         return FL_ECLOSED;
     fl_element *e;
-    int rc = element_alloc(p, t, name, &e);
+    int rc = fl__element_new(p, element_place(p, t), t, name, &e);
     if (rc < 0)
         return rc;
-    fl__call *c = fl__call_new(p->worker, element_setup_run, p, e, NULL, NULL, NULL, NULL, 0);
+    fl__call *c = fl__call_new(e->worker, element_setup_run, p, e, NULL, NULL, NULL, NULL, 0);
     if (!c) {
         fl__element_unref(e);
         return FL_ENOMEM;
     }
+    fl__shard *shard = fl__shard_of(p, e->worker);
     atomic_fetch_add_explicit(&p->engine->elements, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&shard->placed, 1, memory_order_relaxed);
     if ((rc = fl__call_post(c)) < 0) {
         atomic_fetch_sub_explicit(&p->engine->elements, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&shard->placed, 1, memory_order_relaxed);
         fl__element_unref(e);
         return rc;
     }
@@ -564,17 +634,27 @@ static int conn_matches(const fl__pad *pad, const fl__call *c)
            (!c->desc || !strcmp(pad->desc, c->desc));
 }
 
-/* Visits the links selected by the call: fn(ctx, source pad, sink pad). */
-static void conns_visit(fl__call *c, void (*fn)(void *ctx, fl__pad *src, fl__pad *sink), void *ctx)
+static void link_visit(fl__pad *src, fl__pad *sink, fl__link_fn fn, void *ctx)
+{
+    if (src->element->type == &fl__bridge_in_type)
+        fl__bridge_visit_in(src, sink, fn, ctx);
+    else if (sink->element->type == &fl__bridge_out_type)
+        fl__bridge_visit_out(sink, src, fn, ctx);
+    else
+        fn(ctx, src->element, src->desc, sink->element, sink->desc, src->media);
+}
+
+/* Visits the links selected by the call, across workers too. */
+static void conns_visit(fl__call *c, fl__link_fn fn, void *ctx)
 {
     fl_list_foreach (it, &c->element->pads) {
         fl__pad *pad = fl_container_of(it, fl__pad, node);
         if (!conn_matches(pad, c))
             continue;
         if (pad->dir == FL_DIR_SINK && pad->src)
-            fn(ctx, pad->src, pad);
+            link_visit(pad->src, pad, fn, ctx);
         for (size_t i = 0; pad->dir == FL_DIR_SOURCE && i < pad->nsinks; i++)
-            fn(ctx, pad, pad->sinks[i]);
+            link_visit(pad, pad->sinks[i], fn, ctx);
     }
 }
 
@@ -585,22 +665,33 @@ typedef struct conns_acc {
     char *tail;
 } conns_acc;
 
-static void conns_count(void *ctx, fl__pad *src, fl__pad *sink)
+static void conns_count(void *ctx,
+                        fl_element *source,
+                        const char *source_desc,
+                        fl_element *sink,
+                        const char *sink_desc,
+                        unsigned media)
 {
+    (void)source, (void)sink, (void)media;
     conns_acc *acc = ctx;
     acc->n++;
-    acc->bytes += strlen(src->desc) + strlen(sink->desc) + 2;
+    acc->bytes += strlen(source_desc) + strlen(sink_desc) + 2;
 }
 
-static void conns_fill(void *ctx, fl__pad *src, fl__pad *sink)
+static void conns_fill(void *ctx,
+                       fl_element *source,
+                       const char *source_desc,
+                       fl_element *sink,
+                       const char *sink_desc,
+                       unsigned media)
 {
     conns_acc *acc = ctx;
     fl_connection *conn = &acc->out[acc->n++];
-    conn->source = src->element;
-    conn->sink = sink->element;
-    conn->media = src->media;
-    conn->source_desc = copy_str(&acc->tail, src->desc);
-    conn->sink_desc = copy_str(&acc->tail, sink->desc);
+    conn->source = source;
+    conn->sink = sink;
+    conn->media = media;
+    conn->source_desc = copy_str(&acc->tail, source_desc);
+    conn->sink_desc = copy_str(&acc->tail, sink_desc);
 }
 
 static void element_conns_run(fl__call *c)

@@ -307,9 +307,23 @@ void fl__worker_flush_stats(fl__worker *w)
     w->bytes = 0;
 }
 
+void fl__worker_wake(fl__worker *w)
+{
+    uv_mutex_lock(&w->lock);
+    if (!w->closed) /* its async handle closes only after closed is set */
+        uv_async_send(&w->async);
+    uv_mutex_unlock(&w->lock);
+}
+
 static void worker_on_check(uv_check_t *h)
 {
     fl__worker_flush_stats(h->data);
+    fl__worker_bridges_wake(h->data);
+}
+
+static void worker_on_prepare(uv_prepare_t *h)
+{
+    fl__worker_bridges_wake(h->data);
 }
 
 static void worker_on_flow_timer(uv_timer_t *h)
@@ -343,6 +357,7 @@ static void worker_close_handles(fl__worker *w)
 {
     uv_close((uv_handle_t *)&w->async, NULL);
     uv_close((uv_handle_t *)&w->check, NULL);
+    uv_close((uv_handle_t *)&w->prepare, NULL);
     fl__deadline_close(&w->flow_timer, NULL);
 }
 
@@ -353,6 +368,7 @@ static void worker_stop(fl__worker *w)
         fl_log(FL_LOG_WARN, "worker %d stops with %zu pipelines", w->index,
                fl_list_count(&w->pipelines));
     fl__worker_flush_stats(w);
+    fl__worker_bridges_close(w);
     fl__udp_mux_close(w->mux); /* its sockets close with its last client */
     w->mux = NULL;
     worker_close_handles(w);
@@ -386,6 +402,7 @@ static void worker_on_async(uv_async_t *h)
         again = closed && !fl_list_empty(&w->calls);
         uv_mutex_unlock(&w->lock);
     } while (again);
+    fl__worker_bridges_drain(w);
     if (closed)
         worker_stop(w);
 }
@@ -410,6 +427,9 @@ static int worker_init(fl_engine *engine, fl__worker *w, int index, fl__sim *sim
     fl_list_init(&w->calls);
     fl_list_init(&w->pipelines);
     fl_list_init(&w->flowing);
+    fl_list_init(&w->bridges_in);
+    fl_list_init(&w->bridges_out);
+    fl_list_init(&w->bridges_wake);
     int rc = fl_buf_pool_create(&w->pool, FL__POOL_SIZE, FL__POOL_HEADROOM, FL__POOL_PREALLOC, 0);
     if (rc < 0)
         return rc;
@@ -422,9 +442,12 @@ static int worker_init(fl_engine *engine, fl__worker *w, int index, fl__sim *sim
     uv_async_init(&w->loop, &w->async, worker_on_async);
     uv_check_init(&w->loop, &w->check);
     uv_check_start(&w->check, worker_on_check);
+    uv_prepare_init(&w->loop, &w->prepare);
+    uv_prepare_start(&w->prepare, worker_on_prepare);
     fl__deadline_init(&w->flow_timer, &w->loop, worker_on_flow_timer, w, 1);
     w->async.data = w;
     w->check.data = w;
+    w->prepare.data = w;
     return 0;
 
 close_loop:
@@ -462,8 +485,11 @@ static void engine_stop_workers(fl_engine *engine, int n)
             uv_run(&w->loop, UV_RUN_DEFAULT);
         else
             uv_thread_join(&w->thread);
-        worker_deinit(w);
     }
+    /* after every join: a worker may drop the last reference to a buffer
+     * of another's pool until it stops */
+    for (int i = 0; i < n; i++)
+        worker_deinit(&engine->workers[i]);
 }
 
 /* Starts a thread per worker; a simulation's worker gets none. */
@@ -544,6 +570,7 @@ static int engine_create(fl_engine **out,
     engine->codec_threads = codec_threads;
     engine->endpoint_ports = cfg ? cfg->endpoint_ports : 0;
     engine->udp_port = cfg ? cfg->udp_port : 0;
+    engine->spread_from = cfg && n > 1 ? cfg->spread_from : 0;
     if ((rc = engine_init_callbacks(engine, cb_loop)) < 0)
         goto destroy_codecs_lock;
     if ((rc = engine_start_workers(engine, sim)) < 0)
@@ -615,6 +642,15 @@ void fl_engine_destroy(fl_engine *engine)
     if (!engine)
         return;
     engine_release_live(engine);
+    /* a spreading pipeline's release goes from worker to worker: let each
+     * finish before they stop (bounded: one that never ends is logged) */
+    for (int ms = 0; engine->spread_from > 0 && fl__pipeline_busy(engine); ms++) {
+        if (ms == 5000) {
+            fl_log(FL_LOG_ERROR, "pipelines still releasing after 5 s; stopping anyway");
+            break;
+        }
+        uv_sleep(1);
+    }
     engine_stop_workers(engine, engine->nworkers);
     fl__codec_pool_stop(engine); /* after the workers: no transcoder is left */
     engine_drain_replies(engine);

@@ -164,6 +164,7 @@ struct fl__worker {
     uv_loop_t loop;
     uv_async_t async;
     uv_check_t check;        /* flushes batched counters once per iteration */
+    uv_prepare_t prepare;    /* wakes bridges' workers before the loop blocks */
     fl__deadline flow_timer; /* runs while some pad is flowing */
     uv_mutex_t lock;         /* protects calls and closed */
     fl_list calls;
@@ -177,6 +178,9 @@ struct fl__worker {
     struct fl__udp_mux *mux; /* shared media sockets, made on first use (fl__worker_mux) */
     uint64_t graph_gen;      /* bumped by every link made or removed and every
                               * change of an element's caps */
+    fl_list bridges_in;      /* fl__bridge (engine/bridge.c) feeding this worker */
+    fl_list bridges_out;     /* fl__bridge fed from this worker */
+    fl_list bridges_wake;    /* fl__bridge with packets queued since the last wake */
     uint64_t packets;        /* not yet added to the engine's counters */
     uint64_t bytes;
 };
@@ -202,6 +206,7 @@ struct fl_engine {
     int codec_threads;  /* how many; 0: one per core */
     int endpoint_ports; /* fl_engine_config's */
     int udp_port;
+    int spread_from;
 };
 
 /* An element's caps (its type's caps hook) changed: every format match
@@ -216,6 +221,9 @@ static inline void fl__worker_caps_changed(fl__worker *w)
  * or out of memory. Worker thread. */
 struct fl__udp_mux *fl__worker_mux(fl__worker *w);
 
+/* Wakes the worker's loop unless it stopped. Any thread. */
+void fl__worker_wake(fl__worker *w);
+
 /* Adds the worker's batched counters to the engine's. Worker thread. */
 void fl__worker_flush_stats(fl__worker *w);
 
@@ -224,21 +232,38 @@ void fl__worker_flow_timer_start(fl__worker *w);
 
 /* ---- pipelines ---- */
 
+/* A pipeline's part on one worker: the elements placed there. */
+typedef struct fl__shard {
+    atomic_int placed; /* elements placed there and not yet torn down */
+    /* that worker's thread only */
+    int dead;         /* the pipeline's release reached it */
+    fl_list elements; /* fl_element.node */
+} fl__shard;
+
 struct fl_pipeline {
     atomic_int refs;
     atomic_int released; /* caller side: release posted (set under live_lock) */
     fl_engine *engine;
-    fl__worker *worker;
+    fl__worker *worker; /* its home: where its elements go unless it spreads */
     uint64_t id;
     fl_list live_node; /* in engine->live, under live_lock */
-    /* worker thread only */
-    int dead;
-    fl_list node;     /* in worker->pipelines */
-    fl_list elements; /* fl_element.node */
+    /* home worker thread only */
+    fl_list node; /* in worker->pipelines */
+    /* one per worker of the engine (fl_engine_config.spread_from) */
+    fl__shard shards[];
 };
+
+/* The pipeline's part on worker w. */
+static inline fl__shard *fl__shard_of(fl_pipeline *p, const fl__worker *w)
+{
+    return &p->shards[w->index];
+}
 
 void fl__pipeline_ref(fl_pipeline *p);
 void fl__pipeline_unref(fl_pipeline *p);
+
+/* Whether some pipeline's release has not completed yet. Any thread. */
+int fl__pipeline_busy(fl_engine *engine);
 
 /* Whether the pipeline's release was posted. Any thread. */
 int fl__pipeline_released(const fl_pipeline *p);
@@ -329,6 +354,9 @@ typedef struct fl__element_type {
      * a negative code (setting inv->result or inv->why). */
     const fl__method *methods;
     int (*invoke)(fl_element *e, fl__invocation *inv);
+    /* 1: an endpoint, the many of a broadcast: a pipeline that spreads over
+     * the workers (fl_engine_config.spread_from) may place it anywhere. */
+    int spreads;
 } fl__element_type;
 
 /* The type called `name`, NULL when the engine has none. */
@@ -374,7 +402,7 @@ struct fl_element {
     int dead;             /* torn down: no pads, no links */
     int released;         /* the caller's reference was handed to a release reply */
     int busy;             /* forwarding a packet: re-entry (a cycle) drops it */
-    fl_list node;         /* in pipeline->elements */
+    fl_list node;         /* in its shard's elements (pipeline, worker) */
     fl_list pads;         /* fl__pad.node */
     unsigned npairs;      /* source/sink pad pairs, at most FL_ELEMENT_MAX_PAD_PAIRS */
     fl__pad *defaults[3]; /* source pads named "default", by media index */
@@ -468,10 +496,87 @@ void fl__element_raise(fl_element *e, const fl_event *ev);
 /* Raises NOT_FLOWING for pads idle for more than a second. Worker thread. */
 void fl__worker_check_flows(fl__worker *w, uint64_t now_ms);
 
+/* ---- graph internals shared with engine/bridge.c ---- */
+
+/* An element of type t on worker w, not set up: no pads, in no shard. */
+int fl__element_new(fl_pipeline *p,
+                    fl__worker *w,
+                    const fl__element_type *t,
+                    const char *name,
+                    fl_element **out);
+
+/* Creates the default pads (a source/sink pair per media). */
+int fl__element_pads(fl_element *e);
+
+/* The pad of e with that direction, media and description ("default" when
+ * NULL), made when missing (rc set on failure). */
+fl__pad *fl__pad_get(fl_element *e, int dir, unsigned media, const char *desc, int *rc);
+
+/* Links src to sink (sink unlinked), and removes such a link (raising
+ * ELEMENT_DISCONNECTED when `events`). Worker thread of both pads. */
+int fl__link_add(fl__pad *src, fl__pad *sink);
+void fl__link_remove(fl__pad *src, fl__pad *sink, int events);
+
+/* Raises ELEMENT_CONNECTED or _DISCONNECTED on `source`. Its worker. */
+void fl__raise_link(enum fl_event_type type,
+                    fl_element *source,
+                    const char *source_desc,
+                    fl_element *sink,
+                    const char *sink_desc,
+                    unsigned media);
+
+/* ---- bridges: links between workers (engine/bridge.c) ---- */
+
+/* The hidden elements at either end of a bridge: "out" on the source's
+ * worker takes its packets on a sink pad, "in" on the sink's worker feeds
+ * them out of a source pad. */
+extern const fl__element_type fl__bridge_out_type;
+extern const fl__element_type fl__bridge_in_type;
+
+static inline int fl__element_hidden(const fl_element *e)
+{
+    return e->type == &fl__bridge_out_type || e->type == &fl__bridge_in_type;
+}
+
+/* fl_element_connect of c->element (this worker) to c->peer (another):
+ * links each media of c->media through the bridge of that source pad to
+ * the peer's worker, then completes the call there. Takes c's reply. */
+void fl__bridge_connect(fl__call *c);
+
+/* Whether the "in" pad `src` carries what c->element's source pad of
+ * `media` with description c->desc sends (fl_element_disconnect). */
+int fl__bridge_from(const fl__pad *src, const fl_element *e, unsigned media, const char *desc);
+
+/* fl__link_remove's part for bridges: a sink left an "in" pad, or the
+ * source left an "out" pad. */
+void fl__bridge_unlinked(fl__pad *src, fl__pad *sink, int events);
+
+/* Visits what a bridge pad stands for: for an "out" sink pad, the sinks on
+ * the other worker it feeds; for an "in" source pad, the source. */
+typedef void (*fl__link_fn)(void *ctx,
+                            fl_element *source,
+                            const char *source_desc,
+                            fl_element *sink,
+                            const char *sink_desc,
+                            unsigned media);
+void fl__bridge_visit_out(const fl__pad *out_sink, const fl__pad *src, fl__link_fn fn, void *ctx);
+void fl__bridge_visit_in(const fl__pad *in_src, const fl__pad *sink, fl__link_fn fn, void *ctx);
+
+/* The worker's side of its bridges: wake the workers fed this iteration
+ * (before it blocks and after I/O), take in what others fed it (when
+ * woken), and close them all when it stops. */
+/* The "in" element of the bridge at that node of a worker's bridges_in. */
+fl_element *fl__bridge_in_element(fl_list *node);
+
+void fl__worker_bridges_wake(fl__worker *w);
+void fl__worker_bridges_drain(fl__worker *w);
+void fl__worker_bridges_close(fl__worker *w);
+
 /* ---- DOT ---- */
 
-/* The pipeline's graph in DOT (malloc'd), or NULL when out of memory. Worker
- * thread. */
-char *fl__pipeline_dot_write(fl_pipeline *p);
+/* The DOT text so far (`prefix`, NULL at the start) and the part of the
+ * pipeline's graph on worker w, closed when `last` (malloc'd), or NULL when
+ * out of memory. Worker w's thread. */
+char *fl__pipeline_dot_write(fl_pipeline *p, fl__worker *w, const char *prefix, int last);
 
 #endif

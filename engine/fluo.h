@@ -95,6 +95,13 @@ typedef struct fl_engine_config {
      * port of the first endpoint's range. FL_EINVAL from fl_engine_create
      * when udp_port + workers - 1 exceeds 65535. */
     int udp_port;
+    /* A pipeline spreads over the workers once it holds spread_from
+     * elements: each endpoint created after that (WebRtcEndpoint,
+     * RtpEndpoint, AppSink) goes to the worker holding the fewest of its
+     * elements, and what a source sends to sinks on other workers is handed
+     * to them in batches, so one broadcast uses every core. 0 (the default):
+     * a pipeline lives on one worker. */
+    int spread_from;
 } fl_engine_config;
 
 /* Starts the workers. The callback loop, when given, must outlive the engine;
@@ -133,7 +140,8 @@ int fl_pipeline_create(fl_engine *engine, fl_pipeline **out);
  * FL_ECLOSED when its release was posted already. */
 int fl_pipeline_release(fl_pipeline *p, fl_done_fn done, void *arg);
 
-/* Index of the worker the pipeline lives on. */
+/* Index of the worker the pipeline lives on (its home: see
+ * fl_engine_config.spread_from for the elements placed elsewhere). */
 int fl_pipeline_worker(const fl_pipeline *p);
 
 /* The pipeline's graph in Graphviz DOT, delivered to cb (text valid during
@@ -167,6 +175,9 @@ int fl_element_create(fl_pipeline *p, const char *type, const char *name, fl_ele
 int fl_element_release(fl_element *e, fl_done_fn done, void *arg);
 
 fl_pipeline *fl_element_pipeline(const fl_element *e);
+
+/* Index of the worker the element lives on. */
+int fl_element_worker(const fl_element *e);
 
 /* The element's name (given at create, or "<type><id>") and type; both are
  * immutable and readable from any thread while the handle is valid. */
@@ -435,9 +446,10 @@ int fl_element_write(fl_element *e, const void *data, size_t len, fl_text_fn cb,
  * stream. done may be NULL. FL_ENOTSUP for another element type. */
 int fl_element_write_end(fl_element *e, fl_done_fn done, void *arg);
 
-/* A media packet as the engine carries it (opaque here). It belongs to its
- * worker's pool: read, referenced and unreferenced only on that worker's
- * thread; with more than one reference it is shared, so read-only. */
+/* A media packet as the engine carries it (opaque here). Read, referenced
+ * and unreferenced only on the thread its callback ran on (a packet from
+ * another worker's pool counts its references atomically); with more than
+ * one reference it is shared, so read-only. */
 typedef struct fl_buf fl_buf;
 
 /* The packet's bytes (an RTP or RTCP packet, or a data message) and length. */
@@ -450,7 +462,7 @@ fl_buf *fl_packet_ref(fl_buf *buf);
 void fl_packet_unref(fl_buf *buf);
 
 /* FL_ELEMENT_APP_SINK: cb receives every packet that reaches the element, on
- * the pipeline's worker thread, with a borrowed reference (fl_packet_ref to
+ * the element's worker thread, with a borrowed reference (fl_packet_ref to
  * keep it, fl_packet_unref later on the same thread). Set before media
  * flows. The callback must not block. Returns 0 or an error (FL_ENOTSUP
  * for another element type; then nothing changed). */

@@ -1,5 +1,6 @@
 /* Pipelines: creation on the least loaded worker, release, DOT. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/err.h"
 #include "base/log.h"
@@ -18,6 +19,11 @@ void fl__pipeline_unref(fl_pipeline *p)
         free(p);
 }
 
+int fl__pipeline_busy(fl_engine *engine)
+{
+    return atomic_load_explicit(&engine->pipelines, memory_order_acquire) != 0;
+}
+
 static fl__worker *engine_least_loaded(fl_engine *engine)
 {
     fl__worker *best = &engine->workers[0];
@@ -33,6 +39,36 @@ static fl__worker *engine_least_loaded(fl_engine *engine)
     return best;
 }
 
+/* The worker after w in a spreading pipeline's release and DOT walk (from
+ * its home around), NULL after the last. */
+static fl__worker *shard_next(const fl_pipeline *p, const fl__worker *w)
+{
+    fl_engine *engine = p->engine;
+    if (engine->spread_from <= 0)
+        return NULL;
+    int i = (w->index + 1) % engine->nworkers;
+    return i == p->worker->index ? NULL : &engine->workers[i];
+}
+
+/* Posts the rest of c's walk to worker `to`: the same run, reply and
+ * callback, `text` (the DOT so far, may be NULL) as its data. 0, or
+ * FL_ENOMEM with c keeping its reply; a worker that stopped (only after
+ * fl_engine_destroy waited for every release) drops it. */
+static int shard_pass(fl__call *c, fl__worker *to, const char *text)
+{
+    size_t len = text ? strlen(text) + 1 : 0;
+    fl__call *n = fl__call_new(to, c->run, c->pipeline, NULL, NULL, NULL, NULL,
+                               (const uint8_t *)text, len);
+    if (!n)
+        return FL_ENOMEM;
+    n->reply = c->reply;
+    n->cb = c->cb;
+    n->arg = c->arg;
+    c->reply = NULL;
+    (void)fl__call_post(n);
+    return 0;
+}
+
 static void pipeline_setup_run(fl__call *c)
 {
     fl_pipeline *p = c->pipeline;
@@ -44,15 +80,16 @@ int fl_pipeline_create(fl_engine *engine, fl_pipeline **out)
 {
     if (!engine || !out)
         return FL_EINVAL;
-    fl_pipeline *p = calloc(1, sizeof(*p));
+    fl_pipeline *p = calloc(1, sizeof(*p) + (size_t)engine->nworkers * sizeof(fl__shard));
     if (!p)
         return FL_ENOMEM;
+    for (int i = 0; i < engine->nworkers; i++)
+        fl_list_init(&p->shards[i].elements);
     atomic_init(&p->refs, 1);
     p->engine = engine;
     p->worker = engine_least_loaded(engine);
     p->id = atomic_fetch_add_explicit(&engine->next_id, 1, memory_order_relaxed) + 1;
     fl_list_init(&p->node);
-    fl_list_init(&p->elements);
     fl__call *c = fl__call_new(p->worker, pipeline_setup_run, p, NULL, NULL, NULL, NULL, NULL, 0);
     if (!c) {
         free(p);
@@ -82,25 +119,51 @@ int fl__pipeline_released(const fl_pipeline *p)
     return atomic_load_explicit(&p->released, memory_order_acquire);
 }
 
+/* On the home worker, then on each other one when the pipeline spreads:
+ * tears down the elements placed there; the last one completes. */
 static void pipeline_release_run(fl__call *c)
 {
     fl_pipeline *p = c->pipeline;
-    fl__reply *r = fl__call_reply(c, 0); /* made when posted */
-    p->dead = 1;
-    fl_list_remove(&p->node);
+    fl__shard *shard = fl__shard_of(p, c->worker);
+    shard->dead = 1;
+    if (c->worker == p->worker) {
+        fl_list_remove(&p->node);
+        atomic_fetch_sub_explicit(&c->worker->npipelines, 1, memory_order_relaxed);
+    }
+    fl_list torn;
+    fl_list_init(&torn);
     size_t n = 0;
     fl_list *it;
-    while ((it = fl_list_pop_front(&p->elements))) {
+    while ((it = fl_list_pop_front(&shard->elements))) {
         fl_element *e = fl_container_of(it, fl_element, node);
         fl__element_teardown(e, 0);
         e->released = 1;
-        fl_list_push_back(&r->unref_elements, &e->node);
+        fl_list_push_back(&torn, &e->node);
         n++;
     }
-    atomic_fetch_sub_explicit(&c->worker->npipelines, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&p->engine->pipelines, 1, memory_order_relaxed);
-    fl_log(FL_LOG_DEBUG, "pipeline %llu released with %zu elements", (unsigned long long)p->id, n);
-    r->unref_pipeline = p; /* the caller's reference */
+    fl_log(FL_LOG_DEBUG, "pipeline %llu released with %zu elements on worker %d",
+           (unsigned long long)p->id, n, c->worker->index);
+    fl__worker *next = shard_next(p, c->worker);
+    fl__reply *r = NULL;
+    if (next && shard_pass(c, next, NULL) == 0) {
+        /* the callers' references to these elements go now, the rest later */
+        if (fl_list_empty(&torn) || !(r = fl__reply_new(FL__REPLY_DONE, 0)))
+            r = NULL;
+    } else {
+        r = fl__call_reply(c, 0); /* made when posted */
+        r->unref_pipeline = p;    /* the caller's reference */
+        atomic_fetch_sub_explicit(&p->engine->pipelines, 1, memory_order_release);
+    }
+    if (!r) { /* out of memory for a reply: the references leak, not worse */
+        if (!fl_list_empty(&torn))
+            fl_log(FL_LOG_ERROR, "out of memory: %zu elements of pipeline %llu kept", n,
+                   (unsigned long long)p->id);
+        return;
+    }
+    fl_list_foreach_safe (e, tmp, &torn) {
+        fl_list_remove(e);
+        fl_list_push_back(&r->unref_elements, e);
+    }
     fl__reply_deliver(p->engine, r);
 }
 
@@ -135,14 +198,22 @@ int fl_pipeline_worker(const fl_pipeline *p)
     return p->worker->index;
 }
 
+/* On the home worker, then on each other one when the pipeline spreads:
+ * adds the elements placed there to the text so far (c->data). */
 static void pipeline_dot_run(fl__call *c)
 {
+    fl_pipeline *p = c->pipeline;
     char *dot = NULL;
     int rc = 0;
-    if (c->pipeline->dead)
+    fl__worker *next = shard_next(p, c->worker);
+    if (fl__shard_of(p, c->worker)->dead)
         rc = FL_ECLOSED;
-    else if (!(dot = fl__pipeline_dot_write(c->pipeline)))
+    else if (!(dot = fl__pipeline_dot_write(p, c->worker, (const char *)c->data, !next)))
         rc = FL_ENOMEM;
+    if (rc == 0 && next && shard_pass(c, next, dot) == 0) {
+        free(dot);
+        return;
+    }
     fl__reply *r = fl__call_reply(c, rc);
     r->text = dot;
     fl__reply_deliver(c->worker->engine, r);

@@ -628,6 +628,7 @@ void fl__rtp_free(webrtc *wr)
 
 const fl__element_type fl__rtp_endpoint_type = {
     .name = FL_ELEMENT_RTP,
+    .spreads = 1,
     .receive = fl__wr_receive,
     .init = rtp_init,
     .fini = fl__wr_fini,

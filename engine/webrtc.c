@@ -960,6 +960,7 @@ void fl__wr_fini(fl_element *e)
 
 const fl__element_type fl__webrtc_type = {
     .name = FL_ELEMENT_WEBRTC,
+    .spreads = 1,
     .receive = fl__wr_receive,
     .init = fl__wr_init,
     .fini = fl__wr_fini,

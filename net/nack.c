@@ -528,7 +528,7 @@ int fl_nack_rtx_unwrap(fl_buf *buf,
                        uint8_t payload_type,
                        uint16_t *osn)
 {
-    if (buf->refs != 1)
+    if (!fl_buf_writable(buf))
         return FL_EBUSY;
     uint8_t *p = fl_buf_data(buf);
     if (v->data != p || v->len != buf->len || payload_type > 127 ||

@@ -354,7 +354,7 @@ static int pre(fl_srtp *s, fl_buf *buf, fl_srtp_direction dir, size_t min_len, s
         return FL_EINVAL;
     if (s->direction != dir)
         rc = FL_ESTATE;
-    else if (buf->refs != 1)
+    else if (!fl_buf_writable(buf))
         rc = FL_EBUSY;
     else if (buf->len < min_len)
         rc = FL_EBADMSG;

@@ -613,7 +613,7 @@ static int send_check(fl_transport *t, fl_buf *buf, int rtcp)
 {
     if (!t->connected || t->ended)
         return FL_ESTATE;
-    if (buf->refs != 1)
+    if (!fl_buf_writable(buf))
         return FL_EBUSY;
     if (t->out && fl_buf_tailroom(buf) < fl_srtp_trailer_len(t->out, rtcp))
         return FL_EMSGSIZE;

@@ -9,7 +9,7 @@
  *   "BaseRtpEndpoint": { "minPort": 40000, "maxPort": 65535 },
  *   "WebRtcEndpoint": { "stunServerAddress": "", "stunServerPort": 3478, "turnURL": "",
  *                       "externalIPv4": "", "externalIPv6": "", "networkInterfaces": "" },
- *   "fluo": { "workers": 0, "codecThreads": 0, "singlePort": true, "udpPort": 0,
+ *   "fluo": { "workers": 0, "codecThreads": 0, "singlePort": true, "udpPort": 0, "spreadFrom": 16,
  *             "maxMessageSize": 1048576, "log": "*:3",
  * "bindAddress": "::", "accessToken": "", "isolatedSessions": false, "maxConnections": 10000,
  *             "messageTimeout": 30, "stalledReaderTimeout": 30, "maxQueuedOutput": 16777216,
@@ -39,6 +39,7 @@ void fl_rpc_config_init(fl_rpc_config *cfg)
     cfg->path = strdup("kurento");
     cfg->gc_period = 240;
     cfg->single_port = 1;
+    cfg->spread_from = 16;
     cfg->max_message = 1 << 20;
     cfg->log_spec = strdup("*:3");
     cfg->min_port = 40000;
@@ -167,6 +168,7 @@ static int apply(fl_rpc_config *cfg, json_t *root, char *err, size_t n)
     rc = rc ? rc : get_int(root, "fluo.codecThreads", 0, 256, &cfg->codec_threads, err, n);
     rc = rc ? rc : get_bool(root, "fluo.singlePort", &cfg->single_port, err, n);
     rc = rc ? rc : get_int(root, "fluo.udpPort", 0, 65535, &cfg->udp_port, err, n);
+    rc = rc ? rc : get_int(root, "fluo.spreadFrom", 0, 1 << 20, &cfg->spread_from, err, n);
     rc = rc ? rc : get_int(root, "fluo.maxMessageSize", 1024, 64 << 20, &max_msg, err, n);
     rc = rc ? rc : get_str(root, "fluo.log", &cfg->log_spec, err, n);
     rc = rc ? rc : get_str(root, "fluo.bindAddress", &cfg->bind_addr, err, n);
@@ -280,6 +282,7 @@ int fl_rpc_config_load_env(fl_rpc_config *cfg, char *err, size_t errlen)
     rc = rc ? rc : env_int("FLUO_CODEC_THREADS", 0, 256, &cfg->codec_threads, err, errlen);
     rc = rc ? rc : env_int("FLUO_SINGLE_PORT", 0, 1, &cfg->single_port, err, errlen);
     rc = rc ? rc : env_int("FLUO_UDP_PORT", 0, 65535, &cfg->udp_port, err, errlen);
+    rc = rc ? rc : env_int("FLUO_SPREAD_FROM", 0, 1 << 20, &cfg->spread_from, err, errlen);
     rc = rc ? rc : env_str("FLUO_RECORD_ROOTS", &cfg->record_roots);
     rc = rc ? rc : env_str("FLUO_PLAY_ROOTS", &cfg->play_roots);
     rc = rc ? rc : env_str("FLUO_WHIP_TOKEN", &cfg->whip_token);

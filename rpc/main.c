@@ -25,7 +25,8 @@ struct daemon {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fluo [--config FILE] [--port N] [--log SPEC] [--gc-period SECONDS]\n"
-               "            [--workers N] [--single-port 0|1] [--udp-port N] [--whip-token TOKEN]\n"
+               "            [--workers N] [--single-port 0|1] [--udp-port N] [--spread-from N]\n"
+               "            [--whip-token TOKEN]\n"
                "  --config FILE      JSON configuration (Kurento's kurento.conf.json keys)\n"
                "  --port N           WebSocket/HTTP port (default 8888)\n"
                "  --log SPEC         log levels per module, e.g. ice:5,rpc:4,*:3\n"
@@ -35,6 +36,8 @@ static void usage(FILE *f)
                "                     UDP port; 0: a port each from minPort-maxPort (Kurento's)\n"
                "  --udp-port N       worker i's shared port is N+i (default: a free port of\n"
                "                     minPort-maxPort)\n"
+               "  --spread-from N    a pipeline of N elements (16) puts its next endpoints on\n"
+               "                     the worker holding the fewest of them; 0: never\n"
                "  --whip-token T     bearer token of WHIP/WHEP requests (default: the access\n"
                "                     token, if any)\n"
                "Environment: KMS_MIN_PORT KMS_MAX_PORT KMS_STUN_IP KMS_STUN_PORT KMS_TURN_URL\n"
@@ -93,6 +96,8 @@ static int parse_args(int argc, char **argv, fl_rpc_config *cfg)
             rc = parse_int(a, v, 0, 1, &cfg->single_port);
         else if (strcmp(a, "--udp-port") == 0)
             rc = parse_int(a, v, 0, 65535, &cfg->udp_port);
+        else if (strcmp(a, "--spread-from") == 0)
+            rc = parse_int(a, v, 0, 1 << 20, &cfg->spread_from);
         else if (strcmp(a, "--log") == 0)
             rc = replace(&cfg->log_spec, v);
         else if (strcmp(a, "--whip-token") == 0)
@@ -155,7 +160,8 @@ int main(int argc, char **argv)
                               .callback_loop = &d.loop,
                               .codec_threads = cfg.codec_threads,
                               .endpoint_ports = !cfg.single_port,
-                              .udp_port = cfg.udp_port };
+                              .udp_port = cfg.udp_port,
+                              .spread_from = cfg.spread_from };
     rc = fl_engine_create(&d.engine, &ecfg);
     if (rc == 0)
         rc = fl_rpc_create(&d.rpc, &d.loop, d.engine, &cfg);

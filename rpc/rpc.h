@@ -43,6 +43,8 @@ typedef struct fl_rpc_config {
                             WebRtcEndpoints of a worker share one UDP port; 0: a port each */
     int udp_port;        /* fluo.udpPort / FLUO_UDP_PORT / --udp-port (0): worker i's shared
                             port is udp_port + i; 0: a free port of minPort-maxPort */
+    int spread_from;     /* fluo.spreadFrom / FLUO_SPREAD_FROM / --spread-from (16): a pipeline
+                            of that many elements spreads its endpoints over the workers; 0 never */
     /* Media settings (WebRtcEndpoint.conf.ini keys), kept for the endpoints. */
     int min_port;             /* KMS_MIN_PORT (40000) */
     int max_port;             /* KMS_MAX_PORT (65535) */

@@ -409,8 +409,39 @@ function httpGet(port, urlPath, opts = {}) {
   });
 }
 
+// CPU time (clock ticks, user + system) of each thread of process pid by
+// its name (/proc/PID/task/TID/comm: fluo's workers are fluo-worker-N).
+function threadTicks(pid) {
+  const out = {};
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[comm] = (out[comm] || 0) + Number(f[11]) + Number(f[12]); // utime, stime
+    } catch (_) {
+      /* the thread ended */
+    }
+  }
+  return out;
+}
+
+// Each fluo worker thread's share of the workers' CPU over the next ms
+// milliseconds, in worker order.
+async function workerShares(pid, ms) {
+  const a = threadTicks(pid);
+  await sleep(ms);
+  const b = threadTicks(pid);
+  const names = Object.keys(b).filter((n) => /^fluo-worker-\d+$/.test(n)).sort();
+  const used = names.map((n) => b[n] - (a[n] || 0));
+  const total = used.reduce((x, y) => x + y, 0);
+  return used.map((u) => (total ? u / total : 0));
+}
+
 module.exports = {
   REPO,
+  threadTicks,
+  workerShares,
   fluoBin,
   isAsan,
   freePort,

@@ -1,0 +1,391 @@
+/* A pipeline spread over two workers (fl_engine_config.spread_from): its
+ * endpoints placed on both, a source's packets reaching sinks on the other
+ * worker whole and in order through a bridge, connections, events and DOT
+ * told as if the link were direct, disconnect, release of either end and of
+ * the pipeline, under ASan with no leak. */
+/* cmocka.h needs these headers first */
+// clang-format off
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+// clang-format on
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "base/buf.h"
+#include "engine/fluo.h"
+
+#define WAIT_MS 5000
+#define NSINKS  6
+#define NPKT    1000
+#define MAX_EV  256
+
+typedef struct sink_rec {
+    atomic_int n[3];
+    atomic_int bad;
+    atomic_int worker; /* the thread's: set by the callback */
+} sink_rec;
+
+typedef struct T {
+    uv_loop_t loop;
+    fl_engine *engine;
+    atomic_int dones, status, replies;
+    fl_connection conns[64];
+    size_t nconns;
+    char *text;
+    int connected, disconnected; /* ELEMENT_(DIS)CONNECTED events on the source */
+    fl_element *last_sink;
+} T;
+
+static T *t_new(int spread_from)
+{
+    T *t = calloc(1, sizeof(*t));
+    assert_non_null(t);
+    assert_int_equal(uv_loop_init(&t->loop), 0);
+    fl_engine_config cfg = { .workers = 2, .callback_loop = &t->loop, .spread_from = spread_from };
+    assert_int_equal(fl_engine_create(&t->engine, &cfg), 0);
+    return t;
+}
+
+static void t_free(T *t)
+{
+    fl_engine_destroy(t->engine);
+    uv_run(&t->loop, UV_RUN_NOWAIT);
+    assert_int_equal(uv_loop_close(&t->loop), 0);
+    free(t->text);
+    free(t);
+}
+
+static void on_timeout(uv_timer_t *h)
+{
+    *(int *)h->data = 1;
+}
+
+/* Runs the callback loop until cond(arg) or WAIT_MS. */
+static int run_until(T *t, int (*cond)(void *), void *arg)
+{
+    int timed_out = 0;
+    uv_timer_t timer;
+    uv_timer_init(&t->loop, &timer);
+    timer.data = &timed_out;
+    uv_timer_start(&timer, on_timeout, WAIT_MS, 0);
+    while (!cond(arg) && !timed_out)
+        uv_run(&t->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&timer, NULL);
+    uv_run(&t->loop, UV_RUN_NOWAIT);
+    return cond(arg);
+}
+
+typedef struct count_at_least {
+    atomic_int *counter;
+    int target;
+} count_at_least;
+
+static int reached(void *arg)
+{
+    count_at_least *c = arg;
+    return atomic_load(c->counter) >= c->target;
+}
+
+static void wait_count(T *t, atomic_int *counter, int target)
+{
+    count_at_least c = { counter, target };
+    assert_true(run_until(t, reached, &c));
+}
+
+static void on_done(void *arg, int status)
+{
+    T *t = arg;
+    atomic_store(&t->status, status);
+    atomic_fetch_add(&t->dones, 1);
+}
+
+static int sync_status(T *t, int rc)
+{
+    if (rc < 0)
+        return rc;
+    wait_count(t, &t->dones, atomic_load(&t->dones) + 1);
+    return atomic_load(&t->status);
+}
+
+static void on_event(void *arg, const fl_event *ev)
+{
+    T *t = arg;
+    if (ev->type == FL_EVENT_ELEMENT_CONNECTED)
+        t->connected++;
+    if (ev->type == FL_EVENT_ELEMENT_DISCONNECTED) {
+        t->disconnected++;
+        t->last_sink = ev->link.sink;
+    }
+}
+
+static void on_conns(void *arg, int status, const fl_connection *conns, size_t n)
+{
+    T *t = arg;
+    t->nconns = 0;
+    for (size_t i = 0; status == 0 && i < n && i < 64; i++)
+        t->conns[t->nconns++] = conns[i];
+    atomic_store(&t->status, status);
+    atomic_fetch_add(&t->replies, 1);
+}
+
+static size_t conns_sync(T *t, fl_element *e, int dir, unsigned media)
+{
+    int before = atomic_load(&t->replies);
+    assert_int_equal(fl_element_get_connections(e, dir, media, NULL, on_conns, t), 0);
+    wait_count(t, &t->replies, before + 1);
+    assert_int_equal(atomic_load(&t->status), 0);
+    return t->nconns;
+}
+
+static void on_text(void *arg, int status, const char *text)
+{
+    T *t = arg;
+    free(t->text);
+    t->text = text ? strdup(text) : NULL;
+    atomic_store(&t->status, status);
+    atomic_fetch_add(&t->replies, 1);
+}
+
+static size_t make_packet(uint8_t *out, unsigned media, int seq)
+{
+    size_t len = 20 + (size_t)(seq % 200);
+    out[0] = (uint8_t)media;
+    out[1] = (uint8_t)(seq >> 8);
+    out[2] = (uint8_t)seq;
+    for (size_t i = 3; i < len; i++)
+        out[i] = (uint8_t)(seq * 7 + i);
+    return len;
+}
+
+static int media_idx(unsigned media)
+{
+    return media == FL_MEDIA_AUDIO ? 0 : media == FL_MEDIA_VIDEO ? 1 : 2;
+}
+
+/* On the sink's worker: each packet the next one, byte for byte. */
+static void on_media(void *arg, unsigned media, fl_buf *buf)
+{
+    sink_rec *s = arg;
+    uint8_t want[256];
+    int i = media_idx(media);
+    size_t len = make_packet(want, media, atomic_load(&s->n[i]));
+    if (fl_packet_len(buf) != len || memcmp(fl_packet_data(buf), want, len) != 0)
+        atomic_fetch_add(&s->bad, 1);
+    /* a reference kept past the callback and dropped here, on this thread */
+    fl_packet_unref(fl_packet_ref(buf));
+    atomic_fetch_add(&s->n[i], 1);
+}
+
+static void push_all(T *t, fl_element *src, unsigned media, int from, int count)
+{
+    uint8_t pkt[256];
+    for (int seq = from; seq < from + count; seq++) {
+        size_t len = make_packet(pkt, media, seq);
+        assert_int_equal(fl_element_push(src, media, pkt, len, NULL, NULL), 0);
+    }
+    /* all taken by the source's worker (the sinks may still be behind) */
+    assert_int_equal(sync_status(t, fl_element_push(src, media, pkt, 0, on_done, t)), 0);
+}
+
+typedef struct all_sinks {
+    sink_rec *recs;
+    int n, media, target;
+} all_sinks;
+
+static int all_reached(void *arg)
+{
+    all_sinks *a = arg;
+    for (int i = 0; i < a->n; i++) {
+        if (atomic_load(&a->recs[i].n[a->media]) < a->target)
+            return 0;
+    }
+    return 1;
+}
+
+static fl_element *mk(fl_pipeline *p, const char *type, const char *name)
+{
+    fl_element *e;
+    assert_int_equal(fl_element_create(p, type, name, &e), 0);
+    return e;
+}
+
+static void test_spread_fanout(void **state)
+{
+    (void)state;
+    T *t = t_new(1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *src = mk(p, FL_ELEMENT_APP_SOURCE, "src");
+    assert_int_equal(fl_element_worker(src), fl_pipeline_worker(p)); /* not an endpoint */
+    assert_int_equal(fl_element_set_event_cb(src, on_event, t), 0);
+    fl_element *k[NSINKS];
+    sink_rec r[NSINKS];
+    memset(r, 0, sizeof(r));
+    int on[2] = { 0, 0 };
+    for (int i = 0; i < NSINKS; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "k%d", i);
+        k[i] = mk(p, FL_ELEMENT_APP_SINK, name);
+        on[fl_element_worker(k[i])]++;
+        assert_int_equal(fl_element_set_media_cb(k[i], on_media, &r[i]), 0);
+        assert_int_equal(
+                sync_status(t, fl_element_connect(src, k[i], FL_MEDIA_ALL, NULL, NULL, on_done, t)),
+                0);
+    }
+    /* balanced, the source counted: 7 elements split 4 and 3 */
+    int home = fl_pipeline_worker(p);
+    assert_true(on[0] >= 2 && on[1] >= 2);
+    assert_true(abs(on[home] + 1 - on[1 - home]) <= 1);
+
+    unsigned types[] = { FL_MEDIA_AUDIO, FL_MEDIA_VIDEO, FL_MEDIA_DATA };
+    for (int m = 0; m < 3; m++) {
+        push_all(t, src, types[m], 0, NPKT);
+        all_sinks a = { r, NSINKS, m, NPKT + 1 }; /* + the empty marker */
+        assert_true(run_until(t, all_reached, &a));
+    }
+    for (int i = 0; i < NSINKS; i++) {
+        for (int m = 0; m < 3; m++)
+            assert_int_equal(atomic_load(&r[i].n[m]), NPKT + 1);
+        assert_int_equal(atomic_load(&r[i].bad), 3); /* the markers only */
+    }
+
+    /* connections and events as if every link were direct */
+    uv_run(&t->loop, UV_RUN_NOWAIT);
+    assert_int_equal(t->connected, 3 * NSINKS);
+    assert_int_equal(conns_sync(t, src, FL_DIR_SOURCE, FL_MEDIA_VIDEO), NSINKS);
+    for (size_t i = 0; i < t->nconns; i++)
+        assert_ptr_equal(t->conns[i].source, src);
+    for (int i = 0; i < NSINKS; i++) {
+        assert_int_equal(conns_sync(t, k[i], FL_DIR_SINK, FL_MEDIA_ALL), 3);
+        assert_ptr_equal(t->conns[0].source, src);
+        assert_ptr_equal(t->conns[0].sink, k[i]);
+    }
+    int before = atomic_load(&t->replies);
+    assert_int_equal(fl_pipeline_get_dot(p, on_text, t), 0);
+    wait_count(t, &t->replies, before + 1);
+    assert_non_null(t->text);
+    for (int i = 0; i < NSINKS; i++)
+        assert_non_null(strstr(t->text, fl_element_name(k[i])));
+    assert_null(strstr(t->text, "Bridge"));
+    int edges = 0;
+    for (const char *at = t->text; (at = strstr(at, " -> e")); at++)
+        edges++;
+    assert_int_equal(edges, 3 * NSINKS);
+    assert_non_null(strstr(t->text, "}\n"));
+
+    /* a remote sink disconnected gets nothing more; the others still do */
+    int far = fl_element_worker(k[0]) != fl_element_worker(src) ? 0 : 1;
+    assert_int_not_equal(fl_element_worker(k[far]), fl_element_worker(src));
+    assert_int_equal(sync_status(t, fl_element_disconnect(src, k[far], FL_MEDIA_VIDEO, NULL, NULL,
+                                                          on_done, t)),
+                     0);
+    assert_int_equal(conns_sync(t, k[far], FL_DIR_SINK, FL_MEDIA_VIDEO), 0);
+    assert_int_equal(conns_sync(t, src, FL_DIR_SOURCE, FL_MEDIA_VIDEO), NSINKS - 1);
+    assert_int_equal(t->disconnected, 1);
+    assert_ptr_equal(t->last_sink, k[far]);
+    push_all(t, src, FL_MEDIA_VIDEO, NPKT + 1, 100);
+    int other = -1; /* another sink on the far worker */
+    for (int i = 0; i < NSINKS && other < 0; i++) {
+        if (i != far && fl_element_worker(k[i]) != fl_element_worker(src))
+            other = i;
+    }
+    assert_true(other >= 0);
+    all_sinks a = { &r[other], 1, 1, NPKT + 101 };
+    assert_true(run_until(t, all_reached, &a));
+    assert_int_equal(atomic_load(&r[far].n[1]), NPKT + 1);
+
+    /* a remote sink released: the source hears of it */
+    assert_int_equal(sync_status(t, fl_element_release(k[other], on_done, t)), 0);
+    assert_int_equal(conns_sync(t, src, FL_DIR_SOURCE, FL_MEDIA_VIDEO), NSINKS - 2);
+
+    /* the source released: the remote sinks lose their links */
+    assert_int_equal(sync_status(t, fl_element_release(src, on_done, t)), 0);
+    for (int i = 0; i < NSINKS; i++) {
+        if (i != other)
+            assert_int_equal(conns_sync(t, k[i], FL_DIR_SINK, FL_MEDIA_ALL), 0);
+    }
+    assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+    fl_engine_stats st;
+    fl_engine_get_stats(t->engine, &st);
+    assert_int_equal(st.elements, 0);
+    assert_int_equal(st.pipelines, 0);
+    t_free(t);
+}
+
+/* Released with bridges carrying packets, and an engine destroyed with a
+ * spread pipeline alive: nothing leaks, nothing is touched after. */
+static void test_spread_release_busy(void **state)
+{
+    (void)state;
+    T *t = t_new(1);
+    static sink_rec recs[2][4]; /* outlive the engine's workers */
+    for (int round = 0; round < 2; round++) {
+        fl_pipeline *p;
+        assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+        fl_element *src = mk(p, FL_ELEMENT_APP_SOURCE, "src");
+        sink_rec *r = recs[round];
+        for (int i = 0; i < 4; i++) {
+            fl_element *k = mk(p, FL_ELEMENT_APP_SINK, NULL);
+            assert_int_equal(fl_element_set_media_cb(k, on_media, &r[i]), 0);
+            assert_int_equal(sync_status(t, fl_element_connect(src, k, FL_MEDIA_ALL, NULL, NULL,
+                                                               on_done, t)),
+                             0);
+        }
+        uint8_t pkt[256];
+        for (int seq = 0; seq < 500; seq++) {
+            size_t len = make_packet(pkt, FL_MEDIA_VIDEO, seq);
+            assert_int_equal(fl_element_push(src, FL_MEDIA_VIDEO, pkt, len, NULL, NULL), 0);
+        }
+        if (round == 0)
+            assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+        /* round 1: left for fl_engine_destroy */
+    }
+    t_free(t);
+}
+
+/* spread_from: the first elements stay home, later endpoints balance. */
+static void test_spread_placement(void **state)
+{
+    (void)state;
+    T *t = t_new(3);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    int home = fl_pipeline_worker(p), on[2] = { 0, 0 };
+    fl_element *pt = mk(p, FL_ELEMENT_PASSTHROUGH, NULL);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(fl_element_worker(mk(p, FL_ELEMENT_APP_SINK, NULL)), home);
+    for (int i = 0; i < 9; i++)
+        on[fl_element_worker(mk(p, FL_ELEMENT_APP_SINK, NULL))]++;
+    assert_int_equal(on[home], 3);
+    assert_int_equal(on[1 - home], 6);
+    assert_int_equal(fl_element_worker(mk(p, FL_ELEMENT_PASSTHROUGH, NULL)), home);
+    (void)pt;
+    assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+    t_free(t);
+
+    t = t_new(0); /* off: everything home */
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    home = fl_pipeline_worker(p);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(fl_element_worker(mk(p, FL_ELEMENT_APP_SINK, NULL)), home);
+    assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+    t_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spread_fanout),
+        cmocka_unit_test(test_spread_release_busy),
+        cmocka_unit_test(test_spread_placement),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
