@@ -248,6 +248,11 @@ void fl__worker_bridges_drain(fl__worker *w)
     }
 }
 
+fl_element *fl__bridge_source(const fl_element *in)
+{
+    return ((const fl__bridge *)in->impl)->source;
+}
+
 fl_element *fl__bridge_in_element(fl_list *node)
 {
     return fl_container_of(node, fl__bridge, in_node)->in;

@@ -143,12 +143,15 @@ char *fl__pipeline_dot_write(fl_pipeline *p, fl__worker *w, const char *prefix, 
     }
     fl_list_foreach (it, elements) {
         dot_edges(&sb, fl_container_of(it, fl_element, node));
-        fl__xcode_dot(fl_container_of(it, fl_element, node), dot_out, &sb);
+        const fl_element *e = fl_container_of(it, fl_element, node);
+        fl__xcode_dot(e, e->id, dot_out, &sb);
     }
     fl_list_foreach (it, &w->bridges_in) { /* links from other workers' elements */
         fl_element *in = fl__bridge_in_element(it);
-        if (in->pipeline == p)
-            dot_edges(&sb, in);
+        if (in->pipeline != p)
+            continue;
+        dot_edges(&sb, in);
+        fl__xcode_dot(in, fl__bridge_source(in)->id, dot_out, &sb);
     }
     if (last)
         sb_printf(&sb, "}\n");

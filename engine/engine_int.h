@@ -565,6 +565,9 @@ void fl__bridge_visit_in(const fl__pad *in_src, const fl__pad *sink, fl__link_fn
 /* The worker's side of its bridges: wake the workers fed this iteration
  * (before it blocks and after I/O), take in what others fed it (when
  * woken), and close them all when it stops. */
+/* The element whose source pad a bridge's "in" element stands for. */
+fl_element *fl__bridge_source(const fl_element *in);
+
 /* The "in" element of the bridge at that node of a worker's bridges_in. */
 fl_element *fl__bridge_in_element(fl_list *node);
 

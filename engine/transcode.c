@@ -710,6 +710,7 @@ int fl__xcode_sender_report(fl__xcode *x, uint32_t ssrc, uint32_t *rtp_ts, fl_ti
 }
 
 void fl__xcode_dot(const fl_element *e,
+                   uint64_t from_id,
                    void (*out)(void *arg, const char *fmt, ...)
                            __attribute__((format(printf, 2, 3))),
                    void *arg)
@@ -728,8 +729,8 @@ void fl__xcode_dot(const fl_element *e,
                 (unsigned long long)atomic_load(&x->encoded),
                 (unsigned long long)atomic_load(&x->skipped),
                 (unsigned long long)(x->dropped_full + atomic_load(&x->dropped_out)));
-            out(arg, "  e%llu -> transcoder_%u [label=\"%s\"];\n", (unsigned long long)e->id, x->id,
-                fl_media_type_name(src->media));
+            out(arg, "  e%llu -> transcoder_%u [label=\"%s\"];\n", (unsigned long long)from_id,
+                x->id, fl_media_type_name(src->media));
             for (size_t i = 0; i < src->nsinks; i++) {
                 if (src->sinks[i]->xc == x)
                     out(arg, "  transcoder_%u -> e%llu;\n", x->id,

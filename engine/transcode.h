@@ -57,8 +57,10 @@ void fl__xcode_key_frame(fl__xcode *x);
 int fl__xcode_sender_report(fl__xcode *x, uint32_t ssrc, uint32_t *rtp_ts, fl_time *sent);
 
 /* Writes the DOT nodes and edges of the transcoders of element e's source
- * pads (dot.c's printf). */
+ * pads (dot.c's printf), their input drawn from node e<from_id> (e's id, or
+ * for a bridge's "in" end, its source's). */
 void fl__xcode_dot(const fl_element *e,
+                   uint64_t from_id,
                    void (*out)(void *arg, const char *fmt, ...)
                            __attribute__((format(printf, 2, 3))),
                    void *arg);
