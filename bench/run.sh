@@ -281,24 +281,29 @@ fanout_summary() {
         "busiest worker's share with --workers 2: $(fanout_busiest)"
 }
 
-# BENCH_SCENARIOS=fanout: its section and summary line replace those in
-# $OUT (or go before the kept sections, or at the end), the rest kept.
+# BENCH_SCENARIOS=fanout: its section replaces the one in $OUT (or goes
+# before the kept sections, or at the end) and its summary line goes just
+# before the headline line (or at the end), the old one dropped; the rest
+# is kept.
 fanout_splice() {
     local tmp=$OUT.tmp
     if [ ! -f "$OUT" ]; then
         { echo "# fluo-bench results"; } >"$OUT"
     fi
     FANOUT_SECTION=$(fanout_section) FANOUT_LINE=$(fanout_summary) awk "
-        function section() { print ENVIRON[\"FANOUT_SECTION\"]; print \"\"; done_sec = 1 }
+        function section() { print ENVIRON[\"FANOUT_SECTION\"]; print \"\"; done_sec = 1; last = \"\" }
         skip && ($SECTION_END) { skip = 0 }
         skip { next }
         \$0 == \"$FANOUT_HEAD\" { section(); skip = 1; next }
         !done_sec && /^## Memory per idle WebRtcEndpoint/ { section() }
-        index(\$0, \"$FANOUT_SUM \") == 1 { print ENVIRON[\"FANOUT_LINE\"]; done_sum = 1; next }
-        { print }
+        index(\$0, \"$FANOUT_SUM \") == 1 { drop = 1; next }
+        drop && /^\$/ { drop = 0; next }
+        { drop = 0 }
+        !done_sum && /^one2many: fluo / { print ENVIRON[\"FANOUT_LINE\"]; print \"\"; done_sum = 1 }
+        { print; last = \$0 }
         END {
             if (!done_sec) { print \"\"; section() }
-            if (!done_sum) print ENVIRON[\"FANOUT_LINE\"]
+            if (!done_sum) { if (last != \"\") print \"\"; print ENVIRON[\"FANOUT_LINE\"] }
         }" "$OUT" >"$tmp" && mv "$tmp" "$OUT"
 }
 
