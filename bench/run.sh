@@ -237,7 +237,8 @@ fanout_section() {
     echo
     echo "\`fluo-bench one2many --server fluo --sessions $FANOUT_VIEWERS --workers 1|2"
     echo "--server-cpu $FANOUT_CPU --net veth\`, $REPS runs of each, interleaved (1, 2, 1, 2, ...),"
-    echo "$SECONDS_PER_RUN s each, $(date -u +%Y-%m-%d). The client is pinned to core $CLIENT_CPU and fluo"
+    echo "$SECONDS_PER_RUN s each, $(date -u +%Y-%m-%d), fluo built from $(git describe --always --dirty 2>/dev/null || echo "?")."
+    echo "The client is pinned to core $CLIENT_CPU and fluo"
     echo "may run on cores $FANOUT_CPU in both modes alike, so that they compare like with"
     echo "like (the client needs a core too, so the viewer count stays the same)."
     echo "Worker shares: each fluo-worker-N thread's user+sys time over the window"
