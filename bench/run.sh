@@ -74,10 +74,19 @@ failures=()
 
 field() { echo "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
 
+# The first line fluo-bench wrote with FAILED after line $1 of the log
+# (not an earlier run's); "no record" when there is none.
+failure_since() {
+    local f
+    f=$(tail -n +"$(($1 + 1))" "$LOG" | grep 'FAILED' | grep -v '^RUN FAILED' | head -1)
+    echo "${f:-no record}"
+}
+
 # One run; its record (with rep=R) appended to records. 0: it ran and its
 # step passed; 1: it ran, not passed; 2: it failed.
 run_one() {
-    local sc=$1 srv=$2 n=$3 rep=$4 line rc out=build/bench.run.out
+    local sc=$1 srv=$2 n=$3 rep=$4 line rc out=build/bench.run.out start
+    start=$(wc -l <"$LOG")
     timeout 900 taskset -c "$CLIENT_CPU" "$BIN" "$sc" --server "$srv" --sessions "$n" \
         --seconds "$SECONDS_PER_RUN" --net veth --server-cpu "$SERVER_CPU" >"$out" 2>>"$LOG"
     rc=$?
@@ -88,7 +97,7 @@ run_one() {
     *) rc=1 ;;
     esac
     if [ "$rc" -ne 0 ]; then
-        failures+=("$sc $srv N=$n run $rep: $(grep 'FAILED' "$LOG" | tail -1)")
+        failures+=("$sc $srv N=$n run $rep: $(failure_since "$start")")
         echo "RUN FAILED: ${failures[-1]}" | tee -a "$LOG"
         return 2
     fi
@@ -126,24 +135,30 @@ for sc in $WR_SCENARIOS; do
     done
 done
 
-# One fanout run with --workers w; its record (rep=R step_workers=w)
+# One fanout run with --workers w; its record (rep=R step_workers=w,
+# failed=1 before them when the run failed: kept out of the ratios)
 # appended to fanout_recs, a failed run to fanout_failures.
 fanout_recs=()
 fanout_failures=()
 run_fanout() {
-    local w=$1 rep=$2 line rc out=build/bench.run.out
+    local w=$1 rep=$2 line rc out=build/bench.run.out start
+    start=$(wc -l <"$LOG")
     timeout 900 taskset -c "$CLIENT_CPU" "$BIN" one2many --server fluo --sessions "$FANOUT_VIEWERS" \
         --seconds "$SECONDS_PER_RUN" --net veth --server-cpu "$FANOUT_CPU" --workers "$w" \
         >"$out" 2>>"$LOG"
     rc=$?
     line=$(tail -1 "$out")
-    echo "$line rep=$rep step_workers=$w" | tee -a "$LOG"
     case $line in
-    "one2many server=fluo "*" worker_share="*) fanout_recs+=("$line rep=$rep step_workers=$w") ;;
+    "one2many server=fluo "*" worker_share="*) ;;
     *) rc=1 ;;
     esac
+    [ "$rc" -eq 0 ] || line="$line failed=1"
+    echo "$line rep=$rep step_workers=$w" | tee -a "$LOG"
+    case $line in
+    "one2many server=fluo "*) fanout_recs+=("$line rep=$rep step_workers=$w") ;;
+    esac
     if [ "$rc" -ne 0 ]; then
-        fanout_failures+=("fanout --workers $w run $rep: $(grep 'FAILED' "$LOG" | tail -1)")
+        fanout_failures+=("fanout --workers $w run $rep: $(failure_since "$start")")
         echo "RUN FAILED: ${fanout_failures[-1]}" | tee -a "$LOG"
     fi
 }
@@ -203,11 +218,11 @@ ratio() {
     echo " (N=$n)"
 }
 
-# The fanout records of --workers $1, in run order.
+# The records of the --workers $1 runs that did not fail, in run order.
 fanout_of() {
     local r
     for r in "${fanout_recs[@]}"; do
-        case $r in *" step_workers=$1") echo "$r" ;; esac
+        case $r in *" failed=1 "*) ;; *" step_workers=$1") echo "$r" ;; esac
     done
 }
 
@@ -261,10 +276,10 @@ fanout_section() {
         echo "| $(field "$r" step_workers) | $(field "$r" rep) | $(field "$r" fwd_pps) |" \
             "$(field "$r" proc_us_per_pkt) | $(field "$r" cpu_us_per_pkt) | $(field "$r" cores_used) |" \
             "${share//,/ \/ } | $((${other:-0} / 1000)) | $(field "$r" loss_pct) |" \
-            "$(field "$r" p99_ms) | $(field "$r" pass) |"
+            "$(field "$r" p99_ms) | $(case $r in *" failed=1 "*) echo failed ;; *) field "$r" pass ;; esac) |"
     done
     echo
-    echo "CPU per packet, workers 2 over workers 1, median [min-max]: process"
+    echo "CPU per packet, workers 2 over workers 1 (failed runs left out), median [min-max]: process"
     echo "$(fanout_ratio proc_us_per_pkt); process + softirq $(fanout_ratio cpu_us_per_pkt)."
     echo "With --workers 2 the busiest worker carried $(fanout_busiest) of the workers' CPU."
     if [ ${#fanout_failures[@]} -gt 0 ]; then
