@@ -25,7 +25,7 @@
  *     network work on those cores counts as well;
  *   . on a kernel with tick-based accounting (no IRQ_TIME_ACCOUNTING, as
  *     on the 2-core machine of bench/results.md), a tick that lands in a
- *     softirq run in the server's own context (most of a veth send's
+ *     softirq run in the server's own context (much of a veth send's
  *     delivery, run as its sendmmsg ends) is counted both in the
  *     process's stime and in the core's softirq column: one2many, 100
  *     viewers, fluo alone on core 1 showed that core busy 1.06 s in 5 s

@@ -261,7 +261,7 @@ fanout_section() {
     echo "other: the rest of the process (its main thread). CPU per packet is given"
     echo "twice: the process alone (its threads' user+sys; on this machine's"
     echo "tick-accounted kernel that already holds the softirq run in fluo's own"
-    echo "context, most of a veth send's delivery), and the process plus the"
+    echo "context, much of a veth send's delivery), and the process plus the"
     echo "irq+softirq time of cores $FANOUT_CPU, which also counts the delivery of the"
     echo "client's own sends and any other process's network work there, and counts"
     echo "twice the softirq run in fluo's context (bench/bench_webrtc.c says why)."
