@@ -220,7 +220,9 @@ struct wr_bench {
      * the namespace of janus.h reached over its veth pair */
     int veth;
     char server_ip[64]; /* where servers bind their media and control */
-    int server_cpu;     /* the core the server is pinned to; -1: not pinned */
+    /* the cores the server is pinned to (--server-cpu; bit N: core N);
+     * 0: not pinned */
+    uint64_t server_cpus;
     /* stalls and unconnected peers fail the run (watch_stalls set) */
     int watch_stalls;
     int aborted;    /* a run failure was seen: wr_bench_run returns at once */
@@ -315,13 +317,57 @@ void wr_bench_check_stalls(wr_bench *b, fl_time now);
  * (b->server->diagnose), so the failure says which side lost it. */
 size_t wr_bench_check_peers(wr_bench *b);
 
-/* Pins every thread of pid to core cpu (sched_setaffinity per task of
- * /proc/PID/task; threads made later inherit it). 0 or FL_EIO. */
-int wr_pin_process(pid_t pid, int cpu);
+/* Pins every thread of pid to the cores of cpus (bit N: core N;
+ * sched_setaffinity per task of /proc/PID/task; threads made later
+ * inherit it). 0 or FL_EIO. */
+int wr_pin_process(pid_t pid, uint64_t cpus);
 
-/* The time core cpu spent in hard and soft interrupts (/proc/stat's irq
- * and softirq columns), in µs. 0 or FL_EIO. */
-int wr_cpu_irq_us(int cpu, uint64_t *out);
+/* The time the cores of cpus (bit N: core N) spent in hard and soft
+ * interrupts (/proc/stat's irq and softirq columns, summed), in µs. 0 or
+ * FL_EIO (a core not in /proc/stat). */
+int wr_cpu_irq_us(uint64_t cpus, uint64_t *out);
+
+/* ---- the server's cores and threads (bench/wr_threads.c) ---- */
+
+#define WR_MAX_CPUS 64 /* cores a --server-cpu list can name: 0-63 */
+
+/* A --server-cpu value into a mask (bit N: core N): "N", "A-B", a comma
+ * separated list of those ("0,2-3"), or "all" (every online core). 0, or
+ * FL_EINVAL for anything else, an empty set or a core past 63. */
+int wr_cpu_list_parse(const char *s, uint64_t *mask);
+
+/* The CPU time (user+sys, µs) of every thread of a process at one moment
+ * (/proc/PID/task/TID/stat), each with the fluo worker it is: N for a
+ * thread named "fluo-worker-N" (N < WR_MAX_WORKERS), -1 for any other. */
+#define WR_MAX_WORKERS 64
+
+typedef struct wr_thread_cpu {
+    int tid;
+    int worker;
+    uint64_t us;
+} wr_thread_cpu;
+
+typedef struct wr_threads {
+    wr_thread_cpu *t;
+    size_t n, cap;
+} wr_threads;
+
+/* Reads the threads of pid into s (its earlier content replaced). 0,
+ * FL_EIO (no such process) or FL_ENOMEM. */
+int wr_threads_read(pid_t pid, wr_threads *s);
+void wr_threads_free(wr_threads *s);
+
+/* The CPU time each worker and the other threads spent between two
+ * readings: per thread, its time at `to` less its time at `from` (0 for
+ * a thread made since); a thread gone by `to` is not counted. nworkers:
+ * the highest worker index seen at `to`, plus one. */
+typedef struct wr_worker_cpu {
+    int nworkers;
+    uint64_t worker_us[WR_MAX_WORKERS];
+    uint64_t other_us;
+} wr_worker_cpu;
+
+void wr_threads_diff(const wr_threads *from, const wr_threads *to, wr_worker_cpu *out);
 
 /* ---- media (bench/wr_media.c) ---- */
 

@@ -996,7 +996,7 @@ int wr_proc_cpu_us(pid_t pid, uint64_t *out)
     return 0;
 }
 
-int wr_pin_process(pid_t pid, int cpu)
+int wr_pin_process(pid_t pid, uint64_t cpus)
 {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
@@ -1005,7 +1005,10 @@ int wr_pin_process(pid_t pid, int cpu)
         return FL_EIO;
     cpu_set_t set;
     CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
+    for (int cpu = 0; cpu < WR_MAX_CPUS; cpu++) {
+        if (cpus >> cpu & 1)
+            CPU_SET(cpu, &set);
+    }
     int rc = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
@@ -1016,26 +1019,30 @@ int wr_pin_process(pid_t pid, int cpu)
     return rc;
 }
 
-int wr_cpu_irq_us(int cpu, uint64_t *out)
+int wr_cpu_irq_us(uint64_t cpus, uint64_t *out)
 {
     FILE *f = fopen("/proc/stat", "r");
     if (!f)
         return FL_EIO;
-    char line[512], want[16];
-    int rc = FL_EIO;
-    snprintf(want, sizeof(want), "cpu%d ", cpu);
+    char line[512];
+    uint64_t ticks = 0, seen = 0;
     while (fgets(line, sizeof(line), f)) {
+        unsigned cpu;
         unsigned long long irq = 0, softirq = 0;
-        /* cpuN user nice system idle iowait irq softirq ... (USER_HZ) */
-        if (strncmp(line, want, strlen(want)) == 0 &&
-            sscanf(line + strlen(want), "%*u %*u %*u %*u %*u %llu %llu", &irq, &softirq) == 2) {
-            *out = (uint64_t)(irq + softirq) * 1000000ull / (uint64_t)sysconf(_SC_CLK_TCK);
-            rc = 0;
-            break;
+        /* cpuN user nice system idle iowait irq softirq ... (USER_HZ);
+         * "cpu " is every core's sum */
+        if (strncmp(line, "cpu", 3) == 0 && line[3] >= '0' && line[3] <= '9' &&
+            sscanf(line, "cpu%u %*u %*u %*u %*u %*u %llu %llu", &cpu, &irq, &softirq) == 3 &&
+            cpu < WR_MAX_CPUS && (cpus >> cpu & 1)) {
+            ticks += irq + softirq;
+            seen |= 1ull << cpu;
         }
     }
     fclose(f);
-    return rc;
+    if (seen != cpus)
+        return FL_EIO;
+    *out = ticks * 1000000ull / (uint64_t)sysconf(_SC_CLK_TCK);
+    return 0;
 }
 
 int wr_proc_fds(pid_t pid, uint64_t *out)

@@ -54,6 +54,24 @@ function lastLine(s) {
   return s.trim().split('\n').pop();
 }
 
+// The worker shares of a record against fluo ("workers=N worker_share=X,..
+// worker_cpu_us=N,.. other_cpu_us=N"), checked against each other: one
+// share per worker, adding up to 1, and the CPU times agreeing with them.
+function workerShares(record) {
+  const m = /workers=(\d+) worker_share=([\d.,]+) worker_cpu_us=([\d,]+) other_cpu_us=(\d+) /
+    .exec(record);
+  assert.ok(m, record);
+  const shares = m[2].split(',').map(Number);
+  const us = m[3].split(',').map(Number);
+  assert.equal(shares.length, Number(m[1]), record);
+  assert.equal(us.length, shares.length, record);
+  const sum = shares.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - 1) <= 0.01 * shares.length, record);
+  const total = us.reduce((a, b) => a + b, 0);
+  us.forEach((u, i) => assert.ok(Math.abs(u / total - shares[i]) < 0.006, record));
+  return shares;
+}
+
 describe('fluo-bench fails a run the server fails', () => {
   it('a healthy one2many run exits 0 and passes, loss counted from the sender', async () => {
     const r = await run(['one2many', '--server', 'fluo', '--fluo-bin', fluoBin(),
@@ -67,6 +85,30 @@ describe('fluo-bench fails a run the server fails', () => {
     assert.ok(Number(m[2]) > 300, last);
     assert.ok(Number(m[1]) <= Number(m[2]), last);
     assert.ok(Number(m[3]) < 5, last);
+    // the process alone costs no more than the process and its core's softirq
+    const c = /cpu_us_per_pkt=([\d.]+) proc_us_per_pkt=([\d.]+) /.exec(last);
+    assert.ok(c && Number(c[2]) > 0 && Number(c[2]) <= Number(c[1]), last);
+    // against fluo, each worker's share of the workers' CPU
+    const shares = workerShares(last);
+    assert.ok(shares.length >= 1, last);
+  });
+
+  it('--workers 2 on two cores: echo\'s pipelines go to both workers, and the record shows each one\'s share', async () => {
+    const r = await run(['echo', '--server', 'fluo', '--fluo-bin', fluoBin(), '--workers', '2',
+      '--server-cpu', 'all', '--sessions', '10', '--seconds', '3']);
+    assert.equal(r.code, 0, r.stderr);
+    const last = lastLine(r.stdout);
+    const shares = workerShares(last);
+    assert.equal(shares.length, 2, last);
+    // 10 echo pipelines, 5 on each worker (the least loaded takes the next)
+    for (const s of shares) assert.ok(s > 0.15, last);
+  });
+
+  it('--server-cpu takes a core, a range, a list or "all"; anything else is refused', async () => {
+    const r = await run(['echo', '--server', 'fluo', '--fluo-bin', fluoBin(),
+      '--server-cpu', '1-0', '--sessions', '1', '--seconds', '1']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--server-cpu N\|A-B\|LIST\|all/);
   });
 
   it('fluo stopped mid-run (SIGSTOP): exit 1 and a line naming the stalled peer', async () => {
