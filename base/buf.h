@@ -102,10 +102,12 @@ static inline fl_buf *fl_buf_ref(fl_buf *b)
 
 /* Makes the buffer fit to be handed to another thread (the handoff itself
  * must publish it with release ordering): read-only from now on, its
- * references counted atomically. Only the pool's thread calls it. */
+ * references counted atomically. Any holder; once shared, it stays so
+ * until its pool hands it out again (so no write races a reader). */
 static inline void fl_buf_share(fl_buf *b)
 {
-    b->shared = 1;
+    if (!b->shared)
+        b->shared = 1;
 }
 
 /* Whether the caller, holding a reference, may write the buffer: it holds

@@ -38,7 +38,7 @@
 
 FL_LOG_TAG("engine");
 
-#define RING          2048 /* packets in flight per bridge; a power of two */
+#define RING          4096 /* packets in flight per bridge; a power of two */
 #define SR_SLOTS      4    /* streams per bridge whose Sender Report B keeps */
 #define SR_EVERY_MS   500
 #define RATE_EVERY_MS 200
@@ -54,6 +54,7 @@ typedef struct sr_slot {
 typedef struct remote_sink {
     fl_element *element; /* referenced */
     char *desc;
+    uint32_t seq; /* the last connect that linked it */
 } remote_sink;
 
 typedef struct fl__bridge {
@@ -73,8 +74,11 @@ typedef struct fl__bridge {
     fl_list out_node;  /* in from->bridges_out */
     fl_list wake_node; /* in from->bridges_wake while wake */
     int wake;
-    int closing;  /* "out" is being torn down */
-    uint64_t gen; /* from->graph_gen when caps were last looked at */
+    int half_woken;  /* B woken early, the ring half full, this iteration */
+    fl_list pending; /* fl__call for B that found the ring full: before any packet */
+    uint32_t seq;    /* connects made */
+    int closing;     /* "out" is being torn down */
+    uint64_t gen;    /* from->graph_gen when caps were last looked at */
     fl_sdp_codec caps;
     int have_caps; /* caps as B was last told */
     sr_slot sr_out[SR_SLOTS];
@@ -117,6 +121,8 @@ static void bridge_unref(fl__bridge *b)
             fl_buf_unref((fl_buf *)v);
     }
     fl__element_unref(b->source);
+    fl__element_unref(b->out);
+    fl__element_unref(b->in);
     free(b->source_desc);
     free(b);
 }
@@ -134,11 +140,30 @@ static int ring_put(fl__bridge *b, uintptr_t v)
         b->wake = 1;
         fl_list_push_back(&b->from->bridges_wake, &b->wake_node);
     }
+    /* a long iteration (a big batch of calls or datagrams): B starts now */
+    size_t used = head + 1 - atomic_load_explicit(&b->tail, memory_order_relaxed);
+    if (!b->half_woken && used >= RING / 2) {
+        b->half_woken = 1;
+        fl__worker_wake(b->to);
+    }
     return 0;
 }
 
-/* Sends B a call on "in", in order with the packets when the ring has
- * room, else through B's queue. `data` is copied. A's thread. */
+/* Moves the messages that found the ring full into it, in order; 0 when
+ * none is left waiting. */
+static int pending_flush(fl__bridge *b)
+{
+    fl_list *it;
+    while ((it = b->pending.next) != &b->pending) {
+        if (ring_put(b, (uintptr_t)fl_container_of(it, fl__call, node) | 1) < 0)
+            return FL_EAGAIN;
+        fl_list_remove(it);
+    }
+    return 0;
+}
+
+/* Sends B a call on "in", in order with the packets (held on A while the
+ * ring is full: packets wait behind it). `data` is copied. A's thread. */
 static void tell_in(fl__bridge *b, fl__call_fn run, const void *data, size_t len)
 {
     fl__call *c = fl__call_new(b->to, run, NULL, b->in, NULL, NULL, NULL, data, len);
@@ -146,8 +171,8 @@ static void tell_in(fl__bridge *b, fl__call_fn run, const void *data, size_t len
         fl_log(FL_LOG_ERROR, "out of memory: a bridge message of %s dropped", b->source->name);
         return;
     }
-    if (ring_put(b, (uintptr_t)c | 1) < 0)
-        (void)fl__call_post(c);
+    if (pending_flush(b) < 0 || ring_put(b, (uintptr_t)c | 1) < 0)
+        fl_list_push_back(&b->pending, &c->node);
 }
 
 /* ---- B's side ---- */
@@ -383,7 +408,7 @@ static void out_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
         out_check_caps(b, sink);
     out_check_sender_report(b, sink, buf);
     fl_buf_share(buf);
-    if (ring_put(b, (uintptr_t)buf) < 0) {
+    if (pending_flush(b) < 0 || ring_put(b, (uintptr_t)buf) < 0) {
         if (b->dropped++ % 1000 == 0)
             fl_log(FL_LOG_WARN, "bridge of %s to worker %d full: %llu packets dropped",
                    b->source->name, b->to->index, (unsigned long long)b->dropped);
@@ -416,6 +441,9 @@ static void out_fini(fl_element *e)
         fl_list_remove(&b->wake_node);
         b->wake = 0;
     }
+    fl_list *it;
+    while ((it = fl_list_pop_front(&b->pending)))
+        fl__call_free(fl_container_of(it, fl__call, node));
     fl__call *c = fl__call_new(b->to, in_close_run, NULL, b->in, NULL, NULL, NULL, NULL, 0);
     if (c)
         (void)fl__call_post(c);
@@ -459,10 +487,16 @@ static remote_sink *sink_find(fl__bridge *b, const fl_element *e, const char *de
     return NULL;
 }
 
-static int sink_add(fl__bridge *b, fl_element *e, const char *desc)
+/* Adds a sink of B's (or renews it: *added 0) under a new connect's seq. */
+static int sink_add(fl__bridge *b, fl_element *e, const char *desc, uint32_t *seq, int *added)
 {
-    if (sink_find(b, e, desc))
+    *seq = ++b->seq;
+    *added = 0;
+    remote_sink *old = sink_find(b, e, desc);
+    if (old) {
+        old->seq = *seq;
         return 0;
+    }
     if (b->nsinks == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 4;
         remote_sink *v = realloc(b->sinks, cap * sizeof(*v));
@@ -475,14 +509,22 @@ static int sink_add(fl__bridge *b, fl_element *e, const char *desc)
     if (!d)
         return FL_ENOMEM;
     fl__element_ref(e);
-    b->sinks[b->nsinks++] = (remote_sink){ .element = e, .desc = d };
+    b->sinks[b->nsinks++] = (remote_sink){ .element = e, .desc = d, .seq = *seq };
+    *added = 1;
     return 0;
 }
 
-/* Forgets a sink of B's; the bridge goes with its last. A's thread. */
-static void sink_remove(fl__bridge *b, const fl_element *e, const char *desc, int events)
+/* Forgets a sink of B's, unless a connect after `seq` (0: any) linked it
+ * again; the bridge goes with its last. A's thread. */
+static void sink_remove(fl__bridge *b,
+                        const fl_element *e,
+                        const char *desc,
+                        uint32_t seq,
+                        int events)
 {
     remote_sink *s = sink_find(b, e, desc);
+    if (s && seq && s->seq != seq)
+        return; /* an older link's removal: the sink was connected since */
     if (s) {
         if (events)
             fl__raise_link(FL_EVENT_ELEMENT_DISCONNECTED, b->source, b->source_desc, s->element,
@@ -495,11 +537,30 @@ static void sink_remove(fl__bridge *b, const fl_element *e, const char *desc, in
         out_close(b->out);
 }
 
+/* B unlinked the sink c->peer linked by connect c->data (its seq). */
 static void out_sink_left_run(fl__call *c)
 {
     fl_element *out = c->element;
+    uint32_t seq;
+    memcpy(&seq, c->data, sizeof(seq));
     if (!out->dead)
-        sink_remove(out->impl, c->peer, c->peer_desc, c->dir);
+        sink_remove(out->impl, c->peer, c->peer_desc, seq, c->dir);
+}
+
+static void post_sink_left(fl__bridge *b,
+                           fl_element *sink,
+                           const char *desc,
+                           uint32_t seq,
+                           int events)
+{
+    fl__call *c = fl__call_new(b->from, out_sink_left_run, NULL, b->out, sink, NULL, desc,
+                               (const uint8_t *)&seq, sizeof(seq));
+    if (!c) {
+        fl_log(FL_LOG_ERROR, "out of memory: a bridge of %s kept", b->source->name);
+        return;
+    }
+    c->dir = events;
+    (void)fl__call_post(c);
 }
 
 /* ---- links ---- */
@@ -511,14 +572,7 @@ void fl__bridge_unlinked(fl__pad *src, fl__pad *sink, int events)
         fl__bridge *b = src->element->impl;
         if (!b || b->in_closing)
             return;
-        fl__call *c = fl__call_new(b->from, out_sink_left_run, NULL, b->out, sink->element, NULL,
-                                   sink->desc, NULL, 0);
-        if (!c) {
-            fl_log(FL_LOG_ERROR, "out of memory: a bridge of %s kept", b->source->name);
-            return;
-        }
-        c->dir = events;
-        (void)fl__call_post(c);
+        post_sink_left(b, sink->element, sink->desc, sink->bridge_seq, events);
         return;
     }
     /* the source left "out" (its element torn down): every link goes */
@@ -529,14 +583,6 @@ void fl__bridge_unlinked(fl__pad *src, fl__pad *sink, int events)
         fl__raise_link(FL_EVENT_ELEMENT_DISCONNECTED, b->source, b->source_desc,
                        b->sinks[i].element, b->sinks[i].desc, b->media);
     out_close(sink->element);
-}
-
-int fl__bridge_from(const fl__pad *src, const fl_element *e, unsigned media, const char *desc)
-{
-    if (src->element->type != &fl__bridge_in_type)
-        return 0;
-    const fl__bridge *b = src->element->impl;
-    return b && b->source == e && b->media == media && !strcmp(b->source_desc, desc);
 }
 
 void fl__bridge_visit_out(const fl__pad *out_sink, const fl__pad *src, fl__link_fn fn, void *ctx)
@@ -580,6 +626,7 @@ static fl__bridge *bridge_get(fl__pad *src, fl__worker *to, int *rc)
     fl_list_init(&b->out_node);
     fl_list_init(&b->wake_node);
     fl_list_init(&b->in_node);
+    fl_list_init(&b->pending);
     fl_pipeline *p = from_el->pipeline;
     if ((*rc = fl__element_new(p, b->from, &fl__bridge_out_type, "bridge-out", &b->out)) < 0)
         goto fail;
@@ -592,6 +639,8 @@ static fl__bridge *bridge_get(fl__pad *src, fl__worker *to, int *rc)
         !(out_sink = bridge_pad(b->out, FL_DIR_SINK, b->media)) ||
         (*rc = fl__link_add(src, out_sink)) < 0)
         goto fail;
+    fl__element_ref(b->out); /* the bridge's: either side may still name the other's end */
+    fl__element_ref(b->in);
     fl_list_push_back(&b->from->bridges_out, &b->out_node);
     /* B reads these before any message: they travel with the connect */
     b->gen = b->from->graph_gen;
@@ -620,52 +669,75 @@ fail:
     return NULL;
 }
 
-typedef struct connect_msg {
-    fl__bridge *bridges[3]; /* by media index; NULL: not asked */
-} connect_msg;
+/* What A sends B for a connect or disconnect: the bridge of each media
+ * (NULL: not asked) and the seq of A's connect. */
+typedef struct link_msg {
+    fl__bridge *bridges[3];
+    uint32_t seqs[3];
+} link_msg;
 
-static void in_connect_run(fl__call *c);
-
-void fl__bridge_connect(fl__call *c)
+/* Relays c (its reply, callback and rc as c->dir) to the peer's worker to
+ * run `run` with msg; FL_ECLOSED / FL_ENOMEM, c keeping its reply, when it
+ * cannot. A's thread. */
+static int relay(fl__call *c, fl__call_fn run, const link_msg *msg, int rc)
 {
-    const char *sdesc = c->desc ? c->desc : "default";
     const char *kdesc = c->peer_desc ? c->peer_desc : "default";
-    connect_msg msg = { { NULL } };
-    int rc = 0;
-    for (unsigned m = FL_MEDIA_AUDIO; rc == 0 && m <= FL_MEDIA_DATA; m <<= 1) {
-        if (!(c->media & m))
-            continue;
-        fl__pad *src = fl__pad_get(c->element, FL_DIR_SOURCE, m, sdesc, &rc);
-        fl__bridge *b = src ? bridge_get(src, c->peer->worker, &rc) : NULL;
-        if (b && (rc = sink_add(b, c->peer, kdesc)) < 0 && b->nsinks == 0)
-            out_close(b->out);
-        if (rc < 0)
-            break;
-        msg.bridges[fl__media_index(m)] = b;
-        fl__raise_link(FL_EVENT_ELEMENT_CONNECTED, c->element, src->desc, c->peer, kdesc, m);
-    }
-    /* B links what A added, then answers (rc: A's failure, if any) */
-    fl__call *n = fl__call_new(c->peer->worker, in_connect_run, NULL, c->peer, NULL, NULL, kdesc,
-                               (const uint8_t *)&msg, sizeof(msg));
-    if (!n) {
-        for (int i = 0; i < 3; i++) {
-            if (msg.bridges[i])
-                sink_remove(msg.bridges[i], c->peer, kdesc, 0);
-        }
-        fl__call_done(c, FL_ENOMEM);
-        return;
-    }
+    fl__call *n = fl__call_new(c->peer->worker, run, NULL, c->peer, NULL, NULL, kdesc,
+                               (const uint8_t *)msg, sizeof(*msg));
+    if (!n)
+        return FL_ENOMEM;
+    n->media = c->media;
     n->dir = rc;
     n->reply = c->reply;
     n->cb = c->cb;
     n->arg = c->arg;
     c->reply = NULL;
-    (void)fl__call_post(n);
+    int prc = fl__call_try_post(n);
+    if (prc < 0) {
+        c->reply = n->reply;
+        n->reply = NULL;
+        fl__call_free(n);
+    }
+    return prc;
+}
+
+static void in_connect_run(fl__call *c);
+static void in_disconnect_run(fl__call *c);
+
+void fl__bridge_connect(fl__call *c)
+{
+    const char *sdesc = c->desc ? c->desc : "default";
+    const char *kdesc = c->peer_desc ? c->peer_desc : "default";
+    link_msg msg = { { NULL }, { 0 } };
+    int rc = 0;
+    for (unsigned m = FL_MEDIA_AUDIO; rc == 0 && m <= FL_MEDIA_DATA; m <<= 1) {
+        if (!(c->media & m))
+            continue;
+        int i = fl__media_index(m), added = 0;
+        fl__pad *src = fl__pad_get(c->element, FL_DIR_SOURCE, m, sdesc, &rc);
+        fl__bridge *b = src ? bridge_get(src, c->peer->worker, &rc) : NULL;
+        if (b && (rc = sink_add(b, c->peer, kdesc, &msg.seqs[i], &added)) < 0 && b->nsinks == 0)
+            out_close(b->out);
+        if (rc < 0)
+            break;
+        msg.bridges[i] = b;
+        if (added) /* a link renewed says nothing, as a direct one */
+            fl__raise_link(FL_EVENT_ELEMENT_CONNECTED, c->element, src->desc, c->peer, kdesc, m);
+    }
+    /* B links what A added, then answers (rc: A's failure, if any) */
+    int prc = relay(c, in_connect_run, &msg, rc);
+    if (prc < 0) {
+        for (int i = 0; i < 3; i++) {
+            if (msg.bridges[i])
+                sink_remove(msg.bridges[i], c->peer, kdesc, msg.seqs[i], 0);
+        }
+        fl__call_done(c, prc);
+    }
 }
 
 static void in_connect_run(fl__call *c)
 {
-    connect_msg msg;
+    link_msg msg;
     memcpy(&msg, c->data, sizeof(msg));
     fl_element *e = c->element;
     int rc = c->dir;
@@ -681,18 +753,18 @@ static void in_connect_run(fl__call *c)
             if (sink->src)
                 fl__link_remove(sink->src, sink, 1);
             if ((lrc = fl__link_add(src, sink)) == 0) {
+                sink->bridge_seq = msg.seqs[i];
                 if (e->type->linked)
                     e->type->linked(e, sink);
                 if (b->media == FL_MEDIA_VIDEO &&
                     (!e->type->receiving || e->type->receiving(e, b->media)))
                     fl__pad_request_key_frame(sink, 1);
             }
+        } else if (sink) {
+            sink->bridge_seq = msg.seqs[i]; /* renewed */
         }
         if (lrc < 0) { /* A forgets it */
-            fl__call *n = fl__call_new(b->from, out_sink_left_run, NULL, b->out, e, NULL,
-                                       c->peer_desc, NULL, 0);
-            if (n)
-                (void)fl__call_post(n);
+            post_sink_left(b, e, c->peer_desc, msg.seqs[i], 0);
             if (rc == 0)
                 rc = lrc;
         }
@@ -700,14 +772,66 @@ static void in_connect_run(fl__call *c)
     fl__call_done(c, rc);
 }
 
+void fl__bridge_disconnect(fl__call *c)
+{
+    const char *sdesc = c->desc ? c->desc : "default";
+    const char *kdesc = c->peer_desc ? c->peer_desc : "default";
+    link_msg msg = { { NULL }, { 0 } };
+    for (unsigned m = FL_MEDIA_AUDIO; m <= FL_MEDIA_DATA; m <<= 1) {
+        /* only a pad that exists: a disconnect makes none */
+        fl__pad *src = NULL;
+        fl_list_foreach (it, &c->element->pads) {
+            fl__pad *pad = fl_container_of(it, fl__pad, node);
+            if (pad->dir == FL_DIR_SOURCE && pad->media == m && !strcmp(pad->desc, sdesc))
+                src = pad;
+        }
+        for (size_t i = 0; (c->media & m) && src && i < src->nsinks; i++) {
+            fl_element *out = src->sinks[i]->element;
+            fl__bridge *b = out->type == &fl__bridge_out_type ? out->impl : NULL;
+            if (b && b->to == c->peer->worker && sink_find(b, c->peer, kdesc))
+                msg.bridges[fl__media_index(m)] = b;
+        }
+    }
+    /* B unlinks; each link it removes comes back as out_sink_left_run */
+    int prc = relay(c, in_disconnect_run, &msg, 0);
+    if (prc < 0)
+        fl__call_done(c, prc);
+}
+
+static void in_disconnect_run(fl__call *c)
+{
+    link_msg msg;
+    memcpy(&msg, c->data, sizeof(msg));
+    fl_element *e = c->element;
+    for (int i = 0; i < 3 && !e->dead; i++) {
+        fl__bridge *b = msg.bridges[i];
+        if (!b)
+            continue;
+        fl__pad *src = bridge_pad(b->in, FL_DIR_SOURCE, b->media);
+        fl_list_foreach (it, &e->pads) {
+            fl__pad *sink = fl_container_of(it, fl__pad, node);
+            if (sink->dir == FL_DIR_SINK && sink->src == src && !strcmp(sink->desc, c->peer_desc)) {
+                fl__link_remove(src, sink, 1);
+                break;
+            }
+        }
+    }
+    fl__call_done(c, c->dir);
+}
+
 /* ---- the worker's side ---- */
 
 void fl__worker_bridges_wake(fl__worker *w)
 {
-    fl_list *it;
-    while ((it = fl_list_pop_front(&w->bridges_wake))) {
+    fl_list batch, *it;
+    fl_list_init(&batch);
+    while ((it = fl_list_pop_front(&w->bridges_wake)))
+        fl_list_push_back(&batch, it);
+    while ((it = fl_list_pop_front(&batch))) {
         fl__bridge *b = fl_container_of(it, fl__bridge, wake_node);
         b->wake = 0;
+        b->half_woken = 0;
+        (void)pending_flush(b); /* what it puts wakes B next time */
         fl__worker_wake(b->to);
     }
 }

@@ -314,14 +314,13 @@ static int connect_one(fl__call *c, unsigned media)
     return 0;
 }
 
-/* Checks a connect or disconnect on the worker it runs on (that of the
- * source, or for a disconnect across workers, of the sink). */
+/* Checks a connect or disconnect on the source's worker (a sink on another
+ * worker is checked there, by the bridge). */
 static int check_pair(fl__call *c)
 {
     if (c->element->pipeline != c->peer->pipeline)
         return FL_EINVAL;
-    if ((c->element->worker == c->worker && c->element->dead) ||
-        (c->peer->worker == c->worker && c->peer->dead))
+    if (c->element->dead || (c->peer->worker == c->worker && c->peer->dead))
         return FL_ECLOSED;
     if (!(c->media & FL_MEDIA_ALL) || (c->media & ~(unsigned)FL_MEDIA_ALL))
         return FL_EINVAL;
@@ -345,24 +344,21 @@ static void element_connect_run(fl__call *c)
 static void element_disconnect_run(fl__call *c)
 {
     int rc = check_pair(c);
+    if (rc == 0 && c->peer->worker != c->worker) {
+        fl__bridge_disconnect(c);
+        return;
+    }
     const char *sdesc = desc_or_default(c->desc), *kdesc = desc_or_default(c->peer_desc);
     for (unsigned m = FL_MEDIA_AUDIO; rc == 0 && m <= FL_MEDIA_DATA; m <<= 1) {
         if (!(c->media & m))
             continue;
         fl__pad *sink = pad_find(c->peer, FL_DIR_SINK, m, kdesc);
-        if (c->element->worker != c->worker) { /* on the sink's worker: through a bridge */
-            if (sink && sink->src && fl__bridge_from(sink->src, c->element, m, sdesc))
-                fl__link_remove(sink->src, sink, 1);
-            continue;
-        }
         fl__pad *src = pad_find(c->element, FL_DIR_SOURCE, m, sdesc);
         if (src && sink && sink->src == src)
             fl__link_remove(src, sink, 1);
     }
     fl__call_done(c, rc);
 }
-
-static void element_disconnect_run(fl__call *c);
 
 static int post_pair_call(fl__call_fn run,
                           fl_element *src,
@@ -381,9 +377,9 @@ static int post_pair_call(fl__call_fn run,
     if (src->pipeline != sink->pipeline || !(media & FL_MEDIA_ALL) ||
         (media & ~(unsigned)FL_MEDIA_ALL))
         return FL_EINVAL;
-    /* a link across workers is held on the sink's side */
-    fl__worker *w = run == element_disconnect_run ? sink->worker : src->worker;
-    fl__call *c = fl__call_new(w, run, NULL, src, sink, src_desc, sink_desc, NULL, 0);
+    /* on the source's worker, also across workers: the calls on one source
+     * keep their order (a bridge relays them to the sink's worker) */
+    fl__call *c = fl__call_new(src->worker, run, NULL, src, sink, src_desc, sink_desc, NULL, 0);
     if (!c)
         return FL_ENOMEM;
     c->media = media;
@@ -542,6 +538,7 @@ int fl_element_create(fl_pipeline *p, const char *type, const char *name, fl_ele
         return FL_ENOMEM;
     }
     fl__shard *shard = fl__shard_of(p, e->worker);
+    atomic_store_explicit(&shard->used, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&p->engine->elements, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&shard->placed, 1, memory_order_relaxed);
     if ((rc = fl__call_post(c)) < 0) {

@@ -127,12 +127,20 @@ void fl__call_free(fl__call *c)
 
 int fl__call_post(fl__call *c)
 {
+    int rc = fl__call_try_post(c);
+    if (rc < 0) {
+        fl_log(FL_LOG_ERROR, "call posted to stopped worker %d: dropped", c->worker->index);
+        fl__call_free(c);
+    }
+    return rc;
+}
+
+int fl__call_try_post(fl__call *c)
+{
     fl__worker *w = c->worker;
     uv_mutex_lock(&w->lock);
     if (w->closed) {
         uv_mutex_unlock(&w->lock);
-        fl_log(FL_LOG_ERROR, "call posted to stopped worker %d: dropped", w->index);
-        fl__call_free(c);
         return FL_ECLOSED;
     }
     fl_list_push_back(&w->calls, &c->node);

@@ -98,6 +98,9 @@ fl__call *fl__call_new(fl__worker *w,
  * FL_ECLOSED when the worker has stopped. */
 int fl__call_post(fl__call *c);
 
+/* fl__call_post, but a call refused (FL_ECLOSED) stays the caller's. */
+int fl__call_try_post(fl__call *c);
+
 /* How a public call keeps fluo.h's rule (its callback runs exactly once
  * when it returns 0, never when it returns an error): the reply of `kind`
  * is allocated here, before the call is posted, unless c->reply is set
@@ -235,6 +238,7 @@ void fl__worker_flow_timer_start(fl__worker *w);
 /* A pipeline's part on one worker: the elements placed there. */
 typedef struct fl__shard {
     atomic_int placed; /* elements placed there and not yet torn down */
+    atomic_int used;   /* some element was placed there: release and DOT visit it */
     /* that worker's thread only */
     int dead;         /* the pipeline's release reached it */
     fl_list elements; /* fl_element.node */
@@ -375,9 +379,10 @@ struct fl__pad {
     fl__pad **sinks;  /* source pad: its sinks */
     size_t nsinks;
     size_t cap;
-    fl__xcode *xc;   /* sink pad: the transcoder its media comes through, or NULL */
-    uint64_t xc_gen; /* sink pad: the worker's graph_gen at its last reroute */
-    fl_list xcodes;  /* source pad: its transcoders (fl__xcode.node) */
+    fl__xcode *xc;       /* sink pad: the transcoder its media comes through, or NULL */
+    uint64_t xc_gen;     /* sink pad: the worker's graph_gen at its last reroute */
+    uint32_t bridge_seq; /* sink pad linked to a bridge: the connect that linked it */
+    fl_list xcodes;      /* source pad: its transcoders (fl__xcode.node) */
     char desc[];
 };
 
@@ -543,9 +548,10 @@ static inline int fl__element_hidden(const fl_element *e)
  * the peer's worker, then completes the call there. Takes c's reply. */
 void fl__bridge_connect(fl__call *c);
 
-/* Whether the "in" pad `src` carries what c->element's source pad of
- * `media` with description c->desc sends (fl_element_disconnect). */
-int fl__bridge_from(const fl__pad *src, const fl_element *e, unsigned media, const char *desc);
+/* fl_element_disconnect of c->element (this worker) from c->peer (another):
+ * the peer's worker removes the links it has through bridges, then
+ * completes the call. Takes c's reply. */
+void fl__bridge_disconnect(fl__call *c);
 
 /* fl__link_remove's part for bridges: a sink left an "in" pad, or the
  * source left an "out" pad. */

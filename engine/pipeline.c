@@ -44,16 +44,17 @@ static fl__worker *engine_least_loaded(fl_engine *engine)
 static fl__worker *shard_next(const fl_pipeline *p, const fl__worker *w)
 {
     fl_engine *engine = p->engine;
-    if (engine->spread_from <= 0)
-        return NULL;
-    int i = (w->index + 1) % engine->nworkers;
-    return i == p->worker->index ? NULL : &engine->workers[i];
+    for (int i = (w->index + 1) % engine->nworkers;
+         engine->spread_from > 0 && i != p->worker->index; i = (i + 1) % engine->nworkers) {
+        if (atomic_load_explicit(&p->shards[i].used, memory_order_relaxed))
+            return &engine->workers[i];
+    }
+    return NULL;
 }
 
 /* Posts the rest of c's walk to worker `to`: the same run, reply and
  * callback, `text` (the DOT so far, may be NULL) as its data. 0, or
- * FL_ENOMEM with c keeping its reply; a worker that stopped (only after
- * fl_engine_destroy waited for every release) drops it. */
+ * FL_ENOMEM / FL_ECLOSED (a stopped worker) with c keeping its reply. */
 static int shard_pass(fl__call *c, fl__worker *to, const char *text)
 {
     size_t len = text ? strlen(text) + 1 : 0;
@@ -65,8 +66,13 @@ static int shard_pass(fl__call *c, fl__worker *to, const char *text)
     n->cb = c->cb;
     n->arg = c->arg;
     c->reply = NULL;
-    (void)fl__call_post(n);
-    return 0;
+    int rc = fl__call_try_post(n);
+    if (rc < 0) {
+        c->reply = n->reply;
+        n->reply = NULL;
+        fl__call_free(n);
+    }
+    return rc;
 }
 
 static void pipeline_setup_run(fl__call *c)
@@ -143,27 +149,18 @@ static void pipeline_release_run(fl__call *c)
     }
     fl_log(FL_LOG_DEBUG, "pipeline %llu released with %zu elements on worker %d",
            (unsigned long long)p->id, n, c->worker->index);
-    fl__worker *next = shard_next(p, c->worker);
-    fl__reply *r = NULL;
-    if (next && shard_pass(c, next, NULL) == 0) {
-        /* the callers' references to these elements go now, the rest later */
-        if (fl_list_empty(&torn) || !(r = fl__reply_new(FL__REPLY_DONE, 0)))
-            r = NULL;
-    } else {
-        r = fl__call_reply(c, 0); /* made when posted */
-        r->unref_pipeline = p;    /* the caller's reference */
-        atomic_fetch_sub_explicit(&p->engine->pipelines, 1, memory_order_release);
-    }
-    if (!r) { /* out of memory for a reply: the references leak, not worse */
-        if (!fl_list_empty(&torn))
-            fl_log(FL_LOG_ERROR, "out of memory: %zu elements of pipeline %llu kept", n,
-                   (unsigned long long)p->id);
-        return;
-    }
+    /* the callers' references travel with the reply (made when posted) to
+     * the last worker: handles stay valid until the done callback */
     fl_list_foreach_safe (e, tmp, &torn) {
         fl_list_remove(e);
-        fl_list_push_back(&r->unref_elements, e);
+        fl_list_push_back(&c->reply->unref_elements, e);
     }
+    fl__worker *next = shard_next(p, c->worker);
+    if (next && shard_pass(c, next, NULL) == 0)
+        return;
+    fl__reply *r = fl__call_reply(c, 0);
+    r->unref_pipeline = p; /* the caller's reference */
+    atomic_fetch_sub_explicit(&p->engine->pipelines, 1, memory_order_release);
     fl__reply_deliver(p->engine, r);
 }
 
@@ -210,9 +207,13 @@ static void pipeline_dot_run(fl__call *c)
         rc = FL_ECLOSED;
     else if (!(dot = fl__pipeline_dot_write(p, c->worker, (const char *)c->data, !next)))
         rc = FL_ENOMEM;
-    if (rc == 0 && next && shard_pass(c, next, dot) == 0) {
+    if (rc == 0 && next && (rc = shard_pass(c, next, dot)) == 0) {
         free(dot);
         return;
+    }
+    if (rc < 0) { /* a part missing: no text */
+        free(dot);
+        dot = NULL;
     }
     fl__reply *r = fl__call_reply(c, rc);
     r->text = dot;

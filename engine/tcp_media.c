@@ -224,7 +224,7 @@ int fl__tcp_media_send(fl__tcp_media *t, uint64_t id, fl_buf *frame)
         rc = FL_ENOENT;
     else if (c->qlen == c->qcap)
         rc = FL_EAGAIN;
-    else if (frame->refs != 1 || !(hdr = fl_buf_push_head(frame, FL_TCP_FRAME_HEADER)))
+    else if (!fl_buf_writable(frame) || !(hdr = fl_buf_push_head(frame, FL_TCP_FRAME_HEADER)))
         rc = FL_EINVAL;
     else if ((rc = fl_tcp_frame_write_header(hdr, frame->len - FL_TCP_FRAME_HEADER)) < 0)
         fl_buf_pull_head(frame, FL_TCP_FRAME_HEADER);

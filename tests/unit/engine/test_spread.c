@@ -44,14 +44,21 @@ typedef struct T {
     fl_element *last_sink;
 } T;
 
-static T *t_new(int spread_from)
+static T *t_new_n(int spread_from, int workers)
 {
     T *t = calloc(1, sizeof(*t));
     assert_non_null(t);
     assert_int_equal(uv_loop_init(&t->loop), 0);
-    fl_engine_config cfg = { .workers = 2, .callback_loop = &t->loop, .spread_from = spread_from };
+    fl_engine_config cfg = { .workers = workers,
+                             .callback_loop = &t->loop,
+                             .spread_from = spread_from };
     assert_int_equal(fl_engine_create(&t->engine, &cfg), 0);
     return t;
+}
+
+static T *t_new(int spread_from)
+{
+    return t_new_n(spread_from, 2);
 }
 
 static void t_free(T *t)
@@ -380,12 +387,148 @@ static void test_spread_placement(void **state)
     t_free(t);
 }
 
+/* The source released while its far sink keeps asking for key frames:
+ * each side may still name the other's hidden end. */
+static void test_spread_key_frames_during_release(void **state)
+{
+    (void)state;
+    T *t = t_new(1);
+    for (int round = 0; round < 10; round++) {
+        fl_pipeline *p;
+        assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+        fl_element *src = mk(p, FL_ELEMENT_APP_SOURCE, NULL);
+        fl_element *k = mk(p, FL_ELEMENT_APP_SINK, NULL);
+        assert_int_not_equal(fl_element_worker(src), fl_element_worker(k));
+        assert_int_equal(
+                sync_status(t, fl_element_connect(src, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t)),
+                0);
+        for (int i = 0; i < 1000; i++)
+            (void)fl_element_request_key_frame(k, NULL, NULL);
+        assert_int_equal(sync_status(t, fl_element_release(src, on_done, t)), 0);
+        for (int i = 0; i < 1000; i++)
+            (void)fl_element_request_key_frame(k, NULL, NULL);
+        assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+    }
+    t_free(t);
+}
+
+/* connect and disconnect posted back to back take effect in that order,
+ * and a reconnect is not undone by the removal of the link it replaced */
+static void test_spread_call_order(void **state)
+{
+    (void)state;
+    T *t = t_new(1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *src = mk(p, FL_ELEMENT_APP_SOURCE, NULL);
+    fl_element *k = mk(p, FL_ELEMENT_APP_SINK, NULL);
+    fl_element *near = mk(p, FL_ELEMENT_APP_SOURCE, NULL); /* another source */
+    assert_int_not_equal(fl_element_worker(src), fl_element_worker(k));
+    for (int round = 0; round < 50; round++) {
+        int before = atomic_load(&t->dones);
+        assert_int_equal(fl_element_connect(src, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t), 0);
+        assert_int_equal(fl_element_disconnect(src, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t), 0);
+        wait_count(t, &t->dones, before + 2);
+        assert_int_equal(conns_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO), 0);
+    }
+    for (int round = 0; round < 20; round++) {
+        /* src -> k, then near -> k replaces it, then src -> k again at once */
+        assert_int_equal(
+                sync_status(t, fl_element_connect(src, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t)),
+                0);
+        int before = atomic_load(&t->dones);
+        assert_int_equal(fl_element_connect(near, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t), 0);
+        assert_int_equal(fl_element_connect(src, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t), 0);
+        wait_count(t, &t->dones, before + 2);
+        /* whichever won, k has one source and the source's view agrees */
+        assert_int_equal(conns_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO), 1);
+        fl_element *won = t->conns[0].source;
+        assert_int_equal(conns_sync(t, src, FL_DIR_SOURCE, FL_MEDIA_VIDEO), won == src ? 1 : 0);
+        uv_run(&t->loop, UV_RUN_NOWAIT);
+        assert_int_equal(conns_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO), 1);
+        assert_ptr_equal(t->conns[0].source, won);
+        assert_int_equal(sync_status(t, fl_element_disconnect(won, k, FL_MEDIA_VIDEO, NULL, NULL,
+                                                              on_done, t)),
+                         0);
+    }
+    assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+    t_free(t);
+}
+
+static void on_stats(void *arg, int status, const fl_stats *st, size_t n)
+{
+    (void)arg, (void)status, (void)st, (void)n;
+}
+
+/* A pipeline released: its elements' handles stay valid (answering
+ * FL_ECLOSED) until the release's done callback, on every worker. */
+static void test_spread_handles_until_release_done(void **state)
+{
+    (void)state;
+    T *t = t_new(1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *src = mk(p, FL_ELEMENT_APP_SOURCE, NULL);
+    fl_element *k[200];
+    for (int i = 0; i < 200; i++) {
+        k[i] = mk(p, FL_ELEMENT_APP_SINK, NULL);
+        if (fl_element_worker(k[i]) != fl_pipeline_worker(p))
+            assert_int_equal(sync_status(t, fl_element_connect(src, k[i], FL_MEDIA_ALL, NULL, NULL,
+                                                               on_done, t)),
+                             0);
+    }
+    int before = atomic_load(&t->dones);
+    assert_int_equal(fl_pipeline_release(p, on_done, t), 0);
+    while (atomic_load(&t->dones) == before) {
+        assert_int_equal(fl_element_get_stats(src, FL_MEDIA_ALL, on_stats, t), FL_ECLOSED);
+        assert_int_equal(fl_element_get_stats(k[199], FL_MEDIA_ALL, on_stats, t), FL_ECLOSED);
+        uv_run(&t->loop, UV_RUN_NOWAIT);
+    }
+    t_free(t);
+}
+
+/* Three workers: a source's sinks on all of them, every packet to each. */
+static void test_spread_three_workers(void **state)
+{
+    (void)state;
+    T *t = t_new_n(1, 3);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *src = mk(p, FL_ELEMENT_APP_SOURCE, NULL);
+    sink_rec r[6];
+    memset(r, 0, sizeof(r));
+    int on[3] = { 0, 0, 0 };
+    for (int i = 0; i < 6; i++) {
+        fl_element *k = mk(p, FL_ELEMENT_APP_SINK, NULL);
+        on[fl_element_worker(k)]++;
+        assert_int_equal(fl_element_set_media_cb(k, on_media, &r[i]), 0);
+        assert_int_equal(
+                sync_status(t, fl_element_connect(src, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t)),
+                0);
+    }
+    assert_true(on[0] && on[1] && on[2]);
+    for (int from = 0; from < 2000; from += 201)
+        push_all(t, src, FL_MEDIA_VIDEO, from, 200); /* 200 and a marker */
+    all_sinks a = { r, 6, 1, 2010 };
+    assert_true(run_until(t, all_reached, &a));
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(atomic_load(&r[i].n[1]), 2010);
+        assert_int_equal(atomic_load(&r[i].bad), 10); /* the markers */
+    }
+    assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+    t_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spread_fanout),
         cmocka_unit_test(test_spread_release_busy),
         cmocka_unit_test(test_spread_placement),
+        cmocka_unit_test(test_spread_key_frames_during_release),
+        cmocka_unit_test(test_spread_call_order),
+        cmocka_unit_test(test_spread_handles_until_release_done),
+        cmocka_unit_test(test_spread_three_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
