@@ -925,9 +925,14 @@ int fl_sctp_handle_input(fl_sctp *s, fl_time now, const uint8_t *data, size_t le
 {
     if (!s->sock)
         return FL_ESTATE;
-    s->last = now;
     s->st.packets_in++;
     usrsctp_conninput((void *)s->token, data, len, 0);
+    /* timers move under steady input too (poll_timeout counts from the
+     * last tick looked for, not the last packet) */
+    if (now - s->last >= FL_SCTP_TICK / 2) {
+        s->last = now;
+        tick(now);
+    }
     flush_pending(s);
     return 0;
 }

@@ -125,7 +125,8 @@ int fl_sctp_handle_input(fl_sctp *s, fl_time now, const uint8_t *data, size_t le
  * waited for room in the send buffer. */
 void fl_sctp_handle_timeout(fl_sctp *s, fl_time now);
 
-/* FL_SCTP_TICK after the last handle call while started; FL_TIME_NEVER
+/* FL_SCTP_TICK after the last look at the timers (handle_timeout, or an
+ * input at least half a tick later) while started; FL_TIME_NEVER
  * before. */
 fl_time fl_sctp_poll_timeout(const fl_sctp *s);
 
