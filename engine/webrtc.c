@@ -381,7 +381,7 @@ static int apply(webrtc *wr, char *err, size_t errlen)
         .pool = wr->w->pool,
     };
     if ((rc = fl__wr_data_setup(wr, l, r)) < 0) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "no SCTP association for data channels: %s", fl_strerror(rc));
         return rc;
     }
     tc.app_data = rc;

@@ -55,7 +55,16 @@ int fl__wr_data_setup(webrtc *wr, const fl_sdp_desc *l, const fl_sdp_desc *r)
         wr->dc->remote_max = !rm->max_message_size && !rm->sctp_legacy ? 65536
                              : rm->max_message_size                    ? rm->max_message_size
                                                                        : FL_SCTP_DEFAULT_MAX_MSG;
-        return 1;
+        /* made now, so channels asked for before DTLS is up wait in it;
+         * started once DTLS is connected */
+        fl_sctp_config cfg = {
+            .local_port = wr->dc->local_port,
+            .remote_port = wr->dc->remote_port,
+            .dtls_client = wr->dtls_client,
+            .remote_max_message_size = wr->dc->remote_max,
+        };
+        int rc = wr->dc->sctp ? 0 : fl_sctp_create(&wr->dc->sctp, &cfg);
+        return rc < 0 ? rc : 1;
     }
     return 0;
 }
@@ -73,21 +82,10 @@ void fl__wr_data_free(webrtc *wr)
 void fl__wr_data_connected(webrtc *wr)
 {
     wr_data *dc = wr->dc;
-    if (!dc || dc->sctp)
+    if (!dc || !dc->sctp)
         return;
-    fl_sctp_config cfg = {
-        .local_port = dc->local_port,
-        .remote_port = dc->remote_port,
-        .dtls_client = wr->dtls_client,
-        .remote_max_message_size = dc->remote_max,
-    };
-    fl_time now = fl__clock_now(&wr->w->loop);
-    int rc = fl_sctp_create(&dc->sctp, &cfg);
-    if (rc == 0 && (rc = fl_sctp_start(dc->sctp, now)) < 0) {
-        fl_sctp_destroy(dc->sctp);
-        dc->sctp = NULL;
-    }
-    if (rc < 0) {
+    int rc = fl_sctp_start(dc->sctp, fl__clock_now(&wr->w->loop));
+    if (rc < 0 && rc != FL_ESTATE) {
         char msg[160];
         snprintf(msg, sizeof(msg), "the SCTP association for data channels could not start: %s",
                  fl_strerror(rc));
@@ -366,8 +364,8 @@ int fl__wr_data_invoke(webrtc *wr, fl__invocation *inv)
 {
     if (!wr->dc || !wr->dc->sctp) {
         snprintf(inv->why, sizeof(inv->why),
-                 "no data channels: the endpoint was not created with useDataChannels, the "
-                 "peer did not negotiate them, or DTLS is not connected yet");
+                 "no data channels: the endpoint was not created with useDataChannels, or "
+                 "the SDP negotiation (done first) did not take them");
         return FL_ESTATE;
     }
     if (strcmp(inv->method->name, "createDataChannel") == 0)

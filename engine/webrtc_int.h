@@ -357,11 +357,12 @@ void fl__wr_feedback_reports(webrtc *wr, int k, const fl_transport_stats *ts);
 void fl__wr_answer_nack(webrtc *wr, wr_stream *st, const fl_rtcp_fb *fb, fl_time now);
 
 /* engine/webrtc_data.c: data channels */
-/* From the negotiated descriptions: 1 when a data channel section was
- * accepted (its state made), 0 when none, FL_ENOMEM. */
+/* From the negotiated descriptions (wr->dtls_client known): 1 when a data
+ * channel section was accepted (its SCTP association made, channels may be
+ * asked for), 0 when none, FL_ENOMEM / FL_EIO. */
 int fl__wr_data_setup(webrtc *wr, const fl_sdp_desc *l, const fl_sdp_desc *r);
 void fl__wr_data_free(webrtc *wr);
-/* DTLS connected: the SCTP association starts. */
+/* DTLS connected: the SCTP association starts (its INIT goes). */
 void fl__wr_data_connected(webrtc *wr);
 /* A DTLS application data record from the peer. */
 void fl__wr_data_input(webrtc *wr, const fl_buf *b);

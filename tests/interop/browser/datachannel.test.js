@@ -220,6 +220,40 @@ describe('data channels with Chromium', { timeout: 240000 }, () => {
     await peer.close();
   });
 
+  it('generateOffer with data channels: the browser answers, channels open both ways', { timeout: 90000 }, async (t) => {
+    const peer = await suite.env.browser.newPeer({ name: 'dc-answerer', audio: true, video: true, direction: 'recvonly' });
+    const sig = new Signalling(peer);
+    const pipeline = await suite.env.client.create('MediaPipeline');
+    const release = releaseAtEnd(t, pipeline);
+    const ep = await pipeline.create('WebRtcEndpoint', { useDataChannels: true });
+    sig.attach(ep);
+    const rec = recordEvents(ep, ['DataChannelOpened', 'Error']);
+    await ep.connect(ep);
+    const offer = await withTimeout(ep.generateOffer(), 10000, 'generateOffer');
+    assert.deepEqual([...offer.matchAll(/^m=(\w+) /gm)].map((m) => m[1]), ['audio', 'video', 'application']);
+    assert.match(offer, /m=application 9 UDP\/DTLS\/SCTP webrtc-datachannel\r\n/);
+    assert.match(offer, /a=group:BUNDLE 0 1 2/);
+    await sig.applyRemote('offer', offer);
+    const answer = await peer.createAnswer();
+    assert.match(answer, /m=application 9 UDP\/DTLS\/SCTP webrtc-datachannel/);
+    await withTimeout(ep.processAnswer(answer), 10000, 'processAnswer');
+    await withTimeout(ep.gatherCandidates(), 10000, 'gatherCandidates');
+    // a channel from the server, asked for before DTLS is up (it waits for
+    // the association); fluo is the DTLS server here: odd ids
+    await call(ep, 'createDataChannel', 'from-server', true, -1, -1, '');
+    const info = await waitDc(peer, (i) => find(i, 'from-server', true) && find(i, 'from-server', true).state === 'open', 20000, 'from-server');
+    const ch = find(info, 'from-server', true);
+    assert.equal(ch.id % 2, 1);
+    await rec.wait('DataChannelOpened', (e) => e.channelId === ch.id);
+    // the browser's messages on it loop back to it
+    const sums = await peer.dcSend('from-server', MESSAGES);
+    const back = await waitDc(peer, (i) => find(i, 'from-server', true).messages.length >= MESSAGES.length, 30000, 'echoes');
+    checkArrived(find(back, 'from-server', true).messages, sums);
+    assert.deepEqual(rec.by.Error, []);
+    await release();
+    await peer.close();
+  });
+
   it('a browser without data channels negotiates as before; one with them, to an endpoint without', { timeout: 90000 }, async (t) => {
     const b = suite.env.browser;
     const plain = await b.newPeer({ name: 'dc-none', audio: true, video: true });
