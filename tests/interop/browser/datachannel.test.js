@@ -152,6 +152,29 @@ describe('data channels with Chromium', { timeout: 240000 }, () => {
     await pb.close();
   });
 
+  it('two loopbacks at once (pipelines spread over the workers): each gets its own echoes', { timeout: 90000 }, async (t) => {
+    const b = suite.env.browser;
+    const run = async (name) => {
+      const peer = await b.newPeer({ name, audio: false, video: true });
+      await peer.dcCreate('chat');
+      const sig = new Signalling(peer);
+      const offer = await peer.createOffer();
+      const pipeline = await suite.env.client.create('MediaPipeline');
+      t.after(() => pipeline.release().catch(() => {}));
+      const ep = await pipeline.create('WebRtcEndpoint', { useDataChannels: true });
+      await browserOffers(sig, ep, offer, { before: () => [ep.connect(ep)] });
+      await waitDc(peer, (i) => find(i, 'chat').state === 'open', 20000, `${name}: chat open`);
+      return peer;
+    };
+    const peers = await Promise.all([run('dc-w1'), run('dc-w2')]);
+    const sums = await Promise.all(peers.map((p) => p.dcSend('chat', MESSAGES)));
+    for (let i = 0; i < 2; i++) {
+      const info = await waitDc(peers[i], (x) => find(x, 'chat').messages.length >= MESSAGES.length, 30000, `echoes ${i}`);
+      checkArrived(find(info, 'chat').messages, sums[i]);
+    }
+    for (const p of peers) await p.close();
+  });
+
   it('createDataChannel and closeDataChannel from the server, a thousand times', { timeout: 120000 }, async (t) => {
     const peer = await suite.env.browser.newPeer({ name: 'dc-srv', audio: false, video: true });
     await peer.dcCreate('control');
