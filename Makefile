@@ -40,7 +40,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 	-Wvla -Wimplicit-fallthrough
 CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -I. $(SANFLAGS) -MMD -MP
 LDFLAGS := $(SANFLAGS)
-LDLIBS := -luv -lsrtp2 -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -ljansson -lvpx -lopenh264 -lyuv -lopus \
+LDLIBS := -luv -lusrsctp -lsrtp2 -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -ljansson -lvpx -lopenh264 -lyuv -lopus \
 	-lpthread -lm
 
 ENGINE_DIRS := base sdp ice net codec container engine
@@ -167,7 +167,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 FLUO_VERSION := $(shell awk '$$2 ~ /^FLUO_VERSION_(MAJOR|MINOR|PATCH)$$/ { v = v s $$3; s = "." } \
 	END { print v }' engine/fluo.h)
 FLUO_SOVERSION := $(firstword $(subst ., ,$(FLUO_VERSION)))
-ENGINE_LDLIBS := -luv -lsrtp2 -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -lvpx -lopenh264 -lyuv -lopus \
+ENGINE_LDLIBS := -luv -lusrsctp -lsrtp2 -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -lvpx -lopenh264 -lyuv -lopus \
 	-lpthread -lm
 pic = $(patsubst %.c,$(B)/pic/%.o,$(1))
 LIBFLUO_SO := $(B)/pic/libfluo.so.$(FLUO_VERSION)
@@ -208,7 +208,7 @@ install: $(FLUO) $(LIBFLUO_SO) $(LIBFLUO_PIC_A) $(B)/pic/include/fluo.h
 		'Name: fluo' 'Description: embeddable WebRTC media engine (Kurento model)' \
 		'Version: $(FLUO_VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lfluo' \
 		'Requires.private: libuv libsrtp2 vpx openh264 opus' \
-		'Libs.private: -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -lyuv -lpthread -lm' \
+		'Libs.private: -lusrsctp -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -lyuv -lpthread -lm' \
 		> $(DESTDIR)$(LIBDIR)/pkgconfig/fluo.pc
 
 uninstall:

@@ -175,6 +175,8 @@ static size_t event_strings(fl_event *ev, const char **s[EVENT_STRINGS_MAX])
     case FL_EVENT_STOPPED:
     case FL_EVENT_END_OF_STREAM:
     case FL_EVENT_KEY_SOFT_LIMIT:
+    case FL_EVENT_DATA_CHANNEL_OPENED:
+    case FL_EVENT_DATA_CHANNEL_CLOSED:
         break;
     }
     return 0;

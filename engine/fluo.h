@@ -273,7 +273,16 @@ enum fl_event_type {
     FL_EVENT_END_OF_STREAM, /* no payload: everything was sent */
     /* RtpEndpoint */
     FL_EVENT_KEY_SOFT_LIMIT, /* key_soft_limit */
+    /* WebRtcEndpoint with data channels */
+    FL_EVENT_DATA_CHANNEL_OPENED, /* data_channel */
+    FL_EVENT_DATA_CHANNEL_CLOSED, /* data_channel */
 };
+
+/* DATA_CHANNEL_OPENED, DATA_CHANNEL_CLOSED: a data channel with the peer
+ * opened (either side's) or closed (Kurento's DataChannelOpened/Closed). */
+typedef struct fl_event_data_channel {
+    int channel_id; /* its SCTP stream id */
+} fl_event_data_channel;
 
 /* MEDIA_FLOW_IN, MEDIA_FLOW_OUT: media of one type started flowing (the
  * pad's first packet) or stopped (1-2 s after its last one, checked once a
@@ -389,6 +398,7 @@ typedef struct fl_event {
         fl_event_media_transcoding media_transcoding;
         fl_event_uri_state uri_state;
         fl_event_key_soft_limit key_soft_limit;
+        fl_event_data_channel data_channel;
     };
 } fl_event;
 
@@ -478,7 +488,9 @@ int fl_element_set_media_cb(fl_element *e, fl_media_fn cb, void *arg);
  * create parameters), audioCodecs, videoCodecs (comma-separated
  * "name/rate[/channels]"), minVideoRecvBandwidth, maxVideoRecvBandwidth,
  * minVideoSendBandwidth, maxVideoSendBandwidth, maxAudioRecvBandwidth
- * (kbps). AppSource and AppSink: audioCaps, videoCaps ("[PT ]NAME/RATE
+ * (kbps), useDataChannels ("true": SDP steps take and offer data channels
+ * on an SCTP association; set before the first one; Kurento's create
+ * parameter). AppSource and AppSink: audioCaps, videoCaps ("[PT ]NAME/RATE
  * [/CHANNELS][;fmtp]", "" none): what an AppSource pushes, what an AppSink
  * takes (other formats reaching it are transcoded to it). Every element,
  * for what it outputs through a transcoder: videoFormat, audioFormat
@@ -512,10 +524,12 @@ int fl_element_get_property(fl_element *e, const char *name, fl_text_fn cb, void
 /* What a statistics entry describes: its kind, and the union member named
  * beside each kind below. */
 enum fl_stats_kind {
-    FL_STATS_ELEMENT,      /* no payload: an element with no figures of its own */
-    FL_STATS_ENDPOINT,     /* endpoint: a WebRtcEndpoint as a whole */
-    FL_STATS_INBOUND_RTP,  /* inbound_rtp: an RTP stream the peer sends */
-    FL_STATS_OUTBOUND_RTP, /* outbound_rtp: an RTP stream sent to the peer */
+    FL_STATS_ELEMENT,         /* no payload: an element with no figures of its own */
+    FL_STATS_ENDPOINT,        /* endpoint: a WebRtcEndpoint as a whole */
+    FL_STATS_INBOUND_RTP,     /* inbound_rtp: an RTP stream the peer sends */
+    FL_STATS_OUTBOUND_RTP,    /* outbound_rtp: an RTP stream sent to the peer */
+    FL_STATS_DATA_CHANNEL,    /* data_channel: a data channel with the peer */
+    FL_STATS_PEER_CONNECTION, /* peer_connection: data channels opened and closed */
 };
 
 /* Room for the short strings of an entry, NUL included (cut to fit). */
@@ -585,6 +599,20 @@ typedef struct fl_stats_outbound_rtp {
     int64_t xcode_bitrate;
 } fl_stats_outbound_rtp;
 
+/* DATA_CHANNEL (Kurento's RTCDataChannelStats). */
+typedef struct fl_stats_data_channel {
+    char label[128]; /* cut to fit */
+    char protocol[64];
+    int64_t id;        /* the SCTP stream id */
+    const char *state; /* "connecting", "open", "closing", "closed" */
+    int64_t messages_sent, bytes_sent, messages_received, bytes_received;
+} fl_stats_data_channel;
+
+/* PEER_CONNECTION (Kurento's RTCPeerConnectionStats). */
+typedef struct fl_stats_peer_connection {
+    int64_t data_channels_opened, data_channels_closed;
+} fl_stats_peer_connection;
+
 typedef struct fl_stats {
     enum fl_stats_kind kind;
     int64_t timestamp_ms; /* wall clock when taken, ms since the Unix epoch */
@@ -593,13 +621,17 @@ typedef struct fl_stats {
         fl_stats_endpoint endpoint;
         fl_stats_inbound_rtp inbound_rtp;
         fl_stats_outbound_rtp outbound_rtp;
+        fl_stats_data_channel data_channel;
+        fl_stats_peer_connection peer_connection;
     };
 } fl_stats;
 
 /* The element's statistics: n entries, valid during the call only. A
  * WebRtcEndpoint gives one ENDPOINT entry and an INBOUND_RTP/OUTBOUND_RTP
  * entry per stream of a type in `media` (a mask; FL_MEDIA_ALL: every
- * stream); an element of another type one ELEMENT entry. */
+ * stream), and with FL_MEDIA_DATA in the mask and data channels
+ * negotiated, one PEER_CONNECTION entry and a DATA_CHANNEL entry per
+ * channel; an element of another type one ELEMENT entry. */
 typedef void (*fl_stats_fn)(void *arg, int status, const fl_stats *entries, size_t n);
 int fl_element_get_stats(fl_element *e, unsigned media, fl_stats_fn cb, void *arg);
 
@@ -631,6 +663,19 @@ int fl_element_request_key_frame(fl_element *e, fl_done_fn done, void *arg);
  *                             FL_EVENT_ICE_GATHERING_DONE (asked before an
  *                             SDP step, it starts once the ICE transport
  *                             exists)
+ *   createDataChannel([label[, ordered[, maxPacketLifeTime[,
+ *                     maxRetransmits[, protocol]]]]])
+ *                             (endpoints made with the property
+ *                             useDataChannels "true") opens a data channel
+ *                             to the peer: DATA_CHANNEL_OPENED with its id
+ *                             once the peer acknowledged it; defaults "",
+ *                             true, -1, -1, "" (Kurento's); FL_ESTATE with
+ *                             no data channels negotiated, FL_EINVAL for
+ *                             both limits set
+ *   closeDataChannel(channelId)
+ *                             closes one (either side's): DATA_CHANNEL_CLOSED
+ *                             once the peer closed its side; FL_ENOENT for
+ *                             no such channel
  *   addIceCandidate(candidate[, sdpMid[, sdpMLineIndex]])
  *                             a remote candidate ("candidate:..." as a
  *                             browser gives it; "" ends them), queued while

@@ -251,6 +251,7 @@ static int make_local(webrtc *wr, fl__wr_local *lp)
     lp->local.ice_ufrag = fl_ice_agent_local_ufrag(agent);
     lp->local.ice_pwd = fl_ice_agent_local_pwd(agent);
     lp->local.fingerprint = fl_cert_fingerprint(cert);
+    lp->local.datachannels = wr->use_dc;
     return 0;
 }
 
@@ -379,6 +380,11 @@ static int apply(webrtc *wr, char *err, size_t errlen)
         .remote_fingerprint = rm0->fingerprint,
         .pool = wr->w->pool,
     };
+    if ((rc = fl__wr_data_setup(wr, l, r)) < 0) {
+        snprintf(err, errlen, "no SCTP association for data channels: %s", fl_strerror(rc));
+        return rc;
+    }
+    tc.app_data = rc;
     for (int k = 0; k < 2; k++) {
         if (wr->st[k].present && tc.n_clock_rates < FL_TRANSPORT_MAX_CLOCK_RATES) {
             tc.clock_rates[tc.n_clock_rates].payload_type = wr->st[k].codec.pt;
@@ -425,6 +431,7 @@ static void sdp_reset(webrtc *wr, int keep_local)
     drop_desc(wr, &wr->remote);
     drop_text(wr, &wr->remote_sdp);
     fl__wr_media_reset(wr);
+    fl__wr_data_free(wr);
     memset(wr->st, 0, sizeof(wr->st));
     if (wr->plain)
         fl__rtp_reset(wr, keep_local);
@@ -581,6 +588,8 @@ static const fl__method webrtc_methods[] = {
     { "getRemoteSessionDescriptor", M_GET_REMOTE, 0, 0 },
     { "gatherCandidates", M_GATHER, 0, 0 },
     { "addIceCandidate", M_ADD_CANDIDATE, 1, 3 },
+    { "createDataChannel", M_CREATE_DATA_CHANNEL, 0, 5 },
+    { "closeDataChannel", M_CLOSE_DATA_CHANNEL, 1, 1 },
     { NULL, 0, 0, 0 },
 };
 
@@ -693,6 +702,9 @@ static int webrtc_invoke(fl_element *e, fl__invocation *inv)
         return gather(wr);
     case M_ADD_CANDIDATE:
         return add_candidate(wr, inv);
+    case M_CREATE_DATA_CHANNEL:
+    case M_CLOSE_DATA_CHANNEL:
+        return fl__wr_data_invoke(wr, inv);
     default:
         return FL_ENOTSUP;
     }
@@ -735,6 +747,7 @@ static const prop props[] = {
     PB("sendonly", sendonly, 1),
     PS("audioCodecs", audio_codecs, 1),
     PS("videoCodecs", video_codecs, 1),
+    PB("useDataChannels", use_dc, 1),
     PI("minVideoRecvBandwidth", min_vrecv, 0),
     PI("maxVideoRecvBandwidth", max_vrecv, 0),
     PI("minVideoSendBandwidth", min_vsend, 0),
@@ -880,6 +893,7 @@ int fl__wr_get_property(fl_element *e, const char *name, char *out, size_t cap)
 
 static void wr_free(webrtc *wr)
 {
+    fl__wr_data_free(wr);
     fl__wr_media_reset(wr);
     if (wr->plain)
         fl__rtp_free(wr);

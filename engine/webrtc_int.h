@@ -117,6 +117,24 @@ typedef struct wr_plain {
     uint64_t soft_limits;        /* key_soft_limits last seen */
 } wr_plain;
 
+/* A data channel message (or a piece of one) on a DATA pad: this header,
+ * then on the first piece the channel's label and protocol, then bytes of
+ * the message. engine/webrtc_data.c writes and reads it. */
+#define FL__DATA_MAGIC  0xdc
+#define FL__DATA_HEADER 21
+
+enum {
+    FL__DATA_BINARY = 1, /* else text */
+    FL__DATA_FIRST = 2,  /* label and protocol follow the header */
+    FL__DATA_LAST = 4,
+};
+/* [0] magic, [1] flags, [2..3] the source's channel id, [4..7] the whole
+ * message's length, [8..9] label length, [10..11] protocol length (0 but
+ * on the first piece), [12] bit 0: unordered, [13..16] maxRetransmits,
+ * [17..20] maxPacketLifeTime (-1: none), big-endian. */
+
+typedef struct wr_data wr_data; /* engine/webrtc_data.c */
+
 typedef struct webrtc {
     fl_element *e; /* NULL once torn down */
     /* an RtpEndpoint (engine/rtp_endpoint.c): no ICE, no DTLS; a transport
@@ -181,6 +199,9 @@ typedef struct webrtc {
      * written there, one file each (test fixtures, debugging) */
     const char *capture_dir;
     unsigned captured_rtp[2], captured_rtcp;
+    /* data channels: useDataChannels, and once negotiated their state */
+    int use_dc;
+    wr_data *dc;
 } webrtc;
 
 static inline webrtc *fl__wr_impl(fl_element *e)
@@ -232,6 +253,8 @@ enum {
     M_GET_REMOTE,
     M_GATHER,
     M_ADD_CANDIDATE,
+    M_CREATE_DATA_CHANNEL,
+    M_CLOSE_DATA_CHANNEL,
 };
 
 /* What our side brings to the SDP (the codec lists point into ab/vb). */
@@ -332,6 +355,26 @@ fl_time fl__wr_feedback_deadline(const webrtc *wr);
 void fl__wr_feedback_reports(webrtc *wr, int k, const fl_transport_stats *ts);
 /* The browser's NACK for what we sent on st. */
 void fl__wr_answer_nack(webrtc *wr, wr_stream *st, const fl_rtcp_fb *fb, fl_time now);
+
+/* engine/webrtc_data.c: data channels */
+/* From the negotiated descriptions (wr->dtls_client known): 1 when a data
+ * channel section was accepted (its SCTP association made, channels may be
+ * asked for), 0 when none, FL_ENOMEM / FL_EIO. */
+int fl__wr_data_setup(webrtc *wr, const fl_sdp_desc *l, const fl_sdp_desc *r);
+void fl__wr_data_free(webrtc *wr);
+/* DTLS connected: the SCTP association starts (its INIT goes). */
+void fl__wr_data_connected(webrtc *wr);
+/* A DTLS application data record from the peer. */
+void fl__wr_data_input(webrtc *wr, const fl_buf *b);
+/* SCTP packets out, its events up (messages out of the DATA source pad). */
+void fl__wr_data_pump(webrtc *wr);
+void fl__wr_data_timeout(webrtc *wr, fl_time now);
+fl_time fl__wr_data_deadline(const webrtc *wr);
+/* DATA reaching a sink pad (consumes buf). */
+void fl__wr_data_receive(webrtc *wr, fl__pad *sink, fl_buf *buf);
+/* createDataChannel, closeDataChannel. */
+int fl__wr_data_invoke(webrtc *wr, fl__invocation *inv);
+void fl__wr_data_stats(webrtc *wr, fl__stats_out *out);
 
 /* abs-send-time (6.18 fixed-point seconds, 24 bits) for `now`. */
 static inline void fl__wr_abs_send_time(fl_time now, uint8_t out[3])

@@ -92,6 +92,7 @@ static void on_transport_event(webrtc *wr, int k, fl_transport_event *ev)
             fl_log(FL_LOG_INFO, "%s: DTLS connected (%s)", wr->e ? wr->e->name : "?",
                    fl_dtls_srtp_profile_name(ev->profile));
         set_connection(wr, 1);
+        fl__wr_data_connected(wr);
         /* what reaches us from upstream starts with a key frame, asked for
          * now that it can be received */
         if (wr->e && wr->st[1].send && wr->e->defaults[1])
@@ -129,6 +130,9 @@ static void on_transport_event(webrtc *wr, int k, fl_transport_event *ev)
         fl__pad_push(wr->e->defaults[i], ev->buf);
         break;
     }
+    case FL_TRANSPORT_EVENT_DATA:
+        fl__wr_data_input(wr, ev->buf);
+        break;
     case FL_TRANSPORT_EVENT_RTCP:
         set_media_state(wr, 1);
         if (wr->capture_dir && wr->captured_rtcp < CAPTURE_MAX)
@@ -155,6 +159,9 @@ void fl__wr_pump(webrtc *wr)
                 return;
         }
     }
+    fl__wr_data_pump(wr);
+    if (!fl__wr_transport(wr, 0, &k))
+        return;
     fl__wr_feedback(wr, fl__clock_now(&wr->w->loop));
     fl__wr_flush_tx(wr);
     fl__wr_schedule(wr);
@@ -170,6 +177,7 @@ void fl__wr_on_timer(uv_timer_t *h)
     fl_time now = fl__clock_now(&wr->w->loop);
     for (int n = 0; (t = fl__wr_transport(wr, n, &k)) != NULL; n++)
         fl_transport_handle_timeout(t, now);
+    fl__wr_data_timeout(wr, now);
     if (wr->connected && now >= wr->next_rtcp) {
         fl__wr_send_reports(wr, now);
         /* RFC 3550 6.3.5: randomised between 0.5 and 1.5 intervals */
@@ -197,6 +205,9 @@ void fl__wr_schedule(webrtc *wr)
     fl_time fb = fl__wr_feedback_deadline(wr);
     if (fb < at)
         at = fb;
+    fl_time dt = fl__wr_data_deadline(wr);
+    if (dt < at)
+        at = dt;
     /* only moves the timer earlier: a timer left armed for an earlier time
      * fires, finds little to do and arms the next deadline */
     fl__deadline_arm(&wr->timer, at, now);
@@ -295,6 +306,10 @@ static int caps_fit(webrtc *wr, wr_stream *st, fl__pad *sink)
 void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
 {
     webrtc *wr = fl__wr_impl(e);
+    if (wr && sink->media == FL_MEDIA_DATA) {
+        fl__wr_data_receive(wr, sink, buf);
+        return;
+    }
     int i = fl__wr_kind_index(sink->media);
     if (!wr || i < 0 || !wr->st[i].tr || !wr->connected || !wr->st[i].send)
         goto drop;
@@ -516,6 +531,8 @@ void fl__wr_stats(fl_element *e, unsigned media, fl__stats_out *out)
         stats_outbound(wr, media, ts, out);
     }
     free(ts);
+    if (media & FL_MEDIA_DATA)
+        fl__wr_data_stats(wr, out);
 }
 
 /* ---- life ---- */

@@ -64,6 +64,7 @@ struct fl_transport {
     fl_transport_mode mode;
     fl_srtp_profile sdes_profile;
     int started, connected, ended;
+    int app_data;
     int failed_err;
     char reason[160];
     uint32_t replay_window;
@@ -120,7 +121,8 @@ static int evq_grow(fl_transport *t)
 
 static int evq_push(fl_transport *t, const fl_transport_event *ev)
 {
-    int media = ev->type == FL_TRANSPORT_EVENT_RTP || ev->type == FL_TRANSPORT_EVENT_RTCP;
+    int media = ev->type == FL_TRANSPORT_EVENT_RTP || ev->type == FL_TRANSPORT_EVENT_RTCP ||
+                ev->type == FL_TRANSPORT_EVENT_DATA;
     size_t limit = FL_TRANSPORT_EVENT_QUEUE - (media ? CONTROL_RESERVE : 0);
     if (t->evq_len >= limit || (t->evq_len == t->evq_cap && evq_grow(t) < 0)) {
         t->st.events_dropped++;
@@ -218,7 +220,18 @@ static void pump_dtls(fl_transport *t)
         fl_bytes_deinit(&g);
     }
     while (fl_dtls_poll_data(t->dtls, &g) == 0) {
-        t->st.dtls_app_dropped++;
+        fl_buf *b = t->app_data && !t->ended ? fl_buf_pool_get(t->pool) : NULL;
+        if (b && fl_buf_tailroom(b) >= g.len) {
+            memcpy(fl_buf_data(b), g.data, g.len);
+            b->len = (uint32_t)g.len;
+            fl_transport_event ev = { .type = FL_TRANSPORT_EVENT_DATA, .buf = b };
+            if (evq_push(t, &ev) != 0)
+                fl_buf_unref(b);
+        } else {
+            t->st.dtls_app_dropped++;
+            if (b)
+                fl_buf_unref(b);
+        }
         fl_bytes_deinit(&g);
     }
     fl_dtls_event ev;
@@ -304,6 +317,7 @@ configure:
     memcpy(t->rates, cfg->clock_rates, sizeof(t->rates));
     t->n_rates = cfg->n_clock_rates;
     t->wall_offset_us = cfg->wall_offset_us;
+    t->app_data = cfg->app_data;
     t->st.rtt_us = -1;
     *out = t;
     return 0;
@@ -675,6 +689,17 @@ int fl_transport_send_rtcp(fl_transport *t, fl_time now, fl_buf *buf)
     t->st.rtcp_sent++;
     txq_push(t, buf);
     return 0;
+}
+
+int fl_transport_send_data(fl_transport *t, const uint8_t *data, size_t len)
+{
+    if (!t->dtls || !t->connected || t->ended)
+        return FL_ESTATE;
+    if (t->txq_len >= t->txq_max)
+        return FL_EAGAIN;
+    int err = fl_dtls_send(t->dtls, data, len);
+    pump_dtls(t);
+    return err;
 }
 
 int fl_transport_poll_transmit(fl_transport *t, fl_buf **out)

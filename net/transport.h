@@ -30,8 +30,10 @@
  * 8000 for the RFC 3551 static PTs 0, 8, 9, 48000 for 111 (opus as Chrome
  * and Kurento offer it) and 90000 otherwise (video). Pass the map.
  *
- * DTLS application data (SCTP for data channels) is not wired: records are
- * drained and counted (stats.dtls_app_dropped).
+ * DTLS application data (SCTP for data channels, net/sctp): with
+ * cfg.app_data each record received is a DATA event (copied into a buffer
+ * of the pool) and fl_transport_send_data sends one; without it records
+ * are drained and counted (stats.dtls_app_dropped).
  *
  * Buffers: every fl_buf here comes from and goes back to the caller's pool
  * (cfg.pool, one loop); DTLS datagrams are copied into a buffer of it (the
@@ -101,6 +103,8 @@ typedef struct fl_transport_config {
      * the Unix epoch at now == 0). 0: NTP from the monotonic clock, enough
      * for RTT but not wall-clock accurate. */
     int64_t wall_offset_us;
+    /* DTLS application data records become DATA events (see above). */
+    int app_data;
 } fl_transport_config;
 
 typedef enum fl_transport_event_type {
@@ -109,6 +113,7 @@ typedef enum fl_transport_event_type {
     FL_TRANSPORT_EVENT_RTP = 3,       /* .buf (decrypted), .rtp */
     FL_TRANSPORT_EVENT_RTCP = 4,      /* .buf (decrypted compound) */
     FL_TRANSPORT_EVENT_CLOSED = 5,    /* the peer sent close_notify */
+    FL_TRANSPORT_EVENT_DATA = 6,      /* .buf: a DTLS application data record (cfg.app_data) */
 } fl_transport_event_type;
 
 typedef struct fl_transport_event {
@@ -118,7 +123,7 @@ typedef struct fl_transport_event {
     fl_dtls_srtp_profile profile;
     int err;            /* FAILED: FL_EAUTH, FL_ETIMEDOUT, FL_ETLS, ... */
     const char *reason; /* FAILED; valid while the transport lives */
-    /* RTP, RTCP: one reference owned by the event; drop it with
+    /* RTP, RTCP, DATA: one reference owned by the event; drop it with
      * fl_transport_event_release() (or fl_buf_unref). NULL otherwise. */
     fl_buf *buf;
     fl_rtp_view rtp; /* RTP: points into buf */
@@ -229,6 +234,12 @@ int fl_transport_send_rtcp(fl_transport *t, fl_time now, fl_buf *buf);
 /* The next datagram to send, with its reference: send fl_buf_data(*out),
  * (*out)->len, then fl_buf_unref. FL_EAGAIN when none. */
 int fl_transport_poll_transmit(fl_transport *t, fl_buf **out);
+
+/* One DTLS application data record (an SCTP packet), queued for
+ * poll_transmit. FL_ESTATE before CONNECTED or after it ended (or without
+ * DTLS), FL_EAGAIN with the transmit queue full, FL_EMSGSIZE above what
+ * one record of the MTU holds. */
+int fl_transport_send_data(fl_transport *t, const uint8_t *data, size_t len);
 
 /* The next event; FL_EAGAIN when none. */
 int fl_transport_poll_event(fl_transport *t, fl_transport_event *out);

@@ -166,7 +166,56 @@ static void add_ice_candidate(call *c, obj *o, json_t *p)
         cand_sdp_done(r, rc, NULL);
 }
 
+/* ---- data channels ---- */
+
+static void data_channel_done(void *arg, int status, const char *text)
+{
+    call *c = arg;
+    if (status == 0) {
+        fl__call_ok(c, NULL);
+        return;
+    }
+    int code = status == FL_EINVAL   ? KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR
+               : status == FL_ESTATE ? KE_MEDIA_OBJECT_OPERATION_NOT_SUPPORTED
+                                     : KE_UNEXPECTED_ERROR;
+    fl__call_err(c, code, "%s", text && text[0] ? text : fl_strerror(status));
+}
+
+/* An int parameter as text; def when absent. */
+static void int_arg(json_t *p, const char *key, int def, char *out, size_t cap)
+{
+    json_t *v = json_object_get(p, key);
+    snprintf(out, cap, "%lld",
+             json_is_integer(v) ? (long long)json_integer_value(v) : (long long)def);
+}
+
+static void create_data_channel(call *c, obj *o, json_t *p)
+{
+    char life[24], rexmit[24];
+    int_arg(p, "maxPacketLifeTime", -1, life, sizeof(life));
+    int_arg(p, "maxRetransmits", -1, rexmit, sizeof(rexmit));
+    json_t *ordered = json_object_get(p, "ordered");
+    const char *label = pstr(p, "label"), *protocol = pstr(p, "protocol");
+    const char *args[] = { label ? label : "", json_is_false(ordered) ? "false" : "true", life,
+                           rexmit, protocol ? protocol : "" };
+    int rc = fl_element_invoke(o->element, "createDataChannel", args, 5, data_channel_done, c);
+    if (rc < 0)
+        data_channel_done(c, rc, NULL);
+}
+
+static void close_data_channel(call *c, obj *o, json_t *p)
+{
+    char id[24];
+    int_arg(p, "channelId", -1, id, sizeof(id));
+    const char *args[] = { id };
+    int rc = fl_element_invoke(o->element, "closeDataChannel", args, 1, data_channel_done, c);
+    if (rc < 0)
+        data_channel_done(c, rc, NULL);
+}
+
 static const struct op ops[] = {
+    { "WebRtcEndpoint", "createDataChannel", create_data_channel },
+    { "WebRtcEndpoint", "closeDataChannel", close_data_channel },
     { "WebRtcEndpoint", "gatherCandidates", gather_candidates },
     { "WebRtcEndpoint", "addIceCandidate", add_ice_candidate },
     { "WebRtcEndpoint", "getNetworkInterfaces", fl__sdp_get_prop },
@@ -229,6 +278,8 @@ static int configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
         { "maxPort", positive(max_port, sizeof(max_port), cfg->max_port) },
         { "recvonly", json_is_true(json_object_get(ctor, "recvonly")) ? "true" : NULL },
         { "sendonly", json_is_true(json_object_get(ctor, "sendonly")) ? "true" : NULL },
+        { "useDataChannels",
+          json_is_true(json_object_get(ctor, "useDataChannels")) ? "true" : NULL },
     };
     for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
         const char *value = settings[i][1];
@@ -304,6 +355,13 @@ static json_t *event(struct fl_rpc *rpc, obj *o, const fl_event *ev, const char 
                           "remoteCandidate", p->remote_candidate ? p->remote_candidate : ""));
         break;
     }
+    case FL_EVENT_DATA_CHANNEL_OPENED:
+    case FL_EVENT_DATA_CHANNEL_CLOSED:
+        *type = ev->type == FL_EVENT_DATA_CHANNEL_OPENED ? "DataChannelOpened"
+                                                         : "DataChannelClosed";
+        data = fl__event_base(o, *type);
+        json_object_set_new(data, "channelId", json_integer(ev->data_channel.channel_id));
+        break;
     default:
         data = fl__sdp_event(o, ev, type);
         break;

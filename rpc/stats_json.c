@@ -1,7 +1,8 @@
 /* Kurento's shape of an element's statistics (MediaElement.getStats): the
  * engine's typed entries (fl_stats, engine/fluo.h) as the map of
- * ElementStats, EndpointStats, RTCInboundRTPStreamStats and
- * RTCOutboundRTPStreamStats records keyed by stats id that kurento-client
+ * ElementStats, EndpointStats, RTCInboundRTPStreamStats,
+ * RTCOutboundRTPStreamStats, RTCDataChannelStats and RTCPeerConnectionStats
+ * records keyed by stats id that kurento-client
  * reads. The one place that knows those ids, names and constant fields. */
 #include <math.h>
 #include <stdio.h>
@@ -107,6 +108,32 @@ static json_t *outbound(const fl_stats *s)
     return o;
 }
 
+/* RTCDataChannelStats. */
+static json_t *data_channel(const fl_stats *s)
+{
+    const fl_stats_data_channel *d = &s->data_channel;
+    json_t *o =
+            record(json_sprintf("RTCDataChannelStats_%lld", (long long)d->id), "datachannel", s);
+    set_str(o, "label", d->label);
+    set_str(o, "protocol", d->protocol);
+    set_int(o, "datachannelid", d->id);
+    set_str(o, "state", d->state ? d->state : "closed");
+    set_int(o, "messagesSent", d->messages_sent);
+    set_int(o, "bytesSent", d->bytes_sent);
+    set_int(o, "messagesReceived", d->messages_received);
+    set_int(o, "bytesReceived", d->bytes_received);
+    return o;
+}
+
+/* RTCPeerConnectionStats. */
+static json_t *peer_connection(const fl_stats *s)
+{
+    json_t *o = record(json_string("RTCPeerConnectionStats"), "session", s);
+    set_int(o, "dataChannelsOpened", s->peer_connection.data_channels_opened);
+    set_int(o, "dataChannelsClosed", s->peer_connection.data_channels_closed);
+    return o;
+}
+
 /* ElementStats, or EndpointStats with `endpoint`. */
 static json_t *element(const char *name, const fl_stats *s, int endpoint)
 {
@@ -147,6 +174,14 @@ json_t *fl__stats_json(const char *name, const fl_stats *entries, size_t n)
         case FL_STATS_OUTBOUND_RTP:
             o = outbound(s);
             cls = "RTCOutboundRTPStreamStats";
+            break;
+        case FL_STATS_DATA_CHANNEL:
+            o = data_channel(s);
+            cls = "RTCDataChannelStats";
+            break;
+        case FL_STATS_PEER_CONNECTION:
+            o = peer_connection(s);
+            cls = "RTCPeerConnectionStats";
             break;
         case FL_STATS_ELEMENT:
         default:

@@ -88,12 +88,46 @@ static void write_attrs(fl__sdp_str *s, const fl_sdp_media *m, int ice_lite)
         fl__sdp_str_add(s, "a=rtcp-rsize\r\n");
 }
 
+/* A data channel section: ICE, DTLS, mid and the SCTP figures (RFC 8841,
+ * or the legacy a=sctpmap form); no direction, no RTCP. */
+static void write_app_media(fl__sdp_str *s,
+                            const fl_sdp_media *m,
+                            const char *ipv,
+                            const char *addr,
+                            int ice_lite)
+{
+    fl__sdp_str_add(s, "m=application %u %s %s\r\nc=IN %s %s\r\n", m->port, m->proto, m->fmt, ipv,
+                    addr);
+    for (size_t i = 0; i < m->ncandidates; i++)
+        fl__sdp_str_add(s, "a=%s\r\n", m->candidates[i]);
+    if (m->end_of_candidates)
+        fl__sdp_str_add(s, "a=end-of-candidates\r\n");
+    fl__sdp_str_add(s, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", m->ice_ufrag, m->ice_pwd);
+    if (!ice_lite)
+        fl__sdp_str_add(s, "a=ice-options:trickle\r\n");
+    fl__sdp_str_add(s, "a=fingerprint:%s\r\n", m->fingerprint);
+    if (m->setup != FL_SDP_SETUP_NONE && (unsigned)m->setup <= FL_SDP_SETUP_HOLDCONN)
+        fl__sdp_str_add(s, "a=setup:%s\r\n", setup_names[m->setup]);
+    if (m->mid[0])
+        fl__sdp_str_add(s, "a=mid:%s\r\n", m->mid);
+    if (m->sctp_legacy)
+        fl__sdp_str_add(s, "a=sctpmap:%u webrtc-datachannel 1024\r\n", m->sctp_port);
+    else
+        fl__sdp_str_add(s, "a=sctp-port:%u\r\n", m->sctp_port);
+    if (m->max_message_size)
+        fl__sdp_str_add(s, "a=max-message-size:%u\r\n", (unsigned)m->max_message_size);
+}
+
 static void write_media(fl__sdp_str *s,
                         const fl_sdp_media *m,
                         const char *ipv,
                         const char *addr,
                         int ice_lite)
 {
+    if (!m->rejected && m->kind == FL_SDP_KIND_APPLICATION) {
+        write_app_media(s, m, ipv, addr, ice_lite);
+        return;
+    }
     if (m->rejected) {
         fl__sdp_str_add(s, "m=%s 0 %s %s\r\nc=IN %s %s\r\n", m->kind_name, m->proto,
                         m->fmt[0] ? m->fmt : "0", ipv, addr);

@@ -500,6 +500,23 @@ static int media_attr(ctx *c, slice name, slice v)
         return rtcp_attr(c, v);
     } else if (eq(name, "crypto")) {
         return crypto_attr(c, v);
+    } else if (eq(name, "sctp-port") || eq(name, "max-message-size")) {
+        uint64_t n;
+        if (to_uint(trim(v), eq(name, "sctp-port") ? 65535 : UINT32_MAX, &n) != 0)
+            return fail(c, "a=sctp-port or a=max-message-size not a number");
+        if (eq(name, "sctp-port"))
+            m->sctp_port = (uint16_t)n;
+        else
+            m->max_message_size = (uint32_t)n;
+    } else if (eq(name, "sctpmap")) {
+        uint64_t n;
+        slice port = next_token(&v), app = next_token(&v);
+        if (to_uint(port, 65535, &n) != 0)
+            return fail(c, "a=sctpmap port not a number");
+        if (eq(app, "webrtc-datachannel")) {
+            m->sctp_port = (uint16_t)n;
+            m->sctp_legacy = 1;
+        }
     } else if (eq(name, "direction")) {
         slice d = trim(v);
         m->comedia = eq(d, "active") ? 1 : eq(d, "passive") ? 2 : eq(d, "both") ? 3 : 0;

@@ -357,6 +357,57 @@ static int answer_media(const conf *cf,
     return 1;
 }
 
+/* An application section of SCTP over DTLS for data channels: RFC 8841's
+ * "UDP/DTLS/SCTP webrtc-datachannel" (TCP/DTLS/SCTP too), or the legacy
+ * "DTLS/SCTP <port>" with a=sctpmap. */
+static int datachannel_section(const fl_sdp_media *o)
+{
+    if (o->kind != FL_SDP_KIND_APPLICATION || o->rejected)
+        return 0;
+    if (strcmp(o->proto, "UDP/DTLS/SCTP") == 0 || strcmp(o->proto, "TCP/DTLS/SCTP") == 0)
+        return strcmp(o->fmt, "webrtc-datachannel") == 0;
+    return strcmp(o->proto, "DTLS/SCTP") == 0 && o->sctp_legacy;
+}
+
+/* Our SCTP figures on a data channel section. */
+static void fill_sctp(const fl_sdp_local *l, fl_sdp_media *a)
+{
+    a->sctp_port = l->sctp_port ? l->sctp_port : 5000;
+    a->max_message_size = l->max_message_size ? l->max_message_size : 262144;
+    snprintf(a->ice_ufrag, sizeof(a->ice_ufrag), "%s", l->ice_ufrag);
+    snprintf(a->ice_pwd, sizeof(a->ice_pwd), "%s", l->ice_pwd);
+    snprintf(a->fingerprint, sizeof(a->fingerprint), "%s", l->fingerprint);
+    if (a->sctp_legacy)
+        snprintf(a->fmt, sizeof(a->fmt), "%u", a->sctp_port);
+}
+
+/* The offer's first data channel section, when we take data channels.
+ * 1 accepted, 0 rejected, or an error. */
+static int answer_app(const conf *cf,
+                      const fl_sdp_media *o,
+                      fl_sdp_media *a,
+                      size_t idx,
+                      int *taken,
+                      char *err,
+                      size_t errlen)
+{
+    answer_start(o, a);
+    if (!cf->local->datachannels || *taken || !datachannel_section(o))
+        return 0;
+    if (!o->ice_ufrag[0] || !o->ice_pwd[0])
+        return fl__sdp_fail(err, errlen, "section %zu: no ICE credentials", idx);
+    if (!o->fingerprint[0])
+        return fl__sdp_fail(err, errlen, "section %zu: no fingerprint", idx);
+    *taken = 1;
+    a->rejected = 0;
+    a->port = 9;
+    a->dir = FL_SDP_DIR_SENDRECV;
+    a->setup = answer_setup(o->setup);
+    a->sctp_legacy = o->sctp_legacy;
+    fill_sctp(cf->local, a);
+    return 1;
+}
+
 /* RTP/AVP, RTP/AVPF, RTP/SAVP, RTP/SAVPF: whether SRTP, whether feedback. */
 static int plain_proto(const char *proto, int *secure, int *feedback)
 {
@@ -511,13 +562,15 @@ int fl_sdp_answer(const fl_sdp_desc *offer,
         goto out;
     }
     size_t accepted = 0;
-    int ssrc_done[2] = { 0, 0 }, taken[2] = { 0, 0 };
+    int ssrc_done[2] = { 0, 0 }, taken[2] = { 0, 0 }, app_taken = 0;
     answer->nmedia = offer->nmedia < FL_SDP_MAX_MEDIA ? offer->nmedia : FL_SDP_MAX_MEDIA;
     for (size_t i = 0; i < answer->nmedia; i++) {
         const fl_sdp_media *o = &offer->media[i];
         fl_sdp_dir want = o->kind == FL_SDP_KIND_VIDEO ? want_video : want_audio;
         if (local->plain)
             rc = answer_plain(cf, o, &answer->media[i], want, i, ssrc_done, taken, err, errlen);
+        else if (o->kind == FL_SDP_KIND_APPLICATION)
+            rc = answer_app(cf, o, &answer->media[i], i, &app_taken, err, errlen);
         else
             rc = answer_media(cf, o, &answer->media[i], want, i, ssrc_done, err, errlen);
         if (rc < 0)
@@ -664,6 +717,22 @@ static int offer_media(const conf *cf,
     return 0;
 }
 
+/* Our data channel section (RFC 8841's form), after the media. */
+static void offer_app(const conf *cf, fl_sdp_desc *d)
+{
+    fl_sdp_media *m = &d->media[d->nmedia];
+    m->kind = FL_SDP_KIND_APPLICATION;
+    snprintf(m->kind_name, sizeof(m->kind_name), "application");
+    snprintf(m->proto, sizeof(m->proto), "UDP/DTLS/SCTP");
+    snprintf(m->fmt, sizeof(m->fmt), "webrtc-datachannel");
+    snprintf(m->mid, sizeof(m->mid), "%zu", d->nmedia);
+    m->port = 9;
+    m->setup = FL_SDP_SETUP_ACTPASS;
+    fill_sctp(cf->local, m);
+    memcpy(d->bundle[d->nbundle++], m->mid, sizeof(m->mid));
+    d->nmedia++;
+}
+
 int fl_sdp_offer(const fl_sdp_local *local,
                  int audio,
                  fl_sdp_dir audio_dir,
@@ -685,6 +754,8 @@ int fl_sdp_offer(const fl_sdp_local *local,
         rc = offer_media(cf, 0, audio_dir, offer, &next, ssrc_done);
     if (rc == 0 && video)
         rc = offer_media(cf, 1, video_dir, offer, &next, ssrc_done);
+    if (rc == 0 && local->datachannels && !local->plain)
+        offer_app(cf, offer);
     if (rc == 0) {
         offer->session_id = local->session_id;
         offer->session_version = local->session_version;

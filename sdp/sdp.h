@@ -186,6 +186,12 @@ typedef struct fl_sdp_media {
      * 1 active (the peer connects/sends first: learn its address from its
      * first packet), 2 passive, 3 both. */
     int comedia;
+    /* Data channels (RFC 8841): a=sctp-port, or the legacy form's port
+     * (m=application <port> DTLS/SCTP 5000 with a=sctpmap:5000
+     * webrtc-datachannel <streams>); 0 when absent. */
+    uint16_t sctp_port;
+    uint32_t max_message_size; /* a=max-message-size; 0 when absent */
+    int sctp_legacy;           /* the DTLS/SCTP form with a=sctpmap */
 } fl_sdp_media;
 
 typedef struct fl_sdp_desc {
@@ -286,6 +292,15 @@ typedef struct fl_sdp_local {
     int plain;
     uint16_t port[2];
     const fl_sdp_crypto *crypto[2]; /* not owned; read during the call */
+    /* Data channels (WebRtcEndpoint's useDataChannels): an answer accepts
+     * the offer's first application section of SCTP over DTLS (RFC 8841's
+     * "UDP/DTLS/SCTP webrtc-datachannel", or the legacy "DTLS/SCTP 5000"
+     * with a=sctpmap, answered in the same form), an offer adds one after
+     * the media (RFC 8841's form). Without it application sections are
+     * rejected. sctp_port 0: 5000; max_message_size 0: 262144. */
+    int datachannels;
+    uint16_t sctp_port;
+    uint32_t max_message_size;
 } fl_sdp_local;
 
 /* Answers an offer (RFC 3264, RFC 8843 BUNDLE, RFC 8829's answer rules):
@@ -297,8 +312,9 @@ typedef struct fl_sdp_local {
  * RECVONLY likewise), setup active when the offer says actpass or passive
  * (passive when it says active), rtcp-mux and rtcp-rsize when offered, all
  * accepted sections in one BUNDLE group when the offer has one.
- * Application sections, other kinds and sections with no common codec are
- * rejected (port 0, kept in place). FL_EBADMSG (reason in err) when the
+ * Application sections (but data channels: fl_sdp_local.datachannels),
+ * other kinds and sections with no common codec are rejected (port 0,
+ * kept in place). FL_EBADMSG (reason in err) when the
  * offer has no ICE credentials or no fingerprint on an accepted section,
  * FL_ENOTSUP when nothing could be accepted. The text is malloc'd. */
 int fl_sdp_answer(const fl_sdp_desc *offer,

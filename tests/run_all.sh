@@ -73,7 +73,7 @@ browser_tests() {
     done
 }
 BROWSER_TESTS=$(cd tests/interop/browser && ls *.test.js | sed 's/\.test\.js$//')
-BROWSER_TESTS_ASAN="hello_world one2many generate_offer whip http_post rtp"
+BROWSER_TESTS_ASAN="hello_world one2many generate_offer whip http_post rtp datachannel"
 
 fuzz_smoke() {
     local t=$1 name

@@ -9,7 +9,7 @@ set -e
 # test peer (tests/interop/lib/rtsp_server.py; x264enc is in -ugly).
 # curl: the uploads of tests/interop/browser/http_post.
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev libuv1-dev libmbedtls-dev libjansson-dev
-libcmocka-dev libsrtp2-dev libssl-dev nodejs npm openssl procps iproute2 iptables coturn python3
+libcmocka-dev libsrtp2-dev libusrsctp-dev libssl-dev nodejs npm openssl procps iproute2 iptables coturn python3
 chromium janus libvpx-dev libopus-dev libopenh264-dev libyuv-dev ffmpeg mkvtoolnix python3-gi gir1.2-gst-rtsp-server-1.0
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly curl"
 missing=""

@@ -142,6 +142,7 @@ const PAGE = `<!doctype html>
       log('iceConnectionState', pc.iceConnectionState);
       if (pc.iceConnectionState === 'connected' || pc.iceConnectionState === 'completed') mark('iceConnectedAt');
     };
+    pc.ondatachannel = (e) => { log('datachannel', e.channel.label); dcWatch(e.channel, true); };
     pc.ontrack = (e) => {
       log('track', e.track.kind);
       mark(e.track.kind + 'TrackAt');
@@ -350,7 +351,74 @@ const PAGE = `<!doctype html>
     if (pc) pc.close();
   }
 
+  // Data channels: made here (dcCreate, before createOffer for the offer to
+  // carry them) or announced by the peer (ondatachannel). Each keeps what
+  // arrived, in order: {binary, size, sum} (sum: dcSum of the bytes or
+  // characters) and, for short text, the text.
+  const dcs = [];
+  function dcSum(x) {
+    let h = 2166136261;
+    for (let i = 0; i < x.length; i++) {
+      h ^= typeof x === 'string' ? x.charCodeAt(i) : x[i];
+      h = Math.imul(h, 16777619) >>> 0;
+    }
+    return h;
+  }
+  function dcMake(kind, size, seed) {
+    if (kind === 'binary') {
+      const b = new Uint8Array(size);
+      for (let i = 0; i < size; i++) b[i] = (i * 7 + seed) & 255;
+      return b;
+    }
+    let t = '';
+    for (let i = 0; i < size; i++) t += String.fromCharCode(97 + ((i * 7 + seed) % 26));
+    return t;
+  }
+  function dcWatch(ch, remote) {
+    ch.binaryType = 'arraybuffer';
+    const rec = { ch, remote, state: ch.readyState, messages: [], openedAt: null, closedAt: null };
+    dcs.push(rec);
+    ch.onopen = () => { rec.state = 'open'; rec.openedAt = Date.now(); };
+    ch.onclose = () => { rec.state = 'closed'; rec.closedAt = Date.now(); };
+    ch.onmessage = (e) => {
+      if (typeof e.data === 'string') {
+        rec.messages.push({ binary: false, size: e.data.length, sum: dcSum(e.data),
+                            text: e.data.length <= 64 ? e.data : undefined });
+      } else {
+        const b = new Uint8Array(e.data);
+        rec.messages.push({ binary: true, size: b.length, sum: dcSum(b) });
+      }
+    };
+    return rec;
+  }
+  function dcFind(label) {
+    return dcs.find((r) => r.ch.label === label && r.state !== 'closed');
+  }
+  function dcInfo() {
+    return dcs.map((r) => ({ label: r.ch.label, id: r.ch.id, ordered: r.ch.ordered, protocol: r.ch.protocol,
+      maxRetransmits: r.ch.maxRetransmits, maxPacketLifeTime: r.ch.maxPacketLifeTime, remote: r.remote,
+      state: r.ch.readyState === 'open' ? 'open' : r.state, messages: r.messages, bufferedAmount: r.ch.bufferedAmount }));
+  }
+  // Sends {kind: 'binary'|'text', size, seed} messages on the channel of
+  // that label; returns their sums.
+  async function dcSend(label, msgs) {
+    const r = dcFind(label);
+    if (!r) throw new Error('no data channel ' + label);
+    const sums = [];
+    for (const m of msgs) {
+      const d = m.text !== undefined ? m.text : dcMake(m.kind, m.size, m.seed || 0);
+      while (r.ch.bufferedAmount > 1 << 20) await new Promise((res) => setTimeout(res, 10));
+      r.ch.send(d);
+      sums.push(dcSum(d));
+    }
+    return sums;
+  }
+
   window.fluo = {
+    dcCreate: (label, opts) => { dcWatch(pc.createDataChannel(label, opts || {}), false); return true; },
+    dcSend,
+    dcInfo,
+    dcClose: (label) => { const r = dcFind(label); if (r) r.ch.close(); return !!r; },
     init: async (c) => { const r = await init(c); watchFirstFrame(); return r; },
     createOffer, createAnswer, setRemote, addIce, stats, close,
     startSampling, stopSampling, takeSamples,
@@ -452,6 +520,25 @@ class Peer {
 
   stats() {
     return this._call(() => window.fluo.stats(), undefined, 'stats');
+  }
+
+  // Data channels (see dcWatch in the page): create one (before createOffer),
+  // send messages [{kind, size, seed} | {text}] (resolves to their sums),
+  // list them with what they received, close one.
+  dcCreate(label, opts = {}) {
+    return this._call(([l, o]) => window.fluo.dcCreate(l, o), [label, opts], `dcCreate(${label})`);
+  }
+
+  dcSend(label, msgs) {
+    return this._call(([l, m]) => window.fluo.dcSend(l, m), [label, msgs], `dcSend(${label})`);
+  }
+
+  dcInfo() {
+    return this._call(() => window.fluo.dcInfo(), undefined, 'dcInfo');
+  }
+
+  dcClose(label) {
+    return this._call((l) => window.fluo.dcClose(l), label, `dcClose(${label})`);
   }
 
   events() {

@@ -148,6 +148,9 @@ static void take_events(side *s)
             s->rtcp++;
             s->last_rtcp_len = ev.buf->len;
             break;
+        case FL_TRANSPORT_EVENT_DATA: /* not asked for (cfg.app_data) */
+            s->rtp_bad_payload++;
+            break;
         }
         fl_transport_event_release(&ev);
     }
