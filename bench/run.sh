@@ -87,8 +87,11 @@ failure_since() {
 run_one() {
     local sc=$1 srv=$2 n=$3 rep=$4 line rc out=build/bench.run.out start
     start=$(wc -l <"$LOG")
+    # one core for the server: fluo with one worker (two on one core would
+    # spread a large pipeline for nothing; the fanout step measures that)
     timeout 900 taskset -c "$CLIENT_CPU" "$BIN" "$sc" --server "$srv" --sessions "$n" \
-        --seconds "$SECONDS_PER_RUN" --net veth --server-cpu "$SERVER_CPU" >"$out" 2>>"$LOG"
+        --seconds "$SECONDS_PER_RUN" --net veth --server-cpu "$SERVER_CPU" --workers 1 \
+        >"$out" 2>>"$LOG"
     rc=$?
     line=$(tail -1 "$out")
     echo "$line rep=$rep" | tee -a "$LOG"
