@@ -13,7 +13,10 @@ SECS=${3:-8}
 OUT=build/profile-$SC
 mkdir -p build
 command -v perf >/dev/null || { echo "perf is not installed" >&2; exit 1; }
-build/fluo-bench "$SC" --server fluo --sessions "$N" --seconds $((SECS + 10)) >"$OUT.bench" 2>&1 &
+# the harness of make bench: client on core 0, fluo (one worker) on core 1
+# behind the veth pair
+taskset -c 0 build/fluo-bench "$SC" --server fluo --sessions "$N" --seconds $((SECS + 10)) \
+    --net veth --server-cpu 1 --workers 1 >"$OUT.bench" 2>&1 &
 bench=$!
 trap 'kill $bench 2>/dev/null || true' EXIT
 # the harness starts the server, then connects the sessions: sample after
