@@ -70,8 +70,8 @@ static void write_mid_exts_dir(fl__sdp_str *s, const fl_sdp_media *m)
     fl__sdp_str_add(s, "a=%s\r\n", dir_names[(unsigned)m->dir <= 3 ? m->dir : 0]);
 }
 
-/* ICE, DTLS, mid, extensions, direction, msid, RTCP. */
-static void write_attrs(fl__sdp_str *s, const fl_sdp_media *m, int ice_lite)
+/* ICE credentials and options, DTLS fingerprint and setup. */
+static void write_ice_dtls(fl__sdp_str *s, const fl_sdp_media *m, int ice_lite)
 {
     fl__sdp_str_add(s, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", m->ice_ufrag, m->ice_pwd);
     if (!ice_lite)
@@ -79,6 +79,12 @@ static void write_attrs(fl__sdp_str *s, const fl_sdp_media *m, int ice_lite)
     fl__sdp_str_add(s, "a=fingerprint:%s\r\n", m->fingerprint);
     if (m->setup != FL_SDP_SETUP_NONE && (unsigned)m->setup <= FL_SDP_SETUP_HOLDCONN)
         fl__sdp_str_add(s, "a=setup:%s\r\n", setup_names[m->setup]);
+}
+
+/* ICE, DTLS, mid, extensions, direction, msid, RTCP. */
+static void write_attrs(fl__sdp_str *s, const fl_sdp_media *m, int ice_lite)
+{
+    write_ice_dtls(s, m, ice_lite);
     write_mid_exts_dir(s, m);
     if (m->nssrcs && m->ssrcs[0].msid[0])
         fl__sdp_str_add(s, "a=msid:%s\r\n", m->ssrcs[0].msid);
@@ -102,12 +108,7 @@ static void write_app_media(fl__sdp_str *s,
         fl__sdp_str_add(s, "a=%s\r\n", m->candidates[i]);
     if (m->end_of_candidates)
         fl__sdp_str_add(s, "a=end-of-candidates\r\n");
-    fl__sdp_str_add(s, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", m->ice_ufrag, m->ice_pwd);
-    if (!ice_lite)
-        fl__sdp_str_add(s, "a=ice-options:trickle\r\n");
-    fl__sdp_str_add(s, "a=fingerprint:%s\r\n", m->fingerprint);
-    if (m->setup != FL_SDP_SETUP_NONE && (unsigned)m->setup <= FL_SDP_SETUP_HOLDCONN)
-        fl__sdp_str_add(s, "a=setup:%s\r\n", setup_names[m->setup]);
+    write_ice_dtls(s, m, ice_lite);
     if (m->mid[0])
         fl__sdp_str_add(s, "a=mid:%s\r\n", m->mid);
     if (m->sctp_legacy)

@@ -310,6 +310,17 @@ static fl_sdp_setup answer_setup(fl_sdp_setup offered)
 }
 
 /* An answer's section starts as the offer's, rejected. */
+/* 0 when the offered section carries ICE credentials and a fingerprint,
+ * else an error naming what is missing. */
+static int offered_transport(const fl_sdp_media *o, size_t idx, char *err, size_t errlen)
+{
+    if (!o->ice_ufrag[0] || !o->ice_pwd[0])
+        return fl__sdp_fail(err, errlen, "section %zu: no ICE credentials", idx);
+    if (!o->fingerprint[0])
+        return fl__sdp_fail(err, errlen, "section %zu: no fingerprint", idx);
+    return 0;
+}
+
 static void answer_start(const fl_sdp_media *o, fl_sdp_media *a)
 {
     a->kind = o->kind;
@@ -340,10 +351,9 @@ static int answer_media(const conf *cf,
         a->ncodecs = 0;
         return 0;
     }
-    if (!o->ice_ufrag[0] || !o->ice_pwd[0])
-        return fl__sdp_fail(err, errlen, "section %zu: no ICE credentials", idx);
-    if (!o->fingerprint[0])
-        return fl__sdp_fail(err, errlen, "section %zu: no fingerprint", idx);
+    int rc = offered_transport(o, idx, err, errlen);
+    if (rc < 0)
+        return rc;
     a->rejected = 0;
     a->port = 9;
     int we_send = sends(want) && recvs(o->dir), we_recv = recvs(want) && sends(o->dir);
@@ -394,10 +404,9 @@ static int answer_app(const conf *cf,
     answer_start(o, a);
     if (!cf->local->datachannels || *taken || !datachannel_section(o))
         return 0;
-    if (!o->ice_ufrag[0] || !o->ice_pwd[0])
-        return fl__sdp_fail(err, errlen, "section %zu: no ICE credentials", idx);
-    if (!o->fingerprint[0])
-        return fl__sdp_fail(err, errlen, "section %zu: no fingerprint", idx);
+    int rc = offered_transport(o, idx, err, errlen);
+    if (rc < 0)
+        return rc;
     *taken = 1;
     a->rejected = 0;
     a->port = 9;

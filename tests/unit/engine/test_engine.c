@@ -22,6 +22,7 @@
 #include "base/err.h"
 #include "base/time.h"
 #include "engine/fluo.h"
+#include "tests/unit/engine/media_packets.h"
 
 #define WAIT_MS    5000
 #define MAX_EVENTS 512
@@ -413,22 +414,6 @@ typedef struct sink_rec {
     fl_buf *last;
     struct sink_rec *twin;
 } sink_rec;
-
-static size_t make_packet(uint8_t *out, unsigned media, int seq)
-{
-    size_t len = 20 + (size_t)(seq % 200);
-    out[0] = (uint8_t)media;
-    out[1] = (uint8_t)(seq >> 8);
-    out[2] = (uint8_t)seq;
-    for (size_t i = 3; i < len; i++)
-        out[i] = (uint8_t)(seq * 7 + i);
-    return len;
-}
-
-static int media_idx(unsigned media)
-{
-    return media == FL_MEDIA_AUDIO ? 0 : media == FL_MEDIA_VIDEO ? 1 : 2;
-}
 
 /* Runs on the worker: checks each packet is the next one, byte for byte. */
 static void on_media(void *arg, unsigned media, fl_buf *buf)

@@ -21,6 +21,7 @@
 
 #include "base/buf.h"
 #include "engine/fluo.h"
+#include "tests/unit/engine/media_packets.h"
 
 #define WAIT_MS 5000
 #define NSINKS  6
@@ -159,22 +160,6 @@ static void on_text(void *arg, int status, const char *text)
     t->text = text ? strdup(text) : NULL;
     atomic_store(&t->status, status);
     atomic_fetch_add(&t->replies, 1);
-}
-
-static size_t make_packet(uint8_t *out, unsigned media, int seq)
-{
-    size_t len = 20 + (size_t)(seq % 200);
-    out[0] = (uint8_t)media;
-    out[1] = (uint8_t)(seq >> 8);
-    out[2] = (uint8_t)seq;
-    for (size_t i = 3; i < len; i++)
-        out[i] = (uint8_t)(seq * 7 + i);
-    return len;
-}
-
-static int media_idx(unsigned media)
-{
-    return media == FL_MEDIA_AUDIO ? 0 : media == FL_MEDIA_VIDEO ? 1 : 2;
 }
 
 /* On the sink's worker: each packet the next one, byte for byte. */
