@@ -145,6 +145,8 @@ char *fl__pipeline_dot_write(fl_pipeline *p, fl__worker *w, const char *prefix, 
         dot_edges(&sb, fl_container_of(it, fl_element, node));
         const fl_element *e = fl_container_of(it, fl_element, node);
         fl__xcode_dot(e, e->id, dot_out, &sb);
+        if (e->type->dot)
+            e->type->dot(e, dot_out, &sb);
     }
     fl_list_foreach (it, &w->bridges_in) { /* links from other workers' elements */
         fl_element *in = fl__bridge_in_element(it);

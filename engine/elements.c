@@ -5,18 +5,30 @@
 
 #include "engine/engine_int.h"
 
-extern const fl__element_type fl__passthrough_type;  /* engine/passthrough.c */
-extern const fl__element_type fl__app_source_type;   /* engine/app.c */
-extern const fl__element_type fl__app_sink_type;     /* engine/app.c */
-extern const fl__element_type fl__webrtc_type;       /* engine/webrtc*.c */
-extern const fl__element_type fl__recorder_type;     /* engine/recorder.c */
-extern const fl__element_type fl__player_type;       /* engine/player.c */
-extern const fl__element_type fl__http_post_type;    /* engine/http_post.c */
-extern const fl__element_type fl__rtp_endpoint_type; /* engine/rtp_endpoint.c */
+extern const fl__element_type fl__passthrough_type;            /* engine/passthrough.c */
+extern const fl__element_type fl__app_source_type;             /* engine/app.c */
+extern const fl__element_type fl__app_sink_type;               /* engine/app.c */
+extern const fl__element_type fl__webrtc_type;                 /* engine/webrtc*.c */
+extern const fl__element_type fl__recorder_type;               /* engine/recorder.c */
+extern const fl__element_type fl__player_type;                 /* engine/player.c */
+extern const fl__element_type fl__http_post_type;              /* engine/http_post.c */
+extern const fl__element_type fl__rtp_endpoint_type;           /* engine/rtp_endpoint.c */
+extern const fl__element_type fl__hub_port_type;               /* engine/hub.c */
+extern const fl__element_type fl__dispatcher_type;             /* engine/hub.c */
+extern const fl__element_type fl__dispatcher_one_to_many_type; /* engine/hub.c */
 
 static const fl__element_type *const types[] = {
-    &fl__passthrough_type, &fl__app_source_type, &fl__app_sink_type,  &fl__webrtc_type,
-    &fl__recorder_type,    &fl__player_type,     &fl__http_post_type, &fl__rtp_endpoint_type,
+    &fl__passthrough_type,
+    &fl__app_source_type,
+    &fl__app_sink_type,
+    &fl__webrtc_type,
+    &fl__recorder_type,
+    &fl__player_type,
+    &fl__http_post_type,
+    &fl__rtp_endpoint_type,
+    &fl__hub_port_type,
+    &fl__dispatcher_type,
+    &fl__dispatcher_one_to_many_type,
 };
 
 const fl__element_type *fl__element_type_find(const char *name)

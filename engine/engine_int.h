@@ -358,6 +358,11 @@ typedef struct fl__element_type {
      * a negative code (setting inv->result or inv->why). */
     const fl__method *methods;
     int (*invoke)(fl_element *e, fl__invocation *inv);
+    /* Writes DOT edges of its own beyond its links (dot.c's printf; nodes
+     * are e<id>): what it routes inside (a hub's ports). NULL: none. */
+    void (*dot)(const fl_element *e,
+                void (*out)(void *arg, const char *fmt, ...) __attribute__((format(printf, 2, 3))),
+                void *arg);
     /* 1: an endpoint, the many of a broadcast: a pipeline that spreads over
      * the workers (fl_engine_config.spread_from) may place it anywhere. */
     int spreads;

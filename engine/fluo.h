@@ -158,6 +158,16 @@ int fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
 #define FL_ELEMENT_PLAYER      "PlayerEndpoint"   /* media from a file, HTTP or RTSP */
 #define FL_ELEMENT_HTTP_POST   "HttpPostEndpoint" /* media from a WebM/MKV upload */
 #define FL_ELEMENT_RTP         "RtpEndpoint"      /* a plain RTP peer: RTP/AVP(F), SDES-SRTP */
+/* Hubs route media between their HubPorts, with no decode. A HubPort joins
+ * one through its property "hub" (the hub's name; set once, FL_ESTATE
+ * after). A Dispatcher's invoke "connect" (source port's name, sink
+ * port's name) sends what reaches the first port out of the second; a
+ * DispatcherOneToMany's "setSource" (a port's name) sends that port's
+ * media out of every other port, "removeSource" stops it. A port named
+ * that is not the hub's: FL_EINVAL. */
+#define FL_ELEMENT_HUB_PORT               "HubPort"
+#define FL_ELEMENT_DISPATCHER             "Dispatcher"
+#define FL_ELEMENT_DISPATCHER_ONE_TO_MANY "DispatcherOneToMany"
 
 /* Source/sink pad pairs an element holds at most (each media type and pad
  * description a connect names makes one); a connect past it: FL_ERANGE. */

@@ -14,10 +14,21 @@ extern const rpc_class fl__class_recorder;  /* rpc/ops_recorder.c */
 extern const rpc_class fl__class_player;    /* rpc/ops_player.c */
 extern const rpc_class fl__class_http_post; /* rpc/ops_http_post.c */
 extern const rpc_class fl__class_rtp;       /* rpc/ops_rtp.c */
+extern const rpc_class fl__class_hub_port;  /* rpc/ops_hub.c */
+extern const rpc_class fl__class_dispatcher;
+extern const rpc_class fl__class_dispatcher_one_to_many;
 
 static const rpc_class *const classes[] = {
-    &pipeline,         &passthrough,         &fl__class_webrtc, &fl__class_recorder,
-    &fl__class_player, &fl__class_http_post, &fl__class_rtp,
+    &pipeline,
+    &passthrough,
+    &fl__class_webrtc,
+    &fl__class_recorder,
+    &fl__class_player,
+    &fl__class_http_post,
+    &fl__class_rtp,
+    &fl__class_hub_port,
+    &fl__class_dispatcher,
+    &fl__class_dispatcher_one_to_many,
 };
 
 const rpc_class *fl__class_find(const char *name)

@@ -70,7 +70,15 @@ static void create_element(call *c, const kmd_class *cls, const rpc_class *k, js
 {
     if (k->check_ctor && k->check_ctor(c, ctor) != 0)
         return;
-    obj *pipe = fl__obj_find(c->rpc, json_string_value(json_object_get(ctor, "mediaPipeline")));
+    /* a HubPort is made in its hub's pipeline */
+    const char *pipe_id = json_string_value(json_object_get(ctor, "mediaPipeline"));
+    const char *hub_id = json_string_value(json_object_get(ctor, "hub"));
+    obj *hub = !pipe_id && hub_id ? fl__obj_find(c->rpc, hub_id) : NULL;
+    obj *pipe = pipe_id ? fl__obj_find(c->rpc, pipe_id) : hub ? hub->parent : NULL;
+    if (!pipe || !pipe->pipeline) {
+        fl__call_err(c, KE_MEDIA_OBJECT_NOT_FOUND, "%s: its pipeline was not found", cls->name);
+        return;
+    }
     obj *o = fl__obj_new(c->rpc, cls, pipe, NULL);
     if (!o) {
         fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "Out of memory");

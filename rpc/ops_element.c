@@ -517,6 +517,7 @@ const struct op fl__ops[] = {
     { "MediaElement", "setVideoFormat", el_set_video_format },
     { "MediaElement", "setAudioFormat", el_set_audio_format },
     { "MediaPipeline", "getGstreamerDot", get_dot },
+    { "Hub", "getGstreamerDot", get_dot },
     { "MediaPipeline", "getLatencyStats", get_stored },
     { "MediaPipeline", "setLatencyStats", set_stored },
     { "ServerManager", "getInfo", fl__sm_get_info },
