@@ -22,9 +22,17 @@ report() {
         failed=$((failed + 1))
         failures+=("$name")
         echo "FAIL $name ($((SECONDS - t0)) s)"
+        reasons "$log"
         tail -n 60 "$log" | sed 's/^/    /'
     fi
     rm -f "$log"
+}
+
+# reasons LOG: the failed tests and their assertion messages from a node
+# spec log, first (a log's end is mostly stack traces)
+reasons() {
+    awk '/failing tests:/ { on = 1 } on && /✖|Error|error|expected|actual/ && !/^ *at / { print; if (++n >= 30) exit }' "$1" |
+        sed 's/^ */    why: /'
 }
 
 step() {
@@ -34,6 +42,25 @@ step() {
     log=$(mktemp)
     local t0=$SECONDS
     "$@" >"$log" 2>&1 || rc=$?
+    report "$name" "$rc" "$log" "$t0"
+}
+
+# step_retry NAME CMD...: a step run a second time when its first run
+# fails, for the browser tests on a shared, noisy machine; the first run's
+# reasons are printed either way, so a flaky test shows in the output
+step_retry() {
+    local name=$1
+    shift
+    local log rc=0
+    log=$(mktemp)
+    local t0=$SECONDS
+    "$@" >"$log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "RETRY $name: its first run failed ($((SECONDS - t0)) s)"
+        reasons "$log"
+        rc=0
+        "$@" >"$log" 2>&1 || rc=$?
+    fi
     report "$name" "$rc" "$log" "$t0"
 }
 
@@ -68,7 +95,7 @@ browser_tests() {
     local bin=$1 tag=$2
     shift 2
     for name in "$@"; do
-        step "browser$tag:$name" env FLUO_BIN="$PWD/$bin" \
+        step_retry "browser$tag:$name" env FLUO_BIN="$PWD/$bin" \
             node --test --test-reporter=spec "tests/interop/browser/$name.test.js"
     done
 }
