@@ -298,6 +298,16 @@ static int port_get_property(fl_element *e, const char *name, char *out, size_t 
     return 0;
 }
 
+/* A link into a port of a mixing hub: the grid takes it in now (a link
+ * removed is seen by the mixer's timer). */
+static void port_linked(fl_element *e, fl__pad *sink)
+{
+    (void)sink;
+    port *p = e->impl;
+    if (p->hub && p->hub->mix)
+        fl__mix_relayout(p->hub->mix);
+}
+
 /* A port of a mixing hub reports the mixer's figures. */
 static void port_stats(fl_element *e, unsigned media, fl__stats_out *out)
 {
@@ -339,6 +349,7 @@ const fl__element_type fl__hub_port_type = {
     .end_of_stream = port_end,
     .dot = port_dot,
     .stats = port_stats,
+    .linked = port_linked,
 };
 
 /* ---- hubs ---- */

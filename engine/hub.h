@@ -43,6 +43,8 @@ int fl__mix_sender_report(fl__mix *m,
                           uint32_t *rtp_ts,
                           fl_time *sent);
 
+/* The ports' links changed: the layout is made again. */
+void fl__mix_relayout(fl__mix *m);
 /* One MIXER statistics entry: the mixer's figures (the hub's, and each of
  * its ports', since a Hub has no getStats in Kurento's API). */
 void fl__mix_stats(fl__mix *m, fl__stats_out *out);
