@@ -684,21 +684,11 @@ static int relay(fl__call *c, fl__call_fn run, const link_msg *msg, int rc)
     const char *kdesc = c->peer_desc ? c->peer_desc : "default";
     fl__call *n = fl__call_new(c->peer->worker, run, NULL, c->peer, NULL, NULL, kdesc,
                                (const uint8_t *)msg, sizeof(*msg));
-    if (!n)
-        return FL_ENOMEM;
-    n->media = c->media;
-    n->dir = rc;
-    n->reply = c->reply;
-    n->cb = c->cb;
-    n->arg = c->arg;
-    c->reply = NULL;
-    int prc = fl__call_try_post(n);
-    if (prc < 0) {
-        c->reply = n->reply;
-        n->reply = NULL;
-        fl__call_free(n);
+    if (n) {
+        n->media = c->media;
+        n->dir = rc;
     }
-    return prc;
+    return fl__call_relay(c, n);
 }
 
 static void in_connect_run(fl__call *c);
