@@ -82,6 +82,7 @@ typedef struct fl__bridge {
     fl_sdp_codec caps;
     int have_caps; /* caps as B was last told */
     sr_slot sr_out[SR_SLOTS];
+    int sr_last;      /* the sr_out slot of the last packet's stream */
     uint64_t dropped; /* packets the full ring refused */
     remote_sink *sinks;
     size_t nsinks, cap;
@@ -370,21 +371,31 @@ static void out_check_caps(fl__bridge *b, fl__pad *sink)
     tell_in(b, in_caps_run, caps, caps ? sizeof(*caps) : 0);
 }
 
+/* The sr_out slot of stream ssrc, else a free or the oldest one. */
+static sr_slot *out_sr_slot(fl__bridge *b, uint32_t ssrc)
+{
+    sr_slot *slot = &b->sr_out[0];
+    for (int i = 0; i < SR_SLOTS; i++) {
+        if (b->sr_out[i].set && b->sr_out[i].ssrc == ssrc)
+            return &b->sr_out[i];
+        if (!b->sr_out[i].set || b->sr_out[i].at_ms < slot->at_ms)
+            slot = &b->sr_out[i];
+    }
+    return slot;
+}
+
 /* At most every SR_EVERY_MS per stream: its producer's last Sender Report,
- * to B when it changed. */
+ * to B when it changed. Per packet, no clock read (the sink's last_ms is
+ * this packet's time) and, while the stream stays the same, one slot. */
 static void out_check_sender_report(fl__bridge *b, fl__pad *sink, const fl_buf *buf)
 {
     if (!buf->rtp.parsed)
         return;
-    uint64_t now = now_ms(b->from);
-    sr_slot *slot = &b->sr_out[0];
-    for (int i = 0; i < SR_SLOTS; i++) {
-        if (b->sr_out[i].set && b->sr_out[i].ssrc == buf->rtp.ssrc) {
-            slot = &b->sr_out[i];
-            break;
-        }
-        if (!b->sr_out[i].set || b->sr_out[i].at_ms < slot->at_ms)
-            slot = &b->sr_out[i];
+    uint64_t now = sink->last_ms;
+    sr_slot *slot = &b->sr_out[b->sr_last];
+    if (!slot->set || slot->ssrc != buf->rtp.ssrc) {
+        slot = out_sr_slot(b, buf->rtp.ssrc);
+        b->sr_last = (int)(slot - b->sr_out);
     }
     if (slot->set && slot->ssrc == buf->rtp.ssrc && now - slot->at_ms < SR_EVERY_MS)
         return;

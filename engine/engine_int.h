@@ -385,7 +385,8 @@ struct fl__pad {
     int dir;       /* FL_DIR_SOURCE or FL_DIR_SINK */
     unsigned media;
     int flowing;
-    uint64_t last_ms; /* uv_now of the last packet; 0: never */
+    uint64_t last_ms; /* fl__clock_now of the last packet, in ms (a sink's: of the
+                       * one its element's receive hook has); 0: never */
     fl__pad *src;     /* sink pad: its source, or NULL */
     fl__pad **sinks;  /* source pad: its sinks */
     size_t nsinks;
