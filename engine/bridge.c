@@ -680,21 +680,26 @@ fail:
     return NULL;
 }
 
-/* What A sends B for a connect or disconnect: the bridge of each media
- * (NULL: not asked) and the seq of A's connect. */
-typedef struct link_msg {
+/* What A sends B for a connect: the bridge of each media (NULL: not
+ * asked) and the seq of A's connect on it. */
+typedef struct connect_msg {
     fl__bridge *bridges[3];
     uint32_t seqs[3];
-} link_msg;
+} connect_msg;
+
+/* What A sends B for a disconnect: the bridge of each media whose link to
+ * B's element goes (NULL: none). */
+typedef struct disconnect_msg {
+    fl__bridge *bridges[3];
+} disconnect_msg;
 
 /* Relays c (its reply, callback and rc as c->dir) to the peer's worker to
- * run `run` with msg; FL_ECLOSED / FL_ENOMEM, c keeping its reply, when it
- * cannot. A's thread. */
-static int relay(fl__call *c, fl__call_fn run, const link_msg *msg, int rc)
+ * run `run` with msg (len bytes); FL_ECLOSED / FL_ENOMEM, c keeping its
+ * reply, when it cannot. A's thread. */
+static int relay(fl__call *c, fl__call_fn run, const void *msg, size_t len, int rc)
 {
     const char *kdesc = c->peer_desc ? c->peer_desc : "default";
-    fl__call *n = fl__call_new(c->peer->worker, run, NULL, c->peer, NULL, NULL, kdesc,
-                               (const uint8_t *)msg, sizeof(*msg));
+    fl__call *n = fl__call_new(c->peer->worker, run, NULL, c->peer, NULL, NULL, kdesc, msg, len);
     if (n) {
         n->media = c->media;
         n->dir = rc;
@@ -709,7 +714,7 @@ void fl__bridge_connect(fl__call *c)
 {
     const char *sdesc = c->desc ? c->desc : "default";
     const char *kdesc = c->peer_desc ? c->peer_desc : "default";
-    link_msg msg = { { NULL }, { 0 } };
+    connect_msg msg = { { NULL }, { 0 } };
     int rc = 0;
     for (unsigned m = FL_MEDIA_AUDIO; rc == 0 && m <= FL_MEDIA_DATA; m <<= 1) {
         if (!(c->media & m))
@@ -726,7 +731,7 @@ void fl__bridge_connect(fl__call *c)
             fl__raise_link(FL_EVENT_ELEMENT_CONNECTED, c->element, src->desc, c->peer, kdesc, m);
     }
     /* B links what A added, then answers (rc: A's failure, if any) */
-    int prc = relay(c, in_connect_run, &msg, rc);
+    int prc = relay(c, in_connect_run, &msg, sizeof(msg), rc);
     if (prc < 0) {
         for (int i = 0; i < 3; i++) {
             if (msg.bridges[i])
@@ -738,7 +743,7 @@ void fl__bridge_connect(fl__call *c)
 
 static void in_connect_run(fl__call *c)
 {
-    link_msg msg;
+    connect_msg msg;
     memcpy(&msg, c->data, sizeof(msg));
     fl_element *e = c->element;
     int rc = c->dir;
@@ -777,7 +782,7 @@ void fl__bridge_disconnect(fl__call *c)
 {
     const char *sdesc = c->desc ? c->desc : "default";
     const char *kdesc = c->peer_desc ? c->peer_desc : "default";
-    link_msg msg = { { NULL }, { 0 } };
+    disconnect_msg msg = { { NULL } };
     for (unsigned m = FL_MEDIA_AUDIO; m <= FL_MEDIA_DATA; m <<= 1) {
         /* only a pad that exists: a disconnect makes none */
         fl__pad *src = NULL;
@@ -794,14 +799,14 @@ void fl__bridge_disconnect(fl__call *c)
         }
     }
     /* B unlinks; each link it removes comes back as out_sink_left_run */
-    int prc = relay(c, in_disconnect_run, &msg, 0);
+    int prc = relay(c, in_disconnect_run, &msg, sizeof(msg), 0);
     if (prc < 0)
         fl__call_done(c, prc);
 }
 
 static void in_disconnect_run(fl__call *c)
 {
-    link_msg msg;
+    disconnect_msg msg;
     memcpy(&msg, c->data, sizeof(msg));
     fl_element *e = c->element;
     for (int i = 0; i < 3 && !e->dead; i++) {
