@@ -1,8 +1,10 @@
 /* A pipeline spread over two workers (fl_engine_config.spread_from): its
  * endpoints placed on both, a source's packets reaching sinks on the other
  * worker whole and in order through a bridge, connections, events and DOT
- * told as if the link were direct, disconnect, release of either end and of
- * the pipeline, under ASan with no leak. */
+ * told as if the link were direct, a PlayerEndpoint's Sender Reports
+ * relayed to a far sink (at most every 500 ms, agreeing with the packets),
+ * disconnect, release of either end and of the pipeline, under ASan with no
+ * leak. */
 /* cmocka.h needs these headers first */
 // clang-format off
 #include <setjmp.h>
@@ -20,6 +22,7 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "engine/engine_int.h"
 #include "engine/fluo.h"
 #include "tests/unit/engine/engine_test.h"
 #include "tests/unit/engine/media_packets.h"
@@ -398,6 +401,109 @@ static void test_spread_three_workers(void **state)
     t_free(t);
 }
 
+/* What a far AppSink's video sink pad tells of its stream's Sender Report
+ * (the bridge relays it from the source's worker), looked at on each
+ * packet, on the sink's worker. */
+typedef struct sr_rec {
+    fl_element *sink;
+    atomic_int packets;
+    atomic_int changes; /* distinct reports seen */
+    atomic_int min_gap; /* ms between two reports' times, the least */
+    atomic_int worst;   /* ms, a packet's timestamp against the report's */
+    uint32_t ts;        /* the last report */
+    fl_time sent;
+} sr_rec;
+
+static void on_media_sr(void *arg, unsigned media, fl_buf *buf)
+{
+    sr_rec *r = arg;
+    if (media != FL_MEDIA_VIDEO || !buf->rtp.parsed)
+        return;
+    atomic_fetch_add(&r->packets, 1);
+    fl__pad *vsink = NULL;
+    fl_list_foreach (it, &r->sink->pads) {
+        fl__pad *pad = fl_container_of(it, fl__pad, node);
+        if (pad->dir == FL_DIR_SINK && pad->media == FL_MEDIA_VIDEO)
+            vsink = pad;
+    }
+    uint32_t ts;
+    fl_time sent;
+    if (!vsink || fl__pad_sender_report(vsink, buf->rtp.ssrc, &ts, &sent) != 0)
+        return;
+    if (ts != r->ts || sent != r->sent) {
+        if (atomic_load(&r->changes) > 0) {
+            int gap = (int)((sent - r->sent) / FL_TIME_MS);
+            if (gap < atomic_load(&r->min_gap))
+                atomic_store(&r->min_gap, gap);
+        }
+        r->ts = ts;
+        r->sent = sent;
+        atomic_fetch_add(&r->changes, 1);
+    }
+    /* the packet's timestamp at the time it came, by the report: the
+     * report's advanced by the time since (90 kHz) */
+    int64_t want = (int64_t)ts + (fl_time_now() - sent) * 90000 / FL_TIME_SEC;
+    int off = (int)(llabs((int64_t)(int32_t)(buf->rtp.timestamp - (uint32_t)want)) / 90);
+    if (off > atomic_load(&r->worst))
+        atomic_store(&r->worst, off);
+}
+
+/* A PlayerEndpoint's Sender Reports reach a sink on the other worker: one
+ * per stream every 500 ms at the most, agreeing with the packets. */
+static void test_spread_sender_reports(void **state)
+{
+    (void)state;
+    if (system("command -v ffmpeg >/dev/null 2>&1") != 0) {
+        skip();
+        return;
+    }
+    char dir[] = "/tmp/fluo-spread-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[512], uri[128];
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=160x120:rate=30:duration=4 "
+             "-c:v libvpx -b:v 200k -g 30 '%s/v.webm'",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(uri, sizeof(uri), "file://%s/v.webm", dir);
+
+    engine_test *t = t_new(1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *player = mk(p, FL_ELEMENT_PLAYER, NULL);
+    fl_element *k = NULL;
+    for (int i = 0; i < 4 && !k; i++) {
+        fl_element *e = mk(p, FL_ELEMENT_APP_SINK, NULL);
+        if (fl_element_worker(e) != fl_element_worker(player))
+            k = e;
+    }
+    assert_non_null(k);
+    static sr_rec r; /* outlives the sink's worker */
+    memset(&r, 0, sizeof(r));
+    r.sink = k;
+    atomic_store(&r.min_gap, 1 << 30);
+    assert_int_equal(fl_element_set_media_cb(k, on_media_sr, &r), 0);
+    assert_int_equal(connect_sync(t, player, k, FL_MEDIA_VIDEO, NULL, NULL), 0);
+    assert_int_equal(set_sync(t, player, "uri", uri), 0);
+    int before = atomic_load(&t->replies);
+    assert_int_equal(
+            reply_status(t, before, fl_element_invoke(player, "play", NULL, 0, on_text, t)), 0);
+    sleep_ms(3500);
+    pipeline_release_sync(t, p);
+    t_free(t);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+
+    int changes = atomic_load(&r.changes), gap = atomic_load(&r.min_gap);
+    print_message("sender reports over the bridge: %d packets, %d reports, %d ms apart at the "
+                  "least, packets %d ms off them at the most\n",
+                  atomic_load(&r.packets), changes, gap, atomic_load(&r.worst));
+    assert_true(atomic_load(&r.packets) >= 60);
+    assert_true(changes >= 4 && changes <= 8); /* 3.5 s at one each 500 ms at the most */
+    assert_true(gap >= 490);
+    assert_true(atomic_load(&r.worst) <= 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_spread_call_order),
         cmocka_unit_test(test_spread_handles_until_release_done),
         cmocka_unit_test(test_spread_three_workers),
+        cmocka_unit_test(test_spread_sender_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
