@@ -82,6 +82,7 @@ typedef struct fl__bridge {
     fl_sdp_codec caps;
     int have_caps; /* caps as B was last told */
     sr_slot sr_out[SR_SLOTS];
+    int sr_last;      /* the sr_out slot of the last packet's stream */
     uint64_t dropped; /* packets the full ring refused */
     remote_sink *sinks;
     size_t nsinks, cap;
@@ -370,21 +371,31 @@ static void out_check_caps(fl__bridge *b, fl__pad *sink)
     tell_in(b, in_caps_run, caps, caps ? sizeof(*caps) : 0);
 }
 
+/* The sr_out slot of stream ssrc, else a free or the oldest one. */
+static sr_slot *out_sr_slot(fl__bridge *b, uint32_t ssrc)
+{
+    sr_slot *slot = &b->sr_out[0];
+    for (int i = 0; i < SR_SLOTS; i++) {
+        if (b->sr_out[i].set && b->sr_out[i].ssrc == ssrc)
+            return &b->sr_out[i];
+        if (!b->sr_out[i].set || b->sr_out[i].at_ms < slot->at_ms)
+            slot = &b->sr_out[i];
+    }
+    return slot;
+}
+
 /* At most every SR_EVERY_MS per stream: its producer's last Sender Report,
- * to B when it changed. */
+ * to B when it changed. Per packet, no clock read (the sink's last_ms is
+ * this packet's time) and, while the stream stays the same, one slot. */
 static void out_check_sender_report(fl__bridge *b, fl__pad *sink, const fl_buf *buf)
 {
     if (!buf->rtp.parsed)
         return;
-    uint64_t now = now_ms(b->from);
-    sr_slot *slot = &b->sr_out[0];
-    for (int i = 0; i < SR_SLOTS; i++) {
-        if (b->sr_out[i].set && b->sr_out[i].ssrc == buf->rtp.ssrc) {
-            slot = &b->sr_out[i];
-            break;
-        }
-        if (!b->sr_out[i].set || b->sr_out[i].at_ms < slot->at_ms)
-            slot = &b->sr_out[i];
+    uint64_t now = sink->last_ms;
+    sr_slot *slot = &b->sr_out[b->sr_last];
+    if (!slot->set || slot->ssrc != buf->rtp.ssrc) {
+        slot = out_sr_slot(b, buf->rtp.ssrc);
+        b->sr_last = (int)(slot - b->sr_out);
     }
     if (slot->set && slot->ssrc == buf->rtp.ssrc && now - slot->at_ms < SR_EVERY_MS)
         return;
@@ -669,36 +680,31 @@ fail:
     return NULL;
 }
 
-/* What A sends B for a connect or disconnect: the bridge of each media
- * (NULL: not asked) and the seq of A's connect. */
-typedef struct link_msg {
+/* What A sends B for a connect: the bridge of each media (NULL: not
+ * asked) and the seq of A's connect on it. */
+typedef struct connect_msg {
     fl__bridge *bridges[3];
     uint32_t seqs[3];
-} link_msg;
+} connect_msg;
+
+/* What A sends B for a disconnect: the bridge of each media whose link to
+ * B's element goes (NULL: none). */
+typedef struct disconnect_msg {
+    fl__bridge *bridges[3];
+} disconnect_msg;
 
 /* Relays c (its reply, callback and rc as c->dir) to the peer's worker to
- * run `run` with msg; FL_ECLOSED / FL_ENOMEM, c keeping its reply, when it
- * cannot. A's thread. */
-static int relay(fl__call *c, fl__call_fn run, const link_msg *msg, int rc)
+ * run `run` with msg (len bytes); FL_ECLOSED / FL_ENOMEM, c keeping its
+ * reply, when it cannot. A's thread. */
+static int relay(fl__call *c, fl__call_fn run, const void *msg, size_t len, int rc)
 {
     const char *kdesc = c->peer_desc ? c->peer_desc : "default";
-    fl__call *n = fl__call_new(c->peer->worker, run, NULL, c->peer, NULL, NULL, kdesc,
-                               (const uint8_t *)msg, sizeof(*msg));
-    if (!n)
-        return FL_ENOMEM;
-    n->media = c->media;
-    n->dir = rc;
-    n->reply = c->reply;
-    n->cb = c->cb;
-    n->arg = c->arg;
-    c->reply = NULL;
-    int prc = fl__call_try_post(n);
-    if (prc < 0) {
-        c->reply = n->reply;
-        n->reply = NULL;
-        fl__call_free(n);
+    fl__call *n = fl__call_new(c->peer->worker, run, NULL, c->peer, NULL, NULL, kdesc, msg, len);
+    if (n) {
+        n->media = c->media;
+        n->dir = rc;
     }
-    return prc;
+    return fl__call_relay(c, n);
 }
 
 static void in_connect_run(fl__call *c);
@@ -708,7 +714,7 @@ void fl__bridge_connect(fl__call *c)
 {
     const char *sdesc = c->desc ? c->desc : "default";
     const char *kdesc = c->peer_desc ? c->peer_desc : "default";
-    link_msg msg = { { NULL }, { 0 } };
+    connect_msg msg = { { NULL }, { 0 } };
     int rc = 0;
     for (unsigned m = FL_MEDIA_AUDIO; rc == 0 && m <= FL_MEDIA_DATA; m <<= 1) {
         if (!(c->media & m))
@@ -725,7 +731,7 @@ void fl__bridge_connect(fl__call *c)
             fl__raise_link(FL_EVENT_ELEMENT_CONNECTED, c->element, src->desc, c->peer, kdesc, m);
     }
     /* B links what A added, then answers (rc: A's failure, if any) */
-    int prc = relay(c, in_connect_run, &msg, rc);
+    int prc = relay(c, in_connect_run, &msg, sizeof(msg), rc);
     if (prc < 0) {
         for (int i = 0; i < 3; i++) {
             if (msg.bridges[i])
@@ -737,7 +743,7 @@ void fl__bridge_connect(fl__call *c)
 
 static void in_connect_run(fl__call *c)
 {
-    link_msg msg;
+    connect_msg msg;
     memcpy(&msg, c->data, sizeof(msg));
     fl_element *e = c->element;
     int rc = c->dir;
@@ -776,7 +782,7 @@ void fl__bridge_disconnect(fl__call *c)
 {
     const char *sdesc = c->desc ? c->desc : "default";
     const char *kdesc = c->peer_desc ? c->peer_desc : "default";
-    link_msg msg = { { NULL }, { 0 } };
+    disconnect_msg msg = { { NULL } };
     for (unsigned m = FL_MEDIA_AUDIO; m <= FL_MEDIA_DATA; m <<= 1) {
         /* only a pad that exists: a disconnect makes none */
         fl__pad *src = NULL;
@@ -793,14 +799,14 @@ void fl__bridge_disconnect(fl__call *c)
         }
     }
     /* B unlinks; each link it removes comes back as out_sink_left_run */
-    int prc = relay(c, in_disconnect_run, &msg, 0);
+    int prc = relay(c, in_disconnect_run, &msg, sizeof(msg), 0);
     if (prc < 0)
         fl__call_done(c, prc);
 }
 
 static void in_disconnect_run(fl__call *c)
 {
-    link_msg msg;
+    disconnect_msg msg;
     memcpy(&msg, c->data, sizeof(msg));
     fl_element *e = c->element;
     for (int i = 0; i < 3 && !e->dead; i++) {

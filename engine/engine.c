@@ -150,6 +150,23 @@ int fl__call_try_post(fl__call *c)
     return 0;
 }
 
+int fl__call_relay(fl__call *c, fl__call *n)
+{
+    if (!n)
+        return FL_ENOMEM;
+    n->reply = c->reply;
+    n->cb = c->cb;
+    n->arg = c->arg;
+    c->reply = NULL;
+    int rc = fl__call_try_post(n);
+    if (rc < 0) {
+        c->reply = n->reply;
+        n->reply = NULL;
+        fl__call_free(n);
+    }
+    return rc;
+}
+
 int fl__call_submit(fl__call *c, enum fl__reply_kind kind)
 {
     int wanted = kind != FL__REPLY_DONE || c->cb.done;

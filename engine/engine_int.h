@@ -101,6 +101,12 @@ int fl__call_post(fl__call *c);
 /* fl__call_post, but a call refused (FL_ECLOSED) stays the caller's. */
 int fl__call_try_post(fl__call *c);
 
+/* Hands c's reply, callback and argument over to n (a call just made for
+ * the next worker, NULL when that failed) and posts it. Returns 0, or
+ * FL_ENOMEM (n NULL) / FL_ECLOSED (a stopped worker) with n freed and c
+ * keeping its reply, to complete itself. */
+int fl__call_relay(fl__call *c, fl__call *n);
+
 /* How a public call keeps fluo.h's rule (its callback runs exactly once
  * when it returns 0, never when it returns an error): the reply of `kind`
  * is allocated here, before the call is posted, unless c->reply is set
@@ -381,7 +387,8 @@ struct fl__pad {
     int dir;       /* FL_DIR_SOURCE or FL_DIR_SINK */
     unsigned media;
     int flowing;
-    uint64_t last_ms; /* uv_now of the last packet; 0: never */
+    uint64_t last_ms; /* fl__clock_now of the last packet, in ms (a sink's: of the
+                       * one its element's receive hook has); 0: never */
     fl__pad *src;     /* sink pad: its source, or NULL */
     fl__pad **sinks;  /* source pad: its sinks */
     size_t nsinks;

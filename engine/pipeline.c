@@ -58,21 +58,8 @@ static fl__worker *shard_next(const fl_pipeline *p, const fl__worker *w)
 static int shard_pass(fl__call *c, fl__worker *to, const char *text)
 {
     size_t len = text ? strlen(text) + 1 : 0;
-    fl__call *n = fl__call_new(to, c->run, c->pipeline, NULL, NULL, NULL, NULL,
-                               (const uint8_t *)text, len);
-    if (!n)
-        return FL_ENOMEM;
-    n->reply = c->reply;
-    n->cb = c->cb;
-    n->arg = c->arg;
-    c->reply = NULL;
-    int rc = fl__call_try_post(n);
-    if (rc < 0) {
-        c->reply = n->reply;
-        n->reply = NULL;
-        fl__call_free(n);
-    }
-    return rc;
+    return fl__call_relay(c, fl__call_new(to, c->run, c->pipeline, NULL, NULL, NULL, NULL,
+                                          (const uint8_t *)text, len));
 }
 
 static void pipeline_setup_run(fl__call *c)

@@ -17,17 +17,19 @@
 
 FL_LOG_TAG("sctp");
 
-#define OUTQ_MAX      1024          /* packets waiting for their owner */
+#define OUTQ_MAX      1024          /* packets waiting for their owner; more: dropped */
 #define PENDING_MAX   (16u << 20)   /* bytes waiting for the send buffer */
 #define SOCK_BUF      (1024 * 1024) /* send and receive buffers */
 #define RBUF_SIZE     (64 * 1024)   /* one usrsctp_recvv */
 #define MAX_STREAM_ID (FL_SCTP_STREAMS - 1)
 #define EVQ_CAP       64
 
+/* A packet usrsctp made, waiting for its owner: a node of the
+ * association's pool, room for the largest packet it sends. */
 typedef struct pkt {
     struct pkt *next;
     size_t len;
-    uint8_t data[];
+    uint8_t data[FL_SCTP_PACKET_MAX];
 } pkt;
 
 /* A message that waited for room in the send buffer. */
@@ -58,11 +60,16 @@ struct fl_sctp {
     int up, down;
     uint16_t n_out; /* outbound streams the association has */
     fl_time last;
-    /* guarded by reg_lock: what usrsctp sent while anyone drove it */
+    /* guarded by reg_lock: what usrsctp sent while anyone drove it, and
+     * the pool of nodes: one per packet queued at once at the most (so at
+     * most OUTQ_MAX + 1), kept for the next ones */
     pkt *outq, *outq_tail;
     size_t outq_len;
-    uint64_t out_dropped;
+    pkt *outq_free;
+    size_t outq_nodes;
+    uint64_t out_dropped; /* queue full, or a packet too big for a node */
     /* owner only */
+    pkt *out_sent; /* the node fl_sctp_poll_transmit copied out last */
     pending *pend, *pend_tail;
     size_t pend_bytes;
     channel **ch; /* by stream id, up to FL_SCTP_STREAMS */
@@ -103,14 +110,31 @@ static fl_sctp *lookup(uintptr_t token)
     return slots[idx - 1].s;
 }
 
-/* usrsctp's output: any thread that drives usrsctp. */
+/* Under reg_lock: a node for s's next packet, from its pool, which grows
+ * while its queue is longer than ever; NULL when the queue is full. */
+static pkt *outq_node(fl_sctp *s)
+{
+    if (s->outq_len >= OUTQ_MAX)
+        return NULL;
+    pkt *p = s->outq_free;
+    if (p) {
+        s->outq_free = p->next;
+    } else if ((p = malloc(sizeof(*p)))) {
+        s->outq_nodes++;
+    }
+    return p;
+}
+
+/* usrsctp's output: any thread that drives usrsctp. A packet finding the
+ * queue full (or too big, never with our MTU) is dropped and counted:
+ * SCTP sends it again. */
 static int conn_output(void *addr, void *buf, size_t len, uint8_t tos, uint8_t set_df)
 {
     (void)tos;
     (void)set_df;
     pthread_mutex_lock(&reg_lock);
     fl_sctp *s = lookup((uintptr_t)addr);
-    pkt *p = s && s->outq_len < OUTQ_MAX ? malloc(sizeof(*p) + len) : NULL;
+    pkt *p = s && len <= FL_SCTP_PACKET_MAX ? outq_node(s) : NULL;
     if (p) {
         p->next = NULL;
         p->len = len;
@@ -126,6 +150,15 @@ static int conn_output(void *addr, void *buf, size_t len, uint8_t tos, uint8_t s
     }
     pthread_mutex_unlock(&reg_lock);
     return 0;
+}
+
+static void pkt_list_free(pkt *p)
+{
+    while (p) {
+        pkt *next = p->next;
+        free(p);
+        p = next;
+    }
 }
 
 static void init_usrsctp(void)
@@ -175,14 +208,15 @@ static void reg_del(fl_sctp *s)
     sl->next_free = free_head;
     free_head = idx;
     live--;
-    while (s->outq) {
-        pkt *p = s->outq;
-        s->outq = p->next;
-        free(p);
-    }
-    s->outq_tail = NULL;
+    pkt *q = s->outq, *spare = s->outq_free, *sent = s->out_sent;
+    s->outq = s->outq_tail = s->outq_free = s->out_sent = NULL;
     s->outq_len = 0;
     pthread_mutex_unlock(&reg_lock);
+    fl_log(FL_LOG_DEBUG, "output queue: %zu nodes (its longest + 1), %llu packets dropped",
+           s->outq_nodes, (unsigned long long)s->out_dropped);
+    pkt_list_free(q);
+    pkt_list_free(spare);
+    pkt_list_free(sent);
 }
 
 size_t fl_sctp_live(void)
@@ -955,24 +989,27 @@ fl_time fl_sctp_poll_timeout(const fl_sctp *s)
 int fl_sctp_poll_transmit(fl_sctp *s, uint8_t *out, size_t cap, size_t *len)
 {
     pthread_mutex_lock(&reg_lock);
+    if (s->out_sent) { /* the last one's node back to the pool */
+        s->out_sent->next = s->outq_free;
+        s->outq_free = s->out_sent;
+        s->out_sent = NULL;
+    }
     pkt *p = s->outq;
     if (p) {
         s->outq = p->next;
         if (!s->outq)
             s->outq_tail = NULL;
         s->outq_len--;
+        p->next = NULL;
+        s->out_sent = p;
     }
     pthread_mutex_unlock(&reg_lock);
     if (!p)
         return FL_EAGAIN;
-    int rc = 0;
-    if (p->len > cap) {
-        rc = FL_EMSGSIZE;
-    } else {
-        memcpy(out, p->data, p->len);
-        *len = p->len;
-        s->st.packets_out++;
-    }
-    free(p);
-    return rc;
+    if (p->len > cap)
+        return FL_EMSGSIZE;
+    memcpy(out, p->data, p->len);
+    *len = p->len;
+    s->st.packets_out++;
+    return 0;
 }

@@ -130,8 +130,9 @@ void fl_sctp_handle_timeout(fl_sctp *s, fl_time now);
  * before. */
 fl_time fl_sctp_poll_timeout(const fl_sctp *s);
 
-/* Copies the next SCTP packet to send into out (cap bytes; FL_SCTP_MTU
- * is enough): 0 and *len, FL_EAGAIN when none. */
+/* Copies the next SCTP packet to send into out (cap bytes;
+ * FL_SCTP_PACKET_MAX is enough): 0 and *len, FL_EAGAIN when none,
+ * FL_EMSGSIZE (the packet dropped) when cap is too small. */
 int fl_sctp_poll_transmit(fl_sctp *s, uint8_t *out, size_t cap, size_t *len);
 
 /* The next event; FL_EAGAIN when none. A MESSAGE's bytes stay valid until

@@ -309,7 +309,6 @@ static fl_sdp_setup answer_setup(fl_sdp_setup offered)
     return FL_SDP_SETUP_HOLDCONN;
 }
 
-/* An answer's section starts as the offer's, rejected. */
 /* 0 when the offered section carries ICE credentials and a fingerprint,
  * else an error naming what is missing. */
 static int offered_transport(const fl_sdp_media *o, size_t idx, char *err, size_t errlen)
@@ -321,6 +320,7 @@ static int offered_transport(const fl_sdp_media *o, size_t idx, char *err, size_
     return 0;
 }
 
+/* An answer's section starts as the offer's, rejected. */
 static void answer_start(const fl_sdp_media *o, fl_sdp_media *a)
 {
     a->kind = o->kind;
@@ -330,6 +330,24 @@ static void answer_start(const fl_sdp_media *o, fl_sdp_media *a)
     memcpy(a->fmt, o->fmt, sizeof(a->fmt));
     a->rejected = 1;
     a->dir = FL_SDP_DIR_INACTIVE;
+}
+
+/* Accepts the answer's section a to offered o when o carries its transport
+ * (else an error): open, on the discard port, with the DTLS role that
+ * answers the offered one. */
+static int accept_section(const fl_sdp_media *o,
+                          fl_sdp_media *a,
+                          size_t idx,
+                          char *err,
+                          size_t errlen)
+{
+    int rc = offered_transport(o, idx, err, errlen);
+    if (rc < 0)
+        return rc;
+    a->rejected = 0;
+    a->port = 9;
+    a->setup = answer_setup(o->setup);
+    return 0;
 }
 
 /* 1 when the section is accepted, 0 rejected, or an error. */
@@ -351,16 +369,13 @@ static int answer_media(const conf *cf,
         a->ncodecs = 0;
         return 0;
     }
-    int rc = offered_transport(o, idx, err, errlen);
+    int rc = accept_section(o, a, idx, err, errlen);
     if (rc < 0)
         return rc;
-    a->rejected = 0;
-    a->port = 9;
     int we_send = sends(want) && recvs(o->dir), we_recv = recvs(want) && sends(o->dir);
     a->dir = dir_make(we_send, we_recv);
     a->rtcp_mux = o->rtcp_mux;
     a->rtcp_rsize = o->rtcp_rsize;
-    a->setup = answer_setup(o->setup);
     for (int e = 0; e < FL_SDP_EXT_COUNT; e++)
         a->ext_ids[e] = cf->exts & (1u << e) ? o->ext_ids[e] : 0;
     fill_local(cf, a, ssrc_done);
@@ -404,14 +419,11 @@ static int answer_app(const conf *cf,
     answer_start(o, a);
     if (!cf->local->datachannels || *taken || !datachannel_section(o))
         return 0;
-    int rc = offered_transport(o, idx, err, errlen);
+    int rc = accept_section(o, a, idx, err, errlen);
     if (rc < 0)
         return rc;
     *taken = 1;
-    a->rejected = 0;
-    a->port = 9;
     a->dir = FL_SDP_DIR_SENDRECV;
-    a->setup = answer_setup(o->setup);
     a->sctp_legacy = o->sctp_legacy;
     fill_sctp(cf->local, a);
     return 1;

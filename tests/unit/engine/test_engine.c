@@ -22,11 +22,10 @@
 #include "base/err.h"
 #include "base/time.h"
 #include "engine/fluo.h"
+#include "tests/unit/engine/engine_test.h"
 #include "tests/unit/engine/media_packets.h"
 
-#define WAIT_MS    5000
 #define MAX_EVENTS 512
-#define MAX_CONNS  16
 #define MAX_STATS  8
 
 typedef struct rec_event {
@@ -43,20 +42,10 @@ typedef struct rec_event {
 } rec_event;
 
 typedef struct T {
-    uv_loop_t loop;
-    int use_loop;
-    fl_engine *engine;
-    atomic_int dones;
-    atomic_int status; /* of the last completion */
-    atomic_int replies;
-    uv_mutex_t lock; /* protects what follows */
-    rec_event ev[MAX_EVENTS];
+    engine_test et;           /* first */
+    rec_event ev[MAX_EVENTS]; /* with what follows, under et.lock */
     int nev;
-    fl_connection conns[MAX_CONNS];
-    char descs[MAX_CONNS][2][32];
-    size_t nconns;
     int value;
-    char *text;
     fl_stats stats[MAX_STATS];
     size_t nstats; /* entries the last stats reply had */
 } T;
@@ -65,116 +54,20 @@ static T *t_new(int use_loop, int workers)
 {
     T *t = calloc(1, sizeof(*t));
     assert_non_null(t);
-    t->use_loop = use_loop;
-    assert_int_equal(uv_loop_init(&t->loop), 0);
-    assert_int_equal(uv_mutex_init(&t->lock), 0);
-    fl_engine_config cfg = { .workers = workers, .callback_loop = use_loop ? &t->loop : NULL };
-    assert_int_equal(fl_engine_create(&t->engine, &cfg), 0);
+    engine_test_init(&t->et, use_loop, (fl_engine_config){ .workers = workers });
     return t;
 }
 
 static void t_free(T *t)
 {
-    fl_engine_destroy(t->engine);
-    uv_run(&t->loop, UV_RUN_NOWAIT);
-    assert_int_equal(uv_loop_close(&t->loop), 0);
-    uv_mutex_destroy(&t->lock);
-    free(t->text);
+    engine_test_deinit(&t->et);
     free(t);
-}
-
-static void on_wait_timeout(uv_timer_t *h)
-{
-    *(int *)h->data = 1;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/* Runs the callback loop (or sleeps, without one) until *counter >= target. */
-static void wait_for(T *t, atomic_int *counter, int target)
-{
-    if (!t->use_loop) {
-        for (int i = 0; i < WAIT_MS && atomic_load(counter) < target; i++)
-            sleep_ms(1);
-        assert_true(atomic_load(counter) >= target);
-        return;
-    }
-    int timed_out = 0;
-    uv_timer_t timer;
-    uv_timer_init(&t->loop, &timer);
-    timer.data = &timed_out;
-    uv_timer_start(&timer, on_wait_timeout, WAIT_MS, 0);
-    while (atomic_load(counter) < target && !timed_out)
-        uv_run(&t->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&timer, NULL);
-    uv_run(&t->loop, UV_RUN_NOWAIT);
-    assert_true(atomic_load(counter) >= target);
-}
-
-static void on_done(void *arg, int status)
-{
-    T *t = arg;
-    atomic_store(&t->status, status);
-    atomic_fetch_add(&t->dones, 1);
-}
-
-/* Waits for the next completion and returns its status. */
-static int wait_done(T *t, int before)
-{
-    wait_for(t, &t->dones, before + 1);
-    return atomic_load(&t->status);
-}
-
-/* The status of a call that returned rc: rc when it failed at once (its
- * callback must then never run), else its completion's. */
-static int done_status(T *t, int before, int rc)
-{
-    if (rc < 0) {
-        assert_int_equal(atomic_load(&t->dones), before);
-        return rc;
-    }
-    return wait_done(t, before);
-}
-
-static int connect_sync(T *t,
-                        fl_element *a,
-                        fl_element *b,
-                        unsigned m,
-                        const char *sd,
-                        const char *kd)
-{
-    int before = atomic_load(&t->dones);
-    return done_status(t, before, fl_element_connect(a, b, m, sd, kd, on_done, t));
-}
-
-static int disconnect_sync(T *t, fl_element *a, fl_element *b, unsigned m)
-{
-    int before = atomic_load(&t->dones);
-    return done_status(t, before, fl_element_disconnect(a, b, m, NULL, NULL, on_done, t));
-}
-
-static void release_sync(T *t, fl_element *e)
-{
-    int before = atomic_load(&t->dones);
-    assert_int_equal(fl_element_release(e, on_done, t), 0);
-    assert_int_equal(wait_done(t, before), 0);
-}
-
-static void pipeline_release_sync(T *t, fl_pipeline *p)
-{
-    int before = atomic_load(&t->dones);
-    assert_int_equal(fl_pipeline_release(p, on_done, t), 0);
-    assert_int_equal(wait_done(t, before), 0);
 }
 
 static void on_event(void *arg, const fl_event *ev)
 {
     T *t = arg;
-    uv_mutex_lock(&t->lock);
+    uv_mutex_lock(&t->et.lock);
     if (t->nev < MAX_EVENTS) {
         rec_event *r = &t->ev[t->nev++];
         r->type = ev->type;
@@ -199,79 +92,45 @@ static void on_event(void *arg, const fl_event *ev)
             break;
         }
     }
-    uv_mutex_unlock(&t->lock);
-}
-
-static void on_conns(void *arg, int status, const fl_connection *conns, size_t n)
-{
-    T *t = arg;
-    uv_mutex_lock(&t->lock);
-    t->nconns = 0;
-    for (size_t i = 0; status == 0 && i < n && i < MAX_CONNS; i++) {
-        t->conns[i] = conns[i];
-        snprintf(t->descs[i][0], 32, "%s", conns[i].source_desc);
-        snprintf(t->descs[i][1], 32, "%s", conns[i].sink_desc);
-        t->nconns++;
-    }
-    uv_mutex_unlock(&t->lock);
-    atomic_store(&t->status, status);
-    atomic_fetch_add(&t->replies, 1);
-}
-
-static size_t conns_sync(T *t, fl_element *e, int dir, unsigned media, const char *desc)
-{
-    int before = atomic_load(&t->replies);
-    assert_int_equal(fl_element_get_connections(e, dir, media, desc, on_conns, t), 0);
-    wait_for(t, &t->replies, before + 1);
-    assert_int_equal(atomic_load(&t->status), 0);
-    return t->nconns;
+    uv_mutex_unlock(&t->et.lock);
 }
 
 static void on_bool(void *arg, int status, int value)
 {
     T *t = arg;
     t->value = value;
-    atomic_store(&t->status, status);
-    atomic_fetch_add(&t->replies, 1);
+    atomic_store(&t->et.status, status);
+    atomic_fetch_add(&t->et.replies, 1);
 }
 
 static int flowing_sync(T *t, fl_element *e, int dir, unsigned media)
 {
-    int before = atomic_load(&t->replies);
+    int before = atomic_load(&t->et.replies);
     assert_int_equal(fl_element_is_flowing(e, dir, media, on_bool, t), 0);
-    wait_for(t, &t->replies, before + 1);
-    assert_int_equal(atomic_load(&t->status), 0);
+    wait_count(&t->et, &t->et.replies, before + 1);
+    assert_int_equal(atomic_load(&t->et.status), 0);
     return t->value;
-}
-
-static void on_text(void *arg, int status, const char *text)
-{
-    T *t = arg;
-    free(t->text);
-    t->text = text ? strdup(text) : NULL;
-    atomic_store(&t->status, status);
-    atomic_fetch_add(&t->replies, 1);
 }
 
 static void on_stats(void *arg, int status, const fl_stats *entries, size_t n)
 {
     T *t = arg;
-    uv_mutex_lock(&t->lock);
+    uv_mutex_lock(&t->et.lock);
     t->nstats = n;
     for (size_t i = 0; i < n && i < MAX_STATS; i++)
         t->stats[i] = entries[i];
-    uv_mutex_unlock(&t->lock);
-    atomic_store(&t->status, status);
-    atomic_fetch_add(&t->replies, 1);
+    uv_mutex_unlock(&t->et.lock);
+    atomic_store(&t->et.status, status);
+    atomic_fetch_add(&t->et.replies, 1);
 }
 
 /* The element's statistics (in t->stats); returns how many entries. */
 static size_t stats_sync(T *t, fl_element *e, unsigned media)
 {
-    int before = atomic_load(&t->replies);
+    int before = atomic_load(&t->et.replies);
     assert_int_equal(fl_element_get_stats(e, media, on_stats, t), 0);
-    wait_for(t, &t->replies, before + 1);
-    assert_int_equal(atomic_load(&t->status), 0);
+    wait_count(&t->et, &t->et.replies, before + 1);
+    assert_int_equal(atomic_load(&t->et.status), 0);
     return t->nstats;
 }
 
@@ -286,16 +145,16 @@ static fl_element *mk(T *t, fl_pipeline *p, const char *type, const char *name)
 static int count_events(T *t, int type, fl_element *e, unsigned media)
 {
     int n = 0;
-    uv_mutex_lock(&t->lock);
+    uv_mutex_lock(&t->et.lock);
     for (int i = 0; i < t->nev; i++)
         n += t->ev[i].type == type && t->ev[i].element == e && (t->ev[i].media & media);
-    uv_mutex_unlock(&t->lock);
+    uv_mutex_unlock(&t->et.lock);
     return n;
 }
 
 static int find_event(T *t, int type, fl_element *e, unsigned media, int flowing)
 {
-    uv_mutex_lock(&t->lock);
+    uv_mutex_lock(&t->et.lock);
     int found = -1;
     for (int i = 0; i < t->nev && found < 0; i++) {
         const rec_event *r = &t->ev[i];
@@ -303,14 +162,14 @@ static int find_event(T *t, int type, fl_element *e, unsigned media, int flowing
             (flowing < 0 || r->flowing == flowing))
             found = i;
     }
-    uv_mutex_unlock(&t->lock);
+    uv_mutex_unlock(&t->et.lock);
     return found;
 }
 
 static void expect_stats_zero(T *t)
 {
     fl_engine_stats st;
-    fl_engine_get_stats(t->engine, &st);
+    fl_engine_get_stats(t->et.engine, &st);
     assert_int_equal(st.pipelines, 0);
     assert_int_equal(st.elements, 0);
 }
@@ -322,7 +181,7 @@ static void test_create_release(void **state)
     (void)state;
     T *t = t_new(1, 2);
     fl_pipeline *p;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
     fl_element *a = mk(t, p, FL_ELEMENT_PASSTHROUGH, "a");
     fl_element *b = mk(t, p, FL_ELEMENT_APP_SINK, NULL);
     fl_element *bad;
@@ -332,14 +191,14 @@ static void test_create_release(void **state)
     assert_string_equal(fl_element_type_name(b), FL_ELEMENT_APP_SINK);
     assert_non_null(strstr(fl_element_name(b), FL_ELEMENT_APP_SINK));
     fl_engine_stats st;
-    fl_engine_get_stats(t->engine, &st);
+    fl_engine_get_stats(t->et.engine, &st);
     assert_int_equal(st.pipelines, 1);
     assert_int_equal(st.elements, 2);
     assert_int_equal(st.workers, 2);
-    release_sync(t, a);
-    fl_engine_get_stats(t->engine, &st);
+    release_sync(&t->et, a);
+    fl_engine_get_stats(t->et.engine, &st);
     assert_int_equal(st.elements, 1);
-    pipeline_release_sync(t, p); /* releases b */
+    pipeline_release_sync(&t->et, p); /* releases b */
     expect_stats_zero(t);
     t_free(t);
 }
@@ -350,24 +209,24 @@ static void test_create_release_many(void **state)
     T *t = t_new(1, 2);
     for (int i = 0; i < 1000; i++) {
         fl_pipeline *p;
-        assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+        assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
         fl_element *e = mk(t, p, FL_ELEMENT_PASSTHROUGH, "e");
-        assert_int_equal(fl_element_release(e, on_done, t), 0);
-        assert_int_equal(fl_pipeline_release(p, on_done, t), 0);
+        assert_int_equal(fl_element_release(e, on_done, &t->et), 0);
+        assert_int_equal(fl_pipeline_release(p, on_done, &t->et), 0);
     }
-    wait_for(t, &t->dones, 2000);
+    wait_count(&t->et, &t->et.dones, 2000);
     expect_stats_zero(t);
     fl_pipeline *ps[1000];
     for (int i = 0; i < 1000; i++) {
-        assert_int_equal(fl_pipeline_create(t->engine, &ps[i]), 0);
+        assert_int_equal(fl_pipeline_create(t->et.engine, &ps[i]), 0);
         mk(t, ps[i], FL_ELEMENT_APP_SOURCE, NULL);
     }
     for (int i = 0; i < 1000; i++)
-        assert_int_equal(fl_pipeline_release(ps[i], on_done, t), 0);
-    wait_for(t, &t->dones, 3000);
+        assert_int_equal(fl_pipeline_release(ps[i], on_done, &t->et), 0);
+    wait_count(&t->et, &t->et.dones, 3000);
     expect_stats_zero(t);
     fl_engine_stats st;
-    fl_engine_get_stats(t->engine, &st);
+    fl_engine_get_stats(t->et.engine, &st);
     assert_true(st.calls_posted >= 6000);
     t_free(t);
 }
@@ -377,13 +236,13 @@ static void test_pipeline_release_with_links(void **state)
     (void)state;
     T *t = t_new(1, 1);
     fl_pipeline *p;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
     fl_element *a = mk(t, p, FL_ELEMENT_APP_SOURCE, "a");
     fl_element *b = mk(t, p, FL_ELEMENT_PASSTHROUGH, "b");
     fl_element *c = mk(t, p, FL_ELEMENT_APP_SINK, "c");
-    assert_int_equal(connect_sync(t, a, b, FL_MEDIA_ALL, NULL, NULL), 0);
-    assert_int_equal(connect_sync(t, b, c, FL_MEDIA_ALL, NULL, NULL), 0);
-    pipeline_release_sync(t, p);
+    assert_int_equal(connect_sync(&t->et, a, b, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(&t->et, b, c, FL_MEDIA_ALL, NULL, NULL), 0);
+    pipeline_release_sync(&t->et, p);
     expect_stats_zero(t);
     t_free(t);
 }
@@ -394,10 +253,10 @@ static void test_destroy_with_live_pipelines(void **state)
     T *t = t_new(1, 2);
     for (int i = 0; i < 10; i++) {
         fl_pipeline *p;
-        assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+        assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
         fl_element *a = mk(t, p, FL_ELEMENT_APP_SOURCE, "a");
         fl_element *b = mk(t, p, FL_ELEMENT_APP_SINK, "b");
-        assert_int_equal(fl_element_connect(a, b, FL_MEDIA_ALL, NULL, NULL, on_done, t), 0);
+        assert_int_equal(fl_element_connect(a, b, FL_MEDIA_ALL, NULL, NULL, on_done, &t->et), 0);
         uint8_t pkt[100] = { 0 };
         assert_int_equal(fl_element_push(a, FL_MEDIA_VIDEO, pkt, sizeof(pkt), NULL, NULL), 0);
     }
@@ -438,7 +297,8 @@ static void push_all(T *t, fl_element *src, unsigned media, int count)
         size_t len = make_packet(pkt, media, seq);
         int last = seq == count - 1;
         assert_int_equal(
-                fl_element_push(src, media, pkt, len, last ? on_done : NULL, last ? t : NULL), 0);
+                fl_element_push(src, media, pkt, len, last ? on_done : NULL, last ? &t->et : NULL),
+                0);
     }
 }
 
@@ -447,7 +307,7 @@ static void test_media_fanout(void **state)
     (void)state;
     T *t = t_new(1, 2);
     fl_pipeline *p;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
     fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
     fl_element *pt = mk(t, p, FL_ELEMENT_PASSTHROUGH, "pt");
     fl_element *k1 = mk(t, p, FL_ELEMENT_APP_SINK, "k1");
@@ -455,14 +315,14 @@ static void test_media_fanout(void **state)
     sink_rec r1 = { 0 }, r2 = { .twin = &r1 };
     assert_int_equal(fl_element_set_media_cb(k1, on_media, &r1), 0);
     assert_int_equal(fl_element_set_media_cb(k2, on_media, &r2), 0);
-    assert_int_equal(connect_sync(t, src, pt, FL_MEDIA_ALL, NULL, NULL), 0);
-    assert_int_equal(connect_sync(t, pt, k1, FL_MEDIA_ALL, NULL, NULL), 0);
-    assert_int_equal(connect_sync(t, pt, k2, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(&t->et, src, pt, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(&t->et, pt, k1, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(&t->et, pt, k2, FL_MEDIA_ALL, NULL, NULL), 0);
     unsigned types[] = { FL_MEDIA_AUDIO, FL_MEDIA_VIDEO, FL_MEDIA_DATA };
     for (int i = 0; i < 3; i++) {
-        int before = atomic_load(&t->dones);
+        int before = atomic_load(&t->et.dones);
         push_all(t, src, types[i], 1000);
-        assert_int_equal(wait_done(t, before), 0);
+        assert_int_equal(done_status(&t->et, before, 0), 0);
     }
     for (int i = 0; i < 3; i++) {
         assert_int_equal(r1.n[i], 1000);
@@ -473,10 +333,10 @@ static void test_media_fanout(void **state)
     assert_int_equal(r2.shared, 3000); /* one buffer, a reference per sink */
     assert_int_equal(r1.bytes, r2.bytes);
     fl_engine_stats st;
-    fl_engine_get_stats(t->engine, &st);
+    fl_engine_get_stats(t->et.engine, &st);
     assert_int_equal(st.media_packets, 3 * 3000);
     assert_int_equal(st.media_bytes, 3 * r1.bytes);
-    pipeline_release_sync(t, p);
+    pipeline_release_sync(&t->et, p);
     t_free(t);
 }
 
@@ -485,22 +345,22 @@ static void test_media_audio_only(void **state)
     (void)state;
     T *t = t_new(1, 1);
     fl_pipeline *p;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
     fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
     fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "k");
     sink_rec r = { 0 };
     assert_int_equal(fl_element_set_media_cb(k, on_media, &r), 0);
-    assert_int_equal(connect_sync(t, src, k, FL_MEDIA_AUDIO, NULL, NULL), 0);
-    int before = atomic_load(&t->dones);
+    assert_int_equal(connect_sync(&t->et, src, k, FL_MEDIA_AUDIO, NULL, NULL), 0);
+    int before = atomic_load(&t->et.dones);
     push_all(t, src, FL_MEDIA_VIDEO, 100);
     push_all(t, src, FL_MEDIA_AUDIO, 100);
     push_all(t, src, FL_MEDIA_DATA, 100);
-    wait_for(t, &t->dones, before + 3);
+    wait_count(&t->et, &t->et.dones, before + 3);
     assert_int_equal(r.n[0], 100);
     assert_int_equal(r.n[1], 0);
     assert_int_equal(r.n[2], 0);
     assert_int_equal(r.bad, 0);
-    pipeline_release_sync(t, p);
+    pipeline_release_sync(&t->et, p);
     t_free(t);
 }
 
@@ -509,22 +369,23 @@ static void test_media_loopback_cycle(void **state)
     (void)state;
     T *t = t_new(1, 1);
     fl_pipeline *p;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
     fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
     fl_element *pt = mk(t, p, FL_ELEMENT_PASSTHROUGH, "pt");
     fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "k");
     sink_rec r = { 0 };
     assert_int_equal(fl_element_set_media_cb(k, on_media, &r), 0);
-    assert_int_equal(connect_sync(t, src, pt, FL_MEDIA_ALL, NULL, NULL), 0);
-    assert_int_equal(connect_sync(t, pt, pt, FL_MEDIA_VIDEO, NULL, NULL), 0); /* replaces src */
-    assert_int_equal(connect_sync(t, pt, k, FL_MEDIA_ALL, NULL, NULL), 0);
-    int before = atomic_load(&t->dones);
+    assert_int_equal(connect_sync(&t->et, src, pt, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(&t->et, pt, pt, FL_MEDIA_VIDEO, NULL, NULL),
+                     0); /* replaces src */
+    assert_int_equal(connect_sync(&t->et, pt, k, FL_MEDIA_ALL, NULL, NULL), 0);
+    int before = atomic_load(&t->et.dones);
     push_all(t, src, FL_MEDIA_AUDIO, 10);
     push_all(t, src, FL_MEDIA_VIDEO, 10);
-    wait_for(t, &t->dones, before + 2);
+    wait_count(&t->et, &t->et.dones, before + 2);
     assert_int_equal(r.n[0], 10);
     assert_int_equal(r.n[1], 0); /* pt's video sink is fed by itself only */
-    pipeline_release_sync(t, p);
+    pipeline_release_sync(&t->et, p);
     t_free(t);
 }
 
@@ -535,35 +396,35 @@ static void test_connect_replace(void **state)
     (void)state;
     T *t = t_new(1, 1);
     fl_pipeline *p;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
     fl_element *a = mk(t, p, FL_ELEMENT_PASSTHROUGH, "a");
     fl_element *b = mk(t, p, FL_ELEMENT_PASSTHROUGH, "b");
     fl_element *c = mk(t, p, FL_ELEMENT_PASSTHROUGH, "c");
-    assert_int_equal(connect_sync(t, a, c, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(&t->et, a, c, FL_MEDIA_ALL, NULL, NULL), 0);
     assert_int_equal(count_events(t, FL_EVENT_ELEMENT_CONNECTED, a, FL_MEDIA_ALL), 3);
     assert_ptr_equal(t->ev[0].sink, c);
     assert_ptr_equal(t->ev[0].source, a);
     assert_string_equal(t->ev[0].source_desc, "default");
-    assert_int_equal(connect_sync(t, b, c, FL_MEDIA_VIDEO, NULL, NULL), 0);
+    assert_int_equal(connect_sync(&t->et, b, c, FL_MEDIA_VIDEO, NULL, NULL), 0);
     int dis = find_event(t, FL_EVENT_ELEMENT_DISCONNECTED, a, FL_MEDIA_VIDEO, -1);
     int con = find_event(t, FL_EVENT_ELEMENT_CONNECTED, b, FL_MEDIA_VIDEO, -1);
     assert_true(dis >= 0 && con > dis);
     assert_ptr_equal(t->ev[dis].sink, c);
     int nev = t->nev;
-    assert_int_equal(connect_sync(t, b, c, FL_MEDIA_VIDEO, NULL, NULL), 0); /* no-op */
+    assert_int_equal(connect_sync(&t->et, b, c, FL_MEDIA_VIDEO, NULL, NULL), 0); /* no-op */
     assert_int_equal(t->nev, nev);
-    assert_int_equal(conns_sync(t, c, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 3);
-    assert_int_equal(conns_sync(t, c, FL_DIR_SINK, FL_MEDIA_VIDEO, NULL), 1);
-    assert_ptr_equal(t->conns[0].source, b);
-    assert_ptr_equal(t->conns[0].sink, c);
-    assert_int_equal(t->conns[0].media, FL_MEDIA_VIDEO);
-    assert_string_equal(t->descs[0][0], "default");
-    assert_int_equal(conns_sync(t, a, FL_DIR_SOURCE, FL_MEDIA_ALL, NULL), 2);
-    assert_int_equal(conns_sync(t, a, FL_DIR_SOURCE, FL_MEDIA_VIDEO, NULL), 0);
-    assert_int_equal(conns_sync(t, a, FL_DIR_SOURCE, FL_MEDIA_ALL, "default"), 2);
-    assert_int_equal(conns_sync(t, a, FL_DIR_SOURCE, FL_MEDIA_ALL, "other"), 0);
-    assert_int_equal(conns_sync(t, a, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 0);
-    pipeline_release_sync(t, p);
+    assert_int_equal(conns_sync(&t->et, c, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 3);
+    assert_int_equal(conns_sync(&t->et, c, FL_DIR_SINK, FL_MEDIA_VIDEO, NULL), 1);
+    assert_ptr_equal(t->et.conns[0].source, b);
+    assert_ptr_equal(t->et.conns[0].sink, c);
+    assert_int_equal(t->et.conns[0].media, FL_MEDIA_VIDEO);
+    assert_string_equal(t->et.descs[0][0], "default");
+    assert_int_equal(conns_sync(&t->et, a, FL_DIR_SOURCE, FL_MEDIA_ALL, NULL), 2);
+    assert_int_equal(conns_sync(&t->et, a, FL_DIR_SOURCE, FL_MEDIA_VIDEO, NULL), 0);
+    assert_int_equal(conns_sync(&t->et, a, FL_DIR_SOURCE, FL_MEDIA_ALL, "default"), 2);
+    assert_int_equal(conns_sync(&t->et, a, FL_DIR_SOURCE, FL_MEDIA_ALL, "other"), 0);
+    assert_int_equal(conns_sync(&t->et, a, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 0);
+    pipeline_release_sync(&t->et, p);
     t_free(t);
 }
 
@@ -572,25 +433,25 @@ static void test_connect_descs_self_cross(void **state)
     (void)state;
     T *t = t_new(1, 2);
     fl_pipeline *p, *q;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
-    assert_int_equal(fl_pipeline_create(t->engine, &q), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &q), 0);
     fl_element *a = mk(t, p, FL_ELEMENT_PASSTHROUGH, "a");
     fl_element *b = mk(t, p, FL_ELEMENT_PASSTHROUGH, "b");
     fl_element *d = mk(t, q, FL_ELEMENT_PASSTHROUGH, "d");
-    assert_int_equal(connect_sync(t, a, d, FL_MEDIA_ALL, NULL, NULL), FL_EINVAL);
-    assert_int_equal(connect_sync(t, a, a, FL_MEDIA_AUDIO, NULL, NULL), 0);
-    assert_int_equal(conns_sync(t, a, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 1);
-    assert_ptr_equal(t->conns[0].source, a);
-    assert_ptr_equal(t->conns[0].sink, a);
-    assert_int_equal(connect_sync(t, a, b, FL_MEDIA_VIDEO, "cam", "in"), 0);
-    assert_int_equal(conns_sync(t, a, FL_DIR_SOURCE, FL_MEDIA_ALL, "cam"), 1);
-    assert_string_equal(t->descs[0][0], "cam");
-    assert_string_equal(t->descs[0][1], "in");
-    assert_int_equal(conns_sync(t, b, FL_DIR_SINK, FL_MEDIA_ALL, "in"), 1);
-    assert_int_equal(conns_sync(t, b, FL_DIR_SINK, FL_MEDIA_ALL, "default"), 0);
-    assert_int_equal(connect_sync(t, a, b, 0, NULL, NULL), FL_EINVAL);
-    pipeline_release_sync(t, q);
-    pipeline_release_sync(t, p);
+    assert_int_equal(connect_sync(&t->et, a, d, FL_MEDIA_ALL, NULL, NULL), FL_EINVAL);
+    assert_int_equal(connect_sync(&t->et, a, a, FL_MEDIA_AUDIO, NULL, NULL), 0);
+    assert_int_equal(conns_sync(&t->et, a, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 1);
+    assert_ptr_equal(t->et.conns[0].source, a);
+    assert_ptr_equal(t->et.conns[0].sink, a);
+    assert_int_equal(connect_sync(&t->et, a, b, FL_MEDIA_VIDEO, "cam", "in"), 0);
+    assert_int_equal(conns_sync(&t->et, a, FL_DIR_SOURCE, FL_MEDIA_ALL, "cam"), 1);
+    assert_string_equal(t->et.descs[0][0], "cam");
+    assert_string_equal(t->et.descs[0][1], "in");
+    assert_int_equal(conns_sync(&t->et, b, FL_DIR_SINK, FL_MEDIA_ALL, "in"), 1);
+    assert_int_equal(conns_sync(&t->et, b, FL_DIR_SINK, FL_MEDIA_ALL, "default"), 0);
+    assert_int_equal(connect_sync(&t->et, a, b, 0, NULL, NULL), FL_EINVAL);
+    pipeline_release_sync(&t->et, q);
+    pipeline_release_sync(&t->et, p);
     t_free(t);
 }
 
@@ -599,26 +460,26 @@ static void test_disconnect_and_release_peer(void **state)
     (void)state;
     T *t = t_new(1, 1);
     fl_pipeline *p;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
     fl_element *a = mk(t, p, FL_ELEMENT_PASSTHROUGH, "a");
     fl_element *b = mk(t, p, FL_ELEMENT_PASSTHROUGH, "b");
     fl_element *c = mk(t, p, FL_ELEMENT_PASSTHROUGH, "c");
-    assert_int_equal(connect_sync(t, a, c, FL_MEDIA_AUDIO | FL_MEDIA_DATA, NULL, NULL), 0);
-    assert_int_equal(connect_sync(t, b, c, FL_MEDIA_VIDEO, NULL, NULL), 0);
-    assert_int_equal(connect_sync(t, c, b, FL_MEDIA_AUDIO, NULL, NULL), 0);
-    assert_int_equal(disconnect_sync(t, a, c, FL_MEDIA_AUDIO), 0);
+    assert_int_equal(connect_sync(&t->et, a, c, FL_MEDIA_AUDIO | FL_MEDIA_DATA, NULL, NULL), 0);
+    assert_int_equal(connect_sync(&t->et, b, c, FL_MEDIA_VIDEO, NULL, NULL), 0);
+    assert_int_equal(connect_sync(&t->et, c, b, FL_MEDIA_AUDIO, NULL, NULL), 0);
+    assert_int_equal(disconnect_sync(&t->et, a, c, FL_MEDIA_AUDIO), 0);
     assert_int_equal(count_events(t, FL_EVENT_ELEMENT_DISCONNECTED, a, FL_MEDIA_AUDIO), 1);
-    assert_int_equal(conns_sync(t, c, FL_DIR_SINK, FL_MEDIA_AUDIO, NULL), 0);
-    assert_int_equal(disconnect_sync(t, a, c, FL_MEDIA_AUDIO), 0); /* nothing left: still 0 */
+    assert_int_equal(conns_sync(&t->et, c, FL_DIR_SINK, FL_MEDIA_AUDIO, NULL), 0);
+    assert_int_equal(disconnect_sync(&t->et, a, c, FL_MEDIA_AUDIO), 0); /* nothing left: still 0 */
     assert_int_equal(count_events(t, FL_EVENT_ELEMENT_DISCONNECTED, a, FL_MEDIA_ALL), 1);
-    release_sync(t, c);
+    release_sync(&t->et, c);
     assert_int_equal(count_events(t, FL_EVENT_ELEMENT_DISCONNECTED, a, FL_MEDIA_DATA), 1);
     assert_int_equal(count_events(t, FL_EVENT_ELEMENT_DISCONNECTED, b, FL_MEDIA_VIDEO), 1);
     assert_int_equal(count_events(t, FL_EVENT_ELEMENT_DISCONNECTED, c, FL_MEDIA_AUDIO), 1);
-    assert_int_equal(conns_sync(t, a, FL_DIR_SOURCE, FL_MEDIA_ALL, NULL), 0);
-    assert_int_equal(conns_sync(t, b, FL_DIR_SOURCE, FL_MEDIA_ALL, NULL), 0);
-    assert_int_equal(conns_sync(t, b, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 0);
-    pipeline_release_sync(t, p);
+    assert_int_equal(conns_sync(&t->et, a, FL_DIR_SOURCE, FL_MEDIA_ALL, NULL), 0);
+    assert_int_equal(conns_sync(&t->et, b, FL_DIR_SOURCE, FL_MEDIA_ALL, NULL), 0);
+    assert_int_equal(conns_sync(&t->et, b, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 0);
+    pipeline_release_sync(&t->et, p);
     t_free(t);
 }
 
@@ -645,17 +506,17 @@ static void test_flow_events(void **state)
     (void)state;
     T *t = t_new(1, 1);
     fl_pipeline *p;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
     fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
     fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "k");
-    assert_int_equal(connect_sync(t, src, k, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(&t->et, src, k, FL_MEDIA_ALL, NULL, NULL), 0);
     assert_int_equal(flowing_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO), 0);
     pusher ps = { .t = t, .src = src, .left = 25 };
-    uv_timer_init(&t->loop, &ps.timer);
+    uv_timer_init(&t->et.loop, &ps.timer);
     ps.timer.data = &ps;
     uv_timer_start(&ps.timer, on_push_tick, 0, 20);
     while (ps.left > 0)
-        uv_run(&t->loop, UV_RUN_ONCE);
+        uv_run(&t->et.loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&ps.timer, NULL);
     fl_time stopped = fl_time_now();
     assert_int_equal(flowing_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO), 1);
@@ -666,7 +527,7 @@ static void test_flow_events(void **state)
     for (int i = 0; i < 40 && find_event(t, FL_EVENT_MEDIA_FLOW_IN, k, FL_MEDIA_VIDEO, 0) < 0;
          i++) {
         sleep_ms(100);
-        uv_run(&t->loop, UV_RUN_NOWAIT);
+        uv_run(&t->et.loop, UV_RUN_NOWAIT);
     }
     int in_off = find_event(t, FL_EVENT_MEDIA_FLOW_IN, k, FL_MEDIA_VIDEO, 0);
     assert_true(in_off >= 0);
@@ -676,7 +537,7 @@ static void test_flow_events(void **state)
     assert_true(find_event(t, FL_EVENT_MEDIA_FLOW_OUT, src, FL_MEDIA_VIDEO, 0) >= 0);
     assert_int_equal(flowing_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO), 0);
     assert_int_equal(count_events(t, FL_EVENT_MEDIA_FLOW_IN, k, FL_MEDIA_ALL), 2);
-    pipeline_release_sync(t, p);
+    pipeline_release_sync(&t->et, p);
     t_free(t);
 }
 
@@ -693,17 +554,17 @@ static void test_dot(void **state)
     (void)state;
     T *t = t_new(1, 1);
     fl_pipeline *p;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
     fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "camera \"1\"");
     fl_element *pt = mk(t, p, FL_ELEMENT_PASSTHROUGH, "relay");
     fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "recorder");
-    assert_int_equal(connect_sync(t, src, pt, FL_MEDIA_AUDIO | FL_MEDIA_VIDEO, NULL, NULL), 0);
-    assert_int_equal(connect_sync(t, pt, k, FL_MEDIA_VIDEO, NULL, "in"), 0);
-    int before = atomic_load(&t->replies);
-    assert_int_equal(fl_pipeline_get_dot(p, on_text, t), 0);
-    wait_for(t, &t->replies, before + 1);
-    assert_int_equal(atomic_load(&t->status), 0);
-    const char *dot = t->text;
+    assert_int_equal(connect_sync(&t->et, src, pt, FL_MEDIA_AUDIO | FL_MEDIA_VIDEO, NULL, NULL), 0);
+    assert_int_equal(connect_sync(&t->et, pt, k, FL_MEDIA_VIDEO, NULL, "in"), 0);
+    int before = atomic_load(&t->et.replies);
+    assert_int_equal(fl_pipeline_get_dot(p, on_text, &t->et), 0);
+    wait_count(&t->et, &t->et.replies, before + 1);
+    assert_int_equal(atomic_load(&t->et.status), 0);
+    const char *dot = t->et.text;
     assert_non_null(dot);
     assert_true(strncmp(dot, "digraph", 7) == 0);
     assert_non_null(strstr(dot, "camera \\\"1\\\""));
@@ -713,7 +574,7 @@ static void test_dot(void **state)
     assert_int_equal(count_substr(dot, " -> e"), 3);
     assert_non_null(strstr(dot, "VIDEO default -> in"));
     assert_non_null(strstr(dot, "AUDIO default -> default"));
-    pipeline_release_sync(t, p);
+    pipeline_release_sync(&t->et, p);
     t_free(t);
 }
 
@@ -724,7 +585,7 @@ static void test_two_workers(void **state)
     fl_pipeline *ps[6];
     int on[2] = { 0, 0 };
     for (int i = 0; i < 6; i++) {
-        assert_int_equal(fl_pipeline_create(t->engine, &ps[i]), 0);
+        assert_int_equal(fl_pipeline_create(t->et.engine, &ps[i]), 0);
         int w = fl_pipeline_worker(ps[i]);
         assert_true(w == 0 || w == 1);
         on[w]++;
@@ -732,7 +593,7 @@ static void test_two_workers(void **state)
     assert_int_equal(on[0], 3);
     assert_int_equal(on[1], 3);
     for (int i = 0; i < 6; i++)
-        pipeline_release_sync(t, ps[i]);
+        pipeline_release_sync(&t->et, ps[i]);
     t_free(t);
 }
 
@@ -741,26 +602,26 @@ static void test_no_callback_loop(void **state)
     (void)state;
     T *t = t_new(0, 2);
     fl_pipeline *p;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
     fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
     fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "k");
     sink_rec r = { 0 };
     assert_int_equal(fl_element_set_media_cb(k, on_media, &r), 0);
-    assert_int_equal(connect_sync(t, src, k, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(&t->et, src, k, FL_MEDIA_ALL, NULL, NULL), 0);
     assert_int_equal(count_events(t, FL_EVENT_ELEMENT_CONNECTED, src, FL_MEDIA_ALL), 3);
-    int before = atomic_load(&t->dones);
+    int before = atomic_load(&t->et.dones);
     push_all(t, src, FL_MEDIA_AUDIO, 500);
-    assert_int_equal(wait_done(t, before), 0);
+    assert_int_equal(done_status(&t->et, before, 0), 0);
     assert_int_equal(r.n[0], 500);
     assert_int_equal(r.bad, 0);
-    assert_int_equal(conns_sync(t, k, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 3);
+    assert_int_equal(conns_sync(&t->et, k, FL_DIR_SINK, FL_MEDIA_ALL, NULL), 3);
     assert_int_equal(flowing_sync(t, k, FL_DIR_SINK, FL_MEDIA_AUDIO), 1);
-    before = atomic_load(&t->replies);
-    assert_int_equal(fl_pipeline_get_dot(p, on_text, t), 0);
-    wait_for(t, &t->replies, before + 1);
-    assert_non_null(strstr(t->text, "src"));
-    release_sync(t, k);
-    pipeline_release_sync(t, p);
+    before = atomic_load(&t->et.replies);
+    assert_int_equal(fl_pipeline_get_dot(p, on_text, &t->et), 0);
+    wait_count(&t->et, &t->et.replies, before + 1);
+    assert_non_null(strstr(t->et.text, "src"));
+    release_sync(&t->et, k);
+    pipeline_release_sync(&t->et, p);
     expect_stats_zero(t);
     t_free(t);
 }
@@ -772,8 +633,8 @@ static void settle(T *t)
 {
     for (int i = 0; i < 20; i++) {
         sleep_ms(5);
-        if (t->use_loop)
-            uv_run(&t->loop, UV_RUN_NOWAIT);
+        if (t->et.use_loop)
+            uv_run(&t->et.loop, UV_RUN_NOWAIT);
     }
 }
 
@@ -784,8 +645,8 @@ static void test_error_model(void **state)
     (void)state;
     T *t = t_new(1, 2);
     fl_pipeline *p, *q;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
-    assert_int_equal(fl_pipeline_create(t->engine, &q), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &q), 0);
     fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
     fl_element *pt = mk(t, p, FL_ELEMENT_PASSTHROUGH, "pt");
     fl_element *k = mk(t, p, FL_ELEMENT_APP_SINK, "k");
@@ -793,66 +654,69 @@ static void test_error_model(void **state)
     static uint8_t big[FL_ENGINE_PACKET_MAX + 1];
     const char *arg = "x";
     sink_rec r = { 0 };
-    int dones = atomic_load(&t->dones), replies = atomic_load(&t->replies);
+    int dones = atomic_load(&t->et.dones), replies = atomic_load(&t->et.replies);
 
     /* refused at once */
-    assert_int_equal(fl_element_push(pt, FL_MEDIA_AUDIO, big, 1, on_done, t), FL_ENOTSUP);
-    assert_int_equal(fl_element_push(src, FL_MEDIA_ALL, big, 1, on_done, t), FL_EINVAL);
-    assert_int_equal(fl_element_push(src, FL_MEDIA_AUDIO, NULL, 1, on_done, t), FL_EINVAL);
-    assert_int_equal(fl_element_push(src, FL_MEDIA_AUDIO, big, sizeof(big), on_done, t),
+    assert_int_equal(fl_element_push(pt, FL_MEDIA_AUDIO, big, 1, on_done, &t->et), FL_ENOTSUP);
+    assert_int_equal(fl_element_push(src, FL_MEDIA_ALL, big, 1, on_done, &t->et), FL_EINVAL);
+    assert_int_equal(fl_element_push(src, FL_MEDIA_AUDIO, NULL, 1, on_done, &t->et), FL_EINVAL);
+    assert_int_equal(fl_element_push(src, FL_MEDIA_AUDIO, big, sizeof(big), on_done, &t->et),
                      FL_EMSGSIZE);
-    assert_int_equal(fl_element_connect(src, d, FL_MEDIA_ALL, NULL, NULL, on_done, t), FL_EINVAL);
-    assert_int_equal(fl_element_connect(src, k, 0, NULL, NULL, on_done, t), FL_EINVAL);
-    assert_int_equal(fl_element_connect(src, NULL, FL_MEDIA_ALL, NULL, NULL, on_done, t),
+    assert_int_equal(fl_element_connect(src, d, FL_MEDIA_ALL, NULL, NULL, on_done, &t->et),
                      FL_EINVAL);
-    assert_int_equal(fl_element_disconnect(src, k, 8, NULL, NULL, on_done, t), FL_EINVAL);
+    assert_int_equal(fl_element_connect(src, k, 0, NULL, NULL, on_done, &t->et), FL_EINVAL);
+    assert_int_equal(fl_element_connect(src, NULL, FL_MEDIA_ALL, NULL, NULL, on_done, &t->et),
+                     FL_EINVAL);
+    assert_int_equal(fl_element_disconnect(src, k, 8, NULL, NULL, on_done, &t->et), FL_EINVAL);
     assert_int_equal(fl_element_is_flowing(k, FL_DIR_SINK, FL_MEDIA_ALL, on_bool, t), FL_EINVAL);
     assert_int_equal(fl_element_is_flowing(k, 0, FL_MEDIA_AUDIO, on_bool, t), FL_EINVAL);
-    assert_int_equal(fl_element_get_connections(k, 3, FL_MEDIA_ALL, NULL, on_conns, t), FL_EINVAL);
+    assert_int_equal(fl_element_get_connections(k, 3, FL_MEDIA_ALL, NULL, on_conns, &t->et),
+                     FL_EINVAL);
     assert_int_equal(fl_element_get_stats(k, FL_MEDIA_ALL, NULL, t), FL_EINVAL);
-    assert_int_equal(fl_element_set_property(pt, "name", "v", on_done, t), FL_ENOTSUP);
-    assert_int_equal(fl_element_get_property(pt, "name", on_text, t), FL_ENOTSUP);
+    assert_int_equal(fl_element_set_property(pt, "name", "v", on_done, &t->et), FL_ENOTSUP);
+    assert_int_equal(fl_element_get_property(pt, "name", on_text, &t->et), FL_ENOTSUP);
     assert_int_equal(fl_element_set_media_cb(src, on_media, &r), FL_ENOTSUP);
-    assert_int_equal(fl_element_invoke(pt, "processOffer", &arg, 1, on_text, t), FL_ENOTSUP);
-    assert_int_equal(fl_element_invoke(NULL, "processOffer", &arg, 1, on_text, t), FL_EINVAL);
+    assert_int_equal(fl_element_invoke(pt, "processOffer", &arg, 1, on_text, &t->et), FL_ENOTSUP);
+    assert_int_equal(fl_element_invoke(NULL, "processOffer", &arg, 1, on_text, &t->et), FL_EINVAL);
     assert_int_equal(fl_pipeline_get_dot(p, NULL, t), FL_EINVAL);
-    assert_int_equal(fl_pipeline_release(NULL, on_done, t), FL_EINVAL);
+    assert_int_equal(fl_pipeline_release(NULL, on_done, &t->et), FL_EINVAL);
 
     /* a released element, and every element of a released pipeline */
-    assert_int_equal(fl_element_release(k, on_done, t), 0);
-    assert_int_equal(fl_element_release(k, on_done, t), FL_ECLOSED);
+    assert_int_equal(fl_element_release(k, on_done, &t->et), 0);
+    assert_int_equal(fl_element_release(k, on_done, &t->et), FL_ECLOSED);
     assert_int_equal(fl_element_get_stats(k, FL_MEDIA_ALL, on_stats, t), FL_ECLOSED);
-    assert_int_equal(fl_element_connect(src, k, FL_MEDIA_ALL, NULL, NULL, on_done, t), FL_ECLOSED);
+    assert_int_equal(fl_element_connect(src, k, FL_MEDIA_ALL, NULL, NULL, on_done, &t->et),
+                     FL_ECLOSED);
     assert_int_equal(fl_element_set_event_cb(k, on_event, t), FL_ECLOSED);
-    assert_int_equal(fl_pipeline_release(q, on_done, t), 0);
-    assert_int_equal(fl_pipeline_release(q, on_done, t), FL_ECLOSED);
-    assert_int_equal(fl_pipeline_get_dot(q, on_text, t), FL_ECLOSED);
-    assert_int_equal(fl_element_release(d, on_done, t), FL_ECLOSED);
-    assert_int_equal(fl_element_request_key_frame(d, on_done, t), FL_ECLOSED);
+    assert_int_equal(fl_pipeline_release(q, on_done, &t->et), 0);
+    assert_int_equal(fl_pipeline_release(q, on_done, &t->et), FL_ECLOSED);
+    assert_int_equal(fl_pipeline_get_dot(q, on_text, &t->et), FL_ECLOSED);
+    assert_int_equal(fl_element_release(d, on_done, &t->et), FL_ECLOSED);
+    assert_int_equal(fl_element_request_key_frame(d, on_done, &t->et), FL_ECLOSED);
     fl_element *late;
     assert_int_equal(fl_element_create(q, FL_ELEMENT_PASSTHROUGH, NULL, &late), FL_ECLOSED);
 
     /* the two releases accepted: one callback each, and nothing else */
-    wait_for(t, &t->dones, dones + 2);
+    wait_count(&t->et, &t->et.dones, dones + 2);
     settle(t);
-    assert_int_equal(atomic_load(&t->dones), dones + 2);
-    assert_int_equal(atomic_load(&t->replies), replies);
+    assert_int_equal(atomic_load(&t->et.dones), dones + 2);
+    assert_int_equal(atomic_load(&t->et.replies), replies);
 
     /* accepted: exactly one callback each, whatever the status */
-    dones = atomic_load(&t->dones);
+    dones = atomic_load(&t->et.dones);
     for (int i = 0; i < 50; i++)
-        assert_int_equal(fl_element_push(src, FL_MEDIA_AUDIO, big, 10, on_done, t), 0);
-    assert_int_equal(fl_element_request_key_frame(pt, on_done, t), 0); /* status FL_ENOENT */
+        assert_int_equal(fl_element_push(src, FL_MEDIA_AUDIO, big, 10, on_done, &t->et), 0);
+    assert_int_equal(fl_element_request_key_frame(pt, on_done, &t->et), 0); /* status FL_ENOENT */
     assert_int_equal(fl_element_push(src, FL_MEDIA_VIDEO, big, 10, NULL, NULL), 0);
-    wait_for(t, &t->dones, dones + 51);
-    assert_int_equal(atomic_load(&t->status), FL_ENOENT);
+    wait_count(&t->et, &t->et.dones, dones + 51);
+    assert_int_equal(atomic_load(&t->et.status), FL_ENOENT);
     assert_int_equal(fl_element_get_stats(pt, FL_MEDIA_ALL, on_stats, t), 0);
-    assert_int_equal(fl_pipeline_get_dot(p, on_text, t), 0);
-    wait_for(t, &t->replies, replies + 2);
+    assert_int_equal(fl_pipeline_get_dot(p, on_text, &t->et), 0);
+    wait_count(&t->et, &t->et.replies, replies + 2);
     settle(t);
-    assert_int_equal(atomic_load(&t->dones), dones + 51);
-    assert_int_equal(atomic_load(&t->replies), replies + 2);
-    pipeline_release_sync(t, p);
+    assert_int_equal(atomic_load(&t->et.dones), dones + 51);
+    assert_int_equal(atomic_load(&t->et.replies), replies + 2);
+    pipeline_release_sync(&t->et, p);
     expect_stats_zero(t);
     t_free(t);
 }
@@ -860,32 +724,26 @@ static void test_error_model(void **state)
 /* ---- a type's own calls: the WebRtcEndpoint's, through fl_element_invoke ---- */
 
 /* Runs a call and waits for its text; returns its status (the text in
- * t->text). */
+ * t->et.text). */
 static int invoke_sync(T *t, fl_element *e, const char *method, const char *const *args, size_t n)
 {
-    int before = atomic_load(&t->replies);
-    int rc = fl_element_invoke(e, method, args, n, on_text, t);
+    int before = atomic_load(&t->et.replies);
+    int rc = fl_element_invoke(e, method, args, n, on_text, &t->et);
     if (rc < 0) {
         settle(t);
-        assert_int_equal(atomic_load(&t->replies), before);
+        assert_int_equal(atomic_load(&t->et.replies), before);
         return rc;
     }
-    wait_for(t, &t->replies, before + 1);
-    assert_non_null(t->text); /* a result, or why it failed */
-    return atomic_load(&t->status);
-}
-
-static int set_sync(T *t, fl_element *e, const char *name, const char *value)
-{
-    int before = atomic_load(&t->dones);
-    return done_status(t, before, fl_element_set_property(e, name, value, on_done, t));
+    wait_count(&t->et, &t->et.replies, before + 1);
+    assert_non_null(t->et.text); /* a result, or why it failed */
+    return atomic_load(&t->et.status);
 }
 
 static void wait_event(T *t, int type, fl_element *e)
 {
-    for (int i = 0; i < WAIT_MS / 10 && find_event(t, type, e, 0, -1) < 0; i++) {
+    for (int i = 0; i < ENGINE_TEST_WAIT_MS / 10 && find_event(t, type, e, 0, -1) < 0; i++) {
         sleep_ms(10);
-        uv_run(&t->loop, UV_RUN_NOWAIT);
+        uv_run(&t->et.loop, UV_RUN_NOWAIT);
     }
     assert_true(find_event(t, type, e, 0, -1) >= 0);
 }
@@ -895,11 +753,11 @@ static void test_webrtc_invoke(void **state)
     (void)state;
     T *t = t_new(1, 1);
     fl_pipeline *p;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
     fl_element *a = mk(t, p, FL_ELEMENT_WEBRTC, "a");
     fl_element *b = mk(t, p, FL_ELEMENT_WEBRTC, "b");
-    assert_int_equal(set_sync(t, a, "networkInterfaces", "lo"), 0);
-    assert_int_equal(set_sync(t, b, "networkInterfaces", "lo"), 0);
+    assert_int_equal(set_sync(&t->et, a, "networkInterfaces", "lo"), 0);
+    assert_int_equal(set_sync(&t->et, b, "networkInterfaces", "lo"), 0);
 
     /* refused at once: unknown names, wrong counts, NULL arguments */
     const char *none[] = { NULL };
@@ -912,46 +770,47 @@ static void test_webrtc_invoke(void **state)
 
     /* before any SDP step */
     assert_int_equal(invoke_sync(t, a, "getLocalSessionDescriptor", NULL, 0), 0);
-    assert_string_equal(t->text, "");
+    assert_string_equal(t->et.text, "");
     assert_int_equal(invoke_sync(t, b, "processAnswer", (const char *[]){ "v=0" }, 1), FL_ESTATE);
-    assert_non_null(strstr(t->text, "generateOffer"));
+    assert_non_null(strstr(t->et.text, "generateOffer"));
     const char *maybe[] = { "true", "maybe" };
     assert_int_equal(invoke_sync(t, a, "generateOffer", maybe, 2), FL_EINVAL);
     assert_int_equal(invoke_sync(t, b, "processOffer", (const char *[]){ "garbage" }, 1),
                      FL_EBADMSG);
-    assert_true(strlen(t->text) > 0);
+    assert_true(strlen(t->et.text) > 0);
 
     /* a offers (sending video only), b answers, a takes the answer */
     const char *video_only[] = { "false", "true" };
     assert_int_equal(invoke_sync(t, a, "generateOffer", video_only, 2), 0);
-    char *offer = strdup(t->text);
+    char *offer = strdup(t->et.text);
     assert_non_null(strstr(offer, "m=audio "));
     assert_non_null(strstr(offer, "m=video "));
     assert_non_null(strstr(offer, "a=sendonly")); /* audio: offerToReceiveAudio false */
     assert_int_equal(invoke_sync(t, a, "getLocalSessionDescriptor", NULL, 0), 0);
-    assert_string_equal(t->text, offer);
+    assert_string_equal(t->et.text, offer);
     assert_int_equal(invoke_sync(t, a, "generateOffer", NULL, 0), FL_ESTATE);
     assert_int_equal(invoke_sync(t, b, "processOffer", (const char *[]){ offer }, 1), 0);
-    char *answer = strdup(t->text);
+    char *answer = strdup(t->et.text);
     assert_non_null(strstr(answer, "a=fingerprint:"));
     assert_int_equal(invoke_sync(t, b, "getRemoteSessionDescriptor", NULL, 0), 0);
-    assert_string_equal(t->text, offer);
+    assert_string_equal(t->et.text, offer);
     assert_int_equal(invoke_sync(t, b, "processOffer", (const char *[]){ offer }, 1), FL_ESTATE);
     assert_int_equal(invoke_sync(t, a, "processAnswer", (const char *[]){ answer }, 1), 0);
     assert_int_equal(invoke_sync(t, a, "getRemoteSessionDescriptor", NULL, 0), 0);
-    assert_string_equal(t->text, answer);
+    assert_string_equal(t->et.text, answer);
 
     /* candidates: one that does not parse (the text quotes it and says
      * why), one that does, one with an mDNS name (taken, with a note), then
      * the end */
     const char *bad[] = { "candidate:1 1 udp", "0", "0" };
     assert_int_equal(invoke_sync(t, a, "addIceCandidate", bad, 3), FL_EINVAL);
-    assert_string_equal(t->text,
+    assert_string_equal(t->et.text,
                         "Invalid ICE candidate 'candidate:1 1 udp': the priority is missing");
     const char *multicast[] = { "candidate:1 1 udp 2122260223 224.0.0.251 5353 typ host" };
     assert_int_equal(invoke_sync(t, a, "addIceCandidate", multicast, 1), FL_EINVAL);
-    assert_string_equal(t->text, "Invalid ICE candidate 'candidate:1 1 udp 2122260223 224.0.0.251 "
-                                 "5353 typ host': the address is a multicast address");
+    assert_string_equal(t->et.text,
+                        "Invalid ICE candidate 'candidate:1 1 udp 2122260223 224.0.0.251 "
+                        "5353 typ host': the address is a multicast address");
     char longer[400] = "candidate:1 1 udp 2122260223 example.com 5000 typ host";
     while (strlen(longer) < 300)
         strcat(longer, " x-pad 0123456789");
@@ -961,19 +820,19 @@ static void test_webrtc_invoke(void **state)
     snprintf(want, sizeof(want), "Invalid ICE candidate '%.200s': %s", longer,
              "the address is a host name, which fluo does not resolve (only IP addresses and "
              "mDNS .local names are taken)");
-    assert_string_equal(t->text, want);
+    assert_string_equal(t->et.text, want);
     const char *good[] = { "candidate:1 1 udp 2122260223 127.0.0.1 9 typ host" };
     assert_int_equal(invoke_sync(t, a, "addIceCandidate", good, 1), 0);
-    assert_string_equal(t->text, "");
+    assert_string_equal(t->et.text, "");
     const char *mdns[] = {
         "candidate:3 1 udp 2122260223 4b8e3c3d-6f0e-4f7a-9bd0-1c1f3c7b2f4a.local "
         "50000 typ host"
     };
     assert_int_equal(invoke_sync(t, a, "addIceCandidate", mdns, 1), 0);
-    assert_non_null(strstr(t->text, "taken with its mDNS .local name not resolved"));
+    assert_non_null(strstr(t->et.text, "taken with its mDNS .local name not resolved"));
     const char *mdns_bad[] = { "candidate:3 1 udp 2122260223 Fluo-Test.local 0 typ host" };
     assert_int_equal(invoke_sync(t, a, "addIceCandidate", mdns_bad, 1), FL_EINVAL);
-    assert_non_null(strstr(t->text, "the port is 0"));
+    assert_non_null(strstr(t->et.text, "the port is 0"));
     assert_int_equal(invoke_sync(t, a, "addIceCandidate", (const char *[]){ "" }, 1), 0);
 
     /* before any remote description candidates are queued, up to a bound */
@@ -982,9 +841,9 @@ static void test_webrtc_invoke(void **state)
     while (invoke_sync(t, q, "addIceCandidate", good, 1) == 0 && queued < 1000)
         queued++;
     assert_int_equal(queued, 64);
-    assert_int_equal(atomic_load(&t->status), FL_EBUSY);
-    assert_string_equal(t->text, "64 ICE candidates are queued already, waiting for the remote "
-                                 "description");
+    assert_int_equal(atomic_load(&t->et.status), FL_EBUSY);
+    assert_string_equal(t->et.text, "64 ICE candidates are queued already, waiting for the remote "
+                                    "description");
 
     /* gathering: candidates as events, then the end of them */
     assert_int_equal(invoke_sync(t, b, "gatherCandidates", NULL, 0), 0);
@@ -993,7 +852,7 @@ static void test_webrtc_invoke(void **state)
 
     free(offer);
     free(answer);
-    pipeline_release_sync(t, p);
+    pipeline_release_sync(&t->et, p);
     expect_stats_zero(t);
     t_free(t);
 }
@@ -1009,10 +868,10 @@ static void test_stats_passthrough(void **state)
     for (int use_loop = 0; use_loop < 2; use_loop++) {
         T *t = t_new(use_loop, 1);
         fl_pipeline *p;
-        assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+        assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
         fl_element *src = mk(t, p, FL_ELEMENT_APP_SOURCE, "src");
         fl_element *pt = mk(t, p, FL_ELEMENT_PASSTHROUGH, "pt");
-        assert_int_equal(connect_sync(t, src, pt, FL_MEDIA_ALL, NULL, NULL), 0);
+        assert_int_equal(connect_sync(&t->et, src, pt, FL_MEDIA_ALL, NULL, NULL), 0);
         int64_t before = fl_time_wall_ms();
         assert_int_equal(stats_sync(t, pt, FL_MEDIA_ALL), 1);
         int64_t after = fl_time_wall_ms();
@@ -1024,7 +883,7 @@ static void test_stats_passthrough(void **state)
         /* the app source has no stats hook either */
         assert_int_equal(stats_sync(t, src, FL_MEDIA_AUDIO), 1);
         assert_int_equal(t->stats[0].kind, FL_STATS_ELEMENT);
-        pipeline_release_sync(t, p);
+        pipeline_release_sync(&t->et, p);
         expect_stats_zero(t);
         t_free(t);
     }
@@ -1032,10 +891,10 @@ static void test_stats_passthrough(void **state)
 
 static int get_sync(T *t, fl_element *e, const char *name)
 {
-    int before = atomic_load(&t->replies);
-    assert_int_equal(fl_element_get_property(e, name, on_text, t), 0);
-    wait_for(t, &t->replies, before + 1);
-    return atomic_load(&t->status);
+    int before = atomic_load(&t->et.replies);
+    assert_int_equal(fl_element_get_property(e, name, on_text, &t->et), 0);
+    wait_count(&t->et, &t->et.replies, before + 1);
+    return atomic_load(&t->et.status);
 }
 
 /* A WebRtcEndpoint's statistics and read-only properties are plain engine
@@ -1048,9 +907,9 @@ static void test_stats_webrtc(void **state)
     (void)state;
     T *t = t_new(1, 1);
     fl_pipeline *p;
-    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    assert_int_equal(fl_pipeline_create(t->et.engine, &p), 0);
     fl_element *a = mk(t, p, FL_ELEMENT_WEBRTC, "a");
-    assert_int_equal(set_sync(t, a, "networkInterfaces", "lo"), 0);
+    assert_int_equal(set_sync(&t->et, a, "networkInterfaces", "lo"), 0);
     assert_int_equal(stats_sync(t, a, FL_MEDIA_ALL), 1);
     assert_int_equal(t->stats[0].kind, FL_STATS_ENDPOINT);
     assert_int_equal(t->stats[0].endpoint.unvalidated_packets_dropped, -1);
@@ -1059,15 +918,16 @@ static void test_stats_webrtc(void **state)
                                          "DtlsConnectionState" };
     for (size_t i = 0; i < 3; i++) {
         assert_int_equal(get_sync(t, a, empty[i]), 0);
-        assert_string_equal(t->text, "");
+        assert_string_equal(t->et.text, "");
     }
     assert_int_equal(get_sync(t, a, "connectionState"), 0);
-    assert_string_equal(t->text, "DISCONNECTED");
+    assert_string_equal(t->et.text, "DISCONNECTED");
     assert_int_equal(get_sync(t, a, "rembParams"), 0);
-    assert_string_equal(t->text, "upLosses=26");
-    assert_int_equal(set_sync(t, a, "rembParams", "rembOnConnect=500000,decrementFactor=0.7"), 0);
+    assert_string_equal(t->et.text, "upLosses=26");
+    assert_int_equal(set_sync(&t->et, a, "rembParams", "rembOnConnect=500000,decrementFactor=0.7"),
+                     0);
     assert_int_equal(get_sync(t, a, "rembParams"), 0);
-    assert_string_equal(t->text, "upLosses=26,rembOnConnect=500000,decrementFactor=0.7");
+    assert_string_equal(t->et.text, "upLosses=26,rembOnConnect=500000,decrementFactor=0.7");
 
     /* its offer makes the ICE transport: the ICE figure counts, still no
      * stream has statistics; gathering gives the component a state */
@@ -1076,12 +936,12 @@ static void test_stats_webrtc(void **state)
     assert_int_equal(t->stats[0].kind, FL_STATS_ENDPOINT);
     assert_int_equal(t->stats[0].endpoint.unvalidated_packets_dropped, 0);
     assert_int_equal(get_sync(t, a, "DtlsConnectionState"), 0);
-    assert_string_equal(t->text, ""); /* made with the answer */
+    assert_string_equal(t->et.text, ""); /* made with the answer */
     assert_int_equal(invoke_sync(t, a, "gatherCandidates", NULL, 0), 0);
     wait_event(t, FL_EVENT_ICE_GATHERING_DONE, a);
     assert_int_equal(get_sync(t, a, "IceConnectionState"), 0);
-    assert_string_equal(t->text, "GATHERING");
-    pipeline_release_sync(t, p);
+    assert_string_equal(t->et.text, "GATHERING");
+    pipeline_release_sync(&t->et, p);
     expect_stats_zero(t);
     t_free(t);
 }

@@ -20,16 +20,9 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "engine/fluo.h"
+#include "tests/unit/engine/engine_test.h"
 
-#define WAIT_MS 5000
-#define NSRC    3
-
-typedef struct T {
-    fl_engine *engine;
-    atomic_int dones;
-    atomic_int status;
-    char text[4096];
-} T;
+#define NSRC 3
 
 /* What reached one AppSink, by the source that pushed it (first byte). */
 typedef struct sink_rec {
@@ -39,58 +32,22 @@ typedef struct sink_rec {
     atomic_uint last_ssrc; /* of the last one */
 } sink_rec;
 
-static T *t_new(int workers)
+static engine_test *t_new(int workers)
 {
-    T *t = calloc(1, sizeof(*t));
+    engine_test *t = calloc(1, sizeof(*t));
     assert_non_null(t);
-    fl_engine_config cfg = { .workers = workers };
-    assert_int_equal(fl_engine_create(&t->engine, &cfg), 0);
+    engine_test_init(t, 0, (fl_engine_config){ .workers = workers });
     return t;
 }
 
-static void t_free(T *t)
+static void t_free(engine_test *t)
 {
     fl_engine_stats st;
     fl_engine_get_stats(t->engine, &st);
     assert_int_equal(st.pipelines, 0);
     assert_int_equal(st.elements, 0);
-    fl_engine_destroy(t->engine);
+    engine_test_deinit(t);
     free(t);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static void on_done(void *arg, int status)
-{
-    T *t = arg;
-    atomic_store(&t->status, status);
-    atomic_fetch_add(&t->dones, 1);
-}
-
-static void on_text(void *arg, int status, const char *text)
-{
-    T *t = arg;
-    strncpy(t->text, text ? text : "", sizeof(t->text) - 1);
-    atomic_store(&t->status, status);
-    atomic_fetch_add(&t->dones, 1);
-}
-
-/* The status of a call that returned rc: rc when it failed at once, else
- * its completion's (no callback loop: callbacks run on the worker). */
-static int finish(T *t, int before, int rc)
-{
-    if (rc < 0) {
-        assert_int_equal(atomic_load(&t->dones), before);
-        return rc;
-    }
-    for (int i = 0; i < WAIT_MS && atomic_load(&t->dones) <= before; i++)
-        sleep_ms(1);
-    assert_int_equal(atomic_load(&t->dones), before + 1);
-    return atomic_load(&t->status);
 }
 
 static fl_element *mk(fl_pipeline *p, const char *type, const char *name)
@@ -100,44 +57,23 @@ static fl_element *mk(fl_pipeline *p, const char *type, const char *name)
     return e;
 }
 
-static int set_sync(T *t, fl_element *e, const char *name, const char *value)
-{
-    int before = atomic_load(&t->dones);
-    return finish(t, before, fl_element_set_property(e, name, value, on_done, t));
-}
-
-static fl_element *port(T *t, fl_pipeline *p, const char *hub, const char *name)
+static fl_element *port(engine_test *t, fl_pipeline *p, const char *hub, const char *name)
 {
     fl_element *e = mk(p, FL_ELEMENT_HUB_PORT, name);
     assert_int_equal(set_sync(t, e, "hub", hub), 0);
     return e;
 }
 
-static void connect_sync(T *t, fl_element *a, fl_element *b)
-{
-    int before = atomic_load(&t->dones);
-    assert_int_equal(
-            finish(t, before, fl_element_connect(a, b, FL_MEDIA_ALL, NULL, NULL, on_done, t)), 0);
-}
-
-static int invoke_sync(T *t, fl_element *e, const char *method, const char *a, const char *b)
+static int invoke_sync(engine_test *t,
+                       fl_element *e,
+                       const char *method,
+                       const char *a,
+                       const char *b)
 {
     const char *args[] = { a, b };
     size_t n = b ? 2 : a ? 1 : 0;
-    int before = atomic_load(&t->dones);
-    return finish(t, before, fl_element_invoke(e, method, args, n, on_text, t));
-}
-
-static void release_sync(T *t, fl_element *e)
-{
-    int before = atomic_load(&t->dones);
-    assert_int_equal(finish(t, before, fl_element_release(e, on_done, t)), 0);
-}
-
-static void pipeline_release_sync(T *t, fl_pipeline *p)
-{
-    int before = atomic_load(&t->dones);
-    assert_int_equal(finish(t, before, fl_pipeline_release(p, on_done, t)), 0);
+    int before = atomic_load(&t->replies);
+    return reply_status(t, before, fl_element_invoke(e, method, args, n, on_text, t));
 }
 
 /* Runs on the worker. */
@@ -164,7 +100,7 @@ static fl_element *sink(fl_pipeline *p, const char *name, sink_rec *r)
 
 /* Pushes `count` video packets from each source (source i's start with
  * byte i), then waits until the worker has handled them all. */
-static void push_each(T *t, fl_element *const *srcs, size_t nsrc, int count)
+static void push_each(engine_test *t, fl_element *const *srcs, size_t nsrc, int count)
 {
     uint8_t pkt[64];
     for (size_t s = 0; s < nsrc; s++) {
@@ -177,9 +113,10 @@ static void push_each(T *t, fl_element *const *srcs, size_t nsrc, int count)
         }
     }
     int before = atomic_load(&t->dones);
-    assert_int_equal(finish(t, before,
-                            fl_element_push(srcs[0], FL_MEDIA_AUDIO, pkt, sizeof(pkt), on_done, t)),
-                     0);
+    assert_int_equal(
+            done_status(t, before,
+                        fl_element_push(srcs[0], FL_MEDIA_AUDIO, pkt, sizeof(pkt), on_done, t)),
+            0);
 }
 
 static void expect(sink_rec *r, int from0, int from1)
@@ -194,7 +131,7 @@ static void expect(sink_rec *r, int from0, int from1)
 static void test_one_to_many(void **state)
 {
     (void)state;
-    T *t = t_new(2);
+    engine_test *t = t_new(2);
     fl_pipeline *p;
     assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
     fl_element *hub = mk(p, FL_ELEMENT_DISPATCHER_ONE_TO_MANY, "hub");
@@ -208,10 +145,10 @@ static void test_one_to_many(void **state)
     for (int i = 0; i < 3; i++) {
         out[i] = port(t, p, "hub", names[i][0]);
         k[i] = sink(p, names[i][1], &r[i]);
-        connect_sync(t, out[i], k[i]);
+        assert_int_equal(connect_sync(t, out[i], k[i], FL_MEDIA_ALL, NULL, NULL), 0);
     }
-    connect_sync(t, src[0], in[0]);
-    connect_sync(t, src[1], in[1]);
+    assert_int_equal(connect_sync(t, src[0], in[0], FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, src[1], in[1], FL_MEDIA_ALL, NULL, NULL), 0);
 
     push_each(t, src, 2, 10); /* no source yet: nothing goes out */
     for (int i = 0; i < 3; i++)
@@ -231,7 +168,7 @@ static void test_one_to_many(void **state)
     sink_rec late = { 0 };
     fl_element *out3 = port(t, p, "hub", "out3");
     fl_element *k3 = sink(p, "k3", &late);
-    connect_sync(t, out3, k3);
+    assert_int_equal(connect_sync(t, out3, k3, FL_MEDIA_ALL, NULL, NULL), 0);
     push_each(t, src, 2, 5);
     expect(&late, 0, 5);
     for (int i = 0; i < 3; i++)
@@ -278,7 +215,7 @@ static void test_one_to_many(void **state)
 static void test_dispatcher(void **state)
 {
     (void)state;
-    T *t = t_new(1);
+    engine_test *t = t_new(1);
     fl_pipeline *p;
     assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
     fl_element *d = mk(p, FL_ELEMENT_DISPATCHER, "d");
@@ -286,11 +223,11 @@ static void test_dispatcher(void **state)
                            mk(p, FL_ELEMENT_APP_SOURCE, "src1") };
     fl_element *a = port(t, p, "d", "a"), *b = port(t, p, "d", "b"), *c = port(t, p, "d", "c");
     sink_rec ra = { 0 }, rb = { 0 }, rc = { 0 };
-    connect_sync(t, src[0], a);
-    connect_sync(t, src[1], b);
-    connect_sync(t, a, sink(p, "ka", &ra));
-    connect_sync(t, b, sink(p, "kb", &rb));
-    connect_sync(t, c, sink(p, "kc", &rc));
+    assert_int_equal(connect_sync(t, src[0], a, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, src[1], b, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, a, sink(p, "ka", &ra), FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, b, sink(p, "kb", &rb), FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, c, sink(p, "kc", &rc), FL_MEDIA_ALL, NULL, NULL), 0);
 
     push_each(t, src, 2, 4); /* nothing routed yet */
     expect(&ra, 0, 0);
@@ -321,11 +258,11 @@ static void test_dispatcher(void **state)
     fl_element *lost = mk(p, FL_ELEMENT_HUB_PORT, "lost");
     assert_int_equal(set_sync(t, lost, "hub", "nope"), FL_EINVAL);
     assert_int_equal(set_sync(t, lost, "hub", "src0"), FL_EINVAL); /* not a hub */
-    int before = atomic_load(&t->dones);
-    assert_int_equal(finish(t, before, fl_element_get_property(a, "hub", on_text, t)), 0);
+    int before = atomic_load(&t->replies);
+    assert_int_equal(reply_status(t, before, fl_element_get_property(a, "hub", on_text, t)), 0);
     assert_string_equal(t->text, "d");
-    before = atomic_load(&t->dones); /* the DOT draws the routes */
-    assert_int_equal(finish(t, before, fl_pipeline_get_dot(p, on_text, t)), 0);
+    before = atomic_load(&t->replies); /* the DOT draws the routes */
+    assert_int_equal(reply_status(t, before, fl_pipeline_get_dot(p, on_text, t)), 0);
     assert_non_null(strstr(t->text, "routed"));
 
     /* a released sink port leaves its source feeding the other */
@@ -357,7 +294,7 @@ static size_t vp8_packet(uint8_t *out, uint32_t ssrc, uint16_t seq, int key)
 
 /* Pushes VP8 packets of src (key: 1 for each key frame start, in order)
  * and waits until the worker handled them. */
-static void push_vp8(T *t, fl_element *src, uint32_t ssrc, const int *key, int n)
+static void push_vp8(engine_test *t, fl_element *src, uint32_t ssrc, const int *key, int n)
 {
     static uint16_t seq;
     uint8_t pkt[40];
@@ -367,7 +304,7 @@ static void push_vp8(T *t, fl_element *src, uint32_t ssrc, const int *key, int n
         int before = atomic_load(&t->dones);
         int rc = fl_element_push(src, FL_MEDIA_VIDEO, pkt, len, last ? on_done : NULL,
                                  last ? t : NULL);
-        assert_int_equal(last ? finish(t, before, rc) : rc, 0);
+        assert_int_equal(last ? done_status(t, before, rc) : rc, 0);
     }
 }
 
@@ -376,7 +313,7 @@ static void push_vp8(T *t, fl_element *src, uint32_t ssrc, const int *key, int n
 static void test_key_frame_wait(void **state)
 {
     (void)state;
-    T *t = t_new(1);
+    engine_test *t = t_new(1);
     fl_pipeline *p;
     assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
     fl_element *hub = mk(p, FL_ELEMENT_DISPATCHER_ONE_TO_MANY, "hub");
@@ -387,9 +324,9 @@ static void test_key_frame_wait(void **state)
     fl_element *in0 = port(t, p, "hub", "in0"), *in1 = port(t, p, "hub", "in1");
     fl_element *out = port(t, p, "hub", "out");
     sink_rec r = { 0 };
-    connect_sync(t, src0, in0);
-    connect_sync(t, src1, in1);
-    connect_sync(t, out, sink(p, "k", &r));
+    assert_int_equal(connect_sync(t, src0, in0, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, src1, in1, FL_MEDIA_ALL, NULL, NULL), 0);
+    assert_int_equal(connect_sync(t, out, sink(p, "k", &r), FL_MEDIA_ALL, NULL, NULL), 0);
 
     static const int delta_key_delta[] = { 0, 0, 1, 0, 0 };
     assert_int_equal(invoke_sync(t, hub, "setSource", "in0", NULL), 0);
@@ -411,7 +348,7 @@ static void test_key_frame_wait(void **state)
     /* caps unknown: nothing held back */
     fl_element *src2 = mk(p, FL_ELEMENT_APP_SOURCE, "src2");
     fl_element *in2 = port(t, p, "hub", "in2");
-    connect_sync(t, src2, in2);
+    assert_int_equal(connect_sync(t, src2, in2, FL_MEDIA_ALL, NULL, NULL), 0);
     assert_int_equal(invoke_sync(t, hub, "setSource", "in2", NULL), 0);
     push_vp8(t, src2, 3000, deltas, 3);
     assert_int_equal(atomic_load(&r.rtp), 12);

@@ -1,8 +1,10 @@
 /* A pipeline spread over two workers (fl_engine_config.spread_from): its
  * endpoints placed on both, a source's packets reaching sinks on the other
  * worker whole and in order through a bridge, connections, events and DOT
- * told as if the link were direct, disconnect, release of either end and of
- * the pipeline, under ASan with no leak. */
+ * told as if the link were direct, a PlayerEndpoint's Sender Reports
+ * relayed to a far sink (at most every 500 ms, agreeing with the packets),
+ * disconnect, release of either end and of the pipeline, under ASan with no
+ * leak. */
 /* cmocka.h needs these headers first */
 // clang-format off
 #include <setjmp.h>
@@ -20,13 +22,13 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "engine/engine_int.h"
 #include "engine/fluo.h"
+#include "tests/unit/engine/engine_test.h"
 #include "tests/unit/engine/media_packets.h"
 
-#define WAIT_MS 5000
-#define NSINKS  6
-#define NPKT    1000
-#define MAX_EV  256
+#define NSINKS 6
+#define NPKT   1000
 
 typedef struct sink_rec {
     atomic_int n[3];
@@ -34,132 +36,40 @@ typedef struct sink_rec {
     atomic_int worker; /* the thread's: set by the callback */
 } sink_rec;
 
-typedef struct T {
-    uv_loop_t loop;
-    fl_engine *engine;
-    atomic_int dones, status, replies;
-    fl_connection conns[64];
-    size_t nconns;
-    char *text;
-    int connected, disconnected; /* ELEMENT_(DIS)CONNECTED events on the source */
+/* ELEMENT_(DIS)CONNECTED events on the source */
+typedef struct link_events {
+    int connected, disconnected;
     fl_element *last_sink;
-} T;
+} link_events;
 
-static T *t_new_n(int spread_from, int workers)
+static engine_test *t_new_n(int spread_from, int workers)
 {
-    T *t = calloc(1, sizeof(*t));
+    engine_test *t = calloc(1, sizeof(*t));
     assert_non_null(t);
-    assert_int_equal(uv_loop_init(&t->loop), 0);
-    fl_engine_config cfg = { .workers = workers,
-                             .callback_loop = &t->loop,
-                             .spread_from = spread_from };
-    assert_int_equal(fl_engine_create(&t->engine, &cfg), 0);
+    engine_test_init(t, 1, (fl_engine_config){ .workers = workers, .spread_from = spread_from });
     return t;
 }
 
-static T *t_new(int spread_from)
+static engine_test *t_new(int spread_from)
 {
     return t_new_n(spread_from, 2);
 }
 
-static void t_free(T *t)
+static void t_free(engine_test *t)
 {
-    fl_engine_destroy(t->engine);
-    uv_run(&t->loop, UV_RUN_NOWAIT);
-    assert_int_equal(uv_loop_close(&t->loop), 0);
-    free(t->text);
+    engine_test_deinit(t);
     free(t);
-}
-
-static void on_timeout(uv_timer_t *h)
-{
-    *(int *)h->data = 1;
-}
-
-/* Runs the callback loop until cond(arg) or WAIT_MS. */
-static int run_until(T *t, int (*cond)(void *), void *arg)
-{
-    int timed_out = 0;
-    uv_timer_t timer;
-    uv_timer_init(&t->loop, &timer);
-    timer.data = &timed_out;
-    uv_timer_start(&timer, on_timeout, WAIT_MS, 0);
-    while (!cond(arg) && !timed_out)
-        uv_run(&t->loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&timer, NULL);
-    uv_run(&t->loop, UV_RUN_NOWAIT);
-    return cond(arg);
-}
-
-typedef struct count_at_least {
-    atomic_int *counter;
-    int target;
-} count_at_least;
-
-static int reached(void *arg)
-{
-    count_at_least *c = arg;
-    return atomic_load(c->counter) >= c->target;
-}
-
-static void wait_count(T *t, atomic_int *counter, int target)
-{
-    count_at_least c = { counter, target };
-    assert_true(run_until(t, reached, &c));
-}
-
-static void on_done(void *arg, int status)
-{
-    T *t = arg;
-    atomic_store(&t->status, status);
-    atomic_fetch_add(&t->dones, 1);
-}
-
-static int sync_status(T *t, int rc)
-{
-    if (rc < 0)
-        return rc;
-    wait_count(t, &t->dones, atomic_load(&t->dones) + 1);
-    return atomic_load(&t->status);
 }
 
 static void on_event(void *arg, const fl_event *ev)
 {
-    T *t = arg;
+    link_events *l = arg;
     if (ev->type == FL_EVENT_ELEMENT_CONNECTED)
-        t->connected++;
+        l->connected++;
     if (ev->type == FL_EVENT_ELEMENT_DISCONNECTED) {
-        t->disconnected++;
-        t->last_sink = ev->link.sink;
+        l->disconnected++;
+        l->last_sink = ev->link.sink;
     }
-}
-
-static void on_conns(void *arg, int status, const fl_connection *conns, size_t n)
-{
-    T *t = arg;
-    t->nconns = 0;
-    for (size_t i = 0; status == 0 && i < n && i < 64; i++)
-        t->conns[t->nconns++] = conns[i];
-    atomic_store(&t->status, status);
-    atomic_fetch_add(&t->replies, 1);
-}
-
-static size_t conns_sync(T *t, fl_element *e, int dir, unsigned media)
-{
-    int before = atomic_load(&t->replies);
-    assert_int_equal(fl_element_get_connections(e, dir, media, NULL, on_conns, t), 0);
-    wait_count(t, &t->replies, before + 1);
-    assert_int_equal(atomic_load(&t->status), 0);
-    return t->nconns;
-}
-
-static void on_text(void *arg, int status, const char *text)
-{
-    T *t = arg;
-    free(t->text);
-    t->text = text ? strdup(text) : NULL;
-    atomic_store(&t->status, status);
-    atomic_fetch_add(&t->replies, 1);
 }
 
 /* On the sink's worker: each packet the next one, byte for byte. */
@@ -176,7 +86,7 @@ static void on_media(void *arg, unsigned media, fl_buf *buf)
     atomic_fetch_add(&s->n[i], 1);
 }
 
-static void push_all(T *t, fl_element *src, unsigned media, int from, int count)
+static void push_all(engine_test *t, fl_element *src, unsigned media, int from, int count)
 {
     uint8_t pkt[256];
     for (int seq = from; seq < from + count; seq++) {
@@ -184,7 +94,8 @@ static void push_all(T *t, fl_element *src, unsigned media, int from, int count)
         assert_int_equal(fl_element_push(src, media, pkt, len, NULL, NULL), 0);
     }
     /* all taken by the source's worker (the sinks may still be behind) */
-    assert_int_equal(sync_status(t, fl_element_push(src, media, pkt, 0, on_done, t)), 0);
+    int before = atomic_load(&t->dones);
+    assert_int_equal(done_status(t, before, fl_element_push(src, media, pkt, 0, on_done, t)), 0);
 }
 
 typedef struct all_sinks {
@@ -212,12 +123,13 @@ static fl_element *mk(fl_pipeline *p, const char *type, const char *name)
 static void test_spread_fanout(void **state)
 {
     (void)state;
-    T *t = t_new(1);
+    engine_test *t = t_new(1);
     fl_pipeline *p;
     assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
     fl_element *src = mk(p, FL_ELEMENT_APP_SOURCE, "src");
     assert_int_equal(fl_element_worker(src), fl_pipeline_worker(p)); /* not an endpoint */
-    assert_int_equal(fl_element_set_event_cb(src, on_event, t), 0);
+    link_events ev = { 0 };
+    assert_int_equal(fl_element_set_event_cb(src, on_event, &ev), 0);
     fl_element *k[NSINKS];
     sink_rec r[NSINKS];
     memset(r, 0, sizeof(r));
@@ -228,9 +140,7 @@ static void test_spread_fanout(void **state)
         k[i] = mk(p, FL_ELEMENT_APP_SINK, name);
         on[fl_element_worker(k[i])]++;
         assert_int_equal(fl_element_set_media_cb(k[i], on_media, &r[i]), 0);
-        assert_int_equal(
-                sync_status(t, fl_element_connect(src, k[i], FL_MEDIA_ALL, NULL, NULL, on_done, t)),
-                0);
+        assert_int_equal(connect_sync(t, src, k[i], FL_MEDIA_ALL, NULL, NULL), 0);
     }
     /* balanced, the source counted: 7 elements split 4 and 3 */
     int home = fl_pipeline_worker(p);
@@ -251,12 +161,12 @@ static void test_spread_fanout(void **state)
 
     /* connections and events as if every link were direct */
     uv_run(&t->loop, UV_RUN_NOWAIT);
-    assert_int_equal(t->connected, 3 * NSINKS);
-    assert_int_equal(conns_sync(t, src, FL_DIR_SOURCE, FL_MEDIA_VIDEO), NSINKS);
+    assert_int_equal(ev.connected, 3 * NSINKS);
+    assert_int_equal(conns_sync(t, src, FL_DIR_SOURCE, FL_MEDIA_VIDEO, NULL), NSINKS);
     for (size_t i = 0; i < t->nconns; i++)
         assert_ptr_equal(t->conns[i].source, src);
     for (int i = 0; i < NSINKS; i++) {
-        assert_int_equal(conns_sync(t, k[i], FL_DIR_SINK, FL_MEDIA_ALL), 3);
+        assert_int_equal(conns_sync(t, k[i], FL_DIR_SINK, FL_MEDIA_ALL, NULL), 3);
         assert_ptr_equal(t->conns[0].source, src);
         assert_ptr_equal(t->conns[0].sink, k[i]);
     }
@@ -276,13 +186,11 @@ static void test_spread_fanout(void **state)
     /* a remote sink disconnected gets nothing more; the others still do */
     int far = fl_element_worker(k[0]) != fl_element_worker(src) ? 0 : 1;
     assert_int_not_equal(fl_element_worker(k[far]), fl_element_worker(src));
-    assert_int_equal(sync_status(t, fl_element_disconnect(src, k[far], FL_MEDIA_VIDEO, NULL, NULL,
-                                                          on_done, t)),
-                     0);
-    assert_int_equal(conns_sync(t, k[far], FL_DIR_SINK, FL_MEDIA_VIDEO), 0);
-    assert_int_equal(conns_sync(t, src, FL_DIR_SOURCE, FL_MEDIA_VIDEO), NSINKS - 1);
-    assert_int_equal(t->disconnected, 1);
-    assert_ptr_equal(t->last_sink, k[far]);
+    assert_int_equal(disconnect_sync(t, src, k[far], FL_MEDIA_VIDEO), 0);
+    assert_int_equal(conns_sync(t, k[far], FL_DIR_SINK, FL_MEDIA_VIDEO, NULL), 0);
+    assert_int_equal(conns_sync(t, src, FL_DIR_SOURCE, FL_MEDIA_VIDEO, NULL), NSINKS - 1);
+    assert_int_equal(ev.disconnected, 1);
+    assert_ptr_equal(ev.last_sink, k[far]);
     push_all(t, src, FL_MEDIA_VIDEO, NPKT + 1, 100);
     int other = -1; /* another sink on the far worker */
     for (int i = 0; i < NSINKS && other < 0; i++) {
@@ -295,16 +203,16 @@ static void test_spread_fanout(void **state)
     assert_int_equal(atomic_load(&r[far].n[1]), NPKT + 1);
 
     /* a remote sink released: the source hears of it */
-    assert_int_equal(sync_status(t, fl_element_release(k[other], on_done, t)), 0);
-    assert_int_equal(conns_sync(t, src, FL_DIR_SOURCE, FL_MEDIA_VIDEO), NSINKS - 2);
+    release_sync(t, k[other]);
+    assert_int_equal(conns_sync(t, src, FL_DIR_SOURCE, FL_MEDIA_VIDEO, NULL), NSINKS - 2);
 
     /* the source released: the remote sinks lose their links */
-    assert_int_equal(sync_status(t, fl_element_release(src, on_done, t)), 0);
+    release_sync(t, src);
     for (int i = 0; i < NSINKS; i++) {
         if (i != other)
-            assert_int_equal(conns_sync(t, k[i], FL_DIR_SINK, FL_MEDIA_ALL), 0);
+            assert_int_equal(conns_sync(t, k[i], FL_DIR_SINK, FL_MEDIA_ALL, NULL), 0);
     }
-    assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+    pipeline_release_sync(t, p);
     fl_engine_stats st;
     fl_engine_get_stats(t->engine, &st);
     assert_int_equal(st.elements, 0);
@@ -317,7 +225,7 @@ static void test_spread_fanout(void **state)
 static void test_spread_release_busy(void **state)
 {
     (void)state;
-    T *t = t_new(1);
+    engine_test *t = t_new(1);
     static sink_rec recs[2][4]; /* outlive the engine's workers */
     for (int round = 0; round < 2; round++) {
         fl_pipeline *p;
@@ -327,9 +235,7 @@ static void test_spread_release_busy(void **state)
         for (int i = 0; i < 4; i++) {
             fl_element *k = mk(p, FL_ELEMENT_APP_SINK, NULL);
             assert_int_equal(fl_element_set_media_cb(k, on_media, &r[i]), 0);
-            assert_int_equal(sync_status(t, fl_element_connect(src, k, FL_MEDIA_ALL, NULL, NULL,
-                                                               on_done, t)),
-                             0);
+            assert_int_equal(connect_sync(t, src, k, FL_MEDIA_ALL, NULL, NULL), 0);
         }
         uint8_t pkt[256];
         for (int seq = 0; seq < 500; seq++) {
@@ -337,7 +243,7 @@ static void test_spread_release_busy(void **state)
             assert_int_equal(fl_element_push(src, FL_MEDIA_VIDEO, pkt, len, NULL, NULL), 0);
         }
         if (round == 0)
-            assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+            pipeline_release_sync(t, p);
         /* round 1: left for fl_engine_destroy */
     }
     t_free(t);
@@ -347,7 +253,7 @@ static void test_spread_release_busy(void **state)
 static void test_spread_placement(void **state)
 {
     (void)state;
-    T *t = t_new(3);
+    engine_test *t = t_new(3);
     fl_pipeline *p;
     assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
     int home = fl_pipeline_worker(p), on[2] = { 0, 0 };
@@ -360,7 +266,7 @@ static void test_spread_placement(void **state)
     assert_int_equal(on[1 - home], 6);
     assert_int_equal(fl_element_worker(mk(p, FL_ELEMENT_PASSTHROUGH, NULL)), home);
     (void)pt;
-    assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+    pipeline_release_sync(t, p);
     t_free(t);
 
     t = t_new(0); /* off: everything home */
@@ -368,7 +274,7 @@ static void test_spread_placement(void **state)
     home = fl_pipeline_worker(p);
     for (int i = 0; i < 8; i++)
         assert_int_equal(fl_element_worker(mk(p, FL_ELEMENT_APP_SINK, NULL)), home);
-    assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+    pipeline_release_sync(t, p);
     t_free(t);
 }
 
@@ -377,22 +283,20 @@ static void test_spread_placement(void **state)
 static void test_spread_key_frames_during_release(void **state)
 {
     (void)state;
-    T *t = t_new(1);
+    engine_test *t = t_new(1);
     for (int round = 0; round < 10; round++) {
         fl_pipeline *p;
         assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
         fl_element *src = mk(p, FL_ELEMENT_APP_SOURCE, NULL);
         fl_element *k = mk(p, FL_ELEMENT_APP_SINK, NULL);
         assert_int_not_equal(fl_element_worker(src), fl_element_worker(k));
-        assert_int_equal(
-                sync_status(t, fl_element_connect(src, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t)),
-                0);
+        assert_int_equal(connect_sync(t, src, k, FL_MEDIA_VIDEO, NULL, NULL), 0);
         for (int i = 0; i < 1000; i++)
             (void)fl_element_request_key_frame(k, NULL, NULL);
-        assert_int_equal(sync_status(t, fl_element_release(src, on_done, t)), 0);
+        release_sync(t, src);
         for (int i = 0; i < 1000; i++)
             (void)fl_element_request_key_frame(k, NULL, NULL);
-        assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+        pipeline_release_sync(t, p);
     }
     t_free(t);
 }
@@ -402,7 +306,7 @@ static void test_spread_key_frames_during_release(void **state)
 static void test_spread_call_order(void **state)
 {
     (void)state;
-    T *t = t_new(1);
+    engine_test *t = t_new(1);
     fl_pipeline *p;
     assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
     fl_element *src = mk(p, FL_ELEMENT_APP_SOURCE, NULL);
@@ -414,29 +318,26 @@ static void test_spread_call_order(void **state)
         assert_int_equal(fl_element_connect(src, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t), 0);
         assert_int_equal(fl_element_disconnect(src, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t), 0);
         wait_count(t, &t->dones, before + 2);
-        assert_int_equal(conns_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO), 0);
+        assert_int_equal(conns_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO, NULL), 0);
     }
     for (int round = 0; round < 20; round++) {
         /* src -> k, then near -> k replaces it, then src -> k again at once */
-        assert_int_equal(
-                sync_status(t, fl_element_connect(src, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t)),
-                0);
+        assert_int_equal(connect_sync(t, src, k, FL_MEDIA_VIDEO, NULL, NULL), 0);
         int before = atomic_load(&t->dones);
         assert_int_equal(fl_element_connect(near, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t), 0);
         assert_int_equal(fl_element_connect(src, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t), 0);
         wait_count(t, &t->dones, before + 2);
         /* whichever won, k has one source and the source's view agrees */
-        assert_int_equal(conns_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO), 1);
+        assert_int_equal(conns_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO, NULL), 1);
         fl_element *won = t->conns[0].source;
-        assert_int_equal(conns_sync(t, src, FL_DIR_SOURCE, FL_MEDIA_VIDEO), won == src ? 1 : 0);
+        assert_int_equal(conns_sync(t, src, FL_DIR_SOURCE, FL_MEDIA_VIDEO, NULL),
+                         won == src ? 1 : 0);
         uv_run(&t->loop, UV_RUN_NOWAIT);
-        assert_int_equal(conns_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO), 1);
+        assert_int_equal(conns_sync(t, k, FL_DIR_SINK, FL_MEDIA_VIDEO, NULL), 1);
         assert_ptr_equal(t->conns[0].source, won);
-        assert_int_equal(sync_status(t, fl_element_disconnect(won, k, FL_MEDIA_VIDEO, NULL, NULL,
-                                                              on_done, t)),
-                         0);
+        assert_int_equal(disconnect_sync(t, won, k, FL_MEDIA_VIDEO), 0);
     }
-    assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+    pipeline_release_sync(t, p);
     t_free(t);
 }
 
@@ -450,7 +351,7 @@ static void on_stats(void *arg, int status, const fl_stats *st, size_t n)
 static void test_spread_handles_until_release_done(void **state)
 {
     (void)state;
-    T *t = t_new(1);
+    engine_test *t = t_new(1);
     fl_pipeline *p;
     assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
     fl_element *src = mk(p, FL_ELEMENT_APP_SOURCE, NULL);
@@ -458,9 +359,7 @@ static void test_spread_handles_until_release_done(void **state)
     for (int i = 0; i < 200; i++) {
         k[i] = mk(p, FL_ELEMENT_APP_SINK, NULL);
         if (fl_element_worker(k[i]) != fl_pipeline_worker(p))
-            assert_int_equal(sync_status(t, fl_element_connect(src, k[i], FL_MEDIA_ALL, NULL, NULL,
-                                                               on_done, t)),
-                             0);
+            assert_int_equal(connect_sync(t, src, k[i], FL_MEDIA_ALL, NULL, NULL), 0);
     }
     int before = atomic_load(&t->dones);
     assert_int_equal(fl_pipeline_release(p, on_done, t), 0);
@@ -476,7 +375,7 @@ static void test_spread_handles_until_release_done(void **state)
 static void test_spread_three_workers(void **state)
 {
     (void)state;
-    T *t = t_new_n(1, 3);
+    engine_test *t = t_new_n(1, 3);
     fl_pipeline *p;
     assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
     fl_element *src = mk(p, FL_ELEMENT_APP_SOURCE, NULL);
@@ -487,9 +386,7 @@ static void test_spread_three_workers(void **state)
         fl_element *k = mk(p, FL_ELEMENT_APP_SINK, NULL);
         on[fl_element_worker(k)]++;
         assert_int_equal(fl_element_set_media_cb(k, on_media, &r[i]), 0);
-        assert_int_equal(
-                sync_status(t, fl_element_connect(src, k, FL_MEDIA_VIDEO, NULL, NULL, on_done, t)),
-                0);
+        assert_int_equal(connect_sync(t, src, k, FL_MEDIA_VIDEO, NULL, NULL), 0);
     }
     assert_true(on[0] && on[1] && on[2]);
     for (int from = 0; from < 2000; from += 201)
@@ -500,8 +397,111 @@ static void test_spread_three_workers(void **state)
         assert_int_equal(atomic_load(&r[i].n[1]), 2010);
         assert_int_equal(atomic_load(&r[i].bad), 10); /* the markers */
     }
-    assert_int_equal(sync_status(t, fl_pipeline_release(p, on_done, t)), 0);
+    pipeline_release_sync(t, p);
     t_free(t);
+}
+
+/* What a far AppSink's video sink pad tells of its stream's Sender Report
+ * (the bridge relays it from the source's worker), looked at on each
+ * packet, on the sink's worker. */
+typedef struct sr_rec {
+    fl_element *sink;
+    atomic_int packets;
+    atomic_int changes; /* distinct reports seen */
+    atomic_int min_gap; /* ms between two reports' times, the least */
+    atomic_int worst;   /* ms, a packet's timestamp against the report's */
+    uint32_t ts;        /* the last report */
+    fl_time sent;
+} sr_rec;
+
+static void on_media_sr(void *arg, unsigned media, fl_buf *buf)
+{
+    sr_rec *r = arg;
+    if (media != FL_MEDIA_VIDEO || !buf->rtp.parsed)
+        return;
+    atomic_fetch_add(&r->packets, 1);
+    fl__pad *vsink = NULL;
+    fl_list_foreach (it, &r->sink->pads) {
+        fl__pad *pad = fl_container_of(it, fl__pad, node);
+        if (pad->dir == FL_DIR_SINK && pad->media == FL_MEDIA_VIDEO)
+            vsink = pad;
+    }
+    uint32_t ts;
+    fl_time sent;
+    if (!vsink || fl__pad_sender_report(vsink, buf->rtp.ssrc, &ts, &sent) != 0)
+        return;
+    if (ts != r->ts || sent != r->sent) {
+        if (atomic_load(&r->changes) > 0) {
+            int gap = (int)((sent - r->sent) / FL_TIME_MS);
+            if (gap < atomic_load(&r->min_gap))
+                atomic_store(&r->min_gap, gap);
+        }
+        r->ts = ts;
+        r->sent = sent;
+        atomic_fetch_add(&r->changes, 1);
+    }
+    /* the packet's timestamp at the time it came, by the report: the
+     * report's advanced by the time since (90 kHz) */
+    int64_t want = (int64_t)ts + (fl_time_now() - sent) * 90000 / FL_TIME_SEC;
+    int off = (int)(llabs((int64_t)(int32_t)(buf->rtp.timestamp - (uint32_t)want)) / 90);
+    if (off > atomic_load(&r->worst))
+        atomic_store(&r->worst, off);
+}
+
+/* A PlayerEndpoint's Sender Reports reach a sink on the other worker: one
+ * per stream every 500 ms at the most, agreeing with the packets. */
+static void test_spread_sender_reports(void **state)
+{
+    (void)state;
+    if (system("command -v ffmpeg >/dev/null 2>&1") != 0) {
+        skip();
+        return;
+    }
+    char dir[] = "/tmp/fluo-spread-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[512], uri[128];
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=160x120:rate=30:duration=4 "
+             "-c:v libvpx -b:v 200k -g 30 '%s/v.webm'",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(uri, sizeof(uri), "file://%s/v.webm", dir);
+
+    engine_test *t = t_new(1);
+    fl_pipeline *p;
+    assert_int_equal(fl_pipeline_create(t->engine, &p), 0);
+    fl_element *player = mk(p, FL_ELEMENT_PLAYER, NULL);
+    fl_element *k = NULL;
+    for (int i = 0; i < 4 && !k; i++) {
+        fl_element *e = mk(p, FL_ELEMENT_APP_SINK, NULL);
+        if (fl_element_worker(e) != fl_element_worker(player))
+            k = e;
+    }
+    assert_non_null(k);
+    static sr_rec r; /* outlives the sink's worker */
+    memset(&r, 0, sizeof(r));
+    r.sink = k;
+    atomic_store(&r.min_gap, 1 << 30);
+    assert_int_equal(fl_element_set_media_cb(k, on_media_sr, &r), 0);
+    assert_int_equal(connect_sync(t, player, k, FL_MEDIA_VIDEO, NULL, NULL), 0);
+    assert_int_equal(set_sync(t, player, "uri", uri), 0);
+    int before = atomic_load(&t->replies);
+    assert_int_equal(
+            reply_status(t, before, fl_element_invoke(player, "play", NULL, 0, on_text, t)), 0);
+    sleep_ms(3500);
+    pipeline_release_sync(t, p);
+    t_free(t);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+
+    int changes = atomic_load(&r.changes), gap = atomic_load(&r.min_gap);
+    print_message("sender reports over the bridge: %d packets, %d reports, %d ms apart at the "
+                  "least, packets %d ms off them at the most\n",
+                  atomic_load(&r.packets), changes, gap, atomic_load(&r.worst));
+    assert_true(atomic_load(&r.packets) >= 60);
+    assert_true(changes >= 4 && changes <= 8); /* 3.5 s at one each 500 ms at the most */
+    assert_true(gap >= 490);
+    assert_true(atomic_load(&r.worst) <= 200);
 }
 
 int main(void)
@@ -514,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_spread_call_order),
         cmocka_unit_test(test_spread_handles_until_release_done),
         cmocka_unit_test(test_spread_three_workers),
+        cmocka_unit_test(test_spread_sender_reports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
