@@ -77,13 +77,17 @@ async function viewer(b, pipeline, name, port) {
   return { peer, sig, ep };
 }
 
-// A hub port as createHubPort returns it (kurento-client sends an object
-// parameter as its id only for that MediaObject, not for what an await of
-// it resolves to).
-async function hubPort(hub) {
-  const port = hub.createHubPort();
-  await port;
-  return port;
+// n hub ports as createHubPort returns them (kurento-client sends an
+// object parameter as its id only for that MediaObject, not for what an
+// await of it resolves to; hence an array, which an await leaves alone).
+async function hubPorts(hub, n) {
+  const ports = [];
+  for (let i = 0; i < n; i++) {
+    const port = hub.createHubPort();
+    await port;
+    ports.push(port);
+  }
+  return ports;
 }
 
 // Screenshots `peer` until the named regions show the expected colours
@@ -136,13 +140,13 @@ describe('Mixing hubs with Chromium', { timeout: 240000 }, () => {
     const composite = await pipeline.create('Composite', { width: 640, height: 480, framerate: 15 });
     assert.match(composite.id, /_kurento\.Composite$/);
 
+    const ports = await hubPorts(composite, SOURCES.length + 1);
     const pubs = [];
     for (let i = 0; i < SOURCES.length; i++) {
-      const port = await hubPort(composite);
+      const port = ports[i];
       pubs.push(Object.assign(await publisher(src(i), pipeline, `c-${SOURCES[i].name}`, port, { back: true }), { port }));
     }
-    const portV = await hubPort(composite);
-    const v = await viewer(suite.env.browser, pipeline, 'c-viewer', portV);
+    const v = await viewer(suite.env.browser, pipeline, 'c-viewer', ports[SOURCES.length]);
     await v.peer.waitFor((s) => s.inVideo && s.inVideo.framesDecoded > 15 && s.inAudio && s.inAudio.packetsReceived > 50, 20000, {
       what: 'viewer decodes the composite',
     });
@@ -212,13 +216,11 @@ describe('Mixing hubs with Chromium', { timeout: 240000 }, () => {
     const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const alpha = await pipeline.create('AlphaBlending');
-    const portA = await hubPort(alpha);
-    const portB = await hubPort(alpha);
+    const [portA, portB, portV] = await hubPorts(alpha, 3);
     const a = await publisher(src(0), pipeline, 'a-red', portA);
     const b = await publisher(src(2), pipeline, 'a-blue', portB);
     await withTimeout(call(alpha, 'setMaster', portA, 1), 10000, 'setMaster');
     await withTimeout(call(alpha, 'setPortProperties', 0.5, 0.5, 2, 0.5, 0.5, portB), 10000, 'setPortProperties');
-    const portV = await hubPort(alpha);
     const v = await viewer(suite.env.browser, pipeline, 'a-viewer', portV);
     const s = await v.peer.waitFor((x) => x.inVideo && x.inVideo.framesDecoded > 15, 20000, { what: 'viewer decodes the blend' });
     t.diagnostic(`blend: ${s.inVideo.frameWidth}x${s.inVideo.frameHeight}`);
@@ -241,9 +243,7 @@ describe('Mixing hubs with Chromium', { timeout: 240000 }, () => {
     const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const mixer = await pipeline.create('Mixer');
-    const portA = await hubPort(mixer);
-    const portB = await hubPort(mixer);
-    const portC = await hubPort(mixer);
+    const [portA, portB, portC] = await hubPorts(mixer, 3);
     const a = await publisher(src(0), pipeline, 'm-red', portA);
     const b = await publisher(src(1), pipeline, 'm-green', portB);
     const c = await viewer(suite.env.browser, pipeline, 'm-listener', portC);
