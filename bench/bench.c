@@ -18,6 +18,7 @@ static const subcommand subcommands[] = {
     { "srtp", fl_bench_srtp_run, fl_bench_srtp_usage },
     { "depack", fl_bench_depack_run, fl_bench_depack_usage },
     { "transcode", fl_bench_transcode_run, fl_bench_transcode_usage },
+    { "composite", fl_bench_composite_run, fl_bench_composite_usage },
     { "idle", fl_bench_idle_run, fl_bench_idle_usage },
 };
 

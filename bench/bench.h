@@ -103,6 +103,16 @@ void fl_bench_play_usage(FILE *out);
 int fl_bench_transcode_run(int argc, char **argv);
 void fl_bench_transcode_usage(FILE *out);
 
+/* `fluo-bench composite [--inputs 4] [--seconds 5] [--rounds 3]`: in
+ * process, a Composite of N VP8 640x480 30 fps inputs at 640x480 30 fps
+ * (bench/bench_composite.c): fluo's CPU per output picture against the
+ * bare decode + scale + encode of the same picture in the same run, over
+ * alternating rounds. Last line: `composite inputs=N width=640 height=480
+ * fps=30 rounds=R cpu_us_per_frame=X bare_us_per_frame=Y ratio=Z
+ * ratio_min=A ratio_max=B out_fps=F`. */
+int fl_bench_composite_run(int argc, char **argv);
+void fl_bench_composite_usage(FILE *out);
+
 /* `fluo-bench idle --server fluo [--sessions 200] [--step 50] [--seconds 3]
  * [--media-seconds 0]`: fluo's RSS growth per idle connected
  * WebRtcEndpoint, over N echo calls brought to ICE+DTLS connected with no

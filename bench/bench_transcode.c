@@ -48,6 +48,7 @@
 
 #include "base/err.h"
 #include "bench/bench.h"
+#include "bench/bench_media.h"
 #include "codec/codec.h"
 #include "codec/coder.h"
 #include "engine/fluo.h"
@@ -70,36 +71,12 @@
 #define WAIT_MS      5000 /* for the engine's replies */
 #define MAX_TASKS    64
 
-/* One clip, and its frames depacketized once for the reference. */
-typedef struct xb_clip {
-    fl_clip *clip;
-    fl_codec_kind kind;
-    uint8_t pt;
-    const char *caps; /* the videoCaps of the AppSource pushing it */
-    uint8_t **frame;
-    size_t *len;
-    uint32_t *ts;
-    size_t frames;
-    double fps; /* frames a second of the clip */
-} xb_clip;
-
 /* What one AppSink got; written on the worker, read by the main thread. */
 typedef struct xb_sink {
     uint8_t pt;
     fl_codec_kind kind;
     atomic_uint_fast64_t frames, packets, bytes, keys, foreign;
 } xb_sink;
-
-/* One AppSource's schedule. */
-typedef struct xb_stream {
-    fl_element *src;
-    const xb_clip *c;
-    size_t next;   /* packet of the clip */
-    uint64_t loop; /* loops done */
-    uint16_t seq;
-    uint32_t ssrc;
-    int64_t offset_us; /* from the run's start */
-} xb_stream;
 
 typedef struct xb_session {
     fl_pipeline *p;
@@ -162,39 +139,6 @@ typedef struct xb_ref {
     xb_bare paced, hot;
 } xb_ref;
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static double thread_cpu_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static double process_cpu_us(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
-
-static void sleep_until_us(int64_t t)
-{
-    struct timespec ts = { (time_t)(t / 1000000), (long)(t % 1000000) * 1000 };
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-}
-
-static void sleep_ms(int ms)
-{
-    sleep_until_us(now_us() + (int64_t)ms * 1000);
-}
-
 static void tasks_read(xb_tasks *t)
 {
     t->n = 0;
@@ -229,55 +173,6 @@ static int tasks_has(const xb_tasks *t, int tid)
 
 /* ---- the clips ---- */
 
-static void clip_free(xb_clip *c)
-{
-    for (size_t i = 0; c->frame && i < c->frames; i++)
-        free(c->frame[i]);
-    free(c->frame);
-    free(c->len);
-    free(c->ts);
-    fl_clip_destroy(c->clip);
-    memset(c, 0, sizeof(*c));
-}
-
-/* Depacketizes one loop of the clip into c->frame (copies). */
-static int clip_frames(xb_clip *c)
-{
-    fl_depack *d = NULL;
-    fl_depack_config dc = { .codec = c->kind };
-    const fl_clip *k = c->clip;
-    c->frame = calloc(k->frames, sizeof(*c->frame));
-    c->len = calloc(k->frames, sizeof(*c->len));
-    c->ts = calloc(k->frames, sizeof(*c->ts));
-    if (!c->frame || !c->len || !c->ts || fl_depack_create(&d, &dc) != 0)
-        return FL_ENOMEM;
-    int rc = 0;
-    for (size_t i = 0; i <= k->n && rc == 0; i++) {
-        if (i < k->n) {
-            const fl_clip_packet *p = &k->pkts[i];
-            fl_depack_packet dp = { p->payload, p->len, (uint16_t)i, p->ts, p->marker, 0 };
-            rc = fl_depack_push(d, &dp);
-        } else {
-            fl_depack_flush(d);
-        }
-        fl_frame f;
-        while (rc == 0 && fl_depack_pull(d, &f) == 1) {
-            if (c->frames >= k->frames || !(c->frame[c->frames] = malloc(f.len))) {
-                rc = FL_ENOMEM;
-                break;
-            }
-            memcpy(c->frame[c->frames], f.data, f.len);
-            c->len[c->frames] = f.len;
-            c->ts[c->frames++] = f.rtp_ts;
-        }
-    }
-    fl_depack_destroy(d);
-    if (rc == 0 && c->frames != k->frames)
-        rc = FL_EBADMSG;
-    c->fps = (double)c->frames * 1e6 / (double)k->duration_us;
-    return rc;
-}
-
 static int clips_make(xb_clip *vp8, xb_clip *h264)
 {
     *vp8 = (xb_clip){ .kind = FL_CODEC_VP8, .pt = VP8_PT, .caps = "96 VP8/90000" };
@@ -286,9 +181,9 @@ static int clips_make(xb_clip *vp8, xb_clip *h264)
     if (rc == 0)
         rc = fl_clip_h264(&h264->clip, CLIP_W, CLIP_H, CLIP_FPS, CLIP_KBPS, CLIP_S, MAX_PAYLOAD);
     if (rc == 0)
-        rc = clip_frames(vp8);
+        rc = xb_clip_frames(vp8);
     if (rc == 0)
-        rc = clip_frames(h264);
+        rc = xb_clip_frames(h264);
     return rc;
 }
 
@@ -315,23 +210,23 @@ static int ref_run(const xb_clip *clips[2], int loops, int paced, xb_bare *out)
             rc = fl_venc_create(&enc[d], &vc);
     }
     size_t most = clips[0]->frames > clips[1]->frames ? clips[0]->frames : clips[1]->frames;
-    int64_t t0 = now_us();
+    int64_t t0 = xb_now_us();
     for (int l = 0; l < loops && rc == 0; l++) {
         for (size_t i = 0; i < most && rc == 0; i++) {
             if (paced)
-                sleep_until_us(t0 + (int64_t)((size_t)l * most + i) * 1000000 / CLIP_FPS);
+                xb_sleep_until_us(t0 + (int64_t)((size_t)l * most + i) * 1000000 / CLIP_FPS);
             for (int d = 0; d < 2 && rc == 0; d++) {
                 const xb_clip *c = clips[d];
                 if (i >= c->frames)
                     continue;
                 uint32_t ts = c->ts[i] + (uint32_t)l * c->clip->duration_ts;
-                double t = thread_cpu_us();
+                double t = xb_thread_cpu_us();
                 fl_picture pic;
                 fl_venc_frame f = { 0 };
                 int got = fl_vdec_decode(dec[d], c->frame[i], c->len[i], &pic);
                 if (got == 1)
                     got = fl_venc_encode(enc[d], &pic, ts, 0, &f);
-                double spent = thread_cpu_us() - t;
+                double spent = xb_thread_cpu_us() - t;
                 if (got < 0) {
                     rc = got;
                 } else if (l > 0 || i >= CLIP_FPS) {
@@ -369,7 +264,7 @@ static void on_done(void *arg, int status)
 static int wait_count(atomic_int *counter, int target)
 {
     for (int i = 0; i < WAIT_MS && atomic_load(counter) < target; i++)
-        sleep_ms(1);
+        xb_sleep_ms(1);
     return atomic_load(counter) >= target ? 0 : FL_ETIMEDOUT;
 }
 
@@ -433,45 +328,13 @@ static int64_t stream_due(const xb_run *r, const xb_stream *st)
            (int64_t)k->pkts[st->next].send_us;
 }
 
-/* Pushes the stream's next packet: the clip's payload under an RTP header
- * of this loop (sequence numbers and timestamps go on across loops, and
- * VP8 picture ids too). */
-static int stream_push(xb_stream *st)
-{
-    const fl_clip *k = st->c->clip;
-    const fl_clip_packet *p = &k->pkts[st->next];
-    uint8_t pkt[FL_ENGINE_PACKET_MAX];
-    fl_rtp_header h = { .marker = p->marker,
-                        .payload_type = st->c->pt,
-                        .seq = st->seq++,
-                        .timestamp = p->ts + (uint32_t)st->loop * k->duration_ts,
-                        .ssrc = st->ssrc };
-    size_t len;
-    int rc = fl_rtp_write(pkt, sizeof(pkt), &h, p->payload, p->len, 0, &len);
-    if (rc == 0 && st->c->kind == FL_CODEC_VP8) {
-        fl_vp8_desc desc;
-        rc = fl_vp8_desc_parse(&desc, p->payload, p->len);
-        int pid = (int)(((uint64_t)desc.picture_id + st->loop * st->c->frames) %
-                        FL_VP8_PICTURE_ID_MOD);
-        if (rc == 0)
-            rc = fl_vp8_desc_set_picture_id(pkt + FL_RTP_HEADER_MIN, p->len, pid);
-    }
-    if (rc == 0)
-        rc = fl_element_push(st->src, FL_MEDIA_VIDEO, pkt, len, NULL, NULL);
-    if (++st->next == k->n) {
-        st->next = 0;
-        st->loop++;
-    }
-    return rc;
-}
-
 /* Pushes every source's packets in real time until `until` (or, with
  * until 0, until every sink has had a frame, or FIRST_WAIT_S has passed). */
 static int pace(xb_run *r, int64_t until)
 {
-    int64_t first_by = now_us() + (int64_t)(FIRST_WAIT_S * 1e6);
+    int64_t first_by = xb_now_us() + (int64_t)(FIRST_WAIT_S * 1e6);
     for (;;) {
-        int64_t now = now_us();
+        int64_t now = xb_now_us();
         if (until ? now >= until : now >= first_by)
             return until ? 0 : FL_ETIMEDOUT;
         if (!until) {
@@ -496,10 +359,10 @@ static int pace(xb_run *r, int64_t until)
             int64_t wake = until && until < due ? until : due;
             if (!until && wake > now + 1000)
                 wake = now + 1000;
-            sleep_until_us(wake);
+            xb_sleep_until_us(wake);
             continue;
         }
-        int rc = stream_push(next);
+        int rc = xb_stream_push(next);
         if (rc < 0)
             return rc;
     }
@@ -557,9 +420,9 @@ typedef struct xb_snap {
 static int snap_take(xb_run *r, xb_snap *s, int end)
 {
     int rc = end ? 0 : dot_sum(r, &s->dot);
-    s->cpu_us = process_cpu_us();
+    s->cpu_us = xb_process_cpu_us();
     tasks_read(&s->tasks);
-    s->t_us = now_us();
+    s->t_us = xb_now_us();
     for (int i = 0; i < r->n; i++) {
         for (int d = 0; d < 2; d++) {
             s->frames[i][d] = atomic_load(&r->s[i].out[d].frames);
@@ -639,15 +502,15 @@ static int fluo_run(const xb_clip *clips[2], int n, int codec_threads, double se
         rc = atomic_load(&r.failed);
     tasks_read(&r.before);
     xb_snap a, b;
-    r.t0_us = now_us() + 10000;
+    r.t0_us = xb_now_us() + 10000;
     if (rc == 0)
         rc = pace(&r, 0);
     if (rc == 0)
-        rc = pace(&r, now_us() + (int64_t)(WARMUP_S * 1e6));
+        rc = pace(&r, xb_now_us() + (int64_t)(WARMUP_S * 1e6));
     if (rc == 0)
         rc = snap_take(&r, &a, 0);
     if (rc == 0)
-        rc = pace(&r, now_us() + (int64_t)(seconds * 1e6));
+        rc = pace(&r, xb_now_us() + (int64_t)(seconds * 1e6));
     if (rc == 0)
         rc = snap_take(&r, &b, 1);
     if (rc == 0)
@@ -923,8 +786,8 @@ int fl_bench_transcode_run(int argc, char **argv)
         ref_median(refs, o.rounds, &mid);
         rc = capacity(clips, &o, &mid, steps, &nsteps, &held);
     }
-    clip_free(&vp8);
-    clip_free(&h264);
+    xb_clip_free(&vp8);
+    xb_clip_free(&h264);
     if (rc < 0) {
         fprintf(stderr, "fluo-bench transcode: %s\n", fl_strerror(rc));
         return 1;

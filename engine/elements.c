@@ -16,6 +16,9 @@ extern const fl__element_type fl__rtp_endpoint_type;           /* engine/rtp_end
 extern const fl__element_type fl__hub_port_type;               /* engine/hub.c */
 extern const fl__element_type fl__dispatcher_type;             /* engine/hub.c */
 extern const fl__element_type fl__dispatcher_one_to_many_type; /* engine/hub.c */
+extern const fl__element_type fl__composite_type;              /* engine/mix.c */
+extern const fl__element_type fl__alpha_blending_type;         /* engine/mix.c */
+extern const fl__element_type fl__mixer_type;                  /* engine/mix.c */
 
 static const fl__element_type *const types[] = {
     &fl__passthrough_type,
@@ -29,6 +32,9 @@ static const fl__element_type *const types[] = {
     &fl__hub_port_type,
     &fl__dispatcher_type,
     &fl__dispatcher_one_to_many_type,
+    &fl__composite_type,
+    &fl__alpha_blending_type,
+    &fl__mixer_type,
 };
 
 const fl__element_type *fl__element_type_find(const char *name)

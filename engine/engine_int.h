@@ -366,6 +366,8 @@ typedef struct fl__element_type {
     /* 1: an endpoint, the many of a broadcast: a pipeline that spreads over
      * the workers (fl_engine_config.spread_from) may place it anywhere. */
     int spreads;
+    /* 1: a hub, its impl an fl__hub (engine/hub.h): HubPorts join it. */
+    int hub;
 } fl__element_type;
 
 /* The type called `name`, NULL when the engine has none. */

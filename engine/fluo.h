@@ -168,6 +168,20 @@ int fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
 #define FL_ELEMENT_HUB_PORT               "HubPort"
 #define FL_ELEMENT_DISPATCHER             "Dispatcher"
 #define FL_ELEMENT_DISPATCHER_ONE_TO_MANY "DispatcherOneToMany"
+/* Mixing hubs decode what reaches their ports and send each port a mix,
+ * VP8 and Opus, paced by a clock of their own. Composite: a grid of every
+ * input's picture at properties "width", "height" (even, 16..4096; 800x600
+ * by default) and "framerate" (1..60, 15), set before a port joins
+ * (FL_ESTATE after); each port hears every input but itself.
+ * AlphaBlending: invoke "setMaster" (port, zOrder) and
+ * "setPortProperties" (relativeX, relativeY, zOrder, relativeWidth,
+ * relativeHeight as 0..1, port): the master's picture with the placed
+ * ports drawn over it. Mixer: invoke "connect" / "disconnect" (AUDIO or
+ * VIDEO, source port, sink port): a sink hears the mix of its audio
+ * sources and shows its video source. */
+#define FL_ELEMENT_COMPOSITE      "Composite"
+#define FL_ELEMENT_ALPHA_BLENDING "AlphaBlending"
+#define FL_ELEMENT_MIXER          "Mixer"
 
 /* Source/sink pad pairs an element holds at most (each media type and pad
  * description a connect names makes one); a connect past it: FL_ERANGE. */
@@ -540,6 +554,7 @@ enum fl_stats_kind {
     FL_STATS_OUTBOUND_RTP,    /* outbound_rtp: an RTP stream sent to the peer */
     FL_STATS_DATA_CHANNEL,    /* data_channel: a data channel with the peer */
     FL_STATS_PEER_CONNECTION, /* peer_connection: data channels opened and closed */
+    FL_STATS_MIXER,           /* mixer: a mixing hub's codec work (Composite & co) */
 };
 
 /* Room for the short strings of an entry, NUL included (cut to fit). */
@@ -623,6 +638,19 @@ typedef struct fl_stats_peer_connection {
     int64_t data_channels_opened, data_channels_closed;
 } fl_stats_peer_connection;
 
+/* MIXER: what a mixing hub's thread did since it started, and its cost. */
+typedef struct fl_stats_mixer {
+    int64_t ports;
+    int64_t frames_in;         /* whole frames the ports took in, audio and video */
+    int64_t frames_decoded;    /* pictures and audio frames out of the decoders */
+    int64_t decode_errors;     /* frames a decoder refused (a key frame is asked for) */
+    int64_t frames_dropped;    /* lost to a full queue, in or out */
+    int64_t pictures_composed; /* output pictures made on the clock */
+    int64_t frames_encoded;    /* pictures and audio frames out of the encoders */
+    int64_t late_ticks;        /* clock ticks missed: the thread fell behind */
+    int64_t cpu_us;            /* CPU time of the mixer's thread */
+} fl_stats_mixer;
+
 typedef struct fl_stats {
     enum fl_stats_kind kind;
     int64_t timestamp_ms; /* wall clock when taken, ms since the Unix epoch */
@@ -633,6 +661,7 @@ typedef struct fl_stats {
         fl_stats_outbound_rtp outbound_rtp;
         fl_stats_data_channel data_channel;
         fl_stats_peer_connection peer_connection;
+        fl_stats_mixer mixer;
     };
 } fl_stats;
 
@@ -641,7 +670,8 @@ typedef struct fl_stats {
  * entry per stream of a type in `media` (a mask; FL_MEDIA_ALL: every
  * stream), and with FL_MEDIA_DATA in the mask and data channels
  * negotiated, one PEER_CONNECTION entry and a DATA_CHANNEL entry per
- * channel; an element of another type one ELEMENT entry. */
+ * channel; a mixing hub one MIXER entry; an element of another type one
+ * ELEMENT entry. */
 typedef void (*fl_stats_fn)(void *arg, int status, const fl_stats *entries, size_t n);
 int fl_element_get_stats(fl_element *e, unsigned media, fl_stats_fn cb, void *arg);
 

@@ -1,5 +1,7 @@
-/* Hubs: Dispatcher and DispatcherOneToMany, and the HubPort elements they
- * are connected through. Pure routing, no decode: what reaches a port's
+/* Hubs: Dispatcher and DispatcherOneToMany, and the HubPort elements every
+ * hub is connected through (the mixing hubs, Composite, AlphaBlending and
+ * Mixer, are engine/mix.c's: a port of one hands what it takes in to the
+ * mixer, and sends out what the mixer makes for it). Pure routing, no decode: what reaches a port's
  * sink pads goes out of the source pads of the ports it is routed to, by
  * reference, as it came. A viewer's egress rewrite turns a change of source
  * into one continuous stream; a switch asks the new source for a key frame
@@ -14,6 +16,8 @@
  * is asked from downstream (key frames, caps, Sender Reports) goes to its
  * feed's upstream; the bitrate its input can take is the least of what the
  * ports it feeds can send. Worker thread only. */
+#include "engine/hub.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +26,7 @@
 #include "codec/codec.h"
 #include "engine/engine_int.h"
 
-typedef struct hub hub;
+typedef struct fl__hub hub;
 
 typedef struct port {
     hub *hub;          /* NULL: not (or no longer) in a hub */
@@ -31,13 +35,15 @@ typedef struct port {
     int await_key;     /* its feed changed: video waits for a key frame's start */
     fl_element *e;
     int visiting; /* a hook walks through it: a cycle of ports ends here */
+    void *mixp;   /* a mixing hub's own state of the port */
 } port;
 
-struct hub {
+struct fl__hub {
     fl_element *e;
     fl_list ports; /* port.node */
     port *source;  /* DispatcherOneToMany's; NULL: none */
     int one_to_many;
+    fl__mix *mix; /* a mixing hub (engine/mix.c): what the ports take in goes there */
 };
 
 enum {
@@ -59,6 +65,7 @@ static const fl__method one_to_many_methods[] = {
 
 extern const fl__element_type fl__dispatcher_type;
 extern const fl__element_type fl__dispatcher_one_to_many_type;
+extern const fl__element_type fl__hub_port_type;
 
 /* ---- routing ---- */
 
@@ -113,7 +120,9 @@ static void port_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
 {
     port *p = e->impl;
     int i = fl__media_index(sink->media);
-    if (p->hub && i >= 0) {
+    if (p->hub && p->hub->mix) {
+        fl__mix_input(p->hub->mix, p->mixp, sink, buf);
+    } else if (p->hub && i >= 0) {
         fl_list_foreach (it, &p->hub->ports) {
             port *q = fl_container_of(it, port, node);
             if (q->feed == p && q->e->defaults[i] && !held_back(q, sink, buf))
@@ -127,7 +136,7 @@ static void port_end(fl_element *e, fl__pad *sink)
 {
     port *p = e->impl;
     int i = fl__media_index(sink->media);
-    if (!p->hub || i < 0)
+    if (!p->hub || p->hub->mix || i < 0)
         return;
     fl_list_foreach (it, &p->hub->ports) {
         port *q = fl_container_of(it, port, node);
@@ -139,6 +148,10 @@ static void port_end(fl_element *e, fl__pad *sink)
 static void port_key_frame(fl_element *e, unsigned media, int join)
 {
     port *p = e->impl;
+    if (p->hub && p->hub->mix) {
+        fl__mix_key_frame(p->hub->mix, p->mixp, media);
+        return;
+    }
     if (!p->feed || p->visiting)
         return;
     p->visiting = 1;
@@ -149,6 +162,8 @@ static void port_key_frame(fl_element *e, unsigned media, int join)
 static const fl_sdp_codec *port_caps(fl_element *e, unsigned media)
 {
     port *p = e->impl;
+    if (p->hub && p->hub->mix)
+        return fl__mix_caps(p->hub->mix, p->mixp, media);
     if (!p->feed || p->visiting)
         return NULL;
     p->visiting = 1;
@@ -164,6 +179,8 @@ static int port_sender_report(fl_element *e,
                               fl_time *sent)
 {
     port *p = e->impl;
+    if (p->hub && p->hub->mix)
+        return fl__mix_sender_report(p->hub->mix, p->mixp, media, ssrc, rtp_ts, sent);
     if (!p->feed || p->visiting)
         return FL_ENOENT;
     p->visiting = 1;
@@ -177,7 +194,7 @@ static uint64_t port_bitrate(fl_element *e, unsigned media)
 {
     port *p = e->impl;
     int i = fl__media_index(media);
-    if (!p->hub || p->visiting || i < 0)
+    if (!p->hub || p->hub->mix || p->visiting || i < 0)
         return 0;
     p->visiting = 1;
     uint64_t least = 0;
@@ -210,6 +227,9 @@ static void port_leave(port *p)
         return;
     fl_list_remove(&p->node);
     p->hub = NULL;
+    if (h->mix)
+        fl__mix_leave(h->mix, p->mixp);
+    p->mixp = NULL;
     port_feed(p, NULL);
     if (h->source == p)
         h->source = NULL;
@@ -232,7 +252,7 @@ static void port_fini(fl_element *e)
 
 static int is_hub(const fl_element *e)
 {
-    return e->type == &fl__dispatcher_type || e->type == &fl__dispatcher_one_to_many_type;
+    return e->type->hub;
 }
 
 /* The hub named `name` beside the port (same pipeline, same worker). */
@@ -258,6 +278,8 @@ static int port_set_property(fl_element *e, const char *name, const char *value)
     if (!he)
         return FL_EINVAL;
     hub *h = he->impl;
+    if (h->mix && !(p->mixp = fl__mix_join(h->mix, e)))
+        return FL_ENOMEM;
     p->hub = h;
     fl_list_push_back(&h->ports, &p->node);
     if (h->one_to_many && h->source) {
@@ -274,6 +296,17 @@ static int port_get_property(fl_element *e, const char *name, char *out, size_t 
         return FL_ENOTSUP;
     snprintf(out, cap, "%s", p->hub ? p->hub->e->name : "");
     return 0;
+}
+
+/* A port of a mixing hub reports the mixer's figures. */
+static void port_stats(fl_element *e, unsigned media, fl__stats_out *out)
+{
+    (void)media;
+    port *p = e->impl;
+    if (p->hub && p->hub->mix)
+        fl__mix_stats(p->hub->mix, out);
+    else
+        fl__stats_add(out, FL_STATS_ELEMENT);
 }
 
 /* A port's hub (dotted) and its feed (dashed, "routed"). */
@@ -305,34 +338,52 @@ const fl__element_type fl__hub_port_type = {
     .sender_report = port_sender_report,
     .end_of_stream = port_end,
     .dot = port_dot,
+    .stats = port_stats,
 };
 
 /* ---- hubs ---- */
 
-static int hub_init(fl_element *e)
+fl__hub *fl__hub_create(fl_element *e, fl__mix *mix)
 {
     hub *h = calloc(1, sizeof(*h));
     if (!h)
-        return FL_ENOMEM;
+        return NULL;
     fl_list_init(&h->ports);
     h->e = e;
     h->one_to_many = e->type == &fl__dispatcher_one_to_many_type;
-    e->impl = h;
-    return 0;
+    h->mix = mix;
+    return h;
 }
 
-/* Its ports stay, routing nothing. */
-static void hub_fini(fl_element *e)
+fl__mix *fl__hub_mix(const fl__hub *h)
 {
-    hub *h = e->impl;
+    return h->mix;
+}
+
+void fl__hub_destroy(fl__hub *h)
+{
     if (!h)
         return;
     while (!fl_list_empty(&h->ports)) {
         port *p = fl_container_of(fl_list_pop_front(&h->ports), port, node);
         p->hub = NULL;
+        if (h->mix)
+            fl__mix_leave(h->mix, p->mixp);
+        p->mixp = NULL;
         port_feed(p, NULL);
     }
     free(h);
+}
+
+static int hub_init(fl_element *e)
+{
+    return (e->impl = fl__hub_create(e, NULL)) ? 0 : FL_ENOMEM;
+}
+
+/* Its ports stay, routing nothing. */
+static void hub_fini(fl_element *e)
+{
+    fl__hub_destroy(e->impl);
     e->impl = NULL;
 }
 
@@ -344,7 +395,7 @@ static void hub_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     fl_buf_unref(buf);
 }
 
-static port *hub_port(hub *h, const char *name, fl__invocation *inv)
+static port *hub_port(const hub *h, const char *name, fl__invocation *inv)
 {
     fl_list_foreach (it, &h->ports) {
         port *q = fl_container_of(it, port, node);
@@ -353,6 +404,18 @@ static port *hub_port(hub *h, const char *name, fl__invocation *inv)
     }
     snprintf(inv->why, sizeof(inv->why), "'%.200s' is not a port of this hub", name);
     return NULL;
+}
+
+fl_element *fl__hub_port_named(const fl__hub *h, const char *name, fl__invocation *inv)
+{
+    port *p = hub_port(h, name, inv);
+    return p ? p->e : NULL;
+}
+
+void *fl__hub_port_mix(const fl_element *port_e)
+{
+    const port *p = port_e->type == &fl__hub_port_type ? port_e->impl : NULL;
+    return p ? p->mixp : NULL;
 }
 
 static int hub_invoke(fl_element *e, fl__invocation *inv)
@@ -393,6 +456,7 @@ const fl__element_type fl__dispatcher_type = {
     .fini = hub_fini,
     .methods = dispatcher_methods,
     .invoke = hub_invoke,
+    .hub = 1,
 };
 
 const fl__element_type fl__dispatcher_one_to_many_type = {
@@ -402,4 +466,5 @@ const fl__element_type fl__dispatcher_one_to_many_type = {
     .fini = hub_fini,
     .methods = one_to_many_methods,
     .invoke = hub_invoke,
+    .hub = 1,
 };

@@ -17,6 +17,9 @@ extern const rpc_class fl__class_rtp;       /* rpc/ops_rtp.c */
 extern const rpc_class fl__class_hub_port;  /* rpc/ops_hub.c */
 extern const rpc_class fl__class_dispatcher;
 extern const rpc_class fl__class_dispatcher_one_to_many;
+extern const rpc_class fl__class_composite;
+extern const rpc_class fl__class_alpha_blending;
+extern const rpc_class fl__class_mixer;
 
 static const rpc_class *const classes[] = {
     &pipeline,
@@ -29,6 +32,9 @@ static const rpc_class *const classes[] = {
     &fl__class_hub_port,
     &fl__class_dispatcher,
     &fl__class_dispatcher_one_to_many,
+    &fl__class_composite,
+    &fl__class_alpha_blending,
+    &fl__class_mixer,
 };
 
 const rpc_class *fl__class_find(const char *name)

@@ -153,6 +153,23 @@ static json_t *element(const char *name, const fl_stats *s, int endpoint)
     return o;
 }
 
+/* ElementStats of a mixing hub, with its figures (beyond Kurento's). */
+static json_t *mixer(const char *name, const fl_stats *s)
+{
+    json_t *o = element(name, s, 0);
+    const fl_stats_mixer *m = &s->mixer;
+    set_int(o, "ports", m->ports);
+    set_int(o, "framesIn", m->frames_in);
+    set_int(o, "framesDecoded", m->frames_decoded);
+    set_int(o, "decodeErrors", m->decode_errors);
+    set_int(o, "framesDropped", m->frames_dropped);
+    set_int(o, "picturesComposed", m->pictures_composed);
+    set_int(o, "framesEncoded", m->frames_encoded);
+    set_int(o, "lateTicks", m->late_ticks);
+    set_int(o, "cpuMicroseconds", m->cpu_us);
+    return o;
+}
+
 json_t *fl__stats_json(const char *name, const fl_stats *entries, size_t n)
 {
     json_t *map = json_object();
@@ -182,6 +199,10 @@ json_t *fl__stats_json(const char *name, const fl_stats *entries, size_t n)
         case FL_STATS_PEER_CONNECTION:
             o = peer_connection(s);
             cls = "RTCPeerConnectionStats";
+            break;
+        case FL_STATS_MIXER:
+            o = mixer(name, s);
+            cls = "ElementStats";
             break;
         case FL_STATS_ELEMENT:
         default:
