@@ -26,7 +26,10 @@
 //      other three quarters, blue in the bottom-right one.
 //   3. Mixer: connect('AUDIO', A, C) and connect('AUDIO', B, C): C hears
 //      500 and 1100 Hz (not 1700: nobody sends it to C);
-//      disconnect('AUDIO', B, C): 1100 Hz goes, 500 Hz stays.
+//      disconnect('AUDIO', B, C): 1100 Hz goes, 500 Hz stays. Then
+//      connect('VIDEO', A, C): C shows red; connect('VIDEO', B, C): green
+//      (the source connected last); disconnect('VIDEO', B, C): no more
+//      frames (a sink shows one video source).
 // Screenshots go to build/screenshots/composite-*.png.
 
 const { describe, it, after } = require('node:test');
@@ -239,7 +242,7 @@ describe('Mixing hubs with Chromium', { timeout: 240000 }, () => {
     await releasePipeline();
   });
 
-  it('Mixer: connect/disconnect AUDIO between ports', { timeout: 60000 }, async (t) => {
+  it('Mixer: connect/disconnect AUDIO and VIDEO between ports', { timeout: 60000 }, async (t) => {
     const pipeline = await suite.env.client.create('MediaPipeline');
     const releasePipeline = releaseAtEnd(t, pipeline);
     const mixer = await pipeline.create('Mixer');
@@ -262,6 +265,25 @@ describe('Mixing hubs with Chromium', { timeout: 240000 }, () => {
     t.diagnostic(`C hears after disconnect(B): ${j2.line}`);
     assert.deepEqual(j2.heard, [500], `C after disconnect(B): ${j2.line}`);
     assert.deepEqual(j2.silent, [1100, 1700], `C after disconnect(B): ${j2.line}`);
+
+    // Video: C shows the source connected to it last; none once that one
+    // is disconnected.
+    const centre = { centre: mc.around(320, 240, 200, 150) };
+    for (const [port, colour] of [[portA, 'red'], [portB, 'green']]) {
+      const what = `connect(VIDEO, ${colour === 'red' ? 'A' : 'B'}, C)`;
+      await withTimeout(call(mixer, 'connect', 'VIDEO', port, portC), 10000, what);
+      await c.peer.waitFor((x) => x.inVideo && x.inVideo.framesDecoded > 5, 20000, { what: 'C decodes video' });
+      const r = await shotUntil(c.peer, path.join(SHOTS, 'composite-mixer.png'), centre, { centre: colour });
+      t.diagnostic(`C after ${what}: ${colourLine(r.got)}`);
+      assert.equal(r.got.centre.colour, colour, `C after ${what}: ${colourLine(r.got)}`);
+    }
+    await withTimeout(call(mixer, 'disconnect', 'VIDEO', portB, portC), 10000, 'disconnect(VIDEO, B, C)');
+    await sleep(1000);
+    const f1 = (await c.peer.stats()).inVideo.framesDecoded;
+    await sleep(1500);
+    const f2 = (await c.peer.stats()).inVideo.framesDecoded;
+    t.diagnostic(`C after disconnect(VIDEO, B, C): ${f2 - f1} frames decoded in 1.5 s`);
+    assert.ok(f2 - f1 <= 1, `C decoded ${f2 - f1} frames in 1.5 s after disconnect(VIDEO, B, C)`);
 
     for (const p of [c, a, b]) await p.sig.check();
     for (const p of [c, a, b]) await p.peer.close();
