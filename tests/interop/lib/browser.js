@@ -154,7 +154,7 @@ const PAGE = `<!doctype html>
     const dir = c.direction || 'sendrecv';
     if (dir !== 'recvonly' && (c.audio || c.video)) {
       local = await navigator.mediaDevices.getUserMedia({
-        audio: !!c.audio,
+        audio: typeof c.audio === 'object' ? c.audio : !!c.audio,
         video: c.video ? (typeof c.video === 'object' ? c.video : { width: 640, height: 480 }) : false,
       });
     }
@@ -697,7 +697,9 @@ async function launchBrowser(opts = {}) {
     peers,
     namespace: opts.namespace || null,
     version: browser.version(),
-    // opts: { name, audio (true), video (true), direction ('sendrecv'),
+    // opts: { name, audio (true, or getUserMedia's audio constraints, e.g.
+    //         { noiseSuppression: false }), video (true, or its video
+    //         constraints), direction ('sendrecv'),
     //         videoCodec (null: all), audioCodec, iceServers, iceTransportPolicy,
     //         degradationPreference (set on the video sender after
     //         setLocalDescription; see peer.senderParams()) }

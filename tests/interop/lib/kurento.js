@@ -215,15 +215,18 @@ function within(a, b, frac) {
 }
 
 // Starts fluo (lib/server.js startServer, FLUO_BIN), connects a
-// kurento-client and launches the browser. close() tears down everything
-// (browser first, then the client, then the server) and resolves the
-// server's exit { code, signal, stderr }.
+// kurento-client and launches the browser (launchBrowser(opts.browser));
+// with opts.browsers, a list of launchBrowser options, env.browsers holds
+// one more Chromium per entry (each its own fake camera and microphone
+// files). close() tears down everything (browsers first, then the client,
+// then the server) and resolves the server's exit { code, signal, stderr }.
 async function startFluoAndBrowser(opts = {}) {
   const { startServer } = require('./server');
   const { launchBrowser } = require('./browser');
-  const env = { srv: null, client: null, instance: null, browser: null };
+  const env = { srv: null, client: null, instance: null, browser: null, browsers: [] };
   env.close = async () => {
     if (env.browser) await env.browser.close().catch(() => {});
+    for (const b of env.browsers) await b.close().catch(() => {});
     if (env.client) {
       try {
         env.client.close();
@@ -238,6 +241,7 @@ async function startFluoAndBrowser(opts = {}) {
     env.srv = await startServer(opts.server || {});
     ({ client: env.client, instance: env.instance } = await connectKurento(env.srv.url));
     env.browser = await launchBrowser(opts.browser || {});
+    for (const o of opts.browsers || []) env.browsers.push(await launchBrowser(o));
   } catch (e) {
     await env.close();
     throw e;
@@ -258,13 +262,16 @@ function call(obj, method, ...args) {
 // Starts fluo and Chromium (and coturn first with opts.coturn) before the
 // tests of the describe block it is called in and closes them after,
 // asserting a clean exit with no sanitizer findings. suite.env is
-// startFluoAndBrowser's environment, suite.turn startCoturn's.
-function fluoAndBrowserPerSuite(opts = {}) {
+// startFluoAndBrowser's environment, suite.turn startCoturn's. `opts` may
+// be a function returning them, called in the before hook (for options
+// that need work first, e.g. generated media files).
+function fluoAndBrowserPerSuite(optsOrFn = {}) {
   const { before, after } = require('node:test');
   const assert = require('node:assert/strict');
   const { sanitizerFindings } = require('./server');
   const suite = { env: null, turn: null };
   before(async () => {
+    const opts = typeof optsOrFn === 'function' ? await optsOrFn() : optsOrFn;
     if (opts.coturn) suite.turn = await require('./coturn').startCoturn();
     suite.env = await startFluoAndBrowser(opts);
   });
