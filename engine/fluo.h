@@ -179,6 +179,7 @@ int fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
  * ports drawn over it. Mixer: invoke "connect" / "disconnect" (AUDIO or
  * VIDEO, source port, sink port): a sink hears the mix of its audio
  * sources and shows its video source. */
+#define FL_MIX_MAX_PORTS          24 /* HubPorts a mixing hub takes */
 #define FL_ELEMENT_COMPOSITE      "Composite"
 #define FL_ELEMENT_ALPHA_BLENDING "AlphaBlending"
 #define FL_ELEMENT_MIXER          "Mixer"

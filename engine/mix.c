@@ -96,6 +96,13 @@ static int port_has_audio_input(const mport *p)
     return src && src->twin && src->twin->src;
 }
 
+/* Whether what the port sends of media index i reaches some sink. */
+static int port_watched(const mport *p, int i)
+{
+    fl__pad *src = p->e->defaults[i];
+    return src && src->nsinks > 0;
+}
+
 static void make_layout(fl__mix *m, layout *l)
 {
     memset(l, 0, sizeof(*l));
@@ -109,8 +116,11 @@ static void make_layout(fl__mix *m, layout *l)
         if (!p)
             continue;
         l->present |= 1u << s;
+        l->gen[s] = p->gen;
         if (port_has_input(p))
             l->input |= 1u << s;
+        for (int i = 0; i < 2; i++)
+            l->watched[i] |= (uint32_t)port_watched(p, i) << s;
         if (m->kind == MIXER) {
             l->akey[s] = p->audio_from;
             l->vfrom[s] = (int8_t)p->video_from;
@@ -121,7 +131,7 @@ static void make_layout(fl__mix *m, layout *l)
     memcpy(l->place, m->sent.place, sizeof(l->place));
 }
 
-/* Sends the layout to the thread when it changed (or `force`). */
+/* Sends the layout to the thread when it changed. */
 static void publish(fl__mix *m, const layout *l)
 {
     if (m->sent_valid && memcmp(l, &m->sent, sizeof(*l)) == 0)
@@ -200,8 +210,12 @@ static void deliver(fl__mix *m, out_slot *o)
     int i = fl__media_index(o->media);
     int marker;
     size_t n;
+    /* for Sender Reports: the timestamp and the moment it stands for, the
+     * tick it was made for, on the worker's clock */
+    uint64_t mono = fl__mix_mono_ns();
     st->last_ts = o->ts;
-    st->last_at = fl__clock_now(&m->w->loop);
+    st->last_at =
+            fl__clock_now(&m->w->loop) - (fl_time)(mono > o->at_ns ? (mono - o->at_ns) / 1000u : 0);
     while ((n = fl_pack_next(st->pack, m->payload, sizeof(m->payload), &marker)) > 0) {
         if (o->media == FL_MEDIA_AUDIO)
             marker = !st->sent_any;
@@ -225,17 +239,21 @@ static void deliver(fl__mix *m, out_slot *o)
     }
 }
 
+/* Asks the inputs in `slots`, and those still pending, for a key frame:
+ * each at most every KEY_REPEAT_MS (the rest wait for the timer). */
 static void ask_keys(fl__mix *m, uint32_t slots)
 {
     uint64_t now = (uint64_t)(fl__clock_now(&m->w->loop) / FL_TIME_MS);
+    m->keys_pending |= slots;
     for (int s = 0; s < MAX_PORTS; s++) {
         mport *p = m->ports[s];
-        if (!((slots >> s) & 1) || !p)
+        if (!((m->keys_pending >> s) & 1))
             continue;
-        if (p->key_ms && now - p->key_ms < KEY_REPEAT_MS) {
-            atomic_fetch_or(&m->want_key, 1u << s); /* later */
+        if (p && p->key_ms && now - p->key_ms < KEY_REPEAT_MS)
+            continue; /* later */
+        m->keys_pending &= ~(1u << s);
+        if (!p)
             continue;
-        }
         p->key_ms = now;
         fl__pad *src = p->e->defaults[fl__media_index(FL_MEDIA_VIDEO)];
         if (src && src->twin)
@@ -246,6 +264,9 @@ static void ask_keys(fl__mix *m, uint32_t slots)
 static void on_async(uv_async_t *h)
 {
     fl__mix *m = h->data;
+    uint32_t want = atomic_exchange(&m->want_key, 0);
+    if (want)
+        ask_keys(m, want);
     unsigned tail = atomic_load_explicit(&m->out_tail, memory_order_relaxed);
     unsigned head = atomic_load_explicit(&m->out_head, memory_order_acquire);
     while (tail != head) {
@@ -262,9 +283,7 @@ static void on_timer(uv_timer_t *t)
 {
     fl__mix *m = t->data;
     relayout(m);
-    uint32_t want = atomic_exchange(&m->want_key, 0);
-    if (want)
-        ask_keys(m, want);
+    ask_keys(m, atomic_exchange(&m->want_key, 0));
     uint64_t least = 0;
     for (int s = 0; s < MAX_PORTS; s++) {
         mport *p = m->ports[s];
@@ -284,22 +303,29 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
+/* The mixer's thread and handles, at the first port. Each part is made
+ * once: after a failure, the next port tries what is left, and the hub's
+ * end closes what was made. */
 static int mix_start(fl__mix *m)
 {
     if (m->started)
         return 0;
-    m->tp = calloc(MAX_PORTS, sizeof(tport));
-    if (!m->tp)
+    if (!m->tp && !(m->tp = calloc(MAX_PORTS, sizeof(tport))))
         return FL_ENOMEM;
-    atomic_store(&m->kbps, 1000);
-    if (uv_async_init(&m->w->loop, &m->async, on_async) != 0)
-        return FL_EIO;
-    m->async.data = m;
-    m->closing++;
-    uv_timer_init(&m->w->loop, &m->timer);
-    m->timer.data = m;
-    m->closing++;
-    uv_timer_start(&m->timer, on_timer, TIMER_MS, TIMER_MS);
+    if (!m->closing) {
+        if (uv_async_init(&m->w->loop, &m->async, on_async) != 0)
+            return FL_EIO;
+        m->async.data = m;
+        m->closing++;
+        uv_timer_init(&m->w->loop, &m->timer);
+        m->timer.data = m;
+        m->closing++;
+        uv_timer_start(&m->timer, on_timer, TIMER_MS, TIMER_MS);
+        atomic_store(&m->kbps, 1000);
+        fl_rand *r = fl__clock_rand(&m->w->loop);
+        m->audio_ts = fl_rand_u32(r);
+        m->video_ts0 = fl_rand_u32(r);
+    }
     relayout(m);
     if (uv_thread_create(&m->thread, fl__mix_thread_main, m) != 0)
         return FL_EIO;
@@ -317,7 +343,13 @@ void *fl__mix_join(fl__mix *m, fl_element *port_e)
             slot = s;
     }
     if (slot < 0) {
-        fl_log(FL_LOG_WARN, "%s: a port more than %d cannot join", m->e->name, MAX_PORTS);
+        char why[160];
+        snprintf(why, sizeof(why), "%s mixes at most %d HubPorts: this one is in no hub",
+                 m->e->type->name, MAX_PORTS);
+        fl_log(FL_LOG_WARN, "%s: %s", m->e->name, why);
+        fl_event ev = { .type = FL_EVENT_ERROR,
+                        .error = { .type = "NOT_ENOUGH_RESOURCES", .description = why } };
+        fl__element_raise(port_e, &ev);
         return NULL;
     }
     if (mix_start(m) < 0)
@@ -401,7 +433,7 @@ void fl__mix_input(fl__mix *m, void *mp, fl__pad *sink, fl_buf *buf)
 {
     mport *p = mp;
     int i = fl__media_index(sink->media);
-    if (!p || i < 0 || !buf->rtp.parsed || !input_format(m, p, sink, i) ||
+    if (!p || i < 0 || i > 1 || !buf->rtp.parsed || !input_format(m, p, sink, i) ||
         buf->rtp.payload_type != p->pt[i])
         return;
     fl_depack_packet dp = { .payload = fl_buf_data(buf) + buf->rtp.payload_off,
@@ -528,12 +560,14 @@ static void mix_fini(fl_element *e)
     fl__mix *m = fl__hub_mix(h);
     fl__hub_destroy(h); /* its ports leave */
     e->impl = NULL;
-    if (!m->started) {
-        free_mix(m);
+    if (!m->closing) {
+        free_mix(m); /* never started */
         return;
     }
-    atomic_store(&m->stop, 1);
-    uv_thread_join(&m->thread);
+    if (m->started) {
+        atomic_store(&m->stop, 1);
+        uv_thread_join(&m->thread);
+    }
     fl_log(FL_LOG_INFO,
            "%s %s ends: %llu frames in, %llu decoded, %llu pictures composed, %llu frames "
            "encoded, %llu late ticks",

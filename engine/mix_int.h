@@ -9,9 +9,10 @@
 #include "base/bytes.h"
 #include "codec/codec.h"
 #include "codec/coder.h"
+#include "engine/fluo.h"
 #include "engine/hub.h"
 
-#define MAX_PORTS     24
+#define MAX_PORTS     FL_MIX_MAX_PORTS
 #define IN_SLOTS      256 /* input frames and layout changes waiting for the thread */
 #define OUT_SLOTS     128 /* encoded frames waiting for the worker */
 #define AFRAME        960 /* samples of one 20 ms mono frame at 48 kHz */
@@ -37,6 +38,8 @@ typedef enum {
 typedef struct layout {
     uint32_t present;         /* slots of ports in the hub */
     uint32_t input;           /* slots whose port takes something in (the grid's) */
+    uint32_t watched[2];      /* slots whose port sends audio, video to some sink */
+    unsigned gen[MAX_PORTS];  /* the generation of the port in each slot */
     uint8_t order[MAX_PORTS]; /* slots in the order they joined */
     int norder;
     uint32_t akey[MAX_PORTS]; /* what each port hears: ALL_BUT | slot, or a mask of inputs */
@@ -70,6 +73,7 @@ typedef struct out_slot {
     uint32_t target; /* video: the picture (0, or a Mixer source's slot); audio: the key */
     uint32_t ts;
     int key;
+    uint64_t at_ns; /* the clock tick it was made for (monotonic) */
     fl_bytes b;
 } out_slot;
 
@@ -111,6 +115,7 @@ typedef struct tport {
     fl_codec_kind vkind;
     fl_picture pic;
     int has_pic;
+    unsigned long long pic_seq; /* pictures decoded */
     fl_adec *adec;
     fl_codec_kind akind;
     fl_resampler *rs;
@@ -133,7 +138,10 @@ typedef struct canvas {
     uint32_t target;
     fl_picture pic;
     fl_venc *enc;
+    int kbps; /* the encoder's target */
     int used, idle;
+    unsigned long long seq; /* Mixer: the source picture it last encoded */
+    uint64_t sent_ns;       /* when it last encoded one */
 } canvas;
 
 struct fl__mix {
@@ -152,6 +160,7 @@ struct fl__mix {
     layout sent;
     int sent_valid;
     int started;
+    uint32_t keys_pending; /* inputs to ask for a key frame when their wait is over */
     uv_async_t async;
     uv_timer_t timer;
     int closing;
@@ -178,11 +187,14 @@ struct fl__mix {
     int16_t amix[AFRAME];
     int16_t dec[FL_AUDIO_MAX_FRAME * 2];
     int16_t res[FL_AUDIO_MAX_FRAME * 7];
-    uint32_t audio_ts;
+    uint32_t audio_ts;  /* the next audio frame's (starts at random) */
+    uint32_t video_ts0; /* video's at start_ns (random) */
     uint64_t start_ns;
-    int venc_kbps;
+    uint64_t tick_ns; /* the tick being made (monotonic) */
 };
 
+/* The mixer thread's clock: monotonic, ns. */
+uint64_t fl__mix_mono_ns(void);
 /* The mixer thread's body (mix_thread.c). */
 void fl__mix_thread_main(void *arg);
 /* Frees a slot's codecs and buffers; gen: the port's generation it holds

@@ -53,6 +53,7 @@ static void take_video(fl__mix *m, tport *t, in_slot *s)
     if (rc == 0)
         return;
     atomic_fetch_add(&m->decoded, 1);
+    t->pic_seq++;
     if (t->pic.width != view.width || t->pic.height != view.height) {
         fl_picture_free(&t->pic);
         if (fl_picture_alloc(&t->pic, view.width, view.height) < 0)
@@ -113,6 +114,15 @@ static void drain_inputs(fl__mix *m)
     while (tail != head) {
         in_slot *s = &m->in[tail % IN_SLOTS];
         if (s->type == IN_LAYOUT) {
+            /* a port gone, replaced, or whose input went: its slot starts
+             * afresh (no stale picture or sound for the next one) */
+            for (int p = 0; p < MAX_PORTS; p++) {
+                tport *t = &m->tp[p];
+                int gone = !((s->lay.present >> p) & 1) || s->lay.gen[p] != t->gen ||
+                           ((m->lay.input >> p) & 1 && !((s->lay.input >> p) & 1));
+                if (gone && (t->vdec || t->adec || t->has_pic || t->gen != s->lay.gen[p]))
+                    fl__mix_tport_reset(t, s->lay.gen[p]);
+            }
             m->lay = s->lay;
         } else {
             tport *t = &m->tp[s->port];
@@ -142,8 +152,12 @@ static int put_out(fl__mix *m,
     unsigned head = atomic_load_explicit(&m->out_head, memory_order_relaxed);
     unsigned tail = atomic_load_explicit(&m->out_tail, memory_order_acquire);
     out_slot *o = &m->out[head % OUT_SLOTS];
-    fl_bytes_clear(&o->b);
-    if (head - tail >= OUT_SLOTS || fl_bytes_append(&o->b, data, len) < 0) {
+    int room = head - tail < OUT_SLOTS; /* else that slot is the worker's next: left alone */
+    if (room) {
+        fl_bytes_clear(&o->b);
+        room = fl_bytes_append(&o->b, data, len) == 0;
+    }
+    if (!room) {
         atomic_fetch_add(&m->dropped_out, 1);
         if (media == FL_MEDIA_VIDEO)
             atomic_store(&m->force_key, 1); /* the viewers lost a frame */
@@ -153,6 +167,7 @@ static int put_out(fl__mix *m,
     o->target = target;
     o->ts = ts;
     o->key = key;
+    o->at_ns = m->tick_ns;
     atomic_store_explicit(&m->out_head, head + 1, memory_order_release);
     return 1;
 }
@@ -221,8 +236,8 @@ static void audio_tick(fl__mix *m)
         m->aencs[i].used = 0;
     for (int p = 0; p < MAX_PORTS; p++) {
         uint32_t key = l->akey[p];
-        if (!(l->present & (1u << p)) || !key)
-            continue;
+        if (!((l->present & l->watched[0]) >> p & 1) || !key)
+            continue; /* nobody listens to that port */
         aenc *a = aenc_for(m, key);
         if (!a || a->used)
             continue; /* made already for a port that hears the same */
@@ -233,14 +248,12 @@ static void audio_tick(fl__mix *m)
             const int16_t *own = ex < MAX_PORTS && m->tp[ex].has_cur ? m->tp[ex].cur : NULL;
             fl_pcm_mix_minus(m->acc, own, m->amix, AFRAME);
         } else {
-            int32_t *acc = m->acc; /* reused: the full mix is not needed again for a mask */
             int32_t sum[AFRAME];
             memset(sum, 0, sizeof(sum));
             for (int s = 0; s < MAX_PORTS; s++) {
                 if ((key & (1u << s)) && m->tp[s].has_cur)
                     fl_pcm_accumulate(sum, m->tp[s].cur, AFRAME);
             }
-            (void)acc;
             fl_pcm_mix_minus(sum, NULL, m->amix, AFRAME);
         }
         uint8_t out[1275];
@@ -293,7 +306,7 @@ static canvas *canvas_for(fl__mix *m, uint32_t target, int width, int height)
                               .kbps = atomic_load(&m->kbps) };
         if (fl_venc_create(&c->enc, &vc) < 0)
             return NULL;
-        m->venc_kbps = vc.kbps;
+        c->kbps = vc.kbps;
     }
     return c;
 }
@@ -368,46 +381,55 @@ static void compose_alpha(fl__mix *m, canvas *c)
 static void encode_canvas(fl__mix *m, canvas *c, uint32_t ts90k, int force)
 {
     int kbps = atomic_load(&m->kbps);
-    if (kbps != m->venc_kbps) {
-        for (int i = 0; i < MAX_PORTS; i++) {
-            if (m->canvases[i].enc)
-                fl_venc_set_bitrate(m->canvases[i].enc, kbps);
-        }
-        m->venc_kbps = kbps;
-    }
+    if (kbps != c->kbps && fl_venc_set_bitrate(c->enc, kbps) == 0)
+        c->kbps = kbps;
     fl_venc_frame f;
-    c->used = 1;
-    c->idle = 0;
+    c->sent_ns = m->tick_ns;
     atomic_fetch_add(&m->composed, 1);
     if (fl_venc_encode(c->enc, &c->pic, ts90k, force, &f) == 1 &&
         put_out(m, FL_MEDIA_VIDEO, c->target, f.data, f.len, ts90k, f.key))
         atomic_fetch_add(&m->encoded, 1);
 }
 
+/* Whether a canvas is made this tick: an unchanged one (no input picture
+ * yet, or a Mixer source with no new picture) once a second only, unless
+ * a viewer wants a key frame. It stays in use either way. */
+static int due(fl__mix *m, canvas *c, int changed, int force)
+{
+    c->used = 1;
+    c->idle = 0;
+    return changed || force || !c->sent_ns || m->tick_ns - c->sent_ns >= 1000000000u;
+}
+
 static void video_tick(fl__mix *m, uint64_t now_ns)
 {
     const layout *l = &m->lay;
-    uint32_t ts90k = (uint32_t)((now_ns - m->start_ns) * 9 / 100000);
+    uint32_t ts90k = m->video_ts0 + (uint32_t)((now_ns - m->start_ns) * 9 / 100000);
     int force = atomic_exchange(&m->force_key, 0);
     for (int i = 0; i < MAX_PORTS; i++)
         m->canvases[i].used = 0;
-    if (m->kind == COMPOSITE && l->present) {
+    int any = 0;
+    for (int s = 0; s < MAX_PORTS; s++)
+        any |= (l->present >> s) & 1 && m->tp[s].has_pic;
+    if (!(l->present & l->watched[1])) {
+        /* nobody watches: nothing made (the canvases stay a while) */
+    } else if (m->kind == COMPOSITE) {
         canvas *c = canvas_for(m, 0, m->width, m->height);
-        if (c) {
+        if (c && due(m, c, any, force)) {
             compose_grid(m, c);
             encode_canvas(m, c, ts90k, force);
         }
     } else if (m->kind == ALPHA && l->master >= 0 && m->tp[l->master].has_pic) {
         const fl_picture *mp = &m->tp[l->master].pic;
         canvas *c = canvas_for(m, 0, mp->width, mp->height);
-        if (c) {
+        if (c && due(m, c, 1, force)) {
             compose_alpha(m, c);
             encode_canvas(m, c, ts90k, force);
         }
     } else if (m->kind == MIXER) {
         uint32_t shown = 0;
         for (int p = 0; p < MAX_PORTS; p++) {
-            if ((l->present >> p) & 1 && l->vfrom[p] >= 0)
+            if ((l->present & l->watched[1]) >> p & 1 && l->vfrom[p] >= 0)
                 shown |= 1u << l->vfrom[p];
         }
         for (int s = 0; s < MAX_PORTS; s++) {
@@ -415,8 +437,11 @@ static void video_tick(fl__mix *m, uint64_t now_ns)
                 continue;
             const fl_picture *sp = &m->tp[s].pic;
             canvas *c = canvas_for(m, (uint32_t)s, sp->width, sp->height);
-            if (c && fl_picture_scale(sp, &c->pic) == 0)
+            if (c && due(m, c, c->seq != m->tp[s].pic_seq, force) &&
+                fl_picture_scale(sp, &c->pic) == 0) {
+                c->seq = m->tp[s].pic_seq;
                 encode_canvas(m, c, ts90k, force);
+            }
         }
     }
     for (int i = 0; i < MAX_PORTS; i++) {
@@ -429,7 +454,7 @@ static void video_tick(fl__mix *m, uint64_t now_ns)
     }
 }
 
-static uint64_t mono_ns(void)
+uint64_t fl__mix_mono_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -451,18 +476,19 @@ void fl__mix_thread_main(void *arg)
     snprintf(name, sizeof(name), "fluo-mix");
     pthread_setname_np(pthread_self(), name);
     const uint64_t aperiod = 20000000u, vperiod = 1000000000u / (uint64_t)m->fps;
-    m->start_ns = mono_ns();
+    m->start_ns = m->tick_ns = fl__mix_mono_ns();
     uint64_t next_a = m->start_ns, next_v = m->start_ns;
     while (!atomic_load(&m->stop)) {
         uint64_t next = next_a < next_v ? next_a : next_v;
-        uint64_t now = mono_ns();
+        uint64_t now = fl__mix_mono_ns();
         if (now < next) {
             sleep_until(next);
-            now = mono_ns();
+            now = fl__mix_mono_ns();
         }
         drain_inputs(m);
         unsigned before = atomic_load_explicit(&m->out_head, memory_order_relaxed);
         if (now >= next_a) {
+            m->tick_ns = next_a;
             audio_tick(m);
             next_a += aperiod;
             if (now > next_a + 10 * aperiod) { /* far behind (a stall): no burst to catch up */
@@ -471,7 +497,8 @@ void fl__mix_thread_main(void *arg)
             }
         }
         if (now >= next_v) {
-            video_tick(m, now);
+            m->tick_ns = next_v;
+            video_tick(m, next_v);
             next_v += vperiod;
             if (now > next_v + 2 * vperiod) {
                 atomic_fetch_add(&m->late_ticks, (now - next_v) / vperiod);

@@ -12,18 +12,52 @@
 
 /* ---- HubPort ---- */
 
+static int is_mixing(const obj *hub);
+extern const rpc_class fl__class_hub_port;
+
+/* The HubPorts alive in `hub` (their constructor's hub, kept in props). */
+static int ports_of(const obj *hub)
+{
+    int n = 0;
+    fl_list_foreach (it, &hub->parent->children) {
+        const obj *x = fl_container_of(it, obj, child_node);
+        const char *h = x->props ? json_string_value(json_object_get(x->props, "hub")) : NULL;
+        n += !x->released && x->impl == &fl__class_hub_port && h && strcmp(h, hub->id) == 0;
+    }
+    return n;
+}
+
+/* A mixing hub takes FL_MIX_MAX_PORTS ports. */
+static int port_check_ctor(call *c, json_t *ctor)
+{
+    const char *id = json_string_value(json_object_get(ctor, "hub"));
+    obj *hub = id ? fl__obj_find(c->rpc, id) : NULL;
+    if (hub && hub->parent && is_mixing(hub) && ports_of(hub) >= FL_MIX_MAX_PORTS) {
+        fl__call_err(c, KE_NOT_ENOUGH_RESOURCES, "%s mixes at most %d HubPorts", hub->cls->name,
+                     FL_MIX_MAX_PORTS);
+        return FL_EINVAL;
+    }
+    return 0;
+}
+
 static int port_configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
 {
     const char *id = json_string_value(json_object_get(ctor, "hub"));
     obj *hub = id ? fl__obj_find(rpc, id) : NULL;
+    obj *self = fl__obj_find(rpc, fl_element_name(e));
     if (!hub || !hub->element)
         return FL_EINVAL;
+    if (self && !self->props)
+        self->props = json_object();
+    if (self && self->props)
+        json_object_set_new(self->props, "hub", json_string(hub->id));
     return fl_element_set_property(e, "hub", fl_element_name(hub->element), NULL, NULL);
 }
 
 const rpc_class fl__class_hub_port = {
     .name = "HubPort",
     .engine_type = FL_ELEMENT_HUB_PORT,
+    .check_ctor = port_check_ctor,
     .configure = port_configure,
 };
 
@@ -124,15 +158,35 @@ const rpc_class fl__class_dispatcher_one_to_many = {
 
 /* ---- the mixing hubs ---- */
 
+static const char *const composite_params[] = { "width", "height", "framerate" };
+static const int composite_min[] = { 16, 16, 1 }, composite_max[] = { 4096, 4096, 60 };
+
+/* Composite's size and frame rate in their ranges, said at once. */
+static int composite_check_ctor(call *c, json_t *ctor)
+{
+    for (size_t i = 0; i < 3; i++) {
+        json_t *v = json_object_get(ctor, composite_params[i]);
+        json_int_t n = json_integer_value(v);
+        if (v && !json_is_null(v) &&
+            (!json_is_integer(v) || n < composite_min[i] || n > composite_max[i])) {
+            fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
+                         "Composite's %s must be an integer from %d to %d", composite_params[i],
+                         composite_min[i], composite_max[i]);
+            return FL_EINVAL;
+        }
+    }
+    return 0;
+}
+
 /* Composite's constructor: width, height, framerate (kmd defaults when
  * absent), set before any port joins. */
 static int composite_configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
 {
     (void)rpc;
-    static const char *const names[] = { "width", "height", "framerate" };
+    const char *const *names = composite_params;
     for (size_t i = 0; i < 3; i++) {
         json_t *v = json_object_get(ctor, names[i]);
-        if (!v)
+        if (!v || json_is_null(v))
             continue;
         if (!json_is_integer(v))
             return FL_EINVAL;
@@ -179,6 +233,7 @@ static const struct op mixer_ops[] = {
 const rpc_class fl__class_composite = {
     .name = "Composite",
     .engine_type = FL_ELEMENT_COMPOSITE,
+    .check_ctor = composite_check_ctor,
     .configure = composite_configure,
 };
 
@@ -193,3 +248,9 @@ const rpc_class fl__class_mixer = {
     .engine_type = FL_ELEMENT_MIXER,
     .ops = mixer_ops,
 };
+
+static int is_mixing(const obj *hub)
+{
+    return hub->impl == &fl__class_composite || hub->impl == &fl__class_alpha_blending ||
+           hub->impl == &fl__class_mixer;
+}

@@ -347,6 +347,18 @@ static void test_composite(void **state)
     expect_cell(&viewer, 2, 0, RED, "after a leave");
     expect_cell(&viewer, 2, 1, BLUE, "after a leave");
 
+    /* a port joins in the slot input 1 left, linked to a source that sends
+     * nothing yet: a black tile, never the last picture of the slot's
+     * previous port */
+    fl_element *quiet = sw_make(&w->s, FL_ELEMENT_APP_SOURCE, "quiet");
+    set_prop(w, quiet, "videoCaps", "96 VP8/90000");
+    fl_element *late = make_port(w, "late");
+    sw_join(&w->s, quiet, late, FL_MEDIA_VIDEO);
+    run_for(w, 1000, live);
+    expect_cell(&viewer, 3, 0, RED, "after a join");
+    expect_cell(&viewer, 3, 1, BLUE, "after a join");
+    expect_cell(&viewer, 3, 2, (colour){ FL_BLACK_Y, FL_BLACK_UV, FL_BLACK_UV }, "after a join");
+
     assert_int_equal(sw_wait(&w->s, fl_element_get_stats(vport, FL_MEDIA_ALL, on_stats, &w->s)), 0);
     fl_stats_mixer m = stats_got;
     print_message(
@@ -355,7 +367,7 @@ static void test_composite(void **state)
             (long long)m.ports, (long long)m.frames_in, (long long)m.frames_decoded,
             (long long)m.pictures_composed, (long long)m.frames_encoded, (long long)m.late_ticks,
             (long long)m.cpu_us);
-    assert_int_equal(m.ports, 3);
+    assert_int_equal(m.ports, 4);
     assert_true(m.pictures_composed >= 45);
     assert_true(m.frames_decoded > 100);
     assert_true(m.cpu_us > 0);

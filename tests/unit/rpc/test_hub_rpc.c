@@ -128,10 +128,86 @@ static void test_hubs(void **state)
     fl__client_close(cl);
 }
 
+/* The mixing hubs' rows: Composite's constructor in range or refused in
+ * words; a mixing hub takes FL_MIX_MAX_PORTS ports and refuses one more
+ * (a released one frees its place); AlphaBlending's and Mixer's calls with
+ * ports and numbers, and their errors. */
+static void test_mixing_hubs(void **state)
+{
+    (void)state;
+    struct out o = { 0 };
+    client *cl = fl__client_detached(rpc, sink, &o);
+    char *pipe = created(rpc_call(cl, &o, "create", json_pack("{s:s}", "type", "MediaPipeline")));
+    json_t *r = rpc_call(cl, &o, "create",
+                         json_pack("{s:s, s:{s:s, s:i}}", "type", "Composite", "constructorParams",
+                                   "mediaPipeline", pipe, "width", 5));
+    assert_int_equal(error_code(r), 40107);
+    r = rpc_call(cl, &o, "create",
+                 json_pack("{s:s, s:{s:s, s:i, s:i, s:i}}", "type", "Composite",
+                           "constructorParams", "mediaPipeline", pipe, "width", 320, "height", 240,
+                           "framerate", 30));
+    char *comp = created(r);
+    char *ports[FL_MIX_MAX_PORTS];
+    for (int i = 0; i < FL_MIX_MAX_PORTS; i++)
+        ports[i] = created(create_with(cl, &o, "HubPort", "hub", comp));
+    r = create_with(cl, &o, "HubPort", "hub", comp);
+    assert_int_equal(error_code(r), 40009); /* NOT_ENOUGH_RESOURCES */
+    r = rpc_call(cl, &o, "release", json_pack("{s:s}", "object", ports[3]));
+    assert_int_equal(error_code(r), 0);
+    free(ports[3]);
+    ports[3] = created(create_with(cl, &o, "HubPort", "hub", comp));
+
+    char *alpha = created(create_with(cl, &o, "AlphaBlending", "mediaPipeline", pipe));
+    char *a1 = created(create_with(cl, &o, "HubPort", "hub", alpha));
+    char *a2 = created(create_with(cl, &o, "HubPort", "hub", alpha));
+    r = invoke(cl, &o, alpha, "setMaster", json_pack("{s:s, s:i}", "source", a1, "zOrder", 1));
+    assert_int_equal(error_code(r), 0);
+    r = invoke(cl, &o, alpha, "setPortProperties",
+               json_pack("{s:f, s:f, s:i, s:f, s:f, s:s}", "relativeX", 0.5, "relativeY", 0.5,
+                         "zOrder", 2, "relativeWidth", 0.5, "relativeHeight", 0.5, "port", a2));
+    assert_int_equal(error_code(r), 0);
+    r = invoke(cl, &o, alpha, "setPortProperties",
+               json_pack("{s:f, s:f, s:i, s:f, s:f, s:s}", "relativeX", 2.0, "relativeY", 0.5,
+                         "zOrder", 2, "relativeWidth", 0.5, "relativeHeight", 0.5, "port", a2));
+    assert_int_equal(error_code(r), 40107);
+    r = invoke(cl, &o, alpha, "setMaster",
+               json_pack("{s:s, s:i}", "source", ports[0], "zOrder", 1));
+    assert_int_equal(error_code(r), 40107); /* another hub's port */
+
+    char *mixer = created(create_with(cl, &o, "Mixer", "mediaPipeline", pipe));
+    char *m1 = created(create_with(cl, &o, "HubPort", "hub", mixer));
+    char *m2 = created(create_with(cl, &o, "HubPort", "hub", mixer));
+    r = invoke(cl, &o, mixer, "connect",
+               json_pack("{s:s, s:s, s:s}", "media", "AUDIO", "source", m1, "sink", m2));
+    assert_int_equal(error_code(r), 0);
+    r = invoke(cl, &o, mixer, "disconnect",
+               json_pack("{s:s, s:s, s:s}", "media", "VIDEO", "source", m1, "sink", m2));
+    assert_int_equal(error_code(r), 0);
+    r = invoke(cl, &o, mixer, "connect",
+               json_pack("{s:s, s:s, s:s}", "media", "DATA", "source", m1, "sink", m2));
+    assert_int_not_equal(error_code(r), 0);
+
+    r = rpc_call(cl, &o, "release", json_pack("{s:s}", "object", pipe));
+    assert_int_equal(error_code(r), 0);
+    for (int i = 0; i < FL_MIX_MAX_PORTS; i++)
+        free(ports[i]);
+    free(pipe);
+    free(comp);
+    free(alpha);
+    free(a1);
+    free(a2);
+    free(mixer);
+    free(m1);
+    free(m2);
+    out_clear(&o);
+    fl__client_close(cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hubs),
+        cmocka_unit_test(test_mixing_hubs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
