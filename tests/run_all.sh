@@ -35,33 +35,33 @@ reasons() {
         sed 's/^ */    why: /'
 }
 
-step() {
-    local name=$1
-    shift
-    local log rc=0
+# run_step NAME TRIES CMD...: runs CMD, again after a failure while tries
+# are left (the first failures' reasons printed), and reports the last run
+run_step() {
+    local name=$1 tries=$2
+    shift 2
+    local log rc t0=$SECONDS
     log=$(mktemp)
-    local t0=$SECONDS
-    "$@" >"$log" 2>&1 || rc=$?
+    while :; do
+        rc=0
+        "$@" >"$log" 2>&1 || rc=$?
+        tries=$((tries - 1))
+        [ "$rc" -eq 0 ] || [ "$tries" -le 0 ] && break
+        echo "RETRY $name: its first run failed ($((SECONDS - t0)) s)"
+        reasons "$log"
+    done
     report "$name" "$rc" "$log" "$t0"
+}
+
+step() {
+    run_step "$1" 1 "${@:2}"
 }
 
 # step_retry NAME CMD...: a step run a second time when its first run
 # fails, for the browser tests on a shared, noisy machine; the first run's
 # reasons are printed either way, so a flaky test shows in the output
 step_retry() {
-    local name=$1
-    shift
-    local log rc=0
-    log=$(mktemp)
-    local t0=$SECONDS
-    "$@" >"$log" 2>&1 || rc=$?
-    if [ "$rc" -ne 0 ]; then
-        echo "RETRY $name: its first run failed ($((SECONDS - t0)) s)"
-        reasons "$log"
-        rc=0
-        "$@" >"$log" 2>&1 || rc=$?
-    fi
-    report "$name" "$rc" "$log" "$t0"
+    run_step "$1" 2 "${@:2}"
 }
 
 finish() {

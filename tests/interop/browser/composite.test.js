@@ -39,7 +39,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { call, fluoAndBrowserPerSuite, Signalling, browserOffers, withTimeout, sleep, releaseAtEnd } = require('../lib/kurento');
+const { call, fluoAndBrowserPerSuite, Signalling, browserOffers, withTimeout, sleep, releaseAtEnd, recvonlyViewer } = require('../lib/kurento');
 const mc = require('../lib/mix_check');
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -72,15 +72,6 @@ async function publisher(b, pipeline, name, port, { back = false } = {}) {
   return { peer, sig, ep };
 }
 
-// A recvonly viewer (audio and video) out of `port`.
-async function viewer(b, pipeline, name, port) {
-  const peer = await b.newPeer({ name, direction: 'recvonly', videoCodec: 'VP8' });
-  const sig = new Signalling(peer);
-  const offer = await peer.createOffer();
-  const ep = await pipeline.create('WebRtcEndpoint');
-  await browserOffers(sig, ep, offer, { before: () => [port.connect(ep)] });
-  return { peer, sig, ep };
-}
 
 // n hub ports as createHubPort returns them (kurento-client sends an
 // object parameter as its id only for that MediaObject, not for what an
@@ -151,7 +142,7 @@ describe('Mixing hubs with Chromium', { timeout: 240000 }, () => {
       const port = ports[i];
       pubs.push(Object.assign(await publisher(src(i), pipeline, `c-${SOURCES[i].name}`, port, { back: true }), { port }));
     }
-    const v = await viewer(suite.env.browser, pipeline, 'c-viewer', ports[SOURCES.length]);
+    const v = await recvonlyViewer(suite.env.browser, pipeline, 'c-viewer', ports[SOURCES.length]);
     await v.peer.waitFor((s) => s.inVideo && s.inVideo.framesDecoded > 15 && s.inAudio && s.inAudio.packetsReceived > 50, 20000, {
       what: 'viewer decodes the composite',
     });
@@ -226,7 +217,7 @@ describe('Mixing hubs with Chromium', { timeout: 240000 }, () => {
     const b = await publisher(src(2), pipeline, 'a-blue', portB);
     await withTimeout(call(alpha, 'setMaster', portA, 1), 10000, 'setMaster');
     await withTimeout(call(alpha, 'setPortProperties', 0.5, 0.5, 2, 0.5, 0.5, portB), 10000, 'setPortProperties');
-    const v = await viewer(suite.env.browser, pipeline, 'a-viewer', portV);
+    const v = await recvonlyViewer(suite.env.browser, pipeline, 'a-viewer', portV);
     const s = await v.peer.waitFor((x) => x.inVideo && x.inVideo.framesDecoded > 15, 20000, { what: 'viewer decodes the blend' });
     t.diagnostic(`blend: ${s.inVideo.frameWidth}x${s.inVideo.frameHeight}`);
     assert.equal(s.inVideo.frameWidth, 320, 'the master picture size');
@@ -251,7 +242,7 @@ describe('Mixing hubs with Chromium', { timeout: 240000 }, () => {
     const [portA, portB, portC] = await hubPorts(mixer, 3);
     const a = await publisher(src(0), pipeline, 'm-red', portA);
     const b = await publisher(src(1), pipeline, 'm-green', portB);
-    const c = await viewer(suite.env.browser, pipeline, 'm-listener', portC);
+    const c = await recvonlyViewer(suite.env.browser, pipeline, 'm-listener', portC);
     await withTimeout(call(mixer, 'connect', 'AUDIO', portA, portC), 10000, 'connect(AUDIO, A, C)');
     await withTimeout(call(mixer, 'connect', 'AUDIO', portB, portC), 10000, 'connect(AUDIO, B, C)');
     await c.peer.waitFor((x) => x.inAudio && x.inAudio.packetsReceived > 50, 20000, { what: 'C receives audio' });

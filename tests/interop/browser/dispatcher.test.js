@@ -16,7 +16,7 @@
 
 const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { call, fluoAndBrowserPerSuite, Signalling, browserOffers, withTimeout, sleep, releaseAtEnd } = require('../lib/kurento');
+const { call, fluoAndBrowserPerSuite, Signalling, browserOffers, withTimeout, sleep, releaseAtEnd, recvonlyViewer } = require('../lib/kurento');
 
 const A = { width: 640, height: 480 };
 const B = { width: 320, height: 240 };
@@ -33,15 +33,6 @@ async function presenter(b, pipeline, name, video) {
   return { peer, sig, ep };
 }
 
-// A recvonly viewer whose endpoint takes media from `port`.
-async function viewer(b, pipeline, name, port) {
-  const peer = await b.newPeer({ name, direction: 'recvonly', videoCodec: 'VP8' });
-  const sig = new Signalling(peer);
-  const offer = await peer.createOffer();
-  const ep = await pipeline.create('WebRtcEndpoint');
-  await browserOffers(sig, ep, offer, { before: () => [port.connect(ep)] });
-  return { peer, sig, ep };
-}
 
 // Checks one viewer's samples around a switch made at `at` (Node's
 // Date.now(), the page's clock too) to the source of `height`.
@@ -101,7 +92,7 @@ describe('Hubs with Chromium', { timeout: 240000 }, () => {
     for (let i = 0; i < 3; i++) {
       const port = hub.createHubPort();
       await port;
-      viewers.push(Object.assign(await viewer(b, pipeline, `viewer${i}`, port), { port }));
+      viewers.push(Object.assign(await recvonlyViewer(b, pipeline, `viewer${i}`, port), { port }));
     }
     await withTimeout(call(hub, 'setSource', portA), 10000, 'setSource(A)');
     for (const v of viewers) {
@@ -169,7 +160,7 @@ describe('Hubs with Chromium', { timeout: 240000 }, () => {
     await pa.ep.connect(portA);
     await pb.ep.connect(portB);
     const portV = await hub.createHubPort();
-    const v = await viewer(b, pipeline, 'dViewer', portV);
+    const v = await recvonlyViewer(b, pipeline, 'dViewer', portV);
 
     await sleep(1000);
     const idle = await v.peer.stats();

@@ -186,6 +186,17 @@ async function browserOffers(sig, endpoint, offer, { before } = {}) {
   return answer;
 }
 
+// A recvonly VP8 browser peer whose new WebRtcEndpoint in `pipeline` takes
+// its media from `source` (a hub's port, say): { peer, sig, ep }.
+async function recvonlyViewer(b, pipeline, name, source) {
+  const peer = await b.newPeer({ name, direction: 'recvonly', videoCodec: 'VP8' });
+  const sig = new Signalling(peer);
+  const offer = await peer.createOffer();
+  const ep = await pipeline.create('WebRtcEndpoint');
+  await browserOffers(sig, ep, offer, { before: () => [source.connect(ep)] });
+  return { peer, sig, ep };
+}
+
 // Releases `obj` when the test ends unless the test released it itself
 // through the returned function (kurento-client logs a trace for a failed
 // release even when the promise is handled).
@@ -296,6 +307,7 @@ module.exports = {
   Signalling,
   recordEvents,
   browserOffers,
+  recvonlyViewer,
   releaseAtEnd,
   withTimeout,
   sleep,
