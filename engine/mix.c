@@ -39,15 +39,34 @@
 #include "base/rand.h"
 #include "engine/mix_int.h"
 #include "engine/sim.h"
+#include "engine/transcode.h"
 #include "net/rtp.h"
 
 FL_LOG_TAG("mix");
 
-static const fl_sdp_codec vp8_caps = { .pt = VIDEO_PT, .name = "VP8", .clock_rate = 90000 };
+static const fl_sdp_codec vp8_caps = { .pt = VIDEO_PT,
+                                       .name = "VP8",
+                                       .clock_rate = 90000,
+                                       .rtx_pt = -1 };
 static const fl_sdp_codec opus_caps = { .pt = AUDIO_PT,
                                         .name = "opus",
                                         .clock_rate = ARATE,
-                                        .channels = 2 };
+                                        .channels = 2,
+                                        .rtx_pt = -1 };
+
+/* The payload type a format's stream carries. */
+static int fmt_pt(int fmt)
+{
+    return fmt == FMT_H264 ? 102 : fmt == FMT_VP9 ? 98 : VIDEO_PT;
+}
+
+static int fmt_of(fl_codec_kind k)
+{
+    return k == FL_CODEC_H264  ? FMT_H264
+           : k == FL_CODEC_VP9 ? FMT_VP9
+           : k == FL_CODEC_VP8 ? FMT_VP8
+                               : -1;
+}
 
 /* ---- the worker's side ---- */
 
@@ -67,7 +86,8 @@ static void free_mix(fl__mix *m)
     for (size_t i = 0; i < sizeof(m->aencs) / sizeof(m->aencs[0]); i++)
         fl_aenc_destroy(m->aencs[i].enc);
     for (int i = 0; i < MAX_PORTS; i++) {
-        fl_venc_destroy(m->canvases[i].enc);
+        for (int f = 0; f < NFMT; f++)
+            fl_venc_destroy(m->canvases[i].enc[f]);
         fl_picture_free(&m->canvases[i].pic);
     }
     free(m);
@@ -121,6 +141,7 @@ static void make_layout(fl__mix *m, layout *l)
             l->input |= 1u << s;
         for (int i = 0; i < 2; i++)
             l->watched[i] |= (uint32_t)port_watched(p, i) << s;
+        l->vfmt[s] = (uint8_t)p->vfmt;
         if (m->kind == MIXER) {
             l->akey[s] = p->audio_from;
             l->vfrom[s] = (int8_t)p->video_from;
@@ -176,7 +197,8 @@ static ostream *stream_for(fl__mix *m, unsigned media, uint32_t target)
     ostream *o = free_one;
     fl_pack_destroy(o->pack);
     memset(o, 0, sizeof(*o));
-    fl_pack_config pc = { .codec = media == FL_MEDIA_VIDEO ? FL_CODEC_VP8 : FL_CODEC_OPUS,
+    fl_pack_config pc = { .codec = media == FL_MEDIA_VIDEO ? fl__mix_fmt_kind(TARGET_FMT(target))
+                                                           : FL_CODEC_OPUS,
                           .max_payload = MAX_PAYLOAD };
     if (fl_pack_create(&o->pack, &pc) < 0)
         return NULL;
@@ -194,8 +216,10 @@ static int shows(const fl__mix *m, const mport *p, unsigned media, uint32_t targ
 {
     if (media == FL_MEDIA_AUDIO)
         return m->sent.akey[p->slot] == target;
+    if (p->vfmt != TARGET_FMT(target))
+        return 0;
     if (m->kind == MIXER)
-        return p->video_from >= 0 && (uint32_t)p->video_from == target;
+        return p->video_from >= 0 && (uint32_t)p->video_from == TARGET_PIC(target);
     return 1;
 }
 
@@ -224,7 +248,9 @@ static void deliver(fl__mix *m, out_slot *o)
         if (!b)
             return;
         fl_rtp_header h = { .marker = (uint8_t)marker,
-                            .payload_type = o->media == FL_MEDIA_VIDEO ? VIDEO_PT : AUDIO_PT,
+                            .payload_type = o->media == FL_MEDIA_VIDEO
+                                                    ? (uint8_t)fmt_pt(TARGET_FMT(o->target))
+                                                    : AUDIO_PT,
                             .seq = st->seq++,
                             .timestamp = o->ts,
                             .ssrc = st->ssrc };
@@ -276,12 +302,46 @@ static void on_async(uv_async_t *h)
     }
 }
 
+/* A port whose every video viewer takes it through a transcoder to one
+ * format (a viewer that does not take VP8) goes out in that format from
+ * now on: the picture is then encoded once per format, for every port that
+ * sends it, and those transcoders end (the viewers decide again). */
+static void adopt_viewers_format(fl__mix *m, mport *p)
+{
+    fl__pad *src = p->e->defaults[fl__media_index(FL_MEDIA_VIDEO)];
+    const fl_sdp_codec *want = NULL;
+    for (size_t i = 0; src && i < src->nsinks; i++) {
+        const fl_sdp_codec *c = src->sinks[i]->xc ? fl__xcode_caps(src->sinks[i]->xc) : NULL;
+        if (!c || (want && fl_codec_kind_of(c->name) != fl_codec_kind_of(want->name)))
+            return; /* a viewer takes what goes out, or they differ */
+        want = c;
+    }
+    int f = want ? fmt_of(fl_codec_kind_of(want->name)) : -1;
+    if (f < 0)
+        return;
+    p->vfmt = f;
+    p->vcaps = *want;
+    p->vcaps.pt = (uint8_t)fmt_pt(f); /* ours: the viewer maps it to its own */
+    p->vcaps.rtx_pt = -1;
+    fl__worker_caps_changed(m->w);
+    /* a key frame in the new format now, and again a little later: the
+     * packet that makes a viewer change its route is not delivered */
+    atomic_store(&m->force_key, 1);
+    m->key_later = 2;
+}
+
 /* The layout again (links come and go without a word to the hub), key
  * frames the decoders want, and the encoders' bitrate: the least the
  * ports' viewers can take. */
 static void on_timer(uv_timer_t *t)
 {
     fl__mix *m = t->data;
+    if (m->key_later && --m->key_later == 0)
+        atomic_store(&m->force_key, 1);
+    for (int s = 0; s < MAX_PORTS; s++) {
+        if (m->ports[s])
+            adopt_viewers_format(m, m->ports[s]);
+    }
     relayout(m);
     ask_keys(m, atomic_exchange(&m->want_key, 0));
     uint64_t least = 0;
@@ -362,6 +422,8 @@ void *fl__mix_join(fl__mix *m, fl_element *port_e)
     p->slot = slot;
     p->gen = ++m->gens[slot];
     p->video_from = -1;
+    p->vfmt = FMT_VP8;
+    p->vcaps = vp8_caps;
     m->ports[slot] = p;
     m->order[m->norder++] = (uint8_t)slot;
     m->sent.place[slot].set = 0;
@@ -469,8 +531,10 @@ void fl__mix_input(fl__mix *m, void *mp, fl__pad *sink, fl_buf *buf)
 const fl_sdp_codec *fl__mix_caps(fl__mix *m, void *mp, unsigned media)
 {
     (void)m;
-    (void)mp;
-    return media == FL_MEDIA_VIDEO ? &vp8_caps : media == FL_MEDIA_AUDIO ? &opus_caps : NULL;
+    const mport *p = mp;
+    if (media == FL_MEDIA_VIDEO)
+        return p ? &p->vcaps : &vp8_caps;
+    return media == FL_MEDIA_AUDIO ? &opus_caps : NULL;
 }
 
 void fl__mix_key_frame(fl__mix *m, void *mp, unsigned media)

@@ -44,6 +44,7 @@ typedef struct layout {
     int norder;
     uint32_t akey[MAX_PORTS]; /* what each port hears: ALL_BUT | slot, or a mask of inputs */
     int8_t vfrom[MAX_PORTS];  /* Mixer: the video source each port shows; -1 none */
+    uint8_t vfmt[MAX_PORTS];  /* the format each port's video goes out in (FMT_*) */
     int master, master_z;     /* AlphaBlending: -1 none */
 
     struct {
@@ -92,6 +93,9 @@ typedef struct mport {
     /* Mixer */
     uint32_t audio_from;
     int video_from;
+    /* the format its video goes out in: what its viewers take */
+    int vfmt;
+    fl_sdp_codec vcaps;
 } mport;
 
 /* An output stream, on the worker: what one picture or mix is sent as. */
@@ -134,11 +138,23 @@ typedef struct aenc {
     int idle; /* ticks unused */
 } aenc;
 
+/* The video formats a picture is encoded in, once each for every port
+ * that sends that format: an output's target is its picture | format << 8. */
+enum {
+    FMT_VP8,
+    FMT_H264,
+    FMT_VP9,
+    NFMT
+};
+
+#define TARGET_FMT(t) ((int)((t) >> 8))
+#define TARGET_PIC(t) ((t)&0xffu)
+
 typedef struct canvas {
-    uint32_t target;
+    uint32_t target; /* the picture: 0, or a Mixer source's slot */
     fl_picture pic;
-    fl_venc *enc;
-    int kbps; /* the encoder's target */
+    fl_venc *enc[NFMT];
+    int kbps[NFMT]; /* each encoder's target */
     int used, idle;
     unsigned long long seq; /* Mixer: the source picture it last encoded */
     uint64_t sent_ns;       /* when it last encoded one */
@@ -161,6 +177,7 @@ struct fl__mix {
     int sent_valid;
     int started;
     uint32_t keys_pending; /* inputs to ask for a key frame when their wait is over */
+    int key_later;         /* timer ticks until the encoders make a key frame again */
     uv_async_t async;
     uv_timer_t timer;
     int closing;
@@ -192,6 +209,9 @@ struct fl__mix {
     uint64_t start_ns;
     uint64_t tick_ns; /* the tick being made (monotonic) */
 };
+
+/* The codec of a format (FMT_*). */
+fl_codec_kind fl__mix_fmt_kind(int fmt);
 
 /* The mixer thread's clock: monotonic, ns. */
 uint64_t fl__mix_mono_ns(void);

@@ -271,6 +271,19 @@ static void audio_tick(fl__mix *m)
     m->audio_ts += AFRAME;
 }
 
+fl_codec_kind fl__mix_fmt_kind(int fmt)
+{
+    return fmt == FMT_H264 ? FL_CODEC_H264 : fmt == FMT_VP9 ? FL_CODEC_VP9 : FL_CODEC_VP8;
+}
+
+static void canvas_codecs_free(canvas *c)
+{
+    for (int f = 0; f < NFMT; f++) {
+        fl_venc_destroy(c->enc[f]);
+        c->enc[f] = NULL;
+    }
+}
+
 static canvas *canvas_for(fl__mix *m, uint32_t target, int width, int height)
 {
     canvas *c = NULL, *free_one = NULL;
@@ -285,8 +298,7 @@ static canvas *canvas_for(fl__mix *m, uint32_t target, int width, int height)
     if (width < 16 || height < 16)
         return NULL;
     if (c && (c->pic.width != width || c->pic.height != height)) {
-        fl_venc_destroy(c->enc);
-        c->enc = NULL;
+        canvas_codecs_free(c);
         fl_picture_free(&c->pic);
         free_one = c;
         c = NULL;
@@ -297,16 +309,6 @@ static canvas *canvas_for(fl__mix *m, uint32_t target, int width, int height)
         c = free_one;
         c->target = target;
         c->idle = 0;
-    }
-    if (!c->enc) {
-        fl_venc_config vc = { .kind = FL_CODEC_VP8,
-                              .width = width,
-                              .height = height,
-                              .fps = m->fps,
-                              .kbps = atomic_load(&m->kbps) };
-        if (fl_venc_create(&c->enc, &vc) < 0)
-            return NULL;
-        c->kbps = vc.kbps;
     }
     return c;
 }
@@ -378,17 +380,46 @@ static void compose_alpha(fl__mix *m, canvas *c)
     }
 }
 
-static void encode_canvas(fl__mix *m, canvas *c, uint32_t ts90k, int force)
+/* The picture, once in each format of `fmts` (a mask of FMT_*). */
+static void encode_canvas(fl__mix *m, canvas *c, uint32_t ts90k, int force, unsigned fmts)
 {
     int kbps = atomic_load(&m->kbps);
-    if (kbps != c->kbps && fl_venc_set_bitrate(c->enc, kbps) == 0)
-        c->kbps = kbps;
-    fl_venc_frame f;
     c->sent_ns = m->tick_ns;
     atomic_fetch_add(&m->composed, 1);
-    if (fl_venc_encode(c->enc, &c->pic, ts90k, force, &f) == 1 &&
-        put_out(m, FL_MEDIA_VIDEO, c->target, f.data, f.len, ts90k, f.key))
-        atomic_fetch_add(&m->encoded, 1);
+    for (int f = 0; f < NFMT; f++) {
+        if (!((fmts >> f) & 1))
+            continue;
+        if (!c->enc[f]) {
+            fl_venc_config vc = { .kind = fl__mix_fmt_kind(f),
+                                  .width = c->pic.width,
+                                  .height = c->pic.height,
+                                  .fps = m->fps,
+                                  .kbps = kbps };
+            if (fl_venc_create(&c->enc[f], &vc) < 0)
+                continue;
+            c->kbps[f] = kbps;
+        }
+        if (kbps != c->kbps[f] && fl_venc_set_bitrate(c->enc[f], kbps) == 0)
+            c->kbps[f] = kbps;
+        fl_venc_frame out;
+        if (fl_venc_encode(c->enc[f], &c->pic, ts90k, force, &out) == 1 &&
+            put_out(m, FL_MEDIA_VIDEO, c->target | (uint32_t)f << 8, out.data, out.len, ts90k,
+                    out.key))
+            atomic_fetch_add(&m->encoded, 1);
+    }
+}
+
+/* The formats the watched ports showing picture `target` go out in. */
+static unsigned formats(const fl__mix *m, uint32_t target)
+{
+    const layout *l = &m->lay;
+    unsigned fmts = 0;
+    for (int p = 0; p < MAX_PORTS; p++) {
+        if (((l->present & l->watched[1]) >> p & 1) &&
+            (m->kind != MIXER || (l->vfrom[p] >= 0 && (uint32_t)l->vfrom[p] == target)))
+            fmts |= 1u << l->vfmt[p];
+    }
+    return fmts;
 }
 
 /* Whether a canvas is made this tick: an unchanged one (no input picture
@@ -417,14 +448,14 @@ static void video_tick(fl__mix *m, uint64_t now_ns)
         canvas *c = canvas_for(m, 0, m->width, m->height);
         if (c && due(m, c, any, force)) {
             compose_grid(m, c);
-            encode_canvas(m, c, ts90k, force);
+            encode_canvas(m, c, ts90k, force, formats(m, 0));
         }
     } else if (m->kind == ALPHA && l->master >= 0 && m->tp[l->master].has_pic) {
         const fl_picture *mp = &m->tp[l->master].pic;
         canvas *c = canvas_for(m, 0, mp->width, mp->height);
         if (c && due(m, c, 1, force)) {
             compose_alpha(m, c);
-            encode_canvas(m, c, ts90k, force);
+            encode_canvas(m, c, ts90k, force, formats(m, 0));
         }
     } else if (m->kind == MIXER) {
         uint32_t shown = 0;
@@ -440,15 +471,14 @@ static void video_tick(fl__mix *m, uint64_t now_ns)
             if (c && due(m, c, c->seq != m->tp[s].pic_seq, force) &&
                 fl_picture_scale(sp, &c->pic) == 0) {
                 c->seq = m->tp[s].pic_seq;
-                encode_canvas(m, c, ts90k, force);
+                encode_canvas(m, c, ts90k, force, formats(m, (uint32_t)s));
             }
         }
     }
     for (int i = 0; i < MAX_PORTS; i++) {
         canvas *c = &m->canvases[i];
         if (c->pic.width && !c->used && ++c->idle > 5 * m->fps) {
-            fl_venc_destroy(c->enc);
-            c->enc = NULL;
+            canvas_codecs_free(c);
             fl_picture_free(&c->pic);
         }
     }

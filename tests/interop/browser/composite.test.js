@@ -30,6 +30,10 @@
 //      connect('VIDEO', A, C): C shows red; connect('VIDEO', B, C): green
 //      (the source connected last); disconnect('VIDEO', B, C): no more
 //      frames (a sink shows one video source).
+//   4. Composite with two recvonly viewers that take H.264 only beside a
+//      VP8 one: both decode the grid as H.264 (red in the centre) and the
+//      pipeline's graph holds no transcoder once the ports go out in
+//      H.264 themselves (the picture encoded once per format).
 // Screenshots go to build/screenshots/composite-*.png. About 45-55 s (57 s
 // against the ASan build); four Chromiums (three publishers and the one
 // the viewers live in).
@@ -232,6 +236,43 @@ describe('Mixing hubs with Chromium', { timeout: 240000 }, () => {
 
     for (const p of [v, a, b]) await p.sig.check();
     for (const p of [v, a, b]) await p.peer.close();
+    await releasePipeline();
+  });
+
+  it('Composite: H.264-only viewers get the grid in H.264, encoded once, no transcoder', { timeout: 60000 }, async (t) => {
+    const pipeline = await suite.env.client.create('MediaPipeline');
+    const releasePipeline = releaseAtEnd(t, pipeline);
+    const comp = await pipeline.create('Composite', { width: 320, height: 240, framerate: 15 });
+    const [portA, portH1, portH2, portV] = await hubPorts(comp, 4);
+    const a = await publisher(src(0), pipeline, 'h-red', portA);
+    const b = suite.env.browser;
+    const h1 = await recvonlyViewer(b, pipeline, 'h264-1', portH1, { videoCodec: 'H264' });
+    const h2 = await recvonlyViewer(b, pipeline, 'h264-2', portH2, { videoCodec: 'H264' });
+    const v = await recvonlyViewer(b, pipeline, 'h-vp8', portV);
+    for (const [x, mime] of [[h1, 'video/H264'], [h2, 'video/H264'], [v, 'video/VP8']]) {
+      const s = await x.peer.waitFor((y) => y.inVideo && y.inVideo.framesDecoded > 30, 20000, { what: `${x.peer.name} decodes` });
+      t.diagnostic(`${x.peer.name}: ${s.inVideo.mimeType} ${s.inVideo.frameWidth}x${s.inVideo.frameHeight}`);
+      assert.equal(s.inVideo.mimeType, mime, `${x.peer.name}'s codec`);
+      assert.equal(s.inVideo.frameWidth, 320);
+    }
+    let dot = '';
+    for (let i = 0; i < 20; i++) {
+      dot = await call(pipeline, 'getGstreamerDot');
+      if (!/transcoder_\d+ \[label/.test(dot)) break;
+      await sleep(250);
+    }
+    assert.doesNotMatch(dot, /transcoder_\d+ \[label/, 'no transcoder left: the ports send H.264 themselves');
+    const before = (await h1.peer.stats()).inVideo.framesDecoded;
+    await sleep(2000);
+    const after = (await h1.peer.stats()).inVideo.framesDecoded;
+    t.diagnostic(`h264-1 decodes ${((after - before) / 2).toFixed(1)} frames/s without a transcoder`);
+    assert.ok(after - before >= 20, `h264-1 keeps decoding: ${after - before} frames in 2 s`);
+    const r = await shotUntil(h1.peer, path.join(SHOTS, 'composite-h264.png'), { centre: mc.around(320, 240) }, { centre: 'red' });
+    t.diagnostic(`h264-1: ${colourLine(r.got)}`);
+    assert.equal(r.got.centre.colour, 'red', `h264-1: ${colourLine(r.got)}`);
+
+    for (const p of [h1, h2, v, a]) await p.sig.check();
+    for (const p of [h1, h2, v, a]) await p.peer.close();
     await releasePipeline();
   });
 

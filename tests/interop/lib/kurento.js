@@ -186,10 +186,11 @@ async function browserOffers(sig, endpoint, offer, { before } = {}) {
   return answer;
 }
 
-// A recvonly VP8 browser peer whose new WebRtcEndpoint in `pipeline` takes
-// its media from `source` (a hub's port, say): { peer, sig, ep }.
-async function recvonlyViewer(b, pipeline, name, source) {
-  const peer = await b.newPeer({ name, direction: 'recvonly', videoCodec: 'VP8' });
+// A recvonly browser peer (VP8 unless videoCodec says another) whose new
+// WebRtcEndpoint in `pipeline` takes its media from `source` (a hub's
+// port, say): { peer, sig, ep }.
+async function recvonlyViewer(b, pipeline, name, source, { videoCodec = 'VP8' } = {}) {
+  const peer = await b.newPeer({ name, direction: 'recvonly', videoCodec });
   const sig = new Signalling(peer);
   const offer = await peer.createOffer();
   const ep = await pipeline.create('WebRtcEndpoint');

@@ -47,6 +47,7 @@ typedef struct out {
     fl_vdec *vdec;
     fl_adec *adec;
     fl_picture last; /* the last decoded picture (a copy) */
+    uint32_t vssrc;  /* the video stream it got last */
     int pictures;
     int16_t pcm[48000]; /* the last second of audio */
     long samples;
@@ -84,6 +85,8 @@ static void on_media(void *arg, unsigned media, fl_buf *buf)
     if (fl_rtp_parse(&v, fl_packet_data(buf), fl_packet_len(buf)) < 0)
         return;
     fl_depack *d = media == FL_MEDIA_VIDEO ? o->vdepack : o->adepack;
+    if (media == FL_MEDIA_VIDEO)
+        o->vssrc = v.ssrc;
     fl_depack_packet p = { .payload = v.payload,
                            .len = v.payload_len,
                            .seq = v.seq,
@@ -376,6 +379,66 @@ static void test_composite(void **state)
     world_free(w);
 }
 
+static int dot_transcoders(world *w)
+{
+    assert_int_equal(sw_wait(&w->s, fl_pipeline_get_dot(w->s.p, sw_on_text, &w->s)), 0);
+    int n = 0;
+    for (const char *s = w->s.text; (s = strstr(s, "[label=\"transcoder ")); s++)
+        n++;
+    return n;
+}
+
+/* H.264 viewers: the first gets the grid through a transcoder, then the
+ * port goes out in H.264 itself and the transcoder ends; two ports' H.264
+ * viewers then get one stream (one encode) and decode the grid, beside a
+ * VP8 viewer. */
+static void test_formats(void **state)
+{
+    (void)state;
+    world *w = world_new();
+    input_init(w, 0, RED, TONE[0]);
+    static out a, b, v;
+    out_init(&v);
+    fl_depack_config hc = { .codec = FL_CODEC_H264 }, ac = { .codec = FL_CODEC_OPUS };
+    out *hs[2] = { &a, &b };
+    for (int i = 0; i < 2; i++) {
+        memset(hs[i], 0, sizeof(out));
+        assert_int_equal(fl_depack_create(&hs[i]->vdepack, &hc), 0);
+        assert_int_equal(fl_depack_create(&hs[i]->adepack, &ac), 0);
+        assert_int_equal(fl_vdec_create(&hs[i]->vdec, FL_CODEC_H264), 0);
+        assert_int_equal(fl_adec_create(&hs[i]->adec, FL_CODEC_OPUS, 1), 0);
+    }
+    fl_element *pa = make_port(w, "pa"), *pb = make_port(w, "pb"), *pv = make_port(w, "pv");
+    const char *h264 = "102 H264/90000;packetization-mode=1;profile-level-id=42e01f";
+    fl_element *sinks[3];
+    fl_element *ports[3] = { pa, pb, pv };
+    out *outs[3] = { &a, &b, &v };
+    for (int i = 0; i < 3; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "s%d", i);
+        sinks[i] = sw_make(&w->s, FL_ELEMENT_APP_SINK, name);
+        set_prop(w, sinks[i], "videoCaps", i < 2 ? h264 : "96 VP8/90000");
+        assert_int_equal(fl_element_set_media_cb(sinks[i], on_media, outs[i]), 0);
+        sw_join(&w->s, ports[i], sinks[i], FL_MEDIA_VIDEO);
+    }
+    int live[NIN] = { 1, 0, 0 };
+    run_for(w, 2500, live);
+    int xc = dot_transcoders(w);
+    print_message("H.264 viewers: %d and %d pictures %dx%d, VP8 viewer %d; transcoders %d\n",
+                  a.pictures, b.pictures, a.last.width, a.last.height, v.pictures, xc);
+    assert_int_equal(xc, 0);
+    assert_true(a.pictures >= 15 && b.pictures >= 15 && v.pictures >= 15);
+    assert_int_equal(a.last.width, OUT_W);
+    assert_int_equal(a.vssrc, b.vssrc); /* one H.264 stream for both */
+    assert_int_not_equal(a.vssrc, v.vssrc);
+    expect_cell(&a, 1, 0, RED, "H.264 viewer");
+    expect_cell(&b, 1, 0, RED, "H.264 viewer");
+    expect_cell(&v, 1, 0, RED, "VP8 viewer");
+    for (int i = 0; i < 3; i++)
+        out_deinit(outs[i]);
+    world_free(w);
+}
+
 /* The constructor's size is refused once mixing started, and out of range. */
 static void test_properties(void **state)
 {
@@ -395,6 +458,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_composite),
+        cmocka_unit_test(test_formats),
         cmocka_unit_test(test_properties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
