@@ -181,6 +181,16 @@ static inline fl_time sw_negotiate(sim_world *w, peer *x, peer *y)
     return fl__sim_now(w->sim) - t0;
 }
 
+/* The transcoders in the pipeline's DOT graph. */
+static inline int sw_dot_transcoders(sim_world *w)
+{
+    assert_int_equal(sw_wait(w, fl_pipeline_get_dot(w->p, sw_on_text, w)), 0);
+    int n = 0;
+    for (const char *s = w->text; (s = strstr(s, "[label=\"transcoder ")); s++)
+        n++;
+    return n;
+}
+
 /* A simulation at 10 s of virtual time with its engine and one pipeline. */
 static inline void sw_init(sim_world *w, uint64_t seed)
 {

@@ -379,15 +379,6 @@ static void test_composite(void **state)
     world_free(w);
 }
 
-static int dot_transcoders(world *w)
-{
-    assert_int_equal(sw_wait(&w->s, fl_pipeline_get_dot(w->s.p, sw_on_text, &w->s)), 0);
-    int n = 0;
-    for (const char *s = w->s.text; (s = strstr(s, "[label=\"transcoder ")); s++)
-        n++;
-    return n;
-}
-
 /* H.264 viewers: the first gets the grid through a transcoder, then the
  * port goes out in H.264 itself and the transcoder ends; two ports' H.264
  * viewers then get one stream (one encode) and decode the grid, beside a
@@ -423,7 +414,7 @@ static void test_formats(void **state)
     }
     int live[NIN] = { 1, 0, 0 };
     run_for(w, 2500, live);
-    int xc = dot_transcoders(w);
+    int xc = sw_dot_transcoders(&w->s);
     print_message("H.264 viewers: %d and %d pictures %dx%d, VP8 viewer %d; transcoders %d\n",
                   a.pictures, b.pictures, a.last.width, a.last.height, v.pictures, xc);
     assert_int_equal(xc, 0);

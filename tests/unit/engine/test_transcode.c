@@ -172,15 +172,6 @@ static void world_free(world *w)
     free(w);
 }
 
-static int dot_transcoders(world *w)
-{
-    assert_int_equal(sw_wait(&w->s, fl_pipeline_get_dot(w->s.p, sw_on_text, &w->s)), 0);
-    int n = 0;
-    for (const char *s = w->s.text; (s = strstr(s, "[label=\"transcoder ")); s++)
-        n++;
-    return n;
-}
-
 /* VP8 in, two H.264 sinks and one VP8 sink: one transcoder serves both H.264
  * sinks, whose decoders show the clip's pictures at its size; the VP8 sink
  * gets the source's own packets (its SSRC), untouched. */
@@ -198,7 +189,7 @@ static void test_vp8_to_h264_shared(void **state)
     fl_element *d = make_sink(w, "d", "96 VP8/90000", FL_MEDIA_VIDEO, &direct);
     push(w, FL_MEDIA_VIDEO, 96, 0, 30, &a.pictures);
     wait_for(w, 500, &b.pictures, 25);
-    assert_int_equal(dot_transcoders(w), 1);
+    assert_int_equal(sw_dot_transcoders(&w->s), 1);
     fl_depack_stats ds;
     fl_depack_get_stats(a.depack, &ds);
     print_message("%s\nH264 a: %d packets %d frames %d pictures (depack: %llu dropped %llu skipped "
@@ -293,11 +284,11 @@ static void test_churn(void **state)
         sw_join(&w->s, w->src, e, FL_MEDIA_VIDEO);
         push(w, FL_MEDIA_VIDEO, 96, 0, 1, &a.frames);
         push(w, FL_MEDIA_VIDEO, 96, 0, 1, &a.frames); /* the first made the transcoder */
-        assert_int_equal(dot_transcoders(w), 1);
+        assert_int_equal(sw_dot_transcoders(&w->s), 1);
         assert_int_equal(sw_wait(&w->s, fl_element_disconnect(w->src, e, FL_MEDIA_VIDEO, NULL, NULL,
                                                               sw_on_done, &w->s)),
                          0);
-        assert_int_equal(dot_transcoders(w), 0);
+        assert_int_equal(sw_dot_transcoders(&w->s), 0);
     }
     print_message("1000 transcoders: %d frames out\n", a.frames);
     assert_true(a.frames > 500);
