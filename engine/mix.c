@@ -100,19 +100,10 @@ static void on_closed(uv_handle_t *h)
         free_mix(m);
 }
 
-static int port_has_input(const mport *p)
+/* Whether something is linked into the port's sink pad of media index i. */
+static int port_takes(const mport *p, int i)
 {
-    for (int i = 0; i < 2; i++) {
-        fl__pad *src = p->e->defaults[i];
-        if (src && src->twin && src->twin->src)
-            return 1;
-    }
-    return 0;
-}
-
-static int port_has_audio_input(const mport *p)
-{
-    fl__pad *src = p->e->defaults[fl__media_index(FL_MEDIA_AUDIO)];
+    fl__pad *src = p->e->defaults[i];
     return src && src->twin && src->twin->src;
 }
 
@@ -137,7 +128,7 @@ static void make_layout(fl__mix *m, layout *l)
             continue;
         l->present |= 1u << s;
         l->gen[s] = p->gen;
-        if (port_has_input(p))
+        if (port_takes(p, 0) || port_takes(p, 1))
             l->input |= 1u << s;
         for (int i = 0; i < 2; i++)
             l->watched[i] |= (uint32_t)port_watched(p, i) << s;
@@ -146,7 +137,8 @@ static void make_layout(fl__mix *m, layout *l)
             l->akey[s] = p->audio_from;
             l->vfrom[s] = (int8_t)p->video_from;
         } else {
-            l->akey[s] = ALL_BUT | (port_has_audio_input(p) ? (uint32_t)s : NOBODY);
+            l->akey[s] = ALL_BUT |
+                         (port_takes(p, fl__media_index(FL_MEDIA_AUDIO)) ? (uint32_t)s : NOBODY);
         }
     }
     memcpy(l->place, m->sent.place, sizeof(l->place));
@@ -240,6 +232,14 @@ static void deliver(fl__mix *m, out_slot *o)
     st->last_ts = o->ts;
     st->last_at =
             fl__clock_now(&m->w->loop) - (fl_time)(mono > o->at_ns ? (mono - o->at_ns) / 1000u : 0);
+    /* the ports it goes to, chosen once for the frame's packets */
+    fl__pad *to[MAX_PORTS];
+    int nto = 0;
+    for (int s = 0; s < MAX_PORTS; s++) {
+        mport *p = m->ports[s];
+        if (p && p->e->defaults[i] && shows(m, p, o->media, o->target))
+            to[nto++] = p->e->defaults[i];
+    }
     while ((n = fl_pack_next(st->pack, m->payload, sizeof(m->payload), &marker)) > 0) {
         if (o->media == FL_MEDIA_AUDIO)
             marker = !st->sent_any;
@@ -255,11 +255,8 @@ static void deliver(fl__mix *m, out_slot *o)
                             .timestamp = o->ts,
                             .ssrc = st->ssrc };
         if (fl_rtp_buf_write(b, 64, &h, m->payload, n) == 0) {
-            for (int s = 0; s < MAX_PORTS; s++) {
-                mport *p = m->ports[s];
-                if (p && p->e->defaults[i] && shows(m, p, o->media, o->target))
-                    fl__pad_push(p->e->defaults[i], b);
-            }
+            for (int k = 0; k < nto; k++)
+                fl__pad_push(to[k], b);
         }
         fl_buf_unref(b);
     }
@@ -672,19 +669,32 @@ static int float_arg(const char *v, float lo, float hi, float *out)
     return 0;
 }
 
+/* Composite's constructor properties: the field, its range. */
+static int *composite_field(fl__mix *m, const char *name, int *lo, int *hi)
+{
+    *lo = 16;
+    *hi = 4096;
+    if (m->kind != COMPOSITE)
+        return NULL;
+    if (strcmp(name, "width") == 0)
+        return &m->width;
+    if (strcmp(name, "height") == 0)
+        return &m->height;
+    *lo = 1;
+    *hi = 60;
+    return strcmp(name, "framerate") == 0 ? &m->fps : NULL;
+}
+
 static int mix_set_property(fl_element *e, const char *name, const char *value)
 {
     fl__mix *m = fl__hub_mix(e->impl);
-    int *field = strcmp(name, "width") == 0       ? &m->width
-                 : strcmp(name, "height") == 0    ? &m->height
-                 : strcmp(name, "framerate") == 0 ? &m->fps
-                                                  : NULL;
-    if (!field || m->kind != COMPOSITE)
+    int lo, hi, v;
+    int *field = composite_field(m, name, &lo, &hi);
+    if (!field)
         return FL_ENOTSUP;
     if (m->started)
         return FL_ESTATE; /* the constructor's: mixing has started */
-    int v;
-    if (int_arg(value, field == &m->fps ? 1 : 16, field == &m->fps ? 60 : 4096, &v) < 0)
+    if (int_arg(value, lo, hi, &v) < 0)
         return FL_EINVAL;
     *field = field == &m->fps ? v : v & ~1;
     return 0;
@@ -692,14 +702,11 @@ static int mix_set_property(fl_element *e, const char *name, const char *value)
 
 static int mix_get_property(fl_element *e, const char *name, char *out, size_t cap)
 {
-    fl__mix *m = fl__hub_mix(e->impl);
-    int v = strcmp(name, "width") == 0       ? m->width
-            : strcmp(name, "height") == 0    ? m->height
-            : strcmp(name, "framerate") == 0 ? m->fps
-                                             : -1;
-    if (v < 0 || m->kind != COMPOSITE)
+    int lo, hi;
+    const int *field = composite_field(fl__hub_mix(e->impl), name, &lo, &hi);
+    if (!field)
         return FL_ENOTSUP;
-    snprintf(out, cap, "%d", v);
+    snprintf(out, cap, "%d", *field);
     return 0;
 }
 
