@@ -40,17 +40,25 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 	-Wvla -Wimplicit-fallthrough
 CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -I. $(SANFLAGS) -MMD -MP
 LDFLAGS := $(SANFLAGS)
+# The filters' libraries: libpng and libjpeg (overlay images), libzbar
+# (ZBarFilter), OpenCV's object detection (FaceOverlayFilter). OpenCV 4 has
+# only a C++ API: its one caller is a .cpp file with a C interface, and
+# the link takes libstdc++.
+VISION_LDLIBS := -lpng -ljpeg -lzbar -lopencv_objdetect -lopencv_imgproc -lopencv_core -lstdc++
 LDLIBS := -luv -lusrsctp -lsrtp2 -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -ljansson -lvpx -lopenh264 -lyuv -lopus \
-	-lpthread -lm
+	$(VISION_LDLIBS) -lpthread -lm
+CXX := g++
+CXXFLAGS := -std=c++17 -O2 -g -Wall -Wextra -Werror -Wshadow -I. -I/usr/include/opencv4 $(SANFLAGS) -MMD -MP
 
 ENGINE_DIRS := base sdp ice net codec container engine
 engine_src := $(foreach d,$(ENGINE_DIRS),$(wildcard $(d)/*.c))
+engine_cpp := $(foreach d,$(ENGINE_DIRS),$(wildcard $(d)/*.cpp))
 rpc_src := $(filter-out rpc/main.c,$(wildcard rpc/*.c))
 bench_src := $(wildcard bench/*.c)
 unit_src := $(wildcard tests/unit/*/test_*.c)
 tool_src := $(wildcard tests/tools/*.c)
 
-obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+obj = $(patsubst %.cpp,$(B)/obj/%.o,$(patsubst %.c,$(B)/obj/%.o,$(1)))
 
 LIBFLUO := $(B)/libfluo.a
 LIBRPC := $(B)/librpc.a
@@ -68,6 +76,10 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(B)/obj/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
 # rpc/kmd/*.kmd.json are compiled in: ServerManager.getKmd and the class table use them.
 $(B)/gen/kmd_data.c: $(wildcard rpc/kmd/*.kmd.json) tests/tools/embed.sh
 	@mkdir -p $(@D)
@@ -77,7 +89,7 @@ $(B)/obj/gen/kmd_data.o: $(B)/gen/kmd_data.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIBFLUO): $(call obj,$(engine_src))
+$(LIBFLUO): $(call obj,$(engine_src) $(engine_cpp))
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
@@ -126,13 +138,19 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(fuzz_src))
 # the code under test is compiled once (coverage without libFuzzer's main)
 # into one archive every target links, not once per target
 FUZZ_LIB := build/fuzz/obj/libfluo_fuzz.a
-FUZZ_OBJS := $(patsubst %.c,build/fuzz/obj/%.o,$(engine_src) $(rpc_src) $(B)/gen/kmd_data.c)
+FUZZ_OBJS := $(patsubst %.c,build/fuzz/obj/%.o,$(engine_src) $(rpc_src) $(B)/gen/kmd_data.c) \
+	$(patsubst %.cpp,build/fuzz/obj/%.o,$(engine_cpp))
 
 fuzz: $(FUZZ_BINS)
 
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(subst -fsanitize=fuzzer,-fsanitize=fuzzer-no-link,$(FUZZ_FLAGS)) -MMD -MP -c -o $@ $<
+
+build/fuzz/obj/%.o: %.cpp
+	@mkdir -p $(@D)
+	clang++ -std=c++17 -O1 -g -I. -I/usr/include/opencv4 -fsanitize=fuzzer-no-link,address,undefined \
+		-MMD -MP -c -o $@ $<
 
 $(FUZZ_LIB): $(FUZZ_OBJS)
 	@rm -f $@
@@ -168,8 +186,8 @@ FLUO_VERSION := $(shell awk '$$2 ~ /^FLUO_VERSION_(MAJOR|MINOR|PATCH)$$/ { v = v
 	END { print v }' engine/fluo.h)
 FLUO_SOVERSION := $(firstword $(subst ., ,$(FLUO_VERSION)))
 ENGINE_LDLIBS := -luv -lusrsctp -lsrtp2 -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -lvpx -lopenh264 -lyuv -lopus \
-	-lpthread -lm
-pic = $(patsubst %.c,$(B)/pic/%.o,$(1))
+	$(VISION_LDLIBS) -lpthread -lm
+pic = $(patsubst %.cpp,$(B)/pic/%.o,$(patsubst %.c,$(B)/pic/%.o,$(1)))
 LIBFLUO_SO := $(B)/pic/libfluo.so.$(FLUO_VERSION)
 LIBFLUO_PIC_A := $(B)/pic/libfluo.a
 
@@ -180,11 +198,15 @@ $(B)/pic/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -fno-semantic-interposition -c $< -o $@
 
-$(LIBFLUO_SO): $(call pic,$(engine_src)) engine/libfluo.map
+$(B)/pic/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -fPIC -c $< -o $@
+
+$(LIBFLUO_SO): $(call pic,$(engine_src) $(engine_cpp)) engine/libfluo.map
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,libfluo.so.$(FLUO_SOVERSION) -Wl,-z,defs \
 		-Wl,--version-script=engine/libfluo.map -o $@ $(filter %.o,$^) $(ENGINE_LDLIBS)
 
-$(LIBFLUO_PIC_A): $(call pic,$(engine_src))
+$(LIBFLUO_PIC_A): $(call pic,$(engine_src) $(engine_cpp))
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/pic/include/fluo.h: engine/fluo.h base/err.h
@@ -208,7 +230,7 @@ install: $(FLUO) $(LIBFLUO_SO) $(LIBFLUO_PIC_A) $(B)/pic/include/fluo.h
 		'Name: fluo' 'Description: embeddable WebRTC media engine (Kurento model)' \
 		'Version: $(FLUO_VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lfluo' \
 		'Requires.private: libuv libsrtp2 vpx openh264 opus' \
-		'Libs.private: -lusrsctp -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -lyuv -lpthread -lm' \
+		'Libs.private: -lusrsctp -lmbedtls -lmbedx509 -lmbedcrypto -lcrypto -lyuv $(VISION_LDLIBS) -lpthread -lm' \
 		> $(DESTDIR)$(LIBDIR)/pkgconfig/fluo.pc
 
 uninstall:
@@ -216,10 +238,10 @@ uninstall:
 		$(DESTDIR)$(INCLUDEDIR)/fluo.h $(DESTDIR)$(LIBDIR)/pkgconfig/fluo.pc
 
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp')
 
 format-check:
-	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' '*.cpp')
 
 clean:
 	rm -rf build
