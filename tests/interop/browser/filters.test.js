@@ -45,11 +45,6 @@ const SHOTS = path.join(REPO, 'build', 'screenshots');
 const W = 640;
 const H = 480;
 
-// The face in the portrait clip where haarcascade_frontalface_default and
-// _alt find it on a frame of the clip, at 640 and at 320 pixels wide (x
-// 236-238, y 182-186, 100-108 pixels square).
-const FACE = { x: 237, y: 183, w: 104, h: 104 };
-
 // A loopback peer: the browser's camera (and microphone) into a new
 // WebRtcEndpoint of `pipeline` and back, with `setup(ep)` run before the
 // candidates and processOffer (the tutorials create and connect the
@@ -109,7 +104,7 @@ async function framesOver(peer, ms) {
 
 const notGreen = (r, g, b) => !fm.isGreen(r, g, b);
 
-describe('Filters with Chromium', { timeout: 240000 }, () => {
+describe('Filters with Chromium', { timeout: 300000 }, () => {
   let card = null;
   let http = null;
   const suite = fluoAndBrowserPerSuite(async () => {
@@ -257,6 +252,7 @@ describe('Filters with Chromium', { timeout: 240000 }, () => {
   it('magic mirror: FaceOverlayFilter puts the hat over the face; unsetOverlayedImage takes it off', { timeout: 90000 }, async (t) => {
     const face = fm.faceClip();
     const hat = fm.hatPng();
+    const faceBox = face.face;
     const browser = await launchBrowser({ fakeVideoFile: face.video });
     t.after(() => browser.close());
     const pipeline = await suite.env.client.create('MediaPipeline');
@@ -283,10 +279,10 @@ describe('Filters with Chromium', { timeout: 240000 }, () => {
     // across and -1.2 face heights down, 1.6 faces wide and high; green
     // inside its transparent margin (a tenth). Checked in the middle half
     // of the green (a face found some pixels off still covers it).
-    const box = { x: FACE.x - 0.35 * FACE.w, y: FACE.y - 1.2 * FACE.h, w: 1.6 * FACE.w, h: 1.6 * FACE.h };
+    const box = { x: faceBox.x - 0.35 * faceBox.w, y: faceBox.y - 1.2 * faceBox.h, w: 1.6 * faceBox.w, h: 1.6 * faceBox.h };
     const green = inset(box, hat.margin / hat.width);
     const core = inset(green, 0.25);
-    const lowerFace = { x: FACE.x + 0.2 * FACE.w, y: FACE.y + 0.6 * FACE.h, w: 0.6 * FACE.w, h: 0.35 * FACE.h };
+    const lowerFace = { x: faceBox.x + 0.2 * faceBox.w, y: faceBox.y + 0.6 * faceBox.h, w: 0.6 * faceBox.w, h: 0.35 * faceBox.h };
     const corners = {
       bottomLeft: [{ x: 0, y: 400, w: 120, h: 80 }, notGreen, 'not green', 0.98, 1],
       bottomRight: [{ x: 520, y: 400, w: 120, h: 80 }, notGreen, 'not green', 0.98, 1],

@@ -24,7 +24,7 @@
 // The face clip (640x480, 15 fps, 3 s): the portrait of
 // tests/tools/face_photo.sh (512x512, face about at x 175-275, y 60-180),
 // unscaled, its top-left corner at (64, 120) on a mid grey picture (its
-// bottom cropped): the face at about x 239-339, y 180-300, low enough for
+// bottom cropped): the face at about x 237-341, y 183-287, low enough for
 // an overlay above it (a hat 1.2 face heights up) to stay in the picture.
 // A small white square moves along the top edge.
 
@@ -126,8 +126,11 @@ function cardClip({ qrText = 'fluo-zbar-21' } = {}) {
   return { video, qrText, qr, rgb };
 }
 
-// The face clip (see the top): { video, face: {x, y, w, h} (the face in
-// the clip, as face_photo.sh gives it, moved by where the photo is) }.
+// The face clip (see the top): { video, face: {x, y, w, h} }: the face
+// where OpenCV's haarcascade_frontalface_default and _alt find it on a
+// frame of the clip, at 640 and at 320 pixels wide (x 236-238, y 182-186,
+// 100-108 pixels square; the photo's face at x 175-275, y 60-180 moved by
+// where the photo is).
 function faceClip() {
   const photo = path.join(REPO, 'build', 'media', 'face.png');
   run('sh', [path.join(REPO, 'tests', 'tools', 'face_photo.sh'), photo], { what: 'face_photo.sh' });
@@ -143,7 +146,7 @@ function faceClip() {
         `[a][2]overlay=x='mod(t*160,${W - sq})':y=8:eval=frame`,
       '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', tmp], { what: 'ffmpeg (face clip)' });
   });
-  return { video, face: { x: at.x + 175, y: at.y + 60, w: 100, h: 120 } };
+  return { video, face: { x: 237, y: 183, w: 104, h: 104 } };
 }
 
 // 200x100: the left half opaque magenta (255, 0, 255), the right half fully
