@@ -3,9 +3,11 @@
  * both read; an EAN-13 bar code drawn here is read too (the 1-D
  * symbologies are on); a frame without a code gives 0 and no callback; a
  * stride wider than the picture reads the same; bad arguments give
- * FL_EINVAL. Prints the scan time of a 640x480 frame. The repository's
- * root is the working directory. */
+ * FL_EINVAL; two threads with a scanner each read at the same time.
+ * Prints the scan time of a 640x480 frame. The repository's root is the
+ * working directory. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -286,11 +288,67 @@ static void bad_arguments(void **state)
     fl_code_scanner_destroy(NULL);
 }
 
+struct scan_job {
+    const uint8_t *frame;
+    int ok; /* scans that read TEXT alone */
+};
+
+/* on_code without cmocka's asserts (they belong to the main thread) */
+static void on_code_quiet(void *arg, const char *type, const uint8_t *value, size_t len)
+{
+    struct seen *s = arg;
+    if (s->calls < 4 && len < sizeof(s->value[0])) {
+        snprintf(s->type[s->calls], sizeof(s->type[0]), "%s", type);
+        memcpy(s->value[s->calls], value, len);
+        s->value[s->calls][len] = '\0';
+        s->len[s->calls] = len;
+    }
+    s->calls++;
+}
+
+static void *own_scanner_job(void *arg)
+{
+    struct scan_job *j = arg;
+    fl_code_scanner *s = NULL;
+    if (fl_code_scanner_create(&s) != 0)
+        return NULL;
+    for (int i = 0; i < 10; i++) {
+        struct seen seen = { 0 };
+        if (fl_code_scan(s, j->frame, W, H, W, on_code_quiet, &seen) == 1 && seen.calls == 1 &&
+            strcmp(seen.value[0], TEXT) == 0)
+            j->ok++;
+    }
+    fl_code_scanner_destroy(s);
+    return NULL;
+}
+
+/* Two codec threads, each with its own scanner, at the same time. */
+static void two_threads(void **state)
+{
+    (void)state;
+    int side;
+    uint8_t *qr = qr_picture(TEXT, &side);
+    uint8_t *frame = grey_frame(W);
+    place(frame, W, qr, side, 300, 200);
+    struct scan_job jobs[2] = { { frame, 0 }, { frame, 0 } };
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, own_scanner_job, &jobs[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(jobs[i].ok, 10);
+    }
+    free(frame);
+    free(qr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(one_code), cmocka_unit_test(two_codes),   cmocka_unit_test(bar_code),
-        cmocka_unit_test(no_code),  cmocka_unit_test(wide_stride), cmocka_unit_test(bad_arguments),
+        cmocka_unit_test(one_code),    cmocka_unit_test(two_codes),
+        cmocka_unit_test(bar_code),    cmocka_unit_test(no_code),
+        cmocka_unit_test(wide_stride), cmocka_unit_test(bad_arguments),
+        cmocka_unit_test(two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
