@@ -165,6 +165,10 @@ static size_t event_strings(fl_event *ev, const char **s[EVENT_STRINGS_MAX])
     case FL_EVENT_MEDIA_TRANSCODING:
         s[0] = &ev->media_transcoding.bin_name;
         return 1;
+    case FL_EVENT_CODE_FOUND:
+        s[0] = &ev->code_found.code_type;
+        s[1] = &ev->code_found.value;
+        return 2;
     case FL_EVENT_ICE_GATHERING_DONE:
     case FL_EVENT_ICE_COMPONENT_STATE:
     case FL_EVENT_CONNECTION_STATE:

@@ -19,6 +19,9 @@ extern const fl__element_type fl__dispatcher_one_to_many_type; /* engine/hub.c *
 extern const fl__element_type fl__composite_type;              /* engine/mix.c */
 extern const fl__element_type fl__alpha_blending_type;         /* engine/mix.c */
 extern const fl__element_type fl__mixer_type;                  /* engine/mix.c */
+extern const fl__element_type fl__zbar_filter_type;            /* engine/filter_zbar.c */
+extern const fl__element_type fl__image_overlay_filter_type;   /* engine/filter_overlay.c */
+extern const fl__element_type fl__face_overlay_filter_type;    /* engine/filter_overlay.c */
 
 static const fl__element_type *const types[] = {
     &fl__passthrough_type,
@@ -35,6 +38,9 @@ static const fl__element_type *const types[] = {
     &fl__composite_type,
     &fl__alpha_blending_type,
     &fl__mixer_type,
+    &fl__zbar_filter_type,
+    &fl__image_overlay_filter_type,
+    &fl__face_overlay_filter_type,
 };
 
 const fl__element_type *fl__element_type_find(const char *name)

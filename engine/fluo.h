@@ -183,6 +183,23 @@ int fl_pipeline_get_dot(fl_pipeline *p, fl_text_fn cb, void *arg);
 #define FL_ELEMENT_COMPOSITE      "Composite"
 #define FL_ELEMENT_ALPHA_BLENDING "AlphaBlending"
 #define FL_ELEMENT_MIXER          "Mixer"
+/* Filters decode the video reaching them on a codec thread of their own;
+ * what they leave unchanged goes out as it came (the source's packets),
+ * what they draw on is encoded again in the input's codec. Audio passes.
+ * ZBarFilter: reads QR codes (and bar codes), raising FL_EVENT_CODE_FOUND
+ * once per code appearing. ImageOverlayFilter: invoke "addImage" (id,
+ * uri, offsetXPercent, offsetYPercent, widthPercent, heightPercent as
+ * 0..1 of the picture, keepAspectRatio, center as "true"/"false") draws a
+ * PNG or JPEG (alpha honoured) from a file://, http:// or https:// URI
+ * (fetched, at most FL_FILTER_IMAGE_MAX bytes, and decoded before the
+ * answer; a bad one fails the call), "removeImage" (id). FaceOverlayFilter:
+ * invoke "setOverlayedImage" (uri, offsetXPercent, offsetYPercent,
+ * widthPercent, heightPercent, relative to each face found: 0, 0, 1, 1
+ * covers it) and "unsetOverlayedImage". */
+#define FL_ELEMENT_ZBAR_FILTER          "ZBarFilter"
+#define FL_ELEMENT_IMAGE_OVERLAY_FILTER "ImageOverlayFilter"
+#define FL_ELEMENT_FACE_OVERLAY_FILTER  "FaceOverlayFilter"
+#define FL_FILTER_IMAGE_MAX             (8u << 20)
 
 /* Source/sink pad pairs an element holds at most (each media type and pad
  * description a connect names makes one); a connect past it: FL_ERANGE. */
@@ -301,6 +318,8 @@ enum fl_event_type {
     /* WebRtcEndpoint with data channels */
     FL_EVENT_DATA_CHANNEL_OPENED, /* data_channel */
     FL_EVENT_DATA_CHANNEL_CLOSED, /* data_channel */
+    /* ZBarFilter */
+    FL_EVENT_CODE_FOUND, /* code_found */
 };
 
 /* DATA_CHANNEL_OPENED, DATA_CHANNEL_CLOSED: a data channel with the peer
@@ -403,6 +422,12 @@ typedef struct fl_event_uri_state {
     enum fl_uri_state state;
 } fl_event_uri_state;
 
+/* CODE_FOUND: a code came into the picture (Kurento's CodeFound). */
+typedef struct fl_event_code_found {
+    const char *code_type; /* the symbology: "QR-Code", "EAN-13", ... */
+    const char *value;     /* what it encodes */
+} fl_event_code_found;
+
 typedef struct fl_event {
     enum fl_event_type type;
     fl_element *element; /* the element that raised it */
@@ -424,6 +449,7 @@ typedef struct fl_event {
         fl_event_uri_state uri_state;
         fl_event_key_soft_limit key_soft_limit;
         fl_event_data_channel data_channel;
+        fl_event_code_found code_found;
     };
 } fl_event;
 
@@ -556,6 +582,7 @@ enum fl_stats_kind {
     FL_STATS_DATA_CHANNEL,    /* data_channel: a data channel with the peer */
     FL_STATS_PEER_CONNECTION, /* peer_connection: data channels opened and closed */
     FL_STATS_MIXER,           /* mixer: a mixing hub's codec work (Composite & co) */
+    FL_STATS_FILTER,          /* filter: a filter's codec work (ZBarFilter & co) */
 };
 
 /* Room for the short strings of an entry, NUL included (cut to fit). */
@@ -652,6 +679,21 @@ typedef struct fl_stats_mixer {
     int64_t cpu_us;            /* CPU time of the mixer's thread */
 } fl_stats_mixer;
 
+/* FILTER: what a filter (ZBarFilter, ImageOverlayFilter, FaceOverlayFilter)
+ * did with its video since it was made. */
+typedef struct fl_stats_filter {
+    int64_t frames_in;      /* whole frames handed to its codec thread */
+    int64_t frames_dropped; /* lost to a full queue (a key frame is asked for) */
+    int64_t forwarded;      /* the source's packets sent on untouched */
+    int64_t frames_decoded;
+    int64_t decode_errors;
+    int64_t processed;      /* pictures the filter looked at */
+    int64_t skipped;        /* decoded but not looked at: it was behind */
+    int64_t drawn;          /* pictures it drew on */
+    int64_t frames_encoded; /* its own stream's frames */
+    int64_t encoding;       /* 1 while its own stream goes out, 0 while the source's */
+} fl_stats_filter;
+
 typedef struct fl_stats {
     enum fl_stats_kind kind;
     int64_t timestamp_ms; /* wall clock when taken, ms since the Unix epoch */
@@ -663,6 +705,7 @@ typedef struct fl_stats {
         fl_stats_data_channel data_channel;
         fl_stats_peer_connection peer_connection;
         fl_stats_mixer mixer;
+        fl_stats_filter filter;
     };
 } fl_stats;
 
@@ -671,7 +714,8 @@ typedef struct fl_stats {
  * entry per stream of a type in `media` (a mask; FL_MEDIA_ALL: every
  * stream), and with FL_MEDIA_DATA in the mask and data channels
  * negotiated, one PEER_CONNECTION entry and a DATA_CHANNEL entry per
- * channel; a mixing hub one MIXER entry; an element of another type one
+ * channel; a mixing hub one MIXER entry; a filter one FILTER entry; an
+ * element of another type one
  * ELEMENT entry. */
 typedef void (*fl_stats_fn)(void *arg, int status, const fl_stats *entries, size_t n);
 int fl_element_get_stats(fl_element *e, unsigned media, fl_stats_fn cb, void *arg);

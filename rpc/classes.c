@@ -20,6 +20,9 @@ extern const rpc_class fl__class_dispatcher_one_to_many;
 extern const rpc_class fl__class_composite;
 extern const rpc_class fl__class_alpha_blending;
 extern const rpc_class fl__class_mixer;
+extern const rpc_class fl__class_zbar_filter; /* rpc/ops_filter.c */
+extern const rpc_class fl__class_image_overlay_filter;
+extern const rpc_class fl__class_face_overlay_filter;
 
 static const rpc_class *const classes[] = {
     &pipeline,
@@ -35,6 +38,9 @@ static const rpc_class *const classes[] = {
     &fl__class_composite,
     &fl__class_alpha_blending,
     &fl__class_mixer,
+    &fl__class_zbar_filter,
+    &fl__class_image_overlay_filter,
+    &fl__class_face_overlay_filter,
 };
 
 const rpc_class *fl__class_find(const char *name)

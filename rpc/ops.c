@@ -106,6 +106,25 @@ static void create_element(call *c, const kmd_class *cls, const rpc_class *k, js
     created(c, o);
 }
 
+/* Kurento classes fluo refuses for good, and why: they run GStreamer or
+ * OpenCV plugins of Kurento's own. */
+static const char *refused_why(const char *name)
+{
+    static const char *const plugins[] = { "OpenCVFilter", "ChromaFilter", "CrowdDetectorFilter",
+                                           "PlateDetectorFilter", "PointerDetectorFilter" };
+    const char *dot = strchr(name, '.');
+    const char *base = dot ? dot + 1 : name;
+    if (strcmp(base, "GStreamerFilter") == 0)
+        return "it runs a GStreamer pipeline description, and fluo has no GStreamer";
+    for (size_t i = 0; i < sizeof(plugins) / sizeof(plugins[0]); i++) {
+        if (strcmp(base, plugins[i]) == 0)
+            return "it is a GStreamer/OpenCV plugin module of Kurento's, and fluo has no "
+                   "GStreamer: its filters are ZBarFilter, ImageOverlayFilter and "
+                   "FaceOverlayFilter";
+    }
+    return NULL;
+}
+
 void fl__op_create(call *c)
 {
     json_t *type = json_object_get(c->params, "type");
@@ -124,6 +143,12 @@ void fl__op_create(call *c)
         return;
     }
     const char *name = json_string_value(type);
+    const char *refused = refused_why(name);
+    if (refused) {
+        fl__call_err(c, KE_MEDIA_OBJECT_OPERATION_NOT_SUPPORTED, "%.100s is not supported: %s",
+                     name, refused);
+        return;
+    }
     const kmd_class *cls = fl__kmd_class(&c->rpc->kmd, name);
     json_t *cdef = cls ? json_object_get(cls->def, "constructor") : NULL;
     if (!cls || cls->abstract || !cdef) {
@@ -171,6 +196,71 @@ void fl__op_release(call *c)
 }
 
 /* ---- invoke ---- */
+
+static void invoke_done(void *arg, int status, const char *text)
+{
+    call *c = arg;
+    if (status == 0)
+        fl__call_ok(c, NULL);
+    else
+        fl__call_err(c,
+                     status == FL_EINVAL || status == FL_ENOENT || status == FL_EMSGSIZE
+                             ? KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR
+                             : KE_UNEXPECTED_ERROR,
+                     "%s", text && text[0] ? text : fl_strerror(status));
+}
+
+#define INVOKE_MAX_PARAMS 8
+
+void fl__call_invoke(call *c,
+                     obj *o,
+                     json_t *p,
+                     const char *elem_type,
+                     const char *const *params,
+                     size_t n)
+{
+    const char *method = json_string_value(json_object_get(c->params, "operation"));
+    const char *args[INVOKE_MAX_PARAMS] = { NULL };
+    char text[INVOKE_MAX_PARAMS][32];
+    if (n > INVOKE_MAX_PARAMS) {
+        fl__call_err(c, KE_UNEXPECTED_ERROR, "%s takes too many parameters", method);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = params[i];
+        if (name[0] != '@') {
+            json_t *v = json_object_get(p, name);
+            if (json_is_integer(v))
+                snprintf(text[i], sizeof(text[i]), "%lld", (long long)json_integer_value(v));
+            else if (json_is_real(v))
+                snprintf(text[i], sizeof(text[i]), "%.9g", json_real_value(v));
+            else if (json_is_boolean(v))
+                snprintf(text[i], sizeof(text[i]), "%s", json_is_true(v) ? "true" : "false");
+            else if (json_is_string(v)) {
+                args[i] = json_string_value(v);
+                continue;
+            } else {
+                fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "'%s' is missing", name);
+                return;
+            }
+            args[i] = text[i];
+            continue;
+        }
+        name++;
+        const char *id = json_string_value(json_object_get(p, name));
+        obj *x = id ? fl__call_find(c, id) : NULL;
+        if (!x || !x->element || !x->impl || !x->impl->engine_type ||
+            strcmp(x->impl->engine_type, elem_type) != 0) {
+            fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "'%s' is not a %s", name,
+                         elem_type);
+            return;
+        }
+        args[i] = fl_element_name(x->element);
+    }
+    int rc = fl_element_invoke(o->element, method, args, n, invoke_done, c);
+    if (rc < 0)
+        invoke_done(c, rc, NULL);
+}
 
 /* The object's own operations (its class row's) first, then the
  * UriEndpoint ones, then every object's. */

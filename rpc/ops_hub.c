@@ -61,76 +61,23 @@ const rpc_class fl__class_hub_port = {
     .configure = port_configure,
 };
 
-/* ---- the hubs' calls ---- */
-
-static void call_done(void *arg, int status, const char *text)
-{
-    call *c = arg;
-    if (status == 0)
-        fl__call_ok(c, NULL);
-    else
-        fl__call_err(
-                c, status == FL_EINVAL ? KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR : KE_UNEXPECTED_ERROR,
-                "%s", text && text[0] ? text : fl_strerror(status));
-}
-
-#define MAX_PARAMS 6
-
-/* The engine's call named by the operation, with its parameters (in
- * `params` order) as arguments: a name starting with '@' is a port (its
- * element's name), any other a number or a string (as text). */
-static void invoke_ports(call *c, obj *o, json_t *p, const char *const *params, size_t n)
-{
-    const char *method = json_string_value(json_object_get(c->params, "operation"));
-    const char *args[MAX_PARAMS] = { NULL };
-    char text[MAX_PARAMS][32];
-    for (size_t i = 0; i < n && i < MAX_PARAMS; i++) {
-        const char *name = params[i];
-        if (name[0] != '@') {
-            json_t *v = json_object_get(p, name);
-            if (json_is_integer(v))
-                snprintf(text[i], sizeof(text[i]), "%lld", (long long)json_integer_value(v));
-            else if (json_is_real(v))
-                snprintf(text[i], sizeof(text[i]), "%.9g", json_real_value(v));
-            else if (json_is_string(v))
-                snprintf(text[i], sizeof(text[i]), "%s", json_string_value(v));
-            else {
-                fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "'%s' is missing", name);
-                return;
-            }
-            args[i] = text[i];
-            continue;
-        }
-        name++;
-        const char *id = json_string_value(json_object_get(p, name));
-        obj *port = id ? fl__call_find(c, id) : NULL;
-        if (!port || !port->element || !port->impl || !port->impl->engine_type ||
-            strcmp(port->impl->engine_type, FL_ELEMENT_HUB_PORT) != 0) {
-            fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "'%s' is not a HubPort", name);
-            return;
-        }
-        args[i] = fl_element_name(port->element);
-    }
-    int rc = fl_element_invoke(o->element, method, args, n, call_done, c);
-    if (rc < 0)
-        call_done(c, rc, NULL);
-}
+/* ---- the hubs' calls (fl__call_invoke: '@' names a HubPort) ---- */
 
 static void dispatcher_connect(call *c, obj *o, json_t *p)
 {
     static const char *const params[] = { "@source", "@sink" };
-    invoke_ports(c, o, p, params, 2);
+    fl__call_invoke(c, o, p, FL_ELEMENT_HUB_PORT, params, 2);
 }
 
 static void set_source(call *c, obj *o, json_t *p)
 {
     static const char *const params[] = { "@source" };
-    invoke_ports(c, o, p, params, 1);
+    fl__call_invoke(c, o, p, FL_ELEMENT_HUB_PORT, params, 1);
 }
 
 static void remove_source(call *c, obj *o, json_t *p)
 {
-    invoke_ports(c, o, p, NULL, 0);
+    fl__call_invoke(c, o, p, FL_ELEMENT_HUB_PORT, NULL, 0);
 }
 
 static const struct op dispatcher_ops[] = {
@@ -202,20 +149,20 @@ static int composite_configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)
 static void set_master(call *c, obj *o, json_t *p)
 {
     static const char *const params[] = { "@source", "zOrder" };
-    invoke_ports(c, o, p, params, 2);
+    fl__call_invoke(c, o, p, FL_ELEMENT_HUB_PORT, params, 2);
 }
 
 static void set_port_properties(call *c, obj *o, json_t *p)
 {
     static const char *const params[] = { "relativeX",     "relativeY",      "zOrder",
                                           "relativeWidth", "relativeHeight", "@port" };
-    invoke_ports(c, o, p, params, 6);
+    fl__call_invoke(c, o, p, FL_ELEMENT_HUB_PORT, params, 6);
 }
 
 static void mixer_connect(call *c, obj *o, json_t *p)
 {
     static const char *const params[] = { "media", "@source", "@sink" };
-    invoke_ports(c, o, p, params, 3);
+    fl__call_invoke(c, o, p, FL_ELEMENT_HUB_PORT, params, 3);
 }
 
 static const struct op alpha_ops[] = {

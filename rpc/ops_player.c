@@ -26,35 +26,9 @@ static int check_ctor(call *c, json_t *ctor)
         return FL_EINVAL;
     }
     static const char *const network[] = { "http://", "https://", "rtsp://", "rtspt://" };
-    for (size_t i = 0; i < sizeof(network) / sizeof(*network); i++) {
-        size_t n = strlen(network[i]);
-        if (strncasecmp(uri, network[i], n) != 0)
-            continue;
-        if (uri[n] && uri[n] != '/')
-            return 0;
-        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "Invalid uri '%.300s': no host", uri);
-        return FL_EINVAL;
-    }
-    const char *why = "only file://, http://, https://, rtsp:// and rtspt:// URIs are played";
-    char path[PATH_MAX];
-    if (strncasecmp(uri, "file:", 5) != 0 || fl_uri_file_path(uri, path, sizeof(path), &why) < 0) {
-        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "Invalid uri '%.300s': %s", uri, why);
-        return FL_EINVAL;
-    }
-    const char *roots = c->rpc->cfg.play_roots;
-    /* a file that exists is judged where it really is (a symbolic link in
-     * a root to a file outside is outside); one that does not, by its
-     * folder (play() then says it is missing) */
-    char real[PATH_MAX];
-    const char *judged = realpath(path, real) ? real : path;
-    if (roots && roots[0] && !fl__uri_inside_roots(roots, judged)) {
-        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
-                     "Invalid uri '%.300s': files are played only from inside %s "
-                     "(fluo.playRoots)",
-                     uri, roots);
-        return FL_EINVAL;
-    }
-    return 0;
+    return fl__uri_check_readable(c, uri, network, sizeof(network) / sizeof(*network),
+                                  "only file://, http://, https://, rtsp:// and rtspt:// URIs "
+                                  "are played");
 }
 
 static int configure(struct fl_rpc *rpc, fl_element *e, json_t *ctor)

@@ -1,12 +1,16 @@
 /* What the UriEndpoint classes (RecorderEndpoint, PlayerEndpoint) share
  * on the rpc side: where their file:// URIs may point, their calls that
  * are the engine's call of the same name, their getters, and the
- * UriEndpointStateChanged event. */
+ * UriEndpointStateChanged event; and whether a URI the server is to read
+ * (a file to play, an overlay image) may be read. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "base/err.h"
+#include "base/uri.h"
 #include "rpc/rpc_int.h"
 
 /* 1 when path (decoded, absolute) is inside one of the ':'-separated
@@ -98,4 +102,41 @@ json_t *fl__uri_event(obj *o, const fl_event *ev, const char **type)
     json_t *data = fl__event_base(o, *type);
     json_object_set_new(data, "state", json_string(states[ev->uri_state.state % 3]));
     return data;
+}
+
+int fl__uri_check_readable(call *c,
+                           const char *uri,
+                           const char *const *network,
+                           size_t n_network,
+                           const char *schemes_why)
+{
+    for (size_t i = 0; i < n_network; i++) {
+        size_t n = strlen(network[i]);
+        if (strncasecmp(uri, network[i], n) != 0)
+            continue;
+        if (uri[n] && uri[n] != '/')
+            return 0;
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "Invalid uri '%.300s': no host", uri);
+        return FL_EINVAL;
+    }
+    const char *why = schemes_why;
+    char path[PATH_MAX];
+    if (strncasecmp(uri, "file:", 5) != 0 || fl_uri_file_path(uri, path, sizeof(path), &why) < 0) {
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, "Invalid uri '%.300s': %s", uri, why);
+        return FL_EINVAL;
+    }
+    const char *roots = c->rpc->cfg.play_roots;
+    /* a file that exists is judged where it really is (a symbolic link in
+     * a root to a file outside is outside); one that does not, by its
+     * folder (the read then says it is missing) */
+    char real[PATH_MAX];
+    const char *judged = realpath(path, real) ? real : path;
+    if (roots && roots[0] && !fl__uri_inside_roots(roots, judged)) {
+        fl__call_err(c, KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR,
+                     "Invalid uri '%.300s': files are read only from inside %s "
+                     "(fluo.playRoots)",
+                     uri, roots);
+        return FL_EINVAL;
+    }
+    return 0;
 }

@@ -364,6 +364,19 @@ const char *fl__error_type(int code);
 /* ---- ops.c: invoke operations and create ---- */
 void fl__op_create(call *c);
 void fl__op_invoke(call *c);
+/* Answers c with the engine element's call `operation` (fl_element_invoke),
+ * its arguments the parameters named in `params` (at most 8) in that
+ * order: strings as they are, numbers and booleans ("true"/"false") as
+ * text, and a name starting with '@' an object of engine type elem_type
+ * (its element's name). Engine errors: FL_EINVAL, FL_ENOENT and
+ * FL_EMSGSIZE are MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, the others
+ * UNEXPECTED_ERROR, with the engine's why. */
+void fl__call_invoke(call *c,
+                     obj *o,
+                     json_t *p,
+                     const char *elem_type,
+                     const char *const *params,
+                     size_t n);
 void fl__op_release(call *c);
 void fl__transaction(call *c);
 
@@ -429,6 +442,15 @@ json_t *fl__sdp_event(obj *o, const fl_event *ev, const char **type);
  * roots: its folder, with symbolic links resolved, is a root's (resolved
  * too) or below it. A folder that does not exist is inside none. */
 int fl__uri_inside_roots(const char *roots, const char *path);
+/* Whether the server may read `uri`: one starting with a scheme of
+ * `network` ("http://") that names a host, or a file:// URI inside
+ * fluo.playRoots; 0, or FL_EINVAL with c answered (schemes_why says what
+ * is read, for a URI of another scheme). */
+int fl__uri_check_readable(call *c,
+                           const char *uri,
+                           const char *const *network,
+                           size_t n_network,
+                           const char *schemes_why);
 /* The engine's call named by the operation, with no argument; its answer
  * (no value) or its error. */
 void fl__uri_invoke(call *c, obj *o, json_t *p);

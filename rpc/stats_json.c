@@ -170,6 +170,24 @@ static json_t *mixer(const char *name, const fl_stats *s)
     return o;
 }
 
+/* ElementStats of a filter, with its figures (beyond Kurento's). */
+static json_t *filter(const char *name, const fl_stats *s)
+{
+    json_t *o = element(name, s, 0);
+    const fl_stats_filter *f = &s->filter;
+    set_int(o, "framesIn", f->frames_in);
+    set_int(o, "framesDropped", f->frames_dropped);
+    set_int(o, "packetsForwarded", f->forwarded);
+    set_int(o, "framesDecoded", f->frames_decoded);
+    set_int(o, "decodeErrors", f->decode_errors);
+    set_int(o, "picturesProcessed", f->processed);
+    set_int(o, "picturesSkipped", f->skipped);
+    set_int(o, "picturesDrawn", f->drawn);
+    set_int(o, "framesEncoded", f->frames_encoded);
+    set_int(o, "encoding", f->encoding);
+    return o;
+}
+
 json_t *fl__stats_json(const char *name, const fl_stats *entries, size_t n)
 {
     json_t *map = json_object();
@@ -202,6 +220,10 @@ json_t *fl__stats_json(const char *name, const fl_stats *entries, size_t n)
             break;
         case FL_STATS_MIXER:
             o = mixer(name, s);
+            cls = "ElementStats";
+            break;
+        case FL_STATS_FILTER:
+            o = filter(name, s);
             cls = "ElementStats";
             break;
         case FL_STATS_ELEMENT:

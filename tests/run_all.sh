@@ -174,7 +174,7 @@ fi
 
 # TSan over the multi-worker tests (the engine's workers, the RPC thread
 # talking to them, and the transcoders' codec threads)
-TSAN_TESTS="engine/test_engine rpc/test_protocol engine/test_transcode engine/test_spread engine/test_mix"
+TSAN_TESTS="engine/test_engine rpc/test_protocol engine/test_transcode engine/test_spread engine/test_mix engine/test_filter"
 step build-tsan make -j2 SAN=thread $(for t in $TSAN_TESTS; do echo "build/tsan/tests/unit/$t"; done)
 for t in $TSAN_TESTS; do
     [ -x "build/tsan/tests/unit/$t" ] && step "unit-tsan:$t" env TSAN_OPTIONS=halt_on_error=1 \

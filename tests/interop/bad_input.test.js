@@ -22,6 +22,7 @@ const DATA_TYPE = {
   40108: 'MEDIA_OBJECT_NOT_AVAILABLE',
   40109: 'MEDIA_OBJECT_NOT_FOUND_TRANSACTION_NO_COMMIT',
   40110: 'MEDIA_OBJECT_TAG_KEY_NOT_FOUND',
+  40111: 'MEDIA_OBJECT_OPERATION_NOT_SUPPORTED',
   40500: 'SERVER_MANAGER_ERROR_KMD_NOT_FOUND',
 };
 const MSG = {
@@ -185,7 +186,7 @@ describe('bad input', () => {
     // An existing object of the wrong class: a marshalling error.
     ['create: mediaPipeline is a PassThrough', () => req('create', { type: 'PassThrough', constructorParams: { mediaPipeline: elem }, properties: {} }, 36), { code: 40001, id: 36 }],
     ['create: constructorParams a string', () => req('create', { type: 'PassThrough', constructorParams: 'x', properties: {} }, 37), { code: 40001, id: 37 }],
-    ['create: not implemented class', () => req('create', { type: 'GStreamerFilter', constructorParams: { mediaPipeline: pipe, command: 'videoflip method=1' }, properties: {} }, 38), { code: 40006, message: /not implemented/i, id: 38 }],
+    ['create: a class fluo refuses', () => req('create', { type: 'GStreamerFilter', constructorParams: { mediaPipeline: pipe, command: 'videoflip method=1' }, properties: {} }, 38), { code: 40111, message: /fluo has no GStreamer/, id: 38 }],
     ['create: huge class name (100 KB)', () => req('create', { type: 'X'.repeat(100000), properties: {} }, 39), { code: 40108, id: 39 }],
     // invoke.
     ['invoke: unknown object', () => req('invoke', { object: 'nope', operation: 'getName' }, 40), { code: 40101, message: "Object 'nope' not found", id: 40 }],

@@ -524,16 +524,16 @@ describe('sessions and garbage collection (raw JSON-RPC, --gc-period 1)', () => 
     await c.close();
   });
 
-  it('create GStreamerFilter -> 40006 NOT_IMPLEMENTED; create Nope -> 40108', async () => {
+  it('create GStreamerFilter -> 40111 MEDIA_OBJECT_OPERATION_NOT_SUPPORTED (no GStreamer); create Nope -> 40108', async () => {
     const c = await RpcClient.connect(srv.url);
     const p = await c.create('MediaPipeline');
     for (const type of ['GStreamerFilter', 'kurento.GStreamerFilter']) {
       const cp = { mediaPipeline: p, command: 'videoflip method=1' };
       const res = await c.request('create', { type, constructorParams: cp, properties: {} });
       assert.ok(res.error, `${type}: ${res.__raw}`);
-      assert.equal(res.error.code, 40006, `${type}: ${res.__raw}`);
-      assert.equal(res.error.data.type, 'NOT_IMPLEMENTED');
-      assert.match(res.error.message, /not implemented/i);
+      assert.equal(res.error.code, 40111, `${type}: ${res.__raw}`);
+      assert.equal(res.error.data.type, 'MEDIA_OBJECT_OPERATION_NOT_SUPPORTED');
+      assert.match(res.error.message, /fluo has no GStreamer/);
     }
     const res = await c.request('create', { type: 'Nope', properties: {} });
     assert.deepEqual(

@@ -230,7 +230,7 @@ static void test_errors(void **state)
         { "create",
           json_pack("{s:s, s:{s:s, s:s}}", "type", "GStreamerFilter", "constructorParams",
                     "mediaPipeline", p, "command", "videoflip method=1"),
-          40006 },
+          40111 },
         { "create", json_pack("{s:i}", "type", 5), 40001 },
         { "create", json_pack("{s:s}", "type", "PassThrough"), 40001 },
         { "create",

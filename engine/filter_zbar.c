@@ -1,0 +1,129 @@
+/* ZBarFilter: reads the codes (QR codes, bar codes) in the video passing
+ * through it and raises CodeFound once for each code that comes into the
+ * picture: a code still in view raises nothing more; one gone for
+ * GONE_MS raises again when it comes back. It changes no picture, so its
+ * video goes out as the source's packets (engine/filter.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "codec/qr.h"
+#include "engine/filter.h"
+
+FL_LOG_TAG("zbar");
+
+#define SCAN_MS   100 /* at most 10 scans a second */
+#define GONE_MS   1000
+#define MAX_SEEN  16
+#define VALUE_MAX 1024
+#define TYPE_MAX  32
+
+typedef struct seen {
+    char type[TYPE_MAX];
+    char value[VALUE_MAX];
+    uint64_t last_ns;
+} seen;
+
+typedef struct zbar_state {
+    fl_code_scanner *scanner;
+    int failed;
+    uint64_t next_ns, now_ns;
+    seen seen[MAX_SEEN];
+    fl__filter *f;
+} zbar_state;
+
+/* value as text for an event: bytes that are not UTF-8 become '?'. */
+static void utf8_copy(char *out, size_t cap, const uint8_t *v, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 4 < cap;) {
+        uint8_t c = v[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        int ok = n > 0 && i + n <= len && c != 0;
+        for (size_t k = 1; ok && k < n; k++)
+            ok = (v[i + k] & 0xc0) == 0x80;
+        if (!ok) {
+            out[o++] = '?';
+            i++;
+            continue;
+        }
+        memcpy(out + o, v + i, n);
+        o += n;
+        i += n;
+    }
+    out[o] = 0;
+}
+
+static void on_code(void *arg, const char *type, const uint8_t *value, size_t len)
+{
+    zbar_state *z = arg;
+    char text[VALUE_MAX];
+    utf8_copy(text, sizeof(text), value, len);
+    seen *slot = NULL, *oldest = &z->seen[0];
+    for (int i = 0; i < MAX_SEEN; i++) {
+        seen *s = &z->seen[i];
+        if (s->last_ns && strcmp(s->type, type) == 0 && strcmp(s->value, text) == 0)
+            slot = s;
+        if (s->last_ns < oldest->last_ns)
+            oldest = s;
+    }
+    int appearing = !slot || z->now_ns - slot->last_ns > GONE_MS * 1000000ull;
+    if (!slot) {
+        slot = oldest;
+        snprintf(slot->type, sizeof(slot->type), "%s", type);
+        memcpy(slot->value, text, strlen(text) + 1);
+    }
+    slot->last_ns = z->now_ns;
+    if (appearing)
+        fl__filter_tell(z->f, type, text);
+}
+
+static int zbar_process(fl__filter *f, void *state, const fl_picture *pic, uint64_t now_ns)
+{
+    zbar_state *z = state;
+    if (z->failed || now_ns < z->next_ns)
+        return 0;
+    z->next_ns = now_ns + SCAN_MS * 1000000ull;
+    if (!z->scanner && fl_code_scanner_create(&z->scanner) < 0) {
+        z->failed = 1;
+        fl_log(FL_LOG_ERROR, "no code scanner: ZBarFilter reads nothing");
+        return 0;
+    }
+    z->f = f;
+    z->now_ns = now_ns;
+    fl_code_scan(z->scanner, pic->plane[0], pic->width, pic->height, pic->stride[0], on_code, z);
+    return 0;
+}
+
+static void zbar_fini(void *state)
+{
+    zbar_state *z = state;
+    fl_code_scanner_destroy(z->scanner);
+}
+
+static void zbar_told(fl_element *e, const char *type, const char *value)
+{
+    fl_event ev = { .type = FL_EVENT_CODE_FOUND,
+                    .code_found = { .code_type = type, .value = value } };
+    fl__element_raise(e, &ev);
+}
+
+static const fl__filter_class zbar_class = {
+    .reads_only = 1,
+    .state_size = sizeof(zbar_state),
+    .process = zbar_process,
+    .fini = zbar_fini,
+    .told = zbar_told,
+};
+
+static int zbar_init(fl_element *e)
+{
+    return fl__filter_init_class(e, &zbar_class);
+}
+
+const fl__element_type fl__zbar_filter_type = {
+    .name = FL_ELEMENT_ZBAR_FILTER,
+    FL__FILTER_HOOKS,
+    .init = zbar_init,
+    .fini = fl__filter_fini,
+};
