@@ -8,7 +8,7 @@
 //
 //   const fm = require('../lib/filter_media');
 //   const card = fm.cardClip();   // { video, qrText, qr: {x, y, w, h}, rgb }
-//   const face = fm.faceClip();   // { video, face: {x, y, w, h} }
+//   const face = fm.faceClip();   // { video, photo, faceIn: {x, y, w, h}, photoLeft(px) }
 //   const logo = fm.logoPng();    // { file, width, height }
 //   const hat = fm.hatPng();      // { file, width, height, margin }
 //   const px = fm.readPixels('build/screenshots/x.png');   // { width, height, data (RGB) }
@@ -21,12 +21,13 @@
 // encoder always has something to send). The right half above the square
 // stays plain blue: the place for overlays.
 //
-// The face clip (640x480, 15 fps, 3 s): the portrait of
+// The face clip (640x480, 15 fps, 6 s): the portrait of
 // tests/tools/face_photo.sh (512x512, face about at x 175-275, y 60-180),
-// unscaled, its top-left corner at (64, 120) on a mid grey picture (its
-// bottom cropped): the face at about x 237-341, y 183-287, low enough for
-// an overlay above it (a hat 1.2 face heights up) to stay in the picture.
-// A small white square moves along the top edge.
+// unscaled, its top edge at y 120 on a mid grey picture (its bottom
+// cropped), swaying from side to side: its left edge at 64 + 40 sin(2 pi t
+// / 6 s) (at most 42 pixels a second; seamless when Chromium loops it).
+// The face at about y 183-287, x 237-341 at rest, low enough for an
+// overlay above it (a hat 1.2 face heights up) to stay in the picture.
 
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -40,10 +41,12 @@ const W = 640;
 const H = 480;
 const FPS = 15;
 const SECONDS = 3;
+const FACE_SECONDS = 6;
 
 // The file DIR/NAME-HASH.EXT for what `key` describes; made by make(tmp)
 // into a temporary name first, then renamed (a run cut short leaves no
-// half-made file under the final name).
+// half-made file under the final name); older NAME-*.EXT files, made from
+// other keys, are removed then.
 function cached(name, ext, key, make) {
   const hash = crypto.createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 10);
   const file = path.join(DIR, `${name}-${hash}.${ext}`);
@@ -53,6 +56,9 @@ function cached(name, ext, key, make) {
   try {
     make(tmp);
     fs.renameSync(tmp, file);
+    for (const f of fs.readdirSync(DIR)) {
+      if (f !== path.basename(file) && f.startsWith(`${name}-`) && f.endsWith(`.${ext}`)) fs.rmSync(path.join(DIR, f), { force: true });
+    }
   } finally {
     fs.rmSync(tmp, { force: true });
   }
@@ -126,27 +132,46 @@ function cardClip({ qrText = 'fluo-zbar-21' } = {}) {
   return { video, qrText, qr, rgb };
 }
 
-// The face clip (see the top): { video, face: {x, y, w, h} }: the face
-// where OpenCV's haarcascade_frontalface_default and _alt find it on a
-// frame of the clip, at 640 and at 320 pixels wide (x 236-238, y 182-186,
-// 100-108 pixels square; the photo's face at x 175-275, y 60-180 moved by
-// where the photo is).
+// The face clip (see the top): { video, photo: { y, x0, sway, period }
+// (the photo's top edge, and its left edge at x0 + sway * sin(2 pi t /
+// period)), faceIn: {x, y, w, h} (the face in the photo: where OpenCV's
+// haarcascade_frontalface_default and _alt find it on frames of the clip,
+// at 640 and 320 pixels wide, moved back by where the photo is: x 172-174,
+// y 62-66, 100-108 pixels square), photoLeft(px): the photo's left edge in
+// a screenshot of it (readPixels) }.
 function faceClip() {
-  const photo = path.join(REPO, 'build', 'media', 'face.png');
-  run('sh', [path.join(REPO, 'tests', 'tools', 'face_photo.sh'), photo], { what: 'face_photo.sh' });
-  const at = { x: 64, y: 120 };
-  const sq = 16;
-  const video = cached('face', 'y4m', { at, W, H, FPS, SECONDS, sq, size: fs.statSync(photo).size, v: 1 }, (tmp) => {
+  const file = path.join(REPO, 'build', 'media', 'face.png');
+  run('sh', [path.join(REPO, 'tests', 'tools', 'face_photo.sh'), file], { what: 'face_photo.sh' });
+  const photo = { y: 120, x0: 64, sway: 40, period: FACE_SECONDS };
+  const video = cached('face', 'y4m', { photo, W, H, FPS, size: fs.statSync(file).size, v: 2 }, (tmp) => {
     run('ffmpeg', ['-nostdin', '-v', 'error', '-y',
-      '-f', 'lavfi', '-i', `color=c=0x808080:s=${W}x${H}:r=${FPS}:d=${SECONDS}`,
-      '-loop', '1', '-framerate', String(FPS), '-t', String(SECONDS), '-i', photo,
-      '-f', 'lavfi', '-i', `color=c=white:s=${sq}x${sq}:r=${FPS}:d=${SECONDS}`,
+      '-f', 'lavfi', '-i', `color=c=0x808080:s=${W}x${H}:r=${FPS}:d=${photo.period}`,
+      '-loop', '1', '-framerate', String(FPS), '-t', String(photo.period), '-i', file,
       '-filter_complex',
-      `[1]format=rgb24[p];[0][p]overlay=x=${at.x}:y=${at.y}:shortest=1[a];` +
-        `[a][2]overlay=x='mod(t*160,${W - sq})':y=8:eval=frame`,
+      `[1]format=rgb24[p];[0][p]overlay=x='${photo.x0}+${photo.sway}*sin(2*PI*t/${photo.period})':y=${photo.y}:eval=frame:shortest=1`,
       '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', tmp], { what: 'ffmpeg (face clip)' });
   });
-  return { video, face: { x: 237, y: 183, w: 104, h: 104 } };
+  return { video, photo, faceIn: { x: 173, y: 63, w: 104, h: 104 }, photoLeft: (px) => photoLeft(px, photo) };
+}
+
+// The left edge of the photo on the grey of the face clip in a screenshot:
+// the median over rows of its lower part (the flag: red, white, blue) of
+// the first pixel from the left that is not the grey.
+function photoLeft(px, photo) {
+  const edges = [];
+  for (let y = Math.max(photo.y + 200, 0); y < px.height; y += 8) {
+    for (let x = 0; x < px.width; x++) {
+      const i = (y * px.width + x) * 3;
+      const d = Math.abs(px.data[i] - 128) + Math.abs(px.data[i + 1] - 128) + Math.abs(px.data[i + 2] - 128);
+      if (d > 60) {
+        edges.push(x);
+        break;
+      }
+    }
+  }
+  if (!edges.length) return NaN;
+  edges.sort((a, b) => a - b);
+  return edges[edges.length >> 1];
 }
 
 // 200x100: the left half opaque magenta (255, 0, 255), the right half fully
