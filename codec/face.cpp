@@ -4,9 +4,11 @@
 #include "codec/face.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <opencv2/core.hpp>
@@ -87,8 +89,8 @@ extern "C" int fl_face_detector_create(fl_face_detector **out,
     const char *path = cascade ? cascade : FL_FACE_CASCADE_DEFAULT;
     if (access(path, R_OK) != 0) {
         say(why, why_cap,
-            "no face cascade at %s (OpenCV's Haar cascades come with the Debian package opencv-data)",
-            path);
+            "no face cascade at %s (%s; OpenCV's Haar cascades come with the Debian package opencv-data)",
+            path, strerror(errno));
         return FL_ENOENT;
     }
     fl_face_detector *d = nullptr;
