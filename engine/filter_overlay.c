@@ -38,6 +38,8 @@ FL_LOG_TAG("overlay");
 #define DETECT_SHARE  3
 #define DETECT_MIN_MS 66
 #define FACE_HOLD_MS  500
+#define IMAGE_PIXELS  (2048 * 2048) /* an image decoded: 16 MiB at most */
+#define DRAW_AREA     16            /* an image drawn: 16 times the picture's area at most */
 
 enum {
     OP_ADD,    /* ImageOverlayFilter.addImage */
@@ -330,7 +332,8 @@ static void overlay_message(fl__filter *f, void *state, void *p)
     int rc = 0;
     if (m->op == OP_ADD || m->op == OP_SET) {
         fl_image img = { 0 };
-        rc = fl_image_decode(&img, m->bytes.data, m->bytes.len, why, sizeof(why));
+        rc = fl_image_decode_limit(&img, m->bytes.data, m->bytes.len, IMAGE_PIXELS, why,
+                                   sizeof(why));
         if (rc == 0 && m->op == OP_SET && !s->det)
             rc = fl_face_detector_create(&s->det, NULL, DETECT_WIDTH, why, sizeof(why));
         ov_image *im = rc == 0 ? find(s, m->id) : NULL;
@@ -374,14 +377,14 @@ static void overlay_message(fl__filter *f, void *state, void *p)
  * outside the picture). */
 static void draw(fl__filter *f, ov_image *im, int x, int y, int w, int h)
 {
-    if (w < 1 || h < 1 || w > 8192 || h > 8192)
+    fl_picture *c = fl__filter_canvas(f);
+    if (!c || w < 1 || h < 1 || w > FL_IMAGE_MAX_SIDE || h > FL_IMAGE_MAX_SIDE ||
+        (int64_t)w * h > (int64_t)DRAW_AREA * c->width * c->height)
         return;
     if ((im->scaled.width != w || im->scaled.height != h) &&
         fl_image_scale(&im->scaled, &im->img, w, h) < 0)
         return;
-    fl_picture *c = fl__filter_canvas(f);
-    if (c)
-        fl_picture_blend(c, &im->scaled, x, y);
+    fl_picture_blend(c, &im->scaled, x, y);
 }
 
 /* An image placed relative to the picture: a box of (x, y, w, h) of its

@@ -1,10 +1,13 @@
 /* ZBarFilter: reads the codes (QR codes, bar codes) in the video passing
  * through it and raises CodeFound once for each code that comes into the
  * picture: a code still in view raises nothing more; one gone for
- * GONE_MS raises again when it comes back. It changes no picture, so its
+ * GONE_MS raises again when it comes back. It scans at most every SCAN_MS,
+ * and waits SCAN_SHARE times what a scan took before the next (a noisy
+ * picture takes long). It changes no picture, so its
  * video goes out as the source's packets (engine/filter.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "codec/qr.h"
@@ -12,11 +15,12 @@
 
 FL_LOG_TAG("zbar");
 
-#define SCAN_MS   100 /* at most 10 scans a second */
-#define GONE_MS   1000
-#define MAX_SEEN  16
-#define VALUE_MAX 1024
-#define TYPE_MAX  32
+#define SCAN_MS    100 /* at most 10 scans a second */
+#define SCAN_SHARE 3   /* and the next waits 3 times what the last took */
+#define GONE_MS    1000
+#define MAX_SEEN   16
+#define VALUE_MAX  1024
+#define TYPE_MAX   32
 
 typedef struct seen {
     char type[TYPE_MAX];
@@ -83,7 +87,6 @@ static int zbar_process(fl__filter *f, void *state, const fl_picture *pic, uint6
     zbar_state *z = state;
     if (z->failed || now_ns < z->next_ns)
         return 0;
-    z->next_ns = now_ns + SCAN_MS * 1000000ull;
     if (!z->scanner && fl_code_scanner_create(&z->scanner) < 0) {
         z->failed = 1;
         fl_log(FL_LOG_ERROR, "no code scanner: ZBarFilter reads nothing");
@@ -92,6 +95,11 @@ static int zbar_process(fl__filter *f, void *state, const fl_picture *pic, uint6
     z->f = f;
     z->now_ns = now_ns;
     fl_code_scan(z->scanner, pic->plane[0], pic->width, pic->height, pic->stride[0], on_code, z);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    uint64_t end = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+    uint64_t wait = (end - now_ns) * SCAN_SHARE;
+    z->next_ns = end + (wait > SCAN_MS * 1000000ull ? wait : SCAN_MS * 1000000ull);
     return 0;
 }
 
