@@ -334,6 +334,8 @@ static void overlay_message(fl__filter *f, void *state, void *p)
         fl_image img = { 0 };
         rc = fl_image_decode_limit(&img, m->bytes.data, m->bytes.len, IMAGE_PIXELS, why,
                                    sizeof(why));
+        if (rc == FL_ENOTSUP || rc == FL_EBADMSG || rc == FL_EMSGSIZE)
+            rc = FL_EINVAL; /* the caller's image is wrong */
         if (rc == 0 && m->op == OP_SET && !s->det)
             rc = fl_face_detector_create(&s->det, NULL, DETECT_WIDTH, why, sizeof(why));
         ov_image *im = rc == 0 ? find(s, m->id) : NULL;
@@ -361,10 +363,8 @@ static void overlay_message(fl__filter *f, void *state, void *p)
         ov_image *im = find(s, m->id);
         if (im)
             remove_at(s, im);
-        else if (m->op == OP_REMOVE) {
-            snprintf(why, sizeof(why), "no image '%s' in this filter", m->id);
-            rc = FL_ENOENT;
-        }
+        else if (m->op == OP_REMOVE) /* as Kurento: said, not failed */
+            fl_log(FL_LOG_INFO, "removeImage: no image '%s' in this filter", m->id);
     }
     fl__filter_set_active(f, s->n > 0);
     if (fl__filter_answer(f, m->d, rc, why[0] ? why : NULL) < 0)
@@ -377,9 +377,14 @@ static void overlay_message(fl__filter *f, void *state, void *p)
  * outside the picture). */
 static void draw(fl__filter *f, ov_image *im, int x, int y, int w, int h)
 {
+    const fl_picture *pic = fl__filter_picture(f);
+    if (w < 1 || h < 1 || w > FL_IMAGE_MAX_SIDE || h > FL_IMAGE_MAX_SIDE ||
+        (int64_t)w * h > (int64_t)DRAW_AREA * pic->width * pic->height)
+        return;
+    if (x >= pic->width || y >= pic->height || (int64_t)x + w <= 0 || (int64_t)y + h <= 0)
+        return; /* nothing of it in the picture: nothing drawn */
     fl_picture *c = fl__filter_canvas(f);
-    if (!c || w < 1 || h < 1 || w > FL_IMAGE_MAX_SIDE || h > FL_IMAGE_MAX_SIDE ||
-        (int64_t)w * h > (int64_t)DRAW_AREA * c->width * c->height)
+    if (!c)
         return;
     if ((im->scaled.width != w || im->scaled.height != h) &&
         fl_image_scale(&im->scaled, &im->img, w, h) < 0)

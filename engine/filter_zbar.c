@@ -36,17 +36,44 @@ typedef struct zbar_state {
     fl__filter *f;
 } zbar_state;
 
-/* value as text for an event: bytes that are not UTF-8 become '?'. */
+/* The length of the UTF-8 sequence at v (len bytes left), 0 when it is
+ * not one (overlong forms, surrogates, past U+10FFFF, NUL). */
+static size_t utf8_seq(const uint8_t *v, size_t len)
+{
+    uint8_t c = v[0];
+    if (c >= 0x01 && c < 0x80)
+        return 1;
+    size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+               : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4
+                                        : 0;
+    if (!n || n > len)
+        return 0;
+    uint8_t lo = 0x80, hi = 0xbf; /* the second byte's range */
+    if (c == 0xe0)
+        lo = 0xa0;
+    else if (c == 0xed)
+        hi = 0x9f;
+    else if (c == 0xf0)
+        lo = 0x90;
+    else if (c == 0xf4)
+        hi = 0x8f;
+    if (v[1] < lo || v[1] > hi)
+        return 0;
+    for (size_t k = 2; k < n; k++) {
+        if ((v[k] & 0xc0) != 0x80)
+            return 0;
+    }
+    return n;
+}
+
+/* value as text for an event: what is not UTF-8 becomes '?'. */
 static void utf8_copy(char *out, size_t cap, const uint8_t *v, size_t len)
 {
     size_t o = 0;
     for (size_t i = 0; i < len && o + 4 < cap;) {
-        uint8_t c = v[i];
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        int ok = n > 0 && i + n <= len && c != 0;
-        for (size_t k = 1; ok && k < n; k++)
-            ok = (v[i + k] & 0xc0) == 0x80;
-        if (!ok) {
+        size_t n = utf8_seq(v + i, len - i);
+        if (!n) {
             out[o++] = '?';
             i++;
             continue;
@@ -72,14 +99,14 @@ static void on_code(void *arg, const char *type, const uint8_t *value, size_t le
             oldest = s;
     }
     int appearing = !slot || z->now_ns - slot->last_ns > GONE_MS * 1000000ull;
+    if (appearing && fl__filter_tell(z->f, type, text) < 0)
+        return; /* not said: said at the next scan */
     if (!slot) {
         slot = oldest;
         snprintf(slot->type, sizeof(slot->type), "%s", type);
         memcpy(slot->value, text, strlen(text) + 1);
     }
     slot->last_ns = z->now_ns;
-    if (appearing)
-        fl__filter_tell(z->f, type, text);
 }
 
 static int zbar_process(fl__filter *f, void *state, const fl_picture *pic, uint64_t now_ns)
