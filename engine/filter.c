@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/bytes.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/rand.h"
+#include "base/time.h"
 #include "codec/codec.h"
 #include "net/rtp.h"
 
@@ -118,9 +118,7 @@ struct fl__filter {
 
 static uint64_t mono_ns(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+    return (uint64_t)fl_time_now() * 1000u;
 }
 
 fl__filter *fl__filter_of(fl_element *e)

@@ -17,11 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/bytes.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "codec/face.h"
 #include "codec/image.h"
 #include "engine/filter.h"
@@ -431,9 +431,7 @@ static int face_process(fl__filter *f, void *state, const fl_picture *pic, uint6
         fl_face found[MAX_FACES];
         int n = fl_face_detect(s->det, pic->plane[0], pic->width, pic->height, pic->stride[0],
                                found, MAX_FACES);
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        uint64_t end = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+        uint64_t end = (uint64_t)fl_time_now() * 1000u; /* ns */
         uint64_t wait = (end - now_ns) * DETECT_SHARE;
         if (wait < DETECT_MIN_MS * 1000000ull)
             wait = DETECT_MIN_MS * 1000000ull;

@@ -7,9 +7,9 @@
  * video goes out as the source's packets (engine/filter.h). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/log.h"
+#include "base/time.h"
 #include "codec/qr.h"
 #include "engine/filter.h"
 
@@ -122,9 +122,7 @@ static int zbar_process(fl__filter *f, void *state, const fl_picture *pic, uint6
     z->f = f;
     z->now_ns = now_ns;
     fl_code_scan(z->scanner, pic->plane[0], pic->width, pic->height, pic->stride[0], on_code, z);
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    uint64_t end = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+    uint64_t end = (uint64_t)fl_time_now() * 1000u; /* ns */
     uint64_t wait = (end - now_ns) * SCAN_SHARE;
     z->next_ns = end + (wait > SCAN_MS * 1000000ull ? wait : SCAN_MS * 1000000ull);
     return 0;
