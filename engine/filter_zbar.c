@@ -1,7 +1,7 @@
 /* ZBarFilter: reads the codes (QR codes, bar codes) in the video passing
  * through it and raises CodeFound once for each code that comes into the
- * picture: a code still in view raises nothing more; one gone for
- * GONE_MS raises again when it comes back. It scans at most every SCAN_MS,
+ * picture: a code still in view raises nothing more; one that every scan
+ * missed for GONE_MS raises again when it comes back. It scans at most every SCAN_MS,
  * and waits SCAN_SHARE times what a scan took before the next (a noisy
  * picture takes long). It changes no picture, so its
  * video goes out as the source's packets (engine/filter.h). */
@@ -25,13 +25,16 @@ FL_LOG_TAG("zbar");
 typedef struct seen {
     char type[TYPE_MAX];
     char value[VALUE_MAX];
-    uint64_t last_ns;
+    uint64_t last_ns;   /* when a scan last saw it; 0: a free slot */
+    uint64_t missed_ns; /* when a scan first missed it since; 0: not missed */
+    unsigned scan;      /* the last scan that saw it */
 } seen;
 
 typedef struct zbar_state {
     fl_code_scanner *scanner;
     int failed;
     uint64_t next_ns, now_ns;
+    unsigned scan;
     seen seen[MAX_SEEN];
     fl__filter *f;
 } zbar_state;
@@ -98,7 +101,10 @@ static void on_code(void *arg, const char *type, const uint8_t *value, size_t le
         if (s->last_ns < oldest->last_ns)
             oldest = s;
     }
-    int appearing = !slot || z->now_ns - slot->last_ns > GONE_MS * 1000000ull;
+    /* new, or missed by every scan for GONE_MS (time between two scans
+     * that both saw it is not absence, however long) */
+    int appearing =
+            !slot || (slot->missed_ns && z->now_ns - slot->missed_ns > GONE_MS * 1000000ull);
     if (appearing && fl__filter_tell(z->f, type, text) < 0)
         return; /* not said: said at the next scan */
     if (!slot) {
@@ -107,6 +113,8 @@ static void on_code(void *arg, const char *type, const uint8_t *value, size_t le
         memcpy(slot->value, text, strlen(text) + 1);
     }
     slot->last_ns = z->now_ns;
+    slot->missed_ns = 0;
+    slot->scan = z->scan;
 }
 
 static int zbar_process(fl__filter *f, void *state, const fl_picture *pic, uint64_t now_ns)
@@ -121,7 +129,13 @@ static int zbar_process(fl__filter *f, void *state, const fl_picture *pic, uint6
     }
     z->f = f;
     z->now_ns = now_ns;
+    z->scan++;
     fl_code_scan(z->scanner, pic->plane[0], pic->width, pic->height, pic->stride[0], on_code, z);
+    for (int i = 0; i < MAX_SEEN; i++) {
+        seen *c = &z->seen[i];
+        if (c->last_ns && c->scan != z->scan && !c->missed_ns)
+            c->missed_ns = now_ns;
+    }
     uint64_t end = (uint64_t)fl_time_now() * 1000u; /* ns */
     uint64_t wait = (end - now_ns) * SCAN_SHARE;
     z->next_ns = end + (wait > SCAN_MS * 1000000ull ? wait : SCAN_MS * 1000000ull);
