@@ -527,20 +527,20 @@ static void on_released(void *arg, int status)
     atomic_fetch_add((atomic_int *)arg, 1);
 }
 
-/* Whether the window's figures show the filter at work: an overlay drew and
- * encoded (its own stream going out at the end), ZBar looked at pictures
- * and encoded none. */
+/* Whether the window's figures show the filter at work: an overlay drew on
+ * most pictures it looked at and encoded (its own stream going out at the
+ * end), ZBar looked at pictures and encoded none. */
 static int check_work(int which, const fb_result *x)
 {
     const fl_stats_filter *d = &x->d;
     if (filters[which].draws) {
-        if (d->drawn > 0 && d->frames_encoded > 0 && x->encoding)
+        if (d->drawn > 0 && d->drawn * 2 >= d->processed && d->frames_encoded > 0 && x->encoding)
             return 0;
         fprintf(stderr,
-                "filter: %s drew nothing in the window (drawn %lld, encoded %lld, "
+                "filter: %s did not draw in the window (drawn %lld of %lld, encoded %lld, "
                 "encoding %d): nothing measured\n",
-                filters[which].type, (long long)d->drawn, (long long)d->frames_encoded,
-                x->encoding);
+                filters[which].type, (long long)d->drawn, (long long)d->processed,
+                (long long)d->frames_encoded, x->encoding);
         return FL_EIO;
     }
     if (d->processed > 0 && d->frames_encoded == 0)
