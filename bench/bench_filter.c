@@ -323,8 +323,8 @@ static int write_logo(const char *path)
 
 /* ---- the bare reference ---- */
 
-/* Each frame decoded and its picture encoded, paced at OUT_FPS for
- * `seconds` (the first second warms up). Thread CPU per picture into *us.
+/* Each frame decoded and its picture encoded, paced at OUT_FPS for a
+ * second of warm-up and `seconds` timed. Thread CPU per picture into *us.
  * With detect_us, besides (timed apart, not in *us): one face detection
  * per picture as FaceOverlayFilter runs it, its thread CPU per call; the
  * run fails unless most pictures show a face. */
@@ -343,7 +343,7 @@ static int ref_run(const xb_clip *c, double seconds, double *us, double *detect_
     if (rc == 0 && detect_us &&
         (rc = fl_face_detector_create(&det, NULL, DETECT_W, why, sizeof(why))) < 0)
         fprintf(stderr, "filter: %s\n", why);
-    size_t total = (size_t)(seconds * OUT_FPS), counted = 0, faces = 0;
+    size_t total = (size_t)((seconds + 1) * OUT_FPS), counted = 0, faces = 0;
     double cpu = 0, detect = 0;
     int64_t t0 = xb_now_us();
     for (size_t k = 0; k < total && rc == 0; k++) {
@@ -633,7 +633,7 @@ static int parse_filters(const char *v, int on[F_COUNT])
 static int parse_opts(int argc, char **argv, fb_opts *o)
 {
     *o = (fb_opts){ .rounds = 3, .seconds = 5, .on = { 1, 1, 1 } };
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < argc; i += 2) { /* option, value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             return FL_EINVAL;
@@ -646,7 +646,6 @@ static int parse_opts(int argc, char **argv, fb_opts *o)
                 return FL_EINVAL;
         } else
             return FL_EINVAL;
-        i++;
     }
     if (o->rounds < 1 || o->rounds > MAX_ROUNDS || !(o->seconds >= 1 && o->seconds <= 600))
         return FL_EINVAL;
