@@ -150,6 +150,7 @@ build/fuzz/obj/%.o: %.c
 build/fuzz/obj/%.o: %.cpp
 	@mkdir -p $(@D)
 	clang++ -std=c++17 -O1 -g -I. -I/usr/include/opencv4 -fsanitize=fuzzer-no-link,address,undefined \
+		-fno-sanitize=function \
 		-MMD -MP -c -o $@ $<
 
 $(FUZZ_LIB): $(FUZZ_OBJS)

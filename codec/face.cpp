@@ -4,9 +4,11 @@
 #include "codec/face.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <opencv2/core.hpp>
@@ -60,15 +62,9 @@ static void say(char *why, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
-/* OpenCV's process-wide setting, once: no worker threads (its parallel
- * loops run on the caller's thread). setNumThreads is not thread-safe,
- * hence the once. */
+/* OpenCV's process-wide setting, once (setNumThreads is not thread-safe):
+ * no worker threads, its parallel loops run on the caller's thread. */
 static std::once_flag configured;
-
-static void configure(void)
-{
-    cv::setNumThreads(0);
-}
 
 extern "C" int fl_face_detector_create(fl_face_detector **out,
                                        const char *cascade,
@@ -87,13 +83,16 @@ extern "C" int fl_face_detector_create(fl_face_detector **out,
     const char *path = cascade ? cascade : FL_FACE_CASCADE_DEFAULT;
     if (access(path, R_OK) != 0) {
         say(why, why_cap,
-            "no face cascade at %s (OpenCV's Haar cascades come with the Debian package opencv-data)",
-            path);
+            "no face cascade at %s (%s; OpenCV's Haar cascades come with the Debian package opencv-data)",
+            path, strerror(errno));
         return FL_ENOENT;
     }
     fl_face_detector *d = nullptr;
     try {
-        std::call_once(configured, configure);
+        /* lambdas, not function pointers, here and for the sort: clang's
+         * UBSan checks calls through pointers with a C++-only runtime that
+         * the fuzz targets (linked as C) lack */
+        std::call_once(configured, [] { cv::setNumThreads(0); });
         d = new fl_face_detector();
         d->work_width = work_width;
         if (!d->cascade.load(path) || d->cascade.empty()) {
@@ -124,11 +123,6 @@ extern "C" void fl_face_detector_destroy(fl_face_detector *d)
     delete d; /* the destructors of cv::Mat and the cascade do not throw */
 }
 
-static bool larger(const cv::Rect &a, const cv::Rect &b)
-{
-    return a.area() > b.area();
-}
-
 /* The search in the work picture (the input, or d->small); found is in its
  * pixels. The cascade's features are normalized by each window's variance,
  * so a dim or flat picture needs no contrast stretch first. */
@@ -152,7 +146,8 @@ static const cv::Mat *search(fl_face_detector *d, const cv::Mat &in)
         return work; /* smaller than the smallest face */
     d->cascade.detectMultiScale(*work, d->found, SCALE_FACTOR, MIN_NEIGHBOURS, 0, cv::Size(lo, lo),
                                 cv::Size(hi, hi));
-    std::sort(d->found.begin(), d->found.end(), larger);
+    std::sort(d->found.begin(), d->found.end(),
+              [](const cv::Rect &a, const cv::Rect &b) { return a.area() > b.area(); });
     return work;
 }
 

@@ -55,7 +55,7 @@ void fl_face_detector_destroy(fl_face_detector *d);
  *
  * Once warmed up for one input size, d's picture buffers are reused: the
  * allocations left per call are OpenCV's small ones inside the cascade
- * search (22 on a 640x480 frame, the largest 4 KB). */
+ * search (18 on a 640x480 frame, the largest 4 KB). */
 int fl_face_detect(fl_face_detector *d,
                    const uint8_t *luma,
                    int width,

@@ -551,47 +551,83 @@ static void blend_luma(fl_picture *pic, const fl_image *img, const struct clip *
     }
 }
 
-/* out = (sum of a*C + (255n - sum a) * old) / 255n for C the pixels' U or
- * V, n the block's pixels inside the picture; all times 256. */
-static uint8_t mix_chroma(int sa, int sr, int sg, int sb, const int k[3], int n, int old)
+/* The alpha-weighted sums of a 2x2 block's image pixels. */
+struct sums {
+    int a, r, g, b;
+};
+
+static void sums_add(struct sums *s, const uint8_t *p)
 {
-    int num = 32768 * sa + k[0] * sr + k[1] * sg + k[2] * sb + 256 * (255 * n - sa) * old;
+    s->a += p[3];
+    s->r += p[3] * p[0];
+    s->g += p[3] * p[1];
+    s->b += p[3] * p[2];
+}
+
+/* out = (sum of a*C + (255n - sum a) * old) / 255n for C the pixels' U or
+ * V, n the block's pixels inside the picture; all times 256. Inlined with
+ * n = 4, the division is by a constant. */
+static inline uint8_t mix_chroma(const struct sums *s, const int k[3], int n, int old)
+{
+    int num = 32768 * s->a + k[0] * s->r + k[1] * s->g + k[2] * s->b + 256 * (255 * n - s->a) * old;
     int den = 65280 * n;
     int v = (num + den / 2) / den;
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
+static const int k_u[3] = { -38, -74, 112 }, k_v[3] = { 112, -94, -18 };
+
+/* A block cut by the picture's or the image's edge: its pixels inside both. */
+static void chroma_edge(fl_picture *pic, const fl_image *img, const struct clip *c, int cx, int cy)
+{
+    int rows = 2 * cy + 1 < pic->height ? 2 : 1, cols = 2 * cx + 1 < pic->width ? 2 : 1;
+    struct sums s = { 0, 0, 0, 0 };
+    for (int py = 2 * cy; py < 2 * cy + rows; py++)
+        for (int px = 2 * cx; px < 2 * cx + cols; px++)
+            if (py >= c->y0 && py < c->y1 && px >= c->x0 && px < c->x1)
+                sums_add(&s, img->rgba + ((size_t)(py - c->y) * (size_t)img->width +
+                                          (size_t)(px - c->x)) *
+                                                 4);
+    if (s.a == 0)
+        return;
+    uint8_t *u = pic->plane[1] + (size_t)cy * (size_t)pic->stride[1] + cx;
+    uint8_t *v = pic->plane[2] + (size_t)cy * (size_t)pic->stride[2] + cx;
+    *u = mix_chroma(&s, k_u, rows * cols, *u);
+    *v = mix_chroma(&s, k_v, rows * cols, *v);
+}
+
 static void blend_chroma(fl_picture *pic, const fl_image *img, const struct clip *c)
 {
-    static const int ku[3] = { -38, -74, 112 }, kv[3] = { 112, -94, -18 };
+    int cx0 = c->x0 / 2, cx1 = (c->x1 - 1) / 2; /* inclusive */
+    /* the blocks whose four pixels are all drawn: [ix0, ix1) */
+    int ix0 = (c->x0 + 1) / 2, ix1 = c->x1 / 2;
     for (int cy = c->y0 / 2; cy <= (c->y1 - 1) / 2; cy++) {
+        if (2 * cy < c->y0 || 2 * cy + 2 > c->y1 || ix0 >= ix1) {
+            for (int cx = cx0; cx <= cx1; cx++)
+                chroma_edge(pic, img, c, cx, cy);
+            continue;
+        }
+        for (int cx = cx0; cx < ix0; cx++)
+            chroma_edge(pic, img, c, cx, cy);
         uint8_t *u = pic->plane[1] + (size_t)cy * (size_t)pic->stride[1];
         uint8_t *v = pic->plane[2] + (size_t)cy * (size_t)pic->stride[2];
-        int rows = 2 * cy + 1 < pic->height ? 2 : 1;
-        for (int cx = c->x0 / 2; cx <= (c->x1 - 1) / 2; cx++) {
-            int cols = 2 * cx + 1 < pic->width ? 2 : 1;
-            int sa = 0, sr = 0, sg = 0, sb = 0;
-            for (int py = 2 * cy; py < 2 * cy + rows; py++) {
-                if (py < c->y0 || py >= c->y1)
-                    continue;
-                for (int px = 2 * cx; px < 2 * cx + cols; px++) {
-                    if (px < c->x0 || px >= c->x1)
-                        continue;
-                    const uint8_t *s =
-                            img->rgba +
-                            ((size_t)(py - c->y) * (size_t)img->width + (size_t)(px - c->x)) * 4;
-                    sa += s[3];
-                    sr += s[3] * s[0];
-                    sg += s[3] * s[1];
-                    sb += s[3] * s[2];
-                }
-            }
-            if (sa == 0)
+        const uint8_t *p0 =
+                img->rgba +
+                ((size_t)(2 * cy - c->y) * (size_t)img->width + (size_t)(2 * ix0 - c->x)) * 4;
+        const uint8_t *p1 = p0 + (size_t)img->width * 4;
+        for (int cx = ix0; cx < ix1; cx++, p0 += 8, p1 += 8) {
+            struct sums s = { 0, 0, 0, 0 };
+            sums_add(&s, p0);
+            sums_add(&s, p0 + 4);
+            sums_add(&s, p1);
+            sums_add(&s, p1 + 4);
+            if (s.a == 0)
                 continue;
-            int n = rows * cols;
-            u[cx] = mix_chroma(sa, sr, sg, sb, ku, n, u[cx]);
-            v[cx] = mix_chroma(sa, sr, sg, sb, kv, n, v[cx]);
+            u[cx] = mix_chroma(&s, k_u, 4, u[cx]);
+            v[cx] = mix_chroma(&s, k_v, 4, v[cx]);
         }
+        for (int cx = ix1; cx <= cx1; cx++)
+            chroma_edge(pic, img, c, cx, cy);
     }
 }
 

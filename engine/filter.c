@@ -8,24 +8,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/bytes.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/rand.h"
+#include "base/time.h"
 #include "codec/codec.h"
 #include "net/rtp.h"
 
 FL_LOG_TAG("filter");
 
-#define IN_SLOTS      16 /* frames and messages waiting for the thread: ~0.5 s of video */
-#define OUT_SLOTS     32 /* encoded frames, notes and answers waiting for the worker */
-#define MAX_PAYLOAD   1200
-#define KEY_REPEAT_MS 500
-#define TIMER_MS      200
-#define NOTE_MAX      1024
-#define ENC_FPS       30
+#define IN_SLOTS       16 /* frames and messages waiting for the thread: ~0.5 s of video */
+#define OUT_SLOTS      32 /* encoded frames, notes and answers waiting for the worker */
+#define OUT_FOR_MEDIA  (OUT_SLOTS - IN_SLOTS) /* frames and notes: the rest is the answers' */
+#define ON_AIR_IDLE_MS 1000 /* on air with no encoded frame this long: back to the source */
+#define MAX_PAYLOAD    1200
+#define KEY_REPEAT_MS  500
+#define TIMER_MS       200
+#define NOTE_MAX       1024
+#define ENC_FPS        30
 
 enum {
     IN_FRAME,
@@ -50,6 +52,7 @@ typedef struct out_slot {
     int type;
     uint32_t ts;
     int key;
+    int start; /* encoded while the source's packets went out: may take over */
     fl_codec_kind kind;
     fl_bytes b; /* the frame; a note's two strings; an answer's why */
     fl__deferred d;
@@ -78,6 +81,7 @@ struct fl__filter {
     int sent_any;
     uint32_t last_ts;
     fl_time last_at;
+    uint64_t enc_ms; /* when the last encoded frame went, ms */
     uint8_t payload[MAX_PAYLOAD];
     uv_async_t async;
     uv_timer_t timer;
@@ -114,9 +118,7 @@ struct fl__filter {
 
 static uint64_t mono_ns(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+    return (uint64_t)fl_time_now() * 1000u;
 }
 
 fl__filter *fl__filter_of(fl_element *e)
@@ -131,12 +133,14 @@ void *fl__filter_worker(fl__filter *f)
 
 /* ---- the thread ---- */
 
-/* Writes an out slot; the filler fills it. NULL when the ring is full. */
-static out_slot *out_begin(fl__filter *f)
+/* Writes an out slot; the filler fills it. NULL when the ring holds
+ * `room` slots already: frames and notes leave IN_SLOTS for the answers,
+ * so every message the thread takes has room for its answer. */
+static out_slot *out_begin(fl__filter *f, unsigned room)
 {
     unsigned head = atomic_load_explicit(&f->out_head, memory_order_relaxed);
     unsigned tail = atomic_load_explicit(&f->out_tail, memory_order_acquire);
-    if (head - tail >= OUT_SLOTS)
+    if (head - tail >= room)
         return NULL;
     out_slot *o = &f->out[head % OUT_SLOTS];
     fl_bytes_clear(&o->b);
@@ -152,7 +156,7 @@ static void out_commit(fl__filter *f)
 
 int fl__filter_tell(fl__filter *f, const char *a, const char *b)
 {
-    out_slot *o = out_begin(f);
+    out_slot *o = out_begin(f, OUT_FOR_MEDIA);
     if (!o)
         return FL_EAGAIN;
     size_t na = strnlen(a, NOTE_MAX), nb = strnlen(b, NOTE_MAX);
@@ -166,16 +170,21 @@ int fl__filter_tell(fl__filter *f, const char *a, const char *b)
 
 int fl__filter_answer(fl__filter *f, fl__deferred d, int status, const char *why)
 {
-    out_slot *o = out_begin(f);
+    out_slot *o = out_begin(f, OUT_SLOTS);
     if (!o)
         return FL_EAGAIN;
     if (why && fl_bytes_append(&o->b, why, strlen(why) + 1) < 0)
-        return FL_ENOMEM;
+        fl_bytes_clear(&o->b); /* answered without its why rather than not at all */
     o->type = OUT_ANSWER;
     o->d = d;
     o->status = status;
     out_commit(f);
     return 0;
+}
+
+const fl_picture *fl__filter_picture(fl__filter *f)
+{
+    return f->cur;
 }
 
 fl_picture *fl__filter_canvas(fl__filter *f)
@@ -218,7 +227,12 @@ static int encoder_for(fl__filter *f, fl_codec_kind kind, int w, int h)
     return 0;
 }
 
-static void encode(fl__filter *f, const fl_picture *pic, fl_codec_kind kind, uint32_t ts, int key)
+static void encode(fl__filter *f,
+                   const fl_picture *pic,
+                   fl_codec_kind kind,
+                   uint32_t ts,
+                   int key,
+                   int start)
 {
     fl_picture even = *pic; /* the encoders take even sizes */
     even.width &= ~1;
@@ -228,7 +242,7 @@ static void encode(fl__filter *f, const fl_picture *pic, fl_codec_kind kind, uin
     fl_venc_frame vf;
     if (fl_venc_encode(f->venc, &even, ts, key, &vf) != 1)
         return;
-    out_slot *o = out_begin(f);
+    out_slot *o = out_begin(f, OUT_FOR_MEDIA);
     if (!o || fl_bytes_append(&o->b, vf.data, vf.len) < 0) {
         atomic_store(&f->force_key, 1); /* the viewers lost a frame */
         return;
@@ -237,6 +251,7 @@ static void encode(fl__filter *f, const fl_picture *pic, fl_codec_kind kind, uin
     o->ts = ts;
     o->key = vf.key;
     o->kind = kind;
+    o->start = start;
     atomic_fetch_add(&f->encoded, 1);
     out_commit(f);
 }
@@ -310,7 +325,7 @@ static void run_frame(fl__filter *f, in_slot *s, int newest)
         key = 1;
     if (key)
         f->key_ns = now;
-    encode(f, drew ? &f->canvas : &pic, s->kind, s->ts, key);
+    encode(f, drew ? &f->canvas : &pic, s->kind, s->ts, key, !on_air);
 }
 
 static void thread_main(void *arg)
@@ -323,7 +338,7 @@ static void thread_main(void *arg)
             break;
         unsigned tail = atomic_load_explicit(&f->in_tail, memory_order_relaxed);
         unsigned head = atomic_load_explicit(&f->in_head, memory_order_acquire);
-        while (tail != head) {
+        while (tail != head && !atomic_load(&f->stop)) { /* the worker waits: stop at once */
             in_slot *s = &f->in[tail % IN_SLOTS];
             if (s->type == IN_MESSAGE) {
                 f->cls->message(f, f->state, s->msg);
@@ -393,7 +408,7 @@ static void decide_feeding(fl__filter *f)
     fl__pad *src = video_src(f);
     int watched = src && src->nsinks > 0;
     int active = atomic_load(&f->active);
-    int feed = f->cls->reads_only || (watched && (active || f->on_air_w));
+    int feed = f->thread_started && (f->cls->reads_only || (watched && (active || f->on_air_w)));
     if (feed && !f->feeding)
         ask_key(f); /* the decoder starts from a key frame */
     f->feeding = feed;
@@ -423,6 +438,7 @@ static void send_encoded(fl__filter *f, out_slot *o)
         return;
     f->last_ts = o->ts;
     f->last_at = fl__clock_now(&f->w->loop);
+    f->enc_ms = (uint64_t)(f->last_at / FL_TIME_MS);
     f->sent_any = 1;
     fl__pad *src = video_src(f);
     int marker;
@@ -457,7 +473,9 @@ static void on_async(uv_async_t *h)
     while (tail != head) {
         out_slot *o = &f->out[tail % OUT_SLOTS];
         if (o->type == OUT_VIDEO) {
-            if (!f->on_air_w && o->key && !atomic_load(&f->want_pass)) {
+            /* a key frame encoded while the source's packets went out: a
+             * late one, encoded before a return to the source, is not */
+            if (!f->on_air_w && o->key && o->start && !atomic_load(&f->want_pass)) {
                 f->on_air_w = 1; /* the encoded stream takes over from its key frame */
                 atomic_store(&f->on_air, 1);
             }
@@ -481,6 +499,9 @@ static void on_timer(uv_timer_t *t)
     if (!f->e)
         return;
     decide_feeding(f);
+    uint64_t now_ms = (uint64_t)(fl__clock_now(&f->w->loop) / FL_TIME_MS);
+    if (f->on_air_w && now_ms - f->enc_ms > ON_AIR_IDLE_MS && !atomic_exchange(&f->want_pass, 1))
+        f->key_ms = 0; /* its stream stopped (a decoder that fails): the source's again */
     if (f->on_air_w && atomic_load(&f->want_pass))
         ask_key(f);
     fl__pad *src = video_src(f);

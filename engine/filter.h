@@ -97,6 +97,9 @@ int fl__filter_send(fl__filter *f, void *msg);
  * gets pictures only then). Starts at 1 for a reader, 0 for the others. */
 void fl__filter_set_active(fl__filter *f, int active);
 
+/* Thread: the picture being processed (process's pic). */
+const fl_picture *fl__filter_picture(fl__filter *f);
+
 /* Thread: a writable copy of the picture being processed (made at the
  * first call for each picture); NULL when out of memory. */
 fl_picture *fl__filter_canvas(fl__filter *f);

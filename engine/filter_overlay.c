@@ -17,11 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/bytes.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "codec/face.h"
 #include "codec/image.h"
 #include "engine/filter.h"
@@ -38,6 +38,8 @@ FL_LOG_TAG("overlay");
 #define DETECT_SHARE  3
 #define DETECT_MIN_MS 66
 #define FACE_HOLD_MS  500
+#define IMAGE_PIXELS  (2048 * 2048) /* an image decoded: 16 MiB at most */
+#define DRAW_AREA     16            /* an image drawn: 16 times the picture's area at most */
 
 enum {
     OP_ADD,    /* ImageOverlayFilter.addImage */
@@ -330,7 +332,10 @@ static void overlay_message(fl__filter *f, void *state, void *p)
     int rc = 0;
     if (m->op == OP_ADD || m->op == OP_SET) {
         fl_image img = { 0 };
-        rc = fl_image_decode(&img, m->bytes.data, m->bytes.len, why, sizeof(why));
+        rc = fl_image_decode_limit(&img, m->bytes.data, m->bytes.len, IMAGE_PIXELS, why,
+                                   sizeof(why));
+        if (rc == FL_ENOTSUP || rc == FL_EBADMSG || rc == FL_EMSGSIZE)
+            rc = FL_EINVAL; /* the caller's image is wrong */
         if (rc == 0 && m->op == OP_SET && !s->det)
             rc = fl_face_detector_create(&s->det, NULL, DETECT_WIDTH, why, sizeof(why));
         ov_image *im = rc == 0 ? find(s, m->id) : NULL;
@@ -358,10 +363,8 @@ static void overlay_message(fl__filter *f, void *state, void *p)
         ov_image *im = find(s, m->id);
         if (im)
             remove_at(s, im);
-        else if (m->op == OP_REMOVE) {
-            snprintf(why, sizeof(why), "no image '%s' in this filter", m->id);
-            rc = FL_ENOENT;
-        }
+        else if (m->op == OP_REMOVE) /* as Kurento: said, not failed */
+            fl_log(FL_LOG_INFO, "removeImage: no image '%s' in this filter", m->id);
     }
     fl__filter_set_active(f, s->n > 0);
     if (fl__filter_answer(f, m->d, rc, why[0] ? why : NULL) < 0)
@@ -374,14 +377,19 @@ static void overlay_message(fl__filter *f, void *state, void *p)
  * outside the picture). */
 static void draw(fl__filter *f, ov_image *im, int x, int y, int w, int h)
 {
-    if (w < 1 || h < 1 || w > 8192 || h > 8192)
+    const fl_picture *pic = fl__filter_picture(f);
+    if (w < 1 || h < 1 || w > FL_IMAGE_MAX_SIDE || h > FL_IMAGE_MAX_SIDE ||
+        (int64_t)w * h > (int64_t)DRAW_AREA * pic->width * pic->height)
+        return;
+    if (x >= pic->width || y >= pic->height || (int64_t)x + w <= 0 || (int64_t)y + h <= 0)
+        return; /* nothing of it in the picture: nothing drawn */
+    fl_picture *c = fl__filter_canvas(f);
+    if (!c)
         return;
     if ((im->scaled.width != w || im->scaled.height != h) &&
         fl_image_scale(&im->scaled, &im->img, w, h) < 0)
         return;
-    fl_picture *c = fl__filter_canvas(f);
-    if (c)
-        fl_picture_blend(c, &im->scaled, x, y);
+    fl_picture_blend(c, &im->scaled, x, y);
 }
 
 /* An image placed relative to the picture: a box of (x, y, w, h) of its
@@ -423,9 +431,7 @@ static int face_process(fl__filter *f, void *state, const fl_picture *pic, uint6
         fl_face found[MAX_FACES];
         int n = fl_face_detect(s->det, pic->plane[0], pic->width, pic->height, pic->stride[0],
                                found, MAX_FACES);
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        uint64_t end = (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+        uint64_t end = (uint64_t)fl_time_now() * 1000u; /* ns */
         uint64_t wait = (end - now_ns) * DETECT_SHARE;
         if (wait < DETECT_MIN_MS * 1000000ull)
             wait = DETECT_MIN_MS * 1000000ull;

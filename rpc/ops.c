@@ -204,7 +204,8 @@ static void invoke_done(void *arg, int status, const char *text)
         fl__call_ok(c, NULL);
     else
         fl__call_err(c,
-                     status == FL_EINVAL || status == FL_ENOENT || status == FL_EMSGSIZE
+                     status == FL_EINVAL || status == FL_ENOENT || status == FL_EMSGSIZE ||
+                                     status == FL_ERANGE
                              ? KE_MEDIA_OBJECT_ILLEGAL_PARAM_ERROR
                              : KE_UNEXPECTED_ERROR,
                      "%s", text && text[0] ? text : fl_strerror(status));

@@ -368,8 +368,8 @@ void fl__op_invoke(call *c);
  * its arguments the parameters named in `params` (at most 8) in that
  * order: strings as they are, numbers and booleans ("true"/"false") as
  * text, and a name starting with '@' an object of engine type elem_type
- * (its element's name). Engine errors: FL_EINVAL, FL_ENOENT and
- * FL_EMSGSIZE are MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, the others
+ * (its element's name). Engine errors: FL_EINVAL, FL_ENOENT, FL_EMSGSIZE
+ * and FL_ERANGE are MEDIA_OBJECT_ILLEGAL_PARAM_ERROR, the others
  * UNEXPECTED_ERROR, with the engine's why. */
 void fl__call_invoke(call *c,
                      obj *o,

@@ -920,6 +920,90 @@ static void blend_clipping(void **state)
     fl_picture_free(&pic);
 }
 
+/* The rule written plainly, in floating point: each luma pixel the image
+ * covers mixed by its alpha; each chroma sample mixed by its block's mean
+ * alpha with the alpha-weighted mean colour of the image's pixels there. */
+static void blend_model(fl_picture *pic, const fl_image *img, int x, int y)
+{
+    for (int py = 0; py < pic->height; py++)
+        for (int px = 0; px < pic->width; px++) {
+            long long ix = (long long)px - x, iy = (long long)py - y;
+            if (ix < 0 || iy < 0 || ix >= img->width || iy >= img->height)
+                continue;
+            const uint8_t *s = img->rgba + (iy * img->width + ix) * 4;
+            double yy = 16 + (65.738 * s[0] + 129.057 * s[1] + 25.064 * s[2]) / 256;
+            uint8_t *d = pic->plane[0] + py * pic->stride[0] + px;
+            *d = (uint8_t)((s[3] * yy + (255 - s[3]) * *d) / 255 + 0.5);
+        }
+    for (int cy = 0; cy < (pic->height + 1) / 2; cy++)
+        for (int cx = 0; cx < (pic->width + 1) / 2; cx++) {
+            double sa = 0, su = 0, sv = 0;
+            int n = 0;
+            for (int py = 2 * cy; py < 2 * cy + 2 && py < pic->height; py++)
+                for (int px = 2 * cx; px < 2 * cx + 2 && px < pic->width; px++) {
+                    n++;
+                    long long ix = (long long)px - x, iy = (long long)py - y;
+                    if (ix < 0 || iy < 0 || ix >= img->width || iy >= img->height)
+                        continue;
+                    const uint8_t *s = img->rgba + (iy * img->width + ix) * 4;
+                    sa += s[3];
+                    su += s[3] * (128 + (-37.945 * s[0] - 74.494 * s[1] + 112.439 * s[2]) / 256);
+                    sv += s[3] * (128 + (112.439 * s[0] - 94.154 * s[1] - 18.285 * s[2]) / 256);
+                }
+            if (sa == 0)
+                continue;
+            uint8_t *u = pic->plane[1] + cy * pic->stride[1] + cx;
+            uint8_t *v = pic->plane[2] + cy * pic->stride[2] + cx;
+            *u = (uint8_t)((su + (255.0 * n - sa) * *u) / (255.0 * n) + 0.5);
+            *v = (uint8_t)((sv + (255.0 * n - sa) * *v) / (255.0 * n) + 0.5);
+        }
+}
+
+static uint32_t lcg(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+/* Random images (opaque, transparent and partial pixels; odd and even
+ * sizes) at random places in, across and outside odd and even pictures:
+ * every byte of the planes within 1 of the model, the padding untouched. */
+static void blend_matches_model(void **state)
+{
+    (void)state;
+    uint32_t seed = 12345;
+    for (int round = 0; round < 400; round++) {
+        int pw = 2 + (int)(lcg(&seed) % 40), ph = 2 + (int)(lcg(&seed) % 30);
+        fl_picture pic, want;
+        assert_int_equal(fl_picture_alloc(&pic, pw, ph), 0);
+        assert_int_equal(fl_picture_alloc(&want, pw, ph), 0);
+        size_t size = (size_t)(pic.plane[2] - pic.plane[0]) +
+                      (size_t)pic.stride[2] * (size_t)((ph + 1) / 2);
+        for (size_t i = 0; i < size; i++)
+            pic.plane[0][i] = (uint8_t)lcg(&seed);
+        memcpy(want.plane[0], pic.plane[0], size);
+        int w = 1 + (int)(lcg(&seed) % 24), h = 1 + (int)(lcg(&seed) % 24);
+        fl_image img = solid(w, h, 0, 0, 0, 0);
+        for (int i = 0; i < w * h * 4; i++) {
+            uint32_t r = lcg(&seed);
+            img.rgba[i] = (uint8_t)r;
+            if (i % 4 == 3) /* a third each: transparent, opaque, partial */
+                img.rgba[i] = r % 3 == 0 ? 0 : r % 3 == 1 ? 255 : (uint8_t)(r >> 8);
+        }
+        int x = (int)(lcg(&seed) % (unsigned)(pw + w + 10)) - w - 5;
+        int y = (int)(lcg(&seed) % (unsigned)(ph + h + 10)) - h - 5;
+        fl_picture_blend(&pic, &img, x, y);
+        blend_model(&want, &img, x, y);
+        for (size_t i = 0; i < size; i++)
+            if (abs(pic.plane[0][i] - want.plane[0][i]) > 1)
+                fail_msg("round %d: %dx%d image at (%d,%d) on %dx%d: byte %zu is %d, not %d", round,
+                         w, h, x, y, pw, ph, i, pic.plane[0][i], want.plane[0][i]);
+        fl_image_free(&img);
+        fl_picture_free(&pic);
+        fl_picture_free(&want);
+    }
+}
+
 /* ---- the fuzz corpus ---- */
 
 #define CORPUS "tests/fuzz/corpus/image"
@@ -988,6 +1072,7 @@ int main(void)
         cmocka_unit_test(scale_filters),
         cmocka_unit_test(blend_opaque_transparent_half),
         cmocka_unit_test(blend_clipping),
+        cmocka_unit_test(blend_matches_model),
         cmocka_unit_test(corpus_replays),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
