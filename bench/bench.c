@@ -19,6 +19,7 @@ static const subcommand subcommands[] = {
     { "depack", fl_bench_depack_run, fl_bench_depack_usage },
     { "transcode", fl_bench_transcode_run, fl_bench_transcode_usage },
     { "composite", fl_bench_composite_run, fl_bench_composite_usage },
+    { "filter", fl_bench_filter_run, fl_bench_filter_usage },
     { "idle", fl_bench_idle_run, fl_bench_idle_usage },
 };
 

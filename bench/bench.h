@@ -113,6 +113,19 @@ void fl_bench_transcode_usage(FILE *out);
 int fl_bench_composite_run(int argc, char **argv);
 void fl_bench_composite_usage(FILE *out);
 
+/* `fluo-bench filter [--seconds 5] [--rounds 3] [--filters zbar,image,face]`:
+ * in process, ZBarFilter, ImageOverlayFilter (addImage) and
+ * FaceOverlayFilter (setOverlayedImage, on a clip of a face photo) each
+ * between an AppSource pushing VP8 640x480 30 fps 1 Mbit/s and an AppSink
+ * (bench/bench_filter.c): fluo's CPU per output picture against the bare
+ * decode + encode of the same picture in the same run, over alternating
+ * rounds; the run fails when an overlay draws nothing or ZBar encodes.
+ * Last lines, one per filter: `filter name=TYPE width=640 height=480 fps=30
+ * rounds=R cpu_us_per_frame=X bare_us_per_frame=Y ratio=Z ratio_min=A
+ * ratio_max=B out_fps=F`. */
+int fl_bench_filter_run(int argc, char **argv);
+void fl_bench_filter_usage(FILE *out);
+
 /* `fluo-bench idle --server fluo [--sessions 200] [--step 50] [--seconds 3]
  * [--media-seconds 0]`: fluo's RSS growth per idle connected
  * WebRtcEndpoint, over N echo calls brought to ICE+DTLS connected with no
