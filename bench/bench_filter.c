@@ -67,7 +67,7 @@
 #define PHOTO_MAX   (16u << 20)
 #define LOGO_W      160
 #define LOGO_H      120
-#define DETECT_W    320 /* the width FaceOverlayFilter detects at */
+#define DETECT_W    FL_FACE_WORK_WIDTH /* the width FaceOverlayFilter detects at */
 
 enum {
     F_ZBAR,
@@ -794,9 +794,9 @@ int fl_bench_filter_run(int argc, char **argv)
     if (o.on[F_FACE]) {
         double dlo, dhi, d = median(detect_us, o.rounds, &dlo, &dhi);
         printf("\nFaceOverlayFilter detects as often as its thread sustains (each detection "
-               "3x the last one's time after it, 66 ms at least); a face detection alone "
+               "%dx the last one's time after it, %d ms at least); a face detection alone "
                "(%d wide, bare) costs %.0f us [%.0f-%.0f]\n",
-               DETECT_W, d, dlo, dhi);
+               FL_FACE_DETECT_SHARE, FL_FACE_DETECT_MIN_MS, DETECT_W, d, dlo, dhi);
     }
     printf("\n");
     for (int i = 0; i < F_COUNT; i++) {

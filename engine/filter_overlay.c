@@ -34,9 +34,9 @@ FL_LOG_TAG("overlay");
 #define MAX_FETCHES   4
 #define READ_CHUNK    (256 * 1024)
 #define MAX_FACES     8
-#define DETECT_WIDTH  320
-#define DETECT_SHARE  3
-#define DETECT_MIN_MS 66
+#define DETECT_WIDTH  FL_FACE_WORK_WIDTH
+#define DETECT_SHARE  FL_FACE_DETECT_SHARE
+#define DETECT_MIN_MS FL_FACE_DETECT_MIN_MS
 #define FACE_HOLD_MS  500
 #define IMAGE_PIXELS  (2048 * 2048) /* an image decoded: 16 MiB at most */
 #define DRAW_AREA     16            /* an image drawn: 16 times the picture's area at most */
