@@ -6,6 +6,9 @@
 // (or A -> PassThrough P -> B). Peers are set up in the one2many order
 // (browser offers; viewer: processOffer -> source.connect(viewer) ->
 // gatherCandidates).
+// A viewer's rate is judged against the presenter's over the same 3 s: it
+// decodes >= 25 fps, or 80% of what the presenter encodes when Chromium's
+// overuse detector slowed the presenter on a loaded machine.
 //   1. H264 presenter -> VP8 viewer: the viewer decodes VP8 at >= 25 fps, B
 //      raises MediaTranscodingStateChanged TRANSCODING (VIDEO),
 //      isMediaTranscoding('VIDEO') is true, and a screenshot of the viewer's
@@ -65,6 +68,16 @@ const transcoderIds = (dot) => [...new Set([...dot.matchAll(/\btranscoder_\d+\b/
 
 // Inbound video over `ms`: frames decoded per second, and kbit/s received
 // (payload and RTP headers), from two getStats reads.
+// Frames a second `peer` encodes over `ms` (its outbound video).
+async function outboundFps(peer, ms) {
+  const a = await peer.stats();
+  const t0 = Date.now();
+  await sleep(ms);
+  const b = await peer.stats();
+  const frames = (x) => (x.outVideo ? x.outVideo.framesEncoded : 0);
+  return (frames(b) - frames(a)) / ((Date.now() - t0) / 1000);
+}
+
 async function inboundRates(peer, ms) {
   const a = await peer.stats();
   const t0 = Date.now();
@@ -85,6 +98,7 @@ describe('automatic transcoding between connected WebRtcEndpoints with Chromium'
   // --use-fake-device-for-media-stream on the command line wins).
   const suite = fluoAndBrowserPerSuite({ browser: { extraArgs: ['--use-fake-device-for-media-stream=fps=30'] } });
   let shots = null;
+  let lastPresenter = null; // the presenter of the case being checked
   before(() => {
     shots = fs.mkdtempSync(path.join(os.tmpdir(), 'fluo-transcode-'));
   });
@@ -104,6 +118,7 @@ describe('automatic transcoding between connected WebRtcEndpoints with Chromium'
     await presenter.waitFor((s) => s.connectionState === 'connected' && s.outVideo && s.outVideo.framesEncoded > 0, 20000, {
       what: 'presenter connected and sending',
     });
+    lastPresenter = presenter;
     return { presenter, psig, ep, rec };
   }
 
@@ -152,10 +167,15 @@ describe('automatic transcoding between connected WebRtcEndpoints with Chromium'
   // and a moving pacman (not black, not one colour, chroma not swapped).
   async function checkVideo(t, v, codec, shotName) {
     await v.viewer.waitFor((x) => x.inVideo && x.inVideo.framesDecoded > 30, 20000, { what: `viewer decodes 30 ${codec} frames` });
-    const r = await inboundRates(v.viewer, 3000);
-    t.diagnostic(`${shotName}: ${r.fps.toFixed(1)} fps decoded over 3 s (framesPerSecond ${r.last.inVideo.framesPerSecond}), ${r.kbps.toFixed(0)} kbit/s, ${r.last.inVideo.frameWidth}x${r.last.inVideo.frameHeight}`);
+    // the presenter's own rate over the same 3 s: a browser starved of CPU
+    // encodes fewer frames (its overuse detector), and the server cannot
+    // forward what was never sent
+    const [r, sent] = await Promise.all([inboundRates(v.viewer, 3000), outboundFps(lastPresenter, 3000)]);
+    t.diagnostic(`${shotName}: ${r.fps.toFixed(1)} fps decoded over 3 s (framesPerSecond ${r.last.inVideo.framesPerSecond}), ${r.kbps.toFixed(0)} kbit/s, ${r.last.inVideo.frameWidth}x${r.last.inVideo.frameHeight}; the presenter encoded ${sent.toFixed(1)} fps`);
     assert.equal(r.last.inVideo.mimeType, `video/${codec}`);
-    assert.ok(r.fps >= 25, `${shotName}: the viewer decodes ${r.fps.toFixed(1)} fps (>= 25 wanted)`);
+    assert.ok(sent >= 10, `${shotName}: the presenter encodes only ${sent.toFixed(1)} fps: the machine is too loaded to judge`);
+    const want = Math.min(25, 0.8 * sent);
+    assert.ok(r.fps >= want, `${shotName}: the viewer decodes ${r.fps.toFixed(1)} fps (>= ${want.toFixed(1)} wanted: 25, or 80% of the ${sent.toFixed(1)} the presenter encodes)`);
 
     const file = path.join(shots, `${shotName}.png`);
     await v.viewer.screenshot(file);
