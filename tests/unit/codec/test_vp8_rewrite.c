@@ -1,7 +1,8 @@
 /* codec/vp8_rewrite: the VP8 payload descriptor in full (every field, its
  * offsets, write-back, truncation) and a viewer's rewrite over switches of
  * source layer (PictureID, TL0PICIDX, KEYIDX continuity), temporal layer
- * dropping with consecutive PictureIDs, reordering and duplicates. */
+ * dropping with consecutive PictureIDs, reordering and duplicates; and
+ * with net/rewrite's skip, the egress's whole numbering over a switch. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "codec/vp8_rewrite.h"
+#include "net/rewrite.h"
 
 #include <cmocka.h>
 
@@ -473,6 +476,73 @@ static void test_no_picture_id(void **state)
     sent(&vr, bare);
 }
 
+/* What an egress does with both rewrites: two simulcast layers (2 packets
+ * a picture, L1T3), the viewer on layer A with TL0+TL1, then on layer B
+ * from its key frame with everything. The viewer sees consecutive sequence
+ * numbers, PictureIDs that go up by one a picture, TL0PICIDX by one a TL0
+ * picture, across the drops and the switch. */
+static void test_with_rtp_rewrite(void **state)
+{
+    (void)state;
+    static const unsigned tids[4] = { 0, 2, 1, 2 };
+    fl_vp8_rewrite vr;
+    fl_vp8_rewrite_init(&vr);
+    fl_vp8_rewrite_set_target_tid(&vr, 1);
+    fl_rewrite rw;
+    fl_rewrite_config c = { .ssrc = 7, .payload_type = 96, .clock_rate = 90000 };
+    fl_rewrite_init(&rw, &c);
+    int have = 0, sent_n = 0;
+    uint16_t last_seq = 0, last_pid = 0;
+    uint8_t last_tl0 = 0;
+    for (int src = 0; src < 2; src++) {
+        uint32_t ssrc = src ? 0xbbbbu : 0xaaaau;
+        uint16_t seq = src ? 65500 : 5000;
+        unsigned pid0 = src ? 32750 : 100;
+        if (src) {
+            fl_vp8_rewrite_switch(&vr);
+            fl_vp8_rewrite_set_target_tid(&vr, FL_VP8_TID_ALL);
+        }
+        for (unsigned n = 0; n < 40; n++) {
+            for (int part = 0; part < 2; part++, seq++) {
+                pk p = pic((pid0 + n) & 0x7fff, (src * 50 + n / 4) & 0xff, tids[n % 4], 1, 0,
+                           n == 0 && part == 0);
+                p.s = part == 0;
+                uint8_t b[32];
+                size_t len = build(b, p);
+                fl_buf_rtp in = { .ssrc = ssrc,
+                                  .seq = seq,
+                                  .timestamp = n * 3000u,
+                                  .payload_type = 96,
+                                  .parsed = 1 };
+                if (fl_vp8_rewrite_packet(&vr, b, len) != 1) {
+                    assert_true(src == 0 && tids[n % 4] == 2);
+                    fl_rewrite_skip(&rw, &in);
+                    continue;
+                }
+                fl_rtp_header h;
+                assert_int_equal(fl_rewrite_packet(&rw, n * 33 * 1000, &in, &h), 1);
+                fl_vp8_descriptor d;
+                assert_int_equal(fl_vp8_descriptor_parse(&d, b, len), 0);
+                if (have) {
+                    assert_int_equal(h.seq, (uint16_t)(last_seq + 1));
+                    assert_int_equal(d.picture_id, (last_pid + (part == 0)) & 0x7fff);
+                    if (d.tid == 0 && part == 0)
+                        assert_int_equal(d.tl0picidx, (uint8_t)(last_tl0 + 1));
+                }
+                have = 1;
+                sent_n++;
+                last_seq = h.seq;
+                last_pid = d.picture_id;
+                if (d.tid == 0)
+                    last_tl0 = d.tl0picidx;
+            }
+        }
+    }
+    assert_int_equal(sent_n, 40 + 80);
+    assert_int_equal(rw.skipped, 40);
+    assert_int_equal(rw.switches, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_reorder_and_duplicates),
         cmocka_unit_test(test_restart_on_key_frame),
         cmocka_unit_test(test_no_picture_id),
+        cmocka_unit_test(test_with_rtp_rewrite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
