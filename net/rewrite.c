@@ -46,6 +46,59 @@ static void new_source(fl_rewrite *rw, fl_time now, const fl_buf_rtp *in)
     rw->src_ssrc = in->ssrc;
     rw->src_span = 0;
     rw->have_src = 1;
+    rw->src_high = in->seq;
+    rw->skip_kept = 0;
+    rw->skip_head = 0;
+    rw->skip_lost = 0;
+}
+
+/* Whether a skip (or the newest forgotten) is recent enough to count. */
+static int recent(const fl_rewrite *rw, uint16_t skip)
+{
+    return (uint16_t)(rw->src_high - skip) <= FL_RTP_MAX_DROPOUT;
+}
+
+/* The skips after a packet of the source not newer than the newest seen,
+ * that its number must take back; -1 when some of them are forgotten. A
+ * packet far behind (a source that numbers afresh) starts the count over. */
+static int skips_after(fl_rewrite *rw, uint16_t seq)
+{
+    if (!fl_rtp_seq_lt(seq, rw->src_high)) {
+        rw->src_high = seq;
+        return 0;
+    }
+    if ((uint16_t)(rw->src_high - seq) > FL_RTP_MAX_DROPOUT) {
+        rw->src_high = seq;
+        rw->skip_kept = 0;
+        rw->skip_lost = 0;
+        return 0;
+    }
+    if (rw->skip_lost && recent(rw, rw->skip_floor) && !fl_rtp_seq_lt(rw->skip_floor, seq))
+        return -1;
+    int n = 0;
+    for (unsigned i = 0; i < rw->skip_kept; i++)
+        n += recent(rw, rw->skips[i]) && fl_rtp_seq_lt(seq, rw->skips[i]);
+    return n;
+}
+
+int fl_rewrite_skip(fl_rewrite *rw, const fl_buf_rtp *in)
+{
+    if (!in->parsed || (rw->src_pt >= 0 && in->payload_type != rw->src_pt))
+        return 0;
+    if (!rw->have_src || in->ssrc != rw->src_ssrc || !fl_rtp_seq_lt(rw->src_high, in->seq))
+        return 0;
+    if (rw->skip_kept == FL_REWRITE_SKIPS) {
+        rw->skip_floor = rw->skips[rw->skip_head];
+        rw->skip_lost = 1;
+    } else {
+        rw->skip_kept++;
+    }
+    rw->skips[rw->skip_head] = in->seq;
+    rw->skip_head = (uint8_t)((rw->skip_head + 1u) % FL_REWRITE_SKIPS);
+    rw->src_high = in->seq;
+    rw->seq_delta--;
+    rw->skipped++;
+    return 1;
 }
 
 /* After a change of source, a packet older than the source's first: the
@@ -68,9 +121,10 @@ int fl_rewrite_packet(fl_rewrite *rw, fl_time now, const fl_buf_rtp *in, fl_rtp_
     }
     if (!rw->have_src || in->ssrc != rw->src_ssrc)
         new_source(rw, now, in);
-    uint16_t seq = (uint16_t)(in->seq + rw->seq_delta);
+    int back = skips_after(rw, in->seq);
+    uint16_t seq = (uint16_t)(in->seq + rw->seq_delta + back);
     uint32_t ts = in->timestamp + rw->ts_delta;
-    if (stale(rw, seq)) {
+    if (back < 0 || stale(rw, seq)) {
         rw->stale++;
         return 0;
     }

@@ -44,6 +44,9 @@ typedef struct fl_rewrite_config {
     uint32_t ts0;         /* the first timestamp sent (the caller's random) */
 } fl_rewrite_config;
 
+/* Skipped packets remembered for the late packets around them. */
+#define FL_REWRITE_SKIPS 64
+
 typedef struct fl_rewrite {
     fl_rewrite_config cfg;
     int src_pt; /* the source's payload type that is forwarded; -1: any */
@@ -67,6 +70,17 @@ typedef struct fl_rewrite {
     uint64_t switches; /* changes of source */
     uint64_t stale;    /* dropped: older than their source's first packet */
     uint64_t other_pt; /* dropped: not the source's payload type */
+    /* packets of the current source skipped (fl_rewrite_skip): the newest
+     * source sequence number seen, the last skipped ones (a ring of
+     * skip_kept, skip_head the next place), and when some were forgotten
+     * (skip_lost) the newest of those */
+    uint16_t src_high;
+    uint16_t skip_floor;
+    uint8_t skip_kept;
+    uint8_t skip_head;
+    uint8_t skip_lost;
+    uint16_t skips[FL_REWRITE_SKIPS];
+    uint64_t skipped; /* packets skipped that moved the numbering */
 } fl_rewrite;
 
 /* Starts a stream: nothing sent yet, any payload type forwarded. */
@@ -87,6 +101,23 @@ void fl_rewrite_set_format(fl_rewrite *rw, uint8_t pt, uint32_t clock_rate);
  * fields are left as they are), 0: drop it (another payload type, older
  * than its source's first packet, or `in` not parsed). */
 int fl_rewrite_packet(fl_rewrite *rw, fl_time now, const fl_buf_rtp *in, fl_rtp_header *h);
+
+/* A packet of the source that the caller drops on purpose (a temporal
+ * layer above the viewer's, a picture of another simulcast layer): the
+ * numbering closes over it, the source's later packets move down by one,
+ * so the peer sees no gap. Returns 1 when it did; 0 when there was
+ * nothing to close: a packet not parsed, of another payload type, of
+ * another source than the current one (a new source's next packet goes
+ * out next after the highest sent anyway), or not newer than the newest
+ * seen of the source (a duplicate of a skipped packet; a late packet whose
+ * number was counted in already: the peer sees it as lost).
+ *
+ * Late packets: a packet older than the newest seen goes out with the
+ * number it would have had, counting the skips after it among the last
+ * FL_REWRITE_SKIPS; one older than all of those that are remembered (when
+ * more were skipped) is dropped as stale. A caller that never skips gets
+ * what fl_rewrite_packet gave before. */
+int fl_rewrite_skip(fl_rewrite *rw, const fl_buf_rtp *in);
 
 /* Our RTP timestamp at `now`: the last one sent advanced by the wall time
  * since (a sender report's). Meaningful once `started`. */
