@@ -98,8 +98,8 @@ void fl__sdp_simulcast_layers(const fl__sdp_sc *sc,
                               size_t nlines,
                               fl_sdp_media *m);
 
-/* Appends m's a=rid lines and its a=simulcast line (nothing when nrids is
- * 0). */
+/* Appends m's a=rid lines (id and direction only: their restrictions are
+ * not written) and its a=simulcast line; nothing when nrids is 0. */
 void fl__sdp_simulcast_write(fl__sdp_str *s, const fl_sdp_media *m);
 
 #endif

@@ -274,28 +274,14 @@ void fl__sdp_simulcast_layers(const fl__sdp_sc *sc,
     }
 }
 
-/* "a=rid:<id> <dir>[ pt=..;max-...]" for each layer, then a=simulcast with
- * the send part before the recv part. */
+/* "a=rid:<id> <dir>" for each layer (an answer restricts nothing), then
+ * a=simulcast with the send part before the recv part. */
 void fl__sdp_simulcast_write(fl__sdp_str *s, const fl_sdp_media *m)
 {
     static const char *const dirs[] = { "", "send", "recv" };
     for (size_t i = 0; i < m->nrids && i < FL_SDP_MAX_RIDS; i++) {
         const fl_sdp_rid *r = &m->rids[i];
-        fl__sdp_str_add(s, "a=rid:%s %s", r->id, dirs[r->dir == FL_SDP_RID_RECV ? 2 : 1]);
-        char sep = ' ';
-        for (size_t k = 0; k < r->npts && k < FL_SDP_RID_MAX_PTS; k++) {
-            fl__sdp_str_add(s, "%s%u", k ? "," : " pt=", r->pts[k]);
-            sep = ';';
-        }
-        const uint32_t v[] = { r->max_width, r->max_height, r->max_fps, r->max_br };
-        static const char *const names[] = { "max-width", "max-height", "max-fps", "max-br" };
-        for (size_t k = 0; k < 4; k++) {
-            if (v[k]) {
-                fl__sdp_str_add(s, "%c%s=%u", sep, names[k], (unsigned)v[k]);
-                sep = ';';
-            }
-        }
-        fl__sdp_str_add(s, "\r\n");
+        fl__sdp_str_add(s, "a=rid:%s %s\r\n", r->id, dirs[r->dir == FL_SDP_RID_RECV ? 2 : 1]);
     }
     if (!m->nrids)
         return;
