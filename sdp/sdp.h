@@ -434,6 +434,16 @@ int fl_sdp_codec_parse(const char *spec, fl_sdp_codec *out);
  * (what the other side will send and we will send), or NULL. */
 const fl_sdp_codec *fl_sdp_media_main_codec(const fl_sdp_media *m);
 
+/* The layer (index in m->rids) whose id is the len bytes at rid (the value
+ * of an sdes:rtp-stream-id or repaired-rtp-stream-id header extension, not
+ * NUL-terminated) among the layers of direction dir; -1 when none. */
+int fl_sdp_media_rid_layer(const fl_sdp_media *m, fl_sdp_rid_dir dir, const char *rid, size_t len);
+
+/* The SSRC simulcast layer (index in m->sim_ssrc) that ssrc is the media
+ * or the RTX of (*rtx set to 1 for an RTX SSRC, 0 otherwise; rtx may be
+ * NULL); -1 when none. */
+int fl_sdp_media_ssrc_layer(const fl_sdp_media *m, uint32_t ssrc, int *rtx);
+
 /* Our direction flips: what the remote's `dir` means for us. */
 fl_sdp_dir fl_sdp_dir_reverse(fl_sdp_dir dir);
 

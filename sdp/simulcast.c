@@ -302,3 +302,26 @@ void fl__sdp_simulcast_write(fl__sdp_str *s, const fl_sdp_media *m)
     }
     fl__sdp_str_add(s, "\r\n");
 }
+
+int fl_sdp_media_rid_layer(const fl_sdp_media *m, fl_sdp_rid_dir dir, const char *rid, size_t len)
+{
+    for (size_t i = 0; i < m->nrids && i < FL_SDP_MAX_RIDS && rid; i++) {
+        const fl_sdp_rid *r = &m->rids[i];
+        if (r->dir == dir && len == strnlen(r->id, sizeof(r->id)) && memcmp(r->id, rid, len) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+int fl_sdp_media_ssrc_layer(const fl_sdp_media *m, uint32_t ssrc, int *rtx)
+{
+    for (size_t i = 0; i < m->nsim && i < FL_SDP_MAX_RIDS; i++) {
+        int is_rtx = m->sim_rtx[i] == ssrc;
+        if (m->sim_ssrc[i] == ssrc || (is_rtx && ssrc)) {
+            if (rtx)
+                *rtx = is_rtx && m->sim_ssrc[i] != ssrc;
+            return (int)i;
+        }
+    }
+    return -1;
+}

@@ -184,6 +184,13 @@ static void test_describe_rid(void **state)
     assert_int_equal(v->nssrcs, 0);
     assert_int_equal(v->nsim, 0);
     assert_int_equal(d->media[0].nrids, 0);
+    /* a header extension's value to its layer */
+    assert_int_equal(fl_sdp_media_rid_layer(v, FL_SDP_RID_SEND, "q", 1), 0);
+    assert_int_equal(fl_sdp_media_rid_layer(v, FL_SDP_RID_SEND, "fx", 1), 2);
+    assert_int_equal(fl_sdp_media_rid_layer(v, FL_SDP_RID_SEND, "fx", 2), -1);
+    assert_int_equal(fl_sdp_media_rid_layer(v, FL_SDP_RID_SEND, "", 0), -1);
+    assert_int_equal(fl_sdp_media_rid_layer(v, FL_SDP_RID_SEND, NULL, 0), -1);
+    assert_int_equal(fl_sdp_media_rid_layer(v, FL_SDP_RID_RECV, "h", 1), -1);
 
     /* the text writes back exactly */
     fl_sdp *s;
@@ -214,6 +221,16 @@ static void test_describe_sim(void **state)
     assert_int_equal(v->ssrcs[1].rtx_ssrc, 2004);
     assert_int_equal(v->nrids, 0);
     assert_int_equal(d->media[0].nsim, 0);
+    /* an SSRC's layer, media or RTX */
+    int is_rtx = -1;
+    assert_int_equal(fl_sdp_media_ssrc_layer(v, 2003, &is_rtx), 1);
+    assert_int_equal(is_rtx, 0);
+    assert_int_equal(fl_sdp_media_ssrc_layer(v, 2006, &is_rtx), 2);
+    assert_int_equal(is_rtx, 1);
+    assert_int_equal(fl_sdp_media_ssrc_layer(v, 2001, NULL), 0);
+    assert_int_equal(fl_sdp_media_ssrc_layer(v, 2007, &is_rtx), -1);
+    assert_int_equal(fl_sdp_media_ssrc_layer(v, 0, &is_rtx), -1);
+    assert_int_equal(fl_sdp_media_ssrc_layer(&d->media[0], 1001, &is_rtx), -1);
 
     /* SIM before its FID groups, an SSRC without RTX */
     v = video_with(d, "a=ssrc-group:SIM 7 8\r\na=ssrc-group:FID 8 9\r\n");
@@ -222,6 +239,8 @@ static void test_describe_sim(void **state)
     assert_int_equal(v->sim_rtx[0], 0);
     assert_int_equal(v->sim_ssrc[1], 8);
     assert_int_equal(v->sim_rtx[1], 9);
+    assert_int_equal(fl_sdp_media_ssrc_layer(v, 9, NULL), 1);
+    assert_int_equal(fl_sdp_media_ssrc_layer(v, 0, NULL), -1); /* "no RTX" is no SSRC */
 
     /* only the first SIM group; six SSRCs capped at FL_SDP_MAX_RIDS */
     v = video_with(d, "a=ssrc-group:SIM 1 2 3 4 5 6\r\na=ssrc-group:SIM 10 11\r\n");
