@@ -1,8 +1,8 @@
 /* The structured view of parsed SDP text: sessions attributes inherited by
  * sections, codecs from m=/rtpmap/fmtp/rtcp-fb, RTX by apt, extension ids,
  * ssrcs folded by ssrc-group:FID, simulcast layers (a=rid with a=simulcast,
- * or ssrc-group:SIM), ICE and DTLS attributes, candidates, and for plain RTP the c= address,
- * a=rtcp, a=crypto and a=direction. */
+ * or ssrc-group:SIM), ICE and DTLS attributes, candidates, and for plain
+ * RTP the c= address, a=rtcp, a=crypto and a=direction. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -220,16 +220,19 @@ typedef struct fl_sdp_media {
     uint32_t max_message_size; /* a=max-message-size; 0 when absent */
     int sctp_legacy;           /* the DTLS/SCTP form with a=sctpmap */
     /* RID simulcast (RFC 8853): the layers of a=simulcast in its order, send
-     * part first (lowest layer first as browsers list them), at most
-     * FL_SDP_MAX_RIDS (later layers dropped). A layer's alternatives ("a,b")
+     * part first, at most FL_SDP_MAX_RIDS (later layers dropped). The order
+     * is the sender's (Chromium: its sendEncodings, commonly lowest first);
+     * SDP does not say which layer is larger unless a=rid restricts it, so
+     * the streams' own resolutions tell. A layer's alternatives ("a,b")
      * give its first one with an a=rid line of the part's direction; a
      * layer with none is dropped. No a=simulcast: nrids 0 (a=rid lines alone
      * are not simulcast). */
     size_t nrids;
     fl_sdp_rid rids[FL_SDP_MAX_RIDS];
-    /* SSRC simulcast: the first a=ssrc-group:SIM, in its order (at most
-     * FL_SDP_MAX_RIDS), each with its RTX SSRC from a=ssrc-group:FID (0
-     * none); nsim 0 when absent or when it lists an ssrc twice. */
+    /* SSRC simulcast: the first a=ssrc-group:SIM, in its order (lowest
+     * layer first, as Chromium writes it; at most FL_SDP_MAX_RIDS), each
+     * with its RTX SSRC from a=ssrc-group:FID (0 none); nsim 0 when absent
+     * or when it lists an ssrc twice. */
     size_t nsim;
     uint32_t sim_ssrc[FL_SDP_MAX_RIDS], sim_rtx[FL_SDP_MAX_RIDS];
 } fl_sdp_media;
