@@ -605,13 +605,53 @@ static void test_answer_on_cases(void **state)
     free(a);
 }
 
+/* tests/fuzz/corpus/sdp/chromium156_simulcast_offer: Chromium 156's offer
+ * for addTransceiver(canvas track, {direction: "sendonly", sendEncodings:
+ * q, h, f}); the answers below were given back to that Chromium, which kept
+ * its three encodings with simulcast_recv and one without. */
+static void test_chromium_capture(void **state)
+{
+    (void)state;
+    FILE *f = fopen("tests/fuzz/corpus/sdp/chromium156_simulcast_offer", "rb");
+    if (!f)
+        skip();
+    static char offer[FL_SDP_MAX_LEN + 1];
+    size_t n = fread(offer, 1, FL_SDP_MAX_LEN, f);
+    offer[n] = '\0';
+    fclose(f);
+    fl_sdp_desc *d = new_desc();
+    describe_ok(offer, d);
+    assert_int_equal(d->nmedia, 1);
+    const fl_sdp_media *v = &d->media[0];
+    assert_layers(v, "q;h;f", FL_SDP_RID_SEND);
+    assert_int_equal(v->ext_ids[FL_SDP_EXT_RID], 10);
+    assert_int_equal(v->ext_ids[FL_SDP_EXT_RRID], 11);
+    assert_int_equal(v->dir, FL_SDP_DIR_SENDONLY);
+    assert_int_equal(v->nssrcs, 0);
+
+    fl_sdp_local l = local_defaults();
+    l.simulcast_recv = 1;
+    char *text = answer(offer, &l, FL_SDP_DIR_RECVONLY, d);
+    assert_layers(&d->media[0], "q;h;f", FL_SDP_RID_RECV);
+    assert_non_null(strstr(text, "a=rid:q recv\r\na=rid:h recv\r\na=rid:f recv\r\n"
+                                 "a=simulcast:recv q;h;f\r\n"));
+    assert_reads_back(offer, d, text);
+    free(text);
+    l.simulcast_recv = 0;
+    text = answer(offer, &l, FL_SDP_DIR_RECVONLY, d);
+    assert_null(strstr(text, "a=rid"));
+    assert_null(strstr(text, "a=simulcast"));
+    free(text);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_describe_rid),    cmocka_unit_test(test_describe_sim),
         cmocka_unit_test(test_rid_rules),       cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_answer_off),      cmocka_unit_test(test_answer_on),
-        cmocka_unit_test(test_answer_on_cases),
+        cmocka_unit_test(test_answer_on_cases), cmocka_unit_test(test_chromium_capture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
