@@ -153,6 +153,7 @@ static void write_media(fl__sdp_str *s,
     for (size_t i = 0; i < m->ncodecs; i++)
         write_codec(s, &m->codecs[i]);
     write_ssrcs(s, m);
+    fl__sdp_simulcast_write(s, m);
 }
 
 /* A plain RTP section: its own port and c=, a=rtcp when not muxed, the

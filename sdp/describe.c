@@ -1,7 +1,8 @@
 /* The structured view of parsed SDP text: sessions attributes inherited by
  * sections, codecs from m=/rtpmap/fmtp/rtcp-fb, RTX by apt, extension ids,
- * ssrcs folded by ssrc-group:FID, ICE and DTLS attributes, candidates, and
- * for plain RTP the c= address, a=rtcp, a=crypto and a=direction. */
+ * ssrcs folded by ssrc-group:FID, simulcast layers (a=rid with a=simulcast,
+ * or ssrc-group:SIM), ICE and DTLS attributes, candidates, and for plain
+ * RTP the c= address, a=rtcp, a=crypto and a=direction. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@ typedef struct slice {
     const char *p;
     size_t n;
 } slice;
+
+#define MAX_RID_LINES 16 /* usable a=rid lines kept per section */
 
 typedef struct fid_pair {
     uint32_t ssrc, rtx;
@@ -42,6 +45,13 @@ typedef struct ctx {
     char msid[160];
     size_t nfid;
     fid_pair fid[FL_SDP_MAX_SSRCS];
+    size_t nrid_lines;
+    fl_sdp_rid rid_lines[MAX_RID_LINES];
+    int has_sc;
+    fl__sdp_sc sc;
+    int sim_seen, sim_bad; /* a=ssrc-group:SIM read; it listed an ssrc twice */
+    size_t nsim;
+    uint32_t sim[FL_SDP_MAX_RIDS];
     /* per section, kept until the end */
     int has_dir_of[FL_SDP_MAX_MEDIA];
     int bundle_only_of[FL_SDP_MAX_MEDIA];
@@ -153,7 +163,8 @@ static int media_line(ctx *c, slice v)
     fl_sdp_media *m = &d->media[d->nmedia++];
     c->m = m;
     c->m_has_dir = c->bundle_only = 0;
-    c->nfid = 0;
+    c->nfid = c->nrid_lines = c->nsim = 0;
+    c->has_sc = c->sim_seen = c->sim_bad = 0;
     c->msid[0] = '\0';
     memset(c->rtpmap_seen, 0, sizeof(c->rtpmap_seen));
     memset(c->ext_uri, 0, sizeof(c->ext_uri));
@@ -313,9 +324,33 @@ static int ssrc_attr(ctx *c, slice v)
     return 0;
 }
 
+/* a=ssrc-group:SIM <ssrc>...: the first one, its first FL_SDP_MAX_RIDS. */
+static int sim_group(ctx *c, slice v)
+{
+    size_t n = 0;
+    for (slice t = next_token(&v); t.n; t = next_token(&v), n++) {
+        uint64_t ssrc;
+        if (to_uint(t, UINT32_MAX, &ssrc) != 0)
+            return fail(c, "a=ssrc-group:SIM lists something other than ssrcs");
+        if (c->sim_seen)
+            continue;
+        for (size_t i = 0; i < c->nsim; i++)
+            c->sim_bad |= c->sim[i] == ssrc;
+        if (c->nsim < FL_SDP_MAX_RIDS)
+            c->sim[c->nsim++] = (uint32_t)ssrc;
+    }
+    if (n == 0)
+        return fail(c, "a=ssrc-group:SIM needs ssrcs");
+    c->sim_seen = 1;
+    return 0;
+}
+
 static int ssrc_group(ctx *c, slice v)
 {
-    if (!eq(next_token(&v), "FID"))
+    slice semantics = next_token(&v);
+    if (eq(semantics, "SIM"))
+        return sim_group(c, v);
+    if (!eq(semantics, "FID"))
         return 0;
     uint64_t a, b;
     if (to_uint(next_token(&v), UINT32_MAX, &a) != 0 ||
@@ -411,6 +446,33 @@ static int crypto_attr(ctx *c, slice v)
     return 0;
 }
 
+/* a=rid: a usable line kept (the first of an id and direction). */
+static int rid_attr(ctx *c, slice v)
+{
+    fl_sdp_rid r;
+    const char *why;
+    int usable;
+    if (fl__sdp_rid_parse(v.p, v.n, c->m, &r, &usable, &why) != 0)
+        return fail(c, why);
+    for (size_t i = 0; i < c->nrid_lines && usable; i++)
+        usable = strcmp(c->rid_lines[i].id, r.id) != 0 || c->rid_lines[i].dir != r.dir;
+    if (usable && c->nrid_lines < MAX_RID_LINES)
+        c->rid_lines[c->nrid_lines++] = r;
+    return 0;
+}
+
+/* a=simulcast: one per section, read once the section's a=rid are known. */
+static int simulcast_attr(ctx *c, slice v)
+{
+    const char *why;
+    if (c->has_sc)
+        return fail(c, "a=simulcast twice in a section");
+    if (fl__sdp_simulcast_parse(v.p, v.n, &c->sc, &why) != 0)
+        return fail(c, why);
+    c->has_sc = 1;
+    return 0;
+}
+
 /* ICE/DTLS attributes, on the session or a section. */
 static int transport_attr(ctx *c,
                           slice name,
@@ -496,6 +558,10 @@ static int media_attr(ctx *c, slice name, slice v)
         return ssrc_attr(c, v);
     } else if (eq(name, "ssrc-group")) {
         return ssrc_group(c, v);
+    } else if (eq(name, "rid")) {
+        return rid_attr(c, v);
+    } else if (eq(name, "simulcast")) {
+        return simulcast_attr(c, v);
     } else if (eq(name, "rtcp")) {
         return rtcp_attr(c, v);
     } else if (eq(name, "crypto")) {
@@ -522,6 +588,21 @@ static int media_attr(ctx *c, slice name, slice v)
         m->comedia = eq(d, "active") ? 1 : eq(d, "passive") ? 2 : eq(d, "both") ? 3 : 0;
     }
     return 0;
+}
+
+/* The layers of RID simulcast, and of SSRC simulcast with each RTX. */
+static void simulcast_of(ctx *c, fl_sdp_media *m)
+{
+    if (c->has_sc)
+        fl__sdp_simulcast_layers(&c->sc, c->rid_lines, c->nrid_lines, m);
+    if (c->sim_bad)
+        return;
+    m->nsim = c->nsim;
+    for (size_t i = 0; i < c->nsim; i++) {
+        m->sim_ssrc[i] = c->sim[i];
+        for (size_t k = 0; k < c->nfid && !m->sim_rtx[i]; k++)
+            m->sim_rtx[i] = c->fid[k].ssrc == c->sim[i] ? c->fid[k].rtx : 0;
+    }
 }
 
 /* What a section gets once its lines are read: RTX links, FID folding,
@@ -554,6 +635,7 @@ static void finish_media(ctx *c)
             m->nssrcs--;
         }
     }
+    simulcast_of(c, m);
     for (int e = 0; e < FL_SDP_EXT_COUNT; e++) {
         uint8_t id = c->ext_ids[e]; /* the session's, unless the section uses the id */
         if (!m->ext_ids[e] && id && !c->ext_uri[id].n)

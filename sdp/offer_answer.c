@@ -350,6 +350,39 @@ static int accept_section(const fl_sdp_media *o,
     return 0;
 }
 
+/* Whether a layer may use one of the codecs the answer kept. */
+static int rid_kept(const fl_sdp_rid *r, const fl_sdp_media *a)
+{
+    for (size_t i = 0; i < r->npts; i++) {
+        if (codec_by_pt(a->codecs, a->ncodecs, r->pts[i]))
+            return 1;
+    }
+    return r->npts == 0;
+}
+
+/* The offer's send layers answered as ours to receive (fl_sdp_local's
+ * simulcast_recv), with the RID extensions, on a video section we receive. */
+static void answer_simulcast(const fl_sdp_media *o, fl_sdp_media *a)
+{
+    if (o->kind != FL_SDP_KIND_VIDEO || !recvs(a->dir) || !o->ext_ids[FL_SDP_EXT_RID])
+        return;
+    a->nrids = 0;
+    for (size_t i = 0; i < o->nrids && i < FL_SDP_MAX_RIDS; i++) {
+        const fl_sdp_rid *r = &o->rids[i];
+        if (r->dir != FL_SDP_RID_SEND || !rid_kept(r, a))
+            continue;
+        fl_sdp_rid *k = &a->rids[a->nrids++];
+        memset(k, 0, sizeof(*k));
+        memcpy(k->id, r->id, sizeof(k->id));
+        k->dir = FL_SDP_RID_RECV;
+        k->paused = r->paused;
+    }
+    if (a->nrids) {
+        a->ext_ids[FL_SDP_EXT_RID] = o->ext_ids[FL_SDP_EXT_RID];
+        a->ext_ids[FL_SDP_EXT_RRID] = o->ext_ids[FL_SDP_EXT_RRID];
+    }
+}
+
 /* 1 when the section is accepted, 0 rejected, or an error. */
 static int answer_media(const conf *cf,
                         const fl_sdp_media *o,
@@ -378,6 +411,8 @@ static int answer_media(const conf *cf,
     a->rtcp_rsize = o->rtcp_rsize;
     for (int e = 0; e < FL_SDP_EXT_COUNT; e++)
         a->ext_ids[e] = cf->exts & (1u << e) ? o->ext_ids[e] : 0;
+    if (cf->local->simulcast_recv)
+        answer_simulcast(o, a);
     fill_local(cf, a, ssrc_done);
     return 1;
 }

@@ -1,6 +1,7 @@
 /* SDP (RFC 8866) parse and write, and offer/answer (RFC 3264) for WebRTC:
  * BUNDLE (RFC 8843), rtcp-mux, rtcp-rsize, msid, ssrc/ssrc-group:FID, ICE and
- * DTLS attributes, extmap, rtcp-fb, directions; codec negotiation by name
+ * DTLS attributes, simulcast (RFC 8851 a=rid, RFC 8853 a=simulcast, and
+ * a=ssrc-group:SIM), extmap, rtcp-fb, directions; codec negotiation by name
  * and fmtp (never by payload number), answers keeping the offerer's payload
  * numbers. Sans-IO and allocation-light: nothing here is on the media path.
  *
@@ -24,6 +25,9 @@
 #define FL_SDP_MAX_SSRCS      8
 #define FL_SDP_MAX_CANDIDATES 32
 #define FL_SDP_MAX_LEN        65536 /* longest SDP text accepted */
+#define FL_SDP_MAX_RIDS       4     /* simulcast layers kept per section */
+#define FL_SDP_RID_MAX_PTS    8     /* payload types kept from a=rid pt= */
+#define FL_SDP_RID_MAX_LEN    15    /* longest rid-id kept (one-byte extension: 16 bytes) */
 
 /* Media kinds; the same bits as the engine's FL_MEDIA_AUDIO/VIDEO. */
 typedef enum fl_sdp_kind {
@@ -134,6 +138,29 @@ typedef struct fl_sdp_codec {
     int rtx_pt;          /* the payload type of its RTX (a=fmtp apt=<pt>); -1 none */
 } fl_sdp_codec;
 
+/* Which way a simulcast layer (a=rid, a=simulcast part) goes, seen from the
+ * side that wrote the description. */
+typedef enum fl_sdp_rid_dir {
+    FL_SDP_RID_SEND = 1,
+    FL_SDP_RID_RECV = 2,
+} fl_sdp_rid_dir;
+
+/* One simulcast layer: an a=simulcast entry (the first alternative of its
+ * layer that an a=rid line of the same direction defines) with that line's
+ * figures (RFC 8851). */
+typedef struct fl_sdp_rid {
+    char id[FL_SDP_RID_MAX_LEN + 1]; /* rid-id: the value of the sdes:rtp-stream-id extension */
+    fl_sdp_rid_dir dir;
+    int paused; /* written "~id" in a=simulcast */
+    /* pt=: the payload types the layer may use, those of the m= line only;
+     * npts 0: any of the section's. */
+    size_t npts;
+    uint8_t pts[FL_SDP_RID_MAX_PTS];
+    /* max-width, max-height (pixels), max-fps, max-br (bits/s); 0 when absent
+     * or not a whole number */
+    uint32_t max_width, max_height, max_fps, max_br;
+} fl_sdp_rid;
+
 typedef struct fl_sdp_ssrc {
     uint32_t ssrc;
     uint32_t rtx_ssrc; /* from a=ssrc-group:FID <ssrc> <rtx>; 0 none */
@@ -192,6 +219,22 @@ typedef struct fl_sdp_media {
     uint16_t sctp_port;
     uint32_t max_message_size; /* a=max-message-size; 0 when absent */
     int sctp_legacy;           /* the DTLS/SCTP form with a=sctpmap */
+    /* RID simulcast (RFC 8853): the layers of a=simulcast in its order, send
+     * part first, at most FL_SDP_MAX_RIDS (later layers dropped). The order
+     * is the sender's (Chromium: its sendEncodings, commonly lowest first);
+     * SDP does not say which layer is larger unless a=rid restricts it, so
+     * the streams' own resolutions tell. A layer's alternatives ("a,b")
+     * give its first one with an a=rid line of the part's direction; a
+     * layer with none is dropped. No a=simulcast: nrids 0 (a=rid lines alone
+     * are not simulcast). */
+    size_t nrids;
+    fl_sdp_rid rids[FL_SDP_MAX_RIDS];
+    /* SSRC simulcast: the first a=ssrc-group:SIM, in its order (lowest
+     * layer first, as Chromium writes it; at most FL_SDP_MAX_RIDS), each
+     * with its RTX SSRC from a=ssrc-group:FID (0 none); nsim 0 when absent
+     * or when it lists an ssrc twice. */
+    size_t nsim;
+    uint32_t sim_ssrc[FL_SDP_MAX_RIDS], sim_rtx[FL_SDP_MAX_RIDS];
 } fl_sdp_media;
 
 typedef struct fl_sdp_desc {
@@ -226,7 +269,14 @@ void fl_sdp_destroy(fl_sdp *s);
 /* Fills the structured view of s. FL_EBADMSG (reason in err) for an SDP
  * whose attributes contradict themselves in a way that matters here (an
  * a=rtpmap for a payload type not on the m= line is ignored, not an error;
- * a missing c= is not an error). */
+ * a missing c= is not an error), and for simulcast lines against their
+ * grammar (RFC 8851, 8853, 5576): an a=rid without an id of letters, digits,
+ * '-' and '_', or without send/recv, or with a pt= entry that is not a
+ * payload type; an a=simulcast without a send/recv list, with a direction
+ * twice, an empty or malformed entry, or twice in a section; an
+ * a=ssrc-group:SIM without ssrcs or with something else. Unknown a=rid
+ * parameters, rids a=simulcast names that no a=rid line defines, and ids
+ * longer than FL_SDP_RID_MAX_LEN are not errors: those layers are left out. */
 int fl_sdp_describe(const fl_sdp *s, fl_sdp_desc *out, char *err, size_t errlen);
 
 /* ---- offer/answer ---- */
@@ -301,6 +351,18 @@ typedef struct fl_sdp_local {
     int datachannels;
     uint16_t sctp_port;
     uint32_t max_message_size;
+    /* Receiving simulcast (answers only; not with plain): a video section we
+     * receive whose offer has a=simulcast send layers (fl_sdp_media.rids)
+     * and the sdes:rtp-stream-id extension is answered with "a=rid:<id>
+     * recv" for each layer and "a=simulcast:recv <id>;<id>..." in the offer's
+     * order (a paused layer stays paused), and accepts the rtp-stream-id and
+     * repaired-rtp-stream-id extensions with the offer's ids, whatever
+     * `exts` says; a layer whose pt= list names no codec we kept is left out.
+     * The answer's view records the layers (dir FL_SDP_RID_RECV). 0: the
+     * answer is as without simulcast (no a=rid/a=simulcast, the extensions
+     * as `exts` says), so a browser sends one layer. SSRC simulcast
+     * (a=ssrc-group:SIM) needs nothing in the answer. */
+    int simulcast_recv;
 } fl_sdp_local;
 
 /* Answers an offer (RFC 3264, RFC 8843 BUNDLE, RFC 8829's answer rules):
@@ -374,6 +436,16 @@ int fl_sdp_codec_parse(const char *spec, fl_sdp_codec *out);
 /* The section's first codec that is not RTX/red/ulpfec/CN/telephone-event
  * (what the other side will send and we will send), or NULL. */
 const fl_sdp_codec *fl_sdp_media_main_codec(const fl_sdp_media *m);
+
+/* The layer (index in m->rids) whose id is the len bytes at rid (the value
+ * of an sdes:rtp-stream-id or repaired-rtp-stream-id header extension, not
+ * NUL-terminated) among the layers of direction dir; -1 when none. */
+int fl_sdp_media_rid_layer(const fl_sdp_media *m, fl_sdp_rid_dir dir, const char *rid, size_t len);
+
+/* The SSRC simulcast layer (index in m->sim_ssrc) that ssrc is the media
+ * or the RTX of (*rtx set to 1 for an RTX SSRC, 0 otherwise; rtx may be
+ * NULL); -1 when none. */
+int fl_sdp_media_ssrc_layer(const fl_sdp_media *m, uint32_t ssrc, int *rtx);
 
 /* Our direction flips: what the remote's `dir` means for us. */
 fl_sdp_dir fl_sdp_dir_reverse(fl_sdp_dir dir);

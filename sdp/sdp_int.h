@@ -50,4 +50,56 @@ int fl__sdp_codec_is_aux(const char *name);
  * memory (or a crypto line that cannot be written). */
 char *fl__sdp_desc_write(const fl_sdp_desc *d, const char *address, int plain);
 
+/* ---- simulcast (simulcast.c) ---- */
+
+/* Parses an a=rid value ("<id> <send|recv>[ pt=..;max-width=..;...]") of
+ * section m (whose m= line gives the payload types pt= may name). 0, with
+ * *usable set when the line can define a layer here (an id of at most
+ * FL_SDP_RID_MAX_LEN characters, and when pt= is given, at least one of its
+ * payload types on the m= line); FL_EBADMSG with a reason in *why (a
+ * static string) for no id or direction, an id of other characters than
+ * RFC 8851's, a direction other than send/recv, a pt= entry not a payload
+ * type. Other parameters are ignored, max-* values that are not whole
+ * numbers too. */
+int fl__sdp_rid_parse(const char *v,
+                      size_t n,
+                      const fl_sdp_media *m,
+                      fl_sdp_rid *out,
+                      int *usable,
+                      const char **why);
+
+#define FL__SDP_SC_MAX_IDS 32 /* a=simulcast entries kept (later ones ignored) */
+
+/* One a=simulcast entry, pointing into the text. */
+typedef struct fl__sdp_sc_id {
+    const char *p;
+    size_t n;
+    fl_sdp_rid_dir dir;
+    int paused;
+    size_t layer; /* layers counted over both directions, from 0 */
+} fl__sdp_sc_id;
+
+typedef struct fl__sdp_sc {
+    size_t nids, nlayers;
+    fl__sdp_sc_id ids[FL__SDP_SC_MAX_IDS];
+} fl__sdp_sc;
+
+/* Parses an a=simulcast value ("send a;b,c;~d recv e", RFC 8853; the
+ * drafts' "send rid=a;b" too) into out, which points into v. FL_EBADMSG
+ * with a reason in *why for no direction, a direction other than
+ * send/recv or given twice, a direction without a list, an empty or
+ * malformed entry. */
+int fl__sdp_simulcast_parse(const char *v, size_t n, fl__sdp_sc *out, const char **why);
+
+/* m->rids from a parsed a=simulcast and the section's usable a=rid lines,
+ * as fl_sdp_media documents. */
+void fl__sdp_simulcast_layers(const fl__sdp_sc *sc,
+                              const fl_sdp_rid *lines,
+                              size_t nlines,
+                              fl_sdp_media *m);
+
+/* Appends m's a=rid lines (id and direction only: their restrictions are
+ * not written) and its a=simulcast line; nothing when nrids is 0. */
+void fl__sdp_simulcast_write(fl__sdp_str *s, const fl_sdp_media *m);
+
 #endif

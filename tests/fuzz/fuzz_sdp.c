@@ -3,7 +3,8 @@
  * refused cleanly, and an offer that describes must be answerable (or
  * refused) with a fixed local side, the answer's text parsing back to the
  * same figures and being accepted by fl_sdp_process_answer against the
- * offer; the same for a plain RTP/SDES answer (RtpEndpoint). */
+ * offer, with and without simulcast_recv (the answer's layers read back
+ * the same); the same for a plain RTP/SDES answer (RtpEndpoint). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,7 +32,32 @@ static void offerer_reads(const fl_sdp_desc *offer, const fl_sdp_desc *back)
         abort();
 }
 
-static void answer(const fl_sdp_desc *offer, fl_sdp_desc *ans, fl_sdp_desc *back)
+/* The simulcast figures of a section are within their bounds. */
+static void layers_sane(const fl_sdp_media *m)
+{
+    if (m->nrids > FL_SDP_MAX_RIDS || m->nsim > FL_SDP_MAX_RIDS)
+        abort();
+    for (size_t i = 0; i < m->nrids; i++) {
+        const fl_sdp_rid *r = &m->rids[i];
+        size_t n = strnlen(r->id, sizeof(r->id));
+        if (n == 0 || n > FL_SDP_RID_MAX_LEN || r->npts > FL_SDP_RID_MAX_PTS ||
+            (r->dir != FL_SDP_RID_SEND && r->dir != FL_SDP_RID_RECV))
+            abort();
+    }
+}
+
+static void same_layers(const fl_sdp_media *m, const fl_sdp_media *n)
+{
+    if (n->nrids != m->nrids)
+        abort();
+    for (size_t k = 0; k < m->nrids; k++) {
+        if (strcmp(n->rids[k].id, m->rids[k].id) != 0 || n->rids[k].dir != m->rids[k].dir ||
+            n->rids[k].paused != m->rids[k].paused)
+            abort();
+    }
+}
+
+static void answer(const fl_sdp_desc *offer, fl_sdp_desc *ans, fl_sdp_desc *back, int simulcast)
 {
     fl_sdp_local l;
     memset(&l, 0, sizeof(l));
@@ -46,6 +72,7 @@ static void answer(const fl_sdp_desc *offer, fl_sdp_desc *ans, fl_sdp_desc *back
     l.ncandidates = 1;
     l.candidates = candidates;
     l.end_of_candidates = 1;
+    l.simulcast_recv = simulcast;
     char *text, err[128];
     int rc = fl_sdp_answer(offer, &l, FL_SDP_DIR_SENDRECV, FL_SDP_DIR_SENDONLY, ans, &text, err,
                            sizeof(err));
@@ -66,6 +93,9 @@ static void answer(const fl_sdp_desc *offer, fl_sdp_desc *ans, fl_sdp_desc *back
         if (!m->rejected && (n->ncodecs != m->ncodecs || n->dir != m->dir ||
                              memcmp(n->ext_ids, m->ext_ids, sizeof(m->ext_ids)) != 0 ||
                              n->nssrcs != m->nssrcs || n->setup != m->setup))
+            abort();
+        same_layers(m, n);
+        if (!simulcast && m->nrids)
             abort();
     }
     offerer_reads(offer, back);
@@ -140,7 +170,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(out);
     if (fl_sdp_describe(s, d, err, sizeof(err)) == 0) {
         fl_sdp_media_main_codec(&d->media[0]);
-        answer(d, a, b);
+        for (size_t i = 0; i < d->nmedia; i++)
+            layers_sane(&d->media[i]);
+        answer(d, a, b, 0);
+        answer(d, a, b, 1);
         answer_plain(d, a, b);
     }
     fl_sdp_destroy(s);
