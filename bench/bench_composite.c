@@ -318,22 +318,6 @@ static int parse_opts(int argc, char **argv, cb_opts *o)
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n, double *lo, double *hi)
-{
-    double s[MAX_ROUNDS];
-    memcpy(s, v, (size_t)n * sizeof(double));
-    qsort(s, (size_t)n, sizeof(double), cmp_double);
-    *lo = s[0];
-    *hi = s[n - 1];
-    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
 int fl_bench_composite_run(int argc, char **argv)
 {
     cb_opts o;
@@ -364,8 +348,9 @@ int fl_bench_composite_run(int argc, char **argv)
         return 1;
     }
     double flo, fhi, blo, bhi, rlo, rhi, plo, phi;
-    double f = median(fluo_us, o.rounds, &flo, &fhi), b = median(bare_us, o.rounds, &blo, &bhi);
-    double ra = median(ratio, o.rounds, &rlo, &rhi), p = median(fps, o.rounds, &plo, &phi);
+    double f = xb_median(fluo_us, o.rounds, &flo, &fhi),
+           b = xb_median(bare_us, o.rounds, &blo, &bhi);
+    double ra = xb_median(ratio, o.rounds, &rlo, &rhi), p = xb_median(fps, o.rounds, &plo, &phi);
     printf("\n| %d inputs, %dx%d %d fps | CPU per output picture | range |\n"
            "|---|---|---|\n"
            "| fluo Composite (process) | %.0f us | %.0f-%.0f |\n"

@@ -652,22 +652,6 @@ static int parse_opts(int argc, char **argv, fb_opts *o)
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n, double *lo, double *hi)
-{
-    double s[MAX_ROUNDS];
-    memcpy(s, v, (size_t)n * sizeof(double));
-    qsort(s, (size_t)n, sizeof(double), cmp_double);
-    *lo = s[0];
-    *hi = s[n - 1];
-    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
 /* The clips: fl_clip_vp8's (ZBar, image overlay) and the face clip. */
 typedef struct fb_clips {
     xb_clip synth, face;
@@ -784,15 +768,15 @@ int fl_bench_filter_run(int argc, char **argv)
         if (!o.on[i])
             continue;
         double flo, fhi, blo, bhi, plo, phi;
-        f[i] = median(fluo_us[i], o.rounds, &flo, &fhi);
-        b[i] = median(bare_us[i], o.rounds, &blo, &bhi);
-        ra[i] = median(ratio[i], o.rounds, &rlo[i], &rhi[i]);
-        p[i] = median(fps[i], o.rounds, &plo, &phi);
+        f[i] = xb_median(fluo_us[i], o.rounds, &flo, &fhi);
+        b[i] = xb_median(bare_us[i], o.rounds, &blo, &bhi);
+        ra[i] = xb_median(ratio[i], o.rounds, &rlo[i], &rhi[i]);
+        p[i] = xb_median(fps[i], o.rounds, &plo, &phi);
         printf("| %s | %.0f [%.0f-%.0f] | %.0f [%.0f-%.0f] | %.2f [%.2f-%.2f] | %.1f |\n",
                filters[i].type, f[i], flo, fhi, b[i], blo, bhi, ra[i], rlo[i], rhi[i], p[i]);
     }
     if (o.on[F_FACE]) {
-        double dlo, dhi, d = median(detect_us, o.rounds, &dlo, &dhi);
+        double dlo, dhi, d = xb_median(detect_us, o.rounds, &dlo, &dhi);
         printf("\nFaceOverlayFilter detects as often as its thread sustains (each detection "
                "%dx the last one's time after it, %d ms at least); a face detection alone "
                "(%d wide, bare) costs %.0f us [%.0f-%.0f]\n",

@@ -122,3 +122,21 @@ int xb_stream_push(xb_stream *st)
     }
     return rc;
 }
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double xb_median(const double *v, int n, double *lo, double *hi)
+{
+    double s[XB_MEDIAN_MAX];
+    if (n > XB_MEDIAN_MAX)
+        n = XB_MEDIAN_MAX;
+    memcpy(s, v, (size_t)n * sizeof(double));
+    qsort(s, (size_t)n, sizeof(double), cmp_double);
+    *lo = s[0];
+    *hi = s[n - 1];
+    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}

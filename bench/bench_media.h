@@ -42,6 +42,10 @@ double xb_thread_cpu_us(void);
 double xb_process_cpu_us(void);
 void xb_sleep_until_us(int64_t t);
 void xb_sleep_ms(int ms);
+/* The median of n values (1..XB_MEDIAN_MAX; v left as it is), their least
+ * in *lo and greatest in *hi. */
+#define XB_MEDIAN_MAX 64
+double xb_median(const double *v, int n, double *lo, double *hi);
 /* Frees a clip's frames and the clip. */
 void xb_clip_free(xb_clip *c);
 /* Depacketizes one loop of c->clip into c->frame (copies): 0 or a code. */

@@ -605,21 +605,6 @@ static int parse_opts(int argc, char **argv, xb_opts *o)
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Median, min and max of n values (sorted in place). */
-static double median(double *v, int n, double *lo, double *hi)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    *lo = v[0];
-    *hi = v[n - 1];
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void print_fig(const char *what, const xb_fig *f)
 {
     printf("%s sessions=%d cpu_us_per_frame=%.0f main_us=%.0f worker_us=%.0f codec_us=%.0f "
@@ -669,10 +654,10 @@ static void ref_median(const xb_ref *refs, int n, xb_ref *out)
     for (int d = 0; d < 2; d++) {
         for (int k = 0; k < n; k++)
             v[k] = refs[k].paced.us[d];
-        out->paced.us[d] = median(v, n, &x, &x);
+        out->paced.us[d] = xb_median(v, n, &x, &x);
         for (int k = 0; k < n; k++)
             v[k] = refs[k].hot.us[d];
-        out->hot.us[d] = median(v, n, &x, &x);
+        out->hot.us[d] = xb_median(v, n, &x, &x);
     }
 }
 
@@ -728,17 +713,17 @@ static void rounds_median(const xb_opts *o, const xb_fig *figs, xb_fig *mid, cha
         mid->dropped += f->dropped;
         mid->held = mid->held && f->held;
     }
-    mid->cpu_us = median(v[0], o->rounds, &lo[0], &hi[0]);
-    mid->codec_us = median(v[1], o->rounds, &x, &x);
-    mid->worker_us = median(v[2], o->rounds, &x, &x);
-    mid->main_us = median(v[3], o->rounds, &x, &x);
-    mid->ratio_hot = median(v[4], o->rounds, &x, &x);
+    mid->cpu_us = xb_median(v[0], o->rounds, &lo[0], &hi[0]);
+    mid->codec_us = xb_median(v[1], o->rounds, &x, &x);
+    mid->worker_us = xb_median(v[2], o->rounds, &x, &x);
+    mid->main_us = xb_median(v[3], o->rounds, &x, &x);
+    mid->ratio_hot = xb_median(v[4], o->rounds, &x, &x);
     for (int k = 0; k < o->rounds; k++) {
         v[0][k] = figs[k].bare_us;
         v[1][k] = figs[k].ratio;
     }
-    mid->bare_us = median(v[0], o->rounds, &lo[1], &hi[1]);
-    mid->ratio = median(v[1], o->rounds, &lo[2], &hi[2]);
+    mid->bare_us = xb_median(v[0], o->rounds, &lo[1], &hi[1]);
+    mid->ratio = xb_median(v[1], o->rounds, &lo[2], &hi[2]);
     snprintf(ranges[0], sizeof(ranges[0]), " (%.0f-%.0f)", lo[0], hi[0]);
     snprintf(ranges[1], sizeof(ranges[1]), " (%.0f-%.0f)", lo[1], hi[1]);
     snprintf(ranges[2], sizeof(ranges[2]), " (%.2f-%.2f)", lo[2], hi[2]);
@@ -799,7 +784,7 @@ int fl_bench_transcode_run(int argc, char **argv)
     double lo, hi, ratio[MAX_ROUNDS];
     for (int k = 0; k < o.rounds; k++)
         ratio[k] = figs[k].ratio;
-    median(ratio, o.rounds, &lo, &hi);
+    xb_median(ratio, o.rounds, &lo, &hi);
     printf("\ntranscode sessions=%d rounds=%d cpu_us_per_frame=%.0f bare_us_per_frame=%.0f "
            "ratio=%.2f ratio_min=%.2f ratio_max=%.2f ratio_tight_loop=%.2f max_sessions=%d\n",
            o.sessions, o.rounds, m.cpu_us, m.bare_us, m.ratio, lo, hi, m.ratio_hot, held);
