@@ -90,11 +90,14 @@ typedef struct wr_sim_out {
     fl_layers ly;
     fl_vp8_rewrite vr;
     int cur, target; /* spatial layers forwarded and wanted; -1: none */
-    int tid;         /* the temporal layer chosen */
+    int tid;         /* the highest TID forwarded (FL_VP8_TID_ALL: all) */
+    int tid_chosen;  /* the layer choice's (the highest measured when all) */
     uint64_t switches;
     fl_time key_wanted_at; /* a key frame of target asked for at; 0: none */
     /* bytes per layer and TID in the current second */
     uint32_t bytes[FL_LAYERS_SPATIAL][FL_LAYERS_TEMPORAL];
+    uint32_t prev_bytes[FL_LAYERS_SPATIAL][FL_LAYERS_TEMPORAL]; /* the second before */
+    fl_time prev_dt;
     uint32_t rate[FL_LAYERS_SPATIAL]; /* each layer's last full second, bit/s */
     fl_time meter_at, next_update;
     int measured; /* a first measure was made */

@@ -524,7 +524,7 @@ static void stats_outbound(webrtc *wr,
         r->simulcast_switches = r->probe_padding_bytes = -1;
         if (i == 1 && st->so.active) {
             r->simulcast_layer = st->so.cur;
-            r->simulcast_temporal_layer = st->so.cur >= 0 ? st->so.tid : -1;
+            r->simulcast_temporal_layer = st->so.cur >= 0 ? st->so.tid_chosen : -1;
             r->simulcast_switches = (int64_t)st->so.switches;
             r->probe_padding_bytes = (int64_t)st->so.padding_bytes;
         }

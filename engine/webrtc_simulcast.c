@@ -274,15 +274,20 @@ static void sim_update(webrtc *wr, wr_stream *st, fl__pad *sink, fl_time now)
     so->next_update = now + SIM_UPDATE;
     /* the first measure sooner: nothing is chosen before one */
     if (now - so->meter_at >= SIM_METER || (!so->measured && now - so->meter_at >= SIM_UPDATE)) {
+        /* over this window and the one before: a key frame asked for a
+         * switch weighs half as much */
+        fl_time dt = now - so->meter_at + so->prev_dt;
         so->measured = 1;
-        fl_time dt = now - so->meter_at;
         for (int l = 0; l < FL_LAYERS_SPATIAL; l++) {
             for (int t = 0; t < FL_LAYERS_TEMPORAL; t++) {
-                uint64_t bps = (uint64_t)so->bytes[l][t] * 8 * FL_TIME_SEC / (uint64_t)dt;
+                uint64_t bytes = (uint64_t)so->bytes[l][t] + so->prev_bytes[l][t];
+                uint64_t bps = bytes * 8 * FL_TIME_SEC / (uint64_t)dt;
                 fl_layers_set_bitrate(&so->ly, l, t, bps > UINT32_MAX ? UINT32_MAX : (uint32_t)bps);
+                so->prev_bytes[l][t] = so->bytes[l][t];
                 so->bytes[l][t] = 0;
             }
         }
+        so->prev_dt = now - so->meter_at;
         so->meter_at = now;
     }
     so->vp8 = strcasecmp(fl__wr_sent_codec_name(st), "VP8") == 0;
@@ -294,9 +299,20 @@ static void sim_update(webrtc *wr, wr_stream *st, fl__pad *sink, fl_time now)
         so->target = c.spatial;
         so->key_wanted_at = 0;
     }
-    if (c.temporal >= 0 && c.temporal != so->tid) {
-        so->tid = c.temporal;
-        fl_vp8_rewrite_set_target_tid(&so->vr, c.temporal);
+    /* a layer's top measured TID: all of them, those not measured yet too */
+    so->tid_chosen = c.temporal;
+    int tid = c.temporal;
+    if (c.spatial >= 0 && tid >= 0) {
+        int top = 0;
+        for (int t = 0; t < FL_LAYERS_TEMPORAL; t++)
+            if (so->ly.layer[c.spatial].bps[t])
+                top = t;
+        if (tid >= top)
+            tid = FL_VP8_TID_ALL;
+    }
+    if (tid >= 0 && tid != so->tid) {
+        so->tid = tid;
+        fl_vp8_rewrite_set_target_tid(&so->vr, tid);
     }
     if (so->target >= 0 && so->target != so->cur &&
         (!so->key_wanted_at || now - so->key_wanted_at >= SIM_KEY_AGAIN)) {

@@ -93,15 +93,22 @@ static uint64_t budget(const fl_layers *ly)
 }
 
 /* Whether the current choice still holds: its rate within `keep` percent
- * of the estimate (and within the cap's budget). */
-static int keeps(const fl_layers *ly)
+ * of the estimate and within the cap (a cap is not an estimate: a key
+ * frame may take a layer near it over its 90% for a second). Only a whole
+ * layer, or the lowest: a higher layer thinned of its temporal layers is
+ * never kept over the lower one whole. */
+static int keeps(const fl_layers *ly, fl_time now)
 {
-    uint64_t est = ly->estimate, c = cost(&ly->layer[ly->cur.spatial], ly->cur.temporal);
+    int s = ly->cur.spatial;
+    uint64_t est = ly->estimate, c = cost(&ly->layer[s], ly->cur.temporal);
+    if (ly->cur.temporal < top(&ly->layer[s])) {
+        for (int l = 0; l < s; l++)
+            if (available(ly, l, now))
+                return 0;
+    }
     if (!est || c > est / 100 * ly->cfg.keep + est % 100 * ly->cfg.keep / 100)
         return 0;
-    if (!ly->cap)
-        return 1;
-    return c <= ly->cap / 100 * ly->cfg.headroom + ly->cap % 100 * ly->cfg.headroom / 100;
+    return !ly->cap || c <= ly->cap;
 }
 
 /* The target among the layers at or below max_s (the lowest available
@@ -180,7 +187,7 @@ int fl_layers_update(fl_layers *ly, fl_time now, fl_layer_choice *out)
         clamped = 1;
     }
     int c = compare(want, ly->cur);
-    if (c < 0 && keeps(ly))
+    if (c < 0 && keeps(ly, now))
         c = 0; /* an estimate that follows what arrives: no cause to go down */
     if (c <= 0) {
         ly->up_pending = 0;

@@ -26,10 +26,12 @@
  *   `start_high`, as if the estimate were the cap (no cap: the highest).
  * - A receiver's estimate follows what it receives (about as much, more
  *   while it probes; once its link is full, some 85% of what gets
- *   through, so under 1/1.15 of the layer's rate), so the current
- *   choice is kept while its rate is within `keep` percent of the
- *   estimate (and fits the cap's budget), even when it no longer fits the
- *   budget: going down on an estimate that merely follows would never end.
+ *   through, so under 1/1.15 of the layer's rate), so the current choice
+ *   is kept while its rate is within `keep` percent of the estimate and
+ *   within the cap, even when it no longer fits the budget: going down on
+ *   an estimate that merely follows would never end. Only a whole layer
+ *   (or the lowest) is kept so: a higher layer thinned of temporal layers
+ *   gives way to the lower one whole.
  * - Down (a lower spatial layer, or fewer temporal layers) at once. Up only
  *   once every target of the last `hold` was above the current one, and
  *   then to the lowest of those (if its layer went idle meanwhile, the best

@@ -358,6 +358,27 @@ static void test_floor(void **state)
     expect(&ly, T0 + 2 * MS, 1, 0, 0);
 }
 
+/* A higher layer thinned of its temporal layers is not kept over a lower
+ * layer whole; the lowest is. */
+static void test_keep_whole(void **state)
+{
+    (void)state;
+    fl_layers ly;
+    fl_layers_config cfg = { .start_high = 1 };
+    fl_layers_init(&ly, &cfg);
+    fl_layers_set_bitrate(&ly, 0, 0, 100000);
+    fl_layers_set_bitrate(&ly, 1, 0, 400000); /* layer 1 measured with TL0 only at first */
+    feed(&ly, 3, T0);
+    expect(&ly, T0, 1, 1, 0);
+    fl_layers_set_bitrate(&ly, 1, 1, 400000); /* its TL1 shows up: (1,0) is thinned */
+    fl_layers_set_estimate(&ly, 450000);      /* 405k: layer 0 whole; (1,0) would keep */
+    expect(&ly, T0 + MS, 1, 0, 0);
+    /* the lowest thinned is kept while it holds */
+    fl_layers_set_bitrate(&ly, 0, 1, 100000);
+    fl_layers_set_estimate(&ly, 150000); /* 135k: (0,0) fits, (0,1) 200k does not */
+    expect(&ly, T0 + 2 * MS, 0, 0, 0);
+}
+
 /* start_high: with no estimate, the best layer the cap allows; the first
  * estimate then moves it down at once when it does not hold it. */
 static void test_start_high(void **state)
@@ -404,7 +425,9 @@ static void test_keep(void **state)
     fl_layers_set_estimate(&ly, 2000000);
     fl_layers_set_cap(&ly, 1000000); /* a cap is not an estimate: its budget */
     expect(&ly, T0 + 4 * MS, 0, 1, 2);
-    fl_layers_set_cap(&ly, 400000); /* 360k: layer 1 (400k) must go */
+    fl_layers_set_cap(&ly, 400000); /* 360k, but a layer within the cap is kept */
+    expect(&ly, T0 + 5 * MS, 0, 1, 2);
+    fl_layers_set_cap(&ly, 390000); /* layer 1 (400k) over the cap: it goes */
     expect(&ly, T0 + 5 * MS, 1, 0, 2);
     assert_int_equal(ly.downs, 2);
 }
@@ -488,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_equal_bitrates),
         cmocka_unit_test(test_keep),
         cmocka_unit_test(test_start_high),
+        cmocka_unit_test(test_keep_whole),
         cmocka_unit_test(test_floor),
         cmocka_unit_test(test_temporal_layers),
         cmocka_unit_test(test_bad_args_and_config),
