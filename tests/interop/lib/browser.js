@@ -44,8 +44,9 @@
 //
 // Sampling in the page (timed there, not by round trips to Node):
 // `await peer.startSampling(250)` then `await peer.takeSamples()` gives the
-// stats() summaries since the last call (without the per-kind arrays), each
-// with t = the page's Date.now().
+// stats() summaries since the last call (without the per-kind arrays, but for
+// a simulcast sender's outVideos: one per rid), each with t = the page's
+// Date.now().
 //
 // In a network namespace (tests/interop/net): launchBrowser({ namespace,
 // fakeVideoFile }) runs Chromium through `ip netns exec` and serves the page
@@ -168,9 +169,11 @@ const PAGE = `<!doctype html>
     for (const kind of ['audio', 'video']) {
       if (!cfg[kind]) continue;
       const track = local && local.getTracks().find((t) => t.kind === kind);
-      const tr = track
-        ? pc.addTransceiver(track, { direction: dir, streams: [local] })
-        : pc.addTransceiver(kind, { direction: dir });
+      const init = { direction: dir };
+      if (track) init.streams = [local];
+      // simulcast: one encoding per layer ({rid, scaleResolutionDownBy, maxBitrate})
+      if (kind === 'video' && cfg.sendEncodings) init.sendEncodings = cfg.sendEncodings;
+      const tr = pc.addTransceiver(track || kind, init);
       const pref = prefer(kind, kind === 'video' ? cfg.videoCodec : cfg.audioCodec);
       if (pref) tr.setCodecPreferences(pref);
     }
@@ -335,7 +338,9 @@ const PAGE = `<!doctype html>
       busy = true;
       try {
         const s = await stats();
-        delete s.inVideos; delete s.inAudios; delete s.outVideos; delete s.outAudios;
+        delete s.inVideos; delete s.inAudios; delete s.outAudios;
+        // a simulcast sender's encodings (one outbound-rtp per rid) stay
+        if (s.outVideos.length < 2) delete s.outVideos;
         s.t = Date.now();
         samples.push(s);
       } catch (e) { /* closed */ }
@@ -559,7 +564,8 @@ class Peer {
   }
 
   // The samples taken since the last call: stats() summaries (without the
-  // per-kind arrays) with t = the page's Date.now().
+  // per-kind arrays, but for outVideos when there is more than one: a
+  // simulcast sender's encodings) with t = the page's Date.now().
   takeSamples() {
     return this._call(() => window.fluo.takeSamples(), undefined, 'takeSamples');
   }
@@ -702,7 +708,9 @@ async function launchBrowser(opts = {}) {
     //         constraints), direction ('sendrecv'),
     //         videoCodec (null: all), audioCodec, iceServers, iceTransportPolicy,
     //         degradationPreference (set on the video sender after
-    //         setLocalDescription; see peer.senderParams()) }
+    //         setLocalDescription; see peer.senderParams()),
+    //         sendEncodings (the video transceiver's, e.g. simulcast layers
+    //         [{rid, scaleResolutionDownBy, maxBitrate}]) }
     async newPeer(popts = {}) {
       const o = { audio: true, video: true, direction: 'sendrecv', ...popts };
       const name = o.name || `peer${n++}`;
@@ -731,6 +739,7 @@ async function launchBrowser(opts = {}) {
         iceTransportPolicy: o.iceTransportPolicy || 'all',
         bundlePolicy: o.bundlePolicy,
         degradationPreference: o.degradationPreference || null,
+        sendEncodings: o.sendEncodings || null,
       };
       await withTimeout(
         page.evaluate((c) => window.fluo.init(c), cfg),
