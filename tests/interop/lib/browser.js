@@ -169,11 +169,13 @@ const PAGE = `<!doctype html>
     for (const kind of ['audio', 'video']) {
       if (!cfg[kind]) continue;
       const track = local && local.getTracks().find((t) => t.kind === kind);
+      // cfg.sendEncodings: the video sender's encodings (simulcast layers:
+      // [{ rid, scaleResolutionDownBy, maxBitrate }, ...])
       const init = { direction: dir };
-      if (track) init.streams = [local];
-      // simulcast: one encoding per layer ({rid, scaleResolutionDownBy, maxBitrate})
       if (kind === 'video' && cfg.sendEncodings) init.sendEncodings = cfg.sendEncodings;
-      const tr = pc.addTransceiver(track || kind, init);
+      const tr = track
+        ? pc.addTransceiver(track, { ...init, streams: [local] })
+        : pc.addTransceiver(kind, init);
       const pref = prefer(kind, kind === 'video' ? cfg.videoCodec : cfg.audioCodec);
       if (pref) tr.setCodecPreferences(pref);
     }
