@@ -55,7 +55,8 @@
 //      undecodable switch shows as a stall, drops, and a PLI from the page);
 //   4. fluo's getStats on the viewers' endpoints (outbound video):
 //      simulcastLayer 2 / 0 / 1 for v1 / v2 / v3 at the window's end,
-//      simulcastSwitches > 0 for v1 and v3, and v3's layer 2 after the lift;
+//      simulcastSwitches at least the width changes each page saw (and > 0
+//      for v3, which switches up at the lift), v3's layer 2 after the lift;
 //      fluo's answer to the publisher keeps the three layers (a=simulcast:recv
 //      q;h;f and a=rid:... recv);
 //   5. the same publisher without simulcast (plain track, one encoding) to a
@@ -290,6 +291,7 @@ describe('simulcast over a real network', { skip: skipAll, timeout: 300000 }, ()
     it('measure', { timeout: 200000 }, async (t) => {
       const browsers = [];
       let pipeline = null;
+      let fluoTimer = null;
       try {
         const pubB = await launchBrowser({ namespace: lab.ns.pub, fakeVideoFile: CLIP });
         browsers.push(pubB);
@@ -337,6 +339,20 @@ describe('simulcast over a real network', { skip: skipAll, timeout: 300000 }, ()
           return f;
         };
 
+        // fluo's view of each viewer, every second: layer, REMB, probing
+        const fluoSeries = [];
+        let fluoBusy = false;
+        fluoTimer = setInterval(async () => {
+          if (fluoBusy) return;
+          fluoBusy = true;
+          const e = { t: Date.now() };
+          for (const v of ['v1', 'v2', 'v3']) {
+            const o = (await fluoVideoStats(viewers[v].ep)).outboundrtp || {};
+            e[v] = { layer: o.simulcastLayer, tl: o.simulcastTemporalLayer, remb: o.remb, pad: o.probePaddingBytesSent, bytes: o.bytesSent, lost: o.packetsLost };
+          }
+          fluoSeries.push(e);
+          fluoBusy = false;
+        }, 1000);
         // 1. v1 on the top layer; then every viewer on its own layer (v2
         // may be given a higher one at first and v3 a lower one: the window
         // is the steady state that follows)
@@ -361,6 +377,7 @@ describe('simulcast over a real network', { skip: skipAll, timeout: 300000 }, ()
         const liftMs = await waitUntil(viewers.v3.peer, (s) => s.inVideo && s.inVideo.frameWidth >= 1280, LIFT_MAX_MS + 10000);
         await q.sleep(4000);
         const fEnd = await mark('end');
+        clearInterval(fluoTimer);
         for (const v of ['v1', 'v2', 'v3']) await viewers[v].peer.screenshot(path.join(SHOTS, `simulcast_${v}.png`)).catch(() => {});
 
         const data = {};
@@ -435,6 +452,7 @@ describe('simulcast over a real network', { skip: skipAll, timeout: 300000 }, ()
             plis: q.delta(data.v3, g.inPli, t0, end),
             fpsAfterLift: meanFps(data.v3, lift, end),
           },
+          fluoPerSecond: fluoSeries,
           fluo: {
             windowStart: wStart,
             windowEnd: wEnd,
@@ -458,8 +476,22 @@ describe('simulcast over a real network', { skip: skipAll, timeout: 300000 }, ()
           const remb = f.presenter && f.presenter.inboundrtp && f.presenter.inboundrtp.remb;
           t.diagnostic(`fluo at ${at}: ${['v1', 'v2', 'v3'].map(lay).join('; ')}; REMB to the publisher ${q.kbps(remb)} kbit/s`);
         }
+        // per second, from fluo: layer.temporal, REMB and the rates sent
+        // (media + RTX, and padding) in kbit/s
+        for (const v of ['v1', 'v2', 'v3']) {
+          const row = [];
+          for (let i = 1; i < fluoSeries.length; i++) {
+            const a = fluoSeries[i - 1][v];
+            const b = fluoSeries[i][v];
+            const dt = (fluoSeries[i].t - fluoSeries[i - 1].t) / 1000;
+            const rate = (x, y) => (typeof x === 'number' && typeof y === 'number' ? Math.round(((y - x) * 8) / dt / 1000) : '-');
+            row.push(`${((fluoSeries[i].t - t0) / 1000).toFixed(0)}s:${b.layer}.${b.tl}/remb ${q.kbps(b.remb)}/sent ${rate(a.bytes, b.bytes)}/pad ${rate(a.pad, b.pad)}/lost ${b.lost}`);
+          }
+          t.diagnostic(`fluo per second, ${v}: ${row.join(' ')}`);
+        }
         t.diagnostic(`fluo stats: ${JSON.stringify(fluo)}`);
       } finally {
+        if (fluoTimer) clearInterval(fluoTimer);
         lab.clearAll();
         if (pipeline) await pipeline.release().catch(() => {});
         for (const b of browsers) await b.close().catch(() => {});
@@ -546,9 +578,15 @@ describe('simulcast over a real network', { skip: skipAll, timeout: 300000 }, ()
       const f = r.fluo.windowEnd;
       const lay = ['v1', 'v2', 'v3'].map((v) => fluoOut(f, v, 'simulcastLayer'));
       assert.deepEqual(lay, [2, 0, 1], `simulcastLayer v1/v2/v3 at the window's end: ${JSON.stringify(f)}`);
-      assert.ok(fluoOut(f, 'v1', 'simulcastSwitches') > 0, `v1 simulcastSwitches ${fluoOut(f, 'v1', 'simulcastSwitches')}`);
-      assert.ok(fluoOut(f, 'v3', 'simulcastSwitches') > 0, `v3 simulcastSwitches ${fluoOut(f, 'v3', 'simulcastSwitches')}`);
       const e = r.fluo.end;
+      // every width change a page saw is a switch of fluo's (the publisher
+      // keeps its sizes); fluo may make more than a page samples
+      for (const v of ['v1', 'v2', 'v3']) {
+        const seen = r.steps[v].length - 1;
+        const sw = fluoOut(e, v, 'simulcastSwitches');
+        assert.ok(sw !== null && sw >= seen && (seen === 0 || sw > 0), `${v}: simulcastSwitches ${sw}, width changes seen ${seen} ${JSON.stringify(r.steps[v])}`);
+      }
+      assert.ok(fluoOut(f, 'v3', 'simulcastSwitches') > 0, `v3 simulcastSwitches ${fluoOut(f, 'v3', 'simulcastSwitches')}`);
       assert.equal(fluoOut(e, 'v3', 'simulcastLayer'), 2, 'v3 after the lift');
       assert.ok(fluoOut(e, 'v3', 'simulcastSwitches') > fluoOut(f, 'v3', 'simulcastSwitches'), 'v3 switched again after the lift');
     });
