@@ -45,7 +45,9 @@
 //      all hold (within 40 s: fluo may start a viewer high and move it down
 //      at once): v2 decodes <= 320 wide at >= 20 fps (frames decoded over
 //      the window) and never freezes > 1 s, v1 stays >= 1280 at >= 20 fps
-//      (all the top layer's temporal layers) and v3 at 640, the publisher keeps
+//      (all the top layer's temporal layers) and v3 at 640 (20 fps: or 90 %
+//      of the rate the publisher encoded the layer at when that was under
+//      22 fps, a loaded machine), the publisher keeps
 //      encoding all three rids (framesEncoded rising in each 5 s of the
 //      window) and its top layer keeps > 600 kbit/s (not held to v2);
 //   3. v3 decodes 640 wide under its cap; lifted, >= 1280 within 15 s;
@@ -126,6 +128,11 @@ function ensureClip() {
   return CLIP;
 }
 
+// The frame rate a viewer is asked for: 20 fps, unless the publisher
+// itself encoded that layer at under 22 fps over the window (a loaded
+// machine: Chromium keeps the resolution and drops frames), then 90 % of
+// what it encoded. What fluo owes is forwarding what it gets.
+const fpsBar = (encodedFps) => (encodedFps !== null && encodedFps < 22 ? 0.9 * encodedFps : 20);
 const num = (x) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
 const fmt = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '-' : Number(x).toFixed(d));
 const ms = (x) => (x === null || x === undefined ? 'never' : `${x} ms`);
@@ -516,7 +523,9 @@ describe('simulcast over a real network', { skip: skipAll, timeout: 300000 }, ()
       const w = r.window;
       const widths = Object.keys(w.v2Widths).map(Number);
       assert.ok(widths.length && widths.every((x) => x <= 320), `v2 widths ${JSON.stringify(w.v2Widths)}`);
-      assert.ok(w.v2Fps !== null && w.v2Fps >= 20, `v2 ${fmt(w.v2Fps, 1)} fps; per second ${series(w.v2FramesPerSecond)}`);
+      const bar = fpsBar(w.rids.q.fps);
+      assert.ok(w.v2Fps !== null && w.v2Fps >= bar,
+        `v2 ${fmt(w.v2Fps, 1)} fps (bar ${fmt(bar, 1)}: the publisher encoded rid q at ${fmt(w.rids.q.fps, 1)} fps); per second ${series(w.v2FramesPerSecond)}`);
       assert.deepEqual(w.v2Freezes, [], 'v2 freezes');
     });
 
@@ -535,8 +544,9 @@ describe('simulcast over a real network', { skip: skipAll, timeout: 300000 }, ()
     it('2. v1 decodes the top layer at >= 20 fps', () => {
       assert.ok(r, 'not measured');
       const f = r.fluo.windowEnd;
-      assert.ok(r.window.v1Fps !== null && r.window.v1Fps >= 20,
-        `v1 ${fmt(r.window.v1Fps, 1)} fps; fluo's temporal layer for v1 ${fluoOut(f, 'v1', 'simulcastTemporalLayer')}`);
+      const bar = fpsBar(r.window.rids.f.fps);
+      assert.ok(r.window.v1Fps !== null && r.window.v1Fps >= bar,
+        `v1 ${fmt(r.window.v1Fps, 1)} fps (bar ${fmt(bar, 1)}: the publisher encoded rid f at ${fmt(r.window.rids.f.fps, 1)} fps); fluo's temporal layer for v1 ${fluoOut(f, 'v1', 'simulcastTemporalLayer')}`);
     });
 
     it('2. the publisher keeps encoding all three layers at their sizes, its top one not held to v2', () => {
