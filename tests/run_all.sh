@@ -158,7 +158,7 @@ if [ "$(id -u)" -eq 0 ]; then
     done
     # Media quality through fluo over a lab of namespaces (tests/interop/net:
     # browsers in their own namespaces, tbf rate limits and random loss in a
-    # router; about 4 minutes).
+    # router; quality about 4 minutes, simulcast about 2).
     for t in tests/interop/net/*.test.js; do
         step "net:$(basename "$t" .test.js)" env FLUO_BIN="$PWD/build/fluo" \
             tests/interop/net/run.sh "$t"

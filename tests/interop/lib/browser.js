@@ -44,8 +44,9 @@
 //
 // Sampling in the page (timed there, not by round trips to Node):
 // `await peer.startSampling(250)` then `await peer.takeSamples()` gives the
-// stats() summaries since the last call (without the per-kind arrays), each
-// with t = the page's Date.now().
+// stats() summaries since the last call (without the per-kind arrays, but for
+// a simulcast sender's outVideos: one per rid), each with t = the page's
+// Date.now().
 //
 // In a network namespace (tests/interop/net): launchBrowser({ namespace,
 // fakeVideoFile }) runs Chromium through `ip netns exec` and serves the page
@@ -339,7 +340,9 @@ const PAGE = `<!doctype html>
       busy = true;
       try {
         const s = await stats();
-        delete s.inVideos; delete s.inAudios; delete s.outVideos; delete s.outAudios;
+        delete s.inVideos; delete s.inAudios; delete s.outAudios;
+        // a simulcast sender's encodings (one outbound-rtp per rid) stay
+        if (s.outVideos.length < 2) delete s.outVideos;
         s.t = Date.now();
         samples.push(s);
       } catch (e) { /* closed */ }
@@ -563,7 +566,8 @@ class Peer {
   }
 
   // The samples taken since the last call: stats() summaries (without the
-  // per-kind arrays) with t = the page's Date.now().
+  // per-kind arrays, but for outVideos when there is more than one: a
+  // simulcast sender's encodings) with t = the page's Date.now().
   takeSamples() {
     return this._call(() => window.fluo.takeSamples(), undefined, 'takeSamples');
   }
@@ -706,7 +710,9 @@ async function launchBrowser(opts = {}) {
     //         constraints), direction ('sendrecv'),
     //         videoCodec (null: all), audioCodec, iceServers, iceTransportPolicy,
     //         degradationPreference (set on the video sender after
-    //         setLocalDescription; see peer.senderParams()) }
+    //         setLocalDescription; see peer.senderParams()),
+    //         sendEncodings (the video transceiver's, e.g. simulcast layers
+    //         [{rid, scaleResolutionDownBy, maxBitrate}]) }
     async newPeer(popts = {}) {
       const o = { audio: true, video: true, direction: 'sendrecv', ...popts };
       const name = o.name || `peer${n++}`;

@@ -7,11 +7,12 @@
 //              pub (10.201.2.2)
 //               |
 //   srv --------rt-------- v1 (10.201.3.2)
-//   (10.201.1.2) |
-//               v2 (10.201.4.2)
+//   (10.201.1.2) | \
+//               v2  v3 (10.201.5.2)
+//     (10.201.4.2)
 //
 // Every namespace is "fq<pid>-<role>" (<pid>: the process that built the
-// lab), role one of rt, srv, pub, v1, v2. Each leaf has one interface "eth0"
+// lab), role one of rt, srv, pub, v1, v2, v3. Each leaf has one interface "eth0"
 // (10.201.N.2/24, a route to 10.201.0.0/16 via 10.201.N.1 and no default
 // route); rt has "rt-<role>"
 // (10.201.N.1/24) toward each leaf, ip_forward on, and an ifb device
@@ -50,9 +51,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const ROLES = ['srv', 'pub', 'v1', 'v2'];
-const SUBNET = { srv: 1, pub: 2, v1: 3, v2: 4 };
-const NAME_RE = /^fq(\d+)-(rt|srv|pub|v1|v2)$/;
+const ROLES = ['srv', 'pub', 'v1', 'v2', 'v3'];
+const SUBNET = { srv: 1, pub: 2, v1: 3, v2: 4, v3: 5 };
+const NAME_RE = /^fq(\d+)-(rt|srv|pub|v1|v2|v3)$/;
 
 function run(cmd, args, { allowFail = false } = {}) {
   try {
@@ -142,8 +143,8 @@ class Lab {
   }
 
   _dir(dir) {
-    const m = /^(srv|pub|v1|v2):(up|down)$/.exec(dir);
-    if (!m) throw new Error(`netlab: bad direction ${dir} (want <srv|pub|v1|v2>:<up|down>)`);
+    const m = /^(srv|pub|v1|v2|v3):(up|down)$/.exec(dir);
+    if (!m) throw new Error(`netlab: bad direction ${dir} (want <srv|pub|v1|v2|v3>:<up|down>)`);
     return { role: m[1], up: m[2] === 'up', iface: `rt-${m[1]}` };
   }
 
@@ -341,7 +342,7 @@ if (require.main === module) {
   } else if (cmd === 'exec' && rest.length >= 3 && rest[1] === '--') {
     cliExec(rest[0], rest.slice(2));
   } else {
-    process.stderr.write('usage: node netlab.js exec <srv|pub|v1|v2|rt> -- CMD ARGS... | node netlab.js cleanup\n');
+    process.stderr.write('usage: node netlab.js exec <srv|pub|v1|v2|v3|rt> -- CMD ARGS... | node netlab.js cleanup\n');
     process.exit(2);
   }
 }

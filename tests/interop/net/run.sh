@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs test files of tests/interop/net inside a network lab built for the
-# run (tests/interop/lib/netlab.js: namespaces fq<pid>-{rt,srv,pub,v1,v2}),
+# run (tests/interop/lib/netlab.js: namespaces fq<pid>-{rt,srv,pub,v1,v2,v3}),
 # the node test runner itself in the srv namespace, and tears the lab down
 # afterwards (also on SIGINT/SIGTERM). Root only.
 #
