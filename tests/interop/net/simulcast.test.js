@@ -13,13 +13,13 @@
 //
 //   rid q  scaleResolutionDownBy 4   320x180   maxBitrate  150 kbit/s
 //   rid h  scaleResolutionDownBy 2   640x360   maxBitrate  450 kbit/s
-//   rid f  scaleResolutionDownBy 1  1280x720   maxBitrate 1200 kbit/s
+//   rid f  scaleResolutionDownBy 1  1280x720   maxBitrate  900 kbit/s
 //
 // Why those bitrates: fluo gives a viewer the highest layer whose measured
 // bitrate fits 90 % of what the viewer can take (its REMB, bounded by its
 // endpoint's maxVideoSendBandwidth). With RTP and SRTP headers a layer
 // measures about 5 % over its maxBitrate, so:
-//   - h (~470 kbit/s) fits 0.9 x 600 = 540 kbit/s and f (~1260) does not:
+//   - h (~470 kbit/s) fits 0.9 x 600 = 540 kbit/s and f (~950) does not:
 //     a 600 kbit/s cap separates the middle layer from the top;
 //   - q (~160 kbit/s) fits 0.9 x the ~250-290 kbit/s a viewer behind a
 //     300 kbit/s tbf estimates, while a probe toward h (~470) overloads
@@ -38,7 +38,7 @@
 //   1. v1 decodes >= 1280 wide within 40 s of connecting (a viewer that
 //      starts on the lowest layer climbs one layer after 5 s of its
 //      estimate fitting: two climbs, plus the viewer's REMB growing to
-//      ~1.4 Mbit/s, which Chromium does at up to ~8 %/s; fluo at eac9246
+//      ~1.05 Mbit/s, which Chromium does at up to ~8 %/s; fluo at eac9246
 //      starts a viewer on the best layer its cap allows instead, and v1
 //      shows 1280 within 0.2 s; the figure measured is printed);
 //   2. over a 20 s window once v1 >= 1280, v2 <= 320 and v3 640 wide all
@@ -88,7 +88,7 @@ const g = q.getters;
 const LAYERS = [
   { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
   { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 450000 },
-  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1200000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 900000 },
 ];
 const WIDTHS = { q: 320, h: 640, f: 1280 };
 const CLIMB_MAX_MS = 40000;
