@@ -22,11 +22,12 @@
  *
  * A browser's receive estimate follows what it receives (it rises to
  * about one and a half times that), so a viewer held at a low layer
- * would never show room for a higher one. While a higher layer would fit
- * the viewer's cap, padding-only RTX packets make up the difference
+ * would never show room for a higher one. While a higher layer is sent,
+ * padding-only RTX packets make up the difference
  * (probing), never more than the viewer's own estimate allows nor more
- * than its cap, and stop for a while (4 s, doubling to 32 s) when its
- * estimate falls. */
+ * than its cap, until the estimate is as high as the next layer needs
+ * (or, under a cap, 1.3 times the cap); they stop for a while (4 s,
+ * doubling to 32 s) when its estimate falls. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -214,7 +215,14 @@ static void probe_plan(webrtc *wr, wr_stream *st, fl_time now)
      * stands ready for the layer when the cap is lifted) */
     if (cap && want > cap / 100 * 90)
         want = cap / 100 * 90;
-    if (!next || !remb || st->rtx_pt < 0 || !wr->ast_id || now < so->probe_next || want <= have) {
+    /* the estimate as high as the next layer needs, or as the cap lets
+     * padding take it: done (a browser's estimate does not fall when what
+     * it receives does, only when its link is full) */
+    uint64_t ready = next / 9 * 10;
+    if (cap && ready > cap / 10 * 13)
+        ready = cap / 10 * 13;
+    if (!next || !remb || remb >= ready || st->rtx_pt < 0 || !wr->ast_id || now < so->probe_next ||
+        want <= have) {
         if (so->probe_bps)
             so->probe_remb = 0;
         so->probe_bps = 0;
