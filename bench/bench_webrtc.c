@@ -365,7 +365,9 @@ static void settle(wr_bench *b, uint64_t *at)
 }
 
 /* After the window: how many viewers the server says it forwards the
- * layer to that they got, and its switches (b->server->layer). */
+ * layer to that they got, its switches (b->server->layer), and the last
+ * REMB it sent the publisher (without simulcast no more than the least
+ * its viewers take: 350 kbit/s here). */
 static void server_layers(wr_bench *b, const uint64_t *at)
 {
     int asked = 0, match = 0, told = 0;
@@ -383,8 +385,10 @@ static void server_layers(wr_bench *b, const uint64_t *at)
         match += layer == got;
         switches += sw;
     }
-    printf("%s phase=server_layers viewers=%d told=%d match=%d switches=%ld\n", b->scenario, asked,
-           told, match, switches);
+    uint64_t remb = b->npeers ? b->peers[0]->remb_recv : 0; /* the publisher: made first */
+    printf("%s phase=server_layers viewers=%d told=%d match=%d switches=%ld "
+           "publisher_remb_kbps=%llu\n",
+           b->scenario, asked, told, match, switches, (unsigned long long)(remb / 1000));
     fflush(stdout);
 }
 
@@ -450,7 +454,7 @@ static int measure(wr_bench *b, uint64_t rss0, size_t unconnected, uint64_t *at,
     f->cpu_us_per_pkt = received ? (double)cpu / (double)received : 0.0;
     f->proc_us_per_pkt = received ? (double)(cpu1 - cpu0) / (double)received : 0.0;
     f->pass = pass;
-    if (b->simulcast)
+    if (b->layered_viewers)
         server_layers(b, at);
     printf("%s server=%s sessions=%d fwd_pps=%.0f offered_pps=%.0f cpu_us_per_pkt=%.3f "
            "proc_us_per_pkt=%.3f proc_cpu_us=%llu irq_us=%llu cores_used=%.3f streams=%ld "

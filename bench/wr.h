@@ -162,6 +162,7 @@ typedef struct wr_peer {
      * maxVideoSendBandwidth its server endpoint is given (kbit/s; 0: not set) */
     uint64_t rx_layer[WR_LAYERS];
     uint64_t remb_bps;
+    uint64_t remb_recv; /* the last REMB the server sent this peer (bit/s); 0 none */
     int max_send_kbps;
 } wr_peer;
 

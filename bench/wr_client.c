@@ -375,6 +375,9 @@ static void on_rtcp(wr_peer *p, fl_buf *buf)
         fl_rtcp_fb fb;
         if (pk.type != FL_RTCP_PSFB || fl_rtcp_fb_parse(&pk, &fb) < 0)
             continue;
+        fl_rtcp_remb remb;
+        if (fb.fmt == FL_RTCP_FMT_AFB && fl_rtcp_remb_parse(&fb, &remb) == 0)
+            p->remb_recv = fl_rtcp_remb_bitrate(&remb);
         if (fb.fmt == 1)
             p->pli_recv++;
         else if (fb.fmt == 4)
