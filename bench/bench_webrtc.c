@@ -44,7 +44,17 @@
  *   scenarios do not use).
  * The media is a camera's: VP8 640x480 30 fps at --kbps on average, a key
  * frame every KEY_S seconds and on PLI/FIR, each frame's packets sent in
- * one burst at its time, and Opus. */
+ * one burst at its time, and Opus.
+ *
+ * Simulcast (`one2many --simulcast 1`, and `simulcast`, which runs it
+ * against plain one2many in alternating rounds): the publisher sends three
+ * such clips at three sizes as SSRC simulcast, and the viewers, by thirds,
+ * are capped so that the server should forward each third one layer. A
+ * packet's trailer names its layer, so what a viewer got says which layer
+ * it was on whatever the server rewrote; the loss counts a layer's packets
+ * once per viewer found on it. A server that forwards anything but one
+ * layer per viewer (fluo before it chose layers forwarded all three to
+ * everyone) fails the split check, and `simulcast` then gives no ratio. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
