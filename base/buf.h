@@ -32,6 +32,12 @@ typedef struct fl_buf_rtp {
     uint8_t payload_type;
     uint8_t marker;
     uint8_t parsed;
+    /* noted on ingress by an endpoint that receives simulcast (0 otherwise):
+     * the packet's spatial layer + 1 (lowest layer 1), its temporal layer
+     * (VP8 TID, 0 without), and whether it starts a key frame */
+    uint8_t layer;
+    uint8_t tid;
+    uint8_t key;
 } fl_buf_rtp;
 
 typedef struct fl_buf {

@@ -342,6 +342,7 @@ static void in_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
 }
 
 const fl__element_type fl__bridge_in_type = {
+    .simulcast = 1,
     .name = "BridgeIn",
     .receive = in_receive,
     .fini = in_fini,
@@ -482,6 +483,7 @@ static void out_close(fl_element *out)
 }
 
 const fl__element_type fl__bridge_out_type = {
+    .simulcast = 1,
     .name = "BridgeOut",
     .receive = out_receive,
     .fini = out_fini,

@@ -831,16 +831,51 @@ static void pad_receive(fl__worker *w, fl__pad *sink, fl_buf *buf, uint64_t now_
     to->busy = 0;
 }
 
+/* A layer gone this long gives way to the best one still sent. */
+#define SIM_IDLE_MS 1000
+
+/* Whether a packet of a simulcast source goes to the sinks that take one
+ * stream (a recorder, a transcoder, an RtpEndpoint): those of the best
+ * layer, the highest sent. They move up at a key frame of a higher layer,
+ * and down (asking for a key frame) when theirs stops for SIM_IDLE_MS. */
+static int sim_best(fl__pad *src, const fl_buf *buf, uint64_t now_ms)
+{
+    int l = buf->rtp.layer;
+    if (l < 1 || l > 4)
+        return 0;
+    src->sim_last_ms[l - 1] = now_ms;
+    int best = src->sim_best;
+    if (best && now_ms - src->sim_last_ms[best - 1] > SIM_IDLE_MS) {
+        src->sim_best = 0;
+        if (src->element->type->key_frame_layer) {
+            for (int i = 3; i >= 0; i--) {
+                if (src->sim_last_ms[i] && now_ms - src->sim_last_ms[i] <= SIM_IDLE_MS) {
+                    src->element->type->key_frame_layer(src->element, src->media, i, 0);
+                    break;
+                }
+            }
+        }
+    }
+    if (l > src->sim_best && buf->rtp.key)
+        src->sim_best = (uint8_t)l;
+    return l == src->sim_best;
+}
+
 void fl__pad_push(fl__pad *src, fl_buf *buf)
 {
     fl__worker *w = src->element->worker;
     uint64_t now_ms = (uint64_t)(fl__clock_now(&w->loop) / FL_TIME_MS);
     pad_note_flow(src, now_ms);
+    int single = 1; /* what a sink of one stream may take */
+    if (buf->rtp.parsed && buf->rtp.layer)
+        single = sim_best(src, buf, now_ms);
     for (size_t i = 0; i < src->nsinks; i++) {
         fl__pad *sink = src->sinks[i];
         fl_element *to = sink->element;
         if (to->busy)
-            continue;   /* a cycle in the graph: it has this packet already */
+            continue; /* a cycle in the graph: it has this packet already */
+        if (!single && !to->type->simulcast && !sink->xc)
+            continue;
         if (sink->xc) { /* it takes a transcoder's packets instead */
             if (sink->xc_gen != w->graph_gen && to->type->reroute) {
                 sink->xc_gen = w->graph_gen;
@@ -852,7 +887,7 @@ void fl__pad_push(fl__pad *src, fl_buf *buf)
         }
         pad_receive(w, sink, buf, now_ms);
     }
-    if (!fl_list_empty(&src->xcodes))
+    if (single && !fl_list_empty(&src->xcodes))
         fl__xcode_push(src, buf);
 }
 
@@ -923,6 +958,18 @@ void fl__pad_request_key_frame_upstream(fl__pad *sink, int join)
     fl__pad *src = pad_producer(sink);
     if (src && src->element->type->key_frame)
         src->element->type->key_frame(src->element, src->media, join);
+}
+
+void fl__pad_request_key_frame_layer(fl__pad *sink, int layer, int join)
+{
+    fl__pad *src = pad_producer(sink);
+    if (!src)
+        return;
+    const fl__element_type *t = src->element->type;
+    if (t->key_frame_layer)
+        t->key_frame_layer(src->element, src->media, layer, join);
+    else if (t->key_frame)
+        t->key_frame(src->element, src->media, join);
 }
 
 /* `budget` bounds the walk (a cycle of PassThroughs, a huge fan-out). */

@@ -324,6 +324,9 @@ typedef struct fl__element_type {
     /* A sink downstream wants a key frame of this media: `join` for a sink
      * that starts receiving (never held back by a throttle), 0 to repair. */
     void (*key_frame)(fl_element *e, unsigned media, int join);
+    /* The same for one simulcast layer of what it sends (0 lowest); NULL:
+     * key_frame is asked instead. */
+    void (*key_frame_layer)(fl_element *e, unsigned media, int layer, int join);
     /* The format its source pads carry for this media; NULL unknown. A
      * type whose answer changes calls fl__worker_caps_changed then: what
      * is downstream looks again on its next packet, never per packet. */
@@ -374,6 +377,10 @@ typedef struct fl__element_type {
     int spreads;
     /* 1: a hub, its impl an fl__hub (engine/hub.h): HubPorts join it. */
     int hub;
+    /* 1: its sinks take every layer of a simulcast source (a WebRtcEndpoint
+     * picks one per viewer; a PassThrough or a bridge passes them on); 0:
+     * they get the best layer alone (fl__pad_push picks it). */
+    int simulcast;
 } fl__element_type;
 
 /* The type called `name`, NULL when the engine has none. */
@@ -397,6 +404,11 @@ struct fl__pad {
     uint64_t xc_gen;     /* sink pad: the worker's graph_gen at its last reroute */
     uint32_t bridge_seq; /* sink pad linked to a bridge: the connect that linked it */
     fl_list xcodes;      /* source pad: its transcoders (fl__xcode.node) */
+    /* source pad of simulcast (buffers with rtp.layer): the layer + 1 its
+     * single-stream sinks and transcoders get (0: none yet), and when each
+     * layer had its last packet (ms) */
+    uint8_t sim_best;
+    uint64_t sim_last_ms[4];
     char desc[];
 };
 
@@ -448,6 +460,11 @@ uint64_t fl__pad_downstream_bitrate(fl__pad *src);
  * unknown or not linked. A transcoder on the link does not change it (it
  * is what the transcoder takes in). */
 const fl_sdp_codec *fl__pad_caps(fl__pad *sink);
+
+/* Asks upstream of a sink pad for a key frame of one simulcast layer (0
+ * lowest) of what reaches it: the producer's key_frame_layer, else its
+ * key_frame. */
+void fl__pad_request_key_frame_layer(fl__pad *sink, int layer, int join);
 
 /* Asks the producer of what reaches `sink` for a key frame even when the
  * sink takes its media through a transcoder (the transcoder's own need). */

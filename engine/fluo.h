@@ -644,6 +644,11 @@ typedef struct fl_stats_outbound_rtp {
     double round_trip_time;             /* seconds; -1 before the peer's first report */
     int64_t retransmitted_packets_sent; /* answers to the peer's NACKs */
     int64_t nack_unanswered;            /* asked for but no longer held; -1: NACK not negotiated */
+    /* a viewer of a simulcast source: the spatial layer forwarded (0 the
+     * lowest; -1 none yet, or a source that is not simulcast), its
+     * temporal layer, the layer switches made, the padding sent to probe
+     * for a higher layer (bytes); all -1 when not simulcast */
+    int64_t simulcast_layer, simulcast_temporal_layer, simulcast_switches, probe_padding_bytes;
     /* when what is sent comes through a transcoder (else all -1): frames it
      * took in, encoded, skipped (decoded but not encoded: it was behind, or
      * the frame rate cap) and dropped (lost to its queues), and its

@@ -18,6 +18,7 @@ static void passthrough_end(fl_element *e, fl__pad *sink)
 }
 
 const fl__element_type fl__passthrough_type = {
+    .simulcast = 1,
     .name = FL_ELEMENT_PASSTHROUGH,
     .receive = passthrough_receive,
     .end_of_stream = passthrough_end,

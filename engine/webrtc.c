@@ -252,6 +252,7 @@ static int make_local(webrtc *wr, fl__wr_local *lp)
     lp->local.ice_pwd = fl_ice_agent_local_pwd(agent);
     lp->local.fingerprint = fl_cert_fingerprint(cert);
     lp->local.datachannels = wr->use_dc;
+    lp->local.simulcast_recv = 1; /* the layers a browser offers to send */
     return 0;
 }
 
@@ -973,12 +974,14 @@ void fl__wr_fini(fl_element *e)
 }
 
 const fl__element_type fl__webrtc_type = {
+    .simulcast = 1,
     .name = FL_ELEMENT_WEBRTC,
     .spreads = 1,
     .receive = fl__wr_receive,
     .init = fl__wr_init,
     .fini = fl__wr_fini,
     .key_frame = fl__wr_key_frame,
+    .key_frame_layer = fl__wr_key_frame_layer,
     .caps = fl__wr_caps,
     .sender_report = fl__wr_sender_report,
     .set_property = fl__wr_set_property,

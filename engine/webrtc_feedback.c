@@ -136,7 +136,9 @@ void fl__wr_on_rtcp(webrtc *wr, fl_buf *b)
             } else if (fb.type == 205 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
                 fl__wr_answer_nack(wr, st, &fb, fl__clock_now(&wr->w->loop));
             }
-            if (key && wr->e && wr->e->defaults[i])
+            /* a viewer of a simulcast source asks for its own layer's */
+            if (key && wr->e && wr->e->defaults[i] &&
+                !fl__wr_sim_key_frame(wr, st, wr->e->defaults[i]->twin))
                 fl__pad_request_key_frame(wr->e->defaults[i]->twin, 0);
         }
     }
@@ -144,7 +146,7 @@ void fl__wr_on_rtcp(webrtc *wr, fl_buf *b)
 
 /* ---- key frames ---- */
 
-static void send_pli(webrtc *wr, wr_stream *st, fl_time now)
+static void send_pli(webrtc *wr, wr_stream *st, wr_keys *ks, uint32_t media_ssrc, fl_time now)
 {
     size_t room, n = 0;
     fl_buf *b = pool_buf(wr, &room);
@@ -153,41 +155,60 @@ static void send_pli(webrtc *wr, wr_stream *st, fl_time now)
     fl_rtcp_fb fb = { .fmt = FL_RTCP_FMT_PLI,
                       .type = FL_RTCP_PSFB,
                       .sender_ssrc = st->ssrc,
-                      .media_ssrc = st->remote_ssrc };
+                      .media_ssrc = media_ssrc };
     if (fl_rtcp_fb_write(fl_buf_data(b), room, &fb, &n) < 0) {
         fl_buf_unref(b);
         return;
     }
     send_rtcp(st, now, b, n);
-    st->last_pli = now;
+    ks->last_pli = now;
     /* a key frame is awaited; without a way to see one, the throttle alone */
-    st->key_asked = fl_codec_kind_is_video(st->kind) ? now : 0;
-    st->pli_wanted = 0;
-    st->pli_join = 0;
+    ks->key_asked = fl_codec_kind_is_video(st->kind) ? now : 0;
+    ks->pli_wanted = 0;
+    ks->pli_join = 0;
     st->pli_sent++;
 }
 
 /* When a wanted key-frame request may go: a join goes at once, a repair
  * after the throttle; either waits while a requested key frame is on its
  * way (coalesced, and asked again if it does not come). */
-static fl_time key_due(const wr_stream *st)
+static fl_time key_due(const wr_keys *ks)
 {
-    if (!st->pli_wanted)
+    if (!ks->pli_wanted)
         return FL_TIME_NEVER;
     fl_time at = 0;
-    if (st->key_asked)
-        at = st->key_asked + KEY_FRAME_WAIT;
-    if (!st->pli_join && st->last_pli && st->last_pli + PLI_MIN_INTERVAL > at)
-        at = st->last_pli + PLI_MIN_INTERVAL;
+    if (ks->key_asked)
+        at = ks->key_asked + KEY_FRAME_WAIT;
+    if (!ks->pli_join && ks->last_pli && ks->last_pli + PLI_MIN_INTERVAL > at)
+        at = ks->last_pli + PLI_MIN_INTERVAL;
     return at;
+}
+
+void fl__wr_ask_layer_key_frame(webrtc *wr, wr_stream *st, int layer, fl_time now, int join)
+{
+    if (layer < 0 || layer >= st->nlayers)
+        return;
+    wr_layer *ly = &st->lay[layer];
+    ly->keys.pli_wanted = 1;
+    ly->keys.pli_join |= join;
+    if (wr->connected && ly->ssrc && key_due(&ly->keys) <= now) {
+        send_pli(wr, st, &ly->keys, ly->ssrc, now);
+        ly->pli_sent++;
+        fl__wr_flush_tx(wr);
+    }
 }
 
 void fl__wr_ask_key_frame(webrtc *wr, wr_stream *st, fl_time now, int join)
 {
-    st->pli_wanted = 1;
-    st->pli_join |= join;
-    if (wr->connected && st->remote_ssrc && key_due(st) <= now) {
-        send_pli(wr, st, now);
+    if (st->nlayers) { /* each layer its own */
+        for (int i = 0; i < st->nlayers; i++)
+            fl__wr_ask_layer_key_frame(wr, st, i, now, join);
+        return;
+    }
+    st->keys.pli_wanted = 1;
+    st->keys.pli_join |= join;
+    if (wr->connected && st->remote_ssrc && key_due(&st->keys) <= now) {
+        send_pli(wr, st, &st->keys, st->remote_ssrc, now);
         fl__wr_flush_tx(wr);
     }
 }
@@ -211,6 +232,8 @@ void fl__wr_note_arrival(webrtc *wr, const fl_rtp_view *v, fl_time arrival, size
 
 int fl__wr_media_in(webrtc *wr, wr_stream *st, fl_transport_event *ev)
 {
+    if (st->nlayers)
+        return fl__wr_sim_in(wr, st, ev);
     fl_time arrival = ev->arrival ? ev->arrival : fl__clock_now(&wr->w->loop);
     if (wr->pt_rtx[st - wr->st][ev->rtp.payload_type & 127]) {
         uint16_t osn;
@@ -231,30 +254,33 @@ int fl__wr_media_in(webrtc *wr, wr_stream *st, fl_transport_event *ev)
         if (st->nack)
             fl_nack_gen_on_packet(st->nack, arrival, ev->rtp.seq, 0);
     }
+    st->in_layer = st->in_tid = st->in_key = 0;
     if (fl_codec_kind_is_video(st->kind) &&
         fl_codec_key_frame_start(st->kind, ev->rtp.payload, ev->rtp.payload_len)) {
         /* every request made so far is answered by this one */
         st->key_frames++;
-        st->key_asked = 0;
-        st->pli_wanted = 0;
-        st->pli_join = 0;
+        fl__wr_keys_answered(&st->keys);
+        st->in_key = 1;
     }
     return 1;
 }
 
 /* ---- what we send back ---- */
 
-static void send_nacks(webrtc *wr, wr_stream *st, fl_time now)
+/* The NACKs due for the stream (layer -1) or one of its simulcast layers. */
+static void send_nacks(webrtc *wr, wr_stream *st, int layer, fl_time now)
 {
+    fl_nack_gen *ng = layer < 0 ? st->nack : st->lay[layer].nack;
+    uint32_t media = layer < 0 ? st->remote_ssrc : st->lay[layer].ssrc;
+    uint64_t *given_up = layer < 0 ? &st->nack_given_up : &st->lay[layer].nack_given_up;
     uint16_t seqs[NACK_BATCH];
     size_t n;
-    while ((n = fl_nack_gen_poll(st->nack, now, seqs, NACK_BATCH)) > 0) {
+    while ((n = fl_nack_gen_poll(ng, now, seqs, NACK_BATCH)) > 0) {
         size_t room, len = 0;
         fl_buf *b = pool_buf(wr, &room);
         if (!b)
             return;
-        if (fl_rtcp_nack_write(fl_buf_data(b), room, st->ssrc, st->remote_ssrc, seqs, n, &len) <
-            0) {
+        if (fl_rtcp_nack_write(fl_buf_data(b), room, st->ssrc, media, seqs, n, &len) < 0) {
             fl_buf_unref(b);
             return;
         }
@@ -267,10 +293,12 @@ static void send_nacks(webrtc *wr, wr_stream *st, fl_time now)
     /* packets given up break what every viewer decodes until the next key
      * frame: ask for one now rather than wait for each viewer to notice */
     fl_nack_gen_stats ns;
-    fl_nack_gen_get_stats(st->nack, &ns);
-    if (ns.given_up > st->nack_given_up) {
-        st->nack_given_up = ns.given_up;
-        if (fl_codec_kind_is_video(st->kind))
+    fl_nack_gen_get_stats(ng, &ns);
+    if (ns.given_up > *given_up) {
+        *given_up = ns.given_up;
+        if (fl_codec_kind_is_video(st->kind) && layer >= 0)
+            fl__wr_ask_layer_key_frame(wr, st, layer, now, 0);
+        else if (fl_codec_kind_is_video(st->kind))
             fl__wr_ask_key_frame(wr, st, now, 0);
     }
 }
@@ -300,7 +328,9 @@ static uint64_t remb_target(webrtc *wr)
      * has the better view of its uplink; otherwise ours stands for it */
     if (wr->bwe && !wr->twcc_packets)
         t = fl_bwe_estimate(wr->bwe);
-    fl__pad *src = wr->e ? wr->e->defaults[1] : NULL;
+    /* the least its viewers take; not with simulcast, where each viewer
+     * gets the layer it can take and the publisher sends them all */
+    fl__pad *src = wr->e && !wr->st[1].nlayers ? wr->e->defaults[1] : NULL;
     uint64_t down = src ? fl__pad_downstream_bitrate(src) : 0;
     if (down && (!t || down < t))
         t = down;
@@ -330,6 +360,13 @@ static void send_remb(webrtc *wr, fl_time now)
         return;
     fl_rtcp_remb r = { .sender_ssrc = v->ssrc, .num_ssrcs = 1 };
     r.ssrcs[0] = v->remote_ssrc;
+    if (v->nlayers) { /* every layer's */
+        r.num_ssrcs = 0;
+        for (int i = 0; i < v->nlayers && r.num_ssrcs < FL_RTCP_REMB_MAX_SSRCS; i++) {
+            if (v->lay[i].ssrc)
+                r.ssrcs[r.num_ssrcs++] = v->lay[i].ssrc;
+        }
+    }
     fl_rtcp_remb_set_bitrate(&r, bps);
     if (fl_rtcp_remb_write(fl_buf_data(b), room, &r, &len) < 0) {
         fl_buf_unref(b);
@@ -347,9 +384,20 @@ void fl__wr_feedback(webrtc *wr, fl_time now)
     for (int i = 0; i < 2; i++) {
         wr_stream *st = &wr->st[i];
         if (st->nack && st->remote_ssrc && fl_nack_gen_poll_timeout(st->nack) <= now)
-            send_nacks(wr, st, now);
-        if (st->pli_wanted && st->remote_ssrc && key_due(st) <= now)
-            send_pli(wr, st, now);
+            send_nacks(wr, st, -1, now);
+        if (st->keys.pli_wanted && st->remote_ssrc && !st->nlayers && key_due(&st->keys) <= now)
+            send_pli(wr, st, &st->keys, st->remote_ssrc, now);
+        for (int j = 0; j < st->nlayers; j++) {
+            wr_layer *ly = &st->lay[j];
+            if (!ly->ssrc)
+                continue;
+            if (ly->nack && fl_nack_gen_poll_timeout(ly->nack) <= now)
+                send_nacks(wr, st, j, now);
+            if (ly->keys.pli_wanted && key_due(&ly->keys) <= now) {
+                send_pli(wr, st, &ly->keys, ly->ssrc, now);
+                ly->pli_sent++;
+            }
+        }
     }
     if (wr->twcc && fl_twcc_rx_poll_timeout(wr->twcc) <= now)
         send_twcc(wr, now);
@@ -373,9 +421,20 @@ fl_time fl__wr_feedback_deadline(const webrtc *wr)
                 st->nack && st->remote_ssrc ? fl_nack_gen_poll_timeout(st->nack) : FL_TIME_NEVER;
         if (t < at)
             at = t;
-        t = st->remote_ssrc ? key_due(st) : FL_TIME_NEVER;
+        t = st->remote_ssrc && !st->nlayers ? key_due(&st->keys) : FL_TIME_NEVER;
         if (t < at)
             at = t;
+        for (int j = 0; j < st->nlayers; j++) {
+            const wr_layer *ly = &st->lay[j];
+            if (!ly->ssrc)
+                continue;
+            t = ly->nack ? fl_nack_gen_poll_timeout(ly->nack) : FL_TIME_NEVER;
+            if (t < at)
+                at = t;
+            t = key_due(&ly->keys);
+            if (t < at)
+                at = t;
+        }
     }
     fl_time t = wr->twcc ? fl_twcc_rx_poll_timeout(wr->twcc) : FL_TIME_NEVER;
     if (t < at)
@@ -603,8 +662,13 @@ static int stream_setup(webrtc *wr, int k, const fl_sdp_media *lm, const fl_sdp_
         wr->ast_id = ext_agreed(lm, rm, FL_SDP_EXT_ABS_SEND_TIME);
     if (!wr->twcc_id && (st->fb & FL_SDP_FB_TWCC))
         wr->twcc_id = ext_agreed(lm, rm, FL_SDP_EXT_TWCC);
+    fl__wr_sim_setup(st, k, lm, rm);
     if (!(st->fb & FL_SDP_FB_NACK))
         return 0;
+    for (int i = 0; st->recv && i < st->nlayers; i++) {
+        if (fl_nack_gen_create(&st->lay[i].nack, NULL) < 0)
+            return FL_ENOMEM;
+    }
     /* 512 packets: about 3 s of 1.7 Mbit/s video, 0.5 s at 8 Mbit/s; the
      * buffers are the upstream's, shared by every viewer's history */
     fl_nack_history_config hc = { .capacity = 512 };
@@ -660,6 +724,12 @@ void fl__wr_media_reset(webrtc *wr)
             fl_nack_history_destroy(st->hist);
         st->nack = NULL;
         st->hist = NULL;
+        for (int i = 0; i < st->nlayers; i++) {
+            if (st->lay[i].nack)
+                fl_nack_gen_destroy(st->lay[i].nack);
+            st->lay[i].nack = NULL;
+        }
+        st->nlayers = 0;
     }
     if (wr->twcc)
         fl_twcc_rx_destroy(wr->twcc);

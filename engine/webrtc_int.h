@@ -15,10 +15,12 @@
 #include "base/buf.h"
 #include "base/time.h"
 #include "codec/codec.h"
+#include "codec/vp8_rewrite.h"
 #include "engine/deadline.h"
 #include "engine/engine_int.h"
 #include "engine/ice_transport.h"
 #include "net/bwe.h"
+#include "net/layers.h"
 #include "net/nack.h"
 #include "net/rewrite.h"
 #include "net/rtcp.h"
@@ -60,6 +62,50 @@ typedef struct wr_alt {
     int rtx_pt;  /* its RTX payload type both have; -1: none */
 } wr_alt;
 
+/* A key frame asked of the browser for one of its streams: PLIs go out
+ * throttled and coalesced (webrtc_feedback.c's key_due). */
+typedef struct wr_keys {
+    fl_time last_pli;
+    fl_time key_asked; /* a PLI went out and no key frame came since; 0: none */
+    int pli_wanted, pli_join;
+} wr_keys;
+
+/* One simulcast layer the browser sends (engine/webrtc_simulcast.c): known
+ * by its rid (RID simulcast) or its SSRCs (SSRC simulcast, or learnt from
+ * the rid extensions of its first packets). */
+typedef struct wr_layer {
+    char rid[FL_SDP_RID_MAX_LEN + 1]; /* "": SSRC simulcast */
+    uint32_t ssrc, rtx_ssrc;          /* 0 until known */
+    fl_nack_gen *nack;                /* NULL: no nack negotiated */
+    uint64_t nack_given_up;
+    wr_keys keys;
+    uint64_t packets, key_frames, pli_sent;
+} wr_layer;
+
+/* A viewer's egress from a simulcast source: the layer it forwards
+ * (net/layers.h chooses, codec/vp8_rewrite.h keeps the VP8 descriptor
+ * continuous) and the padding that probes for a higher one. */
+typedef struct wr_sim_out {
+    int active; /* the source sends layers */
+    fl_layers ly;
+    fl_vp8_rewrite vr;
+    int cur, target; /* spatial layers forwarded and wanted; -1: none */
+    int tid;         /* the temporal layer chosen */
+    uint64_t switches;
+    fl_time key_wanted_at; /* a key frame of target asked for at; 0: none */
+    /* bytes per layer and TID in the current second */
+    uint32_t bytes[FL_LAYERS_SPATIAL][FL_LAYERS_TEMPORAL];
+    uint32_t rate[FL_LAYERS_SPATIAL]; /* each layer's last full second, bit/s */
+    fl_time meter_at, next_update;
+    int measured; /* a first measure was made */
+    /* probing: padding up to probe_bps while a higher layer would fit the
+     * cap, until the viewer's estimate fits it or falls */
+    uint64_t probe_bps, probe_remb;
+    fl_time probe_at, probe_next, probe_backoff;
+    uint64_t probe_owed; /* bytes */
+    uint64_t padding_packets, padding_bytes;
+} wr_sim_out;
+
 typedef struct wr_stream {
     int present; /* an accepted section of this kind */
     int send, recv;
@@ -98,10 +144,18 @@ typedef struct wr_stream {
     fl_nack_gen *nack;    /* NULL: no nack negotiated */
     uint64_t nacks_sent, nack_seqs_sent, rtx_recv, rtx_unneeded;
     uint64_t nack_given_up; /* of net/nack's count, what we acted on */
-    fl_time last_pli;
-    fl_time key_asked; /* a PLI went out and no key frame came since; 0: none */
-    int pli_wanted, pli_join;
+    wr_keys keys;
     uint64_t key_frames;
+    /* simulcast received: its layers, lowest first (0: not simulcast), the
+     * rid extensions' ids, and the layer, TID and key-frame start of the
+     * last packet media_in passed (noted on its buffer) */
+    int nlayers;
+    wr_layer lay[FL_LAYERS_SPATIAL];
+    uint8_t rid_id, rrid_id;
+    uint8_t in_layer, in_tid, in_key;
+    uint64_t sim_unknown; /* packets of no known layer, dropped */
+    /* simulcast sent (egress) */
+    wr_sim_out so;
     uint64_t pli_sent, pli_recv, fir_recv, nack_recv, remb_recv;
 } wr_stream;
 
@@ -314,6 +368,7 @@ void fl__wr_linked(fl_element *e, fl__pad *sink);
 void fl__wr_reroute(fl_element *e, fl__pad *sink);
 int fl__wr_receiving(fl_element *e, unsigned media);
 void fl__wr_key_frame(fl_element *e, unsigned media, int join);
+void fl__wr_key_frame_layer(fl_element *e, unsigned media, int layer, int join);
 const fl_sdp_codec *fl__wr_caps(fl_element *e, unsigned media);
 
 /* The stream sends in the negotiated codec `in` fits (NULL: the main one):
@@ -353,6 +408,17 @@ fl_time fl__wr_feedback_deadline(const webrtc *wr);
 /* With each report interval's statistics of a transport (of stream k
  * alone; -1: of every stream): loss, RTT. */
 void fl__wr_feedback_reports(webrtc *wr, int k, const fl_transport_stats *ts);
+/* A key frame wanted of one simulcast layer the browser sends on st. */
+void fl__wr_ask_layer_key_frame(webrtc *wr, wr_stream *st, int layer, fl_time now, int join);
+
+/* The request made of the browser is answered: a key frame came. */
+static inline void fl__wr_keys_answered(wr_keys *ks)
+{
+    ks->key_asked = 0;
+    ks->pli_wanted = 0;
+    ks->pli_join = 0;
+}
+
 /* The browser's NACK for what we sent on st. */
 void fl__wr_answer_nack(webrtc *wr, wr_stream *st, const fl_rtcp_fb *fb, fl_time now);
 
@@ -390,5 +456,29 @@ static inline void fl__wr_abs_send_time(fl_time now, uint8_t out[3])
 int fl__wr_media_setup(webrtc *wr, const fl_sdp_desc *l, const fl_sdp_desc *r);
 /* Frees what media_setup made (a failed negotiation, teardown). */
 void fl__wr_media_reset(webrtc *wr);
+
+/* engine/webrtc_simulcast.c */
+/* The simulcast layers of stream k (index 1: video) from the negotiated
+ * sections, lowest first: the answer's rids (RID simulcast) or the
+ * offer's SIM group (SSRC simulcast); none otherwise. Resets the egress's
+ * layer choice. */
+void fl__wr_sim_setup(wr_stream *st, int k, const fl_sdp_media *lm, const fl_sdp_media *rm);
+/* media_in for a simulcast stream: the packet's layer found (from its SSRC,
+ * or learnt from its rid extension), an RTX packet turned back into its
+ * original, NACKs and key frames per layer; st->in_* set. 0: drop it. */
+int fl__wr_sim_in(webrtc *wr, wr_stream *st, fl_transport_event *ev);
+/* The egress's decision for a packet of a simulcast source (buf->rtp.layer
+ * set): 1 forward it (*head, *head_len: the rewritten start of its payload
+ * to write over the copy, 0 bytes when none), 0 drop it. */
+int fl__wr_sim_out(webrtc *wr,
+                   wr_stream *st,
+                   fl__pad *sink,
+                   const fl_buf *buf,
+                   fl_time now,
+                   uint8_t *head,
+                   size_t *head_len);
+/* The viewer's PLI: a key frame of the layer it gets (1), or 0 when the
+ * stream is not forwarding a simulcast layer. */
+int fl__wr_sim_key_frame(webrtc *wr, wr_stream *st, fl__pad *sink);
 
 #endif

@@ -125,8 +125,12 @@ static void on_transport_event(webrtc *wr, int k, fl_transport_event *ev)
             capture(wr, i ? "rtp-video" : "rtp-audio", wr->captured_rtp[i]++, ev->buf);
         if (!fl__wr_media_in(wr, st, ev))
             break;
-        /* parsed once: the header travels with the buffer */
+        /* parsed once: the header travels with the buffer, with the
+         * simulcast layer media_in found */
         fl_rtp_buf_note(ev->buf, &ev->rtp);
+        ev->buf->rtp.layer = st->in_layer;
+        ev->buf->rtp.tid = st->in_tid;
+        ev->buf->rtp.key = st->in_key;
         fl__pad_push(wr->e->defaults[i], ev->buf);
         break;
     }
@@ -317,6 +321,11 @@ void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     if (!buf->rtp.parsed || !caps_fit(wr, st, sink))
         goto drop;
     fl_time now = fl__clock_now(&wr->w->loop);
+    /* one layer of a simulcast source, its VP8 descriptor rewritten */
+    uint8_t head[FL_NACK_HEAD_MAX];
+    size_t head_len = 0;
+    if (buf->rtp.layer && i == 1 && !fl__wr_sim_out(wr, st, sink, buf, now, head, &head_len))
+        goto drop;
     uint8_t abs[3];
     fl_rtp_ext x = { .id = wr->ast_id, .data = abs, .len = sizeof(abs) };
     fl_rtp_header h = { .exts = wr->ast_id ? &x : NULL, .num_exts = wr->ast_id ? 1 : 0 };
@@ -333,15 +342,20 @@ void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
         fl_buf_unref(out);
         goto drop;
     }
+    if (head_len)
+        memcpy(fl_buf_data(out) + out->rtp.payload_off, head, head_len);
     if (fl_transport_send_rtp(st->tr, now, out) < 0) {
         fl_buf_unref(out);
         goto drop;
     }
     st->packets++;
     st->octets += (uint32_t)payload_len;
-    if (st->hist) /* the upstream buffer itself, for retransmissions */
+    if (st->hist) { /* the upstream buffer itself, for retransmissions */
         fl_nack_history_put(st->hist, now, h.seq, h.timestamp, h.marker, buf, buf->rtp.payload_off,
                             payload_len);
+        if (head_len)
+            fl_nack_history_set_head(st->hist, h.seq, head, head_len);
+    }
     fl__wr_flush_tx(wr);
 drop:
     fl_buf_unref(buf);
@@ -379,6 +393,20 @@ void fl__wr_key_frame(fl_element *e, unsigned media, int join)
     if (!wr || i != 1 || !wr->st[i].recv)
         return;
     fl__wr_ask_key_frame(wr, &wr->st[i], fl__clock_now(&wr->w->loop), join);
+    fl__wr_schedule(wr);
+}
+
+void fl__wr_key_frame_layer(fl_element *e, unsigned media, int layer, int join)
+{
+    webrtc *wr = fl__wr_impl(e);
+    int i = fl__wr_kind_index(media);
+    if (!wr || i != 1 || !wr->st[i].recv)
+        return;
+    fl_time now = fl__clock_now(&wr->w->loop);
+    if (wr->st[i].nlayers)
+        fl__wr_ask_layer_key_frame(wr, &wr->st[i], layer, now, join);
+    else
+        fl__wr_ask_key_frame(wr, &wr->st[i], now, join);
     fl__wr_schedule(wr);
 }
 
@@ -490,6 +518,14 @@ static void stats_outbound(webrtc *wr,
         r->nack_unanswered = -1;
         r->xcode_frames_in = r->xcode_frames_encoded = r->xcode_frames_skipped = -1;
         r->xcode_frames_dropped = r->xcode_bitrate = -1;
+        r->simulcast_layer = r->simulcast_temporal_layer = -1;
+        r->simulcast_switches = r->probe_padding_bytes = -1;
+        if (i == 1 && st->so.active) {
+            r->simulcast_layer = st->so.cur;
+            r->simulcast_temporal_layer = st->so.cur >= 0 ? st->so.tid : -1;
+            r->simulcast_switches = (int64_t)st->so.switches;
+            r->probe_padding_bytes = (int64_t)st->so.padding_bytes;
+        }
         fl__pad *src = wr->e->defaults[fl__media_index(kind)];
         if (src && src->twin->xc)
             fl__xcode_stats(src->twin->xc, r);

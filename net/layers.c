@@ -8,6 +8,7 @@
 #define HOLD_DEFAULT     (5 * FL_TIME_SEC)
 #define IDLE_DEFAULT     FL_TIME_SEC
 #define HEADROOM_DEFAULT 90u
+#define KEEP_DEFAULT     130u
 
 static const fl_layer_choice NONE = { -1, -1 };
 
@@ -22,6 +23,8 @@ void fl_layers_init(fl_layers *ly, const fl_layers_config *cfg)
         ly->cfg.idle = IDLE_DEFAULT;
     if (ly->cfg.headroom == 0)
         ly->cfg.headroom = HEADROOM_DEFAULT;
+    if (ly->cfg.keep == 0)
+        ly->cfg.keep = KEEP_DEFAULT;
     ly->cur = NONE;
 }
 
@@ -79,9 +82,23 @@ static int available(const fl_layers *ly, int s, fl_time now)
 static uint64_t budget(const fl_layers *ly)
 {
     uint64_t b = ly->estimate;
+    if (!b && ly->cfg.start_high) /* nothing known yet: the cap alone */
+        b = ly->cap ? ly->cap : UINT64_MAX / 100;
     if (ly->cap && ly->cap < b)
         b = ly->cap;
     return b / 100 * ly->cfg.headroom + b % 100 * ly->cfg.headroom / 100;
+}
+
+/* Whether the current choice still holds: its rate within `keep` percent
+ * of the estimate (and within the cap's budget). */
+static int keeps(const fl_layers *ly)
+{
+    uint64_t est = ly->estimate, c = cost(&ly->layer[ly->cur.spatial], ly->cur.temporal);
+    if (!est || c > est / 100 * ly->cfg.keep + est % 100 * ly->cfg.keep / 100)
+        return 0;
+    if (!ly->cap)
+        return 1;
+    return c <= ly->cap / 100 * ly->cfg.headroom + ly->cap % 100 * ly->cfg.headroom / 100;
 }
 
 /* The target among the layers at or below max_s (the lowest available
@@ -91,6 +108,7 @@ static fl_layer_choice target(const fl_layers *ly, fl_time now, int max_s)
     int lowest = -1, above = -1;
     fl_layer_choice best = NONE;
     uint64_t b = budget(ly);
+    int judge = ly->estimate || ly->cfg.start_high; /* b means something */
     for (int s = 0; s < FL_LAYERS_SPATIAL; s++) {
         if (!available(ly, s, now))
             continue;
@@ -102,7 +120,7 @@ static fl_layer_choice target(const fl_layers *ly, fl_time now, int max_s)
         if (lowest < 0)
             lowest = s;
         int t = top(&ly->layer[s]);
-        if (ly->estimate && cost(&ly->layer[s], t) <= b)
+        if (judge && cost(&ly->layer[s], t) <= b)
             best = (fl_layer_choice){ s, t };
     }
     if (best.spatial >= 0)
@@ -113,7 +131,7 @@ static fl_layer_choice target(const fl_layers *ly, fl_time now, int max_s)
         return NONE;
     const fl_layers_layer *l = &ly->layer[lowest];
     int t = top(l);
-    if (ly->estimate)
+    if (judge)
         while (t > 0 && cost(l, t) > b)
             t--;
     return (fl_layer_choice){ lowest, t };
@@ -158,6 +176,8 @@ int fl_layers_update(fl_layers *ly, fl_time now, fl_layer_choice *out)
         clamped = 1;
     }
     int c = compare(want, ly->cur);
+    if (c < 0 && keeps(ly))
+        c = 0; /* an estimate that follows what arrives: no cause to go down */
     if (c <= 0) {
         ly->up_pending = 0;
         return move(ly, c < 0 ? want : ly->cur, out) || clamped;

@@ -20,7 +20,13 @@
  *   is the highest available spatial layer whose full rate fits it, with
  *   all its temporal layers; when none fits, the lowest available layer
  *   with the most temporal layers that fit, TL0 at least. With no estimate
- *   yet, the lowest available layer with all its temporal layers.
+ *   yet, the lowest available layer with all its temporal layers; or with
+ *   `start_high`, as if the estimate were the cap (no cap: the highest).
+ * - A receiver's estimate follows what it receives (about as much, more
+ *   while it probes, well less once its link is full), so the current
+ *   choice is kept while its rate is within `keep` percent of the
+ *   estimate (and fits the cap's budget), even when it no longer fits the
+ *   budget: going down on an estimate that merely follows would never end.
  * - Down (a lower spatial layer, or fewer temporal layers) at once. Up only
  *   once every target of the last `hold` was above the current one, and
  *   then to the lowest of those (if its layer went idle meanwhile, the best
@@ -46,6 +52,8 @@ typedef struct fl_layers_config {
     fl_time hold;      /* up moves wait this long (0: 5 s) */
     fl_time idle;      /* a layer with no packet this long is gone (0: 1 s) */
     unsigned headroom; /* percent of the budget a choice may take (0: 90) */
+    unsigned keep;     /* percent of the estimate the current choice may take (0: 130) */
+    int start_high;    /* no estimate yet: the best within the cap (0: the lowest) */
 } fl_layers_config;
 
 /* A choice: spatial and temporal layer, -1 both when nothing is available. */

@@ -459,6 +459,15 @@ void fl_nack_history_put(fl_nack_history *h,
     hist_prune(h, now);
 }
 
+void fl_nack_history_set_head(fl_nack_history *h, uint16_t seq, const uint8_t *head, size_t len)
+{
+    fl_nack_history_entry *e = h->slots ? &h->slots[seq & h->mask] : NULL;
+    if (!e || !e->buf || e->seq != seq || len > FL_NACK_HEAD_MAX || len > e->payload_len)
+        return;
+    memcpy(e->head, head, len);
+    e->head_len = (uint8_t)len;
+}
+
 const fl_nack_history_entry *fl_nack_history_resend(fl_nack_history *h, fl_time now, uint16_t seq)
 {
     fl_nack_history_entry *e = h->slots ? &h->slots[seq & h->mask] : NULL;
@@ -518,6 +527,8 @@ int fl_nack_rtx_write(uint8_t *out,
         fl_put_be16(out + hl, e->seq);
     if (e->payload_len)
         memcpy(out + hl + pre, fl_buf_data(e->buf) + e->payload_off, e->payload_len);
+    if (e->head_len && e->head_len <= e->payload_len)
+        memcpy(out + hl + pre, e->head, e->head_len);
     *out_len = hl + pre + e->payload_len;
     return 0;
 }

@@ -100,6 +100,8 @@ typedef struct fl_nack_history_config {
 /* One packet as sent: `buf` holds the original RTP bytes (any header: the
  * payload is found by payload_off/payload_len); seq, timestamp and marker
  * are what we sent it with. */
+#define FL_NACK_HEAD_MAX 8
+
 typedef struct fl_nack_history_entry {
     fl_buf *buf; /* a reference held by the history */
     uint16_t seq;
@@ -110,6 +112,11 @@ typedef struct fl_nack_history_entry {
     fl_time sent;
     fl_time resent;   /* 0: never */
     uint8_t requests; /* resends answered so far, this one included */
+    /* the payload's first head_len bytes as they were sent, when the sender
+     * rewrote them (a VP8 payload descriptor): resends write them over the
+     * buffer's own; 0: the buffer's bytes as they are */
+    uint8_t head_len;
+    uint8_t head[FL_NACK_HEAD_MAX];
 } fl_nack_history_entry;
 
 typedef struct fl_nack_history_stats {
@@ -139,6 +146,11 @@ void fl_nack_history_put(fl_nack_history *h,
                          fl_buf *buf,
                          size_t payload_off,
                          size_t payload_len);
+
+/* The payload of the packet just put as `seq` went out with its first
+ * `len` bytes (at most FL_NACK_HEAD_MAX) replaced by `head`: its resends
+ * will too. Nothing when that packet is not held. */
+void fl_nack_history_set_head(fl_nack_history *h, uint16_t seq, const uint8_t *head, size_t len);
 
 /* The packet sent as `seq`, when it may be resent now (held, not too old,
  * not resent within the interval): its `resent` is set to now and its

@@ -98,6 +98,13 @@ static json_t *outbound(const fl_stats *s)
     set_int(o, "retransmittedPacketsSent", out->retransmitted_packets_sent);
     if (out->nack_unanswered >= 0)
         set_int(o, "nackUnanswered", out->nack_unanswered);
+    if (out->rtp.media == FL_MEDIA_VIDEO) /* -1: not a simulcast source */
+        set_int(o, "simulcastLayer", out->simulcast_layer);
+    if (out->rtp.media == FL_MEDIA_VIDEO && out->simulcast_switches >= 0) {
+        set_int(o, "simulcastTemporalLayer", out->simulcast_temporal_layer);
+        set_int(o, "simulcastSwitches", out->simulcast_switches);
+        set_int(o, "probePaddingBytesSent", out->probe_padding_bytes);
+    }
     if (out->xcode_frames_in >= 0) {
         set_int(o, "transcoderFramesIn", out->xcode_frames_in);
         set_int(o, "transcoderFramesEncoded", out->xcode_frames_encoded);

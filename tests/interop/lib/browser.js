@@ -168,9 +168,13 @@ const PAGE = `<!doctype html>
     for (const kind of ['audio', 'video']) {
       if (!cfg[kind]) continue;
       const track = local && local.getTracks().find((t) => t.kind === kind);
+      // cfg.sendEncodings: the video sender's encodings (simulcast layers:
+      // [{ rid, scaleResolutionDownBy, maxBitrate }, ...])
+      const init = { direction: dir };
+      if (kind === 'video' && cfg.sendEncodings) init.sendEncodings = cfg.sendEncodings;
       const tr = track
-        ? pc.addTransceiver(track, { direction: dir, streams: [local] })
-        : pc.addTransceiver(kind, { direction: dir });
+        ? pc.addTransceiver(track, { ...init, streams: [local] })
+        : pc.addTransceiver(kind, init);
       const pref = prefer(kind, kind === 'video' ? cfg.videoCodec : cfg.audioCodec);
       if (pref) tr.setCodecPreferences(pref);
     }
@@ -731,6 +735,7 @@ async function launchBrowser(opts = {}) {
         iceTransportPolicy: o.iceTransportPolicy || 'all',
         bundlePolicy: o.bundlePolicy,
         degradationPreference: o.degradationPreference || null,
+        sendEncodings: o.sendEncodings || null,
       };
       await withTimeout(
         page.evaluate((c) => window.fluo.init(c), cfg),

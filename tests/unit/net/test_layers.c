@@ -21,12 +21,16 @@
 
 /* Three layers, three temporal layers each: 150, 500 and 1500 kbit/s in
  * all; TL0 alone 90, 300 and 900. */
+/* Three layers of three TIDs; `keep` 100, so that a choice over its
+ * budget goes down as soon as the estimate is below its rate (the
+ * tests of the headroom); test_keep checks the default. */
 static void three_layers(fl_layers *ly)
 {
     static const uint32_t bps[3][3] = { { 90000, 30000, 30000 },
                                         { 300000, 100000, 100000 },
                                         { 900000, 300000, 300000 } };
-    fl_layers_init(ly, NULL);
+    fl_layers_config cfg = { .keep = 100 };
+    fl_layers_init(ly, &cfg);
     for (int s = 0; s < 3; s++)
         for (int t = 0; t < 3; t++)
             assert_int_equal(fl_layers_set_bitrate(ly, s, t, bps[s][t]), 0);
@@ -86,7 +90,7 @@ static void test_step_down(void **state)
     expect(&ly, T0, 1, 2, 2);
     fl_layers_set_estimate(&ly, 1000000); /* budget 900k: layer 1 whole */
     expect(&ly, T0 + 1 * MS, 1, 1, 2);
-    fl_layers_set_estimate(&ly, 500000); /* budget 450k: layer 0 whole */
+    fl_layers_set_estimate(&ly, 490000); /* budget 441k: layer 0 whole */
     expect(&ly, T0 + 2 * MS, 1, 0, 2);
     fl_layers_set_estimate(&ly, 135000); /* budget 121.5k: TL0+TL1 of layer 0 */
     expect(&ly, T0 + 3 * MS, 1, 0, 1);
@@ -329,8 +333,61 @@ static void test_equal_bitrates(void **state)
     fl_layers_set_estimate(&ly, 500000);
     feed(&ly, 7, T0);
     expect(&ly, T0, 1, 2, 0);
-    fl_layers_set_estimate(&ly, 400000); /* 360k: none fits: the lowest */
+    fl_layers_set_estimate(&ly, 400000); /* 360k: none fits, but it keeps (130%) */
+    expect(&ly, T0, 0, 2, 0);
+    fl_layers_set_estimate(&ly, 300000); /* 400k is over 130% of it: the lowest */
     expect(&ly, T0, 1, 0, 0);
+}
+
+/* start_high: with no estimate, the best layer the cap allows; the first
+ * estimate then moves it down at once when it does not hold it. */
+static void test_start_high(void **state)
+{
+    (void)state;
+    fl_layers ly;
+    fl_layers_config cfg = { .start_high = 1 };
+    fl_layers_init(&ly, &cfg);
+    for (int s = 0; s < 3; s++)
+        fl_layers_set_bitrate(&ly, s, 0, (uint32_t)(100000 << s)); /* 100k, 200k, 400k */
+    feed(&ly, 7, T0);
+    expect(&ly, T0, 1, 2, 0);
+    fl_layers_init(&ly, &cfg);
+    for (int s = 0; s < 3; s++)
+        fl_layers_set_bitrate(&ly, s, 0, (uint32_t)(100000 << s));
+    fl_layers_set_cap(&ly, 300000); /* 270k: layer 1 */
+    feed(&ly, 7, T0);
+    expect(&ly, T0, 1, 1, 0);
+    fl_layers_set_estimate(&ly, 120000); /* 200k is over 130% of it: down */
+    expect(&ly, T0 + MS, 1, 0, 0);
+}
+
+/* The current choice is kept while the estimate follows its rate (within
+ * 130%), goes down when the estimate falls below that, and never over the
+ * cap's budget. */
+static void test_keep(void **state)
+{
+    (void)state;
+    fl_layers ly;
+    fl_layers_init(&ly, NULL);
+    for (int s = 0; s < 3; s++)
+        for (int t = 0; t < 3; t++)
+            fl_layers_set_bitrate(&ly, s, t, (uint32_t)(100000 << (2 * s)) / 2 >> (t ? 1 : 0));
+    /* layer totals: 100k, 400k, 1.6M */
+    fl_layers_set_estimate(&ly, 2000000);
+    feed(&ly, 7, T0);
+    expect(&ly, T0, 1, 2, 2);
+    fl_layers_set_estimate(&ly, 1600000); /* about what arrives: kept */
+    expect(&ly, T0 + MS, 0, 2, 2);
+    fl_layers_set_estimate(&ly, 1240000); /* 1.6M is 129% of it: kept */
+    expect(&ly, T0 + 2 * MS, 0, 2, 2);
+    fl_layers_set_estimate(&ly, 1200000); /* 133%: down, to what fits 90% */
+    expect(&ly, T0 + 3 * MS, 1, 1, 2);
+    fl_layers_set_estimate(&ly, 2000000);
+    fl_layers_set_cap(&ly, 1000000); /* a cap is not an estimate: its budget */
+    expect(&ly, T0 + 4 * MS, 0, 1, 2);
+    fl_layers_set_cap(&ly, 400000); /* 360k: layer 1 (400k) must go */
+    expect(&ly, T0 + 5 * MS, 1, 0, 2);
+    assert_int_equal(ly.downs, 2);
 }
 
 /* The lowest layer's temporal layers drop one by one; fewer temporal
@@ -410,6 +467,8 @@ int main(void)
         cmocka_unit_test(test_layer_goes_and_comes_back),
         cmocka_unit_test(test_up_target_gone),
         cmocka_unit_test(test_equal_bitrates),
+        cmocka_unit_test(test_keep),
+        cmocka_unit_test(test_start_high),
         cmocka_unit_test(test_temporal_layers),
         cmocka_unit_test(test_bad_args_and_config),
     };

@@ -633,6 +633,47 @@ static void test_rtx_plain(void **state)
     fl_buf_pool_destroy(pool);
 }
 
+/* A packet sent with the start of its payload rewritten (a VP8 descriptor)
+ * is resent so, in both forms; the buffer itself is left as it is; a head
+ * for a packet not held, or longer than allowed, is not kept. */
+static void test_rtx_head(void **state)
+{
+    (void)state;
+    fl_buf_pool *pool;
+    assert_int_equal(fl_buf_pool_create(&pool, BUF_SIZE, HEADROOM, 4, 0), 0);
+    fl_nack_history *h = NULL;
+    assert_int_equal(fl_nack_history_create(&h, NULL), 0);
+    fl_buf *b = make_packet(pool, 300);
+    history_put(h, T0, b);
+    const uint8_t head[4] = { 0x90, 0x80, 0x12, 0x34 };
+    fl_nack_history_set_head(h, 300, head, sizeof(head));
+    fl_nack_history_set_head(h, 301, head, sizeof(head));         /* not held */
+    fl_nack_history_set_head(h, 300, head, FL_NACK_HEAD_MAX + 1); /* too long: ignored */
+    const fl_nack_history_entry *e = fl_nack_history_resend(h, T0, 300);
+    assert_non_null(e);
+    assert_int_equal(e->head_len, sizeof(head));
+    uint8_t out[BUF_SIZE];
+    size_t n;
+    fl_rtp_header rh = { .payload_type = 96, .ssrc = 0xabc, .seq = 9 };
+    assert_int_equal(fl_nack_rtx_write(out, sizeof(out), &rh, e, 0, &n), 0);
+    assert_int_equal(n, b->len);
+    assert_memory_equal(out + 12, head, sizeof(head));
+    assert_memory_equal(out + 16, fl_buf_data(b) + 16, n - 16);
+    assert_int_equal(fl_buf_data(b)[12], 44); /* payload byte 0 of seq 300 */
+    rh.payload_type = 97;
+    rh.ssrc = 0xdef;
+    assert_int_equal(fl_nack_rtx_write(out, sizeof(out), &rh, e, 1, &n), 0);
+    assert_int_equal(out[12] << 8 | out[13], 300); /* the OSN, then the head */
+    assert_memory_equal(out + 14, head, sizeof(head));
+    /* put again: the head is the new packet's business */
+    history_put(h, T0 + MS, b);
+    e = fl_nack_history_resend(h, T0 + 100 * FL_TIME_SEC, 300);
+    assert_true(!e || e->head_len == 0);
+    fl_buf_unref(b);
+    fl_nack_history_destroy(h);
+    fl_buf_pool_destroy(pool);
+}
+
 /* An RTX packet (OSN then payload) written straight into a new buffer. */
 static fl_buf *make_rtx(fl_buf_pool *pool,
                         const fl_rtp_header *h,
@@ -1172,8 +1213,9 @@ int main(void)
         cmocka_unit_test(test_gen_rtx_only_clears), cmocka_unit_test(test_history),
         cmocka_unit_test(test_history_prune),       cmocka_unit_test(test_rtx_round_trip),
         cmocka_unit_test(test_rtx_plain),           cmocka_unit_test(test_rtx_unwrap_padding),
-        cmocka_unit_test(test_rtx_refuses),         cmocka_unit_test(test_sim_loss_5),
-        cmocka_unit_test(test_sim_loss_20),         cmocka_unit_test(test_before_first_packet),
+        cmocka_unit_test(test_rtx_refuses),         cmocka_unit_test(test_rtx_head),
+        cmocka_unit_test(test_sim_loss_5),          cmocka_unit_test(test_sim_loss_20),
+        cmocka_unit_test(test_before_first_packet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

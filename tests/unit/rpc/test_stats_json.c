@@ -128,6 +128,10 @@ static void test_endpoint_streams(void **state)
     out->xcode_frames_skipped = 8;
     out->xcode_frames_dropped = 2;
     out->xcode_bitrate = 700000;
+    out->simulcast_layer = 1;
+    out->simulcast_temporal_layer = 2;
+    out->simulcast_switches = 3;
+    out->probe_padding_bytes = 4000;
 
     v[4] = entry(FL_STATS_OUTBOUND_RTP, T0 + 4);
     out = &v[4].outbound_rtp;
@@ -167,7 +171,8 @@ static void test_endpoint_streams(void **state)
             "'firCount':1,'pliCount':2,'nackCount':3,'sliCount':0,'remb':2000000,"
             "'packetsLost':5,'fractionLost':0.5,'packetsSent':900,'bytesSent':1000000,"
             "'targetBitrate':300000,'roundTripTime':0.03125,'retransmittedPacketsSent':6,"
-            "'nackUnanswered':1,'transcoderFramesIn':300,'transcoderFramesEncoded':290,"
+            "'nackUnanswered':1,'simulcastLayer':1,'simulcastTemporalLayer':2,"
+            "'simulcastSwitches':3,'probePaddingBytesSent':4000,'transcoderFramesIn':300,'transcoderFramesEncoded':290,"
             "'transcoderFramesSkipped':8,'transcoderFramesDropped':2,"
             "'transcoderTargetBitrate':700000,'__module__':'kurento','__type__':'RTCOutboundRTPStreamStats'},"
 
@@ -203,6 +208,7 @@ static void test_numbers(void **state)
     out->round_trip_time = 0.1234567891234;
     out->nack_unanswered = -1;
     out->xcode_frames_in = -1;
+    out->simulcast_layer = out->simulcast_switches = -1;
     json_t *map = fl__stats_json("W", &s, 1);
     json_t *o = json_object_get(map, "RTCOutboundRTPStreamStats_7");
     assert_true(json_is_real(json_object_get(o, "fractionLost")));
@@ -212,6 +218,8 @@ static void test_numbers(void **state)
     assert_true(json_real_value(json_object_get(o, "roundTripTime")) == 0.123456789);
     assert_null(json_object_get(o, "nackUnanswered"));
     assert_null(json_object_get(o, "transcoderFramesIn"));
+    assert_int_equal(json_integer_value(json_object_get(o, "simulcastLayer")), -1);
+    assert_null(json_object_get(o, "simulcastSwitches"));
     json_decref(map);
     expect_text(NULL, 0, "W", "{}");
 }
