@@ -91,6 +91,8 @@ static const int view_caps[WR_LAYERS] = { 350, 1000, 0 };
 /* What a run measured, for the simulcast comparison. */
 typedef struct run_fig {
     double cpu_us_per_pkt, proc_us_per_pkt;
+    double cpu_us_per_sent_pkt; /* counting the server's RTX padding to viewers as sent */
+    double rtx_pps;             /* that padding (and retransmissions) per second */
     int pass;
     int split[WR_LAYERS]; /* viewers on each layer over the window */
     int split_ok;         /* every viewer on the layer its cap gives */
@@ -117,26 +119,31 @@ void fl_bench_webrtc_usage(FILE *out)
             "        irq_us=N cores_used=X streams=N streams_per_core=X loss_pct=X\n"
             "        p50_ms=X p99_ms=X rss_kb_per_session=X video_kbps=X key_frames=N\n"
             "        key_frame_bytes=N [workers=N worker_share=X,.. worker_cpu_us=N,..\n"
-            "        other_cpu_us=N (fluo)] [split=N,N,N split_ok=0|1] unconnected=N\n"
-            "        stalls=N pass=0|1\n"
+            "        other_cpu_us=N (fluo)] [rtx_pps=X cpu_us_per_sent_pkt=X] [split=N,N,N\n"
+            "        split_ok=0|1] unconnected=N stalls=N pass=0|1\n"
             "  one2many --simulcast 1 [the options above]\n"
             "        The publisher sends three VP8 layers (SSRC simulcast, a=ssrc-group:SIM):\n"
-            "        320x180 150 kbit/s, 640x360 450, 1280x720 1200, a key frame every\n"
-            "        3 s and on a PLI naming the layer; viewers by thirds have\n"
+            "        320x180 150 kbit/s, 640x360 450, 1280x720 1200, a key frame (7, 21,\n"
+            "        56 kB) every 3 s and on a PLI naming the layer; viewers by thirds have\n"
             "        maxVideoSendBandwidth 350, 1000 and none, and all send a 10 Mbit/s\n"
             "        REMB, so that fluo (fluo only) gives them the low, middle and top\n"
             "        layer. The window starts once every viewer is on its layer (or after\n"
             "        25 s); split= counts the viewers on each layer over the window (by\n"
             "        the layer each packet's trailer names), split_ok=1 when each got\n"
             "        >= 99%% of its video from its own; pass needs it.\n"
+            "        The viewers count the server's RTX (its probing padding) apart:\n"
+            "        rtx_pps=X cpu_us_per_sent_pkt=X (CPU over media + padding).\n"
             "  simulcast --server fluo --sessions N --seconds S [--rounds 3] [the options\n"
             "        above]: one2many with and without --simulcast, alternating, R\n"
             "        rounds of both, the same viewers (caps, REMB) in both. Last line:\n"
-            "        simulcast server=fluo sessions=N rounds=R plain_cpu_us_per_pkt=X\n"
-            "        simulcast_cpu_us_per_pkt=X ratio=X ratio_min=X ratio_max=X\n"
-            "        proc_ratio=X proc_ratio_min=X proc_ratio_max=X split=N,N,N\n"
-            "        split_rounds=N pass=0|1 (medians; ratio: simulcast / plain per\n"
-            "        round; \"none\" and exit 1 when a round had no split).\n");
+            "        simulcast server=fluo sessions=N rounds=R pairs=K\n"
+            "        plain_cpu_us_per_pkt=X simulcast_cpu_us_per_pkt=X rtx_pps=X ratio=X\n"
+            "        ratio_min=X ratio_max=X proc_ratio=X proc_ratio_min=X\n"
+            "        proc_ratio_max=X sent_ratio=X sent_ratio_min=X sent_ratio_max=X\n"
+            "        split=N,N,N pass=0|1: medians over the K rounds whose simulcast run\n"
+            "        had the split (ratio: simulcast / plain in the same round; proc_:\n"
+            "        the process alone; sent_: per packet sent, padding counted). Exit\n"
+            "        1 when a round failed or had no split; \"none\" when none had it.\n");
 }
 
 /* A peer made for the scenario, with who receives what it sends. */
@@ -374,11 +381,24 @@ static void settle(wr_bench *b, uint64_t *at)
     fflush(stdout);
 }
 
+/* RTX packets the viewers received so far (the server's probing), by the
+ * layer their cap gives them. */
+static void rtx_by_layer(const wr_bench *b, uint64_t n[WR_LAYERS])
+{
+    memset(n, 0, WR_LAYERS * sizeof(*n));
+    for (size_t i = 0; i < b->npeers; i++) {
+        int k = expected_layer(b->peers[i]);
+        if (k >= 0)
+            n[k] += b->peers[i]->rx_rtx;
+    }
+}
+
 /* After the window: how many viewers the server says it forwards the
  * layer to that they got, its switches (b->server->layer), and the last
  * REMB it sent the publisher (without simulcast no more than the least
- * its viewers take: 350 kbit/s here). */
-static void server_layers(wr_bench *b, const uint64_t *at)
+ * its viewers take: 350 kbit/s here), and the RTX packets (padding) the
+ * viewers of each third got over the window. */
+static void server_layers(wr_bench *b, const uint64_t *at, const uint64_t rtx[WR_LAYERS])
 {
     int asked = 0, match = 0, told = 0;
     long switches = 0;
@@ -397,8 +417,9 @@ static void server_layers(wr_bench *b, const uint64_t *at)
     }
     uint64_t remb = b->npeers ? b->peers[0]->remb_recv : 0; /* the publisher: made first */
     printf("%s phase=server_layers viewers=%d told=%d match=%d switches=%ld "
-           "publisher_remb_kbps=%llu\n",
-           b->scenario, asked, told, match, switches, (unsigned long long)(remb / 1000));
+           "publisher_remb_kbps=%llu rtx_pkts_in_window=%llu,%llu,%llu\n",
+           b->scenario, asked, told, match, switches, (unsigned long long)(remb / 1000),
+           (unsigned long long)rtx[0], (unsigned long long)rtx[1], (unsigned long long)rtx[2]);
     fflush(stdout);
 }
 
@@ -416,17 +437,23 @@ static int measure(wr_bench *b, uint64_t rss0, size_t unconnected, uint64_t *at,
     fl_time t0 = fl_time_now();
     wr_bench_window_start(b);
     layers_snapshot(b, at);
+    uint64_t rtx0[WR_LAYERS];
+    rtx_by_layer(b, rtx0);
     wr_bench_run(b, b->seconds);
     /* the receivers' count is replaced by the senders' below; a window cut
      * short by a stall lasts ~0 s */
     wr_bench_window_end(b, &expected, &received);
     double secs = (double)(fl_time_now() - t0) / 1e6 + 1e-6;
+    uint64_t rtx[WR_LAYERS], rtx_all = 0;
+    rtx_by_layer(b, rtx);
+    for (int k = 0; k < WR_LAYERS; k++)
+        rtx_all += rtx[k] -= rtx0[k];
     wr_proc_cpu_us(b->pid, &cpu1);
     wr_threads_read(b->pid, &th1);
     if (b->server_cpus)
         wr_cpu_irq_us(b->server_cpus, &irq1);
     wr_proc_rss_kb(b->pid, &rss1);
-    char workers[WR_MAX_WORKERS * 27 + 96], split[96] = "";
+    char workers[WR_MAX_WORKERS * 27 + 96], split[160] = "";
     workers_fields(b, &th0, &th1, workers, sizeof(workers));
     wr_threads_free(&th0);
     wr_threads_free(&th1);
@@ -435,9 +462,7 @@ static int measure(wr_bench *b, uint64_t rss0, size_t unconnected, uint64_t *at,
         for (int k = 0; k < b->peers[i]->nlayers; k++)
             b->peers[i]->layer_subs[k] = f->split[k]; /* who should get each layer's packets */
     }
-    if (b->simulcast)
-        snprintf(split, sizeof(split), " split=%d,%d,%d split_ok=%d", f->split[0], f->split[1],
-                 f->split[2], f->split_ok);
+    f->rtx_pps = (double)rtx_all / secs;
     wr_bench_sender_loss(b, GRACE_S, &expected, &received);
     double loss = wr_loss_pct(expected, received);
     wr_sort(b->lat_ms, b->nlat);
@@ -462,10 +487,17 @@ static int measure(wr_bench *b, uint64_t rss0, size_t unconnected, uint64_t *at,
                received <= expected && loss <= MAX_LOSS && p99 <= MAX_P99_MS &&
                (!b->simulcast || f->split_ok);
     f->cpu_us_per_pkt = received ? (double)cpu / (double)received : 0.0;
+    f->cpu_us_per_sent_pkt = received ? (double)cpu / (double)(received + rtx_all) : 0.0;
+    if (b->layered_viewers)
+        snprintf(split, sizeof(split), " rtx_pps=%.0f cpu_us_per_sent_pkt=%.3f", f->rtx_pps,
+                 f->cpu_us_per_sent_pkt);
+    if (b->simulcast)
+        snprintf(split + strlen(split), sizeof(split) - strlen(split),
+                 " split=%d,%d,%d split_ok=%d", f->split[0], f->split[1], f->split[2], f->split_ok);
     f->proc_us_per_pkt = received ? (double)(cpu1 - cpu0) / (double)received : 0.0;
     f->pass = pass;
     if (b->layered_viewers)
-        server_layers(b, at);
+        server_layers(b, at, rtx);
     printf("%s server=%s sessions=%d fwd_pps=%.0f offered_pps=%.0f cpu_us_per_pkt=%.3f "
            "proc_us_per_pkt=%.3f proc_cpu_us=%llu irq_us=%llu cores_used=%.3f streams=%ld "
            "streams_per_core=%.0f loss_pct=%.2f p50_ms=%.2f p99_ms=%.2f rss_kb_per_session=%.0f "
@@ -493,9 +525,11 @@ static int make_media(wr_bench *b, int layers)
     if (rc == 0)
         rc = fl_clip_opus(&b->audio, 48, 10);
     for (int k = 0; k < WR_LAYERS && layers && rc == 0; k++) {
-        key_bytes = (size_t)sim_layers[k].kbps * KEY_S * 1000 / 8 / 4;
-        if (key_bytes > KEY_BYTES)
-            key_bytes = KEY_BYTES;
+        /* an eighth of a loop's budget (7, 21 and 56 kB): a quarter, as
+         * above, made the middle layer's rate over a second (which fluo
+         * measures a layer by) pass 90% of its viewers' cap whenever two
+         * key frames fell in one, and fluo took those viewers down */
+        key_bytes = (size_t)sim_layers[k].kbps * KEY_S * 1000 / 8 / 8;
         rc = wr_camera_clip_sized(&b->layers[k], sim_layers[k].w, sim_layers[k].h,
                                   sim_layers[k].kbps, KEY_S, key_bytes);
     }
@@ -510,6 +544,49 @@ static void free_media(wr_bench *b)
     fl_clip_destroy(b->audio);
     for (int k = 0; k < WR_LAYERS; k++)
         wr_camera_clip_destroy(b->layers[k]);
+}
+
+/* What the server counted for each peer with a stalled stream (the
+ * first few), and for a simulcast viewer the layers it got and the one
+ * the server says it forwards, on stderr. */
+static void diagnose_stalled(wr_bench *b, const uint64_t *at)
+{
+    int shown = 0;
+    for (size_t i = 0; i < b->npeers; i++) {
+        wr_peer *p = b->peers[i];
+        for (int k = 0; k < p->nlayers; k++)
+            fprintf(stderr,
+                    "fluo-bench:   peer %d (publisher) layer %d ssrc=%08x sent %llu packets, "
+                    "%llu key frames (%llu on request)\n",
+                    p->id, k, p->layers[k].ssrc, (unsigned long long)p->layers[k].packets,
+                    (unsigned long long)p->layers[k].key_frames,
+                    (unsigned long long)p->layers[k].restarts);
+        if (p->nlayers && b->server->diagnose)
+            b->server->diagnose(b, p);
+    }
+    for (size_t i = 0; i < b->npeers && shown < 4; i++) {
+        wr_peer *p = b->peers[i];
+        int stalled = 0;
+        for (size_t k = 0; k < p->nrx; k++)
+            stalled |= p->rx[k].stalled;
+        if (!stalled)
+            continue;
+        shown++;
+        wr_peer_diagnose(p);
+        if (b->server->diagnose)
+            b->server->diagnose(b, p);
+        int layer = -1, sw = 0;
+        if (b->layered_viewers && b->server->layer && b->server->layer(b, p, &layer, &sw) == 0)
+            fprintf(stderr,
+                    "fluo-bench:   peer %d (cap %d) got video of layers 0,1,2: %llu,%llu,%llu "
+                    "(%llu,%llu,%llu since the last check); the server forwards layer %d, %d "
+                    "switches\n",
+                    p->id, p->max_send_kbps, (unsigned long long)p->rx_layer[0],
+                    (unsigned long long)p->rx_layer[1], (unsigned long long)p->rx_layer[2],
+                    (unsigned long long)(p->rx_layer[0] - at[i * WR_LAYERS]),
+                    (unsigned long long)(p->rx_layer[1] - at[i * WR_LAYERS + 1]),
+                    (unsigned long long)(p->rx_layer[2] - at[i * WR_LAYERS + 2]), layer, sw);
+    }
 }
 
 /* One run of b's scenario against a server it starts: its record line
@@ -559,6 +636,7 @@ static int run_one(wr_bench *b, run_fig *f)
     if (b->fail[0]) {
         fprintf(stderr, "fluo-bench: %s against %s with %d sessions FAILED: %s\n", b->scenario,
                 b->server_name, b->sessions, b->fail);
+        diagnose_stalled(b, at);
     } else {
         status = 0;
         if (!pass)
@@ -591,17 +669,21 @@ static double median(double *v, int n, double *lo, double *hi)
 }
 
 /* `simulcast`: one2many plain and simulcast, alternating, `rounds` of
- * both; the ratio line last. 0, or 1 when a run failed or a simulcast run
- * had no split. */
+ * both; the ratio line last, over the rounds whose simulcast run had the
+ * split. 0, or 1 when a run failed or a simulcast run had no split. */
 static int compare(wr_bench *b, int rounds)
 {
     static wr_bench opts;
     opts = *b;
     opts.scenario = "one2many";
     opts.layered_viewers = 1;
-    double cpu[2][MAX_ROUNDS], proc[2][MAX_ROUNDS], ratio[MAX_ROUNDS], pratio[MAX_ROUNDS];
-    int split[WR_LAYERS] = { 0 }, split_rounds = 0, pass = 1, failed = 0;
+    /* per round: plain and simulcast CPU per packet (with softirq, the
+     * process alone, per packet sent counting padding), and the padding */
+    double cpu[2][MAX_ROUNDS], proc[2][MAX_ROUNDS], sent[2][MAX_ROUNDS], rtx[MAX_ROUNDS];
+    double ratio[MAX_ROUNDS], pratio[MAX_ROUNDS], sratio[MAX_ROUNDS];
+    int split[WR_LAYERS] = { 0 }, n = 0, pass = 1, failed = 0;
     for (int r = 0; r < rounds && !failed; r++) {
+        int split_ok = 0;
         for (int i = 0; i < 2 && !failed; i++) {
             int sim = r % 2 ? 1 - i : i; /* P S, S P, P S...: a drift falls on both */
             run_fig f;
@@ -610,38 +692,48 @@ static int compare(wr_bench *b, int rounds)
             printf("simulcast round=%d mode=%s\n", r + 1, sim ? "simulcast" : "plain");
             fflush(stdout);
             failed = run_one(b, &f) != 0;
-            cpu[sim][r] = f.cpu_us_per_pkt;
-            proc[sim][r] = f.proc_us_per_pkt;
+            cpu[sim][n] = f.cpu_us_per_pkt;
+            proc[sim][n] = f.proc_us_per_pkt;
+            sent[sim][n] = f.cpu_us_per_sent_pkt;
+            if (sim)
+                rtx[n] = f.rtx_pps;
             pass &= f.pass;
-            if (sim && f.split_ok) {
-                split_rounds++;
+            if (sim && (split_ok = f.split_ok))
                 memcpy(split, f.split, sizeof(split));
-            }
         }
-        ratio[r] = cpu[0][r] > 0 ? cpu[1][r] / cpu[0][r] : 0;
-        pratio[r] = proc[0][r] > 0 ? proc[1][r] / proc[0][r] : 0;
+        if (failed || !split_ok || cpu[0][n] <= 0 || proc[0][n] <= 0 || sent[0][n] <= 0)
+            continue; /* no pair from this round */
+        ratio[n] = cpu[1][n] / cpu[0][n];
+        pratio[n] = proc[1][n] / proc[0][n];
+        sratio[n] = sent[1][n] / sent[0][n];
+        n++;
     }
     *b = opts;
-    if (failed || split_rounds < rounds) {
-        printf("simulcast server=%s sessions=%d rounds=%d plain_cpu_us_per_pkt=none "
-               "simulcast_cpu_us_per_pkt=none ratio=none split=%d,%d,%d split_rounds=%d pass=0\n",
-               b->server_name, b->sessions, rounds, split[0], split[1], split[2], split_rounds);
-        fprintf(stderr, "fluo-bench: simulcast: %s\n",
-                failed ? "FAILED: a run failed (above)"
-                       : "FAILED: no simulcast split in every simulcast round: no ratio");
+    if (!n) {
+        printf("simulcast server=%s sessions=%d rounds=%d pairs=0 plain_cpu_us_per_pkt=none "
+               "simulcast_cpu_us_per_pkt=none ratio=none pass=0\n",
+               b->server_name, b->sessions, rounds);
+        fprintf(stderr, "fluo-bench: simulcast: FAILED: %s: no ratio\n",
+                failed ? "a run failed (above)" : "no simulcast run had the split");
         return 1;
     }
-    double lo, hi, plo, phi, x0, x1;
-    double pc = median(cpu[0], rounds, &x0, &x1), sc = median(cpu[1], rounds, &x0, &x1);
-    double ra = median(ratio, rounds, &lo, &hi), pr = median(pratio, rounds, &plo, &phi);
-    printf("simulcast server=%s sessions=%d rounds=%d plain_cpu_us_per_pkt=%.3f "
-           "simulcast_cpu_us_per_pkt=%.3f ratio=%.2f ratio_min=%.2f ratio_max=%.2f "
-           "proc_ratio=%.2f proc_ratio_min=%.2f proc_ratio_max=%.2f split=%d,%d,%d "
-           "split_rounds=%d pass=%d\n",
-           b->server_name, b->sessions, rounds, pc, sc, ra, lo, hi, pr, plo, phi, split[0],
-           split[1], split[2], split_rounds, pass);
+    double lo, hi, plo, phi, slo, shi, x0, x1;
+    double pc = median(cpu[0], n, &x0, &x1), sc = median(cpu[1], n, &x0, &x1);
+    double ra = median(ratio, n, &lo, &hi), pr = median(pratio, n, &plo, &phi);
+    double sr = median(sratio, n, &slo, &shi), rp = median(rtx, n, &x0, &x1);
+    if (n < rounds)
+        fprintf(stderr,
+                "fluo-bench: simulcast: FAILED: %d of %d rounds %s; the ratio is of the %d "
+                "with the split\n",
+                rounds - n, rounds, failed ? "failed or were not run" : "had no split", n);
+    printf("simulcast server=%s sessions=%d rounds=%d pairs=%d plain_cpu_us_per_pkt=%.3f "
+           "simulcast_cpu_us_per_pkt=%.3f rtx_pps=%.0f ratio=%.2f ratio_min=%.2f ratio_max=%.2f "
+           "proc_ratio=%.2f proc_ratio_min=%.2f proc_ratio_max=%.2f sent_ratio=%.2f "
+           "sent_ratio_min=%.2f sent_ratio_max=%.2f split=%d,%d,%d pass=%d\n",
+           b->server_name, b->sessions, rounds, n, pc, sc, rp, ra, lo, hi, pr, plo, phi, sr, slo,
+           shi, split[0], split[1], split[2], pass && n == rounds);
     fflush(stdout);
-    return 0;
+    return n == rounds ? 0 : 1;
 }
 
 int fl_bench_webrtc_run(const char *scenario, int argc, char **argv, const char *argv0)

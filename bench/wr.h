@@ -135,6 +135,8 @@ typedef struct wr_peer {
     wr_rx rx[WR_MAX_RX];
     size_t nrx;
     uint64_t rx_packets, rx_unknown;
+    int rtx_pt;      /* the video's RTX payload type as negotiated; -1 none */
+    uint64_t rx_rtx; /* RTX packets received (padding the server probes with) */
     fl_time next_timeout;
     char cand[256]; /* our host candidate line */
     int trickle;    /* our offer carries no candidate: it goes by addIceCandidate */
@@ -342,6 +344,11 @@ void wr_bench_check_stalls(wr_bench *b, fl_time now);
  * its transport's drops) follows on stderr, then what the server counted
  * (b->server->diagnose), so the failure says which side lost it. */
 size_t wr_bench_check_peers(wr_bench *b);
+
+/* What the client counted for a peer, on stderr (as wr_bench_check_peers
+ * prints it): packets sent per stream, received per SSRC, its transport's
+ * drops (SRTP, unknown SSRCs). */
+void wr_peer_diagnose(const wr_peer *p);
 
 /* Pins every thread of pid to the cores of cpus (bit N: core N;
  * sched_setaffinity per task of /proc/PID/task; threads made later

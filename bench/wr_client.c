@@ -306,6 +306,12 @@ static void watch_key(wr_peer *p, const fl_rtp_view *v, uint64_t seq, fl_time no
 static void on_rtp(wr_peer *p, const fl_rtp_view *v, fl_time now)
 {
     wr_bench *b = p->b;
+    if (p->rtx_pt >= 0 && v->payload_type == p->rtx_pt) {
+        /* the server's retransmissions and probing padding: not a stream
+         * of its own, and no media (this client never asks for one) */
+        p->rx_rtx++;
+        return;
+    }
     p->rx_packets++;
     if (b->measuring)
         b->win_rx++;
@@ -549,9 +555,7 @@ void wr_bench_watch_stalls(wr_bench *b)
     b->watch_stalls = 1;
 }
 
-/* What the client counted for a peer short of a stream (see
- * wr_bench_check_peers). */
-static void diagnose_client(const wr_peer *p)
+void wr_peer_diagnose(const wr_peer *p)
 {
     static const char *const kind[2] = { "audio", "video" };
     for (int i = 0; i < 2; i++)
@@ -604,7 +608,7 @@ size_t wr_bench_check_peers(wr_bench *b)
         bad++;
         fprintf(stderr, "fluo-bench: FAILED: peer %d (%s) %s\n", p->id, role, why);
         if (p->connected) {
-            diagnose_client(p);
+            wr_peer_diagnose(p);
             if (b->server && b->server->diagnose)
                 b->server->diagnose(b, p);
         }
@@ -730,6 +734,7 @@ int wr_peer_create(wr_bench *b, int offerer, wr_peer **out)
         return FL_ENOMEM;
     p->b = b;
     p->offerer = offerer;
+    p->rtx_pt = -1;
     p->slot = SIZE_MAX;
     if (slot_take(b, p) < 0) {
         free(p);
@@ -832,6 +837,8 @@ static int apply(wr_peer *p, const fl_sdp_desc *remote)
             continue;
         wr_tx *t = &p->tx[k];
         t->pt = c->pt;
+        if (k)
+            p->rtx_pt = c->rtx_pt;
         t->clip = k ? p->b->video : p->b->audio;
         t->on = lm->dir == FL_SDP_DIR_SENDRECV || lm->dir == FL_SDP_DIR_SENDONLY;
         for (int j = 0; k && j < p->nlayers; j++) {
