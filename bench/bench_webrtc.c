@@ -525,10 +525,11 @@ static int make_media(wr_bench *b, int layers)
     if (rc == 0)
         rc = fl_clip_opus(&b->audio, 48, 10);
     for (int k = 0; k < WR_LAYERS && layers && rc == 0; k++) {
-        /* an eighth of a loop's budget (7, 21 and 56 kB): a quarter, as
-         * above, made the middle layer's rate over a second (which fluo
-         * measures a layer by) pass 90% of its viewers' cap whenever two
-         * key frames fell in one, and fluo took those viewers down */
+        /* an eighth of a loop's budget (7, 21 and 56 kB): with a quarter,
+         * as above, two of the middle layer's key frames in one second
+         * take its rate over that second (fluo measures a layer so) past
+         * 90% of its viewers' cap, the likely reason fluo moved them down
+         * and up again in 2 of 4 runs */
         key_bytes = (size_t)sim_layers[k].kbps * KEY_S * 1000 / 8 / 8;
         rc = wr_camera_clip_sized(&b->layers[k], sim_layers[k].w, sim_layers[k].h,
                                   sim_layers[k].kbps, KEY_S, key_bytes);
