@@ -286,15 +286,27 @@ fl_element *fl__bridge_in_element(fl_list *node)
 
 static void out_key_frame_run(fl__call *c);
 
-static void in_key_frame(fl_element *e, unsigned media, int join)
+/* `layer`: a simulcast layer (0 lowest), -1 all; carried in the call's dir
+ * beside join (bit 0). */
+static void post_key_frame(fl_element *e, unsigned media, int layer, int join)
 {
     fl__bridge *b = e->impl;
     fl__call *c = fl__call_new(b->from, out_key_frame_run, NULL, b->out, NULL, NULL, NULL, NULL, 0);
     if (!c)
         return;
     c->media = media;
-    c->dir = join;
+    c->dir = (join ? 1 : 0) | (layer + 1) << 1;
     (void)fl__call_post(c);
+}
+
+static void in_key_frame(fl_element *e, unsigned media, int join)
+{
+    post_key_frame(e, media, -1, join);
+}
+
+static void in_key_frame_layer(fl_element *e, unsigned media, int layer, int join)
+{
+    post_key_frame(e, media, layer < 0 ? 0 : layer, join);
 }
 
 static const fl_sdp_codec *in_caps(fl_element *e, unsigned media)
@@ -347,6 +359,7 @@ const fl__element_type fl__bridge_in_type = {
     .receive = in_receive,
     .fini = in_fini,
     .key_frame = in_key_frame,
+    .key_frame_layer = in_key_frame_layer,
     .caps = in_caps,
     .sender_report = in_sender_report,
 };
@@ -356,8 +369,13 @@ const fl__element_type fl__bridge_in_type = {
 static void out_key_frame_run(fl__call *c)
 {
     fl_element *out = c->element;
-    if (!out->dead)
-        fl__pad_request_key_frame(bridge_pad(out, FL_DIR_SINK, c->media), c->dir);
+    int join = c->dir & 1, layer = (c->dir >> 1) - 1;
+    if (out->dead)
+        return;
+    if (layer >= 0)
+        fl__pad_request_key_frame_layer(bridge_pad(out, FL_DIR_SINK, c->media), layer, join);
+    else
+        fl__pad_request_key_frame(bridge_pad(out, FL_DIR_SINK, c->media), join);
 }
 
 static void out_check_caps(fl__bridge *b, fl__pad *sink)

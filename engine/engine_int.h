@@ -377,9 +377,11 @@ typedef struct fl__element_type {
     int spreads;
     /* 1: a hub, its impl an fl__hub (engine/hub.h): HubPorts join it. */
     int hub;
-    /* 1: its sinks take every layer of a simulcast source (a WebRtcEndpoint
-     * picks one per viewer; a PassThrough or a bridge passes them on); 0:
-     * they get the best layer alone (fl__pad_push picks it). */
+    /* 1: it takes and passes every layer of a simulcast source: as a sink
+     * (a WebRtcEndpoint picks one per viewer; a PassThrough or a bridge
+     * passes them on) and as a source (a WebRtcEndpoint's publisher, a
+     * PassThrough, a bridge push them all); 0: its sinks get the best
+     * layer alone (fl__pad_push picks it) and it pushes one stream. */
     int simulcast;
 } fl__element_type;
 

@@ -484,6 +484,10 @@ void fl__wr_feedback_reports(webrtc *wr, int k, const fl_transport_stats *ts)
             continue;
         if (wr->st[i].nack)
             fl_nack_gen_set_rtt(wr->st[i].nack, ts->rtt_us);
+        for (int j = 0; j < wr->st[i].nlayers; j++) {
+            if (wr->st[i].lay[j].nack)
+                fl_nack_gen_set_rtt(wr->st[i].lay[j].nack, ts->rtt_us);
+        }
         if (wr->st[i].hist)
             fl_nack_history_set_rtt(wr->st[i].hist, ts->rtt_us);
     }

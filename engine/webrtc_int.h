@@ -98,6 +98,7 @@ typedef struct wr_sim_out {
     uint32_t rate[FL_LAYERS_SPATIAL]; /* each layer's last full second, bit/s */
     fl_time meter_at, next_update;
     int measured; /* a first measure was made */
+    int vp8;      /* the stream sends VP8: its descriptor is rewritten */
     /* probing: padding up to probe_bps while a higher layer would fit the
      * cap, until the viewer's estimate fits it or falls */
     uint64_t probe_bps, probe_remb;
@@ -477,6 +478,9 @@ int fl__wr_sim_out(webrtc *wr,
                    fl_time now,
                    uint8_t *head,
                    size_t *head_len);
+/* The viewer's stream has a new source: its layers chosen afresh, its VP8
+ * numbering continued. */
+void fl__wr_sim_relink(wr_stream *st);
 /* The viewer's PLI: a key frame of the layer it gets (1), or 0 when the
  * stream is not forwarding a simulcast layer. */
 int fl__wr_sim_key_frame(webrtc *wr, wr_stream *st, fl__pad *sink);

@@ -324,8 +324,9 @@ void fl__wr_receive(fl_element *e, fl__pad *sink, fl_buf *buf)
     /* one layer of a simulcast source, its VP8 descriptor rewritten */
     uint8_t head[FL_NACK_HEAD_MAX];
     size_t head_len = 0;
-    if (buf->rtp.layer && i == 1 && !fl__wr_sim_out(wr, st, sink, buf, now, head, &head_len))
-        goto drop;
+    if (buf->rtp.layer && i == 1 && sink->src && sink->src->element->type->simulcast &&
+        !fl__wr_sim_out(wr, st, sink, buf, now, head, &head_len))
+        goto drop; /* (from a single-stream element: the one layer it sends) */
     uint8_t abs[3];
     fl_rtp_ext x = { .id = wr->ast_id, .data = abs, .len = sizeof(abs) };
     fl_rtp_header h = { .exts = wr->ast_id ? &x : NULL, .num_exts = wr->ast_id ? 1 : 0 };
@@ -376,6 +377,7 @@ void fl__wr_linked(fl_element *e, fl__pad *sink)
     if (wr && i >= 0) { /* a new source: say again if it does not fit */
         wr->st[i].codec_error = 0;
         wr->st[i].transcoding_said = 0;
+        fl__wr_sim_relink(&wr->st[i]); /* its layers are chosen afresh */
     }
 }
 

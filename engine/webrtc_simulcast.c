@@ -57,12 +57,12 @@
 static void sim_out_reset(wr_sim_out *so)
 {
     memset(so, 0, sizeof(*so));
+    fl_vp8_rewrite_init(&so->vr);
     /* a new viewer starts at the best layer its cap allows: its browser's
      * estimate follows what it receives, and the first one it gives tells
      * at once whether that holds */
     fl_layers_config cfg = { .start_high = 1 };
     fl_layers_init(&so->ly, &cfg);
-    fl_vp8_rewrite_init(&so->vr);
     so->cur = so->target = -1;
     so->tid = FL_VP8_TID_ALL;
 }
@@ -75,7 +75,7 @@ void fl__wr_sim_setup(wr_stream *st, int k, const fl_sdp_media *lm, const fl_sdp
     st->so.active = 0;
     if (k != 1 || !st->recv)
         return;
-    if (lm->nrids > 0 && lm->ext_ids[FL_SDP_EXT_RID]) { /* RID simulcast we answered */
+    if (lm->nrids > 1 && lm->ext_ids[FL_SDP_EXT_RID]) { /* RID simulcast we answered */
         for (size_t i = 0; i < lm->nrids && i < FL_LAYERS_SPATIAL; i++)
             memcpy(st->lay[i].rid, lm->rids[i].id, sizeof(st->lay[i].rid));
         st->nlayers = (int)(lm->nrids < FL_LAYERS_SPATIAL ? lm->nrids : FL_LAYERS_SPATIAL);
@@ -192,7 +192,7 @@ static void probe_plan(webrtc *wr, wr_stream *st, fl_time now)
     uint64_t remb = st->remb_recv;
     if (so->probe_bps && remb > so->probe_remb)
         so->probe_remb = remb;
-    if (so->probe_bps && remb * 100 < so->probe_remb * PROBE_FALL) { /* it hurt: back off */
+    if (so->probe_bps && remb < so->probe_remb / 100 * PROBE_FALL) { /* it hurt: back off */
         so->probe_backoff = so->probe_backoff ? so->probe_backoff * 2 : PROBE_BACKOFF;
         if (so->probe_backoff > PROBE_BACKOFF_MAX)
             so->probe_backoff = PROBE_BACKOFF_MAX;
@@ -263,6 +263,7 @@ static void probe_send(webrtc *wr, wr_stream *st, fl_time now)
         so->padding_packets++;
         so->padding_bytes += len;
     }
+    fl__wr_flush_tx(wr);
 }
 
 /* Bitrates measured, the choice looked at again, the target's key frame
@@ -284,6 +285,7 @@ static void sim_update(webrtc *wr, wr_stream *st, fl__pad *sink, fl_time now)
         }
         so->meter_at = now;
     }
+    so->vp8 = strcasecmp(fl__wr_sent_codec_name(st), "VP8") == 0;
     fl_layers_set_estimate(&so->ly, st->remb_recv);
     fl_layers_set_cap(&so->ly, wr->max_vsend > 0 ? (uint64_t)wr->max_vsend * 1000 : 0);
     fl_layer_choice c;
@@ -317,8 +319,9 @@ int fl__wr_sim_out(webrtc *wr,
     if (!so->active) {
         sim_out_reset(so);
         so->active = 1;
-        so->meter_at = now;
     }
+    if (!so->meter_at)
+        so->meter_at = now;
     int l = buf->rtp.layer - 1;
     if (l < 0 || l >= FL_LAYERS_SPATIAL)
         return 0;
@@ -332,13 +335,19 @@ int fl__wr_sim_out(webrtc *wr,
     if (l == so->target && l != so->cur && buf->rtp.key) { /* the switch */
         if (so->cur >= 0)
             so->switches++;
+        if (l > so->cur)
+            so->probe_backoff = 0; /* probing worked (or was not needed) */
         so->cur = l;
         so->key_wanted_at = 0;
         fl_vp8_rewrite_switch(&so->vr);
     }
     if (l != so->cur)
         return 0;
-    if (strcasecmp(fl__wr_sent_codec_name(st), "VP8") != 0)
+    /* not the source's main payload type (net/rewrite drops it): the VP8
+     * numbering must not count it */
+    if (st->rw.src_pt >= 0 && buf->rtp.payload_type != st->rw.src_pt)
+        return 0;
+    if (!so->vp8)
         return 1;
     /* the descriptor rewritten in a copy of the payload's start, written
      * over the egress's own copy of the packet */
@@ -356,10 +365,28 @@ int fl__wr_sim_out(webrtc *wr,
     return 1;
 }
 
+void fl__wr_sim_relink(wr_stream *st)
+{
+    wr_sim_out *so = &st->so;
+    if (!so->active)
+        return;
+    /* the viewer's VP8 numbering and the counts go on; the layers are the
+     * new source's, measured and chosen afresh */
+    fl_vp8_rewrite vr = so->vr;
+    uint64_t switches = so->switches, pp = so->padding_packets, pb = so->padding_bytes;
+    sim_out_reset(so);
+    so->active = 1;
+    so->vr = vr;
+    fl_vp8_rewrite_switch(&so->vr);
+    so->switches = switches;
+    so->padding_packets = pp;
+    so->padding_bytes = pb;
+}
+
 int fl__wr_sim_key_frame(webrtc *wr, wr_stream *st, fl__pad *sink)
 {
     (void)wr;
-    if (!st->so.active || st->so.cur < 0)
+    if (!st->so.active || st->so.cur < 0 || sink->xc) /* a transcoder's encoder answers */
         return 0;
     fl__pad_request_key_frame_layer(sink, st->so.cur, 0);
     return 1;

@@ -8,7 +8,8 @@
 #define HOLD_DEFAULT     (5 * FL_TIME_SEC)
 #define IDLE_DEFAULT     FL_TIME_SEC
 #define HEADROOM_DEFAULT 90u
-#define KEEP_DEFAULT     130u
+#define KEEP_DEFAULT     115u
+#define FLOOR_DEFAULT    200u
 
 static const fl_layer_choice NONE = { -1, -1 };
 
@@ -25,6 +26,8 @@ void fl_layers_init(fl_layers *ly, const fl_layers_config *cfg)
         ly->cfg.headroom = HEADROOM_DEFAULT;
     if (ly->cfg.keep == 0)
         ly->cfg.keep = KEEP_DEFAULT;
+    if (ly->cfg.floor == 0)
+        ly->cfg.floor = FLOOR_DEFAULT;
     ly->cur = NONE;
 }
 
@@ -131,8 +134,9 @@ static fl_layer_choice target(const fl_layers *ly, fl_time now, int max_s)
         return NONE;
     const fl_layers_layer *l = &ly->layer[lowest];
     int t = top(l);
+    uint64_t fb = b > UINT64_MAX / ly->cfg.floor ? UINT64_MAX : b * ly->cfg.floor / 100;
     if (judge)
-        while (t > 0 && cost(l, t) > b)
+        while (t > 0 && cost(l, t) > fb)
             t--;
     return (fl_layer_choice){ lowest, t };
 }

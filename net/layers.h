@@ -19,11 +19,14 @@
  * - The budget is min(estimate, cap) times `headroom` percent. The target
  *   is the highest available spatial layer whose full rate fits it, with
  *   all its temporal layers; when none fits, the lowest available layer
- *   with the most temporal layers that fit, TL0 at least. With no estimate
+ *   with the most temporal layers that fit `floor` percent of the budget,
+ *   TL0 at least (frames dropped are worse than a lowest layer a little
+ *   over an estimate that is still finding its feet). With no estimate
  *   yet, the lowest available layer with all its temporal layers; or with
  *   `start_high`, as if the estimate were the cap (no cap: the highest).
  * - A receiver's estimate follows what it receives (about as much, more
- *   while it probes, well less once its link is full), so the current
+ *   while it probes; once its link is full, some 85% of what gets
+ *   through, so under 1/1.15 of the layer's rate), so the current
  *   choice is kept while its rate is within `keep` percent of the
  *   estimate (and fits the cap's budget), even when it no longer fits the
  *   budget: going down on an estimate that merely follows would never end.
@@ -52,8 +55,9 @@ typedef struct fl_layers_config {
     fl_time hold;      /* up moves wait this long (0: 5 s) */
     fl_time idle;      /* a layer with no packet this long is gone (0: 1 s) */
     unsigned headroom; /* percent of the budget a choice may take (0: 90) */
-    unsigned keep;     /* percent of the estimate the current choice may take (0: 130) */
+    unsigned keep;     /* percent of the estimate the current choice may take (0: 115) */
     int start_high;    /* no estimate yet: the best within the cap (0: the lowest) */
+    unsigned floor;    /* percent of the budget the lowest layer's TIDs may take (0: 200) */
 } fl_layers_config;
 
 /* A choice: spatial and temporal layer, -1 both when nothing is available. */

@@ -29,7 +29,7 @@ static void three_layers(fl_layers *ly)
     static const uint32_t bps[3][3] = { { 90000, 30000, 30000 },
                                         { 300000, 100000, 100000 },
                                         { 900000, 300000, 300000 } };
-    fl_layers_config cfg = { .keep = 100 };
+    fl_layers_config cfg = { .keep = 100, .floor = 100 };
     fl_layers_init(ly, &cfg);
     for (int s = 0; s < 3; s++)
         for (int t = 0; t < 3; t++)
@@ -333,10 +333,29 @@ static void test_equal_bitrates(void **state)
     fl_layers_set_estimate(&ly, 500000);
     feed(&ly, 7, T0);
     expect(&ly, T0, 1, 2, 0);
-    fl_layers_set_estimate(&ly, 400000); /* 360k: none fits, but it keeps (130%) */
+    fl_layers_set_estimate(&ly, 400000); /* 360k: none fits, but it keeps (115%) */
     expect(&ly, T0, 0, 2, 0);
-    fl_layers_set_estimate(&ly, 300000); /* 400k is over 130% of it: the lowest */
+    fl_layers_set_estimate(&ly, 300000); /* 400k is over 115% of it: the lowest */
     expect(&ly, T0, 1, 0, 0);
+}
+
+/* floor (200% by default): the lowest layer drops its temporal layers
+ * against twice the budget. */
+static void test_floor(void **state)
+{
+    (void)state;
+    fl_layers ly;
+    fl_layers_init(&ly, NULL);
+    fl_layers_set_bitrate(&ly, 0, 0, 50000);
+    fl_layers_set_bitrate(&ly, 0, 1, 25000);
+    fl_layers_set_bitrate(&ly, 0, 2, 25000);
+    fl_layers_set_estimate(&ly, 60000); /* budget 54k, 108k at 200%: all */
+    feed(&ly, 1, T0);
+    expect(&ly, T0, 1, 0, 2);
+    fl_layers_set_estimate(&ly, 50000); /* 90k: TL0+TL1 (75k) */
+    expect(&ly, T0 + MS, 1, 0, 1);
+    fl_layers_set_estimate(&ly, 30000); /* 54k: TL0 */
+    expect(&ly, T0 + 2 * MS, 1, 0, 0);
 }
 
 /* start_high: with no estimate, the best layer the cap allows; the first
@@ -357,12 +376,12 @@ static void test_start_high(void **state)
     fl_layers_set_cap(&ly, 300000); /* 270k: layer 1 */
     feed(&ly, 7, T0);
     expect(&ly, T0, 1, 1, 0);
-    fl_layers_set_estimate(&ly, 120000); /* 200k is over 130% of it: down */
+    fl_layers_set_estimate(&ly, 120000); /* 200k is over 115% of it: down */
     expect(&ly, T0 + MS, 1, 0, 0);
 }
 
 /* The current choice is kept while the estimate follows its rate (within
- * 130%), goes down when the estimate falls below that, and never over the
+ * 115%), goes down when the estimate falls below that, and never over the
  * cap's budget. */
 static void test_keep(void **state)
 {
@@ -378,9 +397,9 @@ static void test_keep(void **state)
     expect(&ly, T0, 1, 2, 2);
     fl_layers_set_estimate(&ly, 1600000); /* about what arrives: kept */
     expect(&ly, T0 + MS, 0, 2, 2);
-    fl_layers_set_estimate(&ly, 1240000); /* 1.6M is 129% of it: kept */
+    fl_layers_set_estimate(&ly, 1400000); /* 1.6M is 114% of it: kept */
     expect(&ly, T0 + 2 * MS, 0, 2, 2);
-    fl_layers_set_estimate(&ly, 1200000); /* 133%: down, to what fits 90% */
+    fl_layers_set_estimate(&ly, 1380000); /* 116%: down, to what fits 90% */
     expect(&ly, T0 + 3 * MS, 1, 1, 2);
     fl_layers_set_estimate(&ly, 2000000);
     fl_layers_set_cap(&ly, 1000000); /* a cap is not an estimate: its budget */
@@ -469,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_equal_bitrates),
         cmocka_unit_test(test_keep),
         cmocka_unit_test(test_start_high),
+        cmocka_unit_test(test_floor),
         cmocka_unit_test(test_temporal_layers),
         cmocka_unit_test(test_bad_args_and_config),
     };
