@@ -115,6 +115,13 @@ $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(UNIT_FILTER) $(LIBRPC) $(LIBFLUO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -Wl,--wrap=_cmocka_run_group_tests -o $@ $^ $(LDLIBS) -lcmocka
 
+
+# Unit tests of the load harness link its objects (fluo-bench's but main).
+BENCH_OBJS := $(filter-out $(B)/obj/bench/bench.o,$(call obj,$(bench_src)))
+$(B)/tests/unit/bench/%: $(B)/obj/tests/unit/bench/%.o $(UNIT_FILTER) $(BENCH_OBJS) $(LIBRPC) $(LIBFLUO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -Wl,--wrap=_cmocka_run_group_tests -o $@ $^ $(LDLIBS) -lcmocka
+
 deps:
 	@sh tests/tools/deps.sh
 

@@ -48,7 +48,8 @@ int main(int argc, char **argv)
         return 0;
     }
     fl_log_configure("*:warn");
-    if (!strcmp(argv[1], "echo") || !strcmp(argv[1], "one2many") || !strcmp(argv[1], "room"))
+    if (!strcmp(argv[1], "echo") || !strcmp(argv[1], "one2many") || !strcmp(argv[1], "room") ||
+        !strcmp(argv[1], "simulcast"))
         return fl_bench_webrtc_run(argv[1], argc - 1, argv + 1, argv[0]);
     if (!strcmp(argv[1], "join"))
         return fl_bench_join_run(argc - 1, argv + 1, argv[0]);

@@ -31,6 +31,10 @@
 #define WR_MAX_RX         8           /* received streams tracked per peer */
 #define WR_TRAILER_MAGIC  0x464c554fu /* "FLUO": ends every payload we send */
 #define WR_TRAILER_LEN    12          /* magic + send time (µs, fl_time) */
+/* A simulcast layer's packets carry "FLS0" + its index (lowest 0) as their
+ * trailer's magic instead, so that a viewer tells which layer it gets. */
+#define WR_TRAILER_LAYER0 0x464c5330u
+#define WR_LAYERS         3 /* simulcast layers a publisher sends */
 
 typedef struct wr_bench wr_bench;
 
@@ -48,6 +52,7 @@ typedef struct wr_tx {
     uint64_t packets, octets;
     uint64_t key_frames, restarts; /* clip starts sent; those on request */
     uint64_t win_sent;             /* packets sent inside the measured window */
+    int layer;                     /* simulcast: its index + 1 (the trailer says it); 0 none */
 } wr_tx;
 
 typedef struct wr_rx {
@@ -130,6 +135,8 @@ typedef struct wr_peer {
     wr_rx rx[WR_MAX_RX];
     size_t nrx;
     uint64_t rx_packets, rx_unknown;
+    int rtx_pt;      /* the video's RTX payload type as negotiated; -1 none */
+    uint64_t rx_rtx; /* RTX packets received (padding the server probes with) */
     fl_time next_timeout;
     char cand[256]; /* our host candidate line */
     int trickle;    /* our offer carries no candidate: it goes by addIceCandidate */
@@ -146,6 +153,19 @@ typedef struct wr_peer {
     int subscribers;    /* peers that should receive every packet this one sends */
     int expect_streams; /* streams this one should receive (audio + video per feed) */
     const char *role;   /* for the lines naming a peer: "publisher", "viewer", ... */
+    /* simulcast (bench/wr_simulcast.c): a publisher's layers, lowest first,
+     * sent instead of tx[1] (layers[0] has tx[1]'s SSRC), and how many
+     * viewers get each (its subscribers, for the loss) */
+    int nlayers;
+    wr_tx layers[WR_LAYERS];
+    int layer_subs[WR_LAYERS];
+    /* a viewer: the video packets it got of each layer (by their trailer),
+     * the REMB it sends with each report (bit/s; 0: none) and the
+     * maxVideoSendBandwidth its server endpoint is given (kbit/s; 0: not set) */
+    uint64_t rx_layer[WR_LAYERS];
+    uint64_t remb_bps;
+    uint64_t remb_recv; /* the last REMB the server sent this peer (bit/s); 0 none */
+    int max_send_kbps;
 } wr_peer;
 
 /* Server drivers: signalling only. Each call blocks until the peer has the
@@ -174,6 +194,10 @@ typedef struct wr_server {
      * media), so that a failure says which side lost the stream. NULL:
      * the server has no such driver. */
     void (*diagnose)(wr_bench *b, wr_peer *p);
+    /* a simulcast viewer: the layer the server forwards to it (lowest 0)
+     * and the switches it made so far, as its stats say. FL_ENOENT when
+     * they say none; NULL: the server has no such driver. */
+    int (*layer)(wr_bench *b, wr_peer *p, int *layer, int *switches);
     void *state;
 } wr_server;
 
@@ -216,6 +240,10 @@ struct wr_bench {
     int verbose;
     int pump_calls; /* the client's loop runs during every signalling call */
     int kbps;       /* the video clip's target (average, key frames included) */
+    /* simulcast (one2many): the publisher sends these layers (lowest
+     * first); viewers by thirds get caps and a REMB that pick a layer each */
+    int simulcast, layered_viewers;
+    fl_clip *layers[WR_LAYERS];
     /* the path to the server: veth 0, both on 127.0.0.1; 1, the server in
      * the namespace of janus.h reached over its veth pair */
     int veth;
@@ -317,6 +345,11 @@ void wr_bench_check_stalls(wr_bench *b, fl_time now);
  * (b->server->diagnose), so the failure says which side lost it. */
 size_t wr_bench_check_peers(wr_bench *b);
 
+/* What the client counted for a peer, on stderr (as wr_bench_check_peers
+ * prints it): packets sent per stream, received per SSRC, its transport's
+ * drops (SRTP, unknown SSRCs). */
+void wr_peer_diagnose(const wr_peer *p);
+
 /* Pins every thread of pid to the cores of cpus (bit N: core N;
  * sched_setaffinity per task of /proc/PID/task; threads made later
  * inherit it). 0 or FL_EIO. */
@@ -381,7 +414,33 @@ void wr_threads_diff(const wr_threads *from, const wr_threads *to, wr_worker_cpu
  * too low for such a key frame), FL_ENOMEM or fl_clip_vp8's errors. Free
  * with wr_camera_clip_destroy (not fl_clip_destroy). */
 int wr_camera_clip(fl_clip **out, int kbps, int key_s, size_t key_bytes);
+/* The same at width x height (a simulcast layer's size). */
+int wr_camera_clip_sized(fl_clip **out,
+                         int width,
+                         int height,
+                         int kbps,
+                         int key_s,
+                         size_t key_bytes);
 void wr_camera_clip_destroy(fl_clip *clip);
+
+/* ---- simulcast (bench/wr_simulcast.c) ---- */
+
+/* Makes p a simulcast publisher of WR_LAYERS layers of VP8 (before its
+ * offer): layer k sends clips[k] (lowest first) on an SSRC of its own,
+ * layer 0 on tx[1]'s; the offer then names the three in a=ssrc lines and
+ * a=ssrc-group:SIM, lowest first. */
+void wr_peer_simulcast(wr_peer *p, fl_clip *const clips[WR_LAYERS]);
+
+/* The offer text (malloc'd) with p's layers added to its video section:
+ * "a=ssrc-group:SIM s0 s1 s2" and each layer's a=ssrc cname and msid
+ * lines, as Chromium writes an SSRC simulcast offer. Takes `offer` (freed
+ * or returned); NULL when it has no video section or on no memory. */
+char *wr_simulcast_offer(const wr_peer *p, char *offer);
+
+/* The layer a viewer got most of since `since` (its rx_layer counts
+ * then), and that layer's share of its video packets (0..1); -1 and 0 when
+ * it got none. */
+int wr_viewer_layer(const wr_peer *p, const uint64_t since[WR_LAYERS], double *share);
 
 /* ---- servers ---- */
 

@@ -205,7 +205,7 @@ static void send_media(wr_peer *p, wr_tx *t, fl_time now)
             break;
         }
         memcpy(payload, k->payload, k->len);
-        uint32_t magic = WR_TRAILER_MAGIC;
+        uint32_t magic = t->layer ? WR_TRAILER_LAYER0 + (uint32_t)t->layer - 1 : WR_TRAILER_MAGIC;
         int64_t sent = now;
         memcpy(payload + k->len, &magic, 4);
         memcpy(payload + k->len + 4, &sent, 8);
@@ -230,16 +230,37 @@ static void send_media(wr_peer *p, wr_tx *t, fl_time now)
     }
 }
 
+/* A REMB of p->remb_bps for the video it receives, after the report
+ * already in buf. */
+static void append_remb(wr_peer *p, fl_buf *buf)
+{
+    fl_rtcp_remb r = { .sender_ssrc = p->tx[1].ssrc, .num_ssrcs = 0 };
+    for (size_t k = 0; k < p->nrx && r.num_ssrcs < 4; k++) {
+        if (p->rx[k].pt == p->tx[1].pt)
+            r.ssrcs[r.num_ssrcs++] = p->rx[k].ssrc;
+    }
+    fl_rtcp_remb_set_bitrate(&r, p->remb_bps);
+    size_t n = 0;
+    if (fl_rtcp_remb_write(fl_buf_data(buf) + buf->len, fl_buf_tailroom(buf) - 64, &r, &n) == 0)
+        fl_buf_set_len(buf, buf->len + n);
+}
+
 static void send_reports(wr_peer *p, fl_time now)
 {
-    for (int i = 0; i < 2; i++) {
-        wr_tx *t = &p->tx[i];
+    wr_tx *txs[2 + WR_LAYERS] = { &p->tx[0], &p->tx[1] };
+    size_t n = 2;
+    for (int k = 0; k < p->nlayers; k++)
+        txs[k ? n++ : 1] = &p->layers[k]; /* layer 0 in tx[1]'s place */
+    for (size_t i = 0; i < n; i++) {
+        wr_tx *t = txs[i];
         fl_buf *buf = fl_buf_pool_get(p->b->pool);
         if (!buf)
             return;
         int rc = t->on ? fl_transport_write_sr(p->tr, now, t->ssrc, t->last_ts,
                                                (uint32_t)t->packets, (uint32_t)t->octets, buf)
                        : fl_transport_write_rr(p->tr, now, t->ssrc, buf);
+        if (rc == 0 && p->remb_bps && i == 0)
+            append_remb(p, buf);
         if (rc < 0 || fl_transport_send_rtcp(p->tr, now, buf) < 0)
             fl_buf_unref(buf);
         if (!t->on)
@@ -285,6 +306,12 @@ static void watch_key(wr_peer *p, const fl_rtp_view *v, uint64_t seq, fl_time no
 static void on_rtp(wr_peer *p, const fl_rtp_view *v, fl_time now)
 {
     wr_bench *b = p->b;
+    if (p->rtx_pt >= 0 && v->payload_type == p->rtx_pt) {
+        /* the server's retransmissions and probing padding: not a stream
+         * of its own, and no media (this client never asks for one) */
+        p->rx_rtx++;
+        return;
+    }
     p->rx_packets++;
     if (b->measuring)
         b->win_rx++;
@@ -324,6 +351,11 @@ static void on_rtp(wr_peer *p, const fl_rtp_view *v, fl_time now)
         int64_t sent;
         memcpy(&magic, t, 4);
         memcpy(&sent, t + 4, 8);
+        uint32_t layer = magic - WR_TRAILER_LAYER0;
+        if (layer < WR_LAYERS) {
+            p->rx_layer[layer]++;
+            magic = WR_TRAILER_MAGIC;
+        }
         int in_win = magic == WR_TRAILER_MAGIC && sent >= b->win_t0 && sent < b->win_t1;
         b->win_in += in_win;
         if (in_win && sent <= now) {
@@ -349,12 +381,27 @@ static void on_rtcp(wr_peer *p, fl_buf *buf)
         fl_rtcp_fb fb;
         if (pk.type != FL_RTCP_PSFB || fl_rtcp_fb_parse(&pk, &fb) < 0)
             continue;
+        fl_rtcp_remb remb;
+        if (fb.fmt == FL_RTCP_FMT_AFB && fl_rtcp_remb_parse(&fb, &remb) == 0)
+            p->remb_recv = fl_rtcp_remb_bitrate(&remb);
         if (fb.fmt == 1)
             p->pli_recv++;
         else if (fb.fmt == 4)
             p->fir_recv++;
-        if (fb.fmt == 1 || fb.fmt == 4)
-            p->tx[1].restart = 1;
+        if (fb.fmt != 1 && fb.fmt != 4)
+            continue;
+        /* a simulcast layer's key frame: the layer the request names (a
+         * FIR names it in its entry, not in the media SSRC) */
+        wr_tx *t = &p->tx[1];
+        uint32_t target = fb.media_ssrc;
+        if (fb.fmt == 4 && fb.fci_len >= 4)
+            target = (uint32_t)fb.fci[0] << 24 | (uint32_t)fb.fci[1] << 16 |
+                     (uint32_t)fb.fci[2] << 8 | fb.fci[3];
+        for (int k = 0; k < p->nlayers; k++) {
+            if (p->layers[k].ssrc == target)
+                t = &p->layers[k];
+        }
+        t->restart = 1;
     }
 }
 
@@ -369,6 +416,8 @@ static void peer_pump(wr_peer *p, fl_time now)
             p->t.dtls = now;
             for (int i = 0; i < 2; i++)
                 p->tx[i].t_base = now;
+            for (int k = 0; k < p->nlayers; k++)
+                p->layers[k].t_base = now;
             break;
         case FL_TRANSPORT_EVENT_FAILED:
             p->failed = 1;
@@ -454,6 +503,8 @@ static void on_tick(uv_timer_t *h)
         if (p->connected) {
             send_media(p, &p->tx[0], now);
             send_media(p, &p->tx[1], now);
+            for (int k = 0; k < p->nlayers; k++)
+                send_media(p, &p->layers[k], now);
             if (reports)
                 send_reports(p, now);
         }
@@ -504,9 +555,7 @@ void wr_bench_watch_stalls(wr_bench *b)
     b->watch_stalls = 1;
 }
 
-/* What the client counted for a peer short of a stream (see
- * wr_bench_check_peers). */
-static void diagnose_client(const wr_peer *p)
+void wr_peer_diagnose(const wr_peer *p)
 {
     static const char *const kind[2] = { "audio", "video" };
     for (int i = 0; i < 2; i++)
@@ -559,7 +608,7 @@ size_t wr_bench_check_peers(wr_bench *b)
         bad++;
         fprintf(stderr, "fluo-bench: FAILED: peer %d (%s) %s\n", p->id, role, why);
         if (p->connected) {
-            diagnose_client(p);
+            wr_peer_diagnose(p);
             if (b->server && b->server->diagnose)
                 b->server->diagnose(b, p);
         }
@@ -685,6 +734,7 @@ int wr_peer_create(wr_bench *b, int offerer, wr_peer **out)
         return FL_ENOMEM;
     p->b = b;
     p->offerer = offerer;
+    p->rtx_pt = -1;
     p->slot = SIZE_MAX;
     if (slot_take(b, p) < 0) {
         free(p);
@@ -787,8 +837,16 @@ static int apply(wr_peer *p, const fl_sdp_desc *remote)
             continue;
         wr_tx *t = &p->tx[k];
         t->pt = c->pt;
+        if (k)
+            p->rtx_pt = c->rtx_pt;
         t->clip = k ? p->b->video : p->b->audio;
         t->on = lm->dir == FL_SDP_DIR_SENDRECV || lm->dir == FL_SDP_DIR_SENDONLY;
+        for (int j = 0; k && j < p->nlayers; j++) {
+            p->layers[j].pt = c->pt;
+            p->layers[j].on = t->on;
+        }
+        if (k && p->nlayers)
+            t->on = 0; /* the layers send the video */
     }
     if (!rm0)
         return FL_ENOTSUP;
@@ -828,7 +886,7 @@ char *wr_peer_offer(wr_peer *p, fl_sdp_dir dir)
         return NULL;
     if (fl_sdp_offer(&l, 1, dir, 1, dir, p->local, &text) < 0)
         return NULL;
-    return text;
+    return p->nlayers ? wr_simulcast_offer(p, text) : text;
 }
 
 static int parse(const char *text, fl_sdp_desc *d)
@@ -940,6 +998,8 @@ void wr_bench_window_start(wr_bench *b)
             r->win_received0 = r->received;
         }
         p->tx[0].win_sent = p->tx[1].win_sent = 0;
+        for (int k = 0; k < p->nlayers; k++)
+            p->layers[k].win_sent = 0;
     }
 }
 
@@ -953,6 +1013,8 @@ void wr_bench_sender_loss(wr_bench *b, double grace, uint64_t *expected, uint64_
     for (size_t i = 0; i < b->npeers; i++) {
         const wr_peer *p = b->peers[i];
         *expected += (p->tx[0].win_sent + p->tx[1].win_sent) * (uint64_t)p->subscribers;
+        for (int k = 0; k < p->nlayers; k++)
+            *expected += p->layers[k].win_sent * (uint64_t)p->layer_subs[k];
     }
     *received = b->win_in;
 }

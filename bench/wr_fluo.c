@@ -112,6 +112,11 @@ static int fluo_view(wr_bench *b, wr_peer *p, void *publisher)
     if (create("WebRtcEndpoint", fluo.pipeline, ep, sizeof(ep)) < 0)
         return FL_EIO;
     snprintf(p->srv_ep, sizeof(p->srv_ep), "%s", ep);
+    /* before the negotiation, as Kurento's documentation has it */
+    if (p->max_send_kbps > 0 &&
+        invoke_void(ep, "setMaxVideoSendBandwidth",
+                    json_pack("{s:i}", "maxVideoSendBandwidth", p->max_send_kbps)) < 0)
+        return FL_EIO;
     int rc = negotiate(p, ep, FL_SDP_DIR_RECVONLY);
     if (rc == 0)
         rc = invoke_void((const char *)publisher, "connect", json_pack("{s:s}", "sink", ep));
@@ -223,6 +228,31 @@ static void fluo_diagnose(wr_bench *b, wr_peer *p)
     json_decref(stats);
 }
 
+/* The viewer's outbound video entry of getStats: simulcastLayer and
+ * simulcastSwitches (see wr_server.layer). */
+static int fluo_layer(wr_bench *b, wr_peer *p, int *layer, int *switches)
+{
+    (void)b;
+    if (!p->srv_ep[0])
+        return FL_ENOENT;
+    json_t *stats = invoke(p->srv_ep, "getStats", json_pack("{s:s}", "mediaType", "VIDEO"));
+    const char *key;
+    json_t *s;
+    int rc = FL_ENOENT;
+    json_object_foreach(stats, key, s)
+    {
+        const char *type = json_string_value(json_object_get(s, "type"));
+        json_t *l = json_object_get(s, "simulcastLayer");
+        if (!type || strcmp(type, "outboundrtp") != 0 || !json_is_integer(l))
+            continue;
+        *layer = (int)json_integer_value(l);
+        *switches = (int)json_integer_value(json_object_get(s, "simulcastSwitches"));
+        rc = 0;
+    }
+    json_decref(stats);
+    return rc;
+}
+
 static void fluo_stop(wr_bench *b)
 {
     (void)b;
@@ -244,4 +274,5 @@ wr_server fl_wr_server_fluo = {
     .leave = fluo_leave,
     .stop = fluo_stop,
     .diagnose = fluo_diagnose,
+    .layer = fluo_layer,
 };

@@ -26,14 +26,14 @@ static size_t key_frame(const fl_clip *c, size_t *npkts)
 /* libvpx's clip whose bytes over a loop, the key frame grown to key_bytes,
  * come to about kbps: encoded at what the growth leaves of the budget,
  * then once more corrected by what the rate control missed by. */
-static int encode(fl_clip **out, int kbps, int key_s, size_t key_bytes)
+static int encode(fl_clip **out, int w, int h, int kbps, int key_s, size_t key_bytes)
 {
     double loop_s = key_s, grow_kbps = (double)key_bytes * 8 / (loop_s * 1000);
     double enc_kbps = kbps - grow_kbps;
     for (int pass = 0;; pass++) {
         if (enc_kbps < 50)
             return FL_EINVAL;
-        int rc = fl_clip_vp8(out, 640, 480, 30, (int)enc_kbps, key_s, MAX_PAYLOAD);
+        int rc = fl_clip_vp8(out, w, h, 30, (int)enc_kbps, key_s, MAX_PAYLOAD);
         if (rc < 0)
             return rc;
         size_t nkey, kb = key_frame(*out, &nkey);
@@ -48,9 +48,19 @@ static int encode(fl_clip **out, int kbps, int key_s, size_t key_bytes)
 
 int wr_camera_clip(fl_clip **out, int kbps, int key_s, size_t key_bytes)
 {
+    return wr_camera_clip_sized(out, 640, 480, kbps, key_s, key_bytes);
+}
+
+int wr_camera_clip_sized(fl_clip **out,
+                         int width,
+                         int height,
+                         int kbps,
+                         int key_s,
+                         size_t key_bytes)
+{
     *out = NULL;
     fl_clip *enc;
-    int rc = encode(&enc, kbps, key_s, key_bytes);
+    int rc = encode(&enc, width, height, kbps, key_s, key_bytes);
     if (rc < 0)
         return rc;
     size_t nkey, kb = key_frame(enc, &nkey);

@@ -68,8 +68,11 @@ double wr_loss_pct(uint64_t expected, uint64_t received)
 uint64_t wr_bench_sent_packets(const wr_bench *b)
 {
     uint64_t n = 0;
-    for (size_t i = 0; i < b->npeers; i++)
+    for (size_t i = 0; i < b->npeers; i++) {
         n += b->peers[i]->tx[0].packets + b->peers[i]->tx[1].packets;
+        for (int k = 0; k < b->peers[i]->nlayers; k++)
+            n += b->peers[i]->layers[k].packets;
+    }
     return n;
 }
 
