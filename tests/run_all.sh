@@ -144,6 +144,9 @@ for sc in echo one2many room; do
         step "bench-smoke:$sc-$srv" build/fluo-bench "$sc" --server "$srv" --sessions 3 --seconds 2
     done
 done
+# Simulcast (the publisher's three layers in the SSRC form): fails unless the viewers split
+# across the layers by their caps, each thirds' layer named by fluo's getStats too.
+step "bench-smoke:simulcast-fluo" build/fluo-bench one2many --simulcast 1 --server fluo --sessions 6 --seconds 3
 # Viewers joining a broadcast: fails unless each gets a complete key frame within 5 s.
 step "bench-smoke:join-fluo" build/fluo-bench join --server fluo --joins 5
 # Recording against forwarding: fails unless every WebM file ffprobes as vp8+opus of the right length.
