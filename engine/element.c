@@ -834,6 +834,30 @@ static void pad_receive(fl__worker *w, fl__pad *sink, fl_buf *buf, uint64_t now_
 /* A layer gone this long gives way to the best one still sent. */
 #define SIM_IDLE_MS 1000
 
+/* The layers' bitrates over the last two seconds (a key frame asked for a
+ * switch weighs half), measured each second. */
+static void sim_meter(fl__pad *src, int l, int tid, uint32_t bytes, uint64_t now_ms)
+{
+    src->sim_win[l][tid] += bytes;
+    if (!src->sim_win_ms) {
+        src->sim_win_ms = now_ms;
+        return;
+    }
+    if (now_ms - src->sim_win_ms < 1000)
+        return;
+    uint64_t dt = now_ms - src->sim_win_ms + src->sim_prev_ms;
+    for (int i = 0; i < 4; i++) {
+        for (int t = 0; t < 4; t++) {
+            uint64_t bps = ((uint64_t)src->sim_win[i][t] + src->sim_prev[i][t]) * 8000 / dt;
+            src->sim_bps[i][t] = bps > UINT32_MAX ? UINT32_MAX : (uint32_t)bps;
+            src->sim_prev[i][t] = src->sim_win[i][t];
+            src->sim_win[i][t] = 0;
+        }
+    }
+    src->sim_prev_ms = now_ms - src->sim_win_ms;
+    src->sim_win_ms = now_ms;
+}
+
 /* Whether a packet of a simulcast source goes to the sinks that take one
  * stream (a recorder, a transcoder, an RtpEndpoint): those of the best
  * layer, the highest sent. They move up at a key frame of a higher layer,
@@ -844,6 +868,7 @@ static int sim_best(fl__pad *src, const fl_buf *buf, uint64_t now_ms)
     if (l < 1 || l > 4)
         return 0;
     src->sim_last_ms[l - 1] = now_ms;
+    sim_meter(src, l - 1, buf->rtp.tid & 3, buf->rtp.payload_len + 12, now_ms);
     int best = src->sim_best;
     if (best && now_ms - src->sim_last_ms[best - 1] > SIM_IDLE_MS) {
         src->sim_best = 0;
@@ -867,8 +892,11 @@ void fl__pad_push(fl__pad *src, fl_buf *buf)
     uint64_t now_ms = (uint64_t)(fl__clock_now(&w->loop) / FL_TIME_MS);
     pad_note_flow(src, now_ms);
     int single = 1; /* what a sink of one stream may take */
-    if (buf->rtp.parsed && buf->rtp.layer)
+    unsigned layer_bit = 0;
+    if (buf->rtp.parsed && buf->rtp.layer) {
         single = sim_best(src, buf, now_ms);
+        layer_bit = 1u << ((buf->rtp.layer - 1) & 7);
+    }
     for (size_t i = 0; i < src->nsinks; i++) {
         fl__pad *sink = src->sinks[i];
         fl_element *to = sink->element;
@@ -876,6 +904,8 @@ void fl__pad_push(fl__pad *src, fl_buf *buf)
             continue; /* a cycle in the graph: it has this packet already */
         if (!single && !to->type->simulcast && !sink->xc)
             continue;
+        if (layer_bit && sink->sim_want && !(sink->sim_want & layer_bit))
+            continue;   /* a viewer that takes other layers */
         if (sink->xc) { /* it takes a transcoder's packets instead */
             if (sink->xc_gen != w->graph_gen && to->type->reroute) {
                 sink->xc_gen = w->graph_gen;

@@ -411,6 +411,15 @@ struct fl__pad {
      * layer had its last packet (ms) */
     uint8_t sim_best;
     uint64_t sim_last_ms[4];
+    /* source pad of simulcast: each layer's bitrate per TID (rtp.tid 0-3)
+     * over the last two seconds, measured here once for all its viewers
+     * (fl__pad_push), from the bytes of this second and the one before */
+    uint32_t sim_bps[4][4];
+    uint32_t sim_win[4][4], sim_prev[4][4];
+    uint64_t sim_win_ms, sim_prev_ms; /* this second's start; the one before's length */
+    /* sink pad: the simulcast layers its element takes (bit l: layer l), so
+     * that fl__pad_push hands a viewer only those; 0: every layer */
+    uint8_t sim_want;
     char desc[];
 };
 

@@ -95,13 +95,8 @@ typedef struct wr_sim_out {
     uint64_t switches;
     fl_time key_wanted_at; /* a key frame of target asked for at; 0: none */
     /* bytes per layer and TID in the current second */
-    uint32_t bytes[FL_LAYERS_SPATIAL][FL_LAYERS_TEMPORAL];
-    uint32_t prev_bytes[FL_LAYERS_SPATIAL][FL_LAYERS_TEMPORAL]; /* the second before */
-    fl_time prev_dt;
-    uint32_t rate[FL_LAYERS_SPATIAL]; /* each layer's last full second, bit/s */
-    fl_time meter_at, next_update;
-    int measured; /* a first measure was made */
-    int vp8;      /* the stream sends VP8: its descriptor is rewritten */
+    fl_time next_update;
+    int vp8; /* the stream sends VP8: its descriptor is rewritten */
     /* probing: padding up to probe_bps while a higher layer would fit the
      * cap, until the viewer's estimate fits it or falls */
     uint64_t probe_bps, probe_remb;
@@ -483,7 +478,7 @@ int fl__wr_sim_out(webrtc *wr,
                    size_t *head_len);
 /* The viewer's stream has a new source: its layers chosen afresh, its VP8
  * numbering continued. */
-void fl__wr_sim_relink(wr_stream *st);
+void fl__wr_sim_relink(wr_stream *st, fl__pad *sink);
 /* The viewer's PLI: a key frame of the layer it gets (1), or 0 when the
  * stream is not forwarding a simulcast layer. */
 int fl__wr_sim_key_frame(webrtc *wr, wr_stream *st, fl__pad *sink);

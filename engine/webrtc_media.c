@@ -377,7 +377,7 @@ void fl__wr_linked(fl_element *e, fl__pad *sink)
     if (wr && i >= 0) { /* a new source: say again if it does not fit */
         wr->st[i].codec_error = 0;
         wr->st[i].transcoding_said = 0;
-        fl__wr_sim_relink(&wr->st[i]); /* its layers are chosen afresh */
+        fl__wr_sim_relink(&wr->st[i], sink); /* its layers are chosen afresh */
     }
 }
 

@@ -42,11 +42,10 @@
 #include "net/rtp.h"
 #include "net/transport.h"
 
-#define SIM_UPDATE        (250 * FL_TIME_MS)  /* the layer choice looked at again */
-#define SIM_METER         (1000 * FL_TIME_MS) /* layers' bitrates measured over */
-#define SIM_KEY_AGAIN     (500 * FL_TIME_MS)  /* the target's key frame asked again */
-#define PROBE_SHARE       100                 /* percent of the next layer's rate probed for */
-#define PROBE_FALL        85                  /* an estimate under this percent of its peak: stop */
+#define SIM_UPDATE        (250 * FL_TIME_MS) /* the layer choice looked at again */
+#define SIM_KEY_AGAIN     (500 * FL_TIME_MS) /* the target's key frame asked again */
+#define PROBE_SHARE       100                /* percent of the next layer's rate probed for */
+#define PROBE_FALL        85                 /* an estimate under this percent of its peak: stop */
 #define PROBE_BACKOFF     (4 * FL_TIME_SEC)
 #define PROBE_BACKOFF_MAX (32 * FL_TIME_SEC)
 #define PROBE_BURST       (40 * FL_TIME_MS) /* padding owed is kept to this much */
@@ -218,7 +217,7 @@ static void probe_plan(webrtc *wr, wr_stream *st, fl_time now)
     /* the estimate as high as the next layer needs, or as the cap lets
      * padding take it: done (a browser's estimate does not fall when what
      * it receives does, only when its link is full) */
-    uint64_t ready = next / 9 * 10;
+    uint64_t ready = next / 9 * 11; /* its rate over the headroom, and 10% more */
     if (cap && ready > cap / 10 * 13)
         ready = cap / 10 * 13;
     if (!next || !remb || remb >= ready || st->rtx_pt < 0 || !wr->ast_id || now < so->probe_next ||
@@ -274,6 +273,19 @@ static void probe_send(webrtc *wr, wr_stream *st, fl_time now)
     fl__wr_flush_tx(wr);
 }
 
+/* The layers the viewer is handed (fl__pad_push): the one forwarded, the
+ * one switched to, and the lowest (whose packets keep this running when
+ * the others pause). */
+static void want_layers(const wr_sim_out *so, fl__pad *sink)
+{
+    unsigned m = 1;
+    if (so->cur >= 0)
+        m |= 1u << so->cur;
+    if (so->target >= 0)
+        m |= 1u << so->target;
+    sink->sim_want = (uint8_t)m;
+}
+
 /* Bitrates measured, the choice looked at again, the target's key frame
  * asked for, probing planned. */
 static void sim_update(webrtc *wr, wr_stream *st, fl__pad *sink, fl_time now)
@@ -281,23 +293,15 @@ static void sim_update(webrtc *wr, wr_stream *st, fl__pad *sink, fl_time now)
     wr_sim_out *so = &st->so;
     so->next_update = now + SIM_UPDATE;
     /* the first measure sooner: nothing is chosen before one */
-    if (now - so->meter_at >= SIM_METER || (!so->measured && now - so->meter_at >= SIM_UPDATE)) {
-        /* over this window and the one before: a key frame asked for a
-         * switch weighs half as much */
-        fl_time dt = now - so->meter_at + so->prev_dt;
-        so->measured = 1;
-        for (int l = 0; l < FL_LAYERS_SPATIAL; l++) {
-            for (int t = 0; t < FL_LAYERS_TEMPORAL; t++) {
-                uint64_t bytes = (uint64_t)so->bytes[l][t] + so->prev_bytes[l][t];
-                uint64_t bps = bytes * 8 * FL_TIME_SEC / (uint64_t)dt;
-                fl_layers_set_bitrate(&so->ly, l, t, bps > UINT32_MAX ? UINT32_MAX : (uint32_t)bps);
-                so->prev_bytes[l][t] = so->bytes[l][t];
-                so->bytes[l][t] = 0;
-            }
-        }
-        so->prev_dt = now - so->meter_at;
-        so->meter_at = now;
+    /* the layers as the source pad measures them for all its viewers */
+    const fl__pad *src = sink->src;
+    for (int l = 0; l < FL_LAYERS_SPATIAL; l++) {
+        if (src->sim_last_ms[l])
+            fl_layers_on_packet(&so->ly, l, (fl_time)src->sim_last_ms[l] * FL_TIME_MS);
     }
+    for (int l = 0; l < FL_LAYERS_SPATIAL; l++)
+        for (int t = 0; t < FL_LAYERS_TEMPORAL; t++)
+            fl_layers_set_bitrate(&so->ly, l, t, src->sim_bps[l][t]);
     so->vp8 = strcasecmp(fl__wr_sent_codec_name(st), "VP8") == 0;
     fl_layers_set_estimate(&so->ly, st->remb_recv);
     fl_layers_set_cap(&so->ly, wr->max_vsend > 0 ? (uint64_t)wr->max_vsend * 1000 : 0);
@@ -328,6 +332,7 @@ static void sim_update(webrtc *wr, wr_stream *st, fl__pad *sink, fl_time now)
         fl__pad_request_key_frame_layer(sink, so->target, so->cur < 0);
     }
     probe_plan(wr, st, now);
+    want_layers(so, sink);
 }
 
 int fl__wr_sim_out(webrtc *wr,
@@ -344,14 +349,9 @@ int fl__wr_sim_out(webrtc *wr,
         sim_out_reset(so);
         so->active = 1;
     }
-    if (!so->meter_at)
-        so->meter_at = now;
     int l = buf->rtp.layer - 1;
     if (l < 0 || l >= FL_LAYERS_SPATIAL)
         return 0;
-    int tid = buf->rtp.tid < FL_LAYERS_TEMPORAL ? buf->rtp.tid : FL_LAYERS_TEMPORAL - 1;
-    so->bytes[l][tid] += buf->rtp.payload_len + 12;
-    fl_layers_on_packet(&so->ly, l, now);
     if (now >= so->next_update)
         sim_update(wr, st, sink, now);
     if (so->probe_bps)
@@ -359,6 +359,7 @@ int fl__wr_sim_out(webrtc *wr,
     if (l == so->target && l != so->cur && buf->rtp.key) { /* the switch */
         if (so->cur >= 0)
             so->switches++;
+        want_layers(so, sink);
         if (l > so->cur)
             so->probe_backoff = 0; /* probing worked (or was not needed) */
         so->cur = l;
@@ -389,9 +390,10 @@ int fl__wr_sim_out(webrtc *wr,
     return 1;
 }
 
-void fl__wr_sim_relink(wr_stream *st)
+void fl__wr_sim_relink(wr_stream *st, fl__pad *sink)
 {
     wr_sim_out *so = &st->so;
+    sink->sim_want = 0; /* every layer until a choice is made */
     if (!so->active)
         return;
     /* the viewer's VP8 numbering and the counts go on; the layers are the

@@ -111,6 +111,27 @@ static int keeps(const fl_layers *ly, fl_time now)
     return !ly->cap || c <= ly->cap;
 }
 
+/* Going down from the current choice to `want`: the highest whole layer
+ * between them whose rate is within `keep` percent of the estimate and
+ * within the cap (the one a move down is for may be far below what holds:
+ * the estimate may merely lag, or the cap alone be the cause), else want. */
+static fl_layer_choice keep_below(const fl_layers *ly, fl_time now, fl_layer_choice want)
+{
+    uint64_t est = ly->estimate;
+    uint64_t lim = est / 100 * ly->cfg.keep + est % 100 * ly->cfg.keep / 100;
+    if (!est && ly->cfg.start_high)
+        lim = UINT64_MAX; /* nothing known yet: the cap alone */
+    if (ly->cap && ly->cap < lim)
+        lim = ly->cap;
+    for (int s = ly->cur.spatial - 1; s > want.spatial; s--) {
+        const fl_layers_layer *l = &ly->layer[s];
+        int t = top(l);
+        if (available(ly, s, now) && t >= 0 && cost(l, t) <= lim)
+            return (fl_layer_choice){ s, t };
+    }
+    return want;
+}
+
 /* The target among the layers at or below max_s (the lowest available
  * above it when none is), NONE when nothing is available. */
 static fl_layer_choice target(const fl_layers *ly, fl_time now, int max_s)
@@ -189,6 +210,8 @@ int fl_layers_update(fl_layers *ly, fl_time now, fl_layer_choice *out)
     int c = compare(want, ly->cur);
     if (c < 0 && keeps(ly, now))
         c = 0; /* an estimate that follows what arrives: no cause to go down */
+    if (c < 0) /* down: no further than the highest whole layer that would be kept */
+        want = keep_below(ly, now, want);
     if (c <= 0) {
         ly->up_pending = 0;
         return move(ly, c < 0 ? want : ly->cur, out) || clamped;

@@ -32,7 +32,10 @@
  *   an estimate that merely follows would never end. Only a whole layer
  *   (or the lowest) is kept so: a higher layer thinned of temporal layers
  *   gives way to the lower one whole.
- * - Down (a lower spatial layer, or fewer temporal layers) at once. Up only
+ * - Down (a lower spatial layer, or fewer temporal layers) at once, to
+ *   the highest whole layer that would be kept (rather than the one that
+ *   fits the budget: the estimate may lag, or the cap alone be the cause),
+ *   else the target. Up only
  *   once every target of the last `hold` was above the current one, and
  *   then to the lowest of those (if its layer went idle meanwhile, the best
  *   at or below it); a target at or below the current one starts the wait

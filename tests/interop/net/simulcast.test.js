@@ -13,13 +13,13 @@
 //
 //   rid q  scaleResolutionDownBy 4   320x180   maxBitrate  150 kbit/s
 //   rid h  scaleResolutionDownBy 2   640x360   maxBitrate  450 kbit/s
-//   rid f  scaleResolutionDownBy 1  1280x720   maxBitrate  900 kbit/s
+//   rid f  scaleResolutionDownBy 1  1280x720   maxBitrate  800 kbit/s
 //
 // Why those bitrates: fluo gives a viewer the highest layer whose measured
 // bitrate fits 90 % of what the viewer can take (its REMB, bounded by its
 // endpoint's maxVideoSendBandwidth). With RTP and SRTP headers a layer
 // measures about 5 % over its maxBitrate, so:
-//   - h (~470 kbit/s) fits 0.9 x 600 = 540 kbit/s and f (~950) does not:
+//   - h (~470 kbit/s) fits 0.9 x 600 = 540 kbit/s and f (~840) does not:
 //     a 600 kbit/s cap separates the middle layer from the top;
 //   - q (~160 kbit/s) fits 0.9 x the ~250-290 kbit/s a viewer behind a
 //     300 kbit/s tbf estimates, while a probe toward h (~470) overloads
@@ -38,7 +38,7 @@
 //   1. v1 decodes >= 1280 wide within 40 s of connecting (a viewer that
 //      starts on the lowest layer climbs one layer after 5 s of its
 //      estimate fitting: two climbs, plus the viewer's REMB growing to
-//      ~1.05 Mbit/s, which Chromium does at up to ~8 %/s; fluo at eac9246
+//      ~0.95 Mbit/s, which Chromium does at up to ~8 %/s; fluo at eac9246
 //      starts a viewer on the best layer its cap allows instead, and v1
 //      shows 1280 within 0.2 s; the figure measured is printed);
 //   2. over a 20 s window once v1 >= 1280, v2 <= 320 and v3 640 wide all
@@ -49,7 +49,7 @@
 //      of the rate the publisher encoded the layer at when that was under
 //      22 fps, a loaded machine), the publisher keeps
 //      encoding all three rids (framesEncoded rising in each 5 s of the
-//      window) and its top layer keeps > 600 kbit/s (not held to v2);
+//      window) and its top layer keeps > 450 kbit/s (not held to v2);
 //   3. v3 decodes 640 wide under its cap; lifted, >= 1280 within 15 s;
 //      across all its switches framesDecoded rises in every second, no
 //      freeze > 1 s, framesDropped <= 30 (a second's worth) and a key frame
@@ -88,7 +88,7 @@ const g = q.getters;
 const LAYERS = [
   { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
   { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 450000 },
-  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 900000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 800000 },
 ];
 const WIDTHS = { q: 320, h: 640, f: 1280 };
 const CLIMB_MAX_MS = 40000;
@@ -566,7 +566,7 @@ describe('simulcast over a real network', { skip: skipAll, timeout: 300000 }, ()
         assert.deepEqual(Object.keys(f.widths), [String(WIDTHS[l.rid])], `rid ${l.rid} widths ${JSON.stringify(f.widths)}`);
       }
       const top = r.window.rids.f.kbps;
-      assert.ok(top !== null && top > 600, `rid f sends ${top} kbit/s while v2 takes 300`);
+      assert.ok(top !== null && top > 450, `rid f sends ${top} kbit/s while v2 takes 300`);
     });
 
     it('3. v3 capped at 600 kbit/s gets the middle layer; lifted, the top one within 15 s', () => {
@@ -614,7 +614,7 @@ describe('simulcast over a real network', { skip: skipAll, timeout: 300000 }, ()
   // ---------------------------------------------------------------------
   describe('5. the same publisher without simulcast', () => {
     let r = null;
-    it('measure', { timeout: 90000 }, async (t) => {
+    it('measure', { timeout: 120000 }, async (t) => {
       const browsers = [];
       let pipeline = null;
       try {
@@ -625,7 +625,12 @@ describe('simulcast over a real network', { skip: skipAll, timeout: 300000 }, ()
         pipeline = await ctx.client.create('MediaPipeline');
         const pub = await publish(pubB, pipeline, 'plain');
         const v = await view(vB, pipeline, 'v1', pub.ep);
-        await v.peer.waitFor((s) => s.inVideo && s.inVideo.framesDecoded > 30, 20000, { what: 'v1 decoding' });
+        // without simulcast the publisher is held to its viewer's REMB, which
+        // follows what the viewer receives (about 8 %/s from Chromium's first
+        // estimate): the 8 s measured start once the viewer decodes 20 fps
+        await v.peer.waitFor((s) => s.inVideo && s.inVideo.framesDecoded > 30 && s.inVideo.framesPerSecond >= 20, 45000, {
+          what: 'v1 decoding at 20 fps',
+        });
         await pub.peer.startSampling(250);
         await v.peer.startSampling(250);
         const t0 = Date.now();

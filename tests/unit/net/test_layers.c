@@ -358,6 +358,33 @@ static void test_floor(void **state)
     expect(&ly, T0 + 2 * MS, 1, 0, 0);
 }
 
+/* Down from the top: to the highest layer the estimate keeps (115%), not
+ * to the one that fits 90% of it; the cap alone: the highest within it. */
+static void test_down_to_kept(void **state)
+{
+    (void)state;
+    fl_layers ly;
+    fl_layers_init(&ly, NULL);
+    fl_layers_set_bitrate(&ly, 0, 0, 150000);
+    fl_layers_set_bitrate(&ly, 1, 0, 450000);
+    fl_layers_set_bitrate(&ly, 2, 0, 950000);
+    fl_layers_set_estimate(&ly, 2000000);
+    feed(&ly, 7, T0);
+    expect(&ly, T0, 1, 2, 0);
+    fl_layers_set_estimate(&ly, 400000); /* 360k: layer 0 fits; 450k is kept (113%) */
+    expect(&ly, T0 + MS, 1, 1, 0);
+    fl_layers_init(&ly, &(fl_layers_config){ .start_high = 1 });
+    fl_layers_set_bitrate(&ly, 0, 0, 150000);
+    fl_layers_set_bitrate(&ly, 1, 0, 450000);
+    fl_layers_set_bitrate(&ly, 2, 0, 500000); /* the top still ramping up */
+    fl_layers_set_cap(&ly, 600000);
+    feed(&ly, 7, T0);
+    expect(&ly, T0, 1, 2, 0);
+    fl_layers_set_bitrate(&ly, 1, 0, 580000); /* a key frame in the middle's seconds */
+    fl_layers_set_bitrate(&ly, 2, 0, 950000); /* over the cap: down, to the middle */
+    expect(&ly, T0 + MS, 1, 1, 0);
+}
+
 /* A higher layer thinned of its temporal layers is not kept over a lower
  * layer whole; the lowest is. */
 static void test_keep_whole(void **state)
@@ -512,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_keep),
         cmocka_unit_test(test_start_high),
         cmocka_unit_test(test_keep_whole),
+        cmocka_unit_test(test_down_to_kept),
         cmocka_unit_test(test_floor),
         cmocka_unit_test(test_temporal_layers),
         cmocka_unit_test(test_bad_args_and_config),
