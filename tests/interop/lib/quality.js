@@ -34,30 +34,70 @@ const REPO = path.resolve(__dirname, '..', '..', '..');
 const CLIP = path.join(REPO, 'build', 'net_clip_640x480.y4m');
 const CLIP_SECONDS = 6;
 
-// A 640x480 30 fps Y4M clip that VP8 cannot fit in 1.7 Mbit/s: ffmpeg's
-// moving testsrc2 blended with a zooming mandelbrot, plus temporal noise.
-// Cached in build/ (about 80 MB).
-function ensureClip() {
-  const frame = 640 * 480 * 1.5;
-  const want = CLIP_SECONDS * 30;
-  if (fs.existsSync(CLIP) && fs.statSync(CLIP).size > want * frame) return CLIP;
-  fs.mkdirSync(path.dirname(CLIP), { recursive: true });
-  const tmp = `${CLIP}.${process.pid}.tmp.y4m`;
+// Runs ffmpeg's moving testsrc2 blended with a zooming mandelbrot and
+// temporal noise (`noise`) at `size`, 30 fps, `seconds` long, into `file`
+// through the output arguments `out` (written aside, renamed when done).
+function makeClip(file, { size, noise, seconds, finalFormat, out }) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
   try {
     execFileSync(
       'ffmpeg',
-      ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x480:rate=30', '-f', 'lavfi', '-i', 'mandelbrot=size=640x480:rate=30',
-        '-filter_complex', '[0:v]format=yuv420p[t];[1:v]format=yuv420p[m];[t][m]blend=all_mode=average,noise=alls=12:allf=t,format=yuv420p',
-        '-t', String(CLIP_SECONDS), '-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe', tmp],
+      ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=30`, '-f', 'lavfi', '-i', `mandelbrot=size=${size}:rate=30`,
+        '-filter_complex', `[0:v]format=yuv420p[t];[1:v]format=yuv420p[m];[t][m]blend=all_mode=average,noise=alls=${noise}:allf=t,format=${finalFormat}`,
+        '-t', String(seconds), ...out, tmp],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
-    fs.renameSync(tmp, CLIP);
+    fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     if (e.code === 'ENOENT') throw new Error('ffmpeg not found (sh tests/tools/deps.sh installs it)');
     throw new Error(`ffmpeg: ${(e.stderr || '').toString() || e.message}`);
   }
-  return CLIP;
+  return file;
+}
+
+// A 640x480 30 fps Y4M clip that VP8 cannot fit in 1.7 Mbit/s (makeClip's
+// picture with noise 12). Cached in build/ (about 80 MB).
+function ensureClip() {
+  const frame = 640 * 480 * 1.5;
+  const want = CLIP_SECONDS * 30;
+  if (fs.existsSync(CLIP) && fs.statSync(CLIP).size > want * frame) return CLIP;
+  return makeClip(CLIP, {
+    size: '640x480',
+    noise: 12,
+    seconds: CLIP_SECONDS,
+    finalFormat: 'yuv420p',
+    out: ['-pix_fmt', 'yuv420p', '-f', 'yuv4mpegpipe'],
+  });
+}
+
+// The server of a net test, into ctx ({ srv, client }) and results.fluoBin:
+// started in a before hook, stopped in an after hook asserting a clean exit
+// and no sanitizer findings.
+async function startFluo(ctx, results) {
+  const { startServer } = require('./server');
+  const { connectKurento } = require('./kurento');
+  ctx.srv = await startServer({});
+  results.fluoBin = ctx.srv.bin;
+  ({ client: ctx.client } = await connectKurento(ctx.srv.url));
+}
+
+async function stopFluo(ctx) {
+  const assert = require('node:assert/strict');
+  if (ctx.client) {
+    try {
+      ctx.client.close();
+    } catch (_) {
+      /* closed */
+    }
+  }
+  if (ctx.srv) {
+    const { sanitizerFindings } = require('./server');
+    const r = await ctx.srv.stop();
+    assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
+    assert.deepEqual(sanitizerFindings(r.stderr), []);
+  }
 }
 
 // ---- getters over a sample ----
@@ -404,6 +444,9 @@ function videoFeatures(sdp) {
 }
 
 module.exports = {
+  makeClip,
+  startFluo,
+  stopFluo,
   CLIP,
   ensureClip,
   getters,

@@ -135,27 +135,11 @@ describe(`media quality over a real network (${MODE})`, { skip: skipAll, timeout
   before(async () => {
     q.ensureClip();
     if (DIRECT) return;
-    const { startServer } = require('../lib/server');
-    const { connectKurento } = require('../lib/kurento');
-    ctx.srv = await startServer({});
-    results.fluoBin = ctx.srv.bin;
-    ({ client: ctx.client } = await connectKurento(ctx.srv.url));
+    await q.startFluo(ctx, results);
   });
 
   after(async () => {
-    if (ctx.client) {
-      try {
-        ctx.client.close();
-      } catch (_) {
-        /* closed */
-      }
-    }
-    if (ctx.srv) {
-      const { sanitizerFindings } = require('../lib/server');
-      const r = await ctx.srv.stop();
-      assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-      assert.deepEqual(sanitizerFindings(r.stderr), []);
-    }
+    await q.stopFluo(ctx);
   });
 
   // ---------------------------------------------------------------------

@@ -70,7 +70,6 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
 const { labFromEnv } = require('../lib/netlab');
 const { launchBrowser } = require('../lib/browser');
 const { Signalling, withTimeout } = require('../lib/kurento');
@@ -110,23 +109,13 @@ const PUBLISHER = {
 // and detail to spend its bitrate on. About 21 MB, cached in build/.
 function ensureClip() {
   if (fs.existsSync(CLIP) && fs.statSync(CLIP).size > 1e6) return CLIP;
-  fs.mkdirSync(path.dirname(CLIP), { recursive: true });
-  const tmp = `${CLIP}.${process.pid}.tmp`;
-  try {
-    execFileSync(
-      'ffmpeg',
-      ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'mandelbrot=size=1280x720:rate=30',
-        '-filter_complex', '[0:v]format=yuv420p[t];[1:v]format=yuv420p[m];[t][m]blend=all_mode=average,noise=alls=8:allf=t,format=yuvj420p',
-        '-t', String(CLIP_SECONDS), '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mjpeg', tmp],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    fs.renameSync(tmp, CLIP);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    if (e.code === 'ENOENT') throw new Error('ffmpeg not found (sh tests/tools/deps.sh installs it)');
-    throw new Error(`ffmpeg: ${(e.stderr || '').toString() || e.message}`);
-  }
-  return CLIP;
+  return q.makeClip(CLIP, {
+    size: '1280x720',
+    noise: 8,
+    seconds: CLIP_SECONDS,
+    finalFormat: 'yuvj420p',
+    out: ['-c:v', 'mjpeg', '-q:v', '5', '-f', 'mjpeg'],
+  });
 }
 
 // The frame rate a viewer is asked for: 20 fps, unless the publisher
@@ -270,27 +259,11 @@ const ctx = { srv: null, client: null };
 describe('simulcast over a real network', { skip: skipAll, timeout: 300000 }, () => {
   before(async () => {
     ensureClip();
-    const { startServer } = require('../lib/server');
-    const { connectKurento } = require('../lib/kurento');
-    ctx.srv = await startServer({});
-    results.fluoBin = ctx.srv.bin;
-    ({ client: ctx.client } = await connectKurento(ctx.srv.url));
+    await q.startFluo(ctx, results);
   });
 
   after(async () => {
-    if (ctx.client) {
-      try {
-        ctx.client.close();
-      } catch (_) {
-        /* closed */
-      }
-    }
-    if (ctx.srv) {
-      const { sanitizerFindings } = require('../lib/server');
-      const r = await ctx.srv.stop();
-      assert.equal(r.code, 0, `server exit code; stderr:\n${r.stderr.slice(-3000)}`);
-      assert.deepEqual(sanitizerFindings(r.stderr), []);
-    }
+    await q.stopFluo(ctx);
   });
 
   // ---------------------------------------------------------------------
