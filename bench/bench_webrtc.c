@@ -496,7 +496,7 @@ static int measure(wr_bench *b, uint64_t rss0, size_t unconnected, uint64_t *at,
                  " split=%d,%d,%d split_ok=%d", f->split[0], f->split[1], f->split[2], f->split_ok);
     f->proc_us_per_pkt = received ? (double)(cpu1 - cpu0) / (double)received : 0.0;
     f->pass = pass;
-    if (b->layered_viewers)
+    if (b->layered_viewers && !b->stalls) /* (a stalled server may not answer) */
         server_layers(b, at, rtx);
     printf("%s server=%s sessions=%d fwd_pps=%.0f offered_pps=%.0f cpu_us_per_pkt=%.3f "
            "proc_us_per_pkt=%.3f proc_cpu_us=%llu irq_us=%llu cores_used=%.3f streams=%ld "
@@ -547,9 +547,10 @@ static void free_media(wr_bench *b)
         wr_camera_clip_destroy(b->layers[k]);
 }
 
-/* What the server counted for each peer with a stalled stream (the
- * first few), and for a simulcast viewer the layers it got and the one
- * the server says it forwards, on stderr. */
+/* For each peer with a stalled stream (the first few), what it received,
+ * and for a simulcast viewer the layers it got, on stderr. The server is
+ * not asked: a stall may be the server stopped, and its control
+ * connection would never answer. */
 static void diagnose_stalled(wr_bench *b, const uint64_t *at)
 {
     int shown = 0;
@@ -562,8 +563,6 @@ static void diagnose_stalled(wr_bench *b, const uint64_t *at)
                     p->id, k, p->layers[k].ssrc, (unsigned long long)p->layers[k].packets,
                     (unsigned long long)p->layers[k].key_frames,
                     (unsigned long long)p->layers[k].restarts);
-        if (p->nlayers && b->server->diagnose)
-            b->server->diagnose(b, p);
     }
     for (size_t i = 0; i < b->npeers && shown < 4; i++) {
         wr_peer *p = b->peers[i];
@@ -574,19 +573,15 @@ static void diagnose_stalled(wr_bench *b, const uint64_t *at)
             continue;
         shown++;
         wr_peer_diagnose(p);
-        if (b->server->diagnose)
-            b->server->diagnose(b, p);
-        int layer = -1, sw = 0;
-        if (b->layered_viewers && b->server->layer && b->server->layer(b, p, &layer, &sw) == 0)
+        if (b->layered_viewers)
             fprintf(stderr,
                     "fluo-bench:   peer %d (cap %d) got video of layers 0,1,2: %llu,%llu,%llu "
-                    "(%llu,%llu,%llu since the last check); the server forwards layer %d, %d "
-                    "switches\n",
+                    "(%llu,%llu,%llu since the last check)\n",
                     p->id, p->max_send_kbps, (unsigned long long)p->rx_layer[0],
                     (unsigned long long)p->rx_layer[1], (unsigned long long)p->rx_layer[2],
                     (unsigned long long)(p->rx_layer[0] - at[i * WR_LAYERS]),
                     (unsigned long long)(p->rx_layer[1] - at[i * WR_LAYERS + 1]),
-                    (unsigned long long)(p->rx_layer[2] - at[i * WR_LAYERS + 2]), layer, sw);
+                    (unsigned long long)(p->rx_layer[2] - at[i * WR_LAYERS + 2]));
     }
 }
 
