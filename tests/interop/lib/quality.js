@@ -72,6 +72,24 @@ function ensureClip() {
   });
 }
 
+// fluo's getStats of an endpoint, video: the numbers of its inbound and
+// outbound RTP entries ({ error } when the call failed).
+async function fluoVideoStats(ep) {
+  try {
+    const st = await ep.getStats('VIDEO');
+    const o = {};
+    for (const s of Object.values(st)) {
+      if (s.type !== 'inboundrtp' && s.type !== 'outboundrtp') continue;
+      const e = {};
+      for (const [k, v] of Object.entries(s)) if (typeof v === 'number') e[k] = v;
+      o[s.type] = e;
+    }
+    return o;
+  } catch (e) {
+    return { error: e.message };
+  }
+}
+
 // The server of a net test, into ctx ({ srv, client }) and results.fluoBin:
 // started in a before hook, stopped in an after hook asserting a clean exit
 // and no sanitizer findings.
@@ -378,19 +396,7 @@ async function openSession({ lab, mode, client, viewers, clip = ensureClip() }) 
     if (mode !== 'fluo') return null;
     const r = { t: Date.now() };
     const pick = async (name, ep) => {
-      try {
-        const st = await ep.getStats('VIDEO');
-        const o = {};
-        for (const s of Object.values(st)) {
-          if (s.type !== 'inboundrtp' && s.type !== 'outboundrtp') continue;
-          const e = {};
-          for (const [k, v] of Object.entries(s)) if (typeof v === 'number') e[k] = v;
-          o[s.type] = e;
-        }
-        r[name] = o;
-      } catch (e) {
-        r[name] = { error: e.message };
-      }
+      r[name] = await fluoVideoStats(ep);
     };
     await pick('presenter', sess.presenterEp);
     for (const v of sess.viewers) await pick(v.name, v.ep);
@@ -445,6 +451,7 @@ function videoFeatures(sdp) {
 
 module.exports = {
   makeClip,
+  fluoVideoStats,
   startFluo,
   stopFluo,
   CLIP,

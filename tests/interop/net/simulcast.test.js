@@ -181,23 +181,7 @@ async function waitUntil(peer, pred, timeoutMs) {
   }
 }
 
-// fluo's getStats of an endpoint, video: the numbers of its inbound and
-// outbound RTP entries.
-async function fluoVideoStats(ep) {
-  try {
-    const st = await ep.getStats('VIDEO');
-    const o = {};
-    for (const s of Object.values(st)) {
-      if (s.type !== 'inboundrtp' && s.type !== 'outboundrtp') continue;
-      const e = {};
-      for (const [k, v] of Object.entries(s)) if (typeof v === 'number') e[k] = v;
-      o[s.type] = e;
-    }
-    return o;
-  } catch (e) {
-    return { error: e.message };
-  }
-}
+const fluoVideoStats = q.fluoVideoStats;
 const fluoOut = (snap, who, key) => {
   const o = snap && snap[who] && snap[who].outboundrtp;
   return o && typeof o[key] === 'number' ? o[key] : null;
