@@ -562,7 +562,8 @@ describe('simulcast over a real network', { skip: skipAll, timeout: 300000 }, ()
         const sw = fluoOut(e, v, 'simulcastSwitches');
         assert.ok(sw !== null && sw >= seen && (seen === 0 || sw > 0), `${v}: simulcastSwitches ${sw}, width changes seen ${seen} ${JSON.stringify(r.steps[v])}`);
       }
-      assert.ok(fluoOut(f, 'v3', 'simulcastSwitches') > 0, `v3 simulcastSwitches ${fluoOut(f, 'v3', 'simulcastSwitches')}`);
+      // v3 may start on the middle layer (its cap measured right): its switch is the lift's
+      assert.ok(fluoOut(e, 'v3', 'simulcastSwitches') > 0, `v3 simulcastSwitches ${fluoOut(e, 'v3', 'simulcastSwitches')}`);
       assert.equal(fluoOut(e, 'v3', 'simulcastLayer'), 2, 'v3 after the lift');
       assert.ok(fluoOut(e, 'v3', 'simulcastSwitches') > fluoOut(f, 'v3', 'simulcastSwitches'), 'v3 switched again after the lift');
     });
