@@ -500,6 +500,40 @@ void fl_nack_history_get_stats(const fl_nack_history *h, fl_nack_history_stats *
     *out = h->stats;
 }
 
+/* ---- resend budget ---- */
+
+#define BUDGET_SAVED     (FL_TIME_SEC / 4) /* of the estimate, saved up at most */
+#define BUDGET_MIN_SAVED 2400              /* bytes: two full packets, at any estimate */
+
+int fl_resend_budget_open(fl_resend_budget *b, fl_time now, uint64_t bps, uint32_t media)
+{
+    if (!bps) {
+        b->at = 0;
+        return 1;
+    }
+    int64_t cap = (int64_t)(bps / 8 * BUDGET_SAVED / FL_TIME_SEC);
+    if (cap < BUDGET_MIN_SAVED)
+        cap = BUDGET_MIN_SAVED;
+    if (!b->at || now < b->at || now - b->at > FL_TIME_SEC) {
+        b->bytes = cap; /* first, or after a quiet second: all saved up */
+    } else if (now > b->at) {
+        int64_t gain = (int64_t)((double)bps / 8 * (double)(now - b->at) / FL_TIME_SEC);
+        int64_t room = gain - (int64_t)(uint32_t)(media - b->media);
+        b->bytes += room > gain / 4 ? room : gain / 4;
+        if (b->bytes > cap)
+            b->bytes = cap;
+    }
+    b->at = now;
+    b->media = media;
+    return b->bytes > 0;
+}
+
+void fl_resend_budget_spend(fl_resend_budget *b, size_t len)
+{
+    if (b->at)
+        b->bytes -= (int64_t)len;
+}
+
 /* ---- RTX ---- */
 
 int fl_nack_rtx_write(uint8_t *out,

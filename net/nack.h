@@ -166,6 +166,29 @@ void fl_nack_history_clear(fl_nack_history *h);
 
 void fl_nack_history_get_stats(const fl_nack_history *h, fl_nack_history_stats *out);
 
+/* What resends may take of the link to a peer: its estimate of the link
+ * (`bps`, a REMB), less the media sent to it meanwhile, and never less
+ * than a quarter of the estimate (media filling the estimate must not
+ * starve repair altogether). At most 250 ms of the estimate is saved up.
+ * Without this, a viewer whose link is full asks for what the full link
+ * lost, and the resends fill it further: a retransmission storm.
+ *
+ *     if (fl_resend_budget_open(&b, now, remb, media_bytes_sent))
+ *         ... send it, then fl_resend_budget_spend(&b, len);
+ *
+ * `media` is a running count of the media bytes sent (it may wrap). */
+typedef struct fl_resend_budget {
+    fl_time at;     /* brought up to date then; 0: never */
+    uint32_t media; /* the media count then */
+    int64_t bytes;  /* what may be resent now (below 0: overspent) */
+} fl_resend_budget;
+
+/* Brings the budget up to now; 1 when a resend may go now (always with
+ * bps 0: no estimate known). */
+int fl_resend_budget_open(fl_resend_budget *b, fl_time now, uint64_t bps, uint32_t media);
+/* A resend of len bytes went out. */
+void fl_resend_budget_spend(fl_resend_budget *b, size_t len);
+
 /* ---- RTX ---- */
 
 /* Writes the RTX packet for `e` at out: header from h (the RTX SSRC,

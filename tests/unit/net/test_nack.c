@@ -1204,6 +1204,45 @@ static void test_before_first_packet(void **state)
     fl_nack_gen_destroy(g);
 }
 
+/* Resends take the estimate less the media sent, a quarter of it at
+ * least, saved up to 250 ms of it. */
+static void test_resend_budget(void **state)
+{
+    (void)state;
+    fl_resend_budget b = { 0 };
+    assert_int_equal(fl_resend_budget_open(&b, T0, 0, 0), 1); /* no estimate: no limit */
+    fl_resend_budget_spend(&b, 100000);
+    assert_int_equal(fl_resend_budget_open(&b, T0, 0, 0), 1);
+
+    const uint64_t bps = 800000; /* 100 kB/s: 25 kB saved at most */
+    uint32_t media = 0xffffff00u;
+    assert_int_equal(fl_resend_budget_open(&b, T0, bps, media), 1);
+    assert_int_equal(b.bytes, 25000);
+    fl_resend_budget_spend(&b, 25000);
+    assert_int_equal(fl_resend_budget_open(&b, T0, bps, media), 0);
+
+    /* 100 ms with 2 kB of media (the count wraps): 8 kB more */
+    media += 2000;
+    assert_int_equal(fl_resend_budget_open(&b, T0 + 100 * MS, bps, media), 1);
+    assert_int_equal(b.bytes, 8000);
+    /* media filling the estimate: a quarter of it still */
+    media += 10000;
+    assert_int_equal(fl_resend_budget_open(&b, T0 + 200 * MS, bps, media), 1);
+    assert_int_equal(b.bytes, 10500);
+    media += 50000; /* over it */
+    assert_int_equal(fl_resend_budget_open(&b, T0 + 300 * MS, bps, media), 1);
+    assert_int_equal(b.bytes, 13000);
+    fl_resend_budget_spend(&b, 14000);
+    assert_int_equal(fl_resend_budget_open(&b, T0 + 300 * MS, bps, media), 0);
+    /* saved up to the cap */
+    assert_int_equal(fl_resend_budget_open(&b, T0 + 1000 * MS, bps, media), 1);
+    assert_int_equal(b.bytes, 25000);
+    /* a low estimate still lets two full packets through */
+    fl_resend_budget_spend(&b, 25000);
+    assert_int_equal(fl_resend_budget_open(&b, T0 + 3000 * MS, 16000, media), 1);
+    assert_int_equal(b.bytes, 2400);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1215,7 +1254,7 @@ int main(void)
         cmocka_unit_test(test_rtx_plain),           cmocka_unit_test(test_rtx_unwrap_padding),
         cmocka_unit_test(test_rtx_refuses),         cmocka_unit_test(test_rtx_head),
         cmocka_unit_test(test_sim_loss_5),          cmocka_unit_test(test_sim_loss_20),
-        cmocka_unit_test(test_before_first_packet),
+        cmocka_unit_test(test_before_first_packet), cmocka_unit_test(test_resend_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
