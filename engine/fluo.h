@@ -644,6 +644,7 @@ typedef struct fl_stats_outbound_rtp {
     double round_trip_time;             /* seconds; -1 before the peer's first report */
     int64_t retransmitted_packets_sent; /* answers to the peer's NACKs */
     int64_t nack_unanswered;            /* asked for but no longer held; -1: NACK not negotiated */
+    int64_t nack_held; /* asked for, not resent: the peer's estimate had no room; -1 likewise */
     /* a viewer of a simulcast source: the spatial layer forwarded (0 the
      * lowest; -1 none yet, or a source that is not simulcast), its
      * temporal layer, the layer switches made, the padding sent to probe

@@ -39,8 +39,9 @@
 
 FL_LOG_TAG("webrtc");
 
-#define NACK_BATCH   64  /* sequence numbers per NACK we send */
-#define RESEND_BATCH 128 /* sequence numbers answered per NACK received */
+#define NACK_BATCH        64  /* sequence numbers per NACK we send */
+#define RESEND_BATCH      128 /* sequence numbers answered per NACK received */
+#define LOST_KEY_INTERVAL FL_TIME_SEC
 
 static fl_buf *pool_buf(webrtc *wr, size_t *room)
 {
@@ -134,7 +135,7 @@ void fl__wr_on_rtcp(webrtc *wr, fl_buf *b)
                 if (fl_rtcp_remb_parse(&fb, &r) == 0)
                     st->remb_recv = fl_rtcp_remb_bitrate(&r);
             } else if (fb.type == 205 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
-                fl__wr_answer_nack(wr, st, &fb, fl__clock_now(&wr->w->loop));
+                key = fl__wr_answer_nack(wr, st, &fb, fl__clock_now(&wr->w->loop));
             }
             /* a viewer of a simulcast source asks for its own layer's */
             if (key && wr->e && wr->e->defaults[i] &&
@@ -495,12 +496,13 @@ void fl__wr_feedback_reports(webrtc *wr, int k, const fl_transport_stats *ts)
 
 /* ---- answering the viewer's NACKs ---- */
 
-static void resend(webrtc *wr, wr_stream *st, fl_time now, const fl_nack_history_entry *e)
+/* The bytes sent, 0 when nothing was. */
+static size_t resend(webrtc *wr, wr_stream *st, fl_time now, const fl_nack_history_entry *e)
 {
     size_t room, len = 0;
     fl_buf *b = pool_buf(wr, &room);
     if (!b)
-        return;
+        return 0;
     uint8_t abs[3];
     fl_rtp_ext x = { .id = wr->ast_id, .data = abs, .len = sizeof(abs) };
     fl__wr_abs_send_time(now, abs);
@@ -514,33 +516,54 @@ static void resend(webrtc *wr, wr_stream *st, fl_time now, const fl_nack_history
                         .num_exts = wr->ast_id ? 1 : 0 };
     if (fl_nack_rtx_write(fl_buf_data(b), room, &h, e, rtx, &len) < 0) {
         fl_buf_unref(b);
-        return;
+        return 0;
     }
     fl_buf_set_len(b, len);
     if (!st->tr || fl_transport_send_rtp(st->tr, now, b) < 0) {
         fl_buf_unref(b);
-        return;
+        return 0;
     }
     if (rtx)
         st->rtx_sent++;
     else
         st->resent_plain++;
+    return len;
 }
 
-void fl__wr_answer_nack(webrtc *wr, wr_stream *st, const fl_rtcp_fb *fb, fl_time now)
+int fl__wr_answer_nack(webrtc *wr, wr_stream *st, const fl_rtcp_fb *fb, fl_time now)
 {
     st->nack_recv++;
     if (!st->hist || !wr->connected)
-        return;
+        return 0;
+    fl_nack_history_stats before, after;
+    fl_nack_history_get_stats(st->hist, &before);
     uint16_t seqs[RESEND_BATCH];
     size_t n = fl_rtcp_nack_expand(fb, seqs, RESEND_BATCH);
-    for (size_t i = 0; i < n && i < RESEND_BATCH; i++) {
+    if (n > RESEND_BATCH)
+        n = RESEND_BATCH;
+    for (size_t i = 0; i < n; i++) {
+        /* a link that lost these may be full: what it has room for, no more */
+        if (!fl_resend_budget_open(&st->rb, now, st->remb_recv, st->octets)) {
+            st->nack_held += n - i;
+            break;
+        }
         const fl_nack_history_entry *e = fl_nack_history_resend(st->hist, now, seqs[i]);
         /* asked again: the resend was lost too, so this one goes twice */
-        for (int k = 0; e && k < (e->requests > 1 ? 2 : 1); k++)
-            resend(wr, st, now, e);
+        for (int k = 0; e && k < (e->requests > 1 ? 2 : 1); k++) {
+            if (k && !fl_resend_budget_open(&st->rb, now, st->remb_recv, st->octets))
+                break;
+            fl_resend_budget_spend(&st->rb, resend(wr, st, now, e));
+        }
     }
     fl__wr_flush_tx(wr);
+    /* Too old, not merely missing: a packet the source lost may still be
+     * on its way, repaired upstream. */
+    fl_nack_history_get_stats(st->hist, &after);
+    if (st != &wr->st[1] || after.too_old == before.too_old ||
+        (st->lost_key_at && now - st->lost_key_at < LOST_KEY_INTERVAL))
+        return 0;
+    st->lost_key_at = now;
+    return 1;
 }
 
 /* ---- what the endpoint can take, for the publisher upstream ---- */

@@ -137,6 +137,9 @@ typedef struct wr_stream {
     uint32_t rtx_ssrc;
     uint16_t rtx_seq;
     uint64_t rtx_sent, resent_plain, nack_unanswered;
+    fl_resend_budget rb; /* what resends may take of the peer's REMB */
+    uint64_t nack_held;  /* asked-for packets not resent: over that budget */
+    fl_time lost_key_at; /* a key frame last asked for it: it wanted what was too old */
     /* ingress */
     uint32_t remote_ssrc; /* latest SSRC seen from the browser */
     fl_codec_kind kind;   /* for key-frame starts */
@@ -418,8 +421,10 @@ static inline void fl__wr_keys_answered(wr_keys *ks)
     ks->pli_join = 0;
 }
 
-/* The browser's NACK for what we sent on st. */
-void fl__wr_answer_nack(webrtc *wr, wr_stream *st, const fl_rtcp_fb *fb, fl_time now);
+/* The browser's NACK for what we sent on st. 1 when it asked for video
+ * too old to resend: it cannot decode on without a key frame, which it
+ * would ask for itself only seconds later (at most once a second). */
+int fl__wr_answer_nack(webrtc *wr, wr_stream *st, const fl_rtcp_fb *fb, fl_time now);
 
 /* engine/webrtc_data.c: data channels */
 /* From the negotiated descriptions (wr->dtls_client known): 1 when a data

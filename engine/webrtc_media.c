@@ -517,7 +517,7 @@ static void stats_outbound(webrtc *wr,
         r->target_bitrate = (int64_t)fl__wr_bitrate(wr->e, kind);
         r->round_trip_time = o->rtt_us >= 0 ? o->rtt_us / 1e6 : -1.0;
         r->retransmitted_packets_sent = (int64_t)(st->rtx_sent + st->resent_plain);
-        r->nack_unanswered = -1;
+        r->nack_unanswered = r->nack_held = -1;
         r->xcode_frames_in = r->xcode_frames_encoded = r->xcode_frames_skipped = -1;
         r->xcode_frames_dropped = r->xcode_bitrate = -1;
         r->simulcast_layer = r->simulcast_temporal_layer = -1;
@@ -535,6 +535,7 @@ static void stats_outbound(webrtc *wr,
             fl_nack_history_stats hs;
             fl_nack_history_get_stats(st->hist, &hs);
             r->nack_unanswered = (int64_t)(hs.missing + hs.too_old);
+            r->nack_held = (int64_t)st->nack_held;
         }
     }
 }

@@ -98,6 +98,8 @@ static json_t *outbound(const fl_stats *s)
     set_int(o, "retransmittedPacketsSent", out->retransmitted_packets_sent);
     if (out->nack_unanswered >= 0)
         set_int(o, "nackUnanswered", out->nack_unanswered);
+    if (out->nack_held >= 0)
+        set_int(o, "nackHeld", out->nack_held);
     if (out->rtp.media == FL_MEDIA_VIDEO) /* -1: not a simulcast source */
         set_int(o, "simulcastLayer", out->simulcast_layer);
     if (out->rtp.media == FL_MEDIA_VIDEO && out->simulcast_switches >= 0) {

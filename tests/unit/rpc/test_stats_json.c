@@ -123,6 +123,7 @@ static void test_endpoint_streams(void **state)
     out->round_trip_time = 0.03125;
     out->retransmitted_packets_sent = 6;
     out->nack_unanswered = 1;
+    out->nack_held = 7;
     out->xcode_frames_in = 300;
     out->xcode_frames_encoded = 290;
     out->xcode_frames_skipped = 8;
@@ -137,7 +138,7 @@ static void test_endpoint_streams(void **state)
     out = &v[4].outbound_rtp;
     rtp(&out->rtp, 5678, FL_MEDIA_AUDIO, "0", "opus");
     out->round_trip_time = -1;
-    out->nack_unanswered = -1;
+    out->nack_unanswered = out->nack_held = -1;
     out->xcode_frames_in = -1;
 
     expect_text(
@@ -171,7 +172,7 @@ static void test_endpoint_streams(void **state)
             "'firCount':1,'pliCount':2,'nackCount':3,'sliCount':0,'remb':2000000,"
             "'packetsLost':5,'fractionLost':0.5,'packetsSent':900,'bytesSent':1000000,"
             "'targetBitrate':300000,'roundTripTime':0.03125,'retransmittedPacketsSent':6,"
-            "'nackUnanswered':1,'simulcastLayer':1,'simulcastTemporalLayer':2,"
+            "'nackUnanswered':1,'nackHeld':7,'simulcastLayer':1,'simulcastTemporalLayer':2,"
             "'simulcastSwitches':3,'probePaddingBytesSent':4000,'transcoderFramesIn':300,'transcoderFramesEncoded':290,"
             "'transcoderFramesSkipped':8,'transcoderFramesDropped':2,"
             "'transcoderTargetBitrate':700000,'__module__':'kurento','__type__':'RTCOutboundRTPStreamStats'},"
@@ -206,7 +207,7 @@ static void test_numbers(void **state)
     out->rtp.fraction_lost = 1.0 / 3;
     out->target_bitrate = 2500000000LL;
     out->round_trip_time = 0.1234567891234;
-    out->nack_unanswered = -1;
+    out->nack_unanswered = out->nack_held = -1;
     out->xcode_frames_in = -1;
     out->simulcast_layer = out->simulcast_switches = -1;
     json_t *map = fl__stats_json("W", &s, 1);
@@ -217,6 +218,7 @@ static void test_numbers(void **state)
     assert_true(json_real_value(json_object_get(o, "targetBitrate")) == 2500000000.0);
     assert_true(json_real_value(json_object_get(o, "roundTripTime")) == 0.123456789);
     assert_null(json_object_get(o, "nackUnanswered"));
+    assert_null(json_object_get(o, "nackHeld"));
     assert_null(json_object_get(o, "transcoderFramesIn"));
     assert_int_equal(json_integer_value(json_object_get(o, "simulcastLayer")), -1);
     assert_null(json_object_get(o, "simulcastSwitches"));
