@@ -25,7 +25,14 @@
 //     and fluo's REMB stays above 1.5 Mbit/s (the time to 1.5 Mbit/s is printed).
 //   slow: two viewers, v2 behind a 300 kbit/s tbf on its downlink (after 8 s
 //     clean, for 20 s): the presenter's send rate < 400 kbit/s within 10 s,
-//     and v2 decodes frames in every second after the first 5 s.
+//     v2 keeps decoding: no freeze over 2 s is still on 4 s after the cap
+//     (what the full link lost at first is given up on after 1 s, and fluo
+//     asks for the key frame v2 waits on: Chromium would ask only after 3 s
+//     without a frame); and fluo resends v2 fewer packets than it sends
+//     (resends go in what v2's estimate leaves: more would fill its link
+//     further). v2's estimate may settle anywhere from 80 to 200 kbit/s, and
+//     the presenter follows it: at the low end v2 decodes about one frame
+//     a second.
 //   loss: 1 % then 5 % random loss on the viewer's downlink, then on the
 //     presenter's uplink, 30 s each: viewer framesPerSecond median >= 25 and
 //     at most one freeze per period, presenter keeps 640 wide, viewer
@@ -287,14 +294,14 @@ describe(`media quality over a real network (${MODE})`, { skip: skipAll, timeout
       const p = data[pname];
       const { t0, capOn, capOff } = marks;
       const send = q.slidingRate(p, g.sendBytes, 1000);
-      const v2Frames = q.framesPerSecondBuckets(data.v2, capOn + 5000, Math.floor((capOff - capOn - 5000) / 1000));
+      const v2Frames = q.framesPerSecondBuckets(data.v2, capOn + 4000, Math.floor((capOff - capOn - 4000) / 1000));
       const loss2 = viewerLoss(data.v2, capOn, capOff);
       r = {
         cleanSendKbps: q.kbps(q.rateBetween(p, g.sendBytes, capOn - 5000, capOn)),
         sendBelow400Ms: q.firstAfter(send, capOn, (x) => x < 400e3, capOff),
         sendKbpsLast10s: q.kbps(q.rateBetween(p, g.sendBytes, capOff - 10000, capOff)),
         estimateKbpsMedian: q.kbps(q.median(q.inRange(p, g.aob, capOn, capOff).map(g.aob))),
-        v2FramesPerSecondAfter5s: v2Frames,
+        v2FramesPerSecondAfter4s: v2Frames,
         v2FpsMedian: q.fpsMedian(data.v2, capOn, capOff),
         v2Freezes: q.freezes(data.v2, capOn, capOff),
         v2ChromeFreezes: q.delta(data.v2, g.freezeCount, capOn, capOff),
@@ -306,6 +313,8 @@ describe(`media quality over a real network (${MODE})`, { skip: skipAll, timeout
         presenterWidths: q.countBy(q.inRange(p, g.outWidth, capOn, capOff).map(g.outWidth)),
         qualityLimitation: q.countBy(q.inRange(p, g.qlr, capOn, capOff).map(g.qlr)),
         tbf,
+        fluoToV2: DIRECT ? null : Object.fromEntries(['packetsSent', 'retransmittedPacketsSent', 'nackHeld', 'nackUnanswered']
+          .map((k) => [k, fluoDelta(run.fluo, 'capOn', 'capOff', 'v2', 'outboundrtp', k)])),
         perSecond: perSecondSeries(data, t0, Math.floor((capOff - t0) / 1000), ['v1', 'v2'], pname),
         capOnAtS: (capOn - t0) / 1000,
         fluo: run.fluo,
@@ -318,21 +327,28 @@ describe(`media quality over a real network (${MODE})`, { skip: skipAll, timeout
       save('slow', r);
       t.diagnostic(`clean: send ${r.cleanSendKbps} kbit/s; cap: send < 400 kbit/s after ${ms(r.sendBelow400Ms)}, ${r.sendKbpsLast10s} kbit/s over the last 10 s, estimate median ${r.estimateKbpsMedian} kbit/s` +
         (DIRECT ? `; presenter->v1 (its own encoder in a direct call) ${r.presenterToV1SendKbpsLast10s} kbit/s` : ''));
-      t.diagnostic(`v2: frames per second after 5 s ${series(v2Frames)}; fps median ${fmt(r.v2FpsMedian)}, loss ${fmt(r.v2LossPct, 1)} %, freezes ${JSON.stringify(r.v2Freezes)}, Chromium freezeCount +${r.v2ChromeFreezes}, PLIs sent +${r.v2Plis}; tbf ${JSON.stringify(r.tbf)}`);
+      t.diagnostic(`v2: frames per second after 4 s ${series(v2Frames)}; fps median ${fmt(r.v2FpsMedian)}, loss ${fmt(r.v2LossPct, 1)} %, freezes ${JSON.stringify(r.v2Freezes)}, Chromium freezeCount +${r.v2ChromeFreezes}, PLIs sent +${r.v2Plis}; tbf ${JSON.stringify(r.tbf)}`);
       t.diagnostic(`v1: fps median ${fmt(r.v1FpsMedian)}, loss ${fmt(r.v1LossPct, 1)} %, freezes ${JSON.stringify(r.v1Freezes)}; presenter widths ${JSON.stringify(r.presenterWidths)}, limitation ${JSON.stringify(r.qualityLimitation)}`);
       t.diagnostic(`per second (cap from ${fmt(r.capOnAtS, 1)} s): send kbit/s ${series(r.perSecond.sendKbps)}`);
       t.diagnostic(`per second: estimate kbit/s ${series(r.perSecond.estimateKbps)}`);
       t.diagnostic(`per second: v1 frames ${series(r.perSecond.v1Frames)}; v2 frames ${series(r.perSecond.v2Frames)}`);
+      if (!DIRECT) t.diagnostic(`fluo to v2 over the cap: ${JSON.stringify(r.fluoToV2)}`);
       if (!DIRECT) t.diagnostic(`fluo stats: ${JSON.stringify(run.fluo)}`);
     });
     it('the presenter follows the slow viewer: send rate < 400 kbit/s within 10 s', () => {
       assert.ok(r, 'not measured');
       assert.ok(r.sendBelow400Ms !== null && r.sendBelow400Ms <= 10000, `after ${ms(r.sendBelow400Ms)}`);
     });
-    it('v2 decodes frames in every second after the first 5 s', () => {
+    it('v2 keeps decoding: no freeze over 2 s still on 4 s after the cap', () => {
       assert.ok(r, 'not measured');
-      const bad = r.v2FramesPerSecondAfter5s.map((n, i) => [i + 5, n]).filter(([, n]) => !(n > 0));
-      assert.deepEqual(bad, [], `seconds (after the cap) with no frame: ${JSON.stringify(bad)}`);
+      const long = r.v2Freezes.filter((f) => f.dur > 2000 && f.start + f.dur > 4000);
+      assert.deepEqual(long, [], `freezes (ms from the cap): ${JSON.stringify(r.v2Freezes)}`);
+    });
+    it('fluo resends v2 fewer packets than it sends it: no retransmission storm on a full link', { skip: DIRECT && 'no server' }, () => {
+      assert.ok(r, 'not measured');
+      const f = r.fluoToV2;
+      assert.ok(f.packetsSent > 0 && f.retransmittedPacketsSent !== null && f.retransmittedPacketsSent < f.packetsSent,
+        `over the cap: ${JSON.stringify(f)}`);
     });
   });
 
