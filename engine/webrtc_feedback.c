@@ -541,16 +541,18 @@ int fl__wr_answer_nack(webrtc *wr, wr_stream *st, const fl_rtcp_fb *fb, fl_time 
     size_t n = fl_rtcp_nack_expand(fb, seqs, RESEND_BATCH);
     if (n > RESEND_BATCH)
         n = RESEND_BATCH;
+    /* what went to the peer beside resends: media payload, probe padding */
+    uint32_t sent = (uint32_t)(st->octets + st->so.padding_bytes);
     for (size_t i = 0; i < n; i++) {
         /* a link that lost these may be full: what it has room for, no more */
-        if (!fl_resend_budget_open(&st->rb, now, st->remb_recv, st->octets)) {
+        if (!fl_resend_budget_open(&st->rb, now, st->remb_recv, sent)) {
             st->nack_held += n - i;
             break;
         }
         const fl_nack_history_entry *e = fl_nack_history_resend(st->hist, now, seqs[i]);
         /* asked again: the resend was lost too, so this one goes twice */
         for (int k = 0; e && k < (e->requests > 1 ? 2 : 1); k++) {
-            if (k && !fl_resend_budget_open(&st->rb, now, st->remb_recv, st->octets))
+            if (k && !fl_resend_budget_open(&st->rb, now, st->remb_recv, sent))
                 break;
             fl_resend_budget_spend(&st->rb, resend(wr, st, now, e));
         }

@@ -472,7 +472,13 @@ const fl_nack_history_entry *fl_nack_history_resend(fl_nack_history *h, fl_time 
 {
     fl_nack_history_entry *e = h->slots ? &h->slots[seq & h->mask] : NULL;
     if (!e || !e->buf || e->seq != seq) {
-        h->stats.missing++;
+        /* before the oldest held: sent, then let go of when it aged (or its
+         * slot was taken); else never stored */
+        uint16_t back = (uint16_t)(h->oldest - seq);
+        if (h->any && back && back < SEQ_HALF)
+            h->stats.too_old++;
+        else
+            h->stats.missing++;
         return NULL;
     }
     if (now - e->sent > h->max_age) {
@@ -502,8 +508,8 @@ void fl_nack_history_get_stats(const fl_nack_history *h, fl_nack_history_stats *
 
 /* ---- resend budget ---- */
 
-#define BUDGET_SAVED     (FL_TIME_SEC / 4) /* of the estimate, saved up at most */
-#define BUDGET_MIN_SAVED 2400              /* bytes: two full packets, at any estimate */
+#define BUDGET_SAVED_DIV 4    /* a quarter second of the estimate saved up at most */
+#define BUDGET_MIN_SAVED 2400 /* bytes: two full packets, at any estimate */
 
 int fl_resend_budget_open(fl_resend_budget *b, fl_time now, uint64_t bps, uint32_t media)
 {
@@ -511,7 +517,7 @@ int fl_resend_budget_open(fl_resend_budget *b, fl_time now, uint64_t bps, uint32
         b->at = 0;
         return 1;
     }
-    int64_t cap = (int64_t)(bps / 8 * BUDGET_SAVED / FL_TIME_SEC);
+    int64_t cap = (int64_t)(bps / 8 / BUDGET_SAVED_DIV);
     if (cap < BUDGET_MIN_SAVED)
         cap = BUDGET_MIN_SAVED;
     if (!b->at || now < b->at || now - b->at > FL_TIME_SEC) {

@@ -122,8 +122,9 @@ typedef struct fl_nack_history_entry {
 typedef struct fl_nack_history_stats {
     uint64_t stored;
     uint64_t resent;    /* lookups answered */
-    uint64_t missing;   /* asked for but not held (never stored, overwritten) */
-    uint64_t too_old;   /* held but older than max_age */
+    uint64_t missing;   /* asked for but never stored (not sent, or not yet) */
+    uint64_t too_old;   /* sent, but longer ago than max_age (or overwritten
+                           since: older than every packet held) */
     uint64_t throttled; /* resent within min_resend_interval */
 } fl_nack_history_stats;
 
@@ -176,7 +177,8 @@ void fl_nack_history_get_stats(const fl_nack_history *h, fl_nack_history_stats *
  *     if (fl_resend_budget_open(&b, now, remb, media_bytes_sent))
  *         ... send it, then fl_resend_budget_spend(&b, len);
  *
- * `media` is a running count of the media bytes sent (it may wrap). */
+ * `media` is a running count of the bytes sent to the peer but resends
+ * (it may wrap). */
 typedef struct fl_resend_budget {
     fl_time at;     /* brought up to date then; 0: never */
     uint32_t media; /* the media count then */

@@ -396,7 +396,17 @@ static void test_history_prune(void **state)
     fl_buf_unref(b);
     assert_int_equal(pool_in_use(pool), 5); /* 6..10 */
     assert_null(fl_nack_history_resend(h, T0 + 106 * MS, 5));
+    assert_null(fl_nack_history_resend(h, T0 + 106 * MS, 4)); /* let go of with 0..5 */
     assert_non_null(fl_nack_history_resend(h, T0 + 106 * MS, 6));
+    b = make_packet(pool, 12); /* 11 never sent */
+    history_put(h, T0 + 107 * MS, b);
+    fl_buf_unref(b);
+    assert_null(fl_nack_history_resend(h, T0 + 107 * MS, 11));
+    assert_null(fl_nack_history_resend(h, T0 + 107 * MS, 13)); /* not yet */
+    fl_nack_history_stats st;
+    fl_nack_history_get_stats(h, &st);
+    assert_int_equal(st.too_old, 2); /* 5 and 4: too old to tell them apart */
+    assert_int_equal(st.missing, 2);
     b = make_packet(pool, 200); /* a jump: everything older is past its age */
     history_put(h, T0 + 300 * MS, b);
     fl_buf_unref(b);
@@ -447,7 +457,8 @@ static void test_history(void **state)
     assert_null(fl_nack_history_resend(h, T0 + FL_TIME_SEC + 2 * MS + 1, 102));
     assert_non_null(fl_nack_history_resend(h, T0 + FL_TIME_SEC + 3 * MS, 103));
 
-    /* Overwritten: 104 takes 100's slot and releases it. */
+    /* Overwritten: 104 takes 100's slot and releases it (asked for, 100 is
+     * too old: older than anything held). */
     fl_buf *b = make_packet(pool, 104);
     history_put(h, T0 + 40 * MS, b);
     assert_int_equal(pool_in_use(pool), 4); /* 101..103, and 104 (ours too) */
@@ -463,8 +474,8 @@ static void test_history(void **state)
     assert_int_equal(st.stored, 6);
     assert_int_equal(st.resent, 5);
     assert_int_equal(st.throttled, 2);
-    assert_int_equal(st.missing, 2);
-    assert_int_equal(st.too_old, 1);
+    assert_int_equal(st.missing, 1);
+    assert_int_equal(st.too_old, 2);
 
     fl_nack_history_clear(h);
     assert_int_equal(pool_in_use(pool), 0);
@@ -1240,6 +1251,13 @@ static void test_resend_budget(void **state)
     /* a low estimate still lets two full packets through */
     fl_resend_budget_spend(&b, 25000);
     assert_int_equal(fl_resend_budget_open(&b, T0 + 3000 * MS, 16000, media), 1);
+    assert_int_equal(b.bytes, 2400);
+    fl_resend_budget_spend(&b, 2400);
+    assert_int_equal(fl_resend_budget_open(&b, T0 + 3000 * MS, 16000, media), 0);
+    assert_int_equal(fl_resend_budget_open(&b, T0 + 3100 * MS, 16000, media), 1); /* 200 bytes */
+    assert_int_equal(b.bytes, 200);
+    /* a clock that went back: started afresh */
+    assert_int_equal(fl_resend_budget_open(&b, T0 + 2000 * MS, 16000, media), 1);
     assert_int_equal(b.bytes, 2400);
 }
 
