@@ -132,8 +132,11 @@ void fl__wr_on_rtcp(webrtc *wr, fl_buf *b)
                 }
             } else if (fb.type == 206 && fb.fmt == 15) {
                 fl_rtcp_remb r;
-                if (fl_rtcp_remb_parse(&fb, &r) == 0)
+                if (fl_rtcp_remb_parse(&fb, &r) == 0) {
                     st->remb_recv = fl_rtcp_remb_bitrate(&r);
+                    fl_remb_bound_update(&st->remb_bound, fl__clock_now(&wr->w->loop),
+                                         st->remb_recv, st->octets);
+                }
             } else if (fb.type == 205 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
                 key = fl__wr_answer_nack(wr, st, &fb, fl__clock_now(&wr->w->loop));
             }
@@ -575,7 +578,8 @@ uint64_t fl__wr_bitrate(fl_element *e, unsigned media)
     webrtc *wr = fl__wr_impl(e);
     if (!wr || media != FL_MEDIA_VIDEO || !wr->st[1].present || !wr->st[1].send || !wr->connected)
         return 0;
-    uint64_t b = wr->st[1].remb_recv;
+    /* above the viewer's REMB while what it is fed holds that down */
+    uint64_t b = wr->st[1].remb_bound.bound;
     uint64_t max = (uint64_t)wr->max_vsend * 1000, min = (uint64_t)wr->min_vsend * 1000;
     if (max && (!b || b > max))
         b = max;

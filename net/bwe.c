@@ -653,3 +653,38 @@ void fl_bwe_get_stats(const fl_bwe *b, fl_bwe_stats *out)
     out->overuses = b->overuses;
     out->fraction_lost = b->fraction_lost;
 }
+
+/* ---- a viewer's REMB, as what its source may send ---- */
+
+#define BOUND_FED_WINDOW (200 * FL_TIME_MS)
+#define BOUND_GROWTH     0.08 /* a second */
+#define BOUND_MAX_X      2
+
+uint64_t fl_remb_bound_update(fl_remb_bound *b, fl_time now, uint64_t remb, uint32_t bytes)
+{
+    if (!b->at || now < b->at || now - b->at > 5 * FL_TIME_SEC) {
+        *b = (fl_remb_bound){
+            .at = now, .remb = remb, .bound = remb, .fed_at = now, .fed_bytes = bytes
+        };
+        return remb;
+    }
+    if (now - b->fed_at >= BOUND_FED_WINDOW) {
+        b->fed = (uint64_t)((double)(uint32_t)(bytes - b->fed_bytes) * 8 * FL_TIME_SEC /
+                            (double)(now - b->fed_at));
+        b->fed_at = now;
+        b->fed_bytes = bytes;
+    }
+    int fell = remb < b->remb / 100 * 95;
+    int held = b->fed && b->fed / 4 * 5 < remb; /* fed under 1/1.25 of it */
+    if (fell || !held) {
+        b->bound = remb;
+    } else {
+        double grown = (double)(b->bound > remb ? b->bound : remb) *
+                       (1 + BOUND_GROWTH * (double)(now - b->at) / FL_TIME_SEC);
+        double top = (double)remb * BOUND_MAX_X;
+        b->bound = (uint64_t)(grown < top ? grown : top);
+    }
+    b->at = now;
+    b->remb = remb;
+    return b->bound;
+}

@@ -93,4 +93,31 @@ uint64_t fl_bwe_estimate(const fl_bwe *b);
 
 void fl_bwe_get_stats(const fl_bwe *b, fl_bwe_stats *out);
 
+/* ---- a viewer's REMB, as what its source may send ----
+ *
+ * A browser's estimate never rises above about 1.5 times what it receives,
+ * and an encoder held to a low target sends well under it (frames
+ * dropped), so a source held to the least of its viewers' REMB can stay
+ * stuck low with every link idle: the viewers get little, say little, and
+ * the source is held to it. So while a viewer is fed video under
+ * 1/1.25 of its estimate (the estimate is what holds it, not its link)
+ * and the estimate does not fall, the bound rises above the estimate by
+ * 8% a second, up to twice the estimate; once fed near it, or when the
+ * estimate falls by 5% (the browser's over-use: its link is full), the
+ * bound is the estimate again.
+ *
+ *     bound = fl_remb_bound_update(&rb, now, remb, video_bytes_sent);
+ *
+ * video_bytes_sent is a running count (it may wrap). */
+typedef struct fl_remb_bound {
+    fl_time at;     /* the last update; 0: none */
+    uint64_t remb;  /* the estimate then */
+    uint64_t bound; /* what the source may send now */
+    uint64_t fed;   /* bit/s fed, over the last interval of 200 ms or more */
+    fl_time fed_at; /* where that interval starts */
+    uint32_t fed_bytes;
+} fl_remb_bound;
+
+uint64_t fl_remb_bound_update(fl_remb_bound *b, fl_time now, uint64_t remb, uint32_t bytes);
+
 #endif

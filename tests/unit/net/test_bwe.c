@@ -644,6 +644,41 @@ static void test_sim_ramp_up(void **state)
     assert_int_equal(res[0].drops, 0);
 }
 
+/* A viewer fed under its estimate lets its source above it, 8% a second
+ * up to twice it; fed near it, or its estimate falling, holds the source to
+ * the estimate again. */
+static void test_remb_bound(void **state)
+{
+    (void)state;
+    const fl_time S = FL_TIME_SEC, t0 = CLOCK_BASE;
+    fl_remb_bound rb = { 0 };
+    uint32_t bytes = 0xfffff000u; /* the count wraps on the way */
+    assert_int_equal(fl_remb_bound_update(&rb, t0, 100000, bytes), 100000);
+    /* fed 30 kbit/s (3750 bytes a second) under a steady 100 kbit/s */
+    uint64_t b = 0;
+    for (int i = 1; i <= 5; i++) {
+        bytes += 3750;
+        b = fl_remb_bound_update(&rb, t0 + i * S, 100000, bytes);
+    }
+    assert_int_equal(rb.fed, 30000);
+    assert_true(b > 100000 * 1.3 && b < 100000 * 1.5); /* 1.08^5 */
+    for (int i = 6; i <= 20; i++) {
+        bytes += 3750;
+        b = fl_remb_bound_update(&rb, t0 + i * S, 100000, bytes);
+    }
+    assert_int_equal(b, 200000); /* twice the estimate at most */
+    /* the estimate falls 10%: the link is full, back to it */
+    bytes += 3750;
+    assert_int_equal(fl_remb_bound_update(&rb, t0 + 21 * S, 90000, bytes), 90000);
+    bytes += 3750;
+    assert_true(fl_remb_bound_update(&rb, t0 + 22 * S, 90000, bytes) > 90000);
+    /* fed near the estimate (80 kbit/s of 90): it is the link's */
+    bytes += 10000;
+    assert_int_equal(fl_remb_bound_update(&rb, t0 + 23 * S, 90000, bytes), 90000);
+    /* after a long silence, started afresh */
+    assert_int_equal(fl_remb_bound_update(&rb, t0 + 40 * S, 50000, bytes), 50000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -659,6 +694,7 @@ int main(void)
         cmocka_unit_test(test_stream_timeout),
         cmocka_unit_test(test_sim_variable_capacity),
         cmocka_unit_test(test_sim_ramp_up),
+        cmocka_unit_test(test_remb_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
