@@ -39,9 +39,9 @@
 
 FL_LOG_TAG("webrtc");
 
-#define NACK_BATCH        64  /* sequence numbers per NACK we send */
-#define RESEND_BATCH      128 /* sequence numbers answered per NACK received */
-#define LOST_KEY_INTERVAL FL_TIME_SEC
+#define NACK_BATCH        64          /* sequence numbers per NACK we send */
+#define RESEND_BATCH      128         /* sequence numbers answered per NACK received */
+#define LOST_KEY_INTERVAL FL_TIME_SEC /* key frames asked for a viewer stuck on the too old */
 
 static fl_buf *pool_buf(webrtc *wr, size_t *room)
 {
@@ -134,8 +134,9 @@ void fl__wr_on_rtcp(webrtc *wr, fl_buf *b)
                 fl_rtcp_remb r;
                 if (fl_rtcp_remb_parse(&fb, &r) == 0) {
                     st->remb_recv = fl_rtcp_remb_bitrate(&r);
-                    fl_remb_bound_update(&st->remb_bound, fl__clock_now(&wr->w->loop),
-                                         st->remb_recv, st->octets);
+                    if (i == 1) /* fl__wr_bitrate's, video only */
+                        fl_remb_bound_update(&st->remb_bound, fl__clock_now(&wr->w->loop),
+                                             st->remb_recv, st->octets);
                 }
             } else if (fb.type == 205 && fb.fmt == 1 && fb.media_ssrc == st->ssrc) {
                 key = fl__wr_answer_nack(wr, st, &fb, fl__clock_now(&wr->w->loop));

@@ -137,7 +137,7 @@ typedef struct wr_stream {
     uint32_t rtx_ssrc;
     uint16_t rtx_seq;
     uint64_t rtx_sent, resent_plain, nack_unanswered;
-    fl_remb_bound remb_bound; /* the REMB as what the source may send (video) */
+    fl_remb_bound remb_bound; /* video: the REMB as what the source may send */
     fl_resend_budget rb;      /* what resends may take of the peer's REMB */
     uint64_t nack_held;       /* asked-for packets not resent: over that budget */
     fl_time lost_key_at;      /* a key frame last asked for it: it wanted what was too old */
